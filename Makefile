@@ -1,0 +1,49 @@
+# Two commands, both from a fresh clone:
+#   make lab    set everything up, then open the course in JupyterLab
+#   make test   set everything up, then run the unit tests and every notebook (smoke profile) under nbval
+#
+# Setup = a virtual environment in .venv with the exact package versions CI tested
+# (requirements/constraints.txt), coursekit installed editable, and a check that torchvision's
+# compiled operators work (a torch/torchvision mismatch is the most common broken install).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.coursekit-installed
+PIP    := $(BIN)/python -m pip
+
+.PHONY: lab test setup check-env unit notebooks clean-venv lock
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 10) else "coursekit needs Python >= 3.10 (found %d.%d); set PYTHON=python3.11" % v[:2])'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -c requirements/constraints.txt -e ".[test]"
+	$(MAKE) --no-print-directory check-env
+	@touch $(STAMP)
+
+check-env:
+	$(BIN)/python -c "import torch, torchvision; from torchvision.ops import nms; k = nms(torch.tensor([[0., 0, 10, 10], [1, 1, 10, 10]]), torch.tensor([.9, .8]), .5); assert k.tolist() == [0], k; print('torch', torch.__version__, '| torchvision', torchvision.__version__, '| torchvision.ops.nms ok')"
+
+lab: setup
+	$(BIN)/coursekit doctor || true
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+test: setup
+	COURSEKIT_PROFILE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks \
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
+
+unit: setup
+	MPLBACKEND=Agg $(BIN)/python -m pytest tests -p no:cacheprovider
+
+notebooks: setup
+	COURSEKIT_PROFILE=smoke $(BIN)/python -m pytest notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+
+# Maintainers: refresh the pinned set after changing dependencies (then run `make test` and commit).
+lock: $(STAMP)
+	$(PIP) freeze --exclude-editable | sed -E 's/\+[A-Za-z0-9.]+$$//' > requirements/constraints.txt
+
+clean-venv:
+	rm -rf $(VENV)

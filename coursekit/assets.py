@@ -1,0 +1,262 @@
+"""The registry of every downloadable thing the course uses, and a safe way to fetch it.
+
+One place lists each asset's URL, sha256, size and licence; :func:`fetch` downloads it once into the
+cache (``$COURSEKIT_HOME/assets``) with a progress bar, checks the sha256, and renames it into place
+atomically, so a cached file is always a verified file. Offline, it raises :class:`AssetUnavailable`
+naming the asset, its URL and the command that pre-fetches it (instructors: ``coursekit fetch --all``
+on good Wi-Fi, then copy the cache folder to the classroom machines).
+
+>>> from coursekit.assets import ASSETS
+>>> ASSETS["cifar10"].filename
+'cifar-10-python.tar.gz'
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from .settings import cache_dir
+
+__all__ = [
+    "Asset",
+    "ASSETS",
+    "AssetError",
+    "AssetUnavailable",
+    "ChecksumMismatch",
+    "register_asset",
+    "asset_path",
+    "is_cached",
+    "fetch",
+    "extract_tar",
+    "sha256_of",
+]
+
+CHUNK = 1 << 20
+
+
+class AssetError(RuntimeError):
+    """Base class of the asset errors."""
+
+
+class AssetUnavailable(AssetError):
+    """The asset is not cached and could not be downloaded (offline, or the server failed)."""
+
+
+class ChecksumMismatch(AssetError):
+    """The downloaded bytes are not the registered ones; nothing was kept."""
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One downloadable file.
+
+    Attributes:
+        name: short key used on the command line (``coursekit fetch cifar10``).
+        url: where learners download it from.
+        sha256: the expected checksum of the file (lower-case hex).
+        size: expected size in bytes (for the progress bar and a quick sanity check).
+        filename: the name in the cache.
+        licence: the licence or terms of use, in a few words.
+        used_by: which notebooks need it.
+        description: one line for ``coursekit doctor``.
+    """
+
+    name: str
+    url: str
+    sha256: str
+    size: int
+    filename: str
+    licence: str
+    used_by: tuple[str, ...]
+    description: str = ""
+
+    def __post_init__(self):
+        if len(self.sha256) != 64 or any(c not in "0123456789abcdef" for c in self.sha256):
+            raise ValueError(f"asset {self.name!r}: sha256 must be 64 lower-case hex characters")
+
+
+ASSETS: dict[str, Asset] = {}
+
+
+def register_asset(asset: Asset) -> Asset:
+    """Add an asset to the registry (names are unique)."""
+    if asset.name in ASSETS and ASSETS[asset.name] != asset:
+        raise ValueError(f"asset {asset.name!r} is already registered with other details")
+    ASSETS[asset.name] = asset
+    return asset
+
+
+register_asset(
+    Asset(
+        name="cifar10",
+        url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        sha256="6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+        size=170_498_071,
+        filename="cifar-10-python.tar.gz",
+        licence="Research use; cite Krizhevsky (2009), 'Learning Multiple Layers of Features from Tiny Images'",
+        used_by=("01_cnn_from_scratch",),
+        description="CIFAR-10, 60k 32x32 colour images in 10 classes (python pickle version)",
+    )
+)
+
+
+def _get(name: str | Asset) -> Asset:
+    if isinstance(name, Asset):
+        return name
+    try:
+        return ASSETS[name]
+    except KeyError:
+        raise KeyError(f"unknown asset {name!r}; registered assets: {', '.join(sorted(ASSETS))}") from None
+
+
+def assets_dir(home: Path | None = None) -> Path:
+    """Where downloaded assets live: ``<cache>/assets``."""
+    return Path(home or cache_dir()) / "assets"
+
+
+def asset_path(name: str | Asset, home: Path | None = None) -> Path:
+    """The cache path of an asset (whether or not it is there yet)."""
+    asset = _get(name)
+    return assets_dir(home) / asset.name / asset.filename
+
+
+def sha256_of(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def is_cached(name: str | Asset, home: Path | None = None, verify: bool = False) -> bool:
+    """True if the asset is in the cache (with ``verify=True``: and its sha256 matches)."""
+    asset, path = _get(name), asset_path(name, home)
+    if not path.is_file() or path.stat().st_size != asset.size:
+        return False
+    return sha256_of(path) == asset.sha256 if verify else True
+
+
+def _offline_message(asset: Asset, reason: str) -> str:
+    return (
+        f"Asset {asset.name!r} ({asset.description or asset.filename}) is not in the cache and could not be "
+        f"downloaded: {reason}.\n"
+        f"  URL:   {asset.url}\n"
+        f"  cache: {asset_path(asset)}\n"
+        f"Fix: on a machine with internet run `coursekit fetch {asset.name}` (or `coursekit fetch --all` to "
+        f"pre-cache the whole course), then copy the cache folder here or point COURSEKIT_HOME at it. "
+        f"You can also download the URL by hand and place the file at the cache path above."
+    )
+
+
+def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, offline: bool | None = None,
+          timeout: float = 30.0) -> Path:
+    """Return the local path of a verified asset, downloading it first if needed.
+
+    The download goes to ``<file>.part`` (resumed with an HTTP Range request if a previous one was
+    interrupted), is checked against the registered sha256, then renamed into place. A wrong checksum
+    deletes the partial file and raises :class:`ChecksumMismatch`; no network raises
+    :class:`AssetUnavailable` with the command that pre-fetches it.
+
+    Example: ``path = fetch("cifar10")``.
+    """
+    asset = _get(name)
+    dest = asset_path(asset, home)
+    if is_cached(asset, home):
+        return dest
+    if offline is None:
+        offline = os.environ.get("COURSEKIT_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    if offline:
+        raise AssetUnavailable(_offline_message(asset, "COURSEKIT_OFFLINE is set"))
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    try:
+        _download(asset, part, progress=progress, timeout=timeout)
+    except (urllib.error.URLError, OSError, TimeoutError) as err:
+        # Keep the .part file: the next call resumes from where this one stopped.
+        raise AssetUnavailable(_offline_message(asset, f"{type(err).__name__}: {err}")) from err
+
+    got = sha256_of(part)
+    if got != asset.sha256:
+        part.unlink(missing_ok=True)
+        raise ChecksumMismatch(
+            f"Asset {asset.name!r} from {asset.url} has sha256 {got}, expected {asset.sha256}. "
+            "The file was deleted. The download was corrupted or the server changed the file; "
+            "try again, and if it persists, report it to the course maintainers."
+        )
+    os.replace(part, dest)
+    return dest
+
+
+def _download(asset: Asset, part: Path, progress: bool, timeout: float) -> None:
+    """Stream ``asset.url`` into ``part``, resuming an earlier partial download if the server allows."""
+    from tqdm.auto import tqdm
+
+    have = part.stat().st_size if part.exists() else 0
+    if have > asset.size:  # cannot be ours: start over
+        part.unlink()
+        have = 0
+    request = urllib.request.Request(asset.url, headers={"User-Agent": "coursekit"})
+    if have:
+        request.add_header("Range", f"bytes={have}-")
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        resumed = have and getattr(response, "status", 200) == 206
+        mode = "ab" if resumed else "wb"
+        start = have if resumed else 0
+        with open(part, mode) as out, tqdm(
+            total=asset.size, initial=start, unit="B", unit_scale=True, desc=asset.name, disable=not progress
+        ) as bar:
+            shutil.copyfileobj(_Reader(response, bar), out, CHUNK)
+            out.flush()
+            os.fsync(out.fileno())
+
+
+class _Reader:
+    """A file-like wrapper that advances a progress bar as bytes are read."""
+
+    def __init__(self, raw, bar):
+        self.raw, self.bar = raw, bar
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.bar.update(len(data))
+        return data
+
+
+def extract_tar(archive: Path, dest: Path, marker: str | None = None) -> Path:
+    """Extract a tar archive safely into ``dest`` and return ``dest``.
+
+    Uses the standard library's ``data`` filter, which refuses absolute paths, ``..`` components,
+    links that leave the folder and device files. Extraction goes into a temporary sibling folder
+    that is renamed into place, so an interrupted extraction never looks complete. ``marker``: a
+    path inside ``dest`` whose existence means "already extracted".
+    """
+    dest = Path(dest)
+    if marker and (dest / marker).exists():
+        return dest
+    tmp = dest.with_name(dest.name + ".extracting")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")
+        if dest.exists():
+            for child in tmp.iterdir():
+                target = dest / child.name
+                if target.exists():
+                    shutil.rmtree(target) if target.is_dir() else target.unlink()
+                os.replace(child, target)
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest

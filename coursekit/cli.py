@@ -1,0 +1,151 @@
+"""The ``coursekit`` command: check a machine, pre-fetch the course's downloads.
+
+    coursekit doctor            # python, torch, device, CUDA / MPS / Jetson / TensorRT, cached assets
+    coursekit fetch cifar10     # download one asset into the cache (checksummed)
+    coursekit fetch --all       # pre-cache the whole course (instructors, before a workshop)
+    coursekit assets            # list the registry: name, size, licence, cached or not
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import platform
+import sys
+from pathlib import Path
+
+from . import assets
+from .settings import cache_dir, settings
+
+__all__ = ["main", "doctor_report"]
+
+
+def _version(module: str) -> str:
+    try:
+        mod = importlib.import_module(module)
+    except Exception as err:  # noqa: BLE001 - any import failure is worth reporting, not crashing on
+        return f"not importable ({type(err).__name__}: {str(err)[:80]})"
+    return str(getattr(mod, "__version__", "installed"))
+
+
+def _jetson_release() -> str | None:
+    """The L4T release on an NVIDIA Jetson, or None elsewhere."""
+    tegra = Path("/etc/nv_tegra_release")
+    if tegra.exists():
+        return tegra.read_text(errors="replace").splitlines()[0].strip()
+    model = Path("/proc/device-tree/model")
+    if model.exists() and "jetson" in model.read_text(errors="replace").lower():
+        return model.read_text(errors="replace").strip("\x00 \n")
+    return None
+
+
+def _nms_works() -> str:
+    try:
+        import torch
+        from torchvision.ops import nms
+
+        keep = nms(torch.tensor([[0.0, 0, 10, 10], [1, 1, 10, 10]]), torch.tensor([0.9, 0.8]), 0.5)
+        return "ok" if keep.tolist() == [0] else f"WRONG result {keep.tolist()}"
+    except Exception as err:  # noqa: BLE001
+        return f"FAILS: {type(err).__name__}: {err} (reinstall torch and torchvision as a matching pair)"
+
+
+def doctor_report() -> list[tuple[str, str]]:
+    """The rows ``coursekit doctor`` prints, as (label, value) pairs."""
+    rows: list[tuple[str, str]] = [
+        ("python", f"{platform.python_version()} ({sys.executable})"),
+        ("platform", f"{platform.system()} {platform.machine()}"),
+    ]
+    try:
+        import torch
+
+        rows.append(("torch", f"{torch.__version__} (CUDA build: {torch.version.cuda or 'none'})"))
+        cuda = torch.cuda.is_available()
+        rows.append(("CUDA", f"yes: {torch.cuda.get_device_name(0)}" if cuda else "no"))
+        mps = hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
+        rows.append(("Apple MPS", "yes" if mps else "no"))
+    except Exception as err:  # noqa: BLE001
+        rows.append(("torch", f"not importable ({err})"))
+    rows.append(("torchvision", _version("torchvision")))
+    rows.append(("torchvision.ops.nms", _nms_works()))
+    rows.append(("Jetson", _jetson_release() or "no"))
+    rows.append(("TensorRT", _version("tensorrt")))
+    try:
+        import onnxruntime
+
+        rows.append(("onnxruntime", f"{onnxruntime.__version__} providers={onnxruntime.get_available_providers()}"))
+    except Exception as err:  # noqa: BLE001
+        rows.append(("onnxruntime", f"not importable ({type(err).__name__})"))
+    for name, module in (("opencv", "cv2"), ("ultralytics", "ultralytics"), ("open_clip", "open_clip"),
+                         ("segment_anything", "segment_anything"), ("torchmetrics", "torchmetrics")):
+        rows.append((name, _version(module)))
+    try:
+        S = settings()
+        rows.append(("profile", S.profile))
+        rows.append(("device", S.device))
+    except Exception as err:  # noqa: BLE001 - a bad env var is exactly what doctor should show
+        rows.append(("settings", f"ERROR: {err}"))
+    rows.append(("cache (COURSEKIT_HOME)", str(cache_dir())))
+    for asset in assets.ASSETS.values():
+        state = "cached" if assets.is_cached(asset) else "not cached"
+        rows.append((f"asset {asset.name}", f"{state} ({asset.size / 1e6:.1f} MB)"))
+    return rows
+
+
+def _doctor(_args) -> int:
+    rows = doctor_report()
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+    broken = [label for label, value in rows if value.startswith(("FAILS", "WRONG", "ERROR"))]
+    if broken:
+        print(f"\nProblems: {', '.join(broken)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _fetch(args) -> int:
+    if args.all == bool(args.names):
+        print("coursekit fetch: give asset names or --all (see `coursekit assets`)", file=sys.stderr)
+        return 2
+    names = sorted(assets.ASSETS) if args.all else args.names
+    unknown = [n for n in names if n not in assets.ASSETS]
+    if unknown:
+        print(f"coursekit fetch: unknown asset(s) {', '.join(unknown)}; "
+              f"registered: {', '.join(sorted(assets.ASSETS))}", file=sys.stderr)
+        return 2
+    failed = 0
+    for name in names:
+        try:
+            path = assets.fetch(name, progress=not args.quiet)
+            print(f"{name}: ok  {path}")
+        except assets.AssetError as err:
+            failed += 1
+            print(f"{name}: FAILED\n{err}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _list(_args) -> int:
+    for a in assets.ASSETS.values():
+        state = "cached" if assets.is_cached(a) else "-"
+        print(f"{a.name:<16} {a.size / 1e6:>9.1f} MB  {state:<7} used by {', '.join(a.used_by)}")
+        print(f"{'':<16} {a.url}\n{'':<16} licence: {a.licence}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="coursekit", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("doctor", help="check this machine for the course").set_defaults(func=_doctor)
+    p = sub.add_parser("fetch", help="download assets into the cache")
+    p.add_argument("names", nargs="*", help="asset names (see `coursekit assets`)")
+    p.add_argument("--all", action="store_true", help="every asset the course uses")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_fetch)
+    sub.add_parser("assets", help="list the asset registry").set_defaults(func=_list)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Run settings: the profile, the device, the seed and the cache folder, read once.
+
+Every notebook starts with::
+
+    import coursekit as ck
+    S = ck.settings()          # reads COURSEKIT_PROFILE, COURSEKIT_DEVICE, COURSEKIT_HOME
+    ck.seed_everything(S.seed)
+    print(S)                   # Settings(profile='smoke', device='cpu', ...)
+
+Environment variables (all optional):
+
+- ``COURSEKIT_PROFILE``: ``full`` (default, the real course) or ``smoke`` (tiny data, few steps; what CI runs).
+- ``COURSEKIT_DEVICE``: force ``cpu``, ``cuda``, ``cuda:1`` or ``mps``; default picks cuda > mps > cpu.
+- ``COURSEKIT_HOME``: the cache folder for downloads and generated data (default: the user cache dir).
+- ``COURSEKIT_SEED``: the global seed (default 0).
+- ``COURSEKIT_OFFLINE``: ``1`` never tries the network (classroom without Wi-Fi, CI).
+"""
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["PROFILES", "Settings", "settings", "pick_device", "seed_everything", "cache_dir"]
+
+PROFILES = ("full", "smoke")
+
+
+def cache_dir() -> Path:
+    """The course's cache folder: ``$COURSEKIT_HOME`` or the platform's user cache dir + ``coursekit``."""
+    home = os.environ.get("COURSEKIT_HOME")
+    if home:
+        return Path(home).expanduser().resolve()
+    try:
+        from platformdirs import user_cache_dir
+
+        return Path(user_cache_dir("coursekit", appauthor=False))
+    except ImportError:  # pragma: no cover - platformdirs is a dependency, this is a fallback
+        return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "coursekit"
+
+
+def pick_device(preferred: str | None = None) -> str:
+    """Return the device to run on: ``preferred`` if given, else cuda > mps > cpu.
+
+    >>> pick_device("cpu")
+    'cpu'
+    """
+    import torch
+
+    if preferred:
+        dev = preferred.strip().lower()
+        if dev.startswith("cuda") and not torch.cuda.is_available():
+            raise RuntimeError(
+                f"COURSEKIT_DEVICE={preferred!r} but torch sees no CUDA GPU "
+                f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}). "
+                "Unset COURSEKIT_DEVICE to pick automatically, or install a CUDA build of torch."
+            )
+        if dev == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise RuntimeError("COURSEKIT_DEVICE='mps' but this torch has no Apple MPS backend; unset it.")
+        if dev not in ("cpu", "mps") and not dev.startswith("cuda"):
+            raise ValueError(f"COURSEKIT_DEVICE={preferred!r}: expected cpu, cuda, cuda:N or mps")
+        return dev
+    if torch.cuda.is_available():
+        return "cuda"
+    if hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def seed_everything(seed: int = 0, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and torch (all devices). ``deterministic=True`` also asks cuDNN for
+    deterministic kernels (slower; CPU runs are deterministic already for the course's models)."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a notebook needs to know about this run. Build it with :func:`settings`."""
+
+    profile: str = "full"
+    device: str = "cpu"
+    seed: int = 0
+    home: Path = field(default_factory=cache_dir)
+    offline: bool = False
+
+    @property
+    def smoke(self) -> bool:
+        """True in the CI profile: tiny data, few steps, same code path."""
+        return self.profile == "smoke"
+
+    def pick(self, *, full, smoke):
+        """Choose a value by profile: ``S.pick(full=24, smoke=2)`` -> epochs."""
+        return smoke if self.smoke else full
+
+    def __post_init__(self):
+        if self.profile not in PROFILES:
+            raise ValueError(
+                f"COURSEKIT_PROFILE={self.profile!r} is not a profile; use one of {', '.join(PROFILES)} "
+                "(full = the real course, smoke = tiny data for CI)."
+            )
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def settings(profile: str | None = None, device: str | None = None, seed: int | None = None) -> Settings:
+    """Read the run settings from arguments, then environment variables, then defaults.
+
+    >>> settings(profile="smoke", device="cpu").smoke
+    True
+    """
+    profile = (profile or os.environ.get("COURSEKIT_PROFILE") or "full").strip().lower()
+    device = pick_device(device or os.environ.get("COURSEKIT_DEVICE") or None)
+    raw_seed = os.environ.get("COURSEKIT_SEED", "0") if seed is None else seed
+    try:
+        seed = int(raw_seed)
+    except ValueError:
+        raise ValueError(f"COURSEKIT_SEED={raw_seed!r} is not an integer") from None
+    return Settings(profile=profile, device=device, seed=seed, home=cache_dir(), offline=_env_flag("COURSEKIT_OFFLINE"))

@@ -1,0 +1,59 @@
+"""Shared fixtures: an isolated cache folder and a loopback HTTP server for download tests."""
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """A fresh COURSEKIT_HOME for one test, never the learner's real cache."""
+    h = tmp_path / "ckhome"
+    monkeypatch.setenv("COURSEKIT_HOME", str(h))
+    monkeypatch.delenv("COURSEKIT_OFFLINE", raising=False)
+    return h
+
+
+class _Files(BaseHTTPRequestHandler):
+    files: dict[str, bytes] = {}
+    ranges = True
+    seen: list = []
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        data = self.files.get(self.path)
+        self.seen.append((self.path, self.headers.get("Range")))
+        if data is None:
+            self.send_error(404)
+            return
+        rng = self.headers.get("Range")
+        if rng and self.ranges:
+            start = int(rng.split("=")[1].split("-")[0])
+            body = data[start:]
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            body = data
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+
+@pytest.fixture
+def http_files():
+    """Serve a dict path -> bytes on 127.0.0.1; yields (base_url, handler_class)."""
+    handler = type("Handler", (_Files,), {"files": {}, "seen": [], "ranges": True})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    finally:
+        server.shutdown()
+        server.server_close()

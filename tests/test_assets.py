@@ -1,0 +1,121 @@
+"""The asset registry: checksummed, atomic, resumable downloads and clear offline errors."""
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+
+import pytest
+
+from coursekit import assets
+from coursekit.assets import Asset, AssetUnavailable, ChecksumMismatch, extract_tar, fetch
+
+PAYLOAD = bytes(range(256)) * 4096  # 1 MiB, not all equal bytes
+
+
+def make_asset(url: str, data: bytes = PAYLOAD, sha: str | None = None, name: str = "testblob") -> Asset:
+    return Asset(name=name, url=url, sha256=sha or hashlib.sha256(data).hexdigest(), size=len(data),
+                 filename="blob.bin", licence="test", used_by=("tests",), description="a test file")
+
+
+def test_registry_entries_are_complete():
+    assert "cifar10" in assets.ASSETS
+    for a in assets.ASSETS.values():
+        assert a.url.startswith("https://"), a
+        assert len(a.sha256) == 64 and a.size > 0 and a.licence and a.used_by
+
+
+def test_bad_sha_in_registry_is_refused():
+    with pytest.raises(ValueError, match="sha256"):
+        Asset("x", "https://e/x", "abc", 1, "x", "l", ("t",))
+
+
+def test_fetch_downloads_verifies_and_caches(home, http_files):
+    base, handler = http_files
+    handler.files["/blob.bin"] = PAYLOAD
+    asset = make_asset(base + "/blob.bin")
+    path = fetch(asset, progress=False)
+    assert path.read_bytes() == PAYLOAD
+    assert path == home / "assets" / "testblob" / "blob.bin"
+    assert not path.with_name("blob.bin.part").exists()
+    assert assets.is_cached(asset, verify=True)
+    # second call: served from the cache, no new request
+    n = len(handler.seen)
+    assert fetch(asset, progress=False) == path and len(handler.seen) == n
+
+
+def test_checksum_mismatch_leaves_no_file(home, http_files):
+    base, handler = http_files
+    handler.files["/blob.bin"] = PAYLOAD
+    asset = make_asset(base + "/blob.bin", sha="0" * 64)
+    with pytest.raises(ChecksumMismatch, match="expected 0000"):
+        fetch(asset, progress=False)
+    folder = home / "assets" / "testblob"
+    assert list(folder.iterdir()) == []
+
+
+def test_offline_error_names_asset_url_and_command(home):
+    asset = make_asset("http://127.0.0.1:9/nothing-listens-here")
+    with pytest.raises(AssetUnavailable) as info:
+        fetch(asset, progress=False, timeout=5)
+    msg = str(info.value)
+    assert "testblob" in msg and asset.url in msg and "coursekit fetch testblob" in msg
+    assert not assets.asset_path(asset).exists()
+
+
+def test_offline_flag_never_touches_network(home, http_files, monkeypatch):
+    base, handler = http_files
+    handler.files["/blob.bin"] = PAYLOAD
+    monkeypatch.setenv("COURSEKIT_OFFLINE", "1")
+    with pytest.raises(AssetUnavailable, match="COURSEKIT_OFFLINE"):
+        fetch(make_asset(base + "/blob.bin"), progress=False)
+    assert handler.seen == []
+
+
+@pytest.mark.parametrize("server_supports_range", [True, False])
+def test_resume_after_interrupted_download(home, http_files, server_supports_range):
+    base, handler = http_files
+    handler.files["/blob.bin"] = PAYLOAD
+    handler.ranges = server_supports_range
+    asset = make_asset(base + "/blob.bin")
+    part = assets.asset_path(asset).with_name("blob.bin.part")
+    part.parent.mkdir(parents=True)
+    half = len(PAYLOAD) // 2
+    part.write_bytes(PAYLOAD[:half])  # what an interrupted download leaves behind
+    path = fetch(asset, progress=False)
+    assert path.read_bytes() == PAYLOAD
+    assert handler.seen[-1][1] == f"bytes={half}-"  # it asked for the rest only
+    assert not part.exists()
+
+
+def test_unknown_asset_lists_registered():
+    with pytest.raises(KeyError, match="cifar10"):
+        fetch("no-such-asset")
+
+
+def _tar_with(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_extract_tar_extracts_and_skips_when_marker_exists(tmp_path):
+    archive = tmp_path / "a.tar.gz"
+    archive.write_bytes(_tar_with({"d/x.txt": b"hello"}))
+    out = extract_tar(archive, tmp_path / "out", marker="d/x.txt")
+    assert (out / "d" / "x.txt").read_bytes() == b"hello"
+    archive.write_bytes(b"not a tar any more")
+    assert extract_tar(archive, tmp_path / "out", marker="d/x.txt") == out  # marker: no re-extraction
+
+
+def test_extract_tar_refuses_path_traversal(tmp_path):
+    archive = tmp_path / "evil.tar.gz"
+    archive.write_bytes(_tar_with({"../escaped.txt": b"gotcha"}))
+    with pytest.raises(tarfile.TarError):
+        extract_tar(archive, tmp_path / "out")
+    assert not (tmp_path / "escaped.txt").exists()
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.extracting").exists()

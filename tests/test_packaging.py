@@ -1,0 +1,78 @@
+"""The setup contract: pyproject, environment.yml and the pinned constraints agree; the two commands exist."""
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(req: str) -> str:
+    """'open_clip_torch>=2.26' -> 'open-clip-torch' (PEP 503 normalised)."""
+    return re.sub(r"[-_.]+", "-", re.split(r"[<>=!~\[; ]", req.strip(), maxsplit=1)[0]).lower()
+
+
+def _pyproject_names() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = list(project["dependencies"])
+    for extra in project.get("optional-dependencies", {}).values():
+        reqs += extra
+    return {_name(r) for r in reqs}
+
+
+def _conda_pip_names() -> set[str]:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    return {_name(r) for r in pip_section if not r.startswith("-")}
+
+
+def _constraints() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "requirements" / "constraints.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt: {line!r} is not pinned with =="
+            assert "+" not in version, f"constraints.txt: {line!r} carries a local version label"
+            pins[_name(name)] = version
+    return pins
+
+
+def test_environment_yml_matches_pyproject():
+    py, conda = _pyproject_names(), _conda_pip_names()
+    assert py == conda, f"only in pyproject: {sorted(py - conda)}; only in environment.yml: {sorted(conda - py)}"
+
+
+def test_environment_yml_uses_the_constraints_and_installs_coursekit():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    assert "-c requirements/constraints.txt" in pip_section and "-e ." in pip_section
+
+
+def test_every_dependency_is_pinned():
+    pins = _constraints()
+    missing = _pyproject_names() - set(pins)
+    assert not missing, f"not pinned in requirements/constraints.txt: {sorted(missing)} (run `make lock`)"
+    # torch and torchvision must be a matching pair, never the bare CPU wheel 2.13.0 (no torchvision ops)
+    assert pins["torch"] != "2.13.0"
+    torch_minor, tv_minor = int(pins["torch"].split(".")[1]), int(pins["torchvision"].split(".")[1])
+    assert tv_minor == torch_minor + 15, f"torch {pins['torch']} and torchvision {pins['torchvision']} do not pair"
+
+
+def test_two_commands_are_documented_and_ci_runs_the_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "make lab" in readme and "make test" in readme
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^lab:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
+    assert "--nbval" in makefile and "COURSEKIT_PROFILE=smoke" in makefile
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_public_api_is_importable():
+    import coursekit
+
+    for name in coursekit.__all__:
+        assert hasattr(coursekit, name), f"coursekit.__all__ lists {name!r} but it is not importable"
