@@ -43,7 +43,8 @@ notebooks: setup
 
 # Maintainers: refresh the pinned set after changing dependencies (then run `make test` and commit).
 lock: $(STAMP)
-	$(PIP) freeze --exclude-editable | sed -E 's/\+[A-Za-z0-9.]+$$//' > requirements/constraints.txt
+	{ grep "^#" requirements/constraints.txt; $(PIP) freeze --exclude-editable | sed -E 's/\+[A-Za-z0-9.]+$$//'; } > requirements/constraints.txt.new
+	mv requirements/constraints.txt.new requirements/constraints.txt
 
 clean-venv:
 	rm -rf $(VENV)

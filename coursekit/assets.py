@@ -45,7 +45,13 @@ class AssetError(RuntimeError):
 
 
 class AssetUnavailable(AssetError):
-    """The asset is not cached and could not be downloaded (offline, or the server failed)."""
+    """The asset is not cached and could not be downloaded (offline, or the server failed).
+
+    ``reason`` holds the short cause (e.g. "URLError: Name or service not known")."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason
 
 
 class ChecksumMismatch(AssetError):
@@ -173,7 +179,7 @@ def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, of
     if offline is None:
         offline = os.environ.get("COURSEKIT_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
     if offline:
-        raise AssetUnavailable(_offline_message(asset, "COURSEKIT_OFFLINE is set"))
+        raise AssetUnavailable(_offline_message(asset, "COURSEKIT_OFFLINE is set"), "COURSEKIT_OFFLINE is set")
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -181,7 +187,8 @@ def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, of
         _download(asset, part, progress=progress, timeout=timeout)
     except (urllib.error.URLError, OSError, TimeoutError) as err:
         # Keep the .part file: the next call resumes from where this one stopped.
-        raise AssetUnavailable(_offline_message(asset, f"{type(err).__name__}: {err}")) from err
+        reason = f"{type(err).__name__}: {getattr(err, 'reason', err)}"
+        raise AssetUnavailable(_offline_message(asset, reason), reason) from err
 
     got = sha256_of(part)
     if got != asset.sha256:

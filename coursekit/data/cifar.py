@@ -56,7 +56,7 @@ def load_cifar10(S: Settings | None = None, n_train: int | None = None, n_test: 
         announce_standin(
             replaces="CIFAR-10 (60,000 real photographs, 10 classes)",
             by="generated 10-class 32x32 scenes of machined parts (coursekit.scenes), same interface",
-            why=f"CIFAR-10 is not cached and could not be downloaded ({str(err).splitlines()[0][:90]}...)",
+            why=f"CIFAR-10 is not cached and could not be downloaded ({err.reason})",
             real_result="the full profile on real CIFAR-10 reaches >= 94% test accuracy "
                         "(see the time-budget table at the top of notebook 01)",
         )

@@ -1,0 +1,25 @@
+"""The course's networks, built by name through a small registry.
+
+>>> from coursekit.models import create_model, list_models
+>>> [name for name in list_models() if name in ("resnet9", "simple_cnn")]
+['resnet9', 'simple_cnn']
+>>> model = create_model("resnet9", num_classes=10, width=16)
+"""
+from .registry import count_parameters, create_model, list_models, register_model
+from .resnet9 import ConvBN, Residual, ResNet9, piecewise_linear, resnet9, resnet9_recipe
+from .simple_cnn import SimpleCNN, simple_cnn
+
+__all__ = [
+    "register_model",
+    "create_model",
+    "list_models",
+    "count_parameters",
+    "ConvBN",
+    "Residual",
+    "ResNet9",
+    "resnet9",
+    "resnet9_recipe",
+    "piecewise_linear",
+    "SimpleCNN",
+    "simple_cnn",
+]

@@ -1,0 +1,70 @@
+"""A tiny timm-style model registry: build any course network from its name.
+
+Notebooks and configs name a model with a string (``"resnet9"``) and pass keyword arguments; the
+registry maps the name to the function that builds it.
+
+>>> from coursekit.models import create_model, list_models, count_parameters
+>>> "resnet9" in list_models()
+True
+>>> model = create_model("simple_cnn", num_classes=10, width=8)
+>>> count_parameters(model) > 0
+True
+"""
+from __future__ import annotations
+
+import fnmatch
+from typing import Callable, TypeVar
+
+import torch.nn as nn
+
+__all__ = ["register_model", "create_model", "list_models", "count_parameters"]
+
+F = TypeVar("F", bound=Callable[..., nn.Module])
+
+#: name -> the function that builds the model. Filled by :func:`register_model`.
+_MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_model(fn: F | None = None, *, name: str | None = None):
+    """Decorator that adds a model-building function to the registry under its name.
+
+    Use it bare (``@register_model``, the function's own name is the key) or with a name
+    (``@register_model(name="my_net")``). Registering a name again replaces the old entry, so
+    re-running a notebook cell that defines a model just works. Example::
+
+        @register_model
+        def tiny_mlp(num_classes=10):
+            return nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, num_classes))
+
+        model = create_model("tiny_mlp", num_classes=3)
+    """
+
+    def add(f: F) -> F:
+        _MODELS[name or f.__name__] = f
+        return f
+
+    return add(fn) if fn is not None else add
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """The registered model names, sorted; ``pattern`` filters them shell-style (``"resnet*"``)."""
+    return sorted(n for n in _MODELS if fnmatch.fnmatch(n, pattern))
+
+
+def create_model(name: str, **kwargs) -> nn.Module:
+    """Build the model registered as ``name``, passing ``kwargs`` to its builder.
+
+    Raises ``ValueError`` listing the available names if ``name`` is unknown.
+    """
+    if name not in _MODELS:
+        raise ValueError(f"unknown model {name!r}; available models: {', '.join(list_models()) or '(none)'}")
+    return _MODELS[name](**kwargs)
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    """Number of parameters (scalars) in ``model``; only those with ``requires_grad`` by default.
+
+    >>> count_parameters(nn.Linear(10, 2))  # 10*2 weights + 2 biases
+    22
+    """
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

@@ -1,0 +1,562 @@
+"""Training and evaluation: ``fit``, checkpoints that survive a crash, ``predict`` and ``evaluate``.
+
+This is the whole training loop of the course, in plain PyTorch; a notebook shows its source. One
+epoch is: for every batch, forward -> loss -> backward -> optimizer step -> scheduler step; then
+evaluate on the validation set, record the numbers in a :class:`History`, save a checkpoint.
+
+>>> import torch
+>>> from coursekit.models import create_model
+>>> from coursekit.data.loaders import TensorLoader
+>>> _ = torch.manual_seed(0)
+>>> loader = TensorLoader(torch.rand(16, 3, 32, 32), torch.arange(16) % 2, batch_size=8)
+>>> model = create_model("simple_cnn", num_classes=2, width=8)
+>>> optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+>>> history = fit(model, loader, epochs=2, optimizer=optimizer, device="cpu", progress=False)
+>>> history["epoch"], sorted(evaluate(model, loader))
+([1, 2], ['accuracy', 'loss', 'n'])
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import torch
+import torch.nn as nn
+from tqdm.auto import tqdm
+
+from .settings import pick_device
+from .types import Classifications
+
+__all__ = [
+    "History",
+    "fit",
+    "CheckpointError",
+    "save_checkpoint",
+    "load_checkpoint",
+    "predict",
+    "evaluate",
+    "predict_classes",
+    "amp_dtype",
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# History: one dict of numbers per epoch
+# --------------------------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """Tensors and numpy scalars -> Python numbers, so a History fits in a ``weights_only`` checkpoint."""
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        return value.item()
+    return value
+
+
+@dataclass
+class History:
+    """What happened in each epoch: ``records`` is a list of dicts with keys
+    ``epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds`` (``val_*`` are ``None`` without a
+    validation set; ``lr`` is the learning rate of the epoch's last step; ``seconds`` includes validation).
+
+    >>> h = History([{"epoch": 1, "val_acc": 0.5, "val_loss": 1.2}, {"epoch": 2, "val_acc": 0.7, "val_loss": 0.9}])
+    >>> h["val_acc"], h.last["epoch"], h.best("val_loss")["epoch"]
+    ([0.5, 0.7], 2, 2)
+    """
+
+    records: list[dict] = field(default_factory=list)
+
+    def append(self, record: dict) -> None:
+        self.records.append({k: _plain(v) for k, v in record.items()})
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, key: str | int):
+        """``history["val_acc"]`` -> that value for every epoch; ``history[-1]`` -> one epoch's record."""
+        if isinstance(key, int):
+            return self.records[key]
+        return [r.get(key) for r in self.records]
+
+    @property
+    def last(self) -> dict:
+        """The most recent epoch's record."""
+        if not self.records:
+            raise ValueError("the history is empty: no epoch has finished yet")
+        return self.records[-1]
+
+    def best(self, metric: str = "val_acc") -> dict:
+        """The record with the best ``metric``: lowest for names containing "loss", else highest."""
+        scored = [r for r in self.records if r.get(metric) is not None]
+        if not scored:
+            raise ValueError(f"no epoch has a value for {metric!r}; keys are {sorted(self.records[0]) if self.records else []}")
+        pick = min if "loss" in metric else max
+        return pick(scored, key=lambda r: r[metric])
+
+    def to_dict(self) -> dict:
+        """Plain Python types only (for JSON or a ``weights_only=True`` checkpoint)."""
+        return {"records": [dict(r) for r in self.records]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "History":
+        return cls([dict(r) for r in data["records"]])
+
+    def __repr__(self) -> str:
+        if not self.records:
+            return "History(0 epochs)"
+        shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.last.items())
+        return f"History({len(self)} epochs, last: {shown})"
+
+
+# --------------------------------------------------------------------------------------------------
+# Checkpoints
+# --------------------------------------------------------------------------------------------------
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file cannot be read, or does not fit the model / optimizer / scheduler given."""
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The original module behind ``torch.compile(model)`` (its state dict keys have no ``_orig_mod.``)."""
+    return getattr(model, "_orig_mod", model)
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any = None,
+    epoch: int | None = None,
+    history: History | None = None,
+    extra: dict | None = None,
+) -> Path:
+    """Save the training state to ``path`` **atomically**: a crash mid-save never leaves a broken file.
+
+    The checkpoint is first written to a temporary file in the same folder, flushed to disk (``fsync``),
+    and only then renamed over ``path`` (``os.replace`` is atomic). If anything fails, the temporary file
+    is deleted and an existing checkpoint at ``path`` is untouched. Everything stored is a tensor or a
+    plain Python value, so :func:`load_checkpoint` can use the safe ``torch.load(weights_only=True)``.
+
+    ``epoch`` is the number of finished epochs. The torch random-number state is saved too.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "model": _unwrap(model).state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "epoch": epoch,
+        "history": history.to_dict() if history is not None else None,
+        "extra": extra,
+        "rng": {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None,
+        },
+        "torch_version": str(torch.__version__),  # str(): TorchVersion is not a plain type
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # also KeyboardInterrupt: never leave the temporary file behind
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Flush the folder entry so the rename itself survives a power cut (POSIX only; best effort)."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _state_dict_mismatch(expected: dict, found: dict, limit: int = 10) -> list[str]:
+    """Human-readable differences between the model's state dict and a checkpoint's."""
+
+    def listed(keys: list[str]) -> str:
+        return ", ".join(keys[:limit]) + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
+
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    shapes = [
+        f"{k}: checkpoint {tuple(found[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in expected
+        if k in found and hasattr(found[k], "shape") and found[k].shape != expected[k].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"in the model but not the checkpoint ({len(missing)}): {listed(missing)}")
+    if unexpected:
+        problems.append(f"in the checkpoint but not the model ({len(unexpected)}): {listed(unexpected)}")
+    if shapes:
+        problems.append(f"different shapes ({len(shapes)}): {listed(shapes)}")
+    return problems
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any = None,
+    map_location: str | torch.device = "cpu",
+) -> dict:
+    """Load a :func:`save_checkpoint` file into ``model`` (and ``optimizer`` / ``scheduler`` if given).
+
+    Uses ``torch.load(..., weights_only=True)`` only: a checkpoint from the internet cannot run code.
+    Returns the whole checkpoint dict (``epoch``, ``history``, ``extra``, ...). Raises
+    ``FileNotFoundError`` if the file is missing and :class:`CheckpointError` if it is truncated or
+    corrupt, or if its weights do not fit the model (naming the keys and shapes that differ).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - zip, pickle and EOF errors all mean "cannot read this file"
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        refused = [line for line in lines if line.startswith("WeightsUnpickler error")]
+        if refused:  # readable, but holds Python objects other than tensors and plain values
+            raise CheckpointError(
+                f"checkpoint {path} holds objects that the safe loader (weights_only=True) refuses to load; "
+                f"it was not written by save_checkpoint, or `extra` held more than plain values ({refused[0]})"
+            ) from err
+        raise CheckpointError(
+            f"cannot read checkpoint {path}: the file is truncated or corrupt "
+            f"({type(err).__name__}: {lines[0] if lines else 'no details'})"
+        ) from err
+    if not isinstance(ckpt, dict) or "model" not in ckpt:
+        raise CheckpointError(f"{path} is not a coursekit checkpoint (no 'model' entry)")
+
+    problems = _state_dict_mismatch(_unwrap(model).state_dict(), ckpt["model"])
+    if problems:
+        raise CheckpointError(
+            f"checkpoint {path} does not match the model ({type(_unwrap(model)).__name__}):\n  "
+            + "\n  ".join(problems)
+            + "\nWas the model built with the same arguments (width, num_classes, ...)?"
+        )
+    _unwrap(model).load_state_dict(ckpt["model"])
+
+    for name, obj in (("optimizer", optimizer), ("scheduler", scheduler)):
+        if obj is None:
+            continue
+        if ckpt.get(name) is None:
+            raise CheckpointError(f"checkpoint {path} has no {name} state to load")
+        try:
+            obj.load_state_dict(ckpt[name])
+        except (ValueError, KeyError, RuntimeError) as err:
+            raise CheckpointError(f"the {name} state in {path} does not fit this {name}: {err}") from err
+    return ckpt
+
+
+# --------------------------------------------------------------------------------------------------
+# Mixed precision
+# --------------------------------------------------------------------------------------------------
+
+
+def amp_dtype(amp: str | bool, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for ``amp`` on ``device``, or ``None`` for full float32.
+
+    ``"auto"`` (or ``True``): bfloat16 on CUDA GPUs that support it, else float16; off on CPU and MPS.
+    ``"bf16"`` / ``"fp16"``: force one (fp16 only on CUDA). ``False`` / ``"off"``: float32.
+    """
+    if amp in (False, None, "off"):
+        return None
+    if amp in (True, "auto"):
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if amp == "bf16":
+        return torch.bfloat16
+    if amp == "fp16":
+        if device.type != "cuda":
+            raise ValueError(f"amp='fp16' needs a CUDA device; this run is on {device}")
+        return torch.float16
+    raise ValueError(f"amp must be 'auto', 'bf16', 'fp16', 'off', True or False; got {amp!r}")
+
+
+# --------------------------------------------------------------------------------------------------
+# fit
+# --------------------------------------------------------------------------------------------------
+
+
+def _resolve_device(device: str | torch.device | None) -> torch.device:
+    """``device``, else ``$COURSEKIT_DEVICE``, else cuda > mps > cpu."""
+    return torch.device(device if device is not None else pick_device(os.environ.get("COURSEKIT_DEVICE") or None))
+
+
+def fit(
+    model: nn.Module,
+    train_loader: Iterable,
+    *,
+    epochs: int,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any = None,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    label_smoothing: float = 0.0,
+    val_loader: Iterable | None = None,
+    device: str | torch.device | None = None,
+    amp: str | bool = "auto",
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    grad_clip: float | None = None,
+    on_epoch_end: Callable[[History], bool | None] | None = None,
+) -> History:
+    """Train ``model`` for ``epochs`` epochs and return the :class:`History`.
+
+    Args:
+        train_loader: yields ``(images, labels)`` batches; if it has ``set_epoch`` (``TensorLoader``,
+            ``DistributedSampler``-style loaders) it is called with the 0-based epoch first.
+        optimizer: built on ``model.parameters()``.
+        scheduler: a learning-rate scheduler, stepped **after every batch** (not every epoch).
+        loss_fn: ``loss_fn(logits, labels)`` returning the batch *mean*; default cross-entropy with
+            ``label_smoothing``. Validation always reports plain cross-entropy.
+        val_loader: evaluated after every epoch (``val_loss``, ``val_acc``).
+        device: default ``$COURSEKIT_DEVICE``, else cuda > mps > cpu. The model is moved there.
+        amp: mixed precision, see :func:`amp_dtype` (float16 also uses a gradient scaler).
+        checkpoint: a path; the training state is saved there (atomically) after every epoch.
+        resume: continue from ``checkpoint`` if it exists (model, optimizer, scheduler, history and the
+            torch random state are restored, training goes on at the next epoch); if it does not exist,
+            start fresh and say so.
+        progress: show a progress bar per epoch and a summary line after each.
+        grad_clip: if given, clip the gradient norm to this value before each step.
+        on_epoch_end: called as ``on_epoch_end(history)`` after each epoch (after the checkpoint is
+            saved); return ``True`` to stop training early.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1; got {epochs}")
+    device = _resolve_device(device)
+    model.to(device)
+    if loss_fn is None:
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    autocast_dtype = amp_dtype(amp, device)
+    # float16 has a small range: scale the loss up so small gradients do not underflow to 0.
+    scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
+
+    # ---- start fresh or resume ----
+    history, start_epoch = History(), 0
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs checkpoint=<path to the checkpoint file>")
+    if checkpoint is not None and Path(checkpoint).exists():
+        if resume:
+            ckpt = load_checkpoint(checkpoint, model, optimizer, scheduler, map_location=device)
+            history = History.from_dict(ckpt["history"]) if ckpt.get("history") else History()
+            start_epoch = ckpt.get("epoch") or 0
+            rng = ckpt.get("rng") or {}
+            if rng.get("torch") is not None:
+                torch.set_rng_state(rng["torch"])
+            if rng.get("cuda") is not None and device.type == "cuda":
+                torch.cuda.set_rng_state_all(rng["cuda"])
+            if scaler.is_enabled() and (ckpt.get("extra") or {}).get("scaler"):
+                scaler.load_state_dict(ckpt["extra"]["scaler"])
+            print(f"resuming from {checkpoint}: {start_epoch} of {epochs} epochs already done")
+        else:
+            print(f"note: {checkpoint} exists and resume=False; training from scratch and overwriting it")
+    elif resume:
+        print(f"no checkpoint at {checkpoint} yet; starting from scratch")
+
+    for epoch in range(start_epoch, epochs):
+        started = time.perf_counter()
+        if hasattr(train_loader, "set_epoch"):
+            train_loader.set_epoch(epoch)
+
+        # ---- train one epoch ----
+        model.train()
+        loss_sum = torch.zeros((), device=device)  # summed on the device: no GPU->CPU sync per batch
+        correct = torch.zeros((), device=device)
+        seen = 0
+        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
+        for step, (images, labels) in enumerate(bar):
+            images = images.to(device, non_blocking=True)
+            labels = labels.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                logits = model(images)
+                loss = loss_fn(logits, labels)
+
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if grad_clip is not None:
+                scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            lr = optimizer.param_groups[0]["lr"]
+            if scheduler is not None:
+                scheduler.step()
+
+            n = labels.shape[0]
+            targets = labels.argmax(1) if labels.ndim > 1 else labels  # soft labels (mixup) -> class index
+            loss_sum += loss.detach().float() * n
+            correct += (logits.argmax(1) == targets).sum()
+            seen += n
+            # .item() makes the CPU wait for the GPU to finish; on a GPU, read the numbers every 10 steps only
+            if progress and (device.type == "cpu" or step % 10 == 0):
+                bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}", acc=f"{correct.item() / seen:.3f}")
+        bar.close()
+        if seen == 0:
+            raise ValueError("train_loader produced no batches")
+
+        # ---- validate, record, save ----
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": loss_sum.item() / seen,
+            "train_acc": correct.item() / seen,
+            "val_loss": None,
+            "val_acc": None,
+            "lr": lr,
+        }
+        if val_loader is not None:
+            val = evaluate(model, val_loader, device=device)
+            record["val_loss"], record["val_acc"] = val["loss"], val["accuracy"]
+        record["seconds"] = time.perf_counter() - started
+        history.append(record)
+        if progress:
+            tqdm.write(_summary(record, epochs))
+        if checkpoint is not None:
+            extra = {"scaler": scaler.state_dict()} if scaler.is_enabled() else None
+            save_checkpoint(checkpoint, model, optimizer, scheduler, epoch=epoch + 1, history=history, extra=extra)
+        if on_epoch_end is not None and on_epoch_end(history):
+            if progress:
+                tqdm.write(f"stopped early by on_epoch_end after epoch {epoch + 1}")
+            break
+    return history
+
+
+def _summary(record: dict, epochs: int) -> str:
+    """One line per epoch: ``epoch  3/24  train loss 1.234 acc 56.7%  val loss ... acc ...  lr ...  s``."""
+    line = f"epoch {record['epoch']:>3}/{epochs}  train loss {record['train_loss']:.4f} acc {record['train_acc']:6.2%}"
+    if record["val_loss"] is not None:
+        line += f"  val loss {record['val_loss']:.4f} acc {record['val_acc']:6.2%}"
+    return line + f"  lr {record['lr']:.4g}  {record['seconds']:.1f}s"
+
+
+# --------------------------------------------------------------------------------------------------
+# Inference
+# --------------------------------------------------------------------------------------------------
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+def _input_batches(data, batch_size: int) -> Iterator[torch.Tensor]:
+    """Image batches from a tensor (N, C, H, W) (cut into ``batch_size`` pieces) or from a loader
+    that yields ``images`` or ``(images, labels, ...)``."""
+    if hasattr(data, "__array__") and not isinstance(data, torch.Tensor):  # a numpy array
+        data = torch.as_tensor(data)
+    if isinstance(data, torch.Tensor):
+        if data.ndim != 4 or not data.is_floating_point():
+            raise ValueError(
+                f"predict needs preprocessed float images (N, C, H, W); got {data.dtype} {tuple(data.shape)} "
+                "(wrap raw uint8 images in a TensorLoader with the training mean/std)"
+            )
+        for start in range(0, len(data), batch_size):
+            yield data[start : start + batch_size]
+        return
+    for batch in data:
+        yield batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def _forward(model: nn.Module, images: torch.Tensor, tta_flip: bool) -> torch.Tensor:
+    """Logits for ``images``; with ``tta_flip`` the mean of the logits of the images and their mirror images."""
+    logits = model(images)
+    if tta_flip:
+        logits = (logits + model(images.flip(3))) / 2
+    return logits.float()
+
+
+def predict(
+    model: nn.Module,
+    data,
+    device: str | torch.device | None = None,
+    tta_flip: bool = False,
+    batch_size: int = 512,
+) -> torch.Tensor:
+    """Logits (N, C) on the CPU for all images in ``data`` (a loader or a preprocessed (N, C, H, W) tensor).
+
+    Runs in eval mode (BatchNorm uses its running statistics) under ``torch.inference_mode()``, then puts
+    the model back in the mode it was in. ``device``: default the device the model is on.
+    ``tta_flip``: test-time augmentation, averaging the logits of each image and its left-right mirror.
+    """
+    device = torch.device(device) if device is not None else _model_device(model)
+    model.to(device)
+    was_training = model.training
+    model.eval()
+    outputs = []
+    try:
+        with torch.inference_mode():
+            for images in _input_batches(data, batch_size):
+                outputs.append(_forward(model, images.to(device, non_blocking=True), tta_flip).cpu())
+    finally:
+        model.train(was_training)
+    if not outputs:
+        raise ValueError("predict got no images")
+    return torch.cat(outputs)
+
+
+def evaluate(
+    model: nn.Module,
+    loader: Iterable,
+    device: str | torch.device | None = None,
+    tta_flip: bool = False,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+) -> dict:
+    """Mean loss and accuracy of ``model`` on a loader of ``(images, labels)`` batches.
+
+    Returns ``{"loss": float, "accuracy": float in [0, 1], "n": number of images}``. ``loss_fn`` must
+    return the batch mean (default plain cross-entropy). Eval mode and ``tta_flip`` as in :func:`predict`.
+    """
+    device = torch.device(device) if device is not None else _model_device(model)
+    model.to(device)
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    was_training = model.training
+    model.eval()
+    loss_sum = correct = 0.0
+    seen = 0
+    try:
+        with torch.inference_mode():
+            for images, labels in loader:
+                images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+                logits = _forward(model, images, tta_flip)
+                loss_sum += loss_fn(logits, labels).item() * labels.shape[0]
+                correct += (logits.argmax(1) == labels).sum().item()
+                seen += labels.shape[0]
+    finally:
+        model.train(was_training)
+    if seen == 0:
+        raise ValueError("evaluate got an empty loader")
+    return {"loss": loss_sum / seen, "accuracy": correct / seen, "n": seen}
+
+
+def predict_classes(
+    model: nn.Module,
+    data,
+    class_names: list[str],
+    device: str | torch.device | None = None,
+    tta_flip: bool = False,
+    batch_size: int = 512,
+) -> Classifications:
+    """:func:`predict`, then softmax into :class:`coursekit.types.Classifications` with ``class_names``."""
+    return Classifications.from_logits(predict(model, data, device, tta_flip, batch_size), class_names)

@@ -1,0 +1,485 @@
+"""Plots for the course: image grids, class balance, training curves, confusion matrices, mistakes.
+
+Matplotlib only. Every function builds a :class:`matplotlib.figure.Figure` without pyplot and returns
+it, never calls ``plt.show()``: in a notebook the figure shows when it is the cell's last expression
+(and exactly once), in a script call ``fig.savefig("out.png")``. Works on any backend, Agg included.
+
+>>> import numpy as np
+>>> fig = show_images(np.zeros((4, 32, 32, 3), dtype=np.uint8), titles=["a", "b", "c", "d"])
+>>> len(fig.axes)
+4
+
+Images may be uint8 N×H×W×C arrays, float N×C×H×W tensors (the DataLoader's output), lists of either
+(or of PIL images), or a dataset yielding ``(image, label)``. Pass ``mean=``/``std=`` to undo a
+``Normalize`` transform; float images still outside [0, 1] are min-max rescaled, per image, so a
+forgotten un-normalisation is still recognisable.
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot  # noqa: F401 - in Jupyter, loading pyplot registers the inline display of Figures
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from .types import Classifications
+
+__all__ = [
+    "RIGHT_COLOR",
+    "WRONG_COLOR",
+    "show_images",
+    "show_class_grid",
+    "plot_class_balance",
+    "plot_history",
+    "plot_confusion",
+    "show_predictions",
+    "plot_per_class_accuracy",
+]
+
+RIGHT_COLOR = "tab:green"
+WRONG_COLOR = "tab:red"
+MAX_IMAGES = 256  # a grid bigger than this is almost always a forgotten slice, and takes ages to draw
+
+
+# ------------------------------------------------------------------------------------ image inputs
+
+
+def _numpy(x) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _is_chw(shape: tuple[int, ...]) -> bool:
+    """Whether a 3-D image shape is C×H×W (else H×W×C)."""
+    first, last = shape[0] in (1, 3, 4), shape[-1] in (1, 3, 4)
+    if first and not last:
+        return True
+    if last:
+        return False
+    raise ValueError(
+        f"cannot tell the channel axis of an image of shape {shape}: expected C×H×W or H×W×C, C in 1, 3, 4"
+    )
+
+
+def _image_list(images) -> list[np.ndarray]:
+    """One 2-D (H, W) or 3-D (C, H, W)/(H, W, C) array per image."""
+    if hasattr(images, "detach") or isinstance(images, np.ndarray):
+        arr = _numpy(images)
+        if arr.ndim == 4:
+            return list(arr)
+        if arr.ndim == 3 and (arr.shape[0] in (1, 3, 4) or arr.shape[-1] in (3, 4)):
+            return [arr]  # one C×H×W or H×W×C image
+        if arr.ndim == 3:
+            return list(arr)  # N×H×W grayscale
+        if arr.ndim == 2:
+            return [arr]
+        raise ValueError(f"images must be N×C×H×W, N×H×W×C, N×H×W or one image; got shape {arr.shape}")
+    out = []
+    for item in images:
+        if isinstance(item, tuple):  # a dataset's (image, label)
+            item = item[0]
+        out.append(_numpy(item))
+    return out
+
+
+def _to_display(img: np.ndarray, mean=None, std=None) -> np.ndarray:
+    """An H×W or H×W×C array imshow can show: uint8, or float in [0, 1]."""
+    if img.ndim == 3:
+        if _is_chw(img.shape):
+            img = np.transpose(img, (1, 2, 0))
+        if img.shape[-1] == 1:
+            img = img[..., 0]
+    elif img.ndim != 2:
+        raise ValueError(f"an image must be 2-D or 3-D; got shape {img.shape}")
+    if mean is not None or std is not None:
+        if img.dtype == np.uint8:
+            raise ValueError("mean/std undo a Normalize on float images, but these images are uint8 already")
+        channels = 1 if img.ndim == 2 else img.shape[-1]
+        m = np.broadcast_to(np.asarray(0.0 if mean is None else mean, dtype=np.float32).reshape(-1), (channels,))
+        s = np.broadcast_to(np.asarray(1.0 if std is None else std, dtype=np.float32).reshape(-1), (channels,))
+        img = img.astype(np.float32) * (s if img.ndim == 3 else s[0]) + (m if img.ndim == 3 else m[0])
+    if img.dtype == np.uint8:
+        return img
+    if img.dtype == np.bool_ or img.dtype.kind in "iu":
+        img = img.astype(np.float32)
+        if img.max(initial=0) > 1:
+            img = img / 255.0
+    img = img.astype(np.float32)
+    lo, hi = float(np.nanmin(img)), float(np.nanmax(img))
+    if lo < -0.01 or hi > 1.01:  # not in [0, 1]: rescale so the image is still visible
+        img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+    return np.clip(img, 0.0, 1.0)
+
+
+def _imshow(ax, img: np.ndarray) -> None:
+    if img.ndim == 2:
+        vmax = 255 if img.dtype == np.uint8 else 1.0
+        ax.imshow(img, cmap="gray", vmin=0, vmax=vmax, interpolation="nearest")
+    else:
+        ax.imshow(img, interpolation="nearest")
+
+
+def _blank(ax) -> None:
+    """No ticks or frame, but keep the y label visible (for row labels)."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+# ------------------------------------------------------------------------------------ image grids
+
+
+def show_images(
+    images,
+    titles: Sequence[str] | None = None,
+    ncols: int = 8,
+    size: float = 1.5,
+    title: str | None = None,
+    mean: Sequence[float] | float | None = None,
+    std: Sequence[float] | float | None = None,
+) -> Figure:
+    """A grid of images, one axes per image, with optional per-image titles and a figure title.
+
+    Args:
+        images: N images (see the module docstring for the accepted forms), at most 256.
+        titles: one string per image.
+        ncols: images per row. size: inches per tile.
+        mean, std: the ``Normalize`` constants to undo (per channel), e.g. ImageNet's.
+
+    >>> import torch
+    >>> fig = show_images(torch.rand(10, 3, 32, 32), ncols=5, title="random")
+    >>> len(fig.axes), fig.get_suptitle()
+    (10, 'random')
+    """
+    tiles = [_to_display(img, mean, std) for img in _image_list(images)]
+    n = len(tiles)
+    if n == 0:
+        raise ValueError("no images to show")
+    if n > MAX_IMAGES:
+        raise ValueError(f"{n} images is too many for one grid (max {MAX_IMAGES}); pass a slice, e.g. images[:32]")
+    if titles is not None and len(titles) != n:
+        raise ValueError(f"{len(titles)} titles for {n} images")
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    extra = 0.3 if title else 0.0
+    tile_h = size * (1.15 if titles is not None else 1.0)
+    fig = Figure(figsize=(ncols * size, nrows * tile_h + extra), layout="constrained")
+    for i, img in enumerate(tiles):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        _imshow(ax, img)
+        ax.set_axis_off()
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def show_class_grid(
+    images,
+    labels,
+    class_names: Sequence[str],
+    per_class: int = 8,
+    size: float = 1.2,
+    title: str | None = None,
+    mean=None,
+    std=None,
+) -> Figure:
+    """One row per class showing its first ``per_class`` images, the row labelled with the class name.
+
+    A class with fewer images leaves blank tiles. The figure has ``len(class_names) * per_class`` axes,
+    row by row.
+
+    >>> import numpy as np
+    >>> fig = show_class_grid(np.zeros((6, 8, 8, 3), np.uint8), [0, 1, 0, 1, 0, 0], ["a", "b"], per_class=3)
+    >>> len(fig.axes), fig.axes[3].get_ylabel()
+    (6, 'b')
+    """
+    labels = _numpy(labels).astype(np.int64).reshape(-1)
+    items = _image_list(images)
+    if len(items) != len(labels):
+        raise ValueError(f"{len(items)} images but {len(labels)} labels")
+    num_classes = len(class_names)
+    bad = labels[(labels < 0) | (labels >= num_classes)]
+    if bad.size:
+        raise ValueError(f"labels contain {int(bad[0])}, outside the valid range 0..{num_classes - 1}")
+    fig = Figure(figsize=(per_class * size + 1.2, num_classes * size + (0.3 if title else 0)), layout="constrained")
+    for row, name in enumerate(class_names):
+        idx = np.flatnonzero(labels == row)[:per_class]
+        for col in range(per_class):
+            ax = fig.add_subplot(num_classes, per_class, row * per_class + col + 1)
+            _blank(ax)
+            if col < len(idx):
+                _imshow(ax, _to_display(items[idx[col]], mean, std))
+            elif col > 0:
+                ax.set_axis_off()
+            if col == 0:
+                ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def show_predictions(
+    images,
+    y_true,
+    preds: Classifications,
+    indices=None,
+    class_names: Sequence[str] | None = None,
+    ncols: int = 8,
+    size: float = 1.6,
+    title: str | None = None,
+    mean=None,
+    std=None,
+) -> Figure:
+    """A gallery of predictions, each tile titled ``"true → pred (conf%)"``: red when wrong, green when right.
+
+    Pair it with :func:`coursekit.metrics.worst_predictions` for the worst-predictions gallery::
+
+        worst = worst_predictions(preds, y_true, k=16)
+        show_predictions(test_images, y_true, preds, worst, title="confident mistakes")
+
+    Args:
+        images: all N images (array, tensor, list, or a dataset yielding ``(image, label)``), indexed
+            by ``indices``. y_true: the N true class indices. preds: the N predictions.
+        indices: which images to show (default: all).
+        class_names: defaults to ``preds.class_names``.
+    """
+    if not isinstance(preds, Classifications):
+        raise TypeError(f"preds must be a Classifications, got {type(preds).__name__}")
+    y_true = _numpy(y_true).astype(np.int64).reshape(-1)
+    if len(y_true) != len(preds):
+        raise ValueError(f"y_true has {len(y_true)} labels but preds has {len(preds)}")
+    names = list(class_names) if class_names is not None else preds.class_names
+    if len(names) != len(preds.class_names):
+        raise ValueError(f"{len(names)} class_names but the predictions have {len(preds.class_names)} classes")
+    indices = np.arange(len(preds)) if indices is None else _numpy(indices).astype(np.int64).reshape(-1)
+    if len(indices) == 0:
+        raise ValueError("no indices to show (no mistakes to look at? then celebrate)")
+    if hasattr(images, "detach") or isinstance(images, np.ndarray):
+        arr = _numpy(images)
+        picked = [arr[i] for i in indices]
+    else:
+        picked = [images[int(i)] for i in indices]
+    labels, conf = preds.labels, preds.confidence
+    titles, wrong = [], []
+    for i in indices:
+        t, p = int(y_true[i]), int(labels[i])
+        titles.append(f"{names[t]} → {names[p]} ({conf[i]:.0%})")
+        wrong.append(t != p)
+    fig = show_images(picked, titles=titles, ncols=ncols, size=size, title=title, mean=mean, std=std)
+    for ax, is_wrong in zip(fig.axes, wrong):
+        ax.title.set_color(WRONG_COLOR if is_wrong else RIGHT_COLOR)
+    return fig
+
+
+# ----------------------------------------------------------------------------------- bar charts
+
+
+def plot_class_balance(
+    labels,
+    class_names: Sequence[str],
+    title: str | None = "class balance",
+) -> Figure:
+    """Images per class as a bar chart, counts written on the bars.
+
+    ``labels`` is one split's class indices, or a dict ``{split name: labels}`` for side-by-side bars.
+
+    >>> fig = plot_class_balance({"train": [0, 0, 1], "test": [0, 1]}, ["cat", "dog"])
+    >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    ['train', 'test']
+    """
+    splits = dict(labels) if isinstance(labels, Mapping) else {None: labels}
+    num_classes = len(class_names)
+    counts = {}
+    for name, split in splits.items():
+        arr = _numpy(split).astype(np.int64).reshape(-1)
+        bad = arr[(arr < 0) | (arr >= num_classes)]
+        if bad.size:
+            where = f" in split {name!r}" if name is not None else ""
+            raise ValueError(f"labels{where} contain {int(bad[0])}, outside the valid range 0..{num_classes - 1}")
+        counts[name] = np.bincount(arr, minlength=num_classes)
+    fig = Figure(figsize=(max(5.0, 0.6 * num_classes * max(1, len(splits)) ** 0.5 + 2), 3.5), layout="constrained")
+    ax = fig.add_subplot()
+    x = np.arange(num_classes)
+    width = 0.8 / len(counts)
+    for j, (name, c) in enumerate(counts.items()):
+        bars = ax.bar(x + (j - (len(counts) - 1) / 2) * width, c, width, label=name)
+        ax.bar_label(bars, fontsize=7)
+    tilt = num_classes > 6
+    ax.set_xticks(x, list(class_names), rotation=45 if tilt else 0, ha="right" if tilt else "center")
+    ax.set_ylabel("images")
+    ax.margins(y=0.18)
+    if len(counts) > 1 or None not in counts:
+        ax.legend()
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_per_class_accuracy(
+    acc: Mapping[str, float],
+    title: str | None = "accuracy per class",
+    sort: bool = False,
+) -> Figure:
+    """Horizontal bars of each class's accuracy (fractions in [0, 1]), with the mean as a dashed line.
+
+    Takes the dict from :func:`coursekit.metrics.per_class_accuracy`; ``nan`` (a class with no test
+    images) shows as "n/a". ``sort=True`` puts the worst class on top.
+
+    >>> fig = plot_per_class_accuracy({"cat": 0.6, "dog": 0.9})
+    >>> len(fig.axes[0].patches)
+    2
+    """
+    if not acc:
+        raise ValueError("acc is empty: expected {class name: accuracy}")
+    items = list(acc.items())
+    if sort:
+        items.sort(key=lambda kv: (np.nan_to_num(kv[1], nan=-1.0)))
+    names = [str(k) for k, _ in items]
+    values = np.array([float(v) for _, v in items], dtype=np.float64)
+    fig = Figure(figsize=(5.5, 0.3 * len(names) + 1.2), layout="constrained")
+    ax = fig.add_subplot()
+    y = np.arange(len(names))
+    bars = ax.barh(y, np.nan_to_num(values, nan=0.0), color="tab:blue")
+    ax.bar_label(bars, labels=["n/a" if np.isnan(v) else f"{v:.0%}" for v in values], fontsize=7, padding=2)
+    if np.any(~np.isnan(values)):
+        mean = float(np.nanmean(values))
+        ax.axvline(mean, color="k", linestyle="--", linewidth=1, label=f"mean {mean:.0%}")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(1.0, np.nanmax(values, initial=0.0)) * 1.12)
+    ax.set_xlabel("accuracy")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+# ------------------------------------------------------------------------------- training curves
+
+
+def _records(history) -> list[Mapping]:
+    if hasattr(history, "records"):
+        history = history.records
+    if isinstance(history, Mapping):  # {"train_loss": [...], ...}: columns to rows
+        keys = list(history)
+        n = max((len(history[k]) for k in keys), default=0)
+        return [{k: history[k][i] for k in keys if i < len(history[k])} for i in range(n)]
+    records = list(history)
+    for r in records:
+        if not isinstance(r, Mapping):
+            raise TypeError(f"a history record must be a dict, got {type(r).__name__}")
+    return records
+
+
+def _series(records: list[Mapping], key: str, xs: list[float]):
+    pts = [(x, float(r[key])) for x, r in zip(xs, records) if r.get(key) is not None and np.isfinite(float(r[key]))]
+    return ([p[0] for p in pts], [p[1] for p in pts]) if pts else None
+
+
+def plot_history(history, title: str | None = None, show_lr: bool = True) -> Figure:
+    """Loss and accuracy curves, train vs val, per epoch (plus the learning rate if recorded).
+
+    ``history`` is an object with ``records`` (a list of dicts), a plain list of dicts, or a dict of
+    lists. Keys used: ``epoch`` (x axis; else 1, 2, ...), ``train_loss``, ``val_loss``, ``train_acc``,
+    ``val_acc``, ``lr``. Missing keys and None values are skipped; a panel with no data is left out.
+
+    >>> fig = plot_history([{"epoch": 1, "train_loss": 2.0, "val_loss": 2.1},
+    ...                     {"epoch": 2, "train_loss": 1.5, "val_loss": 1.8}])
+    >>> [ax.get_title() for ax in fig.axes]
+    ['loss']
+    """
+    records = _records(history)
+    if not records:
+        raise ValueError("the history is empty: train for at least one epoch first")
+    xs = [float(r["epoch"]) if r.get("epoch") is not None else float(i + 1) for i, r in enumerate(records)]
+    panels = [("loss", ["train_loss", "val_loss"]), ("accuracy", ["train_acc", "val_acc"])]
+    if show_lr:
+        panels.append(("learning rate", ["lr"]))
+    data = [(name, [(k, s) for k in keys if (s := _series(records, k, xs))]) for name, keys in panels]
+    data = [(name, lines) for name, lines in data if lines]
+    if not data:
+        found = sorted({k for r in records for k in r})
+        raise ValueError(
+            f"nothing to plot: expected train_loss/val_loss/train_acc/val_acc/lr; the records have {found}"
+        )
+    fig = Figure(figsize=(4.2 * len(data), 3.2), layout="constrained")
+    for i, (name, lines) in enumerate(data):
+        ax = fig.add_subplot(1, len(data), i + 1)
+        for key, (x, y) in lines:
+            style = "--" if key.startswith("val") else "-"
+            ax.plot(x, y, style, marker="o" if len(x) <= 30 else None, markersize=3,
+                    label=key.replace("_loss", "").replace("_acc", ""))
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        if name == "learning rate":
+            ys = [v for _, (_, y) in lines for v in y if v > 0]
+            if ys and max(ys) / min(ys) > 20:
+                ax.set_yscale("log")
+        else:
+            ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+# ------------------------------------------------------------------------------ confusion matrix
+
+
+def plot_confusion(
+    cm,
+    class_names: Sequence[str],
+    normalize: bool = True,
+    title: str | None = None,
+    annotate: bool | None = None,
+    cmap: str = "Blues",
+) -> Figure:
+    """The confusion matrix as an annotated heatmap: rows = true class, columns = predicted class.
+
+    ``normalize=True`` divides each row by its total (the fraction of each true class; a class with no
+    images gives a row of zeros). ``annotate`` writes the values in the cells (default: up to 20
+    classes). The figure has two axes: the heatmap and its colour bar.
+
+    >>> fig = plot_confusion([[5, 1], [2, 8]], ["cat", "dog"])
+    >>> fig.axes[0].get_ylabel(), len(fig.axes[0].texts)
+    ('true', 4)
+    """
+    m = _numpy(cm).astype(np.float64)
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        raise ValueError(f"cm must be a square (C, C) matrix; got shape {m.shape}")
+    c = m.shape[0]
+    if c != len(class_names):
+        raise ValueError(f"cm is {c}x{c} but {len(class_names)} class_names were given")
+    counts = np.allclose(m, np.round(m))
+    if normalize:
+        totals = m.sum(axis=1, keepdims=True)
+        m = np.divide(m, totals, out=np.zeros_like(m), where=totals > 0)
+    side = max(4.0, 0.45 * c + 2.5)
+    fig = Figure(figsize=(side + 1.0, side), layout="constrained")
+    ax = fig.add_subplot()
+    im = ax.imshow(m, cmap=cmap, vmin=0, vmax=1 if normalize else None, interpolation="nearest")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    ticks = np.arange(c)
+    ax.set_xticks(ticks, list(class_names), rotation=45, ha="right")
+    ax.set_yticks(ticks, list(class_names))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if annotate is None:
+        annotate = c <= 20
+    if annotate:
+        threshold = (1.0 if normalize else max(float(m.max()), 1.0)) / 2  # the colour scale's middle
+        fmt = "{:.2f}" if normalize or not counts else "{:.0f}"
+        for r in range(c):
+            for k in range(c):
+                ax.text(k, r, fmt.format(m[r, k]), ha="center", va="center", fontsize=7,
+                        color="white" if m[r, k] > threshold else "black")
+    default = "confusion matrix (fraction of each true class)" if normalize else "confusion matrix"
+    ax.set_title(title or default)
+    return fig
