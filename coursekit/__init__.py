@@ -30,7 +30,7 @@ from .exercises import (ExerciseError, check_accuracy, check_batchnorm, check_co
 from .metrics import (accuracy, classification_report, confusion_matrix, per_class_accuracy, top_confusions,
                       worst_predictions)
 from .models import ResNet9, SimpleCNN, count_parameters, create_model, list_models, resnet9_recipe
-from .scenes import DOMAINS, PARTS, Scene, SceneGenerator, make_object_dataset
+from .scenes import DOMAINS, PARTS, Domain, Scene, SceneGenerator, SceneObject, make_object_dataset
 from .settings import Settings, pick_device, seed_everything, settings
 from .standins import announce_standin
 from .train import History, evaluate, fit, load_checkpoint, predict, predict_classes, save_checkpoint
@@ -49,7 +49,7 @@ __all__ = [
     "load_cifar10", "make_standin_cifar10", "ArrayDataset", "TensorLoader", "Augment", "channel_stats",
     "CIFAR10_MEAN", "CIFAR10_STD",
     # scenes
-    "SceneGenerator", "Scene", "PARTS", "DOMAINS", "make_object_dataset",
+    "SceneGenerator", "Scene", "SceneObject", "Domain", "PARTS", "DOMAINS", "make_object_dataset",
     # types
     "Classifications",
     # models
