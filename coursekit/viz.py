@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
-import matplotlib.pyplot  # noqa: F401 - in Jupyter, loading pyplot registers the inline display of Figures
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -37,6 +36,25 @@ __all__ = [
     "show_predictions",
     "plot_per_class_accuracy",
 ]
+
+def _show_figures_in_notebooks() -> None:
+    """In Jupyter, display a returned Figure as a PNG even before pyplot has been used.
+
+    The inline backend registers that display only when pyplot creates its first figure; our figures
+    are made without pyplot (so they are never shown twice), so we register it ourselves."""
+    try:
+        from IPython import get_ipython
+        from IPython.core.pylabtools import print_figure
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return
+    png = shell.display_formatter.formatters["image/png"]
+    png.for_type(Figure, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
+
+
+_show_figures_in_notebooks()
 
 RIGHT_COLOR = "tab:green"
 WRONG_COLOR = "tab:red"
