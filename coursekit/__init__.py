@@ -29,11 +29,11 @@ from .exercises import (ExerciseError, check_accuracy, check_batchnorm, check_co
                         check_param_count, check_receptive_field)
 from .metrics import (accuracy, classification_report, confusion_matrix, per_class_accuracy, top_confusions,
                       worst_predictions)
-from .models import ResNet9, SimpleCNN, count_parameters, create_model, list_models, resnet9_recipe
+from .models import ResNet9, SimpleCNN, count_parameters, create_model, list_models, register_model, resnet9_recipe
 from .scenes import DOMAINS, PARTS, Domain, Scene, SceneGenerator, SceneObject, make_object_dataset
 from .settings import Settings, pick_device, seed_everything, settings
 from .standins import announce_standin
-from .train import History, evaluate, fit, load_checkpoint, predict, predict_classes, save_checkpoint
+from .train import CheckpointError, History, evaluate, fit, load_checkpoint, predict, predict_classes, save_checkpoint
 from .types import Classifications
 from .viz import (plot_class_balance, plot_confusion, plot_history, plot_per_class_accuracy, show_class_grid,
                   show_images, show_predictions)
@@ -53,9 +53,9 @@ __all__ = [
     # types
     "Classifications",
     # models
-    "create_model", "list_models", "count_parameters", "ResNet9", "SimpleCNN", "resnet9_recipe",
+    "create_model", "list_models", "register_model", "count_parameters", "ResNet9", "SimpleCNN", "resnet9_recipe",
     # train
-    "fit", "History", "save_checkpoint", "load_checkpoint", "predict", "evaluate", "predict_classes",
+    "fit", "History", "CheckpointError", "save_checkpoint", "load_checkpoint", "predict", "evaluate", "predict_classes",
     # metrics
     "accuracy", "confusion_matrix", "per_class_accuracy", "classification_report", "worst_predictions",
     "top_confusions",
