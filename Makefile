@@ -29,7 +29,7 @@ check-env:
 
 lab: setup
 	$(BIN)/coursekit doctor || true
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: setup
 	COURSEKIT_PROFILE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks \
