@@ -112,6 +112,20 @@ register_asset(
 )
 
 
+register_asset(
+    Asset(
+        name="resnet18-imagenet",
+        url="https://download.pytorch.org/models/resnet18-f37072fd.pth",
+        sha256="f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec",
+        size=46_830_571,
+        filename="resnet18-f37072fd.pth",
+        licence="BSD-3-Clause (torchvision weights, IMAGENET1K_V1); trained on ImageNet-1k, whose images have their own terms",
+        used_by=("02_finetune_resnet",),
+        description="torchvision ResNet-18 ImageNet weights (69.8% top-1), a state dict",
+    )
+)
+
+
 def _get(name: str | Asset) -> Asset:
     if isinstance(name, Asset):
         return name

@@ -8,6 +8,7 @@
 from .registry import count_parameters, create_model, list_models, register_model
 from .resnet9 import ConvBN, Residual, ResNet9, piecewise_linear, resnet9, resnet9_recipe
 from .simple_cnn import SimpleCNN, simple_cnn
+from .transfer import STRATEGIES, TransferClassifier, count_trainable, load_weights, param_groups, resnet18_backbone
 
 __all__ = [
     "register_model",
@@ -22,4 +23,10 @@ __all__ = [
     "piecewise_linear",
     "SimpleCNN",
     "simple_cnn",
+    "resnet18_backbone",
+    "load_weights",
+    "TransferClassifier",
+    "count_trainable",
+    "param_groups",
+    "STRATEGIES",
 ]
