@@ -6,7 +6,8 @@ One job per module::
     assets     registry of every download (URL, sha256, size, licence), checksummed cached fetch
     cli        `coursekit doctor`, `coursekit fetch`, `coursekit assets`
     scenes     the seeded scene generator (parts on backgrounds, with boxes, masks, angles; domains)
-    data       CIFAR-10 (real or stand-in), ArrayDataset, TensorLoader (on-device batches + augmentation)
+    data       CIFAR-10 (real or stand-in), ArrayDataset, TensorLoader (on-device batches + augmentation),
+               image folders (validate and load a learner's own photos)
     types      the prediction types every model returns (Classifications)
     models     the course's networks by name (create_model("resnet9"))
     train      fit (progress, AMP, atomic checkpoints, resume), predict, evaluate
@@ -23,8 +24,8 @@ A notebook starts with::
 """
 from . import assets, data, exercises, metrics, models, scenes, viz
 from .assets import ASSETS, AssetError, AssetUnavailable, ChecksumMismatch, fetch
-from .data import (CIFAR10_MEAN, CIFAR10_STD, ArrayDataset, Augment, TensorLoader, channel_stats,
-                   load_cifar10, make_standin_cifar10)
+from .data import (CIFAR10_MEAN, CIFAR10_STD, ArrayDataset, Augment, FolderReport, ImageFolderError, TensorLoader,
+                   channel_stats, load_cifar10, load_image_folder, make_standin_cifar10, validate_image_folder)
 from .exercises import (ExerciseError, check_accuracy, check_batchnorm, check_conv_output_size,
                         check_param_count, check_receptive_field)
 from .metrics import (accuracy, classification_report, confusion_matrix, per_class_accuracy, top_confusions,
@@ -47,7 +48,7 @@ __all__ = [
     "ASSETS", "fetch", "AssetError", "AssetUnavailable", "ChecksumMismatch",
     # data
     "load_cifar10", "make_standin_cifar10", "ArrayDataset", "TensorLoader", "Augment", "channel_stats",
-    "CIFAR10_MEAN", "CIFAR10_STD",
+    "CIFAR10_MEAN", "CIFAR10_STD", "validate_image_folder", "load_image_folder", "FolderReport", "ImageFolderError",
     # scenes
     "SceneGenerator", "Scene", "SceneObject", "Domain", "PARTS", "DOMAINS", "make_object_dataset",
     # types

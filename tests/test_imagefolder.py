@@ -1,0 +1,315 @@
+"""validate_image_folder / load_image_folder / list_image_folder on generated photo folders."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from coursekit.data import ArrayDataset
+from coursekit.data.imagefolder import (PROBLEM_KINDS, FolderReport, ImageFolderError, Problem, list_image_folder,
+                                        load_image_folder, validate_image_folder)
+
+CLASSES = ["cat", "dog", "fox"]
+PER_SPLIT = {"train": 6, "val": 5, "test": 5}
+H, W = 24, 32
+
+
+def _image(seed: int, size=(H, W)) -> np.ndarray:
+    """A distinct image per seed (noise, so no two are identical)."""
+    return np.random.default_rng(seed).integers(0, 256, (*size, 3), dtype=np.uint8)
+
+
+def _make_folder(root: Path) -> Path:
+    """root/<split>/<class>/<class>_<i>.{png,jpg}: alternate PNG and JPEG, every image different."""
+    seed = 0
+    for split, n in PER_SPLIT.items():
+        for cls in CLASSES:
+            d = root / split / cls
+            d.mkdir(parents=True)
+            for i in range(n):
+                seed += 1
+                ext = "png" if i % 2 == 0 else "jpg"
+                Image.fromarray(_image(seed)).save(d / f"{cls}_{i:02d}.{ext}", quality=95)
+    return root
+
+
+def _files_on_disk(root: Path) -> set[Path]:
+    return {p.resolve() for p in root.rglob("*") if p.is_file()}
+
+
+def _only(report: FolderReport, kind: str) -> Problem:
+    found = report.by_kind(kind)
+    assert len(found) == 1, f"expected one {kind}, got {found}"
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def valid(tmp_path_factory) -> Path:
+    return _make_folder(tmp_path_factory.mktemp("photos") / "photos")
+
+
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory, valid) -> tuple[Path, FolderReport]:
+    """A copy of the valid folder with one of each defect, and its report."""
+    root = tmp_path_factory.mktemp("broken") / "photos"
+    shutil.copytree(valid, root)
+    jpg = (root / "train/cat/cat_01.jpg").read_bytes()
+    (root / "train/cat/cat_01.jpg").write_bytes(jpg[: len(jpg) // 2])             # truncated JPEG
+    (root / "train/dog/dog_03.jpg").write_bytes(b"")                                # zero-byte file
+    (root / "train/fox/notes.jpg").write_text("hello, these are my fox notes\n")    # text named .jpg
+    Image.fromarray(_image(1000)).save(root / "train/loose.png")                   # directly under train/
+    (root / "train/owl").mkdir()                                                    # class with 0 images
+    (root / "train/bee").mkdir()                                                    # class with 2 images
+    for i in range(2):
+        Image.fromarray(_image(2000 + i)).save(root / f"train/bee/bee_{i}.png")
+    shutil.copy(root / "train/fox/fox_00.png", root / "test/fox/copied_from_train.png")  # same bytes
+    return root, validate_image_folder(root, progress=False)
+
+
+# ------------------------------------------------------------------------------------------------ valid
+
+
+def test_valid_folder_is_ok_and_counted(valid):
+    report = validate_image_folder(valid, progress=False)
+    assert report.ok, report.summary()
+    assert report.layout == "splits" and report.splits == ["train", "val", "test"]
+    assert report.classes == CLASSES
+    assert report.counts == {s: {c: n for c in CLASSES} for s, n in PER_SPLIT.items()}
+    assert report.problems == [] and report.not_loaded == []
+    assert report.n_files == len(_files_on_disk(valid)) == report.n_images
+    report.raise_if_errors()  # no-op
+    assert "cat" in report.summary() and "0 errors" in report.summary()
+
+
+def test_load_valid_folder_shapes_labels_and_paths(valid):
+    ds = load_image_folder(valid, "train", progress=False)
+    assert isinstance(ds, ArrayDataset)
+    assert ds.images.shape == (PER_SPLIT["train"] * 3, H, W, 3) and ds.images.dtype == np.uint8
+    assert ds.classes == CLASSES and ds.name == "photos train"
+    assert ds.class_counts().tolist() == [PER_SPLIT["train"]] * 3
+    files = list_image_folder(valid, "train")
+    assert [label for _p, label in files] == ds.labels.tolist()
+    # dataset[i] really is files[i]: PNGs are lossless
+    for i, (path, label) in enumerate(files):
+        assert path.parent.name == CLASSES[label]
+        if path.suffix == ".png":
+            np.testing.assert_array_equal(ds.images[i], np.asarray(Image.open(path).convert("RGB")))
+    small = load_image_folder(valid, "val", image_size=(16, 20), progress=False)
+    assert small.images.shape == (PER_SPLIT["val"] * 3, 16, 20, 3)
+    square = load_image_folder(valid, "test", image_size=12, resize="crop", progress=False)
+    assert square.images.shape[1:] == (12, 12, 3)
+
+
+def test_flat_layout_and_split_argument(tmp_path, valid):
+    flat = tmp_path / "flat"
+    shutil.copytree(valid / "train", flat)
+    report = validate_image_folder(flat, progress=False)
+    assert report.ok and report.layout == "flat" and report.splits == ["all"]
+    ds = load_image_folder(flat, progress=False)
+    assert len(ds) == 18 and ds.name == "flat"
+    with pytest.raises(ValueError, match="split=None"):
+        load_image_folder(flat, "train", progress=False)
+    with pytest.raises(ValueError, match="pass split="):
+        load_image_folder(valid, progress=False)
+
+
+def test_labels_shared_across_splits_when_a_split_lacks_a_class(tmp_path, valid):
+    root = tmp_path / "p"
+    shutil.copytree(valid, root)
+    shutil.rmtree(root / "val" / "dog")
+    report = validate_image_folder(root, progress=False)
+    p = _only(report, "class_missing_in_split")
+    assert (p.severity, p.split, p.class_name, p.path) == ("warning", "val", "dog", root.resolve() / "val/dog")
+    assert "val/dog/" in p.message and report.ok
+    val = load_image_folder(root, "val", report=report, progress=False)
+    assert val.classes == CLASSES and sorted(set(val.labels.tolist())) == [0, 2]  # fox keeps label 2
+
+
+def test_extra_test_split_and_misnamed_split(tmp_path, valid):
+    root = tmp_path / "p"
+    shutil.copytree(valid, root)
+    shutil.copytree(root / "test", root / "test_shifted")
+    (root / "validation").mkdir()
+    Image.fromarray(_image(7000)).save(root / "validation" / "x.png")
+    report = validate_image_folder(root, check_duplicates=False, progress=False)
+    assert report.splits == ["train", "val", "test", "test_shifted"]
+    p = _only(report, "wrong_layout")
+    assert p.severity == "error" and "validation/x.png" in p.message and "rename validation/ to val/" in p.message
+    # naming the splits explicitly: other top folders are info only, but still named
+    report2 = validate_image_folder(root, splits=["train", "test"], check_duplicates=False, progress=False)
+    assert report2.splits == ["train", "test"] and report2.ok
+    assert [p.severity for p in report2.by_kind("wrong_layout")] == ["info"] * 3
+    assert (root / "validation/x.png").resolve() in report2.not_loaded
+
+
+# ------------------------------------------------------------------------------------------------ broken
+
+
+@pytest.mark.parametrize("kind, severity, rel, words", [
+    ("unreadable", "error", "train/cat/cat_01.jpg", ["truncated", "1 of 6 files in class 'cat'"]),
+    ("empty_file", "error", "train/dog/dog_03.jpg", ["0 bytes"]),
+    ("not_an_image", "error", "train/fox/notes.jpg", ["text file", "hello"]),
+    ("wrong_layout", "error", "train/loose.png", ["not in a class folder", "train/<class>/"]),
+    ("empty_class", "error", "train/owl", ["'owl'", "delete the folder"]),
+    ("tiny_class", "warning", "train/bee/bee_0.png", ["only 2", "min_per_class=5"]),
+    ("duplicate_across_splits", "error", "test/fox/copied_from_train.png", ["train/fox/fox_00.png", "train and test"]),
+])
+def test_each_defect_is_reported(broken, kind, severity, rel, words):
+    root, report = broken
+    path = root.resolve() / rel
+    hits = [p for p in report.by_kind(kind) if path in p.paths]
+    assert len(hits) == 1, f"{kind} for {rel} not reported:\n{report.summary()}"
+    p = hits[0]
+    assert p.severity == severity
+    assert rel in p.message, p.message
+    for w in words:
+        assert w in p.message, (w, p.message)
+
+
+def test_class_missing_in_val_and_test(broken):
+    root, report = broken
+    missing = {(p.split, p.class_name, p.severity) for p in report.by_kind("class_missing_in_split")}
+    assert missing == {(s, c, "warning") for s in ("val", "test") for c in ("bee", "owl")}
+    p = next(p for p in report.by_kind("class_missing_in_split") if (p.split, p.class_name) == ("val", "bee"))
+    assert p.path == root.resolve() / "val/bee" and "val/bee/" in p.message
+
+
+def test_class_missing_in_train_is_an_error(tmp_path, valid):
+    root = tmp_path / "p"
+    shutil.copytree(valid, root)
+    shutil.rmtree(root / "train" / "fox")
+    p = _only(validate_image_folder(root, progress=False), "class_missing_in_split")
+    assert (p.severity, p.split, p.class_name) == ("error", "train", "fox") and "train/fox/" in p.message
+
+
+def test_nothing_is_silently_dropped(broken):
+    root, report = broken
+    on_disk = _files_on_disk(root)
+    assert report.n_files == len(on_disk)
+    assert report.n_images + len(report.not_loaded) == len(on_disk)
+    # the loadable files are exactly the listed ones minus the reported decode failures
+    listed = {p for s in report.splits for p, _ in list_image_folder(root, s)}
+    failed = {p for k in ("unreadable", "empty_file", "not_an_image") for prob in report.by_kind(k) for p in prob.paths}
+    assert len(listed - failed) == report.n_images
+    assert set(report.not_loaded) | (listed - failed) == on_disk
+    named = {p for prob in report.problems for p in prob.paths}
+    assert set(report.not_loaded) <= named
+    assert report.counts["train"] == {"bee": 2, "cat": 5, "dog": 5, "fox": 6, "owl": 0}
+
+
+def test_errors_block_loading_and_list_every_file(broken):
+    root, report = broken
+    assert not report.ok
+    with pytest.raises(ImageFolderError) as info:
+        report.raise_if_errors()
+    text = str(info.value)
+    assert info.value.report is report
+    assert f"{len(report.errors)} error(s)" in text
+    for rel in ("train/cat/cat_01.jpg", "train/dog/dog_03.jpg", "train/fox/notes.jpg", "train/loose.png",
+                "train/owl", "test/fox/copied_from_train.png"):
+        assert rel in text, rel
+    with pytest.raises(ImageFolderError, match="train/cat/cat_01.jpg"):
+        load_image_folder(root, "val", progress=False)
+    # without validation an unreadable file still raises, naming it; nothing is skipped
+    with pytest.raises(ImageFolderError, match="train/cat/cat_01.jpg"):
+        load_image_folder(root, "train", validate=False, progress=False)
+
+
+def test_report_exports(broken):
+    root, report = broken
+    d = report.to_dict()
+    json.dumps(d)
+    assert d["ok"] is False and d["counts"]["train"]["owl"] == 0
+    assert any(p["paths"] == ["train/dog/dog_03.jpg"] and p["kind"] == "empty_file" for p in d["problems"])
+    frame = report.to_frame()
+    assert len(frame) == len(report.problems)
+    assert set(frame["kind"]) <= set(PROBLEM_KINDS)
+    assert "train/fox/notes.jpg" in set(frame["path"])
+    summary = report.summary()
+    assert "owl" in summary and "empty_file" in summary and "errors" in summary
+    assert [p.severity for p in report.problems] == sorted((p.severity for p in report.problems),
+                                                           key=["error", "warning", "info"].index)
+    assert "ok=False" in repr(report)
+
+
+def test_warnings_print_but_load(tmp_path, valid, capsys):
+    root = tmp_path / "p"
+    shutil.copytree(valid, root)
+    shutil.copy(root / "train/cat/cat_00.png", root / "train/cat/cat_99.png")        # duplicate within class
+    (root / "train/cat/README.txt").write_text("my photos")                           # stray non-image
+    (root / "train/.DS_Store").write_bytes(b"\0\0\0\1Bud1")                           # system clutter
+    Image.fromarray(_image(5, (H, W))[..., 0]).save(root / "train/dog/gray.png")      # grayscale
+    report = validate_image_folder(root, progress=False)
+    assert report.ok, report.summary()
+    assert _only(report, "duplicate_within_split").severity == "warning"
+    assert _only(report, "odd_mode").severity == "info"
+    kinds = {(p.severity, p.path.name) for p in report.by_kind("wrong_layout")}
+    assert kinds == {("warning", "README.txt"), ("info", ".DS_Store")}
+    ds = load_image_folder(root, "train", report=report, progress=False)
+    out = capsys.readouterr().out
+    assert "train/cat/cat_99.png" in out and "README.txt" in out
+    assert len(ds) == 18 + 2 and report.n_images + len(report.not_loaded) == len(_files_on_disk(root))
+
+
+def test_same_image_in_two_classes_is_an_error(tmp_path, valid):
+    root = tmp_path / "p"
+    shutil.copytree(valid, root)
+    shutil.copy(root / "val/cat/cat_00.png", root / "val/dog/which_one.png")
+    p = _only(validate_image_folder(root, progress=False), "duplicate_within_split")
+    assert p.severity == "error" and "'cat' and 'dog'" in p.message
+
+
+def test_pixel_duplicate_across_splits(tmp_path, valid):
+    root = tmp_path / "p"
+    shutil.copytree(valid, root)
+    pixels = np.asarray(Image.open(root / "train/dog/dog_00.png"))
+    Image.fromarray(pixels).save(root / "val/dog/resaved.png", compress_level=1)  # same pixels, other bytes
+    assert (root / "val/dog/resaved.png").read_bytes() != (root / "train/dog/dog_00.png").read_bytes()
+    p = _only(validate_image_folder(root, progress=False), "duplicate_across_splits")
+    assert p.severity == "error" and "identical pixels" in p.message
+
+
+def test_nested_too_deep_and_different_sizes(tmp_path, valid):
+    root = tmp_path / "p"
+    shutil.copytree(valid, root)
+    (root / "train/cat/more").mkdir()
+    Image.fromarray(_image(9000)).save(root / "train/cat/more/deep.png")
+    p = _only(validate_image_folder(root, progress=False), "wrong_layout")
+    assert p.severity == "error" and "nested too deep" in p.message and "train/cat/more/deep.png" in p.message
+    shutil.rmtree(root / "train/cat/more")
+    Image.fromarray(_image(9001, (40, 40))).save(root / "train/cat/big.png")
+    with pytest.raises(ImageFolderError, match="image_size"):
+        load_image_folder(root, "train", progress=False)
+    assert load_image_folder(root, "train", image_size=(H, W), progress=False).images.shape[1:3] == (H, W)
+
+
+def test_exif_orientation_grayscale_and_16bit_are_converted(tmp_path):
+    root = tmp_path / "phone"
+    (root / "a").mkdir(parents=True)
+    (root / "b").mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display", as phones write it
+    for i in range(5):
+        Image.fromarray(_image(i)).save(root / f"a/{i}.jpg", exif=exif.tobytes())  # stored H x W = 24 x 32
+    Image.fromarray(np.full((32, 24), 40, np.uint8)).save(root / "b/gray.png")
+    Image.fromarray(np.full((32, 24), 65535, np.uint16)).save(root / "b/white16.png")
+    report = validate_image_folder(root, min_per_class=1, progress=False)
+    assert report.ok and {p.path.name for p in report.by_kind("odd_mode")} == {"gray.png", "white16.png"}
+    ds = load_image_folder(root, report=report, progress=False)
+    assert ds.images.shape == (7, 32, 24, 3)  # shown upright: 32 tall, 24 wide
+    assert ds.images[5].min() == ds.images[5].max() == 40 and ds.images[6].min() == 255
+
+
+def test_clear_errors_for_bad_arguments(tmp_path, valid):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        validate_image_folder(tmp_path / "nope", progress=False)
+    with pytest.raises(ValueError, match="split 'tset' not found"):
+        load_image_folder(valid, "tset", progress=False)
+    with pytest.raises(ValueError, match="resize="):
+        load_image_folder(valid, "train", resize="squash", progress=False)
+    with pytest.raises(ValueError, match="kind"):
+        Problem("broken", "error", (), "x")
