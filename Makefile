@@ -17,7 +17,7 @@ PIP    := $(BIN)/python -m pip
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml requirements/constraints.txt
-	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 10) else "coursekit needs Python >= 3.10 (found %d.%d); set PYTHON=python3.11" % v[:2])'
+	@$(PYTHON) -c 'import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11, 4) else "coursekit needs Python >= 3.11.4 (found %d.%d.%d); set PYTHON=python3.11" % v[:3])'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -c requirements/constraints.txt -e ".[test]"
@@ -31,8 +31,9 @@ lab: setup
 	$(BIN)/coursekit doctor || true
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# COURSEKIT_OFFLINE=1: the same run with or without internet (a cached dataset is still used).
 test: setup
-	COURSEKIT_PROFILE=smoke MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks \
+	COURSEKIT_PROFILE=smoke COURSEKIT_OFFLINE=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
 
 unit: setup

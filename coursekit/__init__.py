@@ -12,6 +12,8 @@ One job per module::
     models     the course's networks by name (create_model("resnet9"))
     train      fit (progress, AMP, atomic checkpoints, resume), predict, evaluate
     metrics    thin wrappers over torchmetrics / scikit-learn
+    calibrate  decision thresholds from PR curves, calibration error, reliability diagrams
+    evaluate   the eval harness: a locked model + data -> a saved, reloadable report (slices, confusion)
     viz        image grids, curves, confusion matrices, prediction galleries
     exercises  automatic checks for the notebooks' exercises
     standins   the loud banner every stand-in announces itself with
@@ -22,52 +24,61 @@ A notebook starts with::
     S = ck.settings()
     ck.seed_everything(S.seed)
 """
-from . import assets, data, exercises, metrics, models, scenes, viz
+from importlib import import_module as _import_module
+
+# Light modules (no torch at import time) load now, so `coursekit doctor` works even when torch is broken.
+from . import assets, settings as _settings_module, standins
 from .assets import ASSETS, AssetError, AssetUnavailable, ChecksumMismatch, fetch
-from .data import (CIFAR10_MEAN, CIFAR10_STD, ArrayDataset, Augment, FolderReport, ImageFolderError, TensorLoader,
-                   channel_stats, load_cifar10, load_image_folder, make_standin_cifar10, validate_image_folder)
-from .exercises import (ExerciseError, check_accuracy, check_batchnorm, check_conv_output_size,
-                        check_param_count, check_receptive_field)
-from .metrics import (accuracy, classification_report, confusion_matrix, per_class_accuracy, top_confusions,
-                      worst_predictions)
-from .models import ResNet9, SimpleCNN, count_parameters, create_model, list_models, register_model, resnet9_recipe
-from .scenes import DOMAINS, PARTS, Domain, Scene, SceneGenerator, SceneObject, make_object_dataset
 from .settings import Settings, pick_device, seed_everything, settings
 from .standins import announce_standin
-from .train import CheckpointError, History, evaluate, fit, load_checkpoint, predict, predict_classes, save_checkpoint
-from .types import Classifications
-from .viz import (plot_class_balance, plot_confusion, plot_history, plot_per_class_accuracy, show_class_grid,
-                  show_images, show_predictions)
 
 __version__ = "0.1.0"
 
+# Everything else loads on first use (``ck.fit`` imports coursekit.train then): importing coursekit stays
+# fast, and a broken optional library only breaks what needs it.
+_LAZY = {
+    "coursekit.data": ["load_cifar10", "cifar10_loaders", "make_standin_cifar10", "ArrayDataset", "TensorLoader", "Augment",
+                       "channel_stats", "CIFAR10_MEAN", "CIFAR10_STD", "validate_image_folder",
+                       "load_image_folder", "FolderReport", "ImageFolderError"],
+    "coursekit.scenes": ["SceneGenerator", "Scene", "SceneObject", "Domain", "PARTS", "DOMAINS",
+                         "make_object_dataset"],
+    "coursekit.types": ["Classifications"],
+    "coursekit.models": ["create_model", "list_models", "register_model", "count_parameters", "ResNet9",
+                         "SimpleCNN", "resnet9_recipe", "resnet9_setting", "TransferClassifier", "resnet18_backbone"],
+    "coursekit.train": ["fit", "History", "CheckpointError", "save_checkpoint", "load_checkpoint", "predict",
+                        "evaluate", "predict_classes"],
+    "coursekit.metrics": ["accuracy", "confusion_matrix", "per_class_accuracy", "classification_report",
+                          "worst_predictions", "top_confusions"],
+    "coursekit.viz": ["show_images", "show_class_grid", "plot_class_balance", "plot_history", "plot_confusion",
+                      "show_predictions", "plot_per_class_accuracy"],
+    "coursekit.calibrate": ["choose_threshold", "ThresholdChoice", "pr_curve", "binary_scores", "plot_pr_curve",
+                            "expected_calibration_error", "reliability_diagram"],
+    "coursekit.evaluate": ["evaluate_classifications", "EvalReport", "ReportError", "lock_model", "plot_slices"],
+    "coursekit.exercises": ["check_conv_output_size", "check_accuracy", "check_batchnorm", "check_param_count",
+                            "check_receptive_field", "ExerciseError"],
+}
+_WHERE = {name: module for module, names in _LAZY.items() for name in names}
+_SUBMODULES = ["assets", "data", "exercises", "metrics", "models", "scenes", "viz", "train", "types", "cli",
+               "standins", "calibrate", "evaluate"]
+
 __all__ = [
-    # settings
     "settings", "Settings", "seed_everything", "pick_device",
-    # assets
     "ASSETS", "fetch", "AssetError", "AssetUnavailable", "ChecksumMismatch",
-    # data
-    "load_cifar10", "make_standin_cifar10", "ArrayDataset", "TensorLoader", "Augment", "channel_stats",
-    "CIFAR10_MEAN", "CIFAR10_STD", "validate_image_folder", "load_image_folder", "FolderReport", "ImageFolderError",
-    # scenes
-    "SceneGenerator", "Scene", "SceneObject", "Domain", "PARTS", "DOMAINS", "make_object_dataset",
-    # types
-    "Classifications",
-    # models
-    "create_model", "list_models", "register_model", "count_parameters", "ResNet9", "SimpleCNN", "resnet9_recipe",
-    # train
-    "fit", "History", "CheckpointError", "save_checkpoint", "load_checkpoint", "predict", "evaluate", "predict_classes",
-    # metrics
-    "accuracy", "confusion_matrix", "per_class_accuracy", "classification_report", "worst_predictions",
-    "top_confusions",
-    # viz
-    "show_images", "show_class_grid", "plot_class_balance", "plot_history", "plot_confusion",
-    "show_predictions", "plot_per_class_accuracy",
-    # exercises
-    "check_conv_output_size", "check_accuracy", "check_batchnorm", "check_param_count",
-    "check_receptive_field", "ExerciseError",
-    # stand-ins
     "announce_standin",
-    # submodules
-    "assets", "data", "exercises", "metrics", "models", "scenes", "viz",
+    *_WHERE,
+    *[m for m in _SUBMODULES if m not in ("cli",)],
 ]
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(_import_module(_WHERE[name]), name)
+        globals()[name] = value  # next time, no lookup
+        return value
+    if name in _SUBMODULES:
+        return _import_module(f"coursekit.{name}")
+    raise AttributeError(f"module 'coursekit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

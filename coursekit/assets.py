@@ -21,7 +21,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .settings import cache_dir
+from .settings import cache_dir, env_flag
 
 __all__ = [
     "Asset",
@@ -156,11 +156,29 @@ def sha256_of(path: Path) -> str:
 
 
 def is_cached(name: str | Asset, home: Path | None = None, verify: bool = False) -> bool:
-    """True if the asset is in the cache (with ``verify=True``: and its sha256 matches)."""
+    """True if the asset's file is in the cache with the right size (``verify=True``: and its sha256
+    matches). Cheap by default; :func:`fetch` is what guarantees a verified file."""
     asset, path = _get(name), asset_path(name, home)
     if not path.is_file() or path.stat().st_size != asset.size:
         return False
-    return sha256_of(path) == asset.sha256 if verify else True
+    return _verified(asset, path) if verify else True
+
+
+def _stamp(path: Path) -> Path:
+    return path.with_name(path.name + ".verified")
+
+
+def _verified(asset: Asset, path: Path) -> bool:
+    """Check ``path`` against the sha256 once; a stamp file (hash, size, mtime) spares re-hashing it."""
+    st = path.stat()
+    expected = f"{asset.sha256} {st.st_size} {st.st_mtime_ns}"
+    stamp = _stamp(path)
+    if stamp.is_file() and stamp.read_text().strip() == expected:
+        return True
+    if sha256_of(path) != asset.sha256:
+        return False
+    stamp.write_text(expected + "\n")
+    return True
 
 
 def _offline_message(asset: Asset, reason: str) -> str:
@@ -189,9 +207,17 @@ def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, of
     asset = _get(name)
     dest = asset_path(asset, home)
     if is_cached(asset, home):
-        return dest
+        # Also covers a file copied in by hand (classroom USB stick): checked once, then stamped.
+        if _verified(asset, dest):
+            return dest
+        dest.unlink()
+        raise ChecksumMismatch(
+            f"Asset {asset.name!r}: the cached file {dest} does not have the registered sha256 {asset.sha256}; "
+            "it was deleted. Copy it again from a trusted source or run `coursekit fetch "
+            f"{asset.name}`."
+        )
     if offline is None:
-        offline = os.environ.get("COURSEKIT_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+        offline = env_flag("COURSEKIT_OFFLINE")
     if offline:
         raise AssetUnavailable(_offline_message(asset, "COURSEKIT_OFFLINE is set"), "COURSEKIT_OFFLINE is set")
 
@@ -204,6 +230,10 @@ def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, of
         reason = f"{type(err).__name__}: {getattr(err, 'reason', err)}"
         raise AssetUnavailable(_offline_message(asset, reason), reason) from err
 
+    have = part.stat().st_size
+    if have < asset.size:  # the connection ended early: keep what we have, the next call resumes
+        reason = f"the download stopped at {have:,} of {asset.size:,} bytes; run it again to resume"
+        raise AssetUnavailable(_offline_message(asset, reason), reason)
     got = sha256_of(part)
     if got != asset.sha256:
         part.unlink(missing_ok=True)
@@ -213,6 +243,7 @@ def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, of
             "try again, and if it persists, report it to the course maintainers."
         )
     os.replace(part, dest)
+    _verified(asset, dest)  # writes the stamp (hash already known to match)
     return dest
 
 
@@ -224,6 +255,8 @@ def _download(asset: Asset, part: Path, progress: bool, timeout: float) -> None:
     if have > asset.size:  # cannot be ours: start over
         part.unlink()
         have = 0
+    if have == asset.size:  # complete already (e.g. interrupted while hashing): nothing to download
+        return
     request = urllib.request.Request(asset.url, headers={"User-Agent": "coursekit"})
     if have:
         request.add_header("Range", f"bytes={have}-")

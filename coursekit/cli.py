@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import platform
+import shutil
 import sys
 from pathlib import Path
 
@@ -60,7 +61,14 @@ def doctor_report() -> list[tuple[str, str]]:
 
         rows.append(("torch", f"{torch.__version__} (CUDA build: {torch.version.cuda or 'none'})"))
         cuda = torch.cuda.is_available()
-        rows.append(("CUDA", f"yes: {torch.cuda.get_device_name(0)}" if cuda else "no"))
+        if cuda:
+            rows.append(("CUDA", f"yes: {torch.cuda.get_device_name(0)}"))
+        elif shutil.which("nvidia-smi"):
+            rows.append(("CUDA", "WARNING: an NVIDIA driver is installed but torch sees no GPU: the driver may be "
+                                 "older than this torch's CUDA build, or the GPU older than it supports "
+                                 "(see README, Hardware notes)"))
+        else:
+            rows.append(("CUDA", "no"))
         mps = hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
         rows.append(("Apple MPS", "yes" if mps else "no"))
     except Exception as err:  # noqa: BLE001

@@ -127,7 +127,9 @@ def accuracy(y_true, y_pred) -> float:
     from torchmetrics.functional.classification import multiclass_accuracy
 
     t, p, c = _prepare(y_true, y_pred)
-    return float(multiclass_accuracy(torch.from_numpy(p), torch.from_numpy(t), num_classes=c, average="micro"))
+    # torchmetrics needs >= 2 classes; a slice where every label is class 0 is still a valid question
+    return float(multiclass_accuracy(torch.from_numpy(p), torch.from_numpy(t), num_classes=max(c, 2),
+                                     average="micro"))
 
 
 def confusion_matrix(

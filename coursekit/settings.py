@@ -109,7 +109,8 @@ class Settings:
             )
 
 
-def _env_flag(name: str) -> bool:
+def env_flag(name: str) -> bool:
+    """True if the environment variable is set to 1 / true / yes / on (any case)."""
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
@@ -126,4 +127,4 @@ def settings(profile: str | None = None, device: str | None = None, seed: int | 
         seed = int(raw_seed)
     except ValueError:
         raise ValueError(f"COURSEKIT_SEED={raw_seed!r} is not an integer") from None
-    return Settings(profile=profile, device=device, seed=seed, home=cache_dir(), offline=_env_flag("COURSEKIT_OFFLINE"))
+    return Settings(profile=profile, device=device, seed=seed, home=cache_dir(), offline=env_flag("COURSEKIT_OFFLINE"))

@@ -360,14 +360,16 @@ def fit(
         raise ValueError("resume=True needs checkpoint=<path to the checkpoint file>")
     if checkpoint is not None and Path(checkpoint).exists():
         if resume:
-            ckpt = load_checkpoint(checkpoint, model, optimizer, scheduler, map_location=device)
+            # Load to the CPU: the RNG states must stay CPU tensors; load_state_dict copies the weights and
+            # the optimizer state onto the model's device.
+            ckpt = load_checkpoint(checkpoint, model, optimizer, scheduler, map_location="cpu")
             history = History.from_dict(ckpt["history"]) if ckpt.get("history") else History()
             start_epoch = ckpt.get("epoch") or 0
             rng = ckpt.get("rng") or {}
             if rng.get("torch") is not None:
-                torch.set_rng_state(rng["torch"])
+                torch.set_rng_state(rng["torch"].cpu())
             if rng.get("cuda") is not None and device.type == "cuda":
-                torch.cuda.set_rng_state_all(rng["cuda"])
+                torch.cuda.set_rng_state_all([state.cpu() for state in rng["cuda"]])
             if scaler.is_enabled() and (ckpt.get("extra") or {}).get("scaler"):
                 scaler.load_state_dict(ckpt["extra"]["scaler"])
             print(f"resuming from {checkpoint}: {start_epoch} of {epochs} epochs already done")

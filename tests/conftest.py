@@ -21,6 +21,7 @@ class _Files(BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
     ranges = True
     seen: list = []
+    cut_next = 0  # >0: the next response announces the full length but sends only this many bytes
 
     def do_GET(self):  # noqa: N802 - http.server's naming
         data = self.files.get(self.path)
@@ -39,6 +40,9 @@ class _Files(BaseHTTPRequestHandler):
             self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if type(self).cut_next:  # a connection that drops mid-download
+            body, type(self).cut_next = body[: type(self).cut_next], 0
+            self.close_connection = True
         self.wfile.write(body)
 
     def log_message(self, *args):  # keep test output quiet
@@ -48,7 +52,7 @@ class _Files(BaseHTTPRequestHandler):
 @pytest.fixture
 def http_files():
     """Serve a dict path -> bytes on 127.0.0.1; yields (base_url, handler_class)."""
-    handler = type("Handler", (_Files,), {"files": {}, "seen": [], "ranges": True})
+    handler = type("Handler", (_Files,), {"files": {}, "seen": [], "ranges": True, "cut_next": 0})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

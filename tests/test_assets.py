@@ -88,6 +88,51 @@ def test_resume_after_interrupted_download(home, http_files, server_supports_ran
     assert not part.exists()
 
 
+def test_dropped_connection_keeps_the_part_and_the_next_call_resumes(home, http_files):
+    base, handler = http_files
+    handler.files["/blob.bin"] = PAYLOAD
+    handler.cut_next = 300_000
+    asset = make_asset(base + "/blob.bin")
+    with pytest.raises(AssetUnavailable, match="stopped at 300,000 of"):
+        fetch(asset, progress=False)
+    part = assets.asset_path(asset).with_name("blob.bin.part")
+    assert part.stat().st_size == 300_000  # kept, not deleted as "corrupt"
+    assert fetch(asset, progress=False).read_bytes() == PAYLOAD
+    assert handler.seen[-1][1] == "bytes=300000-"
+
+
+def test_complete_part_is_not_downloaded_again(home, http_files):
+    base, handler = http_files
+    asset = make_asset(base + "/blob.bin")  # the server has no such file: any request would fail
+    part = assets.asset_path(asset).with_name("blob.bin.part")
+    part.parent.mkdir(parents=True)
+    part.write_bytes(PAYLOAD)  # e.g. the process died while hashing
+    assert fetch(asset, progress=False).read_bytes() == PAYLOAD
+    assert handler.seen == []
+
+
+def test_file_copied_in_by_hand_is_checked_once(home, http_files, monkeypatch):
+    asset = make_asset("http://127.0.0.1:9/unused")
+    dest = assets.asset_path(asset)
+    dest.parent.mkdir(parents=True)
+    dest.write_bytes(PAYLOAD)
+    assert fetch(asset, progress=False) == dest
+    assert dest.with_name("blob.bin.verified").is_file()
+    calls = []
+    monkeypatch.setattr(assets, "sha256_of", lambda p: calls.append(p) or "x")
+    assert fetch(asset, progress=False) == dest and calls == []  # the stamp spares re-hashing
+
+
+def test_wrong_file_copied_in_by_hand_is_refused_and_removed(home):
+    asset = make_asset("http://127.0.0.1:9/unused")
+    dest = assets.asset_path(asset)
+    dest.parent.mkdir(parents=True)
+    dest.write_bytes(bytes(len(PAYLOAD)))  # right size, wrong bytes
+    with pytest.raises(ChecksumMismatch, match="was deleted"):
+        fetch(asset, progress=False)
+    assert not dest.exists()
+
+
 def test_unknown_asset_lists_registered():
     with pytest.raises(KeyError, match="cifar10"):
         fetch("no-such-asset")

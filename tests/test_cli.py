@@ -61,3 +61,15 @@ def test_fetch_all_reports_failures_with_fix(home, local_asset, monkeypatch, cap
     assert cli.main(["fetch", "--all", "-q"]) == 1
     err = capsys.readouterr().err
     assert "cifar10: FAILED" in err and "coursekit fetch cifar10" in err
+
+
+def test_doctor_still_reports_when_torch_is_broken(home, tmp_path):
+    """The one tool for diagnosing a broken install must not need a working torch to start."""
+    fake = tmp_path / "fake" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('simulated broken torch install')\n")
+    env = {"PYTHONPATH": str(tmp_path / "fake"), "COURSEKIT_HOME": str(home), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-m", "coursekit.cli", "doctor"], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert "simulated broken torch install" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "Problems" in proc.stderr

@@ -161,3 +161,8 @@ def test_errors_name_the_problem():
         accuracy(["cat", "dog"], [0, 1])
     with pytest.raises(ValueError, match="normalize"):
         confusion_matrix([0, 1], [0, 1], normalize="rows")
+
+
+def test_accuracy_on_a_single_class_slice():
+    from coursekit.metrics import accuracy as acc
+    assert acc([0, 0, 0], [0, 0, 1]) == pytest.approx(2 / 3)

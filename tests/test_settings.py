@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import FrozenInstanceError
 
 import numpy as np
 import pytest
@@ -56,5 +57,5 @@ def test_seed_everything_is_repeatable():
 
 
 def test_settings_is_frozen():
-    with pytest.raises(Exception):
+    with pytest.raises(FrozenInstanceError):
         Settings().profile = "smoke"  # type: ignore[misc]

@@ -586,6 +586,15 @@ def _decode(data: bytes) -> tuple[Image.Image, str, str]:
     return _to_rgb(im), mode, fmt
 
 
+def _is_text(data: bytes) -> bool:
+    """True if the file starts like text (HTML, XML, plain text) rather than binary image data."""
+    try:
+        text = data[:64].decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return bool(text) and all(ch.isprintable() or ch in "\r\n\t" for ch in text)
+
+
 def _sniff(data: bytes) -> str:
     head = data[:256].lstrip()
     low = head.lower()
@@ -683,6 +692,10 @@ def validate_image_folder(root: str | os.PathLike, splits: Sequence[str] | None 
                                                                "it to a few thousand pixels per side"))
             continue
         except Exception as err:  # noqa: BLE001 - every decoder failure is reported, whatever its type
+            if _is_text(data):  # some plugins (e.g. a HEIF opener another library registered) raise other errors
+                failures[(split, cls)].append((path, "not_an_image", f"{rel}: not an image — {_sniff(data)}; "
+                                                                     "replace it with the real image or delete it"))
+                continue
             fmt_guess = path.suffix.lstrip(".").upper().replace("JPG", "JPEG")
             reason = f"truncated {fmt_guess}: {err}" if "truncat" in str(err).lower() else \
                 f"{type(err).__name__}: {err}"

@@ -6,7 +6,8 @@
 >>> model = create_model("resnet9", num_classes=10, width=16)
 """
 from .registry import count_parameters, create_model, list_models, register_model
-from .resnet9 import ConvBN, Residual, ResNet9, piecewise_linear, resnet9, resnet9_recipe
+from .resnet9 import (RESNET9_SETTINGS, ConvBN, Residual, ResNet9, piecewise_linear, resnet9, resnet9_recipe,
+                      resnet9_setting)
 from .simple_cnn import SimpleCNN, simple_cnn
 from .transfer import STRATEGIES, TransferClassifier, count_trainable, load_weights, param_groups, resnet18_backbone
 
@@ -20,6 +21,8 @@ __all__ = [
     "ResNet9",
     "resnet9",
     "resnet9_recipe",
+    "resnet9_setting",
+    "RESNET9_SETTINGS",
     "piecewise_linear",
     "SimpleCNN",
     "simple_cnn",

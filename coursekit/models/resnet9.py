@@ -12,7 +12,8 @@ Keller Jordan's *airbench* later pushed the same ideas further. We rewrite it he
 
 Every ``conv`` is a 3x3 convolution followed by BatchNorm and ReLU (:class:`ConvBN`). Design choices:
 
-- **Few, wide layers.** 8 convolutions plus a linear layer, most of the compute at low resolution; on a
+- **Few, wide layers.** 8 convolutions plus a linear layer; each time the resolution halves the channels
+  double, so every stage costs about the same (~75M multiply-adds per image each, ~0.38G in all); on a
   GPU this trains much faster per epoch than a deep, thin ResNet-18 or ResNet-56.
 - **Two residual blocks** (``x + body(x)``) keep gradients flowing; the layer in between needs none.
 - **Global max pool** instead of average pool: "is the feature anywhere in the image?".
@@ -36,7 +37,17 @@ import torch.nn as nn
 
 from .registry import register_model
 
-__all__ = ["ConvBN", "Residual", "ResNet9", "resnet9", "resnet9_recipe", "piecewise_linear"]
+__all__ = ["ConvBN", "Residual", "ResNet9", "resnet9", "resnet9_recipe", "piecewise_linear", "RESNET9_SETTINGS",
+           "resnet9_setting"]
+
+#: Module 1's settings per run profile and hardware, shared by notebook 01 and benchmarks/cifar10_resnet9.py.
+#: ``target``: the accuracy the course aims for on real CIFAR-10 (None: not stated, not measured yet);
+#: ``floor``: what the notebook asserts, a margin below, so that a working run never fails it.
+RESNET9_SETTINGS = {
+    "full / GPU": dict(width=64, epochs=24, batch_size=512, target=0.94, floor=0.92),
+    "full / CPU": dict(width=32, epochs=12, batch_size=512, target=None, floor=0.85),
+    "smoke": dict(width=16, epochs=4, batch_size=256, target=None, floor=0.40, standin_floor=0.65),
+}
 
 
 class ConvBN(nn.Sequential):
@@ -149,7 +160,7 @@ def resnet9_recipe(
     with learning rate 0.4 and weight decay 5e-4: ``lr * grad`` and ``lr * wd * w`` are unchanged.
     ``loss_reduction="mean"`` (default, what ``fit`` uses) returns the second form, ``"sum"`` the first.
 
-    Example (on a GPU this takes about a minute per 10 epochs)::
+    Example::
 
         model = create_model("resnet9").to(device)
         optimizer, scheduler = resnet9_recipe(model, steps_per_epoch=len(train_loader), epochs=24)
@@ -176,3 +187,14 @@ def resnet9_recipe(
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     return optimizer, scheduler
+
+
+def resnet9_setting(S) -> dict:
+    """The :data:`RESNET9_SETTINGS` entry for a run: smoke, full on a GPU (CUDA or MPS), or full on a CPU.
+
+    >>> from coursekit.settings import Settings
+    >>> resnet9_setting(Settings(profile="smoke"))["width"]
+    16
+    """
+    name = "smoke" if S.smoke else ("full / CPU" if S.device == "cpu" else "full / GPU")
+    return {"name": name, **RESNET9_SETTINGS[name]}

@@ -1,0 +1,647 @@
+"""Choosing a decision threshold from a precision-recall curve, and checking calibration.
+
+"The default 0.5 confidence cutoff is almost never right." A model gives each image a score; the
+application turns it into a decision (reject the part, raise the alarm) at a *threshold*. Which
+threshold depends on the task: an inspection line may need 95% of its rejects to be real defects
+(``min_precision=0.95``), a safety check may need to catch 99% of them (``min_recall=0.99``).
+
+The convention is scikit-learn's: an image is *positive* (flagged, rejected) when ``score >= threshold``.
+The curve comes from :func:`sklearn.metrics.precision_recall_curve`, the calibration error from
+torchmetrics; this module picks the operating point and says in words what it costs.
+
+>>> import numpy as np
+>>> y = np.array([1, 1, 1, 0, 1, 1, 0, 0, 1, 0, 0, 0])
+>>> s = np.array([.95, .9, .85, .8, .7, .6, .55, .5, .4, .3, .2, .1])
+>>> c = choose_threshold(y, s, min_precision=0.8)
+>>> c.threshold, round(c.precision, 3), round(c.recall, 3), c.achieved
+(0.6, 0.833, 0.833, True)
+>>> c.at_default.fp, c.fp   # at 0.5 two more good images are flagged
+(3, 1)
+
+With a multi-class model, :func:`binary_scores` turns the class probabilities into one "reject" score
+(the summed probability of the defect classes) and the true classes into 0/1.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .types import Classifications
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "PRCurve",
+    "OperatingPoint",
+    "ThresholdChoice",
+    "CalibrationBins",
+    "pr_curve",
+    "operating_point",
+    "choose_threshold",
+    "binary_scores",
+    "plot_pr_curve",
+    "expected_calibration_error",
+    "calibration_bins",
+    "reliability_diagram",
+]
+
+DEFAULT_THRESHOLD = 0.5
+
+
+# ------------------------------------------------------------------------------------------ inputs
+
+
+def _numpy(x) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _binary_truth(y_true, name: str = "y_true") -> np.ndarray:
+    y = _numpy(y_true)
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D sequence of 0/1 labels; got shape {y.shape}")
+    if y.size == 0:
+        raise ValueError(f"{name} is empty: need at least one label")
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"{name} holds {y.dtype} values; pass 0/1 (1 = positive), e.g. binary_scores(...)")
+    bad = y[(y != 0) & (y != 1)]
+    if bad.size:
+        raise ValueError(
+            f"{name} contains {bad[0]!r}: expected 0/1 labels (1 = positive). For class indices use "
+            "binary_scores(preds, positive=[...], y_true=labels)"
+        )
+    return y.astype(np.int64)
+
+
+def _score_array(scores, n: int) -> np.ndarray:
+    s = _numpy(scores)
+    if s.ndim != 1:
+        hint = " (one column per class? use binary_scores(preds, positive=...))" if s.ndim == 2 else ""
+        raise ValueError(f"scores must be 1-D, one score per image; got shape {s.shape}{hint}")
+    if len(s) != n:
+        raise ValueError(f"y_true has {n} labels but scores has {len(s)}: they must be the same images")
+    if s.dtype.kind not in "biuf":
+        raise TypeError(f"scores hold {s.dtype} values; expected numbers")
+    s = s.astype(np.float64)
+    if not np.all(np.isfinite(s)):
+        raise ValueError(f"scores contain {s[~np.isfinite(s)][0]!r}; every score must be a finite number")
+    return s
+
+
+def _binary_inputs(y_true, scores, need_both: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    y = _binary_truth(y_true)
+    s = _score_array(scores, len(y))
+    if need_both:
+        n_pos = int(y.sum())
+        if n_pos == 0:
+            raise ValueError(
+                f"y_true has no positives (all {len(y)} images are negative): precision and recall are "
+                "undefined. Evaluate on a set that contains the positive class (e.g. defects)."
+            )
+        if n_pos == len(y):
+            raise ValueError(
+                f"y_true has no negatives (all {len(y)} images are positive): a threshold trades false "
+                "positives against misses, so it needs both kinds of image."
+            )
+    return y, s
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    """0.95 -> '0.95', 0.8333 -> '0.833', nan -> 'n/a'."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{x:.{digits}g}"
+
+
+# -------------------------------------------------------------------------------------- the curve
+
+
+@dataclass
+class PRCurve:
+    """A precision-recall curve, as :func:`sklearn.metrics.precision_recall_curve` returns it.
+
+    ``thresholds`` are the distinct scores, ascending; ``precision[i]`` and ``recall[i]`` are the values
+    when flagging ``score >= thresholds[i]``. The arrays are one longer than ``thresholds``: the last
+    point (precision 1, recall 0) is "flag nothing" and has no threshold (sklearn's convention).
+    """
+
+    precision: np.ndarray
+    recall: np.ndarray
+    thresholds: np.ndarray
+    average_precision: float
+    n_positive: int
+    n_negative: int
+
+    @property
+    def prevalence(self) -> float:
+        """The fraction of positives: the precision of flagging everything (a useless model's curve)."""
+        return self.n_positive / (self.n_positive + self.n_negative)
+
+    def at(self, threshold: float) -> tuple[float, float]:
+        """(precision, recall) when flagging ``score >= threshold``, read off the curve."""
+        i = int(np.searchsorted(self.thresholds, threshold, side="left"))
+        return float(self.precision[i]), float(self.recall[i])
+
+
+def pr_curve(y_true_binary, scores) -> PRCurve:
+    """The precision-recall curve and average precision (scikit-learn) of 0/1 labels and scores.
+
+    >>> c = pr_curve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+    >>> c.thresholds.tolist(), c.precision.round(2).tolist(), c.recall.tolist()
+    ([0.1, 0.35, 0.4, 0.8], [0.5, 0.67, 0.5, 1.0, 1.0], [1.0, 1.0, 0.5, 0.5, 0.0])
+    >>> round(c.average_precision, 3)
+    0.833
+    """
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    y, s = _binary_inputs(y_true_binary, scores)
+    precision, recall, thresholds = precision_recall_curve(y, s, drop_intermediate=False)
+    n_pos = int(y.sum())
+    return PRCurve(
+        precision=np.asarray(precision, dtype=np.float64),
+        recall=np.asarray(recall, dtype=np.float64),
+        thresholds=np.asarray(thresholds, dtype=np.float64),
+        average_precision=float(average_precision_score(y, s)),
+        n_positive=n_pos,
+        n_negative=len(y) - n_pos,
+    )
+
+
+# ------------------------------------------------------------------------------ operating points
+
+
+@dataclass
+class OperatingPoint:
+    """The numbers at one threshold (flag when ``score >= threshold``).
+
+    ``precision`` is ``nan`` when nothing is flagged, ``recall`` when there are no positives.
+    """
+
+    threshold: float
+    precision: float
+    recall: float
+    f1: float
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+
+    @property
+    def n(self) -> int:
+        return self.tp + self.fp + self.fn + self.tn
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _point(threshold: float, tp: int, fp: int, fn: int, tn: int) -> OperatingPoint:
+    tp, fp, fn, tn = int(tp), int(fp), int(fn), int(tn)
+    precision = tp / (tp + fp) if tp + fp else math.nan
+    recall = tp / (tp + fn) if tp + fn else math.nan
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fn else math.nan
+    return OperatingPoint(float(threshold), precision, recall, f1, int(tp), int(fp), int(fn), int(tn))
+
+
+def operating_point(y_true_binary, scores, threshold: float = DEFAULT_THRESHOLD) -> OperatingPoint:
+    """Counts (scikit-learn's confusion matrix) and precision / recall / F1 at ``threshold``.
+
+    Unlike :func:`choose_threshold` it accepts a set with only one kind of image (a slice may have no
+    defects); the undefined numbers are ``nan``.
+
+    >>> p = operating_point([1, 0, 1, 0], [0.9, 0.6, 0.4, 0.2])
+    >>> p.tp, p.fp, p.fn, p.tn, p.precision, p.recall
+    (1, 1, 1, 1, 0.5, 0.5)
+    """
+    from sklearn.metrics import confusion_matrix
+
+    y, s = _binary_inputs(y_true_binary, scores, need_both=False)
+    tn, fp, fn, tp = confusion_matrix(y, (s >= threshold).astype(np.int64), labels=[0, 1]).ravel()
+    return _point(threshold, tp, fp, fn, tn)
+
+
+@dataclass
+class ThresholdChoice(OperatingPoint):
+    """The chosen threshold, its numbers, the goal, and the same numbers at 0.5 for comparison.
+
+    ``achieved`` is False when no threshold meets the goal; the fields then describe the closest point
+    and ``message`` says so. ``describe()`` puts it in one sentence.
+    """
+
+    goal: str
+    achieved: bool
+    at_default: OperatingPoint
+    message: str = ""
+
+    def describe(self, fp: str = "false positives", fn: str = "false negatives", per: int = 1000) -> str:
+        """One sentence: the chosen point, the goal, and what 0.5 would do instead.
+
+        ``fp`` / ``fn`` name the two errors in the task's words, e.g. for rejecting defects
+        ``choice.describe(fp="good parts rejected", fn="defects passed")``.
+        """
+        t, d = _fmt(self.threshold, 4), self.at_default
+        if not self.achieved:
+            head = (f"the goal ({self.goal}) is out of reach: the closest threshold, {t}, gives "
+                    f"precision {_fmt(self.precision)} with recall {_fmt(self.recall)}")
+        elif self.goal.startswith("precision"):
+            head = (f"threshold {t} reaches precision {_fmt(self.precision)} (goal {self.goal.split(' ', 1)[1]}) "
+                    f"with recall {_fmt(self.recall)}")
+        elif self.goal.startswith("recall"):
+            head = (f"threshold {t} reaches recall {_fmt(self.recall)} (goal {self.goal.split(' ', 1)[1]}) "
+                    f"with precision {_fmt(self.precision)}")
+        else:
+            head = f"threshold {t} ({self.goal}) gives precision {_fmt(self.precision)}, recall {_fmt(self.recall)}"
+        tail = f"; at {_fmt(d.threshold, 4)}: precision {_fmt(d.precision)}, recall {_fmt(d.recall)}"
+        changes = []
+        for name, ours, theirs in ((fp, self.fp, d.fp), (fn, self.fn, d.fn)):
+            delta = (theirs - ours) / self.n * per
+            if round(delta, 1) != 0:
+                changes.append(f"{_fmt(abs(delta))} {'more' if delta > 0 else 'fewer'} {name}")
+        if changes:
+            tail += f" — {_fmt(d.threshold, 4)} gives {' and '.join(changes)} per {per} images"
+        elif d.threshold != self.threshold:
+            tail += " — the same decisions on these images"
+        return head + tail
+
+    def __str__(self) -> str:
+        return self.describe()
+
+
+def _curve_counts(y: np.ndarray, s: np.ndarray):
+    """For each distinct score t (descending): t and the tp / fp counts when flagging ``score >= t``.
+
+    The counting behind every PR/ROC curve (scikit-learn does the same); tied scores fall together."""
+    order = np.argsort(-s, kind="stable")
+    s, y = s[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last image of each run of equal scores
+    return s[last], np.cumsum(y)[last], np.cumsum(1 - y)[last]
+
+
+def choose_threshold(
+    y_true_binary,
+    scores,
+    *,
+    min_precision: float | None = None,
+    min_recall: float | None = None,
+    maximize: Literal["f1"] | None = None,
+    cost_fp: float | None = None,
+    cost_fn: float | None = None,
+    default: float = DEFAULT_THRESHOLD,
+) -> ThresholdChoice:
+    """Pick the threshold that meets one goal; compare it with ``default`` (0.5).
+
+    Give exactly one goal:
+
+    - ``min_precision=p``: among thresholds with precision >= p, the one with the highest recall
+      ("95% of what we reject must really be a defect; catch as many as possible").
+    - ``min_recall=r``: among thresholds with recall >= r, the one with the highest precision.
+    - ``maximize="f1"`` (the default when no goal is given): the highest F1.
+    - ``cost_fp=a, cost_fn=b``: the lowest total cost ``a * FP + b * FN``; a missing one counts 1
+      ("a shipped defect costs 20 needless rejects": ``cost_fn=20``). Flagging nothing is a candidate.
+
+    The candidates are the distinct scores (flag ``score >= t``, scikit-learn's convention), so the
+    threshold is one of the given scores; tied scores are flagged together. Among equally good
+    thresholds the highest wins (fewest flags). Pick the threshold on a validation set and report
+    its numbers on a separate test set: on the set it was chosen on they are optimistic.
+
+    If no threshold reaches the goal, nothing is raised: the result has ``achieved=False``, describes
+    the closest point (the highest precision, or the highest recall) and a ``UserWarning`` is issued.
+    Raises ``ValueError`` for a set without positives or without negatives, or for a bad goal.
+
+    >>> c = choose_threshold([0, 1, 1, 0], [0.9, 0.8, 0.7, 0.6], min_precision=0.9)
+    >>> c.achieved, c.threshold, round(c.precision, 3)   # the top score is a negative: 2/3 at best
+    (False, 0.7, 0.667)
+    """
+    goals = {
+        "min_precision": min_precision is not None,
+        "min_recall": min_recall is not None,
+        "maximize": maximize is not None,
+        "cost": cost_fp is not None or cost_fn is not None,
+    }
+    if sum(goals.values()) > 1:
+        given = [k if k != "cost" else "cost_fp/cost_fn" for k, v in goals.items() if v]
+        raise ValueError(f"give one goal, not {' and '.join(given)}")
+    if not any(goals.values()):
+        maximize = "f1"
+    for name, value in (("min_precision", min_precision), ("min_recall", min_recall)):
+        if value is not None and not 0 < value <= 1:
+            raise ValueError(f"{name}={value!r}: expected a fraction in (0, 1], e.g. 0.95")
+    if maximize is not None and maximize != "f1":
+        raise ValueError(f"maximize={maximize!r}: only 'f1' is supported (or use min_precision / min_recall)")
+    a = 1.0 if cost_fp is None else float(cost_fp)
+    b = 1.0 if cost_fn is None else float(cost_fn)
+    if a < 0 or b < 0 or not (math.isfinite(a) and math.isfinite(b)):
+        raise ValueError(f"costs must be finite and >= 0; got cost_fp={cost_fp!r}, cost_fn={cost_fn!r}")
+
+    y, s = _binary_inputs(y_true_binary, scores)
+    thresholds, tp, fp = _curve_counts(y, s)
+    n_pos, n_neg = int(y.sum()), len(y) - int(y.sum())
+    fn = n_pos - tp
+    precision = tp / (tp + fp)  # every candidate flags at least one image
+    recall = tp / n_pos
+    f1 = 2 * tp / (2 * tp + fp + fn)
+
+    # each goal: a mask of candidates meeting it, a score to maximise, and a fallback score
+    achieved, message = True, ""
+    if min_precision is not None:
+        goal = f"precision >= {_fmt(min_precision, 4)}"
+        ok = precision >= min_precision - 1e-12
+        key = np.lexsort((thresholds, precision, recall)) if ok.any() else np.lexsort((thresholds, recall, precision))
+    elif min_recall is not None:
+        goal = f"recall >= {_fmt(min_recall, 4)}"
+        ok = recall >= min_recall - 1e-12
+        key = np.lexsort((thresholds, recall, precision)) if ok.any() else np.lexsort((thresholds, precision, recall))
+    elif maximize == "f1":
+        goal = "max F1"
+        ok = np.ones(len(thresholds), dtype=bool)
+        key = np.lexsort((thresholds, f1))
+    else:
+        goal = f"min cost {_fmt(a)}·FP + {_fmt(b)}·FN"
+        # add "flag nothing": a threshold just above the highest score
+        thresholds = np.r_[np.nextafter(thresholds[0], np.inf), thresholds]
+        cost = a * np.r_[0, fp] + b * np.r_[n_pos, fn]
+        ok = np.ones(len(thresholds), dtype=bool)
+        key = np.lexsort((thresholds, -cost))
+    if not ok.any():
+        achieved = False
+        best = int(key[-1])
+        closest = "precision" if min_precision is not None else "recall"
+        message = (
+            f"no threshold reaches {goal} on these {len(y)} images ({n_pos} positive); the closest, "
+            f"{_fmt(float(thresholds[best]), 4)}, gives {closest} "
+            f"{_fmt(float((precision if min_precision is not None else recall)[best]))}. "
+            "A better model, more data, or a different goal is needed."
+        )
+        warnings.warn(message, UserWarning, stacklevel=2)
+    else:
+        best = int([i for i in key if ok[i]][-1])
+
+    t = float(thresholds[best])
+    point = operating_point(y, s, t)
+    return ThresholdChoice(
+        **asdict(point), goal=goal, achieved=achieved, at_default=operating_point(y, s, default), message=message
+    )
+
+
+# ---------------------------------------------------------------------------- multi-class -> binary
+
+
+def binary_scores(
+    preds: Classifications,
+    positive: str | Sequence[str] | None = None,
+    y_true=None,
+    *,
+    negative: str | Sequence[str] | None = None,
+):
+    """One "positive" score per image: the summed probability of the ``positive`` classes.
+
+    For inspection, ``positive`` are the defect classes and the score is "how much the model wants to
+    reject this part". Name them with ``positive=[...]``, or name the rest with ``negative="ok"``
+    (every other class is positive).
+
+    Returns the scores (float64, (N,)); with ``y_true`` (class indices or class names) returns
+    ``(y_binary, scores)``, ready for ``choose_threshold(*binary_scores(...), min_precision=0.95)``.
+
+    >>> p = Classifications([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], ["ok", "scratch", "crack"])
+    >>> y, s = binary_scores(p, negative="ok", y_true=[0, 2])
+    >>> y.tolist(), s.round(2).tolist()
+    ([0, 1], [0.3, 0.9])
+    """
+    if not isinstance(preds, Classifications):
+        raise TypeError(
+            f"preds must be a Classifications, got {type(preds).__name__}; "
+            "wrap probabilities with Classifications(probs, class_names)"
+        )
+    if (positive is None) == (negative is None):
+        raise ValueError("name the positive classes (positive=[...]) or the negative ones (negative='ok'), not both")
+    names = list(preds.class_names)
+    named = positive if positive is not None else negative
+    given = [named] if isinstance(named, str) else list(named)
+    unknown = [g for g in given if g not in names]
+    if unknown:
+        raise ValueError(f"unknown class name(s) {unknown}; the classes are {names}")
+    pos = given if positive is not None else [c for c in names if c not in given]
+    if not pos or len(pos) == len(names):
+        raise ValueError(
+            f"positive classes {pos} leave {'no' if not pos else 'no negative'} class: "
+            "a binary decision needs both sides"
+        )
+    idx = [names.index(c) for c in pos]
+    scores = preds.probs[:, idx].astype(np.float64).sum(axis=1)
+    if y_true is None:
+        return scores
+    y = _numpy(y_true)
+    if y.ndim != 1 or len(y) != len(scores):
+        raise ValueError(f"y_true must be one label per image ({len(scores)}); got shape {y.shape}")
+    if y.dtype.kind in "US" or y.dtype == object:
+        bad = [v for v in y if v not in names]
+        if bad:
+            raise ValueError(f"y_true contains {bad[0]!r}, not a class name; the classes are {names}")
+        y = np.array([names.index(v) for v in y], dtype=np.int64)
+    elif y.size and (y.min() < 0 or y.max() >= len(names)):
+        raise ValueError(f"y_true contains {y[(y < 0) | (y >= len(names))][0]}, outside 0..{len(names) - 1}")
+    return np.isin(y, idx).astype(np.int64), scores
+
+
+# ------------------------------------------------------------------------------------------- plots
+
+
+def plot_pr_curve(curve: PRCurve, choice: ThresholdChoice | None = None, ax=None, title: str | None = None) -> Figure:
+    """The precision-recall curve, with the chosen threshold (star) and the 0.5 point (circle).
+
+    The dashed line is the prevalence, the precision of flagging everything. Draws into ``ax`` if given.
+
+    >>> fig = plot_pr_curve(pr_curve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]))
+    >>> fig.axes[0].get_xlabel()
+    'recall'
+    """
+    if ax is None:
+        fig = Figure(figsize=(4.8, 4.0), layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    ax.plot(curve.recall, curve.precision, drawstyle="steps-post", color="tab:blue",
+            label=f"PR curve (AP {curve.average_precision:.3f})")
+    ax.axhline(curve.prevalence, color="gray", linestyle="--", linewidth=1, label=f"flag all ({curve.prevalence:.2f})")
+    if choice is not None:
+        d = choice.at_default
+        dp, dr = d.precision, d.recall
+        ax.plot([choice.recall], [choice.precision], marker="*", markersize=14, color="tab:red", linestyle="none",
+                label=f"chosen {_fmt(choice.threshold, 3)}: P {_fmt(choice.precision)}, R {_fmt(choice.recall)}")
+    else:
+        d = None
+        dp, dr = curve.at(DEFAULT_THRESHOLD)
+    label_t = _fmt(d.threshold if d is not None else DEFAULT_THRESHOLD, 3)
+    if not math.isnan(dp):
+        ax.plot([dr], [dp], marker="o", markersize=8, color="k", markerfacecolor="none", linestyle="none",
+                label=f"at {label_t}: P {_fmt(dp)}, R {_fmt(dr)}")
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.05)
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title(title if title is not None else (choice.goal if choice is not None else "precision-recall"))
+    return fig
+
+
+# ------------------------------------------------------------------------------------- calibration
+
+
+def _probs_and_targets(probs, y_true):
+    """(probabilities (N,) or (N, C) float64, targets int64 (N,)), validated."""
+    if isinstance(probs, Classifications):
+        p = probs.probs.astype(np.float64)
+    else:
+        p = _numpy(probs).astype(np.float64)
+    if p.ndim not in (1, 2):
+        raise ValueError(f"probs must be (N,) positive-class or (N, C) class probabilities; got shape {p.shape}")
+    if not np.all(np.isfinite(p)) or p.min(initial=0) < 0 or p.max(initial=0) > 1:
+        raise ValueError(
+            "probs must be probabilities in [0, 1]; these look like logits: "
+            "use Classifications.from_logits(logits, class_names) (softmax) first"
+        )
+    if p.ndim == 2 and not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
+        raise ValueError("each row of probs must sum to 1 (class probabilities); apply a softmax first")
+    y = _numpy(y_true)
+    if y.ndim != 1 or len(y) != len(p):
+        raise ValueError(f"y_true must be one class index per image ({len(p)}); got shape {y.shape}")
+    if len(y) == 0:
+        raise ValueError("probs is empty: need at least one image")
+    y = y.astype(np.int64)
+    top = 1 if p.ndim == 1 else p.shape[1] - 1
+    if y.min() < 0 or y.max() > top:
+        raise ValueError(f"y_true contains {y[(y < 0) | (y > top)][0]}, outside 0..{top}")
+    return p, y
+
+
+def expected_calibration_error(probs, y_true, n_bins: int = 15, norm: Literal["l1", "l2", "max"] = "l1") -> float:
+    """Expected calibration error (torchmetrics): how far confidence is from accuracy, bin-weighted.
+
+    ``probs`` is a :class:`Classifications` or (N, C) probabilities (multi-class: the confidence is the
+    top probability, correct = top-1 right), or (N,) probabilities of the positive class with 0/1
+    ``y_true`` (binary: confidence vs the fraction of positives). 0 is perfectly calibrated.
+
+    >>> round(expected_calibration_error([[0.9, 0.1], [0.8, 0.2]], [0, 1]), 3)
+    0.45
+    """
+    import torch
+    from torchmetrics.functional.classification import binary_calibration_error, multiclass_calibration_error
+
+    p, y = _probs_and_targets(probs, y_true)
+    if p.ndim == 1:
+        value = binary_calibration_error(torch.from_numpy(p).float(), torch.from_numpy(y), n_bins=n_bins, norm=norm)
+    else:
+        value = multiclass_calibration_error(
+            torch.from_numpy(p).float(), torch.from_numpy(y), num_classes=p.shape[1], n_bins=n_bins, norm=norm
+        )
+    return float(value)
+
+
+@dataclass
+class CalibrationBins:
+    """Equal-width confidence bins: per bin the image count, mean confidence and accuracy.
+
+    ``confidence`` / ``accuracy`` are ``None`` for an empty bin. ``ece`` is their count-weighted gap.
+    """
+
+    edges: list[float]
+    count: list[int]
+    confidence: list[float | None]
+    accuracy: list[float | None]
+
+    @property
+    def ece(self) -> float:
+        n = sum(self.count)
+        return sum(c / n * abs(a - f) for c, a, f in zip(self.count, self.accuracy, self.confidence) if c)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CalibrationBins":
+        return cls(**{k: list(data[k]) for k in ("edges", "count", "confidence", "accuracy")})
+
+
+def calibration_bins(probs, y_true, n_bins: int = 15) -> CalibrationBins:
+    """The data of a reliability diagram, binned like torchmetrics' calibration error.
+
+    Bins are ``[k/n_bins, (k+1)/n_bins)``; torchmetrics puts a confidence of exactly 1.0 in a bin of
+    its own, here it joins the top bin, so ``bins.ece`` may differ slightly from
+    :func:`expected_calibration_error` when some confidences are exactly 1.
+
+    >>> b = calibration_bins([[0.9, 0.1], [0.8, 0.2]], [0, 1], n_bins=5)
+    >>> b.count, b.accuracy[4]
+    ([0, 0, 0, 0, 2], 0.5)
+    """
+    if not isinstance(n_bins, int) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+    p, y = _probs_and_targets(probs, y_true)
+    if p.ndim == 1:
+        conf, correct = p, y.astype(np.float64)
+    else:
+        conf, correct = p.max(axis=1), (p.argmax(axis=1) == y).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    idx = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, n_bins - 1)
+    count = np.bincount(idx, minlength=n_bins)
+    conf_sum = np.bincount(idx, weights=conf, minlength=n_bins)
+    acc_sum = np.bincount(idx, weights=correct, minlength=n_bins)
+    return CalibrationBins(
+        edges=[float(e) for e in edges],
+        count=[int(c) for c in count],
+        confidence=[float(s / c) if c else None for s, c in zip(conf_sum, count)],
+        accuracy=[float(s / c) if c else None for s, c in zip(acc_sum, count)],
+    )
+
+
+def reliability_diagram(probs, y_true=None, n_bins: int = 15, ax=None, title: str | None = None) -> Figure:
+    """Accuracy per confidence bin against the diagonal (perfect calibration), with the ECE.
+
+    ``probs`` as for :func:`expected_calibration_error`, or a :class:`CalibrationBins` (e.g. from a
+    saved report) with no ``y_true``. Below the diagonal the model is over-confident. Without ``ax``,
+    a second panel shows how many images fall in each bin.
+
+    >>> fig = reliability_diagram([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]], [0, 1, 1])
+    >>> len(fig.axes), fig.axes[0].get_ylabel()
+    (2, 'accuracy')
+    """
+    if isinstance(probs, CalibrationBins):
+        if y_true is not None:
+            raise ValueError("pass either CalibrationBins, or probs with y_true")
+        bins, ece = probs, probs.ece
+    else:
+        if y_true is None:
+            raise ValueError("y_true is needed to draw a reliability diagram from probabilities")
+        bins = calibration_bins(probs, y_true, n_bins)
+        ece = expected_calibration_error(probs, y_true, n_bins=len(bins.count))
+    edges = np.asarray(bins.edges)
+    left, width = edges[:-1], np.diff(edges)
+    acc = np.array([np.nan if a is None else a for a in bins.accuracy])
+    conf = np.array([np.nan if c is None else c for c in bins.confidence])
+    counts = np.asarray(bins.count)
+    if ax is None:
+        fig = Figure(figsize=(4.6, 5.2), layout="constrained")
+        ax, ax_n = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    else:
+        fig, ax_n = ax.figure, None
+    filled = counts > 0
+    ax.bar(left[filled], acc[filled], width[filled], align="edge", color="tab:blue", edgecolor="white",
+           label="accuracy")
+    ax.bar(left[filled], (conf - acc)[filled], width[filled], bottom=acc[filled], align="edge",
+           color="tab:red", alpha=0.3, edgecolor="tab:red", label="gap to confidence")
+    ax.plot([0, 1], [0, 1], color="k", linestyle="--", linewidth=1, label="perfect calibration")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy")
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(title if title is not None else f"reliability (ECE {ece:.3f})")
+    if ax_n is not None:
+        ax_n.bar(left, counts, width, align="edge", color="gray", edgecolor="white")
+        ax_n.set_ylabel("images")
+        ax_n.set_xlabel("confidence")
+    else:
+        ax.set_xlabel("confidence")
+    return fig

@@ -1,0 +1,633 @@
+"""The evaluation harness: lock the model, evaluate it the same way every time, keep the report.
+
+"Lock the model and write the eval harness before deployment, not after." An :class:`EvalReport` names
+exactly which weights it describes (:func:`lock_model`, a sha256 of the state dict) and which data, and
+holds the overall metrics, the confusion matrix, the calibration, the accept/reject decision at a
+threshold and the same metrics per *slice* (lighting, part type, domain). It saves to JSON (atomically)
+and loads back exactly, so two runs can be compared with :meth:`EvalReport.compare`.
+
+>>> import numpy as np
+>>> from coursekit.types import Classifications
+>>> preds = Classifications([[.8, .2], [.3, .7], [.6, .4], [.1, .9]], ["ok", "crack"])
+>>> r = evaluate_classifications(preds, [0, 1, 1, 1], model_id="demo", dataset_id="toy",
+...                              slices={"lighting": ["dim", "dim", "bright", "bright"]}, positive=["crack"])
+>>> r.metrics["accuracy"], r.decision["recall"]
+(0.75, 0.6666666666666666)
+>>> r.to_frame("lighting")["accuracy"].to_dict()
+{'bright': 0.5, 'dim': 1.0}
+
+The report is task-agnostic: ``task`` says what was evaluated, ``metrics`` holds the headline numbers
+(what :meth:`~EvalReport.compare` compares), ``details`` the task's own tables. Classification is the
+first task; detection (Module 3) adds its function and its entry in :data:`TASK_DETAILS`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import tempfile
+import warnings
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .calibrate import (DEFAULT_THRESHOLD, binary_scores, calibration_bins, expected_calibration_error,
+                        operating_point)
+from .types import Classifications
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "TASK_DETAILS",
+    "EvalReport",
+    "ReportError",
+    "lock_model",
+    "model_card",
+    "evaluate_classifications",
+    "plot_slices",
+]
+
+SCHEMA_VERSION = 1
+
+#: The ``details`` keys each task's report must have (checked by :meth:`EvalReport.load`).
+TASK_DETAILS: dict[str, tuple[str, ...]] = {
+    "classification": ("per_class", "confusion_matrix", "calibration", "decision"),
+}
+
+
+class ReportError(ValueError):
+    """A saved report cannot be read: not JSON, an unknown schema version, or a missing field."""
+
+
+# ---------------------------------------------------------------------------------- locking a model
+
+
+def _unwrap(model):
+    return getattr(model, "_orig_mod", model)  # torch.compile keeps the original module here
+
+
+def lock_model(model) -> str:
+    """A sha256 fingerprint (64 hex digits) of the model's weights: its ``state_dict`` (or a state dict).
+
+    Every entry counts, in key order: its name, dtype, shape and raw bytes (buffers such as batch-norm
+    statistics included). The same weights give the same fingerprint on any device and after a
+    save/load; changing one number, the dtype or a name changes it.
+
+    >>> import torch
+    >>> a = torch.nn.Linear(2, 1)
+    >>> b = torch.nn.Linear(2, 1); _ = b.load_state_dict(a.state_dict())
+    >>> lock_model(a) == lock_model(b), len(lock_model(a))
+    (True, 64)
+    """
+    import torch
+
+    state = _unwrap(model).state_dict() if hasattr(model, "state_dict") else model
+    if not isinstance(state, Mapping):
+        raise TypeError(f"lock_model needs an nn.Module or a state_dict, got {type(model).__name__}")
+    h = hashlib.sha256()
+    for key, value in state.items():
+        h.update(key.encode() + b"\0")
+        if isinstance(value, torch.Tensor):
+            t = value.detach().to("cpu").contiguous()
+            h.update(f"{t.dtype}|{tuple(t.shape)}\0".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        else:  # e.g. a module's extra state
+            h.update(f"{type(value).__name__}|{value!r}\0".encode())
+    return h.hexdigest()
+
+
+def model_card(model) -> dict:
+    """What a report records about the model: class, parameter counts, dtype, fingerprint.
+
+    >>> import torch
+    >>> card = model_card(torch.nn.Linear(10, 2))
+    >>> card["class"], card["parameters"]
+    ('torch.nn.modules.linear.Linear', 22)
+    """
+    from .models import count_parameters
+
+    inner = _unwrap(model)
+    dtypes = sorted({str(p.dtype) for p in inner.parameters()})
+    return {
+        "class": f"{type(inner).__module__}.{type(inner).__qualname__}",
+        "parameters": count_parameters(inner, trainable_only=False),
+        "trainable_parameters": count_parameters(inner, trainable_only=True),
+        "dtype": dtypes[0] if len(dtypes) == 1 else dtypes,
+        "fingerprint": lock_model(inner),
+    }
+
+
+# ------------------------------------------------------------------------------------- the report
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready: numpy -> Python, tuples -> lists, keys -> str, nan/inf -> None."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _environment() -> dict:
+    import sklearn
+    import torch
+    import torchmetrics
+
+    from . import __version__
+
+    return {
+        "coursekit": __version__,
+        "torch": str(torch.__version__),
+        "torchmetrics": torchmetrics.__version__,
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+    }
+
+
+def _write_atomic(path: Path, write) -> None:
+    """Write via a temporary file in the same folder, then ``os.replace``: all or nothing."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _num(x) -> float:
+    return math.nan if x is None else float(x)
+
+
+@dataclass
+class EvalReport:
+    """The result of one evaluation of one locked model on one named data set.
+
+    Attributes:
+        task: what was evaluated, e.g. ``"classification"`` (see :data:`TASK_DETAILS`).
+        model_id: the model's fingerprint (:func:`lock_model`) or another exact name of the weights.
+        dataset_id: which data, e.g. ``"inspection-test-v2"``.
+        created: when, ISO 8601 (UTC).
+        class_names: the classes, in index order.
+        n: number of images.
+        metrics: the headline numbers, ``{name: float or None}`` (None = undefined).
+        details: the task's tables; for classification ``per_class``, ``confusion_matrix`` (rows =
+            true class), ``calibration`` (ECE and bins) and ``decision`` (None without ``positive``).
+        slices: ``{slice key: [one row per value: {"value", "n", metric: ...}]}``.
+        model_info: e.g. :func:`model_card`'s dict.
+        environment: library versions.
+        notes: free text.
+
+    A field that is undefined (a precision with nothing flagged) is ``None``, never ``nan``, so the
+    JSON is standard and a loaded report equals the saved one.
+    """
+
+    task: str
+    model_id: str
+    dataset_id: str
+    created: str
+    class_names: list[str]
+    n: int
+    metrics: dict[str, float | None]
+    details: dict[str, Any]
+    slices: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    model_info: dict[str, Any] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+    notes: str = ""
+
+    # ------------------------------------------------------------------ convenient views
+
+    @property
+    def confusion_matrix(self) -> np.ndarray | None:
+        cm = self.details.get("confusion_matrix")
+        return None if cm is None else np.asarray(cm, dtype=np.int64)
+
+    @property
+    def per_class(self) -> dict | None:
+        return self.details.get("per_class")
+
+    @property
+    def calibration(self) -> dict | None:
+        return self.details.get("calibration")
+
+    @property
+    def decision(self) -> dict | None:
+        return self.details.get("decision")
+
+    def check_model(self, model) -> None:
+        """Raise ``ValueError`` unless ``model`` has exactly the weights this report describes."""
+        found = lock_model(model)
+        if found != self.model_id:
+            raise ValueError(
+                f"this model's weights ({found[:12]}…) are not the ones the report describes "
+                f"({self.model_id[:12]}…): re-run the evaluation on the model you deploy"
+            )
+
+    # ------------------------------------------------------------------ saving / loading
+
+    def to_dict(self) -> dict:
+        return {"schema_version": SCHEMA_VERSION, **_plain(asdict(self))}
+
+    @classmethod
+    def from_dict(cls, data: Mapping, source: str = "report") -> "EvalReport":
+        """Validate and build; :class:`ReportError` names what is wrong."""
+        if not isinstance(data, Mapping):
+            raise ReportError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        if "schema_version" not in data:
+            raise ReportError(f"{source}: missing field 'schema_version' (is this an EvalReport?)")
+        version = data["schema_version"]
+        if version != SCHEMA_VERSION:
+            raise ReportError(
+                f"{source}: schema_version {version!r} is unknown; this coursekit reads version {SCHEMA_VERSION}. "
+                "Update coursekit, or re-run the evaluation to write a new report."
+            )
+        names = [f.name for f in fields(cls)]
+        required = names  # save() writes every field; a missing one means a damaged or foreign file
+        missing = [k for k in required if k not in data]
+        if missing:
+            raise ReportError(f"{source}: missing field {missing[0]!r}" +
+                              (f" (and {missing[1:]})" if len(missing) > 1 else ""))
+        unknown = sorted(set(data) - set(names) - {"schema_version"})
+        if unknown:
+            raise ReportError(f"{source}: unknown field(s) {unknown} for schema_version {SCHEMA_VERSION}")
+        if data["task"] not in TASK_DETAILS:
+            raise ReportError(f"{source}: unknown task {data['task']!r}; known: {sorted(TASK_DETAILS)}")
+        for key, kind in (("metrics", dict), ("details", dict), ("slices", dict), ("class_names", list)):
+            if key in data and not isinstance(data[key], kind):
+                raise ReportError(f"{source}: field {key!r} must be a {kind.__name__}")
+        missing = [k for k in TASK_DETAILS[data["task"]] if k not in data["details"]]
+        if missing:
+            raise ReportError(f"{source}: missing field 'details.{missing[0]}' for a {data['task']} report")
+        return cls(**{k: v for k, v in data.items() if k != "schema_version"})
+
+    def save(self, path: str | os.PathLike, markdown: bool = False) -> Path:
+        """Write the report as JSON, atomically (a failed write leaves an old file untouched).
+
+        ``markdown=True`` also writes the :meth:`to_markdown` summary next to it (``.md``)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = self.to_dict()
+        _write_atomic(path, lambda f: json.dump(data, f, indent=2, allow_nan=False))
+        if markdown:
+            text = self.to_markdown()
+            _write_atomic(path.with_suffix(".md"), lambda f: f.write(text))
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "EvalReport":
+        """Read a report written by :meth:`save`; :class:`ReportError` if it is not a valid one."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ReportError(f"{path}: not valid JSON ({e})") from None
+        return cls.from_dict(data, source=str(path))
+
+    # ------------------------------------------------------------------ reading
+
+    def to_frame(self, key: str | None = None):
+        """The per-slice table (pandas): one row per slice value; all keys (a ``slice`` column) or one key."""
+        import pandas as pd
+
+        if key is not None:
+            if key not in self.slices:
+                raise KeyError(f"no slice {key!r} in this report; slices: {sorted(self.slices)}")
+            return pd.DataFrame(self.slices[key]).set_index("value")
+        rows = [{"slice": k, **row} for k, table in self.slices.items() for row in table]
+        return pd.DataFrame(rows)
+
+    def headline(self, slice_metric: str | None = "accuracy") -> dict[str, float]:
+        """The numbers :meth:`compare` compares: ``n``, the metrics, and one metric per slice value."""
+        out = {"n": float(self.n)}
+        out.update({k: _num(v) for k, v in self.metrics.items()})
+        if slice_metric:
+            for key, table in self.slices.items():
+                for row in table:
+                    if slice_metric in row:
+                        out[f"{slice_metric} [{key}={row['value']}]"] = _num(row[slice_metric])
+        return out
+
+    def compare(self, other: "EvalReport", labels: tuple[str, str] | None = None,
+                slice_metric: str | None = "accuracy"):
+        """A table of the numbers of this report and ``other``, and ``delta = other - this``.
+
+        Use it as ``before.compare(after)`` (targeted data) or ``in_domain.compare(shifted)``. Rows are
+        ``n``, the metrics, then ``slice_metric`` per slice value; a number missing on one side is NaN.
+        Columns are named by ``labels``, else by what differs (dataset, else model).
+
+        >>> from coursekit.types import Classifications
+        >>> p = Classifications([[.8, .2], [.3, .7]], ["ok", "crack"])
+        >>> a = evaluate_classifications(p, [0, 0], model_id="m", dataset_id="day")
+        >>> b = evaluate_classifications(p, [0, 1], model_id="m", dataset_id="night")
+        >>> a.compare(b).loc["accuracy"].tolist()
+        [0.5, 1.0, 0.5]
+        """
+        import pandas as pd
+
+        if not isinstance(other, EvalReport):
+            raise TypeError(f"compare needs another EvalReport, got {type(other).__name__}")
+        if other.task != self.task:
+            raise ValueError(f"cannot compare a {self.task} report with a {other.task} report")
+        if other.class_names != self.class_names:
+            warnings.warn(f"the reports have different classes: {self.class_names} vs {other.class_names}",
+                          UserWarning, stacklevel=2)
+        da, db = self.decision or {}, other.decision or {}
+        if da and db and (da.get("threshold") != db.get("threshold") or da.get("positive") != db.get("positive")):
+            warnings.warn(
+                f"the decisions differ (threshold {da.get('threshold')} vs {db.get('threshold')}, positive "
+                f"{da.get('positive')} vs {db.get('positive')}): their decision_* numbers are not like for like",
+                UserWarning, stacklevel=2)
+        if labels is None:
+            if self.dataset_id != other.dataset_id:
+                labels = (self.dataset_id, other.dataset_id)
+            elif self.model_id != other.model_id:
+                labels = (self.model_id[:12], other.model_id[:12])
+            else:
+                labels = ("this", "other")
+            if labels[0] == labels[1]:
+                labels = ("this", "other")
+        a, b = self.headline(slice_metric), other.headline(slice_metric)
+        rows = list(a) + [k for k in b if k not in a]
+        frame = pd.DataFrame(
+            {labels[0]: [a.get(k, math.nan) for k in rows], labels[1]: [b.get(k, math.nan) for k in rows]},
+            index=rows,
+        )
+        frame["delta"] = frame[labels[1]] - frame[labels[0]]
+        return frame
+
+    def summary(self) -> str:
+        """A few lines of text: what was evaluated, the headline numbers, the decision, the slices."""
+        m = self.metrics
+
+        def f(x, pct: bool = False) -> str:
+            return "n/a" if x is None else (f"{x:.1%}" if pct else f"{x:.3f}")
+
+        lines = [
+            f"{self.task} report  model {self.model_id[:12]}  data {self.dataset_id}  ({self.created})",
+            f"n={self.n}  accuracy {f(m.get('accuracy'), True)}  macro-F1 {f(m.get('macro_f1'))}  "
+            f"ECE {f(m.get('ece'))}",
+        ]
+        d = self.decision
+        if d:
+            lines.append(
+                f"decision (positive = {', '.join(d['positive'])}) at {d['threshold']:.4g}: precision "
+                f"{f(d['precision'])}, recall {f(d['recall'])}  (FP {d['fp']}, FN {d['fn']} of {self.n})"
+            )
+        for key, table in self.slices.items():
+            parts = [f"{row['value']} {f(row.get('accuracy'), True)} (n={row['n']})" for row in table]
+            lines.append(f"slice {key}: " + " · ".join(parts))
+        if self.notes:
+            lines.append(f"notes: {self.notes}")
+        return "\n".join(lines)
+
+    def to_markdown(self) -> str:
+        """A short Markdown summary: headline metrics, decision, per-class and per-slice tables."""
+
+        def f(x) -> str:
+            return "n/a" if x is None else (f"{x:.4f}" if isinstance(x, float) else str(x))
+
+        out = [f"# Evaluation: {self.dataset_id}", "",
+               f"- task: {self.task}", f"- model: `{self.model_id}`", f"- created: {self.created}",
+               f"- images: {self.n}"]
+        if self.notes:
+            out.append(f"- notes: {self.notes}")
+        out += ["", "| metric | value |", "|---|---|"] + [f"| {k} | {f(v)} |" for k, v in self.metrics.items()]
+        d = self.decision
+        if d:
+            out += ["", f"## Decision: positive = {', '.join(d['positive'])}, threshold {d['threshold']:.4g}", "",
+                    "| precision | recall | F1 | TP | FP | FN | TN |", "|---|---|---|---|---|---|---|",
+                    f"| {f(d['precision'])} | {f(d['recall'])} | {f(d['f1'])} | {d['tp']} | {d['fp']} | "
+                    f"{d['fn']} | {d['tn']} |"]
+        if self.per_class:
+            out += ["", "## Per class", "", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+            out += [f"| {c} | {f(r['precision'])} | {f(r['recall'])} | {f(r['f1'])} | {r['support']} |"
+                    for c, r in self.per_class.items()]
+        for key, table in self.slices.items():
+            cols = [c for c in table[0] if c != "value"] if table else []
+            out += ["", f"## Slice: {key}", "", "| value | " + " | ".join(cols) + " |",
+                    "|---" * (len(cols) + 1) + "|"]
+            out += ["| " + " | ".join([str(row["value"])] + [f(row.get(c)) for c in cols]) + " |" for row in table]
+        return "\n".join(out) + "\n"
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+# ------------------------------------------------------------------------------- classification
+
+
+def _class_indices(y_true, class_names: list[str], n: int) -> np.ndarray:
+    y = y_true.detach().cpu().numpy() if hasattr(y_true, "detach") else np.asarray(y_true)
+    if y.ndim != 1 or len(y) != n:
+        raise ValueError(f"y_true must be one label per prediction ({n}); got shape {y.shape}")
+    if y.dtype.kind in "US" or y.dtype == object:
+        bad = [v for v in y if v not in class_names]
+        if bad:
+            raise ValueError(f"y_true contains {bad[0]!r}, not a class name; the classes are {class_names}")
+        return np.array([class_names.index(v) for v in y], dtype=np.int64)
+    return y  # checked (range, whole numbers) by coursekit.metrics
+
+
+def _classification_rows(y: np.ndarray, p: np.ndarray, binary: tuple[np.ndarray, np.ndarray] | None,
+                         threshold: float) -> dict[str, Any]:
+    """n, accuracy, macro-F1 (and the decision's precision / recall) of one slice."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    row: dict[str, Any] = {
+        "n": int(len(y)),
+        # sklearn, not coursekit.metrics.accuracy: a slice may hold only class 0 (torchmetrics needs >= 2 classes)
+        "accuracy": float(accuracy_score(y, p)),
+        # macro over the classes that occur in this slice (true or predicted), sklearn's default
+        "macro_f1": float(f1_score(y, p, average="macro", zero_division=0)),
+    }
+    if binary is not None:
+        point = operating_point(binary[0], binary[1], threshold)
+        row["decision_precision"], row["decision_recall"] = point.precision, point.recall
+    return row
+
+
+def evaluate_classifications(
+    preds: Classifications,
+    y_true,
+    *,
+    model_id,
+    dataset_id: str,
+    slices: Mapping[str, Sequence] | None = None,
+    positive: str | Sequence[str] | None = None,
+    threshold: float | Any = None,
+    n_bins: int = 15,
+    model_info: Mapping[str, Any] | None = None,
+    notes: str = "",
+) -> EvalReport:
+    """Evaluate class predictions: overall, per class, calibration, the decision, per slice.
+
+    Args:
+        preds: the model's :class:`Classifications` on the evaluation set (any model: this function
+            never runs one).
+        y_true: the true class of each image, as indices or class names.
+        model_id: the fingerprint of the weights (:func:`lock_model`); given an ``nn.Module`` it is
+            fingerprinted here and its :func:`model_card` stored.
+        dataset_id: the evaluation set's name (and version).
+        slices: ``{key: one value per image}``, e.g. ``{"lighting": ["dim", "bright", ...]}``; each
+            value (as text) gets a row: n, accuracy, macro-F1 (over the classes seen in that slice) and,
+            with ``positive``, the decision's precision / recall.
+        positive: the classes a positive decision means (e.g. the defects: reject). Adds the binary
+            view: the summed probability of these classes flagged at ``threshold``.
+        threshold: the decision threshold (default 0.5), or a
+            :class:`~coursekit.calibrate.ThresholdChoice` (chosen on a *validation* set).
+        n_bins: bins of the expected calibration error (torchmetrics, L1).
+
+    Overall metrics (coursekit.metrics' scikit-learn report, torchmetrics confusion matrix): ``accuracy``,
+    ``macro_precision``, ``macro_recall``, ``macro_f1``, ``weighted_f1``, ``ece``, and with ``positive``
+    ``decision_precision``, ``decision_recall``, ``decision_f1``, ``decision_ap`` (average precision).
+    """
+    from .metrics import classification_report, confusion_matrix
+
+    if not isinstance(preds, Classifications):
+        raise TypeError(
+            f"preds must be a Classifications, got {type(preds).__name__}; "
+            "wrap logits with Classifications.from_logits(logits, class_names)"
+        )
+    if hasattr(model_id, "state_dict"):
+        card = model_card(model_id)
+        model_info = {**card, **(model_info or {})}
+        model_id = card["fingerprint"]
+    if not isinstance(model_id, str) or not model_id:
+        raise TypeError("model_id must be a non-empty string (lock_model(model)) or the model itself")
+    if not isinstance(dataset_id, str) or not dataset_id:
+        raise TypeError("dataset_id must be a non-empty string naming the evaluation set")
+    names = list(preds.class_names)
+    n = len(preds)
+    y = _class_indices(y_true, names, n)
+    p = preds.labels
+
+    report = classification_report(y, p, names)  # validates y against the classes
+    y = np.asarray(y, dtype=np.int64)
+    macro = report["macro avg"]
+    metrics: dict[str, Any] = {
+        "accuracy": report["accuracy"],
+        "macro_precision": macro["precision"],
+        "macro_recall": macro["recall"],
+        "macro_f1": macro["f1-score"],
+        "weighted_f1": report["weighted avg"]["f1-score"],
+    }
+    per_class = {c: {"precision": report[c]["precision"], "recall": report[c]["recall"],
+                     "f1": report[c]["f1-score"], "support": int(report[c]["support"])} for c in names}
+    cm = confusion_matrix(y, p, num_classes=len(names))
+    ece = expected_calibration_error(preds, y, n_bins=n_bins)
+    metrics["ece"] = ece
+    calibration = {"ece": ece, "n_bins": n_bins, "norm": "l1", "bins": calibration_bins(preds, y, n_bins).to_dict()}
+
+    decision = None
+    binary = None
+    goal = None
+    if threshold is not None and not isinstance(threshold, (int, float)):
+        goal = getattr(threshold, "goal", None)
+        threshold = getattr(threshold, "threshold", threshold)
+    if positive is None:
+        if threshold is not None:
+            raise ValueError(
+                "threshold is for the binary decision: also say which classes are positive (positive=[...])"
+            )
+    else:
+        threshold = DEFAULT_THRESHOLD if threshold is None else float(threshold)
+        pos = [positive] if isinstance(positive, str) else list(positive)
+        binary = binary_scores(preds, pos, y)
+        point = operating_point(*binary, threshold)
+        both = 0 < binary[0].sum() < n
+        ap = None
+        if both:
+            from sklearn.metrics import average_precision_score
+
+            ap = float(average_precision_score(*binary))
+        decision = {"positive": pos, **point.to_dict(), "average_precision": ap, "threshold_goal": goal}
+        metrics.update(decision_precision=point.precision, decision_recall=point.recall,
+                       decision_f1=point.f1, decision_ap=ap)
+
+    slice_tables: dict[str, list[dict]] = {}
+    for key, values in (slices or {}).items():
+        if not isinstance(key, str):
+            raise TypeError(f"slice keys must be strings (e.g. 'lighting'), got {key!r}")
+        values = values.tolist() if hasattr(values, "tolist") else list(values)
+        if len(values) != n:
+            raise ValueError(f"slice {key!r} has {len(values)} values but there are {n} images: one value per image")
+        text = np.array([str(v) for v in values])
+        table = []
+        for value in sorted(set(text.tolist())):
+            m = text == value
+            sub = None if binary is None else (binary[0][m], binary[1][m])
+            table.append({"value": value, **_classification_rows(y[m], p[m], sub, threshold)})
+        slice_tables[key] = table
+
+    return EvalReport(
+        task="classification",
+        model_id=model_id,
+        dataset_id=dataset_id,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        class_names=names,
+        n=n,
+        metrics=_plain(metrics),
+        details=_plain({"per_class": per_class, "confusion_matrix": cm, "calibration": calibration,
+                        "decision": decision}),
+        slices=_plain(slice_tables),
+        model_info=_plain(dict(model_info or {})),
+        environment=_environment(),
+        notes=notes,
+    )
+
+
+# ------------------------------------------------------------------------------------------- plots
+
+
+def plot_slices(report: EvalReport, key: str, metric: str = "accuracy", ax=None, title: str | None = None) -> Figure:
+    """Bars of ``metric`` per value of slice ``key``, each labelled with its image count; the overall
+    value as a dashed line. The slices with few images are the ones to distrust.
+
+    >>> from coursekit.types import Classifications
+    >>> p = Classifications([[.8, .2], [.3, .7], [.6, .4]], ["ok", "crack"])
+    >>> r = evaluate_classifications(p, [0, 1, 1], model_id="m", dataset_id="d", slices={"light": ["a", "a", "b"]})
+    >>> len(plot_slices(r, "light").axes[0].patches)
+    2
+    """
+    frame = report.to_frame(key)
+    if metric not in frame.columns:
+        raise KeyError(f"slice {key!r} has no metric {metric!r}; it has {[c for c in frame.columns if c != 'n']}")
+    values = frame[metric].astype(float).to_numpy()
+    labels = [str(v) for v in frame.index]
+    if ax is None:
+        fig = Figure(figsize=(max(4.0, 0.7 * len(labels) + 2), 3.4), layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    x = np.arange(len(labels))
+    bars = ax.bar(x, np.nan_to_num(values, nan=0.0), color="tab:blue")
+    ax.bar_label(bars, labels=[("n/a" if np.isnan(v) else f"{v:.0%}") + f"\nn={n}"
+                               for v, n in zip(values, frame["n"])], fontsize=7, padding=2)
+    overall = report.metrics.get(metric)
+    if overall is not None:
+        ax.axhline(overall, color="k", linestyle="--", linewidth=1, label=f"overall {overall:.0%}")
+        ax.legend(loc="lower right", fontsize=8)
+    tilt = len(labels) > 6
+    ax.set_xticks(x, labels, rotation=45 if tilt else 0, ha="right" if tilt else "center")
+    ax.set_ylim(0, 1.2)
+    ax.set_ylabel(metric)
+    ax.set_title(title if title is not None else f"{metric} by {key}")
+    return fig
