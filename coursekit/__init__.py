@@ -39,7 +39,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "coursekit.data": ["load_cifar10", "cifar10_loaders", "make_standin_cifar10", "ArrayDataset", "TensorLoader", "Augment",
                        "channel_stats", "CIFAR10_MEAN", "CIFAR10_STD", "validate_image_folder",
-                       "load_image_folder", "FolderReport", "ImageFolderError"],
+                       "load_image_folder", "FolderReport", "ImageFolderError", "load_inspection",
+                       "INSPECTION_CLASSES", "load_annotations", "agreement", "cohen_kappa"],
     "coursekit.scenes": ["SceneGenerator", "Scene", "SceneObject", "Domain", "PARTS", "DOMAINS",
                          "make_object_dataset"],
     "coursekit.types": ["Classifications"],

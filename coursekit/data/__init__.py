@@ -1,9 +1,14 @@
-"""Datasets and loaders: CIFAR-10 (real or stand-in), in-memory arrays, on-device batching.
+"""Datasets and loaders: CIFAR-10 (real or stand-in), the course's inspection dataset and its two-annotator
+sample, a learner's own image folders, in-memory arrays, on-device batching.
 
 >>> from coursekit.data import ArrayDataset, TensorLoader, load_cifar10
 """
 from .arrays import ArrayDataset
 from .cifar import CIFAR10_CLASSES, SMOKE_SIZES, cifar10_loaders, load_cifar10
+from .annotators import agreement, cohen_kappa, disagreement_table, load_annotations
+from .inspection import (INSPECTION_CLASSES, INSPECTION_PARTS, SEVERITY_THRESHOLD, DatasetIntegrityError,
+                         build_inspection_dataset, load_inspection, render_inspection_sample,
+                         verify_inspection_dataset)
 from .imagefolder import (FolderReport, ImageFolderError, Problem, list_image_folder, load_image_folder,
                           validate_image_folder)
 from .loaders import CIFAR10_MEAN, CIFAR10_STD, Augment, TensorLoader, channel_stats
@@ -13,4 +18,7 @@ __all__ = [
     "ArrayDataset", "load_cifar10", "cifar10_loaders", "CIFAR10_CLASSES", "SMOKE_SIZES", "make_standin_cifar10",
     "TensorLoader", "Augment", "channel_stats", "CIFAR10_MEAN", "CIFAR10_STD",
     "validate_image_folder", "load_image_folder", "list_image_folder", "FolderReport", "Problem", "ImageFolderError",
+    "INSPECTION_CLASSES", "INSPECTION_PARTS", "SEVERITY_THRESHOLD", "DatasetIntegrityError", "load_inspection",
+    "build_inspection_dataset", "verify_inspection_dataset", "render_inspection_sample",
+    "load_annotations", "agreement", "cohen_kappa", "disagreement_table",
 ]

@@ -103,6 +103,7 @@ _UNSUPPORTED_IMAGE_HINTS = {
 }
 
 #: System clutter that is never data; reported as info and not loaded.
+_META_SUFFIXES = {".md", ".txt", ".csv", ".json", ".yaml", ".yml", ".rst", ""}  # README, LICENSE, labels, manifest
 _JUNK_NAMES = {"thumbs.db", "desktop.ini", "__macosx", ".ds_store", ".ipynb_checkpoints"}
 
 #: At most this many file names are spelled out in one message (the rest are in ``Problem.paths``).
@@ -519,6 +520,12 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
                     problems.append(Problem("wrong_layout", "warning", path,
                                             f"{e.name}/: empty folder that is not a split — delete it", None, None))
         junk(junk_files, "the dataset folder", None)
+        meta = [p for p in loose if p.suffix.lower() in _META_SUFFIXES and not _is_image_name(p.name)]
+        if meta:  # README, labels.csv, manifest.json ... belong next to the splits
+            all_files.extend(meta)
+            problems.append(Problem("wrong_layout", "info", tuple(meta),
+                                    f"{_names(meta, root)}: dataset documentation/metadata, not loaded", None, None))
+        loose = [p for p in loose if p not in meta]
         misplaced(loose, "directly in the dataset folder, not in <split>/<class>/",
                   "move each into train/<class>/ (or val/, test/)", None)
         if explicit:

@@ -9,6 +9,7 @@ YOLO boxes, SAM masks and classical geometry (angles) later, with domain presets
 ((96, 128, 3), 4, 10)
 """
 from .backgrounds import BACKGROUNDS, render_background
+from .defects import DEFECT_KINDS, Defect, defect_hook, draw_defect
 from .domains import DOMAINS, Domain, get_domain
 from .generator import DefectHook, Scene, SceneGenerator, SceneObject, make_object_dataset
 from .parts import DISTRACTORS, PARTS, Material, PartSpec, Prim, build_part, sample_material
@@ -18,4 +19,5 @@ __all__ = [
     "PARTS", "DISTRACTORS", "DOMAINS", "BACKGROUNDS", "Domain", "get_domain", "Scene", "SceneObject",
     "SceneGenerator", "DefectHook", "PartCanvas", "PartSpec", "Prim", "Material", "Light",
     "build_part", "sample_material", "render_background", "make_object_dataset",
+    "DEFECT_KINDS", "Defect", "defect_hook", "draw_defect",
 ]

@@ -51,6 +51,7 @@ class SceneObject:
         center_xy: the part's centre in pixels (pixel i spans [i, i + 1)).
         scale: the part's bounding-circle diameter as a fraction of the image's shorter side.
         defects: names of the defects a defect hook drew on it (empty for clean parts).
+        material: the name of the material it was rendered in, e.g. ``"steel"`` or ``"plastic"``.
     """
 
     part: str
@@ -61,6 +62,7 @@ class SceneObject:
     center_xy: tuple[float, float]
     scale: float
     defects: list[str] = field(default_factory=list)
+    material: str = ""
 
 
 @dataclass
@@ -73,6 +75,10 @@ class Scene:
         domain: the domain's name.
         index: the scene's index.
         seed: the generator's seed.
+        conditions: the values this scene drew from its domain's ranges (``light_intensity``,
+            ``light_azimuth_deg``, ``light_elevation_deg``, ``ambient``, ``exposure`` (how bright a flat
+            surface is lit, about 1 in ``source``), ``background``, ``blur_sigma``, ``noise_std``,
+            ``jpeg_quality``, ...): for slicing a test set by condition.
     """
 
     image: np.ndarray
@@ -80,6 +86,7 @@ class Scene:
     domain: str
     index: int
     seed: int
+    conditions: dict = field(default_factory=dict)
 
     @property
     def boxes(self) -> np.ndarray:
@@ -248,6 +255,7 @@ class SceneGenerator:
         cx, cy = p.center[0] * ss - 0.5, p.center[1] * ss - 0.5  # OpenCV pixel-centre coordinates
         x0, y0 = int(math.floor(cx - size / 2)), int(math.floor(cy - size / 2))
         canvas = rasterize(spec, size, (cx - x0, cy - y0), radius, p.angle)
+        canvas.material = material
         defects: list[str] = []
         if annotate and self.defect_hook is not None:
             defects = list(self.defect_hook(canvas, rng) or [])
@@ -259,7 +267,7 @@ class SceneGenerator:
         dx, dy = int(round(-lx / norm * reach)), int(round(-ly / norm * reach))
         paste(img, shadow, x0 + dx - pad, y0 + dy - pad, mode="darken")
         paste(img, rgb, x0, y0, alpha, mode="over")
-        return alpha, x0, y0, defects
+        return alpha, x0, y0, defects, material.name
 
     # --- a scene ------------------------------------------------------------------------------------------
     def render(self, index: int, part: str | int | None = None, draw_objects: bool = True) -> Scene:
@@ -288,7 +296,8 @@ class SceneGenerator:
                       intensity=float(rng.uniform(*d.light_intensity)), ambient=float(rng.uniform(*d.ambient)))
         shadow_strength = float(rng.uniform(*d.shadow_strength))
         gradient, vignette = float(rng.uniform(*d.gradient_strength)), float(rng.uniform(*d.vignette_strength))
-        gains = kelvin_gains(float(rng.uniform(*d.color_temperature_k)))
+        kelvin = float(rng.uniform(*d.color_temperature_k))
+        gains = kelvin_gains(kelvin)
         blur = float(rng.uniform(*d.blur_sigma))
         noise_std, shot = float(rng.uniform(*d.noise_std)), float(rng.uniform(*d.shot_noise))
         quality = int(rng.uniform(*d.jpeg_quality)) if d.jpeg_quality else None
@@ -299,20 +308,23 @@ class SceneGenerator:
         hr, wr = self.h * ss, self.w * ss
         img = render_background(bg_name, hr, wr, rng, tint=tint, brightness=brightness)
         lz = float(light.direction[2])
-        img *= light.ambient + light.fill * 0.6 + 0.8 * light.intensity * lz  # the table is lit like a flat part
+        exposure = light.ambient + light.fill * 0.6 + 0.8 * light.intensity * lz
+        img *= exposure  # the table is lit like a flat part
 
         layers = []  # (alpha, x0, y0, annotated index or -1) in drawing order
         for p in [c for c in clutter if not c.over]:
             self._draw(img, p, index, light, shadow_strength, annotate=False)
         defects: list[list[str]] = []
+        materials: list[str] = []
         for i, p in enumerate(objects):
             if not draw_objects:
                 continue
-            alpha, x0, y0, dfx = self._draw(img, p, index, light, shadow_strength, annotate=True)
+            alpha, x0, y0, dfx, mat = self._draw(img, p, index, light, shadow_strength, annotate=True)
             layers.append((alpha, x0, y0, i))
             defects.append(dfx)
+            materials.append(mat)
         for p in [c for c in clutter if c.over]:
-            alpha, x0, y0, _ = self._draw(img, p, index, light, shadow_strength, annotate=False)
+            alpha, x0, y0, _, _ = self._draw(img, p, index, light, shadow_strength, annotate=False)
             layers.append((alpha, x0, y0, -1))
 
         if ss > 1:
@@ -344,8 +356,16 @@ class SceneGenerator:
                 part=p.name, class_id=self.parts.index(p.name),
                 box_xyxy=np.array([xs[0], ys[0], xs[-1] + 1, ys[-1] + 1], np.float32), mask=mask,
                 angle_deg=p.angle, center_xy=(float(p.center[0]), float(p.center[1])),
-                scale=float(p.diameter / min(self.h, self.w)), defects=defects[i]))
-        return Scene(image=image, objects=annotated, domain=d.name, index=index, seed=self.seed)
+                scale=float(p.diameter / min(self.h, self.w)), defects=defects[i], material=materials[i]))
+        conditions = dict(light_intensity=light.intensity, light_azimuth_deg=light.azimuth_deg,
+                          light_elevation_deg=light.elevation_deg, ambient=light.ambient, exposure=exposure,
+                          color_temperature_k=float(kelvin), background=bg_name, background_tint=tint,
+                          background_brightness=brightness, shadow_strength=shadow_strength,
+                          gradient_strength=gradient, vignette_strength=vignette, blur_sigma=blur,
+                          noise_std=noise_std, shot_noise=shot, jpeg_quality=quality,
+                          clutter=len(clutter))
+        return Scene(image=image, objects=annotated, domain=d.name, index=index, seed=self.seed,
+                     conditions=conditions)
 
     def render_batch(self, indices: Sequence[int]) -> list[Scene]:
         """``[self.render(i) for i in indices]``."""

@@ -57,7 +57,7 @@ class PartCanvas:
 
     A defect hook (Module 2) receives this and may edit ``mask``/``level``/``albedo_gain`` in place:
     draw a scratch into ``level``, fill a hole from ``spec.holes()`` using ``to_patch``, stain
-    ``albedo_gain``, and return the names of the defects it made.
+    ``albedo_gain``, darken a crack with ``shade_gain``, and return the names of the defects it made.
 
     Attributes:
         spec: the part's primitives in unit coordinates.
@@ -68,6 +68,10 @@ class PartCanvas:
         radius: pixels per unit of part coordinates.
         angle_deg: in-plane rotation, counter-clockwise as seen in the image.
         to_patch: 2 x 3 affine taking unit part coordinates to patch pixels.
+        shade_gain: ``None`` or float32 (P, P) multiplier on the *final* shaded colour, highlights and
+            reflections included (a crack or pit that no light reaches); ``None`` changes nothing.
+        material: the material the part will be shaded with (set by the generator before it calls
+            the defect hook, so a scratch can be bright on dark parts and dark on bright ones).
     """
 
     spec: PartSpec
@@ -78,6 +82,8 @@ class PartCanvas:
     radius: float
     angle_deg: float
     to_patch: np.ndarray
+    shade_gain: np.ndarray | None = None
+    material: Material | None = None
 
     def to_pixels(self, pts) -> np.ndarray:
         """Map unit part coordinates (K, 2) to patch pixels (K, 2)."""
@@ -186,6 +192,8 @@ def shade(canvas: PartCanvas, material: Material, light: Light, rng: np.random.G
         rgb += spec_term[..., None] * (0.3 + 0.7 * albedo)
     else:
         rgb += spec_term[..., None]
+    if canvas.shade_gain is not None:
+        rgb *= canvas.shade_gain[..., None]
     return rgb.astype(np.float32, copy=False), alpha
 
 

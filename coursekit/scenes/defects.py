@@ -1,0 +1,336 @@
+"""Defects: scratches, cracks and missing holes drawn on a part through the generator's defect hook.
+
+Each renderer edits a :class:`~coursekit.scenes.render.PartCanvas` in place, before the part is shaded,
+and only where the part has material, so lighting, shadows, blur and noise treat the defect like the
+rest of the surface. A defect's ``severity`` in [0, 1] sets how visible it is (contrast, width, length):
+
+=================  ============================================================================
+``scratch``        one or two thin, slightly curved lines across the surface, brighter or darker
+                   than the metal; faint at low severity (below ~0.2 they vanish in the noise).
+``crack``          a dark, jagged, branching line that starts at the outer edge or at a hole's rim.
+``missing_hole``   one of the part's holes (its ``spec.holes()`` are the reference) was not drilled
+                   through: filled flush (severity >= 0.6, a faint drill mark left) or a blind pit
+                   that looks like a hole until you see that no background shows through it.
+``stain``          an oil stain or fingerprint: a soft dark blotch. *Not* a defect (a nuisance that
+                   inspection must ignore).
+=================  ============================================================================
+
+:func:`defect_hook` turns a list of :class:`Defect` into the ``hook(canvas, rng)`` that
+:class:`~coursekit.scenes.SceneGenerator` calls. The hook draws from its *own* random stream, never from
+the part's, so a sample and its defect-free twin (the same scene without the hook) are identical except
+on and right around the defect.
+
+>>> from coursekit.scenes import SceneGenerator
+>>> hook = defect_hook([Defect("crack", 0.8)], seed=(0, 1))
+>>> scene = SceneGenerator(96, parts=("flange",), seed=0, defect_hook=hook).render(0)
+>>> scene.objects[0].defects
+['crack']
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from .render import PartCanvas, rasterize
+
+__all__ = ["DEFECT_KINDS", "Defect", "DEFECT_RENDERERS", "draw_defect", "defect_hook", "draw_scratch",
+           "draw_crack", "fill_hole", "draw_stain"]
+
+DEFECT_KINDS: tuple[str, ...] = ("scratch", "crack", "missing_hole", "stain")
+_SHIFT = 3  # sub-pixel bits for OpenCV drawing
+_ONE = float(1 << _SHIFT)
+
+
+@dataclass(frozen=True)
+class Defect:
+    """One defect to draw.
+
+    Attributes:
+        kind: one of :data:`DEFECT_KINDS`.
+        severity: 0 (invisible) .. 1 (obvious); sets contrast, width and length.
+    """
+
+    kind: str
+    severity: float
+
+    def __post_init__(self):
+        if self.kind not in DEFECT_KINDS:
+            raise ValueError(f"unknown defect kind {self.kind!r}; valid: {', '.join(DEFECT_KINDS)}")
+        if not 0.0 <= float(self.severity) <= 1.0:
+            raise ValueError(f"defect severity must be in [0, 1]; got {self.severity!r}")
+
+
+# --- helpers -----------------------------------------------------------------------------------------------
+
+def _ensure_shade_gain(canvas: PartCanvas) -> np.ndarray:
+    if canvas.shade_gain is None:
+        canvas.shade_gain = np.ones_like(canvas.level)
+    return canvas.shade_gain
+
+
+def _stroke(shape: tuple[int, int], pts: np.ndarray, thickness: int) -> np.ndarray:
+    """A float32 [0, 1] anti-aliased polyline through ``pts`` (patch pixels)."""
+    out = np.zeros(shape, np.float32)
+    ip = [np.round(np.asarray(pts, np.float64) * _ONE).astype(np.int32)]
+    cv2.polylines(out, ip, False, 1.0, max(int(thickness), 1), cv2.LINE_AA, _SHIFT)
+    return np.clip(out, 0.0, 1.0)
+
+
+def _material(canvas: PartCanvas, erode: int = 0) -> np.ndarray:
+    """float32 [0, 1] where the part has material (optionally eroded by ``erode`` pixels)."""
+    m = canvas.mask
+    if erode > 0:
+        m = cv2.erode(m, np.ones((2 * erode + 1, 2 * erode + 1), np.uint8))
+    return m.astype(np.float32) * (1.0 / 255.0)
+
+
+def _random_material_point(canvas: PartCanvas, rng: np.random.Generator, erode: int) -> np.ndarray | None:
+    ys, xs = np.nonzero(_material(canvas, erode) > 0.5)
+    if len(xs) == 0:
+        ys, xs = np.nonzero(canvas.mask)
+        if len(xs) == 0:
+            return None
+    i = int(rng.integers(len(xs)))
+    return np.array([xs[i], ys[i]], np.float64) + rng.uniform(0, 1, 2)
+
+
+# --- the renderers -----------------------------------------------------------------------------------------
+
+def draw_scratch(canvas: PartCanvas, rng: np.random.Generator, severity: float) -> bool:
+    """One or two thin, gently curved scratches across the part; bright (burnished) or dark (gouged).
+
+    Contrast is 0 up to severity 0.1 and grows linearly above: at 0.15 a
+    scratch is lost in the noise, at 0.3 faint, at 0.6 plain to see. Bright on dark materials, dark on
+    light ones (either on mid tones). Returns ``False`` if the part has no surface to scratch.
+    """
+    rad = canvas.radius
+    shape = canvas.mask.shape
+    start = _random_material_point(canvas, rng, erode=max(int(0.08 * rad), 1))
+    if start is None:
+        return False
+    n = 2 if rng.random() < 0.3 else 1
+    bright = rng.random() < 0.6
+    if canvas.material is not None:
+        lum = float(np.dot(canvas.material.albedo, (0.3, 0.59, 0.11)))
+        bright = lum < 0.3 or (lum < 0.6 and bright)
+    heading = rng.uniform(0, 2 * math.pi)
+    length = rad * rng.uniform(0.7, 1.3) * (0.7 + 0.5 * severity)
+    width = max(1, int(round(rad * (0.022 + 0.016 * severity))))  # about 1 output pixel at 2x supersampling
+    lines = np.zeros(shape, np.float32)
+    for k in range(n):
+        off = np.array([-math.sin(heading), math.cos(heading)]) * (k * rng.uniform(0.05, 0.12) * rad)
+        d = np.array([math.cos(heading), math.sin(heading)])
+        p0 = start + off - d * length * rng.uniform(0.35, 0.65)
+        p2 = p0 + d * length * rng.uniform(0.8, 1.0)
+        bend = rng.uniform(-0.15, 0.15) * length  # a slight curvature: quadratic Bezier
+        p1 = (p0 + p2) / 2 + np.array([-d[1], d[0]]) * bend
+        t = np.linspace(0, 1, 40)[:, None]
+        pts = (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t * t * p2
+        # a scratch fades in and out along its length
+        stroke = _stroke(shape, pts, width)
+        lines = np.maximum(lines, stroke * rng.uniform(0.75, 1.0))
+    lines *= _material(canvas, erode=1)
+    if not lines.any():
+        return False
+    amp = 0.85 * max(severity - 0.1, 0.0) / 0.9
+    if bright:
+        canvas.albedo_gain += lines * (1.6 * amp)
+        _ensure_shade_gain(canvas)[...] *= 1.0 + lines * (0.5 * amp)
+    else:
+        canvas.albedo_gain *= 1.0 - lines * min(0.9, amp)
+        _ensure_shade_gain(canvas)[...] *= 1.0 - lines * (0.5 * amp)
+    canvas.level -= lines * (0.012 * amp)
+    return True
+
+
+def _edge_points(canvas: PartCanvas) -> tuple[np.ndarray, np.ndarray]:
+    """Boundary pixels of the material (outer edge and hole rims) and the inward direction at each."""
+    m = canvas.mask
+    edge = (m > 0) & (cv2.erode(m, np.ones((3, 3), np.uint8)) == 0)
+    ys, xs = np.nonzero(edge)
+    dt = cv2.GaussianBlur(cv2.distanceTransform(m, cv2.DIST_L2, 3), (0, 0), 1.5)
+    gx = cv2.Sobel(dt, cv2.CV_32F, 1, 0, ksize=3)[ys, xs]
+    gy = cv2.Sobel(dt, cv2.CV_32F, 0, 1, ksize=3)[ys, xs]
+    return np.stack([xs, ys], 1).astype(np.float64), np.stack([gx, gy], 1).astype(np.float64)
+
+
+def _walk(canvas: PartCanvas, rng: np.random.Generator, p: np.ndarray, heading: float, length: float,
+          step: float) -> np.ndarray:
+    """A jagged random walk from ``p`` that keeps to the material."""
+    pts = [p.copy()]
+    h0 = heading
+    m = canvas.mask
+    size = m.shape[0]
+    for _ in range(max(int(length / step), 2)):
+        heading += rng.normal(0, 0.5) + 0.3 * (h0 - heading)
+        q = pts[-1] + step * rng.uniform(0.6, 1.4) * np.array([math.cos(heading), math.sin(heading)])
+        x, y = int(q[0]), int(q[1])
+        if not (0 <= x < size and 0 <= y < size) or m[y, x] == 0:
+            break
+        pts.append(q)
+    return np.array(pts)
+
+
+def draw_crack(canvas: PartCanvas, rng: np.random.Generator, severity: float) -> bool:
+    """A dark, jagged crack running in from the outer edge or a hole's rim, with one or two branches.
+
+    Severity sets its length (0.25 .. 0.7 of the part's radius), width and darkness (a faint hairline
+    at 0.2, black from 0.7; nothing below 0.08).
+    """
+    rad = canvas.radius
+    pts, inward = _edge_points(canvas)
+    if len(pts) == 0:
+        return False
+    shape = canvas.mask.shape
+    step = max(0.045 * rad, 1.5)
+    length = rad * (0.25 + 0.45 * severity) * rng.uniform(0.85, 1.15)
+    main = None
+    for _ in range(8):  # pick a start whose walk gets some way into the material
+        i = int(rng.integers(len(pts)))
+        g = inward[i]
+        heading = math.atan2(g[1], g[0]) if np.hypot(*g) > 1e-6 else rng.uniform(0, 2 * math.pi)
+        walk = _walk(canvas, rng, pts[i] - 0.5 * np.array([math.cos(heading), math.sin(heading)]),
+                     heading + rng.uniform(-0.4, 0.4), length, step)
+        if main is None or len(walk) > len(main):
+            main = walk
+        if len(walk) * step >= 0.6 * length:
+            break
+    if main is None or len(main) < 3:
+        return False
+    w_main = max(1, int(round(rad * (0.02 + 0.025 * severity))))
+    crack = _stroke(shape, main, w_main)
+    for _ in range(1 + int(rng.random() < 0.5 * severity + 0.2)):  # branches
+        j = int(rng.integers(1, len(main) - 1))
+        d = main[j + 1] - main[j - 1]
+        h = math.atan2(d[1], d[0]) + rng.choice([-1, 1]) * rng.uniform(0.4, 1.0)
+        branch = _walk(canvas, rng, main[j], h, length * rng.uniform(0.25, 0.5), step * 0.8)
+        if len(branch) >= 2:
+            crack = np.maximum(crack, _stroke(shape, branch, max(1, w_main - 1)) * 0.9)
+    crack *= _material(canvas)
+    dark = 0.9 * min(max(severity - 0.08, 0.0) / 0.6, 1.0) ** 0.9  # a hairline at 0.2, black from 0.7
+    canvas.albedo_gain *= 1.0 - crack * dark
+    _ensure_shade_gain(canvas)[...] *= 1.0 - crack * (0.85 * dark)
+    canvas.level -= crack * (0.05 * dark)
+    return True
+
+
+def _hole_regions(canvas: PartCanvas) -> list[np.ndarray]:
+    """One bool patch per hole primitive: the pixels it cuts out."""
+    out = []
+    size = canvas.mask.shape[0]
+    for p in canvas.spec.prims:
+        if not p.is_hole:
+            continue
+        r = np.zeros((size, size), np.uint8)
+        pts = canvas.to_pixels(p.pts)
+        if p.kind == "circle":
+            c = (int(round(pts[0, 0] * _ONE)), int(round(pts[0, 1] * _ONE)))
+            cv2.circle(r, c, max(int(round(p.r * canvas.radius * _ONE)), 1), 1, -1, cv2.LINE_8, _SHIFT)
+        elif p.kind == "poly":
+            cv2.fillPoly(r, [np.round(pts * _ONE).astype(np.int32)], 1, cv2.LINE_8, _SHIFT)
+        else:
+            th = max(int(round(2 * p.r * canvas.radius)), 1)
+            cv2.polylines(r, [np.round(pts * _ONE).astype(np.int32)], False, 1, th, cv2.LINE_8, _SHIFT)
+        out.append(r.astype(bool))
+    return out
+
+
+def fill_hole(canvas: PartCanvas, rng: np.random.Generator, severity: float) -> bool:
+    """Leave one of the part's holes undrilled (holes overlapping it, e.g. a keyway, go with it).
+
+    The part is re-rasterised without that hole, so the filled spot has the exact relief of the face
+    around it. ``severity >= 0.6``: filled flush, with a faint centre-drill mark that fades as severity
+    grows. Below: a blind pit (drilled, not through): dark like a hole, but nothing shows through it,
+    so it gets harder to tell from a real hole as severity falls. Returns ``False`` for a part
+    without holes, or when the hole is outside the patch.
+    """
+    spec = canvas.spec
+    holes = [i for i, p in enumerate(spec.prims) if p.is_hole]
+    if not holes:
+        return False
+    regions = _hole_regions(canvas)
+    sizes = np.array([r.sum() for r in regions], np.float64)
+    candidates = [k for k in range(len(holes)) if sizes[k] >= 4]
+    if not candidates:
+        return False
+    k = int(candidates[int(rng.integers(len(candidates)))])
+    group = {k}
+    for j in range(len(holes)):  # holes that overlap the chosen one (a bore and its keyway) go together
+        if j != k and (regions[j] & regions[k]).any():
+            group.add(j)
+    drop = {holes[j] for j in group}
+    region = np.zeros_like(regions[k])
+    for j in group:
+        region |= regions[j]
+    filled = rasterize(replace(spec, prims=[p for i, p in enumerate(spec.prims) if i not in drop]),
+                       canvas.mask.shape[0], canvas.center, canvas.radius, canvas.angle_deg)
+    grow = cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    canvas.mask[grow] = filled.mask[grow]
+    canvas.level[grow] = filled.level[grow]
+    canvas.spec = filled.spec
+    # the mark left where the hole should be
+    ys, xs = np.nonzero(regions[k])
+    c = (float(xs.mean()) + 0.5, float(ys.mean()) + 0.5)
+    r_px = math.sqrt(len(xs) / math.pi)
+    yy, xx = np.ogrid[:region.shape[0], :region.shape[1]]
+    dist = np.sqrt((xx - c[0]) ** 2 + (yy - c[1]) ** 2).astype(np.float32)
+    if severity >= 0.6:  # flush, with a small centre-drill spot
+        spot = np.clip(1.0 - dist / max(0.35 * r_px, 1.0), 0.0, 1.0)
+        depth = 0.6 * (1.0 - severity) + 0.05
+    else:  # blind pit, slightly smaller than the hole
+        spot = np.clip((0.85 * r_px - dist) / 1.5 + 0.5, 0.0, 1.0)
+        depth = 0.9 - 0.9 * (severity - 0.2) / 0.4  # 0.9 (hole-like) at 0.2 .. 0 at 0.6
+        depth = float(np.clip(depth, 0.1, 0.9))
+    spot *= region
+    _ensure_shade_gain(canvas)[...] *= 1.0 - spot * depth
+    canvas.level -= spot * (0.04 * depth)
+    return True
+
+
+def draw_stain(canvas: PartCanvas, rng: np.random.Generator, severity: float) -> bool:
+    """A soft, dark oil stain or fingerprint smudge (cosmetic: *not* a defect)."""
+    rad = canvas.radius
+    c = _random_material_point(canvas, rng, erode=0)
+    if c is None:
+        return False
+    size = canvas.mask.shape[0]
+    blob = np.zeros((size, size), np.float32)
+    for _ in range(int(rng.integers(2, 5))):
+        q = c + rng.normal(0, 0.12 * rad, 2)
+        axes = (max(int(rad * rng.uniform(0.08, 0.22)), 1), max(int(rad * rng.uniform(0.06, 0.18)), 1))
+        cv2.ellipse(blob, (int(q[0]), int(q[1])), axes, float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
+    blob = cv2.GaussianBlur(blob, (0, 0), max(0.06 * rad, 1.0))
+    blob = np.clip(blob, 0, 1) * _material(canvas)
+    canvas.albedo_gain *= 1.0 - blob * (0.15 + 0.35 * severity)
+    _ensure_shade_gain(canvas)[...] *= 1.0 - blob * (0.1 + 0.2 * severity)
+    return True
+
+
+DEFECT_RENDERERS: dict[str, Callable[[PartCanvas, np.random.Generator, float], bool]] = {
+    "scratch": draw_scratch, "crack": draw_crack, "missing_hole": fill_hole, "stain": draw_stain,
+}
+
+
+def draw_defect(canvas: PartCanvas, defect: Defect, rng: np.random.Generator) -> bool:
+    """Draw one defect on ``canvas`` in place; ``False`` if the part cannot have it (no holes, no room)."""
+    return DEFECT_RENDERERS[defect.kind](canvas, rng, float(defect.severity))
+
+
+def defect_hook(defects: Sequence[Defect],
+                seed: int | Sequence[int]) -> Callable[[PartCanvas, np.random.Generator], list[str]]:
+    """The ``hook(canvas, rng) -> drawn kinds`` that draws ``defects`` in order (missing holes first).
+
+    The hook ignores the ``rng`` the generator passes and draws from ``np.random.default_rng(seed)``,
+    so the part's own random stream (its texture, its highlights) is the same with or without it.
+    """
+    order = sorted(defects, key=lambda d: d.kind != "missing_hole")
+
+    def hook(canvas: PartCanvas, rng: np.random.Generator) -> list[str]:
+        own = np.random.default_rng(seed)
+        return [d.kind for d in order if draw_defect(canvas, d, own)]
+
+    return hook
