@@ -62,6 +62,9 @@ def test_load_weights_round_trip_and_clear_mismatch(tmp_path):
     torch.save({"conv1.weight": torch.zeros(1)}, tmp_path / "bad.pt")
     with pytest.raises(ValueError, match="size mismatch"):
         load_weights(resnet18_backbone(), tmp_path / "bad.pt")
+    full = {**src.state_dict(), "fc.weight": torch.zeros(1000, 512), "fc.bias": torch.zeros(1000)}
+    torch.save(full, tmp_path / "with_classifier.pt")  # like the ImageNet file: its classifier is skipped
+    resnet18_backbone(tmp_path / "with_classifier.pt")
     torch.save({"fc9.weight": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="missing keys"):
         load_weights(resnet18_backbone(), tmp_path / "other.pt")

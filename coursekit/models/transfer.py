@@ -28,10 +28,12 @@ __all__ = ["resnet18_backbone", "load_weights", "TransferClassifier", "count_tra
 STRATEGIES = ("frozen", "finetune", "scratch")
 
 
-def load_weights(module: nn.Module, path: str | Path, strict: bool = True) -> nn.Module:
+def load_weights(module: nn.Module, path: str | Path, strict: bool = True,
+                 ignore: tuple[str, ...] = ()) -> nn.Module:
     """Load a state dict file into ``module`` with ``torch.load(..., weights_only=True)`` (data, never code).
 
-    Accepts a plain state dict or a coursekit checkpoint (``{"model": state_dict, ...}``).
+    Accepts a plain state dict or a coursekit checkpoint (``{"model": state_dict, ...}``). Keys starting
+    with one of ``ignore`` are dropped first (e.g. ``("fc.",)``: an old classification layer).
     """
     path = Path(path)
     if not path.is_file():
@@ -39,6 +41,7 @@ def load_weights(module: nn.Module, path: str | Path, strict: bool = True) -> nn
     state = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
+    state = {k: v for k, v in state.items() if not k.startswith(ignore)} if ignore else state
     try:
         missing, unexpected = module.load_state_dict(state, strict=False)
     except RuntimeError as err:  # shapes differ
@@ -62,13 +65,13 @@ def resnet18_backbone(weights: str | Path | None = None) -> nn.Module:
     import torchvision
 
     net = torchvision.models.resnet18(weights=None)
+    net.fc = nn.Identity()  # the ImageNet classifier is not used: its weights are skipped when loading
     if weights == "imagenet":
         from ..assets import fetch
 
-        load_weights(net, fetch("resnet18-imagenet"))
+        load_weights(net, fetch("resnet18-imagenet"), ignore=("fc.",))
     elif weights is not None:
-        load_weights(net, weights)
-    net.fc = nn.Identity()
+        load_weights(net, weights, ignore=("fc.",))
     net.num_features = 512
     return net
 
