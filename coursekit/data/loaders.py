@@ -219,7 +219,7 @@ class TensorLoader:
             raise TypeError(f"augment must be True, False or an Augment(...); got {augment!r}")
 
         # Labels: integer class indices, one per image.
-        y = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels)
+        y = torch.as_tensor(np.array(labels) if not isinstance(labels, torch.Tensor) else labels)  # a copy: arrays may be read-only
         if y.ndim != 1 or y.dtype == torch.bool or y.is_floating_point() or y.is_complex():
             raise ValueError(f"labels must be a 1-D array of integer class indices; got dtype {y.dtype}, shape {tuple(y.shape)}")
         if len(y) != len(images):
@@ -231,6 +231,8 @@ class TensorLoader:
             raise ValueError(f"labels must be in [0, {upper}]; found values from {int(y.min())} to {int(y.max())}")
 
         # Images: (N, C, H, W) float on the device, normalised once here rather than every batch.
+        if isinstance(images, np.ndarray) and not images.flags.writeable:
+            images = images.copy()  # torch cannot share read-only memory (e.g. a memory-mapped dataset)
         x = _as_nchw_float(torch.as_tensor(images).to(self.device))
         if (mean is None) != (std is None):
             raise ValueError("give both mean and std, or neither")
