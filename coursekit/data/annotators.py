@@ -120,19 +120,10 @@ def simulate_annotator(meta, annotator: str, version: str, seed: int = 0) -> np.
 
 def annotations_root(root: str | os.PathLike | None = None) -> Path:
     """``root``, else the repository's ``datasets/annotations``, else ``$COURSEKIT_HOME/datasets/annotations``."""
-    if root is not None:
-        return Path(root)
-    here = Path(__file__).resolve().parents[2] / "datasets" / "annotations"
-    if (here / "manifest.json").is_file():
-        return here
-    from ..settings import cache_dir
+    from .shipped import find_shipped_dataset
 
-    cached = cache_dir() / "datasets" / "annotations"
-    if (cached / "manifest.json").is_file():
-        return cached
-    raise FileNotFoundError(f"the annotation sample is in neither {here} nor {cached}; copy the repository's "
-                            "datasets/annotations folder there or run "
-                            "coursekit.data.annotators.build_annotation_sample()")
+    return find_shipped_dataset("annotations", root,
+                                rebuild="coursekit.data.annotators.build_annotation_sample()")
 
 
 def build_annotation_sample(out_dir: str | os.PathLike | None = None, inspection: str | os.PathLike | None = None,

@@ -527,20 +527,11 @@ def verify_manifest(root: str | os.PathLike, fix: str = "", keep=None) -> dict:
 def inspection_root(root: str | os.PathLike | None = None) -> Path:
     """Where the dataset is: ``root``, else the repository's ``datasets/inspection`` (next to the package),
     else ``$COURSEKIT_HOME/datasets/inspection`` (the course cache)."""
-    if root is not None:
-        return Path(root)
-    here = Path(__file__).resolve().parents[2] / "datasets" / "inspection"
-    if (here / "manifest.json").is_file():
-        return here
     from ..settings import cache_dir
+    from .shipped import find_shipped_dataset
 
-    cached = cache_dir() / "datasets" / "inspection"
-    if (cached / "manifest.json").is_file():
-        return cached
-    raise FileNotFoundError(
-        f"the inspection dataset is in neither {here} (a checkout of the course repository) nor {cached} "
-        "(the cache, $COURSEKIT_HOME). Copy the repository's datasets/inspection folder there, or rebuild it: "
-        f"python -m coursekit.data.inspection {cached}")
+    return find_shipped_dataset("inspection", root,
+                                rebuild=f"python -m coursekit.data.inspection {cache_dir() / 'datasets' / 'inspection'}")
 
 
 def load_inspection(split: str, root: str | os.PathLike | None = None, verify: bool = True):

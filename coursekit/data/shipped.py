@@ -1,0 +1,33 @@
+"""Where the datasets the course ships live: the repository's ``datasets/`` folder, else the cache.
+
+>>> find_shipped_dataset("inspection").name  # doctest: +SKIP
+'inspection'
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["find_shipped_dataset"]
+
+
+def find_shipped_dataset(name: str, root: str | os.PathLike | None = None, rebuild: str = "") -> Path:
+    """``root`` if given, else ``<repository>/datasets/<name>`` (next to the package), else
+    ``$COURSEKIT_HOME/datasets/<name>``: the first that holds a ``manifest.json``.
+
+    ``rebuild``: the command that regenerates the dataset, quoted in the error when it is nowhere.
+    """
+    if root is not None:
+        return Path(root)
+    here = Path(__file__).resolve().parents[2] / "datasets" / name
+    if (here / "manifest.json").is_file():
+        return here
+    from ..settings import cache_dir
+
+    cached = cache_dir() / "datasets" / name
+    if (cached / "manifest.json").is_file():
+        return cached
+    raise FileNotFoundError(
+        f"the {name} dataset is in neither {here} (a checkout of the course repository) nor {cached} "
+        f"(the cache, $COURSEKIT_HOME). Copy the repository's datasets/{name} folder there"
+        + (f", or rebuild it: {rebuild}" if rebuild else ""))
