@@ -262,3 +262,56 @@ def test_annotations_are_checked_against_their_manifest(tmp_path):
     path.write_text(path.read_text().replace(",crack,", ",scratch,", 1))
     with pytest.raises(DatasetIntegrityError, match="labels_v2.csv"):
         load_annotations("v2", root=copy)
+
+
+# --- other part sets (the stand-in's pre-training data) -------------------------------------------------------
+
+def test_plan_sample_draws_only_the_given_parts():
+    parts = ("bolt", "hex_nut")
+    plans = [plan_sample(i, "train", 0, parts=parts) for i in range(40)]
+    assert {p.part for p in plans} == set(parts)
+    assert sorted(p.label for p in plans) == sorted(INSPECTION_CLASSES * 10)  # still balanced
+    # a bolt has no hole: a missing hole is only ever planned on the hex nut
+    assert {p.part for p in plans if p.label == "missing_hole"} == {"hex_nut"}
+    ok = next(i for i in range(40) if plan_sample(i, "train", 0).label == "ok")
+    assert plan_sample(ok, "train", 0, parts="bolt").part == "bolt"  # one name is a one-part set
+    hole = next(i for i in range(40) if plan_sample(i, "train", 0).label == "missing_hole")
+    with pytest.raises(ValueError, match="no holes"):
+        plan_sample(hole, "train", 0, parts=("bolt", "knob"))
+    for i in [i for i, p in enumerate(plans) if p.label != "missing_hole"][:3]:
+        scene, meta = render_inspection_scene(i, "train", 0, parts=parts)
+        assert scene.objects[0].part == meta["part"] == plans[i].part
+
+
+def test_default_parts_are_the_inspection_parts():
+    for i in range(24):
+        assert plan_sample(i, "val", 3) == plan_sample(i, "val", 3, parts=INSPECTION_PARTS)
+    for i in (0, 7):
+        a, meta_a = render_inspection_sample(i, "train", seed=0)
+        b, meta_b = render_inspection_sample(i, "train", seed=0, parts=INSPECTION_PARTS)
+        assert np.array_equal(a, b) and meta_a == meta_b
+
+
+def test_unknown_parts_are_refused_with_the_valid_ones():
+    from coursekit.scenes.parts import PARTS
+
+    with pytest.raises(ValueError) as err:
+        plan_sample(0, "train", 0, parts=("bolt", "sprocket"))
+    msg = str(err.value)
+    assert "sprocket" in msg and all(p in msg for p in PARTS)
+    with pytest.raises(ValueError, match="parts"):
+        plan_sample(0, "train", 0, parts=())
+    with pytest.raises(ValueError, match="sprocket"):
+        render_inspection_sample(0, "train", 0, parts=("sprocket",))
+
+
+def test_render_with_parts_is_deterministic():
+    parts = ("hex_nut", "circlip")
+    index = next(i for i in range(40) if plan_sample(i, "train", 0, parts=parts).label != "missing_hole")
+    a, meta_a = render_inspection_sample(index, "train", 0, parts=parts)
+    b, meta_b = render_inspection_sample(index, "train", 0, parts=parts)
+    assert a.shape == (96, 96, 3) and a.dtype == np.uint8
+    assert _encode(a) == _encode(b) and a.tobytes() == b.tobytes() and meta_a == meta_b
+    assert meta_a["part"] in parts
+    default, _ = render_inspection_sample(index, "train", 0)
+    assert not np.array_equal(a, default)

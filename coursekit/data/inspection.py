@@ -76,6 +76,8 @@ INSPECTION_DOMAINS: dict[str, Domain] = {
 _SPLIT_DOMAIN = {"train": "source", "val": "source", "test": "source", "test_shifted": "shifted"}
 _SPLIT_OFFSET = {"train": 0, "val": 1_000_000, "test": 2_000_000, "test_shifted": 3_000_000}
 _OBJECT_SIZE = (0.72, 0.8)
+#: Part types that may have no hole at all: a missing hole is never planned on them.
+_PARTS_WITHOUT_HOLES = ("bolt", "knob")
 _OK_MARK_PROB = 0.35  # ok parts with an invisible hairline scratch (severity below the threshold)
 _STAIN_PROB = 0.2  # parts of any class with an oil stain (cosmetic, not a defect)
 _LABEL_FIELDS = ("file", "split", "class", "part", "defect", "severity", "stain", "material", "lighting",
@@ -135,26 +137,44 @@ def _check_index_seed(index, seed) -> tuple[int, int]:
     return int(index), int(seed)
 
 
+def _check_parts(parts) -> tuple[str, ...]:
+    from ..scenes.parts import PARTS
+
+    parts = (parts,) if isinstance(parts, str) else tuple(parts)
+    bad = [p for p in parts if p not in PARTS]
+    if not parts or bad:
+        raise ValueError(f"parts must be part types from {', '.join(PARTS)}; got {list(parts)!r}")
+    return parts
+
+
 def _split_code(split: str) -> int:
     return zlib.crc32(split.encode("utf-8"))
 
 
-def plan_sample(index: int, split: str = "train", seed: int = 0) -> SamplePlan:
+def plan_sample(index: int, split: str = "train", seed: int = 0,
+                parts: tuple[str, ...] = INSPECTION_PARTS) -> SamplePlan:
     """The class, part and defect of sample ``index`` of ``split``.
 
     Classes are balanced in blocks of four consecutive indices (a seeded shuffle of the four classes per
     block), so any ``4 * n`` first indices hold ``n`` of each class and the file name does not give the
-    class away.
+    class away. ``parts``: the part types to draw from (another set makes another dataset, e.g. the
+    stand-in pre-training set of :mod:`coursekit.models.pretrain`).
 
     >>> sorted(plan_sample(i, "train").label for i in range(4)) == sorted(INSPECTION_CLASSES)
     True
     """
     index, seed = _check_index_seed(index, seed)
+    parts = _check_parts(parts)
     code = _split_code(_check_split(split))
     order = np.random.default_rng([seed, code, index // 4, 1]).permutation(len(INSPECTION_CLASSES))
     label = INSPECTION_CLASSES[int(order[index % 4])]
     rng = np.random.default_rng([seed, code, index, 2])
-    part = INSPECTION_PARTS[int(rng.integers(len(INSPECTION_PARTS)))]
+    pool = parts
+    if label == "missing_hole":
+        pool = tuple(p for p in parts if p not in _PARTS_WITHOUT_HOLES)
+        if not pool:
+            raise ValueError(f"parts {list(parts)} have no holes, so no missing_hole sample can be planned")
+    part = pool[int(rng.integers(len(pool)))]
     mark = rng.random() < _OK_MARK_PROB
     sub = float(rng.uniform(0.03, 0.15))
     sev = float(rng.uniform(SEVERITY_THRESHOLD, 1.0))
@@ -181,19 +201,19 @@ def lighting_label(exposure: float) -> str:
 
 
 def render_inspection_scene(index: int, split: str = "train", seed: int = 0, size: int = DEFAULT_SIZE,
-                            clean: bool = False) -> tuple[Scene, dict]:
+                            clean: bool = False, parts: tuple[str, ...] = INSPECTION_PARTS) -> tuple[Scene, dict]:
     """Render sample ``index`` of ``split`` as a full :class:`~coursekit.scenes.Scene` (image + part mask).
 
     ``clean=True`` renders its defect-free twin: the same part, pose, light and noise without any defect
     or stain (the meta still describes the planned sample).
     """
-    plan = plan_sample(index, split, seed)
+    plan = plan_sample(index, split, seed, parts)
     domain = INSPECTION_DOMAINS[plan.domain]
     code = _split_code(split)
     defects = [] if clean else plan.defects()
     for attempt in range(8):  # a renderer may find no room (a crack too short): redraw it elsewhere
         hook = defect_hook(defects, seed=(seed, code, index, 3, attempt)) if defects else None
-        gen = SceneGenerator(size, domain=domain, seed=seed, parts=INSPECTION_PARTS, objects_per_scene=1,
+        gen = SceneGenerator(size, domain=domain, seed=seed, parts=_check_parts(parts), objects_per_scene=1,
                              centred=True, object_size=_OBJECT_SIZE, defect_hook=hook)
         scene = gen.render(_SPLIT_OFFSET[split] + index, part=plan.part)
         drawn = scene.objects[0].defects if scene.objects else []
@@ -214,14 +234,15 @@ def render_inspection_scene(index: int, split: str = "train", seed: int = 0, siz
 
 
 def render_inspection_sample(index: int, split: str = "train", seed: int = 0,
-                             size: int = DEFAULT_SIZE) -> tuple[np.ndarray, dict]:
+                             size: int = DEFAULT_SIZE, parts: tuple[str, ...] = INSPECTION_PARTS
+                             ) -> tuple[np.ndarray, dict]:
     """``(image uint8 (size, size, 3) RGB, meta)`` of sample ``index`` of ``split``.
 
     ``meta``: ``class``, ``part``, ``defect``, ``severity``, ``stain``, ``material``, ``lighting``
     (dark/dim/normal/bright), ``exposure``, ``background``, ``blur_sigma``, ``domain``, ``split``,
     ``index``, ``seed``. The same arguments always give the same pixels.
     """
-    scene, meta = render_inspection_scene(index, split, seed, size)
+    scene, meta = render_inspection_scene(index, split, seed, size, parts=parts)
     return scene.image, meta
 
 

@@ -9,7 +9,10 @@ from .registry import count_parameters, create_model, list_models, register_mode
 from .resnet9 import (RESNET9_SETTINGS, ConvBN, Residual, ResNet9, piecewise_linear, resnet9, resnet9_recipe,
                       resnet9_setting)
 from .simple_cnn import SimpleCNN, simple_cnn
-from .transfer import STRATEGIES, TransferClassifier, count_trainable, load_weights, param_groups, resnet18_backbone
+from .pretrain import (IMAGENET_MEAN, IMAGENET_STD, STANDIN_PARTS, Backbone, PretrainRecipe, imagenet_backbone,
+                       pretrain_standin, pretrained_backbone, pretraining_set, resnet9_backbone, standin_backbone)
+from .transfer import (STRATEGIES, TRANSFER_SETTINGS, TransferClassifier, transfer_setting, count_trainable, fit_transfer, label_saving_factor,
+                       labels_to_reach, load_weights, param_groups, resnet18_backbone, subset_per_class)
 
 __all__ = [
     "register_model",
@@ -32,4 +35,21 @@ __all__ = [
     "count_trainable",
     "param_groups",
     "STRATEGIES",
+    "subset_per_class",
+    "TRANSFER_SETTINGS",
+    "transfer_setting",
+    "fit_transfer",
+    "labels_to_reach",
+    "label_saving_factor",
+    "Backbone",
+    "PretrainRecipe",
+    "STANDIN_PARTS",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "pretrained_backbone",
+    "standin_backbone",
+    "imagenet_backbone",
+    "resnet9_backbone",
+    "pretraining_set",
+    "pretrain_standin",
 ]

@@ -23,9 +23,29 @@ import torch
 import torch.nn as nn
 
 __all__ = ["resnet18_backbone", "load_weights", "TransferClassifier", "count_trainable", "param_groups",
-           "STRATEGIES"]
+           "STRATEGIES", "TRANSFER_SETTINGS", "transfer_setting", "subset_per_class", "fit_transfer", "labels_to_reach", "label_saving_factor"]
 
 STRATEGIES = ("frozen", "finetune", "scratch")
+
+#: Module 2's sizes per run profile (notebook 02). ``ks``: labelled images per class on the labels curve
+#: (200 = every training label); ``seeds``: draws of the labelled subset; ``steps``: SGD steps per run,
+#: the same for every label count; ``lr``: the head's peak learning rate per strategy (a fine-tuned
+#: backbone gets a tenth of it); ``pool`` / ``n_extra``: new photos rendered / added in the targeted-data step.
+TRANSFER_SETTINGS = {
+    "full": dict(ks=(5, 10, 25, 50, 200), seeds=(0, 1, 2), steps=200, batch_size=32, pool=1000, n_extra=100,
+                 lr={"frozen": 0.05, "finetune": 0.05, "scratch": 0.05}),
+    "smoke": dict(ks=(10, 200), seeds=(0,), steps=60, batch_size=32, pool=300, n_extra=50,
+                  lr={"frozen": 0.05, "finetune": 0.05, "scratch": 0.05}),
+}
+
+
+def transfer_setting(settings=None) -> dict:
+    """This run's row of :data:`TRANSFER_SETTINGS` (by the profile), with its ``name``."""
+    from ..settings import settings as _settings
+
+    S = settings or _settings()
+    name = "smoke" if S.smoke else "full"
+    return {"name": name, **TRANSFER_SETTINGS[name]}
 
 
 def load_weights(module: nn.Module, path: str | Path, strict: bool = True,
@@ -125,3 +145,88 @@ def param_groups(model: TransferClassifier, lr: float, backbone_lr_factor: float
         factor = 1.0 if model.strategy == "scratch" else backbone_lr_factor
         groups.append({"params": backbone, "lr": lr * factor, "name": "backbone"})
     return groups
+
+
+# --- one training run of the labels curve ------------------------------------------------------------------
+
+def subset_per_class(labels, k: int, seed: int = 0, num_classes: int | None = None):
+    """Indices of ``k`` examples of each class, drawn at random (seeded); the first ``k`` of a larger
+    draw with the same seed are the same ones, so the subsets of a labels curve are nested.
+
+    Raises ``ValueError`` naming the class when a class has fewer than ``k`` examples.
+
+    >>> subset_per_class([0, 1, 0, 1, 0, 1], 2, seed=0).size
+    4
+    """
+    import numpy as np
+
+    labels = np.asarray(labels)
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k (examples per class) must be a positive int; got {k!r}")
+    n_cls = int(num_classes if num_classes is not None else labels.max() + 1)
+    out = []
+    for c in range(n_cls):
+        idx = np.flatnonzero(labels == c)
+        if len(idx) < k:
+            raise ValueError(f"class {c} has {len(idx)} examples, fewer than k={k}")
+        perm = np.random.default_rng([seed, c]).permutation(idx)
+        out.append(perm[:k])
+    return np.sort(np.concatenate(out))
+
+
+def fit_transfer(model: TransferClassifier, train_loader, *, epochs: int, lr: float, backbone_lr_factor: float = 0.1,
+                 weight_decay: float = 5e-4, val_loader=None, device=None, progress: bool = False):
+    """Train a :class:`TransferClassifier` the same way for every strategy: SGD with Nesterov momentum,
+    a one-cycle learning-rate schedule (warm-up 20%), :func:`param_groups` (the backbone at
+    ``lr * backbone_lr_factor`` when fine-tuning). Returns the :class:`~coursekit.train.History`.
+    """
+    from ..train import fit
+
+    groups = param_groups(model, lr, backbone_lr_factor)
+    opt = torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    steps = max(1, len(train_loader) * epochs)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, [g["lr"] for g in groups], total_steps=steps, pct_start=0.2)
+    return fit(model, train_loader, epochs=epochs, optimizer=opt, scheduler=sched, val_loader=val_loader,
+               device=device, progress=progress)
+
+
+def labels_to_reach(ks, accuracies, target: float) -> float | None:
+    """Labels per class at which a curve (``accuracies`` at ``ks``, increasing ``ks``) first reaches
+    ``target``, interpolating linearly in log(k) between measured points; ``None`` if it never does.
+
+    >>> round(labels_to_reach([10, 100], [0.5, 0.9], 0.7), 1)
+    31.6
+    """
+    import math
+
+    ks, acc = [float(k) for k in ks], [float(a) for a in accuracies]
+    if len(ks) != len(acc) or not ks:
+        raise ValueError("ks and accuracies must be non-empty and the same length")
+    if any(b <= a for a, b in zip(ks, ks[1:])):
+        raise ValueError(f"ks must increase; got {ks}")
+    if acc[0] >= target:
+        return ks[0]
+    for (k0, a0), (k1, a1) in zip(zip(ks, acc), zip(ks[1:], acc[1:])):
+        if a1 >= target > a0:
+            t = (target - a0) / (a1 - a0)
+            return round(math.exp(math.log(k0) + t * (math.log(k1) - math.log(k0))), 6)
+    return None
+
+
+def label_saving_factor(ks, pretrained_acc, scratch_acc) -> dict:
+    """How many times fewer labels the pre-trained model needs to match the from-scratch model's best.
+
+    The target is the scratch curve's accuracy at the largest ``k``; the factor is ``k_max`` divided by
+    the labels the pre-trained curve needs to reach it (:func:`labels_to_reach`). If the pre-trained
+    model is already there at the smallest ``k`` the factor is a lower bound (``"at_least": True``); if
+    it never gets there the factor is ``None``.
+
+    >>> label_saving_factor([5, 50, 500], [0.8, 0.9, 0.95], [0.3, 0.6, 0.9])["factor"]
+    10.0
+    """
+    ks = list(ks)
+    target = float(scratch_acc[-1])
+    need = labels_to_reach(ks, pretrained_acc, target)
+    factor = None if need is None else round(ks[-1] / need, 3)
+    return {"target": target, "scratch_labels": ks[-1], "pretrained_labels": need, "factor": factor,
+            "at_least": need is not None and need == ks[0]}
