@@ -43,7 +43,9 @@ _LAZY = {
                        "INSPECTION_CLASSES", "load_annotations", "agreement", "cohen_kappa"],
     "coursekit.scenes": ["SceneGenerator", "Scene", "SceneObject", "Domain", "PARTS", "DOMAINS",
                          "make_object_dataset"],
-    "coursekit.types": ["Classifications"],
+    "coursekit.types": ["Classifications", "Detections"],
+    "coursekit.detection_metrics": ["box_iou", "mean_average_precision", "match_detections", "DetectionMatch",
+                                    "detection_pr_points", "detection_recall_precision"],
     "coursekit.models": ["create_model", "list_models", "register_model", "count_parameters", "ResNet9",
                          "SimpleCNN", "resnet9_recipe", "resnet9_setting", "TransferClassifier", "resnet18_backbone",
                          "pretrained_backbone", "Backbone", "subset_per_class", "fit_transfer",
@@ -62,7 +64,7 @@ _LAZY = {
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 _SUBMODULES = ["assets", "data", "exercises", "metrics", "models", "scenes", "viz", "train", "types", "cli",
-               "standins", "calibrate", "evaluate"]
+               "standins", "calibrate", "evaluate", "detection_metrics"]
 
 __all__ = [
     "settings", "Settings", "seed_everything", "pick_device",

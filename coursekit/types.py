@@ -2,7 +2,8 @@
 
 A course network, a vendor model and a classical OpenCV pipeline all hand back these small dataclasses,
 so evaluation, calibration, plots and export never look at a vendor's objects (the seed article's
-"own the interface" advice). Module 1 needs :class:`Classifications`; detections join in Module 3.
+"own the interface" advice). Module 1 needs :class:`Classifications`; Module 3 adds :class:`Detections`
+(boxes, with optional masks), with adapters for ultralytics results, YOLO label files and COCO JSON.
 
 >>> import numpy as np
 >>> c = Classifications.from_logits(np.array([[2.0, 0.0], [0.0, 1.0]]), class_names=["cat", "dog"])
@@ -11,12 +12,15 @@ so evaluation, calibration, plots and export never look at a vendor's objects (t
 """
 from __future__ import annotations
 
+import os
+import warnings
 from dataclasses import dataclass
-from typing import Sequence
+from pathlib import Path
+from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Classifications"]
+__all__ = ["Classifications", "Detections"]
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -81,3 +85,594 @@ class Classifications:
         """The probability given to each image's *true* class (targets: int array (N,))."""
         targets = np.asarray(targets, dtype=np.int64)
         return self.probs[np.arange(len(self)), targets]
+
+
+# ------------------------------------------------------------------------------------------ detections
+
+
+def _numpy(x) -> np.ndarray:
+    """A numpy array from a list, an array or a torch tensor (on any device)."""
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _image_size(size, what: str = "image_size") -> tuple[int, int]:
+    """A validated (height, width) of positive whole numbers."""
+    try:
+        h, w = (float(v) for v in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be (height, width) in pixels; got {size!r}") from None
+    if not (h > 0 and w > 0 and h == int(h) and w == int(w)):
+        raise ValueError(f"{what} must be (height, width), two positive whole numbers of pixels; got {size!r}")
+    return int(h), int(w)
+
+
+def _names_list(names) -> list[str]:
+    """Class names from a list, or from ultralytics' ``{index: name}`` dict (indices 0..K-1)."""
+    if isinstance(names, Mapping):
+        keys = sorted(int(k) for k in names)
+        if keys != list(range(len(keys))):
+            raise ValueError(f"class names dict must have the indices 0..{len(keys) - 1}; got keys {keys}")
+        return [names[k] if k in names else names[str(k)] for k in keys]
+    return list(names)
+
+
+def _rle_encode(masks: np.ndarray) -> list[dict]:
+    """COCO run-length encodings (pycocotools), JSON-ready: ``{"size": [h, w], "counts": str}``."""
+    from pycocotools import mask as mask_utils
+
+    if len(masks) == 0:
+        return []
+    rles = mask_utils.encode(np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8)))
+    return [{"size": [int(v) for v in r["size"]], "counts": r["counts"].decode("ascii")} for r in rles]
+
+
+def _segmentation_to_mask(segmentation, height: int, width: int, where: str) -> np.ndarray:
+    """A COCO ``segmentation`` (polygons, RLE or compressed RLE) as a bool (H, W) mask."""
+    from pycocotools import mask as mask_utils
+
+    if isinstance(segmentation, list):  # polygons [[x1, y1, x2, y2, ...], ...]
+        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+    elif isinstance(segmentation, Mapping) and "counts" in segmentation:
+        size = [int(v) for v in segmentation.get("size", (height, width))]
+        if size != [height, width]:
+            raise ValueError(f"{where}: its mask is {size[0]}x{size[1]} but the image is {height}x{width}")
+        counts = segmentation["counts"]
+        if isinstance(counts, list):  # uncompressed RLE
+            rle = mask_utils.frPyObjects(dict(segmentation), height, width)
+        else:  # compressed RLE, counts as str or bytes
+            rle = {"size": size, "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+    else:
+        raise ValueError(f"{where}: 'segmentation' must be polygons or an RLE dict; got {type(segmentation).__name__}")
+    with warnings.catch_warnings():  # pycocotools' own NumPy 2 deprecation notice, nothing to act on here
+        warnings.filterwarnings("ignore", message=".*__array__ implementation doesn't accept a copy keyword",
+                                category=DeprecationWarning)
+        return mask_utils.decode(rle).astype(bool)
+
+
+def _read_labels(source) -> tuple[str, str]:
+    """(text, where) from label text or a path to a label file."""
+    if isinstance(source, os.PathLike):
+        return Path(source).read_text(encoding="utf-8"), f"{os.fspath(source)}: "
+    if not isinstance(source, str):
+        raise TypeError(f"expected label text or a path to a .txt file; got {type(source).__name__}")
+    if "\n" not in source and source.strip() and os.path.isfile(source.strip()):
+        return Path(source.strip()).read_text(encoding="utf-8"), f"{source.strip()}: "
+    if "\n" not in source and source.strip().endswith(".txt"):
+        raise FileNotFoundError(f"no such label file: {source.strip()}")
+    return source, ""
+
+
+@dataclass(eq=False, repr=False)
+class Detections:
+    """The boxes (and optionally masks) found in, or labelled on, one image.
+
+    The same type holds a model's predictions (with a ``confidence`` per box) and the ground truth
+    (``confidence=None``), so metrics, galleries and exports take one kind of object whatever made it:
+    an ultralytics YOLO model (:meth:`from_ultralytics`), a YOLO label file (:meth:`from_yolo_txt`), a
+    COCO JSON file (:meth:`from_coco`), the course's own network or a classical OpenCV pipeline.
+
+    Attributes:
+        xyxy: float32 (N, 4): each box's corners ``x1, y1, x2, y2`` in pixels of the original image
+            (x to the right, y down, ``x2 >= x1`` and ``y2 >= y1``).
+        class_id: int64 (N,): each box's class, an index into ``class_names``.
+        class_names: all the classes, in index order (not only those that occur).
+        confidence: float32 (N,) scores, usually in [0, 1]; ``None`` for ground truth.
+        masks: optional bool (N, H, W): one full-image mask per box (instance segmentation).
+        image_size: optional ``(height, width)`` in pixels (numpy's order, like ultralytics'
+            ``orig_shape``). The YOLO adapters need it (their coordinates are fractions of the image);
+            with masks it is their (H, W).
+
+    Pass the fields by keyword. Inputs may be lists, numpy arrays or torch tensors; they are converted
+    and checked, and a ``ValueError`` names the first box that is wrong.
+
+    >>> d = Detections(xyxy=[[10, 20, 50, 60], [0, 0, 8, 8]], class_id=[1, 0],
+    ...                class_names=["scratch", "dent"], confidence=[0.9, 0.3])
+    >>> len(d), d.names, d.area.tolist()
+    (2, ['dent', 'scratch'], [1600.0, 64.0])
+    >>> d.filter(min_confidence=0.5).names
+    ['dent']
+    """
+
+    xyxy: np.ndarray
+    class_id: np.ndarray
+    class_names: Sequence[str]
+    confidence: np.ndarray | None = None
+    masks: np.ndarray | None = None
+    image_size: tuple[int, int] | None = None
+
+    def __post_init__(self):
+        names = self.class_names
+        if isinstance(names, (str, bytes)) or not all(isinstance(n, str) for n in names):
+            raise TypeError(f"class_names must be a list of strings, e.g. ['scratch', 'dent']; got {names!r}")
+        names = list(names)
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise ValueError(f"class name {name!r} appears twice in class_names {names}")
+            seen.add(name)
+        self.class_names = names
+
+        xyxy = _numpy(self.xyxy)
+        if xyxy.dtype.kind not in "biuf":
+            raise TypeError(f"xyxy holds {xyxy.dtype} values; expected numbers")
+        if xyxy.size == 0:
+            xyxy = xyxy.reshape(0, 4)
+        if xyxy.ndim != 2 or xyxy.shape[1] != 4:
+            raise ValueError(f"xyxy must be (N, 4), the corners x1, y1, x2, y2 of N boxes; got shape {xyxy.shape}")
+        xyxy = xyxy.astype(np.float32)
+        bad = np.flatnonzero(~np.isfinite(xyxy).all(axis=1))
+        if bad.size:
+            raise ValueError(f"box {bad[0]} is {xyxy[bad[0]].tolist()}: every coordinate must be a finite number")
+        bad = np.flatnonzero((xyxy[:, 2] < xyxy[:, 0]) | (xyxy[:, 3] < xyxy[:, 1]))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(
+                f"box {i} is {xyxy[i].tolist()}: {'x2 < x1' if xyxy[i, 2] < xyxy[i, 0] else 'y2 < y1'}. Boxes are "
+                "corners x1, y1, x2, y2 in pixels; for COCO's x, y, w, h use Detections.from_coco, for YOLO's "
+                "normalised cx, cy, w, h use Detections.from_yolo_txt"
+            )
+        self.xyxy = xyxy
+        n = len(xyxy)
+
+        cid = _numpy(self.class_id)
+        if cid.size == 0:
+            cid = cid.reshape(0)
+        if cid.ndim != 1 or len(cid) != n:
+            raise ValueError(f"class_id must be one class index per box ({n}); got shape {cid.shape}")
+        if cid.dtype.kind == "f":
+            bad = np.flatnonzero(~np.isfinite(cid) | (cid != np.round(cid)))
+            if bad.size:
+                raise ValueError(f"class_id of box {bad[0]} is {cid[bad[0]]!r}, not a whole class index")
+        elif cid.dtype.kind not in "iu":
+            raise TypeError(f"class_id holds {cid.dtype} values; expected class indices 0..{len(names) - 1}")
+        cid = cid.astype(np.int64)
+        bad = np.flatnonzero((cid < 0) | (cid >= len(names)))
+        if bad.size:
+            i = int(bad[0])
+            raise ValueError(
+                f"class_id of box {i} is {cid[i]}, outside 0..{len(names) - 1}: there are {len(names)} class_names"
+            )
+        self.class_id = cid
+
+        if self.confidence is not None:
+            conf = _numpy(self.confidence)
+            if conf.size == 0:
+                conf = conf.reshape(0)
+            if conf.ndim != 1 or len(conf) != n:
+                raise ValueError(f"confidence must be one score per box ({n}), or None for ground truth; "
+                                 f"got shape {conf.shape}")
+            if conf.dtype.kind not in "biuf":
+                raise TypeError(f"confidence holds {conf.dtype} values; expected numbers")
+            conf = conf.astype(np.float32)
+            bad = np.flatnonzero(~np.isfinite(conf))
+            if bad.size:
+                raise ValueError(f"confidence of box {bad[0]} is {conf[bad[0]]!r}; scores must be finite numbers")
+            self.confidence = conf
+
+        if self.image_size is not None:
+            self.image_size = _image_size(self.image_size)
+
+        if self.masks is not None:
+            masks = _numpy(self.masks)
+            if masks.ndim != 3 or len(masks) != n:
+                raise ValueError(f"masks must be (N, H, W), one full-image mask per box ({n}); got shape {masks.shape}")
+            if masks.dtype != bool:
+                if masks.dtype.kind not in "biuf" or not ((masks == 0) | (masks == 1)).all():
+                    raise ValueError("masks must be boolean (or 0/1); threshold soft masks first, e.g. masks > 0.5")
+                masks = masks.astype(bool)
+            hw = (int(masks.shape[1]), int(masks.shape[2]))
+            if self.image_size is None:
+                self.image_size = hw
+            elif hw != self.image_size:
+                raise ValueError(f"masks are {hw[0]}x{hw[1]} (H x W) but image_size is "
+                                 f"{self.image_size[0]}x{self.image_size[1]}: masks must cover the whole image")
+            self.masks = masks
+
+    # -------------------------------------------------------------------------------- basics
+
+    @classmethod
+    def empty(cls, class_names: Sequence[str], image_size: tuple[int, int] | None = None) -> "Detections":
+        """No boxes: an image where the model found nothing (an empty ``confidence``, so it is a valid
+        prediction; as ground truth, "nothing to find", the empty confidence is ignored)."""
+        return cls(xyxy=np.zeros((0, 4), np.float32), class_id=np.zeros(0, np.int64), class_names=class_names,
+                   confidence=np.zeros(0, np.float32), image_size=image_size)
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def __getitem__(self, index) -> "Detections":
+        """Select boxes with an int, a slice, a boolean mask (one entry per box) or an index array.
+
+        The result is always a :class:`Detections` (an int gives one box), with the same classes."""
+        n = len(self)
+        if hasattr(index, "detach"):
+            index = index.detach().cpu().numpy()
+        if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+            if not -n <= index < n:
+                raise IndexError(f"box index {index} is out of range for {n} boxes")
+            index = [int(index)]
+        elif not isinstance(index, slice):
+            index = np.asarray(index)
+            if index.dtype == bool:
+                if index.shape != (n,):
+                    raise IndexError(f"a boolean mask must have one entry per box ({n}); got shape {index.shape}")
+            elif index.size == 0:
+                index = index.astype(np.int64).reshape(0)
+            elif index.dtype.kind not in "iu" or index.ndim != 1:
+                raise IndexError(f"index boxes with an int, a slice, a boolean mask or a 1-D array of ints; "
+                                 f"got {index.dtype} of shape {index.shape}")
+            elif index.size and not ((-n <= index) & (index < n)).all():
+                bad = int(index[(index < -n) | (index >= n)][0])
+                raise IndexError(f"box index {bad} is out of range for {n} boxes")
+        return Detections(
+            xyxy=self.xyxy[index],
+            class_id=self.class_id[index],
+            class_names=self.class_names,
+            confidence=None if self.confidence is None else self.confidence[index],
+            masks=None if self.masks is None else self.masks[index],
+            image_size=self.image_size,
+        )
+
+    def __repr__(self) -> str:
+        counts: dict[str, int] = {}
+        for name in self.names:
+            counts[name] = counts.get(name, 0) + 1
+        parts = [f"{len(self)} boxes", f"classes={counts}"]
+        if self.confidence is None:
+            parts.append("ground truth")
+        elif len(self):
+            parts.append(f"confidence {self.confidence.min():.3g}..{self.confidence.max():.3g}")
+        if self.masks is not None:
+            parts.append("with masks")
+        if self.image_size is not None:
+            parts.append(f"image_size={self.image_size}")
+        return f"Detections({', '.join(parts)})"
+
+    def _class_ids(self, classes) -> np.ndarray:
+        """Class indices from a name, an index, or a list of either."""
+        if isinstance(classes, (str, int, np.integer)):
+            classes = [classes]
+        ids = []
+        for c in classes:
+            if isinstance(c, str):
+                if c not in self.class_names:
+                    raise ValueError(f"unknown class {c!r}; the classes are {self.class_names}")
+                ids.append(self.class_names.index(c))
+            else:
+                if not 0 <= int(c) < len(self.class_names):
+                    raise ValueError(f"class index {c} is outside 0..{len(self.class_names) - 1}")
+                ids.append(int(c))
+        return np.asarray(ids, dtype=np.int64)
+
+    def filter(self, min_confidence: float | None = None, classes=None) -> "Detections":
+        """The boxes with ``confidence >= min_confidence`` (the decision threshold; the same ``>=``
+        convention as :mod:`coursekit.calibrate`) and, if given, of the named ``classes``."""
+        keep = np.ones(len(self), dtype=bool)
+        if min_confidence is not None:
+            if self.confidence is None:
+                raise ValueError("these detections have no confidence (ground truth?): there is nothing to threshold")
+            keep &= self.confidence >= min_confidence
+        if classes is not None:
+            keep &= np.isin(self.class_id, self._class_ids(classes))
+        return self[keep]
+
+    @property
+    def names(self) -> list[str]:
+        """The class name of each box (like :attr:`Classifications.names`; ``class_id`` holds the indices)."""
+        return [self.class_names[i] for i in self.class_id]
+
+    @property
+    def area(self) -> np.ndarray:
+        """Each box's area in square pixels, float32 (N,)."""
+        return (self.xyxy[:, 2] - self.xyxy[:, 0]) * (self.xyxy[:, 3] - self.xyxy[:, 1])
+
+    # ------------------------------------------------------------------------- JSON
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (lists, floats, None); masks as COCO run-length encodings (pycocotools).
+
+        ``Detections.from_dict(d.to_dict())`` gives back exactly the same arrays."""
+        return {
+            "xyxy": self.xyxy.tolist(),
+            "class_id": self.class_id.tolist(),
+            "class_names": list(self.class_names),
+            "confidence": None if self.confidence is None else self.confidence.tolist(),
+            "masks": None if self.masks is None else _rle_encode(self.masks),
+            "image_size": None if self.image_size is None else list(self.image_size),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "Detections":
+        """The inverse of :meth:`to_dict`."""
+        if not isinstance(data, Mapping):
+            raise TypeError(f"expected a dict from Detections.to_dict(), got {type(data).__name__}")
+        known = {"xyxy", "class_id", "class_names", "confidence", "masks", "image_size"}
+        missing = sorted({"xyxy", "class_id", "class_names"} - set(data))
+        if missing:
+            raise ValueError(f"not a Detections dict: missing {missing}")
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"not a Detections dict: unknown key(s) {unknown}")
+        masks = data.get("masks")
+        if masks is not None:
+            if data.get("image_size") is None:
+                raise ValueError("a Detections dict with masks needs its image_size")
+            h, w = _image_size(data["image_size"])
+            masks = np.stack([_segmentation_to_mask(m, h, w, f"mask {i}") for i, m in enumerate(masks)]) \
+                if len(masks) else np.zeros((0, h, w), dtype=bool)
+        return cls(
+            xyxy=np.asarray(data["xyxy"], dtype=np.float32).reshape(-1, 4),
+            class_id=np.asarray(data["class_id"], dtype=np.int64).reshape(-1),
+            class_names=data["class_names"],
+            confidence=None if data.get("confidence") is None else np.asarray(data["confidence"], np.float32),
+            masks=masks,
+            image_size=data.get("image_size"),
+        )
+
+    # --------------------------------------------------------------------- ultralytics
+
+    @classmethod
+    def from_ultralytics(cls, result) -> "Detections":
+        """From one ultralytics ``Results`` (one image): ``model(image)[0]``.
+
+        Reads ``result.boxes.xyxy`` / ``.conf`` / ``.cls`` (pixels of the original image),
+        ``result.names`` (``{index: name}``), ``result.orig_shape`` (height, width) and, for a
+        segmentation model, ``result.masks.data``. Ultralytics keeps masks at the network's input size
+        (letterboxed) unless ``retina_masks=True``; they are scaled back to the original image with
+        ultralytics' own ``scale_masks``, then thresholded at 0.5.
+        """
+        if isinstance(result, (list, tuple)):
+            raise TypeError(
+                f"from_ultralytics takes one image's result, but got a list of {len(result)} (what model(...) "
+                "returns): use Detections.from_ultralytics(results[0]), or one per result in a list comprehension"
+            )
+        names = getattr(result, "names", None)
+        if names is None or not hasattr(result, "orig_shape"):
+            raise TypeError(f"expected an ultralytics Results (with .boxes, .names, .orig_shape); "
+                            f"got {type(result).__name__}")
+        class_names = _names_list(names)
+        image_size = _image_size(tuple(result.orig_shape)[:2], "result.orig_shape")
+        if getattr(result, "obb", None) is not None:
+            raise ValueError("this result holds oriented boxes (an OBB model); Detections holds axis-aligned boxes")
+        boxes = getattr(result, "boxes", None)
+        if boxes is None:
+            if getattr(result, "probs", None) is not None:
+                raise ValueError("this ultralytics result is a classification (.probs): use Classifications")
+            raise ValueError("this ultralytics result has no boxes")
+        xyxy = _numpy(boxes.xyxy).reshape(-1, 4)
+        masks = None
+        if getattr(result, "masks", None) is not None:
+            masks = _ultralytics_masks(result.masks, image_size)
+        return cls(xyxy=xyxy, class_id=_numpy(boxes.cls).reshape(-1), class_names=class_names,
+                   confidence=_numpy(boxes.conf).reshape(-1), masks=masks, image_size=image_size)
+
+    # ---------------------------------------------------------------------- YOLO labels
+
+    @classmethod
+    def from_yolo_txt(cls, source, image_size: tuple[int, int], class_names: Sequence[str]) -> "Detections":
+        """From a YOLO label file (a path) or its text: one ``class cx cy w h [confidence]`` line per box.
+
+        The coordinates are fractions of the image width (cx, w) and height (cy, h), the box centre and
+        size; ``image_size`` (height, width) turns them into pixels. A 6th column (as ultralytics'
+        ``save_txt(save_conf=True)`` writes) is the confidence; without it the result is ground truth.
+        An empty file is an image with no objects. Errors name the line.
+        """
+        text, where = _read_labels(source)
+        h, w = _image_size(image_size)
+        rows, lines, ncols = [], [], None
+        for lineno, line in enumerate(text.splitlines(), 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) not in (5, 6):
+                hint = (" (a segmentation polygon? this reads boxes only)" if len(parts) > 6 and len(parts) % 2 == 1
+                        else "")
+                raise ValueError(f"{where}line {lineno} has {len(parts)} values, expected 5 "
+                                 f"('class cx cy w h') or 6 (with a confidence){hint}: {line.strip()!r}")
+            if ncols is not None and len(parts) != ncols:
+                raise ValueError(f"{where}line {lineno} has {len(parts)} values but the lines before it have "
+                                 f"{ncols}: either every line has a confidence or none does")
+            ncols = len(parts)
+            try:
+                rows.append([float(v) for v in parts])
+            except ValueError:
+                raise ValueError(f"{where}line {lineno} is not numbers: {line.strip()!r}") from None
+            lines.append(lineno)
+        arr = np.asarray(rows, dtype=np.float64).reshape(-1, ncols or 5)
+        for row, lineno in zip(arr, lines):
+            c = row[0]
+            if c != int(c) or not 0 <= c < len(class_names):
+                raise ValueError(f"{where}line {lineno}: class {row[0]:g} is not a class index "
+                                 f"0..{len(class_names) - 1}")
+            if not ((row[1:5] >= -1e-6) & (row[1:5] <= 1 + 1e-6)).all():
+                raise ValueError(f"{where}line {lineno}: cx cy w h = {row[1:5].tolist()} are not all in 0..1; "
+                                 "YOLO labels are fractions of the image width and height, not pixels")
+        cx, cy, bw, bh = arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4]
+        xyxy = np.stack([(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h], axis=1)
+        return cls(xyxy=xyxy, class_id=arr[:, 0], class_names=class_names,
+                   confidence=arr[:, 5] if ncols == 6 else None, image_size=(h, w))
+
+    def to_yolo_txt(self, with_confidence: bool | None = None, decimals: int = 6) -> str:
+        """The YOLO label text: one ``class cx cy w h [confidence]`` line per box, coordinates as
+        fractions of ``image_size``. ``with_confidence`` defaults to "if there is one"; write ground
+        truth (training labels) without it. ``decimals=6`` keeps a round trip within about
+        ``image width * 5e-7`` pixels."""
+        if self.image_size is None:
+            raise ValueError("to_yolo_txt needs image_size (height, width): YOLO coordinates are fractions of it")
+        if with_confidence is None:
+            with_confidence = self.confidence is not None
+        elif with_confidence and self.confidence is None:
+            raise ValueError("with_confidence=True but these detections have no confidence (ground truth?)")
+        h, w = self.image_size
+        b = self.xyxy.astype(np.float64)
+        cols = [(b[:, 0] + b[:, 2]) / 2 / w, (b[:, 1] + b[:, 3]) / 2 / h,
+                (b[:, 2] - b[:, 0]) / w, (b[:, 3] - b[:, 1]) / h]
+        out = []
+        for i in range(len(self)):
+            line = f"{self.class_id[i]} " + " ".join(f"{c[i]:.{decimals}f}" for c in cols)
+            if with_confidence:
+                line += f" {float(self.confidence[i]):.{decimals}f}"
+            out.append(line)
+        return "".join(line + "\n" for line in out)
+
+    # --------------------------------------------------------------------------- COCO
+
+    @classmethod
+    def from_coco(
+        cls,
+        annotations,
+        image_id,
+        categories: Sequence[Mapping] | None = None,
+        image_size: tuple[int, int] | None = None,
+        *,
+        with_masks: bool = False,
+    ) -> "Detections":
+        """One image's boxes from COCO annotations (``bbox`` = x, y, width, height in pixels).
+
+        ``annotations`` is a COCO ``"annotations"`` list (ground truth) or a COCO results list (with a
+        ``"score"`` per box: predictions), or a whole COCO dataset dict, whose ``categories`` and the
+        image's ``height``/``width`` are then used by default. ``categories`` is COCO's list of
+        ``{"id": ..., "name": ...}``: class ``i`` is ``categories[i]`` (COCO ids need not be 0..K-1).
+        Crowd regions (``iscrowd=1``) are left out: COCO's evaluation ignores them, and Detections has no
+        "ignore" field. ``with_masks=True`` also decodes each ``segmentation`` (polygons or RLE, with
+        pycocotools); it needs ``image_size``.
+        """
+        if isinstance(annotations, Mapping):
+            dataset = annotations
+            if "annotations" not in dataset:
+                raise ValueError("expected a COCO annotations list, or a COCO dataset dict with an 'annotations' key")
+            annotations = dataset["annotations"]
+            if categories is None:
+                categories = dataset.get("categories")
+            if image_size is None:
+                for img in dataset.get("images", []):
+                    if img.get("id") == image_id and "height" in img and "width" in img:
+                        image_size = (img["height"], img["width"])
+                        break
+        if categories is None:
+            raise ValueError("from_coco needs categories: COCO's list of {'id': ..., 'name': ...}")
+        index = {}
+        for i, c in enumerate(categories):
+            if not isinstance(c, Mapping) or "id" not in c or "name" not in c:
+                raise ValueError(f"category {i} is {c!r}: expected {{'id': ..., 'name': ...}}")
+            index[c["id"]] = i
+        names = [c["name"] for c in categories]
+        if with_masks and image_size is None:
+            raise ValueError("with_masks=True needs image_size (height, width) to draw the masks")
+        mine = [a for a in annotations if a.get("image_id") == image_id and not a.get("iscrowd", 0)]
+        scored = ["score" in a for a in mine]
+        if any(scored) and not all(scored):
+            raise ValueError(f"image {image_id!r}: some annotations have a 'score' and some do not; "
+                             "predictions all have one, ground truth none")
+        xyxy, class_id, masks = [], [], []
+        for a in mine:
+            where = f"annotation {a.get('id', '?')} (image {image_id!r})"
+            if a.get("category_id") not in index:
+                raise ValueError(f"{where}: category_id {a.get('category_id')!r} is not in categories "
+                                 f"(ids {sorted(index)})")
+            bbox = a.get("bbox")
+            if bbox is None or len(bbox) != 4:
+                raise ValueError(f"{where}: 'bbox' must be [x, y, width, height]; got {bbox!r}")
+            x, y, bw, bh = (float(v) for v in bbox)
+            if bw < 0 or bh < 0:
+                raise ValueError(f"{where}: bbox {list(bbox)} has a negative width or height")
+            xyxy.append([x, y, x + bw, y + bh])
+            class_id.append(index[a["category_id"]])
+            if with_masks:
+                if "segmentation" not in a:
+                    raise ValueError(f"{where} has no 'segmentation' (with_masks=True)")
+                masks.append(_segmentation_to_mask(a["segmentation"], *_image_size(image_size), where))
+        if with_masks:
+            masks_arr = np.stack(masks) if masks else np.zeros((0, *_image_size(image_size)), dtype=bool)
+        return cls(
+            xyxy=np.asarray(xyxy, dtype=np.float64).reshape(-1, 4),
+            class_id=np.asarray(class_id, dtype=np.int64),
+            class_names=names,
+            confidence=np.asarray([a["score"] for a in mine], dtype=np.float64) if mine and all(scored) else None,
+            masks=masks_arr if with_masks else None,
+            image_size=image_size,
+        )
+
+    def _category_ids(self, category_ids) -> list:
+        if category_ids is None:
+            return list(range(1, len(self.class_names) + 1))
+        category_ids = list(category_ids)
+        if len(category_ids) != len(self.class_names):
+            raise ValueError(f"category_ids has {len(category_ids)} ids but there are {len(self.class_names)} classes")
+        return [c.item() if isinstance(c, np.generic) else c for c in category_ids]
+
+    def coco_categories(self, category_ids: Sequence[int] | None = None) -> list[dict]:
+        """COCO's ``categories`` list for these classes (ids 1..K unless ``category_ids`` are given)."""
+        return [{"id": i, "name": n} for i, n in zip(self._category_ids(category_ids), self.class_names)]
+
+    def to_coco(
+        self, image_id, category_ids: Sequence[int] | None = None, *, first_id: int | None = None
+    ) -> list[dict]:
+        """COCO annotation dicts, one per box: ``image_id``, ``category_id``, ``bbox`` [x, y, w, h]
+        in pixels, ``area``, ``iscrowd`` 0, plus ``score`` (predictions: COCO's results format) and
+        ``segmentation`` (masks, as RLE).
+
+        ``category_ids[i]`` is the COCO id of class ``i``; the default 1..K is what ultralytics writes
+        for a non-COCO data set. ``first_id`` numbers the annotations (a COCO data set needs an ``id``
+        per annotation, a results file does not).
+        """
+        ids = self._category_ids(category_ids)
+        rles = _rle_encode(self.masks) if self.masks is not None else None
+        out = []
+        for k in range(len(self)):
+            x1, y1, x2, y2 = (float(v) for v in self.xyxy[k])
+            ann = {"image_id": image_id, "category_id": ids[self.class_id[k]], "bbox": [x1, y1, x2 - x1, y2 - y1],
+                   "area": float(self.masks[k].sum()) if self.masks is not None else (x2 - x1) * (y2 - y1),
+                   "iscrowd": 0}
+            if self.confidence is not None:
+                ann["score"] = float(self.confidence[k])
+            if rles is not None:
+                ann["segmentation"] = rles[k]
+            if first_id is not None:
+                ann["id"] = first_id + k
+            out.append(ann)
+        return out
+
+
+def _ultralytics_masks(masks, image_size: tuple[int, int]) -> np.ndarray:
+    """ultralytics ``Masks`` -> bool (N, H, W) at the original image size."""
+    data = getattr(masks, "data", masks)
+    if hasattr(data, "detach"):
+        import torch
+
+        data = data.detach().cpu().float()
+        if data.ndim != 3:
+            raise ValueError(f"result.masks.data must be (N, H, W); got shape {tuple(data.shape)}")
+        if tuple(data.shape[1:]) != tuple(image_size):
+            if len(data) == 0:
+                return np.zeros((0, *image_size), dtype=bool)
+            from ultralytics.utils.ops import scale_masks
+
+            data = scale_masks(data[None], image_size)[0]
+        return (data > 0.5).numpy() if isinstance(data, torch.Tensor) else np.asarray(data) > 0.5
+    arr = np.asarray(data, dtype=np.float32)
+    if arr.ndim != 3 or tuple(arr.shape[1:]) != tuple(image_size):
+        raise ValueError(f"result.masks.data is {arr.shape}; expected (N, {image_size[0]}, {image_size[1]})")
+    return arr > 0.5

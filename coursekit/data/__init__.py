@@ -9,6 +9,8 @@ from .annotators import agreement, cohen_kappa, disagreement_table, load_annotat
 from .inspection import (INSPECTION_CLASSES, INSPECTION_PARTS, SEVERITY_THRESHOLD, DatasetIntegrityError,
                          build_inspection_dataset, load_inspection, render_inspection_sample,
                          verify_inspection_dataset)
+from .detection import (DETECTION_CLASSES, DETECTION_SPLITS, build_detection_dataset, detection_root,
+                        load_detection_split, render_detection_scene, verify_detection_dataset)
 from .imagefolder import (FolderReport, ImageFolderError, Problem, list_image_folder, load_image_folder,
                           validate_image_folder)
 from .loaders import CIFAR10_MEAN, CIFAR10_STD, Augment, TensorLoader, channel_stats
@@ -21,4 +23,6 @@ __all__ = [
     "INSPECTION_CLASSES", "INSPECTION_PARTS", "SEVERITY_THRESHOLD", "DatasetIntegrityError", "load_inspection",
     "build_inspection_dataset", "verify_inspection_dataset", "render_inspection_sample",
     "load_annotations", "agreement", "cohen_kappa", "disagreement_table",
+    "DETECTION_CLASSES", "DETECTION_SPLITS", "build_detection_dataset", "detection_root", "load_detection_split",
+    "render_detection_scene", "verify_detection_dataset",
 ]

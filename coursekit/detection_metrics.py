@@ -1,0 +1,393 @@
+"""Detection metrics on :class:`~coursekit.types.Detections`: IoU, COCO mAP, and box matching.
+
+The numbers come from the field's libraries: IoU from :func:`torchvision.ops.box_iou`, mAP from
+torchmetrics' :class:`~torchmetrics.detection.MeanAveragePrecision` (which runs pycocotools' COCO
+evaluation). This module accepts the course's :class:`Detections` (one per image), checks them with
+messages a learner can act on and returns plain Python numbers (``None`` where a number is undefined,
+never ``nan`` or torchmetrics' ``-1``), so an :class:`~coursekit.evaluate.EvalReport` can hold them.
+
+What is written here is the *matching* (:func:`match_detections`): which prediction found which object.
+It is short, it is what the Module 3 lesson explains, and it is what PR curves, failure galleries and
+threshold choice need per box (COCO's evaluation does the same matching inside and reports only totals).
+
+>>> from coursekit.types import Detections
+>>> names = ["scratch", "dent"]
+>>> truth = Detections(xyxy=[[0, 0, 10, 10], [20, 20, 40, 40]], class_id=[0, 1], class_names=names)
+>>> pred = Detections(xyxy=[[0, 0, 10, 10], [0, 0, 10, 10], [50, 50, 60, 60]], class_id=[0, 0, 1],
+...                   class_names=names, confidence=[0.9, 0.8, 0.7])
+>>> m = match_detections(pred, truth)
+>>> m.pred_kind, m.target_matched.tolist()
+(['tp', 'duplicate', 'background'], [True, False])
+>>> r = mean_average_precision([pred], [truth])
+>>> r["per_class"]["scratch"]["map_50"], r["per_class"]["dent"]["map_50"]
+(1.0, 0.0)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+
+from .types import Detections
+
+__all__ = [
+    "box_iou",
+    "mean_average_precision",
+    "DetectionMatch",
+    "match_detections",
+    "detection_pr_points",
+    "detection_recall_precision",
+]
+
+#: Below this IoU with an object of its class, an unmatched prediction is "background", not a poorly
+#: placed box (the 0.1 of Hoiem et al., "Diagnosing error in object detectors", 2012).
+LOCALIZATION_MIN_IOU = 0.1
+
+
+# ------------------------------------------------------------------------------------------ IoU
+
+
+def _boxes(x, name: str) -> np.ndarray:
+    if isinstance(x, Detections):
+        return x.xyxy.astype(np.float64)
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.size == 0:
+        arr = arr.reshape(0, 4)
+    if arr.ndim == 1 and arr.shape == (4,):
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"{name} must be boxes (N, 4) as x1, y1, x2, y2, or a Detections; got shape {arr.shape}")
+    return arr
+
+
+def box_iou(a, b) -> np.ndarray:
+    """Intersection over union of every box in ``a`` with every box in ``b`` (torchvision).
+
+    ``a`` and ``b`` are :class:`Detections` or (N, 4) / (M, 4) corner boxes ``x1, y1, x2, y2``;
+    returns float64 (N, M).
+
+    >>> box_iou([[0, 0, 10, 10]], [[5, 0, 15, 10], [20, 20, 30, 30]]).round(4).tolist()
+    [[0.3333, 0.0]]
+    """
+    import torch
+    from torchvision.ops import box_iou as tv_box_iou
+
+    return tv_box_iou(torch.from_numpy(_boxes(a, "a")), torch.from_numpy(_boxes(b, "b"))).numpy()
+
+
+# ----------------------------------------------------------------------------------------- inputs
+
+
+def _check_pairs(preds, targets) -> list[str]:
+    """Validate per-image lists of predictions and ground truth; return the class names."""
+    if isinstance(preds, Detections) or isinstance(targets, Detections):
+        raise TypeError("pass lists with one Detections per image, e.g. mean_average_precision([pred], [truth])")
+    preds, targets = list(preds), list(targets)
+    if len(preds) != len(targets):
+        raise ValueError(f"{len(preds)} predictions but {len(targets)} targets: give one of each per image")
+    if not preds:
+        raise ValueError("no images: preds and targets are empty")
+    names = None
+    for i, (p, t) in enumerate(zip(preds, targets)):
+        for what, d in (("preds", p), ("targets", t)):
+            if not isinstance(d, Detections):
+                raise TypeError(f"{what}[{i}] is a {type(d).__name__}, not a Detections "
+                                "(convert it first, e.g. Detections.from_ultralytics(result))")
+            if names is None:
+                names = d.class_names
+            elif d.class_names != names:
+                raise ValueError(f"{what}[{i}] has classes {d.class_names} but preds[0] has {names}: "
+                                 "predictions and targets must use the same classes in the same order")
+        if len(p) and p.confidence is None:
+            raise ValueError(f"preds[{i}] has no confidence (is it ground truth?): predictions are ranked by "
+                             "confidence")
+    return list(names)
+
+
+def _undefined_to_none(x) -> float | None:
+    """torchmetrics writes -1 for 'undefined' (e.g. no objects of a class): None here."""
+    v = float(x)
+    return None if v < 0 or math.isnan(v) else v
+
+
+# ------------------------------------------------------------------------------------------ mAP
+
+
+def _coco_eval(preds_tm, targets_tm, iou_thresholds, backend) -> dict:
+    import torch
+    from torchmetrics.detection import MeanAveragePrecision
+
+    try:
+        metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", iou_thresholds=iou_thresholds,
+                                      class_metrics=True, backend=backend)
+    except ModuleNotFoundError as e:  # torchmetrics needs the COCO evaluation library
+        raise ModuleNotFoundError(f"mean_average_precision needs {backend}: pip install {backend.replace('_', '-')} "
+                                  f"({e})") from e
+    metric.update(preds_tm, targets_tm)
+    out = metric.compute()
+    return {k: v.reshape(-1) if isinstance(v, torch.Tensor) else v for k, v in out.items()}
+
+
+def mean_average_precision(
+    preds: Sequence[Detections],
+    targets: Sequence[Detections],
+    *,
+    backend: Literal["pycocotools", "faster_coco_eval"] = "pycocotools",
+) -> dict:
+    """COCO box mAP and recall (torchmetrics ``MeanAveragePrecision``, pycocotools), overall and per class.
+
+    ``preds[i]`` and ``targets[i]`` are the predictions and the ground truth of image ``i`` (an image
+    may have none of either). Returns plain numbers::
+
+        {"map": AP averaged over IoU 0.50:0.05:0.95 and over classes (COCO's headline number),
+         "map_50": at IoU 0.5 (the "mAP50" ultralytics prints), "map_75": at IoU 0.75,
+         "map_small" / "map_medium" / "map_large": by object area (< 32², < 96², larger; pixels),
+         "mar_100": recall with up to 100 detections per image, averaged over IoU 0.50:0.95,
+         "n_images", "n_targets", "n_predictions": counts,
+         "per_class": {name: {"map", "map_50", "mar_100", "n_targets", "n_predictions"}}}
+
+    ``None`` means undefined: there is no ground truth to measure against (a class, or an object
+    size, that never occurs in ``targets``). Such a class does not count in the mean: **its false
+    positives lower no number here**, so look at ``n_predictions`` (and :func:`match_detections`).
+
+    AP is COCO's: precision interpolated at 101 recall points 0, 0.01, ..., 1. A class whose objects
+    are half found, with no false positive ranked above them, gets 51/101 = 0.505, not 0.5 (the points
+    0..0.5 have precision 1, the other 50 have 0). torchmetrics gives per class only the 0.50:0.95 AP
+    and recall; ``map_50`` per class comes from a second evaluation at IoU 0.5 alone.
+
+    >>> from coursekit.types import Detections
+    >>> truth = Detections(xyxy=[[0, 0, 10, 10]], class_id=[0], class_names=["part"])
+    >>> pred = Detections(xyxy=[[0, 0, 10, 10]], class_id=[0], class_names=["part"], confidence=[0.8])
+    >>> r = mean_average_precision([pred], [truth])
+    >>> r["map"], r["map_50"], r["per_class"]["part"]["map"]
+    (1.0, 1.0, 1.0)
+    """
+    import torch
+
+    names = _check_pairs(preds, targets)
+    preds, targets = list(preds), list(targets)
+    n_classes = len(names)
+    pred_counts = np.bincount(np.concatenate([p.class_id for p in preds]), minlength=n_classes)
+    target_counts = np.bincount(np.concatenate([t.class_id for t in targets]), minlength=n_classes)
+    result: dict = {k: None for k in ("map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_100")}
+    result.update(n_images=len(preds), n_targets=int(target_counts.sum()), n_predictions=int(pred_counts.sum()))
+    per_class = {
+        name: {"map": None, "map_50": None, "mar_100": None, "n_targets": int(target_counts[c]),
+               "n_predictions": int(pred_counts[c])}
+        for c, name in enumerate(names)
+    }
+    result["per_class"] = per_class
+    if result["n_targets"] == 0:  # nothing to find: every AP and recall is undefined
+        return result
+
+    preds_tm = [
+        {"boxes": torch.from_numpy(p.xyxy), "labels": torch.from_numpy(p.class_id),
+         "scores": torch.from_numpy(p.confidence if p.confidence is not None else np.zeros(0, np.float32))}
+        for p in preds
+    ]
+    targets_tm = [{"boxes": torch.from_numpy(t.xyxy), "labels": torch.from_numpy(t.class_id)} for t in targets]
+
+    coco = _coco_eval(preds_tm, targets_tm, None, backend)  # IoU 0.50:0.05:0.95
+    for key in ("map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_100"):
+        result[key] = _undefined_to_none(coco[key][0])
+    at_50 = _coco_eval(preds_tm, targets_tm, [0.5], backend)
+    for source, keys in ((coco, (("map_per_class", "map"), ("mar_100_per_class", "mar_100"))),
+                         (at_50, (("map_per_class", "map_50"),))):
+        classes = source["classes"].tolist()
+        for tm_key, our_key in keys:
+            for c, value in zip(classes, source[tm_key].tolist()):
+                per_class[names[int(c)]][our_key] = _undefined_to_none(value)
+    return result
+
+
+# ------------------------------------------------------------------------------------- matching
+
+
+@dataclass
+class DetectionMatch:
+    """Which prediction found which object, in one image, at one IoU threshold.
+
+    Attributes:
+        iou_threshold: a prediction matches an object of its class when IoU >= this.
+        pred_tp: bool (N,): the prediction matched an object (a true positive).
+        pred_target: int64 (N,): the index of the matched object, or -1.
+        pred_iou: float64 (N,): IoU with the matched object; for an unmatched prediction, the highest
+            IoU with any object of its class (0 if none).
+        pred_kind: per prediction ``"tp"``, or why it is a false positive: ``"duplicate"`` (its object
+            was already found by a higher-scored box), ``"wrong_class"`` (it covers an object of another
+            class), ``"localization"`` (an object of its class, but IoU below the threshold and at least
+            0.1) or ``"background"`` (nothing there).
+        target_matched: bool (M,): the object was found; ``~target_matched`` are the misses.
+        target_pred: int64 (M,): the index of the prediction that found it, or -1.
+    """
+
+    iou_threshold: float
+    pred_tp: np.ndarray
+    pred_target: np.ndarray
+    pred_iou: np.ndarray
+    pred_kind: list[str]
+    target_matched: np.ndarray
+    target_pred: np.ndarray
+
+    @property
+    def tp(self) -> int:
+        return int(self.pred_tp.sum())
+
+    @property
+    def fp(self) -> int:
+        return int((~self.pred_tp).sum())
+
+    @property
+    def fn(self) -> int:
+        return int((~self.target_matched).sum())
+
+    @property
+    def false_positives(self) -> np.ndarray:
+        """Indices of the predictions that matched nothing (for a gallery: ``pred[m.false_positives]``)."""
+        return np.flatnonzero(~self.pred_tp)
+
+    @property
+    def misses(self) -> np.ndarray:
+        """Indices of the objects nobody found (``target[m.misses]``)."""
+        return np.flatnonzero(~self.target_matched)
+
+
+def match_detections(pred: Detections, target: Detections, iou: float = 0.5) -> DetectionMatch:
+    """Match one image's predictions to its objects, greedily by confidence (COCO's rule).
+
+    Predictions are taken from the highest confidence down (as given, if there is no confidence); each
+    takes the still unmatched object *of its own class* with which it has the highest IoU, if that IoU
+    is >= ``iou``. A second box on an already found object is a false positive (``"duplicate"``), a box
+    on an object of another class is a false positive *and* leaves that object missed.
+
+    Because a prediction is matched before any lower-scored one, its outcome does not depend on them:
+    keeping only ``confidence >= t`` afterwards gives the same outcomes as matching the kept boxes anew.
+    That is what makes :func:`detection_pr_points` a valid input for threshold choice.
+    """
+    if not isinstance(pred, Detections) or not isinstance(target, Detections):
+        raise TypeError(f"match_detections takes two Detections (pred, target); got "
+                        f"{type(pred).__name__}, {type(target).__name__}")
+    if pred.class_names != target.class_names:
+        raise ValueError(f"pred has classes {pred.class_names} but target has {target.class_names}")
+    if not 0 < iou <= 1:
+        raise ValueError(f"iou={iou!r}: expected an IoU threshold in (0, 1], e.g. 0.5")
+    n, m = len(pred), len(target)
+    ious = box_iou(pred, target)
+    same = pred.class_id[:, None] == target.class_id[None, :]
+    order = np.argsort(-pred.confidence, kind="stable") if pred.confidence is not None else np.arange(n)
+
+    pred_target = np.full(n, -1, dtype=np.int64)
+    target_pred = np.full(m, -1, dtype=np.int64)
+    pred_iou = np.zeros(n, dtype=np.float64)
+    kinds = ["background"] * n
+    for i in order:
+        same_iou = np.where(same[i], ious[i], -1.0)
+        free_iou = np.where(target_pred < 0, same_iou, -1.0)
+        j = int(np.argmax(free_iou)) if m else -1
+        if m and free_iou[j] >= iou:  # found an object
+            pred_target[i], target_pred[j], pred_iou[i], kinds[i] = j, i, ious[i, j], "tp"
+            continue
+        pred_iou[i] = max(float(same_iou.max(initial=0.0)), 0.0)
+        if pred_iou[i] >= iou:
+            kinds[i] = "duplicate"
+        elif m and np.any(~same[i] & (ious[i] >= iou)):
+            kinds[i] = "wrong_class"
+        elif pred_iou[i] >= LOCALIZATION_MIN_IOU:
+            kinds[i] = "localization"
+    return DetectionMatch(
+        iou_threshold=float(iou),
+        pred_tp=pred_target >= 0,
+        pred_target=pred_target,
+        pred_iou=pred_iou,
+        pred_kind=kinds,
+        target_matched=target_pred >= 0,
+        target_pred=target_pred,
+    )
+
+
+# --------------------------------------------------------------------------- threshold choice
+
+
+def detection_pr_points(
+    preds: Sequence[Detections], targets: Sequence[Detections], iou: float = 0.5, classes=None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Every prediction's outcome and score over a data set: ``(is_tp, scores, n_targets)``.
+
+    ``is_tp`` (int64 0/1) and ``scores`` (float64) have one entry per predicted box, over all images
+    (and all classes, or those named in ``classes``); ``n_targets`` is the number of objects.
+
+    These plug into :func:`coursekit.calibrate.choose_threshold` as ``choose_threshold(is_tp, scores,
+    ...)``, with one difference to keep in mind: there, recall is ``TP / (number of positives)``, and
+    the positives it sees are the predictions that *can* be true positives. An object that no box ever
+    covered has no score and never appears, so that "recall" is relative to what the detector finds at
+    its lowest confidence. The true recall is ``TP / n_targets`` = that recall ×
+    ``is_tp.sum() / n_targets``. So:
+
+    - ``min_precision=p`` works as it is (precision only counts flagged boxes);
+    - for a true recall ``r``, ask for ``min_recall=r * n_targets / is_tp.sum()`` (above 1: no
+      threshold can reach it, the detector misses too many objects outright);
+    - report the chosen threshold with :func:`detection_recall_precision`, which uses ``n_targets``.
+
+    ``choose_threshold`` also needs both kinds of prediction: with no false positive at all there is
+    no trade-off to choose.
+
+    >>> from coursekit.calibrate import choose_threshold
+    >>> from coursekit.types import Detections
+    >>> truth = Detections(xyxy=[[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]], class_id=[0, 0, 0],
+    ...                    class_names=["part"])
+    >>> pred = Detections(xyxy=[[0, 0, 10, 10], [20, 0, 30, 10], [60, 0, 70, 10]], class_id=[0, 0, 0],
+    ...                   class_names=["part"], confidence=[0.9, 0.6, 0.7])
+    >>> is_tp, scores, n = detection_pr_points([pred], [truth])
+    >>> is_tp.tolist(), n
+    ([1, 1, 0], 3)
+    >>> t = choose_threshold(is_tp, scores, min_precision=0.9).threshold
+    >>> p = detection_recall_precision(is_tp, scores, n, t)
+    >>> round(t, 3), p.precision, round(p.recall, 3)   # choose_threshold alone would say recall 0.5
+    (0.9, 1.0, 0.333)
+    """
+    _check_pairs(preds, targets)
+    flags, scores, n_targets = [], [], 0
+    for p, t in zip(preds, targets):
+        if classes is not None:
+            p, t = p.filter(classes=classes), t.filter(classes=classes)
+        m = match_detections(p, t, iou)
+        flags.append(m.pred_tp.astype(np.int64))
+        scores.append(p.confidence.astype(np.float64) if p.confidence is not None else np.zeros(0))
+        n_targets += len(t)
+    return np.concatenate(flags), np.concatenate(scores), int(n_targets)
+
+
+def detection_recall_precision(is_tp, scores, n_targets: int, threshold: float):
+    """Precision and the true recall when keeping boxes with ``score >= threshold``.
+
+    Takes :func:`detection_pr_points`' output. Returns a :class:`coursekit.calibrate.OperatingPoint`:
+    ``tp`` found objects, ``fp`` false boxes, ``fn = n_targets - tp`` missed objects,
+    ``recall = tp / n_targets``, and ``tn = 0`` (detection has no true negatives: there is no count of
+    "boxes rightly not drawn"). ``precision`` is ``nan`` when no box is kept, ``recall`` when there are
+    no objects.
+
+    Scores are compared in float32, the precision :class:`Detections` stores confidences in (as
+    :meth:`Detections.filter` does): a threshold typed as 0.9 keeps a box whose confidence is 0.9.
+    """
+    from .calibrate import OperatingPoint
+
+    flags = np.asarray(is_tp)
+    s = np.asarray(scores, dtype=np.float64)
+    if flags.ndim != 1 or s.shape != flags.shape:
+        raise ValueError(f"is_tp and scores must be 1-D and the same length; got {flags.shape} and {s.shape}")
+    flags = flags.astype(bool)
+    kept = s.astype(np.float32) >= np.float32(threshold)
+    tp = int((flags & kept).sum())
+    fp = int(kept.sum()) - tp
+    if n_targets < int(flags.sum()):
+        raise ValueError(f"n_targets={n_targets} is smaller than the {int(flags.sum())} true positives: "
+                         "pass the number of ground-truth objects (detection_pr_points' third value)")
+    fn = int(n_targets) - tp
+    precision = tp / (tp + fp) if tp + fp else math.nan
+    recall = tp / n_targets if n_targets else math.nan
+    f1 = 2 * tp / (2 * tp + fp + fn) if (tp + fp + fn) else math.nan
+    return OperatingPoint(float(threshold), precision, recall, f1, tp, fp, fn, 0)
