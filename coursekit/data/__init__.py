@@ -11,6 +11,9 @@ from .inspection import (INSPECTION_CLASSES, INSPECTION_PARTS, SEVERITY_THRESHOL
                          verify_inspection_dataset)
 from .detection import (DETECTION_CLASSES, DETECTION_SPLITS, build_detection_dataset, detection_root,
                         load_detection_split, render_detection_scene, verify_detection_dataset)
+from .yolo import (LABEL_PROBLEM_KINDS, ConversionResult, LabelError, LabelProblem, LabelReport, YoloLabels, box_stats,
+                   coco_to_yolo, plot_box_stats, read_yolo_labels, validate_yolo_dataset, voc_to_yolo, xyxy_to_yolo,
+                   yolo_to_coco, yolo_to_xyxy)
 from .imagefolder import (FolderReport, ImageFolderError, Problem, list_image_folder, load_image_folder,
                           validate_image_folder)
 from .loaders import CIFAR10_MEAN, CIFAR10_STD, Augment, TensorLoader, channel_stats
@@ -25,4 +28,7 @@ __all__ = [
     "load_annotations", "agreement", "cohen_kappa", "disagreement_table",
     "DETECTION_CLASSES", "DETECTION_SPLITS", "build_detection_dataset", "detection_root", "load_detection_split",
     "render_detection_scene", "verify_detection_dataset",
+    "validate_yolo_dataset", "read_yolo_labels", "LabelReport", "LabelProblem", "LabelError", "YoloLabels",
+    "ConversionResult", "LABEL_PROBLEM_KINDS", "coco_to_yolo", "yolo_to_coco", "voc_to_yolo", "xyxy_to_yolo",
+    "yolo_to_xyxy", "box_stats", "plot_box_stats",
 ]
