@@ -120,8 +120,23 @@ register_asset(
         size=46_830_571,
         filename="resnet18-f37072fd.pth",
         licence="BSD-3-Clause (torchvision weights, IMAGENET1K_V1); trained on ImageNet-1k, whose images have their own terms",
-        used_by=("02_finetune_resnet",),
+        used_by=("02_finetune_pretrained",),
         description="torchvision ResNet-18 ImageNet weights (69.8% top-1), a state dict",
+    )
+)
+
+
+register_asset(
+    Asset(
+        name="yolo11n",
+        url="https://github.com/ultralytics/assets/releases/download/v8.3.0/yolo11n.pt",
+        sha256="0ebbc80d4a7680d14987a577cd21342b65ecfd94632bd9a8da63ae6417644ee1",
+        size=5_613_764,
+        filename="yolo11n.pt",
+        licence="AGPL-3.0 (Ultralytics; an Enterprise licence exists for closed use); trained on COCO 2017, whose "
+                "images have their own terms",
+        used_by=("03_object_detection",),
+        description="Ultralytics YOLO11n COCO detection weights (2.6M parameters, 39.5 mAP50-95 at 640 px)",
     )
 )
 

@@ -1,11 +1,19 @@
 """Shared fixtures: an isolated cache folder and a loopback HTTP server for download tests."""
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+# Tests that import ultralytics directly must not reach for the network (its online check at import) nor
+# write settings into the user's home: the same variables coursekit.models.yolo.offline_ultralytics sets.
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="coursekit-tests-ultralytics-"))
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ from .resnet9 import (RESNET9_SETTINGS, ConvBN, Residual, ResNet9, piecewise_lin
 from .simple_cnn import SimpleCNN, simple_cnn
 from .pretrain import (IMAGENET_MEAN, IMAGENET_STD, STANDIN_PARTS, Backbone, PretrainRecipe, imagenet_backbone,
                        pretrain_standin, pretrained_backbone, pretraining_set, resnet9_backbone, standin_backbone)
+from .yolo import (YOLO_ASSETS, UltralyticsSetup, offline_ultralytics, predict_detections, train_yolo,
+                   ultralytics_config_dir, yolo_amp, yolo_data_yaml, yolo_model)
 from .transfer import (STRATEGIES, TRANSFER_SETTINGS, TransferClassifier, transfer_setting, count_trainable, fit_transfer, label_saving_factor,
                        labels_to_reach, load_weights, param_groups, resnet18_backbone, subset_per_class)
 
@@ -52,4 +54,13 @@ __all__ = [
     "resnet9_backbone",
     "pretraining_set",
     "pretrain_standin",
+    "YOLO_ASSETS",
+    "UltralyticsSetup",
+    "offline_ultralytics",
+    "ultralytics_config_dir",
+    "yolo_model",
+    "train_yolo",
+    "yolo_amp",
+    "yolo_data_yaml",
+    "predict_detections",
 ]

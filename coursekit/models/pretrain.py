@@ -118,7 +118,7 @@ class Backbone:
 # --- architectures ----------------------------------------------------------------------------------------
 
 def resnet9_backbone(width: int = 16, weights: str | os.PathLike | None = None) -> nn.Module:
-    """The course's ResNet-9 without its classifier: images -> ``8 * width`` features (global max pool).
+    """The course's ResNet-9 without its classifier: images -> ``8 * width`` features (global max pool, x 0.125).
 
     ``weights``: a state dict file (e.g. the shipped stand-in), loaded with ``weights_only=True``.
     """
@@ -126,8 +126,8 @@ def resnet9_backbone(width: int = 16, weights: str | os.PathLike | None = None) 
     from .transfer import load_weights
 
     net = ResNet9(num_classes=1, width=width)
-    net.fc = nn.Identity()
-    net.logit_scale = 1.0
+    net.fc = nn.Identity()  # the features keep ResNet-9's x 0.125 scale: max-pooled features are large, and
+    # a new head on unscaled ones starts with huge logits (training then diverges at usual learning rates)
     if weights is not None:
         load_weights(net, weights, ignore=("fc.",))
     net.num_features = 8 * width

@@ -33,9 +33,9 @@ STRATEGIES = ("frozen", "finetune", "scratch")
 #: backbone gets a tenth of it); ``pool`` / ``n_extra``: new photos rendered / added in the targeted-data step.
 TRANSFER_SETTINGS = {
     "full": dict(ks=(5, 10, 25, 50, 200), seeds=(0, 1, 2), steps=200, batch_size=32, pool=1000, n_extra=100,
-                 lr={"frozen": 0.05, "finetune": 0.05, "scratch": 0.05}),
-    "smoke": dict(ks=(10, 200), seeds=(0,), steps=60, batch_size=32, pool=300, n_extra=50,
-                  lr={"frozen": 0.05, "finetune": 0.05, "scratch": 0.05}),
+                 lr={"frozen": 0.2, "finetune": 0.05, "scratch": 0.05}),
+    "smoke": dict(ks=(10, 200), seeds=(0,), steps=80, batch_size=32, pool=300, n_extra=50,
+                  lr={"frozen": 0.2, "finetune": 0.05, "scratch": 0.05}),
 }
 
 

@@ -1,0 +1,451 @@
+"""Ultralytics YOLO for Module 3, safe without internet (classrooms without Wi-Fi, CI).
+
+Ultralytics reaches for the network in several places of its own: an online check at import (a DNS
+lookup), a PyPI update check when training starts, anonymous usage events, pip auto-install of missing
+requirements, downloads of weights (``yolo11n.pt``), of the AMP-check model and of the Arial fonts its
+plots use (the dataset check asks for the font on *every* training, plots or not), and GitHub release
+look-ups. This module switches each one off through ultralytics' own environment variables, settings
+and training arguments, and takes the pre-trained weights from the course's asset registry instead
+(checksummed, cached, pre-fetched with ``coursekit fetch yolo11n``).
+
+A notebook needs three calls::
+
+    S = ck.settings()
+    model, is_standin = yolo_model(S)                 # real YOLO11n weights, or the announced stand-in
+    best, metrics = train_yolo(model, yolo_data_yaml(detection_root()), epochs=S.pick(full=60, smoke=1),
+                               imgsz=S.pick(full=320, smoke=64), batch=16, device=S.device,
+                               project=S.home / "runs" / "yolo", name="parts", seed=S.seed)
+    dets = predict_detections(model, images)          # list[Detections], one per image
+
+Order matters once: ultralytics reads ``YOLO_CONFIG_DIR``, ``YOLO_OFFLINE`` and ``YOLO_AUTOINSTALL``
+when it is *first imported*. :func:`yolo_model` calls :func:`offline_ultralytics` before it imports
+ultralytics; call ``offline_ultralytics(S)`` yourself before any ``from ultralytics import ...`` of
+your own. If ultralytics was imported first, :func:`offline_ultralytics` still applies the same
+choices to the running process and warns (see its docstring).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..assets import ASSETS, AssetUnavailable, fetch
+from ..settings import Settings, env_flag
+from ..settings import settings as _settings
+from ..standins import announce_standin
+
+__all__ = ["YOLO_ASSETS", "UltralyticsSetup", "offline_ultralytics", "ultralytics_config_dir", "yolo_model",
+           "train_yolo", "yolo_data_yaml", "predict_detections", "yolo_amp"]
+
+#: Model name -> its pre-trained weights in the asset registry (coursekit/assets.py).
+YOLO_ASSETS: dict[str, str] = {"yolo11n": "yolo11n"}
+"""Model name -> asset name in :data:`coursekit.assets.ASSETS` (the pre-trained ``.pt`` file)."""
+
+# Environment variables ultralytics reads once, when it is first imported (ultralytics/utils/__init__.py):
+#   YOLO_OFFLINE=1     is_online() returns False without its DNS lookup (l. 883) -> ONLINE=False (l. 1013), which
+#                      turns off the PyPI update check (checks.py:418), usage events (events.py:91), Sentry
+#                      (l. 1243) and pip auto-install (checks.py:631)
+#   YOLO_AUTOINSTALL=0 AUTOINSTALL=False (l. 79): check_requirements never runs pip/uv (checks.py:625)
+_ENV = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "0"}
+
+# Ultralytics settings (its settings.json) for the course: no sync (events), no Platform key, no experiment
+# trackers (each one, if installed, may log to a server), and its folders inside the course cache.
+_OFF_SETTINGS = {"sync": False, "api_key": "", "clearml": False, "comet": False, "dvc": False, "mlflow": False,
+                 "raytune": False, "tensorboard": False, "wandb": False, "vscode_msg": False}
+
+# check_font() (ultralytics/utils/checks.py:436) looks for these names in USER_CONFIG_DIR, then in matplotlib's
+# font list, then downloads them. A copy of matplotlib's DejaVu Sans under both names keeps it local.
+_FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")
+
+
+@dataclass(frozen=True)
+class UltralyticsSetup:
+    """What :func:`offline_ultralytics` put in place.
+
+    Attributes:
+        config_dir: ultralytics' settings folder in use (``USER_CONFIG_DIR``).
+        settings_file: its ``settings.json``.
+        fonts: the local font files ``check_font`` finds instead of downloading Arial.
+        imported_before: True when ultralytics had been imported before the first call, so its import-time
+            choices had to be applied to the running process (a warning said so).
+    """
+
+    config_dir: Path
+    settings_file: Path
+    fonts: tuple[Path, ...]
+    imported_before: bool
+
+
+_SETUP: UltralyticsSetup | None = None
+_WARNED: set[str] = set()  # cache folders already warned about (one warning each)
+
+
+def ultralytics_config_dir(settings: Settings | None = None) -> Path:
+    """The folder given to ultralytics as ``YOLO_CONFIG_DIR``: ``<cache>/ultralytics``. Ultralytics keeps
+    its ``settings.json`` (and the fonts) in the ``Ultralytics`` sub-folder of it.
+
+    >>> ultralytics_config_dir(Settings(home=Path("/tmp/ck"))).as_posix()
+    '/tmp/ck/ultralytics'
+    """
+    S = settings or _settings()
+    return Path(S.home) / "ultralytics"
+
+
+def _place_fonts(folder: Path) -> tuple[Path, ...]:
+    """Copy matplotlib's DejaVu Sans into ``folder`` as Arial.ttf and Arial.Unicode.ttf (once, atomically)."""
+    import matplotlib
+
+    source = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    folder.mkdir(parents=True, exist_ok=True)
+    placed = []
+    for name in _FONT_NAMES:
+        dest = folder / name
+        if not dest.is_file() or dest.stat().st_size != source.stat().st_size:
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
+            os.close(fd)
+            try:
+                shutil.copyfile(source, tmp)
+                os.replace(tmp, dest)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        placed.append(dest)
+    return tuple(placed)
+
+
+def _runtime_flags() -> list[str]:
+    """Apply YOLO_OFFLINE / YOLO_AUTOINSTALL / sync=False to an ultralytics imported before they were set.
+
+    These module constants are computed from those variables and settings at import; when ultralytics came
+    first they hold the online values, so they get the ones the variables would have given. Returns what
+    changed (nothing when ultralytics was imported after :func:`offline_ultralytics`).
+    """
+    import ultralytics.utils as uu
+    from ultralytics.utils import checks
+
+    changed = []
+    for module, attr, value in ((uu, "ONLINE", False), (checks, "ONLINE", False),
+                                (uu, "AUTOINSTALL", False), (checks, "AUTOINSTALL", False)):
+        if getattr(module, attr, value) != value:
+            setattr(module, attr, value)
+            changed.append(f"{module.__name__}.{attr}={value}")
+    events = sys.modules.get("ultralytics.utils.events")  # usage events: enabled is decided when it is imported
+    if events is not None and getattr(events.events, "enabled", False):
+        events.events.enabled = False
+        changed.append("ultralytics.utils.events.events.enabled=False")
+    return changed
+
+
+def offline_ultralytics(settings: Settings | None = None) -> UltralyticsSetup:
+    """Make ultralytics work without the network, through its own variables and settings. Idempotent.
+
+    1. Environment, read by ultralytics at import: ``YOLO_CONFIG_DIR=<cache>/ultralytics`` (its settings file
+       and fonts live in the course cache, never in ``~/.config``), ``YOLO_OFFLINE=1`` (no online check; the
+       update check, usage events and pip auto-install all need it) and ``YOLO_AUTOINSTALL=0``.
+    2. Its settings (``settings.json`` in that folder): ``sync=False``, no Platform ``api_key``, every
+       experiment-tracker integration off, its datasets/weights/runs folders inside the course folder.
+    3. Fonts: ultralytics' dataset check calls ``check_font("Arial.ttf")`` on every training, plots or not,
+       and downloads it when missing. A copy of matplotlib's DejaVu Sans (shipped with matplotlib, free
+       licence) is placed as ``Arial.ttf`` and ``Arial.Unicode.ttf`` in the settings folder, where
+       ``check_font`` looks first, so plots stay on and nothing is downloaded. (DejaVu covers Latin, Greek
+       and Cyrillic labels; CJK class names would draw as boxes.)
+
+    The course never lets ultralytics download anything, online or not: pre-trained weights come from the
+    asset registry (:func:`yolo_model`), the AMP check is never started (:func:`yolo_amp`), and dataset
+    YAMLs are local (:func:`yolo_data_yaml`, no ``download:`` key).
+
+    Call it before the first ``import ultralytics`` (:func:`yolo_model` does). If ultralytics was imported
+    earlier, the import-time choices are applied to the running process instead (its ``ONLINE`` and
+    ``AUTOINSTALL`` flags, the usage events switch, the settings above for this process only: the settings
+    file it already loaded, e.g. ``~/.config/Ultralytics/settings.json``, is left as it is), the fonts are
+    registered with matplotlib, where ``check_font`` looks second, and a ``RuntimeWarning`` says so; its
+    import-time online check (a DNS lookup) has already happened then.
+
+    >>> setup = offline_ultralytics(S)                     # doctest: +SKIP
+    >>> setup.settings_file                                # doctest: +SKIP
+    PosixPath('/home/me/.cache/coursekit/ultralytics/Ultralytics/settings.json')
+    """
+    global _SETUP
+    S = settings or _settings()
+    folder = ultralytics_config_dir(S)
+    imported_before = "ultralytics.utils" in sys.modules
+    os.environ["YOLO_CONFIG_DIR"] = str(folder)
+    os.environ.update(_ENV)
+
+    import ultralytics.utils as uu  # first import here: reads the variables above
+
+    ours = Path(uu.USER_CONFIG_DIR).resolve() == (folder / "Ultralytics").resolve()
+    wanted = {**_OFF_SETTINGS}
+    if ours:
+        wanted.update(datasets_dir=str(folder / "datasets"), weights_dir=str(folder / "weights"),
+                      runs_dir=str(folder / "runs"))
+    changes = {k: v for k, v in wanted.items() if k in uu.SETTINGS.defaults and uu.SETTINGS.get(k) != v}
+    if changes:
+        if ours:
+            uu.SETTINGS.update(changes)  # validated and saved to <cache>/ultralytics/Ultralytics/settings.json
+        else:
+            dict.update(uu.SETTINGS, changes)  # this process only: someone else's settings file stays untouched
+
+    fonts = _place_fonts(folder / "Ultralytics")
+    changed = _runtime_flags()
+    if not ours:
+        from matplotlib import font_manager
+
+        known = {Path(f.fname).resolve() for f in font_manager.fontManager.ttflist}
+        for font in fonts:
+            if font.resolve() not in known:
+                font_manager.fontManager.addfont(str(font))  # check_font's second place to look
+
+    first = _SETUP is None
+    late = imported_before if first else _SETUP.imported_before
+    _SETUP = UltralyticsSetup(Path(uu.USER_CONFIG_DIR), Path(uu.SETTINGS_FILE), fonts, late)
+    if changed or (not ours and str(folder) not in _WARNED):
+        _WARNED.add(str(folder))
+        why = ("ultralytics was imported before coursekit.models.yolo.offline_ultralytics() and already ran its "
+               "online check (a DNS lookup) then" if late
+               else "ultralytics was first imported for another cache folder")
+        where = "" if ours else f"; it keeps its settings in {uu.SETTINGS_FILE}, not under {folder}"
+        what = f" ({', '.join(changed)})" if changed else ""
+        warnings.warn(
+            f"{why}{where}. The offline choices were applied to this process only{what}. To keep ultralytics off "
+            "the network from the start, call offline_ultralytics(S) (or yolo_model(S)) before importing ultralytics, "
+            f"or export YOLO_OFFLINE=1 YOLO_AUTOINSTALL=0 YOLO_CONFIG_DIR={folder}.", RuntimeWarning, stacklevel=2)
+    return _SETUP
+
+
+# --- the model ------------------------------------------------------------------------------------------------
+
+def _asset_for(name: str) -> Asset:
+    try:
+        return ASSETS[YOLO_ASSETS[name]]
+    except KeyError:
+        raise KeyError(f"no pre-trained weights registered for {name!r}; known: {', '.join(sorted(YOLO_ASSETS))}") \
+            from None
+
+
+def yolo_model(settings: Settings | None = None, name: str = "yolo11n", progress: bool = True):
+    """The YOLO detector to fine-tune: ``(model, is_standin)``.
+
+    - Real: the official COCO-pre-trained weights through the asset registry (cached, checksummed;
+      downloaded once when online and not ``COURSEKIT_OFFLINE``). Ultralytics loads them from the cache path,
+      so it never looks for them online.
+    - Stand-in, when the weights are not cached and cannot be downloaded, in the smoke profile (or with
+      ``COURSEKIT_STANDINS=1``): the same architecture built from ultralytics' ``<name>.yaml`` with random
+      weights (nothing downloaded), announced with :func:`~coursekit.standins.announce_standin`. It runs
+      the same code; its accuracy after a short training is far below the pre-trained model's.
+    - Full profile without the weights: :class:`~coursekit.assets.AssetUnavailable` with the command that
+      pre-fetches them (``coursekit fetch yolo11n``); never a silent fallback.
+
+    >>> model, is_standin = yolo_model(ck.settings())     # doctest: +SKIP
+    >>> model.task, is_standin                            # doctest: +SKIP
+    ('detect', False)
+    """
+    S = settings or _settings()
+    asset = _asset_for(name)
+    offline_ultralytics(S)
+    from ultralytics import YOLO
+
+    try:
+        path = fetch(asset, home=S.home, progress=progress, offline=S.offline)
+    except AssetUnavailable as err:
+        if not (S.smoke or env_flag("COURSEKIT_STANDINS")):
+            raise AssetUnavailable(
+                f"{err}\nOr run on the course's offline stand-in ({name} with random weights; its numbers are not the "
+                "real result): COURSEKIT_PROFILE=smoke, or COURSEKIT_STANDINS=1 for the full-size run.",
+                err.reason) from None
+        announce_standin(
+            replaces=f"{name} pre-trained on COCO (official Ultralytics weights, {asset.filename})",
+            by=f"the same {name} architecture built from {name}.yaml with random weights (no pre-training)",
+            why=f"the {name} weights are not cached and this machine is offline ({err.reason or 'offline'})",
+            real_result="fine-tuned from COCO weights the detector reaches a much higher mAP in the same epochs; "
+                        "see 'What the real run shows' below",
+        )
+        return YOLO(f"{name}.yaml", task="detect", verbose=False), True
+    return YOLO(str(path), task="detect"), False
+
+
+# --- training -------------------------------------------------------------------------------------------------
+
+def yolo_amp(device: str) -> bool | str:
+    """The ``amp`` training argument that never starts ultralytics' AMP check.
+
+    That check (``check_amp``, ultralytics/utils/checks.py:987) runs when ``amp`` is True or ``"fp16"`` on a
+    GPU and downloads an extra model (yolo26n.pt) to compare FP32 and FP16 outputs. ``"bf16"`` skips it
+    (trainer.py:414) and needs no loss scaling; it is used on GPUs with native bfloat16 (Ampere and newer).
+    Elsewhere the answer is ``False``: on CPU and MPS ultralytics trains in FP32 anyway.
+
+    >>> yolo_amp("cpu")
+    False
+    """
+    if not str(device).startswith("cuda"):
+        return False
+    import torch
+
+    try:
+        native = torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # older torch without including_emulation
+        native = torch.cuda.is_available() and torch.cuda.get_device_capability()[0] >= 8
+    return "bf16" if native else False
+
+
+def train_yolo(model, data_yaml: str | os.PathLike, *, epochs: int, imgsz: int, batch: int, device: str,
+               project: str | os.PathLike, name: str, seed: int, workers: int = 0, amp: bool | str | None = None,
+               plots: bool = True, **overrides: Any):
+    """Train (fine-tune) ``model`` on a YOLO dataset; return ``(path of best.pt, metrics)``.
+
+    A thin wrapper over ``model.train`` with the offline-safe arguments: ``amp`` from :func:`yolo_amp` (never
+    the AMP check's download), ``plots`` on (the font is local, see :func:`offline_ultralytics`),
+    ``exist_ok=True`` (a rerun writes into the same ``project/name`` folder), ``seed`` with
+    ``deterministic=True``, ``val=True`` (mAP on the ``val`` split after each epoch), ``workers=0`` (data
+    loading in the main process: right for small CPUs and notebooks). ``overrides`` go to ``model.train``
+    as they are (e.g. ``lr0=0.002, patience=10, cache=True``). Afterwards ``model`` holds the best weights.
+
+    ``metrics`` is ultralytics' ``DetMetrics`` of the last validation: ``metrics.box.map50``,
+    ``metrics.box.map`` (mAP50-95), ``metrics.results_dict``.
+
+    >>> best, metrics = train_yolo(model, "data.yaml", epochs=1, imgsz=64, batch=4, device="cpu",
+    ...                            project=tmp, name="run", seed=0)      # doctest: +SKIP
+    >>> best.name                                                         # doctest: +SKIP
+    'best.pt'
+    """
+    device = str(device)
+    if amp is None:
+        amp = yolo_amp(device)
+    elif amp is True or amp == "fp16":
+        from ultralytics import utils as uu
+
+        check_weights = Path(uu.WEIGHTS_DIR) / "yolo26n.pt"  # where check_amp loads it from (checks.py:1042)
+        if device.startswith("cuda") and not check_weights.is_file():
+            raise ValueError(
+                f"amp={amp!r} on {device} starts ultralytics' AMP check, which downloads yolo26n.pt into "
+                f"{check_weights}. "
+                "Use amp='bf16' (Ampere or newer GPUs), amp=False, or leave amp=None to choose.")
+    args = dict(data=str(Path(data_yaml).resolve()), epochs=int(epochs), imgsz=int(imgsz), batch=int(batch),
+                device=device, project=str(Path(project).resolve()), name=str(name), exist_ok=True, seed=int(seed),
+                deterministic=True, workers=int(workers), amp=amp, plots=bool(plots), val=True)
+    args.update(overrides)
+    metrics = model.train(**args)
+    trainer = model.trainer
+    best = Path(trainer.best)
+    if not best.is_file():
+        best = Path(trainer.last)
+    return best, metrics
+
+
+def yolo_data_yaml(root: str | os.PathLike | None = None, test_split: str = "test",
+                   out_dir: str | os.PathLike | None = None) -> Path:
+    """A copy of a YOLO dataset's ``data.yaml`` whose ``test`` is ``test_split``, with absolute paths.
+
+    Ultralytics resolves only ``train``, ``val`` and ``test``; to score another split (``test_shifted``)
+    with ``model.val(data=..., split="test")`` the copy points ``test`` at it. Every split path becomes
+    absolute (``path`` is the dataset folder), so the file works from any folder. It is written to
+    ``out_dir`` (default ``<cache>/yolo_data``) under a name made of the dataset folder's name, a short hash
+    of its absolute path and the split, atomically (a temporary file renamed into place).
+
+    ``root``: the dataset folder or its ``data.yaml`` (default: the course's ``parts_detection``).
+    The split is the yaml's own key when it has one (``test_shifted: images/test_shifted``), else
+    ``images/<test_split>``; it must exist.
+
+    >>> yaml_file = yolo_data_yaml(test_split="test_shifted")          # doctest: +SKIP
+    >>> metrics = model.val(data=str(yaml_file), split="test")          # doctest: +SKIP
+    """
+    import yaml
+
+    from ..data.detection import detection_root
+    from ..settings import cache_dir
+
+    root = Path(root) if root is not None else detection_root()
+    source = root if root.suffix in (".yaml", ".yml") else root / "data.yaml"
+    if not source.is_file():
+        raise FileNotFoundError(f"{source} does not exist: expected a YOLO dataset folder with a data.yaml")
+    root = source.parent.resolve()
+    data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    base = Path(data.get("path") or root)
+    base = (base if base.is_absolute() else root / base).resolve()
+    splits = {k: v for k, v in data.items() if isinstance(v, str) and k not in ("path", "download")
+              and (k in ("train", "val", "test", "minival") or k.startswith("test") or k.startswith("val"))}
+    rel = data.get(test_split) if isinstance(data.get(test_split), str) else f"images/{test_split}"
+    target = (base / rel).resolve()
+    if not target.exists():
+        have = sorted(k for k, v in splits.items() if (base / v).exists())
+        raise ValueError(f"{source} has no split {test_split!r} ({target} does not exist); it has {', '.join(have)}")
+    out = {k: v for k, v in data.items() if k != "download"}  # a local dataset never downloads anything
+    out["path"] = str(base)
+    for key, value in splits.items():
+        out[key] = str((base / value).resolve())
+    out["test"] = str(target)
+
+    folder = Path(out_dir) if out_dir is not None else cache_dir() / "yolo_data"
+    folder.mkdir(parents=True, exist_ok=True)
+    tag = hashlib.sha256(str(root).encode()).hexdigest()[:8]
+    dest = folder / f"{root.name}-{tag}-{test_split}.yaml"
+    text = (f"# {test_split} of {root} as ultralytics' 'test' split; written by coursekit.models.yolo.yolo_data_yaml\n"
+            + yaml.safe_dump(out, sort_keys=False, allow_unicode=True))
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
+# --- prediction -----------------------------------------------------------------------------------------------
+
+def _sources(images) -> list:
+    """Paths stay paths; RGB uint8 arrays (the course's convention) become the BGR arrays ultralytics expects."""
+    if isinstance(images, (str, os.PathLike)):
+        return [str(images)]
+    if isinstance(images, np.ndarray):
+        if images.ndim == 3:
+            images = images[None]
+        if images.ndim != 4 or images.shape[-1] != 3:
+            raise ValueError(f"images must be (H, W, 3) or (N, H, W, 3) RGB arrays; got shape {images.shape}")
+        return [np.ascontiguousarray(im[..., ::-1]) for im in images]
+    out = []
+    for i, im in enumerate(images):
+        if isinstance(im, (str, os.PathLike)):
+            out.append(str(im))
+        else:
+            im = np.asarray(im)
+            if im.ndim != 3 or im.shape[-1] != 3:
+                raise ValueError(f"image {i} must be an (H, W, 3) RGB array or a path; got shape {im.shape}")
+            out.append(np.ascontiguousarray(im[..., ::-1]))
+    return out
+
+
+def predict_detections(model, images, conf: float = 0.001, iou: float = 0.7, imgsz: int | None = None,
+                       device: str | None = None, max_det: int = 300) -> list:
+    """Run ``model`` on images; return one :class:`~coursekit.types.Detections` per image, in order.
+
+    ``images``: a path, a list of paths, an RGB uint8 array (H, W, 3) or (N, H, W, 3), or a list of them.
+    ``conf=0.001`` keeps the low-confidence boxes, as mAP needs (raise it, e.g. 0.25, to draw them);
+    ``iou`` is the NMS threshold. ``imgsz=None`` uses the size the checkpoint was trained at (640 for the
+    official weights). Results are read one at a time (``stream=True``), so long lists fit in memory.
+
+    >>> dets = predict_detections(model, images[:2], conf=0.25)       # doctest: +SKIP
+    >>> [len(d) for d in dets]                                        # doctest: +SKIP
+    [4, 3]
+    """
+    from ..types import Detections
+
+    sources = _sources(images)
+    if not sources:
+        return []
+    kwargs: dict[str, Any] = dict(conf=conf, iou=iou, max_det=max_det, verbose=False, stream=True, save=False)
+    if imgsz is not None:
+        kwargs["imgsz"] = int(imgsz)
+    if device is not None:
+        kwargs["device"] = str(device)
+    return [Detections.from_ultralytics(r) for r in model.predict(source=sources, **kwargs)]
