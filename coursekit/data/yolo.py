@@ -50,7 +50,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .imagefolder import IMAGE_EXTENSIONS, _decode, _is_junk, _sniff
+from .imagefolder import IMAGE_EXTENSIONS, _decode, _is_junk, _is_text, _sniff
 
 __all__ = [
     "LABEL_PROBLEM_KINDS",
@@ -446,6 +446,8 @@ def _open_full(path: Path) -> tuple[int, int]:
     data = path.read_bytes()
     if not data:
         raise ValueError("empty file (0 bytes; an interrupted copy or download?)")
+    if _is_text(data):  # before PIL: with ultralytics imported, PIL's openers can fail on text with odd errors
+        raise ValueError(f"not an image — {_sniff(data)}")
     try:
         rgb, _mode, _fmt = _decode(data)
     except UnidentifiedImageError:
