@@ -12,7 +12,7 @@ stand-in still shows a real, measured (smaller) transfer effect, because what it
 
 The stand-in's weights are small enough to ship in the repository (``datasets/pretrained_standin``,
 with their sha256 in a manifest); :func:`pretrain_standin` is the deterministic script that made them,
-and rebuilds them when the file is missing (about 20 minutes on 2 CPU cores).
+and rebuilds them when the file is missing (about 20-35 minutes on 2 CPU cores).
 
 >>> spec = standin_backbone()                     # doctest: +SKIP
 >>> model = spec.create(pretrained=True)          # doctest: +SKIP
@@ -83,6 +83,8 @@ class Backbone:
         input_size: the image side to feed (images are resized to it by :meth:`prepare`).
         is_standin: ``True`` for the course's stand-in (its numbers are not the real result).
         factory: ``factory(weights_or_None) -> nn.Module`` with a ``num_features`` attribute.
+        lr: head learning rates per strategy that differ from :data:`~coursekit.models.transfer.TRANSFER_SETTINGS`
+            (features of another scale need another step size); empty: use the settings' values.
     """
 
     name: str
@@ -94,6 +96,7 @@ class Backbone:
     is_standin: bool
     factory: Callable[[Path | None], nn.Module] = field(repr=False)
     info: dict = field(default_factory=dict, repr=False)
+    lr: dict = field(default_factory=dict)
 
     def create(self, pretrained: bool = True) -> nn.Module:
         """A new backbone: with the pre-trained weights, or (``pretrained=False``) the same architecture
@@ -148,8 +151,11 @@ def imagenet_backbone(settings=None, progress: bool = True) -> Backbone:
     S = settings or _settings()
     path = fetch("resnet18-imagenet", home=S.home, progress=progress, offline=S.offline)
     size = 192 if str(S.device).startswith("cuda") else 128
+    # ResNet-18's average-pooled features are several times longer than the stand-in's (x 0.125) ones: smaller
+    # head steps. Usual values for ImageNet transfer with SGD; not yet tuned on this dataset by the course.
+    lr = {"frozen": 0.02, "finetune": 0.01, "scratch": 0.05}
     return Backbone("resnet18-imagenet", "resnet18", Path(path), IMAGENET_MEAN, IMAGENET_STD, size, False,
-                    factory=lambda w: resnet18_backbone(w))
+                    factory=lambda w: resnet18_backbone(w), lr=lr)
 
 
 def standin_root(root: str | os.PathLike | None = None) -> Path:
@@ -345,7 +351,7 @@ real result.
 - sha256 `{m['sha256']}` (also in `manifest.json`, checked on every load).
 - Licence: CC0-1.0 (made by the course from generated images).
 
-Rebuild (deterministic on one machine; about 20 minutes on 2 CPU cores):
+Rebuild (deterministic on one machine; about 20-35 minutes on 2 CPU cores):
 
     python -m coursekit.models.pretrain            # writes datasets/{STANDIN_NAME}
 """
