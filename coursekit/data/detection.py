@@ -43,6 +43,7 @@ from ..scenes.parts import build_part
 from ..scenes.render import paste, rasterize
 from .inspection import (INSPECTION_DOMAINS, INSPECTION_PARTS, DatasetIntegrityError, _read_manifest,
                          lighting_label, verify_manifest)
+from .shipped import swap_in_folder
 
 __all__ = [
     "DETECTION_CLASSES", "DETECTION_SPLITS", "DETECTION_DOMAINS", "DEFAULT_COUNTS", "DEFAULT_SIZE",
@@ -377,12 +378,7 @@ def build_detection_dataset(out_dir: str | os.PathLike, counts: Mapping[str, int
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
         (tmp / ".gitignore").write_text(_GITIGNORE, encoding="utf-8")  # hidden: not in the manifest
-        old = out.with_name(out.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if out.exists():
-            os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
+        swap_in_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -40,6 +40,7 @@ from ..scenes.defects import Defect, defect_hook
 from ..scenes.domains import DOMAINS, Domain
 from ..scenes.generator import Scene, SceneGenerator
 from .arrays import ArrayDataset
+from .shipped import swap_in_folder
 
 __all__ = [
     "INSPECTION_CLASSES", "INSPECTION_PARTS", "INSPECTION_SPLITS", "INSPECTION_DOMAINS", "SEVERITY_THRESHOLD",
@@ -336,12 +337,7 @@ def build_inspection_dataset(out_dir: str | os.PathLike, counts: Mapping[str, in
             "files": dict(sorted(files.items())),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-        old = out.with_name(out.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if out.exists():
-            os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
+        swap_in_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
-__all__ = ["find_shipped_dataset"]
+__all__ = ["find_shipped_dataset", "swap_in_folder"]
 
 
 def find_shipped_dataset(name: str, root: str | os.PathLike | None = None, rebuild: str = "") -> Path:
@@ -31,3 +32,20 @@ def find_shipped_dataset(name: str, root: str | os.PathLike | None = None, rebui
         f"the {name} dataset is in neither {here} (a checkout of the course repository) nor {cached} "
         f"(the cache, $COURSEKIT_HOME). Copy the repository's datasets/{name} folder there"
         + (f", or rebuild it: {rebuild}" if rebuild else ""))
+
+
+def swap_in_folder(new: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Put the finished folder ``new`` at ``out``, replacing any folder there, and return ``out``.
+
+    Two renames (``out`` -> ``out.old``, ``new`` -> ``out``), each atomic, so a reader never sees a half
+    folder; a ``.old`` left by a run killed between them is cleared first. Builders write into a
+    temporary sibling of ``out`` and call this last.
+    """
+    new, out = Path(new), Path(out)
+    old = out.with_name(out.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if out.exists():
+        os.replace(out, old)
+    os.replace(new, out)
+    shutil.rmtree(old, ignore_errors=True)
+    return out

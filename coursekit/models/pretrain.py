@@ -269,6 +269,7 @@ def pretrain_standin(out_dir: str | os.PathLike, recipe: PretrainRecipe = Pretra
     folder is written next to ``out_dir`` and renamed into place, so an interrupted run leaves nothing half.
     """
     from ..data.loaders import TensorLoader, channel_stats
+    from ..data.shipped import swap_in_folder
     from ..settings import seed_everything
     from ..train import evaluate, fit
     from .resnet9 import ResNet9
@@ -313,12 +314,7 @@ def pretrain_standin(out_dir: str | os.PathLike, recipe: PretrainRecipe = Pretra
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(_readme(manifest), encoding="utf-8")
-        old = out.with_name(out.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)  # left by a run killed between the two renames
-        if out.exists():
-            os.replace(out, old)
-        os.replace(tmp, out)
-        shutil.rmtree(old, ignore_errors=True)
+        swap_in_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
