@@ -26,7 +26,6 @@ True
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -41,8 +40,8 @@ import numpy as np
 from ..scenes.generator import Scene, SceneGenerator
 from ..scenes.parts import build_part
 from ..scenes.render import paste, rasterize
-from .inspection import (INSPECTION_DOMAINS, INSPECTION_PARTS, DatasetIntegrityError, _read_manifest,
-                         lighting_label, verify_manifest)
+from .inspection import (INSPECTION_DOMAINS, INSPECTION_PARTS, DatasetIntegrityError, _coursekit_version,
+                         _read_manifest, _sha256, lighting_label, verify_manifest)
 from .shipped import swap_in_folder
 
 __all__ = [
@@ -247,10 +246,6 @@ def _encode(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
     return buf.tobytes()
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def _label_text(labels: list[dict]) -> str:
     return "".join(f"{p['class_id']} " + " ".join(f"{v:.6f}" for v in p["yolo"]) + "\n" for p in labels)
 
@@ -383,15 +378,6 @@ def build_detection_dataset(out_dir: str | os.PathLike, counts: Mapping[str, int
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
-
-
-def _coursekit_version() -> str:
-    try:
-        from .. import __version__
-
-        return str(__version__)
-    except ImportError:  # pragma: no cover - partially imported package
-        return "unknown"
 
 
 def _readme(counts: dict[str, int], seed: int, size: int, boxes: dict, dropped: dict, images: list[dict],
