@@ -1,0 +1,513 @@
+"""Anchors, the YOLOv5 way and the anchor-free way of YOLOv8/YOLO11: the Module 3 lesson in code.
+
+**Anchor boxes (YOLOv5).** Each output cell of YOLOv5 predicts 3 boxes per scale, each as a correction
+to a fixed *anchor* size (9 anchors: 3 small ones at stride 8, 3 medium at 16, 3 large at 32). A box is
+trained by an anchor only when their sizes are close: width and height each within a factor 4
+(``anchor_t: 4.0`` in YOLOv5's hyperparameters). Anchors that do not fit a dataset's box sizes leave
+boxes that no anchor may learn, so YOLOv5 checks the fit before training (*AutoAnchor*) and, when fewer
+than 98 % of the boxes fit, recomputes the anchors with k-means over the dataset's box widths and
+heights, followed by a random ("genetic") search. :func:`ratio_metric`, :func:`anchor_fit` and
+:func:`kmeans_anchors` are that recipe, rewritten to read (``utils/autoanchor.py`` in ultralytics/yolov5).
+
+**Anchor points (YOLOv8, YOLO11).** No anchor sizes any more: every cell centre of the three grids is a
+point that predicts the distances to the four sides of a box (:func:`anchor_points`, ultralytics'
+``make_anchors``). During training the *TaskAlignedAssigner* picks, for each ground-truth box, which
+points learn it: only points inside the box are candidates (:func:`assignment_candidates`, its
+``select_candidates_in_gts``), of these the 10 with the highest alignment score
+``score**0.5 * IoU**6`` (the predicted class score, and the CIoU of the predicted box) become positives,
+and a point that is a positive of two boxes keeps the one its prediction overlaps more
+(``v8DetectionLoss``: ``topk=10, alpha=0.5, beta=6.0``). So the choice of points is learned, not set by
+hand, but a box can only be learned by points that lie inside it.
+
+Sizes are pixels at the network's input size (``imgsz``): the course's images are 320x320 and the
+course trains at ``imgsz`` 320 or 160 (:func:`scale_anchors` converts).
+
+>>> wh = np.array([[10, 12], [11, 13], [60, 40], [62, 41], [200, 180], [210, 170]], dtype=float)
+>>> kmeans_anchors(wh, n=3).round(1).tolist()
+[[10.5, 12.5], [61.0, 40.5], [205.0, 175.0]]
+>>> anchor_fit(wh, YOLOV5_ANCHORS).bpr
+1.0
+>>> len(anchor_points(320)[0])             # 40*40 + 20*20 + 10*10 points
+2100
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "YOLOV5_ANCHORS",
+    "ANCHOR_T",
+    "TAL_TOPK",
+    "TAL_ALPHA",
+    "TAL_BETA",
+    "ratio_metric",
+    "AnchorFit",
+    "anchor_fit",
+    "kmeans_anchors",
+    "scale_anchors",
+    "anchor_points",
+    "AssignmentCandidates",
+    "assignment_candidates",
+    "plot_anchors",
+    "plot_assignment",
+]
+
+#: YOLOv5's default anchors, (width, height) in pixels at a 640 input, computed on COCO: rows 0-2 for
+#: P3 (stride 8), 3-5 for P4 (stride 16), 6-8 for P5 (stride 32). From ``anchors:`` in
+#: ``models/yolov5s.yaml`` of github.com/ultralytics/yolov5 (the same in yolov5n/s/m/l/x.yaml).
+YOLOV5_ANCHORS = np.array([[10, 13], [16, 30], [33, 23],
+                           [30, 61], [62, 45], [59, 119],
+                           [116, 90], [156, 198], [373, 326]], dtype=np.float64)
+YOLOV5_ANCHORS.setflags(write=False)
+
+#: YOLOv5's ``anchor_t``: a box may be learned by an anchor when width and height are within this factor.
+ANCHOR_T = 4.0
+#: The TaskAlignedAssigner of ultralytics' ``v8DetectionLoss`` (YOLOv8, YOLO11): positives per box, and the
+#: exponents of the alignment score ``class_score**alpha * IoU**beta``.
+TAL_TOPK, TAL_ALPHA, TAL_BETA = 10, 0.5, 6.0
+
+_STRIDES = (8, 16, 32)
+
+
+# ----------------------------------------------------------------------------------------- inputs
+
+
+def _wh(wh, name: str = "wh") -> np.ndarray:
+    """(N, 2) float64 widths and heights, from an array or from box_stats()' table (width_px, height_px)."""
+    if hasattr(wh, "columns"):
+        if not {"width_px", "height_px"} <= set(wh.columns):
+            raise ValueError(f"{name} is a table without width_px/height_px columns; pass box_stats()' table "
+                             "or an (N, 2) array of box widths and heights in pixels")
+        wh = wh[["width_px", "height_px"]].to_numpy()
+    if hasattr(wh, "detach"):
+        wh = wh.detach().cpu().numpy()
+    arr = np.ascontiguousarray(wh, dtype=np.float64)  # one memory layout: the same k-means sums, bit for bit
+    if arr.ndim == 1 and arr.shape == (2,):
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        corners = arr.ndim == 2 and arr.shape[1] == 4
+        hint = " (these look like x1, y1, x2, y2 boxes: take x2 - x1 and y2 - y1)" if corners else ""
+        raise ValueError(f"{name} must be (N, 2) box widths and heights in pixels; got shape {arr.shape}{hint}")
+    if len(arr) == 0:
+        raise ValueError(f"{name} is empty: there are no boxes to fit anchors to")
+    bad = ~np.isfinite(arr).all(1) | (arr <= 0).any(1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name} has {int(bad.sum())} row(s) that are not positive finite sizes, e.g. row {i}: "
+                         f"{arr[i].tolist()}; drop them (a box needs a width and a height > 0)")
+    return arr
+
+
+def _imgsz(imgsz) -> tuple[int, int]:
+    """(height, width) from an int or a (height, width) pair, as ultralytics' imgsz."""
+    hw = (imgsz, imgsz) if np.isscalar(imgsz) else tuple(imgsz)
+    if len(hw) != 2 or not all(float(v).is_integer() and v > 0 for v in hw):
+        raise ValueError(f"imgsz must be a positive whole number of pixels or (height, width); got {imgsz!r}")
+    return int(hw[0]), int(hw[1])
+
+
+def _strides(strides) -> tuple[int, ...]:
+    s = tuple(strides) if not np.isscalar(strides) else (strides,)
+    if not s or not all(float(v).is_integer() and v > 0 for v in s):
+        raise ValueError(f"strides must be positive whole numbers, e.g. (8, 16, 32); got {strides!r}")
+    return tuple(int(v) for v in s)
+
+
+def _boxes(boxes, name: str = "boxes_xyxy") -> np.ndarray:
+    if hasattr(boxes, "xyxy") and not hasattr(boxes, "shape"):  # a coursekit Detections
+        boxes = boxes.xyxy
+    if hasattr(boxes, "detach"):
+        boxes = boxes.detach().cpu().numpy()
+    arr = np.asarray(boxes, dtype=np.float64)
+    if arr.size == 0:
+        arr = arr.reshape(0, 4)
+    if arr.ndim == 1 and arr.shape == (4,):
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"{name} must be (N, 4) boxes x1, y1, x2, y2 in pixels; got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} has values that are not finite numbers (nan or inf)")
+    bad = (arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1])
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name}[{i}] = {arr[i].tolist()} has x2 <= x1 or y2 <= y1: boxes are x1, y1, x2, y2 "
+                         "(corners), not x, y, w, h (convert with x2 = x + w, y2 = y + h)")
+    return arr
+
+
+# ------------------------------------------------------------------------------- YOLOv5 anchors
+
+
+def ratio_metric(wh, anchors) -> np.ndarray:
+    """How well each box's size matches each anchor's: (N, K) values in (0, 1], 1 = the same size.
+
+    For a box ``w x h`` and an anchor ``aw x ah`` the metric is the worst of the four ratios
+    ``min(w/aw, aw/w, h/ah, ah/h)``: 0.5 means one side is twice (or half) the anchor's. YOLOv5 lets an
+    anchor learn a box when the metric is above ``1/anchor_t`` = 1/4, i.e. neither side is off by a factor 4.
+
+    >>> ratio_metric([[20, 10]], [[20, 10], [10, 10], [80, 10]]).tolist()
+    [[1.0, 0.5, 0.25]]
+    """
+    wh, k = _wh(wh), _wh(anchors, "anchors")
+    r = wh[:, None, :] / k[None, :, :]  # (N, K, 2)
+    return np.minimum(r, 1 / r).min(axis=2)
+
+
+@dataclass(frozen=True)
+class AnchorFit:
+    """How well a set of anchors fits a dataset's boxes (:func:`anchor_fit`), YOLOv5 AutoAnchor's numbers.
+
+    Attributes:
+        thr: the threshold ``anchor_t`` (a box fits an anchor when :func:`ratio_metric` > 1/thr).
+        bpr: best possible recall: the fraction of boxes that fit at least one anchor. A box that fits
+            none is never trained on; YOLOv5 recomputes its anchors when bpr < 0.98.
+        aat: anchors above threshold: how many anchors fit a box, averaged over the boxes.
+        mean_best: the ratio metric of each box with its best anchor, averaged (1 = perfect sizes).
+        best_anchor: int (N,): the index of each box's best anchor.
+        best_ratio: float (N,): each box's metric with that anchor.
+    """
+
+    thr: float
+    bpr: float
+    aat: float
+    mean_best: float
+    best_anchor: np.ndarray
+    best_ratio: np.ndarray
+
+    def __str__(self) -> str:
+        return (f"best possible recall {self.bpr:.3f}, {self.aat:.2f} anchors/box above threshold, mean best ratio "
+                f"{self.mean_best:.3f} (thr {self.thr:g}, {len(self.best_anchor)} boxes)")
+
+
+def anchor_fit(wh, anchors, thr: float = ANCHOR_T) -> AnchorFit:
+    """Best possible recall, anchors per box and best anchor of each box, for anchors ``(K, 2)``.
+
+    ``wh``: the boxes' widths and heights (N, 2) in pixels at the training size, or :func:`box_stats`'
+    table; ``anchors`` in the same pixels. See :func:`ratio_metric` for the metric.
+
+    >>> fit = anchor_fit([[10, 10], [40, 40], [200, 200]], [[10, 10], [30, 30]])
+    >>> fit.bpr, fit.best_anchor.tolist(), round(fit.aat, 3)    # 200 px is 6.7x the largest anchor
+    (0.6666666666666666, [0, 1, 1], 1.0)
+    """
+    if not thr > 1:
+        raise ValueError(f"thr is a size ratio (YOLOv5's anchor_t, 4.0) and must be > 1; got {thr}")
+    x = ratio_metric(wh, anchors)
+    best = x.max(axis=1)
+    return AnchorFit(thr=float(thr), bpr=float((best > 1 / thr).mean()), aat=float((x > 1 / thr).sum(1).mean()),
+                     mean_best=float(best.mean()), best_anchor=x.argmax(axis=1), best_ratio=best)
+
+
+def _fitness(k: np.ndarray, wh: np.ndarray, thr: float) -> float:
+    """What YOLOv5's anchor evolution maximises: the best ratio of each box, 0 for boxes that fit no anchor."""
+    best = ratio_metric(wh, k).max(axis=1)
+    return float((best * (best > 1 / thr)).mean())
+
+
+def kmeans_anchors(wh, n: int = 9, *, seed: int = 0, iters: int = 30, evolve: int = 0,
+                   thr: float = ANCHOR_T) -> np.ndarray:
+    """``n`` anchors (n, 2) for a dataset's box sizes, sorted by area: k-means, as YOLOv5's AutoAnchor.
+
+    The recipe: divide widths and heights by their standard deviation ("whitening", so both count the
+    same), run k-means (the best of ``iters`` runs from random starts, scikit-learn's ``KMeans``; YOLOv5
+    used scipy's ``kmeans``, the same algorithm), multiply the centres back. With ``evolve`` > 0, then
+    ``evolve`` rounds of YOLOv5's random search: multiply the anchors by random factors near 1 and keep
+    the change when it raises the mean best :func:`ratio_metric`, boxes that fit no anchor counting 0
+    (YOLOv5 runs 1000 rounds). Everything is
+    seeded by ``seed``: the same inputs give the same anchors.
+
+    ``wh``: (N, 2) widths and heights in pixels at the training size (or :func:`box_stats`' table), at
+    least ``n`` boxes with ``n`` different sizes. YOLOv5 first drops boxes under 2 pixels both ways.
+
+    >>> wh = np.array([[10, 10], [12, 12], [50, 100], [54, 96]])
+    >>> kmeans_anchors(wh, n=2).tolist()
+    [[11.0, 11.0], [52.0, 98.0]]
+    """
+    wh = _wh(wh)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n is the number of anchors, a whole number >= 1 (YOLOv5: 9); got {n!r}")
+    if len(wh) < n:
+        raise ValueError(f"{len(wh)} boxes cannot make {n} anchors: k-means needs at least n boxes; ask for "
+                         f"fewer anchors (n={len(wh)} at most) or use more of the dataset")
+    distinct = len(np.unique(wh, axis=0))
+    if distinct < n:
+        raise ValueError(f"the boxes have only {distinct} different sizes, fewer than the {n} anchors asked for; "
+                         f"use n <= {distinct}")
+    if iters < 1 or evolve < 0:
+        raise ValueError(f"iters must be >= 1 and evolve >= 0; got iters={iters}, evolve={evolve}")
+    from sklearn.cluster import KMeans
+
+    sigma = wh.std(axis=0)
+    sigma[sigma == 0] = 1.0  # every box equally wide (or high): nothing to whiten
+    km = KMeans(n_clusters=n, n_init=iters, random_state=seed).fit(wh / sigma)
+    k = km.cluster_centers_ * sigma
+
+    if evolve:
+        rng = np.random.default_rng(seed)
+        best = _fitness(k, wh, thr)
+        for _ in range(evolve):
+            factor = np.ones_like(k)
+            while (factor == 1).all():  # a step that changes nothing is wasted: draw again
+                mutate = rng.random(k.shape) < 0.9  # each number changes with probability 0.9 ...
+                factor = 1 + mutate * rng.random() * rng.standard_normal(k.shape) * 0.1  # ... by a few %
+            trial = np.clip(k * np.clip(factor, 0.3, 3.0), 2.0, None)
+            score = _fitness(trial, wh, thr)
+            if score > best:
+                k, best = trial, score
+    return k[np.argsort(k.prod(axis=1), kind="stable")]
+
+
+def scale_anchors(anchors, from_size: float = 640, to_size: float = 320) -> np.ndarray:
+    """Anchors (K, 2) made for ``from_size`` input pixels, in pixels at ``to_size``: ``anchors * to/from``.
+
+    Objects shrink with the image, so anchors must shrink too: YOLOv5's COCO anchors are for 640 inputs,
+    the course trains at 320 or 160.
+
+    >>> scale_anchors(YOLOV5_ANCHORS, 640, 320)[:2].tolist()
+    [[5.0, 6.5], [8.0, 15.0]]
+    """
+    k = _wh(anchors, "anchors")
+    for name, v in (("from_size", from_size), ("to_size", to_size)):
+        if not np.isscalar(v) or not v > 0:
+            raise ValueError(f"{name} must be a positive number of pixels (the square input size, e.g. 640); got {v!r}")
+    return k * (float(to_size) / float(from_size))
+
+
+# -------------------------------------------------------------------- YOLOv8 / YOLO11 anchor points
+
+
+def anchor_points(imgsz, strides: Sequence[int] = _STRIDES) -> tuple[np.ndarray, np.ndarray]:
+    """The points YOLOv8/YOLO11 predict boxes from: every grid cell's centre, at every stride.
+
+    At stride ``s`` the input is cut into cells of ``s x s`` pixels; cell (row i, column j) predicts from
+    its centre ``((j + 0.5) * s, (i + 0.5) * s)``. Returns ``points`` (M, 2) as x, y in input pixels and
+    ``point_strides`` (M,), stride by stride, row by row (the order of ultralytics' ``make_anchors``).
+    ``imgsz`` is an int (square) or (height, width), a multiple of every stride.
+
+    >>> points, point_strides = anchor_points(64, strides=(32,))
+    >>> points.tolist(), point_strides.tolist()
+    ([[16.0, 16.0], [48.0, 16.0], [16.0, 48.0], [48.0, 48.0]], [32.0, 32.0, 32.0, 32.0])
+    """
+    h, w = _imgsz(imgsz)
+    strides = _strides(strides)
+    points, point_strides = [], []
+    for s in strides:
+        if h % s or w % s:
+            fix = math.ceil(max(h, w) / max(strides)) * max(strides)
+            raise ValueError(f"imgsz {h}x{w} is not a multiple of stride {s}: ultralytics rounds imgsz up to a "
+                             f"multiple of the largest stride ({max(strides)}), so use e.g. {fix}")
+        ys, xs = np.meshgrid(np.arange(h // s) + 0.5, np.arange(w // s) + 0.5, indexing="ij")
+        points.append(np.stack([xs.ravel(), ys.ravel()], axis=1) * s)
+        point_strides.append(np.full(xs.size, float(s)))
+    return np.concatenate(points), np.concatenate(point_strides)
+
+
+@dataclass(frozen=True)
+class AssignmentCandidates:
+    """Which anchor points may learn each box (:func:`assignment_candidates`).
+
+    Attributes:
+        boxes: (N, 4) the ground-truth boxes x1, y1, x2, y2, input pixels.
+        regions: (N, 4) the areas the points are tested against: the boxes with sides under ``min_side``
+            widened to ``min_side`` about their centre.
+        points: (M, 2) every anchor point (x, y), ``point_strides`` (M,) its stride.
+        strides: the strides, ``imgsz`` the input (height, width), ``min_side`` as used.
+        mask: bool (N, M): point m is a candidate of box n.
+        counts: int (N, len(strides)): candidates of each box at each stride; ``total`` (N,) their sum.
+    """
+
+    boxes: np.ndarray
+    regions: np.ndarray
+    points: np.ndarray
+    point_strides: np.ndarray
+    strides: tuple[int, ...]
+    imgsz: tuple[int, int]
+    min_side: float
+    mask: np.ndarray
+    counts: np.ndarray
+
+    @property
+    def total(self) -> np.ndarray:
+        return self.counts.sum(axis=1)
+
+    def to_frame(self):
+        """A pandas DataFrame, one row per box: width, height, candidates per stride (``stride_8``, ...) and total."""
+        import pandas as pd
+
+        df = pd.DataFrame({"width": self.boxes[:, 2] - self.boxes[:, 0], "height": self.boxes[:, 3] - self.boxes[:, 1]})
+        for j, s in enumerate(self.strides):
+            df[f"stride_{s}"] = self.counts[:, j]
+        df["total"] = self.total
+        return df
+
+
+def assignment_candidates(boxes_xyxy, imgsz, strides: Sequence[int] = _STRIDES, eps: float = 1e-9,
+                          min_side: float | None = None) -> AssignmentCandidates:
+    """For each ground-truth box, the anchor points strictly inside it: the points that may learn it.
+
+    This is the first step of ultralytics' TaskAlignedAssigner (``select_candidates_in_gts``): a point
+    ``(x, y)`` is a candidate of box ``x1, y1, x2, y2`` when ``x - x1``, ``y - y1``, ``x2 - x`` and ``y2 - y``
+    are all > ``eps``. Then the assigner keeps, per box, the ``TAL_TOPK`` = 10 candidates with the highest
+    ``class_score**0.5 * IoU**6`` of their predictions, and a point kept by two boxes goes to the one its
+    prediction overlaps more. Candidates of every stride compete together: no rule sends a box to a
+    stride by its size, the predictions decide.
+
+    The ultralytics in this course's environment (8.4) first widens box sides under ``min_side`` to
+    ``min_side`` about their centre, with ``min_side`` = the second stride (16 for strides 8, 16, 32), so
+    that tiny boxes still get a few candidates; ``min_side=None`` does the same, ``min_side=0`` tests the
+    boxes as they are (what older ultralytics releases did).
+
+    What this means for small objects: at stride ``s`` a box ``w x h`` holds about ``w/s`` points across
+    (one more or fewer, depending on where it lies) times ``h/s`` down; over strides 8, 16 and 32 together about
+    ``w * h / 49``. A box needs 10 candidates to get all 10 positives: under about 22 x 22 pixels it has
+    fewer, nearly all of them at stride 8, and a box under 32 pixels holds one stride-32 point or none,
+    depending on where it lies. Halving the input size (imgsz 320 -> 160) halves every side and quarters
+    the candidates. Large boxes are the other way round: hundreds of candidates, of which only the 10 best
+    predictions are trained.
+
+    ``boxes_xyxy``: (N, 4) pixels at the network input ``imgsz`` (int or (height, width)).
+    Returns an :class:`AssignmentCandidates`.
+
+    >>> c = assignment_candidates([[0, 0, 32, 32], [120, 120, 130, 130]], imgsz=320)
+    >>> c.counts.tolist()        # stride 8, 16, 32; the 10-px box is widened to 16 px
+    [[16, 4, 1], [4, 1, 0]]
+    >>> assignment_candidates([[120, 120, 130, 130]], 320, min_side=0).counts.tolist()
+    [[1, 0, 0]]
+    """
+    boxes = _boxes(boxes_xyxy)
+    strides = _strides(strides)
+    points, point_strides = anchor_points(imgsz, strides)
+    if min_side is None:
+        min_side = strides[1] if len(strides) > 1 else strides[0]
+    if not min_side >= 0:
+        raise ValueError(f"min_side must be >= 0 pixels (None: the second stride, as ultralytics); got {min_side!r}")
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    size = np.maximum(boxes[:, 2:] - boxes[:, :2], float(min_side))
+    regions = np.concatenate([centre - size / 2, centre + size / 2], axis=1)
+    lt, rb = regions[:, None, :2], regions[:, None, 2:]  # (N, 1, 2)
+    mask = ((points[None] - lt) > eps).all(axis=2) & ((rb - points[None]) > eps).all(axis=2)  # (N, M)
+    counts = np.stack([mask[:, point_strides == s].sum(axis=1) for s in strides], axis=1)
+    return AssignmentCandidates(boxes=boxes, regions=regions, points=points, point_strides=point_strides,
+                                strides=strides, imgsz=_imgsz(imgsz), min_side=float(min_side), mask=mask,
+                                counts=counts.reshape(len(boxes), len(strides)))
+
+
+# ---------------------------------------------------------------------------------------- plots
+
+
+def _colors(n: int) -> list:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    return [cmap(i % 10) for i in range(n)]
+
+
+def plot_anchors(wh, anchors_list: Mapping[str, np.ndarray], imgsz: int = 320, thr: float = ANCHOR_T):
+    """Box sizes with anchor sets on top (left), and the anchors drawn as rectangles in the input (right).
+
+    ``wh``: (N, 2) box widths and heights in pixels at ``imgsz`` (or :func:`box_stats`' table);
+    ``anchors_list``: name -> (K, 2) anchors in the same pixels, e.g.
+    ``{"YOLOv5 COCO": scale_anchors(YOLOV5_ANCHORS, 640, 320), "k-means": kmeans_anchors(wh)}``.
+    Each set's best possible recall (:func:`anchor_fit`, ``thr``) is in the legend. Returns a
+    :class:`matplotlib.figure.Figure`.
+
+    >>> fig = plot_anchors([[30, 40], [60, 50]], {"mine": [[30, 40], [60, 50]]}, imgsz=320)
+    >>> len(fig.axes)
+    2
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    from . import viz  # noqa: F401  (shows returned Figures in notebooks)
+
+    wh = _wh(wh)
+    if not isinstance(anchors_list, Mapping) or not anchors_list:
+        raise ValueError("anchors_list must be a dict name -> (K, 2) anchors, e.g. {'k-means': kmeans_anchors(wh)}")
+    sets = {str(name): _wh(a, f"anchors_list[{name!r}]") for name, a in anchors_list.items()}
+    size = _imgsz(imgsz)[0]
+    fig = Figure(figsize=(11, 5), layout="constrained")
+    ax_wh, ax_box = fig.subplots(1, 2)
+    ax_wh.scatter(wh[:, 0], wh[:, 1], s=6, alpha=0.35, color="grey", label=f"{len(wh)} boxes")
+    markers = "oDs^v<>Pp*"
+    for c, (m, (name, k)) in zip(_colors(len(sets)), zip(markers * 10, sets.items())):
+        fit = anchor_fit(wh, k, thr)
+        ax_wh.scatter(k[:, 0], k[:, 1], s=70, marker=m, facecolor="none", edgecolor=c, linewidth=2,
+                      label=f"{name}: {len(k)} anchors, bpr {fit.bpr:.3f}")
+        for aw, ah in k:
+            ax_box.add_patch(Rectangle((size / 2 - aw / 2, size / 2 - ah / 2), aw, ah, fill=False, edgecolor=c, lw=1.5))
+        ax_box.plot([], [], color=c, label=name)
+    top = max(float(wh.max()), *(float(k.max()) for k in sets.values())) * 1.05
+    ax_wh.set(xlim=(0, top), ylim=(0, top), aspect="equal", xlabel="width (px)", ylabel="height (px)",
+              title=f"box sizes and anchors at imgsz {size}")
+    ax_wh.legend(fontsize="small", loc="upper left")
+    half = max(size, top) / 2
+    ax_box.set(xlim=(size / 2 - half, size / 2 + half), ylim=(size / 2 + half, size / 2 - half), aspect="equal",
+               title=f"anchors in a {size}x{size} input")
+    ax_box.add_patch(Rectangle((0, 0), size, size, fill=False, edgecolor="black", lw=1, ls="--"))
+    ax_box.legend(fontsize="small", loc="upper left")
+    return fig
+
+
+def _letterbox(h: int, w: int, imgsz: tuple[int, int]) -> tuple[float, float, float]:
+    """Scale and padding (x, y) of ultralytics' letterbox: the image fitted into imgsz, centred."""
+    r = min(imgsz[0] / h, imgsz[1] / w)
+    return r, (imgsz[1] - w * r) / 2, (imgsz[0] - h * r) / 2
+
+
+def plot_assignment(image, boxes_xyxy, imgsz=None, strides: Sequence[int] = _STRIDES,
+                    min_side: float | None = None):
+    """An image with its boxes and, inside each, the candidate anchor points, coloured by stride.
+
+    ``image``: H x W (x C) array, C x H x W tensor or PIL image; ``boxes_xyxy``: (N, 4) in the image's
+    pixels. The image is fitted into the network input ``imgsz`` as ultralytics' letterbox does
+    (``None``: the image's longest side, a square input), and the candidates are those of
+    :func:`assignment_candidates` there. Faint white dots are the other anchor points; a dashed box is a small
+    box's widened region. Returns a :class:`matplotlib.figure.Figure`.
+
+    >>> fig = plot_assignment(np.zeros((320, 320, 3), np.uint8), [[10, 20, 80, 60]], imgsz=160)
+    >>> fig.axes[0].get_title()
+    'imgsz 160, 1 box: candidate points at stride 8: 12, 16: 2, 32: 1'
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    from .viz import _imshow, _numpy, _to_display
+
+    img = _numpy(image)
+    if img.ndim not in (2, 3):
+        raise ValueError(f"image must be one H x W (x C) or C x H x W image; got shape {img.shape}")
+    img = _to_display(img)
+    h, w = img.shape[:2]
+    size = _imgsz(imgsz if imgsz is not None else max(h, w))
+    boxes = _boxes(boxes_xyxy)
+    r, px, py = _letterbox(h, w, size)
+    cand = assignment_candidates(boxes * r + np.array([px, py, px, py]), size, strides, min_side=min_side)
+
+    fig = Figure(figsize=(6.5, 6.5 * size[0] / size[1] + 0.4), layout="constrained")
+    ax = fig.subplots()
+    ax.set_facecolor((114 / 255,) * 3)  # ultralytics' letterbox padding grey
+    _imshow(ax, img)
+    ax.images[0].set_extent((px, px + w * r, py + h * r, py))
+    colors = dict(zip(cand.strides, _colors(len(cand.strides))))
+    used = cand.mask.any(axis=0)
+    ax.scatter(*cand.points[~used].T, s=3, color="white", alpha=0.35, linewidths=0)
+    for b, reg in zip(cand.boxes, cand.regions):
+        ax.add_patch(Rectangle(b[:2], *(b[2:] - b[:2]), fill=False, edgecolor="yellow", lw=1.5))
+        if not np.allclose(reg, b):
+            ax.add_patch(Rectangle(reg[:2], *(reg[2:] - reg[:2]), fill=False, edgecolor="yellow", lw=1, ls="--"))
+    for j, s in enumerate(cand.strides):
+        sel = used & (cand.point_strides == s)
+        ax.scatter(*cand.points[sel].T, s=8 + 2 * s, color=colors[s], edgecolor="black", linewidths=0.5,
+                   label=f"stride {s}: {int(cand.counts[:, j].sum())} candidates")
+    ax.set(xlim=(0, size[1]), ylim=(size[0], 0))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    totals = ", ".join(f"{s}: {int(cand.counts[:, j].sum())}" for j, s in enumerate(cand.strides))
+    shape = f"{size[0]}" if size[0] == size[1] else f"{size[0]}x{size[1]}"
+    n_boxes = f"{len(boxes)} box" + ("es" if len(boxes) != 1 else "")
+    ax.set_title(f"imgsz {shape}, {n_boxes}: candidate points at stride {totals}")
+    fig.legend(fontsize="small", loc="outside lower center", ncols=len(cand.strides))  # below: hides no box
+    return fig
