@@ -37,6 +37,9 @@ __all__ = [
     "check_threshold_for_precision",
     "check_label_saving_factor",
     "check_spec_fix",
+    "check_iou",
+    "check_yolo_to_xyxy",
+    "check_pr_reading",
 ]
 
 
@@ -1029,3 +1032,412 @@ def check_spec_fix(answer, table) -> bool:
     have = sum(count.get(p, 0) for p in pairs)
     return _correct(f"{yours} {'covers' if len(pairs) == 1 else 'cover'} {have} of the {total} disagreements "
                     f"({have / total:.0%}): settle {'it' if len(pairs) == 1 else 'them'} in the spec.")
+
+
+# ------------------------------------------------------------------------------------ box IoU
+
+
+_IOU_CASES = [  # (what, box_a, box_b): x1, y1, x2, y2 in continuous pixel coordinates
+    ("partial overlap", [0, 0, 10, 10], [5, 5, 15, 15]),
+    ("partial overlap, fractional coordinates", [12.5, 30.0, 60.0, 80.5], [20.0, 10.25, 70.0, 60.0]),
+    ("one box inside the other", [10, 10, 50, 50], [20, 20, 30, 30]),
+    ("identical boxes", [3.0, 4.0, 40.0, 30.0], [3.0, 4.0, 40.0, 30.0]),
+    ("disjoint boxes (apart in x and in y)", [0, 0, 10, 10], [20, 20, 30, 30]),
+    ("disjoint boxes (side by side: apart in x, level in y)", [0, 0, 10, 10], [20, 0, 30, 10]),
+    ("touching edges (a shared side, no shared area)", [0, 0, 10, 10], [10, 0, 20, 10]),
+    ("boxes given as tuples", (2.0, 3.0, 8.0, 9.0), (0, 0, 4, 6)),
+    ("a wide and a tall box crossing", [0, 40, 100, 60], [40, 0, 60, 100]),
+]
+
+_IOU_HINT = (
+    "the overlap is a box too: its width is min(x2) − max(x1) and its height min(y2) − max(y1), each "
+    "clamped at 0; IoU = overlap area / (area_a + area_b − overlap area), with area = (x2 − x1) · (y2 − y1)."
+)
+
+
+def _iou_reference(a, b) -> float:
+    """What torchvision.ops.box_iou gives for the two boxes."""
+    import torch
+    from torchvision.ops import box_iou
+
+    boxes = [torch.tensor([list(map(float, box))], dtype=torch.float64) for box in (a, b)]
+    return float(box_iou(*boxes)[0, 0])
+
+
+def _iou_variant(plus_one=False, clamp=True, union="union", xywh=False) -> Callable:
+    """A wrong IoU, to recognise a common mistake."""
+
+    def iou(a, b):
+        a, b = [float(v) for v in a], [float(v) for v in b]
+        if xywh:
+            a, b = [a[0], a[1], a[0] + a[2], a[1] + a[3]], [b[0], b[1], b[0] + b[2], b[1] + b[3]]
+        one = 1.0 if plus_one else 0.0
+        iw, ih = min(a[2], b[2]) - max(a[0], b[0]) + one, min(a[3], b[3]) - max(a[1], b[1]) + one
+        inter = max(iw, 0.0) * max(ih, 0.0) if clamp else iw * ih
+        area_a, area_b = (a[2] - a[0] + one) * (a[3] - a[1] + one), (b[2] - b[0] + one) * (b[3] - b[1] + one)
+        denominator = {"union": area_a + area_b - inter, "sum": area_a + area_b, "min": min(area_a, area_b),
+                       "a": area_a}[union]
+        return inter / denominator if denominator else math.nan
+
+    return iou
+
+
+_IOU_VARIANTS = [  # (the wrong IoU, its hint)
+    (_iou_variant(plus_one=True),
+     "no `+ 1`: coordinates here are continuous (the image spans 0..W), so a box is x2 − x1 wide. The `+ 1` "
+     "belongs to the old Pascal VOC convention of inclusive integer pixel indices (and makes touching boxes "
+     "overlap)."),
+    (_iou_variant(clamp=False),
+     "clamp the overlap's width and height at 0 (max(0, ...)) before multiplying: for boxes that do not "
+     "overlap they are negative, and two negatives make a positive 'overlap'."),
+    (_iou_variant(union="sum"),
+     "the union counts the overlap once: area_a + area_b − intersection (area_a + area_b counts it twice, "
+     "so two identical boxes would score 0.5)."),
+    (_iou_variant(union="min"),
+     "that is the intersection over the *smaller* box (1 whenever one box holds the other); IoU divides by "
+     "the union, area_a + area_b − intersection."),
+    (_iou_variant(union="a"),
+     "divide by the union of both boxes, area_a + area_b − intersection, not by box_a's area alone."),
+    (_iou_variant(xywh=True),
+     "the boxes are corners x1, y1, x2, y2, not x, y, width, height: the width is x2 − x1."),
+]
+
+
+def _close(a, b, tol: float = 1e-6) -> bool:
+    """Numbers, or sequences of numbers, equal within ``tol`` (absolute); nan matches nothing."""
+    import numpy as np
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and bool(np.all(np.abs(a - b) <= tol))
+
+
+def _diagnose_close(seen: list[tuple[tuple, Any]], variants: list[tuple[Callable, str]], failing: tuple,
+                    failing_got: Any, tol: float = 1e-6) -> str | None:
+    """As :func:`_diagnose` for float answers: the hint of the wrong variant that explains every answer
+    seen (within ``tol``), else the one that explains the failing answer, else None."""
+    def value(fn, args):
+        try:
+            return fn(*args)
+        except Exception:  # noqa: BLE001 - a variant that cannot compute a case explains nothing
+            return math.nan
+
+    for fn, hint in variants:
+        if all(_close(value(fn, args), got, tol) for args, got in seen):
+            return hint
+    for fn, hint in variants:
+        if _close(value(fn, failing), failing_got, tol):
+            return hint
+    return None
+
+
+def _iou_error_hint(e: Exception) -> str | None:
+    if isinstance(e, (TypeError, AttributeError)) and "tuple" in str(e):
+        return "a box may be a list or a tuple: unpack it with `x1, y1, x2, y2 = box_a` and compute with those."
+    if isinstance(e, ZeroDivisionError):
+        return "the union is never 0 for boxes with an area: area_a + area_b − intersection."
+    return None
+
+
+def check_iou(fn: Callable) -> bool:
+    """Check ``fn(box_a, box_b) -> float``, the intersection over union of two boxes.
+
+    A box is ``[x1, y1, x2, y2]`` in continuous pixel coordinates (a list, or a tuple, of 4 numbers;
+    area ``(x2 - x1) * (y2 - y1)``). Compared with ``torchvision.ops.box_iou`` on 9 cases: partial
+    overlap, one box inside the other, identical boxes, disjoint boxes, boxes that touch along an edge
+    (IoU 0), tuples. A one-element tensor or numpy number is accepted as the answer. The usual mistakes
+    (the ``+ 1`` pixel convention, an unclamped overlap, the sum of the areas or the smaller box's area
+    as the denominator) get a specific hint.
+
+    >>> def iou(box_a, box_b):
+    ...     ...  # your code here
+    >>> check_iou(iou)  # doctest: +ELLIPSIS
+    … iou: not attempted yet — hint: the overlap is a box too: ...
+    False
+    """
+    name = "iou"
+
+    def body() -> bool:
+        if _blank(fn):
+            raise _NotAttempted
+        seen = []
+        for i, (what, a, b) in enumerate(_IOU_CASES):
+            case = f"iou({a}, {b}): {what}"
+            args = (type(a)(a), type(b)(b))  # fresh copies: the learner may change them
+            got = _number(_call(fn, args, {}, name=name, case=case, first=i == 0, hint=_IOU_HINT,
+                                error_hint=_iou_error_hint), name, case)
+            seen.append(((a, b), got))
+            expected = _iou_reference(a, b)
+            if not math.isclose(got, expected, abs_tol=1e-6):
+                seen += _others(fn, [(type(a)(a), type(b)(b)) for _, a, b in _IOU_CASES[i + 1:]])
+                hint = _diagnose_close(seen, _IOU_VARIANTS, (a, b), got)
+                values = [v for _, v in seen]
+                if hint is None and max(values) > 1 + 1e-6:
+                    hint = (f"your function gave {max(values):.4g} on one of the cases, but an IoU is at most 1 (the "
+                            "overlap is never larger than the union). " + _IOU_HINT)
+                elif hint is None and min(values) < -1e-6:
+                    hint = (f"your function gave {min(values):.4g} on one of the cases, but an IoU is never negative "
+                            "(clamp the overlap's width and height at 0). " + _IOU_HINT)
+                raise _wrong(name, case, f"{expected:.6g}   (torchvision.ops.box_iou)", f"{got:.6g}",
+                             hint or _IOU_HINT)
+        return _correct(f"{name} matches torchvision.ops.box_iou on all {len(_IOU_CASES)} cases (containment, "
+                        "disjoint and touching boxes included).")
+
+    return _attempt(name, _IOU_HINT, body)
+
+
+# ----------------------------------------------------------------------- YOLO box to corners
+
+
+_YOLO_CASES = [  # (what, cx, cy, w, h, img_w, img_h): YOLO fractions, image size in pixels
+    ("a 640×480 image", 0.5, 0.4, 0.25, 0.5, 640, 480),
+    ("a 100×200 image (taller than wide)", 0.3, 0.2, 0.4, 0.2, 100, 200),
+    ("a box on the left edge of a 1280×720 image", 0.1, 0.5, 0.2, 0.3, 1280, 720),
+    ("a box in the bottom-right corner of a 320×240 image", 0.9, 0.85, 0.2, 0.3, 320, 240),
+    ("a small box, fractional pixels, 333×500 image", 0.4567, 0.1234, 0.05, 0.0321, 333, 500),
+]
+
+_YOLO_HINT = (
+    "cx, cy is the box's centre and w, h its size, all as fractions of the image: x1 = (cx − w/2) · img_w, "
+    "y1 = (cy − h/2) · img_h, x2 = (cx + w/2) · img_w, y2 = (cy + h/2) · img_h."
+)
+
+
+def _yolo_reference(cx, cy, w, h, img_w, img_h):
+    from .data.yolo import yolo_to_xyxy
+
+    return yolo_to_xyxy([[cx, cy, w, h]], w=img_w, h=img_h)[0]
+
+
+_YOLO_VARIANTS = [  # (the wrong conversion, its hint)
+    (lambda cx, cy, w, h, W, H: (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2),
+     "YOLO numbers are fractions of the image size: multiply the x values (cx, w) by img_w and the y values "
+     "(cy, h) by img_h to get pixels."),
+    (lambda cx, cy, w, h, W, H: (cx * W, cy * H, (cx + w) * W, (cy + h) * H),
+     "cx, cy is the *centre* of the box, not its top-left corner: x1 = (cx − w/2) · img_w."),
+    (lambda cx, cy, w, h, W, H: ((cx - w / 2) * H, (cy - h / 2) * W, (cx + w / 2) * H, (cy + h / 2) * W),
+     "x values (cx, w) scale with the image *width* (img_w), y values (cy, h) with its height (img_h): you "
+     "swapped them (a square image would not show it)."),
+    (lambda cx, cy, w, h, W, H: ((cx - w) * W, (cy - h) * H, (cx + w) * W, (cy + h) * H),
+     "w is the box's whole width: each side is *half* a width from the centre, cx ± w/2 (not cx ± w)."),
+    (lambda cx, cy, w, h, W, H: ((cx - w / 2) * W, (cy - h / 2) * H, w * W, h * H),
+     "return the corners x1, y1, x2, y2, not x, y, width, height: x2 = x1 + w · img_w."),
+    (lambda cx, cy, w, h, W, H: ((cx - w / 2) * W, (cx + w / 2) * W, (cy - h / 2) * H, (cy + h / 2) * H),
+     "the order is x1, y1, x2, y2 (top-left corner, then bottom-right), not x1, x2, y1, y2."),
+    (lambda *args: [round(v) for v in _yolo_reference(*args)],
+     "don't round: pixel coordinates are continuous, keep the fractions (floats)."),
+    (lambda *args: [int(v) for v in _yolo_reference(*args)],
+     "don't convert to int: pixel coordinates are continuous, keep the fractions (floats)."),
+]
+
+
+def _four(out: Any, name: str, case: str):
+    """The learner's (x1, y1, x2, y2) as a float64 array of 4, from a tuple, list, array or tensor."""
+    import numpy as np
+
+    try:
+        if hasattr(out, "detach"):
+            out = out.detach().cpu().numpy()
+        arr = np.asarray(out, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError, RuntimeError):
+        raise ExerciseError(f"{name}: for {case} your function returned {out!r} ({type(out).__name__}); "
+                            "return the four corners, e.g. `return x1, y1, x2, y2`") from None
+    if arr.size != 4:
+        raise ExerciseError(f"{name}: for {case} your function returned {arr.size} numbers ({out!r}); "
+                            "return the four corners, e.g. `return x1, y1, x2, y2`")
+    return arr
+
+
+def _show(values) -> str:
+    return "(" + ", ".join(f"{float(v):.6g}" for v in values) + ")"
+
+
+def check_yolo_to_xyxy(fn: Callable) -> bool:
+    """Check ``fn(cx, cy, w, h, img_w, img_h) -> (x1, y1, x2, y2)``: a YOLO box (centre and size as
+    fractions of the image) to pixel corners.
+
+    ``fn`` is called positionally. Compared with ``coursekit.data.yolo.yolo_to_xyxy`` on 5 boxes, all
+    on non-square images (so swapping the width and the height shows), boxes on the image border and
+    one with fractional pixels; within 0.001 pixel (float32 is fine). The answer may be a tuple, a list, a numpy array or
+    a tensor of 4 numbers. The usual mistakes (no scaling, the centre taken as a corner, width and
+    height swapped, cx ± w instead of cx ± w/2, x, y, w, h returned, rounding) get a specific hint.
+
+    >>> check_yolo_to_xyxy(lambda cx, cy, w, h, img_w, img_h: None)  # doctest: +ELLIPSIS
+    … yolo_to_xyxy: not attempted yet — hint: cx, cy is the box's centre and w, h its size, ...
+    False
+    """
+    name = "yolo_to_xyxy"
+
+    def body() -> bool:
+        if _blank(fn):
+            raise _NotAttempted
+        seen = []
+        for i, (what, *args) in enumerate(_YOLO_CASES):
+            case = "yolo_to_xyxy(cx={}, cy={}, w={}, h={}, img_w={}, img_h={}): ".format(*args) + what
+            got = _four(_call(fn, tuple(args), {}, name=name, case=case, first=i == 0, hint=_YOLO_HINT), name, case)
+            seen.append((tuple(args), got))
+            expected = _yolo_reference(*args)
+            if not _close(got, expected, tol=1e-3):
+                for _, *rest in _YOLO_CASES[i + 1:]:
+                    try:
+                        seen.append((tuple(rest), _four(fn(*rest), name, "")))
+                    except Exception:  # noqa: BLE001 - a diagnosis must never hide the real failure
+                        continue
+                hint = _diagnose_close(seen, _YOLO_VARIANTS, tuple(args), got, tol=1e-3) or _YOLO_HINT
+                raise _wrong(name, case, f"{_show(expected)}   (coursekit.data.yolo.yolo_to_xyxy)", _show(got), hint)
+        return _correct(f"{name} matches coursekit.data.yolo.yolo_to_xyxy on all {len(_YOLO_CASES)} boxes "
+                        "(non-square images, boxes on the border).")
+
+    return _attempt(name, _YOLO_HINT, body)
+
+
+# ------------------------------------------------------------------ reading a PR curve
+
+
+_PR_HINT = (
+    "keep the points of the curve whose precision is at least min_precision; among them take the one with "
+    "the highest recall (furthest right) and answer its threshold (boxes with score >= threshold are kept)."
+)
+
+
+def _flat_array(x, what: str):
+    import numpy as np
+
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{what} must be a 1-D array; got shape {arr.shape}")
+    return arr
+
+
+def _pr_points(precision, recall, thresholds):
+    """(precision, recall, thresholds) per threshold, thresholds ascending; scikit-learn's last point
+    (precision 1, recall 0, no threshold) dropped."""
+    import numpy as np
+
+    p, r, t = (_flat_array(x, w) for x, w in ((precision, "precision"), (recall, "recall"),
+                                              (thresholds, "thresholds")))
+    if len(p) != len(r):
+        raise ValueError(f"precision and recall must have the same length; got {len(p)} and {len(r)}")
+    if len(p) == len(t) + 1:
+        p, r = p[:-1], r[:-1]
+    elif len(p) != len(t):
+        raise ValueError(f"expected one precision and recall per threshold (or one more, as scikit-learn's "
+                         f"precision_recall_curve returns); got {len(p)} points for {len(t)} thresholds")
+    if not len(t):
+        raise ValueError("the curve has no threshold")
+    order = np.argsort(t, kind="stable")
+    p, r, t = p[order], r[order], t[order]
+    if np.any(np.diff(t) == 0):
+        raise ValueError("the thresholds must be distinct (each distinct score once, as precision_recall_curve "
+                         "gives them)")
+    return p, r, t
+
+
+def _best_point(p, r, t, min_precision: float, on: str = "precision") -> int | None:
+    """Index of the point with the highest recall among those with precision >= min_precision (the
+    highest threshold on a tie); ``on="recall"``: the axes swapped (the mistake)."""
+    import numpy as np
+
+    target, maximise = (p, r) if on == "precision" else (r, p)
+    ok = np.nan_to_num(target, nan=-1.0) >= min_precision - 1e-12
+    if not ok.any():
+        return None
+    top = np.nan_to_num(maximise, nan=-1.0)[ok].max()
+    return int(np.flatnonzero(ok & (np.abs(np.nan_to_num(maximise, nan=-1.0) - top) <= 1e-12))[-1])
+
+
+def check_pr_reading(answer, precision, recall, thresholds, min_precision: float) -> bool:
+    """Check a threshold read off a precision-recall curve: the one with the highest recall among
+    those that keep precision >= ``min_precision``.
+
+    ``precision``, ``recall``, ``thresholds``: the curve, as ``sklearn.metrics.precision_recall_curve(y,
+    scores, drop_intermediate=False)`` returns it (precision and recall one longer than thresholds, the
+    last point having no threshold), or as ``coursekit.calibrate.pr_curve(y, scores)`` holds it
+    (``curve.precision, curve.recall, curve.thresholds``; for detection: ``pr_curve(*detection_pr_points(
+    preds, targets)[:2])``); one point per threshold is accepted too, in any order; numpy arrays, lists
+    or tensors. The thresholds must be every distinct score (no ``drop_intermediate=True``).
+
+    The expected point is found in the arrays: among the points with precision >= ``min_precision``, the
+    one with the highest recall, the highest threshold on a tie. Keeping ``score >= t`` keeps the same
+    boxes for every ``t`` between that threshold and the next lower one, so any answer in
+    ``(next lower threshold, best threshold]`` (1e-9 tolerance) is right: reading 0.87 off a plot for a
+    threshold of 0.8731 is fine as long as no score lies in between. If no point reaches
+    ``min_precision``, the right answer is ``None``.
+
+    >>> precision = [0.6, 0.75, 0.8, 1.0, 1.0, 1.0]   # scikit-learn's layout: the last point has no threshold
+    >>> recall = [1.0, 1.0, 0.67, 0.67, 0.33, 0.0]
+    >>> thresholds = [0.1, 0.3, 0.5, 0.7, 0.9]
+    >>> check_pr_reading(0.65, precision, recall, thresholds, min_precision=0.9)  # doctest: +ELLIPSIS
+    ✓ correct: threshold 0.65 keeps the same boxes as 0.7: precision 1 >= 0.9 at recall 0.67, ...
+    True
+    """
+    import numpy as np
+
+    name = "pr_reading"
+    p, r, t = _pr_points(precision, recall, thresholds)
+    mp = float(min_precision)
+    case = f"the PR curve given ({len(t)} thresholds from {t[0]:.4g} to {t[-1]:.4g}), min_precision={mp:g}"
+    k = _best_point(p, r, t, mp)
+    if answer is Ellipsis or (answer is None and k is not None):
+        return _not_attempted(name, _PR_HINT)
+    if k is None:
+        top = int(np.nanargmax(p))
+        if answer is None:
+            return _correct(f"no point of the curve reaches precision {mp:g} (the highest is {p[top]:.3g}, at "
+                            f"threshold {t[top]:.4g}): no threshold meets the target.")
+        raise _wrong(name, case, "None (no threshold reaches the target)", answer,
+                     f"no point of the curve reaches precision {mp:g}: the highest is {p[top]:.3g}, at threshold "
+                     f"{t[top]:.4g}; answer None.")
+    got = _number(answer, name, case)
+    best, lower = float(t[k]), (float(t[k - 1]) if k else -math.inf)
+    where = f"precision {p[k]:.3g} >= {mp:g} at recall {r[k]:.3g}"
+    if lower + 1e-9 < got <= best + 1e-9:
+        same = "" if math.isclose(got, best, abs_tol=1e-9) else f" keeps the same boxes as {best:.6g}"
+        return _correct(f"threshold {got:.6g}{same}: {where}, the highest recall that keeps precision >= {mp:g}.")
+
+    span = (f"any value in ({lower:.6g}, {best:.6g}] keeps the same boxes" if k
+            else f"the lowest score: any value <= {best:.6g} keeps every box")
+    expected = f"{best:.6g}   ({where}; {span})"
+    in_unit = bool(t[0] >= 0 and t[-1] <= 1)
+    j = int(np.searchsorted(t, got - 1e-9))  # the point `score >= got` gives: the lowest threshold >= got
+    rounded = any(math.isclose(got, round(best, d), abs_tol=1e-12) and abs(got - best) < 0.45 * 10 ** -d
+                  for d in range(1, 7))  # not a half-way case: 0.85 is not "0.8 rounded"
+    if in_unit and not 0 <= got <= 1:
+        if got > 1 and lower + 1e-9 < got / 100 <= best + 1e-9:
+            hint = "give the threshold as a fraction between 0 and 1, not a percentage."
+        else:
+            hint = f"a threshold is a score between 0 and 1 (this curve's go from {t[0]:.4g} to {t[-1]:.4g}). "
+            hint += _PR_HINT
+    elif math.isclose(got, r[k], abs_tol=1e-6) or math.isclose(got, p[k], abs_tol=1e-6):
+        which = "recall" if math.isclose(got, r[k], abs_tol=1e-6) else "precision"
+        hint = (f"{got:g} is the {which} at the right point; the question asks for the point's *threshold* "
+                f"(the score cut-off that gives it).")
+    elif math.isclose(got, mp, abs_tol=1e-9):
+        hint = (f"{mp:g} is the target for precision, not a threshold on the scores: find the point where "
+                "precision reaches it and answer that point's threshold.")
+    elif rounded:
+        nxt = f"the next score below is {lower:.6g}" if got < best else "a threshold above it keeps fewer boxes"
+        hint = (f"{got:g} looks like {best:.6g} rounded, and the rounding changes the point ({nxt}): give the "
+                "threshold with more digits.")
+    elif j == len(t):
+        hint = f"{got:g} is above every score: nothing is kept (recall 0). " + _PR_HINT
+    elif not p[j] >= mp - 1e-12:
+        swapped = _best_point(p, r, t, mp, on="recall")
+        if swapped is not None and j == swapped:
+            hint = (f"you read the axes the other way round: the target {mp:g} is on *precision* (y axis); among "
+                    "the points that reach it, take the highest *recall* (x axis).")
+        else:
+            hint = (f"at threshold {got:g} precision is {p[j]:.3g}, below the target {mp:g}: a higher threshold "
+                    "keeps fewer, surer boxes.")
+    elif j > k:
+        if p[j] > p[k] and p[j] >= np.nanmax(p) - 1e-12:
+            hint = (f"that is the point with the highest precision ({p[j]:.3g}); the question asks for the highest "
+                    f"*recall* among the points with precision >= {mp:g}.")
+        else:
+            hint = (f"a lower threshold still keeps precision >= {mp:g} and finds more: recall {r[k]:.3g} at "
+                    f"{best:.6g}, against {r[j]:.3g} at yours.")
+    else:  # j < k: the same recall, with more boxes kept
+        hint = (f"thresholds from {got:g} up to {best:.6g} all give recall {r[k]:.3g}: take the highest "
+                "(the same objects found, fewer false boxes).")
+    raise _wrong(name, case, expected, f"{got:g}", hint)

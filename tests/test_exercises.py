@@ -17,11 +17,14 @@ from coursekit.exercises import (
     check_batchnorm,
     check_cohen_kappa,
     check_conv_output_size,
+    check_iou,
     check_label_saving_factor,
     check_param_count,
+    check_pr_reading,
     check_receptive_field,
     check_spec_fix,
     check_threshold_for_precision,
+    check_yolo_to_xyxy,
 )
 
 # ------------------------------------------------------------------------------ test solutions
@@ -75,6 +78,17 @@ def threshold(y_true, scores, min_precision):
     return _threshold(y_true, scores, min_precision)
 
 
+def iou(box_a, box_b):
+    ax1, ay1, ax2, ay2 = box_a
+    bx1, by1, bx2, by2 = box_b
+    inter = max(0.0, min(ax2, bx2) - max(ax1, bx1)) * max(0.0, min(ay2, by2) - max(ay1, by1))
+    return inter / ((ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter)
+
+
+def yolo_box(cx, cy, w, h, img_w, img_h):
+    return (cx - w / 2) * img_w, (cy - h / 2) * img_h, (cx + w / 2) * img_w, (cy + h / 2) * img_h
+
+
 def _blank_fn(*args, **kwargs):
     ...
 
@@ -92,7 +106,7 @@ def _pass_fn(*args, **kwargs):
 
 @pytest.mark.parametrize(
     "check", [check_conv_output_size, check_accuracy, check_batchnorm, check_receptive_field, check_cohen_kappa,
-              check_threshold_for_precision]
+              check_threshold_for_precision, check_iou, check_yolo_to_xyxy]
 )
 @pytest.mark.parametrize("blank", [_blank_fn, _not_implemented, _pass_fn, None, ...])
 def test_blank_answers_return_false_with_a_hint(check, blank, capsys):
@@ -104,7 +118,8 @@ def test_blank_answers_return_false_with_a_hint(check, blank, capsys):
 @pytest.mark.parametrize(
     "check, solution",
     [(check_conv_output_size, conv_out), (check_accuracy, acc), (check_batchnorm, bn), (check_receptive_field, rf),
-     (check_cohen_kappa, kappa), (check_threshold_for_precision, threshold)],
+     (check_cohen_kappa, kappa), (check_threshold_for_precision, threshold), (check_iou, iou),
+     (check_yolo_to_xyxy, yolo_box)],
 )
 def test_correct_solutions_pass(check, solution, capsys):
     assert check(solution) is True
@@ -534,3 +549,223 @@ def test_spec_fix_tie_at_the_cut():
 def test_spec_fix_bad_answer_type(v1_table):
     with pytest.raises(ExerciseError, match="set of class pairs"):
         check_spec_fix({"ok", "scratch", "crack"}, v1_table)
+
+
+# ------------------------------------------------------------------------------------ box IoU
+
+
+def _iou_wrong(plus_one=False, clamp="both", denominator="union", xywh=False):
+    """The test's own wrong IoUs, written as a learner would."""
+    def fn(a, b):
+        ax1, ay1, ax2, ay2 = a
+        bx1, by1, bx2, by2 = b
+        if xywh:
+            ax2, ay2, bx2, by2 = ax1 + ax2, ay1 + ay2, bx1 + bx2, by1 + by2
+        one = 1 if plus_one else 0
+        iw, ih = min(ax2, bx2) - max(ax1, bx1) + one, min(ay2, by2) - max(ay1, by1) + one
+        inter = {"both": max(0, iw) * max(0, ih), "product": max(0, iw * ih), "none": iw * ih}[clamp]
+        area_a, area_b = (ax2 - ax1 + one) * (ay2 - ay1 + one), (bx2 - bx1 + one) * (by2 - by1 + one)
+        return inter / {"union": area_a + area_b - inter, "sum": area_a + area_b, "min": min(area_a, area_b),
+                        "a": area_a}[denominator]
+
+    return fn
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (_iou_wrong(plus_one=True), "no `+ 1`: coordinates here are continuous"),
+        (_iou_wrong(clamp="none"), "clamp the overlap's width and height at 0"),
+        (_iou_wrong(clamp="product"), "clamp the overlap's width and height at 0"),
+        (_iou_wrong(denominator="sum"), "the union counts the overlap once"),
+        (_iou_wrong(denominator="min"), "intersection over the *smaller* box"),
+        (_iou_wrong(denominator="a"), "not by box_a's area alone"),
+        (_iou_wrong(xywh=True), "not x, y, width, height"),
+    ],
+    ids=["plus_one", "unclamped", "clamp_product_only", "sum_of_areas", "min_area", "area_a", "xywh"],
+)
+def test_iou_mistakes(wrong, hint):
+    with pytest.raises(ExerciseError) as info:
+        check_iou(wrong)
+    msg = str(info.value)
+    assert "expected: " in msg and "(torchvision.ops.box_iou)" in msg and "yours:" in msg and hint in msg
+    assert "iou([" in msg or "iou((" in msg  # names the case
+
+
+def test_iou_reports_the_case_and_values():
+    with pytest.raises(ExerciseError, match=r"partial overlap\n  expected: 0\.142857 .*\n  yours:    0\.174757\n"):
+        check_iou(_iou_wrong(plus_one=True))
+    with pytest.raises(ExerciseError, match=r"apart in x and in y\)\n  expected: 0 .*\n  yours:    1\n"):
+        check_iou(_iou_wrong(clamp="none"))
+    with pytest.raises(ExerciseError, match=r"(?s)touching edges.*expected: 0 .*yours:    0\.0476"):
+        check_iou(lambda a, b: _iou_wrong(plus_one=True)(a, b) if a[2] == b[0] else iou(a, b))
+
+
+def test_iou_accepts_tensors_and_numpy_numbers(capsys):
+    from torchvision.ops import box_iou
+
+    assert check_iou(lambda a, b: box_iou(torch.tensor([a], dtype=torch.float64), torch.tensor([b]).double()))
+    assert check_iou(lambda a, b: box_iou(torch.tensor([a], dtype=torch.float32), torch.tensor([b]).float()))
+    assert check_iou(lambda a, b: np.float32(iou(a, b)))
+    assert capsys.readouterr().out.count("✓ correct") == 3
+
+
+def test_iou_tuple_crash_gets_the_unpack_hint():
+    def mutates(a, b):
+        a[0] = float(a[0])  # fine on a list, a TypeError on a tuple
+        return iou(a, b)
+
+    with pytest.raises(ExerciseError, match=r"(?s)boxes given as tuples.*x1, y1, x2, y2 = box_a") as info:
+        check_iou(mutates)
+    assert isinstance(info.value.__cause__, TypeError)
+
+
+def test_iou_out_of_range_gets_the_bound_hint():
+    with pytest.raises(ExerciseError, match="gave 2.5 on one of the cases, but an IoU is at most 1"):
+        check_iou(lambda a, b: 2 * iou(a, b) + 0.5)
+    with pytest.raises(ExerciseError, match="gave -1 on one of the cases, but an IoU is never negative"):
+        check_iou(lambda a, b: iou(a, b) - 1)
+
+
+# ------------------------------------------------------------------------------ YOLO to corners
+
+
+@pytest.mark.parametrize(
+    "wrong, hint",
+    [
+        (lambda cx, cy, w, h, W, H: (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2), "multiply the x values"),
+        (lambda cx, cy, w, h, W, H: (cx * W, cy * H, (cx + w) * W, (cy + h) * H), "*centre* of the box"),
+        (lambda cx, cy, w, h, W, H: yolo_box(cx, cy, w, h, H, W), "you swapped them"),
+        (lambda cx, cy, w, h, W, H: ((cx - w) * W, (cy - h) * H, (cx + w) * W, (cy + h) * H), "cx ± w/2"),
+        (lambda cx, cy, w, h, W, H: ((cx - w / 2) * W, (cy - h / 2) * H, w * W, h * H), "not x, y, width, height"),
+        (lambda *a: [yolo_box(*a)[i] for i in (0, 2, 1, 3)], "not x1, x2, y1, y2"),
+        (lambda *a: tuple(round(v) for v in yolo_box(*a)), "don't round"),
+    ],
+    ids=["unscaled", "centre_as_corner", "swapped_dims", "full_width", "xywh", "order", "rounded"],
+)
+def test_yolo_to_xyxy_mistakes(wrong, hint):
+    with pytest.raises(ExerciseError) as info:
+        check_yolo_to_xyxy(wrong)
+    msg = str(info.value)
+    assert "expected: (" in msg and "(coursekit.data.yolo.yolo_to_xyxy)" in msg and "yours:    (" in msg
+    assert hint in msg and "yolo_to_xyxy(cx=" in msg
+
+
+def test_yolo_to_xyxy_reports_the_values():
+    with pytest.raises(ExerciseError, match=r"640×480 image\n  expected: \(240, 72, 400, 312\) .*\n"
+                                            r"  yours:    \(180, 96, 300, 416\)\n"):
+        check_yolo_to_xyxy(lambda cx, cy, w, h, W, H: yolo_box(cx, cy, w, h, H, W))
+
+
+@pytest.mark.parametrize("container", [list, np.array, torch.tensor], ids=["list", "ndarray", "tensor"])
+def test_yolo_to_xyxy_accepts_any_four_numbers(container, capsys):
+    assert check_yolo_to_xyxy(lambda *a: container(yolo_box(*a))) is True
+    assert "✓ correct" in capsys.readouterr().out
+
+
+def test_yolo_to_xyxy_wrong_count():
+    with pytest.raises(ExerciseError, match=r"returned 2 numbers.*return x1, y1, x2, y2"):
+        check_yolo_to_xyxy(lambda cx, cy, w, h, W, H: (cx * W, cy * H))
+
+
+# ------------------------------------------------------------------------------ reading a PR curve
+
+
+def _sk_curve(y, scores):
+    from sklearn.metrics import precision_recall_curve
+
+    return precision_recall_curve(y, scores, drop_intermediate=False)  # precision, recall, thresholds
+
+
+# 12 images; flag score >= t. min_precision 0.9 -> t = 0.85 (3 of 3 right, recall 0.5); the next lower score is 0.8
+# 0.8 -> t = 0.6 (precision 5/6, recall 5/6), next lower 0.55; 0.5 -> t = 0.4 (recall 1, then 0.3, 0.2, 0.1 too)
+Y12 = [1, 1, 1, 0, 1, 1, 0, 0, 1, 0, 0, 0]
+S12 = [.95, .9, .85, .8, .7, .6, .55, .5, .4, .3, .2, .1]
+
+
+@pytest.mark.parametrize(
+    "answer, min_precision",
+    [(0.85, 0.9), (0.81, 0.9), (np.float64(0.8000001), 0.9), (0.6, 0.8), (0.58, 0.8), (0.4, 0.5), (0.31, 0.5)],
+)
+def test_pr_reading_right(answer, min_precision, capsys):
+    assert check_pr_reading(answer, *_sk_curve(Y12, S12), min_precision=min_precision) is True
+    assert capsys.readouterr().out.startswith("✓ correct: threshold ")
+
+
+@pytest.mark.parametrize(
+    "answer, min_precision, hint",
+    [
+        (0.55, 0.8, "at threshold 0.55 precision is 0.714, below the target 0.8"),
+        (0.8, 0.9, "at threshold 0.8 precision is 0.75, below the target 0.9"),
+        (0.4, 0.9, "you read the axes the other way round"),
+        (0.7, 0.8, "a lower threshold still keeps precision >= 0.8 and finds more: recall 0.833 at 0.6"),
+        (0.95, 0.8, "that is the point with the highest precision"),
+        (0.9, 0.9, "is the target for precision, not a threshold"),
+        (0.5, 0.9, "0.5 is the recall at the right point"),
+        (1.0, 0.9, "1 is the precision at the right point"),
+        (0.3, 0.5, "take the highest (the same objects found, fewer false boxes)"),
+        (0.1, 0.5, "thresholds from 0.1 up to 0.4 all give recall 1"),
+        (85, 0.9, "not a percentage"),
+        (-0.2, 0.9, "a threshold is a score between 0 and 1"),
+        (0.97, 0.9, "above every score: nothing is kept"),
+    ],
+    ids=["precision_too_low", "one_score_too_low", "axes_swapped", "lower_recall", "max_precision", "the_target",
+         "the_recall", "the_precision", "tie_lower", "tie_lowest", "percent", "negative", "above_all"],
+)
+def test_pr_reading_wrong(answer, min_precision, hint):
+    with pytest.raises(ExerciseError) as info:
+        check_pr_reading(answer, *_sk_curve(Y12, S12), min_precision=min_precision)
+    msg = str(info.value)
+    assert f"min_precision={min_precision:g}" in msg and "expected: " in msg and hint in msg
+    assert f"yours:    {answer:g}" in msg
+
+
+def test_pr_reading_expected_names_the_accepted_range():
+    with pytest.raises(ExerciseError, match=r"expected: 0\.85   \(precision 1 >= 0\.9 at recall 0\.5; any value in "
+                                            r"\(0\.8, 0\.85\] keeps the same boxes\)"):
+        check_pr_reading(0.9, *_sk_curve(Y12, S12), min_precision=0.9)
+
+
+def test_pr_reading_rounded_past_the_next_score():
+    # one point per threshold (no scikit-learn sentinel), thresholds in descending order
+    thresholds, precision, recall = [0.95, 0.8731, 0.8702, 0.5], [1.0, 0.92, 0.85, 0.7], [0.4, 0.8, 0.9, 1.0]
+    assert check_pr_reading(0.873, precision, recall, thresholds, 0.91) is True  # still above 0.8702: same boxes
+    with pytest.raises(ExerciseError, match=r"0\.87 looks like 0\.8731 rounded.*next score below is 0\.8702"):
+        check_pr_reading(0.87, precision, recall, thresholds, 0.91)
+    with pytest.raises(ExerciseError, match=r"0\.9 looks like 0\.8731 rounded.*above it keeps fewer boxes"):
+        check_pr_reading(0.9, precision, recall, thresholds, 0.91)
+
+
+def test_pr_reading_takes_tensors_and_coursekit_curves(capsys):
+    from coursekit.calibrate import pr_curve
+    from torchmetrics.functional.classification import binary_precision_recall_curve
+
+    p, r, t = binary_precision_recall_curve(torch.tensor(S12), torch.tensor(Y12))
+    assert check_pr_reading(0.6, p, r, t, 0.8) is True
+    c = pr_curve(Y12, S12)
+    assert check_pr_reading(0.6, c.precision, c.recall, c.thresholds, 0.8) is True
+    assert capsys.readouterr().out.count("✓ correct") == 2
+    with pytest.raises(ExerciseError, match="precision is 0.714"):
+        check_pr_reading(0.55, c.precision, c.recall, c.thresholds, 0.8)
+
+
+def test_pr_reading_blank(capsys):
+    curve = _sk_curve(Y12, S12)
+    assert check_pr_reading(..., *curve, min_precision=0.9) is False
+    assert check_pr_reading(None, *curve, min_precision=0.9) is False
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def test_pr_reading_target_out_of_reach():
+    curve = _sk_curve([0, 1, 1, 0, 1], [0.9, 0.8, 0.7, 0.6, 0.5])  # the top score is a negative: at most 2/3
+    assert check_pr_reading(None, *curve, min_precision=0.9) is True
+    assert check_pr_reading(..., *curve, min_precision=0.9) is False
+    with pytest.raises(ExerciseError, match=r"(?s)expected: None.*the highest is 0\.667, at threshold 0\.7"):
+        check_pr_reading(0.7, *curve, min_precision=0.9)
+
+
+def test_pr_reading_bad_arrays():
+    with pytest.raises(ValueError, match="one precision and recall per threshold"):
+        check_pr_reading(0.5, [1, 1, 1], [0, 0.5, 1], [0.2], 0.9)
+    with pytest.raises(ValueError, match="distinct"):
+        check_pr_reading(0.5, [1, 1], [0.5, 1], [0.2, 0.2], 0.9)
