@@ -8,12 +8,14 @@ One job per module::
     scenes     the seeded scene generator (parts on backgrounds, with boxes, masks, angles; domains)
     data       CIFAR-10 (real or stand-in), ArrayDataset, TensorLoader (on-device batches + augmentation),
                image folders (validate and load a learner's own photos)
-    types      the prediction types every model returns (Classifications)
-    models     the course's networks by name (create_model("resnet9"))
+    types      the prediction types every model returns (Classifications, Detections)
+    models     the course's networks by name (create_model("resnet9")), transfer learning, YOLO (offline-safe)
     train      fit (progress, AMP, atomic checkpoints, resume), predict, evaluate
     metrics    thin wrappers over torchmetrics / scikit-learn
     calibrate  decision thresholds from PR curves, calibration error, reliability diagrams
     evaluate   the eval harness: a locked model + data -> a saved, reloadable report (slices, confusion)
+    detection_metrics  IoU, COCO mAP (torchmetrics), box matching, detector thresholds and error tables
+    anchors    YOLOv5-style anchor fitting (k-means) and YOLOv8/11's anchor-free target candidates
     viz        image grids, curves, confusion matrices, prediction galleries
     exercises  automatic checks for the notebooks' exercises
     standins   the loud banner every stand-in announces itself with
@@ -47,7 +49,8 @@ _LAZY = {
                          "make_object_dataset"],
     "coursekit.types": ["Classifications", "Detections"],
     "coursekit.detection_metrics": ["box_iou", "mean_average_precision", "match_detections", "DetectionMatch",
-                                    "detection_pr_points", "detection_recall_precision"],
+                                    "detection_pr_points", "detection_recall_precision", "detection_pr_curve",
+                                    "choose_detection_threshold", "detection_errors", "plot_detection_pr"],
     "coursekit.models": ["create_model", "list_models", "register_model", "count_parameters", "ResNet9",
                          "SimpleCNN", "resnet9_recipe", "resnet9_setting", "TransferClassifier", "resnet18_backbone",
                          "pretrained_backbone", "Backbone", "subset_per_class", "fit_transfer",
@@ -58,16 +61,17 @@ _LAZY = {
     "coursekit.metrics": ["accuracy", "confusion_matrix", "per_class_accuracy", "classification_report",
                           "worst_predictions", "top_confusions"],
     "coursekit.viz": ["show_images", "show_class_grid", "plot_class_balance", "plot_history", "plot_confusion",
-                      "show_predictions", "plot_per_class_accuracy"],
+                      "show_predictions", "plot_per_class_accuracy", "show_detections", "show_detection_errors"],
     "coursekit.calibrate": ["choose_threshold", "ThresholdChoice", "pr_curve", "binary_scores", "plot_pr_curve",
                             "expected_calibration_error", "reliability_diagram"],
-    "coursekit.evaluate": ["evaluate_classifications", "EvalReport", "ReportError", "lock_model", "plot_slices"],
+    "coursekit.evaluate": ["evaluate_classifications", "evaluate_detections", "EvalReport", "ReportError",
+                           "lock_model", "plot_slices"],
     "coursekit.exercises": ["check_conv_output_size", "check_accuracy", "check_batchnorm", "check_param_count",
                             "check_receptive_field", "ExerciseError"],
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 _SUBMODULES = ["assets", "data", "exercises", "metrics", "models", "scenes", "viz", "train", "types", "cli",
-               "standins", "calibrate", "evaluate", "detection_metrics"]
+               "standins", "calibrate", "evaluate", "detection_metrics", "anchors"]
 
 __all__ = [
     "settings", "Settings", "seed_everything", "pick_device",

@@ -30,6 +30,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 
+from .calibrate import ThresholdChoice
 from .types import Detections
 
 __all__ = [
@@ -39,6 +40,12 @@ __all__ = [
     "match_detections",
     "detection_pr_points",
     "detection_recall_precision",
+    "detection_pr_curve",
+    "choose_detection_threshold",
+    "detection_errors",
+    "DETECTION_DEFAULT_THRESHOLD",
+    "DetectionThreshold",
+    "plot_detection_pr",
 ]
 
 #: Below this IoU with an object of its class, an unmatched prediction is "background", not a poorly
@@ -127,6 +134,10 @@ def _coco_eval(preds_tm, targets_tm, iou_thresholds, backend) -> dict:
     except ModuleNotFoundError as e:  # torchmetrics needs the COCO evaluation library
         raise ModuleNotFoundError(f"mean_average_precision needs {backend}: pip install {backend.replace('_', '-')} "
                                   f"({e})") from e
+    # torchmetrics warns when an image has more than 100 boxes in all; COCO's evaluation (pycocotools'
+    # evaluateImg) keeps the 100 most confident boxes per image *and class*, which a detector keeping
+    # 300 boxes over 6 classes rarely exceeds. Its warning would mostly be noise here.
+    metric.warn_on_many_detections = False
     metric.update(preds_tm, targets_tm)
     out = metric.compute()
     return {k: v.reshape(-1) if isinstance(v, torch.Tensor) else v for k, v in out.items()}
@@ -391,3 +402,272 @@ def detection_recall_precision(is_tp, scores, n_targets: int, threshold: float):
     recall = tp / n_targets if n_targets else math.nan
     f1 = 2 * tp / (2 * tp + fp + fn) if (tp + fp + fn) else math.nan
     return OperatingPoint(float(threshold), precision, recall, f1, tp, fp, fn, 0)
+
+
+# ------------------------------------------------------------------ the decision threshold of a detector
+
+#: ultralytics' default ``conf`` for ``predict`` (0.25) and the "obvious" 0.5: what the notebook compares.
+DETECTION_DEFAULT_THRESHOLD = 0.25
+
+
+def _pr_counts(is_tp: np.ndarray, scores: np.ndarray):
+    """Distinct scores (descending) and the TP / FP counts when keeping boxes with ``score >= t``.
+
+    Scores are compared in float32, as :meth:`Detections.filter` and :func:`detection_recall_precision` do."""
+    s = scores.astype(np.float32).astype(np.float64)
+    order = np.argsort(-s, kind="stable")
+    s, y = s[order], is_tp[order].astype(np.int64)
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1] if len(s) else np.zeros(0, np.int64)
+    return s[last], np.cumsum(y)[last], np.cumsum(1 - y)[last]
+
+
+def detection_pr_curve(preds: Sequence[Detections], targets: Sequence[Detections], iou: float = 0.5,
+                       classes=None):
+    """The detector's precision-recall curve over all its boxes: one point per confidence threshold.
+
+    A :class:`coursekit.calibrate.PRCurve` (thresholds ascending; the last point, precision 1 and recall 0,
+    is "keep nothing"). Recall is the *true* recall ``TP / number of objects``: it ends below 1 when some
+    objects are never found at any confidence. All classes are pooled, because a deployed detector has
+    one ``conf`` threshold; a box counts as a true positive only with the right class (IoU >= ``iou``).
+    ``average_precision`` is the area under this pooled curve (all-point, no interpolation), which is
+    not mAP: mAP averages one curve *per class*. ``n_positive`` is the number of objects and
+    ``n_negative`` the number of false boxes at the lowest threshold.
+
+    >>> truth = Detections(xyxy=[[0, 0, 10, 10], [20, 0, 30, 10]], class_id=[0, 0], class_names=["part"])
+    >>> pred = Detections(xyxy=[[0, 0, 10, 10], [50, 0, 60, 10]], class_id=[0, 0], class_names=["part"],
+    ...                   confidence=[0.9, 0.4])
+    >>> c = detection_pr_curve([pred], [truth])
+    >>> c.thresholds.round(2).tolist(), c.recall.tolist(), c.precision.tolist()
+    ([0.4, 0.9], [0.5, 0.5, 0.0], [0.5, 1.0, 1.0])
+    """
+    from .calibrate import PRCurve
+
+    is_tp, scores, n = detection_pr_points(preds, targets, iou=iou, classes=classes)
+    t, tp, fp = _pr_counts(is_tp, scores)
+    recall = tp / n if n else np.full(len(t), np.nan)
+    precision = tp / np.maximum(tp + fp, 1)
+    # ascending thresholds, then the "keep nothing" end point (sklearn's layout)
+    precision = np.r_[precision[::-1], 1.0]
+    recall = np.r_[recall[::-1], 0.0]
+    ap = float(np.sum((recall[:-1] - recall[1:]) * precision[:-1])) if n else math.nan
+    return PRCurve(precision=precision, recall=recall, thresholds=t[::-1].copy(), average_precision=ap,
+                   n_positive=int(n), n_negative=int(fp[-1]) if len(fp) else 0)
+
+
+@dataclass
+class DetectionThreshold(ThresholdChoice):
+    """A detector's chosen ``conf`` threshold (see :func:`choose_detection_threshold`).
+
+    The fields of :class:`coursekit.calibrate.ThresholdChoice` (``tp`` objects found, ``fp`` false
+    boxes, ``fn`` objects missed, ``tn = 0``: detection has no true negatives; ``at_default`` the same
+    numbers at the default threshold), plus the number of images and objects, so that :meth:`describe`
+    counts errors per 100 images.
+    """
+
+    n_images: int = 0
+    n_targets: int = 0
+
+    def describe(self, fp: str = "false boxes", fn: str = "missed objects", per: int = 100) -> str:
+        """One sentence: the chosen threshold, the goal, and what the default threshold does instead."""
+        t, d = f"{self.threshold:.3g}", self.at_default
+        if not self.achieved:
+            head = (f"the goal ({self.goal}) is out of reach: the closest threshold, {t}, gives precision "
+                    f"{self.precision:.3f} with recall {self.recall:.3f}")
+        else:
+            head = f"conf >= {t} ({self.goal}) gives precision {self.precision:.3f}, recall {self.recall:.3f}"
+        tail = f"; conf >= {d.threshold:.3g} gives precision {d.precision:.3f}, recall {d.recall:.3f}"
+        changes = []
+        for name, ours, theirs in ((fp, self.fp, d.fp), (fn, self.fn, d.fn)):
+            delta = (theirs - ours) / max(self.n_images, 1) * per
+            if round(delta, 1) != 0:
+                changes.append(f"{abs(delta):.1f} {'more' if delta > 0 else 'fewer'} {name}")
+        if changes:
+            tail += f": {' and '.join(changes)} per {per} images"
+        return head + tail
+
+
+def choose_detection_threshold(
+    preds: Sequence[Detections],
+    targets: Sequence[Detections],
+    *,
+    min_recall: float | None = None,
+    min_precision: float | None = None,
+    maximize: Literal["f1"] | None = None,
+    iou: float = 0.5,
+    default: float = DETECTION_DEFAULT_THRESHOLD,
+):
+    """Choose the detector's confidence threshold for one goal, with the *true* recall.
+
+    Give one goal: ``min_recall=r`` (among thresholds that find at least a fraction ``r`` of all
+    objects, the one with the best precision), ``min_precision=p`` (among thresholds whose kept boxes
+    are at least ``p`` correct, the one with the best recall) or ``maximize="f1"`` (the default).
+    Candidates are the predictions' distinct confidences (keep ``conf >= t``); among equally good ones
+    the highest wins. The predictions must be made with a low ``conf`` (``predict_detections``'
+    0.001), or the thresholds below the one used at prediction time are simply missing.
+
+    If no threshold reaches the goal (an object no box ever covers can never be found), a
+    ``UserWarning`` says so and the result, with ``achieved=False``, is the closest point (the highest
+    recall, or the highest precision). Choose on validation images; report on test images with
+    :func:`detection_recall_precision` or :func:`coursekit.evaluate.evaluate_detections`.
+
+    >>> truth = Detections(xyxy=[[0, 0, 10, 10], [20, 0, 30, 10]], class_id=[0, 0], class_names=["part"])
+    >>> pred = Detections(xyxy=[[0, 0, 10, 10], [50, 0, 60, 10], [20, 0, 30, 10]], class_id=[0, 0, 0],
+    ...                   class_names=["part"], confidence=[0.9, 0.4, 0.2])
+    >>> c = choose_detection_threshold([pred], [truth], min_recall=0.95)
+    >>> round(c.threshold, 2), round(c.precision, 3), c.recall, c.at_default.recall
+    (0.2, 0.667, 1.0, 0.5)
+    """
+    import warnings
+    from dataclasses import asdict
+
+    goals = [g for g, v in (("min_recall", min_recall), ("min_precision", min_precision), ("maximize", maximize))
+             if v is not None]
+    if len(goals) > 1:
+        raise ValueError(f"give one goal, not {' and '.join(goals)}")
+    if not goals:
+        maximize = "f1"
+    for name, value in (("min_precision", min_precision), ("min_recall", min_recall)):
+        if value is not None and not 0 < value <= 1:
+            raise ValueError(f"{name}={value!r}: expected a fraction in (0, 1], e.g. 0.95")
+    if maximize is not None and maximize != "f1":
+        raise ValueError(f"maximize={maximize!r}: only 'f1' is supported (or min_recall / min_precision)")
+    preds, targets = list(preds), list(targets)
+    is_tp, scores, n = detection_pr_points(preds, targets, iou=iou)
+    if n == 0:
+        raise ValueError("the targets hold no object: there is no recall to aim for")
+    if len(scores) == 0:
+        raise ValueError("the predictions hold no box: predict with a low confidence (conf=0.001) first")
+    t, tp, fp = _pr_counts(is_tp, scores)
+    recall, precision = tp / n, tp / (tp + fp)
+    f1 = 2 * tp / (2 * tp + fp + (n - tp))
+    if min_recall is not None:
+        goal, ok = f"recall >= {min_recall:g}", recall >= min_recall - 1e-12
+        key = np.lexsort((t, recall, precision)) if ok.any() else np.lexsort((t, precision, recall))
+    elif min_precision is not None:
+        goal, ok = f"precision >= {min_precision:g}", precision >= min_precision - 1e-12
+        key = np.lexsort((t, precision, recall)) if ok.any() else np.lexsort((t, recall, precision))
+    else:
+        goal, ok, key = "max F1", np.ones(len(t), bool), np.lexsort((t, f1))
+    achieved, message = bool(ok.any()), ""
+    if achieved:
+        best = int([i for i in key if ok[i]][-1])
+    else:
+        best = int(key[-1])
+        what = "recall" if min_recall is not None else "precision"
+        value = (recall if min_recall is not None else precision)[best]
+        message = (f"no confidence threshold reaches {goal} on these {len(preds)} images ({n} objects); the closest, "
+                   f"{t[best]:.4g}, gives {what} {value:.3f}"
+                   + (f" ({n - int(is_tp.sum())} objects are never found at any confidence)" if what == "recall" else "")
+                   + ". A better model, more data, or a different goal is needed.")
+        warnings.warn(message, UserWarning, stacklevel=2)
+    point = detection_recall_precision(is_tp, scores, n, float(t[best]))
+    return DetectionThreshold(**asdict(point), goal=goal, achieved=achieved,
+               at_default=detection_recall_precision(is_tp, scores, n, default), message=message,
+               n_images=len(preds), n_targets=int(n))
+
+
+def detection_errors(preds: Sequence[Detections], targets: Sequence[Detections], threshold: float,
+                     iou: float = 0.5):
+    """Every error of a detector at ``conf >= threshold``, one row each (a pandas DataFrame).
+
+    Columns: ``image`` (index), ``error``, ``class`` (the box's class), ``confidence`` (of the false
+    box, or of the best box of the right class that covered a missed object, NaN if none), ``iou``
+    (the false box's best IoU with an object of its class, or the missed object's best IoU with a box of its
+    class at any confidence), ``x1 y1 x2 y2``, ``area``. The ``error`` of a false box is its
+    :func:`match_detections` kind: ``background``, ``localization``, ``wrong_class`` or ``duplicate``. A
+    missed object is:
+
+    - ``missed: below threshold``: a box of the right class covered it (IoU >= ``iou``) but with a lower
+      confidence: a lower threshold would have found it;
+    - ``missed: wrong class``: a kept box of another class covered it (the matching false box is a
+      ``wrong_class`` row);
+    - ``missed: not found``: nothing covered it at any confidence: no threshold helps.
+
+    False boxes come first, most confident first (the worst), then the misses, largest first.
+
+    >>> truth = Detections(xyxy=[[0, 0, 10, 10], [20, 0, 30, 10]], class_id=[0, 0], class_names=["part"])
+    >>> pred = Detections(xyxy=[[50, 0, 60, 10], [20, 0, 30, 10]], class_id=[0, 0], class_names=["part"],
+    ...                   confidence=[0.8, 0.1])
+    >>> detection_errors([pred], [truth], threshold=0.25)["error"].tolist()
+    ['background', 'missed: not found', 'missed: below threshold']
+    """
+    import pandas as pd
+
+    names = _check_pairs(preds, targets)
+    rows = []
+    for i, (p, t) in enumerate(zip(preds, targets)):
+        if p.confidence is None:
+            raise ValueError(f"predictions of image {i} have no confidence: detection_errors needs scored boxes")
+        kept = p.filter(min_confidence=threshold)
+        m = match_detections(kept, t, iou)
+        for j in np.flatnonzero(~m.pred_tp):
+            x1, y1, x2, y2 = kept.xyxy[j].tolist()
+            rows.append(dict(image=i, error=m.pred_kind[j], **{"class": names[kept.class_id[j]]},
+                             confidence=float(kept.confidence[j]), iou=float(m.pred_iou[j]),
+                             x1=x1, y1=y1, x2=x2, y2=y2))
+        if len(m.misses):
+            all_iou = box_iou(p, t)  # every prediction, at any confidence
+            kept_iou = box_iou(kept, t)
+            for j in m.misses:
+                same = p.class_id == t.class_id[j]
+                ious = np.where(same, all_iou[:, j], 0.0) if len(p) else np.zeros(0)
+                covering = ious >= iou
+                other = (kept.class_id != t.class_id[j]) & (kept_iou[:, j] >= iou) if len(kept) else np.zeros(0, bool)
+                if covering.any():
+                    error, conf = "missed: below threshold", float(p.confidence[covering].max())
+                elif other.any():
+                    error, conf = "missed: wrong class", math.nan
+                else:
+                    error, conf = "missed: not found", math.nan
+                x1, y1, x2, y2 = t.xyxy[j].tolist()
+                rows.append(dict(image=i, error=error, **{"class": names[t.class_id[j]]}, confidence=conf,
+                                 iou=float(ious.max(initial=0.0)), x1=x1, y1=y1, x2=x2, y2=y2))
+    cols = ["image", "error", "class", "confidence", "iou", "x1", "y1", "x2", "y2"]
+    frame = pd.DataFrame(rows, columns=cols)
+    frame["area"] = (frame["x2"] - frame["x1"]) * (frame["y2"] - frame["y1"])
+    frame["_miss"] = frame["error"].str.startswith("missed")
+    frame["_key"] = np.where(frame["_miss"], -frame["area"], -frame["confidence"].fillna(0))
+    frame = frame.sort_values(["_miss", "_key"], kind="stable").drop(columns=["_miss", "_key"])
+    return frame.reset_index(drop=True)
+
+
+def plot_detection_pr(curve, choice: DetectionThreshold | None = None, marks: Sequence[float] = (0.25, 0.5),
+                      ax=None, title: str | None = None):
+    """The detector's pooled PR curve (:func:`detection_pr_curve`), with the chosen threshold (star) and
+    the points of the thresholds in ``marks`` (circles, e.g. ultralytics' 0.25 and the "obvious" 0.5).
+
+    The curve ends where the lowest-confidence box is kept; beyond it no threshold can go (the objects never
+    found). Returns the Figure (draws into ``ax`` if given).
+
+    >>> truth = Detections(xyxy=[[0, 0, 10, 10]], class_id=[0], class_names=["part"])
+    >>> pred = Detections(xyxy=[[0, 0, 10, 10]], class_id=[0], class_names=["part"], confidence=[0.9])
+    >>> plot_detection_pr(detection_pr_curve([pred], [truth])).axes[0].get_xlabel()
+    'recall (objects found / all objects)'
+    """
+    from matplotlib.figure import Figure
+
+    if ax is None:
+        fig = Figure(figsize=(5.0, 4.0), layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    ax.plot(curve.recall, curve.precision, drawstyle="steps-post", color="tab:blue",
+            label=f"all boxes, pooled ({curve.n_positive} objects)")
+    if len(curve.recall) > 1:
+        ax.axvline(curve.recall[0], color="gray", linestyle=":", linewidth=1,
+                   label=f"highest reachable recall {curve.recall[0]:.3f}")
+    for t, marker in zip(marks, ("o", "s", "D", "^")):
+        p, r = curve.at(t)
+        if not math.isnan(p) and r > 0:
+            ax.plot([r], [p], marker=marker, markersize=8, color="k", markerfacecolor="none", linestyle="none",
+                    label=f"conf {t:g}: P {p:.2f}, R {r:.2f}")
+    if choice is not None:
+        ax.plot([choice.recall], [choice.precision], marker="*", markersize=15, color="tab:red", linestyle="none",
+                label=f"chosen {choice.threshold:.3g}: P {choice.precision:.2f}, R {choice.recall:.2f}")
+    ax.set_xlabel("recall (objects found / all objects)")
+    ax.set_ylabel("precision (kept boxes that are right)")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.05)
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title(title if title is not None else (choice.goal if choice is not None else "precision-recall"))
+    return fig

@@ -49,6 +49,7 @@ __all__ = [
     "lock_model",
     "model_card",
     "evaluate_classifications",
+    "evaluate_detections",
     "plot_slices",
 ]
 
@@ -57,6 +58,7 @@ SCHEMA_VERSION = 1
 #: The ``details`` keys each task's report must have (checked by :meth:`EvalReport.load`).
 TASK_DETAILS: dict[str, tuple[str, ...]] = {
     "classification": ("per_class", "confusion_matrix", "calibration", "decision"),
+    "detection": ("per_class", "decision", "errors"),
 }
 
 
@@ -380,12 +382,24 @@ class EvalReport:
         def f(x, pct: bool = False) -> str:
             return "n/a" if x is None else (f"{x:.1%}" if pct else f"{x:.3f}")
 
-        lines = [
-            f"{self.task} report  model {self.model_id[:12]}  data {self.dataset_id}  ({self.created})",
-            f"n={self.n}  accuracy {f(m.get('accuracy'), True)}  macro-F1 {f(m.get('macro_f1'))}  "
-            f"ECE {f(m.get('ece'))}",
-        ]
+        lines = [f"{self.task} report  model {self.model_id[:12]}  data {self.dataset_id}  ({self.created})"]
         d = self.decision
+        if self.task == "detection":
+            lines.append(f"images={self.n}  objects={d['n_objects']}  mAP@0.5 {f(m.get('map_50'))}  "
+                         f"mAP@0.5:0.95 {f(m.get('map'))}")
+            lines.append(f"decision at conf >= {d['threshold']:.4g} (IoU {d['iou']:g}): precision {f(d['precision'])}, "
+                         f"recall {f(d['recall'])}  ({d['fp']} false boxes, {d['fn']} missed objects)")
+            errors = {k: v for k, v in self.details.get("errors", {}).items() if v}
+            if errors:
+                lines.append("errors: " + ", ".join(f"{k} {v}" for k, v in errors.items()))
+            for key, table in self.slices.items():
+                parts = [f"{row['value']} recall {f(row.get('recall'), True)} (n={row['n']})" for row in table]
+                lines.append(f"slice {key}: " + " · ".join(parts))
+            if self.notes:
+                lines.append(f"notes: {self.notes}")
+            return "\n".join(lines)
+        lines.append(f"n={self.n}  accuracy {f(m.get('accuracy'), True)}  macro-F1 {f(m.get('macro_f1'))}  "
+                     f"ECE {f(m.get('ece'))}")
         if d:
             lines.append(
                 f"decision (positive = {', '.join(d['positive'])}) at {d['threshold']:.4g}: precision "
@@ -411,12 +425,21 @@ class EvalReport:
             out.append(f"- notes: {self.notes}")
         out += ["", "| metric | value |", "|---|---|"] + [f"| {k} | {f(v)} |" for k, v in self.metrics.items()]
         d = self.decision
+        if d and self.task != "classification":
+            out += ["", f"## Decision: threshold {d['threshold']:.4g}", "", "| " + " | ".join(
+                k for k in ("precision", "recall", "f1", "tp", "fp", "fn")) + " |", "|---" * 6 + "|",
+                "| " + " | ".join(f(d[k]) for k in ("precision", "recall", "f1", "tp", "fp", "fn")) + " |"]
+            d = None
+        if self.per_class and self.task != "classification":
+            cols = list(next(iter(self.per_class.values())))
+            out += ["", "## Per class", "", "| class | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+            out += ["| " + " | ".join([c] + [f(r[k]) for k in cols]) + " |" for c, r in self.per_class.items()]
         if d:
             out += ["", f"## Decision: positive = {', '.join(d['positive'])}, threshold {d['threshold']:.4g}", "",
                     "| precision | recall | F1 | TP | FP | FN | TN |", "|---|---|---|---|---|---|---|",
                     f"| {f(d['precision'])} | {f(d['recall'])} | {f(d['f1'])} | {d['tp']} | {d['fp']} | "
                     f"{d['fn']} | {d['tn']} |"]
-        if self.per_class:
+        if self.per_class and self.task == "classification":
             out += ["", "## Per class", "", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
             out += [f"| {c} | {f(r['precision'])} | {f(r['recall'])} | {f(r['f1'])} | {r['support']} |"
                     for c, r in self.per_class.items()]
@@ -587,6 +610,157 @@ def evaluate_classifications(
         metrics=_plain(metrics),
         details=_plain({"per_class": per_class, "confusion_matrix": cm, "calibration": calibration,
                         "decision": decision}),
+        slices=_plain(slice_tables),
+        model_info=_plain(dict(model_info or {})),
+        environment=_environment(),
+        notes=notes,
+    )
+
+
+# ------------------------------------------------------------------------------------------- detection
+
+
+def _detection_slice_row(preds, targets, threshold: float, iou: float) -> dict[str, Any]:
+    """n images, objects, mAP@0.5 and the decision's precision / recall over a subset of images."""
+    from .detection_metrics import detection_pr_points, detection_recall_precision, mean_average_precision
+
+    is_tp, scores, n_t = detection_pr_points(preds, targets, iou=iou)
+    point = detection_recall_precision(is_tp, scores, n_t, threshold)
+    return {"n": len(preds), "n_objects": int(n_t), "map_50": mean_average_precision(preds, targets)["map_50"],
+            "precision": point.precision, "recall": point.recall}
+
+
+def evaluate_detections(
+    preds,
+    targets,
+    *,
+    model_id,
+    dataset_id: str,
+    threshold: float | Any,
+    iou: float = 0.5,
+    slices: Mapping[str, Sequence] | None = None,
+    object_slices: Mapping[str, Sequence] | None = None,
+    model_info: Mapping[str, Any] | None = None,
+    notes: str = "",
+) -> EvalReport:
+    """Evaluate a detector's boxes: mAP, the decision at a confidence threshold, errors, per slice.
+
+    Args:
+        preds: one :class:`~coursekit.types.Detections` per image, scored, predicted with a low
+            confidence (``predict_detections``' 0.001) so that mAP sees the whole curve. Any detector:
+            ultralytics, the course's own network, a classical pipeline.
+        targets: the ground truth, one ``Detections`` per image (same class names).
+        model_id: :func:`lock_model`'s fingerprint, or the model itself (an ``nn.Module``, e.g. an
+            ultralytics ``YOLO``), which is then fingerprinted and its :func:`model_card` stored.
+        dataset_id: the evaluation set's name (and version).
+        threshold: the deployed ``conf`` threshold, or the
+            :class:`~coursekit.detection_metrics.DetectionThreshold` chosen on a *validation* set.
+        iou: a box finds an object of its class at IoU >= this (the decision and the error table).
+        slices: ``{key: one value per image}`` (e.g. lighting); each value gets a row: images, objects,
+            mAP@0.5, and precision / recall at the threshold.
+        object_slices: ``{key: per image, one value per object}`` (e.g. occlusion or size of each
+            object); each value gets a row: objects, recall at the threshold (precision has no meaning
+            for a group of objects: false boxes belong to no object).
+
+    Metrics: ``map`` (COCO mAP@0.5:0.95), ``map_50``, ``map_75``, ``mar_100`` (torchmetrics), and at the
+    threshold ``precision``, ``recall``, ``f1``. Details: ``per_class`` (AP, AP50, objects, boxes,
+    precision and recall at the threshold), ``decision`` (threshold, goal, IoU, TP/FP/FN and the rates)
+    and ``errors`` (false boxes by kind and missed objects by cause, :func:`detection_errors`).
+
+    >>> from coursekit.types import Detections
+    >>> truth = [Detections(xyxy=[[0, 0, 10, 10]], class_id=[0], class_names=["part"])] * 2
+    >>> preds = [Detections(xyxy=[[0, 0, 10, 10]], class_id=[0], class_names=["part"], confidence=[0.9]),
+    ...          Detections(xyxy=[[40, 0, 50, 10]], class_id=[0], class_names=["part"], confidence=[0.8])]
+    >>> r = evaluate_detections(preds, truth, model_id="demo", dataset_id="toy", threshold=0.5,
+    ...                         slices={"light": ["day", "night"]})
+    >>> r.metrics["recall"], r.details["errors"]["missed: not found"], r.to_frame("light")["recall"].tolist()
+    (0.5, 1, [1.0, 0.0])
+    """
+    from .detection_metrics import (detection_errors, detection_pr_points, detection_recall_precision,
+                                    match_detections, mean_average_precision)
+    from .types import Detections
+
+    preds, targets = list(preds), list(targets)
+    for what, items in (("preds", preds), ("targets", targets)):
+        bad = [i for i, d in enumerate(items) if not isinstance(d, Detections)]
+        if bad:
+            raise TypeError(f"{what}[{bad[0]}] is a {type(items[bad[0]]).__name__}: pass one Detections per image")
+    if hasattr(model_id, "state_dict"):
+        card = model_card(model_id)
+        model_info = {**card, **(model_info or {})}
+        model_id = card["fingerprint"]
+    if not isinstance(model_id, str) or not model_id:
+        raise TypeError("model_id must be a non-empty string (lock_model(model)) or the model itself")
+    if not isinstance(dataset_id, str) or not dataset_id:
+        raise TypeError("dataset_id must be a non-empty string naming the evaluation set")
+    goal = getattr(threshold, "goal", None)
+    threshold = float(getattr(threshold, "threshold", threshold))
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"threshold={threshold!r}: expected a confidence in [0, 1], e.g. 0.25")
+
+    coco = mean_average_precision(preds, targets)  # also checks the pairs (same length, same classes)
+    names = list(targets[0].class_names) if targets else []
+    n = len(preds)
+    is_tp, scores, n_targets = detection_pr_points(preds, targets, iou=iou)
+    point = detection_recall_precision(is_tp, scores, n_targets, threshold)
+    metrics = {k: coco[k] for k in ("map", "map_50", "map_75", "mar_100")}
+    metrics.update(precision=point.precision, recall=point.recall, f1=point.f1)
+
+    per_class = {}
+    for c, name in enumerate(names):
+        c_tp, c_scores, c_n = detection_pr_points(preds, targets, iou=iou, classes=[c])
+        c_point = detection_recall_precision(c_tp, c_scores, c_n, threshold)
+        row = coco["per_class"][name]
+        per_class[name] = {"map": row["map"], "map_50": row["map_50"], "n_objects": row["n_targets"],
+                           "n_boxes_kept": int(c_point.tp + c_point.fp), "precision": c_point.precision,
+                           "recall": c_point.recall}
+    errors_table = detection_errors(preds, targets, threshold, iou)
+    kinds = ["background", "localization", "wrong_class", "duplicate", "missed: below threshold",
+             "missed: wrong class", "missed: not found"]
+    errors = {k: int((errors_table["error"] == k).sum()) for k in kinds}
+    decision = {**point.to_dict(), "iou": float(iou), "threshold_goal": goal, "n_objects": int(n_targets)}
+
+    slice_tables: dict[str, list[dict]] = {}
+    for key, values in (slices or {}).items():
+        if not isinstance(key, str):
+            raise TypeError(f"slice keys must be strings (e.g. 'lighting'), got {key!r}")
+        values = values.tolist() if hasattr(values, "tolist") else list(values)
+        if len(values) != n:
+            raise ValueError(f"slice {key!r} has {len(values)} values but there are {n} images: one value per image")
+        text = np.array([str(v) for v in values])
+        slice_tables[key] = [
+            {"value": value, **_detection_slice_row([preds[i] for i in np.flatnonzero(text == value)],
+                                                    [targets[i] for i in np.flatnonzero(text == value)],
+                                                    threshold, iou)}
+            for value in sorted(set(text.tolist()))]
+    if object_slices:
+        found = [match_detections(p.filter(min_confidence=threshold), t, iou).target_matched
+                 for p, t in zip(preds, targets)]
+        for key, per_image in object_slices.items():
+            if not isinstance(key, str):
+                raise TypeError(f"object slice keys must be strings (e.g. 'occlusion'), got {key!r}")
+            per_image = list(per_image)
+            if len(per_image) != n:
+                raise ValueError(f"object slice {key!r} has {len(per_image)} entries but there are {n} images: "
+                                 "one list of values (one per object) per image")
+            for i, (vals, t) in enumerate(zip(per_image, targets)):
+                if len(vals) != len(t):
+                    raise ValueError(f"object slice {key!r}, image {i}: {len(vals)} values for {len(t)} objects")
+            text = np.array([str(v) for vals in per_image for v in vals])
+            hit = np.concatenate(found) if found else np.zeros(0, bool)
+            slice_tables[key] = [{"value": value, "n": int((text == value).sum()),
+                                  "recall": float(hit[text == value].mean())}
+                                 for value in sorted(set(text.tolist()))]
+
+    return EvalReport(
+        task="detection",
+        model_id=model_id,
+        dataset_id=dataset_id,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        class_names=names,
+        n=n,
+        metrics=_plain(metrics),
+        details=_plain({"per_class": per_class, "decision": decision, "errors": errors}),
         slices=_plain(slice_tables),
         model_info=_plain(dict(model_info or {})),
         environment=_environment(),

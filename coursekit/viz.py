@@ -35,6 +35,8 @@ __all__ = [
     "plot_confusion",
     "show_predictions",
     "plot_per_class_accuracy",
+    "show_detections",
+    "show_detection_errors",
 ]
 
 def _show_figures_in_notebooks() -> None:
@@ -500,4 +502,134 @@ def plot_confusion(
                         color="white" if m[r, k] > threshold else "black")
     default = "confusion matrix (fraction of each true class)" if normalize else "confusion matrix"
     ax.set_title(title or default)
+    return fig
+
+
+# ------------------------------------------------------------------------------------ detections
+
+
+def _class_color(c: int) -> tuple:
+    from matplotlib import colormaps
+
+    return colormaps["tab10"](int(c) % 10)
+
+
+def _draw_box(ax, box, color, dashed: bool = False, label: str | None = None, lw: float = 1.6) -> None:
+    from matplotlib.patches import Rectangle
+
+    x1, y1, x2, y2 = (float(v) for v in box)
+    ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=color, linewidth=lw,
+                           linestyle="--" if dashed else "-"))
+    if label:
+        ax.text(x1, y1 - 1, label, color="white", fontsize=6, va="bottom", ha="left",
+                bbox=dict(facecolor=color, edgecolor="none", pad=0.8, alpha=0.85))
+
+
+def show_detections(
+    images,
+    preds=None,
+    truth=None,
+    indices=None,
+    min_confidence: float = 0.25,
+    ncols: int = 4,
+    size: float = 3.0,
+    titles: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Images with boxes: the ground truth dashed, the predictions solid with ``class conf`` labels.
+
+    ``preds`` and ``truth`` are lists of :class:`~coursekit.types.Detections`, one per image (either may be
+    None). Predictions below ``min_confidence`` are not drawn (pass the threshold you deploy). Each box has
+    its class's colour; a title per image counts what is drawn.
+
+    >>> import numpy as np
+    >>> from coursekit.types import Detections
+    >>> gt = [Detections(xyxy=[[4, 4, 20, 20]], class_id=[1], class_names=["nut", "bolt"])]
+    >>> fig = show_detections(np.zeros((1, 32, 32, 3), np.uint8), truth=gt)
+    >>> len(fig.axes[0].patches)
+    1
+    """
+    items = _image_list(images)
+    n_all = len(items)
+    for what, dets in (("preds", preds), ("truth", truth)):
+        if dets is not None and len(dets) != n_all:
+            raise ValueError(f"{len(dets)} {what} for {n_all} images: pass one Detections per image")
+    indices = list(range(n_all)) if indices is None else [int(i) for i in _numpy(indices).reshape(-1)]
+    if not indices:
+        raise ValueError("no images to show")
+    if len(indices) > MAX_IMAGES:
+        raise ValueError(f"{len(indices)} images is too many (max {MAX_IMAGES}); pass indices=")
+    if titles is not None and len(titles) != len(indices):
+        raise ValueError(f"{len(titles)} titles for {len(indices)} images")
+    ncols = max(1, min(ncols, len(indices)))
+    nrows = math.ceil(len(indices) / ncols)
+    fig = Figure(figsize=(ncols * size, nrows * (size + 0.3) + (0.3 if title else 0)), layout="constrained")
+    for k, i in enumerate(indices):
+        ax = fig.add_subplot(nrows, ncols, k + 1)
+        _imshow(ax, _to_display(items[i]))
+        ax.set_axis_off()
+        parts = []
+        if truth is not None:
+            t = truth[i]
+            for box, c in zip(t.xyxy, t.class_id):
+                _draw_box(ax, box, _class_color(c), dashed=True, lw=1.2)
+            parts.append(f"{len(t)} labelled")
+        if preds is not None:
+            p = preds[i]
+            if p.confidence is not None:
+                p = p.filter(min_confidence=min_confidence)
+            conf = p.confidence if p.confidence is not None else [None] * len(p)
+            for box, c, s in zip(p.xyxy, p.class_id, conf):
+                label = p.class_names[c] + ("" if s is None else f" {s:.2f}")
+                _draw_box(ax, box, _class_color(c), label=label)
+            parts.append(f"{len(p)} predicted")
+        ax.set_title(titles[k] if titles is not None else f"#{i}: " + ", ".join(parts), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+class _Row(dict):
+    __getattr__ = dict.__getitem__
+
+
+def show_detection_errors(images, errors, n: int = 12, pad: int = 16, ncols: int = 6, size: float = 1.9,
+                          title: str | None = None) -> Figure:
+    """Crops around a detector's errors: the rows of :func:`coursekit.detection_metrics.detection_errors`.
+
+    Each tile shows the box (false boxes red, missed objects orange, dashed) with ``pad`` pixels of
+    context, titled with the error, the class and the confidence. Takes the first ``n`` rows: pass
+    ``errors[errors.error == "background"]`` or the like to look at one kind.
+
+    >>> import numpy as np, pandas as pd
+    >>> rows = pd.DataFrame([dict(image=0, error="background", **{"class": "nut"}, confidence=0.9, iou=0.0,
+    ...                           x1=2, y1=2, x2=10, y2=10)])
+    >>> len(show_detection_errors(np.zeros((1, 32, 32, 3), np.uint8), rows).axes)
+    1
+    """
+    items = _image_list(images)
+    rows = errors.head(n)
+    if len(rows) == 0:
+        raise ValueError("no errors to show (none of this kind at this threshold? then say so)")
+    k = len(rows)
+    ncols = max(1, min(ncols, k))
+    nrows = math.ceil(k / ncols)
+    fig = Figure(figsize=(ncols * size, nrows * (size + 0.45) + (0.3 if title else 0)), layout="constrained")
+    for j, r in enumerate(rows.to_dict("records")):
+        row = _Row(r)
+        img = _to_display(items[int(row.image)])
+        h, w = img.shape[:2]
+        x1, y1 = max(int(row.x1) - pad, 0), max(int(row.y1) - pad, 0)
+        x2, y2 = min(int(math.ceil(row.x2)) + pad, w), min(int(math.ceil(row.y2)) + pad, h)
+        ax = fig.add_subplot(nrows, ncols, j + 1)
+        _imshow(ax, img[y1:y2, x1:x2])
+        ax.set_axis_off()
+        missed = str(row.error).startswith("missed")
+        color = "tab:orange" if missed else WRONG_COLOR
+        _draw_box(ax, (row.x1 - x1, row.y1 - y1, row.x2 - x1, row.y2 - y1), color, dashed=missed)
+        conf = "" if (row.confidence is None or math.isnan(row.confidence)) else f" {row.confidence:.2f}"
+        ax.set_title(f"{str(row.error).replace('missed: ', 'miss: ')}\n{r['class']}{conf}"
+                     f" (#{int(row.image)})", fontsize=7, color=color)
+    if title:
+        fig.suptitle(title)
     return fig

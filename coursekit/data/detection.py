@@ -45,6 +45,7 @@ from .inspection import (INSPECTION_DOMAINS, INSPECTION_PARTS, DatasetIntegrityE
 from .shipped import swap_in_folder
 
 __all__ = [
+    "object_values",
     "DETECTION_CLASSES", "DETECTION_SPLITS", "DETECTION_DOMAINS", "DEFAULT_COUNTS", "DEFAULT_SIZE",
     "GENERATOR_VERSION", "JPEG_QUALITY", "MIN_VISIBLE", "MIN_IN_FRAME", "MIN_BOX_SIDE", "DatasetIntegrityError",
     "label_decision", "render_detection_scene", "build_detection_dataset", "verify_detection_dataset",
@@ -551,7 +552,8 @@ def verify_detection_dataset(root: str | os.PathLike | None = None, splits=None)
     return verify_manifest(root, fix, keep=wanted)
 
 
-def load_detection_split(split: str, root: str | os.PathLike | None = None, verify: bool = True):
+def load_detection_split(split: str, root: str | os.PathLike | None = None, verify: bool = True,
+                         as_detections: bool = False):
     """Read one split: ``(images, targets, meta)``.
 
     - ``images``: uint8 array (N, H, W, 3), RGB, in index order.
@@ -561,6 +563,8 @@ def load_detection_split(split: str, root: str | os.PathLike | None = None, veri
       dropped_*, lighting, background, domain, ...). Per-box slices are in ``root / "objects.csv"``.
 
     ``verify`` first checks the split's files against ``manifest.json`` (:func:`verify_detection_dataset`).
+    ``as_detections=True`` gives the targets as :class:`~coursekit.types.Detections` (ground truth: no
+    confidence; ``image_size`` set), the type every detector's predictions come in.
 
     >>> images, targets, meta = load_detection_split("val")   # doctest: +SKIP
     >>> images.shape, targets[0]["boxes"].shape                # doctest: +SKIP
@@ -588,7 +592,48 @@ def load_detection_split(split: str, root: str | os.PathLike | None = None, veri
         cx, cy, w, h = (rows[:, j] * size for j in range(1, 5))
         boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float32)
         targets.append({"boxes": boxes, "classes": rows[:, 0].astype(np.int64)})
+    if as_detections:
+        from ..types import Detections
+
+        names = list(manifest.get("classes") or INSPECTION_PARTS)
+        targets = [Detections(xyxy=t["boxes"], class_id=t["classes"], class_names=names, image_size=(size, size))
+                   for t in targets]
     return images, targets, meta
+
+
+def object_values(split: str, column: str, root: str | os.PathLike | None = None) -> list[np.ndarray]:
+    """One column of ``objects.csv`` per image of ``split``: a list (one entry per image, in index order) of
+    arrays with one value per labelled box, in the order of the label file (and of
+    ``load_detection_split``'s targets). For per-object slices of an evaluation (size, occlusion, material).
+
+    The rows are checked against the label files (count and class of every box); a mismatch raises
+    :class:`DatasetIntegrityError` naming the image.
+
+    >>> occlusion = object_values("test", "occlusion")           # doctest: +SKIP
+    >>> len(occlusion), occlusion[0].shape                        # doctest: +SKIP
+    (60, (5,))
+    """
+    import pandas as pd
+
+    _check_split(split)
+    root = detection_root(root)
+    table = pd.read_csv(root / "objects.csv")
+    if column not in table.columns:
+        raise KeyError(f"objects.csv has no column {column!r}; it has {', '.join(table.columns)}")
+    table = table[table["split"] == split].sort_values(["index", "object"], kind="stable")
+    images = pd.read_csv(root / "images.csv")
+    images = images[images["split"] == split].sort_values("index")
+    groups = dict(tuple(table.groupby("file", sort=False)))
+    out = []
+    for rel, lab in zip(images["file"], images["label_file"]):
+        rows = groups.get(rel, table.iloc[0:0])
+        text = (root / lab).read_text(encoding="ascii").split()
+        classes = np.array(text, np.float64).reshape(-1, 5)[:, 0].astype(np.int64)
+        if len(rows) != len(classes) or not np.array_equal(rows["class_id"].to_numpy(), classes):
+            raise DatasetIntegrityError(f"{root / lab}: objects.csv lists {len(rows)} boxes ({rows['class_id'].tolist()}) "
+                                        f"but the label file has {len(classes)} ({classes.tolist()}); rebuild the dataset")
+        out.append(rows[column].to_numpy())
+    return out
 
 
 def main(argv=None) -> None:

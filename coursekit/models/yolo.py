@@ -43,7 +43,8 @@ from ..settings import settings as _settings
 from ..standins import announce_standin
 
 __all__ = ["YOLO_ASSETS", "UltralyticsSetup", "offline_ultralytics", "ultralytics_config_dir", "yolo_model",
-           "train_yolo", "yolo_data_yaml", "predict_detections", "yolo_amp"]
+           "train_yolo", "yolo_data_yaml", "predict_detections", "yolo_amp", "val_detections",
+           "YOLO_SETTINGS", "yolo_setting"]
 
 #: Model name -> its pre-trained weights in the asset registry (coursekit/assets.py).
 YOLO_ASSETS: dict[str, str] = {"yolo11n": "yolo11n"}
@@ -274,6 +275,27 @@ def yolo_model(settings: Settings | None = None, name: str = "yolo11n", progress
 
 # --- training -------------------------------------------------------------------------------------------------
 
+#: Module 3's training and decision settings per run profile (the notebook reads ``yolo_setting(S)``).
+#: ``full``: the real course, fine-tuning the COCO-pre-trained nano model at the images' own size (320 px);
+#: ``smoke``: the same code, fewer epochs at half the size (CI, about 2 minutes of training on 2 CPU cores).
+#: ``recall_goal``: the decision the detector is calibrated for (find at least this fraction of the parts).
+YOLO_SETTINGS: dict[str, dict] = {
+    "full": dict(model="yolo11n", epochs=60, imgsz=320, batch=16, recall_goal=0.95),
+    "smoke": dict(model="yolo11n", epochs=15, imgsz=160, batch=16, recall_goal=0.95),
+}
+
+
+def yolo_setting(settings: Settings | None = None) -> dict:
+    """This run's row of :data:`YOLO_SETTINGS` (by the profile), with its ``name``.
+
+    >>> yolo_setting(Settings(profile="smoke"))["imgsz"]
+    160
+    """
+    S = settings or _settings()
+    name = "smoke" if S.smoke else "full"
+    return {"name": name, **YOLO_SETTINGS[name]}
+
+
 def yolo_amp(device: str) -> bool | str:
     """The ``amp`` training argument that never starts ultralytics' AMP check.
 
@@ -449,3 +471,61 @@ def predict_detections(model, images, conf: float = 0.001, iou: float = 0.7, img
     if device is not None:
         kwargs["device"] = str(device)
     return [Detections.from_ultralytics(r) for r in model.predict(source=sources, **kwargs)]
+
+
+def val_detections(model, data_yaml: str | os.PathLike, split: str, *, imgsz: int, device: str,
+                   project: str | os.PathLike, name: str, batch: int = 16, images: list | None = None,
+                   **overrides: Any):
+    """Ultralytics' own ``model.val()`` on one split, *and* the boxes it scored, as Detections.
+
+    Returns ``(metrics, preds)``: ultralytics' ``DetMetrics`` (``metrics.box.map50``, ``metrics.box.map``)
+    and one :class:`~coursekit.types.Detections` per image, read back from the ``predictions.json`` that
+    ``save_json=True`` writes (COCO results format; ultralytics numbers the classes 1..K there). Scoring
+    ``preds`` with :func:`coursekit.detection_metrics.mean_average_precision` reproduces ultralytics' mAP:
+    the cross-check of the two implementations on the *same* boxes.
+
+    Those boxes are not what :func:`predict_detections` returns: ``val()`` runs NMS with
+    ``multi_label=True`` (one box may be kept once per class scoring above 0.001), which raises mAP; a
+    deployed detector (``predict``) keeps one class per box. Report the number of the pipeline you ship.
+
+    ``images``: the split's image files in the order wanted (default: sorted by name). Every image must
+    appear in the json's ``image_id`` (the file stem) or get an empty Detections; an ``image_id`` that
+    matches no image raises ``ValueError``.
+    """
+    import json
+
+    from ..types import Detections
+
+    data_yaml = Path(data_yaml)
+    args = dict(data=str(data_yaml.resolve()), split=split, imgsz=int(imgsz), batch=int(batch), device=str(device),
+                project=str(Path(project).resolve()), name=str(name), exist_ok=True, save_json=True, plots=False,
+                verbose=False)
+    args.update(overrides)
+    metrics = model.val(**args)
+    out = Path(project).resolve() / str(name) / "predictions.json"
+    if not out.is_file():
+        raise FileNotFoundError(f"ultralytics wrote no {out}: was save_json=False passed in overrides?")
+    results = json.loads(out.read_text(encoding="utf-8"))
+    names = [model.names[i] for i in range(len(model.names))]
+    categories = [{"id": i + 1, "name": n} for i, n in enumerate(names)]
+    if images is None:
+        import yaml
+
+        cfg = yaml.safe_load(data_yaml.read_text(encoding="utf-8"))
+        base = Path(cfg.get("path") or data_yaml.parent)
+        base = base if base.is_absolute() else data_yaml.parent / base
+        folder = Path(cfg[split])
+        folder = folder if folder.is_absolute() else base / folder
+        images = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"))
+    stems = [Path(p).stem for p in images]
+    unknown = sorted({r["image_id"] for r in results} - set(stems))
+    if unknown:
+        raise ValueError(f"{out} has predictions for images {unknown[:3]} that are not in the {len(stems)} images "
+                         "given: pass the split's image files as images=")
+    preds = []
+    for path, stem in zip(images, stems):
+        d = Detections.from_coco(results, stem, categories)
+        if d.confidence is None:  # no box on this image: an empty prediction, not ground truth
+            d = Detections.empty(names, d.image_size)
+        preds.append(d)
+    return metrics, preds
