@@ -33,11 +33,11 @@ lab: setup
 
 # COURSEKIT_OFFLINE=1: the same run with or without internet (a cached dataset is still used).
 test: setup
-	COURSEKIT_PROFILE=smoke COURSEKIT_OFFLINE=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks \
-		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
+	COURSEKIT_PROFILE=smoke COURSEKIT_OFFLINE=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests coursekit notebooks \
+		--doctest-modules --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
 
 unit: setup
-	MPLBACKEND=Agg $(BIN)/python -m pytest tests -p no:cacheprovider
+	MPLBACKEND=Agg $(BIN)/python -m pytest tests coursekit --doctest-modules -p no:cacheprovider
 
 notebooks: setup
 	COURSEKIT_PROFILE=smoke $(BIN)/python -m pytest notebooks --nbval-lax --nbval-current-env -p no:cacheprovider

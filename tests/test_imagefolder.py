@@ -313,3 +313,19 @@ def test_clear_errors_for_bad_arguments(tmp_path, valid):
         load_image_folder(valid, "train", resize="squash", progress=False)
     with pytest.raises(ValueError, match="kind"):
         Problem("broken", "error", (), "x")
+
+
+@pytest.mark.parametrize("keep", [3, 20, 300])
+def test_image_cut_inside_its_header_is_unreadable_not_a_non_image(tmp_path, valid, keep):
+    """A JPEG cut before its header ends makes PIL say 'cannot identify image' (how early depends on the Pillow
+    version); its signature still says JPEG, so it is reported as a damaged image, never as 'not an image'."""
+    root = tmp_path / "photos"
+    shutil.copytree(valid, root)
+    path = root / "train/cat/cat_01.jpg"
+    path.write_bytes(path.read_bytes()[:keep])
+    report = validate_image_folder(root, progress=False)
+    problem = _only(report, "unreadable")
+    assert problem.path == path.resolve() or Path(problem.path).resolve() == path.resolve()
+    assert not report.by_kind("not_an_image")
+    if keep >= 3:
+        assert "JPEG" in problem.message or "truncated" in problem.message

@@ -602,6 +602,21 @@ def _is_text(data: bytes) -> bool:
     return bool(text) and all(ch.isprintable() or ch in "\r\n\t" for ch in text)
 
 
+_MAGIC = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
+          (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+
+
+def _magic_format(data: bytes) -> str | None:
+    """The image format a file's first bytes announce (its signature), or None.
+
+    >>> _magic_format(bytes([0xFF, 0xD8, 0xFF, 0xE0]) + bytes(10)), _magic_format(b"<html>")
+    ('JPEG', None)
+    """
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for sig, name in _MAGIC if data.startswith(sig)), None)
+
+
 def _sniff(data: bytes) -> str:
     head = data[:256].lstrip()
     low = head.lower()
@@ -691,8 +706,14 @@ def validate_image_folder(root: str | os.PathLike, splits: Sequence[str] | None 
         try:
             rgb, mode, fmt = _decode(data)
         except UnidentifiedImageError:
-            failures[(split, cls)].append((path, "not_an_image", f"{rel}: not an image — {_sniff(data)}; replace "
-                                                                 "it with the real image or delete it"))
+            magic = _magic_format(data)
+            if magic:  # an image file's signature, but PIL cannot parse the header: cut short or damaged
+                failures[(split, cls)].append((path, "unreadable", f"{rel}: cannot be decoded (a {magic} file whose "
+                                                                   f"header is cut short or damaged, {len(data)} bytes) "
+                                                                   "— copy or download it again, or delete it"))
+            else:
+                failures[(split, cls)].append((path, "not_an_image", f"{rel}: not an image — {_sniff(data)}; replace "
+                                                                     "it with the real image or delete it"))
             continue
         except Image.DecompressionBombError as err:
             failures[(split, cls)].append((path, "unreadable", f"{rel}: too large to open safely ({err}) — shrink "
