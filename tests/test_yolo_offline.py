@@ -97,6 +97,10 @@ DRIVER = textwrap.dedent(r'''
     rgb = [cv2.imread(str(f))[..., ::-1] for f in files]
     dets = predict_detections(model, rgb, imgsz=64)
     from_paths = predict_detections(model, files, imgsz=64)
+    # model.val(save_json=True) also asks for faster-coco-eval (a pip install when allowed): must stay offline
+    from coursekit.models.yolo import val_detections
+    val_metrics, val_preds = val_detections(model, data_yaml, "val", imgsz=64, device="cpu", project=project,
+                                            name="val", batch=4)
     t3 = time.perf_counter()
     print(json.dumps({
         "attempts": ATTEMPTS, "is_standin": is_standin, "best": str(best),
@@ -106,6 +110,8 @@ DRIVER = textwrap.dedent(r'''
         "same_from_paths": len(dets) == len(from_paths) and all(
             a.xyxy.shape == b.xyxy.shape and (a.xyxy == b.xyxy).all() and (a.class_id == b.class_id).all()
             for a, b in zip(dets, from_paths)),
+        "val_preds": [len(d) for d in val_preds], "val_all_detections": all(isinstance(d, Detections) for d in val_preds),
+        "val_map50": float(val_metrics.box.map50),
         "config_dir": str(uu.USER_CONFIG_DIR), "online": uu.ONLINE, "autoinstall": uu.AUTOINSTALL,
         "settings": {k: uu.SETTINGS[k] for k in ("sync", "api_key", "mlflow", "comet", "clearml", "dvc")},
         "seconds": {"import_and_model": t1 - t0, "train": t2 - t1, "predict": t3 - t2},
@@ -159,6 +165,9 @@ def test_standin_trains_and_predicts_without_any_network_attempt(tmp_path, isola
     assert report["image_sizes"] == [[320, 320], [320, 320]]
     assert report["class_names"] == yaml.safe_load((detection_root() / "data.yaml").read_text())["names"]
     assert report["same_from_paths"]
+    # val() with save_json: its boxes come back as one Detections per val image, nothing installed or fetched
+    assert len(report["val_preds"]) == N_IMAGES and report["val_all_detections"]
+    assert (tmp_path / "runs" / "val" / "predictions.json").is_file()
     assert not (home / "assets" / "yolo11n" / "yolo11n.pt").exists()  # offline: nothing fetched
     assert not any(tmp_path.glob("*.pt")), "ultralytics downloaded weights into the working folder"
 
