@@ -573,7 +573,8 @@ def detection_errors(preds: Sequence[Detections], targets: Sequence[Detections],
     Columns: ``image`` (index), ``error``, ``class`` (the box's class), ``confidence`` (of the false
     box, or of the best box of the right class that covered a missed object, NaN if none), ``iou``
     (the false box's best IoU with an object of its class, or the missed object's best IoU with a box of its
-    class at any confidence), ``x1 y1 x2 y2``, ``area``. The ``error`` of a false box is its
+    class at any confidence), ``x1 y1 x2 y2``, ``covers`` (for ``wrong_class``: the class of the object the
+    box sits on, else empty), ``area``. The ``error`` of a false box is its
     :func:`match_detections` kind: ``background``, ``localization``, ``wrong_class`` or ``duplicate``. A
     missed object is:
 
@@ -600,14 +601,18 @@ def detection_errors(preds: Sequence[Detections], targets: Sequence[Detections],
             raise ValueError(f"predictions of image {i} have no confidence: detection_errors needs scored boxes")
         kept = p.filter(min_confidence=threshold)
         m = match_detections(kept, t, iou)
+        kept_iou = box_iou(kept, t)
         for j in np.flatnonzero(~m.pred_tp):
             x1, y1, x2, y2 = kept.xyxy[j].tolist()
+            covered = ""
+            if m.pred_kind[j] == "wrong_class":  # the class of the object it sits on (the best-overlapping one)
+                other = np.where(t.class_id != kept.class_id[j], kept_iou[j], -1.0)
+                covered = names[t.class_id[int(np.argmax(other))]]
             rows.append(dict(image=i, error=m.pred_kind[j], **{"class": names[kept.class_id[j]]},
                              confidence=float(kept.confidence[j]), iou=float(m.pred_iou[j]),
-                             x1=x1, y1=y1, x2=x2, y2=y2))
+                             x1=x1, y1=y1, x2=x2, y2=y2, covers=covered))
         if len(m.misses):
             all_iou = box_iou(p, t)  # every prediction, at any confidence
-            kept_iou = box_iou(kept, t)
             for j in m.misses:
                 same = p.class_id == t.class_id[j]
                 ious = np.where(same, all_iou[:, j], 0.0) if len(p) else np.zeros(0)
@@ -621,8 +626,8 @@ def detection_errors(preds: Sequence[Detections], targets: Sequence[Detections],
                     error, conf = "missed: not found", math.nan
                 x1, y1, x2, y2 = t.xyxy[j].tolist()
                 rows.append(dict(image=i, error=error, **{"class": names[t.class_id[j]]}, confidence=conf,
-                                 iou=float(ious.max(initial=0.0)), x1=x1, y1=y1, x2=x2, y2=y2))
-    cols = ["image", "error", "class", "confidence", "iou", "x1", "y1", "x2", "y2"]
+                                 iou=float(ious.max(initial=0.0)), x1=x1, y1=y1, x2=x2, y2=y2, covers=""))
+    cols = ["image", "error", "class", "confidence", "iou", "x1", "y1", "x2", "y2", "covers"]
     frame = pd.DataFrame(rows, columns=cols)
     frame["area"] = (frame["x2"] - frame["x1"]) * (frame["y2"] - frame["y1"])
     frame["_miss"] = frame["error"].str.startswith("missed")

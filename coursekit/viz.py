@@ -628,7 +628,8 @@ def show_detection_errors(images, errors, n: int = 12, pad: int = 16, ncols: int
         color = "tab:orange" if missed else WRONG_COLOR
         _draw_box(ax, (row.x1 - x1, row.y1 - y1, row.x2 - x1, row.y2 - y1), color, dashed=missed)
         conf = "" if (row.confidence is None or math.isnan(row.confidence)) else f" {row.confidence:.2f}"
-        ax.set_title(f"{str(row.error).replace('missed: ', 'miss: ')}\n{r['class']}{conf}"
+        what = f"{r['class']} on a {r['covers']}" if r.get("covers") else r["class"]
+        ax.set_title(f"{str(row.error).replace('missed: ', 'miss: ')}\n{what}{conf}"
                      f" (#{int(row.image)})", fontsize=7, color=color)
     if title:
         fig.suptitle(title)
