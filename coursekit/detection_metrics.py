@@ -30,7 +30,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from .calibrate import ThresholdChoice
+from .calibrate import PRCurve, ThresholdChoice
 from .types import Detections
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "DETECTION_DEFAULT_THRESHOLD",
     "DetectionThreshold",
     "plot_detection_pr",
+    "DetectionPRCurve",
 ]
 
 #: Below this IoU with an object of its class, an unmatched prediction is "background", not a poorly
@@ -421,8 +422,18 @@ def _pr_counts(is_tp: np.ndarray, scores: np.ndarray):
     return s[last], np.cumsum(y)[last], np.cumsum(1 - y)[last]
 
 
+@dataclass
+class DetectionPRCurve(PRCurve):
+    """A :class:`~coursekit.calibrate.PRCurve` whose thresholds are box confidences, stored in float32 by
+    :class:`Detections`: :meth:`at` compares in float32 too, as :meth:`Detections.filter` does, so that
+    ``curve.at(0.7)`` keeps a box of confidence 0.7 (float32(0.7) is a hair below 0.7)."""
+
+    def at(self, threshold: float) -> tuple[float, float]:
+        return super().at(float(np.float32(threshold)))
+
+
 def detection_pr_curve(preds: Sequence[Detections], targets: Sequence[Detections], iou: float = 0.5,
-                       classes=None):
+                       classes=None) -> DetectionPRCurve:
     """The detector's precision-recall curve over all its boxes: one point per confidence threshold.
 
     A :class:`coursekit.calibrate.PRCurve` (thresholds ascending; the last point, precision 1 and recall 0,
@@ -440,8 +451,6 @@ def detection_pr_curve(preds: Sequence[Detections], targets: Sequence[Detections
     >>> c.thresholds.round(2).tolist(), c.recall.tolist(), c.precision.tolist()
     ([0.4, 0.9], [0.5, 0.5, 0.0], [0.5, 1.0, 1.0])
     """
-    from .calibrate import PRCurve
-
     is_tp, scores, n = detection_pr_points(preds, targets, iou=iou, classes=classes)
     t, tp, fp = _pr_counts(is_tp, scores)
     recall = tp / n if n else np.full(len(t), np.nan)
@@ -450,7 +459,7 @@ def detection_pr_curve(preds: Sequence[Detections], targets: Sequence[Detections
     precision = np.r_[precision[::-1], 1.0]
     recall = np.r_[recall[::-1], 0.0]
     ap = float(np.sum((recall[:-1] - recall[1:]) * precision[:-1])) if n else math.nan
-    return PRCurve(precision=precision, recall=recall, thresholds=t[::-1].copy(), average_precision=ap,
+    return DetectionPRCurve(precision=precision, recall=recall, thresholds=t[::-1].copy(), average_precision=ap,
                    n_positive=int(n), n_negative=int(fp[-1]) if len(fp) else 0)
 
 

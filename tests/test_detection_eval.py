@@ -131,10 +131,6 @@ def test_pr_curve_without_any_box():
     assert (c.n_positive, c.n_negative) == (1, 0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "PRCurve.at compares the float64 threshold with the float32-rounded thresholds of detection_pr_curve: "
-    "float32(0.7) = 0.69999999 < 0.7, so curve.at(0.7) skips the 0.7 box that Detections.filter and "
-    "detection_recall_precision keep (float32 comparison)"))
 def test_pr_curve_read_at_a_threshold_agrees_with_float32_filtering(pr_data):
     preds, truth = pr_data
     c = detection_pr_curve(preds, truth)
@@ -412,9 +408,6 @@ def test_plot_detection_pr_skips_empty_marks_and_uses_the_given_axes(pr_data):
     assert not any(t.startswith("chosen") for t in legend_texts(fig))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "plot_detection_pr reads its marks with PRCurve.at (float64 searchsorted on the float32 thresholds): "
-    "a mark at 0.7 shows the point of 0.8 (P 1.00) instead of the 0.7 box's P 0.67, R 0.50"))
 def test_plot_detection_pr_mark_on_a_box_confidence(pr_data):
     preds, truth = pr_data
     fig = plot_detection_pr(detection_pr_curve(preds, truth), marks=(0.7,))
