@@ -40,6 +40,9 @@ __all__ = [
     "check_iou",
     "check_yolo_to_xyxy",
     "check_pr_reading",
+    "check_zero_shot",
+    "check_mask_iou",
+    "check_prompt_set",
 ]
 
 
@@ -1441,3 +1444,219 @@ def check_pr_reading(answer, precision, recall, thresholds, min_precision: float
         hint = (f"thresholds from {got:g} up to {best:.6g} all give recall {r[k]:.3g}: take the highest "
                 "(the same objects found, fewer false boxes).")
     raise _wrong(name, case, expected, f"{got:g}", hint)
+
+
+# ------------------------------------------------------------------- Module 4: zero-shot CLIP by hand
+
+_ZS_HINT = (
+    "normalise each image and each text embedding to length 1 (x / ||x||, along the last axis), take the "
+    "cosine similarities image @ text.T (N, C), multiply by logit_scale, and softmax over the classes (axis 1)."
+)
+
+
+def _zero_shot_reference(image_features, text_features, logit_scale):
+    import torch
+    import torch.nn.functional as F
+
+    img = F.normalize(torch.as_tensor(image_features, dtype=torch.float64), dim=-1)
+    txt = F.normalize(torch.as_tensor(text_features, dtype=torch.float64), dim=-1)
+    return torch.softmax(float(logit_scale) * img @ txt.T, dim=-1).numpy()
+
+
+def _zero_shot_cases():
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    return [
+        ("3 images, 4 classes, embeddings of length 8 (not normalised), logit_scale 5", rng.normal(size=(3, 8)) * 2,
+         rng.normal(size=(4, 8)) * 0.5, 5.0),
+        ("1 image, 2 classes, logit_scale 3", rng.normal(size=(1, 5)), rng.normal(size=(2, 5)) * 4, 3.0),
+        ("5 images, 3 classes, logit_scale 1 (soft probabilities)", rng.normal(size=(5, 6)), rng.normal(size=(3, 6)),
+         1.0),
+    ]
+
+
+def _zero_shot_variants():
+    import numpy as np
+
+    def softmax(z, axis=-1):
+        z = z - z.max(axis=axis, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=axis, keepdims=True)
+
+    def unit(x):
+        return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+    return [
+        (lambda i, t, s: softmax(s * i @ t.T),
+         "normalise both embeddings first: CLIP compares *directions* (cosine similarity), so divide each row by "
+         "its length before the dot product."),
+        (lambda i, t, s: softmax(s * unit(i) @ t.T),
+         "normalise the text embeddings too, not only the images' (each class row divided by its length)."),
+        (lambda i, t, s: softmax(s * i @ unit(t).T),
+         "normalise the image embeddings too, not only the texts' (each image row divided by its length)."),
+        (lambda i, t, s: softmax(unit(i) @ unit(t).T),
+         "multiply the cosine similarities by logit_scale before the softmax: similarities in [-1, 1] give "
+         "almost uniform probabilities; the learnt temperature (about 100 for CLIP) sharpens them."),
+        (lambda i, t, s: s * unit(i) @ unit(t).T,
+         "these are the logits; return probabilities: a softmax over the classes (each row sums to 1)."),
+        (lambda i, t, s: softmax(s * unit(i) @ unit(t).T, axis=0),
+         "softmax over the *classes* (axis 1, each image's row sums to 1), not over the images (axis 0)."),
+    ]
+
+
+def check_zero_shot(fn: Callable) -> bool:
+    """Check ``fn(image_features, text_features, logit_scale) -> probs``: CLIP's zero-shot classification.
+
+    ``image_features`` is (N, D), ``text_features`` (C, D) (one row per class, e.g. the prompt "a photo of a
+    washer"), both *not* normalised; ``logit_scale`` is the model's temperature (``model.logit_scale.exp()``,
+    about 100 for CLIP). The answer must be the (N, C) class probabilities, each row summing to 1. Compared
+    with PyTorch (``F.normalize``, ``softmax``) on 3 cases; forgetting a normalisation, the temperature or the
+    softmax, or taking the softmax over the wrong axis gets a specific hint.
+
+    >>> def zero_shot_probs(image_features, text_features, logit_scale):
+    ...     ...  # your code here
+    >>> check_zero_shot(zero_shot_probs)  # doctest: +ELLIPSIS
+    … zero_shot: not attempted yet — hint: normalise each image and each text embedding ...
+    False
+    """
+    import numpy as np
+
+    name = "zero_shot"
+
+    def body() -> bool:
+        if _blank(fn):
+            raise _NotAttempted
+        for i, (what, img, txt, scale) in enumerate(_zero_shot_cases()):
+            out = _call(fn, (img.copy(), txt.copy(), scale), {}, name=name, case=what, first=i == 0, hint=_ZS_HINT)
+            try:
+                got = np.asarray(out.detach().cpu().numpy() if hasattr(out, "detach") else out, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ExerciseError(f"{name}: for {what} your function returned {type(out).__name__}; return an "
+                                    f"array of probabilities of shape {(len(img), len(txt))}") from None
+            expected = _zero_shot_reference(img, txt, scale)
+            if got.shape != expected.shape:
+                raise _wrong(name, what, f"an array of shape {expected.shape} (images x classes)",
+                             f"shape {got.shape}", "one row per image, one column per class: image @ text.T")
+            if not np.allclose(got, expected, atol=1e-5):
+                hint = next((h for v, h in _zero_shot_variants()
+                             if np.allclose(got, v(img, txt, scale), atol=1e-5)), _ZS_HINT)
+                raise _wrong(name, what, np.round(expected, 4).tolist(), np.round(got, 4).tolist(), hint)
+        return _correct("zero-shot probabilities match PyTorch (normalise, cosine similarity x logit_scale, "
+                        "softmax over the classes) on all 3 cases.")
+
+    return _attempt(name, _ZS_HINT, body)
+
+
+# -------------------------------------------------------------------- Module 4: mask IoU by hand
+
+_MASK_HINT = ("IoU of two masks = the number of pixels in both (a & b) divided by the number of pixels in "
+              "either (a | b); if both masks are empty there is nothing to compare: return 0.")
+
+
+def _mask_cases():
+    import numpy as np
+
+    a = np.zeros((6, 8), bool)
+    a[1:4, 1:5] = True  # 12 pixels
+    b = np.zeros((6, 8), bool)
+    b[2:5, 3:8] = True  # 15 pixels, 4 shared with a (every wrong formula gives another number)
+    inner = np.zeros((6, 8), bool)
+    inner[2:3, 2:4] = True  # inside a
+    far = np.zeros((6, 8), bool)
+    far[5:6, 7:8] = True
+    rng = np.random.default_rng(3)
+    r1, r2 = rng.random((32, 48)) > 0.5, rng.random((32, 48)) > 0.3
+    return [("two overlapping rectangles", a, b), ("a mask inside the other", a, inner),
+            ("disjoint masks", a, far), ("identical masks", b, b.copy()),
+            ("an empty prediction", a, np.zeros_like(a)), ("two random 32x48 masks", r1, r2)]
+
+
+def _mask_reference(a, b) -> float:
+    from sklearn.metrics import jaccard_score
+
+    return float(jaccard_score(b.ravel(), a.ravel(), zero_division=0.0))
+
+
+def check_mask_iou(fn: Callable) -> bool:
+    """Check ``fn(mask_a, mask_b) -> float``: the intersection over union of two boolean masks (H, W).
+
+    Compared with scikit-learn's ``jaccard_score`` on 6 cases (overlap, containment, disjoint, identical, an
+    empty mask, random masks). Dividing by one mask's area, or by the sum of the areas, gets a specific hint.
+
+    >>> def mask_iou(mask_a, mask_b):
+    ...     ...  # your code here
+    >>> check_mask_iou(mask_iou)  # doctest: +ELLIPSIS
+    … mask_iou: not attempted yet — hint: IoU of two masks = ...
+    False
+    """
+    import numpy as np
+
+    name = "mask_iou"
+    variants = [
+        (lambda a, b: (a & b).sum() / a.sum() if a.sum() else 0.0,
+         "you divided by the first mask's area: the union (a | b) counts the pixels of *either* mask."),
+        (lambda a, b: (a & b).sum() / b.sum() if b.sum() else 0.0,
+         "you divided by the second mask's area: the union (a | b) counts the pixels of *either* mask."),
+        (lambda a, b: (a & b).sum() / (a.sum() + b.sum()) if a.sum() + b.sum() else 0.0,
+         "the sum of the areas counts the shared pixels twice: use the union (a | b), or a + b - (a & b)."),
+        (lambda a, b: 2 * (a & b).sum() / (a.sum() + b.sum()) if a.sum() + b.sum() else 0.0,
+         "that is the Dice coefficient (2|a∩b| / (|a| + |b|)), not IoU: divide the intersection by the union."),
+    ]
+
+    def body() -> bool:
+        if _blank(fn):
+            raise _NotAttempted
+        for i, (what, a, b) in enumerate(_mask_cases()):
+            got = _number(_call(fn, (a.copy(), b.copy()), {}, name=name, case=what, first=i == 0, hint=_MASK_HINT),
+                          name, what)
+            expected = _mask_reference(a, b)
+            if not math.isclose(got, expected, abs_tol=1e-9):
+                hint = next((h for v, h in variants if math.isclose(got, float(v(a, b)), abs_tol=1e-9)), _MASK_HINT)
+                raise _wrong(name, what, f"{expected:.6g}   (sklearn.metrics.jaccard_score)", f"{got:.6g}", hint)
+        return _correct(f"{name} matches scikit-learn's jaccard_score on all 6 cases (an empty mask included).")
+
+    return _attempt(name, _MASK_HINT, body)
+
+
+# ------------------------------------------------------------- Module 4: a prompt set that beats the default
+
+_PROMPT_HINT = ("write a few templates with a '{}' where the class name goes, e.g. 'a close-up photo of a {}.', "
+                "'a {} on a conveyor belt.': describe how *these* photos look (industrial, metal, close-up).")
+
+
+def check_prompt_set(templates, accuracy: Callable[[Sequence[str]], float], baseline: float,
+                     min_gain: float = 0.0) -> bool:
+    """Check a learner's prompt templates: their zero-shot accuracy must beat ``baseline`` by more than ``min_gain``.
+
+    ``templates``: a list of strings, each with one ``{}`` for the class name. ``accuracy(templates)`` is the
+    notebook's measurement (zero-shot accuracy on the *validation* images with a prompt ensemble of these
+    templates); ``baseline`` is the default single prompt's accuracy on the same images.
+
+    >>> check_prompt_set(None, accuracy=lambda t: 0.5, baseline=0.4)  # doctest: +ELLIPSIS
+    … prompt_set: not attempted yet — hint: write a few templates ...
+    False
+    """
+    name = "prompt_set"
+
+    def body() -> bool:
+        if _blank(templates) or (isinstance(templates, (list, tuple)) and not templates):
+            raise _NotAttempted
+        if isinstance(templates, str) or not isinstance(templates, (list, tuple)):
+            raise ExerciseError(f"{name}: give a list of template strings, e.g. ['a photo of a {{}}.'], not "
+                                f"{type(templates).__name__}")
+        for t in templates:
+            if not isinstance(t, str) or t.count("{}") != 1:
+                raise ExerciseError(f"{name}: template {t!r} must be a string with exactly one '{{}}' (where the "
+                                    f"class name goes). hint: {_PROMPT_HINT}")
+        got = float(accuracy(list(templates)))
+        if got <= baseline + min_gain:
+            raise _wrong(name, f"your {len(templates)} template(s) on the validation images",
+                         f"accuracy above {baseline + min_gain:.3f} (the default prompt's {baseline:.3f}"
+                         + (f" + {min_gain:g}" if min_gain else "") + ")", f"{got:.3f}",
+                         "describe what the photos show and how (close-up, industrial part, metal, on a belt); "
+                         "more templates average out the quirks of each one. " + _PROMPT_HINT)
+        return _correct(f"your {len(templates)} template(s) reach {got:.3f} on the validation images, above the "
+                        f"default prompt's {baseline:.3f}.")
+
+    return _attempt(name, _PROMPT_HINT, body)

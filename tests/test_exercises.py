@@ -5,6 +5,7 @@ The correct solutions below are the tests' own (the notebooks hold theirs); noth
 from coursekit.
 """
 import math
+import re
 
 import numpy as np
 import pytest
@@ -26,6 +27,7 @@ from coursekit.exercises import (
     check_threshold_for_precision,
     check_yolo_to_xyxy,
 )
+from coursekit import exercises as ex
 
 # ------------------------------------------------------------------------------ test solutions
 
@@ -769,3 +771,87 @@ def test_pr_reading_bad_arrays():
         check_pr_reading(0.5, [1, 1, 1], [0, 0.5, 1], [0.2], 0.9)
     with pytest.raises(ValueError, match="distinct"):
         check_pr_reading(0.5, [1, 1], [0.5, 1], [0.2, 0.2], 0.9)
+
+
+# ------------------------------------------------------------------------ Module 4 checks
+
+def _softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _unit(x):
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_check_zero_shot_accepts_a_correct_answer_numpy_and_torch(capsys):
+    assert ex.check_zero_shot(lambda i, t, s: _softmax(s * _unit(i) @ _unit(t).T))
+    import torch
+    import torch.nn.functional as F
+
+    def torch_version(i, t, s):
+        i, t = F.normalize(torch.tensor(i), dim=-1), F.normalize(torch.tensor(t), dim=-1)
+        return torch.softmax(s * i @ t.T, dim=1)
+
+    assert ex.check_zero_shot(torch_version)
+    assert "✓ correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, phrase", [
+    (lambda i, t, s: _softmax(s * i @ t.T), "normalise both"),
+    (lambda i, t, s: _softmax(s * _unit(i) @ t.T), "normalise the text"),
+    (lambda i, t, s: _softmax(s * i @ _unit(t).T), "normalise the image"),
+    (lambda i, t, s: _softmax(_unit(i) @ _unit(t).T), "logit_scale"),
+    (lambda i, t, s: s * _unit(i) @ _unit(t).T, "these are the logits"),
+    (lambda i, t, s: (lambda z: np.exp(z - z.max(0)) / np.exp(z - z.max(0)).sum(0))(s * _unit(i) @ _unit(t).T),
+     "over the *classes*"),
+    (lambda i, t, s: _softmax(s * _unit(t) @ _unit(i).T), "shape"),
+])
+def test_check_zero_shot_names_the_mistake(wrong, phrase):
+    with pytest.raises(ex.ExerciseError, match=re.escape(phrase) if phrase != "shape" else "shape"):
+        ex.check_zero_shot(wrong)
+
+
+def test_check_zero_shot_blank_is_not_attempted(capsys):
+    def blank(i, t, s):
+        ...
+    assert ex.check_zero_shot(blank) is False
+    assert "not attempted" in capsys.readouterr().out
+
+
+def test_check_mask_iou_right_and_wrong():
+    assert ex.check_mask_iou(lambda a, b: (a & b).sum() / (a | b).sum() if (a | b).any() else 0.0)
+    for wrong, phrase in [
+        (lambda a, b: (a & b).sum() / a.sum() if a.sum() else 0.0, "first mask's area"),
+        (lambda a, b: (a & b).sum() / (a.sum() + b.sum()), "counts the shared pixels twice"),
+        (lambda a, b: 2 * (a & b).sum() / (a.sum() + b.sum()), "Dice"),
+        (lambda a, b: 0.5, "IoU of two masks"),
+    ]:
+        with pytest.raises(ex.ExerciseError, match=re.escape(phrase)):
+            ex.check_mask_iou(wrong)
+
+
+def test_check_mask_iou_blank(capsys):
+    assert ex.check_mask_iou(lambda a, b: None) is False
+    assert "not attempted" in capsys.readouterr().out
+
+
+def test_check_prompt_set_measures_against_the_baseline(capsys):
+    seen = []
+
+    def accuracy(templates):
+        seen.append(list(templates))
+        return 0.4 + 0.1 * len(templates)
+
+    assert ex.check_prompt_set(["a photo of a {}.", "a close-up of a {}."], accuracy, baseline=0.5)
+    assert seen == [["a photo of a {}.", "a close-up of a {}."]]
+    with pytest.raises(ex.ExerciseError, match="accuracy above 0.500"):
+        ex.check_prompt_set(["a {}."], accuracy, baseline=0.5)
+    with pytest.raises(ex.ExerciseError, match=r"exactly one '\{\}'"):
+        ex.check_prompt_set(["a photo of a part."], accuracy, baseline=0.1)
+    with pytest.raises(ex.ExerciseError, match="list of template strings"):
+        ex.check_prompt_set("a photo of a {}.", accuracy, baseline=0.1)
+    assert ex.check_prompt_set([], accuracy, baseline=0.1) is False
+    assert ex.check_prompt_set(None, accuracy, baseline=0.1) is False
+    assert "not attempted" in capsys.readouterr().out
