@@ -1,0 +1,174 @@
+"""Module 4's glue: foundation models (CLIP, SAM) behind the course's own types.
+
+- :data:`FOUNDATION_SETTINGS` / :func:`foundation_setting`: the notebook's sizes per run profile.
+- :func:`linear_probe_curve`: accuracy of a logistic-regression probe on frozen image embeddings against
+  the number of labels per class (the "how many labels beat zero-shot?" crossover).
+- :func:`masks_to_detections`: SAM's masks (and scores) as a :class:`~coursekit.types.Detections`, boxes
+  taken from the masks, so that masks go through the same metrics and harness as any detector's boxes.
+- :func:`name_regions`: CLIP names each region (open-vocabulary labelling): the crop around a box, with
+  the background outside the mask greyed out, scored against one text embedding per class.
+- :func:`segment_and_name`: the small pipeline "boxes from any detector -> SAM masks -> CLIP names" that
+  returns one ``Detections`` (boxes, masks, classes, confidences) per image.
+
+The models come from :mod:`coursekit.models.clip` and :mod:`coursekit.models.sam`; nothing here knows
+whether they are the real weights or the course's stand-ins.
+
+>>> import numpy as np
+>>> masks = np.zeros((1, 8, 8), bool); masks[0, 2:5, 1:4] = True
+>>> d = masks_to_detections(masks, scores=[0.9], class_names=["part"])
+>>> d.xyxy.tolist(), [round(float(c), 2) for c in d.confidence]
+([[1.0, 2.0, 4.0, 5.0]], [0.9])
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .types import Detections
+
+__all__ = ["FOUNDATION_SETTINGS", "foundation_setting", "linear_probe_curve", "masks_to_detections",
+           "name_regions", "segment_and_name"]
+
+#: Module 4's sizes per profile. ``ks``: labels per class of the linear-probe curve; ``seeds``: draws per k;
+#: ``sam_images``: generated scenes whose masks SAM is scored on; ``amg_points``: points per side of SAM's
+#: automatic mask generator; ``pipeline_images``: scenes run through detector -> SAM -> CLIP.
+FOUNDATION_SETTINGS: dict[str, dict] = {
+    "full": dict(ks=(1, 2, 5, 10, 25, 50, 100, 200), seeds=(0, 1, 2), sam_images=60, amg_points=16,
+                 pipeline_images=30),
+    "smoke": dict(ks=(1, 5, 25, 100), seeds=(0,), sam_images=8, amg_points=8, pipeline_images=6),
+}
+
+
+def foundation_setting(settings=None) -> dict:
+    """This run's row of :data:`FOUNDATION_SETTINGS` (by the profile), with its ``name``."""
+    from .settings import settings as _settings
+
+    S = settings or _settings()
+    name = "smoke" if S.smoke else "full"
+    return {"name": name, **FOUNDATION_SETTINGS[name]}
+
+
+def linear_probe_curve(train_features, train_labels, test_features, test_labels, ks: Sequence[int],
+                       seeds: Sequence[int] = (0,), C: float = 1.0, max_iter: int = 2000):
+    """Test accuracy of a linear probe against labels per class: a pandas DataFrame (k, seed, accuracy).
+
+    For each ``k`` and ``seed``, ``k`` training examples per class are drawn (nested subsets, as in Module 2's
+    labels curve: :func:`coursekit.models.transfer.subset_per_class`) and scikit-learn's
+    ``LogisticRegression`` is fitted on their (frozen, normalised) embeddings. The embeddings are computed
+    once; only the probe is trained, so the whole curve takes seconds.
+
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.r_[rng.normal(0, 1, (40, 4)), rng.normal(5, 1, (40, 4))]; y = np.r_[np.zeros(40), np.ones(40)]
+    >>> curve = linear_probe_curve(X[::2], y[::2], X[1::2], y[1::2], ks=[1, 10])
+    >>> curve["accuracy"].round(2).tolist()
+    [1.0, 1.0]
+    """
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from .models.transfer import subset_per_class
+
+    Xtr, ytr = np.asarray(train_features, np.float64), np.asarray(train_labels).astype(np.int64)
+    Xte, yte = np.asarray(test_features, np.float64), np.asarray(test_labels).astype(np.int64)
+    if len(Xtr) != len(ytr) or len(Xte) != len(yte):
+        raise ValueError(f"features and labels differ in length: train {len(Xtr)} vs {len(ytr)}, "
+                         f"test {len(Xte)} vs {len(yte)}")
+    n_classes = int(max(ytr.max(), yte.max())) + 1
+    rows = []
+    for k in ks:
+        for seed in seeds:
+            idx = subset_per_class(ytr, int(k), seed=int(seed), num_classes=n_classes)
+            probe = LogisticRegression(C=C, max_iter=max_iter)
+            probe.fit(Xtr[idx], ytr[idx])
+            rows.append({"k": int(k), "seed": int(seed), "accuracy": float((probe.predict(Xte) == yte).mean())})
+    return pd.DataFrame(rows)
+
+
+def masks_to_detections(masks, scores=None, class_names: Sequence[str] = ("object",), class_id=None,
+                        image_size: tuple[int, int] | None = None) -> Detections:
+    """Bool masks (N, H, W) as :class:`Detections`: each box is its mask's tight bounding box (pixel edges:
+    a mask covering columns 1..3 gives x1=1, x2=4), ``confidence`` = ``scores`` (e.g. SAM's predicted IoU),
+    one class (``class_id`` 0) unless ``class_id`` is given. Empty masks are kept with a zero-size box at 0,
+    so the i-th box is always the i-th mask."""
+    m = np.asarray(masks).astype(bool)
+    if m.ndim != 3:
+        raise ValueError(f"masks must be (N, H, W); got shape {m.shape}")
+    boxes = np.zeros((len(m), 4), np.float32)
+    for i, mask in enumerate(m):
+        ys, xs = np.nonzero(mask)
+        if len(xs):
+            boxes[i] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    cid = np.zeros(len(m), np.int64) if class_id is None else np.asarray(class_id, np.int64)
+    conf = None if scores is None else np.asarray(scores, np.float32).reshape(-1)
+    return Detections(xyxy=boxes, class_id=cid, class_names=list(class_names), confidence=conf, masks=m,
+                      image_size=image_size or (m.shape[1], m.shape[2]))
+
+
+def _region_crop(image: np.ndarray, box, mask: np.ndarray | None, pad: float = 0.1,
+                 fill: int = 128) -> np.ndarray:
+    """The box (grown by ``pad`` of its size) cut out of the image; pixels outside ``mask`` set to grey."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in box)
+    dx, dy = (x2 - x1) * pad, (y2 - y1) * pad
+    x1, y1 = max(int(np.floor(x1 - dx)), 0), max(int(np.floor(y1 - dy)), 0)
+    x2, y2 = min(int(np.ceil(x2 + dx)), w), min(int(np.ceil(y2 + dy)), h)
+    if x2 <= x1 or y2 <= y1:
+        return np.full((1, 1, 3), fill, np.uint8)
+    crop = image[y1:y2, x1:x2].copy()
+    if mask is not None:
+        crop[~mask[y1:y2, x1:x2]] = fill
+    return crop
+
+
+def name_regions(clip_encode: Callable[[list[np.ndarray]], np.ndarray], classifier: np.ndarray, logit_scale: float,
+                 image: np.ndarray, regions: Detections, class_names: Sequence[str], use_masks: bool = True
+                 ) -> Detections:
+    """Name each region of ``regions`` with CLIP: returns ``regions`` with ``class_id`` = the best class and
+    ``confidence`` = that class's zero-shot probability (times the region's own score, if it has one).
+
+    ``clip_encode(list of RGB crops) -> (N, D)`` normalised image embeddings (e.g. ``lambda crops:
+    encode_images(model, preprocess, crops)``); ``classifier`` (C, D) the class text embeddings
+    (:func:`coursekit.models.clip.zero_shot_classifier`). With ``use_masks`` the pixels outside each mask
+    are greyed, so CLIP sees the part and not its neighbours.
+    """
+    names = list(class_names)
+    if len(regions) == 0:
+        return Detections.empty(names, image_size=image.shape[:2])
+    masks = regions.masks if (use_masks and regions.masks is not None) else [None] * len(regions)
+    crops = [_region_crop(image, box, m) for box, m in zip(regions.xyxy, masks)]
+    feats = np.asarray(clip_encode(crops), np.float32)
+    logits = float(logit_scale) * feats @ np.asarray(classifier, np.float32).T
+    logits -= logits.max(axis=1, keepdims=True)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    cid = probs.argmax(axis=1)
+    conf = probs[np.arange(len(cid)), cid]
+    if regions.confidence is not None:
+        conf = conf * regions.confidence
+    return Detections(xyxy=regions.xyxy, class_id=cid, class_names=names, confidence=conf, masks=regions.masks,
+                      image_size=image.shape[:2])
+
+
+def segment_and_name(image: np.ndarray, boxes: Detections, segment_box: Callable, clip_encode: Callable,
+                     classifier: np.ndarray, logit_scale: float, class_names: Sequence[str]) -> Detections:
+    """Detector boxes -> masks -> names, for one RGB image: the Module 4 pipeline.
+
+    ``boxes``: any detector's :class:`Detections` for this image (Module 3's YOLO, SAM's own automatic
+    masks, a classical pipeline); ``segment_box(box_xyxy) -> (mask, score)`` turns a box into a mask (SAM's
+    :func:`~coursekit.models.sam.predict_box` with the image set, or GrabCut); CLIP then names each mask
+    (:func:`name_regions`). The boxes of the result are the *masks'* boxes (tighter than the prompt's), its
+    confidence CLIP's probability x the mask score x the detector's confidence.
+    """
+    if len(boxes) == 0:
+        return Detections.empty(list(class_names), image_size=image.shape[:2])
+    masks, scores = [], []
+    for box in boxes.xyxy:
+        mask, score = segment_box(box)
+        masks.append(np.asarray(mask, bool))
+        scores.append(float(score))
+    score = np.asarray(scores, np.float32)
+    if boxes.confidence is not None:
+        score = score * boxes.confidence
+    regions = masks_to_detections(np.stack(masks), score, class_names=list(class_names),
+                                  image_size=image.shape[:2])
+    return name_regions(clip_encode, classifier, logit_scale, image, regions, class_names)
