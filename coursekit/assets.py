@@ -135,7 +135,7 @@ register_asset(
         filename="yolo11n.pt",
         licence="AGPL-3.0 (Ultralytics; an Enterprise licence exists for closed use); trained on COCO 2017, whose "
                 "images have their own terms",
-        used_by=("03_object_detection",),
+        used_by=("03_train_yolo_detector",),
         description="Ultralytics YOLO11n COCO detection weights (2.6M parameters, 39.5 mAP50-95 at 640 px)",
     )
 )

@@ -164,3 +164,15 @@ def test_extract_tar_refuses_path_traversal(tmp_path):
         extract_tar(archive, tmp_path / "out")
     assert not (tmp_path / "escaped.txt").exists()
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.extracting").exists()
+
+
+def test_every_asset_names_notebooks_that_exist():
+    """used_by is what `coursekit assets` shows learners: each entry must be a notebook of the course."""
+    from pathlib import Path
+
+    from coursekit.assets import ASSETS
+
+    notebooks = {p.stem for p in (Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")}
+    for asset in ASSETS.values():
+        missing = set(asset.used_by) - notebooks
+        assert not missing, f"asset {asset.name!r}: used_by names {sorted(missing)}, not among {sorted(notebooks)}"
