@@ -21,7 +21,6 @@ and rebuilds them when the file is missing (about 20-35 minutes on 2 CPU cores).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -166,11 +165,9 @@ def standin_root(root: str | os.PathLike | None = None) -> Path:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    from ..assets import sha256_of
+
+    return sha256_of(Path(path))
 
 
 def standin_backbone(root: str | os.PathLike | None = None) -> Backbone:
