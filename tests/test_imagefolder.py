@@ -329,3 +329,24 @@ def test_image_cut_inside_its_header_is_unreadable_not_a_non_image(tmp_path, val
     assert not report.by_kind("not_an_image")
     if keep >= 3:
         assert "JPEG" in problem.message or "truncated" in problem.message
+
+
+def test_damaged_image_when_another_library_patched_pil(tmp_path, valid, monkeypatch):
+    """ultralytics registers extra PIL openers (HEIF) at import: then a damaged JPEG raises
+    ModuleNotFoundError('pi_heif') instead of PIL's own error. It is still a damaged JPEG to the learner."""
+    import coursekit.data.imagefolder as imf
+
+    root = tmp_path / "photos"
+    shutil.copytree(valid, root)
+    path = root / "train/cat/cat_01.jpg"
+    path.write_bytes(path.read_bytes()[:20])
+    real = imf._decode
+
+    def patched(data):
+        if len(data) == 20:
+            raise ModuleNotFoundError("No module named 'pi_heif'")
+        return real(data)
+
+    monkeypatch.setattr(imf, "_decode", patched)
+    problem = _only(validate_image_folder(root, progress=False), "unreadable")
+    assert "JPEG file whose header is cut short or damaged" in problem.message and "pi_heif" not in problem.message

@@ -724,6 +724,12 @@ def validate_image_folder(root: str | os.PathLike, splits: Sequence[str] | None 
                 failures[(split, cls)].append((path, "not_an_image", f"{rel}: not an image — {_sniff(data)}; "
                                                                      "replace it with the real image or delete it"))
                 continue
+            magic = _magic_format(data)
+            if magic and isinstance(err, ImportError):  # another library's opener, tried after PIL gave up
+                failures[(split, cls)].append((path, "unreadable", f"{rel}: cannot be decoded (a {magic} file whose "
+                                                                   f"header is cut short or damaged, {len(data)} bytes) "
+                                                                   "— copy or download it again, or delete it"))
+                continue
             fmt_guess = path.suffix.lstrip(".").upper().replace("JPG", "JPEG")
             reason = f"truncated {fmt_guess}: {err}" if "truncat" in str(err).lower() else \
                 f"{type(err).__name__}: {err}"
