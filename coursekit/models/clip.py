@@ -27,7 +27,7 @@ The zero-shot API works on the ``model`` / ``preprocess`` / ``tokenizer`` triple
 >>> pred.names[:3]                                                      # doctest: +SKIP
 ['washer', 'gear', 'plate']
 
-Rebuild the stand-in (deterministic on one machine; about 15-20 minutes on 2 busy CPU cores)::
+Rebuild the stand-in (deterministic on one machine; 21.5 minutes measured on 2 CPU cores shared with a training run)::
 
     python -m coursekit.models.clip          # writes datasets/clip_standin
 """
