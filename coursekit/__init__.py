@@ -16,6 +16,8 @@ One job per module::
     evaluate   the eval harness: a locked model + data -> a saved, reloadable report (slices, confusion)
     detection_metrics  IoU, COCO mAP (torchmetrics), box matching, detector thresholds and error tables
     anchors    YOLOv5-style anchor fitting (k-means) and YOLOv8/11's anchor-free target candidates
+    foundation zero-shot with foundation models: linear-probe curve, masks as Detections, boxes -> SAM -> CLIP
+               (the models themselves: coursekit.models.clip, coursekit.models.sam)
     viz        image grids, curves, confusion matrices, prediction galleries
     exercises  automatic checks for the notebooks' exercises
     standins   the loud banner every stand-in announces itself with
@@ -66,12 +68,14 @@ _LAZY = {
                             "expected_calibration_error", "reliability_diagram"],
     "coursekit.evaluate": ["evaluate_classifications", "evaluate_detections", "EvalReport", "ReportError",
                            "lock_model", "plot_slices"],
+    "coursekit.foundation": ["foundation_setting", "linear_probe_curve", "masks_to_detections", "name_regions",
+                             "segment_and_name"],
     "coursekit.exercises": ["check_conv_output_size", "check_accuracy", "check_batchnorm", "check_param_count",
                             "check_receptive_field", "ExerciseError"],
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 _SUBMODULES = ["assets", "data", "exercises", "metrics", "models", "scenes", "viz", "train", "types", "cli",
-               "standins", "calibrate", "evaluate", "detection_metrics", "anchors"]
+               "standins", "calibrate", "evaluate", "detection_metrics", "anchors", "foundation"]
 
 __all__ = [
     "settings", "Settings", "seed_everything", "pick_device",

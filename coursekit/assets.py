@@ -141,6 +141,80 @@ register_asset(
 )
 
 
+_SAM_LICENCE = ("Apache-2.0 (Meta AI, segment-anything); trained on SA-1B, whose images have their own "
+                "research licence")
+
+register_asset(
+    Asset(
+        name="clip-vit-b-32-laion2b",
+        url="https://huggingface.co/laion/CLIP-ViT-B-32-laion2B-s34B-b79K/resolve/main/open_clip_pytorch_model.bin",
+        sha256="1bd3c7172de5b207ceac554f5ab5266166f3b9baccc9af5989bc801016d080ad",
+        size=605_219_813,
+        filename="CLIP-ViT-B-32-laion2B-s34B-b79K.bin",
+        licence="MIT (OpenCLIP weights by LAION); trained on LAION-2B-en, whose images have their own terms",
+        used_by=("04_foundation_models_zero_shot",),
+        description="OpenCLIP ViT-B/32 trained on LAION-2B (66.6% zero-shot ImageNet top-1), a state dict",
+    )
+)
+
+
+register_asset(
+    Asset(
+        name="clip-vit-b-16-laion2b",
+        url="https://huggingface.co/laion/CLIP-ViT-B-16-laion2B-s34B-b88K/resolve/"
+            "7288da5a0d6f0b51c4a2b27c624837a9236d0112/open_clip_model.safetensors",
+        sha256="3f25d29d3cc74e1d25d47e0593b4dd0864ced1e9b4d8e486a247ca4502f227f1",
+        size=598_516_980,
+        filename="CLIP-ViT-B-16-laion2B-s34B-b88K.safetensors",
+        licence="MIT (OpenCLIP weights by LAION); trained on LAION-2B-en, whose images have their own terms",
+        used_by=("04_foundation_models_zero_shot",),
+        description="OpenCLIP ViT-B/16 trained on LAION-2B (70.2% zero-shot ImageNet top-1), safetensors",
+    )
+)
+
+
+register_asset(
+    Asset(
+        name="sam-vit-b",
+        url="https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth",
+        sha256="ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912",
+        size=375_042_383,
+        filename="sam_vit_b_01ec64.pth",
+        licence=_SAM_LICENCE,
+        used_by=("04_foundation_models_zero_shot",),
+        description="Segment Anything ViT-B (91M-parameter image encoder, 94M in all), a state dict",
+    )
+)
+
+
+register_asset(
+    Asset(
+        name="sam-vit-l",
+        url="https://dl.fbaipublicfiles.com/segment_anything/sam_vit_l_0b3195.pth",
+        sha256="3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622",
+        size=1_249_524_607,
+        filename="sam_vit_l_0b3195.pth",
+        licence=_SAM_LICENCE,
+        used_by=("04_foundation_models_zero_shot",),
+        description="Segment Anything ViT-L (308M-parameter image encoder), a state dict; GPU recommended",
+    )
+)
+
+
+register_asset(
+    Asset(
+        name="sam-vit-h",
+        url="https://dl.fbaipublicfiles.com/segment_anything/sam_vit_h_4b8939.pth",
+        sha256="a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e",
+        size=2_564_550_879,
+        filename="sam_vit_h_4b8939.pth",
+        licence=_SAM_LICENCE,
+        used_by=("04_foundation_models_zero_shot",),
+        description="Segment Anything ViT-H (636M-parameter image encoder), a state dict; GPU recommended",
+    )
+)
+
+
 def _get(name: str | Asset) -> Asset:
     if isinstance(name, Asset):
         return name

@@ -487,6 +487,19 @@ def _classification_rows(y: np.ndarray, p: np.ndarray, binary: tuple[np.ndarray,
     return row
 
 
+def _identify(model_id, dataset_id, model_info: dict | None) -> tuple[str, dict | None]:
+    """The report's model fingerprint and card: ``model_id`` is a name, or the model itself (then locked)."""
+    if hasattr(model_id, "state_dict"):
+        card = model_card(model_id)
+        model_info = {**card, **(model_info or {})}
+        model_id = card["fingerprint"]
+    if not isinstance(model_id, str) or not model_id:
+        raise TypeError("model_id must be a non-empty string (lock_model(model)) or the model itself")
+    if not isinstance(dataset_id, str) or not dataset_id:
+        raise TypeError("dataset_id must be a non-empty string naming the evaluation set")
+    return model_id, model_info
+
+
 def evaluate_classifications(
     preds: Classifications,
     y_true,
@@ -529,14 +542,7 @@ def evaluate_classifications(
             f"preds must be a Classifications, got {type(preds).__name__}; "
             "wrap logits with Classifications.from_logits(logits, class_names)"
         )
-    if hasattr(model_id, "state_dict"):
-        card = model_card(model_id)
-        model_info = {**card, **(model_info or {})}
-        model_id = card["fingerprint"]
-    if not isinstance(model_id, str) or not model_id:
-        raise TypeError("model_id must be a non-empty string (lock_model(model)) or the model itself")
-    if not isinstance(dataset_id, str) or not dataset_id:
-        raise TypeError("dataset_id must be a non-empty string naming the evaluation set")
+    model_id, model_info = _identify(model_id, dataset_id, model_info)
     names = list(preds.class_names)
     n = len(preds)
     y = _class_indices(y_true, names, n)
@@ -685,14 +691,7 @@ def evaluate_detections(
         bad = [i for i, d in enumerate(items) if not isinstance(d, Detections)]
         if bad:
             raise TypeError(f"{what}[{bad[0]}] is a {type(items[bad[0]]).__name__}: pass one Detections per image")
-    if hasattr(model_id, "state_dict"):
-        card = model_card(model_id)
-        model_info = {**card, **(model_info or {})}
-        model_id = card["fingerprint"]
-    if not isinstance(model_id, str) or not model_id:
-        raise TypeError("model_id must be a non-empty string (lock_model(model)) or the model itself")
-    if not isinstance(dataset_id, str) or not dataset_id:
-        raise TypeError("dataset_id must be a non-empty string naming the evaluation set")
+    model_id, model_info = _identify(model_id, dataset_id, model_info)
     goal = getattr(threshold, "goal", None)
     threshold = float(getattr(threshold, "threshold", threshold))
     if not 0 <= threshold <= 1:

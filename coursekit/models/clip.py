@@ -50,7 +50,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..assets import Asset
+from ..assets import ASSETS, Asset
 
 __all__ = [
     "CLIP_ASSETS", "CLIP_MODELS", "ClipSpec", "ClipModel", "ClipRecipe", "STANDIN_NAME",
@@ -68,29 +68,7 @@ STANDIN_NAME = "clip_standin"
 #: The OpenCLIP weight files the course can use, for the asset registry. The sha256 are the Git LFS
 #: object ids Hugging Face publishes for these files (see the module's README entry / the reply that added
 #: them); the sizes are the exact byte counts of those files.
-CLIP_ASSETS: dict[str, Asset] = {
-    "clip-vit-b-32-laion2b": Asset(
-        name="clip-vit-b-32-laion2b",
-        url="https://huggingface.co/laion/CLIP-ViT-B-32-laion2B-s34B-b79K/resolve/main/open_clip_pytorch_model.bin",
-        sha256="1bd3c7172de5b207ceac554f5ab5266166f3b9baccc9af5989bc801016d080ad",
-        size=605_219_813,
-        filename="CLIP-ViT-B-32-laion2B-s34B-b79K.bin",
-        licence="MIT (OpenCLIP weights by LAION); trained on LAION-2B-en, whose images have their own terms",
-        used_by=("04_foundation_models",),
-        description="OpenCLIP ViT-B/32 trained on LAION-2B (66.6% zero-shot ImageNet top-1), a state dict",
-    ),
-    "clip-vit-b-16-laion2b": Asset(
-        name="clip-vit-b-16-laion2b",
-        url="https://huggingface.co/laion/CLIP-ViT-B-16-laion2B-s34B-b88K/resolve/"
-            "7288da5a0d6f0b51c4a2b27c624837a9236d0112/open_clip_model.safetensors",
-        sha256="3f25d29d3cc74e1d25d47e0593b4dd0864ced1e9b4d8e486a247ca4502f227f1",
-        size=598_516_980,
-        filename="CLIP-ViT-B-16-laion2B-s34B-b88K.safetensors",
-        licence="MIT (OpenCLIP weights by LAION); trained on LAION-2B-en, whose images have their own terms",
-        used_by=("04_foundation_models",),
-        description="OpenCLIP ViT-B/16 trained on LAION-2B (70.2% zero-shot ImageNet top-1), safetensors",
-    ),
-}
+CLIP_ASSETS: dict[str, Asset] = {name: ASSETS[name] for name in ("clip-vit-b-32-laion2b", "clip-vit-b-16-laion2b")}
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..assets import Asset
+from ..assets import ASSETS, Asset
 
 __all__ = [
     "SAM_ASSETS", "SAM_KINDS", "STANDIN_NAME", "TRAIN_PARTS", "TinySamArch", "SamRecipe",
@@ -71,54 +71,19 @@ __all__ = [
 
 # --- the real checkpoints ---------------------------------------------------------------------------------------
 
-_SAM_LICENCE = ("Apache-2.0 (Meta AI, segment-anything); trained on SA-1B, whose images have their own "
-                "research licence")
-
 #: The official SAM checkpoints (dl.fbaipublicfiles.com/segment_anything). The sha256 and byte sizes are the
 #: ones other projects pin in their download code (e.g. micro-sam's pooch registry, micro_sam/util.py, for all
 #: three sha256; the sizes as served, e.g. wget's "Length: 375042383" for ViT-B); not re-downloaded by the
 #: course (no internet where this was written): the first ``coursekit fetch`` checks them.
-SAM_ASSETS: dict[str, Asset] = {
-    "sam-vit-b": Asset(
-        name="sam-vit-b",
-        url="https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth",
-        sha256="ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912",
-        size=375_042_383,
-        filename="sam_vit_b_01ec64.pth",
-        licence=_SAM_LICENCE,
-        used_by=("04_foundation_models",),
-        description="Segment Anything ViT-B (91M-parameter image encoder, 94M in all), a state dict",
-    ),
-    "sam-vit-l": Asset(
-        name="sam-vit-l",
-        url="https://dl.fbaipublicfiles.com/segment_anything/sam_vit_l_0b3195.pth",
-        sha256="3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622",
-        size=1_249_524_607,
-        filename="sam_vit_l_0b3195.pth",
-        licence=_SAM_LICENCE,
-        used_by=("04_foundation_models",),
-        description="Segment Anything ViT-L (308M-parameter image encoder), a state dict; GPU recommended",
-    ),
-    "sam-vit-h": Asset(
-        name="sam-vit-h",
-        url="https://dl.fbaipublicfiles.com/segment_anything/sam_vit_h_4b8939.pth",
-        sha256="a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e",
-        size=2_564_550_879,
-        filename="sam_vit_h_4b8939.pth",
-        licence=_SAM_LICENCE,
-        used_by=("04_foundation_models",),
-        description="Segment Anything ViT-H (636M-parameter image encoder), a state dict; GPU recommended",
-    ),
-}
+SAM_ASSETS: dict[str, Asset] = {name: ASSETS[name] for name in ("sam-vit-b", "sam-vit-l", "sam-vit-h")}
 SAM_KINDS: dict[str, str] = {"vit_b": "sam-vit-b", "vit_l": "sam-vit-l", "vit_h": "sam-vit-h"}
 """segment-anything's model type (``sam_model_registry`` key) -> asset name."""
+_REAL_PARAMS = {"vit_b": "93.7M", "vit_l": "312M", "vit_h": "641M"}  # whole model (encoder 89.7M / 308M / 636M)
 
 STANDIN_NAME = "sam_standin"
 
 
 def _asset(name: str) -> Asset:
-    from ..assets import ASSETS
-
     return ASSETS.get(name) or SAM_ASSETS[name]
 
 
@@ -159,7 +124,7 @@ def sam_model(settings=None, kind: str = "vit_b", progress: bool = True):
         raise ValueError(f"unknown SAM kind {kind!r}; valid: {', '.join(SAM_KINDS)}, standin")
     if kind == "standin":
         sam, manifest = standin_sam()
-        _announce(manifest, f"kind='standin' was asked for")
+        _announce(manifest, "kind='standin' was asked for")
         return sam.to(S.device), True, _standin_info(sam, manifest)
     asset = _asset(SAM_KINDS[kind])
     try:
@@ -195,7 +160,7 @@ def _announce(manifest: dict, why: str, kind: str = "vit_b") -> None:
     measured = (f"; on unseen part types it reaches box-prompt mask IoU {m['box_iou']:.2f} "
                 f"(the box itself as the mask: {m['box_as_mask_iou']:.2f})") if "box_iou" in m else ""
     announce_standin(
-        replaces=f"Segment Anything {kind.replace('_', '-').upper()} (Meta, 94M parameters at 1024 px)",
+        replaces=f"Segment Anything {kind.replace('_', '-').upper()} (Meta, {_REAL_PARAMS[kind]} parameters at 1024 px)",
         by=f"a tiny SAM (the same classes, ViT {a['embed_dim']}x{a['depth']}, {a['img_size']} px, "
            f"{manifest['params'] / 1e6:.1f}M parameters) trained by the course on generated parts{measured}",
         why=why,
