@@ -98,3 +98,16 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(set(globals()) | set(__all__))
+
+
+def _in_a_notebook() -> bool:
+    import sys
+
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None and hasattr(shell, "display_formatter")
+
+
+if _in_a_notebook():
+    # A cell that ends with a matplotlib Figure shows it as a picture: coursekit.viz registers that display
+    # (our figures are made without pyplot), so load it now rather than at the first ck.show_* call.
+    from . import viz as _viz  # noqa: F401

@@ -33,10 +33,14 @@ __all__ = ["FOUNDATION_SETTINGS", "foundation_setting", "linear_probe_curve", "m
 #: Module 4's sizes per profile. ``ks``: labels per class of the linear-probe curve; ``seeds``: draws per k;
 #: ``sam_images``: generated scenes whose masks SAM is scored on; ``amg_points``: points per side of SAM's
 #: automatic mask generator; ``pipeline_images``: scenes run through detector -> SAM -> CLIP.
+#: Notebook 04's sizes per run profile. ``clip`` / ``sam``: the real models to use (a key of
+#: ``coursekit.models.clip.CLIP_MODELS`` / ``sam.SAM_KINDS``): the CPU-friendly ones, ViT-B-32 and SAM ViT-B
+#: (offline, each is replaced by the course's announced stand-in); on a GPU try ``"ViT-B-16"`` / ``"vit_h"``.
 FOUNDATION_SETTINGS: dict[str, dict] = {
-    "full": dict(ks=(1, 2, 5, 10, 25, 50, 100, 200), seeds=(0, 1, 2), sam_images=60, amg_points=16,
-                 pipeline_images=30),
-    "smoke": dict(ks=(1, 5, 25, 100), seeds=(0,), sam_images=8, amg_points=8, pipeline_images=6),
+    "full": dict(clip="ViT-B-32", sam="vit_b", ks=(1, 2, 5, 10, 25, 50, 100, 200), seeds=(0, 1, 2), sam_images=60,
+                 amg_points=16, pipeline_images=30),
+    "smoke": dict(clip="ViT-B-32", sam="vit_b", ks=(1, 5, 25, 100), seeds=(0,), sam_images=8, amg_points=8,
+                  pipeline_images=6),
 }
 
 

@@ -36,6 +36,13 @@ def test_settings_per_profile():
     assert foundation_setting(Settings(profile="smoke"))["name"] == "smoke"
     full = foundation_setting(Settings(profile="full"))
     assert full["name"] == "full" and max(full["ks"]) >= 100 and len(full["seeds"]) >= 3
+    from coursekit.models.clip import CLIP_MODELS
+    from coursekit.models.sam import SAM_KINDS
+
+    for profile in ("smoke", "full"):  # the models each profile names exist, and are the CPU-friendly ones
+        row = foundation_setting(Settings(profile=profile))
+        assert row["clip"] in CLIP_MODELS and row["sam"] in SAM_KINDS
+        assert (row["clip"], row["sam"]) == ("ViT-B-32", "vit_b")
 
 
 def test_masks_to_detections_boxes_are_the_masks_tight_boxes():
