@@ -16,6 +16,7 @@ One job per module::
     evaluate   the eval harness: a locked model + data -> a saved, reloadable report (slices, confusion)
     detection_metrics  IoU, COCO mAP (torchmetrics), box matching, detector thresholds and error tables
     anchors    YOLOv5-style anchor fitting (k-means) and YOLOv8/11's anchor-free target candidates
+    deploy     ONNX export + parity, INT8/FP16 + accuracy gate, TensorRT / trtexec, one benchmark, a package
     foundation zero-shot with foundation models: linear-probe curve, masks as Detections, boxes -> SAM -> CLIP
                (the models themselves: coursekit.models.clip, coursekit.models.sam)
     viz        image grids, curves, confusion matrices, prediction galleries
@@ -70,12 +71,20 @@ _LAZY = {
                            "lock_model", "plot_slices"],
     "coursekit.foundation": ["foundation_setting", "linear_probe_curve", "masks_to_detections", "name_regions",
                              "segment_and_name"],
+    "coursekit.deploy": ["export_onnx", "parity", "onnx_opset", "ExportResult", "ParityReport", "quantize_int8",
+                         "convert_fp16", "calibration_set", "CalibrationReader", "CalibrationError", "accuracy_gate",
+                         "GateResult", "GateFailed", "benchmark", "benchmark_table", "latency_stats",
+                         "BenchmarkResult", "LatencyStats", "torch_runner", "onnx_runner", "cpu_info",
+                         "trtexec_command", "build_engine", "engine_manifest", "check_engine_compatible",
+                         "EngineMismatch", "parse_trtexec_log", "parse_tegrastats", "tensorrt_available",
+                         "write_package", "verify_package", "PackageError", "PreprocessSpec"],
     "coursekit.exercises": ["check_conv_output_size", "check_accuracy", "check_batchnorm", "check_param_count",
                             "check_receptive_field", "ExerciseError"],
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 _SUBMODULES = ["assets", "data", "exercises", "metrics", "models", "scenes", "viz", "train", "types", "cli",
-               "standins", "calibrate", "evaluate", "detection_metrics", "anchors", "foundation"]
+               "standins", "calibrate", "evaluate", "detection_metrics", "anchors", "foundation", "deploy",
+               "exercises_deploy"]
 
 __all__ = [
     "settings", "Settings", "seed_everything", "pick_device",

@@ -1,0 +1,88 @@
+"""Atomic file writes and checksums: a reader never sees a half-written file.
+
+Everything is written to a temporary file in the destination's own folder (same file system), then
+renamed into place with ``os.replace`` (atomic on POSIX and Windows). On any error the temporary file is
+removed and the destination is left as it was.
+
+>>> import tempfile, pathlib
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> p = atomic_write_text(d / "a.txt", "hello")
+>>> p.read_text(), sha256_file(p)[:12]
+('hello', '2cf24dba5fb0')
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+__all__ = ["atomic_write_bytes", "atomic_write_text", "sha256_file", "temporary_dir_beside", "replace_dir"]
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """The sha256 hex digest of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temporary sibling, then ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def temporary_dir_beside(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary folder next to ``path`` (same file system, so renames out of it are atomic); removed on exit."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)).resolve()
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def replace_dir(src: Path, dest: Path, overwrite: bool = False) -> Path:
+    """Move the finished folder ``src`` to ``dest``. An existing ``dest`` is refused unless ``overwrite``;
+    then it is renamed aside first and deleted only once the new folder is in place."""
+    dest = Path(dest)
+    old = None
+    if dest.exists():
+        if not overwrite:
+            raise FileExistsError(f"{dest} already exists; pass overwrite=True to replace it, or choose another folder")
+        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+        os.replace(dest, old)
+    try:
+        os.replace(src, dest)
+    except BaseException:
+        if old is not None:
+            os.replace(old, dest)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return dest

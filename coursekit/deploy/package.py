@@ -1,0 +1,182 @@
+"""A deployable folder: the model, what it needs to be fed, a manifest that proves every file, and run.py.
+
+:func:`write_package` refuses a model that failed the accuracy gate, then writes (atomically: to a temporary
+folder renamed into place) ::
+
+    model.onnx (+ model.onnx.data)   the model (INT8, FP16 or FP32, whichever passed the gate and was chosen)
+    labels.json                      class names, in output order
+    preprocessing.json               how images become the input tensor (size, mean, std, layout)
+    golden_inputs.npy / golden_outputs.json   a few images and the reference predictions, for --selftest
+    run.py                           NumPy + onnxruntime (+ TensorRT when present); no torch, no coursekit
+    Dockerfile, README.txt           an L4T (Jetson) container for the package, and how to run it
+    manifest.json                    sha256 + size of every file above, library versions, metrics, benchmark,
+                                     the accuracy gate's result, the trtexec command for the device
+
+The package ships the **classifier** only. The detector is exported, checked for parity, quantised and
+benchmarked in notebook 05, but its deployable program would also need decoding and NMS in NumPy
+(:mod:`coursekit.deploy.detect` has them, torch-free, for the parity check) plus its own golden boxes: the
+same recipe, left to a learner's exercise rather than a second copy of every file here.
+
+>>> PreprocessSpec(input_size=(2, 2), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)).apply(
+...     np.full((1, 2, 2, 3), 255, np.uint8))[0, :, 0, 0].tolist()
+[1.0, 1.0, 1.0]
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .files import atomic_write_text, replace_dir, sha256_file, temporary_dir_beside
+from .quantize import GateFailed, GateResult
+
+__all__ = ["PreprocessSpec", "write_package", "verify_package", "PackageError", "jetson_dockerfile",
+           "DEFAULT_L4T_IMAGE"]
+
+DEFAULT_L4T_IMAGE = "nvcr.io/nvidia/l4t-jetpack:r36.4.0"
+"""JetPack 6.1 (L4T R36.4) container: CUDA, cuDNN and TensorRT (with its Python bindings) for Jetson Orin.
+Match the tag to the device's L4T release (``cat /etc/nv_tegra_release``); JetPack 5 devices use r35.x tags."""
+
+
+class PackageError(RuntimeError):
+    """A package is incomplete, or a file does not match its manifest."""
+
+
+@dataclass(frozen=True)
+class PreprocessSpec:
+    """How uint8 RGB images (N, H, W, 3) become the model's float32 input (N, 3, H, W): divide by 255, subtract
+    ``mean``, divide by ``std`` (per channel, in [0, 1] units). ``input_size``: (H, W) the model expects."""
+
+    input_size: tuple[int, int]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    input_name: str = "images"
+    layout: str = "NCHW"
+    channels: str = "RGB"
+    scale: str = "1/255"
+
+    def apply(self, images: np.ndarray) -> np.ndarray:
+        images = np.asarray(images)
+        h, w = self.input_size
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (h, w, 3):
+            raise ValueError(f"images must be uint8 (N, {h}, {w}, 3) RGB; got {images.dtype} {images.shape}")
+        x = images.astype(np.float32) / 255.0
+        x = (x - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version(), "platform": platform.platform()}
+    for name in ("numpy", "onnx", "onnxruntime", "torch", "tensorrt"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def jetson_dockerfile(image: str = DEFAULT_L4T_IMAGE) -> str:
+    """A Dockerfile that runs the package on a Jetson (L4T base image; TensorRT comes with it)."""
+    return f"""# Run this package on an NVIDIA Jetson. Build ON the device (the base image is arm64 + L4T):
+#   docker build -t edge-classifier .
+#   docker run --rm --runtime nvidia -v $PWD/data:/data edge-classifier /data/images.npy
+# The base image's L4T release must match the device's (cat /etc/nv_tegra_release): {image.split(':')[-1]} here.
+FROM {image}
+RUN apt-get update && apt-get install -y --no-install-recommends python3-pip && rm -rf /var/lib/apt/lists/*
+# numpy + onnxruntime (CPU) from PyPI; TensorRT's Python bindings come with the base image.
+# For onnxruntime on the GPU use NVIDIA's Jetson wheel for your JetPack (onnxruntime-gpu), see README.txt.
+RUN python3 -m pip install --no-cache-dir "numpy<3" onnxruntime cuda-python
+WORKDIR /app
+COPY . /app
+# Build the TensorRT engine on first start if absent (engines are tied to this device):
+#   trtexec ... (the exact command is in manifest.json -> tensorrt.trtexec)
+RUN python3 run.py --selftest --backend onnxruntime
+ENTRYPOINT ["python3", "run.py"]
+"""
+
+
+def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, labels: Sequence[str],
+                  preprocess: PreprocessSpec, gate: GateResult, golden_images: np.ndarray,
+                  golden_probabilities: np.ndarray, metrics: dict | None = None, benchmark: list | dict | None = None,
+                  trtexec: list[str] | None = None, engine: dict | None = None, precision: str = "int8",
+                  tolerance: float = 1e-4, overwrite: bool = False, docker_image: str = DEFAULT_L4T_IMAGE) -> Path:
+    """Write the package folder ``out_dir`` (see the module docstring). Raises :class:`GateFailed` with the
+    gate's message when ``gate.passed`` is False: nothing is written then.
+
+    ``golden_probabilities``: the reference class probabilities for ``golden_images`` (the same model through
+    onnxruntime, in this process), reproduced by ``run.py --selftest`` within ``tolerance``.
+    """
+    if not gate.passed:
+        raise GateFailed(f"package not written to {out_dir}: {gate.message}")
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise FileNotFoundError(f"{model_path} does not exist: export (and quantise) the model first")
+    golden_images = np.asarray(golden_images)
+    probs = np.asarray(golden_probabilities, np.float64)
+    if len(probs) != len(golden_images) or probs.shape[1] != len(labels):
+        raise ValueError(f"golden_probabilities {probs.shape} must be (len(golden_images)={len(golden_images)}, "
+                         f"len(labels)={len(labels)})")
+    preprocess.apply(golden_images[:1])  # fails early when the golden images do not fit the spec
+    out_dir = Path(out_dir)
+    with temporary_dir_beside(out_dir) as tmp:
+        pkg = tmp / out_dir.name
+        pkg.mkdir()
+        shutil.copyfile(model_path, pkg / "model.onnx")
+        data = model_path.with_name(model_path.name + ".data")
+        if data.is_file():
+            shutil.copyfile(data, pkg / "model.onnx.data")
+        (pkg / "labels.json").write_text(json.dumps(list(labels)), encoding="utf-8")
+        (pkg / "preprocessing.json").write_text(json.dumps(preprocess.as_dict(), indent=2), encoding="utf-8")
+        np.save(pkg / "golden_inputs.npy", golden_images, allow_pickle=False)
+        (pkg / "golden_outputs.json").write_text(json.dumps({
+            "class_index": probs.argmax(1).tolist(), "probabilities": probs.round(6).tolist(),
+            "tolerance": tolerance}), encoding="utf-8")
+        shutil.copyfile(Path(__file__).with_name("run_template.py"), pkg / "run.py")
+        (pkg / "Dockerfile").write_text(jetson_dockerfile(docker_image), encoding="utf-8")
+        (pkg / "README.txt").write_text(
+            "Run: python run.py images.npy   (uint8 (N, H, W, 3) RGB, see preprocessing.json)\n"
+            "Check: python run.py --selftest (golden predictions) -- every file is checked against manifest.json.\n"
+            "TensorRT on the device: build the engine there (manifest.json -> tensorrt.trtexec), save it as\n"
+            "model.engine, add its entry to manifest.json's 'engine' and 'files' (sha256); run.py then uses it.\n",
+            encoding="utf-8")
+        files = {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+                 for p in sorted(pkg.iterdir()) if p.is_file()}
+        manifest = {
+            "format": "coursekit-edge-package/1", "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "model": {"file": "model.onnx", "precision": precision, "source": model_path.name,
+                      "external_data": "model.onnx.data" if data.is_file() else None},
+            "files": files, "versions": _versions(), "metrics": metrics or {}, "benchmark": benchmark or {},
+            "accuracy_gate": gate.as_dict(), "tensorrt": {"trtexec": list(trtexec or [])}, "engine": engine,
+        }
+        atomic_write_text(pkg / "manifest.json", json.dumps(manifest, indent=2, default=str))
+        replace_dir(pkg, out_dir, overwrite=overwrite)
+    return out_dir
+
+
+def verify_package(folder: str | os.PathLike) -> dict:
+    """Check every file of a package against its manifest; returns the manifest or raises :class:`PackageError`
+    naming the file."""
+    folder = Path(folder)
+    mf = folder / "manifest.json"
+    if not mf.is_file():
+        raise PackageError(f"{mf} is missing: not a coursekit package (write it with write_package)")
+    manifest = json.loads(mf.read_text(encoding="utf-8"))
+    for name, info in manifest["files"].items():
+        p = folder / name
+        if not p.is_file():
+            raise PackageError(f"{p} is listed in the manifest but missing")
+        if sha256_file(p) != info["sha256"]:
+            raise PackageError(f"{p} does not match its sha256 in {mf}: modified or corrupted; re-copy the package")
+    return manifest

@@ -1,0 +1,236 @@
+"""Smaller models: onnxruntime static INT8 (QDQ, per-channel), FP16, and the accuracy gate before packaging.
+
+INT8 follows onnxruntime's documented recipe (``onnxruntime.quantization``): first the pre-processing step
+``quant_pre_process`` (symbolic shape inference + graph optimisation, so every tensor has a shape and
+Conv+BN are fused before scales are chosen), then ``quantize_static`` in the **QDQ** format (Quantize/
+DequantizeLinear pairs around each quantised op: the format TensorRT reads for explicit quantisation),
+**per-channel** weight scales (one per output channel of a conv: far less error than one per tensor), and
+activation ranges measured on a **calibration set** drawn from the training data. The calibration method
+decides how a range is read from what was seen: ``minmax`` (the extremes: one outlier stretches the
+range), ``percentile`` (clip at e.g. the 99.999th percentile) or ``entropy`` (the range that keeps the
+histogram's information).
+
+FP16 uses onnxruntime's own converter (``onnxruntime.transformers.float16``, the same code as
+onnxconverter-common), keeping float32 inputs and outputs so the caller's code does not change.
+
+>>> accuracy_gate(0.90, 0.895, min_ratio=0.99).passed
+True
+>>> print(accuracy_gate(0.90, 0.85, min_ratio=0.99).message)      # doctest: +NORMALIZE_WHITESPACE
+REFUSED: candidate accuracy 0.8500 is 94.44% of the reference 0.9000; the gate needs >= 99.00%
+(short by 4.56 points of ratio, 0.0410 accuracy).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .files import temporary_dir_beside
+
+__all__ = ["MIN_CALIBRATION", "CalibrationError", "CalibrationReader", "calibration_set", "quantize_int8",
+           "convert_fp16", "GateResult", "GateFailed", "accuracy_gate", "CALIBRATION_METHODS"]
+
+MIN_CALIBRATION = 64
+"""Fewest calibration images accepted by default. Activation ranges read off a handful of images miss the
+rarer, larger activations; onnxruntime's and TensorRT's guides use hundreds (the course's smoke profile
+uses 64 to stay fast, the full profile 512)."""
+
+CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
+
+
+class CalibrationError(ValueError):
+    """The calibration set is too small or malformed."""
+
+
+def calibration_set(images: np.ndarray, n: int, seed: int = 0, minimum: int = MIN_CALIBRATION) -> np.ndarray:
+    """``n`` images drawn at random (seeded, without replacement) from ``images`` (the *training* data:
+    calibrating on test images would leak them). Raises :class:`CalibrationError` when ``n < minimum`` or
+    there are fewer than ``n`` images.
+
+    >>> calibration_set(np.zeros((100, 2)), 64).shape
+    (64, 2)
+    """
+    images = np.asarray(images)
+    if n < minimum:
+        raise CalibrationError(f"a calibration set of {n} images is below the minimum of {minimum}: activation "
+                               f"ranges from so few images are unreliable. Draw at least {minimum} training images "
+                               f"(calibration_set(train_images, n={minimum})), or lower minimum= knowingly.")
+    if len(images) < n:
+        raise CalibrationError(f"asked for {n} calibration images but the training data has only {len(images)}")
+    idx = np.random.default_rng(seed).choice(len(images), n, replace=False)
+    return images[np.sort(idx)]
+
+
+class CalibrationReader:
+    """An ``onnxruntime.quantization.CalibrationDataReader`` over a preprocessed float32 array (N, C, H, W),
+    fed in batches; it enforces the minimum size (:class:`CalibrationError` names the numbers)."""
+
+    def __init__(self, data: np.ndarray, input_name: str = "images", batch_size: int = 16,
+                 minimum: int = MIN_CALIBRATION):
+        data = np.asarray(data)
+        if data.dtype != np.float32 or data.ndim != 4:
+            raise CalibrationError(f"calibration data must be preprocessed float32 (N, C, H, W); got {data.dtype} "
+                                   f"{data.shape}. Apply the model's preprocessing first (PreprocessSpec.apply).")
+        if len(data) < minimum:
+            raise CalibrationError(f"calibration data has {len(data)} images, below the minimum of {minimum}; "
+                                   f"draw more from the training set (calibration_set(..., n={minimum})).")
+        self.data, self.input_name, self.batch_size = data, input_name, batch_size
+        self._i = 0
+
+    def get_next(self):
+        if self._i >= len(self.data):
+            return None
+        batch = self.data[self._i:self._i + self.batch_size]
+        self._i += self.batch_size
+        return {self.input_name: batch}
+
+    def rewind(self) -> None:
+        self._i = 0
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+def _as_reader_class():
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class _Reader(CalibrationReader, CalibrationDataReader):
+        pass
+
+    return _Reader
+
+
+def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, calibration: np.ndarray, *,
+                  method: str = "minmax", per_channel: bool = True, input_name: str = "images",
+                  minimum: int = MIN_CALIBRATION, percentile: float = 99.999,
+                  exclude_prefixes: tuple[str, ...] = ()) -> Path:
+    """Static INT8 quantisation of an FP32 ONNX file (pre-process -> QDQ, per-channel); atomic.
+
+    ``method``: ``"minmax"``, ``"percentile"`` or ``"entropy"`` (onnxruntime's ``CalibrationMethod``).
+    Activations are unsigned 8-bit, weights signed 8-bit (onnxruntime's recommended default on x86).
+    ``exclude_prefixes``: nodes whose name starts with one of these stay in float, e.g. ``("/model.23/",)``
+    for YOLO's detection head, whose output concatenates box coordinates (0..640 pixels) with class scores
+    (0..1): one INT8 scale for both rounds every score to zero, and the detector finds nothing.
+    """
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    methods = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+               "entropy": CalibrationMethod.Entropy}
+    if method not in methods:
+        raise ValueError(f"method must be one of {CALIBRATION_METHODS}; got {method!r}")
+    reader = _as_reader_class()(np.asarray(calibration), input_name=input_name, minimum=minimum)
+    fp32_path, out_path = Path(fp32_path), Path(out_path)
+    if not fp32_path.is_file():
+        raise FileNotFoundError(f"{fp32_path} does not exist: export the FP32 model first (export_onnx)")
+    extra = {"CalibMovingAverage": False}
+    if method == "percentile":
+        extra["CalibPercentile"] = percentile
+    with temporary_dir_beside(out_path) as tmp:
+        prepped = tmp / "prepped.onnx"
+        src = str(fp32_path.resolve())
+        # onnxruntime's symbolic shape inference, when it fails, saves "sym_shape_infer_temp.onnx" (+ a .data file)
+        # into the *current folder*: run it from the temporary folder so nothing is left behind
+        with contextlib.chdir(tmp):
+            try:
+                quant_pre_process(src, str(prepped), skip_symbolic_shape=False)
+            except Exception as err:  # e.g. YOLO's graph: "Incomplete symbolic shape inference"
+                warnings.warn(f"{fp32_path.name}: symbolic shape inference failed ({err}); pre-processing with "
+                              "ONNX's own shape inference only (fine when only the batch axis is dynamic)",
+                              RuntimeWarning)
+                quant_pre_process(src, str(prepped), skip_symbolic_shape=True)
+        exclude = []
+        if exclude_prefixes:
+            import onnx
+
+            exclude = [n.name for n in onnx.load(str(prepped), load_external_data=False).graph.node
+                       if n.name.startswith(tuple(exclude_prefixes))]
+            if not exclude:
+                raise ValueError(f"no node of {fp32_path.name} starts with {exclude_prefixes}: check the node names "
+                                 "(e.g. with netron or onnx.load(...).graph.node)")
+        quantize_static(str(prepped), str(tmp / out_path.name), reader, quant_format=QuantFormat.QDQ,
+                        per_channel=per_channel, nodes_to_exclude=exclude, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=methods[method], extra_options=extra)
+        os.replace(tmp / out_path.name, out_path)
+    return out_path
+
+
+def convert_fp16(fp32_path: str | os.PathLike, out_path: str | os.PathLike, keep_io_types: bool = True) -> Path:
+    """Convert an FP32 ONNX file to FP16 weights and compute (float32 inputs/outputs by default); atomic."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    out_path = Path(out_path)
+    model = onnx.load(str(fp32_path))
+    half = convert_float_to_float16(model, keep_io_types=keep_io_types)
+    _toposort(half.graph)  # the converter appends its input casts at the end; onnx.checker wants graph order
+    with temporary_dir_beside(out_path) as tmp:
+        onnx.save_model(half, str(tmp / out_path.name))
+        onnx.checker.check_model(str(tmp / out_path.name))
+        os.replace(tmp / out_path.name, out_path)
+    return out_path
+
+
+def _toposort(graph) -> None:
+    """Reorder ``graph.node`` so every node comes after the nodes producing its inputs (Kahn's algorithm)."""
+    known = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
+    nodes, ordered = list(graph.node), []
+    while nodes:
+        ready = [n for n in nodes if all(i in known for i in n.input)]
+        if not ready:
+            raise ValueError("the FP16 graph has a cycle or an input no node produces: "
+                             + ", ".join(sorted({i for n in nodes for i in n.input if i not in known}))[:200])
+        for n in ready:
+            known.update(n.output)
+        ordered += ready
+        nodes = [n for n in nodes if not any(n is r for r in ready)]
+    del graph.node[:]
+    graph.node.extend(ordered)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The accuracy gate's verdict: ``passed`` and the ``message`` that says by how much."""
+
+    passed: bool
+    reference: float
+    candidate: float
+    ratio: float
+    min_ratio: float
+    metric: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def require(self) -> "GateResult":
+        """Raise :class:`GateFailed` (with the message) unless the gate passed."""
+        if not self.passed:
+            raise GateFailed(self.message)
+        return self
+
+
+class GateFailed(RuntimeError):
+    """A model failed the accuracy gate and must not be packaged."""
+
+
+def accuracy_gate(reference: float, candidate: float, *, min_ratio: float = 0.99, metric: str = "accuracy") -> GateResult:
+    """Does ``candidate`` keep at least ``min_ratio`` of ``reference`` (e.g. INT8 keeps >= 99% of FP32's accuracy,
+    or a detector's mAP@0.5)? The message says by how much it passed or failed."""
+    if reference <= 0:
+        raise ValueError(f"reference {metric} must be > 0 to take a ratio; got {reference}")
+    ratio = candidate / reference
+    passed = ratio >= min_ratio
+    if passed:
+        msg = (f"PASSED: candidate {metric} {candidate:.4f} is {ratio:.2%} of the reference {reference:.4f} "
+               f"(gate >= {min_ratio:.2%}, margin {100 * (ratio - min_ratio):.2f} points of ratio).")
+    else:
+        msg = (f"REFUSED: candidate {metric} {candidate:.4f} is {ratio:.2%} of the reference {reference:.4f}; the gate "
+               f"needs >= {min_ratio:.2%} (short by {100 * (min_ratio - ratio):.2f} points of ratio, "
+               f"{min_ratio * reference - candidate:.4f} {metric}).")
+    return GateResult(passed=bool(passed), reference=float(reference), candidate=float(candidate), ratio=float(ratio),
+                      min_ratio=float(min_ratio), metric=metric, message=msg)

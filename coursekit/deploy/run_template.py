@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Run the packaged image classifier. Needs only NumPy and onnxruntime (TensorRT when present).
+
+    python run.py images.npy                  # uint8 (N, H, W, 3) RGB images -> predictions as JSON
+    python run.py --selftest                  # reproduce the golden predictions shipped with the package
+    python run.py images.npy --backend onnxruntime
+
+Before anything runs, every file listed in manifest.json is checked against its sha256: a modified model
+(or any other file) is refused. A TensorRT engine (model.engine) is used only when tensorrt imports and the
+engine was built for this TensorRT version, GPU and JetPack; otherwise onnxruntime runs model.onnx.
+This file was written by coursekit.deploy.package and has no dependency on torch or coursekit.
+"""
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+class TamperedPackage(SystemExit):
+    pass
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_manifest():
+    manifest = json.loads((HERE / "manifest.json").read_text(encoding="utf-8"))
+    for name, info in manifest["files"].items():
+        path = HERE / name
+        if not path.is_file():
+            raise TamperedPackage(f"REFUSED: {name} is listed in manifest.json but missing from {HERE}")
+        got = sha256(path)
+        if got != info["sha256"]:
+            raise TamperedPackage(f"REFUSED: {name} does not match manifest.json (sha256 {got[:16]}..., expected "
+                                  f"{info['sha256'][:16]}...): the file was modified or corrupted. Re-copy the package.")
+    return manifest
+
+
+def preprocess(images, spec):
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[None]
+    h, w = spec["input_size"]
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (h, w, 3):
+        raise SystemExit(f"images must be uint8 RGB of shape (N, {h}, {w}, 3); got {images.dtype} {images.shape}. "
+                         "Resize them first (preprocessing.json says how the model was fed).")
+    x = images.astype(np.float32) / 255.0
+    x = (x - np.asarray(spec["mean"], np.float32)) / np.asarray(spec["std"], np.float32)
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+class OnnxRuntimeBackend:
+    name = "onnxruntime"
+
+    def __init__(self, manifest):
+        import onnxruntime as ort
+
+        self.session = ort.InferenceSession(str(HERE / manifest["model"]["file"]), providers=["CPUExecutionProvider"])
+        self.input = self.session.get_inputs()[0].name
+
+    def __call__(self, x):
+        return np.asarray(self.session.run(None, {self.input: x})[0], np.float32)
+
+
+class TensorRTBackend:
+    """TensorRT 10 API (execute_async_v3) with cuda-python (cuda.bindings.runtime) for device memory."""
+
+    name = "tensorrt"
+
+    def __init__(self, manifest):
+        import tensorrt as trt
+        from cuda.bindings import runtime as cudart
+
+        engine_info = manifest["engine"]
+        here = {"tensorrt": trt.__version__, "l4t": jetson_release(), "compute_capability": compute_capability(cudart)}
+        bad = [f"{k}: engine {engine_info.get(k)!r}, here {here[k]!r}" for k in here
+               if str(engine_info.get(k)) != str(here[k]) and not (k == "tensorrt" and
+                   str(engine_info.get(k)).split(".")[:3] == str(here[k]).split(".")[:3])]
+        if bad:
+            raise RuntimeError("engine built elsewhere (" + "; ".join(bad) + "): rebuild it on this device with "
+                               + " ".join(manifest["tensorrt"]["trtexec"]))
+        self.trt, self.cudart = trt, cudart
+        runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self.engine = runtime.deserialize_cuda_engine((HERE / engine_info["file"]).read_bytes())
+        self.context = self.engine.create_execution_context()
+        self.input_name = self.engine.get_tensor_name(0)
+        self.output_name = self.engine.get_tensor_name(1)
+
+    def __call__(self, x):
+        cudart = self.cudart
+        self.context.set_input_shape(self.input_name, x.shape)
+        out = np.empty(tuple(self.context.get_tensor_shape(self.output_name)), np.float32)
+        _, d_in = cudart.cudaMalloc(x.nbytes)
+        _, d_out = cudart.cudaMalloc(out.nbytes)
+        try:
+            cudart.cudaMemcpy(d_in, x.ctypes.data, x.nbytes, cudart.cudaMemcpyKind.cudaMemcpyHostToDevice)
+            self.context.set_tensor_address(self.input_name, d_in)
+            self.context.set_tensor_address(self.output_name, d_out)
+            self.context.execute_async_v3(0)
+            cudart.cudaMemcpy(out.ctypes.data, d_out, out.nbytes, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost)
+        finally:
+            cudart.cudaFree(d_in)
+            cudart.cudaFree(d_out)
+        return out
+
+
+def jetson_release():
+    try:
+        first = Path("/etc/nv_tegra_release").read_text().splitlines()[0]
+        major = first.split()[1].lstrip("R")
+        rev = first.split("REVISION:")[1].split(",")[0].strip()
+        return f"R{major}.{rev}"
+    except Exception:
+        return None
+
+
+def compute_capability(cudart):
+    _, props = cudart.cudaGetDeviceProperties(0)
+    return f"{props.major}.{props.minor}"
+
+
+def make_backend(manifest, choice):
+    if choice in ("auto", "tensorrt") and manifest.get("engine"):
+        try:
+            return TensorRTBackend(manifest)
+        except Exception as err:
+            if choice == "tensorrt":
+                raise
+            print(f"TensorRT not used ({type(err).__name__}: {err}); falling back to onnxruntime", file=sys.stderr)
+    elif choice == "tensorrt":
+        raise SystemExit("--backend tensorrt: this package has no engine; build one on the device (see README.txt)")
+    return OnnxRuntimeBackend(manifest)
+
+
+def softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def predict(images, manifest=None, backend="auto"):
+    manifest = manifest or load_manifest()
+    spec = json.loads((HERE / "preprocessing.json").read_text(encoding="utf-8"))
+    labels = json.loads((HERE / "labels.json").read_text(encoding="utf-8"))
+    run = make_backend(manifest, backend)
+    probs = softmax(run(preprocess(images, spec)))
+    top = probs.argmax(1)
+    return {"backend": run.name, "labels": [labels[i] for i in top], "class_index": top.tolist(),
+            "scores": probs.max(1).round(6).tolist(), "probabilities": probs.round(6).tolist()}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("images", nargs="?", help=".npy file of uint8 (N, H, W, 3) RGB images")
+    ap.add_argument("--backend", choices=("auto", "onnxruntime", "tensorrt"), default="auto")
+    ap.add_argument("--selftest", action="store_true", help="reproduce golden_outputs.json on golden_inputs.npy")
+    ap.add_argument("--out", help="write the predictions JSON here (default: print)")
+    args = ap.parse_args(argv)
+    manifest = load_manifest()
+    if args.selftest:
+        golden = json.loads((HERE / "golden_outputs.json").read_text(encoding="utf-8"))
+        result = predict(np.load(HERE / "golden_inputs.npy", allow_pickle=False), manifest, args.backend)
+        err = float(np.abs(np.asarray(result["probabilities"]) - np.asarray(golden["probabilities"])).max())
+        same = result["class_index"] == golden["class_index"]
+        print(json.dumps({"selftest": "passed" if same and err <= golden["tolerance"] else "FAILED",
+                          "backend": result["backend"], "max_prob_diff": err, "same_classes": same}))
+        return 0 if same and err <= golden["tolerance"] else 1
+    if not args.images:
+        ap.error("give an images .npy file, or --selftest")
+    result = predict(np.load(args.images, allow_pickle=False), manifest, args.backend)
+    text = json.dumps(result)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

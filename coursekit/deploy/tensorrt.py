@@ -1,0 +1,294 @@
+"""TensorRT: build an engine (Python API) or print the equivalent ``trtexec`` command; read the logs; refuse
+engines built elsewhere.
+
+Written against NVIDIA's documented API (TensorRT Python API docs, "The Build Phase";
+https://docs.nvidia.com/deeplearning/tensorrt/latest/inference-library/python-api-docs.html): a
+``trt.Builder``, a network from ``trt.OnnxParser``, an optimisation profile for the dynamic batch axis, a
+builder config with a workspace memory-pool limit, and ``build_serialized_network``. Precision: FP16 sets
+``BuilderFlag.FP16``. INT8 comes from the QDQ ONNX (explicit quantisation: the scales are in the graph, no
+TensorRT calibrator). TensorRT >= 10 wants such a network *strongly typed* ("Use explicit quantization with
+Strong Typing. Precision-control build flags are not required and should not be specified", NVIDIA,
+"Explicit Quantization"), i.e. ``--stronglyTyped`` / ``NetworkDefinitionCreationFlag.STRONGLY_TYPED``;
+TensorRT 8.x (JetPack 5) needs ``--int8`` (plus ``--fp16`` for the layers left in float).
+
+An engine is compiled for one GPU (compute capability), one TensorRT version and, on Jetson, one
+JetPack/L4T release: it is not portable. :func:`engine_manifest` records those, and
+:func:`check_engine_compatible` refuses an engine whose manifest does not match the machine.
+
+>>> " ".join(trtexec_command("m.onnx", "m.engine", precision="int8", input_name="images", shape=(3, 96, 96),
+...                          max_batch=8, trt_version="10.3.0"))     # doctest: +NORMALIZE_WHITESPACE
+'trtexec --onnx=m.onnx --saveEngine=m.engine --minShapes=images:1x3x96x96 --optShapes=images:1x3x96x96
+ --maxShapes=images:8x3x96x96 --memPoolSize=workspace:1024 --stronglyTyped'
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["tensorrt_available", "trtexec_command", "build_engine", "engine_manifest", "check_engine_compatible",
+           "EngineMismatch", "parse_trtexec_log", "TrtexecSummary", "parse_tegrastats", "TegraSample",
+           "jetson_release", "PRECISIONS"]
+
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+def tensorrt_available() -> str | None:
+    """TensorRT's version when ``import tensorrt`` works, else ``None``."""
+    try:
+        import tensorrt as trt  # noqa: F401
+    except Exception:
+        return None
+    return str(trt.__version__)
+
+
+def _major(version: str | None) -> int:
+    try:
+        return int(str(version).split(".")[0])
+    except (TypeError, ValueError):
+        return 10
+
+
+def trtexec_command(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, *, precision: str, input_name: str,
+                    shape: Sequence[int], max_batch: int = 1, opt_batch: int = 1, workspace_mib: int = 1024,
+                    trt_version: str | None = None, timing_cache: str | None = None) -> list[str]:
+    """The ``trtexec`` command (as an argument list, no shell) that builds the same engine as
+    :func:`build_engine`. ``shape``: one input without the batch axis, e.g. ``(3, 96, 96)``; ``trt_version``
+    picks the INT8 flags (>= 10: ``--stronglyTyped``; 8.x: ``--int8 --fp16``), default 10.
+    ``--memPoolSize`` takes MiB without a suffix in both 8.x and 10.x."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+    if not 1 <= opt_batch <= max_batch:
+        raise ValueError(f"need 1 <= opt_batch <= max_batch; got opt_batch={opt_batch}, max_batch={max_batch}")
+    dims = "x".join(str(int(d)) for d in shape)
+    cmd = ["trtexec", f"--onnx={onnx_path}", f"--saveEngine={engine_path}",
+           f"--minShapes={input_name}:1x{dims}", f"--optShapes={input_name}:{opt_batch}x{dims}",
+           f"--maxShapes={input_name}:{max_batch}x{dims}", f"--memPoolSize=workspace:{int(workspace_mib)}"]
+    if precision == "fp16":
+        cmd.append("--fp16")
+    elif precision == "int8":
+        cmd += ["--stronglyTyped"] if _major(trt_version) >= 10 else ["--int8", "--fp16"]
+    if timing_cache:
+        cmd.append(f"--timingCacheFile={timing_cache}")
+    return cmd
+
+
+def jetson_release(path: str = "/etc/nv_tegra_release") -> str | None:
+    """The L4T release on a Jetson (``"R36.3.0"``), read from /etc/nv_tegra_release; ``None`` elsewhere.
+
+    The file's first line looks like ``# R36 (release), REVISION: 3.0, GCID: 36191598, BOARD: generic, ...``.
+    """
+    try:
+        first = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    m = re.search(r"R(\d+)\s*\(release\),\s*REVISION:\s*([\d.]+)", first)
+    return f"R{m.group(1)}.{m.group(2)}" if m else None
+
+
+def engine_manifest(trt_version: str | None = None, compute_capability: str | None = None,
+                    l4t: str | None = None, gpu: str | None = None) -> dict:
+    """What an engine is bound to: TensorRT version, GPU compute capability (``"8.7"``), GPU name and the
+    Jetson L4T release (``None`` off Jetson). Unspecified fields are read from this machine (torch for the
+    GPU, when it imports and sees one)."""
+    if compute_capability is None or gpu is None:
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                major, minor = torch.cuda.get_device_capability()
+                compute_capability = compute_capability or f"{major}.{minor}"
+                gpu = gpu or torch.cuda.get_device_name()
+        except Exception:
+            pass
+    return {"tensorrt": trt_version if trt_version is not None else tensorrt_available(),
+            "compute_capability": compute_capability, "gpu": gpu,
+            "l4t": l4t if l4t is not None else jetson_release()}
+
+
+class EngineMismatch(RuntimeError):
+    """A TensorRT engine was built for another TensorRT version, GPU or JetPack; rebuild it on this device."""
+
+
+def check_engine_compatible(built: dict, here: dict | None = None) -> None:
+    """Raise :class:`EngineMismatch` unless the engine's manifest (``built``) matches this machine (``here``,
+    default :func:`engine_manifest`): the same TensorRT version (major.minor.patch), compute capability, and
+    L4T release. The message names each field and says how to fix it (rebuild from the ONNX on the device).
+
+    >>> check_engine_compatible({"tensorrt": "10.3.0", "compute_capability": "8.7", "l4t": "R36.3.0"},
+    ...                         {"tensorrt": "10.3.0", "compute_capability": "8.7", "l4t": "R36.3.0"})
+    """
+    here = here if here is not None else engine_manifest()
+    problems = []
+    for key, what in (("tensorrt", "TensorRT version"), ("compute_capability", "GPU compute capability"),
+                      ("l4t", "Jetson L4T release")):
+        a, b = built.get(key), here.get(key)
+        if key == "tensorrt" and a and b:
+            a, b = ".".join(str(a).split(".")[:3]), ".".join(str(b).split(".")[:3])
+        if a != b:
+            problems.append(f"{what}: engine built with {built.get(key)!r}, this machine has {here.get(key)!r}")
+    if problems:
+        raise EngineMismatch("refusing to load a TensorRT engine built elsewhere (engines are not portable across "
+                             "TensorRT versions, GPUs or JetPack releases):\n  - " + "\n  - ".join(problems)
+                             + "\nFix: rebuild the engine from the package's model.onnx on this device "
+                               "(the trtexec command in manifest.json -> tensorrt.trtexec).")
+
+
+def build_engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, *, precision: str, input_name: str,
+                 shape: Sequence[int], max_batch: int = 1, opt_batch: int = 1, workspace_mib: int = 1024) -> dict:
+    """Build and save a TensorRT engine (atomic) with the Python API; returns its manifest (also written beside
+    it as ``<engine>.json``). Raises ``ImportError`` when TensorRT is not installed: use :func:`trtexec_command`
+    on the device instead."""
+    import json
+
+    import tensorrt as trt
+
+    from .files import atomic_write_bytes, atomic_write_text
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    v10 = _major(trt.__version__) >= 10
+    flags = 0
+    if not v10:
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)  # implicit in TensorRT 10
+    if precision == "int8" and v10:
+        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    network = builder.create_network(flags)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = "\n".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise RuntimeError(f"TensorRT could not parse {onnx_path}:\n{errors}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_mib) << 20)
+    if precision == "fp16" or (precision == "int8" and not v10):
+        config.set_flag(trt.BuilderFlag.FP16)
+    if precision == "int8" and not v10:
+        config.set_flag(trt.BuilderFlag.INT8)
+    profile = builder.create_optimization_profile()
+    dims = tuple(int(d) for d in shape)
+    profile.set_shape(input_name, (1, *dims), (opt_batch, *dims), (max_batch, *dims))
+    config.add_optimization_profile(profile)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise RuntimeError(f"TensorRT failed to build an engine from {onnx_path} (see the log above)")
+    atomic_write_bytes(engine_path, bytes(serialized))
+    manifest = {**engine_manifest(trt_version=str(trt.__version__)), "precision": precision,
+                "input": {"name": input_name, "shape": list(dims), "max_batch": max_batch}}
+    atomic_write_text(f"{engine_path}.json", json.dumps(manifest, indent=2))
+    return manifest
+
+
+# --- log parsers -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrtexecSummary:
+    """The performance summary of a ``trtexec`` run (times in ms): ``throughput_qps`` (inferences per second),
+    ``latency`` / ``gpu_compute`` dicts with min, max, mean, median, p90, p95, p99 (``Latency`` is end to end
+    on the host, including transfers; ``GPU Compute Time`` is the kernels only), and the TensorRT version."""
+
+    throughput_qps: float | None
+    latency: dict
+    gpu_compute: dict
+    tensorrt: str | None
+    precision_flags: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+_STAT = re.compile(r"(min|max|mean|median|percentile\((\d+(?:\.\d+)?)%\))\s*=\s*([\d.eE+-]+)\s*ms")
+
+
+def _stats(text: str) -> dict:
+    out = {}
+    for m in _STAT.finditer(text):
+        key = f"p{m.group(2).rstrip('0').rstrip('.') if '.' in m.group(2) else m.group(2)}" if m.group(2) else m.group(1)
+        out[key] = float(m.group(3))
+    return out
+
+
+def parse_trtexec_log(text: str) -> TrtexecSummary:
+    """Read a ``trtexec`` log's performance summary (the last one when there are several).
+
+    >>> s = parse_trtexec_log("[11/26/2026-14:02:11] [I] Throughput: 1523.4 qps\\n"
+    ...     "[11/26/2026-14:02:11] [I] Latency: min = 0.61 ms, max = 1.90 ms, mean = 0.66 ms, median = 0.65 ms, "
+    ...     "percentile(90%) = 0.70 ms, percentile(95%) = 0.72 ms, percentile(99%) = 0.95 ms")
+    >>> s.throughput_qps, s.latency["p99"], s.latency["median"]
+    (1523.4, 0.95, 0.65)
+    """
+    throughput, latency, gpu, version, flags = None, {}, {}, None, []
+    for line in text.splitlines():
+        if m := re.search(r"\]\s*Throughput:\s*([\d.eE+-]+)\s*qps", line):
+            throughput = float(m.group(1))
+        elif re.search(r"\]\s*Latency:\s*min", line):
+            latency = _stats(line)
+        elif re.search(r"\]\s*GPU Compute Time:\s*min", line):
+            gpu = _stats(line)
+        elif m := re.search(r"TensorRT version:\s*([\d.]+)", line):
+            version = m.group(1)
+        elif m := re.search(r"&&&& RUNNING TensorRT\.trtexec \[TensorRT v(\d+)\]", line):
+            version = version or m.group(1)
+        if "&&&& RUNNING" in line:
+            flags = [f for f in ("--fp16", "--int8", "--stronglyTyped", "--best") if f in line.split()]
+    if throughput is None and not latency:
+        raise ValueError("no trtexec performance summary found (expected lines like '[I] Throughput: ... qps' and "
+                         "'[I] Latency: min = ... ms, ...'); was the log cut, or did the build fail?")
+    return TrtexecSummary(throughput_qps=throughput, latency=latency, gpu_compute=gpu, tensorrt=version,
+                          precision_flags=tuple(flags))
+
+
+@dataclass(frozen=True)
+class TegraSample:
+    """One ``tegrastats`` line: RAM used/total (MB), per-core CPU load (% or ``None`` when the core is off) and
+    frequency (MHz), GPU load (``GR3D_FREQ`` %), temperatures (deg C) and power rails (instantaneous and
+    average, mW)."""
+
+    ram_used_mb: int | None
+    ram_total_mb: int | None
+    cpu_load: tuple
+    cpu_mhz: tuple
+    gpu_load: int | None
+    temps_c: dict
+    power_mw: dict
+
+    @property
+    def total_power_mw(self) -> int | None:
+        """The board's input power: ``VDD_IN`` (Orin) or ``POM_5V_IN`` (Nano/TX2/Xavier), else the sum of rails."""
+        for key in ("VDD_IN", "POM_5V_IN"):
+            if key in self.power_mw:
+                return self.power_mw[key][0]
+        return sum(v[0] for v in self.power_mw.values()) if self.power_mw else None
+
+
+def parse_tegrastats(line: str) -> TegraSample:
+    """Parse one line of ``tegrastats`` output (Jetson Nano/TX2/Xavier and Orin formats).
+
+    >>> s = parse_tegrastats("11-26-2026 14:05:01 RAM 3190/7620MB (lfb 1x4MB) SWAP 0/3810MB (cached 0MB) "
+    ...     "CPU [12%@1510,8%@1510,off,off,5%@1510,4%@1510] EMC_FREQ 0% GR3D_FREQ 45% cpu@48.5C gpu@47.8C "
+    ...     "tj@48.5C VDD_IN 5123mW/5002mW VDD_CPU_GPU_CV 1020mW/990mW VDD_SOC 1450mW/1440mW")
+    >>> s.ram_used_mb, s.gpu_load, s.cpu_load[:3], s.temps_c["gpu"], s.total_power_mw
+    (3190, 45, (12, 8, None), 47.8, 5123)
+    """
+    ram = re.search(r"RAM (\d+)/(\d+)MB", line)
+    cpu = re.search(r"CPU \[([^\]]*)\]", line)
+    loads, mhz = [], []
+    if cpu:
+        for core in cpu.group(1).split(","):
+            core = core.strip()
+            m = re.match(r"(\d+)%(?:@(\d+))?", core)
+            loads.append(int(m.group(1)) if m else None)
+            mhz.append(int(m.group(2)) if m and m.group(2) else None)
+    gr3d = re.search(r"GR3D_FREQ (\d+)%", line)
+    temps = {m.group(1).lower(): float(m.group(2)) for m in re.finditer(r"\b([A-Za-z][\w]*)@(-?[\d.]+)C\b", line)}
+    power = {}
+    for m in re.finditer(r"\b((?:VDD|POM)_[A-Z0-9_]+) (\d+)(?:mW)?/(\d+)(?:mW)?", line):
+        power[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+    if not (ram or cpu or power):
+        raise ValueError(f"not a tegrastats line (no RAM, CPU or power field): {line[:80]!r}")
+    return TegraSample(ram_used_mb=int(ram.group(1)) if ram else None, ram_total_mb=int(ram.group(2)) if ram else None,
+                       cpu_load=tuple(loads), cpu_mhz=tuple(mhz), gpu_load=int(gr3d.group(1)) if gr3d else None,
+                       temps_c=temps, power_mw=power)
