@@ -17,6 +17,7 @@ One job per module::
     detection_metrics  IoU, COCO mAP (torchmetrics), box matching, detector thresholds and error tables
     anchors    YOLOv5-style anchor fitting (k-means) and YOLOv8/11's anchor-free target candidates
     deploy     ONNX export + parity, INT8/FP16 + accuracy gate, TensorRT / trtexec, one benchmark, a package
+    classical  OpenCV pipelines (pose, templates, keypoints, hole counting) returning the same prediction types
     foundation zero-shot with foundation models: linear-probe curve, masks as Detections, boxes -> SAM -> CLIP
                (the models themselves: coursekit.models.clip, coursekit.models.sam)
     viz        image grids, curves, confusion matrices, prediction galleries
@@ -78,13 +79,16 @@ _LAZY = {
                          "trtexec_command", "build_engine", "engine_manifest", "check_engine_compatible",
                          "EngineMismatch", "parse_trtexec_log", "parse_tegrastats", "tensorrt_available",
                          "write_package", "verify_package", "PackageError", "PreprocessSpec"],
+    "coursekit.classical": ["PoseEstimator", "TemplateClassifier", "KeypointClassifier", "HoleCounter", "Poses",
+                            "evaluate_poses", "angle_error", "Stages", "show_stages", "FrameError", "check_frame",
+                            "ClassicalPipeline", "render_parts", "nuisance_domain", "FIXTURE"],
     "coursekit.exercises": ["check_conv_output_size", "check_accuracy", "check_batchnorm", "check_param_count",
                             "check_receptive_field", "ExerciseError"],
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 _SUBMODULES = ["assets", "data", "exercises", "metrics", "models", "scenes", "viz", "train", "types", "cli",
                "standins", "calibrate", "evaluate", "detection_metrics", "anchors", "foundation", "deploy",
-               "exercises_deploy"]
+               "exercises_deploy", "classical", "exercises_classical"]
 
 __all__ = [
     "settings", "Settings", "seed_everything", "pick_device",

@@ -614,3 +614,29 @@ def test_images_outside_an_images_folder(copy):
     p = _one(_check(copy), "bad_layout")
     assert (_rel(p, copy), p.split, p.severity) == ("valpics", "val", "error")
     assert "/labels/" in p.message
+
+
+def test_write_yolo_dataset_round_trips_through_the_validator(tmp_path):
+    """Boxes written by write_yolo_dataset come back through the course's own validator unchanged."""
+    import numpy as np
+    import pytest
+
+    from coursekit.data.yolo import read_yolo_labels, validate_yolo_dataset, write_yolo_dataset, yolo_to_xyxy
+    from coursekit.types import Detections
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (3, 40, 60, 3), dtype=np.uint8)
+    boxes = [np.array([[2., 3, 20, 30], [30, 5, 59, 39]]), np.zeros((0, 4)), np.array([[0., 0, 60, 40]])]
+    dets = [Detections(b, class_id=np.arange(len(b)) % 2, class_names=["hole", "slot"]) for b in boxes]
+    yaml_path = write_yolo_dataset(tmp_path / "ds", {"train": (images, dets), "val": (images[:1], dets[:1])},
+                                   ["hole", "slot"])
+    report = validate_yolo_dataset(yaml_path)
+    assert report.ok, report
+    for k, b in enumerate(boxes):
+        labels = read_yolo_labels(tmp_path / "ds" / "labels" / "train" / f"{k:06d}.txt", ["hole", "slot"])
+        np.testing.assert_allclose(yolo_to_xyxy(labels.boxes, 60, 40), b.reshape(-1, 4), atol=1e-3)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        write_yolo_dataset(tmp_path / "ds", {"train": (images, dets)}, ["hole", "slot"])
+    with pytest.raises(ValueError, match="class_id"):
+        write_yolo_dataset(tmp_path / "bad", {"train": (images[:1], [Detections(boxes[0], class_id=np.array([0, 5]),
+                                                                               class_names=["hole"])])}, ["hole"])

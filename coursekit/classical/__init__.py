@@ -1,0 +1,34 @@
+"""Classical OpenCV pipelines that return the course's own prediction types (Module 6).
+
+One job per module::
+
+    frames     check_frame: clear errors for bad input (empty, float, channels first, RGBA, wrong size)
+    poses      Poses (angle + centre per image), angle_error, evaluate_poses
+    stages     Stages (named intermediate images: .explain(frame)) and show_stages
+    base       ClassicalPipeline (params as a state_dict: lock_model / the eval harness accept it), time_per_frame
+    segment    part vs board: difference from the board colour, Otsu, clean-up
+    geometry   PoseEstimator: angle and position from minAreaRect or image moments -> Poses
+    templates  TemplateClassifier: tiny-data classification by silhouette templates -> Classifications
+    keypoints  KeypointClassifier: SIFT/ORB matching verified by RANSAC -> Classifications
+    holes      HoleCounter: holes by blobs or Hough circles -> Detections
+    scenes     the fixture domain, nuisance sweeps, part scenes with known angle / centre / holes
+
+>>> import numpy as np
+>>> from coursekit.classical import PoseEstimator
+>>> PoseEstimator().predict(np.zeros((1, 64, 64, 3), np.uint8)).found.tolist()   # blank: "not found"
+[False]
+"""
+from .base import ClassicalPipeline, time_per_frame
+from .frames import FrameError, check_frame, check_frames, is_blank
+from .geometry import PoseEstimator, moments_angle
+from .holes import HoleCounter
+from .keypoints import KeypointClassifier
+from .poses import Poses, angle_error, evaluate_poses
+from .scenes import FIXTURE, FIXTURE_MATERIALS, NUISANCES, PartScenes, nuisance_domain, render_parts
+from .stages import Stages, show_stages
+from .templates import TemplateClassifier
+
+__all__ = ["ClassicalPipeline", "time_per_frame", "FrameError", "check_frame", "check_frames", "is_blank",
+           "PoseEstimator", "moments_angle", "HoleCounter", "KeypointClassifier", "TemplateClassifier",
+           "Poses", "angle_error", "evaluate_poses", "Stages", "show_stages", "FIXTURE", "FIXTURE_MATERIALS",
+           "NUISANCES", "PartScenes", "nuisance_domain", "render_parts"]

@@ -1,0 +1,151 @@
+"""Tiny-data classification: match keypoints against a few labelled examples, verify with RANSAC.
+
+``fit`` stores the SIFT (or ORB) keypoints and descriptors of every reference image (20 per class is
+plenty); ``predict`` matches a frame against each reference (Lowe's ratio test), keeps the matches a
+rotation + translation + scale (``cv2.estimateAffinePartial2D`` with RANSAC) agrees with, and scores each
+class by its best references' inlier counts. No gradient step: the "training" is storing examples.
+
+A frame with no keypoints (blank, all black) gets uniform probabilities: the documented "no decision"
+(``Stages.values["why"]`` says why in :meth:`KeypointClassifier.explain`).
+
+>>> import numpy as np, cv2
+>>> def shape(kind, angle):
+...     img = np.full((96, 96, 3), 215, np.uint8)
+...     pts = {"L": [(20, 20), (70, 20), (70, 35), (35, 35), (35, 75), (20, 75)],
+...            "T": [(15, 20), (80, 20), (80, 35), (55, 35), (55, 80), (40, 80), (40, 35), (15, 35)]}[kind]
+...     _ = cv2.fillPoly(img, [np.array(pts, np.int32)], (50, 50, 50))
+...     return cv2.warpAffine(img, cv2.getRotationMatrix2D((48, 48), angle, 1.0), (96, 96), borderValue=(215, 215, 215))
+>>> clf = KeypointClassifier().fit([shape("L", 0), shape("T", 0)], [0, 1], ["L", "T"])
+>>> clf.predict([shape("L", 70), shape("T", 200)]).names
+['L', 'T']
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ..types import Classifications
+from .base import ClassicalPipeline
+from .frames import check_frames, is_blank, to_gray
+from .stages import Stages
+
+__all__ = ["KeypointClassifier"]
+
+
+@dataclass
+class KeypointClassifier(ClassicalPipeline):
+    """Nearest references by RANSAC-verified keypoint matches; returns :class:`Classifications`.
+
+    Args:
+        detector: ``"sift"`` (scale and rotation invariant, float descriptors) or ``"orb"`` (binary, faster).
+        ratio: Lowe's ratio test (a match is kept if clearly better than the second best).
+        ransac_px: RANSAC's reprojection tolerance in pixels.
+        top_k: a class's score is the mean inlier count of its ``top_k`` best-matching references.
+        temperature: probabilities are ``softmax(score / temperature)``.
+        upscale: frames are resized by this factor first (small frames have few keypoints).
+    """
+
+    detector: str = "sift"
+    ratio: float = 0.8
+    ransac_px: float = 4.0
+    top_k: int = 3
+    temperature: float = 2.0
+    upscale: float = 2.0
+    expected_size: tuple[int, int] | None = None
+    class_names: list = field(default_factory=list)
+    _refs: list = field(default_factory=list, repr=False)
+
+    def __post_init__(self):
+        if self.detector not in ("sift", "orb"):
+            raise ValueError(f"detector must be 'sift' or 'orb'; got {self.detector!r}")
+
+    def _features(self, frame):
+        gray = to_gray(frame)
+        if self.upscale != 1:
+            gray = cv2.resize(gray, None, fx=self.upscale, fy=self.upscale, interpolation=cv2.INTER_CUBIC)
+        det = cv2.SIFT_create() if self.detector == "sift" else cv2.ORB_create(500, edgeThreshold=15, patchSize=15)
+        kps, desc = det.detectAndCompute(gray, None)
+        return kps, desc, gray
+
+    def fit(self, frames, labels, class_names) -> "KeypointClassifier":
+        """Store the keypoints of the labelled references (the whole "training")."""
+        frames = check_frames(frames, self.expected_size)
+        labels = np.asarray(labels, np.int64)
+        if len(labels) != len(frames):
+            raise ValueError(f"{len(frames)} frames but {len(labels)} labels")
+        self.class_names = list(class_names)
+        if labels.min() < 0 or labels.max() >= len(self.class_names):
+            raise ValueError(f"labels must be 0..{len(self.class_names) - 1}")
+        self._refs = []
+        for f, y in zip(frames, labels):
+            kps, desc, _ = self._features(f)
+            if desc is not None and len(kps) >= 3:
+                self._refs.append((int(y), np.float32([k.pt for k in kps]), desc))
+        missing = set(range(len(self.class_names))) - {r[0] for r in self._refs}
+        if missing:
+            raise ValueError(f"no usable reference (no keypoints) for class(es) {[self.class_names[i] for i in missing]}")
+        return self
+
+    def _inliers(self, kps, desc, ref):
+        _, pts_r, desc_r = ref
+        norm = cv2.NORM_L2 if self.detector == "sift" else cv2.NORM_HAMMING
+        pairs = cv2.BFMatcher(norm).knnMatch(desc, desc_r, k=2)
+        good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < self.ratio * p[1].distance]
+        if len(good) < 3:
+            return 0, None
+        src = np.float32([kps[m.queryIdx].pt for m in good])
+        dst = pts_r[[m.trainIdx for m in good]]
+        _, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=self.ransac_px)
+        return (0, None) if inl is None else (int(inl.sum()), (good, inl.ravel().astype(bool)))
+
+    def state_dict(self) -> dict:
+        """The parameters and the stored references (labels, keypoints, descriptors): what decides the output."""
+        d = super().state_dict()
+        d["references"] = b"".join(np.int64(y).tobytes() + p.tobytes() + np.asarray(dsc).tobytes()
+                                   for y, p, dsc in self._refs)
+        return d
+
+    def _collate(self, items):
+        return Classifications(np.concatenate(items) if items else np.zeros((0, len(self.class_names))),
+                               self.class_names)
+
+    def _predict_one(self, frame, explain):
+        if not self._refs:
+            raise RuntimeError("KeypointClassifier is not fitted: call fit(frames, labels, class_names) first")
+        k = len(self.class_names)
+        stages = Stages() if explain else None
+        kps, desc, gray = self._features(frame)
+        if explain:
+            stages.add("frame", frame)
+            stages.add("keypoints", cv2.drawKeypoints(cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB), kps, None, (255, 0, 0)),
+                       f"{len(kps)} {self.detector.upper()} keypoints")
+        if is_blank(frame) or desc is None or len(kps) < 3:
+            probs = np.full((1, k), 1.0 / k)
+            if explain:
+                stages.values["why"] = "no keypoints (blank frame?): uniform probabilities, no decision"
+                stages.result = Classifications(probs, self.class_names)
+            return probs, stages
+        scores = [[] for _ in range(k)]
+        best = (0, None, None)
+        for ref in self._refs:
+            n, detail = self._inliers(kps, desc, ref)
+            scores[ref[0]].append(n)
+            if n > best[0]:
+                best = (n, ref, detail)
+        s = np.array([np.mean(sorted(v, reverse=True)[: self.top_k]) if v else 0.0 for v in scores])
+        z = (s - s.max()) / self.temperature
+        probs = (np.exp(z) / np.exp(z).sum())[None]
+        if explain:
+            stages.values.update(class_scores=dict(zip(self.class_names, s.round(2).tolist())), best_inliers=best[0])
+            if best[1] is not None:
+                good, inl = best[2]
+                pts = np.float32([kps[m.queryIdx].pt for m in good])
+                vis = cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
+                for (x, y), ok in zip(pts, inl):
+                    cv2.circle(vis, (int(x), int(y)), 3, (0, 200, 0) if ok else (255, 0, 0), 1)
+                stages.add("RANSAC inliers", vis,
+                           f"{best[0]} inliers vs a '{self.class_names[best[1][0]]}' reference (green)")
+            stages.result = Classifications(probs, self.class_names)
+        return probs, stages

@@ -1,0 +1,153 @@
+"""Tiny-data classification by template matching on normalised silhouettes.
+
+Each frame's part is segmented (:mod:`.segment`), turned to its principal axis (image moments), cropped to
+its bounding box and resized to a small square: a pose-free **template** of the part's shape, holes
+included. ``fit`` stores the references' templates; ``predict`` correlates a frame's template with each
+reference (``cv2.matchTemplate``, normalised correlation; the four axis flips are tried, because the
+principal axis has no direction) and scores each class by its ``top_k`` best references.
+
+Unlike keypoint matching (:class:`~coursekit.classical.keypoints.KeypointClassifier`), which finds the same
+*instance* again, a silhouette template tolerates instance variation (tooth counts, hole sizes), and needs
+only a few examples per class. A blank frame or no part gives uniform probabilities (no decision).
+
+>>> import numpy as np, cv2
+>>> def shape(kind, angle):
+...     img = np.full((96, 96, 3), 215, np.uint8)
+...     if kind == "ring":
+...         _ = cv2.circle(img, (48, 48), 30, (50, 50, 50), -1); _ = cv2.circle(img, (48, 48), 12, (215, 215, 215), -1)
+...     else:
+...         _ = cv2.rectangle(img, (18, 33), (78, 63), (50, 50, 50), -1)
+...     return cv2.warpAffine(img, cv2.getRotationMatrix2D((48, 48), angle, 1.0), (96, 96), borderValue=(215, 215, 215))
+>>> clf = TemplateClassifier().fit([shape("ring", 0), shape("bar", 0)], [0, 1], ["ring", "bar"])
+>>> clf.predict([shape("bar", 65), shape("ring", 140)]).names
+['bar', 'ring']
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ..types import Classifications
+from .base import ClassicalPipeline
+from .frames import check_frames, is_blank
+from .geometry import moments_angle
+from .segment import largest_contour, segment_part
+from .stages import Stages
+
+__all__ = ["TemplateClassifier", "silhouette_template"]
+
+
+def silhouette_template(mask: np.ndarray, contour, size: int = 32) -> np.ndarray | None:
+    """The part's mask (holes included) turned to its principal axis, cropped, resized to ``size``^2 float32."""
+    filled = np.zeros_like(mask)
+    cv2.drawContours(filled, [contour], -1, 255, -1)
+    part = cv2.bitwise_and(mask, filled)
+    angle = moments_angle(filled > 0)
+    m = cv2.moments(filled, binaryImage=True)
+    if m["m00"] == 0:
+        return None
+    c = (m["m10"] / m["m00"], m["m01"] / m["m00"])
+    side = int(2 * math.ceil(np.hypot(*part.shape)))
+    rot = cv2.getRotationMatrix2D(c, -angle, 1.0)  # OpenCV's positive angle is counter-clockwise on screen
+    rot[:, 2] += (side / 2 - c[0], side / 2 - c[1])
+    up = cv2.warpAffine(part, rot, (side, side), flags=cv2.INTER_LINEAR)
+    ys, xs = np.nonzero(up > 127)
+    if len(xs) == 0:
+        return None
+    crop = up[ys.min(): ys.max() + 1, xs.min(): xs.max() + 1]
+    h, w = crop.shape
+    s = max(h, w)
+    sq = np.zeros((s, s), np.uint8)
+    sq[(s - h) // 2:(s - h) // 2 + h, (s - w) // 2:(s - w) // 2 + w] = crop  # keep the aspect ratio
+    return cv2.resize(sq, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+
+@dataclass
+class TemplateClassifier(ClassicalPipeline):
+    """Nearest references by silhouette-template correlation; returns :class:`Classifications`.
+
+    Args:
+        size: template side in pixels.
+        top_k: a class's score is the mean correlation of its ``top_k`` best references.
+        temperature: probabilities are ``softmax(score / temperature)``.
+        blur, close: the segmentation's blur and clean-up.
+    """
+
+    size: int = 32
+    top_k: int = 3
+    temperature: float = 0.05
+    blur: int = 3
+    close: int = 3
+    expected_size: tuple[int, int] | None = None
+    class_names: list = field(default_factory=list)
+    _refs: list = field(default_factory=list, repr=False)
+
+    def _template(self, frame):
+        if is_blank(frame):
+            return None, None
+        seg = segment_part(frame, blur=self.blur, close=self.close)
+        contour = largest_contour(seg.mask)
+        if contour is None or cv2.contourArea(contour) < 0.01 * frame.shape[0] * frame.shape[1]:
+            return None, seg
+        return silhouette_template(seg.mask, contour, self.size), seg
+
+    def fit(self, frames, labels, class_names) -> "TemplateClassifier":
+        """Store the references' templates (the whole "training")."""
+        frames = check_frames(frames, self.expected_size)
+        labels = np.asarray(labels, np.int64)
+        if len(labels) != len(frames):
+            raise ValueError(f"{len(frames)} frames but {len(labels)} labels")
+        self.class_names = list(class_names)
+        self._refs = [(int(y), t) for f, y in zip(frames, labels) for t in [self._template(f)[0]] if t is not None]
+        missing = set(range(len(self.class_names))) - {r[0] for r in self._refs}
+        if missing:
+            raise ValueError(f"no part segmented in any reference of class(es) {[self.class_names[i] for i in missing]}")
+        return self
+
+    def state_dict(self) -> dict:
+        """The parameters and the stored references (labels and templates): what decides the output."""
+        d = super().state_dict()
+        d["references"] = b"".join(np.int64(y).tobytes() + t.tobytes() for y, t in self._refs)
+        return d
+
+    def _collate(self, items):
+        return Classifications(np.concatenate(items) if items else np.zeros((0, len(self.class_names))),
+                               self.class_names)
+
+    def _predict_one(self, frame, explain):
+        if not self._refs:
+            raise RuntimeError("TemplateClassifier is not fitted: call fit(frames, labels, class_names) first")
+        k = len(self.class_names)
+        stages = Stages() if explain else None
+        t, seg = self._template(frame)
+        if explain:
+            stages.add("frame", frame)
+            if seg is not None:
+                stages.add("mask", seg.mask, f"Otsu t={seg.threshold:.0f}")
+        if t is None:
+            probs = np.full((1, k), 1.0 / k)
+            if explain:
+                stages.values["why"] = "blank frame or no part segmented: uniform probabilities, no decision"
+                stages.result = Classifications(probs, self.class_names)
+            return probs, stages
+        flips = [t, t[::-1], t[:, ::-1], t[::-1, ::-1]]
+        scores = [[] for _ in range(k)]
+        best = (-2.0, None)
+        for y, ref in self._refs:
+            r = max(float(cv2.matchTemplate(np.ascontiguousarray(f), ref, cv2.TM_CCOEFF_NORMED)[0, 0]) for f in flips)
+            scores[y].append(r)
+            if r > best[0]:
+                best = (r, (y, ref))
+        s = np.array([np.mean(sorted(v, reverse=True)[: self.top_k]) for v in scores])
+        z = (s - s.max()) / self.temperature
+        probs = (np.exp(z) / np.exp(z).sum())[None]
+        if explain:
+            stages.add("template", (t * 255).astype(np.uint8), "turned to its principal axis")
+            stages.add("best reference", (best[1][1] * 255).astype(np.uint8),
+                       f"'{self.class_names[best[1][0]]}', r={best[0]:.2f}")
+            stages.values.update(class_scores=dict(zip(self.class_names, s.round(3).tolist())))
+            stages.result = Classifications(probs, self.class_names)
+        return probs, stages
