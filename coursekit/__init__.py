@@ -76,7 +76,7 @@ _LAZY = {
                          "convert_fp16", "calibration_set", "CalibrationReader", "CalibrationError", "accuracy_gate",
                          "GateResult", "GateFailed", "benchmark", "benchmark_table", "latency_stats",
                          "BenchmarkResult", "LatencyStats", "torch_runner", "onnx_runner", "cpu_info",
-                         "trtexec_command", "build_engine", "engine_manifest", "check_engine_compatible",
+                         "trtexec_command", "build_engine", "engine_manifest", "engine_record", "check_engine_compatible",
                          "EngineMismatch", "parse_trtexec_log", "parse_tegrastats", "tensorrt_available",
                          "write_package", "verify_package", "PackageError", "PreprocessSpec"],
     "coursekit.classical": ["PoseEstimator", "TemplateClassifier", "KeypointClassifier", "HoleCounter", "Poses",

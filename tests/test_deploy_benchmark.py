@@ -60,6 +60,30 @@ def test_benchmark_real_runner_and_table(tmp_path):
     assert table.loc["np", "timed"] == "end to end"
 
 
+def _rss_now_mb():
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def test_peak_rss_is_the_peak_not_the_rss_after_each_batch():
+    """A runner that allocates 256 MiB and frees it: RSS before and after every batch misses it; the process's
+    high-water mark (ru_maxrss) does not."""
+    before = _rss_now_mb()
+
+    def spike(x):
+        big = np.ones(256 * 2**20 // 8)            # 256 MiB, touched, freed on return
+        return x.sum() + big[-1]
+
+    r = B.benchmark(spike, np.ones((2, 3)), name="spike", backend="numpy", precision="fp32", batches=(1,),
+                    warmup=0, iters=1)
+    assert r.peak_rss_mb >= before + 200, (before, r.peak_rss_mb, _rss_now_mb())
+    assert r.peak_rss_mb >= _rss_now_mb() - 1 and r.peak_rss_mb == pytest.approx(B.peak_rss_mb(), abs=1)
+    off = B.benchmark(spike, np.ones((2, 3)), name="x", backend="numpy", precision="fp32", batches=(1,), warmup=0,
+                      iters=1, measure_memory=False)
+    assert off.peak_rss_mb is None
+
+
 def test_cpu_info_reads_flags(tmp_path):
     f = tmp_path / "cpuinfo"
     f.write_text("processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: fpu avx2 avx512_vnni amx_int8\n")

@@ -82,3 +82,66 @@ def test_build_engine_needs_tensorrt(tmp_path):
         pytest.skip("TensorRT is installed: the engine build is exercised on the device")
     with pytest.raises(ImportError):
         T.build_engine(tmp_path / "m.onnx", tmp_path / "m.engine", precision="fp16", input_name="images", shape=(3, 8, 8))
+
+
+def test_engine_record_names_the_engine_file():
+    """build_engine returns (and writes beside the engine) engine_record(...): run.py loads manifest["engine"]["file"]."""
+    facts = {"tensorrt": "10.3.0", "compute_capability": "8.7", "gpu": "Orin", "l4t": "R36.4.0"}
+    r = T.engine_record("/tmp/out/classifier_fp16.engine", "/tmp/x/classifier.onnx", precision="fp16",
+                        input_name="images", shape=(3, 96, 96), max_batch=32, facts=facts)
+    assert r["file"] == "classifier_fp16.engine" and r["onnx"] == "classifier.onnx" and r["precision"] == "fp16"
+    assert r["input"] == {"name": "images", "shape": [3, 96, 96], "max_batch": 32}
+    assert all(r[k] == v for k, v in facts.items())
+    with pytest.raises(ValueError, match="precision"):
+        T.engine_record("m.engine", "m.onnx", precision="bf16", input_name="x", shape=(3,), max_batch=1, facts=facts)
+    import inspect
+    assert "engine_record(" in inspect.getsource(T.build_engine)   # build_engine's manifest is this record
+
+
+def _run_template():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(T.__file__).with_name("run_template.py")
+    spec = importlib.util.spec_from_file_location("run_template_under_test", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_run_py_finds_tensors_by_io_mode_not_by_index():
+    from types import SimpleNamespace
+
+    run = _run_template()
+    trt = SimpleNamespace(TensorIOMode=SimpleNamespace(INPUT="in", OUTPUT="out"))
+
+    class Engine:
+        def __init__(self, modes):
+            self.modes = modes
+            self.num_io_tensors = len(modes)
+
+        def get_tensor_name(self, i):
+            return list(self.modes)[i]
+
+        def get_tensor_mode(self, name):
+            return self.modes[name]
+
+    assert run.io_tensors(Engine({"logits": "out", "images": "in"}), trt) == ("images", "logits")
+    with pytest.raises(RuntimeError, match="one input and one output"):
+        run.io_tensors(Engine({"a": "in", "b": "in", "c": "out"}), trt)
+
+
+def test_run_py_checks_cuda_error_codes():
+    import enum
+    from types import SimpleNamespace
+
+    class cudaError_t(enum.IntEnum):
+        cudaSuccess = 0
+        cudaErrorMemoryAllocation = 2
+
+    cudart = SimpleNamespace(cudaError_t=cudaError_t)
+    run = _run_template()
+    assert run.cuda_check(cudart, "cudaMalloc", (cudaError_t.cudaSuccess, 1234)) == 1234
+    assert run.cuda_check(cudart, "cudaMemcpy", (cudaError_t.cudaSuccess,)) == ()
+    with pytest.raises(RuntimeError, match=r"cudaMalloc\(64 bytes\) failed: cudaErrorMemoryAllocation"):
+        run.cuda_check(cudart, "cudaMalloc(64 bytes)", (cudaError_t.cudaErrorMemoryAllocation, 0))

@@ -63,7 +63,8 @@ def test_notebook_04_offline_path_runs_without_the_network(cut_network, capsys):
     results = []
     for image, t in zip(images[:2], truth[:2]):
         predictor.set_image(image)
-        assert amg.generate(image) is not None
+        for m in amg.generate(image):  # segment-anything's own records, masks at the image's size
+            assert m["segmentation"].shape == image.shape[:2] and 0 <= m["predicted_iou"] <= 1.5 and m["area"] > 0
         found = F.segment_and_name(image, t, lambda b: SM.predict_box(predictor, b),
                                    lambda crops: C.encode_images(clip.model, clip.preprocess, crops),
                                    classifier, scale, parts)

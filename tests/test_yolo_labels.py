@@ -637,6 +637,11 @@ def test_write_yolo_dataset_round_trips_through_the_validator(tmp_path):
         np.testing.assert_allclose(yolo_to_xyxy(labels.boxes, 60, 40), b.reshape(-1, 4), atol=1e-3)
     with pytest.raises(FileExistsError, match="overwrite=True"):
         write_yolo_dataset(tmp_path / "ds", {"train": (images, dets)}, ["hole", "slot"])
+    # overwrite replaces the folder whole: no image or label of the first dataset survives
+    write_yolo_dataset(tmp_path / "ds", {"train": (images[:1], dets[:1])}, ["hole", "slot"], overwrite=True)
+    assert sorted(p.name for p in (tmp_path / "ds").rglob("*.png")) == ["000000.png"]
+    assert not (tmp_path / "ds" / "labels" / "val").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["ds"], "no temporary or .old folder may be left behind"
     with pytest.raises(ValueError, match="class_id"):
         write_yolo_dataset(tmp_path / "bad", {"train": (images[:1], [Detections(boxes[0], class_id=np.array([0, 5]),
                                                                                class_names=["hole"])])}, ["hole"])

@@ -533,32 +533,45 @@ def write_yolo_dataset(out_dir: str | os.PathLike, splits: Mapping[str, tuple], 
     """
     import cv2
 
+    from .shipped import swap_in_folder
+
     root = Path(out_dir)
     if root.exists() and any(root.iterdir()) and not overwrite:
         raise FileExistsError(f"{root} already holds files: pick an empty folder or pass overwrite=True")
     names = list(names)
-    for split, (images, dets) in splits.items():
-        images = np.asarray(images)
-        if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
-            raise ValueError(f"split {split!r}: images must be RGB uint8 (N, H, W, 3); got {images.dtype} {images.shape}")
-        if len(dets) != len(images):
-            raise ValueError(f"split {split!r}: {len(images)} images but {len(dets)} Detections (one per image)")
-        for k, (image, det) in enumerate(zip(images, dets)):
-            h, w = image.shape[:2]
-            ids = np.asarray(det.class_id if det.class_id is not None else np.zeros(len(det), int), int)
-            if len(ids) and (ids.min() < 0 or ids.max() >= len(names)):
-                raise ValueError(f"split {split!r}, image {k}: class_id {ids.tolist()} outside 0..{len(names) - 1} "
-                                 f"(names: {_names_text(names)})")
-            ok, png = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))
-            if not ok:
-                raise ValueError(f"split {split!r}, image {k}: OpenCV could not encode it as PNG")
-            _atomic_write_bytes(root / "images" / split / f"{k:06d}.png", png.tobytes())
-            boxes = xyxy_to_yolo(np.asarray(det.xyxy, np.float64).reshape(-1, 4), w, h)
-            _atomic_write_text(root / "labels" / split / f"{k:06d}.txt",
-                               "".join(_yolo_line(c, b) + "\n" for c, b in zip(ids, boxes)))
-    lines = [f"path: {root.resolve()}"] + [f"{split}: images/{split}" for split in splits]
-    lines += ["names:"] + [f"  {i}: {n}" for i, n in enumerate(names)]
-    _atomic_write_text(root / "data.yaml", "\n".join(lines) + "\n")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+    try:
+        for split, (images, dets) in splits.items():
+            images = np.asarray(images)
+            if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+                raise ValueError(f"split {split!r}: images must be RGB uint8 (N, H, W, 3); got {images.dtype} "
+                                 f"{images.shape}")
+            if len(dets) != len(images):
+                raise ValueError(f"split {split!r}: {len(images)} images but {len(dets)} Detections (one per image)")
+            for k, (image, det) in enumerate(zip(images, dets)):
+                h, w = image.shape[:2]
+                ids = np.asarray(det.class_id if det.class_id is not None else np.zeros(len(det), int), int)
+                if len(ids) and (ids.min() < 0 or ids.max() >= len(names)):
+                    raise ValueError(f"split {split!r}, image {k}: class_id {ids.tolist()} outside 0..{len(names) - 1} "
+                                     f"(names: {_names_text(names)})")
+                ok, png = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))
+                if not ok:
+                    raise ValueError(f"split {split!r}, image {k}: OpenCV could not encode it as PNG")
+                (tmp / "images" / split).mkdir(parents=True, exist_ok=True)
+                (tmp / "images" / split / f"{k:06d}.png").write_bytes(png.tobytes())
+                boxes = xyxy_to_yolo(np.asarray(det.xyxy, np.float64).reshape(-1, 4), w, h)
+                (tmp / "labels" / split).mkdir(parents=True, exist_ok=True)
+                (tmp / "labels" / split / f"{k:06d}.txt").write_text(
+                    "".join(_yolo_line(c, b) + "\n" for c, b in zip(ids, boxes)), encoding="utf-8")
+        config = {"path": str(root.resolve()), **{split: f"images/{split}" for split in splits},
+                  "names": dict(enumerate(names))}
+        (tmp / "data.yaml").write_text(_yaml().safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        tmp.chmod(0o755)
+        swap_in_folder(tmp, root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return root / "data.yaml"
 
 def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from .files import atomic_write_bytes, atomic_write_text, sha256_file
 from .quantize import (CalibrationError, CalibrationReader, GateFailed, GateResult, accuracy_gate, calibration_set,
                        convert_fp16, quantize_int8)
 from .tensorrt import (EngineMismatch, TegraSample, TrtexecSummary, build_engine, check_engine_compatible,
-                       engine_manifest, parse_tegrastats, parse_trtexec_log, tensorrt_available, trtexec_command)
+                       engine_manifest, engine_record, parse_tegrastats, parse_trtexec_log, tensorrt_available, trtexec_command)
 from .package import PackageError, PreprocessSpec, verify_package, write_package
 
 __all__ = ["BenchmarkResult", "LatencyStats", "benchmark", "benchmark_table", "cpu_info", "latency_stats", "onnx_runner",
@@ -28,5 +28,5 @@ __all__ = ["BenchmarkResult", "LatencyStats", "benchmark", "benchmark_table", "c
            "atomic_write_bytes", "atomic_write_text", "sha256_file", "CalibrationError", "CalibrationReader",
            "GateFailed", "GateResult", "accuracy_gate", "calibration_set", "convert_fp16", "quantize_int8",
            "EngineMismatch", "TegraSample", "TrtexecSummary", "build_engine", "check_engine_compatible",
-           "engine_manifest", "parse_tegrastats", "parse_trtexec_log", "tensorrt_available", "trtexec_command",
+           "engine_manifest", "engine_record", "parse_tegrastats", "parse_trtexec_log", "tensorrt_available", "trtexec_command",
            "PackageError", "PreprocessSpec", "verify_package", "write_package"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 __all__ = ["LatencyStats", "BenchmarkResult", "latency_stats", "benchmark", "benchmark_table", "torch_runner",
-           "onnx_runner", "cpu_info"]
+           "onnx_runner", "cpu_info", "peak_rss_mb"]
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,10 @@ def latency_stats(times_ms: Sequence[float], batch: int = 1) -> LatencyStats:
 class BenchmarkResult:
     """One backend's timings. ``latency[b]``: per-call stats at batch ``b``; ``throughput``: images/s at the
     largest batch (``batch / mean latency``); ``timed``: what the clock covered; ``size_mb``: model files on
-    disk; ``peak_rss_mb``: the process's resident memory at its highest during the run (a whole-process figure:
-    it includes Python, the other models loaded, and the framework); ``peak_gpu_mb``: torch's peak allocated
+    disk; ``peak_rss_mb``: the process's peak resident memory *so far*, read after the runs
+    (``getrusage`` ``ru_maxrss``; a whole-process high-water mark: it includes Python, the framework and
+    everything loaded or allocated before the benchmark, so it bounds the run's memory from above and cannot
+    be subtracted between backends measured in the same process); ``peak_gpu_mb``: torch's peak allocated
     GPU memory when on CUDA. ``raw_ms``: every timing, for plots."""
 
     name: str
@@ -98,13 +101,16 @@ class BenchmarkResult:
         return d
 
 
-def _rss_mb() -> float | None:
+def peak_rss_mb() -> float | None:
+    """The process's peak resident memory so far, in MiB (``getrusage``'s ``ru_maxrss``: KiB on Linux, bytes on
+    macOS); ``None`` where ``resource`` does not exist (Windows). It never goes down: it includes everything the
+    process loaded or allocated before, not only the benchmark."""
     try:
-        import psutil
-
-        return psutil.Process().memory_info().rss / 2**20
-    except Exception:  # pragma: no cover - psutil is a dependency of ultralytics; this is a fallback
+        import resource
+    except ImportError:  # pragma: no cover - Windows
         return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
 def benchmark(run: Callable[[Any], Any], make_input: Callable[[int], np.ndarray] | np.ndarray, *, name: str,
@@ -128,7 +134,6 @@ def benchmark(run: Callable[[Any], Any], make_input: Callable[[int], np.ndarray]
         import torch
 
         torch.cuda.reset_peak_memory_stats()
-    peak_rss = _rss_mb() if measure_memory else None
     latency, raw = {}, {}
     bar = None
     if progress:
@@ -152,13 +157,11 @@ def benchmark(run: Callable[[Any], Any], make_input: Callable[[int], np.ndarray]
             times.append((clock() - t0) * 1000.0)
             if bar is not None:
                 bar.update()
-        if measure_memory:
-            rss = _rss_mb()
-            peak_rss = max(peak_rss or 0.0, rss or 0.0) or None
         latency[b] = latency_stats(times, b)
         raw[b] = times
     if bar is not None:
         bar.close()
+    peak_rss = peak_rss_mb() if measure_memory else None   # the process's peak so far, read after the runs
     peak_gpu = None
     if cuda and measure_memory:
         import torch

@@ -9,8 +9,10 @@ folder renamed into place) ::
     golden_inputs.npy / golden_outputs.json   a few images and the reference predictions, for --selftest
     run.py                           NumPy + onnxruntime (+ TensorRT when present); no torch, no coursekit
     Dockerfile, README.txt           an L4T (Jetson) container for the package, and how to run it
+    model.engine (optional)          a TensorRT engine built from model.onnx, for one device (``engine_path=``)
     manifest.json                    sha256 + size of every file above, library versions, metrics, benchmark,
-                                     the accuracy gate's result, the trtexec command for the device
+                                     the accuracy gate's result, the selftest tolerance per backend, and the
+                                     trtexec command that builds model.engine from model.onnx on the device
 
 The package ships the **classifier** only. The detector is exported, checked for parity, quantised and
 benchmarked in notebook 05, but its deployable program would also need decoding and NMS in NumPy
@@ -38,7 +40,7 @@ from .files import atomic_write_text, replace_dir, sha256_file, temporary_dir_be
 from .quantize import GateFailed, GateResult
 
 __all__ = ["PreprocessSpec", "write_package", "verify_package", "PackageError", "jetson_dockerfile",
-           "DEFAULT_L4T_IMAGE"]
+           "DEFAULT_L4T_IMAGE", "DEFAULT_TOLERANCES"]
 
 DEFAULT_L4T_IMAGE = "nvcr.io/nvidia/l4t-jetpack:r36.4.0"
 """JetPack 6.1 (L4T R36.4) container: CUDA, cuDNN and TensorRT (with its Python bindings) for Jetson Orin.
@@ -107,19 +109,61 @@ ENTRYPOINT ["python3", "run.py"]
 """
 
 
+MODEL_FILE = "model.onnx"
+ENGINE_FILE = "model.engine"
+DEFAULT_TOLERANCES = {"onnxruntime": 1e-4, "tensorrt": 2e-2}
+"""``run.py --selftest``: the largest allowed difference of a class probability from the golden one, per backend
+(the top-1 class must always be the same). The golden probabilities come from onnxruntime on the shipped model,
+so onnxruntime reproduces them to float rounding; a TensorRT engine (FP16 kernels, its own INT8 fusion) does not."""
+
+
+def _engine_facts(engine_path: Path, engine: dict | None) -> dict:
+    if engine is None:
+        sidecar = Path(f"{engine_path}.json")
+        if not sidecar.is_file():
+            raise ValueError(f"no facts for the engine {engine_path}: pass engine= (build_engine's manifest) or keep "
+                             f"the {sidecar.name} that build_engine writes beside it")
+        engine = json.loads(sidecar.read_text(encoding="utf-8"))
+    missing = [k for k in ("tensorrt", "compute_capability") if not engine.get(k)]
+    if missing:
+        raise ValueError(f"the engine's manifest lacks {missing}: run.py could not check that the engine fits the "
+                         "device; use build_engine's manifest")
+    return dict(engine)
+
+
 def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, labels: Sequence[str],
                   preprocess: PreprocessSpec, gate: GateResult, golden_images: np.ndarray,
                   golden_probabilities: np.ndarray, metrics: dict | None = None, benchmark: list | dict | None = None,
-                  trtexec: list[str] | None = None, engine: dict | None = None, precision: str = "int8",
-                  tolerance: float = 1e-4, overwrite: bool = False, docker_image: str = DEFAULT_L4T_IMAGE) -> Path:
+                  precision: str = "int8", engine_path: str | os.PathLike | None = None, engine: dict | None = None,
+                  max_batch: int | None = None, opt_batch: int = 1, trt_version: str | None = None,
+                  tolerance: float = DEFAULT_TOLERANCES["onnxruntime"],
+                  trt_tolerance: float = DEFAULT_TOLERANCES["tensorrt"], overwrite: bool = False,
+                  docker_image: str = DEFAULT_L4T_IMAGE) -> Path:
     """Write the package folder ``out_dir`` (see the module docstring). Raises :class:`GateFailed` with the
     gate's message when ``gate.passed`` is False: nothing is written then.
 
+    ``precision``: what ``model_path`` is (``"fp32"``, ``"fp16"`` or ``"int8"`` for a QDQ model). The manifest's
+    ``tensorrt.trtexec`` is the command that builds the engine on the device from the package's own files
+    (``--onnx=model.onnx --saveEngine=model.engine``), with that precision's flags, the input of ``preprocess``
+    and batch sizes 1..``max_batch`` (default: the engine's, else 32); ``trt_version`` picks the INT8 flags
+    (default: the engine's TensorRT, else this machine's, else 10.x).
+
+    ``engine_path``: a TensorRT engine built from ``model_path`` (:func:`~coursekit.deploy.tensorrt.build_engine`),
+    copied in as ``model.engine`` and hashed like every file; its facts (TensorRT version, compute capability,
+    L4T release) come from ``engine`` or from the ``<engine>.json`` build_engine wrote beside it, and go to the
+    manifest's ``engine`` (what run.py checks) and ``tensorrt``. An engine only runs on a device like the one
+    that built it: ship one only to such devices, otherwise ship none and build it there.
+
     ``golden_probabilities``: the reference class probabilities for ``golden_images`` (the same model through
-    onnxruntime, in this process), reproduced by ``run.py --selftest`` within ``tolerance``.
+    onnxruntime, in this process). ``run.py --selftest`` reproduces them with the same top-1 class and every
+    probability within ``tolerance`` on onnxruntime, ``trt_tolerance`` on a TensorRT engine.
     """
+    from .tensorrt import PRECISIONS, tensorrt_available, trtexec_command
+
     if not gate.passed:
         raise GateFailed(f"package not written to {out_dir}: {gate.message}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS} (what the model file is); got {precision!r}")
     model_path = Path(model_path)
     if not model_path.is_file():
         raise FileNotFoundError(f"{model_path} does not exist: export (and quantise) the model first")
@@ -128,37 +172,80 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
     if len(probs) != len(golden_images) or probs.shape[1] != len(labels):
         raise ValueError(f"golden_probabilities {probs.shape} must be (len(golden_images)={len(golden_images)}, "
                          f"len(labels)={len(labels)})")
+    tolerances = {"onnxruntime": float(tolerance), "tensorrt": float(trt_tolerance)}
+    if not all(t > 0 for t in tolerances.values()):
+        raise ValueError(f"selftest tolerances must be > 0; got {tolerances}")
     preprocess.apply(golden_images[:1])  # fails early when the golden images do not fit the spec
+    facts = None
+    if engine_path is not None:
+        engine_path = Path(engine_path)
+        if not engine_path.is_file():
+            raise FileNotFoundError(f"{engine_path} does not exist: build it first (build_engine), or leave "
+                                    "engine_path out and build the engine on the device")
+        facts = _engine_facts(engine_path, engine)
+        if facts.get("precision") not in (None, precision):
+            raise ValueError(f"the engine was built at {facts['precision']}, the package ships a {precision} model: "
+                             "build the engine from the shipped model")
+        if facts.get("onnx") not in (None, model_path.name):
+            raise ValueError(f"the engine was built from {facts['onnx']}, not from {model_path.name}: build it from "
+                             "the shipped model")
+    elif engine is not None:
+        raise ValueError("engine= describes an engine file: pass engine_path= too (or neither)")
+    if max_batch is None:
+        max_batch = int(((facts or {}).get("input") or {}).get("max_batch") or 32)
+    trt_for_flags = (facts or {}).get("tensorrt") or trt_version or tensorrt_available()
+    h, w = preprocess.input_size
+    trtexec = trtexec_command(MODEL_FILE, ENGINE_FILE, precision=precision, input_name=preprocess.input_name,
+                              shape=(3, h, w), max_batch=max_batch, opt_batch=min(opt_batch, max_batch),
+                              trt_version=trt_for_flags)
     out_dir = Path(out_dir)
     with temporary_dir_beside(out_dir) as tmp:
         pkg = tmp / out_dir.name
         pkg.mkdir()
-        shutil.copyfile(model_path, pkg / "model.onnx")
+        shutil.copyfile(model_path, pkg / MODEL_FILE)
         data = model_path.with_name(model_path.name + ".data")
         if data.is_file():
-            shutil.copyfile(data, pkg / "model.onnx.data")
+            shutil.copyfile(data, pkg / (MODEL_FILE + ".data"))
+        if engine_path is not None:
+            shutil.copyfile(engine_path, pkg / ENGINE_FILE)
         (pkg / "labels.json").write_text(json.dumps(list(labels)), encoding="utf-8")
         (pkg / "preprocessing.json").write_text(json.dumps(preprocess.as_dict(), indent=2), encoding="utf-8")
         np.save(pkg / "golden_inputs.npy", golden_images, allow_pickle=False)
         (pkg / "golden_outputs.json").write_text(json.dumps({
             "class_index": probs.argmax(1).tolist(), "probabilities": probs.round(6).tolist(),
-            "tolerance": tolerance}), encoding="utf-8")
+            "reference_backend": "onnxruntime", "tolerance": tolerances}), encoding="utf-8")
         shutil.copyfile(Path(__file__).with_name("run_template.py"), pkg / "run.py")
         (pkg / "Dockerfile").write_text(jetson_dockerfile(docker_image), encoding="utf-8")
         (pkg / "README.txt").write_text(
             "Run: python run.py images.npy   (uint8 (N, H, W, 3) RGB, see preprocessing.json)\n"
             "Check: python run.py --selftest (golden predictions) -- every file is checked against manifest.json.\n"
-            "TensorRT on the device: build the engine there (manifest.json -> tensorrt.trtexec), save it as\n"
-            "model.engine, add its entry to manifest.json's 'engine' and 'files' (sha256); run.py then uses it.\n",
+            + (f"TensorRT: {ENGINE_FILE} is included, built for the device in manifest.json -> engine; run.py uses "
+               "it there and refuses it elsewhere (then it runs model.onnx with onnxruntime).\n"
+               if engine_path is not None else "")
+            + "TensorRT on another device: in this folder run manifest.json -> tensorrt.trtexec (it reads "
+              f"{MODEL_FILE}, writes {ENGINE_FILE}),\nthen rewrite the package with coursekit's "
+              f"write_package(..., engine_path='{ENGINE_FILE}') (or add the engine's sha256 to manifest.json's\n"
+              "'files' and its TensorRT version, compute capability and L4T release to 'engine'); run.py then "
+              "uses it.\n",
             encoding="utf-8")
         files = {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
                  for p in sorted(pkg.iterdir()) if p.is_file()}
+        engine_entry, trt_section = None, {"trtexec": trtexec, "precision": precision, "onnx": MODEL_FILE,
+                                           "engine_file": ENGINE_FILE, "engine_included": engine_path is not None}
+        if precision == "int8":
+            trt_section["note"] = ("INT8 from the QDQ model: TensorRT >= 10 builds it with --stronglyTyped, "
+                                   "TensorRT 8.x (JetPack 5) with --int8 --fp16 instead")
+        if facts is not None:
+            engine_entry = {**facts, "file": ENGINE_FILE, "onnx": MODEL_FILE, "precision": precision,
+                            "source": {"engine": engine_path.name, "onnx": model_path.name}}
+            trt_section.update({k: facts.get(k) for k in ("tensorrt", "compute_capability", "l4t", "gpu")})
         manifest = {
             "format": "coursekit-edge-package/1", "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "model": {"file": "model.onnx", "precision": precision, "source": model_path.name,
-                      "external_data": "model.onnx.data" if data.is_file() else None},
+            "model": {"file": MODEL_FILE, "precision": precision, "source": model_path.name,
+                      "external_data": MODEL_FILE + ".data" if data.is_file() else None},
             "files": files, "versions": _versions(), "metrics": metrics or {}, "benchmark": benchmark or {},
-            "accuracy_gate": gate.as_dict(), "tensorrt": {"trtexec": list(trtexec or [])}, "engine": engine,
+            "accuracy_gate": gate.as_dict(), "selftest_tolerance": tolerances, "tensorrt": trt_section,
+            "engine": engine_entry,
         }
         atomic_write_text(pkg / "manifest.json", json.dumps(manifest, indent=2, default=str))
         replace_dir(pkg, out_dir, overwrite=overwrite)

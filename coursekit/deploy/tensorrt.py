@@ -28,7 +28,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-__all__ = ["tensorrt_available", "trtexec_command", "build_engine", "engine_manifest", "check_engine_compatible",
+__all__ = ["tensorrt_available", "trtexec_command", "build_engine", "engine_record", "engine_manifest",
+           "check_engine_compatible",
            "EngineMismatch", "parse_trtexec_log", "TrtexecSummary", "parse_tegrastats", "TegraSample",
            "jetson_release", "PRECISIONS"]
 
@@ -138,8 +139,9 @@ def check_engine_compatible(built: dict, here: dict | None = None) -> None:
 
 def build_engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, *, precision: str, input_name: str,
                  shape: Sequence[int], max_batch: int = 1, opt_batch: int = 1, workspace_mib: int = 1024) -> dict:
-    """Build and save a TensorRT engine (atomic) with the Python API; returns its manifest (also written beside
-    it as ``<engine>.json``). Raises ``ImportError`` when TensorRT is not installed: use :func:`trtexec_command`
+    """Build and save a TensorRT engine (atomic) with the Python API; returns its manifest (:func:`engine_record`:
+    the machine facts plus the engine's ``file`` name; also written beside it as ``<engine>.json``, where
+    :func:`~coursekit.deploy.package.write_package` reads it). Raises ``ImportError`` when TensorRT is not installed: use :func:`trtexec_command`
     on the device instead."""
     import json
 
@@ -176,10 +178,28 @@ def build_engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, *
     if serialized is None:
         raise RuntimeError(f"TensorRT failed to build an engine from {onnx_path} (see the log above)")
     atomic_write_bytes(engine_path, bytes(serialized))
-    manifest = {**engine_manifest(trt_version=str(trt.__version__)), "precision": precision,
-                "input": {"name": input_name, "shape": list(dims), "max_batch": max_batch}}
+    manifest = engine_record(engine_path, onnx_path, precision=precision, input_name=input_name, shape=dims,
+                             max_batch=max_batch, facts=engine_manifest(trt_version=str(trt.__version__)))
     atomic_write_text(f"{engine_path}.json", json.dumps(manifest, indent=2))
     return manifest
+
+
+def engine_record(engine_path: str | os.PathLike, onnx_path: str | os.PathLike, *, precision: str, input_name: str,
+                  shape: Sequence[int], max_batch: int, facts: dict) -> dict:
+    """The manifest :func:`build_engine` returns and writes beside the engine: ``facts`` (what the engine is bound
+    to, from :func:`engine_manifest`), the engine's ``file`` name (what ``run.py`` loads, relative to its
+    folder), the ``onnx`` it was built from, its precision and input.
+
+    >>> r = engine_record("/x/model.engine", "/y/m.onnx", precision="fp16", input_name="images", shape=(3, 8, 8),
+    ...                   max_batch=4, facts={"tensorrt": "10.3.0", "compute_capability": "8.7", "gpu": None,
+    ...                                       "l4t": None})
+    >>> r["file"], r["onnx"], r["input"]
+    ('model.engine', 'm.onnx', {'name': 'images', 'shape': [3, 8, 8], 'max_batch': 4})
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+    return {**facts, "file": Path(engine_path).name, "onnx": Path(onnx_path).name, "precision": precision,
+            "input": {"name": input_name, "shape": [int(d) for d in shape], "max_batch": int(max_batch)}}
 
 
 # --- log parsers -------------------------------------------------------------------------------------------
