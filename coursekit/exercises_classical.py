@@ -12,7 +12,6 @@ False
 """
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import cv2

@@ -17,7 +17,7 @@ Built only on :mod:`coursekit.scenes`' public pieces (``SceneGenerator``, ``Doma
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Sequence
 
 import cv2

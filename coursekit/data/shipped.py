@@ -49,3 +49,27 @@ def swap_in_folder(new: str | os.PathLike, out: str | os.PathLike) -> Path:
     os.replace(new, out)
     shutil.rmtree(old, ignore_errors=True)
     return out
+
+
+def checked_weights(folder: str | os.PathLike, name: str, rebuild: str) -> tuple[dict, Path]:
+    """A shipped stand-in's ``(manifest, weights path)``, the weights' sha256 checked against the manifest.
+
+    ``name``: the folder's name under ``datasets/`` (for the restore hint); ``rebuild``: the command that
+    rebuilds it. A missing or changed file is refused with both ways to fix it.
+    """
+    import json
+
+    from ..assets import sha256_of
+
+    folder = Path(folder)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    path = folder / manifest["weights"]
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; rebuild it with: {rebuild}")
+    digest = sha256_of(path)
+    if digest != manifest["sha256"]:
+        raise ValueError(
+            f"{path} does not match its manifest (sha256 {digest[:12]}..., expected {manifest['sha256'][:12]}...): "
+            f"the file was changed or damaged. Restore it from the repository (git checkout -- datasets/{name}) "
+            f"or rebuild it with: {rebuild}")
+    return manifest, path

@@ -594,7 +594,7 @@ def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _parse_class(text: str, names: Sequence[str] | None, add) -> int | None:
     """The class id of one line, or None after reporting why not."""
     n = len(names) if names is not None else None
-    fix_range = (f" — fix the id, or add the class to names in data.yaml" if names is not None else "")
+    fix_range = (" — fix the id, or add the class to names in data.yaml" if names is not None else "")
     try:
         cid = int(text)
     except ValueError:

@@ -34,7 +34,6 @@ Rebuild the stand-in (deterministic on one machine; 21.5 minutes measured on 2 C
 from __future__ import annotations
 
 import colorsys
-import hashlib
 import json
 import math
 import os
@@ -42,7 +41,7 @@ import re
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
 
@@ -50,7 +49,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..assets import ASSETS, Asset
+from ..assets import ASSETS, Asset, sha256_of
 
 __all__ = [
     "CLIP_ASSETS", "CLIP_MODELS", "ClipSpec", "ClipModel", "ClipRecipe", "STANDIN_NAME",
@@ -561,13 +560,6 @@ def standin_root(root: str | os.PathLike | None = None) -> Path:
     return find_shipped_dataset(STANDIN_NAME, root, rebuild="python -m coursekit.models.clip")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def _preprocess(size: int, mean, std) -> Callable:
     from open_clip.transform import PreprocessCfg, image_transform_v2
@@ -580,17 +572,9 @@ def standin_clip_model(root: str | os.PathLike | None = None, device: str = "cpu
     import open_clip
 
     folder = Path(root) if root is not None else standin_root()
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    path = folder / manifest["weights"]
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; rebuild it with: python -m coursekit.models.clip")
-    digest = _sha256(path)
-    if digest != manifest["sha256"]:
-        raise ValueError(
-            f"{path} does not match its manifest (sha256 {digest[:12]}..., expected {manifest['sha256'][:12]}...): "
-            "the file was changed or damaged. Restore it from the repository "
-            f"(git checkout -- datasets/{STANDIN_NAME}) "
-            "or rebuild it with: python -m coursekit.models.clip")
+    from ..data.shipped import checked_weights
+
+    manifest, path = checked_weights(folder, STANDIN_NAME, "python -m coursekit.models.clip")
     config = manifest["config"]
     model = build_tiny_clip(config)
     packed = torch.load(path, map_location="cpu", weights_only=True)
@@ -867,7 +851,7 @@ def train_clip_standin(out_dir: str | os.PathLike, recipe: ClipRecipe = ClipReci
         torch.save(pack_state(model, vocabulary), tmp / weights)
         arch = recipe.describe()
         manifest = {
-            "name": STANDIN_NAME, "weights": weights, "sha256": _sha256(tmp / weights),
+            "name": STANDIN_NAME, "weights": weights, "sha256": sha256_of(tmp / weights),
             "size": (tmp / weights).stat().st_size, "arch": arch, "config": config,
             "recipe": {**asdict(recipe), "heldout": [list(p) for p in recipe.heldout],
                        "vision_layers": (list(recipe.vision_layers) if isinstance(recipe.vision_layers, (tuple, list))

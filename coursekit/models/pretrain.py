@@ -34,6 +34,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..assets import sha256_of
+
 __all__ = ["Backbone", "PretrainRecipe", "STANDIN_PARTS", "IMAGENET_MEAN", "IMAGENET_STD",
            "pretrained_backbone", "standin_backbone", "imagenet_backbone", "resnet9_backbone",
            "pretraining_set", "pretrain_standin", "standin_root"]
@@ -164,25 +166,13 @@ def standin_root(root: str | os.PathLike | None = None) -> Path:
     return find_shipped_dataset(STANDIN_NAME, root, rebuild="python -m coursekit.models.pretrain")
 
 
-def _sha256(path: Path) -> str:
-    from ..assets import sha256_of
-
-    return sha256_of(Path(path))
-
 
 def standin_backbone(root: str | os.PathLike | None = None) -> Backbone:
     """The course's stand-in backbone (shipped weights, checksum verified). See the module docstring."""
     folder = standin_root(root)
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    path = folder / manifest["weights"]
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; rebuild it with: python -m coursekit.models.pretrain")
-    digest = _sha256(path)
-    if digest != manifest["sha256"]:
-        raise ValueError(
-            f"{path} does not match its manifest (sha256 {digest[:12]}..., expected {manifest['sha256'][:12]}...): "
-            "the file was changed or damaged. Restore it from the repository (git checkout -- datasets/"
-            f"{STANDIN_NAME}) or rebuild it with: python -m coursekit.models.pretrain")
+    from ..data.shipped import checked_weights
+
+    manifest, path = checked_weights(folder, STANDIN_NAME, "python -m coursekit.models.pretrain")
     width = int(manifest["recipe"]["width"])
     return Backbone("resnet9-parts-standin", f"resnet9-w{width}", path, tuple(manifest["mean"]),
                     tuple(manifest["std"]), int(manifest["recipe"]["size"]), True,
@@ -301,7 +291,7 @@ def pretrain_standin(out_dir: str | os.PathLike, recipe: PretrainRecipe = Pretra
         state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items() if not k.startswith("fc.")}
         torch.save(state, tmp / weights)
         manifest = {
-            "name": STANDIN_NAME, "weights": weights, "sha256": _sha256(tmp / weights),
+            "name": STANDIN_NAME, "weights": weights, "sha256": sha256_of(tmp / weights),
             "size": (tmp / weights).stat().st_size, "arch": f"resnet9 width {recipe.width} (no classifier)",
             "recipe": {**asdict(recipe), "parts": list(recipe.parts)}, "mean": list(mean), "std": list(std),
             "data": report, "pretrain_val_accuracy": val_acc,

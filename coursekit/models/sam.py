@@ -43,7 +43,6 @@ boxes are pixel ``(x0, y0, x1, y1)`` with x1/y1 exclusive (the course's conventi
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -53,13 +52,12 @@ import time
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..assets import ASSETS, Asset
+from ..assets import ASSETS, Asset, sha256_of
 
 __all__ = [
     "SAM_ASSETS", "SAM_KINDS", "STANDIN_NAME", "TRAIN_PARTS", "TinySamArch", "SamRecipe",
@@ -237,13 +235,6 @@ def tiny_sam(arch: TinySamArch = TinySamArch()):
     return sam.eval()
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def standin_root(root: str | os.PathLike | None = None) -> Path:
     """The folder holding the shipped stand-in (repository ``datasets/sam_standin``, else the cache)."""
@@ -258,16 +249,9 @@ def standin_sam(root: str | os.PathLike | None = None):
     Not announced: :func:`sam_model` is the call that announces it.
     """
     folder = standin_root(root)
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    path = folder / manifest["weights"]
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; rebuild it with: python -m coursekit.models.sam")
-    digest = _sha256(path)
-    if digest != manifest["sha256"]:
-        raise ValueError(
-            f"{path} does not match its manifest (sha256 {digest[:12]}..., expected {manifest['sha256'][:12]}...): "
-            f"the file was changed or damaged. Restore it from the repository (git checkout -- datasets/"
-            f"{STANDIN_NAME}) or rebuild it with: python -m coursekit.models.sam")
+    from ..data.shipped import checked_weights
+
+    manifest, path = checked_weights(folder, STANDIN_NAME, "python -m coursekit.models.sam")
     arch = manifest["arch"]
     sam = tiny_sam(TinySamArch(**{**arch, "global_attn_indexes": tuple(arch["global_attn_indexes"])}))
     sam.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
@@ -839,7 +823,7 @@ def build_sam_standin(out_dir: str | os.PathLike, recipe: SamRecipe = SamRecipe(
         state = {k: v.detach().cpu().contiguous().clone() for k, v in sam.state_dict().items()}
         torch.save(state, tmp / weights)
         manifest = {
-            "name": STANDIN_NAME, "weights": weights, "sha256": _sha256(tmp / weights),
+            "name": STANDIN_NAME, "weights": weights, "sha256": sha256_of(tmp / weights),
             "size": (tmp / weights).stat().st_size, "params": _count(sam),
             "arch": {**asdict(recipe.arch), "global_attn_indexes": list(recipe.arch.global_attn_indexes)},
             "recipe": {**{k: v for k, v in asdict(recipe).items() if k != "arch"}, "parts": list(recipe.parts)},

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from ..assets import ASSETS, AssetUnavailable, fetch
+from ..assets import ASSETS, Asset, AssetUnavailable, fetch
 from ..settings import Settings, env_flag
 from ..settings import settings as _settings
 from ..standins import announce_standin
