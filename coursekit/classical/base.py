@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from ..types import Classifications
 from .frames import check_frame, check_frames
 from .stages import Stages
 
-__all__ = ["ClassicalPipeline", "time_per_frame"]
+__all__ = ["ClassicalPipeline", "ReferenceClassifier", "time_per_frame"]
 
 
 class ClassicalPipeline:
@@ -70,6 +71,51 @@ class ClassicalPipeline:
         frame = check_frame(frame, self.expected_size)
         _, stages = self._predict_one(frame, True)
         return stages
+
+
+class ReferenceClassifier(ClassicalPipeline):
+    """What the classifiers that store labelled reference images share (:class:`TemplateClassifier`,
+    :class:`KeypointClassifier`): checked ``fit`` inputs, a reference for every class, a class score = the mean
+    of its ``top_k`` best reference scores, probabilities = ``softmax(score / temperature)``, and a uniform
+    "no decision" for a frame with nothing to compare. Subclasses have ``class_names``, ``top_k``,
+    ``temperature`` and ``_refs`` (a list whose items start with the class index)."""
+
+    def _fit_inputs(self, frames, labels, class_names) -> tuple[list, np.ndarray]:
+        frames = check_frames(frames, self.expected_size)
+        labels = np.asarray(labels, np.int64)
+        if len(labels) != len(frames):
+            raise ValueError(f"{len(frames)} frames but {len(labels)} labels")
+        self.class_names = list(class_names)
+        if len(labels) and (labels.min() < 0 or labels.max() >= len(self.class_names)):
+            raise ValueError(f"labels must be 0..{len(self.class_names) - 1}")
+        return frames, labels
+
+    def _check_coverage(self, problem: str) -> None:
+        missing = sorted(set(range(len(self.class_names))) - {r[0] for r in self._refs})
+        if missing:
+            raise ValueError(f"{problem} {[self.class_names[i] for i in missing]}")
+
+    def _require_fitted(self) -> None:
+        if not self._refs:
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(frames, labels, class_names) first")
+
+    def _collate(self, items):
+        return Classifications(np.concatenate(items) if items else np.zeros((0, len(self.class_names))),
+                               self.class_names)
+
+    def _uniform(self, stages: Stages | None, why: str):
+        k = len(self.class_names)
+        probs = np.full((1, k), 1.0 / k)
+        if stages is not None:
+            stages.values["why"] = why
+            stages.result = Classifications(probs, self.class_names)
+        return probs, stages
+
+    def _class_probs(self, scores: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
+        """Per-class reference scores -> (class scores (C,), probabilities (1, C))."""
+        s = np.array([np.mean(sorted(v, reverse=True)[: self.top_k]) if v else 0.0 for v in scores])
+        z = (s - s.max()) / self.temperature
+        return s, (np.exp(z) / np.exp(z).sum())[None]
 
 
 def time_per_frame(fn, frames, repeats: int = 3, warmup: int = 2) -> dict[str, float]:

@@ -27,15 +27,15 @@ import cv2
 import numpy as np
 
 from ..types import Classifications
-from .base import ClassicalPipeline
-from .frames import check_frames, is_blank, to_gray
+from .base import ReferenceClassifier
+from .frames import is_blank, to_gray
 from .stages import Stages
 
 __all__ = ["KeypointClassifier"]
 
 
 @dataclass
-class KeypointClassifier(ClassicalPipeline):
+class KeypointClassifier(ReferenceClassifier):
     """Nearest references by RANSAC-verified keypoint matches; returns :class:`Classifications`.
 
     Args:
@@ -71,21 +71,13 @@ class KeypointClassifier(ClassicalPipeline):
 
     def fit(self, frames, labels, class_names) -> "KeypointClassifier":
         """Store the keypoints of the labelled references (the whole "training")."""
-        frames = check_frames(frames, self.expected_size)
-        labels = np.asarray(labels, np.int64)
-        if len(labels) != len(frames):
-            raise ValueError(f"{len(frames)} frames but {len(labels)} labels")
-        self.class_names = list(class_names)
-        if labels.min() < 0 or labels.max() >= len(self.class_names):
-            raise ValueError(f"labels must be 0..{len(self.class_names) - 1}")
+        frames, labels = self._fit_inputs(frames, labels, class_names)
         self._refs = []
         for f, y in zip(frames, labels):
             kps, desc, _ = self._features(f)
             if desc is not None and len(kps) >= 3:
                 self._refs.append((int(y), np.float32([k.pt for k in kps]), desc))
-        missing = set(range(len(self.class_names))) - {r[0] for r in self._refs}
-        if missing:
-            raise ValueError(f"no usable reference (no keypoints) for class(es) {[self.class_names[i] for i in missing]}")
+        self._check_coverage("no usable reference (no keypoints) for class(es)")
         return self
 
     def _inliers(self, kps, desc, ref):
@@ -107,13 +99,8 @@ class KeypointClassifier(ClassicalPipeline):
                                    for y, p, dsc in self._refs)
         return d
 
-    def _collate(self, items):
-        return Classifications(np.concatenate(items) if items else np.zeros((0, len(self.class_names))),
-                               self.class_names)
-
     def _predict_one(self, frame, explain):
-        if not self._refs:
-            raise RuntimeError("KeypointClassifier is not fitted: call fit(frames, labels, class_names) first")
+        self._require_fitted()
         k = len(self.class_names)
         stages = Stages() if explain else None
         kps, desc, gray = self._features(frame)
@@ -122,11 +109,7 @@ class KeypointClassifier(ClassicalPipeline):
             stages.add("keypoints", cv2.drawKeypoints(cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB), kps, None, (255, 0, 0)),
                        f"{len(kps)} {self.detector.upper()} keypoints")
         if is_blank(frame) or desc is None or len(kps) < 3:
-            probs = np.full((1, k), 1.0 / k)
-            if explain:
-                stages.values["why"] = "no keypoints (blank frame?): uniform probabilities, no decision"
-                stages.result = Classifications(probs, self.class_names)
-            return probs, stages
+            return self._uniform(stages, "no keypoints (blank frame?): uniform probabilities, no decision")
         scores = [[] for _ in range(k)]
         best = (0, None, None)
         for ref in self._refs:
@@ -134,9 +117,7 @@ class KeypointClassifier(ClassicalPipeline):
             scores[ref[0]].append(n)
             if n > best[0]:
                 best = (n, ref, detail)
-        s = np.array([np.mean(sorted(v, reverse=True)[: self.top_k]) if v else 0.0 for v in scores])
-        z = (s - s.max()) / self.temperature
-        probs = (np.exp(z) / np.exp(z).sum())[None]
+        s, probs = self._class_probs(scores)
         if explain:
             stages.values.update(class_scores=dict(zip(self.class_names, s.round(2).tolist())), best_inliers=best[0])
             if best[1] is not None:

@@ -31,8 +31,8 @@ import cv2
 import numpy as np
 
 from ..types import Classifications
-from .base import ClassicalPipeline
-from .frames import check_frames, is_blank
+from .base import ReferenceClassifier
+from .frames import is_blank
 from .geometry import moments_angle
 from .segment import largest_contour, segment_part
 from .stages import Stages
@@ -66,7 +66,7 @@ def silhouette_template(mask: np.ndarray, contour, size: int = 32) -> np.ndarray
 
 
 @dataclass
-class TemplateClassifier(ClassicalPipeline):
+class TemplateClassifier(ReferenceClassifier):
     """Nearest references by silhouette-template correlation; returns :class:`Classifications`.
 
     Args:
@@ -96,15 +96,9 @@ class TemplateClassifier(ClassicalPipeline):
 
     def fit(self, frames, labels, class_names) -> "TemplateClassifier":
         """Store the references' templates (the whole "training")."""
-        frames = check_frames(frames, self.expected_size)
-        labels = np.asarray(labels, np.int64)
-        if len(labels) != len(frames):
-            raise ValueError(f"{len(frames)} frames but {len(labels)} labels")
-        self.class_names = list(class_names)
+        frames, labels = self._fit_inputs(frames, labels, class_names)
         self._refs = [(int(y), t) for f, y in zip(frames, labels) for t in [self._template(f)[0]] if t is not None]
-        missing = set(range(len(self.class_names))) - {r[0] for r in self._refs}
-        if missing:
-            raise ValueError(f"no part segmented in any reference of class(es) {[self.class_names[i] for i in missing]}")
+        self._check_coverage("no part segmented in any reference of class(es)")
         return self
 
     def state_dict(self) -> dict:
@@ -113,13 +107,8 @@ class TemplateClassifier(ClassicalPipeline):
         d["references"] = b"".join(np.int64(y).tobytes() + t.tobytes() for y, t in self._refs)
         return d
 
-    def _collate(self, items):
-        return Classifications(np.concatenate(items) if items else np.zeros((0, len(self.class_names))),
-                               self.class_names)
-
     def _predict_one(self, frame, explain):
-        if not self._refs:
-            raise RuntimeError("TemplateClassifier is not fitted: call fit(frames, labels, class_names) first")
+        self._require_fitted()
         k = len(self.class_names)
         stages = Stages() if explain else None
         t, seg = self._template(frame)
@@ -128,11 +117,7 @@ class TemplateClassifier(ClassicalPipeline):
             if seg is not None:
                 stages.add("mask", seg.mask, f"Otsu t={seg.threshold:.0f}")
         if t is None:
-            probs = np.full((1, k), 1.0 / k)
-            if explain:
-                stages.values["why"] = "blank frame or no part segmented: uniform probabilities, no decision"
-                stages.result = Classifications(probs, self.class_names)
-            return probs, stages
+            return self._uniform(stages, "blank frame or no part segmented: uniform probabilities, no decision")
         flips = [t, t[::-1], t[:, ::-1], t[::-1, ::-1]]
         scores = [[] for _ in range(k)]
         best = (-2.0, None)
@@ -141,9 +126,7 @@ class TemplateClassifier(ClassicalPipeline):
             scores[y].append(r)
             if r > best[0]:
                 best = (r, (y, ref))
-        s = np.array([np.mean(sorted(v, reverse=True)[: self.top_k]) for v in scores])
-        z = (s - s.max()) / self.temperature
-        probs = (np.exp(z) / np.exp(z).sum())[None]
+        s, probs = self._class_probs(scores)
         if explain:
             stages.add("template", (t * 255).astype(np.uint8), "turned to its principal axis")
             stages.add("best reference", (best[1][1] * 255).astype(np.uint8),

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
-__all__ = ["find_shipped_dataset", "swap_in_folder"]
+__all__ = ["find_shipped_dataset", "swap_in_folder", "building_folder", "checked_weights"]
 
 
 def find_shipped_dataset(name: str, root: str | os.PathLike | None = None, rebuild: str = "") -> Path:
@@ -49,6 +52,30 @@ def swap_in_folder(new: str | os.PathLike, out: str | os.PathLike) -> Path:
     os.replace(new, out)
     shutil.rmtree(old, ignore_errors=True)
     return out
+
+
+@contextmanager
+def building_folder(out: str | os.PathLike) -> Iterator[Path]:
+    """Build a folder in a temporary sibling of ``out``; when the block ends it is swapped in at ``out``
+    (:func:`swap_in_folder`), and if the block raises it is deleted: never a half-written folder at ``out``.
+
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp()) / "data"
+    >>> with building_folder(out) as tmp:
+    ...     _ = (tmp / "a.txt").write_text("done")
+    >>> sorted(p.name for p in out.parent.iterdir()), (out / "a.txt").read_text()
+    (['data'], 'done')
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.", dir=out.parent))
+    tmp.chmod(0o755)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    swap_in_folder(tmp, out)
 
 
 def checked_weights(folder: str | os.PathLike, name: str, rebuild: str) -> tuple[dict, Path]:

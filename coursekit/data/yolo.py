@@ -533,15 +533,13 @@ def write_yolo_dataset(out_dir: str | os.PathLike, splits: Mapping[str, tuple], 
     """
     import cv2
 
-    from .shipped import swap_in_folder
+    from .shipped import building_folder
 
     root = Path(out_dir)
     if root.exists() and any(root.iterdir()) and not overwrite:
         raise FileExistsError(f"{root} already holds files: pick an empty folder or pass overwrite=True")
     names = list(names)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
-    try:
+    with building_folder(root) as tmp:
         for split, (images, dets) in splits.items():
             images = np.asarray(images)
             if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
@@ -567,12 +565,8 @@ def write_yolo_dataset(out_dir: str | os.PathLike, splits: Mapping[str, tuple], 
         config = {"path": str(root.resolve()), **{split: f"images/{split}" for split in splits},
                   "names": dict(enumerate(names))}
         (tmp / "data.yaml").write_text(_yaml().safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
-        tmp.chmod(0o755)
-        swap_in_folder(tmp, root)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return root / "data.yaml"
+
 
 def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of every box in ``a`` with every box in ``b`` (both cx, cy, w, h)."""

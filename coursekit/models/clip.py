@@ -38,8 +38,6 @@ import json
 import math
 import os
 import re
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -753,7 +751,7 @@ def train_clip_standin(out_dir: str | os.PathLike, recipe: ClipRecipe = ClipReci
     import open_clip
     from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 
-    from ..data.shipped import swap_in_folder
+    from ..data.shipped import building_folder
 
     t0 = time.time()
     X, attrs = render_caption_set("train", recipe.seed, recipe.scenes, recipe.heldout, "train", recipe.image_size,
@@ -844,10 +842,7 @@ def train_clip_standin(out_dir: str | os.PathLike, recipe: ClipRecipe = ClipReci
 
     weights = "tiny-clip-inspection.pt"
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
-    tmp.chmod(0o755)
-    try:
+    with building_folder(out) as tmp:
         torch.save(pack_state(model, vocabulary), tmp / weights)
         arch = recipe.describe()
         manifest = {
@@ -878,10 +873,6 @@ def train_clip_standin(out_dir: str | os.PathLike, recipe: ClipRecipe = ClipReci
         manifest["seconds"]["total"] = round(time.time() - t0, 1)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(_readme(manifest), encoding="utf-8")
-        swap_in_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

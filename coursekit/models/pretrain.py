@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -256,7 +254,7 @@ def pretrain_standin(out_dir: str | os.PathLike, recipe: PretrainRecipe = Pretra
     folder is written next to ``out_dir`` and renamed into place, so an interrupted run leaves nothing half.
     """
     from ..data.loaders import TensorLoader, channel_stats
-    from ..data.shipped import swap_in_folder
+    from ..data.shipped import building_folder
     from ..settings import seed_everything
     from ..train import evaluate, fit
     from .resnet9 import ResNet9
@@ -284,10 +282,7 @@ def pretrain_standin(out_dir: str | os.PathLike, recipe: PretrainRecipe = Pretra
 
     weights = f"resnet9w{recipe.width}-parts-defects.pt"
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
-    tmp.chmod(0o755)
-    try:
+    with building_folder(out) as tmp:
         state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items() if not k.startswith("fc.")}
         torch.save(state, tmp / weights)
         manifest = {
@@ -301,10 +296,6 @@ def pretrain_standin(out_dir: str | os.PathLike, recipe: PretrainRecipe = Pretra
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(_readme(manifest), encoding="utf-8")
-        swap_in_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

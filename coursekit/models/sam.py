@@ -46,8 +46,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -798,7 +796,7 @@ def build_sam_standin(out_dir: str | os.PathLike, recipe: SamRecipe = SamRecipe(
     to ``out_dir`` and renamed into place, so an interrupted run leaves nothing half. ``evaluate``: measure it
     on the held-out detection scenes (``recipe.eval_images`` of ``test`` and ``test_shifted``, GrabCut too).
     """
-    from ..data.shipped import swap_in_folder
+    from ..data.shipped import building_folder
 
     t0 = time.time()
     images, parts, report = sam_training_set(recipe, progress)
@@ -816,10 +814,7 @@ def build_sam_standin(out_dir: str | os.PathLike, recipe: SamRecipe = SamRecipe(
 
     weights = f"tiny-sam-{recipe.arch.img_size}px-parts.pt"
     out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", dir=out.parent))
-    tmp.chmod(0o755)
-    try:
+    with building_folder(out) as tmp:
         state = {k: v.detach().cpu().contiguous().clone() for k, v in sam.state_dict().items()}
         torch.save(state, tmp / weights)
         manifest = {
@@ -834,10 +829,6 @@ def build_sam_standin(out_dir: str | os.PathLike, recipe: SamRecipe = SamRecipe(
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(_readme(manifest), encoding="utf-8")
-        swap_in_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
