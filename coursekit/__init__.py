@@ -23,6 +23,7 @@ One job per module::
     viz        image grids, curves, confusion matrices, prediction galleries
     exercises  automatic checks for the notebooks' exercises
     standins   the loud banner every stand-in announces itself with
+    expect     a notebook's closing checks: asserted facts, measured floors, stated expectations (warn)
 
 A notebook starts with::
 
@@ -33,7 +34,8 @@ A notebook starts with::
 from importlib import import_module as _import_module
 
 # Light modules (no torch at import time) load now, so `coursekit doctor` works even when torch is broken.
-from . import assets, settings as _settings_module, standins
+from . import assets, expect, settings as _settings_module, standins
+from .expect import FloorNotMet, UnmeasuredExpectation, expectation, run_checks
 from .assets import ASSETS, AssetError, AssetUnavailable, ChecksumMismatch, fetch
 from .settings import Settings, pick_device, seed_everything, settings
 from .standins import announce_standin
@@ -88,12 +90,13 @@ _LAZY = {
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 _SUBMODULES = ["assets", "data", "exercises", "metrics", "models", "scenes", "viz", "train", "types", "cli",
                "standins", "calibrate", "evaluate", "detection_metrics", "anchors", "foundation", "deploy",
-               "exercises_deploy", "classical", "exercises_classical"]
+               "exercises_deploy", "classical", "exercises_classical", "expect"]
 
 __all__ = [
     "settings", "Settings", "seed_everything", "pick_device",
     "ASSETS", "fetch", "AssetError", "AssetUnavailable", "ChecksumMismatch",
     "announce_standin",
+    "expectation", "run_checks", "FloorNotMet", "UnmeasuredExpectation",
     *_WHERE,
     *[m for m in _SUBMODULES if m not in ("cli",)],
 ]

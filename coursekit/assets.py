@@ -32,6 +32,8 @@ __all__ = [
     "register_asset",
     "asset_path",
     "is_cached",
+    "cache_state",
+    "forget",
     "fetch",
     "extract_tar",
     "sha256_of",
@@ -147,7 +149,9 @@ _SAM_LICENCE = ("Apache-2.0 (Meta AI, segment-anything); trained on SA-1B, whose
 register_asset(
     Asset(
         name="clip-vit-b-32-laion2b",
-        url="https://huggingface.co/laion/CLIP-ViT-B-32-laion2B-s34B-b79K/resolve/main/open_clip_pytorch_model.bin",
+        # Pinned to a revision of the model repository (a commit), never `main`, which can move.
+        url="https://huggingface.co/laion/CLIP-ViT-B-32-laion2B-s34B-b79K/resolve/"
+            "1a25a446712ba5ee05982a381eed697ef9b435cf/open_clip_pytorch_model.bin",
         sha256="1bd3c7172de5b207ceac554f5ab5266166f3b9baccc9af5989bc801016d080ad",
         size=605_219_813,
         filename="CLIP-ViT-B-32-laion2B-s34B-b79K.bin",
@@ -253,6 +257,26 @@ def is_cached(name: str | Asset, home: Path | None = None, verify: bool = False)
     return _verified(asset, path) if verify else True
 
 
+def cache_state(name: str | Asset, home: Path | None = None) -> str:
+    """``"cached"`` (right size; :func:`fetch` checks the sha256), ``"not cached"``, or ``"wrong size: found N
+    bytes, expected M (another version of the file, or an incomplete copy)"``."""
+    asset, path = _get(name), asset_path(name, home)
+    if not path.is_file():
+        return "not cached"
+    found = path.stat().st_size
+    if found != asset.size:
+        return (f"wrong size / wrong version: found {found:,} bytes, expected {asset.size:,} (another version of "
+                "the file, or an incomplete copy)")
+    return "cached"
+
+
+def forget(name: str | Asset, home: Path | None = None) -> None:
+    """Remove an asset's cached file, its checked stamp and any partial download (``coursekit fetch --force``)."""
+    path = asset_path(name, home)
+    for p in (path, _stamp(path), path.with_name(path.name + ".part")):
+        p.unlink(missing_ok=True)
+
+
 def _stamp(path: Path) -> Path:
     return path.with_name(path.name + ".verified")
 
@@ -270,9 +294,10 @@ def _verified(asset: Asset, path: Path) -> bool:
     return True
 
 
-def _offline_message(asset: Asset, reason: str) -> str:
+def _offline_message(asset: Asset, reason: str, present: bool = False) -> str:
+    where = "is in the cache but not as registered" if present else "is not in the cache"
     return (
-        f"Asset {asset.name!r} ({asset.description or asset.filename}) is not in the cache and could not be "
+        f"Asset {asset.name!r} ({asset.description or asset.filename}) {where} and could not be "
         f"downloaded: {reason}.\n"
         f"  URL:   {asset.url}\n"
         f"  cache: {asset_path(asset)}\n"
@@ -307,6 +332,12 @@ def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, of
         )
     if offline is None:
         offline = env_flag("COURSEKIT_OFFLINE")
+    state = cache_state(asset, home)
+    if state != "not cached":  # a file is there, of the wrong size: say so, not "not cached"
+        if offline:
+            reason = f"the cached file {dest} has the {state}"
+            raise AssetUnavailable(_offline_message(asset, reason, present=True), reason)
+        dest.unlink()  # not the registered file: download the registered one in its place
     if offline:
         raise AssetUnavailable(_offline_message(asset, "COURSEKIT_OFFLINE is set"), "COURSEKIT_OFFLINE is set")
 
@@ -373,16 +404,20 @@ class _Reader:
         return data
 
 
-def extract_tar(archive: Path, dest: Path, marker: str | None = None) -> Path:
+def extract_tar(archive: Path, dest: Path, marker: str | None = None, source_sha256: str | None = None) -> Path:
     """Extract a tar archive safely into ``dest`` and return ``dest``.
 
     Uses the standard library's ``data`` filter, which refuses absolute paths, ``..`` components,
     links that leave the folder and device files. Extraction goes into a temporary sibling folder
     that is renamed into place, so an interrupted extraction never looks complete. ``marker``: a
-    path inside ``dest`` whose existence means "already extracted".
+    path inside ``dest`` whose existence means "already extracted". ``source_sha256``: the archive's
+    checksum, recorded in ``dest/.extracted-from``; an extraction made from another archive (the
+    registered file changed, or a stale folder) is replaced as a whole, never mixed with the new one.
     """
     dest = Path(dest)
-    if marker and (dest / marker).exists():
+    record = dest / ".extracted-from"
+    same_source = source_sha256 is None or (record.is_file() and record.read_text().strip() == source_sha256)
+    if marker and (dest / marker).exists() and same_source:
         return dest
     tmp = dest.with_name(dest.name + ".extracting")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -390,13 +425,14 @@ def extract_tar(archive: Path, dest: Path, marker: str | None = None) -> Path:
     try:
         with tarfile.open(archive) as tar:
             tar.extractall(tmp, filter="data")
+        if source_sha256 is not None:
+            (tmp / ".extracted-from").write_text(source_sha256 + "\n")
         if dest.exists():
-            for child in tmp.iterdir():
-                target = dest / child.name
-                if target.exists():
-                    shutil.rmtree(target) if target.is_dir() else target.unlink()
-                os.replace(child, target)
-            shutil.rmtree(tmp)
+            old = dest.with_name(dest.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(dest, old)
+            os.replace(tmp, dest)
+            shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, dest)
     except BaseException:

@@ -94,7 +94,7 @@ def doctor_report() -> list[tuple[str, str]]:
         rows.append(("settings", f"ERROR: {err}"))
     rows.append(("cache (COURSEKIT_HOME)", str(cache_dir())))
     for asset in assets.ASSETS.values():
-        state = "cached" if assets.is_cached(asset) else "not cached"
+        state = assets.cache_state(asset)
         rows.append((f"asset {asset.name}", f"{state} ({asset.size / 1e6:.1f} MB)"))
     return rows
 
@@ -124,6 +124,8 @@ def _fetch(args) -> int:
     failed = 0
     for name in names:
         try:
+            if args.force:  # drop the cached copy (and its checked stamp) so it is downloaded and checked again
+                assets.forget(name)
             path = assets.fetch(name, progress=not args.quiet)
             print(f"{name}: ok  {path}")
         except assets.AssetError as err:
@@ -134,7 +136,8 @@ def _fetch(args) -> int:
 
 def _list(_args) -> int:
     for a in assets.ASSETS.values():
-        state = "cached" if assets.is_cached(a) else "-"
+        state = assets.cache_state(a)
+        state = {"cached": "cached", "not cached": "-"}.get(state, "WRONG SIZE")
         print(f"{a.name:<16} {a.size / 1e6:>9.1f} MB  {state:<7} used by {', '.join(a.used_by)}")
         print(f"{'':<16} {a.url}\n{'':<16} licence: {a.licence}")
     return 0
@@ -149,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("names", nargs="*", help="asset names (see `coursekit assets`)")
     p.add_argument("--all", action="store_true", help="every asset the course uses")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true", help="download again even if cached (a damaged or stale copy)")
     p.set_defaults(func=_fetch)
     sub.add_parser("assets", help="list the asset registry").set_defaults(func=_list)
     args = parser.parse_args(argv)

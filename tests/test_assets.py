@@ -176,3 +176,59 @@ def test_every_asset_names_notebooks_that_exist():
     for asset in ASSETS.values():
         missing = set(asset.used_by) - notebooks
         assert not missing, f"asset {asset.name!r}: used_by names {sorted(missing)}, not among {sorted(notebooks)}"
+
+
+def test_a_cached_file_of_the_wrong_size_is_reported_as_such_not_as_missing(home):
+    asset = make_asset("http://127.0.0.1:9/unused")
+    dest = assets.asset_path(asset)
+    dest.parent.mkdir(parents=True)
+    dest.write_bytes(PAYLOAD[:1000])  # an older version, or a copy that stopped early
+    assert assets.cache_state(asset).startswith("wrong size / wrong version")
+    with pytest.raises(AssetUnavailable) as info:
+        fetch(asset, progress=False, offline=True)
+    msg = str(info.value)
+    assert "wrong size / wrong version" in msg and f"{len(PAYLOAD):,}" in msg and "1,000" in msg
+    assert "is not in the cache" not in msg
+    assert dest.exists()  # offline, nothing is deleted
+
+
+def test_online_a_wrong_size_file_is_replaced_by_the_registered_one(home, http_files):
+    base, handler = http_files
+    handler.files["/blob.bin"] = PAYLOAD
+    asset = make_asset(base + "/blob.bin")
+    dest = assets.asset_path(asset)
+    dest.parent.mkdir(parents=True)
+    dest.write_bytes(b"old version")
+    assert fetch(asset, progress=False).read_bytes() == PAYLOAD
+
+
+def test_forget_removes_the_file_its_stamp_and_a_partial_download(home):
+    asset = make_asset("http://127.0.0.1:9/unused")
+    dest = assets.asset_path(asset)
+    dest.parent.mkdir(parents=True)
+    dest.write_bytes(PAYLOAD)
+    fetch(asset, progress=False)  # writes the stamp
+    dest.with_name("blob.bin.part").write_bytes(b"x")
+    assets.forget(asset)
+    assert list(dest.parent.iterdir()) == [] and assets.cache_state(asset) == "not cached"
+
+
+def test_extract_tar_replaces_an_extraction_made_from_another_archive(tmp_path):
+    archive = tmp_path / "a.tar.gz"
+    archive.write_bytes(_tar_with({"d/x.txt": b"v1", "d/only_in_v1.txt": b"old"}))
+    out = extract_tar(archive, tmp_path / "out", marker="d/x.txt", source_sha256="1" * 64)
+    archive.write_bytes(_tar_with({"d/x.txt": b"v2"}))
+    assert extract_tar(archive, tmp_path / "out", marker="d/x.txt", source_sha256="1" * 64) == out  # same source
+    assert (out / "d" / "x.txt").read_bytes() == b"v1"
+    extract_tar(archive, tmp_path / "out", marker="d/x.txt", source_sha256="2" * 64)  # the checksum changed
+    assert (out / "d" / "x.txt").read_bytes() == b"v2" and not (out / "d" / "only_in_v1.txt").exists()
+    assert not (tmp_path / "out.old").exists() and not (tmp_path / "out.extracting").exists()
+
+
+def test_model_hub_urls_are_pinned_to_a_revision():
+    """A Hugging Face `resolve/main` URL follows the repository; a commit keeps the file the sha256 names."""
+    import re
+
+    for a in assets.ASSETS.values():
+        if "huggingface.co" in a.url:
+            assert re.search(r"/resolve/[0-9a-f]{40}/", a.url), f"{a.name}: {a.url} is not pinned to a commit"

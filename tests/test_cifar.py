@@ -16,6 +16,7 @@ import pytest
 from coursekit import assets, standins
 from coursekit.assets import AssetUnavailable
 from coursekit.data import SMOKE_SIZES, load_cifar10
+from coursekit.data.cifar import CorruptCIFAR10
 from coursekit.settings import settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,10 +49,6 @@ def fake_cifar(home, monkeypatch):
     path = assets.asset_path("cifar10")
     path.parent.mkdir(parents=True)
     path.write_bytes(data)
-    # torchvision checks the md5 of the real batch files; ours are fakes of the same layout
-    import torchvision.datasets.cifar as tv_cifar
-    monkeypatch.setattr(tv_cifar, "check_integrity", lambda *a, **k: True)
-    monkeypatch.setattr(tv_cifar.CIFAR10, "_check_integrity", lambda self: True)
     return path
 
 
@@ -68,6 +65,45 @@ def test_smoke_profile_takes_a_balanced_subset_of_real_data(fake_cifar):
     train, test = load_cifar10(settings(profile="smoke", device="cpu"), n_train=100, n_test=20, progress=False)
     assert len(train) == 100 and np.bincount(train.labels).tolist() == [10] * 10
     assert len(test) == 20 and not test.is_standin
+
+
+def test_a_damaged_batch_gets_the_course_error_naming_the_file_and_the_fix(fake_cifar):
+    S = settings(profile="full", device="cpu")
+    load_cifar10(S, progress=False)
+    batch = fake_cifar.parents[2] / "datasets" / "cifar10" / "cifar-10-batches-py" / "data_batch_3"
+    batch.write_bytes(batch.read_bytes()[:1000])  # a truncated file (a full disk, an interrupted copy)
+    with pytest.raises(CorruptCIFAR10) as info:
+        load_cifar10(S, progress=False)
+    msg = str(info.value)
+    assert "data_batch_3" in msg and "coursekit fetch cifar10 --force" in msg and "download=True" not in msg
+    assert not batch.exists()  # the damaged extraction is gone: the next call extracts the checked archive again
+    train, _ = load_cifar10(S, progress=False)
+    assert len(train) == 200
+
+
+def test_a_pickle_that_would_run_code_is_refused(fake_cifar):
+    S = settings(profile="full", device="cpu")
+    load_cifar10(S, progress=False)
+    batch = fake_cifar.parents[2] / "datasets" / "cifar10" / "cifar-10-batches-py" / "test_batch"
+    batch.write_bytes(pickle.dumps({"data": print, "labels": []}))  # a reference to a callable
+    with pytest.raises(CorruptCIFAR10, match="refusing to load builtins.print"):
+        load_cifar10(S, progress=False)
+
+
+def test_an_archive_whose_checksum_changed_replaces_the_old_extraction(fake_cifar, monkeypatch):
+    S = settings(profile="full", device="cpu")
+    load_cifar10(S, progress=False)
+    folder = fake_cifar.parents[2] / "datasets" / "cifar10"
+    (folder / "cifar-10-batches-py" / "stale_file").write_text("from the old archive")
+    data = _fake_cifar_archive(per_batch=20)  # "a new version" of the registered file
+    fake = dataclasses.replace(assets.ASSETS["cifar10"], sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    monkeypatch.setitem(assets.ASSETS, "cifar10", fake)
+    assets.forget("cifar10")
+    fake_cifar.write_bytes(data)
+    train, _ = load_cifar10(S, progress=False)
+    assert len(train) == 100  # read from the new archive, not the old extraction
+    assert not (folder / "cifar-10-batches-py" / "stale_file").exists()
+    assert (folder / ".extracted-from").read_text().strip() == fake.sha256
 
 
 def test_full_profile_never_falls_back(home, monkeypatch):

@@ -73,3 +73,20 @@ def test_doctor_still_reports_when_torch_is_broken(home, tmp_path):
                           env=env, timeout=300)
     assert "simulated broken torch install" in proc.stdout, proc.stdout + proc.stderr
     assert proc.returncode == 1 and "Problems" in proc.stderr
+
+
+def test_fetch_force_downloads_again_a_cached_file(home, local_asset, http_files, capsys):
+    _, handler = http_files
+    assert cli.main(["fetch", "clitest", "-q"]) == 0
+    n = len(handler.seen)
+    assert cli.main(["fetch", "clitest", "-q"]) == 0 and len(handler.seen) == n  # cached: no request
+    assert cli.main(["fetch", "clitest", "-q", "--force"]) == 0 and len(handler.seen) == n + 1
+    assert assets.asset_path("clitest").read_bytes() == b"course data" * 1000
+
+
+def test_assets_listing_flags_a_wrong_size_file(home, local_asset, capsys):
+    path = assets.asset_path("clitest")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"short")
+    assert cli.main(["assets"]) == 0
+    assert "WRONG SIZE" in capsys.readouterr().out

@@ -76,3 +76,37 @@ def test_public_api_is_importable():
 
     for name in coursekit.__all__:
         assert hasattr(coursekit, name), f"coursekit.__all__ lists {name!r} but it is not importable"
+
+
+# What the code uses -> the first release that has it (checked against the code, so that a lower bound
+# in pyproject.toml cannot drift below what the code needs without this test failing).
+FEATURE_MINIMUMS = [
+    # (package, minimum, file, text the code contains, what it is)
+    ("open-clip-torch", (3, 0), "coursekit/models/clip.py", "weights_only=True",
+     "open_clip.create_model_and_transforms(weights_only=...) (open_clip 3.0; 2.x passes it to the model)"),
+    ("python", (3, 11, 4), "coursekit/assets.py", 'filter="data"',
+     "tarfile's extraction filters (Python 3.11.4, PEP 706)"),
+]
+
+
+def _lower_bound(spec: str) -> tuple[int, ...]:
+    m = re.search(r">=\s*([0-9][0-9.]*)", spec)
+    assert m, f"{spec!r} has no lower bound"
+    return tuple(int(x) for x in m.group(1).split("."))
+
+
+def test_lower_bounds_cover_the_features_the_code_uses():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    bounds = {_name(r): _lower_bound(r) for r in project["dependencies"]}
+    bounds["python"] = _lower_bound(project["requires-python"])
+    for package, minimum, path, text, what in FEATURE_MINIMUMS:
+        if text not in (ROOT / path).read_text():
+            continue  # the code no longer uses it: the bound may go down
+        assert bounds[package] >= minimum, (f"{path} uses {what}: pyproject.toml must require {package} >= "
+                                            f"{'.'.join(map(str, minimum))}, not {'.'.join(map(str, bounds[package]))}")
+
+
+def test_the_makefile_checks_the_same_python_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    version = ".".join(map(str, _lower_bound(project["requires-python"])))
+    assert f"({version.replace('.', ', ')})" in (ROOT / "Makefile").read_text(), version

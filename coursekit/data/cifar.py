@@ -14,7 +14,7 @@ from ..settings import Settings, settings as read_settings
 from ..standins import announce_standin
 from .arrays import ArrayDataset
 
-__all__ = ["load_cifar10", "cifar10_loaders", "CIFAR10_CLASSES", "SMOKE_SIZES"]
+__all__ = ["load_cifar10", "cifar10_loaders", "CIFAR10_CLASSES", "SMOKE_SIZES", "CorruptCIFAR10"]
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
@@ -33,8 +33,9 @@ def load_cifar10(S: Settings | None = None, n_train: int | None = None, n_test: 
                  progress: bool = True) -> tuple[ArrayDataset, ArrayDataset]:
     """Return (train, test) CIFAR-10 as :class:`ArrayDataset` (uint8 NHWC images, int64 labels).
 
-    - Real CIFAR-10 comes from the asset registry (checksummed download, cached, safe extraction) and is
-      read with ``torchvision.datasets.CIFAR10``.
+    - Real CIFAR-10 comes from the asset registry (checksummed download, cached, safe extraction); its
+      batches are read here (the layout ``torchvision.datasets.CIFAR10`` reads, through a pickle loader that
+      accepts only NumPy arrays), and a damaged file gets :class:`CorruptCIFAR10` naming it and the fix.
     - ``full`` profile: all 50,000 / 10,000 images; if the archive is not cached and cannot be fetched,
       it raises :class:`~coursekit.assets.AssetUnavailable` (never a silent fallback).
     - ``smoke`` profile: a class-balanced subset (:data:`SMOKE_SIZES`); if CIFAR-10 cannot be had, a
@@ -62,18 +63,96 @@ def load_cifar10(S: Settings | None = None, n_train: int | None = None, n_test: 
         )
         return make_standin_cifar10(n_train, n_test, seed=S.seed)
 
-    import torchvision
-
-    root = extract_tar(archive, S.home / "datasets" / "cifar10", marker="cifar-10-batches-py/batches.meta")
+    root = extract_tar(archive, S.home / "datasets" / "cifar10", marker="cifar-10-batches-py/batches.meta",
+                       source_sha256=_registered_sha256())
+    folder = root / "cifar-10-batches-py"
+    classes = [c.decode() if isinstance(c, bytes) else str(c) for c in _read_pickle(folder / "batches.meta")["label_names"]]
     out = []
-    for train, n, split in ((True, n_train, "train"), (False, n_test, "test")):
-        tv = torchvision.datasets.CIFAR10(str(root), train=train, download=False)
-        images, labels = np.asarray(tv.data, dtype=np.uint8), np.asarray(tv.targets, dtype=np.int64)
+    for files, n, split in ((TRAIN_BATCHES, n_train, "train"), (("test_batch",), n_test, "test")):
+        parts = [_read_batch(folder / f) for f in files]
+        images = np.concatenate([p[0] for p in parts])
+        labels = np.concatenate([p[1] for p in parts])
         if n is not None and n < len(labels):
-            keep = _balanced_head(labels, n, len(tv.classes))
+            keep = _balanced_head(labels, n, len(classes))
             images, labels = images[keep], labels[keep]
-        out.append(ArrayDataset(images, labels, list(tv.classes), name=f"CIFAR-10 {split}", is_standin=False))
+        out.append(ArrayDataset(images, labels, classes, name=f"CIFAR-10 {split}", is_standin=False))
     return out[0], out[1]
+
+
+TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+
+
+class CorruptCIFAR10(RuntimeError):
+    """A file of the extracted CIFAR-10 archive cannot be read as CIFAR-10."""
+
+
+def _registered_sha256() -> str:
+    from ..assets import ASSETS
+
+    return ASSETS["cifar10"].sha256
+
+
+def _corrupt(path, why: str) -> CorruptCIFAR10:
+    """The error for a damaged extracted file; the extraction (derived from the verified archive) is removed."""
+    import shutil
+
+    extraction = path.parent.parent
+    shutil.rmtree(extraction, ignore_errors=True)
+    return CorruptCIFAR10(
+        f"{path}: not a readable CIFAR-10 file ({why}). The extracted copy was damaged and has been removed "
+        f"({extraction}); run the cell again to extract it anew from the checked archive. If the error comes "
+        "back, the archive itself is damaged: run `coursekit fetch cifar10 --force` (downloads it again and "
+        "checks its sha256).")
+
+
+class _CifarUnpickler:
+    """CIFAR-10's batches are Python pickles; a pickle can run code, so only what the real files hold is
+    allowed (NumPy's array reconstruction), whatever the archive's checksum says."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}  # bytes in protocol-2 pickles
+
+    @classmethod
+    def load(cls, f):
+        import pickle
+
+        class Restricted(pickle.Unpickler):
+            def find_class(self, module, name):
+                if (module, name) not in cls.ALLOWED:
+                    raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+                return super().find_class(module, name)
+
+        return Restricted(f, encoding="latin1").load()
+
+
+def _read_pickle(path) -> dict:
+    import pickle
+
+    if not path.is_file():
+        raise _corrupt(path, "the file is missing")
+    try:
+        with open(path, "rb") as f:
+            d = _CifarUnpickler.load(f)
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError) as err:
+        raise _corrupt(path, f"{type(err).__name__}: {err}") from None
+    if not isinstance(d, dict):
+        raise _corrupt(path, f"it holds a {type(d).__name__}, not a dict")
+    return {k.decode() if isinstance(k, bytes) else k: v for k, v in d.items()}
+
+
+def _read_batch(path) -> tuple[np.ndarray, np.ndarray]:
+    """One batch file: uint8 images (N, 32, 32, 3) and int64 labels (N,), checked."""
+    d = _read_pickle(path)
+    if "data" not in d or "labels" not in d:
+        raise _corrupt(path, f"keys {sorted(d)}; expected 'data' and 'labels'")
+    data, labels = np.asarray(d["data"]), np.asarray(d["labels"], dtype=np.int64)
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+        raise _corrupt(path, f"data {data.dtype} {data.shape} with {len(labels)} labels; expected uint8 (N, 3072) "
+                             "and N labels")
+    if len(labels) and (labels.min() < 0 or labels.max() > 9):
+        raise _corrupt(path, f"labels outside 0..9 (min {labels.min()}, max {labels.max()})")
+    # channel planes R, G, B of 32 x 32 each -> (N, H, W, C), as torchvision.datasets.CIFAR10 gives them
+    return np.ascontiguousarray(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)), labels
 
 
 def cifar10_loaders(train: ArrayDataset, test: ArrayDataset, device: str, batch_size: int = 512, seed: int = 0,
