@@ -27,7 +27,7 @@ import numpy as np
 
 from .types import Detections
 
-__all__ = ["FOUNDATION_SETTINGS", "foundation_setting", "linear_probe_curve", "masks_to_detections",
+__all__ = ["FOUNDATION_SETTINGS", "SMOKE_WITH_REAL_ON_CPU", "foundation_setting", "per_class_head", "linear_probe_curve", "masks_to_detections",
            "name_regions", "segment_and_name"]
 
 #: Module 4's sizes per profile. ``ks``: labels per class of the linear-probe curve; ``seeds``: draws per k;
@@ -38,19 +38,56 @@ __all__ = ["FOUNDATION_SETTINGS", "foundation_setting", "linear_probe_curve", "m
 #: (offline, each is replaced by the course's announced stand-in); on a GPU try ``"ViT-B-16"`` / ``"vit_h"``.
 FOUNDATION_SETTINGS: dict[str, dict] = {
     "full": dict(clip="ViT-B-32", sam="vit_b", ks=(1, 2, 5, 10, 25, 50, 100, 200), seeds=(0, 1, 2), sam_images=60,
-                 amg_points=16, pipeline_images=30),
+                 amg_points=16, pipeline_images=30, per_class=None, timing_repeats=3),
     "smoke": dict(clip="ViT-B-32", sam="vit_b", ks=(1, 5, 25, 100), seeds=(0,), sam_images=8, amg_points=8,
-                  pipeline_images=6),
+                  pipeline_images=6, per_class=None, timing_repeats=3),
 }
+#: The smoke profile is for checking the code in minutes. With the real weights cached and no GPU, the real
+#: models cost far more per image than the stand-ins (SAM ViT-B's encoder: about 20 s per 1024 px image on 2
+#: CPU cores, as issue 18 measured with the real files; the tiny SAM: milliseconds), so smoke then uses fewer images.
+SMOKE_WITH_REAL_ON_CPU = {"clip": dict(per_class=30, ks=(1, 5, 25)),
+                          "sam": dict(sam_images=2, amg_points=4, pipeline_images=2, timing_repeats=1)}
 
 
 def foundation_setting(settings=None) -> dict:
-    """This run's row of :data:`FOUNDATION_SETTINGS` (by the profile), with its ``name``."""
+    """This run's row of :data:`FOUNDATION_SETTINGS` (by the profile), with its ``name``; in smoke, with the
+    real CLIP or SAM weights cached and no CUDA GPU, the sizes of :data:`SMOKE_WITH_REAL_ON_CPU` (``reduced``
+    says which and why)."""
+    from .assets import cache_state
     from .settings import settings as _settings
 
     S = settings or _settings()
     name = "smoke" if S.smoke else "full"
-    return {"name": name, **FOUNDATION_SETTINGS[name]}
+    row = {"name": name, **FOUNDATION_SETTINGS[name], "reduced": []}
+    if S.smoke and not str(S.device).startswith("cuda"):
+        from .models.clip import CLIP_MODELS
+        from .models.sam import SAM_KINDS
+
+        for model, asset in (("clip", CLIP_MODELS[row["clip"]].asset), ("sam", SAM_KINDS[row["sam"]])):
+            if cache_state(asset) == "cached":
+                row.update(SMOKE_WITH_REAL_ON_CPU[model])
+                row["reduced"].append(f"real {model.upper()} weights on {S.device}: {SMOKE_WITH_REAL_ON_CPU[model]}")
+    return row
+
+
+def per_class_head(dataset, meta, n: int | None):
+    """The first ``n`` images of each class of an :class:`~coursekit.data.ArrayDataset` and its metadata
+    table (``None``: all of them), in dataset order.
+
+    >>> from coursekit.data import ArrayDataset
+    >>> import pandas as pd
+    >>> ds = ArrayDataset(np.zeros((6, 2, 2, 3), np.uint8), np.array([0, 1, 0, 1, 0, 1]), ["a", "b"])
+    >>> small, meta = per_class_head(ds, pd.DataFrame({"i": range(6)}), 2)
+    >>> small.labels.tolist(), meta["i"].tolist()
+    ([0, 1, 0, 1], [0, 1, 2, 3])
+    """
+    if n is None:
+        return dataset, meta
+    from dataclasses import replace
+
+    keep = np.sort(np.concatenate([np.flatnonzero(dataset.labels == c)[:n] for c in range(len(dataset.classes))]))
+    return (replace(dataset, images=dataset.images[keep], labels=dataset.labels[keep]),
+            meta.iloc[keep].reset_index(drop=True))
 
 
 def linear_probe_curve(train_features, train_labels, test_features, test_labels, ks: Sequence[int],
