@@ -160,38 +160,11 @@ def test_each_notebook_tags_its_real_path_cells_and_they_call_the_loader(name):
 
 
 def _run(name: str, home: Path, index: dict, whole: bool, tmp_path: Path):
-    import nbformat
-    from nbclient import NotebookClient
-
-    cells = [nbformat.v4.new_code_cell(RFA.kernel_prelude(index) + "import coursekit.standins as _st\n")]
     anchor, shrink = SHRINK[name]
-    for c in _cells(name, whole):
-        cells.append(nbformat.v4.new_code_cell(c.source))
-        if not whole and anchor and shrink and anchor in c.source:
-            cells.append(nbformat.v4.new_code_cell(shrink))
-    cells.append(nbformat.v4.new_code_cell("print('STANDINS_USED', len(_st.STANDINS_USED))"))
-    nb = nbformat.v4.new_notebook(cells=cells)
-    work = tmp_path / "notebooks"
-    work.mkdir(exist_ok=True)
-    (work / "measured").exists() or (work / "measured").symlink_to(ROOT / "notebooks" / "measured")
-    env = {"COURSEKIT_HOME": str(home), "COURSEKIT_OFFLINE": "1", "COURSEKIT_PROFILE": "smoke", "MPLBACKEND": "Agg",
-           "COURSEKIT_DEVICE": "cpu"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        NotebookClient(nb, timeout=900, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(work)}}).execute()
-    finally:
-        for k, v in old.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-    errors, text = [], []
-    for i, c in enumerate(nb.cells):
-        for o in c.get("outputs", []):
-            if o.get("output_type") == "error":
-                errors.append((i, o["ename"], o["evalue"][:300]))
-            if o.get("output_type") == "stream":
-                text.append(o.get("text", ""))
-    return errors, "".join(text)
+    r = RFA.run_notebook(ROOT / "notebooks" / f"{name}.ipynb", home, index, tmp_path / "notebooks",
+                         cells=[c.source for c in _cells(name, whole)],
+                         extra={anchor: shrink} if (anchor and shrink and not whole) else None, timeout=900)
+    return r["errors"], r["output"]
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)

@@ -11,6 +11,7 @@ these files (their own sha256 and size) that a test puts in place of the real on
 kernel only*; nothing a learner can set weakens the registry's checksums.
 
     python tools/real_format_assets.py /tmp/fake-cache     # build them (about 30 s, 1.1 GB)
+    python tools/real_format_assets.py /tmp/fake-cache --measure notebooks/measured/real_path_cpu.json
 
 Contents: CIFAR-10's pickles hold the course's generated 32x32 scenes (learnable, so training still moves);
 the weights are random (every accuracy floor for the real weights is expected to fail on them).
@@ -30,6 +31,9 @@ import numpy as np
 
 #: The registry entries the notebooks use by default (the smoke and full profiles alike), by builder.
 DEFAULT_ASSETS = ("cifar10", "resnet18-imagenet", "yolo11n", "clip-vit-b-32-laion2b", "sam-vit-b")
+
+DEFAULT_NOTEBOOKS = ("01_cnn_from_scratch", "02_finetune_pretrained", "03_train_yolo_detector",
+                     "05_deploy_to_the_edge", "04_foundation_models_zero_shot")  # 05 reads 02's and 03's runs/
 
 CIFAR_PER_BATCH = 1000  # the real batches hold 10,000 images; 5 x 1,000 is enough for the smoke profile
 
@@ -170,8 +174,95 @@ def kernel_prelude(index: dict[str, dict]) -> str:
                       f"size={v['size']})\n" for n, v in index.items()))
 
 
+def run_notebook(path: str | Path, home: str | Path, index: dict, workdir: str | Path, cells=None,
+                 extra: dict | None = None, timeout: int = 1800) -> dict:
+    """Execute a notebook's code cells (all, or ``cells``: a list of sources) in a fresh kernel whose first cell
+    registers these files' checksums, with ``COURSEKIT_HOME=home``, offline, smoke profile. ``extra``: source
+    to run right after the first cell containing each key. Returns ``{"errors": [(cell, ename, evalue)],
+    "output": all printed text, "seconds": wall time}``; the notebook's own files go under ``workdir``."""
+    import os
+    import time
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    if cells is None:
+        cells = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    run = [nbformat.v4.new_code_cell(kernel_prelude(index) + "import coursekit.standins as _st\n")]
+    for source in cells:
+        run.append(nbformat.v4.new_code_cell(source))
+        for key, code in (extra or {}).items():
+            if key in source:
+                run.append(nbformat.v4.new_code_cell(code))
+    run.append(nbformat.v4.new_code_cell("print('STANDINS_USED', len(_st.STANDINS_USED))"))
+    nb = nbformat.v4.new_notebook(cells=run)
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    measured = Path(path).resolve().parent / "measured"
+    if measured.is_dir() and not (workdir / "measured").exists():
+        (workdir / "measured").symlink_to(measured)
+    env = {"COURSEKIT_HOME": str(home), "COURSEKIT_OFFLINE": "1", "COURSEKIT_PROFILE": "smoke", "MPLBACKEND": "Agg"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    t = time.perf_counter()
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": str(workdir)}}).execute()
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    errors, text = [], []
+    for i, c in enumerate(nb.cells):
+        for o in c.get("outputs", []):
+            if o.get("output_type") == "error":
+                errors.append((i, o["ename"], o["evalue"][:300]))
+            elif o.get("output_type") == "stream":
+                text.append(o.get("text", ""))
+    return {"errors": errors, "output": "".join(text), "seconds": time.perf_counter() - t}
+
+
+def measure(home: str | Path, out: str | Path, names) -> dict:
+    """Run whole notebooks (smoke profile) on these files, in order, and write their wall times, errors and
+    warnings of unmet expectations as JSON to ``out`` (atomically)."""
+    import os
+    import platform
+    import tempfile
+    from datetime import date
+
+    root = Path(__file__).resolve().parents[1]
+    index = build(home)
+    work = Path(tempfile.mkdtemp(prefix="real-path-"))
+    result = {"what": "whole notebooks, smoke profile, on files in the real downloads' formats (random weights, "
+                      "generated CIFAR-10 pictures): tools/real_format_assets.py --measure",
+              "date": date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU",
+              "notebooks": {}}
+    out = Path(out)
+    if out.is_file():  # measured one notebook at a time: keep the others
+        result["notebooks"] = json.loads(out.read_text()).get("notebooks", {})
+    for name in names:
+        load_before = os.getloadavg()[0]
+        r = run_notebook(root / "notebooks" / f"{name}.ipynb", home, index, work)
+        result["notebooks"][name] = {
+            "seconds": round(r["seconds"], 1), "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)], "errors": [list(e) for e in r["errors"]],
+            "standin_banner": "STAND-IN" in r["output"],
+            "unmet_expectations": [line[2:] for line in r["output"].splitlines() if line.startswith("⚠ ")]}
+        result["notebooks"][name]["date"] = date.today().isoformat()
+        print(name, result["notebooks"][name], flush=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
+    tmp.replace(out)
+    return result
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python tools/real_format_assets.py <cache folder>")
-    for name, entry in build(sys.argv[1]).items():
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("home", help="the cache folder to build the files in")
+    parser.add_argument("--measure", metavar="JSON", help="also run notebooks 01-05 on them and write the times here")
+    parser.add_argument("--notebooks", nargs="*", default=list(DEFAULT_NOTEBOOKS))
+    args = parser.parse_args()
+    for name, entry in build(args.home).items():
         print(f"{name:<24} {entry['size']:>12,} bytes  {entry['path']}")
+    if args.measure:
+        measure(args.home, args.measure, args.notebooks)
