@@ -45,7 +45,7 @@ SHRINK = {
     "02_finetune_pretrained": ("M2 = ck.models.transfer_setting(S)", 'M2 = {**M2, "ks": (10,), "steps": 6}'),
     "03_train_yolo_detector": ("M3 = Y.yolo_setting(S)", 'M3 = {**M3, "epochs": 1}'),
     "04_foundation_models_zero_shot": ("M4 = F.foundation_setting(S)", None),
-    "05_deploy_to_the_edge": (None, None),
+    "05_deploy_to_the_edge": ("M5 = dict(", 'M5 = {**M5, "cls_epochs": 1}'),
 }
 
 
@@ -170,9 +170,6 @@ def _run(name: str, home: Path, index: dict, whole: bool, tmp_path: Path):
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_real_path_cells_run(name, real_files, tmp_path):
     home, index = real_files
-    if name == "05_deploy_to_the_edge":
-        pytest.skip("notebook 05 reads notebooks 02 and 03's outputs; its real path runs in the whole-notebook mode "
-                    "and its loaders (ResNet-18, the detector) are covered above")
     errors, out = _run(name, home, index, whole=False, tmp_path=tmp_path)
     assert not errors, errors
     assert "STAND-IN" not in out and "STANDINS_USED 0" in out, out[-2000:]
