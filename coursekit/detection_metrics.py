@@ -125,12 +125,25 @@ def _undefined_to_none(x) -> float | None:
 # ------------------------------------------------------------------------------------------ mAP
 
 
+# COCO's evaluation parameters (pycocotools' ``Params.setDetParams``), built as pycocotools builds them:
+# float64 ``np.linspace``. torchmetrics' defaults come from ``torch.linspace`` in float32 (recall point
+# 0.07 becomes 0.0700000003, IoU threshold 0.55 becomes 0.5500000119), so a recall of exactly 7/100, or
+# an IoU of exactly 0.55, fell just short of its point, and the AP differed from pycocotools' (by up
+# to 0.007 in mAP@0.5 and 0.02 in mAP on the cases of tests/test_map_crosscheck.py).
+_COCO_IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True).tolist()
+_COCO_REC_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True).tolist()
+_COCO_MAX_DETS = [1, 10, 100]
+
+
 def _coco_eval(preds_tm, targets_tm, iou_thresholds, backend) -> dict:
     import torch
     from torchmetrics.detection import MeanAveragePrecision
 
     try:
-        metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", iou_thresholds=iou_thresholds,
+        metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox",
+                                      iou_thresholds=list(iou_thresholds or _COCO_IOU_THRESHOLDS),
+                                      rec_thresholds=list(_COCO_REC_THRESHOLDS),
+                                      max_detection_thresholds=list(_COCO_MAX_DETS),
                                       class_metrics=True, backend=backend)
     except ModuleNotFoundError as e:  # torchmetrics needs the COCO evaluation library
         raise ModuleNotFoundError(f"mean_average_precision needs {backend}: pip install {backend.replace('_', '-')} "
@@ -157,8 +170,8 @@ def mean_average_precision(
 
         {"map": AP averaged over IoU 0.50:0.05:0.95 and over classes (COCO's headline number),
          "map_50": at IoU 0.5 (the "mAP50" ultralytics prints), "map_75": at IoU 0.75,
-         "map_small" / "map_medium" / "map_large": by object area (< 32², < 96², larger; pixels),
-         "mar_100": recall with up to 100 detections per image, averaged over IoU 0.50:0.95,
+         "map_small" / "map_medium" / "map_large": by box area (up to 32², 32² to 96², larger; pixels),
+         "mar_100": recall with up to 100 detections per image and class, averaged over IoU 0.50:0.95,
          "n_images", "n_targets", "n_predictions": counts,
          "per_class": {name: {"map", "map_50", "mar_100", "n_targets", "n_predictions"}}}
 
@@ -170,6 +183,18 @@ def mean_average_precision(
     are half found, with no false positive ranked above them, gets 51/101 = 0.505, not 0.5 (the points
     0..0.5 have precision 1, the other 50 have 0). torchmetrics gives per class only the 0.50:0.95 AP
     and recall; ``map_50`` per class comes from a second evaluation at IoU 0.5 alone.
+
+    The evaluation is pycocotools' with COCO's own parameters, passed explicitly: IoU thresholds
+    0.50:0.05:0.95 and the 101 recall points as float64 ``np.linspace`` (pycocotools' values; a box
+    whose IoU is exactly a threshold matches, a recall of exactly 0.07 reaches that point), at most
+    100 detections per image *and class* (the most confident; ``max_detection_thresholds=[1, 10,
+    100]``), boxes as float64 ``x, y, w, h``. The numbers equal those of pycocotools' ``COCOeval`` on
+    the same boxes written as a COCO dataset (``area = w * h``) and results file, within 1e-6
+    (``tests/test_map_crosscheck.py``; torchmetrics returns float32). One difference remains by
+    design: the object sizes of ``map_small`` / ``map_medium`` / ``map_large`` are box areas ``w * h``
+    (COCO's ranges: [0, 32²], [32², 96²], [96², ∞), ends included), while a COCO annotation file's
+    ``area`` is the *segmentation's* area, so on COCO's own annotations those three can differ from
+    pycocotools run on the file (the others do not depend on area).
 
     >>> from coursekit.types import Detections
     >>> truth = Detections(xyxy=[[0, 0, 10, 10]], class_id=[0], class_names=["part"])
@@ -196,12 +221,15 @@ def mean_average_precision(
     if result["n_targets"] == 0:  # nothing to find: every AP and recall is undefined
         return result
 
+    # float64 boxes: torchmetrics turns x1, y1, x2, y2 into COCO's x, y, w, h in the boxes' dtype, and a
+    # float32 width x2 - x1 is rounded (the float64 one of two float32 numbers is exact)
     preds_tm = [
-        {"boxes": torch.from_numpy(p.xyxy), "labels": torch.from_numpy(p.class_id),
+        {"boxes": torch.from_numpy(p.xyxy.astype(np.float64)), "labels": torch.from_numpy(p.class_id),
          "scores": torch.from_numpy(p.confidence if p.confidence is not None else np.zeros(0, np.float32))}
         for p in preds
     ]
-    targets_tm = [{"boxes": torch.from_numpy(t.xyxy), "labels": torch.from_numpy(t.class_id)} for t in targets]
+    targets_tm = [{"boxes": torch.from_numpy(t.xyxy.astype(np.float64)), "labels": torch.from_numpy(t.class_id)}
+                  for t in targets]
 
     coco = _coco_eval(preds_tm, targets_tm, None, backend)  # IoU 0.50:0.05:0.95
     for key in ("map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_100"):

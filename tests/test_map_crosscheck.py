@@ -1,5 +1,6 @@
 """mAP@0.5 and mAP@0.5:0.95 from coursekit (torchmetrics/pycocotools on ``Detections``) cross-checked
-against ultralytics' own validation metrics on the same predictions.
+against ultralytics' own validation metrics on the same predictions; and, at the end of this file,
+every number of ``mean_average_precision`` checked against pycocotools itself (equal within 1e-6).
 
 What ``model.val()`` does after inference is run here for real: a ``DetectionValidator`` gets, batch
 by batch, the ground truth as its data loader delivers it (the YOLO label files' normalised
@@ -33,6 +34,8 @@ IoU 0.75 read as mAP50; ``test_a_change_in_the_predictions_moves_both_together``
 both sides and requires both numbers to drop by more than 3 × TOL and still agree.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -273,3 +276,308 @@ def test_a_change_in_the_predictions_moves_both_together(bug, split, measured, t
     b_u50, b_u = theirs(bad, rows, files, tmp_path)
     assert abs(b_o50 - b_u50) <= TOL and abs(b_o - b_u) <= TOL, (bug, b_o50, b_u50, b_o, b_u)
     assert o - b_o > 3 * TOL and u - b_u > 3 * TOL, (bug, o, b_o, u, b_u)
+
+
+# ==================================================================== pycocotools itself as the oracle
+#
+# ``mean_average_precision`` promises COCO's AP. Here pycocotools' COCO / COCOeval, given the same boxes
+# as a COCO dataset built in memory (bbox ``[x, y, w, h]``, ``area = w * h``, ``iscrowd 0``, image ids
+# 1..N, category ids 1..K: other ids than torchmetrics uses, so nothing may depend on them) and the
+# predictions through ``COCO.loadRes`` (as a detector's results file is read), is the oracle: every
+# number must agree within ORACLE_TOL. What is left is torchmetrics handing its results over as float32
+# (|error| < 6e-8).
+#
+# Area: pycocotools reads an object's size from the annotation's ``area`` field, torchmetrics (given no
+# area) computes ``w * h`` of the box, so the oracle's annotations say ``area = w * h`` too. Against a
+# real COCO annotation file, whose ``area`` is the *segmentation's* pixel area, map_small / map_medium
+# / map_large can differ (an object near 32² or 96² can fall on the other side); map, map_50, map_75
+# and mar_100 do not depend on area.
+#
+# With torchmetrics' default thresholds (``torch.linspace``, float32: recall point 0.07 is 0.0700000003,
+# IoU threshold 0.55 is 0.5500000119), as mean_average_precision used them before, these cases
+# differed from pycocotools by up to 0.0072 in map_50 (random_2), 0.0092 in a class's map_50 (random_3),
+# 0.0203 in map and 0.0406 in map_medium (iou_exactly_at_thresholds), 0.0081 in map and 0.0107 in a
+# class's map (more_than_100_detections); the recall points made the random and size cases differ, the
+# IoU thresholds the other two. ``test_the_oracle_cases_see_float32_thresholds`` keeps the cases
+# sensitive to both.
+
+ORACLE_TOL = 1e-6
+ORACLE_NAMES = ["a", "b", "c", "d"]
+SUMMARY_KEYS = ("map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_100")
+
+
+COCO_IOU_THRS = np.linspace(0.5, 0.95, 10)  # pycocotools' Params.setDetParams
+COCO_REC_THRS = np.linspace(0.0, 1.0, 101)
+FLOAT32_IOU_THRS = torch.linspace(0.5, 0.95, 10).tolist()  # torchmetrics' defaults
+FLOAT32_REC_THRS = torch.linspace(0.0, 1.0, 101).tolist()
+
+
+def coco_oracle(preds: list[Detections], targets: list[Detections], thresholds=None) -> dict:
+    """pycocotools' numbers for these boxes: {key: value or -1, "per_class": {name: {map, map_50, mar_100}}}.
+
+    ``thresholds``: (iouThrs, recThrs) to use instead of COCO's own (only to show what float32 ones do)."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    names = preds[0].class_names
+    images = [{"id": i + 1, "file_name": f"{i}.png", "width": 4096, "height": 4096} for i in range(len(preds))]
+    categories = [{"id": c + 1, "name": n} for c, n in enumerate(names)]
+    annotations, results = [], []
+    for i, t in enumerate(targets):
+        for (x1, y1, x2, y2), c in zip(t.xyxy.astype(np.float64).tolist(), t.class_id.tolist()):
+            w, h = x2 - x1, y2 - y1
+            annotations.append({"id": len(annotations) + 1, "image_id": i + 1, "category_id": c + 1,
+                                "bbox": [x1, y1, w, h], "area": w * h, "iscrowd": 0})
+    for i, p in enumerate(preds):
+        for (x1, y1, x2, y2), c, s in zip(p.xyxy.astype(np.float64).tolist(), p.class_id.tolist(),
+                                          p.confidence.tolist()):
+            results.append({"image_id": i + 1, "category_id": c + 1, "bbox": [x1, y1, x2 - x1, y2 - y1],
+                             "score": s})
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = {"images": images, "annotations": annotations, "categories": categories}
+        gt.createIndex()
+        if results:
+            dt = gt.loadRes(results)
+        else:  # loadRes cannot read an empty results list
+            dt = COCO()
+            dt.dataset = {"images": images, "annotations": [], "categories": categories}
+            dt.createIndex()
+        ev = COCOeval(gt, dt, "bbox")
+        if thresholds is not None:
+            ev.params.iouThrs = np.array(thresholds[0], np.float64)
+            ev.params.recThrs = np.array(thresholds[1], np.float64)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+        s = ev.stats
+        out = dict(zip(SUMMARY_KEYS, (s[0], s[1], s[2], s[3], s[4], s[5], s[8])))
+        out["per_class"] = {}
+        for c, name in enumerate(names):
+            ev.params.catIds = [c + 1]
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+            out["per_class"][name] = {"map": ev.stats[0], "map_50": ev.stats[1], "mar_100": ev.stats[8]}
+    return out
+
+
+def _as_coco(value) -> float:
+    return -1.0 if value is None else float(value)
+
+
+def oracle_differences(ours: dict, oracle: dict) -> dict[str, float]:
+    """|ours - pycocotools| per number; an undefined number (None) must be pycocotools' -1 (inf if not)."""
+    def diff(a, b):
+        if a is None or b < 0:
+            return 0.0 if (a is None and b < 0) else math.inf
+        return abs(a - b)
+
+    out = {k: diff(ours[k], oracle[k]) for k in SUMMARY_KEYS}
+    for name, theirs in oracle["per_class"].items():
+        for k, b in theirs.items():
+            out[f"{name}.{k}"] = diff(ours["per_class"][name][k], b)
+    return out
+
+
+# ---------------------------------------------------------------------------------------- the cases
+
+
+def _det(boxes, classes, conf=None, names=ORACLE_NAMES) -> Detections:
+    return Detections(xyxy=np.asarray(boxes, np.float64).reshape(-1, 4), class_id=np.asarray(classes, np.int64),
+                      class_names=names, confidence=None if conf is None else np.asarray(conf, np.float32))
+
+
+def _empty_pred() -> Detections:
+    return _det(np.zeros((0, 4)), [], [])
+
+
+def case_score_ties():
+    """10 objects of class a over 3 images, many predictions sharing a score (in one image and across
+    images): the ranking among equal scores decides the AP (both sides: the given order, stable)."""
+    boxes = [[10 + 50 * k, 10, 50 + 50 * k, 50] for k in range(4)]
+    truth = [_det(boxes, [0] * 4), _det(boxes[:3], [0] * 3), _det(boxes[:3], [0] * 3)]
+    miss = [[300, 300, 340, 340]]
+    preds = [
+        _det(boxes[:3] + miss + boxes[3:], [0] * 5, [0.9, 0.5, 0.5, 0.5, 0.3]),
+        _det(miss + boxes[:2], [0] * 3, [0.5, 0.5, 0.9]),
+        _det(boxes[:3] + miss, [0] * 4, [0.5, 0.3, 0.3, 0.3]),
+    ]
+    return preds, truth
+
+
+def case_image_without_truth():
+    """Images with no object but confident predictions (false positives ranked first), and an image
+    with neither."""
+    obj = [[20, 20, 80, 90], [100, 30, 160, 70]]
+    truth = [_det(obj, [0, 1]), _det([], []), _det(obj[:1], [0]), _det([], [])]
+    preds = [_det(obj, [0, 1], [0.6, 0.7]), _det(obj, [0, 1], [0.95, 0.8]), _det(obj[:1], [0], [0.4]),
+             _empty_pred()]
+    return preds, truth
+
+
+def case_classes_only_on_one_side():
+    """Class c is only predicted (undefined, left out of the mean), class d only labelled (AP 0)."""
+    truth = [_det([[0, 0, 50, 50], [60, 60, 120, 100]], [0, 3]), _det([[10, 10, 40, 60]], [1])]
+    preds = [_det([[0, 0, 50, 48], [200, 200, 240, 240]], [0, 2], [0.8, 0.9]),
+             _det([[10, 12, 40, 60], [5, 5, 30, 30]], [1, 2], [0.7, 0.6])]
+    return preds, truth
+
+
+def case_tiny_and_boundary_sizes():
+    """Boxes of a few pixels, below 32², exactly 32² and 96² (in both neighbouring size ranges), and
+    large; predictions a pixel off, so the small ones match only at the lower IoU thresholds."""
+    sizes = [(1, 1), (2, 3), (3, 2), (5, 5), (20, 20), (31, 33), (32, 32), (50, 60), (96, 96), (100, 120)]
+    boxes, x = [], 0.0
+    for w, h in sizes:
+        boxes.append([x, 10.0, x + w, 10.0 + h])
+        x += w + 20
+    shifted = [[b[0] + 1, b[1], b[2] + 1, b[3]] for b in boxes]  # IoU (w-1)/(w+1): 0 for w=1, 0.94 for 32
+    classes = [k % 2 for k in range(len(boxes))]
+    truth = [_det(boxes, classes), _det(boxes[::2], classes[::2])]
+    conf = np.linspace(0.95, 0.3, len(boxes))
+    preds = [_det(shifted, classes, conf), _det(boxes[::2] + [[500, 500, 503, 503]], classes[::2] + [0],
+                                                list(conf[::2]) + [0.99])]
+    return preds, truth
+
+
+def case_more_than_100_detections():
+    """One image with 120 objects of class a and 150 predictions of it (COCO keeps the 100 most
+    confident per image and class), 30 of class b on the same image, and a second image."""
+    rng = np.random.default_rng(7)
+    grid = [[30 * i, 30 * j, 30 * i + 20, 30 * j + 20] for i in range(12) for j in range(10)]
+    truth = [_det(grid + grid[:30], [0] * 120 + [1] * 30), _det(grid[:5], [0] * 5)]
+    pb = [[b[0] + rng.integers(0, 4), b[1], b[2], b[3] + rng.integers(-2, 3)] for b in grid]
+    fp = [[400 + 3 * k, 400, 420 + 3 * k, 420] for k in range(30)]
+    conf = np.round(rng.uniform(0.05, 1.0, 180), 2)  # rounded: ties, also at the 100th box
+    preds = [_det(pb + fp + pb[:30], [0] * 150 + [1] * 30, conf), _det(grid[:5], [0] * 5, [0.5] * 5)]
+    return preds, truth
+
+
+def case_iou_exactly_at_thresholds():
+    """IoU exactly 0.5 and exactly 0.75 (shifted boxes: 200/400 and 600/800 in floating point, no
+    rounding), and one image per IoU k/20 = 0.50, 0.55, ..., 0.95 (a 40x40 object, a 40x2k box inside
+    it): IoU >= threshold is a match, so each box counts at its own threshold."""
+    truth = [_det([[0, 0, 30, 10]], [0]), _det([[0, 0, 70, 10]], [0])]
+    preds = [_det([[10, 0, 40, 10]], [0], [0.9]), _det([[10, 0, 80, 10]], [0], [0.8])]
+    for k in range(10, 20):
+        truth.append(_det([[0, 0, 40, 40]], [1]))
+        preds.append(_det([[0, 0, 40, 2 * k]], [1], [k / 40]))
+    return preds, truth
+
+
+def case_random(seed: int):
+    """A seeded detector on random scenes: 3 classes with 10, 20 or 25 objects each (their recalls
+    k / n land exactly on COCO's recall points), float32 coordinates off any grid, jittered boxes,
+    misses, duplicates, background boxes and class swaps, scores rounded to 0.05 (ties)."""
+    rng = np.random.default_rng(seed)
+    n_images = int(rng.integers(6, 12))
+    sizes = [(int(rng.integers(100, 640)), int(rng.integers(100, 640))) for _ in range(n_images)]
+    boxes = [[] for _ in range(n_images)]
+    classes = [[] for _ in range(n_images)]
+    for c, n in enumerate(rng.choice([10, 20, 25], 3)):
+        for _ in range(n):
+            i = int(rng.integers(n_images))
+            W, H = sizes[i]
+            w, h = np.exp(rng.uniform(np.log(3), np.log(min(W, H) / 2), 2))
+            x, y = rng.uniform(0, W - w), rng.uniform(0, H - h)
+            boxes[i].append([x, y, x + w, y + h])
+            classes[i].append(c)
+    truth = [_det(b, c, names=ORACLE_NAMES[:3]) for b, c in zip(boxes, classes)]
+    preds = []
+    for t, (W, H) in zip(truth, sizes):
+        pb, pc = [], []
+        for box, c in zip(t.xyxy.astype(np.float64), t.class_id):
+            if rng.random() < 0.15:
+                continue
+            copies = 2 if rng.random() < 0.15 else 1
+            for _ in range(copies):
+                w, h = box[2:] - box[:2]
+                cx, cy = (box[:2] + box[2:]) / 2 + rng.normal(0, 0.12, 2) * (w, h)
+                w, h = w * np.exp(rng.normal(0, 0.15)), h * np.exp(rng.normal(0, 0.15))
+                pb.append([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+                pc.append(int((c + 1) % 3) if rng.random() < 0.05 else int(c))
+        for _ in range(rng.poisson(1.5)):
+            w, h = rng.uniform(5, 80, 2)
+            x, y = rng.uniform(0, W - w), rng.uniform(0, H - h)
+            pb.append([x, y, x + w, y + h])
+            pc.append(int(rng.integers(3)))
+        conf = np.round(rng.uniform(0.05, 1.0, len(pb)) * 20) / 20
+        preds.append(_det(np.asarray(pb).reshape(-1, 4), pc, conf, names=ORACLE_NAMES[:3]))
+    return preds, truth
+
+
+ORACLE_CASES = {
+    "score_ties": case_score_ties,
+    "image_without_truth": case_image_without_truth,
+    "classes_only_on_one_side": case_classes_only_on_one_side,
+    "tiny_and_boundary_sizes": case_tiny_and_boundary_sizes,
+    "more_than_100_detections": case_more_than_100_detections,
+    "iou_exactly_at_thresholds": case_iou_exactly_at_thresholds,
+    **{f"random_{seed}": (lambda seed=seed: case_random(seed)) for seed in range(5)},
+}
+
+
+@pytest.mark.parametrize("case", list(ORACLE_CASES))
+def test_map_equals_pycocotools(case):
+    preds, truth = ORACLE_CASES[case]()
+    ours_r = mean_average_precision(preds, truth)
+    oracle = coco_oracle(preds, truth)
+    d = oracle_differences(ours_r, oracle)
+    worst = max(d, key=d.get)
+    assert d[worst] <= ORACLE_TOL, (f"{case}: {worst} is {ours_r.get(worst, ours_r['per_class'].get(worst))} here "
+                                    f"but pycocotools says {oracle}; all differences: {d}")
+
+
+def test_map_equals_pycocotools_on_the_val_split(split):
+    """The realistic predictions of the ultralytics cross-check, at one noise level."""
+    truth = split[0]
+    preds = make_predictions(truth, "fair", seed=3)
+    d = oracle_differences(mean_average_precision(preds, truth), coco_oracle(preds, truth))
+    assert max(d.values()) <= ORACLE_TOL, d
+
+
+def test_the_oracle_cases_are_not_vacuous():
+    """The cases hit what they are named for: classes only on one side, tiny and boundary sizes in
+    every range, more than 100 boxes per image and class, and matches exactly at the IoU thresholds."""
+    r = mean_average_precision(*case_classes_only_on_one_side())
+    assert r["per_class"]["c"]["map"] is None and r["per_class"]["c"]["n_predictions"] == 2
+    assert r["per_class"]["d"]["map"] == 0.0
+    r = mean_average_precision(*case_tiny_and_boundary_sizes())
+    assert all(r[k] is not None for k in ("map_small", "map_medium", "map_large")), r
+    assert r["map_small"] < r["map_medium"] <= r["map_large"], r  # a pixel off hurts the small boxes most
+    preds, truth = case_more_than_100_detections()
+    assert (preds[0].class_id == 0).sum() == 150
+    # hand-checkable: a box with IoU k/20 with its object matches at the thresholds 0.50 .. k/20
+    preds, truth = case_iou_exactly_at_thresholds()
+    for k, p, t in zip(range(10, 20), preds[2:], truth[2:]):
+        assert box_iou_exact(p, t) == k / 20
+        r = mean_average_precision([p], [t])
+        assert r["map"] == pytest.approx((k - 9) / 10, abs=1e-7), (k, r["map"])
+        assert r["map_75"] == (1.0 if k >= 15 else 0.0)
+    r = mean_average_precision(preds[:2], truth[:2])  # IoU exactly 0.5 and exactly 0.75: found at both
+    assert r["map_50"] == 1.0 and r["map_75"] == pytest.approx(51 * 0.5 / 101, abs=1e-7)
+
+
+def box_iou_exact(p: Detections, t: Detections) -> float:
+    """IoU as pycocotools computes it (float64, from x, y, w, h)."""
+    return _iou1(p.xyxy[0].astype(np.float64), t.xyxy[0].astype(np.float64))
+
+
+def test_the_oracle_cases_see_float32_thresholds():
+    """With torchmetrics' float32 recall points, or its float32 IoU thresholds, pycocotools itself gives
+    other numbers on these cases: ``test_map_equals_pycocotools`` fails if mean_average_precision goes
+    back to either."""
+    def moved(case, thresholds):
+        preds, truth = ORACLE_CASES[case]()
+        exact, f32 = coco_oracle(preds, truth), coco_oracle(preds, truth, thresholds=thresholds)
+        return max(abs(exact[k] - f32[k]) for k in SUMMARY_KEYS)
+
+    by_recall = {c: moved(c, (COCO_IOU_THRS, FLOAT32_REC_THRS)) for c in ("random_0", "random_2")}
+    assert min(by_recall.values()) > 1e-3, by_recall
+    by_iou = {c: moved(c, (FLOAT32_IOU_THRS, COCO_REC_THRS))
+              for c in ("iou_exactly_at_thresholds", "more_than_100_detections")}
+    assert min(by_iou.values()) > 1e-3, by_iou

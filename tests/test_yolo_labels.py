@@ -443,12 +443,15 @@ def _hand_coco(tmp_path: Path) -> tuple[dict, Path]:
 
 def test_coco_to_yolo_hand_written(tmp_path):
     coco, images = _hand_coco(tmp_path)
-    result = coco_to_yolo(coco, images, tmp_path / "out", split="train")
+    with pytest.warns(UserWarning, match=r"skipped 1 crowd region.*annotation id 3 \(p1\.png\)"):
+        result = coco_to_yolo(coco, images, tmp_path / "out", split="train")
     assert result.names == ["gear", "washer"] and result.category_ids == {0: 7, 1: 3}
+    assert result.skipped == {"crowd_region": 1}
     lines = (tmp_path / "out/labels/train/p1.txt").read_text().splitlines()
     assert lines == ["1 0.250000 0.200000 0.300000 0.200000", "0 0.500000 0.500000 1.000000 1.000000"]
     assert [p.kind for p in result.problems if p.severity == "warning"] == ["crowd_region"]
-    by_name = coco_to_yolo(coco, images, tmp_path / "out2", class_names=["washer", "gear"])
+    with pytest.warns(UserWarning, match="crowd region"):
+        by_name = coco_to_yolo(coco, images, tmp_path / "out2", class_names=["washer", "gear"])
     assert by_name.category_ids == {0: 3, 1: 7}
     assert (tmp_path / "out2/labels/train/p1.txt").read_text().splitlines()[0].startswith("0 0.25")
 

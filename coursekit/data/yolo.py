@@ -326,6 +326,8 @@ class ConversionResult:
         n_images, n_boxes: label files and boxes written.
         files: every file written.
         problems: warnings and info (a converter raises :class:`LabelError` on errors and writes nothing).
+        skipped: annotations left out, by reason (:func:`coco_to_yolo`: ``crowd_region``,
+            ``not_a_number``, ``bad_size``, ``out_of_range``); each one is also in ``problems``.
     """
 
     out_dir: Path
@@ -336,10 +338,14 @@ class ConversionResult:
     n_boxes: int
     files: list[Path] = field(default_factory=list)
     problems: list[LabelProblem] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         lines = [f"wrote {self.n_images} label files ({self.n_boxes} boxes, {len(self.names)} classes) to "
                  f"{self.out_dir}" + (f"; {self.data_yaml.name} updated" if self.data_yaml else "")]
+        if self.skipped:
+            lines.append(f"skipped {sum(self.skipped.values())} annotation(s): "
+                         + ", ".join(f"{n} {reason}" for reason, n in self.skipped.items()))
         lines.extend(f"  {p.severity}: {p.message}" for p in self.problems)
         return "\n".join(lines)
 
@@ -1259,14 +1265,76 @@ def validate_yolo_dataset(root_or_data_yaml: str | os.PathLike, splits: str | Se
 # COCO
 
 
+_COCO_KEYS = ("images", "annotations", "categories")
+
+#: coco_to_yolo's reasons to skip an annotation (the keys of ``ConversionResult.skipped``), and what they mean.
+_SKIP_REASONS = {
+    "crowd_region": "crowd region(s) (iscrowd=1) — YOLO has no 'ignore' regions",
+    "not_a_number": "box(es) with a bbox value that is not a finite number",
+    "bad_size": "box(es) with zero or negative width or height",
+    "out_of_range": "box(es) entirely outside the image",
+}
+#: label-line errors that yolo_to_coco skips (with a warning) instead of refusing the split
+_DEGENERATE_LINE_KINDS = ("bad_size", "not_a_number")
+_WARN_SHOWN = 10  # a skip warning names at most this many annotations (result.problems has every one)
+
+
 def _load_json(coco_json) -> tuple[dict, str]:
+    """The COCO dataset dict and a name for messages; a :class:`LabelError` if it is not a COCO dataset."""
+    json_path = None
     if isinstance(coco_json, Mapping):
-        return dict(coco_json), "COCO dict"
-    p = Path(coco_json)
-    try:
-        return json.loads(p.read_text(encoding="utf-8-sig")), p.name
-    except json.JSONDecodeError as err:
-        raise LabelError(f"{p}:{err.lineno}: not valid JSON ({err.msg})") from None
+        coco, src_name = dict(coco_json), "COCO dict"
+    elif isinstance(coco_json, list):
+        coco, src_name = coco_json, "COCO list"
+    else:
+        json_path = Path(coco_json)
+        src_name = json_path.name
+        try:
+            coco = json.loads(json_path.read_text(encoding="utf-8-sig"))
+        except json.JSONDecodeError as err:
+            raise LabelError(f"{json_path}:{err.lineno}: not valid JSON ({err.msg})") from None
+    where = str(json_path) if json_path is not None else src_name
+    expected = ("coco_to_yolo needs a COCO dataset JSON: an object with 'images', 'annotations' and 'categories' "
+                "(e.g. instances_train2017.json)")
+
+    def fail(msg: str, kind: str = "bad_source"):
+        problem = LabelProblem(kind, "error", json_path or (), f"{where}: {msg}")
+        raise LabelError(problem.message, [problem])
+
+    if isinstance(coco, list):
+        first = coco[0] if coco else None
+        if isinstance(first, Mapping) and {"image_id", "category_id"} <= set(first):
+            what = ("this looks like a COCO results (predictions) file: a list of {image_id, category_id, bbox, "
+                    "score}, as a detector's evaluation writes it")
+        else:
+            what = f"its first entry is {str(first)[:80]}" if coco else "an empty list"
+        entries = f"{len(coco)} entr{'y' if len(coco) == 1 else 'ies'}"
+        fail(f"the top level is a list ({entries}), not an object — {what}. {expected}; pass the ground-truth "
+             "annotation file instead")
+    if not isinstance(coco, Mapping):
+        fail(f"the top level is a {type(coco).__name__} ({str(coco)[:60]!r}), not an object — {expected}")
+    missing = [k for k in _COCO_KEYS if k not in coco]
+    if missing:
+        has = ", ".join(repr(k) for k in list(coco)[:10]) or "no keys at all"
+        fail(f"missing key(s) {', '.join(repr(k) for k in missing)} (it has {has}) — {expected}"
+             + ("; a COCO file with no objects still has 'annotations': []" if missing == ["annotations"] else ""))
+    not_lists = [f"{k!r} is a {type(coco[k]).__name__}" for k in _COCO_KEYS if not isinstance(coco[k], list)]
+    if not_lists:
+        fail(f"{', '.join(not_lists)}, not a list — {expected}, each a list of objects")
+    return coco, src_name
+
+
+def _skip_warning(src_name: str, skipped: list[tuple[str, object, str, str]]) -> None:
+    """One ``UserWarning`` per reason, naming the annotations (id and image file_name) it skipped."""
+    by_reason: dict[str, list] = defaultdict(list)
+    for reason, aid, fname, _detail in skipped:
+        by_reason[reason].append((aid, fname))
+    for reason, anns in by_reason.items():
+        shown = ", ".join(f"id {aid} ({fname})" for aid, fname in anns[:_WARN_SHOWN])
+        more = (f" and {len(anns) - _WARN_SHOWN} more (result.problems lists every one)"
+                if len(anns) > _WARN_SHOWN else "")
+        warnings.warn(f"coco_to_yolo: {src_name}: skipped {len(anns)} {_SKIP_REASONS[reason]}: annotation "
+                      f"{shown}{more}; the other annotations are written", UserWarning, stacklevel=3)
 
 
 def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.PathLike, out_dir: str | os.PathLike,
@@ -1284,12 +1352,31 @@ def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.Pa
         class_names: the YOLO class order by category name; default: the order of ``categories`` in the
             json (class i = ``categories[i]``, as ``coursekit.types.Detections.from_coco`` reads it).
 
-    Category ids are mapped explicitly (COCO ids need not be 0..K-1): data.yaml records the map as
-    ``coco_category_ids: {yolo_id: coco_id}``, which :func:`yolo_to_coco` uses to map back. Crowd
-    regions (``iscrowd: 1``) are left out with a warning (YOLO has no "ignore" regions); boxes past the
-    image edge are clipped with a warning. Everything is checked first (image files present and of the
-    size the json says, known category and image ids, boxes with a positive size): on any error a
-    :class:`LabelError` lists them all and nothing is written.
+    Class indices: YOLO class ``i`` is the ``i``-th category of ``categories`` *as listed in the json*
+    (not sorted by id, and not ``category_id - 1``), or, with ``class_names``, the category named
+    ``class_names[i]``. COCO ids need not be 0..K-1 nor contiguous: ``result.category_ids`` and
+    data.yaml's ``coco_category_ids: {yolo_id: coco_id}`` record the map, and :func:`yolo_to_coco` uses
+    it to map back (class ``i`` -> ``coco_category_ids[i]``, names from data.yaml's ``names``), so a
+    round trip keeps every category id and name. A category without annotations still gets its index.
+    (COCO's own files list categories by ascending id, so this is ultralytics' ``cls91to80`` map there;
+    ultralytics' ``convert_coco(cls91to80=False)`` uses ``category_id - 1``, which differs when ids have
+    gaps.)
+
+    Skipped, with a ``UserWarning`` naming each annotation's id and image ``file_name`` (one warning
+    per reason), a ``"warning"`` :class:`LabelProblem` each in ``result.problems`` and a count by reason
+    in ``result.skipped``; everything else is written. These are the reasons (the keys of ``skipped``):
+    ``crowd_region`` (``iscrowd: 1``: YOLO has no "ignore" regions), ``not_a_number`` (a bbox value that
+    is not finite), ``bad_size`` (zero or negative width or height) and ``out_of_range`` (a box entirely
+    outside the image). Ultralytics' converter skips crowd regions and boxes of width or height <= 0 too.
+    A box partly outside the image is clipped to it, with a warning problem.
+
+    Input that cannot be converted as it stands raises a :class:`LabelError` naming the file and field
+    and what to do, and nothing is written; everything is checked first, so the error lists all of it:
+    not a COCO dataset (a list, e.g. a results file, or an object without ``images`` / ``annotations`` /
+    ``categories``), an entry without its required fields, an annotation whose bbox is not 4 numbers,
+    an unknown image or category id, a category not in ``class_names``, a missing image file or one of
+    another size than the json says, two images sharing a label file, and a data.yaml in ``out_dir``
+    with other classes.
 
     >>> result = coco_to_yolo("annotations/instances_train.json", "photos", "parts", split="train")  # doctest: +SKIP
     >>> result.category_ids                                                                           # doctest: +SKIP
@@ -1300,17 +1387,12 @@ def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.Pa
     images_dir, out_dir = Path(images_dir), Path(out_dir)
     errors: list[LabelProblem] = []
     notes: list[LabelProblem] = []
-    json_path = None if isinstance(coco_json, Mapping) else Path(coco_json)
+    skipped: list[tuple[str, object, str, str]] = []  # (reason, annotation id, file_name, what is wrong)
+    json_path = None if isinstance(coco_json, (Mapping, list)) else Path(coco_json)
 
     def err(msg: str, path=None, kind: str = "bad_source") -> None:
         errors.append(LabelProblem(kind, "error", path if path is not None else (json_path or ()),
                                    f"{src_name}: {msg}", None, split))
-
-    for key in ("images", "annotations", "categories"):
-        if not isinstance(coco.get(key), list):
-            err(f"no {key!r} list — a COCO detection file has images, annotations and categories")
-    if errors:
-        raise LabelError("\n".join(p.message for p in errors), errors)
 
     cats = coco["categories"]
     cat_names = {}
@@ -1364,7 +1446,6 @@ def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.Pa
         imgs[iid] = (path, fname, real)
 
     rows: dict = defaultdict(list)
-    crowd: dict = defaultdict(int)
     for k, ann in enumerate(coco["annotations"]):
         aid = ann.get("id", f"#{k}") if isinstance(ann, Mapping) else f"#{k}"
         if not isinstance(ann, Mapping) or "image_id" not in ann or "category_id" not in ann or "bbox" not in ann:
@@ -1381,23 +1462,30 @@ def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.Pa
             err(f"annotation {aid}: category {cat_names[ann['category_id']]!r} is not in class_names "
                 f"{list(class_names)} — add it to class_names (or drop those annotations from the json yourself)")
             continue
+        path, fname, (W, H) = imgs[ann["image_id"]]
         if ann.get("iscrowd", 0):
-            crowd[ann["image_id"]] += 1
+            skipped.append(("crowd_region", aid, fname, "a crowd region (iscrowd=1): YOLO has no 'ignore' regions"))
             continue
         try:
-            x, y, bw, bh = (float(v) for v in ann["bbox"])
+            bbox = ann["bbox"]
+            if isinstance(bbox, (str, bytes)) or len(bbox) != 4:
+                raise ValueError
+            x, y, bw, bh = (float(v) for v in bbox)
         except (TypeError, ValueError):
-            err(f"annotation {aid}: bbox {ann['bbox']!r} is not 4 numbers [x, y, width, height]")
+            err(f"annotation {aid} ({fname}): bbox {ann['bbox']!r} is not 4 numbers [x, y, width, height] — fix "
+                "or delete that annotation")
             continue
-        path, fname, (W, H) = imgs[ann["image_id"]]
-        if not all(map(math.isfinite, (x, y, bw, bh))) or bw <= 0 or bh <= 0:
-            err(f"annotation {aid} ({fname}): bbox {ann['bbox']} needs a finite width and height > 0", path,
-                "bad_size")
+        if not all(map(math.isfinite, (x, y, bw, bh))):
+            skipped.append(("not_a_number", aid, fname, f"bbox {ann['bbox']} has a value that is not a finite number"))
+            continue
+        if bw <= 0 or bh <= 0:
+            what = " and ".join(f"{n} {v:g}" for n, v in (("width", bw), ("height", bh)) if v <= 0)
+            skipped.append(("bad_size", aid, fname, f"bbox {ann['bbox']} has {what}"))
             continue
         x1, y1, x2, y2 = max(x, 0.0), max(y, 0.0), min(x + bw, W), min(y + bh, H)
         if x2 <= x1 or y2 <= y1:
-            err(f"annotation {aid} ({fname}): bbox {ann['bbox']} lies outside the {W}x{H} image", path,
-                "out_of_range")
+            skipped.append(("out_of_range", aid, fname, f"bbox {ann['bbox']} lies entirely outside the "
+                                                        f"{W:g}x{H:g} image"))
             continue
         if (x1, y1, x2, y2) != (x, y, x + bw, y + bh):
             notes.append(LabelProblem("box_outside_image", "warning", path,
@@ -1433,10 +1521,12 @@ def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.Pa
                          + "\n".join(f"  - {p.message}" for p in errors), errors)
 
     written, n_boxes = [], 0
-    for iid, cnt in crowd.items():
-        notes.append(LabelProblem("crowd_region", "warning", imgs[iid][0],
-                                  f"{src_name}: {imgs[iid][1]}: {cnt} crowd region(s) (iscrowd=1) left out — YOLO "
-                                  "has no 'ignore' regions", None, split))
+    path_of = {fname: path for path, fname, _size in imgs.values()}
+    for reason, aid, fname, detail in skipped:
+        notes.append(LabelProblem(reason, "warning", path_of[fname],
+                                  f"{src_name}: annotation {aid} ({fname}): {detail} — skipped", None, split))
+    if skipped:
+        _skip_warning(src_name, skipped)
     for lf, (iid, fname) in label_files.items():
         path = imgs[iid][0]
         W, H = imgs[iid][2]
@@ -1466,8 +1556,9 @@ def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.Pa
                                                                  "the validation json with split='val'"))
     _atomic_write_text(data_yaml, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     written.append(data_yaml)
+    counts = Counter(reason for reason, *_ in skipped)
     return ConversionResult(out_dir, data_yaml, names, dict(enumerate(order)), len(label_files), n_boxes, written,
-                            notes)
+                            notes, {r: counts[r] for r in _SKIP_REASONS if counts[r]})
 
 
 def yolo_to_coco(root_or_yaml: str | os.PathLike, split: str = "val",
@@ -1479,7 +1570,11 @@ def yolo_to_coco(root_or_yaml: str | os.PathLike, split: str = "val",
     ``[x, y, w, h]`` in pixels, area (w * h), iscrowd 0; ``categories``: id and name, listed in YOLO class
     order (``categories[i]`` is class i). Category ids: ``category_ids`` ({yolo id: coco id}), else
     data.yaml's ``coco_category_ids`` (written by :func:`coco_to_yolo`), else ``i + 1`` (COCO's ids start
-    at 1). The split is validated first; a :class:`LabelError` lists its errors (nothing is dropped).
+    at 1). The split is validated first (:func:`validate_yolo_dataset`). A label line whose box is
+    degenerate (``bad_size``: zero or negative width or height; ``not_a_number``: a coordinate that is
+    not a finite number) is skipped with a ``UserWarning`` naming its label file and line (and the
+    validator's error stays in its report); any other error raises a :class:`LabelError` that lists
+    them all (nothing is dropped silently).
 
     >>> coco = yolo_to_coco("parts", "val")                                   # doctest: +SKIP
     >>> coco["categories"]                                                     # doctest: +SKIP
@@ -1487,6 +1582,12 @@ def yolo_to_coco(root_or_yaml: str | os.PathLike, split: str = "val",
     """
     report, records, cfg = _validate(root_or_yaml, [split], decode=True, progress=progress)
     errors = [p for p in report.errors if p.split in (split, None)]
+    degenerate = {id(p) for p in errors if p.kind in _DEGENERATE_LINE_KINDS and p.line is not None}
+    bad_lines = {(p.path, p.line) for p in errors if id(p) not in degenerate and p.line is not None}
+    # a degenerate box is skipped when nothing else is wrong on its line
+    skipped = [p for p in errors if id(p) in degenerate and (p.path, p.line) not in bad_lines]
+    skipped_ids = {id(p) for p in skipped}
+    errors = [p for p in errors if id(p) not in skipped_ids]
     if errors:
         shown = "\n".join(f"  - {p.message}" for p in errors[:_MAX_SHOWN])
         raise LabelError(f"{len(errors)} error(s) in split {split!r} of {report.root}; fix them first "
@@ -1496,6 +1597,11 @@ def yolo_to_coco(root_or_yaml: str | os.PathLike, split: str = "val",
         category_ids = {int(k): int(v) for k, v in stored.items()} if stored else \
             {i: i + 1 for i in range(len(report.names))}
     category_ids = {int(k): int(v) for k, v in category_ids.items()}
+    if skipped:
+        shown = "; ".join(p.message for p in skipped[:_WARN_SHOWN])
+        more = f"; and {len(skipped) - _WARN_SHOWN} more" if len(skipped) > _WARN_SHOWN else ""
+        warnings.warn(f"yolo_to_coco: skipped {len(skipped)} label line(s) with a degenerate box in split {split!r} "
+                      f"of {report.root}: {shown}{more}", UserWarning, stacklevel=2)
     missing = [i for i in range(len(report.names)) if i not in category_ids]
     if missing or len(set(category_ids.values())) != len(category_ids):
         raise ValueError(f"category_ids must give each class 0..{len(report.names) - 1} its own COCO id; got "
