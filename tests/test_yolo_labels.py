@@ -539,6 +539,24 @@ def test_voc_unknown_class_names_file_and_name(tmp_path):
     assert not (tmp_path / "labels").exists()  # nothing written
 
 
+def test_voc_degenerate_and_outside_boxes_are_skipped_with_a_warning_the_rest_written(tmp_path):
+    xml = tmp_path / "Annotations"
+    xml.mkdir()
+    objects = ("<object><name>gear</name><bndbox><xmin>11</xmin><ymin>11</ymin><xmax>50</xmax><ymax>30</ymax>"
+               "</bndbox></object>"
+               "<object><name>washer</name><bndbox><xmin>20</xmin><ymin>5</ymin><xmax>19</xmax><ymax>9</ymax>"
+               "</bndbox></object>"  # negative width
+               "<object><name>washer</name><bndbox><xmin>300</xmin><ymin>5</ymin><xmax>310</xmax><ymax>9</ymax>"
+               "</bndbox></object>")  # right of the 100 px image
+    (xml / "a.xml").write_text(f"<annotation><size><width>100</width><height>100</height></size>{objects}"
+                               "</annotation>")
+    with pytest.warns(UserWarning, match="a.xml: object 2 \\(washer\\).*empty box; skipped"):
+        result = voc_to_yolo(xml, tmp_path / "labels", NAMES)
+    assert result.n_boxes == 1 and result.skipped == {"bad_size": 1, "out_of_range": 1}
+    assert read_yolo_labels(tmp_path / "labels/a.txt", NAMES).classes.tolist() == [NAMES.index("gear")]
+    assert "skipped 2" in result.summary()
+
+
 def test_voc_zero_based_files(tmp_path):
     xml = tmp_path / "Annotations"
     xml.mkdir()

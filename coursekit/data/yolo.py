@@ -21,8 +21,10 @@ Pixel boxes: ``x1, y1, x2, y2`` are continuous pixel coordinates (the image span
 covering pixel columns 0 to 9 is x1=0, x2=10), the COCO and torchvision convention, as
 ``coursekit.types.Detections`` uses. :func:`xyxy_to_yolo` / :func:`yolo_to_xyxy` convert between
 them and YOLO's fractions. The converters :func:`coco_to_yolo`, :func:`yolo_to_coco` and
-:func:`voc_to_yolo` check everything first and write nothing when something is wrong (a
-:class:`LabelError` lists all of it); their writes are atomic (a temporary file renamed into place).
+:func:`voc_to_yolo` skip what the field's tools skip (degenerate boxes, boxes outside the image, crowd
+regions) with a warning naming the annotation and the image, and count it (``ConversionResult.skipped``);
+input they cannot read (a results file instead of a dataset, unknown ids, missing images) is refused
+before anything is written (a :class:`LabelError` lists all of it); their writes are atomic.
 
 >>> report = validate_yolo_dataset("parts")             # doctest: +SKIP
 >>> print(report.summary())                              # doctest: +SKIP
@@ -326,8 +328,8 @@ class ConversionResult:
         n_images, n_boxes: label files and boxes written.
         files: every file written.
         problems: warnings and info (a converter raises :class:`LabelError` on errors and writes nothing).
-        skipped: annotations left out, by reason (:func:`coco_to_yolo`: ``crowd_region``,
-            ``not_a_number``, ``bad_size``, ``out_of_range``); each one is also in ``problems``.
+        skipped: annotations left out, by reason (``crowd_region``, ``not_a_number``, ``bad_size``,
+            ``out_of_range``; :func:`coco_to_yolo` and :func:`voc_to_yolo`); each one is also in ``problems``.
     """
 
     out_dir: Path
@@ -1685,6 +1687,13 @@ def voc_to_yolo(xml_dir: str | os.PathLike, out_dir: str | os.PathLike, class_na
     if not files:
         raise LabelError(f"{xml_dir}: no .xml files — pass VOC's Annotations folder")
 
+    skipped: dict[str, int] = {}
+
+    def skip(path: Path, msg: str, kind: str) -> None:
+        skipped[kind] = skipped.get(kind, 0) + 1
+        notes.append(LabelProblem(kind, "warning", path, f"{path.name}: {msg}"))
+        warnings.warn(f"voc_to_yolo: {path}: {msg}", stacklevel=3)
+
     def err(path: Path, msg: str, kind: str = "bad_source") -> None:
         errors.append(LabelProblem(kind, "error", path, f"{path.name}: {msg}"))
 
@@ -1730,15 +1739,13 @@ def voc_to_yolo(xml_dir: str | os.PathLike, out_dir: str | os.PathLike, class_na
                 ok = False
                 continue
             x1, y1, x2, y2 = (xmin - 1, ymin - 1, xmax, ymax) if one_based else (xmin, ymin, xmax, ymax)
-            if x2 <= x1 or y2 <= y1:
-                err(xf, f"object {k} ({name}): xmin..xmax = {xmin:g}..{xmax:g}, ymin..ymax = {ymin:g}..{ymax:g} "
-                        "is an empty box — redraw it", "bad_size")
-                ok = False
+            if x2 <= x1 or y2 <= y1:  # degenerate: skipped and said, as ultralytics' converters skip it
+                skip(xf, f"object {k} ({name}): xmin..xmax = {xmin:g}..{xmax:g}, ymin..ymax = {ymin:g}..{ymax:g} "
+                         "is an empty box; skipped (redraw it if the object is real)", "bad_size")
                 continue
             c = (max(x1, 0.0), max(y1, 0.0), min(x2, W), min(y2, H))
             if c[2] <= c[0] or c[3] <= c[1]:
-                err(xf, f"object {k} ({name}): the box lies outside the {W:g}x{H:g} image", "out_of_range")
-                ok = False
+                skip(xf, f"object {k} ({name}): the box lies outside the {W:g}x{H:g} image; skipped", "out_of_range")
                 continue
             if c != (x1, y1, x2, y2):
                 notes.append(LabelProblem("box_outside_image", "warning", xf,
@@ -1761,7 +1768,8 @@ def voc_to_yolo(xml_dir: str | os.PathLike, out_dir: str | os.PathLike, class_na
                                   f"{n_difficult} object(s) marked difficult were kept (YOLO has no 'difficult' flag)"))
     for path, text in outputs:
         _atomic_write_text(path, text)
-    return ConversionResult(out_dir, None, class_names, None, len(outputs), n_boxes, [p for p, _ in outputs], notes)
+    return ConversionResult(out_dir, None, class_names, None, len(outputs), n_boxes, [p for p, _ in outputs], notes,
+                            skipped)
 
 
 # ----------------------------------------------------------------------------------------------------
