@@ -211,14 +211,22 @@ def run_notebook(path: str | Path, home: str | Path, index: dict, workdir: str |
     finally:
         for k, v in old.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
-    errors, text = [], []
+    from datetime import datetime
+
+    errors, text, cell_seconds = [], [], {}
     for i, c in enumerate(nb.cells):
+        ex = c.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in ex and "shell.execute_reply" in ex:
+            start, end = (datetime.fromisoformat(ex[k].replace("Z", "+00:00"))
+                          for k in ("iopub.execute_input", "shell.execute_reply"))
+            cell_seconds[i - 1] = round((end - start).total_seconds(), 1)  # -1: the notebook's own code-cell index
         for o in c.get("outputs", []):
             if o.get("output_type") == "error":
                 errors.append((i, o["ename"], o["evalue"][:300]))
             elif o.get("output_type") == "stream":
                 text.append(o.get("text", ""))
-    return {"errors": errors, "output": "".join(text), "seconds": time.perf_counter() - t}
+    return {"errors": errors, "output": "".join(text), "seconds": time.perf_counter() - t,
+            "cell_seconds": cell_seconds}
 
 
 def measure(home: str | Path, out: str | Path, names) -> dict:
@@ -245,6 +253,7 @@ def measure(home: str | Path, out: str | Path, names) -> dict:
         result["notebooks"][name] = {
             "seconds": round(r["seconds"], 1), "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)], "errors": [list(e) for e in r["errors"]],
             "standin_banner": "STAND-IN" in r["output"],
+            "slowest_code_cells": dict(sorted(r["cell_seconds"].items(), key=lambda kv: -kv[1])[:5]),
             "unmet_expectations": [line[2:] for line in r["output"].splitlines() if line.startswith("⚠ ")]}
         result["notebooks"][name]["date"] = date.today().isoformat()
         print(name, result["notebooks"][name], flush=True)
