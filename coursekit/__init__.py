@@ -2,7 +2,7 @@
 
 One job per module::
 
-    settings   the run profile (COURSEKIT_PROFILE), device, seed, cache folder
+    config     the run profile (COURSEKIT_PROFILE), device, seed, cache folder: ck.settings()
     assets     registry of every download (URL, sha256, size, licence), checksummed cached fetch
     cli        `coursekit doctor`, `coursekit fetch`, `coursekit assets`
     scenes     the seeded scene generator (parts on backgrounds, with boxes, masks, angles; domains)
@@ -13,7 +13,7 @@ One job per module::
     train      fit (progress, AMP, atomic checkpoints, resume), predict, evaluate
     metrics    thin wrappers over torchmetrics / scikit-learn
     calibrate  decision thresholds from PR curves, calibration error, reliability diagrams
-    evaluate   the eval harness: a locked model + data -> a saved, reloadable report (slices, confusion)
+    harness    the eval harness: a locked model + data -> a saved, reloadable report (slices, confusion)
     detection_metrics  IoU, COCO mAP (torchmetrics), box matching, detector thresholds and error tables
     anchors    YOLOv5-style anchor fitting (k-means) and YOLOv8/11's anchor-free target candidates
     deploy     ONNX export + parity, INT8/FP16 + accuracy gate, TensorRT / trtexec, one benchmark, a package
@@ -34,10 +34,10 @@ A notebook starts with::
 from importlib import import_module as _import_module
 
 # Light modules (no torch at import time) load now, so `coursekit doctor` works even when torch is broken.
-from . import assets, expect, settings as _settings_module, standins
+from . import assets, expect, config as _config_module, standins
 from .expect import FloorNotMet, UnmeasuredExpectation, expectation, run_checks
 from .assets import ASSETS, AssetError, AssetUnavailable, ChecksumMismatch, fetch
-from .settings import Settings, pick_device, seed_everything, settings
+from .config import Settings, pick_device, seed_everything, settings
 from .standins import announce_standin
 
 __version__ = "0.1.0"
@@ -70,7 +70,7 @@ _LAZY = {
                       "show_predictions", "plot_per_class_accuracy", "show_detections", "show_detection_errors"],
     "coursekit.calibrate": ["choose_threshold", "ThresholdChoice", "pr_curve", "binary_scores", "plot_pr_curve",
                             "expected_calibration_error", "reliability_diagram"],
-    "coursekit.evaluate": ["evaluate_classifications", "evaluate_detections", "EvalReport", "ReportError",
+    "coursekit.harness": ["evaluate_classifications", "evaluate_detections", "EvalReport", "ReportError",
                            "lock_model", "plot_slices"],
     "coursekit.foundation": ["foundation_setting", "linear_probe_curve", "masks_to_detections", "name_regions",
                              "segment_and_name"],
@@ -89,7 +89,7 @@ _LAZY = {
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 _SUBMODULES = ["assets", "data", "exercises", "metrics", "models", "scenes", "viz", "train", "types", "cli",
-               "standins", "calibrate", "evaluate", "detection_metrics", "anchors", "foundation", "deploy",
+               "standins", "calibrate", "harness", "detection_metrics", "anchors", "foundation", "deploy",
                "exercises_deploy", "classical", "exercises_classical", "expect"]
 
 __all__ = [

@@ -21,7 +21,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .settings import cache_dir, env_flag
+from .config import cache_dir, env_flag
 
 __all__ = [
     "Asset",

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from . import assets
-from .settings import cache_dir, settings
+from .config import cache_dir, settings
 
 __all__ = ["main", "doctor_report"]
 

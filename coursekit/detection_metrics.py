@@ -4,7 +4,7 @@ The numbers come from the field's libraries: IoU from :func:`torchvision.ops.box
 torchmetrics' :class:`~torchmetrics.detection.MeanAveragePrecision` (which runs pycocotools' COCO
 evaluation). This module accepts the course's :class:`Detections` (one per image), checks them with
 messages a learner can act on and returns plain Python numbers (``None`` where a number is undefined,
-never ``nan`` or torchmetrics' ``-1``), so an :class:`~coursekit.evaluate.EvalReport` can hold them.
+never ``nan`` or torchmetrics' ``-1``), so an :class:`~coursekit.harness.EvalReport` can hold them.
 
 What is written here is the *matching* (:func:`match_detections`): which prediction found which object.
 It is short, it is what the Module 3 lesson explains, and it is what PR curves, failure galleries and
@@ -545,7 +545,7 @@ def choose_detection_threshold(
     If no threshold reaches the goal (an object no box ever covers can never be found), a
     ``UserWarning`` says so and the result, with ``achieved=False``, is the closest point (the highest
     recall, or the highest precision). Choose on validation images; report on test images with
-    :func:`detection_recall_precision` or :func:`coursekit.evaluate.evaluate_detections`.
+    :func:`detection_recall_precision` or :func:`coursekit.harness.evaluate_detections`.
 
     >>> truth = Detections(xyxy=[[0, 0, 10, 10], [20, 0, 30, 10]], class_id=[0, 0], class_names=["part"])
     >>> pred = Detections(xyxy=[[0, 0, 10, 10], [50, 0, 60, 10], [20, 0, 30, 10]], class_id=[0, 0, 0],

@@ -54,7 +54,7 @@ def foundation_setting(settings=None) -> dict:
     real CLIP or SAM weights cached and no CUDA GPU, the sizes of :data:`SMOKE_WITH_REAL_ON_CPU` (``reduced``
     says which and why)."""
     from .assets import cache_state
-    from .settings import settings as _settings
+    from .config import settings as _settings
 
     S = settings or _settings()
     name = "smoke" if S.smoke else "full"

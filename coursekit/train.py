@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
-from .settings import pick_device
+from .config import pick_device
 from .types import Classifications
 
 __all__ = [

@@ -17,7 +17,7 @@ from coursekit import assets, standins
 from coursekit.assets import AssetUnavailable
 from coursekit.data import SMOKE_SIZES, load_cifar10
 from coursekit.data.cifar import CorruptCIFAR10
-from coursekit.settings import settings
+from coursekit.config import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]

@@ -7,7 +7,7 @@ import pytest
 from coursekit.classical import (FrameError, HoleCounter, PoseEstimator, Poses, TemplateClassifier, evaluate_poses,
                                  nuisance_domain, FIXTURE)
 from coursekit.classical.keypoints import KeypointClassifier
-from coursekit.evaluate import evaluate_classifications, evaluate_detections, lock_model
+from coursekit.harness import evaluate_classifications, evaluate_detections, lock_model
 from coursekit.types import Classifications, Detections
 
 from test_classical_pipelines import HOLES, plate, shape

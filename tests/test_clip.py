@@ -23,7 +23,7 @@ from coursekit.models.clip import (CLIP_ASSETS, CLIP_MODELS, DEFECT_CLASS_NAMES,
                                    build_tiny_clip, caption, clip_model, encode_images, encode_texts, pack_state,
                                    render_caption_set, standin_clip_model, standin_vocabulary, train_clip_standin,
                                    unpack_state, zero_shot, zero_shot_classifier)
-from coursekit.settings import Settings  # noqa: E402
+from coursekit.config import Settings  # noqa: E402
 from coursekit.types import Classifications  # noqa: E402
 
 SHIPPED = Path(__file__).resolve().parents[1] / "datasets" / "clip_standin"

@@ -32,9 +32,9 @@ from coursekit.detection_metrics import (  # noqa: E402
     detection_recall_precision,
     plot_detection_pr,
 )
-from coursekit.evaluate import EvalReport, evaluate_detections  # noqa: E402
+from coursekit.harness import EvalReport, evaluate_detections  # noqa: E402
 from coursekit.models.yolo import YOLO_SETTINGS, yolo_setting  # noqa: E402
-from coursekit.settings import Settings  # noqa: E402
+from coursekit.config import Settings  # noqa: E402
 from coursekit.types import Detections  # noqa: E402
 from coursekit.viz import show_detection_errors, show_detections  # noqa: E402
 

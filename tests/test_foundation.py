@@ -7,7 +7,7 @@ import pytest
 
 from coursekit.foundation import (foundation_setting, linear_probe_curve, masks_to_detections, name_regions,
                                   segment_and_name)
-from coursekit.settings import Settings
+from coursekit.config import Settings
 from coursekit.types import Detections
 
 NAMES = ["red part", "blue part"]

@@ -18,7 +18,7 @@ from coursekit import foundation as F
 from coursekit.data.detection import load_detection_split
 from coursekit.models import clip as C
 from coursekit.models import sam as SM
-from coursekit.settings import Settings
+from coursekit.config import Settings
 
 
 @pytest.fixture

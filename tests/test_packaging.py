@@ -78,6 +78,32 @@ def test_public_api_is_importable():
         assert hasattr(coursekit, name), f"coursekit.__all__ lists {name!r} but it is not importable"
 
 
+def test_no_public_name_is_both_a_function_and_a_submodule(tmp_path):
+    """Importing a submodule sets it as an attribute of the package: a function of the same name (ck.evaluate
+    was train.evaluate and the module coursekit.evaluate) turns into the module once another cell imports it.
+    In a fresh process: every public name, read again after every submodule has been imported, is the same
+    object it was before."""
+    import subprocess
+    import sys
+
+    code = """
+import importlib, pkgutil, types
+import coursekit as ck
+first = {n: getattr(ck, n) for n in ck.__all__}
+for m in pkgutil.walk_packages(ck.__path__, "coursekit."):
+    importlib.import_module(m.name)
+changed = [n for n in ck.__all__ if getattr(ck, n) is not first[n]]
+clash = [n for n in ck.__all__ if not isinstance(first[n], types.ModuleType)
+         and importlib.util.find_spec("coursekit." + n) is not None]
+assert not changed and not clash, (changed, clash)
+ck.evaluate_classifications  # what notebook 02 calls before re-running an earlier cell
+assert callable(ck.evaluate) and not isinstance(ck.evaluate, types.ModuleType), ck.evaluate
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-3000:]
+
+
 # What the code uses -> the first release that has it (checked against the code, so that a lower bound
 # in pyproject.toml cannot drift below what the code needs without this test failing).
 FEATURE_MINIMUMS = [

@@ -17,7 +17,7 @@ from coursekit.data.inspection import INSPECTION_CLASSES, INSPECTION_PARTS, plan
 from coursekit.models.pretrain import (STANDIN_PARTS, Backbone, PretrainRecipe, pretrain_standin,
                                        pretrained_backbone, pretraining_set, resnet9_backbone, standin_backbone)
 from coursekit.models.resnet9 import ResNet9
-from coursekit.settings import Settings
+from coursekit.config import Settings
 
 STANDIN_FILE = "resnet9w8-parts-defects.pt"  # the weights file of the width-8 recipe below
 

@@ -21,7 +21,7 @@ from coursekit.models.sam import (SAM_ASSETS, SAM_KINDS, TRAIN_PARTS, SamRecipe,
                                   build_sam_standin, evaluate_sam, grabcut_box, interior_point, load_sam_checkpoint,
                                   mask_iou, mask_iou_matrix, predict_box, predict_points, sam_model, standin_root,
                                   standin_sam, time_predictor, tiny_sam)
-from coursekit.settings import Settings
+from coursekit.config import Settings
 
 MICRO = TinySamArch(img_size=64, embed_dim=16, depth=1, num_heads=2, window_size=2, global_attn_indexes=(0,),
                     prompt_dim=16, decoder_depth=1, decoder_mlp_dim=32, decoder_heads=2, mask_in_chans=4)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from coursekit.settings import Settings, pick_device, seed_everything, settings
+from coursekit.config import Settings, pick_device, seed_everything, settings
 
 
 def test_defaults_to_full_profile(monkeypatch):

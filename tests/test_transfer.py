@@ -13,7 +13,7 @@ from coursekit.models.pretrain import resnet9_backbone
 from coursekit.models.transfer import (STRATEGIES, TRANSFER_SETTINGS, TransferClassifier, count_trainable,
                                        fit_transfer, label_saving_factor, labels_to_reach, load_weights,
                                        param_groups, resnet18_backbone, subset_per_class, transfer_setting)
-from coursekit.settings import Settings
+from coursekit.config import Settings
 
 
 def _one_step(model, lr=0.1):

@@ -24,7 +24,7 @@ import yaml
 
 from coursekit.assets import ASSETS, AssetUnavailable
 from coursekit.data.detection import detection_root
-from coursekit.settings import Settings
+from coursekit.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 N_IMAGES = 4  # train = val = these few images of parts_detection's train split

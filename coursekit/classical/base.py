@@ -2,13 +2,13 @@
 
 A classical pipeline has no trained weights, but it has parameters (a blur size, a threshold, a Hough
 accumulator level) that decide its output exactly as weights do. :class:`ClassicalPipeline` exposes them
-as a ``state_dict()`` so :func:`coursekit.evaluate.lock_model` fingerprints a pipeline like a network, and
+as a ``state_dict()`` so :func:`coursekit.harness.lock_model` fingerprints a pipeline like a network, and
 the eval harness accepts ``model_id=pipeline`` (``parameters()`` is empty: 0 learnt parameters).
 
 Subclasses implement ``_predict_one(frame) -> (prediction, Stages | None)`` for one checked frame and
 ``_collate(list) -> batch prediction``.
 
->>> from coursekit.evaluate import lock_model
+>>> from coursekit.harness import lock_model
 >>> class Demo(ClassicalPipeline):
 ...     def __init__(self, k=3): self.k = k
 >>> lock_model(Demo(3)) == lock_model(Demo(3)) != lock_model(Demo(5))
@@ -44,7 +44,7 @@ class ClassicalPipeline:
         return dict(sorted(d.items()))
 
     def state_dict(self) -> dict[str, Any]:
-        """The parameters, for :func:`coursekit.evaluate.lock_model` (hashed by value)."""
+        """The parameters, for :func:`coursekit.harness.lock_model` (hashed by value)."""
         return {k: (v if not isinstance(v, np.ndarray) else v.tobytes()) for k, v in self.params().items()}
 
     def parameters(self):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..assets import AssetUnavailable, extract_tar, fetch
-from ..settings import Settings, settings as read_settings
+from ..config import Settings, settings as read_settings
 from ..standins import announce_standin
 from .arrays import ArrayDataset
 

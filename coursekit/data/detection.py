@@ -522,7 +522,7 @@ of scikit-image's bundled CC0 photos (brick, gravel: CC0Textures; camera: CC0 by
 def detection_root(root: str | os.PathLike | None = None) -> Path:
     """Where the dataset is: ``root``, else the repository's ``datasets/parts_detection`` (next to the
     package), else ``$COURSEKIT_HOME/datasets/parts_detection`` (the course cache)."""
-    from ..settings import cache_dir
+    from ..config import cache_dir
     from .shipped import find_shipped_dataset
 
     return find_shipped_dataset(

@@ -544,7 +544,7 @@ def verify_manifest(root: str | os.PathLike, fix: str = "", keep=None) -> dict:
 def inspection_root(root: str | os.PathLike | None = None) -> Path:
     """Where the dataset is: ``root``, else the repository's ``datasets/inspection`` (next to the package),
     else ``$COURSEKIT_HOME/datasets/inspection`` (the course cache)."""
-    from ..settings import cache_dir
+    from ..config import cache_dir
     from .shipped import find_shipped_dataset
 
     return find_shipped_dataset("inspection", root,

@@ -26,7 +26,7 @@ def find_shipped_dataset(name: str, root: str | os.PathLike | None = None, rebui
     here = Path(__file__).resolve().parents[2] / "datasets" / name
     if (here / "manifest.json").is_file():
         return here
-    from ..settings import cache_dir
+    from ..config import cache_dir
 
     cached = cache_dir() / "datasets" / name
     if (cached / "manifest.json").is_file():

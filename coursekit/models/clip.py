@@ -117,7 +117,7 @@ def real_clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True
     import open_clip
 
     from ..assets import fetch
-    from ..settings import settings as _settings
+    from ..config import settings as _settings
 
     if name not in CLIP_MODELS:
         raise ValueError(f"unknown CLIP {name!r}; choose one of {', '.join(CLIP_MODELS)}")
@@ -146,7 +146,7 @@ def clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True, dev
     with the offline error (how to pre-fetch them), never a silent fallback.
     """
     from ..assets import AssetUnavailable
-    from ..settings import env_flag, settings as _settings
+    from ..config import env_flag, settings as _settings
     from ..standins import announce_standin
 
     S = settings or _settings()

@@ -144,7 +144,7 @@ def imagenet_backbone(settings=None, progress: bool = True) -> Backbone:
     to 128 on a CPU (4x cheaper than 192; a little less accurate).
     """
     from ..assets import fetch
-    from ..settings import settings as _settings
+    from ..config import settings as _settings
     from .transfer import resnet18_backbone
 
     S = settings or _settings()
@@ -183,7 +183,7 @@ def pretrained_backbone(settings=None, progress: bool = True) -> Backbone:
     (how to pre-fetch them), never a silent fallback.
     """
     from ..assets import AssetUnavailable
-    from ..settings import env_flag, settings as _settings
+    from ..config import env_flag, settings as _settings
     from ..standins import announce_standin
 
     S = settings or _settings()
@@ -255,7 +255,7 @@ def pretrain_standin(out_dir: str | os.PathLike, recipe: PretrainRecipe = Pretra
     """
     from ..data.loaders import TensorLoader, channel_stats
     from ..data.shipped import building_folder
-    from ..settings import seed_everything
+    from ..config import seed_everything
     from ..train import evaluate, fit
     from .resnet9 import ResNet9
 

@@ -197,7 +197,7 @@ def resnet9_recipe(
 def resnet9_setting(S) -> dict:
     """The :data:`RESNET9_SETTINGS` entry for a run: smoke, full on a GPU (CUDA or MPS), or full on a CPU.
 
-    >>> from coursekit.settings import Settings
+    >>> from coursekit.config import Settings
     >>> resnet9_setting(Settings(profile="smoke"))["width"]
     16
     """

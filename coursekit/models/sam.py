@@ -113,7 +113,7 @@ def sam_model(settings=None, kind: str = "vit_b", progress: bool = True):
     ``info``: what was loaded (``kind``, ``img_size``, ``params``, and the asset or the stand-in's manifest).
     """
     from ..assets import AssetUnavailable, fetch
-    from ..settings import env_flag, settings as _settings
+    from ..config import env_flag, settings as _settings
 
     S = settings or _settings()
     if kind != "standin" and kind not in SAM_KINDS:

@@ -41,7 +41,7 @@ TRANSFER_SETTINGS = {
 
 def transfer_setting(settings=None) -> dict:
     """This run's row of :data:`TRANSFER_SETTINGS` (by the profile), with its ``name``."""
-    from ..settings import settings as _settings
+    from ..config import settings as _settings
 
     S = settings or _settings()
     name = "smoke" if S.smoke else "full"

@@ -38,8 +38,8 @@ from typing import Any
 import numpy as np
 
 from ..assets import ASSETS, Asset, AssetUnavailable, fetch
-from ..settings import Settings, env_flag
-from ..settings import settings as _settings
+from ..config import Settings, env_flag
+from ..config import settings as _settings
 from ..standins import announce_standin
 
 __all__ = ["YOLO_ASSETS", "UltralyticsSetup", "offline_ultralytics", "ultralytics_config_dir", "yolo_model",
@@ -382,7 +382,7 @@ def yolo_data_yaml(root: str | os.PathLike | None = None, test_split: str = "tes
     import yaml
 
     from ..data.detection import detection_root
-    from ..settings import cache_dir
+    from ..config import cache_dir
 
     root = Path(root) if root is not None else detection_root()
     source = root if root.suffix in (".yaml", ".yml") else root / "data.yaml"

@@ -1,4 +1,4 @@
-"""coursekit.evaluate: fingerprints that follow the weights, metrics right on a hand-built example,
+"""coursekit.harness: fingerprints that follow the weights, metrics right on a hand-built example,
 reports that round-trip exactly, fail loudly when damaged and are saved atomically."""
 import io
 import json
@@ -15,7 +15,7 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from coursekit.calibrate import choose_threshold, expected_calibration_error  # noqa: E402
-from coursekit.evaluate import (  # noqa: E402
+from coursekit.harness import (  # noqa: E402
     EvalReport,
     ReportError,
     evaluate_classifications,
