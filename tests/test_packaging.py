@@ -136,3 +136,14 @@ def test_the_makefile_checks_the_same_python_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     version = ".".join(map(str, _lower_bound(project["requires-python"])))
     assert f"({version.replace('.', ', ')})" in (ROOT / "Makefile").read_text(), version
+
+
+def test_readme_measurement_tables_are_rendered_from_the_committed_json():
+    """README's measured tables come from notebooks/measured/*.json through tools/render_measurements.py."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, str(ROOT / "tools" / "render_measurements.py"), "--check"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "<!-- measured:real-path-cpu -->" in (ROOT / "README.md").read_text()
