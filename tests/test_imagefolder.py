@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 
 from coursekit.data import ArrayDataset
-from coursekit.data.imagefolder import (PROBLEM_KINDS, FolderReport, ImageFolderError, Problem, list_image_folder,
-                                        load_image_folder, validate_image_folder)
+from coursekit.data.imagefolder import (NEAR_DUPLICATE_DISTANCE, PERCEPTUAL_HASH_BITS, PROBLEM_KINDS, FolderReport,
+                                        ImageFolderError, Problem, hash_distance, list_image_folder,
+                                        load_image_folder, perceptual_hash, validate_image_folder)
 
 CLASSES = ["cat", "dog", "fox"]
 PER_SPLIT = {"train": 6, "val": 5, "test": 5}
@@ -350,3 +351,217 @@ def test_damaged_image_when_another_library_patched_pil(tmp_path, valid, monkeyp
     monkeypatch.setattr(imf, "_decode", patched)
     problem = _only(validate_image_folder(root, progress=False), "unreadable")
     assert "JPEG file whose header is cut short or damaged" in problem.message and "pi_heif" not in problem.message
+
+
+# ------------------------------------------------------------------------------------------------ near-duplicates
+# The same picture exported twice (another JPEG quality, another size) has other bytes and other pixels; its
+# perceptual hash still gives it away. Renders from the shipped inspection dataset (96 px parts on similar
+# backgrounds) are the hard case for false matches.
+
+NEAR = "near_duplicate_across_splits"
+#: The two distinct shipped renders in different splits that hash closest (both dark four-hole flanges, centred;
+#: found by comparing every pair of the 1800 images).
+LOOKALIKES = ("test/ok/test_0084.jpg", "val/ok/val_0092.jpg")
+#: Bits of margin the tests demand on both sides of the threshold (measured: 26 above the same-picture
+#: distances, 31 below the distinct ones; see NEAR_DUPLICATE_DISTANCE).
+MARGIN = 16
+
+
+def _inspection() -> Path:
+    from coursekit.data.inspection import inspection_root
+
+    return inspection_root()
+
+
+def _rgb(path: Path) -> Image.Image:
+    with Image.open(path) as im:
+        return im.convert("RGB")
+
+
+def _jpeg(img: Image.Image, path: Path, quality: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, quality=quality)
+    return path
+
+
+def _resized(img: Image.Image, scale: float) -> Image.Image:
+    return img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.BILINEAR)
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory) -> Path:
+    """A small folder of distinct shipped renders: train/val/test x ok/crack, 5 each, from the matching splits."""
+    src, root = _inspection(), tmp_path_factory.mktemp("parts") / "parts"
+    for split in ("train", "val", "test"):
+        for cls in ("ok", "crack"):
+            (root / split / cls).mkdir(parents=True)
+            for f in sorted((src / split / cls).glob("*.jpg"))[:5]:
+                shutil.copy(f, root / split / cls / f.name)
+    return root
+
+
+def _near(report: FolderReport) -> list[Problem]:
+    return report.by_kind(NEAR)
+
+
+def _distance(problem: Problem) -> int:
+    import re
+
+    m = re.search(rf"perceptual hash distance (\d+) of {PERCEPTUAL_HASH_BITS} bits", problem.message)
+    assert m, problem.message
+    return int(m.group(1))
+
+
+def test_distinct_renders_are_not_near_duplicates(parts):
+    report = validate_image_folder(parts, progress=False)
+    assert report.ok and report.problems == [], report.summary()
+
+
+def test_same_picture_at_two_jpeg_qualities_in_train_and_val(tmp_path, parts):
+    root = tmp_path / "p"
+    shutil.copytree(parts, root)
+    picture = _rgb(sorted((_inspection() / "train/ok").glob("*.jpg"))[10])   # not yet in the folder
+    _jpeg(picture, root / "train/ok/export_q95.jpg", 95)
+    _jpeg(picture, root / "val/ok/export_q60.jpg", 60)
+    report = validate_image_folder(root, progress=False)
+    p = _only(report, NEAR)
+    assert p.severity == "warning" and report.ok                      # a warning: loading still works
+    assert p.paths == (root.resolve() / "train/ok/export_q95.jpg", root.resolve() / "val/ok/export_q60.jpg")
+    assert "train/ok/export_q95.jpg and val/ok/export_q60.jpg" in p.message
+    assert "train and val" in p.message and "keep it in one split" in p.message and p.class_name == "ok"
+    assert 0 < _distance(p) <= NEAR_DUPLICATE_DISTANCE
+    assert not report.by_kind("duplicate_across_splits")              # other bytes, other pixels
+    assert [q.kind for q in report.problems] == [NEAR]                 # nothing else is wrong
+    frame = report.to_frame()
+    assert frame.loc[frame["kind"] == NEAR, "n_paths"].tolist() == [2]
+    assert NEAR in report.summary()
+
+
+@pytest.mark.parametrize("scale", [0.5, 0.75])
+def test_resized_copy_in_test_is_a_near_duplicate(tmp_path, parts, scale):
+    root = tmp_path / "p"
+    shutil.copytree(parts, root)
+    original = sorted((root / "train/crack").glob("*.jpg"))[2]
+    _jpeg(_resized(_rgb(original), scale), root / "test/crack/smaller.jpg", 95)
+    p = _only(validate_image_folder(root, progress=False), NEAR)
+    assert p.paths == (original.resolve(), root.resolve() / "test/crack/smaller.jpg")
+    rel = original.relative_to(root).as_posix()
+    assert f"{rel} and test/crack/smaller.jpg" in p.message and "train and test" in p.message
+    assert _distance(p) <= NEAR_DUPLICATE_DISTANCE
+
+
+def test_near_duplicate_with_another_label_says_so(tmp_path, parts):
+    root = tmp_path / "p"
+    shutil.copytree(parts, root)
+    original = sorted((root / "val/ok").glob("*.jpg"))[0]
+    _jpeg(_rgb(original), root / "test/crack/relabelled.jpg", 70)
+    p = _only(validate_image_folder(root, progress=False), NEAR)
+    assert "labelled 'ok' in val but 'crack' in test" in p.message and p.class_name is None
+
+
+def test_exact_duplicates_keep_their_code_and_are_not_reported_twice(tmp_path, parts):
+    root = tmp_path / "p"
+    shutil.copytree(parts, root)
+    first = sorted((root / "train/ok").glob("*.jpg"))[0]
+    shutil.copy(first, root / "val/ok/same_bytes.jpg")                                     # identical bytes
+    Image.fromarray(np.asarray(_rgb(first))).save(root / "test/ok/same_pixels.png")        # identical pixels
+    report = validate_image_folder(root, progress=False)
+    by_bytes, by_pixels = report.by_kind("duplicate_across_splits")
+    assert by_bytes.severity == by_pixels.severity == "error"
+    assert "identical bytes" in by_bytes.message and "identical pixels" in by_pixels.message
+    assert set(by_bytes.paths) == {first.resolve(), (root / "val/ok/same_bytes.jpg").resolve()}
+    assert set(by_pixels.paths) == set(by_bytes.paths) | {(root / "test/ok/same_pixels.png").resolve()}
+    assert _near(report) == [] and len(report.problems) == 2
+    assert report.to_dict()["problems"] == validate_image_folder(
+        root, progress=False, near_duplicate_distance=None).to_dict()["problems"]   # as without the new check
+
+
+def test_existing_duplicate_reports_unchanged(broken):
+    root, report = broken
+    assert _near(report) == []
+    p = _only(report, "duplicate_across_splits")
+    assert set(p.paths) == {root.resolve() / "train/fox/fox_00.png", root.resolve() / "test/fox/copied_from_train.png"}
+
+
+def test_near_duplicates_within_one_split_are_not_reported(tmp_path, parts):
+    """Decided: a burst of shots of one object in train leaks nothing; only pairs across splits are reported."""
+    root = tmp_path / "p"
+    shutil.copytree(parts, root)
+    original = sorted((root / "train/ok").glob("*.jpg"))[1]
+    _jpeg(_rgb(original), root / "train/ok/again_q60.jpg", 60)
+    report = validate_image_folder(root, progress=False)
+    assert report.problems == [], report.summary()
+    # ... but a third export in val is, paired with each of the two in train
+    _jpeg(_rgb(original), root / "val/ok/again_q80.jpg", 80)
+    near = _near(validate_image_folder(root, progress=False))
+    assert {q.paths for q in near} == {(original.resolve(), (root / "val/ok/again_q80.jpg").resolve()),
+                                       ((root / "train/ok/again_q60.jpg").resolve(),
+                                        (root / "val/ok/again_q80.jpg").resolve())}
+
+
+def test_lookalike_renders_stay_apart(tmp_path):
+    """The closest distinct pair of the shipped dataset, in two splits: not reported, with margin to spare."""
+    src, root = _inspection(), tmp_path / "p"
+    for rel in LOOKALIKES:
+        (root / rel).parent.mkdir(parents=True)
+        shutil.copy(src / rel, root / rel)
+    report = validate_image_folder(root, min_per_class=1, progress=False)
+    assert _near(report) == [] and not report.errors and not report.warnings, report.summary()
+    d = hash_distance(*(perceptual_hash(_rgb(src / rel)) for rel in LOOKALIKES))
+    assert d > NEAR_DUPLICATE_DISTANCE + MARGIN, d
+    assert _near(validate_image_folder(root, min_per_class=1, progress=False, near_duplicate_distance=d))
+
+
+def test_threshold_separates_the_shipped_dataset():
+    """How NEAR_DUPLICATE_DISTANCE was chosen, measured again: every distinct pair of the 1800 shipped renders is
+    more than MARGIN bits above it; the same picture at quality 95 vs 60, or resized by 0.5 / 0.75, is more than
+    MARGIN bits below it."""
+    src = _inspection()
+    report = validate_image_folder(src, progress=False, near_duplicate_distance=NEAR_DUPLICATE_DISTANCE + MARGIN)
+    assert _near(report) == [] and report.n_images == 1800, report.summary()
+    files = sorted(src.glob("*/*/*.jpg"))[::45]                          # 40 images from every split and class
+    import io
+
+    def reloaded(img, quality):
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=quality)
+        return _rgb(buf)
+
+    worst = 0
+    for f in files:
+        img = _rgb(f)
+        worst = max(worst, hash_distance(perceptual_hash(reloaded(img, 95)), perceptual_hash(reloaded(img, 60))),
+                    *(hash_distance(perceptual_hash(img), perceptual_hash(_resized(img, s))) for s in (0.5, 0.75)))
+    assert worst <= NEAR_DUPLICATE_DISTANCE - MARGIN, worst
+
+
+def test_near_duplicate_switches_and_arguments(tmp_path, parts):
+    root = tmp_path / "p"
+    shutil.copytree(parts, root)
+    original = sorted((root / "train/ok").glob("*.jpg"))[0]
+    _jpeg(_rgb(original), root / "val/ok/q50.jpg", 50)
+    assert len(_near(validate_image_folder(root, progress=False))) == 1
+    assert _near(validate_image_folder(root, progress=False, near_duplicate_distance=None)) == []
+    assert _near(validate_image_folder(root, check_duplicates=False, progress=False)) == []
+    assert _near(validate_image_folder(root, progress=False, near_duplicate_distance=0)) == []
+    with pytest.raises(ValueError, match="near_duplicate_distance"):
+        validate_image_folder(root, progress=False, near_duplicate_distance=PERCEPTUAL_HASH_BITS)
+
+
+@pytest.mark.parametrize("numpy1", [False, True])
+def test_all_pairs_comparison_matches_brute_force(monkeypatch, numpy1):
+    import coursekit.data.imagefolder as imf
+
+    if numpy1 and hasattr(np, "bitwise_count"):
+        monkeypatch.delattr(np, "bitwise_count")                     # the byte-table path of NumPy 1
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 2**63, (70, 8), dtype=np.uint64)
+    b = rng.integers(0, 2**63, (50, 8), dtype=np.uint64)
+    b[7] = a[3]
+    b[7, 5] ^= np.uint64(0b1011)                                      # 3 bits apart
+    b[9] = a[60]                                                      # 0 bits apart
+    rows, cols, dists = imf._close_pairs(a, b, 40, block=97)          # several blocks, one row at a time
+    brute = [(i, j, hash_distance(a[i], b[j])) for i in range(len(a)) for j in range(len(b))]
+    assert sorted(zip(rows.tolist(), cols.tolist(), dists.tolist())) == [t for t in brute if t[2] <= 40]
+    assert (3, 7, 3) in brute and (60, 9, 0) in brute
+    assert hash_distance(a[0], a[0]) == 0 and hash_distance(a[0], ~a[0]) == PERCEPTUAL_HASH_BITS
