@@ -1,0 +1,499 @@
+"""Checks for notebook 01's from-scratch exercises, in the style of :mod:`coursekit.exercises` (blank -> a hint and
+``False``; wrong -> :class:`ExerciseError` with the case, the expected value, yours and the likely mistake named).
+References: coursekit's own ResNet9 parts (their weights are copied into the learner's module and the outputs
+compared), ``ck.evaluate``, the loaders' ``batch_crop``. Checks run with their own seeded RNG and one CPU thread.
+
+>>> def conv_bn(c_in, c_out):
+...     ...  # your code here
+>>> check_conv_bn(conv_bn)  # doctest: +ELLIPSIS
+… conv_bn: not attempted yet — hint: nn.Sequential(nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, ...
+False
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import math
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .exercises import ExerciseError, _NotAttempted, _attempt, _blank, _call, _correct, _number, _wrong
+
+__all__ = ["check_conv_bn", "check_residual", "check_resnet9", "check_evaluate", "check_augment",
+           "reveal_shapes", "ExerciseError"]
+
+_STAGES = ["prep", "layer1", "layer2", "layer3"]
+_CONV_BN_HINT = ("nn.Sequential(nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False), "
+                 "nn.BatchNorm2d(c_out), nn.ReLU()).")
+_RES_HINT = "self.body = nn.Sequential(conv_bn(c, c), conv_bn(c, c)); forward returns x + self.body(x)."
+_NET_HINT = ("prep = conv_bn(3, w); layer1 = conv_bn(w, 2w), MaxPool2d(2), Residual(2w); layer2 = conv_bn(2w, 4w), "
+             "MaxPool2d(2); layer3 = conv_bn(4w, 8w), MaxPool2d(2), Residual(8w); then AdaptiveMaxPool2d(1), "
+             "flatten, Linear(8w, num_classes, bias=False), times 0.125.")
+_EVAL_HINT = ("model.eval(); then, under torch.no_grad(), for each (images, labels) batch add the number of correct "
+              "predictions (argmax over dim 1) and the number of images; return correct / total as a float.")
+_AUG_HINT = ("pad with F.pad(x, (4, 4, 4, 4), mode='reflect'), cut a 32x32 window per image at a random corner "
+             "(rows and columns 0..8: torch.randint(0, 9, (n,), generator=generator)), and mirror each image "
+             "left-right (x.flip(-1)) with probability 1/2 (torch.rand(n, generator=generator) < 0.5).")
+_NEGATIVE = ("{} has negative values: every conv_bn ends with a ReLU, in the order conv -> BatchNorm -> ReLU (a ReLU "
+             "is missing, or placed before the BatchNorm).")
+_CRASHES = [  # (words in the error, what they usually mean here)
+    (("is not a Module subclass", "'NoneType' object is not callable"),
+     "conv_bn returned None: finish conv_bn (the exercise above) first."),
+    (("unexpected keyword argument", "positional argument"),
+     "the constructor takes the arguments of the exercise: def __init__(self, num_classes=10, width=64)."),
+    (("must match the size of tensor",), "x + body(x) needs the body to keep the shape: padding=1, no pooling."),
+    (("cannot be multiplied",), "the linear layer gets 8 * width features: global max pool, then flatten to (N, 8w)."),
+    (("has no attribute 'dataset'",), "count the images as you go (len(labels) per batch): not every loader has one."),
+]
+
+
+def _exercise(name: str, hint: str):
+    """Decorator: a blank answer is "not attempted" (``False``, no exception); the check itself runs sandboxed."""
+    def wrap(check):
+        @functools.wraps(check)
+        def run(answer, *args, **kwargs):
+            def body():
+                if _blank(answer):
+                    raise _NotAttempted
+                threads = torch.get_num_threads()
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(0)
+                    torch.set_num_threads(1)  # tiny tensors: on a busy machine one thread is much faster
+                    try:
+                        return check(answer, *args, **kwargs)
+                    finally:
+                        torch.set_num_threads(threads)
+            return _attempt(name, hint, body)
+        return run
+    return wrap
+
+
+def _count(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+def _copy_weights(src: nn.Module, dst: nn.Module) -> bool:  # in registration order; False if shapes do not line up
+    a, b = list(src.parameters()), list(dst.parameters())
+    ok = len(a) == len(b) and all(p.shape == q.shape for p, q in zip(a, b))
+    with torch.no_grad():
+        for p, q in zip(a, b) if ok else ():
+            q.copy_(p)
+    return ok
+
+
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.shape == b.shape and torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def _first(y: torch.Tensor, variants: list, fallback: str) -> str:  # the hint of the variant that computes y
+    return next((hint for v, hint in variants if _same(y, v)), fallback)
+
+
+def _crash_hint(e: Exception) -> str | None:
+    return next((hint for words, hint in _CRASHES if any(w in str(e) for w in words)), None)
+
+
+def _get(fn, args, kwargs, kind, name: str, case: str, first: bool, hint: str):  # the learner's module / tensor
+    out = _call(fn, args, kwargs, name=name, case=case, first=first, hint=hint, error_hint=_crash_hint)
+    if not isinstance(out, kind):
+        wanted = "an nn.Module (e.g. nn.Sequential(...))" if kind is nn.Module else "a tensor"
+        raise ExerciseError(f"{name}: for {case} you returned {type(out).__name__}; return {wanted}")
+    return out
+
+
+def _param_hint(m: nn.Module, n: int, n_ref: int, ref: nn.Module) -> str:
+    """The usual reason why a from-scratch module has ``n`` parameters instead of the reference's ``n_ref``."""
+    if n == 0:
+        return ("your module registers no parameters: layers kept in a plain Python list or dict are invisible to "
+                "PyTorch; assign them to self.<name>, or wrap them in nn.Sequential / nn.ModuleList.")
+    convs = [c for c in m.modules() if isinstance(c, nn.Conv2d)]
+    conv_bias = sum(c.out_channels for c in convs if c.bias is not None)
+    fc_bias = 0 if any(lin.bias is not None for lin in ref.modules() if isinstance(lin, nn.Linear)) else sum(
+        lin.out_features for lin in m.modules() if isinstance(lin, nn.Linear) and lin.bias is not None)
+    hints, odd = [], sorted({c.kernel_size for c in convs if c.kernel_size != (3, 3)})
+    if conv_bias and n - conv_bias in (n_ref, n_ref + fc_bias):
+        hints.append(f"bias=True in a conv before BatchNorm: {conv_bias:,} extra parameters, one per output channel, "
+                     "and useless (BatchNorm subtracts the mean, which cancels any constant); use bias=False.")
+    if fc_bias and n - fc_bias in (n_ref, n_ref + conv_bias):
+        hints.append(f"the reference's final layer has no bias: nn.Linear(8 * width, num_classes, bias=False) "
+                     f"({fc_bias} extra parameters).")
+    if hints:
+        return " ".join(hints)
+    if not any(isinstance(b, nn.BatchNorm2d) for b in m.modules()):
+        return "BatchNorm is missing: every conv is followed by nn.BatchNorm2d(c_out) (2 × c_out parameters)."
+    return (f"every conv is 3x3 (kernel_size=3); you have kernel sizes {odd}." if odd else
+            "count layer by layer: each conv_bn is a 3x3 conv (no bias) + a BatchNorm (gamma and beta).")
+
+
+def _check_block(m, ref, x, name, case, shape_hint, n_convs_hint, variants, fallback) -> None:
+    # the shape, the parameter count, then the output with ref's weights copied in (variants: named mistakes)
+    y, expected = _get(m, (x.clone(),), {}, torch.Tensor, name, case, True, shape_hint), ref(x.clone()).shape
+    if y.shape != expected:
+        raise _wrong(name, case, f"shape {tuple(expected)}", f"shape {tuple(y.shape)}", shape_hint)
+    n, n_ref = _count(m), _count(ref)
+    if n != n_ref:
+        convs = sum(isinstance(c, nn.Conv2d) for c in m.modules())
+        hint = n_convs_hint.format(convs) if convs != sum(isinstance(c, nn.Conv2d) for c in ref.modules()) else None
+        raise _wrong(name, case, f"{n_ref:,} parameters", f"{n:,}", hint or _param_hint(m, n, n_ref, ref))
+    if _copy_weights(ref, m):
+        y, y_ref = m.train()(x.clone()), ref(x.clone())
+        if not _same(y, y_ref):
+            raise _wrong(name, case, f"what coursekit's {type(ref).__name__} computes with the same weights",
+                         f"max difference {(y - y_ref).abs().max():.3g}", _first(y, variants(ref, x), fallback(y, x)))
+
+
+@_exercise("conv_bn", _CONV_BN_HINT)
+def check_conv_bn(fn: Callable) -> bool:
+    """Check ``fn(c_in, c_out) -> nn.Module``: 3x3 conv (padding 1, no bias) -> BatchNorm2d -> ReLU, against
+    :class:`coursekit.models.resnet9.ConvBN` (output shape, parameter count, output with the same weights)."""
+    from .models.resnet9 import ConvBN
+
+    for i, (c_in, c_out) in enumerate([(3, 16), (16, 32)]):
+        case = f"conv_bn({c_in}, {c_out}) on a batch of shape (4, {c_in}, 8, 8)"
+        m = _get(fn, (c_in, c_out), {}, nn.Module, "conv_bn", case, i == 0, _CONV_BN_HINT)
+        _check_block(m, ConvBN(c_in, c_out), torch.randn(4, c_in, 8, 8), "conv_bn", case,
+                     "a 3x3 conv keeps the size with padding=1 (padding 0 loses a pixel on each side).",
+                     "conv_bn has one conv; yours has {}.", lambda ref, x: [],
+                     lambda y, x: _NEGATIVE.format("your output") if (y < 0).any() else f"use {_CONV_BN_HINT}")
+    return _correct("conv_bn: conv 3x3 (no bias) -> BatchNorm -> ReLU, the same function as coursekit's ConvBN.")
+
+
+def _residual_variants(ref, x):
+    c1, c2 = ref.body.conv1, ref.body.conv2
+    return [(c2(c1(x.clone())), "the skip connection is missing: return x + self.body(x), not self.body(x)."),
+            (F.relu(x + c2(c1(x.clone()))), "nothing comes after the sum here: return x + self.body(x) (no ReLU)."),
+            (F.relu(x + c2.bn(c2.conv(c1(x.clone())))), "that is torchvision's BasicBlock (ReLU after the sum); in "
+             "ResNet-9 both conv_bn end with their ReLU and the block returns x + self.body(x).")]
+
+
+@_exercise("Residual", _RES_HINT)
+def check_residual(cls: Callable) -> bool:
+    """Check ``cls(channels)``, a module computing ``x + body(x)`` with ``body`` = two conv_bn, against
+    :class:`coursekit.models.resnet9.Residual` (shape, parameter count, output with the same weights)."""
+    from .models.resnet9 import Residual
+
+    case = "Residual(8) on a batch of shape (4, 8, 8, 8)"
+    _check_block(_get(cls, (8,), {}, nn.Module, "Residual", case, True, _RES_HINT), Residual(8),
+                 torch.randn(4, 8, 8, 8), "Residual", case,
+                 "a residual block keeps the shape (x + body(x) needs it): padding 1, stride 1, no pooling.",
+                 "the body has two conv_bn blocks; yours has {} conv(s).", _residual_variants,
+                 lambda y, x: _NEGATIVE.format("self.body(x)") if ((y - x) < -1e-6).any() else _RES_HINT)
+    return _correct("Residual: x + body(x) with two conv_bn, the same function as coursekit's Residual.")
+
+
+def _shape_hint(stage: str, got: tuple, exp: tuple, width: int = 16) -> str:
+    if stage == "output":
+        return (f"the logits have one column per class: nn.Linear(8 * width, num_classes) ({exp[1]} here)."
+                if len(got) == 2 else "after the global max pool (N, C, 1, 1) comes a flatten to (N, C), then fc.")
+    if len(got) != 4:
+        return f"a stage keeps (N, C, H, W); {_NET_HINT}"
+    (c, h), (ec, eh) = got[1:3], exp[1:3]
+    if c != ec:
+        return f"{stage} has {ec // width} x width = {ec} channels (width={width}): {_NET_HINT}"
+    if h == 2 * eh:
+        return f"{stage} must halve the resolution: a MaxPool2d(2) after its first conv_bn."
+    if 2 * h == eh:
+        return (f"{stage} halves the resolution once too often: one MaxPool2d(2) per stage (prep has none; a conv "
+                "has stride 1; the residual block keeps the size).")
+    if eh < h < 2 * eh:
+        return "the pooling does not halve the size: nn.MaxPool2d(2) (kernel 2, stride 2)."
+    if h < eh and (eh - h) % 2 == 0:
+        return "padding 0: each 3x3 conv without padding loses a pixel on each side (32 -> 30); use padding=1."
+    return _NET_HINT
+
+
+def _stage_variants(ref_stage: nn.Module, x: torch.Tensor) -> list[tuple[torch.Tensor, str]]:  # usual mistakes
+    conv, pool, res = ref_stage.conv, ref_stage.pool, getattr(ref_stage, "residual", None)
+    after = res if res is not None else (lambda t: t)
+    strided = F.relu(F.batch_norm(F.conv2d(x, conv.conv.weight, stride=2, padding=1), None, None, conv.bn.weight,
+                                  conv.bn.bias, training=True))
+    out = [(after(conv(pool(x))), "the max pool comes after the stage's first conv_bn, not before it."),
+           (after(F.avg_pool2d(conv(x), 2)), "the stages use max pooling (nn.MaxPool2d(2)), not average pooling."),
+           (after(strided), "a stride-2 conv is not the reference's downsampling: stride 1, then nn.MaxPool2d(2).")]
+    if res is not None:
+        out += [(res.body(pool(conv(x))), "the residual block lost its skip: return x + self.body(x)."),
+                (pool(res(conv(x))), "the residual block comes after the max pool (it works at the halved size).")]
+    return out
+
+
+@_exercise("MyResNet9", _NET_HINT)
+def check_resnet9(cls: Callable) -> bool:
+    """Check ``cls(num_classes=10, width=64)`` (stages ``prep, layer1, layer2, layer3``, then global max pool, flatten,
+    linear without bias, x 0.125) against coursekit's ResNet9: each stage's shape and output (same weights), the
+    parameter count, the arguments used, and six seeded SGD steps on one fixed batch lower the loss."""
+    from .models.resnet9 import ResNet9
+
+    name, case = "MyResNet9", "MyResNet9(num_classes=10, width=16) on a batch of shape (2, 3, 32, 32)"
+    m = _get(cls, (), {"num_classes": 10, "width": 16}, nn.Module, name, case, True, _NET_HINT)
+    ref, x = ResNet9(10, 16), torch.randn(2, 3, 32, 32)
+    _get(m, (x,), {}, torch.Tensor, name, case, True, _NET_HINT)
+    n, n_ref = _count(m), _count(ref)
+    if n == 0:
+        raise _wrong(name, case, f"{n_ref:,} parameters", "0", _param_hint(m, 0, n_ref, ref))
+    missing = [s for s in _STAGES if not isinstance(getattr(m, s, None), nn.Module)]
+    if missing:
+        raise ExerciseError(f"{name}: no stage called {', '.join(missing)}; name the stages self.prep, self.layer1, "
+                            "self.layer2, self.layer3 (as in the table) so they can be checked")
+    ys, ys_ref = _stage_outputs(m, x), _stage_outputs(ref, x)
+    for stage in _STAGES + ["output"]:
+        got, exp = tuple(ys[stage].shape), tuple(ys_ref[stage].shape)
+        if got != exp:
+            raise _wrong(name, f"{case}, after {stage}", f"shape {exp}", f"shape {got}", _shape_hint(stage, got, exp))
+    if n != n_ref:
+        per = [f"{s}: yours {_count(getattr(m, s)):,}, reference {_count(getattr(ref, s)):,}"
+               for s in _STAGES if _count(getattr(m, s)) != _count(getattr(ref, s))]
+        raise _wrong(name, case, f"{n_ref:,} parameters", f"{n:,}",
+                     _param_hint(m, n, n_ref, ref) + ("\n  by stage: " + "; ".join(per) if per else ""))
+    small, n_small = "MyResNet9(num_classes=7, width=8)", _count(ResNet9(7, 8))
+    other = _get(cls, (), {"num_classes": 7, "width": 8}, nn.Module, name, small, False, _NET_HINT)
+    out = _get(other, (x,), {}, torch.Tensor, name, small, False, _NET_HINT)
+    if out.shape != (2, 7):
+        raise _wrong(name, small, "output shape (2, 7)", f"output shape {tuple(out.shape)}",
+                     "the number of classes is an argument: nn.Linear(8 * width, num_classes), not 10.")
+    if _count(other) != n_small:
+        raise _wrong(name, small, f"{n_small:,} parameters", f"{_count(other):,}",
+                     "the channels follow the width argument: width, 2w, 4w, 8w (no hard-coded 64).")
+    _same_function(m, ref, name, case)
+    _trains(cls, name)
+    return _correct(f"{name}: the same stages, shapes, {n_ref:,} parameters at width 16 and the same function as "
+                    "coursekit's ResNet9, and it trains.")
+
+
+def _stage_outputs(m: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    seen = {}
+    hooks = [getattr(m, s).register_forward_hook(lambda mod, i, o, s=s: seen.__setitem__(s, o.detach().clone()))
+             for s in _STAGES]
+    try:
+        seen["output"] = m(x).detach()
+    finally:
+        for h in hooks:
+            h.remove()
+    for s in (s for s in _STAGES if s not in seen):
+        raise ExerciseError(f"MyResNet9: self.{s} never ran in your forward\n  hint: {_NET_HINT}")
+    return seen
+
+
+def _same_function(m: nn.Module, ref: nn.Module, name: str, case: str) -> None:
+    """With the reference's weights copied in, every stage must compute what the reference's does."""
+    if not _copy_weights(ref, m):
+        return  # parameters created in another order than they run: the shapes and the count checked it
+    x = torch.randn(4, 3, 32, 32)
+    ys, ys_ref = _stage_outputs(m.train(), x), _stage_outputs(ref.train(), x)
+    for stage, x_in in zip(_STAGES + ["output"], [x] + [ys_ref[s] for s in _STAGES]):
+        y, y_ref, k = ys[stage], ys_ref[stage], ref.logit_scale
+        if _same(y, y_ref):
+            continue
+        variants = ([(y_ref / k, "the logits are multiplied by 0.125 at the end (logit scale)."),
+                     (ref.fc(F.adaptive_avg_pool2d(x_in, 1).flatten(1)) * k,
+                      "the head uses global *max* pooling (nn.AdaptiveMaxPool2d(1)), not average pooling."),
+                     (y_ref * k, "multiply by 0.125 once.")] if stage == "output"
+                    else [] if stage == "prep" else _stage_variants(getattr(ref, stage), x_in))
+        fallback = _NEGATIVE.format(f"the output of {stage}") if stage != "output" and (y < 0).any() else _NET_HINT
+        raise _wrong(name, f"{case}, {stage}, with the reference's weights copied into yours",
+                     f"what coursekit's ResNet9 computes ({stage})", f"max difference {(y - y_ref).abs().max():.3g}",
+                     _first(y, variants, fallback))
+
+
+def _trains(cls: Callable, name: str) -> None:  # six SGD steps on one seeded batch lower the loss
+    net, x, y = cls(num_classes=10, width=8).train(), torch.randn(16, 3, 32, 32), torch.arange(16) % 10
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    losses = []
+    for step in range(6):
+        loss = F.cross_entropy(net(x), y)
+        opt.zero_grad()
+        loss.backward()
+        if step == 0 and (dead := [k for k, p in net.named_parameters() if p.grad is None or not p.grad.any()]):
+            raise ExerciseError(f"{name}: these parameters got no gradient: {', '.join(dead[:6])}\n  hint: is "
+                                "something detached, or run under torch.no_grad() in your forward?")
+        opt.step()
+        losses.append(loss.item())
+    if not losses[-1] < losses[0]:
+        raise ExerciseError(f"{name}: six SGD steps on one fixed batch did not lower the loss "
+                            f"({' -> '.join(f'{v:.3f}' for v in losses)})\n  hint: {_NET_HINT}")
+
+
+@_exercise("evaluate", _EVAL_HINT)
+def check_evaluate(fn: Callable, model: nn.Module | None = None, loader=None) -> bool:
+    """Check ``fn(model, loader) -> float`` (accuracy over every batch) against :func:`coursekit.train.evaluate` on a
+    case of its own (batches of 16, 16, 8), then on ``model`` and ``loader``. ``fn`` gets a copy in training mode;
+    a forgotten ``model.eval()`` or ``torch.no_grad()`` is named even when the number comes out right."""
+    net = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                        nn.Flatten(), nn.Linear(6, 3))
+    x, y = torch.randn(40, 3, 8, 8) * 2 + 1, torch.arange(40) % 3
+    cases = [("a small CNN with BatchNorm, batches of 16, 16 and 8 images", net, list(zip(x.split(16), y.split(16))))]
+    cases += [("your model and loader", model, loader)] if model is not None else []
+    for i, (what, net, batches) in enumerate(cases):
+        _check_eval_case(fn, net, batches, "evaluate", what, first=i == 0)
+    return _correct("evaluate: eval mode, no gradients, every batch counted: the same accuracy as ck.evaluate.")
+
+
+def _check_eval_case(fn, net, batches, name, what, first):
+    from .train import evaluate
+    expected, probe, calls = evaluate(net, batches)["accuracy"], copy.deepcopy(net).train(), []
+    bns = [m for m in probe.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    hook = probe.register_forward_pre_hook(lambda mod, args: calls.append(  # (gradients on, BN training, images)
+        (torch.is_grad_enabled(), any(b.training for b in bns) if bns else mod.training, len(args[0]))))
+    try:
+        got = _number(_call(fn, (probe, batches), {}, name=name, case=what, first=first, hint=_EVAL_HINT,
+                            error_hint=_crash_hint), name, what)
+    finally:
+        hook.remove()
+    if any(training for _, training, _ in calls):
+        raise _wrong(name, what, f"{expected:.6g} (ck.evaluate)", f"{got:.6g}",
+                     "you forgot model.eval(): BatchNorm normalised with each batch's own statistics (and updated its "
+                     "running averages, so your evaluation changed the model).")
+    if any(grad for grad, _, _ in calls):
+        raise _wrong(name, what, "no autograd graph", "the forward passes ran with gradients on",
+                     "you forgot torch.no_grad(): autograd recorded every operation for a backward pass that never "
+                     "comes (memory and time wasted; the numbers are the same).")
+    hits, sizes, was_training = [], [], net.training
+    with torch.no_grad():
+        for images, labels in batches:
+            hits.append((net.eval()(images).argmax(1) == labels.to(images.device)).sum().item())
+            sizes.append(len(labels))
+    net.train(was_training)
+    seen, total = sum(n for _, _, n in calls), sum(sizes)
+    if calls and seen < total:
+        raise _wrong(name, what, f"{expected:.6g} over {total} images", f"{got:.6g} over {seen} images",
+                     "loop over every batch of the loader, not just the first.")
+    if not math.isclose(got, expected, abs_tol=1e-6):
+        mistakes = [(100 * expected, "return a fraction between 0 and 1, not a percentage."),
+                    (sum(hits), f"that is the number of correct predictions: divide by the images ({total})."),
+                    (sum(h / n for h, n in zip(hits, sizes)) / len(sizes), "you averaged the per-batch accuracies; the "
+                     "last batch is smaller, so count correct predictions and images over all batches, divide once.")]
+        hint = next((h for v, h in mistakes if math.isclose(got, v, abs_tol=1e-6) and v != expected), _EVAL_HINT)
+        raise _wrong(name, what, f"{expected:.6g} (ck.evaluate)", f"{got:.6g}", hint)
+
+
+_AUG_MISTAKES = [  # (padding, flip that explains the images, hint)
+    ("constant", "none", "zero padding: the borders come out as 0 (black); use F.pad(..., mode='reflect'), which "
+                         "mirrors the image at its border."),
+    ("replicate", "none", "replicate padding repeats the edge pixel; use mode='reflect' (a mirror)."),
+    ("reflect", "vertical", "you flipped upside down (dim 2 = height); mirror left-right: x.flip(-1) (dim 3 = width)."),
+]
+
+
+def _locate(x: torch.Tensor, out: torch.Tensor) -> dict[tuple[str, str], torch.Tensor]:
+    # for each padding mode and flip: (N, 9, 9) bool, True where out[i] is that window of the padded x[i]
+    found = {}
+    for mode in ("reflect", "constant", "replicate"):
+        windows = F.pad(x, (4, 4, 4, 4), mode=mode).unfold(2, 32, 1).unfold(3, 32, 1)  # (N, C, 9, 9, 32, 32)
+        for flip, o in (("none", out), ("horizontal", out.flip(3)), ("vertical", out.flip(2))):
+            found[mode, flip] = (windows - o[:, :, None, None]).abs().amax(dim=(1, 4, 5)) < 1e-6
+    return found
+
+
+def _shift_mistake(flipped: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) -> str | None:
+    if flipped.all() or not flipped.any():
+        return (f"{'every' if flipped.all() else 'no'} image was mirrored: flip each one with probability 1/2 "
+                "(torch.rand(n, generator=generator) < 0.5).")
+    if len(set(dy.tolist())) == 1 or len(set(dx.tolist())) == 1:
+        return ("one direction never changes: draw a row and a column offset for each image, and pad all four sides "
+                "(F.pad(x, (4, 4, 4, 4)) pads left, right, top, bottom).")
+    if max(dy.max(), dx.max()) < 8 and min(dy.min(), dx.min()) == 0:
+        return "the offsets never reach 8: torch.randint's upper bound is excluded, use randint(0, 9, ...)."
+    if min(dy.min(), dx.min()) > 0 and max(dy.max(), dx.max()) < 8:
+        return "the shifts stay small: pad by 4 and let the window start anywhere from 0 to 8."
+    return None
+
+
+@_exercise("augment", _AUG_HINT)
+def check_augment(fn: Callable) -> bool:
+    """Check ``fn(images, generator) -> images``: reflect-pad 4, a random 32x32 crop and a random horizontal flip per
+    image, drawn from ``generator``. On 64 noise images, each output must be a window of its reflect-padded image,
+    maybe mirrored left-right; shifts and flips must vary and come from the generator (same seed, same batch)."""
+    from .data.loaders import batch_crop, batch_flip
+
+    name, case = "augment", "a batch of 64 noise images (64, 3, 32, 32), torch.Generator().manual_seed(1)"
+    x = torch.randn(64, 3, 32, 32)  # noise: every pixel tells where it came from
+    run = lambda seed: _get(fn, (x.clone(), torch.Generator().manual_seed(seed)), {}, torch.Tensor, name, case,  # noqa
+                            True, _AUG_HINT).detach().float()
+
+    out = run(1)
+    if out.shape != x.shape:
+        raise _wrong(name, case, f"shape {tuple(x.shape)}", f"shape {tuple(out.shape)}",
+                     "you padded but did not crop back to 32x32." if out.shape[-1] == 40
+                     else "the output has the input's shape: a 32x32 window of the 40x40 padded image.")
+    if torch.equal(out, x):
+        raise _wrong(name, case, "shifted and flipped images", "the images unchanged", _AUG_HINT)
+    where = _locate(x, out)
+    found = {k: v.flatten(1).any(1) for k, v in where.items()}
+    bad = ~(found["reflect", "none"] | found["reflect", "horizontal"])
+    if bad.any():
+        other = {"none": "horizontal", "vertical": "none"}
+        hint = next((h for mode, flip, h in _AUG_MISTAKES if (found[mode, flip] | found[mode, other[flip]])[bad].all()),
+                    _AUG_HINT)
+        raise _wrong(name, f"{case}, image {int(bad.nonzero()[0])}", "a 32x32 window of the reflect-padded image, "
+                     "maybe mirrored left-right", f"{int(bad.sum())} of 64 images are not", hint)
+    flipped = found["reflect", "horizontal"]
+    at = torch.where(flipped[:, None, None], where["reflect", "horizontal"], where["reflect", "none"])
+    dy, dx = (torch.tensor([int(w.nonzero()[0, k]) for w in at]) for k in (0, 1))
+    if shift := _shift_mistake(flipped, dy, dx):
+        raise _wrong(name, case, "offsets 0..8 in both directions, about half the images mirrored",
+                     f"offsets {int(dy.min())}..{int(dy.max())} (rows), {int(dx.min())}..{int(dx.max())} (columns), "
+                     f"{int(flipped.sum())} of 64 mirrored", shift)
+    if not torch.equal(run(1), out):
+        raise ExerciseError(f"{name}: two calls with the same generator seed gave different batches\n  hint: draw "
+                            "every random number from the generator you are given (generator=generator).")
+    if torch.equal(run(2), out):
+        raise ExerciseError(f"{name}: two different generators gave the same batch\n  hint: {_AUG_HINT}")
+    g = torch.Generator().manual_seed(1)
+    flip = torch.rand(64, generator=g) < 0.5
+    plan = [torch.randint(0, 9, (64,), generator=g) for _ in "yx"]  # TensorLoader's order: flip, dy, dx
+    exact = torch.equal(out, batch_crop(batch_flip(x, flip), 4, *plan))
+    return _correct(f"{name}: every image is a window of its reflect-padded self, shifts 0..8 both ways, "
+                    f"{int(flipped.sum())} of 64 mirrored left-right, reproducible from the generator"
+                    + (" (the very draws TensorLoader makes)." if exact else "."))
+
+
+def reveal_shapes(predicted, model: nn.Module, x: torch.Tensor | None = None,
+                  stages=("prep", "layer1", "layer2", "layer3", "pool", "flatten", "fc")) -> dict[str, tuple]:
+    """Compare your predicted shapes (a list, one tuple per stage) with the real ones for ``x`` (default zeros
+    (2, 3, 32, 32)), then print them with each stage's parameter count; wrong predictions get a hint. Returns
+    ``{stage: shape}``; nothing is raised: a prediction is there to be surprised by."""
+    x, actual = torch.zeros(2, 3, 32, 32) if x is None else x, {}
+    first = tuple(x.shape)
+    with torch.no_grad():
+        for s in stages:
+            actual[s] = tuple((x := getattr(model, s)(x)).shape)
+    guesses = list(predicted) if isinstance(predicted, (list, tuple)) else []
+    guesses = [None if _blank(g) else tuple(g) if isinstance(g, (tuple, list, torch.Size)) else g
+               for g in guesses] + [None] * (len(stages) - len(guesses))
+    print(f"{'stage':<10} {'your prediction':<20} {'shape':<18}\n{'input':<10} {'':<20} {str(first):<18}")
+    hints = []
+    for s, guess in zip(stages, guesses):
+        mark = "" if guess is None else ("✓ " if guess == actual[s] else "✗ ") + str(guess)
+        print(f"{s:<10} {mark:<20} {str(actual[s]):<18} {_count(getattr(model, s)):>10,} parameters")
+        if guess is not None and guess != actual[s]:
+            hints.append(f"\n  {s}: {_prediction_hint(guess, actual[s], s)}")
+    print(f"total {_count(model):,} parameters")
+    right = sum(g == actual[s] for s, g in zip(stages, guesses) if g is not None)
+    if all(g is None for g in guesses):
+        print("… not attempted yet: write your predictions in the list first, then run this cell again")
+    else:
+        print(f"{'✓' if right == len(stages) else '…'} {right} of {len(stages)} predicted right{''.join(hints)}")
+    return actual
+
+
+def _prediction_hint(guess, real: tuple, stage: str) -> str:
+    if not isinstance(guess, tuple):
+        return "write each shape as a tuple, e.g. (2, 3, 32, 32)."
+    if guess == real[1:]:
+        return "keep the batch dimension first: (N, ...) with N = 2."
+    if sorted(guess) == sorted(real):
+        return "PyTorch is channels-first: (N, C, H, W)."
+    if len(guess) == 4 == len(real):
+        if guess[1] != real[1]:
+            return "the channels double at each stage after prep (width, 2w, 4w, 8w)."
+        if guess[2] == 2 * real[2]:
+            return "each stage's max pool halves H and W."
+        if 2 * guess[2] == real[2]:
+            return "the residual block keeps the size (x + body(x) needs it); only the max pools halve it."
+        if guess[2] < real[2] and (real[2] - guess[2]) % 2 == 0:
+            return "padding 1 keeps a 3x3 conv's output at the input's size."
+    if stage in ("pool", "flatten", "fc"):
+        return "global max pool -> (N, C, 1, 1); flatten -> (N, C); the linear layer -> (N, classes)."
+    return "follow the table above stage by stage."
