@@ -6,7 +6,7 @@ least the model alone" is noise, not a result (a fresh-clone `make test` once fa
 
 The scan is deliberately simple (Python's ``ast``, no data flow): in every code cell, the expressions that are
 asserted are ``assert`` statements and the values of a checks dict (``checks = {...}`` / ``checks[k] = ...``,
-or any dict later passed to ``assert all(d.values())`` or ``run_checks(d)``). An ordering comparison
+or any dict passed to ``assert all(d.values())`` or ``run_checks(d)``, inline or by name). An ordering comparison
 (``<``, ``<=``, ``>``, ``>=``) inside one of them fails this test when a side names a timing (``lat``,
 ``latency``, ``ms``, ``p99``, ``fps``, ``throughput``, ``elapsed``, ``time.time()``, ...). Allowed: a timing
 against the literal 0 (a sanity check that it is positive), and ``len(...)`` or ``.n`` of one (a count).
@@ -110,6 +110,10 @@ def _asserted_expressions(tree: ast.Module):
     for node in ast.walk(tree):
         if isinstance(node, ast.Assert):
             yield node.lineno, node.test
+        elif (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Dict)
+              and (getattr(node.func, "id", None) == "run_checks" or getattr(node.func, "attr", None) == "run_checks")):
+            for v in node.args[0].values:  # ck.run_checks({...}) with the dict written inline
+                yield v.lineno, v
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for t in targets:
@@ -178,9 +182,10 @@ assert all(checks.values()), [n for n, ok in checks.items() if not ok]
     "assert table.loc['int8', 'p50 ms (b=1)'] < table.loc['fp32', 'p50 ms (b=1)']",
     "results = {}\nresults['int8 is faster'] = int8.throughput > fp32.throughput\nassert all(results.values())",
     "gates = {'fits 30 FPS': budget_ms > p99}\nck.run_checks(gates)",
+    "ck.run_checks({'INT8 is faster': lat['int8'] < lat['fp32']})",
     "assert elapsed_s < 60",
 ], ids=["notebook-06-before", "lat", "p99", "speedup", "perf_counter", "column", "dict-by-key", "run_checks",
-        "suffix-s"])
+        "run_checks-inline", "suffix-s"])
 def test_the_scan_catches_timing_comparisons(source):
     assert timing_asserts(_notebook(source)), source
 
