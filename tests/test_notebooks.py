@@ -39,5 +39,10 @@ def test_notebook_states_budget_reads_profile_and_asserts(path):
     assert "ck.settings(" in code, f"{path.name}: must read the run profile through ck.settings()"
     # key numbers checked in the lesson itself (solution cells, tagged "solution", do not count)
     lesson = [c.source for c in nb.cells if c.cell_type == "code" and "solution" not in c.metadata.get("tags", [])]
+    # a plain assert, or one entry of a checks dict enforced by ck.run_checks (each entry is asserted or a
+    # marked expectation)
     asserts = [line for src in lesson for line in src.splitlines() if line.lstrip().startswith("assert ")]
+    for src in lesson:
+        if "run_checks(" in src:
+            asserts += [line for line in src.splitlines() if line.startswith("    ") and '":' in line]
     assert len(asserts) >= 3, f"{path.name}: only {len(asserts)} assertions check its key numbers"
