@@ -34,7 +34,7 @@ lab: setup
 # COURSEKIT_OFFLINE=1: the same run with or without internet (a cached dataset is still used).
 test: setup
 	COURSEKIT_PROFILE=smoke COURSEKIT_OFFLINE=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests coursekit notebooks \
-		--doctest-modules --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider
+		--doctest-modules --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider --durations=30
 
 unit: setup
 	MPLBACKEND=Agg $(BIN)/python -m pytest tests coursekit --doctest-modules -p no:cacheprovider

@@ -63,7 +63,8 @@ def images() -> np.ndarray:
 
 def test_asset_entries_are_complete_and_match_the_models():
     assert {spec.asset for spec in CLIP_MODELS.values()} == set(CLIP_ASSETS)
-    for name, asset in CLIP_ASSETS.items():
+    for name in CLIP_ASSETS:
+        asset = ckclip.ASSETS[name]
         assert asset.name == name and asset.url.startswith("https://huggingface.co/laion/")
         assert asset.size > 500_000_000 and "MIT" in asset.licence
         # open_clip picks its loader by the file's suffix (safetensors vs torch.load)
@@ -108,7 +109,7 @@ def fake_real_clip(tmp_path, monkeypatch):
     dest = asset_path(asset, home)
     dest.parent.mkdir(parents=True)
     shutil.copy(weights, dest)
-    monkeypatch.setitem(ckclip.CLIP_ASSETS, "test-tiny-clip", asset)
+    monkeypatch.setitem(ckclip.ASSETS, "test-tiny-clip", asset)
     monkeypatch.setitem(ckclip.CLIP_MODELS, "coursekit-test-tiny-clip",
                         ckclip.ClipSpec("coursekit-test-tiny-clip", "test", "test-tiny-clip", 0.0, "a test"))
     return Settings(profile="full", device="cpu", seed=0, home=home, offline=True), model
@@ -152,7 +153,7 @@ def test_offline_full_stops_unless_standins_are_allowed(offline, monkeypatch, ca
         clip_model(offline("full"), progress=False)
     msg = str(err.value)
     assert "COURSEKIT_STANDINS" in msg and "coursekit fetch clip-vit-b-32-laion2b" in msg
-    assert CLIP_ASSETS["clip-vit-b-32-laion2b"].url in msg
+    assert ckclip.ASSETS["clip-vit-b-32-laion2b"].url in msg
     assert err.value.reason == "COURSEKIT_OFFLINE is set"
     assert "STAND-IN" not in capsys.readouterr().out  # no silent (or loud) fallback
     monkeypatch.setenv("COURSEKIT_STANDINS", "1")

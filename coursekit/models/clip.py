@@ -62,10 +62,9 @@ STANDIN_NAME = "clip_standin"
 
 # --- the real weights ---------------------------------------------------------------------------------------
 
-#: The OpenCLIP weight files the course can use, for the asset registry. The sha256 are the Git LFS
-#: object ids Hugging Face publishes for these files (see the module's README entry / the reply that added
-#: them); the sizes are the exact byte counts of those files.
-CLIP_ASSETS: dict[str, Asset] = {name: ASSETS[name] for name in ("clip-vit-b-32-laion2b", "clip-vit-b-16-laion2b")}
+#: The names, in the one asset registry (``coursekit.assets.ASSETS``), of the OpenCLIP weight files the
+#: course can use. Looked up at call time: a copy taken at import would miss a later registry change.
+CLIP_ASSETS: tuple[str, ...] = ("clip-vit-b-32-laion2b", "clip-vit-b-16-laion2b")
 
 
 @dataclass(frozen=True)
@@ -123,7 +122,7 @@ def real_clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True
         raise ValueError(f"unknown CLIP {name!r}; choose one of {', '.join(CLIP_MODELS)}")
     S = settings or _settings()
     spec = CLIP_MODELS[name]
-    asset = CLIP_ASSETS[spec.asset]
+    asset = ASSETS[spec.asset]
     path = fetch(asset, home=S.home, progress=progress, offline=S.offline)
     device = device or S.device
     model, _, preprocess = open_clip.create_model_and_transforms(
