@@ -346,40 +346,11 @@ def _notebook_cells():
     return [c for c in nb["cells"] if c["cell_type"] == "code"]
 
 
-#: learner's name -> (the check called on it, the solution's name; None: the solution defines no name)
-EXERCISES = {
-    "conv_bn": ("check_conv_bn", "conv_bn_solution"),
-    "Residual": ("check_residual", "ResidualSolution"),
-    "MyResNet9": ("check_resnet9", "MyResNet9Solution"),
-    "my_evaluate": ("check_evaluate", "my_evaluate_solution"),
-    "my_augment": ("check_augment", "my_augment_solution"),
-    "conv_output_size": ("check_conv_output_size", "conv_output_size_solution"),
-    "my_accuracy": ("check_accuracy", "my_accuracy_solution"),
-    "my_batchnorm": ("check_batchnorm", "my_batchnorm_solution"),
-    "answer": ("check_param_count", None),
-}
+# the exercise table (learner name, check, hidden solution) is in tests/test_exercise_inventory.py
 
 
 def _defines(source: str, name: str) -> bool:
     return re.search(rf"^(def|class) {name}\b|^{name} = ", source, re.M) is not None
-
-
-@pytest.mark.parametrize("learner", EXERCISES)
-def test_notebook_checks_each_exercise_and_hides_a_differently_named_solution(learner):
-    check, solution = EXERCISES[learner]
-    cells = _notebook_cells()
-    hidden = [c for c in cells if "solution" in c["metadata"].get("tags", [])]
-    lesson = [c for c in cells if c not in hidden]
-    assert all(c["metadata"].get("jupyter", {}).get("source_hidden") for c in hidden)
-    src = ["".join(c["source"]) for c in lesson]
-    mine = [s for s in src if _defines(s, learner)]
-    assert len(mine) == 1, f"{learner}: defined in {len(mine)} lesson cells"
-    assert re.search(rf"ck\.(exercises_cnn\.)?{check}\({learner}\b", mine[0]), f"{learner}: no ck.{check}({learner}"
-    sols = ["".join(c["source"]) for c in hidden if re.search(rf"{check}\(", "".join(c["source"]))]
-    assert sols, f"{learner}: no hidden solution cell calls {check}"
-    assert not any(_defines(s, learner) for s in sols), f"{learner}: a solution cell overwrites the learner's name"
-    if solution is not None:
-        assert solution != learner and any(_defines(s, solution) and f"{check}({solution}" in s for s in sols)
 
 
 def test_notebook_shape_prediction_comes_before_the_reveal_and_stores_no_answer():
