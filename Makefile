@@ -12,7 +12,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.coursekit-installed
 PIP    := $(BIN)/python -m pip
 
-.PHONY: lab test setup check-env unit notebooks clean-venv lock
+.PHONY: lab test test-browser setup check-env unit notebooks clean-venv lock
 
 setup: $(STAMP)
 
@@ -29,12 +29,19 @@ check-env:
 
 lab: setup
 	$(BIN)/coursekit doctor || true
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # COURSEKIT_OFFLINE=1: the same run with or without internet (a cached dataset is still used).
+# .ci/make-test.xml: every test's time (tools/measure_budgets.py turns it into the notebooks' measured budgets).
 test: setup
-	COURSEKIT_PROFILE=smoke COURSEKIT_OFFLINE=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests coursekit notebooks \
-		--doctest-modules --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider --durations=30
+	COURSEKIT_PROFILE=smoke COURSEKIT_OFFLINE=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests coursekit notebooks -m "not browser" \
+		--doctest-modules --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider --durations=30 \
+		--junitxml=.ci/make-test.xml
+
+# JupyterLab in headless Chromium (Debian's chromium + chromium-driver; .ci/run installs them): notebook 01's first
+# cells run through the UI, a screenshot lands in .ci/artifacts/.
+test-browser: setup
+	$(BIN)/python -m pytest tests/browser -m browser -p no:cacheprovider -v
 
 unit: setup
 	MPLBACKEND=Agg $(BIN)/python -m pytest tests coursekit --doctest-modules -p no:cacheprovider

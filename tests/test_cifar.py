@@ -123,6 +123,7 @@ def test_smoke_profile_offline_uses_the_announced_standin(home, monkeypatch, cap
     assert SMOKE_SIZES == (5000, 1000)
 
 
+@pytest.mark.slow
 def test_benchmark_script_runs_end_to_end_in_smoke(home, tmp_path):
     """The GPU benchmark must not rot: run it tiny on the stand-in and read its result line."""
     env = {"COURSEKIT_PROFILE": "smoke", "COURSEKIT_OFFLINE": "1", "COURSEKIT_HOME": str(home),
