@@ -207,16 +207,48 @@ def _point(threshold: float, tp: int, fp: int, fn: int, tn: int) -> OperatingPoi
     return OperatingPoint(float(threshold), precision, recall, f1, int(tp), int(fp), int(fn), int(tn))
 
 
-def operating_point(y_true_binary, scores, threshold: float = DEFAULT_THRESHOLD) -> OperatingPoint:
+def _detector_scores(scores) -> np.ndarray:
+    """Box confidences as :class:`~coursekit.types.Detections` stores them (float32), held in float64: a threshold
+    typed as 0.9 keeps a box whose confidence is 0.9, as :meth:`Detections.filter` does."""
+    return np.asarray(scores, dtype=np.float64).astype(np.float32).astype(np.float64)
+
+
+def operating_point(y_true_binary, scores, threshold: float = DEFAULT_THRESHOLD,
+                    n_positive: int | None = None) -> OperatingPoint:
     """Counts (scikit-learn's confusion matrix) and precision / recall / F1 at ``threshold``.
 
     Unlike :func:`choose_threshold` it accepts a set with only one kind of image (a slice may have no
     defects); the undefined numbers are ``nan``.
 
+    ``n_positive`` (detection): ``y_true_binary`` marks each predicted box true or false positive and
+    ``n_positive`` is the number of objects, so that ``fn = n_positive - tp`` counts the objects missed, also
+    those no box ever covered, and ``tn = 0`` (there is no count of "boxes rightly not drawn"). Scores are then
+    compared in float32, the precision box confidences are stored in.
+
     >>> p = operating_point([1, 0, 1, 0], [0.9, 0.6, 0.4, 0.2])
     >>> p.tp, p.fp, p.fn, p.tn, p.precision, p.recall
     (1, 1, 1, 1, 0.5, 0.5)
+    >>> p = operating_point([1, 1, 0], [0.9, 0.6, 0.7], 0.65, n_positive=3)   # 3 objects, one never boxed
+    >>> p.tp, p.fp, p.fn, p.tn, round(p.recall, 3)
+    (1, 1, 2, 0, 0.333)
     """
+    if n_positive is not None:
+        flags = np.asarray(y_true_binary)
+        s = _detector_scores(scores)
+        if flags.ndim != 1 or s.shape != flags.shape:
+            raise ValueError(f"is_tp and scores must be 1-D and the same length; got {flags.shape} and {s.shape}")
+        flags = flags.astype(bool)
+        if n_positive < int(flags.sum()):
+            raise ValueError(f"n_positive={n_positive} is smaller than the {int(flags.sum())} true positives: "
+                             "pass the number of ground-truth objects")
+        kept = s >= float(np.float32(threshold))
+        tp = int((flags & kept).sum())
+        fp = int(kept.sum()) - tp
+        fn = int(n_positive) - tp
+        precision = tp / (tp + fp) if tp + fp else math.nan
+        recall = tp / n_positive if n_positive else math.nan
+        f1 = 2 * tp / (2 * tp + fp + fn) if (tp + fp + fn) else math.nan
+        return OperatingPoint(float(threshold), precision, recall, f1, tp, fp, fn, 0)
     from sklearn.metrics import confusion_matrix
 
     y, s = _binary_inputs(y_true_binary, scores, need_both=False)
@@ -276,7 +308,9 @@ def _curve_counts(y: np.ndarray, s: np.ndarray):
 
     The counting behind every PR/ROC curve (scikit-learn does the same); tied scores fall together."""
     order = np.argsort(-s, kind="stable")
-    s, y = s[order], y[order]
+    s, y = s[order], y[order].astype(np.int64)
+    if not len(s):
+        return s, np.zeros(0, np.int64), np.zeros(0, np.int64)
     last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last image of each run of equal scores
     return s[last], np.cumsum(y)[last], np.cumsum(1 - y)[last]
 
@@ -291,8 +325,14 @@ def choose_threshold(
     cost_fp: float | None = None,
     cost_fn: float | None = None,
     default: float = DEFAULT_THRESHOLD,
+    n_positive: int | None = None,
 ) -> ThresholdChoice:
     """Pick the threshold that meets one goal; compare it with ``default`` (0.5).
+
+    The same choice serves classification and detection: for a detector, ``y_true_binary`` marks each box
+    true or false positive (:func:`coursekit.detection_metrics.detection_pr_points`) and ``n_positive`` is the
+    number of objects, so that recall is the *true* recall (objects found / objects), as in
+    :func:`operating_point`; :func:`coursekit.detection_metrics.choose_detection_threshold` calls this.
 
     Give exactly one goal:
 
@@ -337,9 +377,17 @@ def choose_threshold(
     if a < 0 or b < 0 or not (math.isfinite(a) and math.isfinite(b)):
         raise ValueError(f"costs must be finite and >= 0; got cost_fp={cost_fp!r}, cost_fn={cost_fn!r}")
 
-    y, s = _binary_inputs(y_true_binary, scores)
+    if n_positive is None:
+        y, s = _binary_inputs(y_true_binary, scores)
+        n_pos = int(y.sum())
+    else:
+        y, s = np.asarray(y_true_binary).astype(np.int64), _detector_scores(scores)
+        n_pos = int(n_positive)
+        if n_pos <= 0:
+            raise ValueError("the targets hold no object: there is no recall to aim for")
+        if not len(s):
+            raise ValueError("the predictions hold no box: predict with a low confidence (conf=0.001) first")
     thresholds, tp, fp = _curve_counts(y, s)
-    n_pos, n_neg = int(y.sum()), len(y) - int(y.sum())
     fn = n_pos - tp
     precision = tp / (tp + fp)  # every candidate flags at least one image
     recall = tp / n_pos
@@ -381,10 +429,9 @@ def choose_threshold(
         best = int([i for i in key if ok[i]][-1])
 
     t = float(thresholds[best])
-    point = operating_point(y, s, t)
-    return ThresholdChoice(
-        **asdict(point), goal=goal, achieved=achieved, at_default=operating_point(y, s, default), message=message
-    )
+    point = operating_point(y, s, t, n_positive=n_positive)
+    return ThresholdChoice(**asdict(point), goal=goal, achieved=achieved, message=message,
+                           at_default=operating_point(y, s, default, n_positive=n_positive))
 
 
 # ---------------------------------------------------------------------------- multi-class -> binary

@@ -413,41 +413,15 @@ def detection_recall_precision(is_tp, scores, n_targets: int, threshold: float):
     Scores are compared in float32, the precision :class:`Detections` stores confidences in (as
     :meth:`Detections.filter` does): a threshold typed as 0.9 keeps a box whose confidence is 0.9.
     """
-    from .calibrate import OperatingPoint
+    from .calibrate import operating_point
 
-    flags = np.asarray(is_tp)
-    s = np.asarray(scores, dtype=np.float64)
-    if flags.ndim != 1 or s.shape != flags.shape:
-        raise ValueError(f"is_tp and scores must be 1-D and the same length; got {flags.shape} and {s.shape}")
-    flags = flags.astype(bool)
-    kept = s.astype(np.float32) >= np.float32(threshold)
-    tp = int((flags & kept).sum())
-    fp = int(kept.sum()) - tp
-    if n_targets < int(flags.sum()):
-        raise ValueError(f"n_targets={n_targets} is smaller than the {int(flags.sum())} true positives: "
-                         "pass the number of ground-truth objects (detection_pr_points' third value)")
-    fn = int(n_targets) - tp
-    precision = tp / (tp + fp) if tp + fp else math.nan
-    recall = tp / n_targets if n_targets else math.nan
-    f1 = 2 * tp / (2 * tp + fp + fn) if (tp + fp + fn) else math.nan
-    return OperatingPoint(float(threshold), precision, recall, f1, tp, fp, fn, 0)
+    return operating_point(is_tp, scores, threshold, n_positive=int(n_targets))
 
 
 # ------------------------------------------------------------------ the decision threshold of a detector
 
 #: ultralytics' default ``conf`` for ``predict`` (0.25) and the "obvious" 0.5: what the notebook compares.
 DETECTION_DEFAULT_THRESHOLD = 0.25
-
-
-def _pr_counts(is_tp: np.ndarray, scores: np.ndarray):
-    """Distinct scores (descending) and the TP / FP counts when keeping boxes with ``score >= t``.
-
-    Scores are compared in float32, as :meth:`Detections.filter` and :func:`detection_recall_precision` do."""
-    s = scores.astype(np.float32).astype(np.float64)
-    order = np.argsort(-s, kind="stable")
-    s, y = s[order], is_tp[order].astype(np.int64)
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1] if len(s) else np.zeros(0, np.int64)
-    return s[last], np.cumsum(y)[last], np.cumsum(1 - y)[last]
 
 
 @dataclass
@@ -479,8 +453,10 @@ def detection_pr_curve(preds: Sequence[Detections], targets: Sequence[Detections
     >>> c.thresholds.round(2).tolist(), c.recall.tolist(), c.precision.tolist()
     ([0.4, 0.9], [0.5, 0.5, 0.0], [0.5, 1.0, 1.0])
     """
+    from .calibrate import _curve_counts, _detector_scores
+
     is_tp, scores, n = detection_pr_points(preds, targets, iou=iou, classes=classes)
-    t, tp, fp = _pr_counts(is_tp, scores)
+    t, tp, fp = _curve_counts(is_tp, _detector_scores(scores))   # the counting choose_threshold does
     recall = tp / n if n else np.full(len(t), np.nan)
     precision = tp / np.maximum(tp + fp, 1)
     # ascending thresholds, then the "keep nothing" end point (sklearn's layout)
@@ -557,50 +533,28 @@ def choose_detection_threshold(
     import warnings
     from dataclasses import asdict
 
-    goals = [g for g, v in (("min_recall", min_recall), ("min_precision", min_precision), ("maximize", maximize))
-             if v is not None]
-    if len(goals) > 1:
-        raise ValueError(f"give one goal, not {' and '.join(goals)}")
-    if not goals:
-        maximize = "f1"
-    for name, value in (("min_precision", min_precision), ("min_recall", min_recall)):
-        if value is not None and not 0 < value <= 1:
-            raise ValueError(f"{name}={value!r}: expected a fraction in (0, 1], e.g. 0.95")
-    if maximize is not None and maximize != "f1":
-        raise ValueError(f"maximize={maximize!r}: only 'f1' is supported (or min_recall / min_precision)")
+    from .calibrate import choose_threshold
+
     preds, targets = list(preds), list(targets)
     is_tp, scores, n = detection_pr_points(preds, targets, iou=iou)
-    if n == 0:
-        raise ValueError("the targets hold no object: there is no recall to aim for")
-    if len(scores) == 0:
-        raise ValueError("the predictions hold no box: predict with a low confidence (conf=0.001) first")
-    t, tp, fp = _pr_counts(is_tp, scores)
-    recall, precision = tp / n, tp / (tp + fp)
-    f1 = 2 * tp / (2 * tp + fp + (n - tp))
-    if min_recall is not None:
-        goal, ok = f"recall >= {min_recall:g}", recall >= min_recall - 1e-12
-        key = np.lexsort((t, recall, precision)) if ok.any() else np.lexsort((t, precision, recall))
-    elif min_precision is not None:
-        goal, ok = f"precision >= {min_precision:g}", precision >= min_precision - 1e-12
-        key = np.lexsort((t, precision, recall)) if ok.any() else np.lexsort((t, recall, precision))
-    else:
-        goal, ok, key = "max F1", np.ones(len(t), bool), np.lexsort((t, f1))
-    achieved, message = bool(ok.any()), ""
-    if achieved:
-        best = int([i for i in key if ok[i]][-1])
-    else:
-        best = int(key[-1])
+    with warnings.catch_warnings(record=True) as caught:   # said below in a detector's words
+        warnings.simplefilter("always")
+        c = choose_threshold(is_tp, scores, min_recall=min_recall, min_precision=min_precision, maximize=maximize,
+                             default=default, n_positive=n)
+    for w in caught:
+        if "no threshold reaches" not in str(w.message):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    message = ""
+    if not c.achieved:
         what = "recall" if min_recall is not None else "precision"
-        value = (recall if min_recall is not None else precision)[best]
-        message = (f"no confidence threshold reaches {goal} on these {len(preds)} images ({n} objects); the closest, "
-                   f"{t[best]:.4g}, gives {what} {value:.3f}"
+        message = (f"no confidence threshold reaches {c.goal} on these {len(preds)} images ({n} objects); the "
+                   f"closest, {c.threshold:.4g}, gives {what} {getattr(c, what):.3f}"
                    + (f" ({n - int(is_tp.sum())} objects are never found at any confidence)" if what == "recall" else "")
                    + ". A better model, more data, or a different goal is needed.")
         warnings.warn(message, UserWarning, stacklevel=2)
-    point = detection_recall_precision(is_tp, scores, n, float(t[best]))
-    return DetectionThreshold(**asdict(point), goal=goal, achieved=achieved,
-               at_default=detection_recall_precision(is_tp, scores, n, default), message=message,
-               n_images=len(preds), n_targets=int(n))
+    fields = {k: v for k, v in asdict(c).items() if k not in ("message", "at_default")}
+    return DetectionThreshold(**fields, at_default=c.at_default, message=message, n_images=len(preds),
+                              n_targets=int(n))
 
 
 def detection_errors(preds: Sequence[Detections], targets: Sequence[Detections], threshold: float,

@@ -239,3 +239,26 @@ def test_plots():
     bins = calibration_bins(preds, y)
     assert sum(bins.count) == len(y)
     _renders(reliability_diagram(CalibrationBins.from_dict(bins.to_dict())))
+
+
+def test_one_threshold_choice_for_classification_and_detection():
+    """choose_detection_threshold is choose_threshold with n_positive = the number of objects (true recall)."""
+    from coursekit.detection_metrics import choose_detection_threshold, detection_pr_points
+    from coursekit.types import Detections
+
+    rng = np.random.default_rng(3)
+    truth, preds = [], []
+    for _ in range(6):
+        boxes = rng.uniform(0, 80, (4, 2))
+        xyxy = np.c_[boxes, boxes + 15]
+        truth.append(Detections(xyxy=xyxy, class_id=[0] * 4, class_names=["part"]))
+        hit = xyxy[:3] + rng.normal(0, 2, (3, 4))            # three found, one never boxed, two false boxes
+        false = rng.uniform(100, 150, (2, 2))
+        preds.append(Detections(xyxy=np.r_[hit, np.c_[false, false + 10]], class_id=[0] * 5, class_names=["part"],
+                                confidence=rng.uniform(0, 1, 5)))
+    is_tp, scores, n = detection_pr_points(preds, truth)
+    for goal in ({"min_recall": 0.5}, {"min_precision": 0.8}, {}):
+        det = choose_detection_threshold(preds, truth, default=0.25, **goal)
+        one = choose_threshold(is_tp, scores, n_positive=n, default=0.25, **goal)
+        assert (det.threshold, det.tp, det.fp, det.fn, det.tn) == (one.threshold, one.tp, one.fp, one.fn, 0)
+        assert det.recall == pytest.approx(one.tp / n) and det.at_default == one.at_default
