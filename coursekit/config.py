@@ -5,7 +5,7 @@ Every notebook starts with::
     import coursekit as ck
     S = ck.settings()          # reads COURSEKIT_PROFILE, COURSEKIT_DEVICE, COURSEKIT_HOME
     ck.seed_everything(S.seed)
-    print(S)                   # Settings(profile='smoke', device='cpu', ...)
+    print(S)                   # Settings(profile='smoke', device='cpu', ...) and, given notebook=, its budget here
 
 Environment variables (all optional):
 
@@ -91,6 +91,9 @@ class Settings:
     seed: int = 0
     home: Path = field(default_factory=cache_dir)
     offline: bool = False
+    #: the notebook this run belongs to (e.g. ``"02_finetune_pretrained"``): ``print(S)`` then says what it
+    #: costs on this device (:func:`coursekit.budget.budget_note`)
+    notebook: str | None = field(default=None, compare=False)
 
     @property
     def smoke(self) -> bool:
@@ -100,6 +103,14 @@ class Settings:
     def pick(self, *, full, smoke):
         """Choose a value by profile: ``S.pick(full=24, smoke=2)`` -> epochs."""
         return smoke if self.smoke else full
+
+    def __str__(self) -> str:
+        text = repr(self)
+        if self.notebook:
+            from .budget import budget_note
+
+            text += "\n" + budget_note(self.notebook, self)
+        return text
 
     def __post_init__(self):
         if self.profile not in PROFILES:
@@ -114,8 +125,10 @@ def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def settings(profile: str | None = None, device: str | None = None, seed: int | None = None) -> Settings:
-    """Read the run settings from arguments, then environment variables, then defaults.
+def settings(profile: str | None = None, device: str | None = None, seed: int | None = None,
+             notebook: str | None = None) -> Settings:
+    """Read the run settings from arguments, then environment variables, then defaults. ``notebook`` (e.g.
+    ``"01_cnn_from_scratch"``) makes ``print(S)`` say which device runs and what the notebook costs there.
 
     >>> settings(profile="smoke", device="cpu").smoke
     True
@@ -127,4 +140,5 @@ def settings(profile: str | None = None, device: str | None = None, seed: int | 
         seed = int(raw_seed)
     except ValueError:
         raise ValueError(f"COURSEKIT_SEED={raw_seed!r} is not an integer") from None
-    return Settings(profile=profile, device=device, seed=seed, home=cache_dir(), offline=env_flag("COURSEKIT_OFFLINE"))
+    return Settings(profile=profile, device=device, seed=seed, home=cache_dir(), offline=env_flag("COURSEKIT_OFFLINE"),
+                    notebook=notebook)

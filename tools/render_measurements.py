@@ -1,9 +1,10 @@
 """Render the README's tables of measured numbers from the committed measurements (never typed by hand).
 
-    python tools/render_measurements.py          # rewrite the blocks in README.md
-    python tools/render_measurements.py --check  # exit 1 if README.md is out of date (tests/test_packaging.py)
+    python tools/render_measurements.py          # rewrite the blocks in README.md and the notebooks
+    python tools/render_measurements.py --check  # exit 1 if one is out of date (tests/test_packaging.py)
 
-A block sits between ``<!-- measured:NAME -->`` and ``<!-- /measured:NAME -->``; NAME picks the renderer.
+A block sits between ``<!-- measured:NAME -->`` and ``<!-- /measured:NAME -->``; NAME picks the renderer:
+``real-path-cpu`` (README) or ``budget-<notebook>`` (each notebook's time budget, in its first markdown cell).
 """
 from __future__ import annotations
 
@@ -29,22 +30,89 @@ def real_path_cpu() -> str:
             "other jobs shared the cores, so these are upper bounds.\n\n" + "\n".join(rows))
 
 
-RENDERERS = {"real-path-cpu": real_path_cpu}
+HARDWARE = {"gpu": "one NVIDIA GPU", "cpu": "CPU only (laptop)"}
+
+
+def budget(notebook: str) -> str:
+    """A notebook's time budget: the smoke row measured (smoke_cpu.json), the others from budgets.json."""
+    smoke = json.loads((MEASURED / "smoke_cpu.json").read_text())
+    rows = json.loads((MEASURED / "budgets.json").read_text())["notebooks"][notebook]
+    t = smoke["notebooks"].get(notebook)
+    lines = ["| profile | hardware | what runs | time |", "|---|---|---|---|",
+             f"| `smoke` (CI) | {smoke['machine']} | tiny data, the course's stand-ins offline | "
+             + (f"{t / 60:.1f} min (measured: make test, {smoke['date']}, commit {smoke['commit']}; load average "
+                f"{smoke['load_average_1min_after']:.1f} after)" if t is not None else "not measured yet") + " |"]
+    for r in rows:
+        lines.append(f"| `{r['profile']}` | {HARDWARE[r['hardware']]} | {r['runs']} | {_cost(r)} |")
+    return "\n".join(lines)
+
+
+def _cost(r: dict) -> str:
+    return (f"{r['measured_seconds'] / 60:.1f} min (measured: {r['source']})" if r.get("measured_seconds") is not None
+            else f"{r['estimate']} (estimate: {r['rests_on']})")
+
+
+def budgets() -> str:
+    """README: every notebook's budget in one table (smoke measured by make test; the rest from budgets.json)."""
+    smoke = json.loads((MEASURED / "smoke_cpu.json").read_text())
+    rows = json.loads((MEASURED / "budgets.json").read_text())["notebooks"]
+    lines = [f"| notebook | smoke, {smoke['machine']} (measured: make test, {smoke['date']}) | full, one NVIDIA GPU "
+             "| full, CPU only |", "|---|---|---|---|"]
+    for nb, entries in rows.items():
+        by = {r["hardware"]: r for r in entries if r["profile"] == "full"}
+        t = smoke["notebooks"].get(nb)
+        lines.append(f"| `{nb}` | {'not measured' if t is None else f'{t / 60:.1f} min'} | {_cost(by['gpu'])} | "
+                     f"{_cost(by['cpu'])} |")
+    wall = smoke.get("make_test_wall_seconds")
+    total = (f"\n\n`make test` from a fresh clone, installs included: {wall // 60:.0f} min {wall % 60:.0f} s on "
+             f"{smoke['machine']} ({smoke['tests']:,} tests; load average {smoke['load_average_1min_after']:.1f} at the "
+             f"end, commit {smoke['commit']})." if wall else "")
+    return "\n".join(lines) + total
+
+
+MEASURED = ROOT / "notebooks" / "measured"
+RENDERERS = {"real-path-cpu": real_path_cpu, "budgets": budgets}
+
+
+def renderer(name: str):
+    if name.startswith("budget-"):
+        return lambda: budget(name[len("budget-"):])
+    return RENDERERS[name]
 
 
 def render(text: str) -> str:
     def block(m: re.Match) -> str:
         name = m.group(1)
-        return f"<!-- measured:{name} -->\n{RENDERERS[name]()}\n<!-- /measured:{name} -->"
+        return f"<!-- measured:{name} -->\n{renderer(name)()}\n<!-- /measured:{name} -->"
 
     return re.sub(r"<!-- measured:([\w-]+) -->.*?<!-- /measured:\1 -->", block, text, flags=re.S)
 
 
+def render_notebook(path: Path) -> tuple[str, str]:
+    """(old text, new text) of a notebook whose markdown cells hold measured blocks."""
+    old = path.read_text(encoding="utf-8")
+    if "<!-- measured:" not in old:
+        return old, old
+    nb = json.loads(old)
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown" and "<!-- measured:" in "".join(cell["source"]):
+            cell["source"] = render("".join(cell["source"])).splitlines(True)
+    return old, json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
 if __name__ == "__main__":
-    old = README.read_text()
-    new = render(old)
+    targets = [(README, README.read_text(), render(README.read_text()))]
+    for nb in sorted((ROOT / "notebooks").glob("0*.ipynb")):
+        targets.append((nb, *render_notebook(nb)))
+    stale = [p.name for p, old, new in targets if new != old]
     if "--check" in sys.argv:
-        sys.exit(0 if new == old else "README.md is out of date: run python tools/render_measurements.py")
-    tmp = README.with_name(README.name + ".tmp")
-    tmp.write_text(new)
-    tmp.replace(README)
+        sys.exit(0 if not stale else f"out of date: {', '.join(stale)}: run python tools/render_measurements.py")
+    for p, old, new in targets:
+        if new != old:
+            _write(p, new)

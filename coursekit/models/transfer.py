@@ -28,13 +28,16 @@ __all__ = ["resnet18_backbone", "load_weights", "TransferClassifier", "count_tra
 STRATEGIES = ("frozen", "finetune", "scratch")
 
 #: Module 2's sizes per run profile (notebook 02). ``ks``: labelled images per class on the labels curve
-#: (200 = every training label); ``seeds``: draws of the labelled subset; ``steps``: SGD steps per run,
-#: the same for every label count; ``lr``: the head's peak learning rate per strategy (a fine-tuned
-#: backbone gets a tenth of it); ``pool`` / ``n_extra``: new photos rendered / added in the targeted-data step.
+#: (the shipped training split has 200 per class; above that the notebook renders more labelled photos with
+#: the dataset's generator); ``seeds``: draws of the labelled subset; ``steps``: SGD steps per run, at least;
+#: ``min_epochs``: at least this many passes over the labelled images, with the validation accuracy recorded
+#: per epoch so the notebook can show the run reached a plateau (0: fixed ``steps``, no per-epoch validation);
+#: ``lr``: the head's peak learning rate per strategy (a fine-tuned backbone gets a tenth of it); ``pool`` /
+#: ``n_extra`` / ``cycles``: new photos rendered / added per cycle / cycles of the targeted-data loop.
 TRANSFER_SETTINGS = {
-    "full": dict(ks=(5, 10, 25, 50, 200), seeds=(0, 1, 2), steps=200, batch_size=32, pool=1000, n_extra=100,
-                 lr={"frozen": 0.2, "finetune": 0.05, "scratch": 0.05}),
-    "smoke": dict(ks=(10, 200), seeds=(0,), steps=80, batch_size=32, pool=300, n_extra=50,
+    "full": dict(ks=(5, 10, 25, 50, 200, 500, 2000), seeds=(0, 1, 2), steps=200, min_epochs=20, batch_size=32,
+                 pool=1000, n_extra=100, cycles=3, lr={"frozen": 0.2, "finetune": 0.05, "scratch": 0.05}),
+    "smoke": dict(ks=(10, 200), seeds=(0,), steps=40, min_epochs=0, batch_size=32, pool=300, n_extra=50, cycles=2,
                   lr={"frozen": 0.2, "finetune": 0.05, "scratch": 0.05}),
 }
 
