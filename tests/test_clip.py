@@ -356,6 +356,29 @@ def test_captions_use_only_the_vocabulary_and_fit_the_context():
             assert set(tok.encode(t.format(c))) <= vocab
 
 
+def test_standin_tokenizer_warns_once_naming_an_unknown_word(standin):
+    tok = standin.tokenizer
+    assert isinstance(tok, open_clip.SimpleTokenizer) and tok.known_ids == frozenset(standin_vocabulary())
+    assert tok.unknown_words("a close-up photo of a metal washer on a conveyor belt.") == [
+        "metal", "on", "conveyor", "belt"]
+    with pytest.warns(ckclip.UnknownWordWarning, match="'machined'"):
+        ids = tok(["a photo of a machined washer.", "a photo of a machined gear."])
+    plain = open_clip.SimpleTokenizer(context_length=tok.context_length)
+    assert torch.equal(ids, plain(["a photo of a machined washer.", "a photo of a machined gear."]))  # same ids
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a known prompt, and a word already named: no new warning
+        tok([t.format(c) for t in ENSEMBLE_TEMPLATES for c in PART_CLASS_NAMES])
+        tok("a machined plate.")
+
+
+def test_standin_info_says_what_it_read(standin):
+    info = standin.info
+    assert info["caption_templates"] == list(ENSEMBLE_TEMPLATES)  # the templates a prompt ensemble compares
+    assert 20 < len(info["words"]) < 100 and set(PART_CLASS_NAMES) <= set(info["words"])  # a few dozen words
+    assert info["training_images"] > 1000  # each with a caption written from one of those templates
+
+
 def test_heldout_pairs_never_reach_training():
     held = {tuple(p) for p in HELDOUT_PAIRS}
     assert len({p for p, _ in held}) == 6  # every part keeps three of its four classes in training

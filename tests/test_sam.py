@@ -21,6 +21,7 @@ from coursekit.models.sam import (SAM_ASSETS, SAM_KINDS, TRAIN_PARTS, SamRecipe,
                                   build_sam_standin, evaluate_sam, grabcut_box, interior_point, load_sam_checkpoint,
                                   mask_iou, mask_iou_matrix, predict_box, predict_points, sam_model, standin_root,
                                   standin_sam, time_predictor, tiny_sam)
+from coursekit.models import sam as cksam
 from coursekit.config import Settings
 
 MICRO = TinySamArch(img_size=64, embed_dim=16, depth=1, num_heads=2, window_size=2, global_attn_indexes=(0,),
@@ -185,6 +186,33 @@ def test_box_mask_and_interior_point():
     assert interior_point(disc) == (20, 10)
     with pytest.raises(ValueError):
         interior_point(np.zeros((4, 4), bool))
+
+
+def test_random_point_is_seeded_uniform_and_inside():
+    m = np.zeros((20, 30), bool)
+    m[5:15, 3:9] = True
+    pts = [cksam.random_point(m, np.random.default_rng(s)) for s in range(50)]
+    assert all(m[y, x] for x, y in pts)
+    assert len(set(pts)) > 20  # spread over the object, not one pixel
+    assert cksam.random_point(m, np.random.default_rng(3)) == cksam.random_point(m, np.random.default_rng(3))
+    with pytest.raises(ValueError):
+        cksam.random_point(np.zeros((4, 4), bool), np.random.default_rng(0))
+
+
+def test_lowered_amg_thresholds_are_for_the_standin_only():
+    assert cksam.amg_thresholds(False) == {}  # the real SAM keeps segment-anything's defaults (0.88 / 0.95)
+    lowered = cksam.amg_thresholds(True)
+    assert lowered == cksam.STANDIN_AMG_THRESHOLDS and lowered["pred_iou_thresh"] < 0.88
+    lowered["pred_iou_thresh"] = 0.0  # a copy: the constant is not changed through it
+    assert cksam.STANDIN_AMG_THRESHOLDS["pred_iou_thresh"] == 0.7
+
+
+def test_timings_synchronise_cuda_before_reading_the_clock(predictor, scene, monkeypatch):
+    calls = []
+    monkeypatch.setattr(cksam, "sync", lambda device: calls.append(str(device)))
+    time_predictor(predictor, scene[0].image, scene[1][0]["box_xyxy"], repeats=2)
+    assert len(calls) == 2 * 3  # before the first clock, after set_image, after the prompt: per repeat
+    cksam.sync("cpu")  # a no-op on a CPU
 
 
 # --- the classical baseline -------------------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ __all__ = [
     "SINGLE_TEMPLATE", "ENSEMBLE_TEMPLATES", "PART_CLASS_NAMES", "DEFECT_CLASS_NAMES", "HELDOUT_PAIRS",
     "clip_model", "real_clip_model", "standin_clip_model", "standin_root",
     "encode_images", "encode_texts", "zero_shot_classifier", "zero_shot", "zero_shot_logits",
-    "build_tiny_clip", "caption", "standin_vocabulary", "render_caption_set", "train_clip_standin",
+    "build_tiny_clip", "caption", "standin_vocabulary", "standin_words", "UnknownWordWarning", "render_caption_set", "train_clip_standin",
     "evaluate_zero_shot", "pack_state", "unpack_state",
 ]
 
@@ -384,20 +384,70 @@ def caption(attrs: dict, rng: np.random.Generator, defect: bool = False) -> str:
     return re.sub(r"\ba (?=[aeiou])", "an ", template.format(text))
 
 
+def standin_words() -> list[str]:
+    """The words of the stand-in's captions (sorted): :data:`ENSEMBLE_TEMPLATES` (the very templates a prompt
+    ensemble averages), the part and defect names, materials, colours and lighting. The stand-in has read no
+    other word."""
+    words = set(" ".join(ENSEMBLE_TEMPLATES).replace("{}", " ").replace(".", " ").split())
+    words |= set(PART_CLASS_NAMES) | {"part", "with", "an", "in", "light", "plastic"}
+    words |= {w for v in DEFECT_CLASS_NAMES.values() for w in v.split()}
+    words |= {w for v in _MATERIAL_WORDS.values() for w in v.split()} | set(_COLOURS) | set(_LIGHTING)
+    return sorted(words)
+
+
 def standin_vocabulary(tokenizer=None) -> list[int]:
     """The token ids the stand-in's captions and prompts use (sorted): its token embedding stores only these
     rows; every other word of the 49,408-token BPE vocabulary reads as a zero vector."""
     import open_clip
 
     tok = tokenizer or open_clip.SimpleTokenizer()
-    words = set(" ".join(ENSEMBLE_TEMPLATES).replace("{}", " ").split())
-    words |= set(PART_CLASS_NAMES) | {"part", "with", "an", "in", "light", "plastic"}
-    words |= {w for v in DEFECT_CLASS_NAMES.values() for w in v.split()}
-    words |= {w for v in _MATERIAL_WORDS.values() for w in v.split()} | set(_COLOURS) | set(_LIGHTING)
     ids = {tok.sot_token_id, tok.eot_token_id}
-    for w in sorted(words) + [".", ","]:
+    for w in standin_words() + [".", ","]:
         ids.update(tok.encode(w))
     return sorted(ids)
+
+
+class UnknownWordWarning(UserWarning):
+    """A prompt uses a word the stand-in CLIP never read (its embedding row is zero: the word says nothing)."""
+
+
+def _standin_tokenizer_class():
+    import open_clip
+
+    class StandinTokenizer(open_clip.SimpleTokenizer):
+        """open_clip's own ``SimpleTokenizer`` (the same token ids), which also warns (:class:`UnknownWordWarning`,
+        once per word) when a text uses a word outside the stand-in's vocabulary: the stand-in stores a zero
+        embedding for it, a blank where a real CLIP would read the word."""
+
+        def __init__(self, vocabulary: Sequence[int], context_length: int):
+            super().__init__(context_length=context_length)
+            self.known_ids = frozenset(int(v) for v in vocabulary)
+            self.warned: set[str] = set()
+
+        def unknown_words(self, text: str) -> list[str]:
+            """The words of ``text`` (in order, each once) with a token the stand-in never read."""
+            out = []
+            for word in self.pat.findall(self.clean_fn(text)):
+                if word not in out and not set(self.encode(word)) <= self.known_ids:
+                    out.append(word)
+            return out
+
+        def __call__(self, texts, context_length=None):
+            import warnings
+
+            for text in [texts] if isinstance(texts, str) else texts:
+                new = [w for w in self.unknown_words(text) if w not in self.warned]
+                if new:
+                    self.warned.update(new)
+                    warnings.warn(
+                        f"the stand-in CLIP does not know the word{'s' if len(new) > 1 else ''} "
+                        f"{', '.join(repr(w) for w in new)} (in the prompt {text!r}): it has read only "
+                        f"{len(standin_words())} words, those of its training captions; an unknown word's token embedding "
+                        "is zero: the stand-in reads a blank where a real CLIP would read the word",
+                        UnknownWordWarning, stacklevel=2)
+            return super().__call__(texts, context_length)
+
+    return StandinTokenizer
 
 
 # --- the stand-in: model, weights file ------------------------------------------------------------------------
@@ -579,7 +629,8 @@ def standin_clip_model(root: str | os.PathLike | None = None, device: str = "cpu
     model.to(device).eval()
     size = int(config["vision_cfg"]["image_size"])
     preprocess = _preprocess(size, manifest["mean"], manifest["std"])
-    tokenizer = open_clip.SimpleTokenizer(context_length=int(config["text_cfg"]["context_length"]))
+    rows = packed["token_embedding.rows"].tolist()
+    tokenizer = _standin_tokenizer_class()(rows, int(config["text_cfg"]["context_length"]))
     info = {
         "name": "coursekit tiny CLIP (stand-in)", "arch": manifest["arch"], "weights": str(path),
         "licence": manifest["licence"], "embed_dim": int(config["embed_dim"]), "image_size": size,
@@ -588,6 +639,8 @@ def standin_clip_model(root: str | os.PathLike | None = None, device: str = "cpu
         "parameters_in_memory": _count(model), "vocabulary": len(packed["token_embedding.rows"]),
         "recipe": manifest["recipe"], "image_tower_init": manifest.get("image_tower_init"),
         "heldout_pairs": manifest["recipe"]["heldout"], "results": manifest.get("results", {}),
+        "words": standin_words(), "caption_templates": list(ENSEMBLE_TEMPLATES),
+        "training_images": manifest.get("data", {}).get("train_images"),
     }
     return ClipModel(model, preprocess, tokenizer, True, info)
 

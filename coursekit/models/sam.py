@@ -61,8 +61,8 @@ __all__ = [
     "SAM_ASSETS", "SAM_KINDS", "STANDIN_NAME", "TRAIN_PARTS", "TinySamArch", "SamRecipe",
     "sam_model", "load_sam_checkpoint", "tiny_sam", "standin_sam", "standin_root", "build_sam_standin",
     "sam_training_set", "train_tiny_sam", "evaluate_sam",
-    "mask_iou", "mask_iou_matrix", "box_mask", "interior_point", "predict_box", "predict_points", "time_predictor",
-    "grabcut_box",
+    "mask_iou", "mask_iou_matrix", "box_mask", "interior_point", "random_point", "predict_box", "predict_points",
+    "time_predictor", "grabcut_box", "amg_thresholds", "STANDIN_AMG_THRESHOLDS", "sync",
 ]
 
 # --- the real checkpoints ---------------------------------------------------------------------------------------
@@ -77,6 +77,22 @@ SAM_KINDS: dict[str, str] = {"vit_b": "sam-vit-b", "vit_l": "sam-vit-l", "vit_h"
 _REAL_PARAMS = {"vit_b": "93.7M", "vit_l": "312M", "vit_h": "641M"}  # whole model (encoder 89.7M / 308M / 636M)
 
 STANDIN_NAME = "sam_standin"
+
+#: ``SamAutomaticMaskGenerator`` thresholds for the course's tiny stand-in only: SAM's defaults
+#: (``pred_iou_thresh=0.88``, ``stability_score_thresh=0.95``) are tuned for the real models, and the stand-in's
+#: less confident masks all fall below them (its README measures the recall of both settings). The real SAM
+#: keeps its defaults: :func:`amg_thresholds` returns ``{}`` for it.
+STANDIN_AMG_THRESHOLDS: dict[str, float] = {"pred_iou_thresh": 0.7, "stability_score_thresh": 0.8}
+
+
+def amg_thresholds(is_standin: bool) -> dict[str, float]:
+    """The keyword arguments for ``SamAutomaticMaskGenerator``: lowered thresholds for the stand-in only,
+    SAM's own defaults (an empty dict) for the real weights.
+
+    >>> amg_thresholds(False), amg_thresholds(True)["pred_iou_thresh"]
+    ({}, 0.7)
+    """
+    return dict(STANDIN_AMG_THRESHOLDS) if is_standin else {}
 
 
 def _asset(name: str) -> Asset:
@@ -413,21 +429,50 @@ def interior_point(mask) -> tuple[int, int]:
     return int(c), int(r)
 
 
+def random_point(mask, rng) -> tuple[int, int]:
+    """A pixel ``(x, y)`` drawn uniformly among the ``True`` pixels of a bool mask with ``rng`` (a
+    ``np.random.Generator``): a click as a person makes it, anywhere on the object, near its border too
+    (unlike :func:`interior_point`, the most interior pixel, the easiest click there is).
+
+    >>> m = np.zeros((5, 5), bool); m[1:3, 2:4] = True
+    >>> x, y = random_point(m, np.random.default_rng(0)); bool(m[y, x])
+    True
+    """
+    m = _bool_masks(mask, "mask")
+    if m.ndim != 2 or not m.any():
+        raise ValueError("random_point needs a non-empty (H, W) mask")
+    rows, cols = np.nonzero(m)
+    k = int(rng.integers(len(rows)))
+    return int(cols[k]), int(rows[k])
+
+
+def sync(device) -> None:
+    """Wait for the GPU's queued work (``torch.cuda.synchronize``) when ``device`` is CUDA; nothing on a CPU.
+    CUDA calls return before the work is done: read the clock only after this, or a timing measures the queue."""
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        torch.cuda.synchronize(torch.device(device))
+
+
 def time_predictor(predictor, image, box_xyxy=None, repeats: int = 3) -> dict:
     """Median seconds of ``set_image`` (the image encoder: once per image) and of one box prompt (prompt
-    encoder + mask decoder: once per prompt), after one warm-up call. ``box_xyxy`` default: the middle half."""
+    encoder + mask decoder: once per prompt), after one warm-up call. ``box_xyxy`` default: the middle half.
+    On a GPU the clock is read after :func:`sync` (CUDA kernels run asynchronously)."""
     image = _check_image(image)
     h, w = image.shape[:2]
     box = np.asarray(box_xyxy if box_xyxy is not None else (w / 4, h / 4, 3 * w / 4, 3 * h / 4), np.float64)
+    device = predictor.device
     predictor.set_image(image)
     predict_box(predictor, box)
     t_img, t_prompt = [], []
     for _ in range(max(1, int(repeats))):
+        sync(device)
         t = time.perf_counter()
         predictor.set_image(image)
+        sync(device)
         t_img.append(time.perf_counter() - t)
         t = time.perf_counter()
         predict_box(predictor, box)
+        sync(device)
         t_prompt.append(time.perf_counter() - t)
     return {"set_image_s": float(np.median(t_img)), "prompt_s": float(np.median(t_prompt)),
             "image_size": (h, w), "threads": torch.get_num_threads(), "device": str(predictor.device)}
