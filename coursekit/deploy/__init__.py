@@ -18,7 +18,7 @@ from .benchmark import (BenchmarkResult, LatencyStats, benchmark, benchmark_tabl
 from .export import ExportResult, ParityReport, export_onnx, onnx_opset, parity
 from .files import atomic_write_bytes, atomic_write_text, sha256_file
 from .quantize import (CalibrationError, CalibrationReader, GateFailed, GateResult, accuracy_gate, calibration_set,
-                       convert_fp16, quantize_int8)
+                       convert_fp16, qdq_zero_points, quantize_int8, tensorrt_qdq_problems)
 from .tensorrt import (EngineMismatch, TegraSample, TrtexecSummary, build_engine, check_engine_compatible,
                        engine_manifest, engine_record, parse_tegrastats, parse_trtexec_log, tensorrt_available, trtexec_command)
 from .package import PackageError, PreprocessSpec, verify_package, write_package
@@ -27,6 +27,7 @@ __all__ = ["BenchmarkResult", "LatencyStats", "benchmark", "benchmark_table", "c
            "torch_runner", "ExportResult", "ParityReport", "export_onnx", "onnx_opset", "parity",
            "atomic_write_bytes", "atomic_write_text", "sha256_file", "CalibrationError", "CalibrationReader",
            "GateFailed", "GateResult", "accuracy_gate", "calibration_set", "convert_fp16", "quantize_int8",
+           "qdq_zero_points", "tensorrt_qdq_problems",
            "EngineMismatch", "TegraSample", "TrtexecSummary", "build_engine", "check_engine_compatible",
            "engine_manifest", "engine_record", "parse_tegrastats", "parse_trtexec_log", "tensorrt_available", "trtexec_command",
            "PackageError", "PreprocessSpec", "verify_package", "write_package"]
