@@ -503,11 +503,17 @@ def check_quantize(fn: Callable) -> bool:
 
 @contextlib.contextmanager
 def warnings_off():
+    """Silence warnings and onnxruntime.quantization's log lines (it logs a pre-processing hint at WARNING)."""
+    import logging
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        yield
+        logging.disable(logging.WARNING)
+        try:
+            yield
+        finally:
+            logging.disable(logging.NOTSET)
 
 
 # ----------------------------------------------------------------------------------- the timing loop

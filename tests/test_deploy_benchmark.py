@@ -184,3 +184,21 @@ def test_footprint_is_measured_in_a_fresh_process_per_backend(tmp_path):
         assert r["calls"] == 3 and r["load_s"] >= 0 and r["peak_rss_mb"] >= r["rss_after_import_mb"] > 0
     with pytest.raises(ValueError, match="backend"):
         measure_footprint("tflite", onnx_path, (1, 3, 8, 8))
+
+
+def test_footprint_child_does_not_inherit_the_parents_peak(tmp_path):
+    """getrusage's ru_maxrss survives fork + exec; the child reports its own high-water mark (VmHWM)."""
+    import sys
+    import torch
+    from coursekit.deploy import export as E
+    from coursekit.deploy.footprint import measure_footprint
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("VmHWM is Linux's")
+    big = np.ones(300 * 2**20 // 8)             # the parent's peak grows by 300 MiB
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 2)).eval()
+    path = E.export_onnx(net, torch.zeros(1, 3, 2, 2), tmp_path / "m.onnx").path
+    child = measure_footprint("onnxruntime", path, (1, 3, 2, 2), calls=2)
+    parent_peak = B.peak_rss_mb()
+    del big
+    assert child["peak_rss_mb"] < parent_peak - 200, (child["peak_rss_mb"], parent_peak)

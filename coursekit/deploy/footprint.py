@@ -9,7 +9,8 @@ model, runs it, and reports as one JSON line:
 - ``import_s`` and ``rss_after_import_mb``: the runtime's own cost (onnxruntime alone, or torch);
 - ``load_s``: creating the ``InferenceSession`` / ``torch.load`` of the model (what a device pays at boot);
 - ``first_call_ms`` and ``median_call_ms``: the first call (allocations, kernel choice) and later ones;
-- ``peak_rss_mb``: the child's peak resident memory after the calls; ``torch_imported``: whether torch ended
+- ``peak_rss_mb``: the child's peak resident memory after the calls (``VmHWM`` on Linux, not getrusage's
+  ``ru_maxrss``, which a child inherits from the process that started it); ``torch_imported``: whether torch ended
   up in the child (it must not, for onnxruntime: the deployed program has no torch).
 
 The child is this file run as a script through ``runpy`` (not ``-m coursekit...``, which would import
@@ -54,6 +55,15 @@ def measure_footprint(backend: str, model_path: str | os.PathLike, input_shape: 
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak resident memory in MiB. On Linux ``VmHWM`` of /proc/self/status: getrusage's
+    ``ru_maxrss`` survives ``fork`` + ``exec``, so a child started from a 5 GB notebook kernel would report the
+    kernel's 5 GB; ``VmHWM`` belongs to the child's own address space. Elsewhere ``ru_maxrss``."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**10          # kB
+    except OSError:
+        pass
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
