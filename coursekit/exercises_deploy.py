@@ -10,14 +10,20 @@ False
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import tempfile
+import time
+from pathlib import Path
 from typing import Callable
+from unittest import mock
 
 import numpy as np
 
 from .exercises import ExerciseError, _NotAttempted, _attempt, _blank, _call, _correct, _number, _wrong
 
-__all__ = ["check_int8_size", "check_p99", "check_fps_budget", "ExerciseError"]
+__all__ = ["check_int8_size", "check_p99", "check_fps_budget", "check_export", "check_ort_run", "check_parity",
+           "check_calibration_reader", "check_quantize", "check_timing_loop", "ExerciseError"]
 
 MB = 2**20
 
@@ -124,3 +130,459 @@ def check_fps_budget(fn: Callable) -> bool:
         return _correct(f"{name}: frame-budget decisions right on all {len(_FPS_CASES)} cases.")
 
     return _attempt(name, _FPS_HINT, body)
+
+
+# =============================================================== the lesson, written by the learner
+#
+# The checks below take the learner's plain torch / onnxruntime code and compare it with what the library
+# itself computes on a small network built here (a conv, BatchNorm, ReLU, pooling and a linear layer: the
+# same ops as the course's classifier, a hundred times smaller, so a check takes a second).
+
+
+def _tiny_net():
+    import torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                              torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 4))
+    with torch.no_grad():   # BatchNorm statistics that are not the identity: eval and train modes differ
+        net[1].running_mean.uniform_(-0.5, 0.5)
+        net[1].running_var.uniform_(0.5, 2.0)
+    return net.eval()
+
+
+def _inputs(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, 3, 16, 16)).astype(np.float32)
+
+
+def _torch_out(net, x: np.ndarray) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        return net.eval()(torch.from_numpy(x)).numpy()
+
+
+def _reference_onnx(folder: Path, input_name: str = "images") -> tuple[object, Path]:
+    """The tiny net exported by coursekit's own exporter (what the learner's run/quantize get as input)."""
+    import torch
+
+    from .deploy.export import export_onnx
+
+    net = _tiny_net()
+    res = export_onnx(net, torch.from_numpy(_inputs(1)), folder / f"tiny_{input_name}.onnx", opset=17,
+                      input_name=input_name, output_names=("logits",))
+    return net, res.path
+
+
+# ------------------------------------------------------------------------------- the first export
+
+_EXPORT_HINT = ("torch.onnx.export(model.eval(), (example,), str(path), dynamo=False, opset_version=17, "
+                "input_names=['images'], output_names=['logits'], dynamic_axes={'images': {0: 'batch'}, "
+                "'logits': {0: 'batch'}}); then return path.")
+
+
+def check_export(fn: Callable) -> bool:
+    """Check ``fn(model, example, path) -> path``: an ONNX file at ``path`` written by ``torch.onnx.export`` with
+    the TorchScript exporter, opset 17, input ``images``, output ``logits``, a dynamic batch axis, and the same
+    outputs as the model (checked with onnxruntime at batch 5)."""
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    name = "my_export"
+
+    def body() -> bool:
+        if _blank(fn):
+            raise _NotAttempted
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "tiny.onnx"
+            net = _tiny_net()
+            case = "a small conv net (conv, BatchNorm, ReLU, linear), example of shape (1, 3, 16, 16)"
+            got = _call(fn, (net, torch.from_numpy(_inputs(1)), path), {}, name=name, case=case, first=True,
+                        hint=_EXPORT_HINT)
+            if not path.is_file():
+                raise ExerciseError(f"{name}: no file at the path given ({path.name}); hint: {_EXPORT_HINT}")
+            if Path(str(got)) != path:
+                raise _wrong(name, case, f"the path written ({path})", got, "return the path you wrote to.")
+            extra = [p.name for p in Path(tmp).iterdir() if p != path]
+            model = onnx.load(str(path), load_external_data=False)
+            opset = next((int(i.version) for i in model.opset_import if i.domain in ("", "ai.onnx")), None)
+            if opset != 17:
+                raise _wrong(name, case, "opset 17", f"opset {opset}",
+                             "pass opset_version=17; the dynamo exporter (torch's default since 2.9) may write "
+                             "another opset than asked: choose dynamo=False." if opset and opset > 17
+                             else "pass opset_version=17: TensorRT 8.5+ and onnxruntime >= 1.13 read it.")
+            if extra:
+                raise _wrong(name, case, "one self-contained .onnx file", f"also {extra}",
+                             "the dynamo exporter may put the weights in a .data file beside the model; use "
+                             "dynamo=False (the TorchScript exporter keeps one file below 2 GB).")
+            ins, outs = [i.name for i in model.graph.input], [o.name for o in model.graph.output]
+            if ins != ["images"] or outs != ["logits"]:
+                raise _wrong(name, case, "input ['images'], output ['logits']", f"input {ins}, output {outs}",
+                             "name them: input_names=['images'], output_names=['logits'] (the package's "
+                             "preprocessing and run.py feed 'images').")
+            dim0 = model.graph.input[0].type.tensor_type.shape.dim[0]
+            if not dim0.dim_param:
+                raise _wrong(name, case, "a symbolic batch axis (e.g. 'batch')", f"a fixed batch of {dim0.dim_value}",
+                             "without dynamic_axes the batch axis is frozen at the example's 1: pass "
+                             "dynamic_axes={'images': {0: 'batch'}, 'logits': {0: 'batch'}}.")
+            x = _inputs(5, seed=1)
+            sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            mine = sess.run(None, {"images": x})[0]
+            ref = _torch_out(_tiny_net(), x)
+            if mine.shape != ref.shape or np.abs(mine - ref).max() > 1e-4:
+                diff = float(np.abs(mine - ref).max()) if mine.shape == ref.shape else mine.shape
+                raise _wrong(name, "batch 5 through onnxruntime vs PyTorch", "max |diff| <= 1e-4", diff,
+                             "export the model in eval mode (model.eval()): in training mode BatchNorm uses the "
+                             "batch's own statistics, so the exported graph computes something else.")
+        return _correct(f"{name}: opset 17, TorchScript exporter, dynamic batch, one file; onnxruntime gives "
+                        "PyTorch's outputs at batch 5.")
+
+    return _attempt(name, _EXPORT_HINT, body)
+
+
+# --------------------------------------------------------------------------- running it with onnxruntime
+
+_RUN_HINT = ("sess = onnxruntime.InferenceSession(str(path), opts, providers=['CPUExecutionProvider']) with "
+             "opts.intra_op_num_threads = threads; name = sess.get_inputs()[0].name; "
+             "return sess.run(None, {name: x})[0].")
+
+
+def check_ort_run(fn: Callable) -> bool:
+    """Check ``fn(path, x, threads=1) -> np.ndarray``: the first output of an ONNX model run by onnxruntime on
+    the CPU, for models whose input is named ``images`` and one named ``pixels``, at batch 1 and 4."""
+    name = "my_ort_run"
+
+    def body() -> bool:
+        with tempfile.TemporaryDirectory() as tmp:
+            for i, (input_name, n) in enumerate((("images", 1), ("images", 4), ("pixels", 4))):
+                net, path = _reference_onnx(Path(tmp), input_name)
+                x = _inputs(n, seed=10 + i)
+                case = f"a model whose input is named {input_name!r}, batch {n}"
+
+                def crash(e, input_name=input_name):
+                    if input_name != "images" and ("images" in str(e) or "input" in str(e).lower()):
+                        return ("read the input's name from the session (sess.get_inputs()[0].name) instead of "
+                                "writing 'images': another model names it otherwise.")
+                    return None
+
+                got = _call(fn, (path, x), {"threads": 1}, name=name, case=case, first=i == 0, hint=_RUN_HINT,
+                            error_hint=crash)
+                if isinstance(got, (list, tuple)):
+                    raise _wrong(name, case, "one array (N, 4)", f"a {type(got).__name__} of {len(got)}",
+                                 "sess.run(None, feeds) returns a list, one array per output: return its [0].")
+                got = np.asarray(got)
+                ref = _torch_out(net, x)
+                if got.shape != ref.shape:
+                    raise _wrong(name, case, f"shape {ref.shape}", f"shape {got.shape}", _RUN_HINT)
+                if np.abs(got - ref).max() > 1e-4:
+                    raise _wrong(name, case, "PyTorch's outputs (max |diff| <= 1e-4)",
+                                 f"max |diff| {np.abs(got - ref).max():.3g}", "feed x itself (float32), unchanged.")
+        return _correct(f"{name}: onnxruntime computes PyTorch's outputs, whatever the input is called.")
+
+    return _attempt(name, _RUN_HINT, body)
+
+
+# ------------------------------------------------------------------------------------ parity by hand
+
+_PARITY_HINT = ("max_abs = np.abs(reference - candidate).max(); top1 = (reference.argmax(1) == "
+                "candidate.argmax(1)).mean(); return float(max_abs), float(top1).")
+
+
+def _parity_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(7)
+    ref = rng.normal(size=(8, 5))
+    cand = ref + rng.uniform(-1e-3, 1e-3, size=ref.shape)
+    cand[3, 1] = ref[3, 1] + 0.05                         # reference - candidate: its largest deviation is negative
+    second = np.argsort(ref[5])[-2]
+    cand[5, second] = ref[5].max() + 0.01                  # one row whose top-1 changes (also a negative deviation)
+    ref2 = rng.normal(size=(6, 3))
+    cand2 = ref2 + 0.2 * rng.normal(size=ref2.shape)
+    cand2[0, :] -= 0.9
+    return [("8 rows x 5 classes, one row's top-1 changed", ref, cand),
+            ("6 rows x 3 classes, noisy", ref2, cand2),
+            ("identical outputs", ref, ref.copy())]
+
+
+def check_parity(fn: Callable) -> bool:
+    """Check ``fn(reference, candidate) -> (max_abs_diff, top1_agreement)`` on (N, classes) logits: the largest
+    absolute difference, and the fraction (0..1) of rows whose arg-max class agrees."""
+    name = "my_parity"
+
+    def body() -> bool:
+        for i, (case, ref, cand) in enumerate(_parity_cases()):
+            got = _call(fn, (ref.copy(), cand.copy()), {}, name=name, case=case, first=i == 0, hint=_PARITY_HINT)
+            if not isinstance(got, (tuple, list)) or len(got) != 2:
+                raise _wrong(name, case, "a pair (max_abs_diff, top1_agreement)", got, _PARITY_HINT)
+            mx, top1 = _number(got[0], name, case), _number(got[1], name, case)
+            d = ref - cand
+            want_mx = float(np.abs(d).max())
+            want_top1 = float(np.mean(ref.argmax(1) == cand.argmax(1)))
+            if not math.isclose(mx, want_mx, rel_tol=1e-9, abs_tol=1e-12):
+                hint = _PARITY_HINT
+                if math.isclose(mx, float(d.max()), rel_tol=1e-9) or math.isclose(mx, float((-d).max()), rel_tol=1e-9):
+                    hint = "take the absolute value before the max: a large negative difference counts too."
+                elif math.isclose(mx, float(np.abs(d).mean()), rel_tol=1e-9):
+                    hint = "that is the mean; parity is about the worst element: the max of |reference - candidate|."
+                raise _wrong(name, f"{case}: max |diff|", f"{want_mx:.6g}", f"{mx:.6g}", hint)
+            if not math.isclose(top1, want_top1, rel_tol=1e-9, abs_tol=1e-12):
+                hint = _PARITY_HINT
+                if math.isclose(top1, want_top1 * len(ref), rel_tol=1e-9):
+                    hint = "return a fraction (agreeing rows / rows), not a count."
+                elif math.isclose(top1, float(np.mean(ref.argmax(0) == cand.argmax(0))), rel_tol=1e-9):
+                    hint = "the arg-max runs over the classes of each row: axis=1 (or -1), not axis=0."
+                raise _wrong(name, f"{case}: top-1 agreement", f"{want_top1:.4f}", f"{top1:.4f}", hint)
+        return _correct(f"{name}: worst absolute difference and top-1 agreement right on {len(_parity_cases())} cases.")
+
+    return _attempt(name, _PARITY_HINT, body)
+
+
+# ------------------------------------------------------------------------------ a CalibrationDataReader
+
+_READER_HINT = ("keep data, input_name and batch_size, and a position self.i = 0; get_next() returns "
+                "{input_name: data[i:i + batch_size]} and moves i on, or None once i >= len(data); "
+                "rewind() sets i back to 0.")
+
+
+def check_calibration_reader(cls) -> bool:
+    """Check ``cls(data, input_name, batch_size=16)``: an ``onnxruntime.quantization.CalibrationDataReader``
+    whose ``get_next()`` hands every image once, in order, in dicts ``{input_name: float32 (b, C, H, W)}`` of
+    ``batch_size`` rows (the last may be shorter), then ``None``; and whose ``rewind()`` starts again."""
+    from onnxruntime.quantization import CalibrationDataReader
+
+    name = "MyCalibrationReader"
+
+    def batches(reader, limit: int) -> list:
+        out = []
+        for _ in range(limit):
+            item = reader.get_next()
+            if item is None:
+                return out
+            out.append(item)
+        raise ExerciseError(f"{name}: get_next() still returned data after {limit} calls for 37 images in "
+                            f"batches of 8\n  hint: return None once every image was handed out (quantize_static "
+                            "reads until None).")
+
+    def body() -> bool:
+        if _blank(cls):
+            raise _NotAttempted
+        if not isinstance(cls, type) or not issubclass(cls, CalibrationDataReader):
+            raise ExerciseError(f"{name}: write a class deriving from onnxruntime.quantization.CalibrationDataReader "
+                                f"with a get_next() method; got {cls!r}")
+        data = _inputs(37, seed=3)
+        case = "37 images (3, 16, 16), input 'pixels', batch_size=8"
+        try:
+            reader = cls(data.copy(), "pixels", batch_size=8)
+            got = batches(reader, 40)
+        except ExerciseError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the learner's bug, named
+            raise ExerciseError(f"{name}: raised {type(e).__name__}: {e}\n  on {case}\n  hint: {_READER_HINT}") from e
+        if not got:
+            raise _NotAttempted
+        for j, item in enumerate(got):
+            if not isinstance(item, dict) or list(item) != ["pixels"]:
+                raise _wrong(name, f"{case}, batch {j}", "a dict {'pixels': array}",
+                             repr(item)[:80] if not isinstance(item, dict) else f"keys {list(item)}",
+                             "the key is the model's input name (the one given to the constructor); "
+                             "onnxruntime feeds the dict to the session.")
+            b = np.asarray(item["pixels"])
+            if b.ndim != 4:
+                raise _wrong(name, f"{case}, batch {j}", "a 4-D batch (b, 3, 16, 16)", f"shape {b.shape}",
+                             "keep the batch axis: data[i:i + batch_size], not data[i].")
+            if b.dtype != np.float32:
+                raise _wrong(name, f"{case}, batch {j}", "float32", b.dtype, "hand the preprocessed float32 data as is.")
+        sizes = [len(item["pixels"]) for item in got]
+        seen = np.concatenate([item["pixels"] for item in got])
+        if sum(sizes) == 32:
+            raise _wrong(name, case, "37 images in batches 8, 8, 8, 8, 5", f"batches {sizes}",
+                         "the last, shorter batch (37 = 4 x 8 + 5) is missing: stop when i >= len(data), not "
+                         "when fewer than batch_size remain.")
+        if seen.shape != data.shape or not np.array_equal(seen, data):
+            raise _wrong(name, case, "every image exactly once, in order", f"{len(seen)} images in batches {sizes}",
+                         _READER_HINT)
+        if any(s != 8 for s in sizes[:-1]):
+            raise _wrong(name, case, "batches of 8 (the last may be shorter)", f"batches {sizes}",
+                         "use the batch_size given to the constructor.")
+        own = {k for c in cls.__mro__ if c not in (CalibrationDataReader, object) for k in vars(c)}
+        if "rewind" in own:   # optional (quantize_static reads once), but when written it must work
+            reader.rewind()
+            again = reader.get_next()
+            if again is None or not np.array_equal(np.asarray(again["pixels"]), data[:8]):
+                raise _wrong(name, f"{case}: rewind() then get_next()", "the first batch again",
+                             "None" if again is None else "another batch", "rewind() puts the position back to 0.")
+        return _correct(f"{name}: every image once, in batches of the right size and key, then None.")
+
+    return _attempt(name, _READER_HINT, body)
+
+
+# ---------------------------------------------------------------------------------- quantize_static
+
+_QUANT_HINT = ("quantize_static(str(fp32_path), str(out_path), reader, quant_format=QuantFormat.QDQ, "
+               "per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, "
+               "calibrate_method=CalibrationMethod.MinMax, extra_options={'ActivationSymmetric': True, "
+               "'WeightSymmetric': True, 'QuantizeBias': False}); return out_path.")
+
+
+def _qdq_weight_scale_sizes(model) -> list[int]:
+    """For each Conv, the number of scales of the DequantizeLinear feeding its weight (1: per tensor)."""
+    from onnx import numpy_helper
+
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    producer = {o: n for n in model.graph.node for o in n.output}
+    sizes = []
+    for n in model.graph.node:
+        if n.op_type == "Conv" and len(n.input) > 1:
+            dq = producer.get(n.input[1])
+            if dq is not None and dq.op_type == "DequantizeLinear" and dq.input[1] in inits:
+                sizes.append(int(inits[dq.input[1]].size))
+    return sizes
+
+
+def check_quantize(fn: Callable) -> bool:
+    """Check ``fn(fp32_path, out_path, reader) -> out_path``: ``onnxruntime.quantization.quantize_static`` writing
+    a QDQ model TensorRT can build (signed symmetric INT8: every zero point an int8 0, biases float), with
+    per-channel weight scales, whose outputs stay close to FP32's."""
+    import onnx
+    import onnxruntime as ort
+
+    from .deploy.quantize import _as_reader_class, tensorrt_qdq_problems
+
+    name = "my_quantize"
+
+    def body() -> bool:
+        with tempfile.TemporaryDirectory() as tmp:
+            net, fp32 = _reference_onnx(Path(tmp))
+            out = Path(tmp) / "tiny_int8.onnx"
+            reader = _as_reader_class()(_inputs(64, seed=4), input_name="images", batch_size=16)
+            case = "the small conv net, 64 calibration images"
+            with warnings_off():
+                got = _call(fn, (fp32, out, reader), {}, name=name, case=case, first=True, hint=_QUANT_HINT)
+            if not out.is_file():
+                raise ExerciseError(f"{name}: nothing written at out_path\n  hint: {_QUANT_HINT}")
+            if Path(str(got)) != out:
+                raise _wrong(name, case, f"the path written ({out})", got, "return out_path.")
+            model = onnx.load(str(out))
+            ops = {n.op_type for n in model.graph.node}
+            if "QLinearConv" in ops or "QuantizeLinear" not in ops:
+                raise _wrong(name, case, "QuantizeLinear/DequantizeLinear pairs (QDQ)", f"ops {sorted(ops)[:8]}",
+                             "pass quant_format=QuantFormat.QDQ: the QOperator format (QLinearConv) is "
+                             "onnxruntime's own; TensorRT reads Q/DQ pairs.")
+            problems = tensorrt_qdq_problems(model)
+            if problems:
+                first = problems[0]
+                if "uint8" in first:
+                    hint = ("activation_type=QuantType.QInt8: unsigned activations (onnxruntime's x86 default "
+                            "QUInt8) carry a zero point TensorRT does not take.")
+                elif "int32" in first:
+                    hint = "biases quantised to int32: pass extra_options={'QuantizeBias': False, ...}."
+                else:
+                    hint = ("symmetric ranges: extra_options={'ActivationSymmetric': True, 'WeightSymmetric': "
+                            "True} put every zero point at 0.")
+                raise _wrong(name, case, "every Q/DQ zero point an int8 0", f"{len(problems)} problem(s): {first}",
+                             hint)
+            sizes = _qdq_weight_scale_sizes(model)
+            if not sizes or min(sizes) == 1:
+                raise _wrong(name, case, "one weight scale per output channel (8 per conv)", f"scales {sizes}",
+                             "per_channel=True: one scale per output channel, far less rounding error than one "
+                             "per tensor.")
+            x = _inputs(16, seed=5)
+            mine = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"images": x})[0]
+            ref = _torch_out(net, x)
+            cos = float((mine.ravel() @ ref.ravel()) / (np.linalg.norm(mine) * np.linalg.norm(ref) + 1e-12))
+            if cos < 0.98:
+                raise _wrong(name, case, "outputs close to FP32 (cosine >= 0.98)", f"cosine {cos:.4f}",
+                             "calibrate on the reader given (calibration_data_reader=reader) with MinMax or "
+                             "Percentile.")
+        return _correct(f"{name}: QDQ, symmetric signed INT8 (zero points 0), per-channel weights; outputs within "
+                        f"cosine {cos:.4f} of FP32.")
+
+    return _attempt(name, _QUANT_HINT, body)
+
+
+@contextlib.contextmanager
+def warnings_off():
+    """Silence warnings and onnxruntime.quantization's log lines (it logs a pre-processing hint at WARNING)."""
+    import logging
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.disable(logging.WARNING)
+        try:
+            yield
+        finally:
+            logging.disable(logging.NOTSET)
+
+
+# ----------------------------------------------------------------------------------- the timing loop
+
+_TIME_HINT = ("for _ in range(warmup): run(x)   # untimed\n"
+              "        times = []; for _ in range(iters): t0 = time.perf_counter(); run(x); "
+              "times.append((time.perf_counter() - t0) * 1000)\n        return np.array(times)")
+
+
+class _FakeClock:
+    """A clock that moves only while the runner runs: call k takes a known time (the first ones slow)."""
+
+    def __init__(self, slow_first: int):
+        self.now, self.calls, self.slow_first = 1000.0, 0, slow_first
+
+    def duration_ms(self, k: int) -> float:          # k: 1-based call number
+        if k <= self.slow_first:
+            return 50.0                                # warm-up: memory allocation, kernel choice
+        j = k - self.slow_first
+        return 9.0 if j % 50 == 0 else 1.0 + 0.01 * (j % 37)
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def run(self, x):
+        self.calls += 1
+        self.now += self.duration_ms(self.calls) / 1000.0
+        return x
+
+
+def check_timing_loop(fn: Callable) -> bool:
+    """Check ``fn(run, x, warmup=10, iters=200) -> array of ms``: ``warmup`` untimed calls, then ``iters`` calls
+    each timed on its own with ``time.perf_counter``, in milliseconds. The check replaces ``time.perf_counter``
+    by a fake clock on which the runner's first calls are slow and a few later ones spike."""
+    name = "my_time_calls"
+
+    def body() -> bool:
+        for i, (warmup, iters) in enumerate(((5, 200), (0, 10), (3, 250))):
+            clock = _FakeClock(slow_first=warmup if warmup else 0)
+            case = f"warmup={warmup}, iters={iters} (a runner whose first {warmup} calls take 50 ms)"
+            with mock.patch.object(time, "perf_counter", clock.perf_counter):
+                got = _call(fn, (clock.run, np.zeros((1, 3, 4, 4), np.float32)), {"warmup": warmup, "iters": iters},
+                            name=name, case=case, first=i == 0, hint=_TIME_HINT)
+            t = np.atleast_1d(np.asarray(got, dtype=float)).ravel()
+            expected = np.array([clock.duration_ms(k) for k in range(warmup + 1, warmup + iters + 1)])
+            if clock.calls != warmup + iters:
+                raise _wrong(name, case, f"{warmup + iters} calls of run ({warmup} warm-up + {iters} timed)",
+                             f"{clock.calls} calls", "call run exactly warmup times untimed, then iters times timed.")
+            if t.size == 1 and iters > 1:
+                raise _wrong(name, case, f"{iters} timings, one per call", f"one number ({t[0]:.4g})",
+                             "time each call on its own and return them all: the tail (p99) needs the distribution, "
+                             "a total or a mean hides it.")
+            if t.size != iters:
+                raise _wrong(name, case, f"{iters} timings", f"{t.size} timings", "return one timing per timed call.")
+            if np.allclose(t, expected / 1000.0, rtol=1e-6):
+                raise _wrong(name, case, "milliseconds", "seconds", "time.perf_counter() counts seconds: x 1000.")
+            if np.all(np.abs(t) < 0.5) and not np.allclose(t, expected, rtol=1e-6):
+                raise _wrong(name, case, f"timings from time.perf_counter (median {np.median(expected):.2f} ms on "
+                             "the check's clock)", f"median {np.median(t):.4f}",
+                             "read the clock as time.perf_counter() (the check replaces it; time.time() is coarse "
+                             "and can jump; `from time import perf_counter` binds the real one).")
+            if not np.allclose(t, expected, rtol=1e-6):
+                hint = _TIME_HINT
+                if warmup and np.any(np.isclose(t, 50.0)):
+                    hint = "the warm-up calls are in your timings: run them first, untimed."
+                elif np.allclose(np.sort(t), np.sort(expected), rtol=1e-6):
+                    hint = "keep the timings in the order they were measured (sort later, for percentiles)."
+                raise _wrong(name, case, f"per-call times, first {expected[:3].round(3).tolist()}",
+                             f"{t[:3].round(3).tolist()}", hint)
+        return _correct(f"{name}: warm-up untimed, each call timed on its own with perf_counter, in ms.")
+
+    return _attempt(name, _TIME_HINT, body)

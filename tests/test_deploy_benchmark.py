@@ -163,3 +163,42 @@ def test_torch_runner_cpu_numpy_roundtrip():
     x = np.ones((4, 3), np.float32)
     assert np.allclose(run.numpy(x), net(torch.from_numpy(x)).detach().numpy())
     assert run.prepare(x).dtype == torch.float32
+
+
+def test_footprint_is_measured_in_a_fresh_process_per_backend(tmp_path):
+    """Each backend in its own child: the onnxruntime child never imports torch, so its memory is its own."""
+    import torch
+    from coursekit.deploy import export as E
+    from coursekit.deploy.footprint import measure_footprint
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.LazyLinear(2))
+    net(torch.zeros(1, 3, 8, 8))
+    net.eval()
+    onnx_path = E.export_onnx(net, torch.zeros(1, 3, 8, 8), tmp_path / "m.onnx").path
+    torch.save(net, tmp_path / "m.pt")
+    ort = measure_footprint("onnxruntime", onnx_path, (1, 3, 8, 8), calls=3)
+    pt = measure_footprint("torch", tmp_path / "m.pt", (1, 3, 8, 8), calls=3)
+    assert ort["torch_imported"] is False and pt["torch_imported"] is True
+    for r in (ort, pt):
+        assert r["calls"] == 3 and r["load_s"] >= 0 and r["peak_rss_mb"] >= r["rss_after_import_mb"] > 0
+    with pytest.raises(ValueError, match="backend"):
+        measure_footprint("tflite", onnx_path, (1, 3, 8, 8))
+
+
+def test_footprint_child_does_not_inherit_the_parents_peak(tmp_path):
+    """getrusage's ru_maxrss survives fork + exec; the child reports its own high-water mark (VmHWM)."""
+    import sys
+    import torch
+    from coursekit.deploy import export as E
+    from coursekit.deploy.footprint import measure_footprint
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("VmHWM is Linux's")
+    big = np.ones(300 * 2**20 // 8)             # the parent's peak grows by 300 MiB
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 2)).eval()
+    path = E.export_onnx(net, torch.zeros(1, 3, 2, 2), tmp_path / "m.onnx").path
+    child = measure_footprint("onnxruntime", path, (1, 3, 2, 2), calls=2)
+    parent_peak = B.peak_rss_mb()
+    del big
+    assert child["peak_rss_mb"] < parent_peak - 200, (child["peak_rss_mb"], parent_peak)

@@ -160,3 +160,37 @@ def test_dynamo_exporter_needs_onnxscript(tmp_path):
     else:
         res = E.export_onnx(Tiny().eval(), torch.zeros(1, 3, 16, 16), tmp_path / "d.onnx", exporter="dynamo", opset=18)
         assert res.opset == 18 and res.exporter == "dynamo"
+
+
+def test_tensorrt_variant_is_symmetric_signed_int8(exported, tmp_path):
+    """TensorRT's explicit quantisation takes signed symmetric INT8 Q/DQ only: every zero point int8 and 0."""
+    import onnx
+    from onnx import numpy_helper
+
+    net, res = exported
+    calib = np.random.default_rng(3).normal(size=(32, 3, 16, 16)).astype(np.float32)
+    out = Q.quantize_int8(res.path, tmp_path / "q_trt.onnx", calib, minimum=32, for_tensorrt=True)
+    model = onnx.load(str(out))
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    qdq = [n for n in model.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")]
+    assert len(qdq) >= 4
+    for n in qdq:   # read straight from the file, not through coursekit's helper
+        assert len(n.input) == 3 and n.input[2] in inits, f"{n.name}: no explicit zero point (implied uint8)"
+        zp = inits[n.input[2]]
+        assert zp.dtype == np.int8, f"{n.name}: zero point {zp.dtype}, TensorRT needs int8"
+        assert not np.any(zp != 0), f"{n.name}: non-zero zero point {zp}"
+    assert Q.tensorrt_qdq_problems(out) == []
+    x = calib[:8]
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    assert E.parity(ref, onnx_runner(out).numpy(x), atol=0.3, min_cosine=0.98, min_top1=0.5).cosine > 0.98
+
+
+def test_default_cpu_variant_is_flagged_for_tensorrt(exported, tmp_path):
+    """The x86 default (QUInt8 asymmetric activations) is what TensorRT does not take: the checker says so."""
+    _, res = exported
+    calib = np.random.default_rng(3).normal(size=(32, 3, 16, 16)).astype(np.float32)
+    out = Q.quantize_int8(res.path, tmp_path / "q_u8.onnx", calib, minimum=32)
+    problems = Q.tensorrt_qdq_problems(out)
+    assert problems and any("uint8" in p for p in problems)
+    assert Q.tensorrt_qdq_problems(res.path) and "not a QDQ model" in Q.tensorrt_qdq_problems(res.path)[0]

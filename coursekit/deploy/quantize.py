@@ -32,7 +32,7 @@ import numpy as np
 from .files import temporary_dir_beside
 
 __all__ = ["MIN_CALIBRATION", "CalibrationError", "CalibrationReader", "calibration_set", "quantize_int8",
-           "convert_fp16", "GateResult", "GateFailed", "accuracy_gate", "CALIBRATION_METHODS"]
+           "qdq_zero_points", "tensorrt_qdq_problems", "convert_fp16", "GateResult", "GateFailed", "accuracy_gate", "CALIBRATION_METHODS"]
 
 MIN_CALIBRATION = 64
 """Fewest calibration images accepted by default. Activation ranges read off a handful of images miss the
@@ -107,11 +107,17 @@ def _as_reader_class():
 def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, calibration: np.ndarray, *,
                   method: str = "minmax", per_channel: bool = True, input_name: str = "images",
                   minimum: int = MIN_CALIBRATION, percentile: float = 99.999,
-                  exclude_prefixes: tuple[str, ...] = ()) -> Path:
+                  exclude_prefixes: tuple[str, ...] = (), for_tensorrt: bool = False) -> Path:
     """Static INT8 quantisation of an FP32 ONNX file (pre-process -> QDQ, per-channel); atomic.
 
     ``method``: ``"minmax"``, ``"percentile"`` or ``"entropy"`` (onnxruntime's ``CalibrationMethod``).
-    Activations are unsigned 8-bit, weights signed 8-bit (onnxruntime's recommended default on x86).
+    Default (``for_tensorrt=False``): activations unsigned 8-bit with a zero point (asymmetric, ``QUInt8``),
+    weights signed 8-bit (``QInt8``, symmetric): onnxruntime's U8S8 default on x86 CPUs.
+    ``for_tensorrt=True``: **symmetric signed INT8** for activations *and* weights (``QInt8``,
+    ``ActivationSymmetric``, ``WeightSymmetric``): every zero point is an int8 0; biases stay float
+    (``QuantizeBias=False``: an int32 bias DequantizeLinear is not a TensorRT Q/DQ type). TensorRT's explicit
+    quantisation takes only that (it supports signed symmetric INT8 Q/DQ scales, no zero-point shift);
+    onnxruntime runs it too (S8S8). :func:`tensorrt_qdq_problems` checks a file for it.
     ``exclude_prefixes``: nodes whose name starts with one of these stay in float, e.g. ``("/model.23/",)``
     for YOLO's detection head, whose output concatenates box coordinates (0..640 pixels) with class scores
     (0..1): one INT8 scale for both rounds every score to zero, and the detector finds nothing.
@@ -128,6 +134,11 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cal
     if not fp32_path.is_file():
         raise FileNotFoundError(f"{fp32_path} does not exist: export the FP32 model first (export_onnx)")
     extra = {"CalibMovingAverage": False}
+    if for_tensorrt:
+        # biases stay float: onnxruntime would otherwise store them as int32 behind a DequantizeLinear, which
+        # TensorRT's Q/DQ (INT8/FP8/INT4 only) does not take; TensorRT fuses the float bias into the INT8 conv
+        extra.update(ActivationSymmetric=True, WeightSymmetric=True, QuantizeBias=False)
+    activation_type = QuantType.QInt8 if for_tensorrt else QuantType.QUInt8
     if method == "percentile":
         extra["CalibPercentile"] = percentile
     with temporary_dir_beside(out_path) as tmp:
@@ -153,10 +164,58 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cal
                 raise ValueError(f"no node of {fp32_path.name} starts with {exclude_prefixes}: check the node names "
                                  "(e.g. with netron or onnx.load(...).graph.node)")
         quantize_static(str(prepped), str(tmp / out_path.name), reader, quant_format=QuantFormat.QDQ,
-                        per_channel=per_channel, nodes_to_exclude=exclude, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        per_channel=per_channel, nodes_to_exclude=exclude, activation_type=activation_type, weight_type=QuantType.QInt8,
                         calibrate_method=methods[method], extra_options=extra)
         os.replace(tmp / out_path.name, out_path)
     return out_path
+
+
+def qdq_zero_points(model_or_path) -> list[tuple[str, str, np.ndarray]]:
+    """``(node name, dtype name, values)`` of the zero point of every QuantizeLinear / DequantizeLinear node
+    (its third input, an initializer or a Constant; a node without one has an implied uint8 0, reported as
+    such, as ONNX defines it)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = model_or_path if isinstance(model_or_path, onnx.ModelProto) else onnx.load(str(model_or_path))
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    for n in model.graph.node:
+        if n.op_type == "Constant":
+            for a in n.attribute:
+                if a.name == "value":
+                    inits[n.output[0]] = numpy_helper.to_array(a.t)
+    out = []
+    for n in model.graph.node:
+        if n.op_type not in ("QuantizeLinear", "DequantizeLinear"):
+            continue
+        if len(n.input) < 3 or not n.input[2]:
+            out.append((n.name, "uint8 (implied)", np.zeros(1, np.uint8)))
+            continue
+        zp = inits.get(n.input[2])
+        if zp is None:
+            out.append((n.name, "unknown (computed at run time)", np.array([])))
+        else:
+            out.append((n.name, zp.dtype.name, zp))
+    return out
+
+
+def tensorrt_qdq_problems(model_or_path) -> list[str]:
+    """Why TensorRT's explicit quantisation would not take this QDQ model: one line per Quantize/Dequantize node
+    whose zero point is not int8 or not all 0, and one when there are no Q/DQ nodes at all; ``[]`` when fine."""
+    zps = qdq_zero_points(model_or_path)
+    if not zps:
+        return ["no QuantizeLinear/DequantizeLinear nodes: not a QDQ model (quant_format=QuantFormat.QDQ)"]
+    problems = []
+    for name, dtype, values in zps:
+        if dtype == "int32":
+            problems.append(f"{name}: an int32 (quantised bias) DequantizeLinear; TensorRT's Q/DQ takes int8 only: "
+                            "keep biases float (extra_options QuantizeBias=False)")
+        elif dtype != "int8":
+            problems.append(f"{name}: zero point of type {dtype}; TensorRT needs int8 (activation_type=QuantType.QInt8)")
+        elif np.any(values != 0):
+            problems.append(f"{name}: non-zero zero point {values.ravel()[:4].tolist()}; TensorRT needs symmetric "
+                            "scales (extra_options ActivationSymmetric=True, WeightSymmetric=True)")
+    return problems
 
 
 def convert_fp16(fp32_path: str | os.PathLike, out_path: str | os.PathLike, keep_io_types: bool = True) -> Path:

@@ -1,0 +1,122 @@
+"""Memory and load time per backend, each measured in a fresh Python process.
+
+A process's peak resident memory (``getrusage``'s ``ru_maxrss``) only goes up: measured in the notebook's own
+kernel it includes PyTorch, every model loaded so far and the training data, so two backends measured in one
+process cannot be told apart. :func:`measure_footprint` therefore starts one child process per backend
+(``subprocess.run([sys.executable, ...])``, no shell), which imports only that backend's library, loads the
+model, runs it, and reports as one JSON line:
+
+- ``import_s`` and ``rss_after_import_mb``: the runtime's own cost (onnxruntime alone, or torch);
+- ``load_s``: creating the ``InferenceSession`` / ``torch.load`` of the model (what a device pays at boot);
+- ``first_call_ms`` and ``median_call_ms``: the first call (allocations, kernel choice) and later ones;
+- ``peak_rss_mb``: the child's peak resident memory after the calls (``VmHWM`` on Linux, not getrusage's
+  ``ru_maxrss``, which a child inherits from the process that started it); ``torch_imported``: whether torch ended
+  up in the child (it must not, for onnxruntime: the deployed program has no torch).
+
+The child is this file run as a script through ``runpy`` (not ``-m coursekit...``, which would import
+coursekit and with it torch into the onnxruntime child).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["measure_footprint", "BACKENDS"]
+
+BACKENDS = ("onnxruntime", "torch")
+_RUN = "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+
+
+def measure_footprint(backend: str, model_path: str | os.PathLike, input_shape: Sequence[int], *, threads: int = 1,
+                      calls: int = 20, timeout: float = 300) -> dict:
+    """Load ``model_path`` with ``backend`` in a fresh process and measure it (see the module docstring).
+
+    ``backend``: ``"onnxruntime"`` (a ``.onnx`` file, CPU provider) or ``"torch"`` (a whole module saved with
+    ``torch.save(model, path)``: unpickled with ``weights_only=False``, so only load files you wrote).
+    ``input_shape``: one input batch, e.g. ``(1, 3, 96, 96)``. Raises ``RuntimeError`` with the child's stderr
+    when it fails."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}")
+    if not Path(model_path).is_file():
+        raise FileNotFoundError(model_path)
+    root = str(Path(__file__).resolve().parents[2])     # so the torch child can unpickle coursekit's classes
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p),
+           "OMP_NUM_THREADS": str(threads)}
+    cmd = [sys.executable, "-c", _RUN, str(Path(__file__).resolve()), backend, str(Path(model_path).resolve()),
+           ",".join(str(int(d)) for d in input_shape), str(int(threads)), str(int(calls))]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"the {backend} child failed (exit {done.returncode}): {done.stderr.strip()[-800:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory in MiB. On Linux ``VmHWM`` of /proc/self/status: getrusage's
+    ``ru_maxrss`` survives ``fork`` + ``exec``, so a child started from a 5 GB notebook kernel would report the
+    kernel's 5 GB; ``VmHWM`` belongs to the child's own address space. Elsewhere ``ru_maxrss``."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**10          # kB
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def _child(backend: str, model_path: str, shape: str, threads: int, calls: int) -> dict:
+    import time
+
+    t0 = time.perf_counter()
+    import numpy as np
+
+    x = np.random.default_rng(0).normal(size=[int(d) for d in shape.split(",")]).astype(np.float32)
+    if backend == "onnxruntime":
+        import onnxruntime as ort
+
+        import_s = time.perf_counter() - t0
+        rss_import = _peak_rss_mb()
+        t1 = time.perf_counter()
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        sess = ort.InferenceSession(model_path, opts, providers=["CPUExecutionProvider"])
+        name = sess.get_inputs()[0].name
+        load_s = time.perf_counter() - t1
+
+        def run():
+            sess.run(None, {name: x})
+    else:
+        import torch
+
+        torch.set_num_threads(threads)
+        import_s = time.perf_counter() - t0
+        rss_import = _peak_rss_mb()
+        t1 = time.perf_counter()
+        model = torch.load(model_path, weights_only=False, map_location="cpu").eval()
+        load_s = time.perf_counter() - t1
+        xt = torch.from_numpy(x)
+
+        def run():
+            with torch.inference_mode():
+                model(xt)
+    times = []
+    for _ in range(max(1, calls)):
+        t = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - t) * 1000)
+    return {"backend": backend, "model": Path(model_path).name, "import_s": import_s,
+            "rss_after_import_mb": rss_import, "load_s": load_s, "first_call_ms": times[0],
+            "median_call_ms": float(np.median(times[1:] or times)), "calls": len(times),
+            "peak_rss_mb": _peak_rss_mb(), "torch_imported": "torch" in sys.modules,
+            "file_mb": Path(model_path).stat().st_size / 2**20}
+
+
+if __name__ == "__main__":
+    b, m, s, th, n = sys.argv[1:6]
+    print(json.dumps(_child(b, m, s, int(th), int(n))))
