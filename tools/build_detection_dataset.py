@@ -23,10 +23,11 @@ import cv2
 import numpy as np
 
 import coursekit
+from coursekit.data import detection as D  # the label rules and the renderer, read at build time
 from coursekit.data.detection import (DEFAULT_COUNTS, DEFAULT_SIZE, DETECTION_CLASSES, DETECTION_DOMAINS,
-                                      DETECTION_SPLITS, GENERATOR_VERSION, MIN_BOX_SIDE, MIN_IN_FRAME, MIN_VISIBLE,
-                                      OBJECT_SIZE, PARTS_PER_IMAGE, _SPLIT_DOMAIN, _check_int, _check_size,
-                                      _check_split, _render, verify_detection_dataset)
+                                      DETECTION_SPLITS, GENERATOR_VERSION, OBJECT_SIZE, PARTS_PER_IMAGE,
+                                      _SPLIT_DOMAIN, _check_int, _check_size, _check_split,
+                                      verify_detection_dataset)
 from coursekit.data.inspection import _sha256, lighting_label
 from coursekit.data.shipped import swap_in_folder
 
@@ -138,7 +139,7 @@ def build_detection_dataset(out_dir: str | os.PathLike, counts: Mapping[str, int
         for split, n in counts.items():
             domain = _SPLIT_DOMAIN[split]
             for index in range(n):
-                scene, parts = _render(index, split, seed, size)
+                scene, parts = D._render(index, split, seed, size)
                 stem = f"{split}_{index:04d}"
                 rel_img, rel_lab = f"images/{split}/{stem}.jpg", f"labels/{split}/{stem}.txt"
                 kept = [p for p in parts if p["drop"] is None]
@@ -176,7 +177,8 @@ def build_detection_dataset(out_dir: str | os.PathLike, counts: Mapping[str, int
             "classes": list(DETECTION_CLASSES), "counts": counts,
             "boxes": {s: sum(v.values()) for s, v in boxes.items()}, "boxes_per_class": boxes,
             "dropped": dropped,
-            "label_rules": {"min_visible": MIN_VISIBLE, "min_in_frame": MIN_IN_FRAME, "min_box_side": MIN_BOX_SIDE},
+            "label_rules": {"min_visible": D.MIN_VISIBLE, "min_in_frame": D.MIN_IN_FRAME,
+                            "min_box_side": D.MIN_BOX_SIDE},
             "split_domains": {s: _SPLIT_DOMAIN[s] for s in counts}, "licence": "CC0-1.0",
             "files": dict(sorted(files.items())),
         }
@@ -275,10 +277,10 @@ never labelled) lies around them and, for {src.occlusion_prob:.0%} of the pieces
   shadow is never part of it). Box coordinates are pixel edges: a part covering pixels 10..29 spans
   x1 = 10 to x2 = 30, i.e. cx = 20 / {size}, w = 20 / {size}.
 - A part is **left out of the labels** (and counted in `images.csv` and in the table above) when:
-  - less than {MIN_IN_FRAME:.0%} of its area is inside the image (**border**);
-  - less than {MIN_VISIBLE:.0%} of its in-frame area is visible, the rest hidden by other parts or by
+  - less than {D.MIN_IN_FRAME:.0%} of its area is inside the image (**border**);
+  - less than {D.MIN_VISIBLE:.0%} of its in-frame area is visible, the rest hidden by other parts or by
     clutter on it (**occluded**);
-  - its box is narrower or lower than {MIN_BOX_SIDE} px (**small**).
+  - its box is narrower or lower than {D.MIN_BOX_SIDE} px (**small**).
   These parts remain in the image, unlabelled: a detector that finds one is counted as a false
   positive, as in any real dataset with a "too hidden to label" rule. With this layout (parts placed
   inside the frame, overlapping their neighbours only a little) such parts are rare: the table shows

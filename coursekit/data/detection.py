@@ -330,5 +330,3 @@ def object_values(split: str, column: str, root: str | os.PathLike | None = None
                                         f"but the label file has {len(classes)} ({classes.tolist()}); rebuild the dataset")
         out.append(rows[column].to_numpy())
     return out
-
-

@@ -347,5 +347,3 @@ def load_inspection(split: str, root: str | os.PathLike | None = None, verify: b
         images[i] = bgr[..., ::-1]
     y = meta["class"].map({c: k for k, c in enumerate(classes)}).to_numpy(np.int64)
     return ArrayDataset(images, y, classes, name=f"inspection {split}"), meta
-
-

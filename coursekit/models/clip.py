@@ -340,7 +340,7 @@ class CourseResNetTower(nn.Module):
 
 
 def build_tiny_clip(config: dict) -> nn.Module:
-    """An ``open_clip.CLIP`` (random weights) from a ``ClipRecipe.model_config()`` dict (``tools/build_clip_standin.py``).
+    """An ``open_clip.CLIP`` (random weights) from a recipe's ``model_config()`` (``tools/build_clip_standin.py``).
 
     ``vision_cfg`` is open_clip's (a ViT, or its CLIP ResNet when ``layers`` is a list), or
     ``{"tower": "resnet9", "width": w, "image_size": s}`` for :class:`CourseResNetTower` (open_clip builds the
@@ -368,7 +368,8 @@ _TOKEN_KEY = "token_embedding.weight"
 
 
 def unpack_state(packed: dict[str, torch.Tensor], vocab_size: int = 49408) -> dict[str, torch.Tensor]:
-    """A full float32 state dict from ``pack_state``'s (``tools/build_clip_standin.py``) (the missing token rows as zeros)."""
+    """A full float32 state dict from the shipped one (``pack_state`` in ``tools/build_clip_standin.py``): the
+    missing token rows as zeros."""
     packed = dict(packed)
     rows, values = packed.pop("token_embedding.rows"), packed.pop("token_embedding.values")
     emb = torch.zeros(vocab_size, values.shape[1], dtype=torch.float32)

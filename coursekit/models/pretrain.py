@@ -171,4 +171,3 @@ def pretrained_backbone(settings=None, progress: bool = True) -> Backbone:
             real_result="ImageNet features transfer to the inspection task; see 'What the real run shows' below",
         )
         return spec
-

@@ -14,10 +14,11 @@ real weights.
 - **Stand-in** (offline: smoke profile, or ``COURSEKIT_STANDINS=1``; loudly announced): a SAM of the same
   classes (``Sam``, ``ImageEncoderViT``, ``PromptEncoder``, ``MaskDecoder``, ``TwoWayTransformer``), 1.2M
   parameters instead of 94M, 256-pixel input instead of 1024, that the course trained itself (the
-  build-time script ``tools/build_sam_standin.py``) on masks of the scene generator with SAM's recipe in miniature: random box and point prompts from the ground-truth mask, one round of
-  SAM's interactive refinement (a point in the error region plus the previous mask as a prompt), three
-  output masks trained with the best-of-3 loss plus the single-mask token, focal + dice (20 : 1), and
-  the IoU-prediction head trained with MSE. It is trained on part types that are *not* in the course's
+  build-time script ``tools/build_sam_standin.py``) on masks of the scene generator with SAM's recipe in
+  miniature: random box and point prompts from the ground-truth mask, one round of SAM's interactive
+  refinement (a point in the error region plus the previous mask as a prompt), three output masks
+  trained with the best-of-3 loss plus the single-mask token, focal + dice (20 : 1), and the
+  IoU-prediction head trained with MSE. It is trained on part types that are *not* in the course's
   detection dataset (hex nuts, circlips, bolts, knobs), so its numbers on the six detection part types
   measure prompted segmentation of parts it never saw. Random weights would teach nothing; its measured
   IoUs are in ``datasets/sam_standin/README.md``.
