@@ -15,7 +15,7 @@ import torch
 
 open_clip = pytest.importorskip("open_clip")
 
-from coursekit.assets import AssetUnavailable, asset_path  # noqa: E402
+from coursekit.assets import Asset, AssetUnavailable, asset_path  # noqa: E402
 from coursekit.data.inspection import INSPECTION_CLASSES, INSPECTION_PARTS, plan_sample  # noqa: E402
 from coursekit.models import clip as ckclip  # noqa: E402
 from coursekit.models.clip import (CLIP_ASSETS, CLIP_MODELS, DEFECT_CLASS_NAMES, ENSEMBLE_TEMPLATES,  # noqa: E402
@@ -103,9 +103,9 @@ def fake_real_clip(tmp_path, monkeypatch):
     model = build_tiny_clip(cfg)
     weights = tmp_path / "w.bin"
     torch.save(model.state_dict(), weights)
-    asset = ckclip.Asset(name="test-tiny-clip", url="http://127.0.0.1:9/never-downloaded.bin",
-                         sha256=_sha256(weights), size=weights.stat().st_size, filename="w.bin",
-                         licence="MIT", used_by=("tests",))
+    asset = Asset(name="test-tiny-clip", url="http://127.0.0.1:9/never-downloaded.bin",
+                  sha256=_sha256(weights), size=weights.stat().st_size, filename="w.bin",
+                  licence="MIT", used_by=("tests",))
     home = tmp_path / "home"
     dest = asset_path(asset, home)
     dest.parent.mkdir(parents=True)
@@ -383,7 +383,7 @@ def test_twins_follow_their_defect_and_respect_the_heldout_pairs():
     # brackets never get a twin: (bracket, ok) is held out
     assert not any(attrs[k]["part"] == "bracket" for k in twins)
     # batching keeps a defect and its twin together
-    from coursekit.models.clip import _batches
+    from tools.build_clip_standin import _batches
 
     batches = _batches(attrs, 8, np.random.default_rng(0))
     assert len(np.concatenate(batches)) == len(set(np.concatenate(batches).tolist()))  # each image at most once
