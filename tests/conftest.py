@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+# tools/ (the build-time scripts that made datasets/) is importable by the tests: `from tools.build_x import ...`
+ROOT = str(Path(__file__).resolve().parents[1])
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
 
 # Tests that import ultralytics directly must not reach for the network (its online check at import) nor
 # write settings into the user's home: the same variables coursekit.models.yolo.offline_ultralytics sets.

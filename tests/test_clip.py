@@ -15,16 +15,17 @@ import torch
 
 open_clip = pytest.importorskip("open_clip")
 
-from coursekit.assets import AssetUnavailable, asset_path  # noqa: E402
+from coursekit.assets import Asset, AssetUnavailable, asset_path  # noqa: E402
 from coursekit.data.inspection import INSPECTION_CLASSES, INSPECTION_PARTS, plan_sample  # noqa: E402
 from coursekit.models import clip as ckclip  # noqa: E402
 from coursekit.models.clip import (CLIP_ASSETS, CLIP_MODELS, DEFECT_CLASS_NAMES, ENSEMBLE_TEMPLATES,  # noqa: E402
-                                   HELDOUT_PAIRS, PART_CLASS_NAMES, SINGLE_TEMPLATE, ClipModel, ClipRecipe,
-                                   build_tiny_clip, caption, clip_model, encode_images, encode_texts, pack_state,
-                                   render_caption_set, standin_clip_model, standin_vocabulary, train_clip_standin,
-                                   unpack_state, zero_shot, zero_shot_classifier)
+                                   PART_CLASS_NAMES, SINGLE_TEMPLATE, ClipModel, build_tiny_clip, clip_model,
+                                   encode_images, encode_texts, standin_clip_model, unpack_state, zero_shot,
+                                   zero_shot_classifier)
 from coursekit.config import Settings  # noqa: E402
 from coursekit.types import Classifications  # noqa: E402
+from tools.build_clip_standin import (HELDOUT_PAIRS, ClipRecipe, caption, evaluate_zero_shot,  # noqa: E402
+                                      pack_state, render_caption_set, standin_vocabulary, train_clip_standin)
 
 SHIPPED = Path(__file__).resolve().parents[1] / "datasets" / "clip_standin"
 # the shipped recipe's kind of model (ResNet-9 image tower from Module 2's stand-in, partly locked), tiny and fast
@@ -102,9 +103,9 @@ def fake_real_clip(tmp_path, monkeypatch):
     model = build_tiny_clip(cfg)
     weights = tmp_path / "w.bin"
     torch.save(model.state_dict(), weights)
-    asset = ckclip.Asset(name="test-tiny-clip", url="http://127.0.0.1:9/never-downloaded.bin",
-                         sha256=_sha256(weights), size=weights.stat().st_size, filename="w.bin",
-                         licence="MIT", used_by=("tests",))
+    asset = Asset(name="test-tiny-clip", url="http://127.0.0.1:9/never-downloaded.bin",
+                  sha256=_sha256(weights), size=weights.stat().st_size, filename="w.bin",
+                  licence="MIT", used_by=("tests",))
     home = tmp_path / "home"
     dest = asset_path(asset, home)
     dest.parent.mkdir(parents=True)
@@ -298,7 +299,7 @@ def test_train_writes_a_checked_folder_and_reloads(built):
         for task in ("part", "defect"):
             assert set(m["results"][subset][task]) == {"single", "ensemble"}
     readme = (built / "README.md").read_text()
-    assert m["sha256"] in readme and "python -m coursekit.models.clip" in readme and "MIT" in readme
+    assert m["sha256"] in readme and "python -m tools.build_clip_standin" in readme and "MIT" in readme
     clip = standin_clip_model(built)
     assert clip.is_standin and clip.info["image_size"] == 32 and clip.info["embed_dim"] == 16
     assert clip.info["results"] == m["results"]
@@ -329,9 +330,9 @@ def test_a_changed_or_missing_weights_file_is_refused(built, tmp_path):
         standin_clip_model(copy)
     msg = str(err.value)
     assert "sha256" in msg and "manifest" in msg and str(weights) in msg
-    assert "git checkout" in msg and "python -m coursekit.models.clip" in msg
+    assert "git checkout" in msg and "python -m tools.build_clip_standin" in msg
     weights.unlink()
-    with pytest.raises(FileNotFoundError, match="python -m coursekit.models.clip"):
+    with pytest.raises(FileNotFoundError, match="python -m tools.build_clip_standin"):
         standin_clip_model(copy)
 
 
@@ -405,7 +406,7 @@ def test_twins_follow_their_defect_and_respect_the_heldout_pairs():
     # brackets never get a twin: (bracket, ok) is held out
     assert not any(attrs[k]["part"] == "bracket" for k in twins)
     # batching keeps a defect and its twin together
-    from coursekit.models.clip import _batches
+    from tools.build_clip_standin import _batches
 
     batches = _batches(attrs, 8, np.random.default_rng(0))
     assert len(np.concatenate(batches)) == len(set(np.concatenate(batches).tolist()))  # each image at most once
@@ -423,8 +424,6 @@ def test_shipped_standin_beats_chance_on_heldout_pairs(standin):
     """Re-measured here on 480 test images (121 of held-out pairs), not read from the manifest. Measured when
     it was built: part type 83% on the held-out pairs, 94% on the others; defects 72% on the others and 27%
     (chance) on the held-out pairs, which is why no defect claim is made for those (see its README)."""
-    from coursekit.models.clip import evaluate_zero_shot
-
     X, attrs = render_caption_set("test", 0, 480, keep="all", size=standin.info["image_size"], progress=False)
     r = evaluate_zero_shot(standin, X, attrs)
     assert r["n"]["heldout"] >= 90

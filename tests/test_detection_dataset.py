@@ -13,11 +13,12 @@ import yaml
 
 from coursekit.data import detection
 from coursekit.data.detection import (DEFAULT_COUNTS, DETECTION_CLASSES, DETECTION_SPLITS, MIN_BOX_SIDE,
-                                      MIN_IN_FRAME, MIN_VISIBLE, DatasetIntegrityError, _encode, _label_text,
-                                      build_detection_dataset, detection_root, generator_for, label_decision,
-                                      load_detection_split, render_detection_scene, to_yolo,
-                                      verify_detection_dataset)
+                                      MIN_IN_FRAME, MIN_VISIBLE, DatasetIntegrityError, detection_root,
+                                      generator_for, label_decision, load_detection_split, render_detection_scene,
+                                      to_yolo, verify_detection_dataset)
 from coursekit.data.inspection import INSPECTION_PARTS
+from tools import build_detection_dataset as build
+from tools.build_detection_dataset import _encode, _label_text, build_detection_dataset
 
 SMALL = {"train": 2, "val": 1, "test": 1, "test_shifted": 2}
 
@@ -180,12 +181,12 @@ def test_build_is_atomic(tmp_path, monkeypatch):
 
 def test_main_builds_and_names_the_command(tmp_path, capsys):
     out = tmp_path / "cli"
-    detection.main([str(out), "--train", "1", "--val", "1", "--test", "0", "--test-shifted", "0", "--seed", "3"])
+    build.main([str(out), "--train", "1", "--val", "1", "--test", "0", "--test-shifted", "0", "--seed", "3"])
     assert "wrote" in capsys.readouterr().out
     manifest = verify_detection_dataset(out)
     assert manifest["counts"] == {"train": 1, "val": 1} and manifest["seed"] == 3
     readme = (out / "README.md").read_text()
-    assert "python -m coursekit.data.detection datasets/parts_detection --seed 3 --train 1 --val 1" in readme
+    assert "python -m tools.build_detection_dataset datasets/parts_detection --seed 3 --train 1 --val 1" in readme
     assert "--test 0" in readme and "--test-shifted 0" in readme
     data = yaml.safe_load((out / "data.yaml").read_text())
     assert "test" not in data and data["train"] == "images/train"
@@ -219,7 +220,7 @@ def test_shipped_counts_yaml_and_readme(shipped):
         assert n_lines >= 3 * DEFAULT_COUNTS[split]
     assert set(objects["class"]) == set(DETECTION_CLASSES)
     readme = (root / "README.md").read_text()
-    assert "CC0-1.0" in readme and "python -m coursekit.data.detection datasets/parts_detection --seed 0\n" in readme
+    assert "CC0-1.0" in readme and "python -m tools.build_detection_dataset datasets/parts_detection --seed 0\n" in readme
     assert "git checkout -- datasets/parts_detection" in readme and f"{MIN_VISIBLE:.0%}" in readme
     row = re.search(r"^\| train \| source \| 240 \|(.*)\|$", readme, re.M)
     assert row and int(row.group(1).split("|")[len(DETECTION_CLASSES)]) == manifest["boxes"]["train"]
@@ -258,7 +259,7 @@ def test_verify_names_changed_missing_and_extra_files(shipped, tmp_path):
     assert "changed (1): images/val/val_0003.jpg" in msg
     assert "missing (1): labels/val/val_0005.txt" in msg
     assert "not in the manifest (1): labels/test/stray.txt" in msg
-    assert "git checkout --" in msg and "python -m coursekit.data.detection" in msg
+    assert "git checkout --" in msg and "python -m tools.build_detection_dataset" in msg
     verify_detection_dataset(copy, splits="train")  # only the named split (and top-level files) is checked
     with pytest.raises(DatasetIntegrityError, match="val_0003"):
         load_detection_split("val", root=copy)

@@ -8,13 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from coursekit.data.annotators import (SPEC_VERSIONS, agreement, cohen_kappa, disagreement_table,
-                                       load_annotations, simulate_annotator)
+from coursekit.data.annotators import SPEC_VERSIONS, agreement, cohen_kappa, disagreement_table, load_annotations
 from coursekit.data.inspection import (DEFAULT_COUNTS, INSPECTION_CLASSES, INSPECTION_PARTS, SEVERITY_THRESHOLD,
-                                       DatasetIntegrityError, _encode, build_inspection_dataset, inspection_root,
-                                       load_inspection, plan_sample, render_inspection_sample,
-                                       render_inspection_scene, verify_inspection_dataset)
+                                       DatasetIntegrityError, inspection_root, load_inspection, plan_sample,
+                                       render_inspection_sample, render_inspection_scene, verify_inspection_dataset)
 from coursekit.scenes.defects import Defect
+from tools.build_annotations import simulate_annotator
+from tools.build_inspection_dataset import _encode, build_inspection_dataset
 
 
 def _first(label: str, split: str = "train", n: int = 1, **where) -> list[int]:
@@ -136,7 +136,7 @@ def test_shipped_manifest_counts_and_readme(shipped):
         assert row, f"README has no count row for {split}"
         cells = [int(c) for c in row.group(1).split("|")]
         assert cells == [n] * len(INSPECTION_CLASSES) + [n * len(INSPECTION_CLASSES)]
-    assert "CC0" in readme and "python -m coursekit.data.inspection" in readme and str(SEVERITY_THRESHOLD) in readme
+    assert "CC0" in readme and "python -m tools.build_inspection_dataset" in readme and str(SEVERITY_THRESHOLD) in readme
     size = sum(f["size"] for f in manifest["files"].values()) + (root / "manifest.json").stat().st_size
     assert size < 12e6, f"the dataset is {size / 1e6:.1f} MB"
 

@@ -1,6 +1,7 @@
 """The setup contract: pyproject, environment.yml and the pinned constraints agree; the two commands exist."""
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -147,3 +148,86 @@ def test_readme_measurement_tables_are_rendered_from_the_committed_json():
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "<!-- measured:real-path-cpu -->" in (ROOT / "README.md").read_text()
+
+
+# --- build time and run time: tools/ builds what ships, coursekit loads it ---------------------------------------
+
+#: Names of the build-time code that moved to tools/ (stand-in trainers, dataset builders): never in coursekit.
+BUILD_TIME_NAME = re.compile(r"^(build|train|pretrain)_\w*(standin|dataset|sample)$")
+#: The only modules of coursekit that may run as a script: the `coursekit` command and the run.py that
+#: notebook 05 copies into its deployment package.
+SCRIPTS = {"coursekit/cli.py", "coursekit/deploy/run_template.py",
+           "coursekit/deploy/footprint.py"}  # the child process that measures one backend in isolation
+
+
+def _runtime_sources():
+    return sorted(p for p in (ROOT / "coursekit").rglob("*.py"))
+
+
+def test_the_runtime_package_imports_no_build_tool(tmp_path):
+    """In a fresh process with tools/ importable: importing every coursekit module imports no tools module."""
+    import os
+    import subprocess
+    import sys
+
+    code = """
+import importlib, pkgutil, sys
+import coursekit as ck
+for m in pkgutil.walk_packages(ck.__path__, "coursekit."):
+    importlib.import_module(m.name)
+build = sorted(n for n in sys.modules if n == "tools" or n.startswith("tools."))
+assert not build, build
+print("ok")
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-3000:]
+
+
+def test_no_build_time_code_is_left_in_the_package():
+    """Read the source (imports inside functions too, which importing alone would not run): no import of
+    tools, no function or class named like a stand-in trainer or dataset builder, no `main()` or `__main__`
+    script outside :data:`SCRIPTS`."""
+    import ast
+
+    problems = []
+    for path in _runtime_sources():
+        rel = path.relative_to(ROOT).as_posix()
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] if node.level == 0 else []
+            else:
+                names = []
+            problems += [f"{rel}:{node.lineno} imports {n}" for n in names if n == "tools" or n.startswith("tools.")]
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and BUILD_TIME_NAME.match(node.name):
+                problems.append(f"{rel}:{node.lineno} defines {node.name} (build-time: tools/)")
+            if rel not in SCRIPTS and isinstance(node, ast.FunctionDef) and node.name == "main":
+                problems.append(f"{rel}:{node.lineno} defines main() (a build CLI belongs in tools/)")
+            if (rel not in SCRIPTS and isinstance(node, ast.If) and isinstance(node.test, ast.Compare)
+                    and isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__"):
+                problems.append(f"{rel}:{node.lineno} runs as a script (a build CLI belongs in tools/)")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_shipped_artefact_names_its_builder_in_tools():
+    """Each datasets/<name>/manifest.json names the tools/ function that made it (``generator`` or ``made_by``),
+    and that module is a script (``main``); the runtime hints (``python -m tools.build_x``) name it too."""
+    import importlib
+
+    found = {}
+    for manifest in sorted((ROOT / "datasets").glob("*/manifest.json")):
+        m = json.loads(manifest.read_text(encoding="utf-8"))
+        dotted = (m.get("generator") or m.get("made_by") or "").split(" ")[0]
+        module, _, func = dotted.rpartition(".")
+        assert module.startswith("tools.build_"), f"{manifest}: made by {dotted!r}, not by a tools/build_* script"
+        mod = importlib.import_module(module)
+        assert callable(getattr(mod, func, None)) and callable(getattr(mod, "main", None)), dotted
+        found[manifest.parent.name] = module
+    assert len(found) == 6, found
+    hints = "".join(p.read_text(encoding="utf-8") for p in _runtime_sources())
+    for module in set(found.values()):
+        assert f"python -m {module}" in hints, f"no runtime error message tells how to rebuild with {module}"

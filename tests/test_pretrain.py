@@ -14,10 +14,10 @@ import torch
 
 from coursekit.assets import AssetUnavailable
 from coursekit.data.inspection import INSPECTION_CLASSES, INSPECTION_PARTS, plan_sample
-from coursekit.models.pretrain import (STANDIN_PARTS, Backbone, PretrainRecipe, pretrain_standin,
-                                       pretrained_backbone, pretraining_set, resnet9_backbone, standin_backbone)
+from coursekit.models.pretrain import STANDIN_PARTS, Backbone, pretrained_backbone, resnet9_backbone, standin_backbone
 from coursekit.models.resnet9 import ResNet9
 from coursekit.config import Settings
+from tools.build_pretrain_standin import PretrainRecipe, pretrain_standin, pretraining_set
 
 STANDIN_FILE = "resnet9w8-parts-defects.pt"  # the weights file of the width-8 recipe below
 
@@ -70,7 +70,7 @@ def test_pretrain_standin_writes_a_checked_folder(built):
     assert manifest["data"]["images"] == sum(manifest["data"]["per_class"].values())
     assert len(manifest["mean"]) == len(manifest["std"]) == 3
     readme = (built / "README.md").read_text()
-    assert manifest["sha256"] in readme and "python -m coursekit.models.pretrain" in readme
+    assert manifest["sha256"] in readme and "python -m tools.build_pretrain_standin" in readme
     assert all(p in readme for p in STANDIN_PARTS)
     # the weights hold no classifier: the backbone loads them strictly
     state = torch.load(weights, map_location="cpu", weights_only=True)
@@ -129,9 +129,9 @@ def test_tampered_or_missing_weights_are_refused(built, tmp_path):
         standin_backbone(copy)
     msg = str(err.value)
     assert "sha256" in msg and "manifest" in msg and str(weights) in msg
-    assert "git checkout" in msg and "python -m coursekit.models.pretrain" in msg
+    assert "git checkout" in msg and "python -m tools.build_pretrain_standin" in msg
     weights.unlink()
-    with pytest.raises(FileNotFoundError, match="python -m coursekit.models.pretrain"):
+    with pytest.raises(FileNotFoundError, match="python -m tools.build_pretrain_standin"):
         standin_backbone(copy)
 
 

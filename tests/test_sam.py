@@ -17,12 +17,12 @@ from segment_anything.utils.transforms import ResizeLongestSide
 
 from coursekit.assets import AssetUnavailable
 from coursekit.data.detection import DETECTION_CLASSES, render_detection_scene
-from coursekit.models.sam import (SAM_ASSETS, SAM_KINDS, TRAIN_PARTS, SamRecipe, TinySamArch, box_mask,
-                                  build_sam_standin, evaluate_sam, grabcut_box, interior_point, load_sam_checkpoint,
-                                  mask_iou, mask_iou_matrix, predict_box, predict_points, sam_model, standin_root,
-                                  standin_sam, time_predictor, tiny_sam)
+from coursekit.models.sam import (SAM_ASSETS, SAM_KINDS, TinySamArch, box_mask, grabcut_box, interior_point,
+                                  load_sam_checkpoint, mask_iou, mask_iou_matrix, predict_box, predict_points,
+                                  sam_model, standin_root, standin_sam, time_predictor, tiny_sam)
 from coursekit.models import sam as cksam
 from coursekit.config import Settings
+from tools.build_sam_standin import TRAIN_PARTS, SamRecipe, build_sam_standin, evaluate_sam
 
 MICRO = TinySamArch(img_size=64, embed_dim=16, depth=1, num_heads=2, window_size=2, global_attn_indexes=(0,),
                     prompt_dim=16, decoder_depth=1, decoder_mlp_dim=32, decoder_heads=2, mask_in_chans=4)
@@ -81,7 +81,7 @@ def test_shipped_standin_is_a_real_sam_with_a_checked_manifest(shipped):
     assert sam.image_encoder.img_size == manifest["arch"]["img_size"]
     assert manifest["recipe"]["parts"] == list(TRAIN_PARTS) and not set(TRAIN_PARTS) & set(DETECTION_CLASSES)
     readme = (folder / "README.md").read_text()
-    assert manifest["sha256"] in readme and "python -m coursekit.models.sam" in readme and "MIT" in readme
+    assert manifest["sha256"] in readme and "python -m tools.build_sam_standin" in readme and "MIT" in readme
 
 
 def test_standin_runs_through_sampredictor(predictor, scene):
@@ -324,9 +324,9 @@ def test_manifest_sha256_mismatch_is_refused(built, tmp_path):
     with pytest.raises(ValueError) as err:
         standin_sam(copy)
     msg = str(err.value)
-    assert "sha256" in msg and "manifest" in msg and str(weights) in msg and "python -m coursekit.models.sam" in msg
+    assert "sha256" in msg and "manifest" in msg and str(weights) in msg and "python -m tools.build_sam_standin" in msg
     weights.unlink()
-    with pytest.raises(FileNotFoundError, match="python -m coursekit.models.sam"):
+    with pytest.raises(FileNotFoundError, match="python -m tools.build_sam_standin"):
         standin_sam(copy)
 
 

@@ -7,10 +7,9 @@ from .arrays import ArrayDataset
 from .cifar import CIFAR10_CLASSES, SMOKE_SIZES, cifar10_loaders, load_cifar10
 from .annotators import agreement, cohen_kappa, disagreement_table, load_annotations
 from .inspection import (INSPECTION_CLASSES, INSPECTION_PARTS, SEVERITY_THRESHOLD, DatasetIntegrityError,
-                         build_inspection_dataset, load_inspection, render_inspection_sample,
-                         verify_inspection_dataset)
-from .detection import (DETECTION_CLASSES, DETECTION_SPLITS, build_detection_dataset, detection_root,
-                        load_detection_split, render_detection_scene, verify_detection_dataset)
+                         load_inspection, render_inspection_sample, verify_inspection_dataset)
+from .detection import (DETECTION_CLASSES, DETECTION_SPLITS, detection_root, load_detection_split,
+                        render_detection_scene, verify_detection_dataset)
 from .yolo import (LABEL_PROBLEM_KINDS, ConversionResult, LabelError, LabelProblem, LabelReport, YoloLabels, box_stats,
                    coco_to_yolo, plot_box_stats, read_yolo_labels, validate_yolo_dataset, voc_to_yolo, xyxy_to_yolo,
                    yolo_to_coco, yolo_to_xyxy)
@@ -24,9 +23,9 @@ __all__ = [
     "TensorLoader", "Augment", "channel_stats", "CIFAR10_MEAN", "CIFAR10_STD",
     "validate_image_folder", "load_image_folder", "list_image_folder", "FolderReport", "Problem", "ImageFolderError",
     "INSPECTION_CLASSES", "INSPECTION_PARTS", "SEVERITY_THRESHOLD", "DatasetIntegrityError", "load_inspection",
-    "build_inspection_dataset", "verify_inspection_dataset", "render_inspection_sample",
+    "verify_inspection_dataset", "render_inspection_sample",
     "load_annotations", "agreement", "cohen_kappa", "disagreement_table",
-    "DETECTION_CLASSES", "DETECTION_SPLITS", "build_detection_dataset", "detection_root", "load_detection_split",
+    "DETECTION_CLASSES", "DETECTION_SPLITS", "detection_root", "load_detection_split",
     "render_detection_scene", "verify_detection_dataset",
     "validate_yolo_dataset", "read_yolo_labels", "LabelReport", "LabelProblem", "LabelError", "YoloLabels",
     "ConversionResult", "LABEL_PROBLEM_KINDS", "coco_to_yolo", "yolo_to_coco", "voc_to_yolo", "xyxy_to_yolo",

@@ -4,8 +4,8 @@ Module 2's custom dataset. Each image shows one part (washer, flange, plate, bra
 centred on a conveyor belt, steel fixture plate or inspection board, rendered by
 :class:`coursekit.scenes.SceneGenerator` with a defect drawn through its defect hook
 (:mod:`coursekit.scenes.defects`). The classes are :data:`INSPECTION_CLASSES`; a defect fainter than
-:data:`SEVERITY_THRESHOLD` cannot be seen and counts as ``ok`` (the label spec is in the README that
-:func:`build_inspection_dataset` writes).
+:data:`SEVERITY_THRESHOLD` cannot be seen and counts as ``ok`` (the label spec is in the shipped README,
+written by ``tools/build_inspection_dataset.py``, the build-time script that made the files).
 
 Splits: ``train``, ``val`` and ``test`` come from the ``source`` domain (the lab's lighting and
 backgrounds); ``test_shifted`` from the ``shifted`` domain (dim, warm, low light from anywhere, other
@@ -22,16 +22,12 @@ True
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
-import shutil
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 import cv2
 import numpy as np
@@ -40,12 +36,11 @@ from ..scenes.defects import Defect, defect_hook
 from ..scenes.domains import DOMAINS, Domain
 from ..scenes.generator import Scene, SceneGenerator
 from .arrays import ArrayDataset
-from .shipped import swap_in_folder
 
 __all__ = [
     "INSPECTION_CLASSES", "INSPECTION_PARTS", "INSPECTION_SPLITS", "INSPECTION_DOMAINS", "SEVERITY_THRESHOLD",
     "DEFAULT_COUNTS", "DEFAULT_SIZE", "GENERATOR_VERSION", "SamplePlan", "DatasetIntegrityError",
-    "plan_sample", "render_inspection_scene", "render_inspection_sample", "build_inspection_dataset",
+    "plan_sample", "render_inspection_scene", "render_inspection_sample",
     "verify_inspection_dataset", "verify_manifest", "load_inspection", "inspection_root", "lighting_label",
 ]
 
@@ -59,8 +54,6 @@ DEFAULT_COUNTS: dict[str, int] = {"train": 200, "val": 50, "test": 100, "test_sh
 DEFAULT_SIZE = 96
 GENERATOR_VERSION = "1"
 """Bump when a change to this module or the scene generator changes the images."""
-JPEG_QUALITY = 95
-
 #: The two cameras: the lab (``source``) and another factory (``shifted``), adapted from the scene presets:
 #: fixture/conveyor backgrounds, no distractor over the part (it could hide the defect), a part that
 #: never leaves the frame, in ``source`` a wider range of exposure so there are slices to compare, and in
@@ -81,10 +74,6 @@ _OBJECT_SIZE = (0.72, 0.8)
 _PARTS_WITHOUT_HOLES = ("bolt", "knob")
 _OK_MARK_PROB = 0.35  # ok parts with an invisible hairline scratch (severity below the threshold)
 _STAIN_PROB = 0.2  # parts of any class with an oil stain (cosmetic, not a defect)
-_LABEL_FIELDS = ("file", "split", "class", "part", "defect", "severity", "stain", "material", "lighting",
-                 "exposure", "background", "blur_sigma", "domain", "index")
-
-
 class DatasetIntegrityError(ValueError):
     """The files on disk are not the ones ``manifest.json`` lists (missing, extra or changed)."""
 
@@ -247,236 +236,15 @@ def render_inspection_sample(index: int, split: str = "train", seed: int = 0,
     return scene.image, meta
 
 
-# --- the frozen files ---------------------------------------------------------------------------------------
-
-def _encode(image: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(image[..., ::-1]),
-                           [int(cv2.IMWRITE_JPEG_QUALITY), int(quality), int(cv2.IMWRITE_JPEG_OPTIMIZE), 1,
-                            int(cv2.IMWRITE_JPEG_SAMPLING_FACTOR), int(cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444)])
-    if not ok:  # pragma: no cover
-        raise RuntimeError("OpenCV could not encode a JPEG")
-    return buf.tobytes()
-
-
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
-
-def _file_name(split: str, index: int) -> str:
-    return f"{split}_{index:04d}.jpg"
-
-
-def _check_counts(counts) -> dict[str, int]:
-    if not isinstance(counts, Mapping) or not counts:
-        raise TypeError(f"counts must be a dict like {DEFAULT_COUNTS}; got {counts!r}")
-    for split, n in counts.items():
-        _check_split(split)
-        if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-            raise ValueError(f"counts[{split!r}] must be an int >= 1 (images per class); got {n!r}")
-    return {s: int(counts[s]) for s in INSPECTION_SPLITS if s in counts}
-
-
-def build_inspection_dataset(out_dir: str | os.PathLike, counts: Mapping[str, int] | None = None, seed: int = 0,
-                             size: int = DEFAULT_SIZE, progress: bool = True) -> Path:
-    """Render the dataset into ``out_dir`` (replacing it) and return its path.
-
-    Writes ``<split>/<class>/<split>_<index>.jpg`` (JPEG quality 95, 4:4:4: about 5 KB each),
-    ``labels.csv`` (one row per image: class, part, defect, severity, lighting, background, domain...
-    for per-slice evaluation),
-    ``README.md`` (how it was made, the regeneration command, licence, label spec) and ``manifest.json``
-    (sha256 and size of every other file). Everything is written into a temporary sibling folder that
-    is renamed into place at the end, so an interrupted build never leaves a half dataset. The same
-    arguments give byte-identical files on the same platform (NumPy and OpenCV pick SIMD code paths
-    by CPU, so on another machine a few pixels may round one step differently and change a sha256).
-
-    Args:
-        counts: images *per class* per split (default :data:`DEFAULT_COUNTS`); splits left out are not built.
-        seed: the dataset's seed.
-        size: image side in pixels.
-    """
-    counts = _check_counts(DEFAULT_COUNTS if counts is None else counts)
-    _check_index_seed(0, seed)
-    out = Path(out_dir)
-    tmp = out.with_name(out.name + ".building")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        files: dict[str, dict] = {}
-        rows = []
-        total = sum(counts.values()) * len(INSPECTION_CLASSES)
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=total, desc="rendering inspection images", unit="img", leave=False)
-        for split, n in counts.items():
-            for index in range(n * len(INSPECTION_CLASSES)):
-                image, meta = render_inspection_sample(index, split, seed, size)
-                rel = f"{split}/{meta['class']}/{_file_name(split, index)}"
-                data = _encode(image)
-                path = tmp / rel
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
-                files[rel] = {"sha256": _sha256(data), "size": len(data)}
-                rows.append({"file": rel, **{k: meta[k] for k in _LABEL_FIELDS if k != "file"}})
-                if bar is not None:
-                    bar.update()
-        if bar is not None:
-            bar.close()
-        extra = {"labels.csv": _labels_csv(rows), "README.md": _readme(counts, seed, size, rows).encode("utf-8")}
-        for name, data in extra.items():
-            (tmp / name).write_bytes(data)
-            files[name] = {"sha256": _sha256(data), "size": len(data)}
-        manifest = {
-            "name": "coursekit inspection", "generator": "coursekit.data.inspection.build_inspection_dataset",
-            "generator_version": GENERATOR_VERSION, "coursekit_version": _coursekit_version(), "seed": seed,
-            "size": size, "format": f"jpeg quality {JPEG_QUALITY} 4:4:4", "classes": list(INSPECTION_CLASSES),
-            "parts": list(INSPECTION_PARTS), "severity_threshold": SEVERITY_THRESHOLD,
-            "counts_per_class": counts,
-            "split_domains": {s: _SPLIT_DOMAIN[s] for s in counts}, "licence": "CC0-1.0",
-            "files": dict(sorted(files.items())),
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-        swap_in_folder(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
-
-
-def _coursekit_version() -> str:
-    try:
-        from .. import __version__
-
-        return str(__version__)
-    except ImportError:  # pragma: no cover - partially imported package
-        return "unknown"
-
-
-def _labels_csv(rows: list[dict]) -> bytes:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(_LABEL_FIELDS), lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow(r)
-    return buf.getvalue().encode("utf-8")
-
-
-def _readme(counts: dict[str, int], seed: int, size: int, rows: list[dict]) -> str:
-    classes = INSPECTION_CLASSES
-    table = ["| split | domain | " + " | ".join(classes) + " | total |",
-             "|---|---|" + "---|" * len(classes) + "---|"]
-    for split, n in counts.items():
-        table.append(f"| {split} | {_SPLIT_DOMAIN[split]} | " + " | ".join(str(n) for _ in classes)
-                     + f" | {n * len(classes)} |")
-    n_files = sum(counts.values()) * len(classes)
-    parts = ", ".join(INSPECTION_PARTS)
-    src, shf = INSPECTION_DOMAINS["source"], INSPECTION_DOMAINS["shifted"]
-    lo, hi = _OBJECT_SIZE[0] * src.object_scale[0], _OBJECT_SIZE[1] * src.object_scale[1]
-    args = "" if counts == DEFAULT_COUNTS else f", counts={counts}"
-    args += "" if size == DEFAULT_SIZE else f", size={size}"
-    flags = "".join(f" --{s.replace('_', '-')} {n}" for s, n in counts.items() if n != DEFAULT_COUNTS[s])
-    flags += "" if size == DEFAULT_SIZE else f" --size {size}"
-    flags += "".join(f" --{s.replace('_', '-')} 0" for s in INSPECTION_SPLITS if s not in counts)
-    return f"""# inspection: machined parts, ok or defective
-
-A small image-classification dataset for Module 2 of the course: photographs of one machined part
-each (rendered, not shot), to be sorted into **{", ".join(classes)}**.
-It ships in the repository (`datasets/inspection`) and is read with
-`coursekit.data.inspection.load_inspection(split)`.
-
-## Layout
-
-ImageFolder layout (`torchvision.datasets.ImageFolder(root / split)` works as is):
-
-```
-<split>/<class>/<split>_<index>.jpg     {size} x {size} RGB, JPEG quality {JPEG_QUALITY}, no chroma subsampling
-labels.csv                              one row per image: file, split, class, part, defect, severity,
-                                        stain, material, lighting, exposure, background, blur_sigma,
-                                        domain, index (for per-slice evaluation)
-manifest.json                           sha256 and size of every file, seed, counts, generator version
-```
-
-Images per class ({n_files} images in all):
-
-{chr(10).join(table)}
-
-`train`, `val` and `test` come from the **source** domain (the lab: neutral light from the top left
-at several exposures; conveyor belt, brushed-steel fixture plate or inspection board behind the part).
-`test_shifted` holds the same classes from the **shifted** domain, another factory: dim, warm light from
-any direction and low over the table, long shadows, backgrounds never seen in training
-({", ".join(shf.backgrounds)}), strong vignette, defocus blur, sensor noise and JPEG artefacts.
-Compare `test` with `test_shifted` accuracy to measure domain shift.
-
-Parts: {parts};
-in random materials (steel, aluminium, brass, copper, black oxide, zinc, cast iron, plastics, rubber),
-at any rotation, {lo:.2f}-{hi:.2f} of the frame wide (source), with up to one or two
-small loose pieces (pins, swarf, chips, balls) lying beside them.
-
-## Label spec
-
-One part per image; its label is the **most visible defect** it has (every image has at most one).
-
-- **ok**: no visible defect. Cosmetic marks are *ok*: oil stains and fingerprints (soft dark
-  blotches, on {_STAIN_PROB:.0%} of the parts of every class) and hairline marks too faint to see
-  (severity below {SEVERITY_THRESHOLD}; {_OK_MARK_PROB:.0%} of the ok parts carry one, listed in
-  `labels.csv` as defect `scratch` with its severity).
-- **scratch**: one or two thin lines with a smooth, gently curved path *across the surface*, brighter
-  (burnished) or darker than the metal around them, with clean ends. It need not touch an edge.
-- **crack**: a dark, **jagged** line that **starts at an edge or at a hole's rim** and runs into the
-  material, often with a branch. Dark + jagged + from an edge = crack, even when it is short or faint;
-  smooth + across the face = scratch.
-- **missing_hole**: a hole that the part's pattern calls for is absent: filled flush (perhaps with a
-  centre-drill spot), or a blind pit that is dark like a hole but shows no background through it. The
-  other holes of the part (a bolt circle, the four corners of a plate, a hinge's screw holes) are the
-  reference; a washer or gear with no bore at all is also a missing hole.
-
-**Severity** (0..1, in `labels.csv`) is how visible the defect is: contrast, width and length for
-scratches and cracks; for a missing hole, a blind pit below 0.6 (darker = more hole-like = harder)
-and a flush fill from 0.6 up. Defect images have severity uniform in [{SEVERITY_THRESHOLD}, 1], so
-some are faint on purpose: a scratch at 0.2-0.3 is hard to see even at full zoom.
-**Threshold:** a defect below severity {SEVERITY_THRESHOLD} is invisible at this resolution and
-is labelled **ok**.
-
-Slices in `labels.csv`: `lighting` is `dark` (exposure < 0.7), `dim` (< 0.92), `normal` (< 1.15) or
-`bright`, from the light that fell on the table (`exposure`, about 1 at the lab's nominal light);
-`background`, `material`, `part`, `blur_sigma` and `severity` are what the generator drew.
-
-## How it was made
-
-Generated by `coursekit.data.inspection.build_inspection_dataset` (generator version
-{GENERATOR_VERSION}, seed {seed}) with the course's scene generator (`coursekit.scenes`): each
-part is rasterised from primitives, a defect is drawn into its height and colour maps
-(`coursekit.scenes.defects`), then it is shaded from its height map (Lambert + Blinn-Phong + a
-reflected environment for metals), given a soft shadow, laid on a textured background, lit unevenly
-in a random colour temperature, blurred, and given sensor noise. Sample *i* of a split depends only on
-(seed, split, i), never on the other samples. Regenerate it from the repository root with the
-command below: with the pinned package versions on the same platform the files come out byte for byte
-identical; on another CPU a few pixels may round one grey level differently (NumPy and OpenCV choose
-SIMD code by CPU), which changes some sha256s but not what the images show.
-
-```
-python -m coursekit.data.inspection datasets/inspection --seed {seed}{flags}
-```
-
-or `build_inspection_dataset("datasets/inspection", seed={seed}{args})`. Check the files with
-`verify_inspection_dataset("datasets/inspection")`.
-
-## Licence
-
-The images, labels and this README are generated data, released under **CC0-1.0** (public domain
-dedication); the generator code is MIT like the rest of coursekit. Backgrounds are procedural, or
-crops of scikit-image's bundled CC0 photos (brick, gravel: CC0Textures; camera: CC0 by Lav Varshney).
-"""
-
-
-# --- verify and load ----------------------------------------------------------------------------------------
 
 def _read_manifest(root: Path) -> dict:
     path = root / "manifest.json"
     if not path.is_file():
         raise DatasetIntegrityError(f"{root} has no manifest.json: not a coursekit dataset folder (build the "
-                                    "inspection dataset with coursekit.data.inspection.build_inspection_dataset)")
+                                    "inspection dataset with tools.build_inspection_dataset.build_inspection_dataset)")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
@@ -499,7 +267,7 @@ def verify_inspection_dataset(root: str | os.PathLike, splits=None) -> dict:
     keep = None if splits is None else {_check_split(s) for s in ([splits] if isinstance(splits, str) else splits)}
     manifest = _read_manifest(root)
     fix = (f"Restore the folder from git (git checkout -- {root}) or regenerate it: "
-           f"python -m coursekit.data.inspection {root} --seed {manifest.get('seed', 0)}")
+           f"python -m tools.build_inspection_dataset {root} --seed {manifest.get('seed', 0)}")
     return verify_manifest(root, fix, keep=lambda rel: keep is None or "/" not in rel or rel.split("/", 1)[0] in keep)
 
 
@@ -548,7 +316,7 @@ def inspection_root(root: str | os.PathLike | None = None) -> Path:
     from .shipped import find_shipped_dataset
 
     return find_shipped_dataset("inspection", root,
-                                rebuild=f"python -m coursekit.data.inspection {cache_dir() / 'datasets' / 'inspection'}")
+                                rebuild=f"python -m tools.build_inspection_dataset {cache_dir() / 'datasets' / 'inspection'}")
 
 
 def load_inspection(split: str, root: str | os.PathLike | None = None, verify: bool = True):
@@ -579,26 +347,3 @@ def load_inspection(split: str, root: str | os.PathLike | None = None, verify: b
         images[i] = bgr[..., ::-1]
     y = meta["class"].map({c: k for k, c in enumerate(classes)}).to_numpy(np.int64)
     return ArrayDataset(images, y, classes, name=f"inspection {split}"), meta
-
-
-def main(argv=None) -> None:
-    """``python -m coursekit.data.inspection OUT_DIR [--seed S] [--size N]``: build the dataset."""
-    import argparse
-
-    ap = argparse.ArgumentParser(prog="python -m coursekit.data.inspection", description=main.__doc__)
-    ap.add_argument("out_dir", nargs="?", default="datasets/inspection")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--size", type=int, default=DEFAULT_SIZE)
-    for s in INSPECTION_SPLITS:
-        ap.add_argument(f"--{s.replace('_', '-')}", type=int, default=DEFAULT_COUNTS[s], metavar="N",
-                        help=f"images per class in {s} (default {DEFAULT_COUNTS[s]}; 0 leaves it out)")
-    a = ap.parse_args(argv)
-    counts = {s: getattr(a, s) for s in INSPECTION_SPLITS if getattr(a, s) > 0}
-    out = build_inspection_dataset(a.out_dir, counts=counts, seed=a.seed, size=a.size)
-    manifest = verify_inspection_dataset(out)
-    mb = sum(f["size"] for f in manifest["files"].values()) / 1e6
-    print(f"wrote {len(manifest['files'])} files ({mb:.1f} MB) to {out}")
-
-
-if __name__ == "__main__":
-    main()

@@ -9,8 +9,8 @@ from .registry import count_parameters, create_model, list_models, register_mode
 from .resnet9 import (RESNET9_SETTINGS, ConvBN, Residual, ResNet9, piecewise_linear, resnet9, resnet9_recipe,
                       resnet9_setting)
 from .simple_cnn import SimpleCNN, simple_cnn
-from .pretrain import (IMAGENET_MEAN, IMAGENET_STD, STANDIN_PARTS, Backbone, PretrainRecipe, imagenet_backbone,
-                       pretrain_standin, pretrained_backbone, pretraining_set, resnet9_backbone, standin_backbone)
+from .pretrain import (IMAGENET_MEAN, IMAGENET_STD, STANDIN_PARTS, Backbone, imagenet_backbone, pretrained_backbone,
+                       resnet9_backbone, standin_backbone)
 from .yolo import (YOLO_ASSETS, UltralyticsSetup, offline_ultralytics, predict_detections, train_yolo,
                    ultralytics_config_dir, yolo_amp, yolo_data_yaml, yolo_model)
 from .transfer import (STRATEGIES, TRANSFER_SETTINGS, TransferClassifier, transfer_setting, count_trainable, fit_transfer, label_saving_factor,
@@ -44,7 +44,6 @@ __all__ = [
     "labels_to_reach",
     "label_saving_factor",
     "Backbone",
-    "PretrainRecipe",
     "STANDIN_PARTS",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
@@ -52,8 +51,6 @@ __all__ = [
     "standin_backbone",
     "imagenet_backbone",
     "resnet9_backbone",
-    "pretraining_set",
-    "pretrain_standin",
     "YOLO_ASSETS",
     "UltralyticsSetup",
     "offline_ultralytics",
