@@ -91,7 +91,7 @@ _WHERE = {name: module for module, names in _LAZY.items() for name in names}
 _SUBMODULES = ["assets", "data", "exercises", "metrics", "models", "scenes", "viz", "train", "types", "cli",
                "standins", "calibrate", "harness", "detection_metrics", "anchors", "foundation", "deploy",
                "exercises_deploy", "classical", "exercises_classical", "expect", "exercises_cnn",
-               "exercises_transfer", "exercises_foundation"]
+               "exercises_transfer", "exercises_foundation", "exercises_detect"]
 
 __all__ = [
     "settings", "Settings", "seed_everything", "pick_device",

@@ -47,7 +47,7 @@ __all__ = [
     "ratio_metric",
     "AnchorFit",
     "anchor_fit",
-    "kmeans_anchors",
+    "kmeans_anchors", "kmeans_iou_anchors",
     "scale_anchors",
     "anchor_points",
     "AssignmentCandidates",
@@ -258,6 +258,37 @@ def kmeans_anchors(wh, n: int = 9, *, seed: int = 0, iters: int = 30, evolve: in
             if score > best:
                 k, best = trial, score
     return k[np.argsort(k.prod(axis=1), kind="stable")]
+
+
+def kmeans_iou_anchors(wh, n: int = 9, *, seed: int = 0, iters: int = 100) -> np.ndarray:
+    """``n`` anchors (n, 2) by k-means with the distance ``1 - IoU`` of (w, h) pairs, sorted by area: YOLOv2's recipe.
+
+    Boxes and centres are compared as if they shared a corner (only their shapes count), so a 10 px
+    difference matters for a small box and hardly for a big one, unlike the Euclidean distance. The
+    recipe, exactly (notebook 03's exercise is checked against it): ``rng = np.random.default_rng(seed)``;
+    the starting centres are ``wh[rng.choice(len(wh), n, replace=False)]``; then up to ``iters`` rounds of:
+    each box joins the centre with the highest IoU (the lowest ``1 - IoU``; the first on a tie), each
+    centre becomes the **mean** (w, h) of its boxes (a centre with no box stays where it is), and the
+    loop stops when no centre moved. Returned sorted by area (w * h), smallest first.
+
+    >>> wh = np.array([[10, 10], [12, 12], [50, 100], [54, 96]])
+    >>> kmeans_iou_anchors(wh, n=2).tolist()
+    [[11.0, 11.0], [52.0, 98.0]]
+    """
+    wh = _wh(wh)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= len(wh):
+        raise ValueError(f"n must be a whole number from 1 to the number of boxes ({len(wh)}); got {n!r}")
+    rng = np.random.default_rng(seed)
+    centres = wh[rng.choice(len(wh), n, replace=False)]
+    for _ in range(int(iters)):
+        inter = np.minimum(wh[:, None, 0], centres[None, :, 0]) * np.minimum(wh[:, None, 1], centres[None, :, 1])
+        iou = inter / (wh.prod(axis=1)[:, None] + centres.prod(axis=1)[None, :] - inter)
+        assign = iou.argmax(axis=1)
+        new = np.array([wh[assign == j].mean(axis=0) if (assign == j).any() else centres[j] for j in range(n)])
+        if np.allclose(new, centres, rtol=0, atol=1e-12):
+            break
+        centres = new
+    return centres[np.argsort(centres.prod(axis=1), kind="stable")]
 
 
 def scale_anchors(anchors, from_size: float = 640, to_size: float = 320) -> np.ndarray:

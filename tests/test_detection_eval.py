@@ -723,11 +723,12 @@ def test_yolo_setting_per_profile():
     smoke = yolo_setting(Settings(profile="smoke"))
     full = yolo_setting(Settings(profile="full"))
     assert smoke["name"] == "smoke" and full["name"] == "full"
-    assert set(smoke) == set(full) == {"name", "model", "epochs", "imgsz", "batch", "recall_goal"}
+    assert set(smoke) == set(full) == {"name", "model", "epochs", "imgsz", "batch", "recall_goal", "compare_epochs",
+                                            "compare_fraction"}
     assert full["model"] == smoke["model"] == "yolo11n"
     assert full["imgsz"] == 320  # the images' own size
     assert smoke["imgsz"] == full["imgsz"] // 2  # half the size
-    assert smoke["epochs"] < full["epochs"]
+    assert smoke["epochs"] < full["epochs"] and 0 < smoke["compare_epochs"] < smoke["epochs"]
     assert 0 < smoke["recall_goal"] == full["recall_goal"] <= 1
     smoke["epochs"] = -1  # a copy: the table is not changed
     assert YOLO_SETTINGS["smoke"]["epochs"] > 0

@@ -43,6 +43,7 @@ from ..config import settings as _settings
 from ..standins import announce_standin
 
 __all__ = ["YOLO_ASSETS", "UltralyticsSetup", "offline_ultralytics", "ultralytics_config_dir", "yolo_model",
+           "yolo_weights", "val_predictions",
            "train_yolo", "yolo_data_yaml", "predict_detections", "yolo_amp", "val_detections",
            "YOLO_SETTINGS", "yolo_setting"]
 
@@ -232,6 +233,39 @@ def _asset_for(name: str) -> Asset:
             from None
 
 
+def yolo_weights(settings: Settings | None = None, name: str = "yolo11n", progress: bool = True) -> tuple[str, bool]:
+    """What to hand ``ultralytics.YOLO(...)``, offline-safe: ``(weights, is_standin)``.
+
+    The cached, checksummed COCO checkpoint's path (downloaded once when online), or, offline in the smoke
+    profile (or with ``COURSEKIT_STANDINS=1``), ``"<name>.yaml"``: the same architecture with random weights,
+    announced by a banner. The full profile without the weights raises
+    :class:`~coursekit.assets.AssetUnavailable` with the command that pre-fetches them. Ultralytics' network
+    calls are switched off first (:func:`offline_ultralytics`), so import ``YOLO`` after this call.
+
+    >>> weights, is_standin = yolo_weights(S)              # doctest: +SKIP
+    >>> model = YOLO(weights, task="detect")                # doctest: +SKIP
+    """
+    S = settings or _settings()
+    asset = _asset_for(name)
+    offline_ultralytics(S)
+    try:
+        return str(fetch(asset, home=S.home, progress=progress, offline=S.offline)), False
+    except AssetUnavailable as err:
+        if not (S.smoke or env_flag("COURSEKIT_STANDINS")):
+            raise AssetUnavailable(
+                f"{err}\nOr run on the course's offline stand-in ({name} with random weights; its numbers are not the "
+                "real result): COURSEKIT_PROFILE=smoke, or COURSEKIT_STANDINS=1 for the full-size run.",
+                err.reason) from None
+        announce_standin(
+            replaces=f"{name} pre-trained on COCO (official Ultralytics weights, {asset.filename})",
+            by=f"the same {name} architecture built from {name}.yaml with random weights (no pre-training)",
+            why=f"the {name} weights are not cached and this machine is offline ({err.reason or 'offline'})",
+            real_result="fine-tuned from COCO weights the detector should reach a higher mAP in the same epochs; "
+                        "that number is the learner's measurement (coursekit fetch yolo11n, then the full profile)",
+        )
+        return f"{name}.yaml", True
+
+
 def yolo_model(settings: Settings | None = None, name: str = "yolo11n", progress: bool = True):
     """The YOLO detector to fine-tune: ``(model, is_standin)``.
 
@@ -249,28 +283,10 @@ def yolo_model(settings: Settings | None = None, name: str = "yolo11n", progress
     >>> model.task, is_standin                            # doctest: +SKIP
     ('detect', False)
     """
-    S = settings or _settings()
-    asset = _asset_for(name)
-    offline_ultralytics(S)
+    weights, is_standin = yolo_weights(settings, name, progress=progress)
     from ultralytics import YOLO
 
-    try:
-        path = fetch(asset, home=S.home, progress=progress, offline=S.offline)
-    except AssetUnavailable as err:
-        if not (S.smoke or env_flag("COURSEKIT_STANDINS")):
-            raise AssetUnavailable(
-                f"{err}\nOr run on the course's offline stand-in ({name} with random weights; its numbers are not the "
-                "real result): COURSEKIT_PROFILE=smoke, or COURSEKIT_STANDINS=1 for the full-size run.",
-                err.reason) from None
-        announce_standin(
-            replaces=f"{name} pre-trained on COCO (official Ultralytics weights, {asset.filename})",
-            by=f"the same {name} architecture built from {name}.yaml with random weights (no pre-training)",
-            why=f"the {name} weights are not cached and this machine is offline ({err.reason or 'offline'})",
-            real_result="fine-tuned from COCO weights the detector reaches a much higher mAP in the same epochs; "
-                        "see 'What the real run shows' below",
-        )
-        return YOLO(f"{name}.yaml", task="detect", verbose=False), True
-    return YOLO(str(path), task="detect"), False
+    return YOLO(weights, task="detect", **({"verbose": False} if is_standin else {})), is_standin
 
 
 # --- training -------------------------------------------------------------------------------------------------
@@ -278,10 +294,14 @@ def yolo_model(settings: Settings | None = None, name: str = "yolo11n", progress
 #: Module 3's training and decision settings per run profile (the notebook reads ``yolo_setting(S)``).
 #: ``full``: the real course, fine-tuning the COCO-pre-trained nano model at the images' own size (320 px);
 #: ``smoke``: the same code, fewer epochs at half the size (CI, about 2 minutes of training on 2 CPU cores).
-#: ``recall_goal``: the decision the detector is calibrated for (find at least this fraction of the parts).
+#: ``recall_goal``: the decision the detector is calibrated for (find at least this fraction of the parts);
+#: ``compare_epochs`` / ``compare_fraction``: the short schedule (epochs, share of the training images) on which
+#: pre-trained and from-scratch starts are compared.
 YOLO_SETTINGS: dict[str, dict] = {
-    "full": dict(model="yolo11n", epochs=60, imgsz=320, batch=16, recall_goal=0.95),
-    "smoke": dict(model="yolo11n", epochs=15, imgsz=160, batch=16, recall_goal=0.95),
+    "full": dict(model="yolo11n", epochs=60, imgsz=320, batch=16, recall_goal=0.95, compare_epochs=15,
+                 compare_fraction=1.0),
+    "smoke": dict(model="yolo11n", epochs=13, imgsz=160, batch=16, recall_goal=0.95, compare_epochs=2,
+                  compare_fraction=0.5),
 }
 
 
@@ -492,10 +512,6 @@ def val_detections(model, data_yaml: str | os.PathLike, split: str, *, imgsz: in
     appear in the json's ``image_id`` (the file stem) or get an empty Detections; an ``image_id`` that
     matches no image raises ``ValueError``.
     """
-    import json
-
-    from ..types import Detections
-
     data_yaml = Path(data_yaml)
     args = dict(data=str(data_yaml.resolve()), split=split, imgsz=int(imgsz), batch=int(batch), device=str(device),
                 project=str(Path(project).resolve()), name=str(name), exist_ok=True, save_json=True, plots=False,
@@ -503,10 +519,27 @@ def val_detections(model, data_yaml: str | os.PathLike, split: str, *, imgsz: in
     args.update(overrides)
     metrics = model.val(**args)
     out = Path(project).resolve() / str(name) / "predictions.json"
+    return metrics, val_predictions(out, model.names, data_yaml, split, images=images)
+
+
+def val_predictions(predictions_json: str | os.PathLike, names, data_yaml: str | os.PathLike, split: str,
+                    images: list | None = None) -> list:
+    """The boxes ``model.val(save_json=True)`` scored, read back from its ``predictions.json``: one
+    :class:`~coursekit.types.Detections` per image of ``split`` (sorted by file name unless ``images`` gives
+    the order; an image without a box gets an empty one). ``names``: ``model.names``.
+
+    >>> metrics = model.val(data=yaml_file, split="val", save_json=True)         # doctest: +SKIP
+    >>> preds = val_predictions(metrics.save_dir / "predictions.json", model.names, yaml_file, "val")  # doctest: +SKIP
+    """
+    import json
+
+    from ..types import Detections
+
+    out, data_yaml = Path(predictions_json), Path(data_yaml)
     if not out.is_file():
-        raise FileNotFoundError(f"ultralytics wrote no {out}: was save_json=False passed in overrides?")
+        raise FileNotFoundError(f"ultralytics wrote no {out}: model.val needs save_json=True")
     results = json.loads(out.read_text(encoding="utf-8"))
-    names = [model.names[i] for i in range(len(model.names))]
+    names = [names[i] for i in range(len(names))]
     categories = [{"id": i + 1, "name": n} for i, n in enumerate(names)]
     if images is None:
         import yaml
@@ -528,4 +561,4 @@ def val_detections(model, data_yaml: str | os.PathLike, split: str, *, imgsz: in
         if d.confidence is None:  # no box on this image: an empty prediction, not ground truth
             d = Detections.empty(names, d.image_size)
         preds.append(d)
-    return metrics, preds
+    return preds
