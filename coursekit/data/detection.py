@@ -522,12 +522,12 @@ of scikit-image's bundled CC0 photos (brick, gravel: CC0Textures; camera: CC0 by
 def detection_root(root: str | os.PathLike | None = None) -> Path:
     """Where the dataset is: ``root``, else the repository's ``datasets/parts_detection`` (next to the
     package), else ``$COURSEKIT_HOME/datasets/parts_detection`` (the course cache)."""
-    from ..config import cache_dir
+    from ..config import writable_home
     from .shipped import find_shipped_dataset
 
     return find_shipped_dataset(
         "parts_detection", root,
-        rebuild=f"python -m coursekit.data.detection {cache_dir() / 'datasets' / 'parts_detection'}")
+        rebuild=f"python -m coursekit.data.detection {writable_home() / 'datasets' / 'parts_detection'}")
 
 
 def verify_detection_dataset(root: str | os.PathLike | None = None, splits=None) -> dict:
