@@ -12,6 +12,7 @@ import importlib
 import platform
 import shutil
 import sys
+import tarfile
 from pathlib import Path
 
 from . import assets
@@ -141,10 +142,24 @@ def _fetch(args) -> int:
                 assets.forget(name)
             path = assets.fetch(name, progress=not args.quiet)
             print(f"{name}: ok  {path}")
-        except assets.AssetError as err:
+            if name in PREPARE:
+                print(f"{name}: prepared  {PREPARE[name](path)}")
+        except (assets.AssetError, OSError, tarfile.TarError) as err:
             failed += 1
             print(f"{name}: FAILED\n{err}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _extract_cifar10(archive: Path) -> Path:
+    from .config import Settings
+    from .data.cifar import cifar10_root
+
+    return cifar10_root(archive, Settings(home=cache_dir()))
+
+
+# What `coursekit fetch` also prepares next to the download, so that thirty learners sharing one read-only cache
+# do not each extract their own copy (CIFAR-10: 180 MB and a minute each).
+PREPARE = {"cifar10": _extract_cifar10}
 
 
 def _list(_args) -> int:

@@ -273,3 +273,36 @@ def test_two_learners_share_a_read_only_cache_and_nothing_else(classroom):
         assert cores[0] != cores[1], "the two learners were pinned to the same core"
     assert sorted(p.name for p in cache.rglob("*")) == ["assets", "probe", "shared.txt"]  # nothing written there
     assert (cache / "assets" / "probe" / "shared.txt").read_text() == "filled once by the instructor\n"
+
+
+def _load_config(monkeypatch, tmp_path, **env):
+    if subprocess.run([sys.executable, "-c", "import jupyterhub"], capture_output=True).returncode:
+        pytest.fail("jupyterhub is not installed: pip install -e '.[classroom]' (make test-classroom does)")
+    from traitlets.config.loader import PyFileConfigLoader
+
+    for name in [n for n in os.environ if n.startswith("CLASSROOM_")] + ["COURSEKIT_HOME"]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLASSROOM_STATE", str(tmp_path / "state"))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return PyFileConfigLoader(CONFIG.name, path=str(CLASSROOM)).load_config()
+
+
+def test_the_config_loads_with_the_workshop_defaults(monkeypatch, tmp_path):
+    cfg = _load_config(monkeypatch, tmp_path, CLASSROOM_PASSWORD="room-password-1")
+    assert cfg.JupyterHub.authenticator_class == "shared-password"
+    assert cfg.Authenticator.allowed_users == {f"learner{i:02d}" for i in range(1, 31)}
+    assert cfg.JupyterHub.spawner_class.__name__ == "ClassroomSpawner"
+    assert cfg.Spawner.pre_spawn_hook.__name__ == "copy_course"
+    assert (cfg.Spawner.mem_limit, cfg.Spawner.cpu_limit) == ("6G", 2.0)
+    assert cfg.Spawner.environment["COURSEKIT_HOME"] == "/srv/coursekit-cache"
+    assert cfg.Spawner.environment["COURSEKIT_OFFLINE"] == "1"
+    assert cfg.Spawner.notebook_dir == "~/course"
+    assert "services" not in cfg.JupyterHub or not cfg.JupyterHub.services.to_dict()  # no service token unless CLASSROOM_CHECK_TOKEN asks for one
+    pam = _load_config(monkeypatch, tmp_path, CLASSROOM_AUTH="pam")
+    assert pam.JupyterHub.authenticator_class == "pam"
+
+
+def test_the_config_refuses_to_start_without_a_room_password(monkeypatch, tmp_path):
+    with pytest.raises(SystemExit, match="CLASSROOM_PASSWORD"):
+        _load_config(monkeypatch, tmp_path)

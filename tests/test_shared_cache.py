@@ -169,3 +169,23 @@ def test_nothing_in_coursekit_builds_a_write_path_from_the_cache_folder_directly
             if "cache_dir() /" in code or "S.home /" in code or "Path(S.home) /" in code:
                 offenders.append(f"{path.relative_to(root)}:{n}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
+
+
+def test_fetch_all_extracts_cifar10_into_the_cache_so_learners_share_one_copy(shared, tmp_path, http_files, monkeypatch):
+    from coursekit import cli
+
+    cache, work = shared
+    base, handler = http_files
+    data = _cifar_tar(tmp_path).read_bytes()
+    handler.files["/cifar.tar.gz"] = data
+    fake = Asset(name="cifar10", url=base + "/cifar.tar.gz", sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+                 filename="cifar-10-python.tar.gz", licence="test", used_by=("tests",))
+    monkeypatch.setattr(assets, "ASSETS", {"cifar10": fake})
+    assert cli.main(["fetch", "--all", "-q"]) == 0  # the instructor, before the workshop
+    extracted = cache / "datasets" / "cifar10" / "cifar-10-batches-py" / "batches.meta"
+    assert extracted.is_file()
+    _lock(cache)
+    from coursekit.data.cifar import cifar10_root
+
+    assert cifar10_root(cache / "assets" / "cifar10" / fake.filename, Settings(home=cache)) == extracted.parents[1]
+    assert not work.exists()  # the learner extracted nothing
