@@ -45,7 +45,7 @@ STATE = Path(env("CLASSROOM_STATE", "/srv/jupyterhub"))
 PYTHON_BIN = Path(env("CLASSROOM_PYTHON_BIN", str(Path(sys.executable).parent)))
 LEARNERS = [u for u in env("CLASSROOM_LEARNERS", ",".join(f"learner{i:02d}" for i in range(1, 31))).split(",") if u]
 INSTRUCTOR = env("CLASSROOM_INSTRUCTOR", "")
-MEM = env("CLASSROOM_MEM", "6G")  # 30 x 6 GB needs a 192 GB server; CIFAR-10 + ResNet-9 on the CPU fits in 3 GB
+MEM = env("CLASSROOM_MEM", "6G")  # per process (see the module docstring); 30 learners x 6G needs 180 GB to be safe
 CPUS = float(env("CLASSROOM_CPUS", "2"))
 COURSE_DIR = "course"  # ~/course: the learner's own copy of the notebooks
 
