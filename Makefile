@@ -58,7 +58,9 @@ notebooks: setup
 	COURSEKIT_PROFILE=smoke $(BIN)/python -m pytest notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 
 # Maintainers: refresh the pinned set after changing dependencies (then run `make test` and commit).
+# The classroom extra (jupyterhub, for the instructor's server) is installed first so its pins stay in the set.
 lock: $(STAMP)
+	$(PIP) install --quiet -e ".[test,classroom]"
 	{ grep "^#" requirements/constraints.txt; $(PIP) freeze --exclude-editable | sed -E 's/\+[A-Za-z0-9.]+$$//'; } > requirements/constraints.txt.new
 	mv requirements/constraints.txt.new requirements/constraints.txt
 
