@@ -143,6 +143,17 @@ def test_ultralytics_settings_and_yolo_yamls_go_to_the_learners_folder(shared):
     assert ultralytics_config_dir(Settings(home=cache)) == work / "ultralytics"
 
 
+def test_yolo_data_yamls_are_written_to_the_learners_folder(shared):
+    from coursekit.data.detection import detection_root
+    from coursekit.models.yolo import yolo_data_yaml
+
+    cache, work = shared
+    _lock(cache)
+    written = yolo_data_yaml(detection_root())  # the shipped dataset (repository datasets/), its test split
+    assert written.parent == work / "yolo_data" and written.is_file()
+    assert list(cache.iterdir()) == []
+
+
 def test_doctor_says_the_cache_is_read_only_and_shared_and_where_writes_go(shared):
     from coursekit.cli import cache_rows
 
