@@ -12,7 +12,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.coursekit-installed
 PIP    := $(BIN)/python -m pip
 
-.PHONY: lab test test-browser setup check-env unit notebooks clean-venv lock
+.PHONY: lab test test-browser test-classroom setup check-env unit notebooks clean-venv lock
 
 setup: $(STAMP)
 
@@ -34,7 +34,7 @@ lab: setup
 # COURSEKIT_OFFLINE=1: the same run with or without internet (a cached dataset is still used).
 # .ci/make-test.xml: every test's time (tools/measure_budgets.py turns it into the notebooks' measured budgets).
 test: setup
-	COURSEKIT_PROFILE=smoke COURSEKIT_OFFLINE=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests coursekit notebooks -m "not browser" \
+	COURSEKIT_PROFILE=smoke COURSEKIT_OFFLINE=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests coursekit notebooks -m "not browser and not classroom" \
 		--doctest-modules --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider --durations=30 \
 		--junitxml=.ci/make-test.xml
 
@@ -43,14 +43,24 @@ test: setup
 test-browser: setup
 	$(BIN)/python -m pytest tests/browser -m browser -p no:cacheprovider -v
 
+# The classroom server (classroom/README.md): JupyterHub on localhost with two throw-away system users (as root:
+# it runs useradd/userdel). Installs the `classroom` extra (jupyterhub) and the proxy (npm, pinned by
+# classroom/package-lock.json). CLASSROOM_PYTHON_BIN: a Python the test users may execute, if .venv's is not.
+test-classroom: setup
+	$(PIP) install --quiet -c requirements/constraints.txt -e ".[test,classroom]"
+	npm ci --silent --prefix classroom
+	COURSEKIT_OFFLINE=1 $(BIN)/python -m pytest tests/test_classroom.py -m classroom -p no:cacheprovider -v -s
+
 unit: setup
-	MPLBACKEND=Agg $(BIN)/python -m pytest tests coursekit --doctest-modules -p no:cacheprovider
+	MPLBACKEND=Agg $(BIN)/python -m pytest tests coursekit --doctest-modules -m "not browser and not classroom" -p no:cacheprovider
 
 notebooks: setup
 	COURSEKIT_PROFILE=smoke $(BIN)/python -m pytest notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
 
 # Maintainers: refresh the pinned set after changing dependencies (then run `make test` and commit).
+# The classroom extra (jupyterhub, for the instructor's server) is installed first so its pins stay in the set.
 lock: $(STAMP)
+	$(PIP) install --quiet -e ".[test,classroom]"
 	{ grep "^#" requirements/constraints.txt; $(PIP) freeze --exclude-editable | sed -E 's/\+[A-Za-z0-9.]+$$//'; } > requirements/constraints.txt.new
 	mv requirements/constraints.txt.new requirements/constraints.txt
 

@@ -37,7 +37,7 @@ from importlib import import_module as _import_module
 from . import assets, expect, config as _config_module, standins
 from .expect import FloorNotMet, UnmeasuredExpectation, expectation, run_checks
 from .assets import ASSETS, AssetError, AssetUnavailable, ChecksumMismatch, fetch
-from .config import Settings, pick_device, seed_everything, settings
+from .config import Settings, course_path, pick_device, seed_everything, settings, work_dir, writable_home
 from .standins import announce_standin
 
 __version__ = "0.1.0"
@@ -94,7 +94,7 @@ _SUBMODULES = ["assets", "data", "exercises", "metrics", "models", "scenes", "vi
                "exercises_transfer", "exercises_foundation", "exercises_detect"]
 
 __all__ = [
-    "settings", "Settings", "seed_everything", "pick_device",
+    "settings", "Settings", "seed_everything", "pick_device", "writable_home", "course_path", "work_dir",
     "ASSETS", "fetch", "AssetError", "AssetUnavailable", "ChecksumMismatch",
     "announce_standin",
     "expectation", "run_checks", "FloorNotMet", "UnmeasuredExpectation",

@@ -21,7 +21,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import cache_dir, env_flag
+from .config import cache_dir, env_flag, is_writable, work_dir, writable_home
 
 __all__ = [
     "Asset",
@@ -234,9 +234,14 @@ def assets_dir(home: Path | None = None) -> Path:
 
 
 def asset_path(name: str | Asset, home: Path | None = None) -> Path:
-    """The cache path of an asset (whether or not it is there yet)."""
+    """The cache path of an asset (whether or not it is there yet): ``<cache>/assets/<name>/<file>`` when the
+    file is there or the cache is writable; with a shared, read-only cache that lacks it, the same path under
+    the learner's own folder (:func:`coursekit.config.writable_home`), where :func:`fetch` downloads it."""
     asset = _get(name)
-    return assets_dir(home) / asset.name / asset.filename
+    shared = assets_dir(home) / asset.name / asset.filename
+    if shared.is_file():
+        return shared
+    return assets_dir(writable_home(home)) / asset.name / asset.filename
 
 
 def sha256_of(path: Path) -> str:
@@ -278,7 +283,12 @@ def forget(name: str | Asset, home: Path | None = None) -> None:
 
 
 def _stamp(path: Path) -> Path:
-    return path.with_name(path.name + ".verified")
+    """The checked stamp beside the file, or, for a file in a read-only (shared) cache, in the learner's own
+    folder: checking a shared file never writes to the shared cache."""
+    beside = path.with_name(path.name + ".verified")
+    if beside.is_file() or is_writable(path.parent):
+        return beside
+    return work_dir() / "assets" / path.parent.name / beside.name
 
 
 def _verified(asset: Asset, path: Path) -> bool:
@@ -290,6 +300,11 @@ def _verified(asset: Asset, path: Path) -> bool:
         return True
     if sha256_of(path) != asset.sha256:
         return False
+    if not is_writable(stamp.parent):  # a shared cache's stale stamp: keep this user's own
+        stamp = work_dir() / "assets" / path.parent.name / stamp.name
+        if stamp.is_file() and stamp.read_text().strip() == expected:
+            return True
+    stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(expected + "\n")
     return True
 
@@ -324,6 +339,11 @@ def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, of
         # Also covers a file copied in by hand (classroom USB stick): checked once, then stamped.
         if _verified(asset, dest):
             return dest
+        if not is_writable(dest.parent):
+            raise ChecksumMismatch(
+                f"Asset {asset.name!r}: the file {dest} in the shared, read-only course cache does not have the "
+                f"registered sha256 {asset.sha256}. Ask the instructor to run `coursekit fetch --force "
+                f"{asset.name}` on the server.")
         dest.unlink()
         raise ChecksumMismatch(
             f"Asset {asset.name!r}: the cached file {dest} does not have the registered sha256 {asset.sha256}; "
@@ -337,7 +357,10 @@ def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, of
         if offline:
             reason = f"the cached file {dest} has the {state}"
             raise AssetUnavailable(_offline_message(asset, reason, present=True), reason)
-        dest.unlink()  # not the registered file: download the registered one in its place
+        if is_writable(dest.parent):
+            dest.unlink()  # not the registered file: download the registered one in its place
+        else:  # a shared, read-only cache's wrong copy: download the registered one into the learner's folder
+            dest = work_dir() / "assets" / asset.name / asset.filename
     if offline:
         raise AssetUnavailable(_offline_message(asset, "COURSEKIT_OFFLINE is set"), "COURSEKIT_OFFLINE is set")
 

@@ -12,12 +12,13 @@ import importlib
 import platform
 import shutil
 import sys
+import tarfile
 from pathlib import Path
 
 from . import assets
-from .config import cache_dir, settings
+from .config import cache_dir, cache_is_shared, settings, writable_home
 
-__all__ = ["main", "doctor_report"]
+__all__ = ["main", "doctor_report", "cache_rows"]
 
 
 def _version(module: str) -> str:
@@ -92,11 +93,24 @@ def doctor_report() -> list[tuple[str, str]]:
         rows.append(("device", S.device))
     except Exception as err:  # noqa: BLE001 - a bad env var is exactly what doctor should show
         rows.append(("settings", f"ERROR: {err}"))
-    rows.append(("cache (COURSEKIT_HOME)", str(cache_dir())))
+    rows += cache_rows()
     for asset in assets.ASSETS.values():
         state = assets.cache_state(asset)
         rows.append((f"asset {asset.name}", f"{state} ({asset.size / 1e6:.1f} MB)"))
     return rows
+
+
+def cache_rows() -> list[tuple[str, str]]:
+    """Where the course reads and writes: the cache (``COURSEKIT_HOME``) and, when that is a shared,
+    read-only classroom cache, the learner's own folder that takes every write."""
+    home, mine = cache_dir(), writable_home()
+    if cache_is_shared(home):
+        return [("cache (COURSEKIT_HOME)", f"{home} is read-only (shared course cache): downloads are done; "
+                                           f"anything the course writes goes to {mine}"),
+                ("your folder (COURSEKIT_WORK)", str(mine))]
+    if not home.exists():
+        return [("cache (COURSEKIT_HOME)", f"{home} (not created yet: the first download creates it)")]
+    return [("cache (COURSEKIT_HOME)", f"{home} (writable: downloads and generated data go here)")]
 
 
 def _doctor(_args) -> int:
@@ -128,10 +142,24 @@ def _fetch(args) -> int:
                 assets.forget(name)
             path = assets.fetch(name, progress=not args.quiet)
             print(f"{name}: ok  {path}")
-        except assets.AssetError as err:
+            if name in PREPARE:
+                print(f"{name}: prepared  {PREPARE[name](path)}")
+        except (assets.AssetError, OSError, tarfile.TarError) as err:
             failed += 1
             print(f"{name}: FAILED\n{err}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _extract_cifar10(archive: Path) -> Path:
+    from .config import Settings
+    from .data.cifar import cifar10_root
+
+    return cifar10_root(archive, Settings(home=cache_dir()))
+
+
+# What `coursekit fetch` also prepares next to the download, so that thirty learners sharing one read-only cache
+# do not each extract their own copy (CIFAR-10: 180 MB and a minute each).
+PREPARE = {"cifar10": _extract_cifar10}
 
 
 def _list(_args) -> int:

@@ -12,6 +12,10 @@ Environment variables (all optional):
 - ``COURSEKIT_PROFILE``: ``full`` (default, the real course) or ``smoke`` (tiny data, few steps; what CI runs).
 - ``COURSEKIT_DEVICE``: force ``cpu``, ``cuda``, ``cuda:1`` or ``mps``; default picks cuda > mps > cpu.
 - ``COURSEKIT_HOME``: the cache folder for downloads and generated data (default: the user cache dir).
+  In a classroom it is one shared, read-only folder filled once by the instructor (``coursekit fetch --all``).
+- ``COURSEKIT_WORK``: where the course writes when ``COURSEKIT_HOME`` is read-only (default: the user cache
+  dir + ``coursekit-work``). Every write goes through :func:`writable_home`; reads of prepared data through
+  :func:`course_path` (the shared copy when it is there, else the learner's own).
 - ``COURSEKIT_SEED``: the global seed (default 0).
 - ``COURSEKIT_OFFLINE``: ``1`` never tries the network (classroom without Wi-Fi, CI).
 """
@@ -22,7 +26,8 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["PROFILES", "Settings", "settings", "pick_device", "seed_everything", "cache_dir"]
+__all__ = ["PROFILES", "Settings", "settings", "pick_device", "seed_everything", "cache_dir", "work_dir",
+           "is_writable", "cache_is_shared", "writable_home", "course_path"]
 
 PROFILES = ("full", "smoke")
 
@@ -38,6 +43,70 @@ def cache_dir() -> Path:
         return Path(user_cache_dir("coursekit", appauthor=False))
     except ImportError:  # pragma: no cover - platformdirs is a dependency, this is a fallback
         return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "coursekit"
+
+
+def work_dir() -> Path:
+    """The learner's own writable folder, used when the cache is read-only: ``$COURSEKIT_WORK`` or the
+    user cache dir + ``coursekit-work`` (``~/.cache/coursekit-work`` on Linux)."""
+    work = os.environ.get("COURSEKIT_WORK")
+    if work:
+        return Path(work).expanduser().resolve()
+    try:
+        from platformdirs import user_cache_dir
+
+        return Path(user_cache_dir("coursekit-work", appauthor=False))
+    except ImportError:  # pragma: no cover
+        return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "coursekit-work"
+
+
+def is_writable(path: str | os.PathLike) -> bool:
+    """True if this process may create files in ``path`` (or, if it does not exist yet, create it in its
+    nearest existing parent). For root, which may write anywhere, a folder without its owner's write bit
+    (``chmod 0555``, a locked shared cache) counts as read-only too: the course never writes there.
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp()); is_writable(d), is_writable(d / "new" / "sub")
+    (True, True)
+    >>> d.chmod(0o555); is_writable(d), is_writable(d / "new"); d.chmod(0o755)
+    (False, False)
+    """
+    p = Path(path)
+    while not p.exists():
+        if p.parent == p:
+            return False
+        p = p.parent
+    if not p.is_dir() or not os.access(p, os.W_OK | os.X_OK):
+        return False
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return bool(p.stat().st_mode & 0o200)
+    return True
+
+
+def cache_is_shared(home: str | os.PathLike | None = None) -> bool:
+    """True if the cache folder exists and is read-only for this user (a classroom's shared cache)."""
+    home = Path(home) if home is not None else cache_dir()
+    return home.is_dir() and not is_writable(home)
+
+
+def writable_home(home: str | os.PathLike | None = None) -> Path:
+    """Where the course writes: the cache folder (``home``, default :func:`cache_dir`) when this user may
+    write there, else :func:`work_dir` (a shared, read-only classroom cache is never written to).
+    The one place that decides it: every download, extraction, generated dataset and settings file asks."""
+    home = Path(home) if home is not None else cache_dir()
+    return home if is_writable(home) else work_dir()
+
+
+def course_path(*parts: str, home: str | os.PathLike | None = None, marker: str | None = None) -> Path:
+    """The folder ``<cache>/<parts>`` if it is already there (``marker``: a file inside it that must exist),
+    else the same path under :func:`writable_home`: read the shared copy, write your own.
+
+    >>> import tempfile; d = Path(tempfile.mkdtemp()); course_path("datasets", "x", home=d) == d / "datasets" / "x"
+    True
+    """
+    home = Path(home) if home is not None else cache_dir()
+    shared = home.joinpath(*parts)
+    if (shared / marker).exists() if marker else shared.exists():
+        return shared
+    return writable_home(home).joinpath(*parts)
 
 
 def pick_device(preferred: str | None = None) -> str:

@@ -16,11 +16,16 @@ def _name(req: str) -> str:
     return re.sub(r"[-_.]+", "-", re.split(r"[<>=!~\[; ]", req.strip(), maxsplit=1)[0]).lower()
 
 
-def _pyproject_names() -> set[str]:
+# Extras for the instructor's server only (classroom/): pinned like the rest, but not in a learner's environment.yml.
+SERVER_EXTRAS = ("classroom",)
+
+
+def _pyproject_names(server_extras: bool = True) -> set[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = list(project["dependencies"])
-    for extra in project.get("optional-dependencies", {}).values():
-        reqs += extra
+    for name, extra in project.get("optional-dependencies", {}).items():
+        if server_extras or name not in SERVER_EXTRAS:
+            reqs += extra
     return {_name(r) for r in reqs}
 
 
@@ -43,7 +48,7 @@ def _constraints() -> dict[str, str]:
 
 
 def test_environment_yml_matches_pyproject():
-    py, conda = _pyproject_names(), _conda_pip_names()
+    py, conda = _pyproject_names(server_extras=False), _conda_pip_names()
     assert py == conda, f"only in pyproject: {sorted(py - conda)}; only in environment.yml: {sorted(conda - py)}"
 
 

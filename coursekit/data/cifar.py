@@ -63,8 +63,7 @@ def load_cifar10(S: Settings | None = None, n_train: int | None = None, n_test: 
         )
         return make_standin_cifar10(n_train, n_test, seed=S.seed)
 
-    root = extract_tar(archive, S.home / "datasets" / "cifar10", marker="cifar-10-batches-py/batches.meta",
-                       source_sha256=_registered_sha256())
+    root = cifar10_root(archive, S)
     folder = root / "cifar-10-batches-py"
     classes = [c.decode() if isinstance(c, bytes) else str(c) for c in _read_pickle(folder / "batches.meta")["label_names"]]
     out = []
@@ -77,6 +76,21 @@ def load_cifar10(S: Settings | None = None, n_train: int | None = None, n_test: 
             images, labels = images[keep], labels[keep]
         out.append(ArrayDataset(images, labels, classes, name=f"CIFAR-10 {split}", is_standin=False))
     return out[0], out[1]
+
+
+def cifar10_root(archive: Path, S: Settings | None = None) -> Path:
+    """The extracted CIFAR-10 folder: the cache's copy when it is there (a classroom's shared cache, extracted
+    once by ``coursekit fetch``), else extracted from ``archive`` into the learner's writable folder."""
+    from ..config import course_path, is_writable, writable_home
+
+    S = S or read_settings()
+    marker, sha = "cifar-10-batches-py/batches.meta", _registered_sha256()
+    dest = course_path("datasets", "cifar10", home=S.home, marker=marker)
+    record = dest / ".extracted-from"
+    stale = not (record.is_file() and record.read_text().strip() == sha)
+    if stale and not is_writable(dest.parent):  # a shared copy made from another archive: extract your own
+        dest = writable_home(S.home) / "datasets" / "cifar10"
+    return extract_tar(archive, dest, marker=marker, source_sha256=sha)
 
 
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))

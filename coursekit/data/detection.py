@@ -218,12 +218,12 @@ def render_detection_scene(index: int, split: str = "train", seed: int = 0,
 def detection_root(root: str | os.PathLike | None = None) -> Path:
     """Where the dataset is: ``root``, else the repository's ``datasets/parts_detection`` (next to the
     package), else ``$COURSEKIT_HOME/datasets/parts_detection`` (the course cache)."""
-    from ..config import cache_dir
+    from ..config import writable_home
     from .shipped import find_shipped_dataset
 
     return find_shipped_dataset(
         "parts_detection", root,
-        rebuild=f"python -m tools.build_detection_dataset {cache_dir() / 'datasets' / 'parts_detection'}")
+        rebuild=f"python -m tools.build_detection_dataset {writable_home() / 'datasets' / 'parts_detection'}")
 
 
 def verify_detection_dataset(root: str | os.PathLike | None = None, splits=None) -> dict:

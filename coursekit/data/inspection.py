@@ -312,11 +312,11 @@ def verify_manifest(root: str | os.PathLike, fix: str = "", keep=None) -> dict:
 def inspection_root(root: str | os.PathLike | None = None) -> Path:
     """Where the dataset is: ``root``, else the repository's ``datasets/inspection`` (next to the package),
     else ``$COURSEKIT_HOME/datasets/inspection`` (the course cache)."""
-    from ..config import cache_dir
+    from ..config import writable_home
     from .shipped import find_shipped_dataset
 
     return find_shipped_dataset("inspection", root,
-                                rebuild=f"python -m tools.build_inspection_dataset {cache_dir() / 'datasets' / 'inspection'}")
+                                rebuild=f"python -m tools.build_inspection_dataset {writable_home() / 'datasets' / 'inspection'}")
 
 
 def load_inspection(split: str, root: str | os.PathLike | None = None, verify: bool = True):

@@ -17,7 +17,8 @@ __all__ = ["find_shipped_dataset", "swap_in_folder", "building_folder", "checked
 
 def find_shipped_dataset(name: str, root: str | os.PathLike | None = None, rebuild: str = "") -> Path:
     """``root`` if given, else ``<repository>/datasets/<name>`` (next to the package), else
-    ``$COURSEKIT_HOME/datasets/<name>``: the first that holds a ``manifest.json``.
+    ``$COURSEKIT_HOME/datasets/<name>`` (or, with a read-only cache, the learner's own folder:
+    :func:`coursekit.config.course_path`): the first that holds a ``manifest.json``.
 
     ``rebuild``: the command that regenerates the dataset, quoted in the error when it is nowhere.
     """
@@ -26,9 +27,9 @@ def find_shipped_dataset(name: str, root: str | os.PathLike | None = None, rebui
     here = Path(__file__).resolve().parents[2] / "datasets" / name
     if (here / "manifest.json").is_file():
         return here
-    from ..config import cache_dir
+    from ..config import course_path
 
-    cached = cache_dir() / "datasets" / name
+    cached = course_path("datasets", name, marker="manifest.json")
     if (cached / "manifest.json").is_file():
         return cached
     raise FileNotFoundError(

@@ -14,7 +14,7 @@ A notebook needs three calls::
     model, is_standin = yolo_model(S)                 # real YOLO11n weights, or the announced stand-in
     best, metrics = train_yolo(model, yolo_data_yaml(detection_root()), epochs=S.pick(full=60, smoke=1),
                                imgsz=S.pick(full=320, smoke=64), batch=16, device=S.device,
-                               project=S.home / "runs" / "yolo", name="parts", seed=S.seed)
+                               project=ck.writable_home(S.home) / "runs" / "yolo", name="parts", seed=S.seed)
     dets = predict_detections(model, images)          # list[Detections], one per image
 
 Order matters once: ultralytics reads ``YOLO_CONFIG_DIR``, ``YOLO_OFFLINE`` and ``YOLO_AUTOINSTALL``
@@ -91,14 +91,17 @@ _WARNED: set[str] = set()  # cache folders already warned about (one warning eac
 
 
 def ultralytics_config_dir(settings: Settings | None = None) -> Path:
-    """The folder given to ultralytics as ``YOLO_CONFIG_DIR``: ``<cache>/ultralytics``. Ultralytics keeps
+    """The folder given to ultralytics as ``YOLO_CONFIG_DIR``: ``<cache>/ultralytics`` (under the learner's own
+    folder when the cache is a shared, read-only one: :func:`coursekit.config.writable_home`). Ultralytics keeps
     its ``settings.json`` (and the fonts) in the ``Ultralytics`` sub-folder of it.
 
     >>> ultralytics_config_dir(Settings(home=Path("/tmp/ck"))).as_posix()
     '/tmp/ck/ultralytics'
     """
     S = settings or _settings()
-    return Path(S.home) / "ultralytics"
+    from ..config import writable_home
+
+    return writable_home(S.home) / "ultralytics"
 
 
 def _place_fonts(folder: Path) -> tuple[Path, ...]:
@@ -402,7 +405,7 @@ def yolo_data_yaml(root: str | os.PathLike | None = None, test_split: str = "tes
     import yaml
 
     from ..data.detection import detection_root
-    from ..config import cache_dir
+    from ..config import writable_home
 
     root = Path(root) if root is not None else detection_root()
     source = root if root.suffix in (".yaml", ".yml") else root / "data.yaml"
@@ -425,7 +428,7 @@ def yolo_data_yaml(root: str | os.PathLike | None = None, test_split: str = "tes
         out[key] = str((base / value).resolve())
     out["test"] = str(target)
 
-    folder = Path(out_dir) if out_dir is not None else cache_dir() / "yolo_data"
+    folder = Path(out_dir) if out_dir is not None else writable_home() / "yolo_data"
     folder.mkdir(parents=True, exist_ok=True)
     tag = hashlib.sha256(str(root).encode()).hexdigest()[:8]
     dest = folder / f"{root.name}-{tag}-{test_split}.yaml"
