@@ -12,7 +12,6 @@ on good Wi-Fi, then copy the cache folder to the classroom machines).
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tarfile
@@ -21,6 +20,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from .files import sha256_file
 from .config import cache_dir, env_flag, is_writable, work_dir, writable_home
 
 __all__ = [
@@ -245,12 +245,8 @@ def asset_path(name: str | Asset, home: Path | None = None) -> Path:
 
 
 def sha256_of(path: Path) -> str:
-    """The sha256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """The sha256 of a file (:func:`coursekit.files.sha256_file`, read in 1 MiB chunks)."""
+    return sha256_file(path, CHUNK)
 
 
 def is_cached(name: str | Asset, home: Path | None = None, verify: bool = False) -> bool:

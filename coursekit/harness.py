@@ -27,7 +27,6 @@ import json
 import math
 import os
 import platform
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
@@ -39,6 +38,7 @@ from matplotlib.figure import Figure
 
 from .calibrate import (DEFAULT_THRESHOLD, binary_scores, calibration_bins, expected_calibration_error,
                         operating_point)
+from .files import atomic_write_text
 from .types import Classifications
 
 __all__ = [
@@ -158,23 +158,6 @@ def _environment() -> dict:
     }
 
 
-def _write_atomic(path: Path, write) -> None:
-    """Write via a temporary file in the same folder, then ``os.replace``: all or nothing."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def _num(x) -> float:
     return math.nan if x is None else float(x)
 
@@ -287,10 +270,10 @@ class EvalReport:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         data = self.to_dict()
-        _write_atomic(path, lambda f: json.dump(data, f, indent=2, allow_nan=False))
+        atomic_write_text(path, json.dumps(data, indent=2, allow_nan=False))
         if markdown:
             text = self.to_markdown()
-            _write_atomic(path.with_suffix(".md"), lambda f: f.write(text))
+            atomic_write_text(path.with_suffix(".md"), text)
         return path
 
     @classmethod

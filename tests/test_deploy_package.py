@@ -15,7 +15,7 @@ from coursekit.deploy import package as P
 from coursekit.deploy import quantize as Q
 from coursekit.deploy import tensorrt as T
 from coursekit.deploy.benchmark import onnx_runner
-from coursekit.deploy.files import sha256_file
+from coursekit.files import sha256_file
 
 # run.py in a fresh interpreter (-I: no PYTHONPATH, no user site, no current folder), with torch and coursekit
 # made unimportable: sys.modules[name] = None turns any `import torch` into ImportError.

@@ -228,11 +228,12 @@ def test_atomic_save_keeps_old_report(report, tmp_path, monkeypatch):
     path = report.save(tmp_path / "r.json")
     before = path.read_bytes()
 
-    def broken_dump(obj, f, **kwargs):
-        f.write('{"schema_version": 1, "task": "classif')  # half a file, then the crash
+    import coursekit.files
+
+    def broken_fsync(fd):  # the new report is in the temporary file, then the disk fails
         raise OSError("disk full")
 
-    monkeypatch.setattr(json, "dump", broken_dump)
+    monkeypatch.setattr(coursekit.files.os, "fsync", broken_fsync)
     changed = evaluate_classifications(Classifications(PROBS, NAMES), Y, model_id="b" * 64, dataset_id="other")
     with pytest.raises(OSError, match="disk full"):
         changed.save(path)

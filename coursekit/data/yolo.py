@@ -34,12 +34,10 @@ before anything is written (a :class:`LabelError` lists all of it); their writes
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import re
-import shutil
 import tempfile
 import warnings
 import xml.etree.ElementTree as ET
@@ -52,6 +50,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..files import atomic_copy, atomic_write_text
 from .imagefolder import IMAGE_EXTENSIONS, _decode, _is_junk, _is_text, _sniff
 
 __all__ = [
@@ -402,38 +401,6 @@ def _fmt(v: float) -> str:
 
 def _yolo_line(cls: int, box: Sequence[float]) -> str:
     return f"{int(cls)} " + " ".join(_fmt(float(v)) for v in box)
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    _atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _atomic_copy(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        shutil.copy2(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _exif_swaps(im: Image.Image) -> bool:
@@ -1534,7 +1501,7 @@ def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.Pa
         W, H = imgs[iid][2]
         dst = out_images / fname
         if dst.resolve() != path.resolve():
-            _atomic_copy(path, dst)
+            atomic_copy(path, dst)
             written.append(dst)
         boxes = rows.get(iid, [])
         if boxes:
@@ -1545,7 +1512,7 @@ def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.Pa
             text = ""
             notes.append(LabelProblem("empty_label", "info", lf, f"{fname}: no boxes: written as an empty label file "
                                                                  "(a background image)", None, split))
-        _atomic_write_text(lf, text)
+        atomic_write_text(lf, text)
         written.append(lf)
         n_boxes += len(boxes)
 
@@ -1556,7 +1523,7 @@ def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.Pa
     if "val" not in config:
         notes.append(LabelProblem("bad_yaml", "info", data_yaml, f"{data_yaml.name} has no 'val' split yet — convert "
                                                                  "the validation json with split='val'"))
-    _atomic_write_text(data_yaml, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    atomic_write_text(data_yaml, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     written.append(data_yaml)
     counts = Counter(reason for reason, *_ in skipped)
     return ConversionResult(out_dir, data_yaml, names, dict(enumerate(order)), len(label_files), n_boxes, written,
@@ -1767,7 +1734,7 @@ def voc_to_yolo(xml_dir: str | os.PathLike, out_dir: str | os.PathLike, class_na
         notes.append(LabelProblem("difficult_object", "info", xml_dir,
                                   f"{n_difficult} object(s) marked difficult were kept (YOLO has no 'difficult' flag)"))
     for path, text in outputs:
-        _atomic_write_text(path, text)
+        atomic_write_text(path, text)
     return ConversionResult(out_dir, None, class_names, None, len(outputs), n_boxes, [p for p, _ in outputs], notes,
                             skipped)
 

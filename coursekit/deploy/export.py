@@ -25,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .files import temporary_dir_beside
+from ..files import temporary_dir_beside
 
 __all__ = ["ExportResult", "ParityReport", "export_onnx", "onnx_opset", "parity", "cosine_similarity",
            "DEFAULT_OPSET"]

@@ -36,7 +36,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .files import atomic_write_text, replace_dir, sha256_file, temporary_dir_beside
+from ..files import atomic_write_text, replace_dir, sha256_file, temporary_dir_beside
 from .quantize import GateFailed, GateResult
 
 __all__ = ["PreprocessSpec", "write_package", "verify_package", "PackageError", "jetson_dockerfile",

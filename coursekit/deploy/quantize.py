@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import temporary_dir_beside
+from ..files import temporary_dir_beside
 
 __all__ = ["MIN_CALIBRATION", "CalibrationError", "CalibrationReader", "calibration_set", "quantize_int8",
            "qdq_zero_points", "tensorrt_qdq_problems", "convert_fp16", "GateResult", "GateFailed", "accuracy_gate", "CALIBRATION_METHODS"]

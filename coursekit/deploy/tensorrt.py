@@ -147,7 +147,7 @@ def build_engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, *
 
     import tensorrt as trt
 
-    from .files import atomic_write_bytes, atomic_write_text
+    from ..files import atomic_write_bytes, atomic_write_text
 
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")

@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import sys
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +37,7 @@ import numpy as np
 
 from ..assets import ASSETS, Asset, AssetUnavailable, fetch
 from ..config import Settings, env_flag
+from ..files import atomic_copy, atomic_write_text
 from ..config import settings as _settings
 from ..standins import announce_standin
 
@@ -114,14 +113,7 @@ def _place_fonts(folder: Path) -> tuple[Path, ...]:
     for name in _FONT_NAMES:
         dest = folder / name
         if not dest.is_file() or dest.stat().st_size != source.stat().st_size:
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
-            os.close(fd)
-            try:
-                shutil.copyfile(source, tmp)
-                os.replace(tmp, dest)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_copy(source, dest)
         placed.append(dest)
     return tuple(placed)
 
@@ -434,15 +426,7 @@ def yolo_data_yaml(root: str | os.PathLike | None = None, test_split: str = "tes
     dest = folder / f"{root.name}-{tag}-{test_split}.yaml"
     text = (f"# {test_split} of {root} as ultralytics' 'test' split; written by coursekit.models.yolo.yolo_data_yaml\n"
             + yaml.safe_dump(out, sort_keys=False, allow_unicode=True))
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(dest, text)
     return dest
 
 

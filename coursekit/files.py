@@ -1,4 +1,4 @@
-"""Atomic file writes and checksums: a reader never sees a half-written file.
+"""Atomic file writes and checksums, for the whole package: a reader never sees a half-written file.
 
 Everything is written to a temporary file in the destination's own folder (same file system), then
 renamed into place with ``os.replace`` (atomic on POSIX and Windows). On any error the temporary file is
@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "sha256_file", "temporary_dir_beside", "replace_dir"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_copy", "sha256_file", "temporary_dir_beside", "replace_dir"]
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -53,6 +53,21 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_copy(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Copy ``src`` (bytes and metadata, ``shutil.copy2``) to ``dst`` atomically."""
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+    os.close(fd)
+    try:
+        shutil.copy2(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dst
 
 
 @contextlib.contextmanager
