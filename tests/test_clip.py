@@ -287,6 +287,7 @@ def built(tmp_path_factory) -> Path:
     return train_clip_standin(tmp_path_factory.mktemp("clip") / "s", TINY, progress=False)
 
 
+@pytest.mark.slow
 def test_train_writes_a_checked_folder_and_reloads(built):
     assert sorted(p.name for p in built.iterdir()) == ["README.md", "manifest.json", "tiny-clip-inspection.pt"]
     assert sorted(p.name for p in built.parent.iterdir()) == [built.name], "a temp or .old folder was left"
@@ -305,6 +306,7 @@ def test_train_writes_a_checked_folder_and_reloads(built):
     assert clip.info["results"] == m["results"]
 
 
+@pytest.mark.slow
 def test_tiny_rebuild_is_deterministic_and_replaces_atomically(built, tmp_path):
     out = tmp_path / "s"
     shutil.copytree(built, out)
@@ -420,6 +422,7 @@ def test_twins_follow_their_defect_and_respect_the_heldout_pairs():
 
 # --- what the shipped stand-in does (measured) --------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_shipped_standin_beats_chance_on_heldout_pairs(standin):
     """Re-measured here on 480 test images (121 of held-out pairs), not read from the manifest. Measured when
     it was built: part type 83% on the held-out pairs, 94% on the others; defects 72% on the others and 27%

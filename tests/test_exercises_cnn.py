@@ -251,6 +251,7 @@ def test_resnet9_needs_named_stages_and_the_arguments():
     rejects(X.check_resnet9, NoWidth, "def __init__\\(self, num_classes=10, width=64\\)")
 
 
+@pytest.mark.slow
 def test_resnet9_that_does_not_train_is_named():
     base = make_resnet9()
 

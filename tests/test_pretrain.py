@@ -57,6 +57,7 @@ def test_resnet9_backbone_features_and_weights(tmp_path):
 
 # --- making the stand-in -------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_pretrain_standin_writes_a_checked_folder(built):
     assert sorted(p.name for p in built.iterdir()) == sorted([STANDIN_FILE, "manifest.json", "README.md"])
     assert sorted(p.name for p in built.parent.iterdir()) == [built.name], "a temp or .old folder was left"
@@ -93,6 +94,7 @@ def test_standin_backbone_loads_the_built_folder(built):
     assert not torch.equal(fresh["prep.conv.weight"], state["prep.conv.weight"])
 
 
+@pytest.mark.slow
 def test_pretrain_standin_is_deterministic_and_replaces_atomically(built, tmp_path):
     out = tmp_path / "s"
     shutil.copytree(built, out)  # an existing output: the rebuild replaces it
@@ -107,6 +109,7 @@ def test_pretrain_standin_is_deterministic_and_replaces_atomically(built, tmp_pa
         assert a[key] == b[key], key
 
 
+@pytest.mark.slow
 def test_pretrain_standin_survives_a_leftover_old_folder(tmp_path):
     recipe = PretrainRecipe(scenes=8, epochs=1, width=4)
     out = pretrain_standin(tmp_path / "s", recipe, progress=False)

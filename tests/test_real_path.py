@@ -167,6 +167,7 @@ def _run(name: str, home: Path, index: dict, whole: bool, tmp_path: Path):
     return r["errors"], r["output"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_real_path_cells_run(name, real_files, tmp_path):
     home, index = real_files

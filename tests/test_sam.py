@@ -280,6 +280,7 @@ def built(tmp_path_factory) -> Path:
     return build_sam_standin(tmp_path_factory.mktemp("sam") / "s", TINY, progress=False, evaluate=False)
 
 
+@pytest.mark.slow
 def test_tiny_rebuild_is_deterministic(built, tmp_path):
     manifest = json.loads((built / "manifest.json").read_text())
     weights = built / manifest["weights"]

@@ -131,6 +131,7 @@ def isolated_env(tmp_path) -> dict:
     return env
 
 
+@pytest.mark.slow
 def test_standin_trains_and_predicts_without_any_network_attempt(tmp_path, isolated_env):
     """About 10-15 s on 2 CPU cores: importing torch and ultralytics (~4 s), one epoch at 64 px on 4 images with
     plots (~6 s), two predictions."""
