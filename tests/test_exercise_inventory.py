@@ -86,6 +86,12 @@ EXERCISES["05_deploy_to_the_edge"] = {
 #
 # ----------------------------------------------------------------------------- notebook 06
 EXERCISES["06_when_classical_wins"] = {
+    "my_pose": ("check_pose", "my_pose_solution"),
+    "template_scores": ("check_template_scores", "template_scores_solution"),
+    "count_holes": ("check_count_holes", "count_holes_solution"),
+    "otsu_threshold": ("check_otsu_threshold", "otsu_threshold_solution"),
+    "moments_angle": ("check_moments_angle", "moments_angle_solution"),
+    "tune_param2": ("check_tune_param2", "tune_param2_solution"),
 }
 #
 #
@@ -94,7 +100,7 @@ EXERCISES["06_when_classical_wins"] = {
 
 #: the fewest learner-written, checked exercises each notebook must keep
 MINIMUM = {"01_cnn_from_scratch": 9, "02_finetune_pretrained": 7, "03_train_yolo_detector": 6,
-           "04_foundation_models_zero_shot": 5, "05_deploy_to_the_edge": 9, "06_when_classical_wins": 0}
+           "04_foundation_models_zero_shot": 5, "05_deploy_to_the_edge": 9, "06_when_classical_wins": 6}
 
 ROWS = [(nb, name) for nb, table in EXERCISES.items() for name in table]
 
