@@ -170,13 +170,16 @@ def _read_batch(path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cifar10_loaders(train: ArrayDataset, test: ArrayDataset, device: str, batch_size: int = 512, seed: int = 0,
-                    cutout: int = 8):
+                    cutout: int = 8, rank: int = 0, world_size: int = 1):
     """The (train, test) :class:`~coursekit.data.TensorLoader` pair Module 1 trains with, and the (mean, std).
 
     - normalisation: CIFAR-10's channel statistics, or the stand-in's own (computed from its training set);
     - training batches: shuffled, random crop (4 px reflect padding), flip and one ``cutout`` square;
       incomplete last batch dropped (a batch of 3 images would upset BatchNorm);
-    - channels-last memory format on CUDA (faster convolutions on tensor cores).
+    - channels-last memory format on CUDA (faster convolutions on tensor cores);
+    - ``rank`` / ``world_size``: the training loader gives this process its shard (see
+      :class:`~coursekit.data.TensorLoader`); ``batch_size`` is then the per-process batch (global batch /
+      ``world_size``). The test loader is not sharded.
     """
     from .loaders import CIFAR10_MEAN, CIFAR10_STD, Augment, TensorLoader, channel_stats
 
@@ -184,7 +187,8 @@ def cifar10_loaders(train: ArrayDataset, test: ArrayDataset, device: str, batch_
     channels_last = str(device).startswith("cuda")
     train_loader = TensorLoader(train.images, train.labels, batch_size=batch_size, shuffle=True,
                                 augment=Augment(crop_pad=4, flip=True, cutout=cutout), mean=mean, std=std,
-                                device=device, seed=seed, drop_last=True, channels_last=channels_last)
+                                device=device, seed=seed, drop_last=True, channels_last=channels_last,
+                                rank=rank, world_size=world_size)
     test_loader = TensorLoader(test.images, test.labels, batch_size=1000, mean=mean, std=std, device=device,
                                channels_last=channels_last)
     return train_loader, test_loader, (mean, std)

@@ -186,6 +186,13 @@ class TensorLoader:
         dtype: dtype of the stored images and the batches.
         channels_last: hand out batches in channels-last memory format (faster convolutions on GPUs).
         num_classes: if given, labels must be in ``[0, num_classes)``.
+        rank, world_size: data-parallel sharding (one process per device, ``DistributedDataParallel``):
+            every process draws the same epoch plan from ``(seed, epoch)`` and keeps every
+            ``world_size``-th position of it from ``rank`` on, as ``torch.utils.data.DistributedSampler``
+            does (the last ``N % world_size`` positions of the shuffled order are dropped so all shards have
+            the same length and the same number of batches). With ``batch_size`` = global batch /
+            ``world_size``, batch ``b`` of all shards together is exactly batch ``b`` of one unsharded
+            loader with the global batch, with the same augmentations.
 
     The epoch used by the next ``for`` loop is ``loader.epoch``: :meth:`set_epoch` sets it (``fit`` calls
     it), and each loop over the loader adds one.
@@ -206,7 +213,12 @@ class TensorLoader:
         dtype: torch.dtype = torch.float32,
         channels_last: bool = False,
         num_classes: int | None = None,
+        rank: int = 0,
+        world_size: int = 1,
     ):
+        if not isinstance(world_size, int) or world_size < 1 or not isinstance(rank, int) or not 0 <= rank < world_size:
+            raise ValueError(f"need 0 <= rank < world_size (integers); got rank={rank!r}, world_size={world_size!r}")
+        self.rank, self.world_size = rank, world_size
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}")
         if not isinstance(seed, int) or seed < 0:
@@ -226,6 +238,8 @@ class TensorLoader:
             raise ValueError(f"images and labels differ in length: {len(images)} images, {len(y)} labels")
         if len(y) == 0:
             raise ValueError("the dataset is empty")
+        if len(y) < world_size:
+            raise ValueError(f"{len(y)} images cannot be split into world_size={world_size} shards")
         if y.min() < 0 or (num_classes is not None and y.max() >= num_classes):
             upper = f"num_classes - 1 = {num_classes - 1}" if num_classes is not None else "infinity"
             raise ValueError(f"labels must be in [0, {upper}]; found values from {int(y.min())} to {int(y.max())}")
@@ -256,14 +270,19 @@ class TensorLoader:
     # ---- what DataLoader users expect -------------------------------------------------------------
 
     def __len__(self) -> int:
-        """Number of batches per epoch."""
-        n = len(self.labels)
+        """Number of batches per epoch (of this process's shard)."""
+        n = self.shard_samples
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     @property
     def num_samples(self) -> int:
         """Number of images in the dataset."""
         return len(self.labels)
+
+    @property
+    def shard_samples(self) -> int:
+        """Number of images this process sees per epoch: ``num_samples // world_size``."""
+        return len(self.labels) // self.world_size
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next loop over the loader produce epoch ``epoch``'s order and augmentations."""
@@ -278,7 +297,8 @@ class TensorLoader:
         n, c, h, w = self.images.shape
         return (
             f"TensorLoader({n} images {c}x{h}x{w}, batch_size={self.batch_size}, batches={len(self)}, "
-            f"shuffle={self.shuffle}, augment={self.augment}, device='{self.device}')"
+            f"shuffle={self.shuffle}, augment={self.augment}, device='{self.device}'"
+            + (f", rank={self.rank}, world_size={self.world_size})" if self.world_size > 1 else ")")
         )
 
     # ---- the work ---------------------------------------------------------------------------------
@@ -290,7 +310,8 @@ class TensorLoader:
 
     def epoch_plan(self, epoch: int) -> dict[str, torch.Tensor]:
         """The random decisions for one epoch: the image order and, per position in that order, the
-        flip / crop offset / cutout corner. Drawn on the CPU (reproducible), then moved to the device."""
+        flip / crop offset / cutout corner. Drawn on the CPU (reproducible), then moved to the device.
+        With ``world_size > 1``: this process's shard of that plan (every ``world_size``-th position)."""
         n, (h, w) = self.num_samples, self.images.shape[2:]
         g = self._generator(epoch)
         plan = {"order": torch.randperm(n, generator=g) if self.shuffle else torch.arange(n)}
@@ -301,6 +322,9 @@ class TensorLoader:
             plan["dx"] = torch.randint(0, 2 * a.crop_pad + 1, (n,), generator=g)
             plan["cut_y"] = torch.randint(0, h - a.cutout + 1, (n,), generator=g)
             plan["cut_x"] = torch.randint(0, w - a.cutout + 1, (n,), generator=g)
+        if self.world_size > 1:  # the same plan on every process; each keeps its interleaved shard
+            keep = self.shard_samples * self.world_size
+            plan = {k: v[:keep][self.rank :: self.world_size] for k, v in plan.items()}
         return {k: v.to(self.device) for k, v in plan.items()}
 
     def _batches(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
