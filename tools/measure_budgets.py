@@ -45,14 +45,21 @@ def notebook_times(junit: Path) -> tuple[dict[str, float], float, int]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("junit", type=Path)
+    ap.add_argument("junit", type=Path, nargs="+", help="JUnit reports (make test's, or nbval runs of some notebooks)")
     ap.add_argument("--machine", default=f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU")
+    ap.add_argument("--what", default="smoke profile under nbval in make test (sum of the cells' times): "
+                    "tools/measure_budgets.py", help="how the reports were made")
     ap.add_argument("--wall", type=float, default=None, help="make test's wall time from a fresh clone, in seconds "
                     "(installs included: `time make test`)")
     args = ap.parse_args(argv)
-    per, rest, n = notebook_times(args.junit)
+    per, rest, n = {}, 0.0, 0
+    for report in args.junit:
+        p, r, k = notebook_times(report)
+        per.update(p)
+        rest, n = rest + r, n + k
+    per = dict(sorted(per.items()))
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    data = {"what": "smoke profile under nbval in make test (sum of the cells' times): tools/measure_budgets.py",
+    data = {"what": args.what,
             "date": date.today().isoformat(), "commit": commit or None, "machine": args.machine,
             "load_average_1min_after": round(os.getloadavg()[0], 2), "tests": n,
             "notebooks": {k: round(v, 1) for k, v in per.items()}, "other_tests_seconds": round(rest, 1),
