@@ -127,7 +127,7 @@ def test_smoke_profile_offline_uses_the_announced_standin(home, monkeypatch, cap
 def test_benchmark_script_runs_end_to_end_in_smoke(home, tmp_path):
     """The GPU benchmark must not rot: run it tiny on the stand-in and read its result line."""
     env = {"COURSEKIT_PROFILE": "smoke", "COURSEKIT_OFFLINE": "1", "COURSEKIT_HOME": str(home),
-           "COURSEKIT_DEVICE": "cpu", "PATH": "/usr/bin:/bin"}
+           "COURSEKIT_DEVICE": "cpu", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}  # this checkout's coursekit
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cifar10_resnet9.py"), "--epochs", "1",
                            "--width", "8", "--batch-size", "128", "--quiet"],
                           capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
