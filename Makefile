@@ -11,6 +11,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.coursekit-installed
 PIP    := $(BIN)/python -m pip
+LAB_DIR ?= notebooks
 
 .PHONY: lab test test-browser test-classroom setup check-env unit notebooks clean-venv lock
 
@@ -29,7 +30,7 @@ check-env:
 
 lab: setup
 	$(BIN)/coursekit doctor || true
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=$(LAB_DIR) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # COURSEKIT_OFFLINE=1: the same run with or without internet (a cached dataset is still used).
 # .ci/make-test.xml: every test's time (tools/measure_budgets.py turns it into the notebooks' measured budgets).

@@ -24,7 +24,15 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("COURSEKIT_ARTIFACTS", ROOT / ".ci" / "artifacts"))
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-FIRST_CELLS = 8  # notebook 01: intro, settings, the settings cell, ..., the class grid (cell 7)
+NOTEBOOK = ROOT / "notebooks" / "01_cnn_from_scratch.ipynb"
+
+
+def _cells_to_run() -> int:
+    """Every cell of notebook 01 up to and including the class grid (its first picture)."""
+    import json
+
+    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
+    return next(i for i, c in enumerate(cells) if "show_class_grid(" in "".join(c["source"])) + 1
 
 
 def _free_port() -> int:
@@ -43,8 +51,9 @@ def lab(tmp_path_factory):
     port, token = _free_port(), "coursekit-browser-test"
     env = {**os.environ, "COURSEKIT_PROFILE": "smoke", "COURSEKIT_OFFLINE": "1",
            "JUPYTER_RUNTIME_DIR": str(tmp_path_factory.mktemp("jupyter-runtime"))}
-    args = f"--no-browser --port={port} --ServerApp.token={token} --ServerApp.ip=127.0.0.1 --notebook-dir={course}"
-    proc = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"], cwd=ROOT, env=env,
+    args = f"--no-browser --port={port} --ServerApp.token={token} --ServerApp.ip=127.0.0.1"
+    proc = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_DIR={course}", f"LAB_ARGS={args}"],
+                            cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
@@ -110,7 +119,7 @@ def test_notebook_01_runs_its_first_cells_in_jupyterlab(lab, browser):
         raise
     browser.find_elements(By.CSS_SELECTOR, ".jp-Notebook .jp-Cell")[0].click()
     run = browser.find_element(By.CSS_SELECTOR, ".jp-NotebookPanel-toolbar [data-command='notebook:run-cell-and-select-next']")
-    for _ in range(FIRST_CELLS):     # the toolbar's "Run this cell and advance" button (Shift+Enter)
+    for _ in range(_cells_to_run()):     # the toolbar's "Run this cell and advance" button (Shift+Enter)
         run.click()
         time.sleep(0.5)
     try:
