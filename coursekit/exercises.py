@@ -1625,6 +1625,19 @@ _PROMPT_HINT = ("write a few templates with a '{}' where the class name goes, e.
                 "'a {} on a conveyor belt.': describe how *these* photos look (industrial, metal, close-up).")
 
 
+def _check_templates(templates, name: str, hint: str) -> None:
+    """A blank answer is "not attempted"; otherwise a list of strings with exactly one ``{}`` each."""
+    if _blank(templates) or (isinstance(templates, (list, tuple)) and not templates):
+        raise _NotAttempted
+    if isinstance(templates, str) or not isinstance(templates, (list, tuple)):
+        raise ExerciseError(f"{name}: give a list of template strings, e.g. ['a photo of a {{}}.'], not "
+                            f"{type(templates).__name__}")
+    for t in templates:
+        if not isinstance(t, str) or t.count("{}") != 1:
+            raise ExerciseError(f"{name}: template {t!r} must be a string with exactly one '{{}}' (where the "
+                                f"class name goes). hint: {hint}")
+
+
 def check_prompt_set(templates, accuracy: Callable[[Sequence[str]], float], baseline: float,
                      min_gain: float = 0.0) -> bool:
     """Check a learner's prompt templates: their zero-shot accuracy must beat ``baseline`` by more than ``min_gain``.
@@ -1640,15 +1653,7 @@ def check_prompt_set(templates, accuracy: Callable[[Sequence[str]], float], base
     name = "prompt_set"
 
     def body() -> bool:
-        if _blank(templates) or (isinstance(templates, (list, tuple)) and not templates):
-            raise _NotAttempted
-        if isinstance(templates, str) or not isinstance(templates, (list, tuple)):
-            raise ExerciseError(f"{name}: give a list of template strings, e.g. ['a photo of a {{}}.'], not "
-                                f"{type(templates).__name__}")
-        for t in templates:
-            if not isinstance(t, str) or t.count("{}") != 1:
-                raise ExerciseError(f"{name}: template {t!r} must be a string with exactly one '{{}}' (where the "
-                                    f"class name goes). hint: {_PROMPT_HINT}")
+        _check_templates(templates, name, _PROMPT_HINT)
         got = float(accuracy(list(templates)))
         if got <= baseline + min_gain:
             raise _wrong(name, f"your {len(templates)} template(s) on the validation images",

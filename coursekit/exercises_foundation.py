@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .exercises import (ExerciseError, _NotAttempted, _attempt, _blank, _call, _correct, _wrong, check_mask_iou,
+from .exercises import (ExerciseError, _NotAttempted, _attempt, _blank, _call, _check_templates, _correct, _wrong, check_mask_iou,
                         check_zero_shot)
 
 __all__ = ["check_zero_shot", "check_mask_iou", "check_prompt_ensemble", "check_prompt_gain", "bootstrap_gain",
@@ -177,15 +177,7 @@ def check_prompt_gain(templates, correct: Callable[[list[str]], Any], baseline_c
     name = "prompt_gain"
 
     def body() -> bool:
-        if _blank(templates) or (isinstance(templates, (list, tuple)) and not templates):
-            raise _NotAttempted
-        if isinstance(templates, str) or not isinstance(templates, (list, tuple)):
-            raise ExerciseError(f"{name}: give a list of template strings, e.g. ['a photo of a {{}}.'], not "
-                                f"{type(templates).__name__}")
-        for t in templates:
-            if not isinstance(t, str) or t.count("{}") != 1:
-                raise ExerciseError(f"{name}: template {t!r} must be a string with exactly one '{{}}' (where the "
-                                    f"class name goes). hint: {_GAIN_HINT}")
+        _check_templates(templates, name, _GAIN_HINT)
         base = np.asarray(baseline_correct, bool)
         mine = np.asarray(correct(list(templates)), bool)
         gain, low, high = bootstrap_gain(mine, base, n_resamples=n_resamples, confidence=confidence)
