@@ -34,9 +34,14 @@ lab: setup
 
 # COURSEKIT_OFFLINE=1: the same run with or without internet (a cached dataset is still used).
 # .ci/make-test.xml: every test's time (tools/measure_budgets.py turns it into the notebooks' measured budgets).
+# TEST_WORKERS: pytest-xdist processes (2 = the CI machine's cores), each with one torch/OpenMP thread; notebooks
+# 02 -> 05 run in order on one of them (tests/conftest.py), everything else on the other as it frees up.
+# TEST_WORKERS=0 runs everything in one process, as before.
+TEST_WORKERS ?= 2
 test: setup
-	COURSEKIT_PROFILE=smoke COURSEKIT_OFFLINE=1 MPLBACKEND=Agg $(BIN)/python -m pytest tests coursekit notebooks -m "not browser and not classroom" \
-		--doctest-modules --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider --durations=30 \
+	COURSEKIT_PROFILE=smoke COURSEKIT_OFFLINE=1 MPLBACKEND=Agg $(if $(filter 0,$(TEST_WORKERS)),,OMP_NUM_THREADS=1) \
+		$(BIN)/python -m pytest tests coursekit notebooks -m "not browser and not classroom" \
+		$(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup) --doctest-modules --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider --durations=30 \
 		--junitxml=.ci/make-test.xml
 
 # JupyterLab in headless Chromium (Debian's chromium + chromium-driver; .ci/run installs them): notebook 01's first

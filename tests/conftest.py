@@ -75,3 +75,17 @@ def http_files():
     finally:
         server.shutdown()
         server.server_close()
+
+
+# make test runs on two pytest-xdist workers (`--dist loadgroup`). Notebooks 02 -> 05 form one chain on one
+# worker, in order: 04 and 05 read what 02 and 03 wrote under runs/ (03's best.pt, 02's labels curve). Every
+# other notebook is one scope (its cells run in order on one worker, in one kernel); unit tests spread.
+NOTEBOOK_CHAIN = ("02_finetune_pretrained", "03_train_yolo_detector", "04_foundation_models_zero_shot",
+                  "05_deploy_to_the_edge")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = Path(str(item.fspath))
+        if path.suffix == ".ipynb" and path.stem in NOTEBOOK_CHAIN:
+            item.add_marker(pytest.mark.xdist_group("notebooks-02-to-05"))

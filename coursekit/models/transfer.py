@@ -37,7 +37,7 @@ STRATEGIES = ("frozen", "finetune", "scratch")
 TRANSFER_SETTINGS = {
     "full": dict(ks=(5, 10, 25, 50, 200, 500, 2000), seeds=(0, 1, 2), steps=200, min_epochs=20, batch_size=32,
                  pool=1000, n_extra=100, cycles=3, lr={"frozen": 0.2, "finetune": 0.05, "scratch": 0.05}),
-    "smoke": dict(ks=(10, 200), seeds=(0,), steps=40, min_epochs=0, batch_size=32, pool=300, n_extra=50, cycles=2,
+    "smoke": dict(ks=(10, 100), seeds=(0,), steps=20, min_epochs=0, batch_size=32, pool=200, n_extra=50, cycles=2,
                   lr={"frozen": 0.2, "finetune": 0.05, "scratch": 0.05}),
 }
 
