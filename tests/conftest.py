@@ -77,9 +77,10 @@ def http_files():
         server.server_close()
 
 
-# make test runs on two pytest-xdist workers (`--dist loadgroup`). Notebooks 02 -> 05 form one chain on one
-# worker, in order: 04 and 05 read what 02 and 03 wrote under runs/ (03's best.pt, 02's labels curve). Every
-# other notebook is one scope (its cells run in order on one worker, in one kernel); unit tests spread.
+# make test runs on two pytest-xdist workers (`--dist loadgroup`, where an unmarked test is its own unit of work).
+# Every notebook is one group, so that its cells run in order on one worker, in one kernel; notebooks 02 -> 05
+# share one group, in order, because 04 and 05 read what 02 and 03 wrote under runs/ (03's best.pt, 02's labels
+# curve). Unit tests spread over both workers.
 NOTEBOOK_CHAIN = ("02_finetune_pretrained", "03_train_yolo_detector", "04_foundation_models_zero_shot",
                   "05_deploy_to_the_edge")
 
@@ -87,5 +88,5 @@ NOTEBOOK_CHAIN = ("02_finetune_pretrained", "03_train_yolo_detector", "04_founda
 def pytest_collection_modifyitems(config, items):
     for item in items:
         path = Path(str(item.fspath))
-        if path.suffix == ".ipynb" and path.stem in NOTEBOOK_CHAIN:
-            item.add_marker(pytest.mark.xdist_group("notebooks-02-to-05"))
+        if path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.xdist_group("notebooks-02-to-05" if path.stem in NOTEBOOK_CHAIN else path.stem))
