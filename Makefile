@@ -41,7 +41,7 @@ TEST_WORKERS ?= 2
 test: setup
 	COURSEKIT_PROFILE=smoke COURSEKIT_OFFLINE=1 MPLBACKEND=Agg $(if $(filter 0,$(TEST_WORKERS)),,OMP_NUM_THREADS=1) \
 		$(BIN)/python -m pytest tests coursekit notebooks -m "not browser and not classroom" \
-		$(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup) --doctest-modules --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider --durations=30 \
+		$(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS)) --doctest-modules --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider --durations=30 \
 		--junitxml=.ci/make-test.xml
 
 # JupyterLab in headless Chromium (Debian's chromium + chromium-driver; .ci/run installs them): notebook 01's first

@@ -77,16 +77,36 @@ def http_files():
         server.server_close()
 
 
-# make test runs on two pytest-xdist workers (`--dist loadgroup`, where an unmarked test is its own unit of work).
-# Every notebook is one group, so that its cells run in order on one worker, in one kernel; notebooks 02 -> 05
-# share one group, in order, because 04 and 05 read what 02 and 03 wrote under runs/ (03's best.pt, 02's labels
-# curve). Unit tests spread over both workers.
+# make test runs on two pytest-xdist workers. pytest-xdist's own grouping (`--dist loadgroup`) silently stops
+# grouping on pytest 9.2 (pytest-dev/pytest-xdist#1386), so the scheduler below says what stays together: each
+# notebook is one unit (its cells in order, on one worker, in one kernel), notebooks 02 -> 05 are one unit because
+# 04 and 05 read what 02 and 03 wrote under runs/ (03's best.pt, 02's labels curve), and every test file or
+# module's doctests is one unit. The notebooks go first in the queue: the longest unit starts at once.
 NOTEBOOK_CHAIN = ("02_finetune_pretrained", "03_train_yolo_detector", "04_foundation_models_zero_shot",
                   "05_deploy_to_the_edge")
 
 
+def _unit_of(nodeid: str) -> str:
+    path = nodeid.split("::", 1)[0]
+    return "notebooks 02 -> 05" if path.endswith(".ipynb") and Path(path).stem in NOTEBOOK_CHAIN else path
+
+
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class CourseScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit_of(nodeid)
+
+    return CourseScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        path = Path(str(item.fspath))
-        if path.suffix == ".ipynb":
-            item.add_marker(pytest.mark.xdist_group("notebooks-02-to-05" if path.stem in NOTEBOOK_CHAIN else path.stem))
+    # a stable sort: notebooks (the chain first, then the others by name) before everything else
+    def rank(item):
+        path = item.nodeid.split("::", 1)[0]
+        if not path.endswith(".ipynb"):
+            return 2
+        return 0 if _unit_of(item.nodeid) != path else 1
+
+    items.sort(key=rank)
