@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .arrays import ArrayDataset
-from .validate import (IMAGE_EXTENSIONS, PROBLEM_KINDS, SEVERITIES, Problem as _Problem, Report, ValidationError,
+from .validate import (IMAGE_EXTENSIONS, SEVERITIES, Problem as _Problem, Report, ValidationError,
                        check_image, decode, is_image_name as _is_image_name, is_junk as _is_junk, rel as _rel, table,
                        to_rgb)
 
@@ -32,56 +32,31 @@ def Problem(kind, severity, paths, message, split=None, class_name=None) -> _Pro
     return _Problem(kind, severity, paths, message, split=split, class_name=class_name)
 
 
-
-
-#: Split folder names recognised when ``splits`` is not given; ``test_<anything>`` is also a split.
-STANDARD_SPLITS = ("train", "val", "test")
-
-#: The split name used for the flat layout ``root/<class>/<image>`` (no split folders).
-FLAT_SPLIT = "all"
-
-#: Kinds whose files are not loaded (the rest describe files that do load, or folders).
-_NOT_LOADED_KINDS = ("unreadable", "not_an_image", "empty_file", "wrong_layout")
-
+STANDARD_SPLITS = ("train", "val", "test")  # split folders detected when splits=None; test_<x> is one too
+FLAT_SPLIT = "all"  # the split name of the flat layout root/<class>/<image>
+_NOT_LOADED_KINDS = ("unreadable", "not_an_image", "empty_file", "wrong_layout")  # their files are not loaded
 #: Image formats people have that PIL cannot read here: a hint for each.
 _UNSUPPORTED_IMAGE_HINTS = {
     ".heic": "HEIC (iPhone photo format) is not supported: export it as JPEG (Photos: File > Export, "
              "or set Camera > Formats > Most Compatible)",
-    ".heif": "HEIF is not supported: export it as JPEG",
-    ".avif": "AVIF is not supported: convert it to JPEG or PNG",
+    ".heif": "HEIF is not supported: export it as JPEG", ".avif": "AVIF is not supported: convert it to JPEG or PNG",
     ".gif": "GIF is not read as a training image: convert it to PNG",
-    ".svg": "SVG is a vector drawing, not a photo: export it as PNG",
-    ".jfif": "rename it to .jpg (JFIF is JPEG)",
-    ".dng": "camera RAW is not supported: export it as JPEG",
-    ".cr2": "camera RAW is not supported: export it as JPEG",
-    ".nef": "camera RAW is not supported: export it as JPEG",
-    ".arw": "camera RAW is not supported: export it as JPEG",
+    ".svg": "SVG is a vector drawing, not a photo: export it as PNG", ".jfif": "rename it to .jpg (JFIF is JPEG)",
+    **dict.fromkeys((".dng", ".cr2", ".nef", ".arw"), "camera RAW is not supported: export it as JPEG"),
 }
-
-#: System clutter that is never data; reported as info and not loaded.
 _META_SUFFIXES = {".md", ".txt", ".csv", ".json", ".yaml", ".yml", ".rst", ""}  # README, LICENSE, labels, manifest
-
-#: At most this many file names are spelled out in one message (the rest are in ``Problem.paths``).
-_MAX_NAMES = 10
-
-#: :func:`load_image_folder` refuses to build arrays larger than this (bytes).
-MAX_LOAD_BYTES = 4 * 1024**3
-
-#: Bits in :func:`perceptual_hash`: a 16x16 pHash (256 bits) followed by a 16x16 dHash (256 bits).
-PERCEPTUAL_HASH_BITS = 512
-
+_MAX_NAMES = 10  # file names spelled out in one message (the rest are in Problem.paths)
+MAX_LOAD_BYTES = 4 * 1024**3  # load_image_folder refuses to build larger arrays
+PERCEPTUAL_HASH_BITS = 512  # perceptual_hash: a 16x16 pHash (256 bits) then a 16x16 dHash (256 bits)
 #: Max Hamming distance of two images' perceptual hashes across splits that counts as a near-duplicate.
 #: Measured on the shipped inspection renders: re-encoded/resized copies stay within 38 bits, distinct
 #: pictures are at least 95 apart (tests/test_imagefolder.py measures it again).
 NEAR_DUPLICATE_DISTANCE = 64
-
-#: Images with a shorter side above twice this are first shrunk (``Image.reduce``) before hashing.
-_HASH_MIN_SIDE = 128
+_HASH_MIN_SIDE = 128  # larger images are first shrunk (Image.reduce) to at least this before hashing
 _HASH_SIDE = 64  # pHash with hash_size=16 reads a 64x64 grey image (imagehash's highfreq_factor=4)
 
 
-# ----------------------------------------------------------------------------------------------------
-# walking the folder (layout only, nothing opened)
+# ---- walking the folder (layout only, nothing opened)
 
 
 @dataclass
@@ -97,7 +72,6 @@ class _Scan:
     @property
     def classes(self) -> list[str]:
         return sorted({c for d in self.class_dirs.values() for c in d})
-
 
 
 def _names(paths: Sequence[Path], root: Path) -> str:
@@ -174,19 +148,25 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
                 f"{'/'.join(e[1:] for e in IMAGE_EXTENSIONS)} are images) — move them out of the dataset folder",
                 split, cls))
 
-    def scan_junk_dir(path: Path, split: str | None) -> None:
-        junk(_files_under(path, walk_error), f"hidden/system folder {_rel(path, root)}/", split)
+    def visible(listed: list[os.DirEntry], split: str | None, where: str):
+        """The entries that are not system clutter; the clutter is reported (info) once they are consumed."""
+        junk_files = []
+        for e in listed:
+            if not _is_junk(e.name):
+                yield e
+            elif e.is_dir():
+                junk(_files_under(Path(e.path), walk_error), f"hidden/system folder {_rel(Path(e.path), root)}/", split)
+            else:
+                junk_files.append(Path(e.path))
+        junk(junk_files, where, split)
 
     def scan_class(split: str, cls: str, folder: Path, class_dirs, candidates) -> None:
         class_dirs[split][cls] = folder
         found: list[Path] = []
         stray: list[Path] = []
-        junk_files: list[Path] = []
-        for e in entries(folder):
+        for e in visible(entries(folder), split, f"{_rel(folder, root)}/"):
             path = Path(e.path)
-            if _is_junk(e.name):
-                scan_junk_dir(path, split) if e.is_dir() else junk_files.append(path)
-            elif e.is_dir():
+            if e.is_dir():
                 deep = _files_under(path, walk_error)
                 misplaced(deep, f"nested too deep in {_rel(path, root)}/",
                           f"move them up into {_rel(folder, root)}/ (or make {e.name!r} its own class folder "
@@ -204,23 +184,17 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
                                         split, cls))
             else:
                 stray.append(path)
-        junk(junk_files, f"{_rel(folder, root)}/", split)
         misplaced(stray, f"in class folder {_rel(folder, root)}/", "", split, cls)
         all_files.extend(found)
         candidates[split][cls] = found
 
     def scan_split(split: str, folder: Path, class_dirs, candidates) -> None:
         loose: list[Path] = []
-        junk_files: list[Path] = []
-        for e in entries(folder):
-            path = Path(e.path)
-            if _is_junk(e.name):
-                scan_junk_dir(path, split) if e.is_dir() else junk_files.append(path)
-            elif e.is_dir():
-                scan_class(split, e.name, path, class_dirs, candidates)
+        for e in visible(entries(folder), split, f"{_rel(folder, root)}/"):
+            if e.is_dir():
+                scan_class(split, e.name, Path(e.path), class_dirs, candidates)
             else:
-                loose.append(path)
-        junk(junk_files, f"{_rel(folder, root)}/", split)
+                loose.append(Path(e.path))
         where = f"directly in {_rel(folder, root)}/, not in a class folder" if folder != root else \
             "directly in the dataset folder, not in a class folder"
         fix = (f"move each into {_rel(folder, root) + '/' if folder != root else ''}<class>/ "
@@ -262,12 +236,10 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
                 f"them to train/val/test (or test_<name>), or pass splits=[...] with their names", None, None))
     else:
         found_splits = []
-        loose, junk_files = [], []
-        for e in top:
+        loose = []
+        for e in visible(top, None, "the dataset folder"):
             path = Path(e.path)
-            if _is_junk(e.name):
-                scan_junk_dir(path, None) if e.is_dir() else junk_files.append(path)
-            elif not e.is_dir():
+            if not e.is_dir():
                 loose.append(path)
             elif (e.name in splits) if explicit else _is_split_name(e.name):
                 found_splits.append(e.name)
@@ -292,7 +264,6 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
                 else:
                     problems.append(Problem("wrong_layout", "warning", path,
                                             f"{e.name}/: empty folder that is not a split — delete it", None, None))
-        junk(junk_files, "the dataset folder", None)
         meta = [p for p in loose if p.suffix.lower() in _META_SUFFIXES and not _is_image_name(p.name)]
         if meta:  # README, labels.csv, manifest.json ... belong next to the splits
             all_files.extend(meta)
@@ -321,28 +292,20 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
     return _Scan(root, layout, found_splits, dict(class_dirs), dict(candidates), problems, all_files)
 
 
-# ----------------------------------------------------------------------------------------------------
-# decoding
+_MODE_NOTES = {"L": "grayscale; copied into 3 channels", "1": "1-bit black and white; converted to RGB",
+               **dict.fromkeys(("P", "PA"), "palette (indexed-colour) image; converted to RGB"),
+               **dict.fromkeys(("RGBA", "LA", "La", "RGBa"), "has transparency; the alpha channel is dropped "
+                               "(transparent pixels show their hidden colour)"),
+               "CMYK": "CMYK (print colours); converted with a simple formula, colours may look off — re-export as sRGB"}
 
 
 def _mode_note(mode: str) -> str:
-    if mode == "L":
-        return "grayscale; copied into 3 channels"
-    if mode in ("P", "PA"):
-        return "palette (indexed-colour) image; converted to RGB"
-    if mode in ("RGBA", "LA", "La", "RGBa", "PA"):
-        return "has transparency; the alpha channel is dropped (transparent pixels show their hidden colour)"
-    if mode == "CMYK":
-        return "CMYK (print colours); converted with a simple formula, colours may look off — re-export as sRGB"
     if mode.startswith("I") or mode == "F":
         return f"{'16' if mode.startswith('I;16') else '32'}-bit ({mode}); scaled to 8 bits"
-    if mode == "1":
-        return "1-bit black and white; converted to RGB"
-    return f"mode {mode}; converted to RGB"
+    return _MODE_NOTES.get(mode, f"mode {mode}; converted to RGB")
 
 
-# ----------------------------------------------------------------------------------------------------
-# perceptual hashes (near-duplicates)
+# ---- perceptual hashes (near-duplicates)
 
 
 def perceptual_hash(image: Image.Image) -> np.ndarray:
@@ -440,8 +403,7 @@ def _near_duplicates(good: list[tuple], hashes: np.ndarray, splits: Sequence[str
     return problems
 
 
-# ----------------------------------------------------------------------------------------------------
-# validation
+# ---- validation
 
 
 def validate_image_folder(root: str | os.PathLike, splits: Sequence[str] | None = None, min_per_class: int = 5,
@@ -620,8 +582,7 @@ def validate_image_folder(root: str | os.PathLike, splits: Sequence[str] | None 
                   n_files=len(set(scan.all_files)), not_loaded=sorted(not_loaded), tables=tables)
 
 
-# ----------------------------------------------------------------------------------------------------
-# listing and loading
+# ---- listing and loading
 
 
 def _pick_split(scan: _Scan, split: str | None) -> str:

@@ -17,9 +17,9 @@ from typing import Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from .validate import (IMAGE_EXTENSIONS, SEVERITIES, Problem, Report, ValidationError, check_image,
+from .validate import (IMAGE_EXTENSIONS, SEVERITIES, Problem, Report, check_image,
                        is_image_name, is_junk as _is_junk, rel as _rel, table)
-from .yolo_yaml import STANDARD_SPLITS, Config, load_config, yaml_module
+from .yolo_yaml import Config, load_config, yaml_module
 
 __all__ = ["YoloLabels", "read_yolo_labels", "validate_yolo_dataset", "xyxy_to_yolo", "yolo_to_xyxy",
            "write_yolo_dataset"]
