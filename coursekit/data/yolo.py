@@ -60,8 +60,7 @@ class YoloLabels:
 
 
 
-# ----------------------------------------------------------------------------------------------------
-# small helpers
+# ---- small helpers
 
 
 def _label_path(image: Path) -> Path | None:
@@ -211,8 +210,7 @@ def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return box_iou(a, b).numpy()
 
 
-# ----------------------------------------------------------------------------------------------------
-# one label file
+# ---- one label file
 
 
 def _parse_class(text: str, names: Sequence[str] | None, add) -> int | None:
@@ -250,17 +248,8 @@ def _parse_class(text: str, names: Sequence[str] | None, add) -> int | None:
 
 def read_yolo_labels(path: str | os.PathLike, names: Sequence[str] | int | None = None, *,
                      root: str | os.PathLike | None = None, split: str | None = None) -> YoloLabels:
-    """Read one YOLO label file: the boxes of its good lines, and a :class:`Problem` per bad line.
-
-    Args:
-        path: the ``.txt`` label file.
-        names: the class names (or just their number) to check class ids against; ``None`` checks only
-            that ids are whole numbers >= 0.
-        root: file names in the messages are relative to this folder (default: as given).
-        split: recorded in each problem.
-
-    Blank lines, Windows line endings (``\\r\\n``), a UTF-8 byte-order mark, tabs and trailing spaces are
-    fine. Nothing is dropped silently: every non-blank line is either a box or named in an error.
+    """Read one YOLO label file: the boxes of its good lines, and a :class:`Problem` per bad line (``names``, or
+    their number, checks class ids; ``root`` shortens file names in messages). CRLF, a BOM and tabs are fine.
 
     >>> import tempfile, pathlib
     >>> f = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
@@ -399,8 +388,7 @@ def _duplicates(path: Path, rel: str, classes: np.ndarray, boxes: np.ndarray, li
     return out
 
 
-# ----------------------------------------------------------------------------------------------------
-# a split
+# ---- a split
 
 
 @dataclass
@@ -620,8 +608,7 @@ def _classes_txt(path: Path, names: list[str], root: Path, split: str) -> Proble
                         "data.yaml) — fine; move it out to silence this", None, split)
 
 
-# ----------------------------------------------------------------------------------------------------
-# the validator
+# ---- the validator
 
 
 def check_dataset(root_or_data_yaml, splits, decode: bool, progress: bool) -> tuple[Report, list[_Record], Config]:

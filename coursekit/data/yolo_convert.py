@@ -28,20 +28,9 @@ __all__ = ["ConversionResult", "coco_to_yolo", "yolo_to_coco", "voc_to_yolo", "b
 
 @dataclass
 class ConversionResult:
-    """What a converter wrote.
-
-    Attributes:
-        out_dir: where it wrote (the dataset root for :func:`coco_to_yolo`, the labels folder for
-            :func:`voc_to_yolo`).
-        data_yaml: the data.yaml written or updated (``None`` for :func:`voc_to_yolo`).
-        names: the class names, index = YOLO class id.
-        category_ids: YOLO class id -> COCO category id (:func:`coco_to_yolo`), else ``None``.
-        n_images, n_boxes: label files and boxes written.
-        files: every file written.
-        problems: warnings and info (a converter raises :class:`ValidationError` on errors and writes nothing).
-        skipped: annotations left out, by reason (``crowd_region``, ``not_a_number``, ``bad_size``,
-            ``out_of_range``; :func:`coco_to_yolo` and :func:`voc_to_yolo`); each one is also in ``problems``.
-    """
+    """What a converter wrote: ``files``, ``n_images`` label files, ``n_boxes``, ``names`` (index = YOLO id),
+    ``category_ids`` (YOLO id -> COCO id, :func:`coco_to_yolo`), warning/info ``problems`` and ``skipped``
+    annotations by reason (each also in ``problems``)."""
 
     out_dir: Path
     data_yaml: Path | None
@@ -68,8 +57,7 @@ class ConversionResult:
 
 
 
-# ----------------------------------------------------------------------------------------------------
-# COCO
+# ---- COCO
 
 
 _COCO_KEYS = ("images", "annotations", "categories")
@@ -146,44 +134,15 @@ def _skip_warning(src_name: str, skipped: list[tuple[str, object, str, str]]) ->
 
 def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.PathLike, out_dir: str | os.PathLike,
                  split: str = "train", class_names: Sequence[str] | None = None) -> ConversionResult:
-    """Convert a COCO detection json into a YOLO dataset: ``out_dir/images/<split>``, ``labels/<split>``, data.yaml.
+    """Convert a COCO detection json (or dict) into a YOLO dataset: ``out_dir/images/<split>`` (copied from
+    ``images_dir``), ``labels/<split>``, data.yaml (an existing one gets ``split`` added; its names must match).
 
-    Args:
-        coco_json: the COCO file (or its dict): ``images`` (id, file_name, width, height), ``annotations``
-            (image_id, category_id, bbox ``[x, y, w, h]`` in pixels, iscrowd), ``categories`` (id, name).
-        images_dir: the folder ``file_name`` is relative to. The images are copied to
-            ``out_dir/images/<split>/`` (unless they are already there).
-        out_dir: the YOLO dataset root; an existing data.yaml there gets the ``split`` key added (its
-            names must be the same).
-        split: the split to write, e.g. ``"train"`` or ``"val"``.
-        class_names: the YOLO class order by category name; default: the order of ``categories`` in the
-            json (class i = ``categories[i]``, as ``coursekit.types.Detections.from_coco`` reads it).
-
-    Class indices: YOLO class ``i`` is the ``i``-th category of ``categories`` *as listed in the json*
-    (not sorted by id, and not ``category_id - 1``), or, with ``class_names``, the category named
-    ``class_names[i]``. COCO ids need not be 0..K-1 nor contiguous: ``result.category_ids`` and
-    data.yaml's ``coco_category_ids: {yolo_id: coco_id}`` record the map, and :func:`yolo_to_coco` uses
-    it to map back (class ``i`` -> ``coco_category_ids[i]``, names from data.yaml's ``names``), so a
-    round trip keeps every category id and name. A category without annotations still gets its index.
-    (COCO's own files list categories by ascending id, so this is ultralytics' ``cls91to80`` map there;
-    ultralytics' ``convert_coco(cls91to80=False)`` uses ``category_id - 1``, which differs when ids have
-    gaps.)
-
-    Skipped, with a ``UserWarning`` naming each annotation's id and image ``file_name`` (one warning
-    per reason), a ``"warning"`` :class:`Problem` each in ``result.problems`` and a count by reason
-    in ``result.skipped``; everything else is written. These are the reasons (the keys of ``skipped``):
-    ``crowd_region`` (``iscrowd: 1``: YOLO has no "ignore" regions), ``not_a_number`` (a bbox value that
-    is not finite), ``bad_size`` (zero or negative width or height) and ``out_of_range`` (a box entirely
-    outside the image). Ultralytics' converter skips crowd regions and boxes of width or height <= 0 too.
-    A box partly outside the image is clipped to it, with a warning problem.
-
-    Input that cannot be converted as it stands raises a :class:`ValidationError` naming the file and field
-    and what to do, and nothing is written; everything is checked first, so the error lists all of it:
-    not a COCO dataset (a list, e.g. a results file, or an object without ``images`` / ``annotations`` /
-    ``categories``), an entry without its required fields, an annotation whose bbox is not 4 numbers,
-    an unknown image or category id, a category not in ``class_names``, a missing image file or one of
-    another size than the json says, two images sharing a label file, and a data.yaml in ``out_dir``
-    with other classes.
+    YOLO class ``i`` is the ``i``-th category as listed in the json (or the one named ``class_names[i]``);
+    data.yaml's ``coco_category_ids: {yolo_id: coco_id}`` records the map so :func:`yolo_to_coco` maps back.
+    Crowd regions, non-finite, empty and outside boxes are skipped with a ``UserWarning`` naming each
+    annotation and image (``result.skipped`` counts them by reason); boxes partly outside are clipped.
+    Anything else that cannot be converted raises one :class:`ValidationError` listing all of it (file and
+    field), before anything is written.
 
     >>> result = coco_to_yolo("annotations/instances_train.json", "photos", "parts", split="train")  # doctest: +SKIP
     >>> result.category_ids                                                                           # doctest: +SKIP
@@ -370,22 +329,12 @@ def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.Pa
 
 def yolo_to_coco(root_or_yaml: str | os.PathLike, split: str = "val",
                  category_ids: Mapping[int, int] | None = None, *, progress: bool = False) -> dict:
-    """One split of a YOLO dataset as a COCO detection dict (ready for ``json.dump`` or pycocotools).
-
-    ``images``: id (1, 2, ... in file order), file_name (relative to the split's image folder), width,
-    height (as shown, EXIF orientation applied); ``annotations``: id, image_id, category_id, bbox
-    ``[x, y, w, h]`` in pixels, area (w * h), iscrowd 0; ``categories``: id and name, listed in YOLO class
-    order (``categories[i]`` is class i). Category ids: ``category_ids`` ({yolo id: coco id}), else
-    data.yaml's ``coco_category_ids`` (written by :func:`coco_to_yolo`), else ``i + 1`` (COCO's ids start
-    at 1). The split is validated first (:func:`validate_yolo_dataset`). A label line whose box is
-    degenerate (``bad_size``: zero or negative width or height; ``not_a_number``: a coordinate that is
-    not a finite number) is skipped with a ``UserWarning`` naming its label file and line (and the
-    validator's error stays in its report); any other error raises a :class:`ValidationError` that lists
-    them all (nothing is dropped silently).
+    """One split of a YOLO dataset as a COCO detection dict (images as shown, bbox ``[x, y, w, h]`` pixels,
+    categories in YOLO class order with ids from ``category_ids``, else data.yaml's ``coco_category_ids``, else
+    ``i + 1``). The split is validated first: degenerate boxes (``bad_size``, ``not_a_number``) are skipped with
+    a ``UserWarning`` naming file and line; any other error raises a :class:`ValidationError` listing them all.
 
     >>> coco = yolo_to_coco("parts", "val")                                   # doctest: +SKIP
-    >>> coco["categories"]                                                     # doctest: +SKIP
-    [{'id': 1, 'name': 'washer'}, {'id': 2, 'name': 'gear'}]
     """
     report, records, cfg = check_dataset(root_or_yaml, [split], decode=True, progress=progress)
     errors = [p for p in report.errors if p.split in (split, None)]
@@ -441,8 +390,7 @@ def _is_under(path: Path, folder: Path) -> bool:
         return False
 
 
-# ----------------------------------------------------------------------------------------------------
-# Pascal VOC
+# ---- Pascal VOC
 
 
 def _xml_number(node, tag: str):
@@ -457,23 +405,12 @@ def _xml_number(node, tag: str):
 
 def voc_to_yolo(xml_dir: str | os.PathLike, out_dir: str | os.PathLike, class_names: Sequence[str], *,
                 one_based: bool = True) -> ConversionResult:
-    """Convert Pascal VOC XML files (one per image) into YOLO label files, one ``<xml name>.txt`` each.
+    """Convert Pascal VOC XML files (``xml_dir``, one per image) into YOLO label files ``out_dir/<xml name>.txt``.
 
-    Args:
-        xml_dir: the folder of ``.xml`` files (VOC's ``Annotations/``).
-        out_dir: the labels folder to write, e.g. ``parts/labels/train`` (the images go to
-            ``parts/images/train`` under the same names: ``000123.xml`` labels ``000123.jpg``).
-        class_names: the YOLO class order; each ``<object><name>`` must be one of them.
-        one_based: Pascal VOC numbers pixels from 1 and its ``bndbox`` includes both end pixels:
-            ``xmin=1, xmax=W`` is the whole width. So pixels ``xmin..xmax`` become the continuous span
-            ``x1 = xmin - 1``, ``x2 = xmax`` (width ``xmax - xmin + 1``), and the same for y. Some tools
-            write 0-based corners instead: pass ``one_based=False`` to take ``xmin..xmax`` as the
-            continuous span as it is. A ``0`` in a one-based file is an error naming the file.
-
-    Read from each file: ``size/width``, ``size/height``, and per ``object``: ``name`` and
-    ``bndbox/xmin, ymin, xmax, ymax``. Unknown class names, a missing size, a box with xmax < xmin
-    are errors naming the file (and nothing is written); boxes past the edge are clipped with a
-    warning; ``difficult`` objects are kept (an info counts them).
+    ``one_based``: VOC numbers pixels from 1 with both end pixels inside the box (``x1 = xmin - 1, x2 = xmax``);
+    ``False`` takes xmin..xmax as a continuous span. Unknown class names, a missing size or a bad box raise a
+    :class:`ValidationError` naming each file (nothing is written); empty boxes are skipped and boxes past the
+    edge clipped, with a warning; ``difficult`` objects are kept.
 
     >>> result = voc_to_yolo("VOC/Annotations", "parts/labels/train", ["washer", "gear"])  # doctest: +SKIP
     """
@@ -577,8 +514,7 @@ def voc_to_yolo(xml_dir: str | os.PathLike, out_dir: str | os.PathLike, class_na
                             skipped)
 
 
-# ----------------------------------------------------------------------------------------------------
-# box statistics
+# ---- box statistics
 
 
 _STAT_COLUMNS = ["split", "file", "label", "line", "class", "class_name", "image_width", "image_height", "x_center",
@@ -586,20 +522,11 @@ _STAT_COLUMNS = ["split", "file", "label", "line", "class", "class_name", "image
 
 
 def box_stats(root_or_yaml: str | os.PathLike, split: str | Sequence[str] | None = None):
-    """One row per box: where it is, its class and size, as a pandas DataFrame.
-
-    Columns: ``split``, ``file`` (the image, relative to the root), ``label`` and ``line`` (the label file
-    and the line of the box), ``class`` (id),
-    ``class_name``, ``image_width``/``image_height`` (px), ``x_center``/``y_center``/``width``/``height``
-    (fractions of the image), ``width_px``/``height_px``, ``area`` (fraction of the image) and ``area_px``,
-    ``aspect_ratio`` (width_px / height_px). ``split=None``: every split in data.yaml.
-
-    Only good boxes are in the table (image sizes are read from the headers, nothing is decoded): if
-    some lines or images have errors, a warning says how many boxes are missing, and
-    :func:`validate_yolo_dataset` names them.
+    """One row per good box of ``split`` (``None``: every split) as a pandas DataFrame: split, file, label, line,
+    class, class_name, image size, x_center/y_center/width/height (fractions), width_px/height_px, area, area_px,
+    aspect_ratio. Sizes come from image headers; boxes left out by errors are counted in a warning.
 
     >>> df = box_stats("parts", "train")                          # doctest: +SKIP
-    >>> df.groupby("class_name").size()                           # doctest: +SKIP
     """
     import pandas as pd
 
@@ -633,13 +560,10 @@ def box_stats(root_or_yaml: str | os.PathLike, split: str | Sequence[str] | None
 
 
 def plot_box_stats(df, max_points: int = 5000):
-    """Three panels from :func:`box_stats`: boxes per class (per split), width vs height in pixels, aspect ratios.
-
-    Returns a :class:`matplotlib.figure.Figure` (built without pyplot, like :mod:`coursekit.viz`).
+    """A matplotlib Figure of three panels from :func:`box_stats`: boxes per class and split, width vs height
+    (px), aspect ratios.
 
     >>> fig = plot_box_stats(box_stats("parts"))                  # doctest: +SKIP
-    >>> len(fig.axes)                                             # doctest: +SKIP
-    3
     """
     from matplotlib.figure import Figure
     from matplotlib.ticker import NullFormatter
