@@ -35,14 +35,15 @@ import numpy as np
 from ..scenes.generator import Scene, SceneGenerator
 from ..scenes.parts import build_part
 from ..scenes.render import paste, rasterize
-from .inspection import INSPECTION_DOMAINS, INSPECTION_PARTS, DatasetIntegrityError, _read_manifest, verify_manifest
+from .yolo import xyxy_to_yolo, yolo_to_xyxy
+from .inspection import INSPECTION_DOMAINS, INSPECTION_PARTS, DatasetIntegrityError, read_manifest, verify_manifest
 
 __all__ = [
     "object_values",
     "DETECTION_CLASSES", "DETECTION_SPLITS", "DETECTION_DOMAINS", "DEFAULT_COUNTS", "DEFAULT_SIZE",
     "GENERATOR_VERSION", "MIN_VISIBLE", "MIN_IN_FRAME", "MIN_BOX_SIDE", "DatasetIntegrityError",
     "label_decision", "render_detection_scene", "verify_detection_dataset",
-    "detection_root", "load_detection_split", "to_yolo", "generator_for",
+    "detection_root", "load_detection_split", "generator_for",
 ]
 
 DETECTION_CLASSES: tuple[str, ...] = INSPECTION_PARTS
@@ -102,19 +103,6 @@ def generator_for(split: str, seed: int = 0, size: int = DEFAULT_SIZE) -> SceneG
 
 
 # --- labels -------------------------------------------------------------------------------------------------
-
-def to_yolo(box_xyxy, size: int | tuple[int, int]) -> tuple[float, float, float, float]:
-    """Pixel box ``(x1, y1, x2, y2)`` (x2/y2 exclusive: pixel i spans [i, i + 1)) -> normalised ``(cx, cy, w, h)``.
-
-    ``size``: the image side, or ``(h, w)``.
-
-    >>> to_yolo((10, 20, 30, 60), 100)
-    (0.2, 0.4, 0.2, 0.4)
-    """
-    h, w = (size, size) if not isinstance(size, (tuple, list)) else size
-    x1, y1, x2, y2 = (float(v) for v in box_xyxy)
-    return ((x1 + x2) / 2 / w, (y1 + y2) / 2 / h, (x2 - x1) / w, (y2 - y1) / h)
-
 
 def label_decision(box_xyxy, visible_px: float, in_frame_px: float, full_px: float) -> str | None:
     """Why a part is left out of the labels (``"occluded"``, ``"border"``, ``"small"``), or ``None`` to keep it.
@@ -190,7 +178,7 @@ def _render(index: int, split: str, seed: int, size: int) -> tuple[Scene, list[d
         box = tuple(int(v) for v in obj.box_xyxy)
         parts.append({
             "object": k, "class_id": int(obj.class_id), "class": obj.part, "box_xyxy": box,
-            "yolo": to_yolo(box, (gen.h, gen.w)), "area_px": visible_px,
+            "yolo": tuple(xyxy_to_yolo([box], gen.w, gen.h)[0].tolist()), "area_px": visible_px,
             "occlusion": round(1.0 - visible_px / max(in_frame_px, 1), 4),
             "in_frame": round(in_frame_px / max(full_px, 1), 4),
             "angle_deg": round(float(obj.angle_deg), 2), "material": obj.material,
@@ -235,7 +223,7 @@ def verify_detection_dataset(root: str | os.PathLike | None = None, splits=None)
     """
     root = detection_root(root)
     keep = None if splits is None else {_check_split(s) for s in ([splits] if isinstance(splits, str) else splits)}
-    manifest = _read_manifest(root)
+    manifest = read_manifest(root)
     fix = (f"Restore the folder from git (git checkout -- {root}) or regenerate it: "
            f"python -m tools.build_detection_dataset {root} --seed {manifest.get('seed', 0)}")
 
@@ -270,7 +258,7 @@ def load_detection_split(split: str, root: str | os.PathLike | None = None, veri
 
     _check_split(split)
     root = detection_root(root)
-    manifest = verify_detection_dataset(root, splits=split) if verify else _read_manifest(root)
+    manifest = verify_detection_dataset(root, splits=split) if verify else read_manifest(root)
     if split not in manifest.get("counts", {}):
         raise ValueError(f"{root} has no {split!r} split; it has {', '.join(manifest.get('counts', {}))}")
     table = pd.read_csv(root / "images.csv")
@@ -285,8 +273,7 @@ def load_detection_split(split: str, root: str | os.PathLike | None = None, veri
         images[i] = bgr[..., ::-1]
         text = (root / lab).read_text(encoding="ascii").split()
         rows = np.array(text, np.float64).reshape(-1, 5)
-        cx, cy, w, h = (rows[:, j] * size for j in range(1, 5))
-        boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float32)
+        boxes = yolo_to_xyxy(rows[:, 1:], size, size).astype(np.float32)
         targets.append({"boxes": boxes, "classes": rows[:, 0].astype(np.int64)})
     if as_detections:
         from ..types import Detections

@@ -240,7 +240,7 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _read_manifest(root: Path) -> dict:
+def read_manifest(root: Path) -> dict:
     path = root / "manifest.json"
     if not path.is_file():
         raise DatasetIntegrityError(f"{root} has no manifest.json: not a coursekit dataset folder (build the "
@@ -265,7 +265,7 @@ def verify_inspection_dataset(root: str | os.PathLike, splits=None) -> dict:
     """
     root = Path(root)
     keep = None if splits is None else {_check_split(s) for s in ([splits] if isinstance(splits, str) else splits)}
-    manifest = _read_manifest(root)
+    manifest = read_manifest(root)
     fix = (f"Restore the folder from git (git checkout -- {root}) or regenerate it: "
            f"python -m tools.build_inspection_dataset {root} --seed {manifest.get('seed', 0)}")
     return verify_manifest(root, fix, keep=lambda rel: keep is None or "/" not in rel or rel.split("/", 1)[0] in keep)
@@ -279,7 +279,7 @@ def verify_manifest(root: str | os.PathLike, fix: str = "", keep=None) -> dict:
     selects which paths to check (default all). Returns the manifest.
     """
     root = Path(root)
-    manifest = _read_manifest(root)
+    manifest = read_manifest(root)
     listed: dict = manifest.get("files", {})
     wanted = keep or (lambda rel: True)
     on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*")
@@ -333,7 +333,7 @@ def load_inspection(split: str, root: str | os.PathLike | None = None, verify: b
 
     _check_split(split)
     root = inspection_root(root)
-    manifest = verify_inspection_dataset(root, splits=split) if verify else _read_manifest(root)
+    manifest = verify_inspection_dataset(root, splits=split) if verify else read_manifest(root)
     if split not in manifest.get("counts_per_class", {}):
         raise ValueError(f"{root} has no {split!r} split; it has {', '.join(manifest.get('counts_per_class', {}))}")
     labels = pd.read_csv(root / "labels.csv")
