@@ -1,21 +1,6 @@
-"""The course's object-detection dataset: several machined parts per photo, boxed, in YOLO format.
-
-Module 3's small custom set ("train a YOLO detector on your own data"). Each 320 x 320 image shows 2 to 6
-parts of the six inspection part types (:data:`DETECTION_CLASSES`, the objects of Module 2) lying on a
-conveyor belt, steel fixture plate or inspection board among loose clutter (pins, swarf, chips, balls,
-pebbles) that is never labelled and sometimes lies over a part's rim. Scenes come from
-:class:`coursekit.scenes.SceneGenerator`; every label is the tight box of a part's *visible* pixels
-(the label spec, with the rules for hidden and cut-off parts, is in the shipped README, written by
-``tools/build_detection_dataset.py``, the build-time script that made the files).
-
-Splits: ``train``, ``val`` and ``test`` come from the ``source`` domain (the lab); ``test_shifted`` from
-the ``shifted`` domain (dim, warm light from anywhere, other backgrounds, blur, noise, JPEG): the same
-classes in another factory, to measure domain shift on a detector.
-
-The frozen copy lives in the repository's ``datasets/parts_detection`` folder in the ultralytics/YOLO
-layout (``images/<split>/``, ``labels/<split>/``, ``data.yaml``) with ``objects.csv`` and ``images.csv``
-for per-slice evaluation and a ``manifest.json`` holding every file's sha256;
-:func:`load_detection_split` verifies and reads it.
+"""The course's detection dataset (``datasets/parts_detection``, YOLO layout): 2 to 6 inspection parts per
+320 px scene among unlabelled clutter, boxed by their visible pixels; ``test_shifted`` is another domain.
+Built by ``tools/build_detection_dataset.py`` with the renderer here; :func:`load_detection_split` reads it.
 
 >>> scene, labels = render_detection_scene(3, "train", seed=0, size=128)
 >>> scene.image.shape, 2 <= len(scene.objects) <= 6, labels[0]["class"] in DETECTION_CLASSES

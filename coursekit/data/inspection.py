@@ -1,18 +1,6 @@
-"""The course's industrial-inspection dataset: one machined part per photo, ok or defective.
-
-Module 2's custom dataset. Each image shows one part (washer, flange, plate, bracket, hinge or gear)
-centred on a conveyor belt, steel fixture plate or inspection board, rendered by
-:class:`coursekit.scenes.SceneGenerator` with a defect drawn through its defect hook
-(:mod:`coursekit.scenes.defects`). The classes are :data:`INSPECTION_CLASSES`; a defect fainter than
-:data:`SEVERITY_THRESHOLD` cannot be seen and counts as ``ok`` (the label spec is in the shipped README,
-written by ``tools/build_inspection_dataset.py``, the build-time script that made the files).
-
-Splits: ``train``, ``val`` and ``test`` come from the ``source`` domain (the lab's lighting and
-backgrounds); ``test_shifted`` from the ``shifted`` domain (dim, warm, low light from anywhere, other
-backgrounds, blur, noise, JPEG): the same classes in another factory, to measure domain shift.
-
-The frozen copy lives in the repository's ``datasets/inspection`` folder (ImageFolder layout,
-``labels.csv``, ``manifest.json`` with every file's sha256); :func:`load_inspection` verifies and reads it.
+"""The course's inspection dataset (``datasets/inspection``): one rendered part per photo, ok or defective
+(:data:`INSPECTION_CLASSES`; defects fainter than :data:`SEVERITY_THRESHOLD` count as ok); ``test_shifted`` is
+another domain. Built by ``tools/build_inspection_dataset.py``; :func:`load_inspection` verifies and reads it.
 
 >>> image, meta = render_inspection_sample(3, "train", seed=0)
 >>> image.shape, meta["class"] in INSPECTION_CLASSES, meta["domain"]
