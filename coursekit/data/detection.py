@@ -90,12 +90,9 @@ def generator_for(split: str, seed: int = 0, size: int = DEFAULT_SIZE) -> SceneG
 # --- labels -------------------------------------------------------------------------------------------------
 
 def label_decision(box_xyxy, visible_px: float, in_frame_px: float, full_px: float) -> str | None:
-    """Why a part is left out of the labels (``"occluded"``, ``"border"``, ``"small"``), or ``None`` to keep it.
-
-    ``visible_px``: its visible pixels; ``in_frame_px``: its pixels inside the image if nothing lay on
-    it; ``full_px``: its whole area, in and out of the image. The rules (in this order): less than
-    :data:`MIN_IN_FRAME` of the part inside the image -> ``"border"``; less than :data:`MIN_VISIBLE` of
-    its in-frame area visible -> ``"occluded"``; a box side under :data:`MIN_BOX_SIDE` px -> ``"small"``.
+    """Why a part is left out of the labels: ``"border"`` (under :data:`MIN_IN_FRAME` in the image),
+    ``"occluded"`` (under :data:`MIN_VISIBLE` of its in-frame area visible), ``"small"`` (a side under
+    :data:`MIN_BOX_SIDE` px), or ``None`` to keep it.
 
     >>> label_decision((0, 0, 50, 50), 900, 1000, 1000), label_decision((0, 0, 50, 50), 300, 1000, 1000)
     (None, 'occluded')
@@ -113,14 +110,8 @@ def label_decision(box_xyxy, visible_px: float, in_frame_px: float, full_px: flo
 
 
 def _footprint(gen: SceneGenerator, scene: Scene, k: int) -> tuple[np.ndarray, int]:
-    """``(in-frame mask, whole area in px)`` of annotated part ``k`` as if nothing lay on it.
-
-    The generator reports only the *visible* mask of each part. The part's shape is re-rasterised from
-    its own random stream (``[seed, domain.code, index, 1, i]``, the first draw of which is the shape)
-    and the pose the scene reports (centre, scale, angle), at the generator's supersampling, the same
-    way the generator pastes it; the visible mask must lie inside the result, which picks the stream
-    ``i`` (the ``k``-th annotated part is the ``k``-th placed one unless an earlier one was hidden).
-    """
+    """``(in-frame mask, whole area in px)`` of annotated part ``k`` as if nothing lay on it, re-rasterised from the
+    part's own random stream and reported pose, as the generator pastes it."""
     obj = scene.objects[k]
     ss, h, w = gen.ss, gen.h, gen.w
     radius = obj.scale * min(h, w) * ss / 2
@@ -174,16 +165,9 @@ def _render(index: int, split: str, seed: int, size: int) -> tuple[Scene, list[d
 
 def render_detection_scene(index: int, split: str = "train", seed: int = 0,
                            size: int = DEFAULT_SIZE) -> tuple[Scene, list[dict]]:
-    """Render image ``index`` of ``split``: ``(scene, labels)``.
-
-    ``scene``: the :class:`~coursekit.scenes.Scene` (``scene.image`` uint8 RGB, every part's visible
-    mask in ``scene.objects``, the lighting etc. in ``scene.conditions``). ``labels``: the parts that
-    are labelled (see :func:`label_decision`), one dict each with ``object`` (its index in
-    ``scene.objects``), ``class_id``, ``class``, ``box_xyxy`` (int pixels, x2/y2 exclusive), ``yolo``
-    (normalised cx, cy, w, h), ``area_px`` (visible pixels), ``occlusion`` (fraction of its in-frame
-    area hidden), ``in_frame`` (fraction of it inside the image), ``angle_deg`` and ``material``.
-    The same arguments always give the same pixels and labels.
-    """
+    """Render image ``index`` of ``split`` (deterministic): ``(scene, labels)``, one label dict per labelled part
+    (:func:`label_decision`) with ``object``, ``class_id``, ``class``, ``box_xyxy``, ``yolo``, ``area_px``,
+    ``occlusion``, ``in_frame``, ``angle_deg``, ``material``."""
     scene, parts = _render(index, _check_split(split), seed, size)
     return scene, [{k: v for k, v in p.items() if k != "drop"} for p in parts if p["drop"] is None]
 
@@ -223,21 +207,11 @@ def verify_detection_dataset(root: str | os.PathLike | None = None, splits=None)
 
 def load_detection_split(split: str, root: str | os.PathLike | None = None, verify: bool = True,
                          as_detections: bool = False):
-    """Read one split: ``(images, targets, meta)``.
-
-    - ``images``: uint8 array (N, H, W, 3), RGB, in index order.
-    - ``targets``: one dict per image, ``{"boxes": float32 (k, 4) xyxy pixels, "classes": int64 (k,)}``,
-      read from the YOLO label files (k may be 0).
-    - ``meta``: DataFrame, one row per image (the ``images.csv`` columns: file, label_file, boxes,
-      dropped_*, lighting, background, domain, ...). Per-box slices are in ``root / "objects.csv"``.
-
-    ``verify`` first checks the split's files against ``manifest.json`` (:func:`verify_detection_dataset`).
-    ``as_detections=True`` gives the targets as :class:`~coursekit.types.Detections` (ground truth: no
-    confidence; ``image_size`` set), the type every detector's predictions come in.
+    """Read one split: ``(images uint8 (N, H, W, 3), targets, meta DataFrame of images.csv)``; each target is
+    ``{"boxes": float32 (k, 4) xyxy px, "classes": int64 (k,)}`` (or a ground-truth
+    :class:`~coursekit.types.Detections` with ``as_detections``). ``verify`` checks the files first.
 
     >>> images, targets, meta = load_detection_split("val")   # doctest: +SKIP
-    >>> images.shape, targets[0]["boxes"].shape                # doctest: +SKIP
-    ((60, 320, 320, 3), (4, 4))
     """
     import pandas as pd
 
@@ -270,16 +244,10 @@ def load_detection_split(split: str, root: str | os.PathLike | None = None, veri
 
 
 def object_values(split: str, column: str, root: str | os.PathLike | None = None) -> list[np.ndarray]:
-    """One column of ``objects.csv`` per image of ``split``: a list (one entry per image, in index order) of
-    arrays with one value per labelled box, in the order of the label file (and of
-    ``load_detection_split``'s targets). For per-object slices of an evaluation (size, occlusion, material).
-
-    The rows are checked against the label files (count and class of every box); a mismatch raises
-    :class:`DatasetIntegrityError` naming the image.
+    """One ``objects.csv`` column per image of ``split``: one array per image, a value per labelled box in label
+    order (checked against the label files), for per-object slices (size, occlusion, material).
 
     >>> occlusion = object_values("test", "occlusion")           # doctest: +SKIP
-    >>> len(occlusion), occlusion[0].shape                        # doctest: +SKIP
-    (60, (5,))
     """
     import pandas as pd
 

@@ -68,17 +68,8 @@ class DatasetIntegrityError(ValueError):
 
 @dataclass(frozen=True)
 class SamplePlan:
-    """What sample ``index`` of a split shows, decided before it is rendered.
-
-    Attributes:
-        index, split, seed: which sample.
-        label: the class, one of :data:`INSPECTION_CLASSES`.
-        part: the part type, one of :data:`INSPECTION_PARTS`.
-        defect: the defect drawn (``"scratch"``, ``"crack"``, ``"missing_hole"``), or ``None``; an
-            ``ok`` part may carry an invisible hairline ``"scratch"`` below :data:`SEVERITY_THRESHOLD`.
-        severity: the defect's severity (0 when there is none).
-        stain: the severity of a cosmetic oil stain, or 0.
-    """
+    """What sample ``index`` of a split shows, decided before rendering: ``label``, ``part``, ``defect`` (or None;
+    an ok part may carry an invisible hairline scratch), its ``severity`` and a cosmetic ``stain`` severity."""
 
     index: int
     split: str
@@ -131,12 +122,7 @@ def _split_code(split: str) -> int:
 
 def plan_sample(index: int, split: str = "train", seed: int = 0,
                 parts: tuple[str, ...] = INSPECTION_PARTS) -> SamplePlan:
-    """The class, part and defect of sample ``index`` of ``split``.
-
-    Classes are balanced in blocks of four consecutive indices (a seeded shuffle of the four classes per
-    block), so any ``4 * n`` first indices hold ``n`` of each class and the file name does not give the
-    class away. ``parts``: the part types to draw from (another set makes another dataset, e.g. the
-    stand-in pre-training set of :mod:`coursekit.models.pretrain`).
+    """The class, part and defect of sample ``index``; classes are balanced in shuffled blocks of four indices.
 
     >>> sorted(plan_sample(i, "train").label for i in range(4)) == sorted(INSPECTION_CLASSES)
     True
@@ -308,14 +294,9 @@ def inspection_root(root: str | os.PathLike | None = None) -> Path:
 
 
 def load_inspection(split: str, root: str | os.PathLike | None = None, verify: bool = True):
-    """Read one split of the shipped dataset: ``(ArrayDataset, metadata DataFrame)``.
-
-    The DataFrame has one row per image, in the dataset's order (the ``labels.csv`` columns: file, class,
-    part, defect, severity, lighting, background, domain, ...). ``verify`` first checks the split's files
-    against ``manifest.json`` (:func:`verify_inspection_dataset`).
+    """Read one split: ``(ArrayDataset, labels.csv rows DataFrame)``; ``verify`` checks its files first.
 
     >>> train, meta = load_inspection("train")        # doctest: +SKIP
-    >>> train.classes, meta.groupby("lighting").size()  # doctest: +SKIP
     """
     import pandas as pd
 
