@@ -21,7 +21,8 @@ from ..scenes.generator import Scene, SceneGenerator
 from ..scenes.parts import build_part
 from ..scenes.render import paste, rasterize
 from .yolo import xyxy_to_yolo, yolo_to_xyxy
-from .inspection import INSPECTION_DOMAINS, INSPECTION_PARTS, DatasetIntegrityError, read_manifest, verify_manifest
+from .inspection import (INSPECTION_DOMAINS, INSPECTION_PARTS, DatasetIntegrityError, open_split, read_manifest,
+                         verify_manifest)
 
 __all__ = [
     "object_values",
@@ -213,15 +214,9 @@ def load_detection_split(split: str, root: str | os.PathLike | None = None, veri
 
     >>> images, targets, meta = load_detection_split("val")   # doctest: +SKIP
     """
-    import pandas as pd
-
     _check_split(split)
     root = detection_root(root)
-    manifest = verify_detection_dataset(root, splits=split) if verify else read_manifest(root)
-    if split not in manifest.get("counts", {}):
-        raise ValueError(f"{root} has no {split!r} split; it has {', '.join(manifest.get('counts', {}))}")
-    table = pd.read_csv(root / "images.csv")
-    meta = table[table["split"] == split].sort_values("index").reset_index(drop=True)
+    manifest, meta = open_split(root, split, verify_detection_dataset if verify else None, "counts", "images.csv")
     size = int(manifest["size"])
     images = np.empty((len(meta), size, size, 3), np.uint8)
     targets = []

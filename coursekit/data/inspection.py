@@ -230,6 +230,18 @@ def _list(names: list[str], limit: int = 8) -> str:
     return shown + (f" ... (+{len(names) - limit} more)" if len(names) > limit else "")
 
 
+def open_split(root: Path, split: str, verify, counts_key: str, table: str):
+    """``(manifest, rows of split in table, in index order)`` of a shipped dataset, ``verify(root, splits=split)``
+    first unless it is None."""
+    import pandas as pd
+
+    manifest = verify(root, splits=split) if verify is not None else read_manifest(root)
+    if split not in manifest.get(counts_key, {}):
+        raise ValueError(f"{root} has no {split!r} split; it has {', '.join(manifest.get(counts_key, {}))}")
+    rows = pd.read_csv(root / table)
+    return manifest, rows[rows["split"] == split].sort_values("index").reset_index(drop=True)
+
+
 def verify_inspection_dataset(root: str | os.PathLike, splits=None) -> dict:
     """Check every file under ``root`` against its ``manifest.json``; return the manifest.
 
@@ -298,15 +310,10 @@ def load_inspection(split: str, root: str | os.PathLike | None = None, verify: b
 
     >>> train, meta = load_inspection("train")        # doctest: +SKIP
     """
-    import pandas as pd
-
     _check_split(split)
     root = inspection_root(root)
-    manifest = verify_inspection_dataset(root, splits=split) if verify else read_manifest(root)
-    if split not in manifest.get("counts_per_class", {}):
-        raise ValueError(f"{root} has no {split!r} split; it has {', '.join(manifest.get('counts_per_class', {}))}")
-    labels = pd.read_csv(root / "labels.csv")
-    meta = labels[labels["split"] == split].sort_values("index").reset_index(drop=True)
+    manifest, meta = open_split(root, split, verify_inspection_dataset if verify else None, "counts_per_class",
+                                "labels.csv")
     classes = list(manifest["classes"])
     images = np.empty((len(meta), manifest["size"], manifest["size"], 3), np.uint8)
     for i, rel in enumerate(meta["file"]):
