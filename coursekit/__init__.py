@@ -50,7 +50,7 @@ _LAZY = {
                        "load_image_folder", "Report", "ValidationError", "load_inspection",
                        "INSPECTION_CLASSES", "load_annotations", "agreement", "cohen_kappa",
                        "validate_yolo_dataset", "coco_to_yolo", "yolo_to_coco",
-                       "voc_to_yolo", "box_stats", "plot_box_stats"],
+                       "box_stats", "plot_box_stats"],
     "coursekit.scenes": ["SceneGenerator", "Scene", "SceneObject", "Domain", "PARTS", "DOMAINS",
                          "make_object_dataset"],
     "coursekit.types": ["Classifications", "Detections"],

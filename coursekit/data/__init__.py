@@ -12,7 +12,7 @@ from .detection import (DETECTION_CLASSES, DETECTION_SPLITS, detection_root, loa
                         render_detection_scene, verify_detection_dataset)
 from .validate import PROBLEM_KINDS, Problem, Report, ValidationError
 from .yolo import YoloLabels, read_yolo_labels, validate_yolo_dataset, write_yolo_dataset, xyxy_to_yolo, yolo_to_xyxy
-from .yolo_convert import ConversionResult, box_stats, coco_to_yolo, plot_box_stats, voc_to_yolo, yolo_to_coco
+from .yolo_convert import ConversionResult, box_stats, coco_to_yolo, plot_box_stats, yolo_to_coco
 from .imagefolder import list_image_folder, load_image_folder, validate_image_folder
 from .loaders import CIFAR10_MEAN, CIFAR10_STD, Augment, TensorLoader, channel_stats
 from .standin import make_standin_cifar10
@@ -28,5 +28,5 @@ __all__ = [
     "DETECTION_CLASSES", "DETECTION_SPLITS", "detection_root", "load_detection_split",
     "render_detection_scene", "verify_detection_dataset",
     "validate_yolo_dataset", "read_yolo_labels", "write_yolo_dataset", "YoloLabels", "ConversionResult",
-    "coco_to_yolo", "yolo_to_coco", "voc_to_yolo", "xyxy_to_yolo", "yolo_to_xyxy", "box_stats", "plot_box_stats",
+    "coco_to_yolo", "yolo_to_coco", "xyxy_to_yolo", "yolo_to_xyxy", "box_stats", "plot_box_stats",
 ]

@@ -61,10 +61,9 @@ PROBLEM_KINDS = {
     "box_outside_image": "a box that sticks out of the image (its centre and size are in [0, 1]); YOLO clips it",
     "tiny_box": "a box less than 2 pixels wide or high: usually a click instead of a drag",
     "duplicate_box": "the same box twice in one file (same class, identical or IoU > 0.95)",
-    "bad_source": "a COCO json or VOC xml entry that cannot be converted (missing fields, unknown ids)",
+    "bad_source": "a COCO json entry that cannot be converted (missing fields, unknown ids)",
     "size_mismatch": "a COCO image whose width/height differ from the image file (EXIF rotation?)",
     "crowd_region": "a COCO crowd region (iscrowd=1), left out: YOLO has no 'ignore' regions",
-    "difficult_object": "VOC objects marked difficult, kept: YOLO has no 'difficult' flag",
 }
 
 _MAX_SHOWN = 100  # raise_if_errors spells out at most this many errors (all are in the report)

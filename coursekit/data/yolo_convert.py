@@ -1,4 +1,4 @@
-"""Convert COCO json and Pascal VOC xml to and from YOLO labels, and look at the boxes (:func:`box_stats`).
+"""Convert COCO json to and from YOLO labels, and look at the boxes (:func:`box_stats`).
 
 Input that cannot be converted is refused before anything is written (a :class:`ValidationError` lists all of
 it); what the field's tools skip (crowd regions, degenerate boxes) is skipped with a warning and counted.
@@ -9,7 +9,6 @@ import json
 import math
 import os
 import warnings
-import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -19,11 +18,11 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..files import atomic_copy, atomic_write_text
-from .validate import Problem, ValidationError, is_junk as _is_junk, rel as _rel
+from .validate import Problem, ValidationError, rel as _rel
 from .yolo import MAX_SHOWN as _MAX_SHOWN, check_dataset, header_size, xyxy_to_yolo, yolo_line, yolo_to_xyxy
 from .yolo_yaml import yaml_module
 
-__all__ = ["ConversionResult", "coco_to_yolo", "yolo_to_coco", "voc_to_yolo", "box_stats", "plot_box_stats"]
+__all__ = ["ConversionResult", "coco_to_yolo", "yolo_to_coco", "box_stats", "plot_box_stats"]
 
 
 @dataclass
@@ -388,130 +387,6 @@ def _is_under(path: Path, folder: Path) -> bool:
         return True
     except ValueError:
         return False
-
-
-# ---- Pascal VOC
-
-
-def _xml_number(node, tag: str):
-    el = node.find(tag)
-    if el is None or el.text is None or not el.text.strip():
-        return None
-    try:
-        return float(el.text.strip())
-    except ValueError:
-        return None
-
-
-def voc_to_yolo(xml_dir: str | os.PathLike, out_dir: str | os.PathLike, class_names: Sequence[str], *,
-                one_based: bool = True) -> ConversionResult:
-    """Convert Pascal VOC XML files (``xml_dir``, one per image) into YOLO label files ``out_dir/<xml name>.txt``.
-
-    ``one_based``: VOC numbers pixels from 1 with both end pixels inside the box (``x1 = xmin - 1, x2 = xmax``);
-    ``False`` takes xmin..xmax as a continuous span. Unknown class names, a missing size or a bad box raise a
-    :class:`ValidationError` naming each file (nothing is written); empty boxes are skipped and boxes past the
-    edge clipped, with a warning; ``difficult`` objects are kept.
-
-    >>> result = voc_to_yolo("VOC/Annotations", "parts/labels/train", ["washer", "gear"])  # doctest: +SKIP
-    """
-    xml_dir, out_dir = Path(xml_dir), Path(out_dir)
-    class_names = [str(n) for n in class_names]
-    if not class_names:
-        raise ValueError("class_names is empty: pass the class names in YOLO id order")
-    files = sorted(p for p in xml_dir.iterdir() if p.is_file() and p.suffix.lower() == ".xml") if xml_dir.is_dir() \
-        else None
-    if files is None:
-        raise FileNotFoundError(f"{xml_dir} is not a folder of VOC .xml files")
-    errors, notes, outputs = [], [], []
-    others = [p for p in xml_dir.iterdir() if p.is_file() and p.suffix.lower() != ".xml" and not _is_junk(p.name)]
-    for p in others:
-        notes.append(Problem("stray_file", "warning", p, f"{p.name}: not an .xml file, not converted"))
-    if not files:
-        raise ValidationError(f"{xml_dir}: no .xml files — pass VOC's Annotations folder")
-
-    skipped: dict[str, int] = {}
-
-    def skip(path: Path, msg: str, kind: str) -> None:
-        skipped[kind] = skipped.get(kind, 0) + 1
-        notes.append(Problem(kind, "warning", path, f"{path.name}: {msg}"))
-        warnings.warn(f"voc_to_yolo: {path}: {msg}", stacklevel=3)
-
-    def err(path: Path, msg: str, kind: str = "bad_source") -> None:
-        errors.append(Problem(kind, "error", path, f"{path.name}: {msg}"))
-
-    n_boxes, n_difficult = 0, 0
-    for xf in files:
-        try:
-            tree = ET.parse(xf)
-        except ET.ParseError as e:
-            err(xf, f"not valid XML ({e})", "unreadable_label")
-            continue
-        node = tree.getroot()
-        size = node.find("size")
-        W = _xml_number(size, "width") if size is not None else None
-        H = _xml_number(size, "height") if size is not None else None
-        if not W or not H or W <= 0 or H <= 0:
-            err(xf, "no <size><width>/<height> (or 0) — VOC needs the image size to turn pixels into fractions; "
-                    "fill it in from the image")
-            continue
-        fname = (node.findtext("filename") or "").strip()
-        if fname and Path(fname).stem != xf.stem:
-            notes.append(Problem("name_clash", "warning", xf,
-                                      f"{xf.name}: <filename> is {fname!r} but the labels are written to "
-                                      f"{xf.stem}.txt — the image must be named {xf.stem}.<ext> for YOLO"))
-        lines, ok = [], True
-        for k, obj in enumerate(node.findall("object"), 1):
-            name = (obj.findtext("name") or "").strip()
-            if name not in class_names:
-                close = get_close_matches(name, class_names, n=1)
-                err(xf, f"object {k}: unknown class name {name!r} — class_names are {class_names}"
-                        + (f" (did you mean {close[0]!r}?)" if close else "") + "; add it or fix the name", "bad_class")
-                ok = False
-                continue
-            box = obj.find("bndbox")
-            vals = [_xml_number(box, t) if box is not None else None for t in ("xmin", "ymin", "xmax", "ymax")]
-            if any(v is None or not math.isfinite(v) for v in vals):
-                err(xf, f"object {k} ({name}): <bndbox> needs numeric xmin, ymin, xmax, ymax", "not_a_number")
-                ok = False
-                continue
-            xmin, ymin, xmax, ymax = vals
-            if one_based and (xmin < 1 or ymin < 1):
-                err(xf, f"object {k} ({name}): xmin={xmin:g}, ymin={ymin:g} but one-based VOC starts at 1 — this "
-                        "file is 0-based: pass one_based=False", "out_of_range")
-                ok = False
-                continue
-            x1, y1, x2, y2 = (xmin - 1, ymin - 1, xmax, ymax) if one_based else (xmin, ymin, xmax, ymax)
-            if x2 <= x1 or y2 <= y1:  # degenerate: skipped and said, as ultralytics' converters skip it
-                skip(xf, f"object {k} ({name}): xmin..xmax = {xmin:g}..{xmax:g}, ymin..ymax = {ymin:g}..{ymax:g} "
-                         "is an empty box; skipped (redraw it if the object is real)", "bad_size")
-                continue
-            c = (max(x1, 0.0), max(y1, 0.0), min(x2, W), min(y2, H))
-            if c[2] <= c[0] or c[3] <= c[1]:
-                skip(xf, f"object {k} ({name}): the box lies outside the {W:g}x{H:g} image; skipped", "out_of_range")
-                continue
-            if c != (x1, y1, x2, y2):
-                notes.append(Problem("box_outside_image", "warning", xf,
-                                          f"{xf.name}: object {k} ({name}) sticks out of the {W:g}x{H:g} image; "
-                                          "clipped"))
-            if (obj.findtext("difficult") or "0").strip() == "1":
-                n_difficult += 1
-            lines.append(yolo_line(class_names.index(name), xyxy_to_yolo([c], W, H)[0]))
-        if ok:
-            outputs.append((out_dir / f"{xf.stem}.txt", "".join(ln + "\n" for ln in lines)))
-            n_boxes += len(lines)
-            if not lines:
-                notes.append(Problem("empty_label", "info", xf, f"{xf.name}: no objects: written as an empty "
-                                                                     "label file (a background image)"))
-    if errors:
-        raise ValidationError(f"{len(errors)} error(s) in {xml_dir}; nothing was written:\n"
-                         + "\n".join(f"  - {p.message}" for p in errors), errors)
-    if n_difficult:
-        notes.append(Problem("difficult_object", "info", xml_dir,
-                                  f"{n_difficult} object(s) marked difficult were kept (YOLO has no 'difficult' flag)"))
-    for path, text in outputs:
-        atomic_write_text(path, text)
-    return ConversionResult(out_dir, None, class_names, None, len(outputs), n_boxes, [p for p, _ in outputs], notes,
-                            skipped)
 
 
 # ---- box statistics
