@@ -282,16 +282,10 @@ def verify_manifest(root: str | os.PathLike, fix: str = "", keep=None) -> dict:
             changed.append(rel)
     changed.sort()
     if missing or extra or changed:
-        lines = [f"{root} does not match its manifest.json:"]
-        if changed:
-            lines.append(f"  changed ({len(changed)}): {_list(changed)}")
-        if missing:
-            lines.append(f"  missing ({len(missing)}): {_list(missing)}")
-        if extra:
-            lines.append(f"  not in the manifest ({len(extra)}): {_list(extra)}")
-        if fix:
-            lines.append(fix)
-        raise DatasetIntegrityError("\n".join(lines))
+        lines = [f"{root} does not match its manifest.json:"] + [
+            f"  {what} ({len(names)}): {_list(names)}"
+            for what, names in (("changed", changed), ("missing", missing), ("not in the manifest", extra)) if names]
+        raise DatasetIntegrityError("\n".join(lines + ([fix] if fix else [])))
     return manifest
 
 
