@@ -296,7 +296,8 @@ _MODE_NOTES = {"L": "grayscale; copied into 3 channels", "1": "1-bit black and w
                **dict.fromkeys(("P", "PA"), "palette (indexed-colour) image; converted to RGB"),
                **dict.fromkeys(("RGBA", "LA", "La", "RGBa"), "has transparency; the alpha channel is dropped "
                                "(transparent pixels show their hidden colour)"),
-               "CMYK": "CMYK (print colours); converted with a simple formula, colours may look off — re-export as sRGB"}
+               "CMYK": "CMYK (print colours); converted with a simple formula, colours may look off — re-export "
+                       "as sRGB"}
 
 
 def _mode_note(mode: str) -> str:

@@ -81,7 +81,7 @@ class ValidationError(ValueError):
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong (or worth knowing): ``message`` names the file (and line) and the fix; ``path`` is ``paths[0]``."""
+    """One thing wrong (or worth knowing): ``message`` names the file (and line) and the fix."""
 
     kind: str
     severity: str
@@ -345,7 +345,8 @@ def check_image(data: bytes, suffix: str = "") -> tuple[Image.Image | None, str,
     ('empty_file', 'empty file (0 bytes; an interrupted copy or download?) — copy it again or delete it')
     """
     if not data:
-        return None, "empty_file", "empty file (0 bytes; an interrupted copy or download?) — copy it again or delete it"
+        return (None, "empty_file",
+                "empty file (0 bytes; an interrupted copy or download?) — copy it again or delete it")
     damaged = ("cannot be decoded (a {} file whose header is cut short or damaged, " f"{len(data)} bytes) — copy or "
                "download it again, or delete it")
     not_image = f"not an image — {sniff(data)}; replace it with the real image or delete it"

@@ -128,7 +128,8 @@ def _convert(boxes, w, h, fmt_in: str, fmt_out: str, scale_in: bool) -> np.ndarr
         raise ValueError(f"image width and height must be > 0 pixels; got w={w}, h={h}")
     scale = np.stack(np.broadcast_arrays(w, h, w, h), -1)
     b = b * scale if scale_in else b
-    out = box_convert(torch.from_numpy(np.ascontiguousarray(b.reshape(-1, 4))), fmt_in, fmt_out).numpy().reshape(b.shape)
+    out = box_convert(torch.from_numpy(np.ascontiguousarray(b.reshape(-1, 4))), fmt_in, fmt_out)
+    out = out.numpy().reshape(b.shape)
     return out if scale_in else out / scale
 
 
@@ -197,7 +198,8 @@ def write_yolo_dataset(out_dir: str | os.PathLike, splits: Mapping[str, tuple], 
                     "".join(yolo_line(c, b) + "\n" for c, b in zip(ids, boxes)), encoding="utf-8")
         config = {"path": str(root.resolve()), **{split: f"images/{split}" for split in splits},
                   "names": dict(enumerate(names))}
-        (tmp / "data.yaml").write_text(yaml_module().safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        (tmp / "data.yaml").write_text(yaml_module().safe_dump(config, sort_keys=False, allow_unicode=True),
+                                       encoding="utf-8")
     return root / "data.yaml"
 
 
@@ -271,16 +273,16 @@ def read_yolo_labels(path: str | os.PathLike, names: Sequence[str] | int | None 
         data = path.read_bytes()
     except OSError as err:
         problems.append(Problem("unreadable_label", "error", path,
-                                     f"{rel}: cannot be read ({err.strerror or err}) — check the file and its "
-                                     "permissions", None, split))
+                                f"{rel}: cannot be read ({err.strerror or err}) — check the file and its "
+                                "permissions", None, split))
         return empty
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data[:err.start].count(b"\n") + 1
         problems.append(Problem("unreadable_label", "error", path,
-                                     f"{rel}:{line}: not UTF-8 text (byte {err.start} is 0x{data[err.start]:02x}) — "
-                                     "is it really a label file? re-export it as plain text", line, split))
+                                f"{rel}:{line}: not UTF-8 text (byte {err.start} is 0x{data[err.start]:02x}) — "
+                                "is it really a label file? re-export it as plain text", line, split))
         return empty
 
     classes, boxes, lines = [], [], []
@@ -407,7 +409,7 @@ def _listed_images(list_file: Path, split: str, root: Path) -> tuple[list[Path],
         text = list_file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as err:
         return [], [Problem("missing_folder", "error", list_file,
-                                 f"{_rel(list_file, root)}: the {split} list file cannot be read ({err})", None, split)]
+                            f"{_rel(list_file, root)}: the {split} list file cannot be read ({err})", None, split)]
     for lineno, raw in enumerate(_LINE_SPLIT.split(text), 1):
         entry = raw.strip()
         if not entry:
@@ -417,9 +419,9 @@ def _listed_images(list_file: Path, split: str, root: Path) -> tuple[list[Path],
         found = next((c for c in candidates if c.is_file()), None)
         if found is None:
             problems.append(Problem("missing_image", "error", list_file,
-                                         f"{_rel(list_file, root)}:{lineno}: {entry} does not exist (looked next to "
-                                         "the list file, in the current folder and in the root) — fix the line or "
-                                         "delete it", lineno, split))
+                                    f"{_rel(list_file, root)}:{lineno}: {entry} does not exist (looked next to "
+                                    "the list file, in the current folder and in the root) — fix the line or "
+                                    "delete it", lineno, split))
         else:
             images.append(found.resolve() if not found.is_absolute() else found)
     return images, problems
@@ -486,20 +488,20 @@ def _check_split(cfg: Config, split: str, decode: bool, progress: bool
                     label_dirs.setdefault(lp.parent, (img.parent, False))
         else:
             problems.append(Problem("bad_yaml", "error", src,
-                                         f"{split}: {_rel(src, root)} is neither a folder nor a .txt list of images "
-                                         "— point it at the folder of the images", None, split))
+                                    f"{split}: {_rel(src, root)} is neither a folder nor a .txt list of images "
+                                    "— point it at the folder of the images", None, split))
     counts = {"images": len(images), "unreadable": 0, "labelled": 0, "background": 0, "missing_label": 0, "boxes": 0}
     if not images and cfg.sources.get(split):
         problems.append(Problem("empty_split", "error" if split == "train" else "warning",
-                                     cfg.sources[split][0],
-                                     f"{split}: no images in {', '.join(_rel(s, root) for s in cfg.sources[split])} "
-                                     f"— add images (and labels)", None, split))
+                                cfg.sources[split][0],
+                                f"{split}: no images in {', '.join(_rel(s, root) for s in cfg.sources[split])} "
+                                f"— add images (and labels)", None, split))
     for ld, (imgdir, _rec) in label_dirs.items():
         if not ld.is_dir() and images:
             problems.append(Problem("missing_folder", "error", ld,
-                                         f"{_rel(ld, root)}/: the labels folder of {_rel(imgdir, root)}/ does not "
-                                         f"exist, so every {split} image counts as background — put the .txt "
-                                         "labels there (same names as the images)", None, split))
+                                    f"{_rel(ld, root)}/: the labels folder of {_rel(imgdir, root)}/ does not "
+                                    f"exist, so every {split} image counts as background — put the .txt "
+                                    "labels there (same names as the images)", None, split))
 
     by_label: dict[Path, list[Path]] = defaultdict(list)
     for img in images:
@@ -540,9 +542,9 @@ def _check_split(cfg: Config, split: str, decode: bool, progress: bool
             if labels.n_lines == 0:
                 counts["background"] += 1
                 problems.append(Problem("empty_label", "info", lp,
-                                             f"{_rel(lp, root)}: empty label file: a background image (no objects), "
-                                             f"which is fine — {rel} teaches the model what is not an object",
-                                             None, split))
+                                        f"{_rel(lp, root)}: empty label file: a background image (no objects), "
+                                        f"which is fine — {rel} teaches the model what is not an object",
+                                        None, split))
             if size is not None and len(labels):
                 w_px, h_px = labels.boxes[:, 2] * size[0], labels.boxes[:, 3] * size[1]
                 for k in np.flatnonzero((w_px < 2) | (h_px < 2)):
@@ -558,9 +560,9 @@ def _check_split(cfg: Config, split: str, decode: bool, progress: bool
             counts["missing_label"] += 1
             counts["background"] += 1
             problems.append(Problem("missing_label", "warning", img,
-                                         f"{rel}: no label file ({_rel(lp, root)}) — YOLO treats the image as "
-                                         "background (no objects); if it shows objects, label them; if it is "
-                                         "really empty, create an empty .txt to say so", None, split))
+                                    f"{rel}: no label file ({_rel(lp, root)}) — YOLO treats the image as "
+                                    "background (no objects); if it shows objects, label them; if it is "
+                                    "really empty, create an empty .txt to say so", None, split))
         records.append(_Record(split, img, lp, size, labels))
 
     # label files without an image
@@ -577,10 +579,10 @@ def _check_split(cfg: Config, split: str, decode: bool, progress: bool
                 problems.append(_classes_txt(lf, names, root, split))
                 continue
             problems.append(Problem("orphan_label", "error", lf,
-                                         f"{_rel(lf, root)}: label file without an image (no "
-                                         f"{_rel(imgdir, root)}/{_rel(lf.with_suffix(''), ld)}.jpg/.png/...) — its "
-                                         "boxes are never used: add the image, fix the name, or delete the file",
-                                         None, split))
+                                    f"{_rel(lf, root)}: label file without an image (no "
+                                    f"{_rel(imgdir, root)}/{_rel(lf.with_suffix(''), ld)}.jpg/.png/...) — its "
+                                    "boxes are never used: add the image, fix the name, or delete the file",
+                                    None, split))
     counts["boxes"] = int(counts["boxes"])
     cc = {n: int(class_counts[i]) for i, n in enumerate(names)}
     return records, problems, {**counts, "_classes": cc}
@@ -600,12 +602,12 @@ def _classes_txt(path: Path, names: list[str], root: Path, split: str) -> Proble
         listed = []
     if listed and names and listed != names:
         return Problem("stray_file", "warning", path,
-                            f"{_rel(path, root)}: labelImg's class list {listed[:10]} differs from names in data.yaml "
-                            f"{names[:10]} — the ids in the labels follow classes.txt: make names the same list in "
-                            "the same order", None, split)
+                       f"{_rel(path, root)}: labelImg's class list {listed[:10]} differs from names in data.yaml "
+                       f"{names[:10]} — the ids in the labels follow classes.txt: make names the same list in "
+                       "the same order", None, split)
     return Problem("stray_file", "info", path,
-                        f"{_rel(path, root)}: labelImg's class list, not a label file (YOLO reads the names from "
-                        "data.yaml) — fine; move it out to silence this", None, split)
+                   f"{_rel(path, root)}: labelImg's class list, not a label file (YOLO reads the names from "
+                   "data.yaml) — fine; move it out to silence this", None, split)
 
 
 # ---- the validator
@@ -626,9 +628,9 @@ def check_dataset(root_or_data_yaml, splits, decode: bool, progress: bool) -> tu
                 continue
             if s not in cfg.raw or cfg.raw[s] in (None, "", []):
                 problems.append(Problem("bad_yaml", "error", cfg.yaml_path,
-                                             f"{cfg.yaml_path.name}: splits asks for {s!r} but data.yaml has "
-                                             f"{'no' if s not in cfg.raw else 'an empty'} {s!r} key (its splits: "
-                                             f"{', '.join(have) or 'none'}) — add {s}: images/{s}", None, s))
+                                        f"{cfg.yaml_path.name}: splits asks for {s!r} but data.yaml has "
+                                        f"{'no' if s not in cfg.raw else 'an empty'} {s!r} key (its splits: "
+                                        f"{', '.join(have) or 'none'}) — add {s}: images/{s}", None, s))
         chosen = [s for s in wanted if s in cfg.sources]
     counts, class_counts, records = {}, {}, []
     for split in chosen:

@@ -157,7 +157,7 @@ def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.Pa
 
     def err(msg: str, path=None, kind: str = "bad_source") -> None:
         errors.append(Problem(kind, "error", path if path is not None else (json_path or ()),
-                                   f"{src_name}: {msg}", None, split))
+                              f"{src_name}: {msg}", None, split))
 
     cats = coco["categories"]
     cat_names = {}
@@ -254,8 +254,8 @@ def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.Pa
             continue
         if (x1, y1, x2, y2) != (x, y, x + bw, y + bh):
             notes.append(Problem("box_outside_image", "warning", path,
-                                      f"{src_name}: annotation {aid} ({fname}): bbox {ann['bbox']} sticks out of the "
-                                      f"{W}x{H} image; clipped", None, split))
+                                 f"{src_name}: annotation {aid} ({fname}): bbox {ann['bbox']} sticks out of the "
+                                 f"{W}x{H} image; clipped", None, split))
         rows[ann["image_id"]].append((coco_to_class[ann["category_id"]], x1, y1, x2, y2))
 
     out_images, out_labels = out_dir / "images" / split, out_dir / "labels" / split
@@ -283,13 +283,13 @@ def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.Pa
                 "same categories for every split", data_yaml, "bad_yaml")
     if errors:
         raise ValidationError(f"{len(errors)} error(s) in {src_name}; nothing was written:\n"
-                         + "\n".join(f"  - {p.message}" for p in errors), errors)
+                              + "\n".join(f"  - {p.message}" for p in errors), errors)
 
     written, n_boxes = [], 0
     path_of = {fname: path for path, fname, _size in imgs.values()}
     for reason, aid, fname, detail in skipped:
         notes.append(Problem(reason, "warning", path_of[fname],
-                                  f"{src_name}: annotation {aid} ({fname}): {detail} — skipped", None, split))
+                             f"{src_name}: annotation {aid} ({fname}): {detail} — skipped", None, split))
     if skipped:
         _skip_warning(src_name, skipped)
     for lf, (iid, fname) in label_files.items():
@@ -346,7 +346,7 @@ def yolo_to_coco(root_or_yaml: str | os.PathLike, split: str = "val",
     if errors:
         shown = "\n".join(f"  - {p.message}" for p in errors[:_MAX_SHOWN])
         raise ValidationError(f"{len(errors)} error(s) in split {split!r} of {report.root}; fix them first "
-                         f"(validate_yolo_dataset lists them all):\n{shown}", errors, report)
+                              f"(validate_yolo_dataset lists them all):\n{shown}", errors, report)
     if category_ids is None:
         stored = cfg.raw.get("coco_category_ids")
         category_ids = {int(k): int(v) for k, v in stored.items()} if stored else \
@@ -407,8 +407,8 @@ def box_stats(root_or_yaml: str | os.PathLike, split: str | Sequence[str] | None
 
     report, records, _cfg = check_dataset(root_or_yaml, split, decode=False, progress=False)
     if not report.splits:
-        raise ValidationError(f"no split to read in {report.root}:\n" + "\n".join(f"  - {p.message}" for p in report.errors),
-                         report.errors, report)
+        raise ValidationError(f"no split to read in {report.root}:\n"
+                              + "\n".join(f"  - {p.message}" for p in report.errors), report.errors, report)
     rows = []
     lost = 0
     for rec in records:

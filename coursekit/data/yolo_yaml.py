@@ -123,14 +123,14 @@ def load_config(root_or_data_yaml: str | os.PathLike, wanted: Sequence[str] = ()
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problems.append(Problem("bad_yaml", "error", yaml_path,
-                                     f"{yaml_path.name}{f':{line}' if line else ''}: not valid YAML "
-                                     f"({getattr(err, 'problem', None) or err}) — check the indentation and colons",
-                                     line))
+                                f"{yaml_path.name}{f':{line}' if line else ''}: not valid YAML "
+                                f"({getattr(err, 'problem', None) or err}) — check the indentation and colons",
+                                line))
         return Config(yaml_path, ydir, [], {}, {}), problems
     if not isinstance(raw, dict):
         problems.append(Problem("bad_yaml", "error", yaml_path,
-                                     f"{yaml_path.name}: expected keys (train, val, names), got "
-                                     f"{type(raw).__name__} — see the ultralytics dataset format"))
+                                f"{yaml_path.name}: expected keys (train, val, names), got "
+                                f"{type(raw).__name__} — see the ultralytics dataset format"))
         return Config(yaml_path, ydir, [], {}, raw if isinstance(raw, dict) else {}), problems
 
     names = _names_from(raw, yaml_path, problems)
@@ -162,8 +162,8 @@ def load_config(root_or_data_yaml: str | os.PathLike, wanted: Sequence[str] = ()
                     "data.yaml is the root) or make it absolute"))
         if not root.is_dir():
             problems.append(Problem("missing_folder", "error", root,
-                                         f"{yaml_path.name}: path: {given} -> {root} does not exist — fix 'path' "
-                                         "(or delete it: then the folder of data.yaml is the root)"))
+                                    f"{yaml_path.name}: path: {given} -> {root} does not exist — fix 'path' "
+                                    "(or delete it: then the folder of data.yaml is the root)"))
 
     sources: dict[str, list[Path]] = {}
     for key in ("train", "val"):
@@ -183,7 +183,7 @@ def load_config(root_or_data_yaml: str | os.PathLike, wanted: Sequence[str] = ()
         for entry in entries:
             if not isinstance(entry, (str, os.PathLike)):
                 problems.append(Problem("bad_yaml", "error", yaml_path,
-                                             f"{yaml_path.name}: {key}: {entry!r} is not a folder path", None, key))
+                                        f"{yaml_path.name}: {key}: {entry!r} is not a folder path", None, key))
                 continue
             ep = Path(entry).expanduser()
             full = ep if ep.is_absolute() else root / ep
