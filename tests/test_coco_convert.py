@@ -12,7 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from coursekit.data.yolo import LabelError, coco_to_yolo, yolo_to_coco
+from coursekit.data.validate import ValidationError
+from coursekit.data.yolo_convert import coco_to_yolo, yolo_to_coco
 
 SIZES = {"p1.png": (120, 80), "p2.png": (64, 64), "p3.png": (50, 90)}  # width, height
 # not sorted, not 1..K, one without annotations
@@ -139,19 +140,19 @@ def test_a_results_file_is_refused_with_what_was_expected(tmp_path, photos):
     f = tmp_path / "detections_val_results.json"
     f.write_text(json.dumps(results))
     for source in (f, results):
-        with pytest.raises(LabelError) as info:
+        with pytest.raises(ValidationError) as info:
             coco_to_yolo(source, photos, tmp_path / "out")
         text = str(info.value)
         assert "COCO results (predictions) file" in text and "{image_id, category_id, bbox, score}" in text
         assert "'images', 'annotations' and 'categories'" in text
         assert info.value.problems and info.value.problems[0].kind == "bad_source"
-    with pytest.raises(LabelError, match=str(f).replace("\\", "\\\\")):
+    with pytest.raises(ValidationError, match=str(f).replace("\\", "\\\\")):
         coco_to_yolo(f, photos, tmp_path / "out")
     f.write_text("[]")
-    with pytest.raises(LabelError, match="an empty list"):
+    with pytest.raises(ValidationError, match="an empty list"):
         coco_to_yolo(f, photos, tmp_path / "out")
     f.write_text('"instances.json"')
-    with pytest.raises(LabelError, match="the top level is a str"):
+    with pytest.raises(ValidationError, match="the top level is a str"):
         coco_to_yolo(f, photos, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
@@ -159,17 +160,17 @@ def test_a_results_file_is_refused_with_what_was_expected(tmp_path, photos):
 def test_missing_keys_are_named(tmp_path, photos):
     coco = _coco()
     del coco["categories"], coco["images"]
-    with pytest.raises(LabelError) as info:
+    with pytest.raises(ValidationError) as info:
         coco_to_yolo(coco, photos, tmp_path / "out")
     text = str(info.value)
     assert "missing key(s) 'images', 'categories'" in text and "it has 'annotations'" in text
     coco = _coco()
     del coco["annotations"]
-    with pytest.raises(LabelError, match=r"missing key\(s\) 'annotations'.*'annotations': \[\]"):
+    with pytest.raises(ValidationError, match=r"missing key\(s\) 'annotations'.*'annotations': \[\]"):
         coco_to_yolo(coco, photos, tmp_path / "out")
     coco = _coco()
     coco["images"] = {"100": coco["images"][0]}
-    with pytest.raises(LabelError, match="'images' is a dict, not a list"):
+    with pytest.raises(ValidationError, match="'images' is a dict, not a list"):
         coco_to_yolo(coco, photos, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
@@ -185,7 +186,7 @@ def test_broken_annotations_still_refuse_and_write_nothing(tmp_path, photos):
     ]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no skip warning either: nothing was converted
-        with pytest.raises(LabelError) as info:
+        with pytest.raises(ValidationError) as info:
             coco_to_yolo(coco, photos, tmp_path / "out")
     text = str(info.value)
     assert "3 error(s)" in text and "nothing was written" in text
@@ -204,5 +205,5 @@ def test_yolo_to_coco_skips_a_degenerate_label_line(tmp_path, photos):
         back = yolo_to_coco(out, "train")
     assert len(back["annotations"]) == len(GOOD) + len(CLIPPED)
     label.write_text("\n".join(lines + ["0 0.5 0.5 0 0.1 0.3"]) + "\n")  # broken, not degenerate: refused
-    with pytest.raises(LabelError, match="p2.txt:3"):
+    with pytest.raises(ValidationError, match="p2.txt:3"):
         yolo_to_coco(out, "train")

@@ -15,7 +15,8 @@ from coursekit.data import detection
 from coursekit.data.detection import (DEFAULT_COUNTS, DETECTION_CLASSES, DETECTION_SPLITS, MIN_BOX_SIDE,
                                       MIN_IN_FRAME, MIN_VISIBLE, DatasetIntegrityError, detection_root,
                                       generator_for, label_decision, load_detection_split, render_detection_scene,
-                                      to_yolo, verify_detection_dataset)
+                                      verify_detection_dataset)
+from coursekit.data.yolo import xyxy_to_yolo
 from coursekit.data.inspection import INSPECTION_PARTS
 from tools import build_detection_dataset as build
 from tools.build_detection_dataset import _encode, _label_text, build_detection_dataset
@@ -96,8 +97,8 @@ def test_footprint_contains_the_visible_mask():
 
 
 def test_label_rules():
-    assert to_yolo((0, 0, 320, 320), 320) == (0.5, 0.5, 1.0, 1.0)
-    assert to_yolo((10, 20, 30, 60), (100, 200)) == (0.1, 0.4, 0.1, 0.4)
+    assert xyxy_to_yolo([(0, 0, 320, 320)], 320, 320)[0].tolist() == [0.5, 0.5, 1.0, 1.0]
+    assert xyxy_to_yolo([(10, 20, 30, 60)], w=200, h=100)[0].tolist() == [0.1, 0.4, 0.1, 0.4]
     box = (10, 10, 60, 60)
     assert label_decision(box, 1000, 1000, 1000) is None
     assert label_decision(box, MIN_VISIBLE * 1000 - 1, 1000, 1000) == "occluded"

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from coursekit.data import ArrayDataset
-from coursekit.data.imagefolder import (NEAR_DUPLICATE_DISTANCE, PERCEPTUAL_HASH_BITS, PROBLEM_KINDS, FolderReport,
-                                        ImageFolderError, Problem, hash_distance, list_image_folder,
+from coursekit.data.imagefolder import (NEAR_DUPLICATE_DISTANCE, PERCEPTUAL_HASH_BITS, hash_distance, list_image_folder,
                                         load_image_folder, perceptual_hash, validate_image_folder)
+from coursekit.data.validate import PROBLEM_KINDS, Problem, Report, ValidationError
 
 CLASSES = ["cat", "dog", "fox"]
 PER_SPLIT = {"train": 6, "val": 5, "test": 5}
@@ -42,7 +42,7 @@ def _files_on_disk(root: Path) -> set[Path]:
     return {p.resolve() for p in root.rglob("*") if p.is_file()}
 
 
-def _only(report: FolderReport, kind: str) -> Problem:
+def _only(report: Report, kind: str) -> Problem:
     found = report.by_kind(kind)
     assert len(found) == 1, f"expected one {kind}, got {found}"
     return found[0]
@@ -54,7 +54,7 @@ def valid(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def broken(tmp_path_factory, valid) -> tuple[Path, FolderReport]:
+def broken(tmp_path_factory, valid) -> tuple[Path, Report]:
     """A copy of the valid folder with one of each defect, and its report."""
     root = tmp_path_factory.mktemp("broken") / "photos"
     shutil.copytree(valid, root)
@@ -205,7 +205,7 @@ def test_nothing_is_silently_dropped(broken):
 def test_errors_block_loading_and_list_every_file(broken):
     root, report = broken
     assert not report.ok
-    with pytest.raises(ImageFolderError) as info:
+    with pytest.raises(ValidationError) as info:
         report.raise_if_errors()
     text = str(info.value)
     assert info.value.report is report
@@ -213,10 +213,10 @@ def test_errors_block_loading_and_list_every_file(broken):
     for rel in ("train/cat/cat_01.jpg", "train/dog/dog_03.jpg", "train/fox/notes.jpg", "train/loose.png",
                 "train/owl", "test/fox/copied_from_train.png"):
         assert rel in text, rel
-    with pytest.raises(ImageFolderError, match="train/cat/cat_01.jpg"):
+    with pytest.raises(ValidationError, match="train/cat/cat_01.jpg"):
         load_image_folder(root, "val", progress=False)
     # without validation an unreadable file still raises, naming it; nothing is skipped
-    with pytest.raises(ImageFolderError, match="train/cat/cat_01.jpg"):
+    with pytest.raises(ValidationError, match="train/cat/cat_01.jpg"):
         load_image_folder(root, "train", validate=False, progress=False)
 
 
@@ -283,7 +283,7 @@ def test_nested_too_deep_and_different_sizes(tmp_path, valid):
     assert p.severity == "error" and "nested too deep" in p.message and "train/cat/more/deep.png" in p.message
     shutil.rmtree(root / "train/cat/more")
     Image.fromarray(_image(9001, (40, 40))).save(root / "train/cat/big.png")
-    with pytest.raises(ImageFolderError, match="image_size"):
+    with pytest.raises(ValidationError, match="image_size"):
         load_image_folder(root, "train", progress=False)
     assert load_image_folder(root, "train", image_size=(H, W), progress=False).images.shape[1:3] == (H, W)
 
@@ -335,20 +335,20 @@ def test_image_cut_inside_its_header_is_unreadable_not_a_non_image(tmp_path, val
 def test_damaged_image_when_another_library_patched_pil(tmp_path, valid, monkeypatch):
     """ultralytics registers extra PIL openers (HEIF) at import: then a damaged JPEG raises
     ModuleNotFoundError('pi_heif') instead of PIL's own error. It is still a damaged JPEG to the learner."""
-    import coursekit.data.imagefolder as imf
+    import coursekit.data.validate as imf
 
     root = tmp_path / "photos"
     shutil.copytree(valid, root)
     path = root / "train/cat/cat_01.jpg"
     path.write_bytes(path.read_bytes()[:20])
-    real = imf._decode
+    real = imf.decode
 
     def patched(data):
         if len(data) == 20:
             raise ModuleNotFoundError("No module named 'pi_heif'")
         return real(data)
 
-    monkeypatch.setattr(imf, "_decode", patched)
+    monkeypatch.setattr(imf, "decode", patched)
     problem = _only(validate_image_folder(root, progress=False), "unreadable")
     assert "JPEG file whose header is cut short or damaged" in problem.message and "pi_heif" not in problem.message
 
@@ -400,7 +400,7 @@ def parts(tmp_path_factory) -> Path:
     return root
 
 
-def _near(report: FolderReport) -> list[Problem]:
+def _near(report: Report) -> list[Problem]:
     return report.by_kind(NEAR)
 
 

@@ -1,5 +1,5 @@
 """YOLO label tooling: validate_yolo_dataset on a small drawn dataset and one corrupted copy per defect,
-read_yolo_labels, the COCO / VOC converters (round trips and hand-written files), box_stats, plot_box_stats."""
+read_yolo_labels, the COCO converters (round trips and hand-written files), box_stats, plot_box_stats."""
 from __future__ import annotations
 
 import json
@@ -12,9 +12,9 @@ import pytest
 import yaml
 from matplotlib.figure import Figure
 
-from coursekit.data.yolo import (LABEL_PROBLEM_KINDS, LabelError, LabelProblem, LabelReport, box_stats,
-                                 coco_to_yolo, plot_box_stats, read_yolo_labels, validate_yolo_dataset,
-                                 voc_to_yolo, xyxy_to_yolo, yolo_to_coco, yolo_to_xyxy)
+from coursekit.data.validate import PROBLEM_KINDS, Problem, Report, ValidationError
+from coursekit.data.yolo import read_yolo_labels, validate_yolo_dataset, xyxy_to_yolo, yolo_to_xyxy
+from coursekit.data.yolo_convert import box_stats, coco_to_yolo, plot_box_stats, yolo_to_coco
 
 NAMES = ["washer", "gear", "bracket"]
 # split -> image file -> ((width, height), label text or None for "no label file")
@@ -72,17 +72,17 @@ def copy(tmp_path, valid) -> Path:
     return root
 
 
-def _check(root) -> LabelReport:
+def _check(root) -> Report:
     return validate_yolo_dataset(root, progress=False)
 
 
-def _one(report: LabelReport, kind: str) -> LabelProblem:
+def _one(report: Report, kind: str) -> Problem:
     found = report.by_kind(kind)
     assert len(found) == 1, f"expected one {kind}, got {found}\n{report.summary()}"
     return found[0]
 
 
-def _rel(p: LabelProblem, root: Path) -> str:
+def _rel(p: Problem, root: Path) -> str:
     return p.path.relative_to(root).as_posix()
 
 
@@ -107,7 +107,7 @@ def test_valid_dataset_passes(valid):
                                    "val": {"washer": 1, "gear": 1, "bracket": 1}}
     report.raise_if_errors()  # no error: does not raise
     assert "YOLO dataset" in report.summary() and "empty_label x1" in report.summary()
-    assert set(LABEL_PROBLEM_KINDS) >= {p.kind for p in report.problems}
+    assert set(PROBLEM_KINDS) >= {p.kind for p in report.problems}
 
 
 def test_data_yaml_path_or_folder_and_splits(valid):
@@ -193,7 +193,7 @@ def test_several_bad_lines_are_all_reported(copy):
     found = sorted((p.line, p.kind) for p in report.errors)
     assert found == [(1, "bad_class"), (2, "wrong_columns"), (3, "out_of_range")]
     assert report.counts["train"]["boxes"] == 3 + 1  # a.txt and b.txt, and the good line 4
-    with pytest.raises(LabelError) as info:
+    with pytest.raises(ValidationError) as info:
         report.raise_if_errors()
     text = str(info.value)
     assert "3 error(s)" in text
@@ -460,14 +460,14 @@ def test_coco_to_yolo_errors_write_nothing(tmp_path):
     coco, images = _hand_coco(tmp_path)
     coco["annotations"].append({"id": 9, "image_id": 42, "category_id": 99, "bbox": [1, 1, 5, 5]})
     coco["images"].append({"id": 43, "file_name": "gone.png", "width": 10, "height": 10})
-    with pytest.raises(LabelError) as info:
+    with pytest.raises(ValidationError) as info:
         coco_to_yolo(coco, images, tmp_path / "out")
     text = str(info.value)
     assert "category_id 99" in text and "gone.png" in text and "nothing was written" in text
     assert not (tmp_path / "out").exists()
     coco, _ = _hand_coco(tmp_path / "again")
     coco["images"][0]["width"], coco["images"][0]["height"] = 200, 100  # swapped: EXIF-style mistake
-    with pytest.raises(LabelError) as info:
+    with pytest.raises(ValidationError) as info:
         coco_to_yolo(coco, tmp_path / "again/photos", tmp_path / "out")
     assert [p.kind for p in info.value.problems] == ["size_mismatch"] and "EXIF" in str(info.value)
 
@@ -490,83 +490,9 @@ def test_coco_from_yolo_scores_perfect_map_with_pycocotools(valid):
 
 def test_yolo_to_coco_refuses_broken_split(copy):
     (copy / "labels/val/e.txt").write_text("0 0.5 0.5 0.4\n")
-    with pytest.raises(LabelError, match="labels/val/e.txt:1"):
+    with pytest.raises(ValidationError, match="labels/val/e.txt:1"):
         yolo_to_coco(copy, "val")
     assert yolo_to_coco(copy, "train")["images"]  # the other split is fine
-
-
-# ---------------------------------------------------------------------------------------------------------- VOC
-
-
-VOC_XML = """<annotation>
-  <folder>VOC</folder><filename>{stem}.jpg</filename>
-  <size><width>200</width><height>100</height><depth>3</depth></size>
-  <object><name>washer</name><difficult>0</difficult>
-    <bndbox><xmin>1</xmin><ymin>1</ymin><xmax>100</xmax><ymax>50</ymax></bndbox></object>
-  <object><name>gear</name><difficult>1</difficult>
-    <bndbox><xmin>51</xmin><ymin>26</ymin><xmax>150</xmax><ymax>75</ymax></bndbox></object>
-  <object><name>{third}</name>
-    <bndbox><xmin>1</xmin><ymin>1</ymin><xmax>200</xmax><ymax>100</ymax></bndbox></object>
-</annotation>
-"""
-
-
-def test_voc_to_yolo_hand_written(tmp_path):
-    xml = tmp_path / "Annotations"
-    xml.mkdir()
-    (xml / "000001.xml").write_text(VOC_XML.format(stem="000001", third="bracket"))
-    (xml / "000002.xml").write_text("<annotation><size><width>50</width><height>40</height></size></annotation>")
-    result = voc_to_yolo(xml, tmp_path / "labels/train", NAMES)
-    assert result.n_images == 2 and result.n_boxes == 3
-    labels = read_yolo_labels(tmp_path / "labels/train/000001.txt", NAMES)
-    assert labels.classes.tolist() == [0, 1, 2] and labels.problems == []
-    # one-based, inclusive pixels: 1..100 of 200 is the left half, 51..150 the middle half, 1..200 all of it
-    np.testing.assert_allclose(labels.boxes, [[0.25, 0.25, 0.5, 0.5], [0.5, 0.5, 0.5, 0.5], [0.5, 0.5, 1, 1]])
-    assert (tmp_path / "labels/train/000002.txt").read_text() == ""
-    assert {p.kind for p in result.problems} == {"empty_label", "difficult_object"}
-    assert _leftover_temp_files(tmp_path / "labels") == []
-
-
-def test_voc_unknown_class_names_file_and_name(tmp_path):
-    xml = tmp_path / "Annotations"
-    xml.mkdir()
-    (xml / "000001.xml").write_text(VOC_XML.format(stem="000001", third="braket"))
-    with pytest.raises(LabelError) as info:
-        voc_to_yolo(xml, tmp_path / "labels", NAMES)
-    (p,) = info.value.problems
-    assert p.kind == "bad_class" and p.path.name == "000001.xml"
-    assert "'braket'" in p.message and "did you mean 'bracket'" in p.message
-    assert not (tmp_path / "labels").exists()  # nothing written
-
-
-def test_voc_degenerate_and_outside_boxes_are_skipped_with_a_warning_the_rest_written(tmp_path):
-    xml = tmp_path / "Annotations"
-    xml.mkdir()
-    objects = ("<object><name>gear</name><bndbox><xmin>11</xmin><ymin>11</ymin><xmax>50</xmax><ymax>30</ymax>"
-               "</bndbox></object>"
-               "<object><name>washer</name><bndbox><xmin>20</xmin><ymin>5</ymin><xmax>19</xmax><ymax>9</ymax>"
-               "</bndbox></object>"  # negative width
-               "<object><name>washer</name><bndbox><xmin>300</xmin><ymin>5</ymin><xmax>310</xmax><ymax>9</ymax>"
-               "</bndbox></object>")  # right of the 100 px image
-    (xml / "a.xml").write_text(f"<annotation><size><width>100</width><height>100</height></size>{objects}"
-                               "</annotation>")
-    with pytest.warns(UserWarning, match="a.xml: object 2 \\(washer\\).*empty box; skipped"):
-        result = voc_to_yolo(xml, tmp_path / "labels", NAMES)
-    assert result.n_boxes == 1 and result.skipped == {"bad_size": 1, "out_of_range": 1}
-    assert read_yolo_labels(tmp_path / "labels/a.txt", NAMES).classes.tolist() == [NAMES.index("gear")]
-    assert "skipped 2" in result.summary()
-
-
-def test_voc_zero_based_files(tmp_path):
-    xml = tmp_path / "Annotations"
-    xml.mkdir()
-    (xml / "a.xml").write_text("<annotation><size><width>100</width><height>100</height></size><object><name>gear"
-                               "</name><bndbox><xmin>0</xmin><ymin>0</ymin><xmax>50</xmax><ymax>25</ymax></bndbox>"
-                               "</object></annotation>")
-    with pytest.raises(LabelError, match="one_based=False"):
-        voc_to_yolo(xml, tmp_path / "labels", NAMES)
-    voc_to_yolo(xml, tmp_path / "labels", NAMES, one_based=False)
-    np.testing.assert_allclose(read_yolo_labels(tmp_path / "labels/a.txt").boxes, [[0.25, 0.125, 0.5, 0.25]])
 
 
 # -------------------------------------------------------------------------------------------------- box statistics

@@ -1,16 +1,5 @@
-"""Labelling quality: a sample of the inspection dataset labelled by two annotators, twice.
-
-Module 2's exercise on label noise. 200 images of the inspection ``train`` split were labelled by two
-(simulated) annotators, first under a vague spec (``"v1"``), then again after the spec was revised
-(``"v2"``: a severity threshold, a crack-vs-scratch rule, stains are ok). The two rounds ship in
-``datasets/annotations/labels_<version>.csv`` (columns ``file``, ``annotator_a``, ``annotator_b``,
-``spec_version``; ``file`` is relative to ``datasets/inspection``, whose ``labels.csv`` holds the truth).
-
-The annotators make the mistakes people make: A reads the spec literally (under v1, a visible oil stain
-is "a mark on the surface", so a scratch); B skims: misses faint scratches, calls short cracks
-scratches, takes blind pits for holes, and slips now and then (simulated by ``tools/build_annotations.py``,
-the build-time script that wrote the files). :func:`agreement`,
-:func:`cohen_kappa` and :func:`disagreement_table` measure them.
+"""Labelling quality: 200 inspection ``train`` images labelled by two simulated annotators under spec ``"v1"``
+and again under the revised ``"v2"`` (``datasets/annotations``, built by ``tools/build_annotations.py``).
 
 >>> agreement(["ok", "crack", "ok"], ["ok", "scratch", "ok"])
 0.6666666666666666

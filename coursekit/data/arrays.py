@@ -1,6 +1,4 @@
-"""ArrayDataset: an image-classification split held as NumPy arrays (uint8 NHWC images, int64 labels).
-
-Real CIFAR-10 and its offline stand-in both come back as this, so notebooks never care which they got.
+"""ArrayDataset: an image-classification split as NumPy arrays (uint8 NHWC images, int64 labels).
 
 >>> import numpy as np
 >>> ds = ArrayDataset(np.zeros((4, 32, 32, 3), np.uint8), np.array([0, 1, 1, 0]), ["a", "b"], name="toy")

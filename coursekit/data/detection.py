@@ -1,21 +1,6 @@
-"""The course's object-detection dataset: several machined parts per photo, boxed, in YOLO format.
-
-Module 3's small custom set ("train a YOLO detector on your own data"). Each 320 x 320 image shows 2 to 6
-parts of the six inspection part types (:data:`DETECTION_CLASSES`, the objects of Module 2) lying on a
-conveyor belt, steel fixture plate or inspection board among loose clutter (pins, swarf, chips, balls,
-pebbles) that is never labelled and sometimes lies over a part's rim. Scenes come from
-:class:`coursekit.scenes.SceneGenerator`; every label is the tight box of a part's *visible* pixels
-(the label spec, with the rules for hidden and cut-off parts, is in the shipped README, written by
-``tools/build_detection_dataset.py``, the build-time script that made the files).
-
-Splits: ``train``, ``val`` and ``test`` come from the ``source`` domain (the lab); ``test_shifted`` from
-the ``shifted`` domain (dim, warm light from anywhere, other backgrounds, blur, noise, JPEG): the same
-classes in another factory, to measure domain shift on a detector.
-
-The frozen copy lives in the repository's ``datasets/parts_detection`` folder in the ultralytics/YOLO
-layout (``images/<split>/``, ``labels/<split>/``, ``data.yaml``) with ``objects.csv`` and ``images.csv``
-for per-slice evaluation and a ``manifest.json`` holding every file's sha256;
-:func:`load_detection_split` verifies and reads it.
+"""The course's detection dataset (``datasets/parts_detection``, YOLO layout): 2 to 6 inspection parts per
+320 px scene among unlabelled clutter, boxed by their visible pixels; ``test_shifted`` is another domain.
+Built by ``tools/build_detection_dataset.py`` with the renderer here; :func:`load_detection_split` reads it.
 
 >>> scene, labels = render_detection_scene(3, "train", seed=0, size=128)
 >>> scene.image.shape, 2 <= len(scene.objects) <= 6, labels[0]["class"] in DETECTION_CLASSES
@@ -35,14 +20,16 @@ import numpy as np
 from ..scenes.generator import Scene, SceneGenerator
 from ..scenes.parts import build_part
 from ..scenes.render import paste, rasterize
-from .inspection import INSPECTION_DOMAINS, INSPECTION_PARTS, DatasetIntegrityError, _read_manifest, verify_manifest
+from .yolo import xyxy_to_yolo, yolo_to_xyxy
+from .inspection import (INSPECTION_DOMAINS, INSPECTION_PARTS, DatasetIntegrityError, open_split, read_manifest,
+                         verify_manifest)
 
 __all__ = [
     "object_values",
     "DETECTION_CLASSES", "DETECTION_SPLITS", "DETECTION_DOMAINS", "DEFAULT_COUNTS", "DEFAULT_SIZE",
     "GENERATOR_VERSION", "MIN_VISIBLE", "MIN_IN_FRAME", "MIN_BOX_SIDE", "DatasetIntegrityError",
     "label_decision", "render_detection_scene", "verify_detection_dataset",
-    "detection_root", "load_detection_split", "to_yolo", "generator_for",
+    "detection_root", "load_detection_split", "generator_for",
 ]
 
 DETECTION_CLASSES: tuple[str, ...] = INSPECTION_PARTS
@@ -103,26 +90,10 @@ def generator_for(split: str, seed: int = 0, size: int = DEFAULT_SIZE) -> SceneG
 
 # --- labels -------------------------------------------------------------------------------------------------
 
-def to_yolo(box_xyxy, size: int | tuple[int, int]) -> tuple[float, float, float, float]:
-    """Pixel box ``(x1, y1, x2, y2)`` (x2/y2 exclusive: pixel i spans [i, i + 1)) -> normalised ``(cx, cy, w, h)``.
-
-    ``size``: the image side, or ``(h, w)``.
-
-    >>> to_yolo((10, 20, 30, 60), 100)
-    (0.2, 0.4, 0.2, 0.4)
-    """
-    h, w = (size, size) if not isinstance(size, (tuple, list)) else size
-    x1, y1, x2, y2 = (float(v) for v in box_xyxy)
-    return ((x1 + x2) / 2 / w, (y1 + y2) / 2 / h, (x2 - x1) / w, (y2 - y1) / h)
-
-
 def label_decision(box_xyxy, visible_px: float, in_frame_px: float, full_px: float) -> str | None:
-    """Why a part is left out of the labels (``"occluded"``, ``"border"``, ``"small"``), or ``None`` to keep it.
-
-    ``visible_px``: its visible pixels; ``in_frame_px``: its pixels inside the image if nothing lay on
-    it; ``full_px``: its whole area, in and out of the image. The rules (in this order): less than
-    :data:`MIN_IN_FRAME` of the part inside the image -> ``"border"``; less than :data:`MIN_VISIBLE` of
-    its in-frame area visible -> ``"occluded"``; a box side under :data:`MIN_BOX_SIDE` px -> ``"small"``.
+    """Why a part is left out of the labels: ``"border"`` (under :data:`MIN_IN_FRAME` in the image),
+    ``"occluded"`` (under :data:`MIN_VISIBLE` of its in-frame area visible), ``"small"`` (a side under
+    :data:`MIN_BOX_SIDE` px), or ``None`` to keep it.
 
     >>> label_decision((0, 0, 50, 50), 900, 1000, 1000), label_decision((0, 0, 50, 50), 300, 1000, 1000)
     (None, 'occluded')
@@ -140,14 +111,8 @@ def label_decision(box_xyxy, visible_px: float, in_frame_px: float, full_px: flo
 
 
 def _footprint(gen: SceneGenerator, scene: Scene, k: int) -> tuple[np.ndarray, int]:
-    """``(in-frame mask, whole area in px)`` of annotated part ``k`` as if nothing lay on it.
-
-    The generator reports only the *visible* mask of each part. The part's shape is re-rasterised from
-    its own random stream (``[seed, domain.code, index, 1, i]``, the first draw of which is the shape)
-    and the pose the scene reports (centre, scale, angle), at the generator's supersampling, the same
-    way the generator pastes it; the visible mask must lie inside the result, which picks the stream
-    ``i`` (the ``k``-th annotated part is the ``k``-th placed one unless an earlier one was hidden).
-    """
+    """``(in-frame mask, whole area in px)`` of annotated part ``k`` as if nothing lay on it, re-rasterised from the
+    part's own random stream and reported pose, as the generator pastes it."""
     obj = scene.objects[k]
     ss, h, w = gen.ss, gen.h, gen.w
     radius = obj.scale * min(h, w) * ss / 2
@@ -190,7 +155,7 @@ def _render(index: int, split: str, seed: int, size: int) -> tuple[Scene, list[d
         box = tuple(int(v) for v in obj.box_xyxy)
         parts.append({
             "object": k, "class_id": int(obj.class_id), "class": obj.part, "box_xyxy": box,
-            "yolo": to_yolo(box, (gen.h, gen.w)), "area_px": visible_px,
+            "yolo": tuple(xyxy_to_yolo([box], gen.w, gen.h)[0].tolist()), "area_px": visible_px,
             "occlusion": round(1.0 - visible_px / max(in_frame_px, 1), 4),
             "in_frame": round(in_frame_px / max(full_px, 1), 4),
             "angle_deg": round(float(obj.angle_deg), 2), "material": obj.material,
@@ -201,16 +166,9 @@ def _render(index: int, split: str, seed: int, size: int) -> tuple[Scene, list[d
 
 def render_detection_scene(index: int, split: str = "train", seed: int = 0,
                            size: int = DEFAULT_SIZE) -> tuple[Scene, list[dict]]:
-    """Render image ``index`` of ``split``: ``(scene, labels)``.
-
-    ``scene``: the :class:`~coursekit.scenes.Scene` (``scene.image`` uint8 RGB, every part's visible
-    mask in ``scene.objects``, the lighting etc. in ``scene.conditions``). ``labels``: the parts that
-    are labelled (see :func:`label_decision`), one dict each with ``object`` (its index in
-    ``scene.objects``), ``class_id``, ``class``, ``box_xyxy`` (int pixels, x2/y2 exclusive), ``yolo``
-    (normalised cx, cy, w, h), ``area_px`` (visible pixels), ``occlusion`` (fraction of its in-frame
-    area hidden), ``in_frame`` (fraction of it inside the image), ``angle_deg`` and ``material``.
-    The same arguments always give the same pixels and labels.
-    """
+    """Render image ``index`` of ``split`` (deterministic): ``(scene, labels)``, one label dict per labelled part
+    (:func:`label_decision`) with ``object``, ``class_id``, ``class``, ``box_xyxy``, ``yolo``, ``area_px``,
+    ``occlusion``, ``in_frame``, ``angle_deg``, ``material``."""
     scene, parts = _render(index, _check_split(split), seed, size)
     return scene, [{k: v for k, v in p.items() if k != "drop"} for p in parts if p["drop"] is None]
 
@@ -235,7 +193,7 @@ def verify_detection_dataset(root: str | os.PathLike | None = None, splits=None)
     """
     root = detection_root(root)
     keep = None if splits is None else {_check_split(s) for s in ([splits] if isinstance(splits, str) else splits)}
-    manifest = _read_manifest(root)
+    manifest = read_manifest(root)
     fix = (f"Restore the folder from git (git checkout -- {root}) or regenerate it: "
            f"python -m tools.build_detection_dataset {root} --seed {manifest.get('seed', 0)}")
 
@@ -250,31 +208,15 @@ def verify_detection_dataset(root: str | os.PathLike | None = None, splits=None)
 
 def load_detection_split(split: str, root: str | os.PathLike | None = None, verify: bool = True,
                          as_detections: bool = False):
-    """Read one split: ``(images, targets, meta)``.
-
-    - ``images``: uint8 array (N, H, W, 3), RGB, in index order.
-    - ``targets``: one dict per image, ``{"boxes": float32 (k, 4) xyxy pixels, "classes": int64 (k,)}``,
-      read from the YOLO label files (k may be 0).
-    - ``meta``: DataFrame, one row per image (the ``images.csv`` columns: file, label_file, boxes,
-      dropped_*, lighting, background, domain, ...). Per-box slices are in ``root / "objects.csv"``.
-
-    ``verify`` first checks the split's files against ``manifest.json`` (:func:`verify_detection_dataset`).
-    ``as_detections=True`` gives the targets as :class:`~coursekit.types.Detections` (ground truth: no
-    confidence; ``image_size`` set), the type every detector's predictions come in.
+    """Read one split: ``(images uint8 (N, H, W, 3), targets, meta DataFrame of images.csv)``; each target is
+    ``{"boxes": float32 (k, 4) xyxy px, "classes": int64 (k,)}`` (or a ground-truth
+    :class:`~coursekit.types.Detections` with ``as_detections``). ``verify`` checks the files first.
 
     >>> images, targets, meta = load_detection_split("val")   # doctest: +SKIP
-    >>> images.shape, targets[0]["boxes"].shape                # doctest: +SKIP
-    ((60, 320, 320, 3), (4, 4))
     """
-    import pandas as pd
-
     _check_split(split)
     root = detection_root(root)
-    manifest = verify_detection_dataset(root, splits=split) if verify else _read_manifest(root)
-    if split not in manifest.get("counts", {}):
-        raise ValueError(f"{root} has no {split!r} split; it has {', '.join(manifest.get('counts', {}))}")
-    table = pd.read_csv(root / "images.csv")
-    meta = table[table["split"] == split].sort_values("index").reset_index(drop=True)
+    manifest, meta = open_split(root, split, verify_detection_dataset if verify else None, "counts", "images.csv")
     size = int(manifest["size"])
     images = np.empty((len(meta), size, size, 3), np.uint8)
     targets = []
@@ -285,8 +227,7 @@ def load_detection_split(split: str, root: str | os.PathLike | None = None, veri
         images[i] = bgr[..., ::-1]
         text = (root / lab).read_text(encoding="ascii").split()
         rows = np.array(text, np.float64).reshape(-1, 5)
-        cx, cy, w, h = (rows[:, j] * size for j in range(1, 5))
-        boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float32)
+        boxes = yolo_to_xyxy(rows[:, 1:], size, size).astype(np.float32)
         targets.append({"boxes": boxes, "classes": rows[:, 0].astype(np.int64)})
     if as_detections:
         from ..types import Detections
@@ -298,16 +239,10 @@ def load_detection_split(split: str, root: str | os.PathLike | None = None, veri
 
 
 def object_values(split: str, column: str, root: str | os.PathLike | None = None) -> list[np.ndarray]:
-    """One column of ``objects.csv`` per image of ``split``: a list (one entry per image, in index order) of
-    arrays with one value per labelled box, in the order of the label file (and of
-    ``load_detection_split``'s targets). For per-object slices of an evaluation (size, occlusion, material).
-
-    The rows are checked against the label files (count and class of every box); a mismatch raises
-    :class:`DatasetIntegrityError` naming the image.
+    """One ``objects.csv`` column per image of ``split``: one array per image, a value per labelled box in label
+    order (checked against the label files), for per-object slices (size, occlusion, material).
 
     >>> occlusion = object_values("test", "occlusion")           # doctest: +SKIP
-    >>> len(occlusion), occlusion[0].shape                        # doctest: +SKIP
-    (60, (5,))
     """
     import pandas as pd
 

@@ -1,329 +1,62 @@
-"""Image folders: check a learner's own photo folder, then load it as an :class:`ArrayDataset`.
+"""A learner's own image folder: check it file by file, then load one split as an :class:`ArrayDataset`.
 
-Two layouts are understood (the split names are folders, the class names are folders)::
-
-    photos/train/cat/img_001.jpg        photos/cat/img_001.jpg     <- "flat": one split, like
-    photos/train/dog/...                photos/dog/...                torchvision's ImageFolder
-    photos/val/cat/...
-    photos/test/cat/...
-    photos/test_shifted/cat/...         <- extra test splits: any folder named ``test_<something>``
-
-:func:`validate_image_folder` walks **every** file, opens **every** image (``PIL.Image.verify`` and
-then a full decode, so truncated files are caught) and returns a :class:`FolderReport` listing each
-:class:`Problem` with its file names and how to fix it. Nothing is skipped silently: every file under
-the folder is either loadable or named in a problem (``report.not_loaded``).
-
-:func:`load_image_folder` loads one split as uint8 NHWC RGB, refusing when the report has errors;
-:func:`list_image_folder` gives the file behind each loaded image (``dataset[i]`` is ``files[i]``).
+Layouts: ``root/<split>/<class>/<image>`` (splits train, val, test, ``test_<x>``) or flat ``root/<class>/<image>``.
 
 >>> report = validate_image_folder("photos")                     # doctest: +SKIP
->>> print(report.summary())                                      # doctest: +SKIP
->>> report.raise_if_errors()                                     # doctest: +SKIP
->>> train = load_image_folder("photos", "train", image_size=(128, 128))  # doctest: +SKIP
->>> files = list_image_folder("photos", "train")                 # doctest: +SKIP
->>> files[0]                                        # (path, label) of train[0]  # doctest: +SKIP
-(PosixPath('photos/train/cat/img_001.jpg'), 0)
+>>> train = load_image_folder("photos", "train", image_size=(128, 128), report=report)  # doctest: +SKIP
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import os
 import statistics
-import warnings
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from .arrays import ArrayDataset
+from .validate import (IMAGE_EXTENSIONS, SEVERITIES, Problem as _Problem, Report, ValidationError,
+                       check_image, decode, is_image_name as _is_image_name, is_junk as _is_junk, rel as _rel, table,
+                       to_rgb)
 
-__all__ = [
-    "IMAGE_EXTENSIONS",
-    "STANDARD_SPLITS",
-    "FLAT_SPLIT",
-    "PROBLEM_KINDS",
-    "SEVERITIES",
-    "Problem",
-    "FolderReport",
-    "ImageFolderError",
-    "NEAR_DUPLICATE_DISTANCE",
-    "PERCEPTUAL_HASH_BITS",
-    "perceptual_hash",
-    "hash_distance",
-    "validate_image_folder",
-    "list_image_folder",
-    "load_image_folder",
-]
+__all__ = ["STANDARD_SPLITS", "FLAT_SPLIT", "NEAR_DUPLICATE_DISTANCE", "PERCEPTUAL_HASH_BITS", "perceptual_hash",
+           "hash_distance", "validate_image_folder", "list_image_folder", "load_image_folder"]
 
-#: File endings read as images (compared case-insensitively).
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
-#: Split folder names recognised when ``splits`` is not given; ``test_<anything>`` is also a split.
-STANDARD_SPLITS = ("train", "val", "test")
+def Problem(kind, severity, paths, message, split=None, class_name=None) -> _Problem:  # noqa: N802
+    return _Problem(kind, severity, paths, message, split=split, class_name=class_name)
 
-#: The split name used for the flat layout ``root/<class>/<image>`` (no split folders).
-FLAT_SPLIT = "all"
 
-#: Every kind of :class:`Problem`, with what it means.
-PROBLEM_KINDS = {
-    "unreadable": "the file cannot be read or decoded (truncated, corrupt, unsupported format, no permission)",
-    "not_an_image": "the file has an image extension but is not an image (text, HTML page, ...)",
-    "empty_file": "the file is 0 bytes",
-    "wrong_layout": "a file or folder is not where root/<split>/<class>/<image> expects it",
-    "empty_class": "a class folder with no readable image",
-    "tiny_class": "a class with fewer than min_per_class readable images",
-    "class_missing_in_split": "a class that has a folder in one split but not in another",
-    "duplicate_across_splits": "the same image (bytes or decoded pixels) in two splits: test leaks into train",
-    "duplicate_within_split": "the same image twice in one split",
-    "near_duplicate_across_splits": "probably the same picture in two splits, re-encoded or resized (perceptual "
-                                    "hashes at most NEAR_DUPLICATE_DISTANCE bits apart): a likely leak, look at both",
-    "odd_mode": "not plain 8-bit RGB (grayscale, palette, transparency, CMYK, 16-bit); converted on load",
-    "size_outlier": "an image much smaller/larger or thinner than the folder's typical image",
-}
-
-#: ``error``: the loader refuses; ``warning``: printed when loading; ``info``: only in the report.
-SEVERITIES = ("error", "warning", "info")
-
-#: Kinds whose files are not loaded (the rest describe files that do load, or folders).
-_NOT_LOADED_KINDS = ("unreadable", "not_an_image", "empty_file", "wrong_layout")
-
+STANDARD_SPLITS = ("train", "val", "test")  # split folders detected when splits=None; test_<x> is one too
+FLAT_SPLIT = "all"  # the split name of the flat layout root/<class>/<image>
+_NOT_LOADED_KINDS = ("unreadable", "not_an_image", "empty_file", "wrong_layout")  # their files are not loaded
 #: Image formats people have that PIL cannot read here: a hint for each.
 _UNSUPPORTED_IMAGE_HINTS = {
     ".heic": "HEIC (iPhone photo format) is not supported: export it as JPEG (Photos: File > Export, "
              "or set Camera > Formats > Most Compatible)",
-    ".heif": "HEIF is not supported: export it as JPEG",
-    ".avif": "AVIF is not supported: convert it to JPEG or PNG",
+    ".heif": "HEIF is not supported: export it as JPEG", ".avif": "AVIF is not supported: convert it to JPEG or PNG",
     ".gif": "GIF is not read as a training image: convert it to PNG",
-    ".svg": "SVG is a vector drawing, not a photo: export it as PNG",
-    ".jfif": "rename it to .jpg (JFIF is JPEG)",
-    ".dng": "camera RAW is not supported: export it as JPEG",
-    ".cr2": "camera RAW is not supported: export it as JPEG",
-    ".nef": "camera RAW is not supported: export it as JPEG",
-    ".arw": "camera RAW is not supported: export it as JPEG",
+    ".svg": "SVG is a vector drawing, not a photo: export it as PNG", ".jfif": "rename it to .jpg (JFIF is JPEG)",
+    **dict.fromkeys((".dng", ".cr2", ".nef", ".arw"), "camera RAW is not supported: export it as JPEG"),
 }
-
-#: System clutter that is never data; reported as info and not loaded.
 _META_SUFFIXES = {".md", ".txt", ".csv", ".json", ".yaml", ".yml", ".rst", ""}  # README, LICENSE, labels, manifest
-_JUNK_NAMES = {"thumbs.db", "desktop.ini", "__macosx", ".ds_store", ".ipynb_checkpoints"}
-
-#: At most this many file names are spelled out in one message (the rest are in ``Problem.paths``).
-_MAX_NAMES = 10
-
-#: :func:`load_image_folder` refuses to build arrays larger than this (bytes).
-MAX_LOAD_BYTES = 4 * 1024**3
-
-#: Bits in :func:`perceptual_hash`: a 16x16 pHash (256 bits) followed by a 16x16 dHash (256 bits).
-PERCEPTUAL_HASH_BITS = 512
-
-#: Two pictures in different splits whose :func:`perceptual_hash` differ in at most this many of the
-#: :data:`PERCEPTUAL_HASH_BITS` bits (Hamming distance) are reported as ``near_duplicate_across_splits``:
-#: probably one picture saved twice, at another JPEG quality or size. 64 is one bit in eight.
-#:
-#: Chosen by measurement (imagehash 4.3.2, Pillow 13, on the 1800 images of ``datasets/inspection``
-#: and 1000 96-px renders of :func:`coursekit.scenes.make_object_dataset`): the same picture saved at
-#: JPEG quality 95 and 60, or resized to 0.5 or 0.75 of its size (bilinear), stays within 38 bits
-#: (inspection; 35 for the renders); two distinct pictures, including look-alike renders of the same
-#: part (dark four-hole flanges, centred), are at least 95 bits apart (108 for the renders). 64 leaves 26 bits of room
-#: above the first and 31 below the second. A harsher re-export (half size *and* quality 60) reaches
-#: 70 bits and is then usually, not always, caught. ``tests/test_imagefolder.py`` measures this again.
-#: Tiny images (32 px, CIFAR size) carry too little detail: a copy at quality 60 or half size can be as
-#: far from its original as two distinct renders are from each other, so there copies can be missed.
-#: The hash ignores colour and does not survive crops, flips or rotations.
+_MAX_NAMES = 10  # file names spelled out in one message (the rest are in Problem.paths)
+MAX_LOAD_BYTES = 4 * 1024**3  # load_image_folder refuses to build larger arrays
+PERCEPTUAL_HASH_BITS = 512  # perceptual_hash: a 16x16 pHash (256 bits) then a 16x16 dHash (256 bits)
+#: Max Hamming distance of two images' perceptual hashes across splits that counts as a near-duplicate.
+#: Measured on the shipped inspection renders: re-encoded/resized copies stay within 38 bits, distinct
+#: pictures are at least 95 apart (tests/test_imagefolder.py measures it again).
 NEAR_DUPLICATE_DISTANCE = 64
-
-#: Images with a shorter side above twice this are first shrunk by an integer factor (``Image.reduce``)
-#: to at least this size, so that hashing a 12-megapixel photo costs about a tenth of decoding it, not half
-#: (measured: 20 ms instead of 85, against 170 ms to decode; the hash moves by 10 of 512 bits).
-_HASH_MIN_SIDE = 128
+_HASH_MIN_SIDE = 128  # larger images are first shrunk (Image.reduce) to at least this before hashing
 _HASH_SIDE = 64  # pHash with hash_size=16 reads a 64x64 grey image (imagehash's highfreq_factor=4)
 
 
-class ImageFolderError(ValueError):
-    """An image folder has errors; ``.report`` (a :class:`FolderReport`, or None) has them all."""
-
-    def __init__(self, message: str, report: "FolderReport | None" = None):
-        super().__init__(message)
-        self.report = report
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong (or worth knowing) about an image folder.
-
-    Attributes:
-        kind: one of :data:`PROBLEM_KINDS`, e.g. ``"unreadable"``.
-        severity: ``"error"``, ``"warning"`` or ``"info"`` (:data:`SEVERITIES`).
-        paths: the files (or folders) concerned, absolute; ``path`` is the first.
-        message: what is wrong, naming the files relative to the root, and how to fix it.
-        split: the split concerned (``None`` when several or none).
-        class_name: the class concerned, if one.
-
-    >>> p = Problem("empty_file", "error", Path("/d/train/cat/a.jpg"), "train/cat/a.jpg: empty")
-    >>> p.path.name, str(p)
-    ('a.jpg', 'error: train/cat/a.jpg: empty')
-    """
-
-    kind: str
-    severity: str
-    paths: tuple[Path, ...]
-    message: str
-    split: str | None = None
-    class_name: str | None = None
-
-    def __post_init__(self):
-        if self.kind not in PROBLEM_KINDS:
-            raise ValueError(f"Problem kind {self.kind!r} is not one of {', '.join(PROBLEM_KINDS)}")
-        if self.severity not in SEVERITIES:
-            raise ValueError(f"Problem severity {self.severity!r} is not one of {', '.join(SEVERITIES)}")
-        paths = (self.paths,) if isinstance(self.paths, (str, os.PathLike)) else self.paths
-        object.__setattr__(self, "paths", tuple(Path(p) for p in paths))
-
-    @property
-    def path(self) -> Path | None:
-        """The first path concerned (None if none)."""
-        return self.paths[0] if self.paths else None
-
-    def __str__(self) -> str:
-        return f"{self.severity}: {self.message}"
-
-
-@dataclass
-class FolderReport:
-    """What :func:`validate_image_folder` found.
-
-    Attributes:
-        root: the folder checked.
-        layout: ``"splits"`` (root/<split>/<class>/<image>) or ``"flat"`` (root/<class>/<image>).
-        splits: the splits checked, in order (``["all"]`` for the flat layout).
-        classes: every class folder name across splits, sorted like torchvision (``sorted()``);
-            label ``i`` is ``classes[i]`` in every split.
-        counts: split -> class -> number of readable images (what would load); 0 where missing.
-        problems: every :class:`Problem`, errors first.
-        n_files: how many files are under ``root`` (all of them: loadable + :attr:`not_loaded`).
-        not_loaded: every file under ``root`` that will not be loaded; each is named in a problem.
-    """
-
-    root: Path
-    layout: str
-    splits: list[str]
-    classes: list[str]
-    counts: dict[str, dict[str, int]]
-    problems: list[Problem] = field(default_factory=list)
-    n_files: int = 0
-    not_loaded: list[Path] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when there is no error (warnings and info are allowed)."""
-        return not self.errors
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
-
-    @property
-    def infos(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "info"]
-
-    def by_kind(self, kind: str) -> list[Problem]:
-        """The problems of one kind, e.g. ``report.by_kind("unreadable")``."""
-        if kind not in PROBLEM_KINDS:
-            raise ValueError(f"{kind!r} is not a problem kind; use one of {', '.join(PROBLEM_KINDS)}")
-        return [p for p in self.problems if p.kind == kind]
-
-    @property
-    def n_images(self) -> int:
-        """Readable images in all splits (what would load)."""
-        return sum(sum(c.values()) for c in self.counts.values())
-
-    def summary(self) -> str:
-        """A short text table: images per class and split, then the problems grouped by kind."""
-        n_err, n_warn, n_info = len(self.errors), len(self.warnings), len(self.infos)
-        lines = [f"image folder {self.root} ({self.layout} layout): {len(self.classes)} classes, "
-                 f"{self.n_images} readable images of {self.n_files} files; "
-                 f"{n_err} errors, {n_warn} warnings, {n_info} info"]
-        if self.classes:
-            width = max(5, *(len(c) for c in self.classes))
-            cols = [max(5, len(s)) for s in self.splits]
-            lines.append("  " + "class".ljust(width) + "".join(f"  {s:>{w}}" for s, w in zip(self.splits, cols)))
-            for c in self.classes:
-                lines.append("  " + c.ljust(width) + "".join(
-                    f"  {self.counts[s].get(c, 0):>{w}}" for s, w in zip(self.splits, cols)))
-            lines.append("  " + "total".ljust(width) + "".join(
-                f"  {sum(self.counts[s].values()):>{w}}" for s, w in zip(self.splits, cols)))
-        groups: dict[tuple[str, str], list[Problem]] = defaultdict(list)
-        for p in self.problems:
-            groups[(p.severity, p.kind)].append(p)
-        if groups:
-            lines.append("problems:")
-        for sev in SEVERITIES:
-            for (s, kind), probs in groups.items():
-                if s != sev:
-                    continue
-                names = [_rel(p.path, self.root) for p in probs if p.path is not None]
-                shown = ", ".join(names[:3]) + (f", ... (+{len(names) - 3})" if len(names) > 3 else "")
-                lines.append(f"  {sev:<7}  {kind} x{len(probs)}: {shown}")
-        if n_err:
-            lines.append("report.raise_if_errors() lists every error with its fix.")
-        return "\n".join(lines)
-
-    def error_text(self, severity: str = "error") -> str:
-        """Every problem of ``severity``, one per line, each naming its files and the fix."""
-        return "\n".join(f"  - {p.message}" for p in self.problems if p.severity == severity)
-
-    def raise_if_errors(self) -> None:
-        """Raise :class:`ImageFolderError` listing **every** error (not just the first), if any."""
-        errors = self.errors
-        if not errors:
-            return
-        msg = (f"{len(errors)} error(s) in image folder {self.root}; fix them and run the check again "
-               f"(coursekit.data.validate_image_folder):\n{self.error_text('error')}")
-        if self.warnings:
-            msg += f"\n(and {len(self.warnings)} warning(s): print(report.summary()) or see report.warnings)"
-        raise ImageFolderError(msg, self)
-
-    def to_dict(self) -> dict:
-        """A JSON-serialisable dict (paths as strings relative to ``root``)."""
-        return {
-            "root": str(self.root),
-            "layout": self.layout,
-            "ok": self.ok,
-            "splits": list(self.splits),
-            "classes": list(self.classes),
-            "counts": {s: dict(c) for s, c in self.counts.items()},
-            "n_files": self.n_files,
-            "problems": [{"kind": p.kind, "severity": p.severity, "split": p.split, "class_name": p.class_name,
-                          "paths": [_rel(q, self.root) for q in p.paths], "message": p.message}
-                         for p in self.problems],
-        }
-
-    def to_frame(self):
-        """A pandas DataFrame, one row per problem: severity, kind, split, class, path, n_paths, message."""
-        import pandas as pd
-
-        rows = [{"severity": p.severity, "kind": p.kind, "split": p.split, "class": p.class_name,
-                 "path": _rel(p.path, self.root) if p.path is not None else None, "n_paths": len(p.paths),
-                 "message": p.message} for p in self.problems]
-        return pd.DataFrame(rows, columns=["severity", "kind", "split", "class", "path", "n_paths", "message"])
-
-    def __repr__(self) -> str:
-        return (f"FolderReport({str(self.root)!r}: {self.layout}, {len(self.classes)} classes, "
-                f"{self.n_images} images, ok={self.ok}, {len(self.errors)} errors, "
-                f"{len(self.warnings)} warnings, {len(self.infos)} info)")
-
-
-# ----------------------------------------------------------------------------------------------------
-# walking the folder (layout only, nothing opened)
+# ---- walking the folder (layout only, nothing opened)
 
 
 @dataclass
@@ -341,26 +74,9 @@ class _Scan:
         return sorted({c for d in self.class_dirs.values() for c in d})
 
 
-def _rel(path: Path | None, root: Path) -> str:
-    if path is None:
-        return ""
-    try:
-        return Path(path).relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def _names(paths: Sequence[Path], root: Path) -> str:
     shown = ", ".join(_rel(p, root) for p in paths[:_MAX_NAMES])
     return shown + (f" and {len(paths) - _MAX_NAMES} more (see Problem.paths)" if len(paths) > _MAX_NAMES else "")
-
-
-def _is_junk(name: str) -> bool:
-    return name.startswith(".") or name.lower() in _JUNK_NAMES
-
-
-def _is_image_name(name: str) -> bool:
-    return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
 def _files_under(folder: Path, on_error) -> list[Path]:
@@ -432,19 +148,25 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
                 f"{'/'.join(e[1:] for e in IMAGE_EXTENSIONS)} are images) — move them out of the dataset folder",
                 split, cls))
 
-    def scan_junk_dir(path: Path, split: str | None) -> None:
-        junk(_files_under(path, walk_error), f"hidden/system folder {_rel(path, root)}/", split)
+    def visible(listed: list[os.DirEntry], split: str | None, where: str):
+        """The entries that are not system clutter; the clutter is reported (info) once they are consumed."""
+        junk_files = []
+        for e in listed:
+            if not _is_junk(e.name):
+                yield e
+            elif e.is_dir():
+                junk(_files_under(Path(e.path), walk_error), f"hidden/system folder {_rel(Path(e.path), root)}/", split)
+            else:
+                junk_files.append(Path(e.path))
+        junk(junk_files, where, split)
 
     def scan_class(split: str, cls: str, folder: Path, class_dirs, candidates) -> None:
         class_dirs[split][cls] = folder
         found: list[Path] = []
         stray: list[Path] = []
-        junk_files: list[Path] = []
-        for e in entries(folder):
+        for e in visible(entries(folder), split, f"{_rel(folder, root)}/"):
             path = Path(e.path)
-            if _is_junk(e.name):
-                scan_junk_dir(path, split) if e.is_dir() else junk_files.append(path)
-            elif e.is_dir():
+            if e.is_dir():
                 deep = _files_under(path, walk_error)
                 misplaced(deep, f"nested too deep in {_rel(path, root)}/",
                           f"move them up into {_rel(folder, root)}/ (or make {e.name!r} its own class folder "
@@ -462,23 +184,17 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
                                         split, cls))
             else:
                 stray.append(path)
-        junk(junk_files, f"{_rel(folder, root)}/", split)
         misplaced(stray, f"in class folder {_rel(folder, root)}/", "", split, cls)
         all_files.extend(found)
         candidates[split][cls] = found
 
     def scan_split(split: str, folder: Path, class_dirs, candidates) -> None:
         loose: list[Path] = []
-        junk_files: list[Path] = []
-        for e in entries(folder):
-            path = Path(e.path)
-            if _is_junk(e.name):
-                scan_junk_dir(path, split) if e.is_dir() else junk_files.append(path)
-            elif e.is_dir():
-                scan_class(split, e.name, path, class_dirs, candidates)
+        for e in visible(entries(folder), split, f"{_rel(folder, root)}/"):
+            if e.is_dir():
+                scan_class(split, e.name, Path(e.path), class_dirs, candidates)
             else:
-                loose.append(path)
-        junk(junk_files, f"{_rel(folder, root)}/", split)
+                loose.append(Path(e.path))
         where = f"directly in {_rel(folder, root)}/, not in a class folder" if folder != root else \
             "directly in the dataset folder, not in a class folder"
         fix = (f"move each into {_rel(folder, root) + '/' if folder != root else ''}<class>/ "
@@ -520,12 +236,10 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
                 f"them to train/val/test (or test_<name>), or pass splits=[...] with their names", None, None))
     else:
         found_splits = []
-        loose, junk_files = [], []
-        for e in top:
+        loose = []
+        for e in visible(top, None, "the dataset folder"):
             path = Path(e.path)
-            if _is_junk(e.name):
-                scan_junk_dir(path, None) if e.is_dir() else junk_files.append(path)
-            elif not e.is_dir():
+            if not e.is_dir():
                 loose.append(path)
             elif (e.name in splits) if explicit else _is_split_name(e.name):
                 found_splits.append(e.name)
@@ -550,7 +264,6 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
                 else:
                     problems.append(Problem("wrong_layout", "warning", path,
                                             f"{e.name}/: empty folder that is not a split — delete it", None, None))
-        junk(junk_files, "the dataset folder", None)
         meta = [p for p in loose if p.suffix.lower() in _META_SUFFIXES and not _is_image_name(p.name)]
         if meta:  # README, labels.csv, manifest.json ... belong next to the splits
             all_files.extend(meta)
@@ -579,121 +292,25 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
     return _Scan(root, layout, found_splits, dict(class_dirs), dict(candidates), problems, all_files)
 
 
-# ----------------------------------------------------------------------------------------------------
-# decoding
-
-
-@contextlib.contextmanager
-def _strict_truncation():
-    """Make PIL raise on truncated files even if someone set ``ImageFile.LOAD_TRUNCATED_IMAGES``."""
-    old = ImageFile.LOAD_TRUNCATED_IMAGES
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        yield
-    finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = old
-
-
-def _to_rgb(im: Image.Image) -> Image.Image:
-    """8-bit RGB: 16/32-bit grey scaled to 0..255, float clipped, alpha dropped (as torchvision does)."""
-    mode = im.mode
-    if mode.startswith("I") or mode == "F":
-        a = np.asarray(im).astype(np.float64)
-        if mode.startswith("I;16") or (mode == "I" and a.size and a.max() > 255):
-            a = a / 257.0
-        elif mode == "F" and a.size and a.max() <= 1.0:
-            a = a * 255.0
-        return Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8), "L").convert("RGB")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "Palette images with Transparency expressed in bytes ..."
-        return im.convert("RGB")
-
-
-def _decode(data: bytes) -> tuple[Image.Image, str, str]:
-    """(RGB image with EXIF orientation applied, original mode, format) or raise."""
-    with _strict_truncation():
-        with Image.open(io.BytesIO(data)) as im:
-            im.verify()
-        im = Image.open(io.BytesIO(data))
-        mode, fmt = im.mode, im.format or "image"
-        im.load()
-    try:
-        im = ImageOps.exif_transpose(im)
-    except Exception:  # a broken EXIF block: the pixels are fine, keep the stored orientation
-        pass
-    return _to_rgb(im), mode, fmt
-
-
-def _is_text(data: bytes) -> bool:
-    """True if the file starts like text (HTML, XML, plain text) rather than binary image data."""
-    try:
-        text = data[:64].decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return bool(text) and all(ch.isprintable() or ch in "\r\n\t" for ch in text)
-
-
-_MAGIC = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
-          (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
-
-
-def _magic_format(data: bytes) -> str | None:
-    """The image format a file's first bytes announce (its signature), or None.
-
-    >>> _magic_format(bytes([0xFF, 0xD8, 0xFF, 0xE0]) + bytes(10)), _magic_format(b"<html>")
-    ('JPEG', None)
-    """
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WebP"
-    return next((name for sig, name in _MAGIC if data.startswith(sig)), None)
-
-
-def _sniff(data: bytes) -> str:
-    head = data[:256].lstrip()
-    low = head.lower()
-    if low.startswith((b"<!doctype html", b"<html")) or b"<html" in low:
-        return "it is an HTML web page (the link saved the page, not the picture: open the image itself and save it)"
-    if low.startswith((b"<?xml", b"<svg")):
-        return "it is XML/SVG text, not a photo"
-    try:
-        text = head[:40].decode("utf-8")
-    except UnicodeDecodeError:
-        return "its content is not an image format PIL knows"
-    if text and all(ch.isprintable() or ch in "\r\n\t" for ch in text):
-        return f"it is a text file (starts with {text.strip()[:30]!r})"
-    return "its content is not an image format PIL knows"
+_MODE_NOTES = {"L": "grayscale; copied into 3 channels", "1": "1-bit black and white; converted to RGB",
+               **dict.fromkeys(("P", "PA"), "palette (indexed-colour) image; converted to RGB"),
+               **dict.fromkeys(("RGBA", "LA", "La", "RGBa"), "has transparency; the alpha channel is dropped "
+                               "(transparent pixels show their hidden colour)"),
+               "CMYK": "CMYK (print colours); converted with a simple formula, colours may look off — re-export "
+                       "as sRGB"}
 
 
 def _mode_note(mode: str) -> str:
-    if mode == "L":
-        return "grayscale; copied into 3 channels"
-    if mode in ("P", "PA"):
-        return "palette (indexed-colour) image; converted to RGB"
-    if mode in ("RGBA", "LA", "La", "RGBa", "PA"):
-        return "has transparency; the alpha channel is dropped (transparent pixels show their hidden colour)"
-    if mode == "CMYK":
-        return "CMYK (print colours); converted with a simple formula, colours may look off — re-export as sRGB"
     if mode.startswith("I") or mode == "F":
         return f"{'16' if mode.startswith('I;16') else '32'}-bit ({mode}); scaled to 8 bits"
-    if mode == "1":
-        return "1-bit black and white; converted to RGB"
-    return f"mode {mode}; converted to RGB"
+    return _MODE_NOTES.get(mode, f"mode {mode}; converted to RGB")
 
 
-# ----------------------------------------------------------------------------------------------------
-# perceptual hashes (near-duplicates)
+# ---- perceptual hashes (near-duplicates)
 
 
 def perceptual_hash(image: Image.Image) -> np.ndarray:
-    """A 512-bit perceptual hash of a picture, as 8 ``uint64`` words (compare with :func:`hash_distance`).
-
-    The picture is turned grey and resized to 64x64 (Lanczos); the hash is imagehash's **pHash** with
-    ``hash_size=16`` (which 16x16 low-frequency DCT coefficients are above their median: the coarse
-    layout of light and dark) followed by its **dHash** with ``hash_size=16`` (whether each pixel of a
-    17x16 thumbnail is brighter than its right neighbour: the edges). Re-encoding or resizing a picture
-    changes few bits; another picture changes about half. The imagehash default (64-bit pHash) cannot
-    tell the course's renders apart: two distinct ones came within 4 bits, a re-encoded copy 6 bits
-    away. See :data:`NEAR_DUPLICATE_DISTANCE` for the measurements.
+    """A 512-bit perceptual hash (imagehash pHash + dHash, ``hash_size=16``, of a 64x64 grey copy) as 8 ``uint64``.
 
     >>> img = Image.linear_gradient("L").convert("RGB")
     >>> h = perceptual_hash(img)
@@ -705,7 +322,7 @@ def perceptual_hash(image: Image.Image) -> np.ndarray:
     import imagehash
 
     if image.mode not in ("RGB", "L"):
-        image = _to_rgb(image)
+        image = to_rgb(image)
     factor = min(image.size) // _HASH_MIN_SIDE
     if factor >= 2:
         image = image.reduce(factor)
@@ -738,10 +355,7 @@ def hash_distance(a: np.ndarray, b: np.ndarray) -> int:
 
 def _close_pairs(a: np.ndarray, b: np.ndarray, max_distance: int,
                  block: int = 1 << 20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every (i, j, distance) with ``hash_distance(a[i], b[j]) <= max_distance``, sorted by i then j.
-
-    All pairs, vectorised: XOR and popcount on the packed words, ``block`` pairs at a time (a few MB).
-    """
+    """Every (i, j, distance) with ``hash_distance(a[i], b[j]) <= max_distance``, vectorised in blocks."""
     rows_out, cols_out, dist_out = [], [], []
     if len(a) and len(b):
         step = max(1, block // len(b))
@@ -761,11 +375,8 @@ def _close_pairs(a: np.ndarray, b: np.ndarray, max_distance: int,
 
 def _near_duplicates(good: list[tuple], hashes: np.ndarray, splits: Sequence[str], max_distance: int,
                      root: Path) -> list[Problem]:
-    """One ``near_duplicate_across_splits`` warning per pair of images in two splits with close hashes.
-
-    ``good[i]`` is ``(split, class, path, byte sha, pixel sha, size)`` and ``hashes[i]`` its perceptual
-    hash. Pairs with the same bytes or pixels are skipped: they already are ``duplicate_across_splits``.
-    """
+    """A ``near_duplicate_across_splits`` warning per close pair in two splits (exact duplicates excluded);
+    ``good[i]`` is ``(split, class, path, byte sha, pixel sha, size)``."""
     split_of = np.array([splits.index(rec[0]) for rec in good])
     members = [np.flatnonzero(split_of == k) for k in range(len(splits))]
     found = []
@@ -793,44 +404,18 @@ def _near_duplicates(good: list[tuple], hashes: np.ndarray, splits: Sequence[str
     return problems
 
 
-# ----------------------------------------------------------------------------------------------------
-# validation
+# ---- validation
 
 
 def validate_image_folder(root: str | os.PathLike, splits: Sequence[str] | None = None, min_per_class: int = 5,
                           check_duplicates: bool = True, progress: bool = True, *,
-                          near_duplicate_distance: int | None = NEAR_DUPLICATE_DISTANCE) -> FolderReport:
-    """Check an image folder file by file and return a :class:`FolderReport` (it never raises for data).
+                          near_duplicate_distance: int | None = NEAR_DUPLICATE_DISTANCE) -> Report:
+    """Check an image folder file by file (every image fully decoded) and return a :class:`Report`; never raises
+    for data. Each :class:`Problem` names its files and the fix; every file is loadable or named in a problem.
 
-    Args:
-        root: the dataset folder (``root/<split>/<class>/<image>`` or ``root/<class>/<image>``).
-        splits: the split folder names to check, e.g. ``["train", "valid"]``; every one must exist and
-            other folders at the top are reported (info) and not checked. ``None``: detect train, val,
-            test and ``test_*``; any other top folder is then an error (a misnamed split loses its images).
-        min_per_class: fewer readable images than this in a class of a split is a ``tiny_class`` warning.
-        check_duplicates: compare sha256 of the bytes and of the decoded pixels across all splits, and
-            the :func:`perceptual_hash` of each image across splits (near-duplicates).
-        progress: show a progress bar while opening the images.
-        near_duplicate_distance: two images in different splits whose perceptual hashes differ in at
-            most this many bits are a ``near_duplicate_across_splits`` warning (default
-            :data:`NEAR_DUPLICATE_DISTANCE`, chosen by measurement); ``None`` skips this check.
-
-    Severities: errors = the loader would lose or mislabel data (unreadable/empty/non-image files,
-    images in the wrong place, empty classes, a class missing from train, the same image in two splits
-    or in two classes); warnings = worth fixing (tiny classes, a class missing from val/test, a repeated
-    image in one class, stray non-image files, a near-duplicate across splits); info = harmless (odd
-    colour modes, size outliers, hidden/system files such as .DS_Store or .ipynb_checkpoints, which are
-    never loaded).
-
-    Near-duplicates: the same picture exported twice (JPEG quality 95 in train, 60 in val; or resized)
-    has other bytes and other pixels, so only its perceptual hash gives it away. Each such pair across
-    two splits is one warning naming both files and their distance (a warning, not an error: two
-    different pictures can, rarely, hash alike; look at both). Pairs that are exact duplicates keep
-    their ``duplicate_across_splits`` error and are not reported again. Near-duplicates *within* one
-    split are not reported: they leak nothing between splits, and burst shots of one object are normal
-    in a training folder (exact copies in a split still are, as ``duplicate_within_split``). The hash
-    is computed in the same pass that decodes each image; all pairs across splits are compared with
-    vectorised XOR + popcount (10,000 images in about a second).
+    ``splits``: the split folders to check (``None``: detect train, val, test, ``test_*``). ``check_duplicates``:
+    sha256 of bytes and pixels across all splits, and :func:`perceptual_hash` within ``near_duplicate_distance``
+    bits across splits (``None`` skips that). Fewer than ``min_per_class`` images is a ``tiny_class`` warning.
 
     >>> report = validate_image_folder("photos")   # doctest: +SKIP
     >>> report.ok, report.counts["train"]          # doctest: +SKIP
@@ -864,42 +449,9 @@ def validate_image_folder(root: str | os.PathLike, splits: Sequence[str] | None 
             failures[(split, cls)].append((path, "unreadable", f"{rel}: cannot be read ({why}) — check the file "
                                                                "and its permissions, or delete it"))
             continue
-        if not data:
-            failures[(split, cls)].append((path, "empty_file", f"{rel}: empty file (0 bytes; an interrupted copy "
-                                                               "or download?) — copy it again or delete it"))
-            continue
-        try:
-            rgb, mode, fmt = _decode(data)
-        except UnidentifiedImageError:
-            magic = _magic_format(data)
-            if magic:  # an image file's signature, but PIL cannot parse the header: cut short or damaged
-                failures[(split, cls)].append((path, "unreadable", f"{rel}: cannot be decoded (a {magic} file whose "
-                                                                   f"header is cut short or damaged, {len(data)} bytes) "
-                                                                   "— copy or download it again, or delete it"))
-            else:
-                failures[(split, cls)].append((path, "not_an_image", f"{rel}: not an image — {_sniff(data)}; replace "
-                                                                     "it with the real image or delete it"))
-            continue
-        except Image.DecompressionBombError as err:
-            failures[(split, cls)].append((path, "unreadable", f"{rel}: too large to open safely ({err}) — shrink "
-                                                               "it to a few thousand pixels per side"))
-            continue
-        except Exception as err:  # noqa: BLE001 - every decoder failure is reported, whatever its type
-            if _is_text(data):  # some plugins (e.g. a HEIF opener another library registered) raise other errors
-                failures[(split, cls)].append((path, "not_an_image", f"{rel}: not an image — {_sniff(data)}; "
-                                                                     "replace it with the real image or delete it"))
-                continue
-            magic = _magic_format(data)
-            if magic and isinstance(err, ImportError):  # another library's opener, tried after PIL gave up
-                failures[(split, cls)].append((path, "unreadable", f"{rel}: cannot be decoded (a {magic} file whose "
-                                                                   f"header is cut short or damaged, {len(data)} bytes) "
-                                                                   "— copy or download it again, or delete it"))
-                continue
-            fmt_guess = path.suffix.lstrip(".").upper().replace("JPG", "JPEG")
-            reason = f"truncated {fmt_guess}: {err}" if "truncat" in str(err).lower() else \
-                f"{type(err).__name__}: {err}"
-            failures[(split, cls)].append((path, "unreadable", f"{rel}: cannot be decoded ({reason}) — re-export "
-                                                               "it or delete it"))
+        rgb, mode, why = check_image(data, path.suffix)
+        if rgb is None:
+            failures[(split, cls)].append((path, mode, f"{rel}: {why}"))
             continue
         byte_hash = hashlib.sha256(data).hexdigest() if check_duplicates else None
         pixel_hash = hashlib.sha256(rgb.tobytes() + repr(rgb.size).encode()).hexdigest() if check_duplicates else None
@@ -1023,14 +575,15 @@ def validate_image_folder(root: str | os.PathLike, splits: Sequence[str] | None 
         raise RuntimeError(f"coursekit bug: {len(unaccounted)} files neither loaded nor reported, e.g. "
                            f"{sorted(unaccounted)[:3]}; please report it")
 
-    order = {s: i for i, s in enumerate(SEVERITIES)}
-    problems.sort(key=lambda p: order[p.severity])  # stable: within a severity, discovery order
-    return FolderReport(root=root, layout=scan.layout, splits=list(scan.splits), classes=classes, counts=counts,
-                        problems=problems, n_files=len(set(scan.all_files)), not_loaded=sorted(not_loaded))
+    problems.sort(key=lambda p: SEVERITIES.index(p.severity))  # stable: within a severity, discovery order
+    tables = table("class", classes + ["total"], scan.splits,
+                   lambda c, s: sum(counts[s].values()) if c == "total" else counts[s].get(c, 0)) if classes else []
+    return Report(root=root, splits=list(scan.splits), counts=counts, problems=problems, source="image folder",
+                  classes=classes, layout=scan.layout, n_images=sum(sum(c.values()) for c in counts.values()),
+                  n_files=len(set(scan.all_files)), not_loaded=sorted(not_loaded), tables=tables)
 
 
-# ----------------------------------------------------------------------------------------------------
-# listing and loading
+# ---- listing and loading
 
 
 def _pick_split(scan: _Scan, split: str | None) -> str:
@@ -1049,17 +602,9 @@ def _pick_split(scan: _Scan, split: str | None) -> str:
 
 def list_image_folder(root: str | os.PathLike, split: str | None = None,
                       splits: Sequence[str] | None = None) -> list[tuple[Path, int]]:
-    """``[(path, label), ...]`` of one split, in the order :func:`load_image_folder` loads them.
+    """``[(path, label), ...]`` of one split in load order (``dataset[i]`` comes from ``files[i]``); opens nothing.
 
-    Classes are sorted by name (``sorted()``, like torchvision) over **all** splits, so a label means
-    the same class in train, val and test even when a split lacks a class; files are sorted by name
-    within a class. This lists by layout and file extension only and opens nothing: use
-    :func:`validate_image_folder` to check the files. ``split=None`` for the flat layout.
-
-    >>> files = list_image_folder("photos", "train")   # doctest: +SKIP
-    >>> ds = load_image_folder("photos", "train")        # doctest: +SKIP
-    >>> files[7]                                         # the file behind ds[7]  # doctest: +SKIP
-    (PosixPath('/home/me/photos/train/cat/img_007.jpg'), 0)
+    Classes are sorted over all splits (like torchvision), files by name within a class.
     """
     scan = _scan(Path(root), splits)
     split = _pick_split(scan, split)
@@ -1077,33 +622,15 @@ def _resize(im: Image.Image, size: tuple[int, int], resize: str) -> Image.Image:
 def load_image_folder(root: str | os.PathLike, split: str | None = None,
                       image_size: int | tuple[int, int] | None = None, validate: bool = True, *,
                       resize: str = "stretch", splits: Sequence[str] | None = None, min_per_class: int = 5,
-                      report: FolderReport | None = None, progress: bool = True) -> ArrayDataset:
-    """Load one split of an image folder as an :class:`ArrayDataset` (uint8 NHWC RGB, int64 labels).
+                      report: Report | None = None, progress: bool = True) -> ArrayDataset:
+    """Load one split as an :class:`ArrayDataset` (uint8 NHWC RGB, EXIF-rotated, int64 labels into ``classes``).
 
-    Args:
-        root: the dataset folder; see :func:`validate_image_folder` for the layouts.
-        split: ``"train"``, ``"val"``, ``"test"``, ``"test_shifted"``...; ``None`` for the flat layout.
-        image_size: ``(h, w)`` (or one int for square) to resize every image to; ``None`` keeps the
-            size, and then all images must have the same size.
-        validate: check the whole folder first (:func:`validate_image_folder`); with errors nothing is
-            loaded and :class:`ImageFolderError` lists them all; warnings for this split are printed.
-            ``False`` skips the check (an unreadable file still raises, naming it; nothing is skipped).
-        resize: ``"stretch"`` (default): resize to exactly (h, w), aspect ratio not kept, like
-            ``torchvision.transforms.Resize((h, w))``; ``"crop"``: scale to cover (h, w) keeping the
-            aspect ratio, then cut the centre. Both use PIL bilinear, antialiased when shrinking.
-        splits, min_per_class: passed to :func:`validate_image_folder`.
-        report: a report of this folder from :func:`validate_image_folder` to reuse instead of
-            checking again (e.g. when loading train, val and test one after the other).
-        progress: progress bars.
-
-    Images get their EXIF orientation applied (as photo viewers show them); grayscale, palette,
-    CMYK and 16-bit images are converted to 8-bit RGB and transparency is dropped (torchvision does
-    the same). Labels index ``dataset.classes``, the class names of all splits sorted like torchvision.
-    :func:`list_image_folder` gives the file of each image: ``dataset[i]`` comes from ``files[i]``.
+    ``validate`` first runs :func:`validate_image_folder` (or reuses ``report``): errors raise a
+    :class:`ValidationError` listing them all, this split's warnings are printed. ``image_size`` (h, w) or
+    one int resizes (``resize="stretch"`` exactly, ``"crop"`` keeping the aspect and cutting the centre);
+    ``None`` keeps the size, which must then be the same for all images.
 
     >>> train = load_image_folder("photos", "train", image_size=(128, 128))  # doctest: +SKIP
-    >>> train                                                                  # doctest: +SKIP
-    ArrayDataset('photos train': 78 images (128, 128, 3), 2 classes)
     """
     from tqdm.auto import tqdm
 
@@ -1132,20 +659,20 @@ def load_image_folder(root: str | os.PathLike, split: str | None = None,
     files = [(p, classes.index(c)) for c in sorted(scan.candidates[split]) for p in scan.candidates[split][c]]
     name = root.name if scan.layout == "flat" else f"{root.name} {split}"
     if not files:
-        raise ImageFolderError(f"{name}: no images to load in {root if scan.layout == 'flat' else root / split} "
-                               "— add <class>/<image> files", report)
+        raise ValidationError(f"{name}: no images to load in {root if scan.layout == 'flat' else root / split} "
+                               "— add <class>/<image> files", report=report)
     if not classes:  # pragma: no cover - files imply classes
-        raise ImageFolderError(f"{root}: no class folders", report)
+        raise ValidationError(f"{root}: no class folders", report=report)
 
     images: np.ndarray | None = None
     sizes: dict[tuple[int, int], list[Path]] = defaultdict(list)
     for i, (path, _label) in enumerate(tqdm(files, desc=f"loading {name}", unit="img", disable=not progress)):
         try:
-            rgb, _mode, _fmt = _decode(path.read_bytes())
+            rgb, _mode = decode(path.read_bytes())
         except Exception as err:  # noqa: BLE001 - name the file whatever went wrong
-            raise ImageFolderError(f"{_rel(path, root)}: cannot be read or decoded ({type(err).__name__}: {err}) — "
-                                   "re-export it or delete it (validate_image_folder lists every such file)",
-                                   report) from err
+            raise ValidationError(f"{_rel(path, root)}: cannot be read or decoded ({type(err).__name__}: {err}) — "
+                                  "re-export it or delete it (validate_image_folder lists every such file)",
+                                  report=report) from err
         if image_size is not None:
             rgb = _resize(rgb, image_size, resize)
         hw = (rgb.height, rgb.width)
@@ -1153,9 +680,9 @@ def load_image_folder(root: str | os.PathLike, split: str | None = None,
         if images is None:
             nbytes = len(files) * hw[0] * hw[1] * 3
             if nbytes > MAX_LOAD_BYTES:
-                raise ImageFolderError(f"{name}: {len(files)} images of {hw[0]}x{hw[1]} would take "
+                raise ValidationError(f"{name}: {len(files)} images of {hw[0]}x{hw[1]} would take "
                                        f"{nbytes / 1024**3:.1f} GiB of memory — pass a smaller image_size, e.g. "
-                                       "image_size=(224, 224)", report)
+                                       "image_size=(224, 224)", report=report)
             images = np.empty((len(files), *hw, 3), dtype=np.uint8)
         if hw == images.shape[1:3]:
             images[i] = np.asarray(rgb, dtype=np.uint8)
@@ -1163,8 +690,8 @@ def load_image_folder(root: str | os.PathLike, split: str | None = None,
         common = sorted(sizes.items(), key=lambda kv: -len(kv[1]))
         lines = "\n".join(f"  - {len(ps)} image(s) of {h}x{w} (h x w), e.g. {_names(ps[:3], root)}"
                           for (h, w), ps in common)
-        raise ImageFolderError(f"{name}: images have {len(sizes)} different sizes, so they cannot be stacked "
+        raise ValidationError(f"{name}: images have {len(sizes)} different sizes, so they cannot be stacked "
                                f"into one array:\n{lines}\npass image_size=(h, w) to resize them "
-                               f"(e.g. image_size={common[0][0]})", report)
+                               f"(e.g. image_size={common[0][0]})", report=report)
     labels = np.array([label for _p, label in files], dtype=np.int64)
     return ArrayDataset(images, labels, list(classes), name=name)

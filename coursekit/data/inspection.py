@@ -1,18 +1,6 @@
-"""The course's industrial-inspection dataset: one machined part per photo, ok or defective.
-
-Module 2's custom dataset. Each image shows one part (washer, flange, plate, bracket, hinge or gear)
-centred on a conveyor belt, steel fixture plate or inspection board, rendered by
-:class:`coursekit.scenes.SceneGenerator` with a defect drawn through its defect hook
-(:mod:`coursekit.scenes.defects`). The classes are :data:`INSPECTION_CLASSES`; a defect fainter than
-:data:`SEVERITY_THRESHOLD` cannot be seen and counts as ``ok`` (the label spec is in the shipped README,
-written by ``tools/build_inspection_dataset.py``, the build-time script that made the files).
-
-Splits: ``train``, ``val`` and ``test`` come from the ``source`` domain (the lab's lighting and
-backgrounds); ``test_shifted`` from the ``shifted`` domain (dim, warm, low light from anywhere, other
-backgrounds, blur, noise, JPEG): the same classes in another factory, to measure domain shift.
-
-The frozen copy lives in the repository's ``datasets/inspection`` folder (ImageFolder layout,
-``labels.csv``, ``manifest.json`` with every file's sha256); :func:`load_inspection` verifies and reads it.
+"""The course's inspection dataset (``datasets/inspection``): one rendered part per photo, ok or defective
+(:data:`INSPECTION_CLASSES`; defects fainter than :data:`SEVERITY_THRESHOLD` count as ok); ``test_shifted`` is
+another domain. Built by ``tools/build_inspection_dataset.py``; :func:`load_inspection` verifies and reads it.
 
 >>> image, meta = render_inspection_sample(3, "train", seed=0)
 >>> image.shape, meta["class"] in INSPECTION_CLASSES, meta["domain"]
@@ -80,17 +68,8 @@ class DatasetIntegrityError(ValueError):
 
 @dataclass(frozen=True)
 class SamplePlan:
-    """What sample ``index`` of a split shows, decided before it is rendered.
-
-    Attributes:
-        index, split, seed: which sample.
-        label: the class, one of :data:`INSPECTION_CLASSES`.
-        part: the part type, one of :data:`INSPECTION_PARTS`.
-        defect: the defect drawn (``"scratch"``, ``"crack"``, ``"missing_hole"``), or ``None``; an
-            ``ok`` part may carry an invisible hairline ``"scratch"`` below :data:`SEVERITY_THRESHOLD`.
-        severity: the defect's severity (0 when there is none).
-        stain: the severity of a cosmetic oil stain, or 0.
-    """
+    """What sample ``index`` of a split shows, decided before rendering: ``label``, ``part``, ``defect`` (or None;
+    an ok part may carry an invisible hairline scratch), its ``severity`` and a cosmetic ``stain`` severity."""
 
     index: int
     split: str
@@ -143,12 +122,7 @@ def _split_code(split: str) -> int:
 
 def plan_sample(index: int, split: str = "train", seed: int = 0,
                 parts: tuple[str, ...] = INSPECTION_PARTS) -> SamplePlan:
-    """The class, part and defect of sample ``index`` of ``split``.
-
-    Classes are balanced in blocks of four consecutive indices (a seeded shuffle of the four classes per
-    block), so any ``4 * n`` first indices hold ``n`` of each class and the file name does not give the
-    class away. ``parts``: the part types to draw from (another set makes another dataset, e.g. the
-    stand-in pre-training set of :mod:`coursekit.models.pretrain`).
+    """The class, part and defect of sample ``index``; classes are balanced in shuffled blocks of four indices.
 
     >>> sorted(plan_sample(i, "train").label for i in range(4)) == sorted(INSPECTION_CLASSES)
     True
@@ -240,7 +214,7 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _read_manifest(root: Path) -> dict:
+def read_manifest(root: Path) -> dict:
     path = root / "manifest.json"
     if not path.is_file():
         raise DatasetIntegrityError(f"{root} has no manifest.json: not a coursekit dataset folder (build the "
@@ -256,6 +230,18 @@ def _list(names: list[str], limit: int = 8) -> str:
     return shown + (f" ... (+{len(names) - limit} more)" if len(names) > limit else "")
 
 
+def open_split(root: Path, split: str, verify, counts_key: str, table: str):
+    """``(manifest, rows of split in table, in index order)`` of a shipped dataset, ``verify(root, splits=split)``
+    first unless it is None."""
+    import pandas as pd
+
+    manifest = verify(root, splits=split) if verify is not None else read_manifest(root)
+    if split not in manifest.get(counts_key, {}):
+        raise ValueError(f"{root} has no {split!r} split; it has {', '.join(manifest.get(counts_key, {}))}")
+    rows = pd.read_csv(root / table)
+    return manifest, rows[rows["split"] == split].sort_values("index").reset_index(drop=True)
+
+
 def verify_inspection_dataset(root: str | os.PathLike, splits=None) -> dict:
     """Check every file under ``root`` against its ``manifest.json``; return the manifest.
 
@@ -265,7 +251,7 @@ def verify_inspection_dataset(root: str | os.PathLike, splits=None) -> dict:
     """
     root = Path(root)
     keep = None if splits is None else {_check_split(s) for s in ([splits] if isinstance(splits, str) else splits)}
-    manifest = _read_manifest(root)
+    manifest = read_manifest(root)
     fix = (f"Restore the folder from git (git checkout -- {root}) or regenerate it: "
            f"python -m tools.build_inspection_dataset {root} --seed {manifest.get('seed', 0)}")
     return verify_manifest(root, fix, keep=lambda rel: keep is None or "/" not in rel or rel.split("/", 1)[0] in keep)
@@ -279,7 +265,7 @@ def verify_manifest(root: str | os.PathLike, fix: str = "", keep=None) -> dict:
     selects which paths to check (default all). Returns the manifest.
     """
     root = Path(root)
-    manifest = _read_manifest(root)
+    manifest = read_manifest(root)
     listed: dict = manifest.get("files", {})
     wanted = keep or (lambda rel: True)
     on_disk = {p.relative_to(root).as_posix() for p in root.rglob("*")
@@ -296,16 +282,10 @@ def verify_manifest(root: str | os.PathLike, fix: str = "", keep=None) -> dict:
             changed.append(rel)
     changed.sort()
     if missing or extra or changed:
-        lines = [f"{root} does not match its manifest.json:"]
-        if changed:
-            lines.append(f"  changed ({len(changed)}): {_list(changed)}")
-        if missing:
-            lines.append(f"  missing ({len(missing)}): {_list(missing)}")
-        if extra:
-            lines.append(f"  not in the manifest ({len(extra)}): {_list(extra)}")
-        if fix:
-            lines.append(fix)
-        raise DatasetIntegrityError("\n".join(lines))
+        lines = [f"{root} does not match its manifest.json:"] + [
+            f"  {what} ({len(names)}): {_list(names)}"
+            for what, names in (("changed", changed), ("missing", missing), ("not in the manifest", extra)) if names]
+        raise DatasetIntegrityError("\n".join(lines + ([fix] if fix else [])))
     return manifest
 
 
@@ -320,24 +300,14 @@ def inspection_root(root: str | os.PathLike | None = None) -> Path:
 
 
 def load_inspection(split: str, root: str | os.PathLike | None = None, verify: bool = True):
-    """Read one split of the shipped dataset: ``(ArrayDataset, metadata DataFrame)``.
-
-    The DataFrame has one row per image, in the dataset's order (the ``labels.csv`` columns: file, class,
-    part, defect, severity, lighting, background, domain, ...). ``verify`` first checks the split's files
-    against ``manifest.json`` (:func:`verify_inspection_dataset`).
+    """Read one split: ``(ArrayDataset, labels.csv rows DataFrame)``; ``verify`` checks its files first.
 
     >>> train, meta = load_inspection("train")        # doctest: +SKIP
-    >>> train.classes, meta.groupby("lighting").size()  # doctest: +SKIP
     """
-    import pandas as pd
-
     _check_split(split)
     root = inspection_root(root)
-    manifest = verify_inspection_dataset(root, splits=split) if verify else _read_manifest(root)
-    if split not in manifest.get("counts_per_class", {}):
-        raise ValueError(f"{root} has no {split!r} split; it has {', '.join(manifest.get('counts_per_class', {}))}")
-    labels = pd.read_csv(root / "labels.csv")
-    meta = labels[labels["split"] == split].sort_values("index").reset_index(drop=True)
+    manifest, meta = open_split(root, split, verify_inspection_dataset if verify else None, "counts_per_class",
+                                "labels.csv")
     classes = list(manifest["classes"])
     images = np.empty((len(meta), manifest["size"], manifest["size"], 3), np.uint8)
     for i, rel in enumerate(meta["file"]):

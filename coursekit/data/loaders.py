@@ -1,16 +1,5 @@
-"""TensorLoader: a DataLoader for small image datasets that keeps everything on the device.
-
-CIFAR-10 is 50,000 x 32 x 32 x 3 bytes = 150 MB, so the whole training set fits in GPU memory. A
-``torch.utils.data.DataLoader`` still decodes, augments and collates every image in Python worker
-processes and copies each batch to the GPU; for ResNet-9 on a modern GPU that takes longer than the
-training step itself. :class:`TensorLoader` (the airbench trick) instead
-
-1. converts and normalises the whole dataset once and stores it **on the device** as one tensor;
-2. every epoch, draws a shuffle order and the random augmentation parameters for all images at once,
-   from a generator seeded by ``(seed, epoch)``, so an epoch's batches are reproducible (resuming a
-   run gives the identical batches);
-3. cuts batches by indexing that tensor and augments them with batched tensor ops on the device:
-   :func:`batch_flip`, :func:`batch_crop` (random translation with reflect padding), :func:`batch_cutout`.
+"""TensorLoader: the whole (small) dataset on the device as one tensor, shuffled and augmented there with
+batched ops (:func:`batch_flip`, :func:`batch_crop`, :func:`batch_cutout`), reproducible from ``(seed, epoch)``.
 
 >>> import numpy as np
 >>> images = np.zeros((10, 32, 32, 3), dtype=np.uint8)
@@ -169,33 +158,10 @@ def channel_stats(images, chunk: int = 4096) -> tuple[tuple[float, ...], tuple[f
 class TensorLoader:
     """Batches (and augments) an in-memory image dataset on the device; a drop-in for ``DataLoader``.
 
-    Args:
-        images: uint8 (N, H, W, C) (as read from files, values 0..255) or float (N, C, H, W) in [0, 1];
-            numpy array or torch tensor.
-        labels: integer class indices (N,).
-        batch_size: images per batch.
-        shuffle: draw a new random order every epoch.
-        augment: ``False`` (none), ``True`` (``Augment()``: crop with 4 px reflect padding + flip) or an
-            :class:`Augment`.
-        mean, std: per-channel normalisation ``(x - mean) / std`` in [0, 1] units (e.g.
-            :data:`CIFAR10_MEAN`, :data:`CIFAR10_STD`, or :func:`channel_stats` of the training set);
-            ``None``: no normalisation.
-        device: where the data lives and the batches are made (``"cuda"``, ``"cpu"``, ...).
-        drop_last: drop the last, smaller batch.
-        seed: with the epoch number, decides the shuffle order and augmentations.
-        dtype: dtype of the stored images and the batches.
-        channels_last: hand out batches in channels-last memory format (faster convolutions on GPUs).
-        num_classes: if given, labels must be in ``[0, num_classes)``.
-        rank, world_size: data-parallel sharding (one process per device, ``DistributedDataParallel``):
-            every process draws the same epoch plan from ``(seed, epoch)`` and keeps every
-            ``world_size``-th position of it from ``rank`` on, as ``torch.utils.data.DistributedSampler``
-            does (the last ``N % world_size`` positions of the shuffled order are dropped so all shards have
-            the same length and the same number of batches). With ``batch_size`` = global batch /
-            ``world_size``, batch ``b`` of all shards together is exactly batch ``b`` of one unsharded
-            loader with the global batch, with the same augmentations.
-
-    The epoch used by the next ``for`` loop is ``loader.epoch``: :meth:`set_epoch` sets it (``fit`` calls
-    it), and each loop over the loader adds one.
+    ``images`` uint8 (N, H, W, C) or float (N, C, H, W) in [0, 1]; ``augment`` False, True (crop + flip) or an
+    :class:`Augment`; ``mean``/``std`` normalise in [0, 1] units. ``rank``/``world_size`` shard every epoch plan
+    like ``DistributedSampler``, so the shards' batch ``b`` together is batch ``b`` of one unsharded loader.
+    ``set_epoch`` sets the epoch of the next loop; each loop adds one.
     """
 
     def __init__(

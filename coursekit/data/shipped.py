@@ -6,11 +6,11 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from ..files import replace_dir, temporary_dir_beside
 
 __all__ = ["find_shipped_dataset", "swap_in_folder", "building_folder", "checked_weights"]
 
@@ -39,26 +39,14 @@ def find_shipped_dataset(name: str, root: str | os.PathLike | None = None, rebui
 
 
 def swap_in_folder(new: str | os.PathLike, out: str | os.PathLike) -> Path:
-    """Put the finished folder ``new`` at ``out``, replacing any folder there, and return ``out``.
-
-    Two renames (``out`` -> ``out.old``, ``new`` -> ``out``), each atomic, so a reader never sees a half
-    folder; a ``.old`` left by a run killed between them is cleared first. Builders write into a
-    temporary sibling of ``out`` and call this last.
-    """
-    new, out = Path(new), Path(out)
-    old = out.with_name(out.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        os.replace(out, old)
-    os.replace(new, out)
-    shutil.rmtree(old, ignore_errors=True)
-    return out
+    """Put the finished folder ``new`` at ``out``, replacing any folder there (:func:`coursekit.files.replace_dir`)."""
+    return replace_dir(Path(new), Path(out), overwrite=True)
 
 
 @contextmanager
 def building_folder(out: str | os.PathLike) -> Iterator[Path]:
-    """Build a folder in a temporary sibling of ``out``; when the block ends it is swapped in at ``out``
-    (:func:`swap_in_folder`), and if the block raises it is deleted: never a half-written folder at ``out``.
+    """Build a folder in a temporary sibling of ``out``, swapped in at ``out`` when the block ends (deleted if
+    it raises): never a half-written folder at ``out``.
 
     >>> import tempfile
     >>> out = Path(tempfile.mkdtemp()) / "data"
@@ -67,16 +55,10 @@ def building_folder(out: str | os.PathLike) -> Iterator[Path]:
     >>> sorted(p.name for p in out.parent.iterdir()), (out / "a.txt").read_text()
     (['data'], 'done')
     """
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.", dir=out.parent))
-    tmp.chmod(0o755)
-    try:
+    with temporary_dir_beside(out) as tmp:
+        tmp.chmod(0o755)
         yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    swap_in_folder(tmp, out)
+        replace_dir(tmp, Path(out), overwrite=True)
 
 
 def checked_weights(folder: str | os.PathLike, name: str, rebuild: str) -> tuple[dict, Path]:

@@ -1,10 +1,5 @@
-"""The offline CIFAR-10 stand-in: 10 classes of 32x32 photos of machined parts, from :mod:`coursekit.scenes`.
-
-Used when real CIFAR-10 cannot be had (no network in the classroom, CI). Same interface as CIFAR-10
-(:class:`~coursekit.data.arrays.ArrayDataset`, uint8 32x32 RGB, 10 balanced classes), different
-pictures: the class is the part's *shape*; colours, materials, backgrounds and lighting are drawn from the
-same distribution for every class. Train and test are disjoint scene index ranges of one generator,
-so no test image repeats a train image, and the test set does not change with ``n_train``.
+"""The offline CIFAR-10 stand-in: 10 balanced classes of 32x32 rendered parts (the class is the shape),
+train and test from disjoint scene ranges.
 
 >>> train, test = make_standin_cifar10(50, 20, seed=0, progress=False)
 >>> train.images.shape, test.class_counts().tolist(), train.is_standin
