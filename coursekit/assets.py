@@ -1,11 +1,5 @@
 """The registry of every downloadable thing the course uses, and a safe way to fetch it.
 
-One place lists each asset's URL, sha256, size and licence; :func:`fetch` downloads it once into the
-cache (``$COURSEKIT_HOME/assets``) with a progress bar, checks the sha256, and renames it into place
-atomically, so a cached file is always a verified file. Offline, it raises :class:`AssetUnavailable`
-naming the asset, its URL and the command that pre-fetches it (instructors: ``coursekit fetch --all``
-on good Wi-Fi, then copy the cache folder to the classroom machines).
-
 >>> from coursekit.assets import ASSETS
 >>> ASSETS["cifar10"].filename
 'cifar-10-python.tar.gz'
@@ -62,18 +56,7 @@ class ChecksumMismatch(AssetError):
 
 @dataclass(frozen=True)
 class Asset:
-    """One downloadable file.
-
-    Attributes:
-        name: short key used on the command line (``coursekit fetch cifar10``).
-        url: where learners download it from.
-        sha256: the expected checksum of the file (lower-case hex).
-        size: expected size in bytes (for the progress bar and a quick sanity check).
-        filename: the name in the cache.
-        licence: the licence or terms of use, in a few words.
-        used_by: which notebooks need it.
-        description: one line for ``coursekit doctor``.
-    """
+    """One downloadable file."""
 
     name: str
     url: str
@@ -320,15 +303,7 @@ def _offline_message(asset: Asset, reason: str, present: bool = False) -> str:
 
 def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, offline: bool | None = None,
           timeout: float = 30.0) -> Path:
-    """Return the local path of a verified asset, downloading it first if needed.
-
-    The download goes to ``<file>.part`` (resumed with an HTTP Range request if a previous one was
-    interrupted), is checked against the registered sha256, then renamed into place. A wrong checksum
-    deletes the partial file and raises :class:`ChecksumMismatch`; no network raises
-    :class:`AssetUnavailable` with the command that pre-fetches it.
-
-    Example: ``path = fetch("cifar10")``.
-    """
+    """Return the local path of a verified asset, downloading it first if needed."""
     asset = _get(name)
     dest = asset_path(asset, home)
     if is_cached(asset, home):
@@ -424,15 +399,7 @@ class _Reader:
 
 
 def extract_tar(archive: Path, dest: Path, marker: str | None = None, source_sha256: str | None = None) -> Path:
-    """Extract a tar archive safely into ``dest`` and return ``dest``.
-
-    Uses the standard library's ``data`` filter, which refuses absolute paths, ``..`` components,
-    links that leave the folder and device files. Extraction goes into a temporary sibling folder
-    that is renamed into place, so an interrupted extraction never looks complete. ``marker``: a
-    path inside ``dest`` whose existence means "already extracted". ``source_sha256``: the archive's
-    checksum, recorded in ``dest/.extracted-from``; an extraction made from another archive (the
-    registered file changed, or a stale folder) is replaced as a whole, never mixed with the new one.
-    """
+    """Extract a tar archive safely into ``dest`` and return ``dest``."""
     dest = Path(dest)
     record = dest / ".extracted-from"
     same_source = source_sha256 is None or (record.is_file() and record.read_text().strip() == source_sha256)

@@ -1,14 +1,5 @@
 """Choosing a decision threshold from a precision-recall curve, and checking calibration.
 
-"The default 0.5 confidence cutoff is almost never right." A model gives each image a score; the
-application turns it into a decision (reject the part, raise the alarm) at a *threshold*. Which
-threshold depends on the task: an inspection line may need 95% of its rejects to be real defects
-(``min_precision=0.95``), a safety check may need to catch 99% of them (``min_recall=0.99``).
-
-The convention is scikit-learn's: an image is *positive* (flagged, rejected) when ``score >= threshold``.
-The curve comes from :func:`sklearn.metrics.precision_recall_curve`, the calibration error from
-torchmetrics; this module picks the operating point and says in words what it costs.
-
 >>> import numpy as np
 >>> y = np.array([1, 1, 1, 0, 1, 1, 0, 0, 1, 0, 0, 0])
 >>> s = np.array([.95, .9, .85, .8, .7, .6, .55, .5, .4, .3, .2, .1])
@@ -17,9 +8,6 @@ torchmetrics; this module picks the operating point and says in words what it co
 (0.6, 0.833, 0.833, True)
 >>> c.at_default.fp, c.fp   # at 0.5 two more good images are flagged
 (3, 1)
-
-With a multi-class model, :func:`binary_scores` turns the class probabilities into one "reject" score
-(the summed probability of the defect classes) and the true classes into 0/1.
 """
 from __future__ import annotations
 
@@ -123,12 +111,7 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 @dataclass
 class PRCurve:
-    """A precision-recall curve, as :func:`sklearn.metrics.precision_recall_curve` returns it.
-
-    ``thresholds`` are the distinct scores, ascending; ``precision[i]`` and ``recall[i]`` are the values
-    when flagging ``score >= thresholds[i]``. The arrays are one longer than ``thresholds``: the last
-    point (precision 1, recall 0) is "flag nothing" and has no threshold (sklearn's convention).
-    """
+    """A precision-recall curve, as :func:`sklearn.metrics.precision_recall_curve` returns it."""
 
     precision: np.ndarray
     recall: np.ndarray
@@ -177,10 +160,7 @@ def pr_curve(y_true_binary, scores) -> PRCurve:
 
 @dataclass
 class OperatingPoint:
-    """The numbers at one threshold (flag when ``score >= threshold``).
-
-    ``precision`` is ``nan`` when nothing is flagged, ``recall`` when there are no positives.
-    """
+    """The numbers at one threshold (flag when ``score >= threshold``)."""
 
     threshold: float
     precision: float
@@ -217,14 +197,6 @@ def operating_point(y_true_binary, scores, threshold: float = DEFAULT_THRESHOLD,
                     n_positive: int | None = None) -> OperatingPoint:
     """Counts (scikit-learn's confusion matrix) and precision / recall / F1 at ``threshold``.
 
-    Unlike :func:`choose_threshold` it accepts a set with only one kind of image (a slice may have no
-    defects); the undefined numbers are ``nan``.
-
-    ``n_positive`` (detection): ``y_true_binary`` marks each predicted box true or false positive and
-    ``n_positive`` is the number of objects, so that ``fn = n_positive - tp`` counts the objects missed, also
-    those no box ever covered, and ``tn = 0`` (there is no count of "boxes rightly not drawn"). Scores are then
-    compared in float32, the precision box confidences are stored in.
-
     >>> p = operating_point([1, 0, 1, 0], [0.9, 0.6, 0.4, 0.2])
     >>> p.tp, p.fp, p.fn, p.tn, p.precision, p.recall
     (1, 1, 1, 1, 0.5, 0.5)
@@ -258,11 +230,7 @@ def operating_point(y_true_binary, scores, threshold: float = DEFAULT_THRESHOLD,
 
 @dataclass
 class ThresholdChoice(OperatingPoint):
-    """The chosen threshold, its numbers, the goal, and the same numbers at 0.5 for comparison.
-
-    ``achieved`` is False when no threshold meets the goal; the fields then describe the closest point
-    and ``message`` says so. ``describe()`` puts it in one sentence.
-    """
+    """The chosen threshold, its numbers, the goal, and the same numbers at 0.5 for comparison."""
 
     goal: str
     achieved: bool
@@ -270,11 +238,7 @@ class ThresholdChoice(OperatingPoint):
     message: str = ""
 
     def describe(self, fp: str = "false positives", fn: str = "false negatives", per: int = 1000) -> str:
-        """One sentence: the chosen point, the goal, and what 0.5 would do instead.
-
-        ``fp`` / ``fn`` name the two errors in the task's words, e.g. for rejecting defects
-        ``choice.describe(fp="good parts rejected", fn="defects passed")``.
-        """
+        """One sentence: the chosen point, the goal, and what 0.5 would do instead."""
         t, d = _fmt(self.threshold, 4), self.at_default
         if not self.achieved:
             head = (f"the goal ({self.goal}) is out of reach: the closest threshold, {t}, gives "
@@ -328,29 +292,6 @@ def choose_threshold(
     n_positive: int | None = None,
 ) -> ThresholdChoice:
     """Pick the threshold that meets one goal; compare it with ``default`` (0.5).
-
-    The same choice serves classification and detection: for a detector, ``y_true_binary`` marks each box
-    true or false positive (:func:`coursekit.detection_metrics.detection_pr_points`) and ``n_positive`` is the
-    number of objects, so that recall is the *true* recall (objects found / objects), as in
-    :func:`operating_point`; :func:`coursekit.detection_metrics.choose_detection_threshold` calls this.
-
-    Give exactly one goal:
-
-    - ``min_precision=p``: among thresholds with precision >= p, the one with the highest recall
-      ("95% of what we reject must really be a defect; catch as many as possible").
-    - ``min_recall=r``: among thresholds with recall >= r, the one with the highest precision.
-    - ``maximize="f1"`` (the default when no goal is given): the highest F1.
-    - ``cost_fp=a, cost_fn=b``: the lowest total cost ``a * FP + b * FN``; a missing one counts 1
-      ("a shipped defect costs 20 needless rejects": ``cost_fn=20``). Flagging nothing is a candidate.
-
-    The candidates are the distinct scores (flag ``score >= t``, scikit-learn's convention), so the
-    threshold is one of the given scores; tied scores are flagged together. Among equally good
-    thresholds the highest wins (fewest flags). Pick the threshold on a validation set and report
-    its numbers on a separate test set: on the set it was chosen on they are optimistic.
-
-    If no threshold reaches the goal, nothing is raised: the result has ``achieved=False``, describes
-    the closest point (the highest precision, or the highest recall) and a ``UserWarning`` is issued.
-    Raises ``ValueError`` for a set without positives or without negatives, or for a bad goal.
 
     >>> c = choose_threshold([0, 1, 1, 0], [0.9, 0.8, 0.7, 0.6], min_precision=0.9)
     >>> c.achieved, c.threshold, round(c.precision, 3)   # the top score is a negative: 2/3 at best
@@ -446,13 +387,6 @@ def binary_scores(
 ):
     """One "positive" score per image: the summed probability of the ``positive`` classes.
 
-    For inspection, ``positive`` are the defect classes and the score is "how much the model wants to
-    reject this part". Name them with ``positive=[...]``, or name the rest with ``negative="ok"``
-    (every other class is positive).
-
-    Returns the scores (float64, (N,)); with ``y_true`` (class indices or class names) returns
-    ``(y_binary, scores)``, ready for ``choose_threshold(*binary_scores(...), min_precision=0.95)``.
-
     >>> p = Classifications([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], ["ok", "scratch", "crack"])
     >>> y, s = binary_scores(p, negative="ok", y_true=[0, 2])
     >>> y.tolist(), s.round(2).tolist()
@@ -499,8 +433,6 @@ def binary_scores(
 
 def plot_pr_curve(curve: PRCurve, choice: ThresholdChoice | None = None, ax=None, title: str | None = None) -> Figure:
     """The precision-recall curve, with the chosen threshold (star) and the 0.5 point (circle).
-
-    The dashed line is the prevalence, the precision of flagging everything. Draws into ``ax`` if given.
 
     >>> fig = plot_pr_curve(pr_curve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]))
     >>> fig.axes[0].get_xlabel()
@@ -568,10 +500,6 @@ def _probs_and_targets(probs, y_true):
 def expected_calibration_error(probs, y_true, n_bins: int = 15, norm: Literal["l1", "l2", "max"] = "l1") -> float:
     """Expected calibration error (torchmetrics): how far confidence is from accuracy, bin-weighted.
 
-    ``probs`` is a :class:`Classifications` or (N, C) probabilities (multi-class: the confidence is the
-    top probability, correct = top-1 right), or (N,) probabilities of the positive class with 0/1
-    ``y_true`` (binary: confidence vs the fraction of positives). 0 is perfectly calibrated.
-
     >>> round(expected_calibration_error([[0.9, 0.1], [0.8, 0.2]], [0, 1]), 3)
     0.45
     """
@@ -590,10 +518,7 @@ def expected_calibration_error(probs, y_true, n_bins: int = 15, norm: Literal["l
 
 @dataclass
 class CalibrationBins:
-    """Equal-width confidence bins: per bin the image count, mean confidence and accuracy.
-
-    ``confidence`` / ``accuracy`` are ``None`` for an empty bin. ``ece`` is their count-weighted gap.
-    """
+    """Equal-width confidence bins: per bin the image count, mean confidence and accuracy."""
 
     edges: list[float]
     count: list[int]
@@ -615,10 +540,6 @@ class CalibrationBins:
 
 def calibration_bins(probs, y_true, n_bins: int = 15) -> CalibrationBins:
     """The data of a reliability diagram, binned like torchmetrics' calibration error.
-
-    Bins are ``[k/n_bins, (k+1)/n_bins)``; torchmetrics puts a confidence of exactly 1.0 in a bin of
-    its own, here it joins the top bin, so ``bins.ece`` may differ slightly from
-    :func:`expected_calibration_error` when some confidences are exactly 1.
 
     >>> b = calibration_bins([[0.9, 0.1], [0.8, 0.2]], [0, 1], n_bins=5)
     >>> b.count, b.accuracy[4]
@@ -646,10 +567,6 @@ def calibration_bins(probs, y_true, n_bins: int = 15) -> CalibrationBins:
 
 def reliability_diagram(probs, y_true=None, n_bins: int = 15, ax=None, title: str | None = None) -> Figure:
     """Accuracy per confidence bin against the diagonal (perfect calibration), with the ECE.
-
-    ``probs`` as for :func:`expected_calibration_error`, or a :class:`CalibrationBins` (e.g. from a
-    saved report) with no ``y_true``. Below the diagonal the model is over-confident. Without ``ax``,
-    a second panel shows how many images fall in each bin.
 
     >>> fig = reliability_diagram([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]], [0, 1, 1])
     >>> len(fig.axes), fig.axes[0].get_ylabel()

@@ -1,9 +1,5 @@
 """Atomic file writes and checksums, for the whole package: a reader never sees a half-written file.
 
-Everything is written to a temporary file in the destination's own folder (same file system), then
-renamed into place with ``os.replace`` (atomic on POSIX and Windows). On any error the temporary file is
-removed and the destination is left as it was.
-
 >>> import tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp())
 >>> p = atomic_write_text(d / "a.txt", "hello")

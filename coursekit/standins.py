@@ -1,16 +1,4 @@
-"""Loud announcements for stand-ins: the one way every notebook says "this is not the real thing".
-
-CI has no internet, so some notebooks run on data or weights the course makes itself (a procedurally
-generated CIFAR-10 look-alike, a tiny CLIP trained on generated scenes, ...). Their numbers teach the
-method but are *not* the real results; :func:`announce_standin` prints that, every time, in the same
-format, and records it so a report can list what was stood in for.
-
-Example::
-
-    announce_standin(replaces="CIFAR-10", by="generated 10-class scenes (coursekit.scenes)",
-                     why="CIFAR-10 is not cached and this machine is offline",
-                     real_result="~94% test accuracy on real CIFAR-10, see the notebook's budget table")
-"""
+"""Loud announcements for stand-ins: the one way every notebook says "this is not the real thing"."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,13 +1,5 @@
 """What every classical pipeline shares: parameters as its "weights", batch ``predict``, ``explain``.
 
-A classical pipeline has no trained weights, but it has parameters (a blur size, a threshold, a Hough
-accumulator level) that decide its output exactly as weights do. :class:`ClassicalPipeline` exposes them
-as a ``state_dict()`` so :func:`coursekit.harness.lock_model` fingerprints a pipeline like a network, and
-the eval harness accepts ``model_id=pipeline`` (``parameters()`` is empty: 0 learnt parameters).
-
-Subclasses implement ``_predict_one(frame) -> (prediction, Stages | None)`` for one checked frame and
-``_collate(list) -> batch prediction``.
-
 >>> from coursekit.harness import lock_model
 >>> class Demo(ClassicalPipeline):
 ...     def __init__(self, k=3): self.k = k
@@ -74,11 +66,8 @@ class ClassicalPipeline:
 
 
 class ReferenceClassifier(ClassicalPipeline):
-    """What the classifiers that store labelled reference images share (:class:`TemplateClassifier`,
-    :class:`KeypointClassifier`): checked ``fit`` inputs, a reference for every class, a class score = the mean
-    of its ``top_k`` best reference scores, probabilities = ``softmax(score / temperature)``, and a uniform
-    "no decision" for a frame with nothing to compare. Subclasses have ``class_names``, ``top_k``,
-    ``temperature`` and ``_refs`` (a list whose items start with the class index)."""
+    """What the reference-image classifiers share (:class:`TemplateClassifier`, :class:`KeypointClassifier`):
+    checked ``fit`` inputs, a reference for every class."""
 
     def _fit_inputs(self, frames, labels, class_names) -> tuple[list, np.ndarray]:
         frames = check_frames(frames, self.expected_size)
@@ -119,11 +108,7 @@ class ReferenceClassifier(ClassicalPipeline):
 
 
 def time_per_frame(fn, frames, repeats: int = 3, warmup: int = 2) -> dict[str, float]:
-    """Wall time of ``fn(frame)`` per frame (median over ``repeats`` passes), in milliseconds.
-
-    A tiny stand-in timer for classical pipelines; Module 5's ``coursekit.deploy`` benchmark is the
-    course's reference for networks.
-    """
+    """Wall time of ``fn(frame)`` per frame (median over ``repeats`` passes), in milliseconds."""
     frames = list(frames)
     for f in frames[:warmup]:
         fn(f)

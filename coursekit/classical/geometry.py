@@ -1,14 +1,5 @@
 """Geometry: the rotation angle and position of a part on a fixture, from its silhouette.
 
-Pipeline (each step an image in :meth:`PoseEstimator.explain`): board-difference image -> Otsu threshold
--> morphological clean-up -> the largest outer contour -> fitted geometry: the minimum-area rectangle
-(``method="min_area_rect"``) or the principal axis of the filled silhouette's second moments
-(``method="moments"``, written by hand in exercise 2). No labels, no training: the parameters are a blur
-size, a clean-up size and the part's symmetry.
-
-Blank frames (lens cap, all black) and frames where nothing large enough is segmented give the documented
-"not found": ``Poses.found`` is ``False`` and angle and centre are NaN.
-
 >>> import numpy as np, cv2
 >>> img = np.full((96, 96, 3), 210, np.uint8)
 >>> box = cv2.boxPoints(((48, 48), (50, 24), -30.0))   # OpenCV: -30 deg on screen = 30 deg counter-clockwise
@@ -53,16 +44,7 @@ def moments_angle(mask: np.ndarray) -> float:
 
 @dataclass
 class PoseEstimator(ClassicalPipeline):
-    """Angle and centre of the largest part on a plain fixture (a :class:`Poses` per batch).
-
-    Args:
-        method: ``"min_area_rect"`` (cv2.minAreaRect: the long side's direction) or ``"moments"``.
-        period_deg: the part's symmetry (180: a rectangle looks the same after half a turn).
-        blur: Gaussian blur before thresholding (odd pixels).
-        close: size of the morphological open/close that removes specks and fills gaps.
-        min_area_frac: a silhouette smaller than this fraction of the frame is "not found".
-        expected_size: (H, W) the pixel parameters were tuned for; other sizes raise a ``FrameError``.
-    """
+    """Angle and centre of the largest part on a plain fixture (a :class:`Poses` per batch)."""
 
     method: str = "min_area_rect"
     period_deg: float = 180.0
