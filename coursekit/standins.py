@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["StandIn", "announce_standin", "STANDINS_USED"]
+__all__ = ["StandIn", "announce_standin", "real_or_standin", "STANDINS_USED"]
 
 
 @dataclass(frozen=True)
@@ -40,3 +40,23 @@ def announce_standin(replaces: str, by: str, why: str, real_result: str) -> Stan
         STANDINS_USED.append(record)
     print("\n" + record.banner(), flush=True)
     return record
+
+
+def real_or_standin(settings, load_real, load_standin, *, what: str, replaces: str, by, real_result: str,
+                    note: str = ""):
+    """``load_real()``; if its weights are unavailable and stand-ins are allowed (smoke profile or
+    ``COURSEKIT_STANDINS=1``), ``load_standin()`` announced with a banner (``by`` may be a function of it)."""
+    from .assets import AssetUnavailable
+    from .config import env_flag
+
+    try:
+        return load_real()
+    except AssetUnavailable as err:
+        if not (settings.smoke or env_flag("COURSEKIT_STANDINS")):
+            raise AssetUnavailable(
+                f"{err}\nOr run on the course's offline stand-in ({note}its numbers are not the real result): "
+                "COURSEKIT_PROFILE=smoke, or COURSEKIT_STANDINS=1 for the full-size run.", err.reason) from None
+        value = load_standin()
+        announce_standin(replaces=replaces, by=by(value) if callable(by) else by, real_result=real_result,
+                         why=f"the {what} weights are not cached and this machine is offline ({err.reason or 'offline'})")
+        return value

@@ -22,7 +22,6 @@ from .base import ClassicalPipeline
 from .frames import is_blank, to_gray
 from .poses import Poses
 from .segment import largest_contour, segment_part
-from .stages import Stages
 
 __all__ = ["PoseEstimator", "moments_angle", "METHODS"]
 
@@ -51,26 +50,17 @@ class PoseEstimator(ClassicalPipeline):
     blur: int = 5
     close: int = 5
     min_area_frac: float = 0.02
-    expected_size: tuple[int, int] | None = None
-
-    def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}; got {self.method!r}")
+    CHOICES = {"method": METHODS}
 
     def _collate(self, items):
         return Poses.concat(items) if items else Poses(np.zeros(0), np.zeros((0, 2)), period_deg=self.period_deg)
 
     def _none(self, stages, why):
-        p = Poses([np.nan], [[np.nan, np.nan]], [False], self.period_deg, [0.0])
-        if stages is not None:
-            stages.values["why_not_found"] = why
-            stages.result = p
-        return p, stages
+        return self._give_up(Poses([np.nan], [[np.nan, np.nan]], [False], self.period_deg, [0.0]), stages,
+                             "why_not_found", why)
 
     def _predict_one(self, frame, explain):
-        stages = Stages() if explain else None
-        if explain:
-            stages.add("frame", frame)
+        stages = self._stages(frame, explain)
         if is_blank(frame):
             return self._none(stages, "blank frame (one grey level): nothing to measure")
         seg = segment_part(frame, blur=self.blur, close=self.close)

@@ -17,7 +17,6 @@ from ..types import Detections
 from .base import ClassicalPipeline
 from .frames import is_blank, to_gray
 from .segment import largest_contour, segment_part
-from .stages import Stages
 
 __all__ = ["HoleCounter", "HOLE_CLASSES", "hole_map"]
 
@@ -44,26 +43,16 @@ class HoleCounter(ClassicalPipeline):
     blur: int = 3
     close: int = 1
     min_part_frac: float = 0.02
-    expected_size: tuple[int, int] | None = None
-
-    def __post_init__(self):
-        if self.method not in ("blobs", "hough"):
-            raise ValueError(f"method must be 'blobs' or 'hough'; got {self.method!r}")
+    CHOICES = {"method": ("blobs", "hough")}
 
     def _collate(self, items):
         return items
 
     def _empty(self, frame, stages, why):
-        d = Detections.empty(HOLE_CLASSES, image_size=frame.shape[:2])
-        if stages is not None:
-            stages.values["why_none"] = why
-            stages.result = d
-        return d, stages
+        return self._give_up(Detections.empty(HOLE_CLASSES, image_size=frame.shape[:2]), stages, "why_none", why)
 
     def _predict_one(self, frame, explain):
-        stages = Stages() if explain else None
-        if explain:
-            stages.add("frame", frame)
+        stages = self._stages(frame, explain)
         if is_blank(frame):
             return self._empty(frame, stages, "blank frame (one grey level)")
         seg = segment_part(frame, blur=self.blur, close=self.close)

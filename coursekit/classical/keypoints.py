@@ -13,7 +13,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -36,13 +36,7 @@ class KeypointClassifier(ReferenceClassifier):
     top_k: int = 3
     temperature: float = 2.0
     upscale: float = 2.0
-    expected_size: tuple[int, int] | None = None
-    class_names: list = field(default_factory=list)
-    _refs: list = field(default_factory=list, repr=False)
-
-    def __post_init__(self):
-        if self.detector not in ("sift", "orb"):
-            raise ValueError(f"detector must be 'sift' or 'orb'; got {self.detector!r}")
+    CHOICES = {"detector": ("sift", "orb")}
 
     def _features(self, frame):
         gray = to_gray(frame)

@@ -24,10 +24,11 @@ class Stages:
     values: dict = field(default_factory=dict)
     result: object = None
 
-    def add(self, name: str, image: np.ndarray, note: str = "") -> None:
-        """Record one stage's image (and what it shows)."""
+    def add(self, name: str, image: np.ndarray, note: str = "") -> "Stages":
+        """Record one stage's image (and what it shows); returns ``self``."""
         self.images[name] = np.asarray(image)
         self.notes[name] = note
+        return self
 
     @property
     def names(self) -> list[str]:

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -64,9 +64,6 @@ class TemplateClassifier(ReferenceClassifier):
     temperature: float = 0.05
     blur: int = 3
     close: int = 3
-    expected_size: tuple[int, int] | None = None
-    class_names: list = field(default_factory=list)
-    _refs: list = field(default_factory=list, repr=False)
 
     def _template(self, frame):
         if is_blank(frame):

@@ -98,31 +98,22 @@ def clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True, dev
     """The real CLIP ``name`` when its weights are cached or can be downloaded; offline, the announced
     stand-in (smoke profile, or ``COURSEKIT_STANDINS=1``).
     """
-    from ..assets import AssetUnavailable
-    from ..config import env_flag, settings as _settings
-    from ..standins import announce_standin
+    from ..config import settings as _settings
+    from ..standins import real_or_standin
+
+    def by(clip):
+        held = clip.info.get("results", {}).get("heldout", {}).get("part", {}).get("ensemble")
+        return (f"a tiny CLIP ({clip.info['parameters'] / 1e6:.1f}M parameters) trained by the course on generated "
+                "inspection photos and their captions"
+                + (f"; zero-shot part type on held-out (part, defect) pairs: {held:.0%}" if held is not None else ""))
 
     S = settings or _settings()
-    try:
-        return real_clip_model(S, name, progress=progress, device=device)
-    except AssetUnavailable as err:
-        if not (S.smoke or env_flag("COURSEKIT_STANDINS")):
-            raise AssetUnavailable(
-                f"{err}\nOr run on the course's offline stand-in (its numbers are not the real result): "
-                "COURSEKIT_PROFILE=smoke, or COURSEKIT_STANDINS=1 for the full-size run.", err.reason) from None
-        clip = standin_clip_model(device=device or S.device)
-        r = clip.info.get("results", {})
-        held = r.get("heldout", {}).get("part", {}).get("ensemble")
-        announce_standin(
-            replaces=f"OpenCLIP {name} with LAION-2B weights ({CLIP_MODELS[name].imagenet_zero_shot:.1%} zero-shot "
-                     "ImageNet top-1)",
-            by=f"a tiny CLIP ({clip.info['parameters'] / 1e6:.1f}M parameters) trained by the course on "
-               "generated inspection photos and their captions"
-               + (f"; zero-shot part type on held-out (part, defect) pairs: {held:.0%}" if held is not None else ""),
-            why=f"the CLIP weights are not cached and this machine is offline ({err.reason or 'offline'})",
-            real_result="a real CLIP has seen 2 billion web images; it knows words the stand-in never read",
-        )
-        return clip
+    return real_or_standin(
+        S, lambda: real_clip_model(S, name, progress=progress, device=device),
+        lambda: standin_clip_model(device=device or S.device), what="CLIP", by=by,
+        replaces=(f"OpenCLIP {name} with LAION-2B weights ({CLIP_MODELS[name].imagenet_zero_shot:.1%} zero-shot "
+                  "ImageNet top-1)") if name in CLIP_MODELS else name,
+        real_result="a real CLIP has seen 2 billion web images; it knows words the stand-in never read")
 
 
 def _image_size(model: nn.Module) -> int:

@@ -116,24 +116,13 @@ def pretrained_backbone(settings=None, progress: bool = True) -> Backbone:
     """The real ImageNet ResNet-18 when available; offline, the announced stand-in (smoke profile, or
     ``COURSEKIT_STANDINS=1``).
     """
-    from ..assets import AssetUnavailable
-    from ..config import env_flag, settings as _settings
-    from ..standins import announce_standin
+    from ..config import settings as _settings
+    from ..standins import real_or_standin
 
     S = settings or _settings()
-    try:
-        return imagenet_backbone(S, progress=progress)
-    except AssetUnavailable as err:
-        if not (S.smoke or env_flag("COURSEKIT_STANDINS")):
-            raise AssetUnavailable(
-                f"{err}\nOr run on the course's offline stand-in (its numbers are not the real result): "
-                "COURSEKIT_PROFILE=smoke, or COURSEKIT_STANDINS=1 for the full-size run.", err.reason) from None
-        spec = standin_backbone()
-        announce_standin(
-            replaces="ResNet-18 with ImageNet weights (torchvision, 11.7M parameters)",
-            by=f"ResNet-9 width {spec.info['recipe']['width']} pre-trained by the course on defects of other part "
-               f"types ({', '.join(spec.info['recipe']['parts'])})",
-            why=f"the ImageNet weights are not cached and this machine is offline ({err.reason or 'offline'})",
-            real_result="ImageNet features transfer to the inspection task; see 'What the real run shows' below",
-        )
-        return spec
+    return real_or_standin(
+        S, lambda: imagenet_backbone(S, progress=progress), standin_backbone, what="ImageNet",
+        replaces="ResNet-18 with ImageNet weights (torchvision, 11.7M parameters)",
+        by=lambda spec: (f"ResNet-9 width {spec.info['recipe']['width']} pre-trained by the course on defects of "
+                         f"other part types ({', '.join(spec.info['recipe']['parts'])})"),
+        real_result="ImageNet features transfer to the inspection task; see 'What the real run shows' below")

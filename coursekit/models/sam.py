@@ -76,32 +76,34 @@ def load_sam_checkpoint(path: str | os.PathLike, kind: str = "vit_b"):
 
 def sam_model(settings=None, kind: str = "vit_b", progress: bool = True):
     """The SAM a notebook uses: ``(sam, is_standin, info)``."""
-    from ..assets import AssetUnavailable, fetch
-    from ..config import env_flag, settings as _settings
+    from ..assets import fetch
+    from ..config import settings as _settings
+    from ..standins import real_or_standin
 
     S = settings or _settings()
     if kind != "standin" and kind not in SAM_KINDS:
         raise ValueError(f"unknown SAM kind {kind!r}; valid: {', '.join(SAM_KINDS)}, standin")
     if kind == "standin":
+        from ..standins import announce_standin
+
         sam, manifest = standin_sam()
-        _announce(manifest, "kind='standin' was asked for")
+        banner = _banner("vit_b")
+        announce_standin(why="kind='standin' was asked for", replaces=banner["replaces"],
+                         by=banner["by"]((None, None, {"manifest": manifest})), real_result=banner["real_result"])
         return sam.to(S.device), True, _standin_info(sam, manifest)
     asset = _asset(SAM_KINDS[kind])
-    try:
+
+    def real():
         path = fetch(asset, home=S.home, progress=progress, offline=S.offline)
-    except AssetUnavailable as err:
-        if not (S.smoke or env_flag("COURSEKIT_STANDINS")):
-            raise AssetUnavailable(
-                f"{err}\nOr run on the course's offline stand-in (its numbers are not the real result): "
-                "COURSEKIT_PROFILE=smoke, or COURSEKIT_STANDINS=1 for the full-size run.", err.reason) from None
+        sam = load_sam_checkpoint(path, kind)
+        return sam.to(S.device), False, {"kind": kind, "asset": asset.name, "weights": str(path),
+                                         "img_size": sam.image_encoder.img_size, "params": _count(sam)}
+
+    def standin():
         sam, manifest = standin_sam()
-        _announce(manifest, f"the SAM {kind} weights are not cached and this machine is offline "
-                            f"({err.reason or 'offline'})", kind)
         return sam.to(S.device), True, _standin_info(sam, manifest)
-    sam = load_sam_checkpoint(path, kind)
-    info = {"kind": kind, "asset": asset.name, "weights": str(path), "img_size": sam.image_encoder.img_size,
-            "params": _count(sam)}
-    return sam.to(S.device), False, info
+
+    return real_or_standin(S, real, standin, what=f"SAM {kind}", **_banner(kind))
 
 
 def _count(model) -> int:
@@ -112,20 +114,18 @@ def _standin_info(sam, manifest: dict) -> dict:
     return {"kind": "standin", "img_size": sam.image_encoder.img_size, "params": _count(sam), "manifest": manifest}
 
 
-def _announce(manifest: dict, why: str, kind: str = "vit_b") -> None:
-    from ..standins import announce_standin
+def _banner(kind: str) -> dict:
+    def by(loaded) -> str:
+        manifest = loaded[2]["manifest"]
+        a, m = manifest["arch"], manifest.get("metrics", {}).get("test", {})
+        measured = (f"; on unseen part types it reaches box-prompt mask IoU {m['box_iou']:.2f} "
+                    f"(the box itself as the mask: {m['box_as_mask_iou']:.2f})") if "box_iou" in m else ""
+        return (f"a tiny SAM (the same classes, ViT {a['embed_dim']}x{a['depth']}, {a['img_size']} px, "
+                f"{manifest['params'] / 1e6:.1f}M parameters) trained by the course on generated parts{measured}")
 
-    a = manifest["arch"]
-    m = manifest.get("metrics", {}).get("test", {})
-    measured = (f"; on unseen part types it reaches box-prompt mask IoU {m['box_iou']:.2f} "
-                f"(the box itself as the mask: {m['box_as_mask_iou']:.2f})") if "box_iou" in m else ""
-    announce_standin(
-        replaces=f"Segment Anything {kind.replace('_', '-').upper()} (Meta, {_REAL_PARAMS[kind]} parameters at 1024 px)",
-        by=f"a tiny SAM (the same classes, ViT {a['embed_dim']}x{a['depth']}, {a['img_size']} px, "
-           f"{manifest['params'] / 1e6:.1f}M parameters) trained by the course on generated parts{measured}",
-        why=why,
-        real_result="SAM segments objects of any kind zero-shot; see 'What the real run shows' below",
-    )
+    return dict(replaces=f"Segment Anything {kind.replace('_', '-').upper()} (Meta, {_REAL_PARAMS[kind]} parameters "
+                         "at 1024 px)", by=by,
+                real_result="SAM segments objects of any kind zero-shot; see 'What the real run shows' below")
 
 
 # --- the tiny SAM ---------------------------------------------------------------------------------------------

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from ..assets import ASSETS, Asset, AssetUnavailable, fetch
-from ..config import Settings, env_flag
+from ..assets import ASSETS, Asset, fetch
+from ..config import Settings
 from ..files import atomic_copy, atomic_write_text
 from ..config import settings as _settings
-from ..standins import announce_standin
+from ..standins import real_or_standin
 
 __all__ = ["YOLO_ASSETS", "UltralyticsSetup", "offline_ultralytics", "ultralytics_config_dir", "yolo_model",
            "yolo_weights", "val_predictions",
@@ -177,22 +177,13 @@ def yolo_weights(settings: Settings | None = None, name: str = "yolo11n", progre
     S = settings or _settings()
     asset = _asset_for(name)
     offline_ultralytics(S)
-    try:
-        return str(fetch(asset, home=S.home, progress=progress, offline=S.offline)), False
-    except AssetUnavailable as err:
-        if not (S.smoke or env_flag("COURSEKIT_STANDINS")):
-            raise AssetUnavailable(
-                f"{err}\nOr run on the course's offline stand-in ({name} with random weights; its numbers are not the "
-                "real result): COURSEKIT_PROFILE=smoke, or COURSEKIT_STANDINS=1 for the full-size run.",
-                err.reason) from None
-        announce_standin(
-            replaces=f"{name} pre-trained on COCO (official Ultralytics weights, {asset.filename})",
-            by=f"the same {name} architecture built from {name}.yaml with random weights (no pre-training)",
-            why=f"the {name} weights are not cached and this machine is offline ({err.reason or 'offline'})",
-            real_result="fine-tuned from COCO weights the detector should reach a higher mAP in the same epochs; "
-                        "that number is the learner's measurement (coursekit fetch yolo11n, then the full profile)",
-        )
-        return f"{name}.yaml", True
+    return real_or_standin(
+        S, lambda: (str(fetch(asset, home=S.home, progress=progress, offline=S.offline)), False),
+        lambda: (f"{name}.yaml", True), what=name, note=f"{name} with random weights; ",
+        replaces=f"{name} pre-trained on COCO (official Ultralytics weights, {asset.filename})",
+        by=f"the same {name} architecture built from {name}.yaml with random weights (no pre-training)",
+        real_result="fine-tuned from COCO weights the detector should reach a higher mAP in the same epochs; "
+                    "that number is the learner's measurement (coursekit fetch yolo11n, then the full profile)")
 
 
 def yolo_model(settings: Settings | None = None, name: str = "yolo11n", progress: bool = True):
