@@ -2,7 +2,7 @@
 
 >>> import numpy as np
 >>> st = Stages()
->>> st.add("mask", np.zeros((4, 4), np.uint8), "Otsu threshold 120")
+>>> st = st.add("mask", np.zeros((4, 4), np.uint8), "Otsu threshold 120")
 >>> st.names, st.note("mask")
 (['mask'], 'Otsu threshold 120')
 """
