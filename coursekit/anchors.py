@@ -16,6 +16,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .types import as_xyxy
+
 __all__ = [
     "YOLOV5_ANCHORS",
     "ANCHOR_T",
@@ -93,28 +95,6 @@ def _strides(strides) -> tuple[int, ...]:
     if not s or not all(float(v).is_integer() and v > 0 for v in s):
         raise ValueError(f"strides must be positive whole numbers, e.g. (8, 16, 32); got {strides!r}")
     return tuple(int(v) for v in s)
-
-
-def _boxes(boxes, name: str = "boxes_xyxy") -> np.ndarray:
-    if hasattr(boxes, "xyxy") and not hasattr(boxes, "shape"):  # a coursekit Detections
-        boxes = boxes.xyxy
-    if hasattr(boxes, "detach"):
-        boxes = boxes.detach().cpu().numpy()
-    arr = np.asarray(boxes, dtype=np.float64)
-    if arr.size == 0:
-        arr = arr.reshape(0, 4)
-    if arr.ndim == 1 and arr.shape == (4,):
-        arr = arr[None]
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f"{name} must be (N, 4) boxes x1, y1, x2, y2 in pixels; got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} has values that are not finite numbers (nan or inf)")
-    bad = (arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1])
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name}[{i}] = {arr[i].tolist()} has x2 <= x1 or y2 <= y1: boxes are x1, y1, x2, y2 "
-                         "(corners), not x, y, w, h (convert with x2 = x + w, y2 = y + h)")
-    return arr
 
 
 # ------------------------------------------------------------------------------- YOLOv5 anchors
@@ -309,7 +289,7 @@ def assignment_candidates(boxes_xyxy, imgsz, strides: Sequence[int] = _STRIDES, 
     >>> assignment_candidates([[120, 120, 130, 130]], 320, min_side=0).counts.tolist()
     [[1, 0, 0]]
     """
-    boxes = _boxes(boxes_xyxy)
+    boxes = as_xyxy(boxes_xyxy, "boxes_xyxy", strict=True)
     strides = _strides(strides)
     points, point_strides = anchor_points(imgsz, strides)
     if min_side is None:
@@ -394,22 +374,21 @@ def plot_assignment(image, boxes_xyxy, imgsz=None, strides: Sequence[int] = _STR
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
-    from .viz import _imshow, _numpy, _to_display
+    from .viz import imshow, to_display
 
-    img = _numpy(image)
-    if img.ndim not in (2, 3):
-        raise ValueError(f"image must be one H x W (x C) or C x H x W image; got shape {img.shape}")
-    img = _to_display(img)
+    if np.ndim(image) not in (2, 3):
+        raise ValueError(f"image must be one H x W (x C) or C x H x W image; got shape {np.shape(image)}")
+    img = to_display(image)
     h, w = img.shape[:2]
     size = _imgsz(imgsz if imgsz is not None else max(h, w))
-    boxes = _boxes(boxes_xyxy)
+    boxes = as_xyxy(boxes_xyxy, "boxes_xyxy", strict=True)
     r, px, py = _letterbox(h, w, size)
     cand = assignment_candidates(boxes * r + np.array([px, py, px, py]), size, strides, min_side=min_side)
 
     fig = Figure(figsize=(6.5, 6.5 * size[0] / size[1] + 0.4), layout="constrained")
     ax = fig.subplots()
     ax.set_facecolor((114 / 255,) * 3)  # ultralytics' letterbox padding grey
-    _imshow(ax, img)
+    imshow(ax, img)
     ax.images[0].set_extent((px, px + w * r, py + h * r, py))
     colors = dict(zip(cand.strides, _colors(len(cand.strides))))
     used = cand.mask.any(axis=0)

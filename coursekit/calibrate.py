@@ -131,8 +131,9 @@ class PRCurve:
         return float(self.precision[i]), float(self.recall[i])
 
 
-def pr_curve(y_true_binary, scores) -> PRCurve:
-    """The precision-recall curve and average precision (scikit-learn) of 0/1 labels and scores.
+def pr_curve(y_true_binary, scores, n_positive: int | None = None) -> PRCurve:
+    """The precision-recall curve and average precision (scikit-learn) of 0/1 labels and scores;
+    ``n_positive``: a detector's (``y_true_binary`` = is_tp per box, ``n_positive`` objects, some never boxed).
 
     >>> c = pr_curve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
     >>> c.thresholds.tolist(), c.precision.round(2).tolist(), c.recall.tolist()
@@ -142,6 +143,13 @@ def pr_curve(y_true_binary, scores) -> PRCurve:
     """
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
+    if n_positive is not None:
+        n = int(n_positive)
+        t, tp, fp = _curve_counts(np.asarray(y_true_binary), _detector_scores(scores))
+        recall = np.r_[(tp / n if n else np.full(len(t), np.nan))[::-1], 0.0]   # sklearn's layout: ascending
+        precision = np.r_[(tp / np.maximum(tp + fp, 1))[::-1], 1.0]
+        ap = float(np.sum((recall[:-1] - recall[1:]) * precision[:-1])) if n else math.nan
+        return PRCurve(precision, recall, t[::-1].copy(), ap, n, int(fp[-1]) if len(fp) else 0)
     y, s = _binary_inputs(y_true_binary, scores)
     precision, recall, thresholds = precision_recall_curve(y, s, drop_intermediate=False)
     n_pos = int(y.sum())
@@ -431,35 +439,48 @@ def binary_scores(
 # ------------------------------------------------------------------------------------------- plots
 
 
-def plot_pr_curve(curve: PRCurve, choice: ThresholdChoice | None = None, ax=None, title: str | None = None) -> Figure:
-    """The precision-recall curve, with the chosen threshold (star) and the 0.5 point (circle).
+def plot_pr_curve(curve: PRCurve, choice: ThresholdChoice | None = None, ax=None, title: str | None = None, *,
+                  marks: Sequence[float] | None = None, label: str | None = None, xlabel: str = "recall",
+                  ylabel: str = "precision", figsize=(4.8, 4.0)) -> Figure:
+    """The precision-recall curve, with the chosen threshold (star) and the 0.5 point (circle); ``marks``:
+    circles at these thresholds instead, and the highest reachable recall (a detector's curve).
 
     >>> fig = plot_pr_curve(pr_curve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]))
     >>> fig.axes[0].get_xlabel()
     'recall'
     """
     if ax is None:
-        fig = Figure(figsize=(4.8, 4.0), layout="constrained")
+        fig = Figure(figsize=figsize, layout="constrained")
         ax = fig.add_subplot()
     else:
         fig = ax.figure
     ax.plot(curve.recall, curve.precision, drawstyle="steps-post", color="tab:blue",
-            label=f"PR curve (AP {curve.average_precision:.3f})")
-    ax.axhline(curve.prevalence, color="gray", linestyle="--", linewidth=1, label=f"flag all ({curve.prevalence:.2f})")
-    if choice is not None:
-        d = choice.at_default
-        dp, dr = d.precision, d.recall
-        ax.plot([choice.recall], [choice.precision], marker="*", markersize=14, color="tab:red", linestyle="none",
-                label=f"chosen {_fmt(choice.threshold, 3)}: P {_fmt(choice.precision)}, R {_fmt(choice.recall)}")
+            label=label or f"PR curve (AP {curve.average_precision:.3f})")
+    points = []   # (precision, recall, marker, label)
+    if marks is None:
+        ax.axhline(curve.prevalence, color="gray", linestyle="--", linewidth=1,
+                   label=f"flag all ({curve.prevalence:.2f})")
+        t = choice.at_default.threshold if choice is not None else DEFAULT_THRESHOLD
+        p, r = (choice.at_default.precision, choice.at_default.recall) if choice is not None else curve.at(t)
+        if not math.isnan(p):
+            points.append((p, r, "o", f"at {_fmt(t, 3)}: P {_fmt(p)}, R {_fmt(r)}"))
+        num = _fmt
     else:
-        d = None
-        dp, dr = curve.at(DEFAULT_THRESHOLD)
-    label_t = _fmt(d.threshold if d is not None else DEFAULT_THRESHOLD, 3)
-    if not math.isnan(dp):
-        ax.plot([dr], [dp], marker="o", markersize=8, color="k", markerfacecolor="none", linestyle="none",
-                label=f"at {label_t}: P {_fmt(dp)}, R {_fmt(dr)}")
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
+        if len(curve.recall) > 1:
+            ax.axvline(curve.recall[0], color="gray", linestyle=":", linewidth=1,
+                       label=f"highest reachable recall {curve.recall[0]:.3f}")
+        for t, marker in zip(marks, ("o", "s", "D", "^")):
+            p, r = curve.at(t)
+            if not math.isnan(p) and r > 0:
+                points.append((p, r, marker, f"conf {t:g}: P {p:.2f}, R {r:.2f}"))
+        num = lambda x: f"{x:.2f}"  # noqa: E731
+    for p, r, marker, text in points:
+        ax.plot([r], [p], marker=marker, markersize=8, color="k", markerfacecolor="none", linestyle="none", label=text)
+    if choice is not None:
+        ax.plot([choice.recall], [choice.precision], marker="*", markersize=15, color="tab:red", linestyle="none",
+                label=f"chosen {_fmt(choice.threshold, 3)}: P {num(choice.precision)}, R {num(choice.recall)}")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.05)
     ax.legend(loc="lower left", fontsize=8)

@@ -21,7 +21,7 @@ from typing import Literal, Sequence
 import numpy as np
 
 from .calibrate import PRCurve, ThresholdChoice
-from .types import Detections
+from .types import Detections, as_xyxy
 
 __all__ = [
     "box_iou",
@@ -47,21 +47,6 @@ LOCALIZATION_MIN_IOU = 0.1
 # ------------------------------------------------------------------------------------------ IoU
 
 
-def _boxes(x, name: str) -> np.ndarray:
-    if isinstance(x, Detections):
-        return x.xyxy.astype(np.float64)
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    arr = np.asarray(x, dtype=np.float64)
-    if arr.size == 0:
-        arr = arr.reshape(0, 4)
-    if arr.ndim == 1 and arr.shape == (4,):
-        arr = arr[None]
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f"{name} must be boxes (N, 4) as x1, y1, x2, y2, or a Detections; got shape {arr.shape}")
-    return arr
-
-
 def box_iou(a, b) -> np.ndarray:
     """Intersection over union of every box in ``a`` with every box in ``b`` (torchvision).
 
@@ -71,7 +56,7 @@ def box_iou(a, b) -> np.ndarray:
     import torch
     from torchvision.ops import box_iou as tv_box_iou
 
-    return tv_box_iou(torch.from_numpy(_boxes(a, "a")), torch.from_numpy(_boxes(b, "b"))).numpy()
+    return tv_box_iou(torch.from_numpy(as_xyxy(a, "a")), torch.from_numpy(as_xyxy(b, "b"))).numpy()
 
 
 # ----------------------------------------------------------------------------------------- inputs
@@ -349,18 +334,12 @@ def detection_pr_curve(preds: Sequence[Detections], targets: Sequence[Detections
     >>> c.thresholds.round(2).tolist(), c.recall.tolist(), c.precision.tolist()
     ([0.4, 0.9], [0.5, 0.5, 0.0], [0.5, 1.0, 1.0])
     """
-    from .calibrate import _curve_counts, _detector_scores
+    from dataclasses import asdict
+
+    from .calibrate import pr_curve
 
     is_tp, scores, n = detection_pr_points(preds, targets, iou=iou, classes=classes)
-    t, tp, fp = _curve_counts(is_tp, _detector_scores(scores))   # the counting choose_threshold does
-    recall = tp / n if n else np.full(len(t), np.nan)
-    precision = tp / np.maximum(tp + fp, 1)
-    # ascending thresholds, then the "keep nothing" end point (sklearn's layout)
-    precision = np.r_[precision[::-1], 1.0]
-    recall = np.r_[recall[::-1], 0.0]
-    ap = float(np.sum((recall[:-1] - recall[1:]) * precision[:-1])) if n else math.nan
-    return DetectionPRCurve(precision=precision, recall=recall, thresholds=t[::-1].copy(), average_precision=ap,
-                   n_positive=int(n), n_negative=int(fp[-1]) if len(fp) else 0)
+    return DetectionPRCurve(**asdict(pr_curve(is_tp, scores, n_positive=n)))
 
 
 @dataclass
@@ -499,30 +478,8 @@ def plot_detection_pr(curve, choice: DetectionThreshold | None = None, marks: Se
     >>> plot_detection_pr(detection_pr_curve([pred], [truth])).axes[0].get_xlabel()
     'recall (objects found / all objects)'
     """
-    from matplotlib.figure import Figure
+    from .calibrate import plot_pr_curve
 
-    if ax is None:
-        fig = Figure(figsize=(5.0, 4.0), layout="constrained")
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
-    ax.plot(curve.recall, curve.precision, drawstyle="steps-post", color="tab:blue",
-            label=f"all boxes, pooled ({curve.n_positive} objects)")
-    if len(curve.recall) > 1:
-        ax.axvline(curve.recall[0], color="gray", linestyle=":", linewidth=1,
-                   label=f"highest reachable recall {curve.recall[0]:.3f}")
-    for t, marker in zip(marks, ("o", "s", "D", "^")):
-        p, r = curve.at(t)
-        if not math.isnan(p) and r > 0:
-            ax.plot([r], [p], marker=marker, markersize=8, color="k", markerfacecolor="none", linestyle="none",
-                    label=f"conf {t:g}: P {p:.2f}, R {r:.2f}")
-    if choice is not None:
-        ax.plot([choice.recall], [choice.precision], marker="*", markersize=15, color="tab:red", linestyle="none",
-                label=f"chosen {choice.threshold:.3g}: P {choice.precision:.2f}, R {choice.recall:.2f}")
-    ax.set_xlabel("recall (objects found / all objects)")
-    ax.set_ylabel("precision (kept boxes that are right)")
-    ax.set_xlim(-0.02, 1.02)
-    ax.set_ylim(-0.02, 1.05)
-    ax.legend(loc="lower left", fontsize=8)
-    ax.set_title(title if title is not None else (choice.goal if choice is not None else "precision-recall"))
-    return fig
+    return plot_pr_curve(curve, choice, ax, title, marks=marks, label=f"all boxes, pooled ({curve.n_positive} objects)",
+                         xlabel="recall (objects found / all objects)", ylabel="precision (kept boxes that are right)",
+                         figsize=(5.0, 4.0))

@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Classifications", "Detections"]
+__all__ = ["Classifications", "Detections", "as_xyxy"]
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -85,6 +85,29 @@ def _numpy(x) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
     return np.asarray(x)
+
+
+def as_xyxy(boxes, name: str = "boxes", strict: bool = False) -> np.ndarray:
+    """Boxes (a Detections, array, list or tensor; (N, 4) or one (4,)) as float64 (N, 4) x1, y1, x2, y2;
+    ``strict``: also finite, with x2 > x1 and y2 > y1."""
+    if isinstance(boxes, Detections):
+        boxes = boxes.xyxy
+    arr = _numpy(boxes).astype(np.float64)
+    if arr.size == 0:
+        arr = arr.reshape(0, 4)
+    if arr.shape == (4,):
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"{name} must be (N, 4) boxes x1, y1, x2, y2, or a Detections; got shape {arr.shape}")
+    if strict:
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} has values that are not finite numbers (nan or inf)")
+        bad = (arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1])
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{name}[{i}] = {arr[i].tolist()} has x2 <= x1 or y2 <= y1: boxes are x1, y1, x2, y2 "
+                             "(corners), not x, y, w, h (convert with x2 = x + w, y2 = y + h)")
+    return arr
 
 
 def _image_size(size, what: str = "image_size") -> tuple[int, int]:

@@ -93,8 +93,9 @@ def _image_list(images) -> list[np.ndarray]:
     return out
 
 
-def _to_display(img: np.ndarray, mean=None, std=None) -> np.ndarray:
+def to_display(img: np.ndarray, mean=None, std=None) -> np.ndarray:
     """An H×W or H×W×C array imshow can show: uint8, or float in [0, 1]."""
+    img = _numpy(img)
     if img.ndim == 3:
         if _is_chw(img.shape):
             img = np.transpose(img, (1, 2, 0))
@@ -122,7 +123,7 @@ def _to_display(img: np.ndarray, mean=None, std=None) -> np.ndarray:
     return np.clip(img, 0.0, 1.0)
 
 
-def _imshow(ax, img: np.ndarray) -> None:
+def imshow(ax, img: np.ndarray) -> None:
     if img.ndim == 2:
         vmax = 255 if img.dtype == np.uint8 else 1.0
         ax.imshow(img, cmap="gray", vmin=0, vmax=vmax, interpolation="nearest")
@@ -157,7 +158,7 @@ def show_images(
     >>> len(fig.axes), fig.get_suptitle()
     (10, 'random')
     """
-    tiles = [_to_display(img, mean, std) for img in _image_list(images)]
+    tiles = [to_display(img, mean, std) for img in _image_list(images)]
     n = len(tiles)
     if n == 0:
         raise ValueError("no images to show")
@@ -172,7 +173,7 @@ def show_images(
     fig = Figure(figsize=(ncols * size, nrows * tile_h + extra), layout="constrained")
     for i, img in enumerate(tiles):
         ax = fig.add_subplot(nrows, ncols, i + 1)
-        _imshow(ax, img)
+        imshow(ax, img)
         ax.set_axis_off()
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize=8)
@@ -213,7 +214,7 @@ def show_class_grid(
             ax = fig.add_subplot(num_classes, per_class, row * per_class + col + 1)
             _blank(ax)
             if col < len(idx):
-                _imshow(ax, _to_display(items[idx[col]], mean, std))
+                imshow(ax, to_display(items[idx[col]], mean, std))
             elif col > 0:
                 ax.set_axis_off()
             if col == 0:
@@ -516,7 +517,7 @@ def show_detections(
     fig = Figure(figsize=(ncols * size, nrows * (size + 0.3) + (0.3 if title else 0)), layout="constrained")
     for k, i in enumerate(indices):
         ax = fig.add_subplot(nrows, ncols, k + 1)
-        _imshow(ax, _to_display(items[i]))
+        imshow(ax, to_display(items[i]))
         ax.set_axis_off()
         parts = []
         if truth is not None:
@@ -563,12 +564,12 @@ def show_detection_errors(images, errors, n: int = 12, pad: int = 16, ncols: int
     fig = Figure(figsize=(ncols * size, nrows * (size + 0.45) + (0.3 if title else 0)), layout="constrained")
     for j, r in enumerate(rows.to_dict("records")):
         row = _Row(r)
-        img = _to_display(items[int(row.image)])
+        img = to_display(items[int(row.image)])
         h, w = img.shape[:2]
         x1, y1 = max(int(row.x1) - pad, 0), max(int(row.y1) - pad, 0)
         x2, y2 = min(int(math.ceil(row.x2)) + pad, w), min(int(math.ceil(row.y2)) + pad, h)
         ax = fig.add_subplot(nrows, ncols, j + 1)
-        _imshow(ax, img[y1:y2, x1:x2])
+        imshow(ax, img[y1:y2, x1:x2])
         ax.set_axis_off()
         missed = str(row.error).startswith("missed")
         color = "tab:orange" if missed else WRONG_COLOR
