@@ -24,7 +24,7 @@ __all__ = [
     "SINGLE_TEMPLATE", "ENSEMBLE_TEMPLATES", "PART_CLASS_NAMES", "DEFECT_CLASS_NAMES",
     "clip_model", "real_clip_model", "standin_clip_model", "standin_root",
     "encode_images", "encode_texts", "zero_shot_classifier", "zero_shot", "zero_shot_logits",
-    "build_tiny_clip", "unpack_state", "standin_words", "standin_vocabulary", "UnknownWordWarning",
+    "build_tiny_clip", "unpack_state", "standin_words", "UnknownWordWarning",
 ]
 
 STANDIN_NAME = "clip_standin"
@@ -278,18 +278,6 @@ def standin_words() -> list[str]:
     words |= {w for v in DEFECT_CLASS_NAMES.values() for w in v.split()}
     words |= {w for v in _MATERIAL_WORDS.values() for w in v.split()} | set(_COLOURS) | set(_LIGHTING)
     return sorted(words)
-
-
-def standin_vocabulary(tokenizer=None) -> list[int]:
-    """The token ids the stand-in's captions and prompts use (sorted): its token embedding stores only these
-    rows; every other word of the 49,408-token BPE vocabulary reads as a zero vector."""
-    import open_clip
-
-    tok = tokenizer or open_clip.SimpleTokenizer()
-    ids = {tok.sot_token_id, tok.eot_token_id}
-    for w in standin_words() + [".", ","]:
-        ids.update(tok.encode(w))
-    return sorted(ids)
 
 
 class UnknownWordWarning(UserWarning):
