@@ -13,8 +13,8 @@
 """
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +25,7 @@ import torch.nn as nn
 from tqdm.auto import tqdm
 
 from .config import pick_device
+from .files import atomic_write_bytes
 from .types import Classifications
 
 __all__ = [
@@ -146,37 +147,9 @@ def save_checkpoint(
         },
         "torch_version": str(torch.__version__),  # str(): TorchVersion is not a plain type
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # also KeyboardInterrupt: never leave the temporary file behind
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Flush the folder entry so the rename itself survives a power cut (POSIX only; best effort)."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def _state_dict_mismatch(expected: dict, found: dict, limit: int = 10) -> list[str]:
