@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import sha256_file
+from .files import replace_dir, sha256_file, temporary_dir_beside
 from .config import cache_dir, env_flag, is_writable, work_dir, writable_home
 
 __all__ = [
@@ -337,23 +337,9 @@ def extract_tar(archive: Path, dest: Path, marker: str | None = None, source_sha
     same_source = source_sha256 is None or (record.is_file() and record.read_text().strip() == source_sha256)
     if marker and (dest / marker).exists() and same_source:
         return dest
-    tmp = dest.with_name(dest.name + ".extracting")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with temporary_dir_beside(dest) as tmp:
         with tarfile.open(archive) as tar:
-            tar.extractall(tmp, filter="data")
+            tar.extractall(tmp / "x", filter="data")
         if source_sha256 is not None:
-            (tmp / ".extracted-from").write_text(source_sha256 + "\n")
-        if dest.exists():
-            old = dest.with_name(dest.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(dest, old)
-            os.replace(tmp, dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dest
+            (tmp / "x" / ".extracted-from").write_text(source_sha256 + "\n")
+        return replace_dir(tmp / "x", dest, overwrite=True)
