@@ -21,7 +21,7 @@ from ..assets import ASSETS, Asset
 __all__ = [
     "SAM_ASSETS", "SAM_KINDS", "STANDIN_NAME", "TinySamArch",
     "sam_model", "load_sam_checkpoint", "tiny_sam", "standin_sam", "standin_root",
-    "mask_iou", "mask_iou_matrix", "box_mask", "interior_point", "random_point", "predict_box", "predict_points",
+    "mask_iou", "box_mask", "interior_point", "random_point", "predict_box", "predict_points",
     "time_predictor", "grabcut_box", "amg_thresholds", "STANDIN_AMG_THRESHOLDS", "sync",
 ]
 
@@ -227,18 +227,6 @@ def mask_iou(a, b) -> float | np.ndarray:
     union = np.logical_or(a, b).sum(axis=(-2, -1))
     iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
     return float(iou) if np.ndim(iou) == 0 else iou.astype(np.float64)
-
-
-def mask_iou_matrix(a, b) -> np.ndarray:
-    """Pairwise IoU of two sets of bool masks, ``(N, H, W)`` x ``(M, H, W)`` -> ``(N, M)`` (like ``box_iou``)."""
-    a, b = _bool_masks(a, "a"), _bool_masks(b, "b")
-    if a.ndim != 3 or b.ndim != 3 or a.shape[1:] != b.shape[1:]:
-        raise ValueError(f"need (N, H, W) and (M, H, W) masks of one size; got {a.shape} and {b.shape}")
-    fa = a.reshape(len(a), -1).astype(np.float32)
-    fb = b.reshape(len(b), -1).astype(np.float32)
-    inter = fa @ fb.T
-    union = fa.sum(1)[:, None] + fb.sum(1)[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1), 1.0).astype(np.float64)
 
 
 def _check_box(box_xyxy, shape: tuple[int, int]) -> tuple[int, int, int, int]:
