@@ -245,6 +245,15 @@ class ThresholdChoice(OperatingPoint):
     at_default: OperatingPoint
     message: str = ""
 
+    def _changes(self, fp: str, fn: str, per: int, n: int, fmt) -> list[str]:
+        """What the default threshold changes, per ``per`` images: ["3 more false positives", ...]."""
+        d, out = self.at_default, []
+        for name, ours, theirs in ((fp, self.fp, d.fp), (fn, self.fn, d.fn)):
+            delta = (theirs - ours) / n * per
+            if round(delta, 1) != 0:
+                out.append(f"{fmt(abs(delta))} {'more' if delta > 0 else 'fewer'} {name}")
+        return out
+
     def describe(self, fp: str = "false positives", fn: str = "false negatives", per: int = 1000) -> str:
         """One sentence: the chosen point, the goal, and what 0.5 would do instead."""
         t, d = _fmt(self.threshold, 4), self.at_default
@@ -260,11 +269,7 @@ class ThresholdChoice(OperatingPoint):
         else:
             head = f"threshold {t} ({self.goal}) gives precision {_fmt(self.precision)}, recall {_fmt(self.recall)}"
         tail = f"; at {_fmt(d.threshold, 4)}: precision {_fmt(d.precision)}, recall {_fmt(d.recall)}"
-        changes = []
-        for name, ours, theirs in ((fp, self.fp, d.fp), (fn, self.fn, d.fn)):
-            delta = (theirs - ours) / self.n * per
-            if round(delta, 1) != 0:
-                changes.append(f"{_fmt(abs(delta))} {'more' if delta > 0 else 'fewer'} {name}")
+        changes = self._changes(fp, fn, per, self.n, _fmt)
         if changes:
             tail += f" — {_fmt(d.threshold, 4)} gives {' and '.join(changes)} per {per} images"
         elif d.threshold != self.threshold:

@@ -358,11 +358,7 @@ class DetectionThreshold(ThresholdChoice):
         else:
             head = f"conf >= {t} ({self.goal}) gives precision {self.precision:.3f}, recall {self.recall:.3f}"
         tail = f"; conf >= {d.threshold:.3g} gives precision {d.precision:.3f}, recall {d.recall:.3f}"
-        changes = []
-        for name, ours, theirs in ((fp, self.fp, d.fp), (fn, self.fn, d.fn)):
-            delta = (theirs - ours) / max(self.n_images, 1) * per
-            if round(delta, 1) != 0:
-                changes.append(f"{abs(delta):.1f} {'more' if delta > 0 else 'fewer'} {name}")
+        changes = self._changes(fp, fn, per, max(self.n_images, 1), lambda x: f"{x:.1f}")
         if changes:
             tail += f": {' and '.join(changes)} per {per} images"
         return head + tail
