@@ -1,27 +1,5 @@
 """Anchors, the YOLOv5 way and the anchor-free way of YOLOv8/YOLO11: the Module 3 lesson in code.
 
-**Anchor boxes (YOLOv5).** Each output cell of YOLOv5 predicts 3 boxes per scale, each as a correction
-to a fixed *anchor* size (9 anchors: 3 small ones at stride 8, 3 medium at 16, 3 large at 32). A box is
-trained by an anchor only when their sizes are close: width and height each within a factor 4
-(``anchor_t: 4.0`` in YOLOv5's hyperparameters). Anchors that do not fit a dataset's box sizes leave
-boxes that no anchor may learn, so YOLOv5 checks the fit before training (*AutoAnchor*) and, when fewer
-than 98 % of the boxes fit, recomputes the anchors with k-means over the dataset's box widths and
-heights, followed by a random ("genetic") search. :func:`ratio_metric`, :func:`anchor_fit` and
-:func:`kmeans_anchors` are that recipe, rewritten to read (``utils/autoanchor.py`` in ultralytics/yolov5).
-
-**Anchor points (YOLOv8, YOLO11).** No anchor sizes any more: every cell centre of the three grids is a
-point that predicts the distances to the four sides of a box (:func:`anchor_points`, ultralytics'
-``make_anchors``). During training the *TaskAlignedAssigner* picks, for each ground-truth box, which
-points learn it: only points inside the box are candidates (:func:`assignment_candidates`, its
-``select_candidates_in_gts``), of these the 10 with the highest alignment score
-``score**0.5 * IoU**6`` (the predicted class score, and the CIoU of the predicted box) become positives,
-and a point that is a positive of two boxes keeps the one its prediction overlaps more
-(``v8DetectionLoss``: ``topk=10, alpha=0.5, beta=6.0``). So the choice of points is learned, not set by
-hand, but a box can only be learned by points that lie inside it.
-
-Sizes are pixels at the network's input size (``imgsz``): the course's images are 320x320 and the
-course trains at ``imgsz`` 320 or 160 (:func:`scale_anchors` converts).
-
 >>> wh = np.array([[10, 12], [11, 13], [60, 40], [62, 41], [200, 180], [210, 170]], dtype=float)
 >>> kmeans_anchors(wh, n=3).round(1).tolist()
 [[10.5, 12.5], [61.0, 40.5], [205.0, 175.0]]
@@ -37,6 +15,8 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
+
+from .types import as_xyxy
 
 __all__ = [
     "YOLOV5_ANCHORS",
@@ -117,37 +97,11 @@ def _strides(strides) -> tuple[int, ...]:
     return tuple(int(v) for v in s)
 
 
-def _boxes(boxes, name: str = "boxes_xyxy") -> np.ndarray:
-    if hasattr(boxes, "xyxy") and not hasattr(boxes, "shape"):  # a coursekit Detections
-        boxes = boxes.xyxy
-    if hasattr(boxes, "detach"):
-        boxes = boxes.detach().cpu().numpy()
-    arr = np.asarray(boxes, dtype=np.float64)
-    if arr.size == 0:
-        arr = arr.reshape(0, 4)
-    if arr.ndim == 1 and arr.shape == (4,):
-        arr = arr[None]
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f"{name} must be (N, 4) boxes x1, y1, x2, y2 in pixels; got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} has values that are not finite numbers (nan or inf)")
-    bad = (arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1])
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name}[{i}] = {arr[i].tolist()} has x2 <= x1 or y2 <= y1: boxes are x1, y1, x2, y2 "
-                         "(corners), not x, y, w, h (convert with x2 = x + w, y2 = y + h)")
-    return arr
-
-
 # ------------------------------------------------------------------------------- YOLOv5 anchors
 
 
 def ratio_metric(wh, anchors) -> np.ndarray:
     """How well each box's size matches each anchor's: (N, K) values in (0, 1], 1 = the same size.
-
-    For a box ``w x h`` and an anchor ``aw x ah`` the metric is the worst of the four ratios
-    ``min(w/aw, aw/w, h/ah, ah/h)``: 0.5 means one side is twice (or half) the anchor's. YOLOv5 lets an
-    anchor learn a box when the metric is above ``1/anchor_t`` = 1/4, i.e. neither side is off by a factor 4.
 
     >>> ratio_metric([[20, 10]], [[20, 10], [10, 10], [80, 10]]).tolist()
     [[1.0, 0.5, 0.25]]
@@ -159,17 +113,7 @@ def ratio_metric(wh, anchors) -> np.ndarray:
 
 @dataclass(frozen=True)
 class AnchorFit:
-    """How well a set of anchors fits a dataset's boxes (:func:`anchor_fit`), YOLOv5 AutoAnchor's numbers.
-
-    Attributes:
-        thr: the threshold ``anchor_t`` (a box fits an anchor when :func:`ratio_metric` > 1/thr).
-        bpr: best possible recall: the fraction of boxes that fit at least one anchor. A box that fits
-            none is never trained on; YOLOv5 recomputes its anchors when bpr < 0.98.
-        aat: anchors above threshold: how many anchors fit a box, averaged over the boxes.
-        mean_best: the ratio metric of each box with its best anchor, averaged (1 = perfect sizes).
-        best_anchor: int (N,): the index of each box's best anchor.
-        best_ratio: float (N,): each box's metric with that anchor.
-    """
+    """How well a set of anchors fits a dataset's boxes (:func:`anchor_fit`), YOLOv5 AutoAnchor's numbers."""
 
     thr: float
     bpr: float
@@ -185,9 +129,6 @@ class AnchorFit:
 
 def anchor_fit(wh, anchors, thr: float = ANCHOR_T) -> AnchorFit:
     """Best possible recall, anchors per box and best anchor of each box, for anchors ``(K, 2)``.
-
-    ``wh``: the boxes' widths and heights (N, 2) in pixels at the training size, or :func:`box_stats`'
-    table; ``anchors`` in the same pixels. See :func:`ratio_metric` for the metric.
 
     >>> fit = anchor_fit([[10, 10], [40, 40], [200, 200]], [[10, 10], [30, 30]])
     >>> fit.bpr, fit.best_anchor.tolist(), round(fit.aat, 3)    # 200 px is 6.7x the largest anchor
@@ -210,17 +151,6 @@ def _fitness(k: np.ndarray, wh: np.ndarray, thr: float) -> float:
 def kmeans_anchors(wh, n: int = 9, *, seed: int = 0, iters: int = 30, evolve: int = 0,
                    thr: float = ANCHOR_T) -> np.ndarray:
     """``n`` anchors (n, 2) for a dataset's box sizes, sorted by area: k-means, as YOLOv5's AutoAnchor.
-
-    The recipe: divide widths and heights by their standard deviation ("whitening", so both count the
-    same), run k-means (the best of ``iters`` runs from random starts, scikit-learn's ``KMeans``; YOLOv5
-    used scipy's ``kmeans``, the same algorithm), multiply the centres back. With ``evolve`` > 0, then
-    ``evolve`` rounds of YOLOv5's random search: multiply the anchors by random factors near 1 and keep
-    the change when it raises the mean best :func:`ratio_metric`, boxes that fit no anchor counting 0
-    (YOLOv5 runs 1000 rounds). Everything is
-    seeded by ``seed``: the same inputs give the same anchors.
-
-    ``wh``: (N, 2) widths and heights in pixels at the training size (or :func:`box_stats`' table), at
-    least ``n`` boxes with ``n`` different sizes. YOLOv5 first drops boxes under 2 pixels both ways.
 
     >>> wh = np.array([[10, 10], [12, 12], [50, 100], [54, 96]])
     >>> kmeans_anchors(wh, n=2).tolist()
@@ -263,14 +193,6 @@ def kmeans_anchors(wh, n: int = 9, *, seed: int = 0, iters: int = 30, evolve: in
 def kmeans_iou_anchors(wh, n: int = 9, *, seed: int = 0, iters: int = 100) -> np.ndarray:
     """``n`` anchors (n, 2) by k-means with the distance ``1 - IoU`` of (w, h) pairs, sorted by area: YOLOv2's recipe.
 
-    Boxes and centres are compared as if they shared a corner (only their shapes count), so a 10 px
-    difference matters for a small box and hardly for a big one, unlike the Euclidean distance. The
-    recipe, exactly (notebook 03's exercise is checked against it): ``rng = np.random.default_rng(seed)``;
-    the starting centres are ``wh[rng.choice(len(wh), n, replace=False)]``; then up to ``iters`` rounds of:
-    each box joins the centre with the highest IoU (the lowest ``1 - IoU``; the first on a tie), each
-    centre becomes the **mean** (w, h) of its boxes (a centre with no box stays where it is), and the
-    loop stops when no centre moved. Returned sorted by area (w * h), smallest first.
-
     >>> wh = np.array([[10, 10], [12, 12], [50, 100], [54, 96]])
     >>> kmeans_iou_anchors(wh, n=2).tolist()
     [[11.0, 11.0], [52.0, 98.0]]
@@ -294,9 +216,6 @@ def kmeans_iou_anchors(wh, n: int = 9, *, seed: int = 0, iters: int = 100) -> np
 def scale_anchors(anchors, from_size: float = 640, to_size: float = 320) -> np.ndarray:
     """Anchors (K, 2) made for ``from_size`` input pixels, in pixels at ``to_size``: ``anchors * to/from``.
 
-    Objects shrink with the image, so anchors must shrink too: YOLOv5's COCO anchors are for 640 inputs,
-    the course trains at 320 or 160.
-
     >>> scale_anchors(YOLOV5_ANCHORS, 640, 320)[:2].tolist()
     [[5.0, 6.5], [8.0, 15.0]]
     """
@@ -312,11 +231,6 @@ def scale_anchors(anchors, from_size: float = 640, to_size: float = 320) -> np.n
 
 def anchor_points(imgsz, strides: Sequence[int] = _STRIDES) -> tuple[np.ndarray, np.ndarray]:
     """The points YOLOv8/YOLO11 predict boxes from: every grid cell's centre, at every stride.
-
-    At stride ``s`` the input is cut into cells of ``s x s`` pixels; cell (row i, column j) predicts from
-    its centre ``((j + 0.5) * s, (i + 0.5) * s)``. Returns ``points`` (M, 2) as x, y in input pixels and
-    ``point_strides`` (M,), stride by stride, row by row (the order of ultralytics' ``make_anchors``).
-    ``imgsz`` is an int (square) or (height, width), a multiple of every stride.
 
     >>> points, point_strides = anchor_points(64, strides=(32,))
     >>> points.tolist(), point_strides.tolist()
@@ -338,17 +252,7 @@ def anchor_points(imgsz, strides: Sequence[int] = _STRIDES) -> tuple[np.ndarray,
 
 @dataclass(frozen=True)
 class AssignmentCandidates:
-    """Which anchor points may learn each box (:func:`assignment_candidates`).
-
-    Attributes:
-        boxes: (N, 4) the ground-truth boxes x1, y1, x2, y2, input pixels.
-        regions: (N, 4) the areas the points are tested against: the boxes with sides under ``min_side``
-            widened to ``min_side`` about their centre.
-        points: (M, 2) every anchor point (x, y), ``point_strides`` (M,) its stride.
-        strides: the strides, ``imgsz`` the input (height, width), ``min_side`` as used.
-        mask: bool (N, M): point m is a candidate of box n.
-        counts: int (N, len(strides)): candidates of each box at each stride; ``total`` (N,) their sum.
-    """
+    """Which anchor points may learn each box (:func:`assignment_candidates`)."""
 
     boxes: np.ndarray
     regions: np.ndarray
@@ -379,36 +283,13 @@ def assignment_candidates(boxes_xyxy, imgsz, strides: Sequence[int] = _STRIDES, 
                           min_side: float | None = None) -> AssignmentCandidates:
     """For each ground-truth box, the anchor points strictly inside it: the points that may learn it.
 
-    This is the first step of ultralytics' TaskAlignedAssigner (``select_candidates_in_gts``): a point
-    ``(x, y)`` is a candidate of box ``x1, y1, x2, y2`` when ``x - x1``, ``y - y1``, ``x2 - x`` and ``y2 - y``
-    are all > ``eps``. Then the assigner keeps, per box, the ``TAL_TOPK`` = 10 candidates with the highest
-    ``class_score**0.5 * IoU**6`` of their predictions, and a point kept by two boxes goes to the one its
-    prediction overlaps more. Candidates of every stride compete together: no rule sends a box to a
-    stride by its size, the predictions decide.
-
-    The ultralytics in this course's environment (8.4) first widens box sides under ``min_side`` to
-    ``min_side`` about their centre, with ``min_side`` = the second stride (16 for strides 8, 16, 32), so
-    that tiny boxes still get a few candidates; ``min_side=None`` does the same, ``min_side=0`` tests the
-    boxes as they are (what older ultralytics releases did).
-
-    What this means for small objects: at stride ``s`` a box ``w x h`` holds about ``w/s`` points across
-    (one more or fewer, depending on where it lies) times ``h/s`` down; over strides 8, 16 and 32 together about
-    ``w * h / 49``. A box needs 10 candidates to get all 10 positives: under about 22 x 22 pixels it has
-    fewer, nearly all of them at stride 8, and a box under 32 pixels holds one stride-32 point or none,
-    depending on where it lies. Halving the input size (imgsz 320 -> 160) halves every side and quarters
-    the candidates. Large boxes are the other way round: hundreds of candidates, of which only the 10 best
-    predictions are trained.
-
-    ``boxes_xyxy``: (N, 4) pixels at the network input ``imgsz`` (int or (height, width)).
-    Returns an :class:`AssignmentCandidates`.
-
     >>> c = assignment_candidates([[0, 0, 32, 32], [120, 120, 130, 130]], imgsz=320)
     >>> c.counts.tolist()        # stride 8, 16, 32; the 10-px box is widened to 16 px
     [[16, 4, 1], [4, 1, 0]]
     >>> assignment_candidates([[120, 120, 130, 130]], 320, min_side=0).counts.tolist()
     [[1, 0, 0]]
     """
-    boxes = _boxes(boxes_xyxy)
+    boxes = as_xyxy(boxes_xyxy, "boxes_xyxy", strict=True)
     strides = _strides(strides)
     points, point_strides = anchor_points(imgsz, strides)
     if min_side is None:
@@ -438,12 +319,6 @@ def _colors(n: int) -> list:
 
 def plot_anchors(wh, anchors_list: Mapping[str, np.ndarray], imgsz: int = 320, thr: float = ANCHOR_T):
     """Box sizes with anchor sets on top (left), and the anchors drawn as rectangles in the input (right).
-
-    ``wh``: (N, 2) box widths and heights in pixels at ``imgsz`` (or :func:`box_stats`' table);
-    ``anchors_list``: name -> (K, 2) anchors in the same pixels, e.g.
-    ``{"YOLOv5 COCO": scale_anchors(YOLOV5_ANCHORS, 640, 320), "k-means": kmeans_anchors(wh)}``.
-    Each set's best possible recall (:func:`anchor_fit`, ``thr``) is in the legend. Returns a
-    :class:`matplotlib.figure.Figure`.
 
     >>> fig = plot_anchors([[30, 40], [60, 50]], {"mine": [[30, 40], [60, 50]]}, imgsz=320)
     >>> len(fig.axes)
@@ -492,12 +367,6 @@ def plot_assignment(image, boxes_xyxy, imgsz=None, strides: Sequence[int] = _STR
                     min_side: float | None = None):
     """An image with its boxes and, inside each, the candidate anchor points, coloured by stride.
 
-    ``image``: H x W (x C) array, C x H x W tensor or PIL image; ``boxes_xyxy``: (N, 4) in the image's
-    pixels. The image is fitted into the network input ``imgsz`` as ultralytics' letterbox does
-    (``None``: the image's longest side, a square input), and the candidates are those of
-    :func:`assignment_candidates` there. Faint white dots are the other anchor points; a dashed box is a small
-    box's widened region. Returns a :class:`matplotlib.figure.Figure`.
-
     >>> fig = plot_assignment(np.zeros((320, 320, 3), np.uint8), [[10, 20, 80, 60]], imgsz=160)
     >>> fig.axes[0].get_title()
     'imgsz 160, 1 box: candidate points at stride 8: 12, 16: 2, 32: 1'
@@ -505,22 +374,21 @@ def plot_assignment(image, boxes_xyxy, imgsz=None, strides: Sequence[int] = _STR
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
-    from .viz import _imshow, _numpy, _to_display
+    from .viz import imshow, to_display
 
-    img = _numpy(image)
-    if img.ndim not in (2, 3):
-        raise ValueError(f"image must be one H x W (x C) or C x H x W image; got shape {img.shape}")
-    img = _to_display(img)
+    if np.ndim(image) not in (2, 3):
+        raise ValueError(f"image must be one H x W (x C) or C x H x W image; got shape {np.shape(image)}")
+    img = to_display(image)
     h, w = img.shape[:2]
     size = _imgsz(imgsz if imgsz is not None else max(h, w))
-    boxes = _boxes(boxes_xyxy)
+    boxes = as_xyxy(boxes_xyxy, "boxes_xyxy", strict=True)
     r, px, py = _letterbox(h, w, size)
     cand = assignment_candidates(boxes * r + np.array([px, py, px, py]), size, strides, min_side=min_side)
 
     fig = Figure(figsize=(6.5, 6.5 * size[0] / size[1] + 0.4), layout="constrained")
     ax = fig.subplots()
     ax.set_facecolor((114 / 255,) * 3)  # ultralytics' letterbox padding grey
-    _imshow(ax, img)
+    imshow(ax, img)
     ax.images[0].set_extent((px, px + w * r, py + h * r, py))
     colors = dict(zip(cand.strides, _colors(len(cand.strides))))
     used = cand.mask.any(axis=0)

@@ -1,11 +1,5 @@
 """The registry of every downloadable thing the course uses, and a safe way to fetch it.
 
-One place lists each asset's URL, sha256, size and licence; :func:`fetch` downloads it once into the
-cache (``$COURSEKIT_HOME/assets``) with a progress bar, checks the sha256, and renames it into place
-atomically, so a cached file is always a verified file. Offline, it raises :class:`AssetUnavailable`
-naming the asset, its URL and the command that pre-fetches it (instructors: ``coursekit fetch --all``
-on good Wi-Fi, then copy the cache folder to the classroom machines).
-
 >>> from coursekit.assets import ASSETS
 >>> ASSETS["cifar10"].filename
 'cifar-10-python.tar.gz'
@@ -20,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import sha256_file
+from .files import replace_dir, sha256_file, temporary_dir_beside
 from .config import cache_dir, env_flag, is_writable, work_dir, writable_home
 
 __all__ = [
@@ -62,18 +56,7 @@ class ChecksumMismatch(AssetError):
 
 @dataclass(frozen=True)
 class Asset:
-    """One downloadable file.
-
-    Attributes:
-        name: short key used on the command line (``coursekit fetch cifar10``).
-        url: where learners download it from.
-        sha256: the expected checksum of the file (lower-case hex).
-        size: expected size in bytes (for the progress bar and a quick sanity check).
-        filename: the name in the cache.
-        licence: the licence or terms of use, in a few words.
-        used_by: which notebooks need it.
-        description: one line for ``coursekit doctor``.
-    """
+    """One downloadable file."""
 
     name: str
     url: str
@@ -100,123 +83,55 @@ def register_asset(asset: Asset) -> Asset:
     return asset
 
 
-register_asset(
-    Asset(
-        name="cifar10",
-        url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-        sha256="6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
-        size=170_498_071,
-        filename="cifar-10-python.tar.gz",
-        licence="Research use; cite Krizhevsky (2009), 'Learning Multiple Layers of Features from Tiny Images'",
-        used_by=("01_cnn_from_scratch",),
-        description="CIFAR-10, 60k 32x32 colour images in 10 classes (python pickle version)",
-    )
-)
-
-
-register_asset(
-    Asset(
-        name="resnet18-imagenet",
-        url="https://download.pytorch.org/models/resnet18-f37072fd.pth",
-        sha256="f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec",
-        size=46_830_571,
-        filename="resnet18-f37072fd.pth",
-        licence="BSD-3-Clause (torchvision weights, IMAGENET1K_V1); trained on ImageNet-1k, whose images have their own terms",
-        used_by=("02_finetune_pretrained",),
-        description="torchvision ResNet-18 ImageNet weights (69.8% top-1), a state dict",
-    )
-)
-
-
-register_asset(
-    Asset(
-        name="yolo11n",
-        url="https://github.com/ultralytics/assets/releases/download/v8.3.0/yolo11n.pt",
-        sha256="0ebbc80d4a7680d14987a577cd21342b65ecfd94632bd9a8da63ae6417644ee1",
-        size=5_613_764,
-        filename="yolo11n.pt",
-        licence="AGPL-3.0 (Ultralytics; an Enterprise licence exists for closed use); trained on COCO 2017, whose "
-                "images have their own terms",
-        used_by=("03_train_yolo_detector",),
-        description="Ultralytics YOLO11n COCO detection weights (2.6M parameters, 39.5 mAP50-95 at 640 px)",
-    )
-)
-
-
 _SAM_LICENCE = ("Apache-2.0 (Meta AI, segment-anything); trained on SA-1B, whose images have their own "
                 "research licence")
 
-register_asset(
-    Asset(
-        name="clip-vit-b-32-laion2b",
-        # Pinned to a revision of the model repository (a commit), never `main`, which can move.
-        url="https://huggingface.co/laion/CLIP-ViT-B-32-laion2B-s34B-b79K/resolve/"
-            "1a25a446712ba5ee05982a381eed697ef9b435cf/open_clip_pytorch_model.bin",
-        sha256="1bd3c7172de5b207ceac554f5ab5266166f3b9baccc9af5989bc801016d080ad",
-        size=605_219_813,
-        filename="CLIP-ViT-B-32-laion2B-s34B-b79K.bin",
-        licence="MIT (OpenCLIP weights by LAION); trained on LAION-2B-en, whose images have their own terms",
-        used_by=("04_foundation_models_zero_shot",),
-        description="OpenCLIP ViT-B/32 trained on LAION-2B (66.6% zero-shot ImageNet top-1), a state dict",
-    )
-)
-
-
-register_asset(
-    Asset(
-        name="clip-vit-b-16-laion2b",
-        url="https://huggingface.co/laion/CLIP-ViT-B-16-laion2B-s34B-b88K/resolve/"
-            "7288da5a0d6f0b51c4a2b27c624837a9236d0112/open_clip_model.safetensors",
-        sha256="3f25d29d3cc74e1d25d47e0593b4dd0864ced1e9b4d8e486a247ca4502f227f1",
-        size=598_516_980,
-        filename="CLIP-ViT-B-16-laion2B-s34B-b88K.safetensors",
-        licence="MIT (OpenCLIP weights by LAION); trained on LAION-2B-en, whose images have their own terms",
-        used_by=("04_foundation_models_zero_shot",),
-        description="OpenCLIP ViT-B/16 trained on LAION-2B (70.2% zero-shot ImageNet top-1), safetensors",
-    )
-)
-
-
-register_asset(
-    Asset(
-        name="sam-vit-b",
-        url="https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth",
-        sha256="ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912",
-        size=375_042_383,
-        filename="sam_vit_b_01ec64.pth",
-        licence=_SAM_LICENCE,
-        used_by=("04_foundation_models_zero_shot",),
-        description="Segment Anything ViT-B (91M-parameter image encoder, 94M in all), a state dict",
-    )
-)
-
-
-register_asset(
-    Asset(
-        name="sam-vit-l",
-        url="https://dl.fbaipublicfiles.com/segment_anything/sam_vit_l_0b3195.pth",
-        sha256="3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622",
-        size=1_249_524_607,
-        filename="sam_vit_l_0b3195.pth",
-        licence=_SAM_LICENCE,
-        used_by=("04_foundation_models_zero_shot",),
-        description="Segment Anything ViT-L (308M-parameter image encoder), a state dict; GPU recommended",
-    )
-)
-
-
-register_asset(
-    Asset(
-        name="sam-vit-h",
-        url="https://dl.fbaipublicfiles.com/segment_anything/sam_vit_h_4b8939.pth",
-        sha256="a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e",
-        size=2_564_550_879,
-        filename="sam_vit_h_4b8939.pth",
-        licence=_SAM_LICENCE,
-        used_by=("04_foundation_models_zero_shot",),
-        description="Segment Anything ViT-H (636M-parameter image encoder), a state dict; GPU recommended",
-    )
-)
+for _asset in (
+    Asset("cifar10", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+          "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce", 170_498_071, "cifar-10-python.tar.gz",
+          "Research use; cite Krizhevsky (2009), 'Learning Multiple Layers of Features from Tiny Images'",
+          ("01_cnn_from_scratch",), "CIFAR-10, 60k 32x32 colour images in 10 classes (python pickle version)"),
+    Asset("resnet18-imagenet", "https://download.pytorch.org/models/resnet18-f37072fd.pth",
+          "f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec", 46_830_571, "resnet18-f37072fd.pth",
+          "BSD-3-Clause (torchvision weights, IMAGENET1K_V1); trained on ImageNet-1k, whose images have their own terms",
+          ("02_finetune_pretrained",), "torchvision ResNet-18 ImageNet weights (69.8% top-1), a state dict"),
+    Asset("yolo11n", "https://github.com/ultralytics/assets/releases/download/v8.3.0/yolo11n.pt",
+          "0ebbc80d4a7680d14987a577cd21342b65ecfd94632bd9a8da63ae6417644ee1", 5_613_764, "yolo11n.pt",
+          "AGPL-3.0 (Ultralytics; an Enterprise licence exists for closed use); trained on COCO 2017, whose "
+          "images have their own terms",
+          ("03_train_yolo_detector",),
+          "Ultralytics YOLO11n COCO detection weights (2.6M parameters, 39.5 mAP50-95 at 640 px)"),
+    Asset("clip-vit-b-32-laion2b",
+          # pinned to a revision (a commit) of the model repository, never `main`, which can move
+          "https://huggingface.co/laion/CLIP-ViT-B-32-laion2B-s34B-b79K/resolve/"
+          "1a25a446712ba5ee05982a381eed697ef9b435cf/open_clip_pytorch_model.bin",
+          "1bd3c7172de5b207ceac554f5ab5266166f3b9baccc9af5989bc801016d080ad", 605_219_813,
+          "CLIP-ViT-B-32-laion2B-s34B-b79K.bin",
+          "MIT (OpenCLIP weights by LAION); trained on LAION-2B-en, whose images have their own terms",
+          ("04_foundation_models_zero_shot",),
+          "OpenCLIP ViT-B/32 trained on LAION-2B (66.6% zero-shot ImageNet top-1), a state dict"),
+    Asset("clip-vit-b-16-laion2b",
+          "https://huggingface.co/laion/CLIP-ViT-B-16-laion2B-s34B-b88K/resolve/"
+          "7288da5a0d6f0b51c4a2b27c624837a9236d0112/open_clip_model.safetensors",
+          "3f25d29d3cc74e1d25d47e0593b4dd0864ced1e9b4d8e486a247ca4502f227f1", 598_516_980,
+          "CLIP-ViT-B-16-laion2B-s34B-b88K.safetensors",
+          "MIT (OpenCLIP weights by LAION); trained on LAION-2B-en, whose images have their own terms",
+          ("04_foundation_models_zero_shot",),
+          "OpenCLIP ViT-B/16 trained on LAION-2B (70.2% zero-shot ImageNet top-1), safetensors"),
+    Asset("sam-vit-b", "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth",
+          "ec2df62732614e57411cdcf32a23ffdf28910380d03139ee0f4fcbe91eb8c912", 375_042_383, "sam_vit_b_01ec64.pth",
+          _SAM_LICENCE, ("04_foundation_models_zero_shot",),
+          "Segment Anything ViT-B (91M-parameter image encoder, 94M in all), a state dict"),
+    Asset("sam-vit-l", "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_l_0b3195.pth",
+          "3adcc4315b642a4d2101128f611684e8734c41232a17c648ed1693702a49a622", 1_249_524_607, "sam_vit_l_0b3195.pth",
+          _SAM_LICENCE, ("04_foundation_models_zero_shot",),
+          "Segment Anything ViT-L (308M-parameter image encoder), a state dict; GPU recommended"),
+    Asset("sam-vit-h", "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_h_4b8939.pth",
+          "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e", 2_564_550_879, "sam_vit_h_4b8939.pth",
+          _SAM_LICENCE, ("04_foundation_models_zero_shot",),
+          "Segment Anything ViT-H (636M-parameter image encoder), a state dict; GPU recommended"),
+):
+    register_asset(_asset)
 
 
 def _get(name: str | Asset) -> Asset:
@@ -320,15 +235,7 @@ def _offline_message(asset: Asset, reason: str, present: bool = False) -> str:
 
 def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, offline: bool | None = None,
           timeout: float = 30.0) -> Path:
-    """Return the local path of a verified asset, downloading it first if needed.
-
-    The download goes to ``<file>.part`` (resumed with an HTTP Range request if a previous one was
-    interrupted), is checked against the registered sha256, then renamed into place. A wrong checksum
-    deletes the partial file and raises :class:`ChecksumMismatch`; no network raises
-    :class:`AssetUnavailable` with the command that pre-fetches it.
-
-    Example: ``path = fetch("cifar10")``.
-    """
+    """Return the local path of a verified asset, downloading it first if needed."""
     asset = _get(name)
     dest = asset_path(asset, home)
     if is_cached(asset, home):
@@ -424,37 +331,15 @@ class _Reader:
 
 
 def extract_tar(archive: Path, dest: Path, marker: str | None = None, source_sha256: str | None = None) -> Path:
-    """Extract a tar archive safely into ``dest`` and return ``dest``.
-
-    Uses the standard library's ``data`` filter, which refuses absolute paths, ``..`` components,
-    links that leave the folder and device files. Extraction goes into a temporary sibling folder
-    that is renamed into place, so an interrupted extraction never looks complete. ``marker``: a
-    path inside ``dest`` whose existence means "already extracted". ``source_sha256``: the archive's
-    checksum, recorded in ``dest/.extracted-from``; an extraction made from another archive (the
-    registered file changed, or a stale folder) is replaced as a whole, never mixed with the new one.
-    """
+    """Extract a tar archive safely into ``dest`` and return ``dest``."""
     dest = Path(dest)
     record = dest / ".extracted-from"
     same_source = source_sha256 is None or (record.is_file() and record.read_text().strip() == source_sha256)
     if marker and (dest / marker).exists() and same_source:
         return dest
-    tmp = dest.with_name(dest.name + ".extracting")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with temporary_dir_beside(dest) as tmp:
         with tarfile.open(archive) as tar:
-            tar.extractall(tmp, filter="data")
+            tar.extractall(tmp / "x", filter="data")
         if source_sha256 is not None:
-            (tmp / ".extracted-from").write_text(source_sha256 + "\n")
-        if dest.exists():
-            old = dest.with_name(dest.name + ".old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(dest, old)
-            os.replace(tmp, dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dest
+            (tmp / "x" / ".extracted-from").write_text(source_sha256 + "\n")
+        return replace_dir(tmp / "x", dest, overwrite=True)

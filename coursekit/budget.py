@@ -1,11 +1,5 @@
 """What a notebook costs on this machine, told before it runs: the settings printout's budget line.
 
-The numbers come from two committed files beside the notebooks (never typed into a notebook):
-``notebooks/measured/smoke_cpu.json`` (each notebook's smoke run on 2 CPU cores, measured from ``make test`` by
-``tools/measure_budgets.py``) and ``notebooks/measured/budgets.json`` (the other profiles and hardware: measured,
-or an estimate with what it rests on). ``tools/render_measurements.py`` renders the same files into each
-notebook's budget table.
-
 >>> from coursekit.config import Settings
 >>> print(budget_note("02_finetune_pretrained", Settings(profile="smoke", device="cpu")))  # doctest: +ELLIPSIS
 on the CPU (no GPU found): this notebook's smoke profile took ... min on ...

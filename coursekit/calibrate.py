@@ -1,14 +1,5 @@
 """Choosing a decision threshold from a precision-recall curve, and checking calibration.
 
-"The default 0.5 confidence cutoff is almost never right." A model gives each image a score; the
-application turns it into a decision (reject the part, raise the alarm) at a *threshold*. Which
-threshold depends on the task: an inspection line may need 95% of its rejects to be real defects
-(``min_precision=0.95``), a safety check may need to catch 99% of them (``min_recall=0.99``).
-
-The convention is scikit-learn's: an image is *positive* (flagged, rejected) when ``score >= threshold``.
-The curve comes from :func:`sklearn.metrics.precision_recall_curve`, the calibration error from
-torchmetrics; this module picks the operating point and says in words what it costs.
-
 >>> import numpy as np
 >>> y = np.array([1, 1, 1, 0, 1, 1, 0, 0, 1, 0, 0, 0])
 >>> s = np.array([.95, .9, .85, .8, .7, .6, .55, .5, .4, .3, .2, .1])
@@ -17,9 +8,6 @@ torchmetrics; this module picks the operating point and says in words what it co
 (0.6, 0.833, 0.833, True)
 >>> c.at_default.fp, c.fp   # at 0.5 two more good images are flagged
 (3, 1)
-
-With a multi-class model, :func:`binary_scores` turns the class probabilities into one "reject" score
-(the summed probability of the defect classes) and the true classes into 0/1.
 """
 from __future__ import annotations
 
@@ -123,12 +111,7 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 @dataclass
 class PRCurve:
-    """A precision-recall curve, as :func:`sklearn.metrics.precision_recall_curve` returns it.
-
-    ``thresholds`` are the distinct scores, ascending; ``precision[i]`` and ``recall[i]`` are the values
-    when flagging ``score >= thresholds[i]``. The arrays are one longer than ``thresholds``: the last
-    point (precision 1, recall 0) is "flag nothing" and has no threshold (sklearn's convention).
-    """
+    """A precision-recall curve, as :func:`sklearn.metrics.precision_recall_curve` returns it."""
 
     precision: np.ndarray
     recall: np.ndarray
@@ -148,8 +131,9 @@ class PRCurve:
         return float(self.precision[i]), float(self.recall[i])
 
 
-def pr_curve(y_true_binary, scores) -> PRCurve:
-    """The precision-recall curve and average precision (scikit-learn) of 0/1 labels and scores.
+def pr_curve(y_true_binary, scores, n_positive: int | None = None) -> PRCurve:
+    """The precision-recall curve and average precision (scikit-learn) of 0/1 labels and scores;
+    ``n_positive``: a detector's (``y_true_binary`` = is_tp per box, ``n_positive`` objects, some never boxed).
 
     >>> c = pr_curve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
     >>> c.thresholds.tolist(), c.precision.round(2).tolist(), c.recall.tolist()
@@ -159,6 +143,13 @@ def pr_curve(y_true_binary, scores) -> PRCurve:
     """
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
+    if n_positive is not None:
+        n = int(n_positive)
+        t, tp, fp = _curve_counts(np.asarray(y_true_binary), _detector_scores(scores))
+        recall = np.r_[(tp / n if n else np.full(len(t), np.nan))[::-1], 0.0]   # sklearn's layout: ascending
+        precision = np.r_[(tp / np.maximum(tp + fp, 1))[::-1], 1.0]
+        ap = float(np.sum((recall[:-1] - recall[1:]) * precision[:-1])) if n else math.nan
+        return PRCurve(precision, recall, t[::-1].copy(), ap, n, int(fp[-1]) if len(fp) else 0)
     y, s = _binary_inputs(y_true_binary, scores)
     precision, recall, thresholds = precision_recall_curve(y, s, drop_intermediate=False)
     n_pos = int(y.sum())
@@ -177,10 +168,7 @@ def pr_curve(y_true_binary, scores) -> PRCurve:
 
 @dataclass
 class OperatingPoint:
-    """The numbers at one threshold (flag when ``score >= threshold``).
-
-    ``precision`` is ``nan`` when nothing is flagged, ``recall`` when there are no positives.
-    """
+    """The numbers at one threshold (flag when ``score >= threshold``)."""
 
     threshold: float
     precision: float
@@ -217,14 +205,6 @@ def operating_point(y_true_binary, scores, threshold: float = DEFAULT_THRESHOLD,
                     n_positive: int | None = None) -> OperatingPoint:
     """Counts (scikit-learn's confusion matrix) and precision / recall / F1 at ``threshold``.
 
-    Unlike :func:`choose_threshold` it accepts a set with only one kind of image (a slice may have no
-    defects); the undefined numbers are ``nan``.
-
-    ``n_positive`` (detection): ``y_true_binary`` marks each predicted box true or false positive and
-    ``n_positive`` is the number of objects, so that ``fn = n_positive - tp`` counts the objects missed, also
-    those no box ever covered, and ``tn = 0`` (there is no count of "boxes rightly not drawn"). Scores are then
-    compared in float32, the precision box confidences are stored in.
-
     >>> p = operating_point([1, 0, 1, 0], [0.9, 0.6, 0.4, 0.2])
     >>> p.tp, p.fp, p.fn, p.tn, p.precision, p.recall
     (1, 1, 1, 1, 0.5, 0.5)
@@ -258,23 +238,24 @@ def operating_point(y_true_binary, scores, threshold: float = DEFAULT_THRESHOLD,
 
 @dataclass
 class ThresholdChoice(OperatingPoint):
-    """The chosen threshold, its numbers, the goal, and the same numbers at 0.5 for comparison.
-
-    ``achieved`` is False when no threshold meets the goal; the fields then describe the closest point
-    and ``message`` says so. ``describe()`` puts it in one sentence.
-    """
+    """The chosen threshold, its numbers, the goal, and the same numbers at 0.5 for comparison."""
 
     goal: str
     achieved: bool
     at_default: OperatingPoint
     message: str = ""
 
-    def describe(self, fp: str = "false positives", fn: str = "false negatives", per: int = 1000) -> str:
-        """One sentence: the chosen point, the goal, and what 0.5 would do instead.
+    def _changes(self, fp: str, fn: str, per: int, n: int, fmt) -> list[str]:
+        """What the default threshold changes, per ``per`` images: ["3 more false positives", ...]."""
+        d, out = self.at_default, []
+        for name, ours, theirs in ((fp, self.fp, d.fp), (fn, self.fn, d.fn)):
+            delta = (theirs - ours) / n * per
+            if round(delta, 1) != 0:
+                out.append(f"{fmt(abs(delta))} {'more' if delta > 0 else 'fewer'} {name}")
+        return out
 
-        ``fp`` / ``fn`` name the two errors in the task's words, e.g. for rejecting defects
-        ``choice.describe(fp="good parts rejected", fn="defects passed")``.
-        """
+    def describe(self, fp: str = "false positives", fn: str = "false negatives", per: int = 1000) -> str:
+        """One sentence: the chosen point, the goal, and what 0.5 would do instead."""
         t, d = _fmt(self.threshold, 4), self.at_default
         if not self.achieved:
             head = (f"the goal ({self.goal}) is out of reach: the closest threshold, {t}, gives "
@@ -288,11 +269,7 @@ class ThresholdChoice(OperatingPoint):
         else:
             head = f"threshold {t} ({self.goal}) gives precision {_fmt(self.precision)}, recall {_fmt(self.recall)}"
         tail = f"; at {_fmt(d.threshold, 4)}: precision {_fmt(d.precision)}, recall {_fmt(d.recall)}"
-        changes = []
-        for name, ours, theirs in ((fp, self.fp, d.fp), (fn, self.fn, d.fn)):
-            delta = (theirs - ours) / self.n * per
-            if round(delta, 1) != 0:
-                changes.append(f"{_fmt(abs(delta))} {'more' if delta > 0 else 'fewer'} {name}")
+        changes = self._changes(fp, fn, per, self.n, _fmt)
         if changes:
             tail += f" — {_fmt(d.threshold, 4)} gives {' and '.join(changes)} per {per} images"
         elif d.threshold != self.threshold:
@@ -328,29 +305,6 @@ def choose_threshold(
     n_positive: int | None = None,
 ) -> ThresholdChoice:
     """Pick the threshold that meets one goal; compare it with ``default`` (0.5).
-
-    The same choice serves classification and detection: for a detector, ``y_true_binary`` marks each box
-    true or false positive (:func:`coursekit.detection_metrics.detection_pr_points`) and ``n_positive`` is the
-    number of objects, so that recall is the *true* recall (objects found / objects), as in
-    :func:`operating_point`; :func:`coursekit.detection_metrics.choose_detection_threshold` calls this.
-
-    Give exactly one goal:
-
-    - ``min_precision=p``: among thresholds with precision >= p, the one with the highest recall
-      ("95% of what we reject must really be a defect; catch as many as possible").
-    - ``min_recall=r``: among thresholds with recall >= r, the one with the highest precision.
-    - ``maximize="f1"`` (the default when no goal is given): the highest F1.
-    - ``cost_fp=a, cost_fn=b``: the lowest total cost ``a * FP + b * FN``; a missing one counts 1
-      ("a shipped defect costs 20 needless rejects": ``cost_fn=20``). Flagging nothing is a candidate.
-
-    The candidates are the distinct scores (flag ``score >= t``, scikit-learn's convention), so the
-    threshold is one of the given scores; tied scores are flagged together. Among equally good
-    thresholds the highest wins (fewest flags). Pick the threshold on a validation set and report
-    its numbers on a separate test set: on the set it was chosen on they are optimistic.
-
-    If no threshold reaches the goal, nothing is raised: the result has ``achieved=False``, describes
-    the closest point (the highest precision, or the highest recall) and a ``UserWarning`` is issued.
-    Raises ``ValueError`` for a set without positives or without negatives, or for a bad goal.
 
     >>> c = choose_threshold([0, 1, 1, 0], [0.9, 0.8, 0.7, 0.6], min_precision=0.9)
     >>> c.achieved, c.threshold, round(c.precision, 3)   # the top score is a negative: 2/3 at best
@@ -446,13 +400,6 @@ def binary_scores(
 ):
     """One "positive" score per image: the summed probability of the ``positive`` classes.
 
-    For inspection, ``positive`` are the defect classes and the score is "how much the model wants to
-    reject this part". Name them with ``positive=[...]``, or name the rest with ``negative="ok"``
-    (every other class is positive).
-
-    Returns the scores (float64, (N,)); with ``y_true`` (class indices or class names) returns
-    ``(y_binary, scores)``, ready for ``choose_threshold(*binary_scores(...), min_precision=0.95)``.
-
     >>> p = Classifications([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], ["ok", "scratch", "crack"])
     >>> y, s = binary_scores(p, negative="ok", y_true=[0, 2])
     >>> y.tolist(), s.round(2).tolist()
@@ -497,37 +444,48 @@ def binary_scores(
 # ------------------------------------------------------------------------------------------- plots
 
 
-def plot_pr_curve(curve: PRCurve, choice: ThresholdChoice | None = None, ax=None, title: str | None = None) -> Figure:
-    """The precision-recall curve, with the chosen threshold (star) and the 0.5 point (circle).
-
-    The dashed line is the prevalence, the precision of flagging everything. Draws into ``ax`` if given.
+def plot_pr_curve(curve: PRCurve, choice: ThresholdChoice | None = None, ax=None, title: str | None = None, *,
+                  marks: Sequence[float] | None = None, label: str | None = None, xlabel: str = "recall",
+                  ylabel: str = "precision", figsize=(4.8, 4.0)) -> Figure:
+    """The precision-recall curve, with the chosen threshold (star) and the 0.5 point (circle); ``marks``:
+    circles at these thresholds instead, and the highest reachable recall (a detector's curve).
 
     >>> fig = plot_pr_curve(pr_curve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]))
     >>> fig.axes[0].get_xlabel()
     'recall'
     """
     if ax is None:
-        fig = Figure(figsize=(4.8, 4.0), layout="constrained")
+        fig = Figure(figsize=figsize, layout="constrained")
         ax = fig.add_subplot()
     else:
         fig = ax.figure
     ax.plot(curve.recall, curve.precision, drawstyle="steps-post", color="tab:blue",
-            label=f"PR curve (AP {curve.average_precision:.3f})")
-    ax.axhline(curve.prevalence, color="gray", linestyle="--", linewidth=1, label=f"flag all ({curve.prevalence:.2f})")
-    if choice is not None:
-        d = choice.at_default
-        dp, dr = d.precision, d.recall
-        ax.plot([choice.recall], [choice.precision], marker="*", markersize=14, color="tab:red", linestyle="none",
-                label=f"chosen {_fmt(choice.threshold, 3)}: P {_fmt(choice.precision)}, R {_fmt(choice.recall)}")
+            label=label or f"PR curve (AP {curve.average_precision:.3f})")
+    points = []   # (precision, recall, marker, label)
+    if marks is None:
+        ax.axhline(curve.prevalence, color="gray", linestyle="--", linewidth=1,
+                   label=f"flag all ({curve.prevalence:.2f})")
+        t = choice.at_default.threshold if choice is not None else DEFAULT_THRESHOLD
+        p, r = (choice.at_default.precision, choice.at_default.recall) if choice is not None else curve.at(t)
+        if not math.isnan(p):
+            points.append((p, r, "o", f"at {_fmt(t, 3)}: P {_fmt(p)}, R {_fmt(r)}"))
+        num = _fmt
     else:
-        d = None
-        dp, dr = curve.at(DEFAULT_THRESHOLD)
-    label_t = _fmt(d.threshold if d is not None else DEFAULT_THRESHOLD, 3)
-    if not math.isnan(dp):
-        ax.plot([dr], [dp], marker="o", markersize=8, color="k", markerfacecolor="none", linestyle="none",
-                label=f"at {label_t}: P {_fmt(dp)}, R {_fmt(dr)}")
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
+        if len(curve.recall) > 1:
+            ax.axvline(curve.recall[0], color="gray", linestyle=":", linewidth=1,
+                       label=f"highest reachable recall {curve.recall[0]:.3f}")
+        for t, marker in zip(marks, ("o", "s", "D", "^")):
+            p, r = curve.at(t)
+            if not math.isnan(p) and r > 0:
+                points.append((p, r, marker, f"conf {t:g}: P {p:.2f}, R {r:.2f}"))
+        num = lambda x: f"{x:.2f}"  # noqa: E731
+    for p, r, marker, text in points:
+        ax.plot([r], [p], marker=marker, markersize=8, color="k", markerfacecolor="none", linestyle="none", label=text)
+    if choice is not None:
+        ax.plot([choice.recall], [choice.precision], marker="*", markersize=15, color="tab:red", linestyle="none",
+                label=f"chosen {_fmt(choice.threshold, 3)}: P {num(choice.precision)}, R {num(choice.recall)}")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.05)
     ax.legend(loc="lower left", fontsize=8)
@@ -568,10 +526,6 @@ def _probs_and_targets(probs, y_true):
 def expected_calibration_error(probs, y_true, n_bins: int = 15, norm: Literal["l1", "l2", "max"] = "l1") -> float:
     """Expected calibration error (torchmetrics): how far confidence is from accuracy, bin-weighted.
 
-    ``probs`` is a :class:`Classifications` or (N, C) probabilities (multi-class: the confidence is the
-    top probability, correct = top-1 right), or (N,) probabilities of the positive class with 0/1
-    ``y_true`` (binary: confidence vs the fraction of positives). 0 is perfectly calibrated.
-
     >>> round(expected_calibration_error([[0.9, 0.1], [0.8, 0.2]], [0, 1]), 3)
     0.45
     """
@@ -590,10 +544,7 @@ def expected_calibration_error(probs, y_true, n_bins: int = 15, norm: Literal["l
 
 @dataclass
 class CalibrationBins:
-    """Equal-width confidence bins: per bin the image count, mean confidence and accuracy.
-
-    ``confidence`` / ``accuracy`` are ``None`` for an empty bin. ``ece`` is their count-weighted gap.
-    """
+    """Equal-width confidence bins: per bin the image count, mean confidence and accuracy."""
 
     edges: list[float]
     count: list[int]
@@ -615,10 +566,6 @@ class CalibrationBins:
 
 def calibration_bins(probs, y_true, n_bins: int = 15) -> CalibrationBins:
     """The data of a reliability diagram, binned like torchmetrics' calibration error.
-
-    Bins are ``[k/n_bins, (k+1)/n_bins)``; torchmetrics puts a confidence of exactly 1.0 in a bin of
-    its own, here it joins the top bin, so ``bins.ece`` may differ slightly from
-    :func:`expected_calibration_error` when some confidences are exactly 1.
 
     >>> b = calibration_bins([[0.9, 0.1], [0.8, 0.2]], [0, 1], n_bins=5)
     >>> b.count, b.accuracy[4]
@@ -646,10 +593,6 @@ def calibration_bins(probs, y_true, n_bins: int = 15) -> CalibrationBins:
 
 def reliability_diagram(probs, y_true=None, n_bins: int = 15, ax=None, title: str | None = None) -> Figure:
     """Accuracy per confidence bin against the diagonal (perfect calibration), with the ECE.
-
-    ``probs`` as for :func:`expected_calibration_error`, or a :class:`CalibrationBins` (e.g. from a
-    saved report) with no ``y_true``. Below the diagonal the model is over-confident. Without ``ax``,
-    a second panel shows how many images fall in each bin.
 
     >>> fig = reliability_diagram([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]], [0, 1, 1])
     >>> len(fig.axes), fig.axes[0].get_ylabel()

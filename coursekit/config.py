@@ -1,24 +1,4 @@
-"""Run settings: the profile, the device, the seed and the cache folder, read once.
-
-Every notebook starts with::
-
-    import coursekit as ck
-    S = ck.settings()          # reads COURSEKIT_PROFILE, COURSEKIT_DEVICE, COURSEKIT_HOME
-    ck.seed_everything(S.seed)
-    print(S)                   # Settings(profile='smoke', device='cpu', ...) and, given notebook=, its budget here
-
-Environment variables (all optional):
-
-- ``COURSEKIT_PROFILE``: ``full`` (default, the real course) or ``smoke`` (tiny data, few steps; what CI runs).
-- ``COURSEKIT_DEVICE``: force ``cpu``, ``cuda``, ``cuda:1`` or ``mps``; default picks cuda > mps > cpu.
-- ``COURSEKIT_HOME``: the cache folder for downloads and generated data (default: the user cache dir).
-  In a classroom it is one shared, read-only folder filled once by the instructor (``coursekit fetch --all``).
-- ``COURSEKIT_WORK``: where the course writes when ``COURSEKIT_HOME`` is read-only (default: the user cache
-  dir + ``coursekit-work``). Every write goes through :func:`writable_home`; reads of prepared data through
-  :func:`course_path` (the shared copy when it is there, else the learner's own).
-- ``COURSEKIT_SEED``: the global seed (default 0).
-- ``COURSEKIT_OFFLINE``: ``1`` never tries the network (classroom without Wi-Fi, CI).
-"""
+"""Run settings: the profile, the device, the seed and the cache folder, read once."""
 from __future__ import annotations
 
 import os
@@ -61,8 +41,7 @@ def work_dir() -> Path:
 
 def is_writable(path: str | os.PathLike) -> bool:
     """True if this process may create files in ``path`` (or, if it does not exist yet, create it in its
-    nearest existing parent). For root, which may write anywhere, a folder without its owner's write bit
-    (``chmod 0555``, a locked shared cache) counts as read-only too: the course never writes there.
+    nearest existing parent).
 
     >>> import tempfile; d = Path(tempfile.mkdtemp()); is_writable(d), is_writable(d / "new" / "sub")
     (True, True)

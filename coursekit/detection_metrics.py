@@ -1,15 +1,5 @@
 """Detection metrics on :class:`~coursekit.types.Detections`: IoU, COCO mAP, and box matching.
 
-The numbers come from the field's libraries: IoU from :func:`torchvision.ops.box_iou`, mAP from
-torchmetrics' :class:`~torchmetrics.detection.MeanAveragePrecision` (which runs pycocotools' COCO
-evaluation). This module accepts the course's :class:`Detections` (one per image), checks them with
-messages a learner can act on and returns plain Python numbers (``None`` where a number is undefined,
-never ``nan`` or torchmetrics' ``-1``), so an :class:`~coursekit.harness.EvalReport` can hold them.
-
-What is written here is the *matching* (:func:`match_detections`): which prediction found which object.
-It is short, it is what the Module 3 lesson explains, and it is what PR curves, failure galleries and
-threshold choice need per box (COCO's evaluation does the same matching inside and reports only totals).
-
 >>> from coursekit.types import Detections
 >>> names = ["scratch", "dent"]
 >>> truth = Detections(xyxy=[[0, 0, 10, 10], [20, 20, 40, 40]], class_id=[0, 1], class_names=names)
@@ -31,7 +21,7 @@ from typing import Literal, Sequence
 import numpy as np
 
 from .calibrate import PRCurve, ThresholdChoice
-from .types import Detections
+from .types import Detections, as_xyxy
 
 __all__ = [
     "box_iou",
@@ -57,26 +47,8 @@ LOCALIZATION_MIN_IOU = 0.1
 # ------------------------------------------------------------------------------------------ IoU
 
 
-def _boxes(x, name: str) -> np.ndarray:
-    if isinstance(x, Detections):
-        return x.xyxy.astype(np.float64)
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    arr = np.asarray(x, dtype=np.float64)
-    if arr.size == 0:
-        arr = arr.reshape(0, 4)
-    if arr.ndim == 1 and arr.shape == (4,):
-        arr = arr[None]
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f"{name} must be boxes (N, 4) as x1, y1, x2, y2, or a Detections; got shape {arr.shape}")
-    return arr
-
-
 def box_iou(a, b) -> np.ndarray:
     """Intersection over union of every box in ``a`` with every box in ``b`` (torchvision).
-
-    ``a`` and ``b`` are :class:`Detections` or (N, 4) / (M, 4) corner boxes ``x1, y1, x2, y2``;
-    returns float64 (N, M).
 
     >>> box_iou([[0, 0, 10, 10]], [[5, 0, 15, 10], [20, 20, 30, 30]]).round(4).tolist()
     [[0.3333, 0.0]]
@@ -84,7 +56,7 @@ def box_iou(a, b) -> np.ndarray:
     import torch
     from torchvision.ops import box_iou as tv_box_iou
 
-    return tv_box_iou(torch.from_numpy(_boxes(a, "a")), torch.from_numpy(_boxes(b, "b"))).numpy()
+    return tv_box_iou(torch.from_numpy(as_xyxy(a, "a")), torch.from_numpy(as_xyxy(b, "b"))).numpy()
 
 
 # ----------------------------------------------------------------------------------------- inputs
@@ -165,37 +137,6 @@ def mean_average_precision(
 ) -> dict:
     """COCO box mAP and recall (torchmetrics ``MeanAveragePrecision``, pycocotools), overall and per class.
 
-    ``preds[i]`` and ``targets[i]`` are the predictions and the ground truth of image ``i`` (an image
-    may have none of either). Returns plain numbers::
-
-        {"map": AP averaged over IoU 0.50:0.05:0.95 and over classes (COCO's headline number),
-         "map_50": at IoU 0.5 (the "mAP50" ultralytics prints), "map_75": at IoU 0.75,
-         "map_small" / "map_medium" / "map_large": by box area (up to 32², 32² to 96², larger; pixels),
-         "mar_100": recall with up to 100 detections per image and class, averaged over IoU 0.50:0.95,
-         "n_images", "n_targets", "n_predictions": counts,
-         "per_class": {name: {"map", "map_50", "mar_100", "n_targets", "n_predictions"}}}
-
-    ``None`` means undefined: there is no ground truth to measure against (a class, or an object
-    size, that never occurs in ``targets``). Such a class does not count in the mean: **its false
-    positives lower no number here**, so look at ``n_predictions`` (and :func:`match_detections`).
-
-    AP is COCO's: precision interpolated at 101 recall points 0, 0.01, ..., 1. A class whose objects
-    are half found, with no false positive ranked above them, gets 51/101 = 0.505, not 0.5 (the points
-    0..0.5 have precision 1, the other 50 have 0). torchmetrics gives per class only the 0.50:0.95 AP
-    and recall; ``map_50`` per class comes from a second evaluation at IoU 0.5 alone.
-
-    The evaluation is pycocotools' with COCO's own parameters, passed explicitly: IoU thresholds
-    0.50:0.05:0.95 and the 101 recall points as float64 ``np.linspace`` (pycocotools' values; a box
-    whose IoU is exactly a threshold matches, a recall of exactly 0.07 reaches that point), at most
-    100 detections per image *and class* (the most confident; ``max_detection_thresholds=[1, 10,
-    100]``), boxes as float64 ``x, y, w, h``. The numbers equal those of pycocotools' ``COCOeval`` on
-    the same boxes written as a COCO dataset (``area = w * h``) and results file, within 1e-6
-    (``tests/test_map_crosscheck.py``; torchmetrics returns float32). One difference remains by
-    design: the object sizes of ``map_small`` / ``map_medium`` / ``map_large`` are box areas ``w * h``
-    (COCO's ranges: [0, 32²], [32², 96²], [96², ∞), ends included), while a COCO annotation file's
-    ``area`` is the *segmentation's* area, so on COCO's own annotations those three can differ from
-    pycocotools run on the file (the others do not depend on area).
-
     >>> from coursekit.types import Detections
     >>> truth = Detections(xyxy=[[0, 0, 10, 10]], class_id=[0], class_names=["part"])
     >>> pred = Detections(xyxy=[[0, 0, 10, 10]], class_id=[0], class_names=["part"], confidence=[0.8])
@@ -249,21 +190,7 @@ def mean_average_precision(
 
 @dataclass
 class DetectionMatch:
-    """Which prediction found which object, in one image, at one IoU threshold.
-
-    Attributes:
-        iou_threshold: a prediction matches an object of its class when IoU >= this.
-        pred_tp: bool (N,): the prediction matched an object (a true positive).
-        pred_target: int64 (N,): the index of the matched object, or -1.
-        pred_iou: float64 (N,): IoU with the matched object; for an unmatched prediction, the highest
-            IoU with any object of its class (0 if none).
-        pred_kind: per prediction ``"tp"``, or why it is a false positive: ``"duplicate"`` (its object
-            was already found by a higher-scored box), ``"wrong_class"`` (it covers an object of another
-            class), ``"localization"`` (an object of its class, but IoU below the threshold and at least
-            0.1) or ``"background"`` (nothing there).
-        target_matched: bool (M,): the object was found; ``~target_matched`` are the misses.
-        target_pred: int64 (M,): the index of the prediction that found it, or -1.
-    """
+    """Which prediction found which object, in one image, at one IoU threshold."""
 
     iou_threshold: float
     pred_tp: np.ndarray
@@ -297,17 +224,7 @@ class DetectionMatch:
 
 
 def match_detections(pred: Detections, target: Detections, iou: float = 0.5) -> DetectionMatch:
-    """Match one image's predictions to its objects, greedily by confidence (COCO's rule).
-
-    Predictions are taken from the highest confidence down (as given, if there is no confidence); each
-    takes the still unmatched object *of its own class* with which it has the highest IoU, if that IoU
-    is >= ``iou``. A second box on an already found object is a false positive (``"duplicate"``), a box
-    on an object of another class is a false positive *and* leaves that object missed.
-
-    Because a prediction is matched before any lower-scored one, its outcome does not depend on them:
-    keeping only ``confidence >= t`` afterwards gives the same outcomes as matching the kept boxes anew.
-    That is what makes :func:`detection_pr_points` a valid input for threshold choice.
-    """
+    """Match one image's predictions to its objects, greedily by confidence (COCO's rule)."""
     if not isinstance(pred, Detections) or not isinstance(target, Detections):
         raise TypeError(f"match_detections takes two Detections (pred, target); got "
                         f"{type(pred).__name__}, {type(target).__name__}")
@@ -357,24 +274,6 @@ def detection_pr_points(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Every prediction's outcome and score over a data set: ``(is_tp, scores, n_targets)``.
 
-    ``is_tp`` (int64 0/1) and ``scores`` (float64) have one entry per predicted box, over all images
-    (and all classes, or those named in ``classes``); ``n_targets`` is the number of objects.
-
-    These plug into :func:`coursekit.calibrate.choose_threshold` as ``choose_threshold(is_tp, scores,
-    ...)``, with one difference to keep in mind: there, recall is ``TP / (number of positives)``, and
-    the positives it sees are the predictions that *can* be true positives. An object that no box ever
-    covered has no score and never appears, so that "recall" is relative to what the detector finds at
-    its lowest confidence. The true recall is ``TP / n_targets`` = that recall ×
-    ``is_tp.sum() / n_targets``. So:
-
-    - ``min_precision=p`` works as it is (precision only counts flagged boxes);
-    - for a true recall ``r``, ask for ``min_recall=r * n_targets / is_tp.sum()`` (above 1: no
-      threshold can reach it, the detector misses too many objects outright);
-    - report the chosen threshold with :func:`detection_recall_precision`, which uses ``n_targets``.
-
-    ``choose_threshold`` also needs both kinds of prediction: with no false positive at all there is
-    no trade-off to choose.
-
     >>> from coursekit.calibrate import choose_threshold
     >>> from coursekit.types import Detections
     >>> truth = Detections(xyxy=[[0, 0, 10, 10], [20, 0, 30, 10], [40, 0, 50, 10]], class_id=[0, 0, 0],
@@ -402,17 +301,7 @@ def detection_pr_points(
 
 
 def detection_recall_precision(is_tp, scores, n_targets: int, threshold: float):
-    """Precision and the true recall when keeping boxes with ``score >= threshold``.
-
-    Takes :func:`detection_pr_points`' output. Returns a :class:`coursekit.calibrate.OperatingPoint`:
-    ``tp`` found objects, ``fp`` false boxes, ``fn = n_targets - tp`` missed objects,
-    ``recall = tp / n_targets``, and ``tn = 0`` (detection has no true negatives: there is no count of
-    "boxes rightly not drawn"). ``precision`` is ``nan`` when no box is kept, ``recall`` when there are
-    no objects.
-
-    Scores are compared in float32, the precision :class:`Detections` stores confidences in (as
-    :meth:`Detections.filter` does): a threshold typed as 0.9 keeps a box whose confidence is 0.9.
-    """
+    """Precision and the true recall when keeping boxes with ``score >= threshold``."""
     from .calibrate import operating_point
 
     return operating_point(is_tp, scores, threshold, n_positive=int(n_targets))
@@ -438,14 +327,6 @@ def detection_pr_curve(preds: Sequence[Detections], targets: Sequence[Detections
                        classes=None) -> DetectionPRCurve:
     """The detector's precision-recall curve over all its boxes: one point per confidence threshold.
 
-    A :class:`coursekit.calibrate.PRCurve` (thresholds ascending; the last point, precision 1 and recall 0,
-    is "keep nothing"). Recall is the *true* recall ``TP / number of objects``: it ends below 1 when some
-    objects are never found at any confidence. All classes are pooled, because a deployed detector has
-    one ``conf`` threshold; a box counts as a true positive only with the right class (IoU >= ``iou``).
-    ``average_precision`` is the area under this pooled curve (all-point, no interpolation), which is
-    not mAP: mAP averages one curve *per class*. ``n_positive`` is the number of objects and
-    ``n_negative`` the number of false boxes at the lowest threshold.
-
     >>> truth = Detections(xyxy=[[0, 0, 10, 10], [20, 0, 30, 10]], class_id=[0, 0], class_names=["part"])
     >>> pred = Detections(xyxy=[[0, 0, 10, 10], [50, 0, 60, 10]], class_id=[0, 0], class_names=["part"],
     ...                   confidence=[0.9, 0.4])
@@ -453,29 +334,17 @@ def detection_pr_curve(preds: Sequence[Detections], targets: Sequence[Detections
     >>> c.thresholds.round(2).tolist(), c.recall.tolist(), c.precision.tolist()
     ([0.4, 0.9], [0.5, 0.5, 0.0], [0.5, 1.0, 1.0])
     """
-    from .calibrate import _curve_counts, _detector_scores
+    from dataclasses import asdict
+
+    from .calibrate import pr_curve
 
     is_tp, scores, n = detection_pr_points(preds, targets, iou=iou, classes=classes)
-    t, tp, fp = _curve_counts(is_tp, _detector_scores(scores))   # the counting choose_threshold does
-    recall = tp / n if n else np.full(len(t), np.nan)
-    precision = tp / np.maximum(tp + fp, 1)
-    # ascending thresholds, then the "keep nothing" end point (sklearn's layout)
-    precision = np.r_[precision[::-1], 1.0]
-    recall = np.r_[recall[::-1], 0.0]
-    ap = float(np.sum((recall[:-1] - recall[1:]) * precision[:-1])) if n else math.nan
-    return DetectionPRCurve(precision=precision, recall=recall, thresholds=t[::-1].copy(), average_precision=ap,
-                   n_positive=int(n), n_negative=int(fp[-1]) if len(fp) else 0)
+    return DetectionPRCurve(**asdict(pr_curve(is_tp, scores, n_positive=n)))
 
 
 @dataclass
 class DetectionThreshold(ThresholdChoice):
-    """A detector's chosen ``conf`` threshold (see :func:`choose_detection_threshold`).
-
-    The fields of :class:`coursekit.calibrate.ThresholdChoice` (``tp`` objects found, ``fp`` false
-    boxes, ``fn`` objects missed, ``tn = 0``: detection has no true negatives; ``at_default`` the same
-    numbers at the default threshold), plus the number of images and objects, so that :meth:`describe`
-    counts errors per 100 images.
-    """
+    """A detector's chosen ``conf`` threshold (see :func:`choose_detection_threshold`)."""
 
     n_images: int = 0
     n_targets: int = 0
@@ -489,11 +358,7 @@ class DetectionThreshold(ThresholdChoice):
         else:
             head = f"conf >= {t} ({self.goal}) gives precision {self.precision:.3f}, recall {self.recall:.3f}"
         tail = f"; conf >= {d.threshold:.3g} gives precision {d.precision:.3f}, recall {d.recall:.3f}"
-        changes = []
-        for name, ours, theirs in ((fp, self.fp, d.fp), (fn, self.fn, d.fn)):
-            delta = (theirs - ours) / max(self.n_images, 1) * per
-            if round(delta, 1) != 0:
-                changes.append(f"{abs(delta):.1f} {'more' if delta > 0 else 'fewer'} {name}")
+        changes = self._changes(fp, fn, per, max(self.n_images, 1), lambda x: f"{x:.1f}")
         if changes:
             tail += f": {' and '.join(changes)} per {per} images"
         return head + tail
@@ -510,18 +375,6 @@ def choose_detection_threshold(
     default: float = DETECTION_DEFAULT_THRESHOLD,
 ):
     """Choose the detector's confidence threshold for one goal, with the *true* recall.
-
-    Give one goal: ``min_recall=r`` (among thresholds that find at least a fraction ``r`` of all
-    objects, the one with the best precision), ``min_precision=p`` (among thresholds whose kept boxes
-    are at least ``p`` correct, the one with the best recall) or ``maximize="f1"`` (the default).
-    Candidates are the predictions' distinct confidences (keep ``conf >= t``); among equally good ones
-    the highest wins. The predictions must be made with a low ``conf`` (``predict_detections``'
-    0.001), or the thresholds below the one used at prediction time are simply missing.
-
-    If no threshold reaches the goal (an object no box ever covers can never be found), a
-    ``UserWarning`` says so and the result, with ``achieved=False``, is the closest point (the highest
-    recall, or the highest precision). Choose on validation images; report on test images with
-    :func:`detection_recall_precision` or :func:`coursekit.harness.evaluate_detections`.
 
     >>> truth = Detections(xyxy=[[0, 0, 10, 10], [20, 0, 30, 10]], class_id=[0, 0], class_names=["part"])
     >>> pred = Detections(xyxy=[[0, 0, 10, 10], [50, 0, 60, 10], [20, 0, 30, 10]], class_id=[0, 0, 0],
@@ -560,22 +413,6 @@ def choose_detection_threshold(
 def detection_errors(preds: Sequence[Detections], targets: Sequence[Detections], threshold: float,
                      iou: float = 0.5):
     """Every error of a detector at ``conf >= threshold``, one row each (a pandas DataFrame).
-
-    Columns: ``image`` (index), ``error``, ``class`` (the box's class), ``confidence`` (of the false
-    box, or of the best box of the right class that covered a missed object, NaN if none), ``iou``
-    (the false box's best IoU with an object of its class, or the missed object's best IoU with a box of its
-    class at any confidence), ``x1 y1 x2 y2``, ``covers`` (for ``wrong_class``: the class of the object the
-    box sits on, else empty), ``area``. The ``error`` of a false box is its
-    :func:`match_detections` kind: ``background``, ``localization``, ``wrong_class`` or ``duplicate``. A
-    missed object is:
-
-    - ``missed: below threshold``: a box of the right class covered it (IoU >= ``iou``) but with a lower
-      confidence: a lower threshold would have found it;
-    - ``missed: wrong class``: a kept box of another class covered it (the matching false box is a
-      ``wrong_class`` row);
-    - ``missed: not found``: nothing covered it at any confidence: no threshold helps.
-
-    False boxes come first, most confident first (the worst), then the misses, largest first.
 
     >>> truth = Detections(xyxy=[[0, 0, 10, 10], [20, 0, 30, 10]], class_id=[0, 0], class_names=["part"])
     >>> pred = Detections(xyxy=[[50, 0, 60, 10], [20, 0, 30, 10]], class_id=[0, 0], class_names=["part"],
@@ -632,38 +469,13 @@ def plot_detection_pr(curve, choice: DetectionThreshold | None = None, marks: Se
     """The detector's pooled PR curve (:func:`detection_pr_curve`), with the chosen threshold (star) and
     the points of the thresholds in ``marks`` (circles, e.g. ultralytics' 0.25 and the "obvious" 0.5).
 
-    The curve ends where the lowest-confidence box is kept; beyond it no threshold can go (the objects never
-    found). Returns the Figure (draws into ``ax`` if given).
-
     >>> truth = Detections(xyxy=[[0, 0, 10, 10]], class_id=[0], class_names=["part"])
     >>> pred = Detections(xyxy=[[0, 0, 10, 10]], class_id=[0], class_names=["part"], confidence=[0.9])
     >>> plot_detection_pr(detection_pr_curve([pred], [truth])).axes[0].get_xlabel()
     'recall (objects found / all objects)'
     """
-    from matplotlib.figure import Figure
+    from .calibrate import plot_pr_curve
 
-    if ax is None:
-        fig = Figure(figsize=(5.0, 4.0), layout="constrained")
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
-    ax.plot(curve.recall, curve.precision, drawstyle="steps-post", color="tab:blue",
-            label=f"all boxes, pooled ({curve.n_positive} objects)")
-    if len(curve.recall) > 1:
-        ax.axvline(curve.recall[0], color="gray", linestyle=":", linewidth=1,
-                   label=f"highest reachable recall {curve.recall[0]:.3f}")
-    for t, marker in zip(marks, ("o", "s", "D", "^")):
-        p, r = curve.at(t)
-        if not math.isnan(p) and r > 0:
-            ax.plot([r], [p], marker=marker, markersize=8, color="k", markerfacecolor="none", linestyle="none",
-                    label=f"conf {t:g}: P {p:.2f}, R {r:.2f}")
-    if choice is not None:
-        ax.plot([choice.recall], [choice.precision], marker="*", markersize=15, color="tab:red", linestyle="none",
-                label=f"chosen {choice.threshold:.3g}: P {choice.precision:.2f}, R {choice.recall:.2f}")
-    ax.set_xlabel("recall (objects found / all objects)")
-    ax.set_ylabel("precision (kept boxes that are right)")
-    ax.set_xlim(-0.02, 1.02)
-    ax.set_ylim(-0.02, 1.05)
-    ax.legend(loc="lower left", fontsize=8)
-    ax.set_title(title if title is not None else (choice.goal if choice is not None else "precision-recall"))
-    return fig
+    return plot_pr_curve(curve, choice, ax, title, marks=marks, label=f"all boxes, pooled ({curve.n_positive} objects)",
+                         xlabel="recall (objects found / all objects)", ylabel="precision (kept boxes that are right)",
+                         figsize=(5.0, 4.0))

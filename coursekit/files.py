@@ -1,9 +1,5 @@
 """Atomic file writes and checksums, for the whole package: a reader never sees a half-written file.
 
-Everything is written to a temporary file in the destination's own folder (same file system), then
-renamed into place with ``os.replace`` (atomic on POSIX and Windows). On any error the temporary file is
-removed and the destination is left as it was.
-
 >>> import tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp())
 >>> p = atomic_write_text(d / "a.txt", "hello")
@@ -47,7 +43,22 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
     return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Flush the folder entry so the rename itself survives a power cut (POSIX only; best effort)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except (OSError, AttributeError):
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

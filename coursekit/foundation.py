@@ -1,18 +1,5 @@
 """Module 4's glue: foundation models (CLIP, SAM) behind the course's own types.
 
-- :data:`FOUNDATION_SETTINGS` / :func:`foundation_setting`: the notebook's sizes per run profile.
-- :func:`linear_probe_curve`: accuracy of a logistic-regression probe on frozen image embeddings against
-  the number of labels per class (the "how many labels beat zero-shot?" crossover).
-- :func:`masks_to_detections`: SAM's masks (and scores) as a :class:`~coursekit.types.Detections`, boxes
-  taken from the masks, so that masks go through the same metrics and harness as any detector's boxes.
-- :func:`name_regions`: CLIP names each region (open-vocabulary labelling): the crop around a box, with
-  the background outside the mask greyed out, scored against one text embedding per class.
-- :func:`segment_and_name`: the small pipeline "boxes from any detector -> SAM masks -> CLIP names" that
-  returns one ``Detections`` (boxes, masks, classes, confidences) per image.
-
-The models come from :mod:`coursekit.models.clip` and :mod:`coursekit.models.sam`; nothing here knows
-whether they are the real weights or the course's stand-ins.
-
 >>> import numpy as np
 >>> masks = np.zeros((1, 8, 8), bool); masks[0, 2:5, 1:4] = True
 >>> d = masks_to_detections(masks, scores=[0.9], class_names=["part"])
@@ -94,11 +81,6 @@ def linear_probe_curve(train_features, train_labels, test_features, test_labels,
                        seeds: Sequence[int] = (0,), C: float = 1.0, max_iter: int = 2000):
     """Test accuracy of a linear probe against labels per class: a pandas DataFrame (k, seed, accuracy).
 
-    For each ``k`` and ``seed``, ``k`` training examples per class are drawn (nested subsets, as in Module 2's
-    labels curve: :func:`coursekit.models.transfer.subset_per_class`) and scikit-learn's
-    ``LogisticRegression`` is fitted on their (frozen, normalised) embeddings. The embeddings are computed
-    once; only the probe is trained, so the whole curve takes seconds.
-
     >>> rng = np.random.default_rng(0)
     >>> X = np.r_[rng.normal(0, 1, (40, 4)), rng.normal(5, 1, (40, 4))]; y = np.r_[np.zeros(40), np.ones(40)]
     >>> curve = linear_probe_curve(X[::2], y[::2], X[1::2], y[1::2], ks=[1, 10])
@@ -128,10 +110,8 @@ def linear_probe_curve(train_features, train_labels, test_features, test_labels,
 
 def masks_to_detections(masks, scores=None, class_names: Sequence[str] = ("object",), class_id=None,
                         image_size: tuple[int, int] | None = None) -> Detections:
-    """Bool masks (N, H, W) as :class:`Detections`: each box is its mask's tight bounding box (pixel edges:
-    a mask covering columns 1..3 gives x1=1, x2=4), ``confidence`` = ``scores`` (e.g. SAM's predicted IoU),
-    one class (``class_id`` 0) unless ``class_id`` is given. Empty masks are kept with a zero-size box at 0,
-    so the i-th box is always the i-th mask."""
+    """Bool masks (N, H, W) as :class:`Detections`: boxes are the masks' tight bounding boxes (pixel edges),
+    ``confidence`` = ``scores`` (e.g. SAM's predicted IoU)."""
     m = np.asarray(masks).astype(bool)
     if m.ndim != 3:
         raise ValueError(f"masks must be (N, H, W); got shape {m.shape}")
@@ -167,11 +147,6 @@ def name_regions(clip_encode: Callable[[list[np.ndarray]], np.ndarray], classifi
                  ) -> Detections:
     """Name each region of ``regions`` with CLIP: returns ``regions`` with ``class_id`` = the best class and
     ``confidence`` = that class's zero-shot probability (times the region's own score, if it has one).
-
-    ``clip_encode(list of RGB crops) -> (N, D)`` normalised image embeddings (e.g. ``lambda crops:
-    encode_images(model, preprocess, crops)``); ``classifier`` (C, D) the class text embeddings
-    (:func:`coursekit.models.clip.zero_shot_classifier`). With ``use_masks`` the pixels outside each mask
-    are greyed, so CLIP sees the part and not its neighbours.
     """
     names = list(class_names)
     if len(regions) == 0:
@@ -192,14 +167,7 @@ def name_regions(clip_encode: Callable[[list[np.ndarray]], np.ndarray], classifi
 
 def segment_and_name(image: np.ndarray, boxes: Detections, segment_box: Callable, clip_encode: Callable,
                      classifier: np.ndarray, logit_scale: float, class_names: Sequence[str]) -> Detections:
-    """Detector boxes -> masks -> names, for one RGB image: the Module 4 pipeline.
-
-    ``boxes``: any detector's :class:`Detections` for this image (Module 3's YOLO, SAM's own automatic
-    masks, a classical pipeline); ``segment_box(box_xyxy) -> (mask, score)`` turns a box into a mask (SAM's
-    :func:`~coursekit.models.sam.predict_box` with the image set, or GrabCut); CLIP then names each mask
-    (:func:`name_regions`). The boxes of the result are the *masks'* boxes (tighter than the prompt's), its
-    confidence CLIP's probability x the mask score x the detector's confidence.
-    """
+    """Detector boxes -> masks -> names, for one RGB image: the Module 4 pipeline."""
     if len(boxes) == 0:
         return Detections.empty(list(class_names), image_size=image.shape[:2])
     masks, scores = [], []

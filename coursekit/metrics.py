@@ -1,20 +1,11 @@
 """Classification metrics: thin wrappers over torchmetrics and scikit-learn.
 
-The course's rule is "field libraries first": the numbers come from torchmetrics (accuracy, confusion
-matrix) and scikit-learn (per-class recall, the classification report). This module only accepts the
-course's inputs (numpy arrays, lists, torch tensors, :class:`~coursekit.types.Classifications`),
-checks them with messages a learner can act on, and adds the two "look at your mistakes" helpers:
-:func:`worst_predictions` and :func:`top_confusions`.
-
 >>> y_true = [0, 1, 2, 2]
 >>> y_pred = [0, 2, 2, 2]
 >>> accuracy(y_true, y_pred)
 0.75
 >>> confusion_matrix(y_true, y_pred).tolist()
 [[1, 0, 0], [0, 0, 1], [0, 0, 2]]
-
-``y_pred`` may also be a :class:`Classifications`, or an (N, C) array/tensor of scores (logits or
-probabilities), whose argmax is the prediction.
 """
 from __future__ import annotations
 
@@ -140,11 +131,6 @@ def confusion_matrix(
 ) -> np.ndarray:
     """The (C, C) confusion matrix, rows = true class, columns = predicted class (torchmetrics).
 
-    Args:
-        num_classes: C; by default the width of ``y_pred``'s scores, else ``max label + 1``.
-        normalize: ``None`` for counts (int64), ``"true"`` for fractions of each true class (rows sum
-            to 1; a class with no images gives a row of zeros), ``"pred"`` per column, ``"all"`` overall.
-
     >>> confusion_matrix([0, 1, 1], [0, 1, 0], normalize="true").tolist()
     [[1.0, 0.0], [0.5, 0.5]]
     """
@@ -166,8 +152,6 @@ def confusion_matrix(
 def per_class_accuracy(y_true, y_pred, class_names: Sequence[str]) -> dict[str, float]:
     """Accuracy within each true class, i.e. each class's recall (scikit-learn).
 
-    A class with no images in ``y_true`` gets ``nan`` (undefined, not 0).
-
     >>> per_class_accuracy([0, 0, 1], [0, 1, 1], ["cat", "dog"])
     {'cat': 0.5, 'dog': 1.0}
     """
@@ -186,14 +170,6 @@ def classification_report(
     digits: int = 3,
 ):
     """Precision, recall, F1 and support per class, plus accuracy, macro and weighted averages.
-
-    A wrapper of :func:`sklearn.metrics.classification_report` (zero_division=0), in its format:
-
-    - ``output="dict"`` (default): ``{name: {"precision", "recall", "f1-score", "support"}, ...,
-      "accuracy": float, "macro avg": {...}, "weighted avg": {...}}``.
-    - ``output="frame"``: a pandas DataFrame, one row per class then ``accuracy`` (in the f1-score
-      column, like sklearn's printout), ``macro avg`` and ``weighted avg``. Needs pandas.
-    - ``output="text"``: sklearn's printable table; ``print()`` it.
 
     >>> r = classification_report([0, 0, 1], [0, 1, 1], ["cat", "dog"])
     >>> r["cat"]["recall"], r["accuracy"]
@@ -237,18 +213,6 @@ def worst_predictions(
 ) -> np.ndarray:
     """Indices of the ``k`` worst predictions: wrong *and* sure of it. Only mistakes are returned.
 
-    "Look at the worst predictions": the confident mistakes show label noise, ambiguous images and
-    what the model really learned. Two rankings:
-
-    - ``by="confidence"`` (default): wrong predictions, highest confidence in the (wrong) predicted
-      class first. "Sure, and wrong."
-    - ``by="true_prob"``: wrong predictions, lowest probability given to the true class first.
-      "Sure it is *not* what it is." Often the same images; differs when the model hesitates
-      between two wrong classes.
-
-    Ties keep image order. Returns int64 indices into ``preds``; fewer than ``k`` if the model made
-    fewer mistakes, all of them if ``k`` is None.
-
     >>> p = Classifications([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.3, 0.7]], ["cat", "dog"])
     >>> worst_predictions(p, [1, 1, 1, 0]).tolist()   # image 2 is right; image 0 is wrong at 90%
     [0, 3, 1]
@@ -274,8 +238,6 @@ def worst_predictions(
 
 def top_confusions(cm, class_names: Sequence[str], k: int = 5) -> list[tuple[str, str, float]]:
     """The ``k`` largest off-diagonal cells of a confusion matrix: ``(true, predicted, count)``.
-
-    Works on counts or a normalised matrix (then the "count" is the fraction). Zero cells are left out.
 
     >>> top_confusions([[5, 1, 0], [3, 4, 0], [0, 2, 6]], ["cat", "dog", "fox"], k=2)
     [('dog', 'cat', 3), ('fox', 'dog', 2)]

@@ -1,21 +1,9 @@
-"""Loud announcements for stand-ins: the one way every notebook says "this is not the real thing".
-
-CI has no internet, so some notebooks run on data or weights the course makes itself (a procedurally
-generated CIFAR-10 look-alike, a tiny CLIP trained on generated scenes, ...). Their numbers teach the
-method but are *not* the real results; :func:`announce_standin` prints that, every time, in the same
-format, and records it so a report can list what was stood in for.
-
-Example::
-
-    announce_standin(replaces="CIFAR-10", by="generated 10-class scenes (coursekit.scenes)",
-                     why="CIFAR-10 is not cached and this machine is offline",
-                     real_result="~94% test accuracy on real CIFAR-10, see the notebook's budget table")
-"""
+"""Loud announcements for stand-ins: the one way every notebook says "this is not the real thing"."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["StandIn", "announce_standin", "STANDINS_USED"]
+__all__ = ["StandIn", "announce_standin", "real_or_standin", "STANDINS_USED"]
 
 
 @dataclass(frozen=True)
@@ -52,3 +40,23 @@ def announce_standin(replaces: str, by: str, why: str, real_result: str) -> Stan
         STANDINS_USED.append(record)
     print("\n" + record.banner(), flush=True)
     return record
+
+
+def real_or_standin(settings, load_real, load_standin, *, what: str, replaces: str, by, real_result: str,
+                    note: str = ""):
+    """``load_real()``; if its weights are unavailable and stand-ins are allowed (smoke profile or
+    ``COURSEKIT_STANDINS=1``), ``load_standin()`` announced with a banner (``by`` may be a function of it)."""
+    from .assets import AssetUnavailable
+    from .config import env_flag
+
+    try:
+        return load_real()
+    except AssetUnavailable as err:
+        if not (settings.smoke or env_flag("COURSEKIT_STANDINS")):
+            raise AssetUnavailable(
+                f"{err}\nOr run on the course's offline stand-in ({note}its numbers are not the real result): "
+                "COURSEKIT_PROFILE=smoke, or COURSEKIT_STANDINS=1 for the full-size run.", err.reason) from None
+        value = load_standin()
+        announce_standin(replaces=replaces, by=by(value) if callable(by) else by, real_result=real_result,
+                         why=f"the {what} weights are not cached and this machine is offline ({err.reason or 'offline'})")
+        return value

@@ -1,9 +1,5 @@
 """Training and evaluation: ``fit``, checkpoints that survive a crash, ``predict`` and ``evaluate``.
 
-This is the whole training loop of the course, in plain PyTorch; a notebook shows its source. One
-epoch is: for every batch, forward -> loss -> backward -> optimizer step -> scheduler step; then
-evaluate on the validation set, record the numbers in a :class:`History`, save a checkpoint.
-
 >>> import torch
 >>> from coursekit.models import create_model
 >>> from coursekit.data.loaders import TensorLoader
@@ -17,8 +13,8 @@ evaluate on the validation set, record the numbers in a :class:`History`, save a
 """
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +25,7 @@ import torch.nn as nn
 from tqdm.auto import tqdm
 
 from .config import pick_device
+from .files import atomic_write_bytes
 from .types import Classifications
 
 __all__ = [
@@ -134,15 +131,7 @@ def save_checkpoint(
     history: History | None = None,
     extra: dict | None = None,
 ) -> Path:
-    """Save the training state to ``path`` **atomically**: a crash mid-save never leaves a broken file.
-
-    The checkpoint is first written to a temporary file in the same folder, flushed to disk (``fsync``),
-    and only then renamed over ``path`` (``os.replace`` is atomic). If anything fails, the temporary file
-    is deleted and an existing checkpoint at ``path`` is untouched. Everything stored is a tensor or a
-    plain Python value, so :func:`load_checkpoint` can use the safe ``torch.load(weights_only=True)``.
-
-    ``epoch`` is the number of finished epochs. The torch random-number state is saved too.
-    """
+    """Save the training state to ``path`` **atomically**: a crash mid-save never leaves a broken file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {
@@ -158,37 +147,9 @@ def save_checkpoint(
         },
         "torch_version": str(torch.__version__),  # str(): TorchVersion is not a plain type
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # also KeyboardInterrupt: never leave the temporary file behind
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Flush the folder entry so the rename itself survives a power cut (POSIX only; best effort)."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def _state_dict_mismatch(expected: dict, found: dict, limit: int = 10) -> list[str]:
@@ -221,13 +182,7 @@ def load_checkpoint(
     scheduler: Any = None,
     map_location: str | torch.device = "cpu",
 ) -> dict:
-    """Load a :func:`save_checkpoint` file into ``model`` (and ``optimizer`` / ``scheduler`` if given).
-
-    Uses ``torch.load(..., weights_only=True)`` only: a checkpoint from the internet cannot run code.
-    Returns the whole checkpoint dict (``epoch``, ``history``, ``extra``, ...). Raises
-    ``FileNotFoundError`` if the file is missing and :class:`CheckpointError` if it is truncated or
-    corrupt, or if its weights do not fit the model (naming the keys and shapes that differ).
-    """
+    """Load a :func:`save_checkpoint` file into ``model`` (and ``optimizer`` / ``scheduler`` if given)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
@@ -275,11 +230,7 @@ def load_checkpoint(
 
 
 def amp_dtype(amp: str | bool, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``amp`` on ``device``, or ``None`` for full float32.
-
-    ``"auto"`` (or ``True``): bfloat16 on CUDA GPUs that support it, else float16; off on CPU and MPS.
-    ``"bf16"`` / ``"fp16"``: force one (fp16 only on CUDA). ``False`` / ``"off"``: float32.
-    """
+    """The autocast dtype for ``amp`` on ``device``, or ``None`` for full float32."""
     if amp in (False, None, "off"):
         return None
     if amp in (True, "auto"):
@@ -323,27 +274,7 @@ def fit(
     grad_clip: float | None = None,
     on_epoch_end: Callable[[History], bool | None] | None = None,
 ) -> History:
-    """Train ``model`` for ``epochs`` epochs and return the :class:`History`.
-
-    Args:
-        train_loader: yields ``(images, labels)`` batches; if it has ``set_epoch`` (``TensorLoader``,
-            ``DistributedSampler``-style loaders) it is called with the 0-based epoch first.
-        optimizer: built on ``model.parameters()``.
-        scheduler: a learning-rate scheduler, stepped **after every batch** (not every epoch).
-        loss_fn: ``loss_fn(logits, labels)`` returning the batch *mean*; default cross-entropy with
-            ``label_smoothing``. Validation always reports plain cross-entropy.
-        val_loader: evaluated after every epoch (``val_loss``, ``val_acc``).
-        device: default ``$COURSEKIT_DEVICE``, else cuda > mps > cpu. The model is moved there.
-        amp: mixed precision, see :func:`amp_dtype` (float16 also uses a gradient scaler).
-        checkpoint: a path; the training state is saved there (atomically) after every epoch.
-        resume: continue from ``checkpoint`` if it exists (model, optimizer, scheduler, history and the
-            torch random state are restored, training goes on at the next epoch); if it does not exist,
-            start fresh and say so.
-        progress: show a progress bar per epoch and a summary line after each.
-        grad_clip: if given, clip the gradient norm to this value before each step.
-        on_epoch_end: called as ``on_epoch_end(history)`` after each epoch (after the checkpoint is
-            saved); return ``True`` to stop training early.
-    """
+    """Train ``model`` for ``epochs`` epochs and return the :class:`History`."""
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1; got {epochs}")
     device = _resolve_device(device)
@@ -496,12 +427,7 @@ def predict(
     tta_flip: bool = False,
     batch_size: int = 512,
 ) -> torch.Tensor:
-    """Logits (N, C) on the CPU for all images in ``data`` (a loader or a preprocessed (N, C, H, W) tensor).
-
-    Runs in eval mode (BatchNorm uses its running statistics) under ``torch.inference_mode()``, then puts
-    the model back in the mode it was in. ``device``: default the device the model is on.
-    ``tta_flip``: test-time augmentation, averaging the logits of each image and its left-right mirror.
-    """
+    """Logits (N, C) on the CPU for all images in ``data`` (a loader or a preprocessed (N, C, H, W) tensor)."""
     device = torch.device(device) if device is not None else _model_device(model)
     model.to(device)
     was_training = model.training
@@ -525,11 +451,7 @@ def evaluate(
     tta_flip: bool = False,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> dict:
-    """Mean loss and accuracy of ``model`` on a loader of ``(images, labels)`` batches.
-
-    Returns ``{"loss": float, "accuracy": float in [0, 1], "n": number of images}``. ``loss_fn`` must
-    return the batch mean (default plain cross-entropy). Eval mode and ``tta_flip`` as in :func:`predict`.
-    """
+    """Mean loss and accuracy of ``model`` on a loader of ``(images, labels)`` batches."""
     device = torch.device(device) if device is not None else _model_device(model)
     model.to(device)
     loss_fn = loss_fn or nn.CrossEntropyLoss()

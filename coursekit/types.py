@@ -1,10 +1,5 @@
 """The prediction types every model and pipeline in the course returns.
 
-A course network, a vendor model and a classical OpenCV pipeline all hand back these small dataclasses,
-so evaluation, calibration, plots and export never look at a vendor's objects (the seed article's
-"own the interface" advice). Module 1 needs :class:`Classifications`; Module 3 adds :class:`Detections`
-(boxes, with optional masks), with adapters for ultralytics results, YOLO label files and COCO JSON.
-
 >>> import numpy as np
 >>> c = Classifications.from_logits(np.array([[2.0, 0.0], [0.0, 1.0]]), class_names=["cat", "dog"])
 >>> c.labels.tolist(), c.names
@@ -20,7 +15,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Classifications", "Detections"]
+__all__ = ["Classifications", "Detections", "as_xyxy"]
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -31,12 +26,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Classifications:
-    """Class probabilities for N images over C classes.
-
-    Attributes:
-        probs: float32 array (N, C), rows sum to 1.
-        class_names: the C class names, in column order.
-    """
+    """Class probabilities for N images over C classes."""
 
     probs: np.ndarray
     class_names: Sequence[str]
@@ -95,6 +85,29 @@ def _numpy(x) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
     return np.asarray(x)
+
+
+def as_xyxy(boxes, name: str = "boxes", strict: bool = False) -> np.ndarray:
+    """Boxes (a Detections, array, list or tensor; (N, 4) or one (4,)) as float64 (N, 4) x1, y1, x2, y2;
+    ``strict``: also finite, with x2 > x1 and y2 > y1."""
+    if isinstance(boxes, Detections):
+        boxes = boxes.xyxy
+    arr = _numpy(boxes).astype(np.float64)
+    if arr.size == 0:
+        arr = arr.reshape(0, 4)
+    if arr.shape == (4,):
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"{name} must be (N, 4) boxes x1, y1, x2, y2, or a Detections; got shape {arr.shape}")
+    if strict:
+        if not np.isfinite(arr).all():
+            raise ValueError(f"{name} has values that are not finite numbers (nan or inf)")
+        bad = (arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1])
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{name}[{i}] = {arr[i].tolist()} has x2 <= x1 or y2 <= y1: boxes are x1, y1, x2, y2 "
+                             "(corners), not x, y, w, h (convert with x2 = x + w, y2 = y + h)")
+    return arr
 
 
 def _image_size(size, what: str = "image_size") -> tuple[int, int]:
@@ -167,25 +180,6 @@ def _read_labels(source) -> tuple[str, str]:
 @dataclass(eq=False, repr=False)
 class Detections:
     """The boxes (and optionally masks) found in, or labelled on, one image.
-
-    The same type holds a model's predictions (with a ``confidence`` per box) and the ground truth
-    (``confidence=None``), so metrics, galleries and exports take one kind of object whatever made it:
-    an ultralytics YOLO model (:meth:`from_ultralytics`), a YOLO label file (:meth:`from_yolo_txt`), a
-    COCO JSON file (:meth:`from_coco`), the course's own network or a classical OpenCV pipeline.
-
-    Attributes:
-        xyxy: float32 (N, 4): each box's corners ``x1, y1, x2, y2`` in pixels of the original image
-            (x to the right, y down, ``x2 >= x1`` and ``y2 >= y1``).
-        class_id: int64 (N,): each box's class, an index into ``class_names``.
-        class_names: all the classes, in index order (not only those that occur).
-        confidence: float32 (N,) scores, usually in [0, 1]; ``None`` for ground truth.
-        masks: optional bool (N, H, W): one full-image mask per box (instance segmentation).
-        image_size: optional ``(height, width)`` in pixels (numpy's order, like ultralytics'
-            ``orig_shape``). The YOLO adapters need it (their coordinates are fractions of the image);
-            with masks it is their (H, W).
-
-    Pass the fields by keyword. Inputs may be lists, numpy arrays or torch tensors; they are converted
-    and checked, and a ``ValueError`` names the first box that is wrong.
 
     >>> d = Detections(xyxy=[[10, 20, 50, 60], [0, 0, 8, 8]], class_id=[1, 0],
     ...                class_names=["scratch", "dent"], confidence=[0.9, 0.3])
@@ -435,14 +429,7 @@ class Detections:
 
     @classmethod
     def from_ultralytics(cls, result) -> "Detections":
-        """From one ultralytics ``Results`` (one image): ``model(image)[0]``.
-
-        Reads ``result.boxes.xyxy`` / ``.conf`` / ``.cls`` (pixels of the original image),
-        ``result.names`` (``{index: name}``), ``result.orig_shape`` (height, width) and, for a
-        segmentation model, ``result.masks.data``. Ultralytics keeps masks at the network's input size
-        (letterboxed) unless ``retina_masks=True``; they are scaled back to the original image with
-        ultralytics' own ``scale_masks``, then thresholded at 0.5.
-        """
+        """From one ultralytics ``Results`` (one image): ``model(image)[0]``."""
         if isinstance(result, (list, tuple)):
             raise TypeError(
                 f"from_ultralytics takes one image's result, but got a list of {len(result)} (what model(...) "
@@ -472,13 +459,7 @@ class Detections:
 
     @classmethod
     def from_yolo_txt(cls, source, image_size: tuple[int, int], class_names: Sequence[str]) -> "Detections":
-        """From a YOLO label file (a path) or its text: one ``class cx cy w h [confidence]`` line per box.
-
-        The coordinates are fractions of the image width (cx, w) and height (cy, h), the box centre and
-        size; ``image_size`` (height, width) turns them into pixels. A 6th column (as ultralytics'
-        ``save_txt(save_conf=True)`` writes) is the confidence; without it the result is ground truth.
-        An empty file is an image with no objects. Errors name the line.
-        """
+        """From a YOLO label file (a path) or its text: one ``class cx cy w h [confidence]`` line per box."""
         text, where = _read_labels(source)
         h, w = _image_size(image_size)
         rows, lines, ncols = [], [], None
@@ -516,9 +497,8 @@ class Detections:
 
     def to_yolo_txt(self, with_confidence: bool | None = None, decimals: int = 6) -> str:
         """The YOLO label text: one ``class cx cy w h [confidence]`` line per box, coordinates as
-        fractions of ``image_size``. ``with_confidence`` defaults to "if there is one"; write ground
-        truth (training labels) without it. ``decimals=6`` keeps a round trip within about
-        ``image width * 5e-7`` pixels."""
+        fractions of ``image_size``.
+        """
         if self.image_size is None:
             raise ValueError("to_yolo_txt needs image_size (height, width): YOLO coordinates are fractions of it")
         if with_confidence is None:
@@ -549,16 +529,7 @@ class Detections:
         *,
         with_masks: bool = False,
     ) -> "Detections":
-        """One image's boxes from COCO annotations (``bbox`` = x, y, width, height in pixels).
-
-        ``annotations`` is a COCO ``"annotations"`` list (ground truth) or a COCO results list (with a
-        ``"score"`` per box: predictions), or a whole COCO dataset dict, whose ``categories`` and the
-        image's ``height``/``width`` are then used by default. ``categories`` is COCO's list of
-        ``{"id": ..., "name": ...}``: class ``i`` is ``categories[i]`` (COCO ids need not be 0..K-1).
-        Crowd regions (``iscrowd=1``) are left out: COCO's evaluation ignores them, and Detections has no
-        "ignore" field. ``with_masks=True`` also decodes each ``segmentation`` (polygons or RLE, with
-        pycocotools); it needs ``image_size``.
-        """
+        """One image's boxes from COCO annotations (``bbox`` = x, y, width, height in pixels)."""
         if isinstance(annotations, Mapping):
             dataset = annotations
             if "annotations" not in dataset:
@@ -633,10 +604,6 @@ class Detections:
         """COCO annotation dicts, one per box: ``image_id``, ``category_id``, ``bbox`` [x, y, w, h]
         in pixels, ``area``, ``iscrowd`` 0, plus ``score`` (predictions: COCO's results format) and
         ``segmentation`` (masks, as RLE).
-
-        ``category_ids[i]`` is the COCO id of class ``i``; the default 1..K is what ultralytics writes
-        for a non-COCO data set. ``first_id`` numbers the annotations (a COCO data set needs an ``id``
-        per annotation, a results file does not).
         """
         ids = self._category_ids(category_ids)
         rles = _rle_encode(self.masks) if self.masks is not None else None

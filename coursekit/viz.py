@@ -1,18 +1,9 @@
 """Plots for the course: image grids, class balance, training curves, confusion matrices, mistakes.
 
-Matplotlib only. Every function builds a :class:`matplotlib.figure.Figure` without pyplot and returns
-it, never calls ``plt.show()``: in a notebook the figure shows when it is the cell's last expression
-(and exactly once), in a script call ``fig.savefig("out.png")``. Works on any backend, Agg included.
-
 >>> import numpy as np
 >>> fig = show_images(np.zeros((4, 32, 32, 3), dtype=np.uint8), titles=["a", "b", "c", "d"])
 >>> len(fig.axes)
 4
-
-Images may be uint8 N×H×W×C arrays, float N×C×H×W tensors (the DataLoader's output), lists of either
-(or of PIL images), or a dataset yielding ``(image, label)``. Pass ``mean=``/``std=`` to undo a
-``Normalize`` transform; float images still outside [0, 1] are min-max rescaled, per image, so a
-forgotten un-normalisation is still recognisable.
 """
 from __future__ import annotations
 
@@ -40,10 +31,7 @@ __all__ = [
 ]
 
 def _show_figures_in_notebooks() -> None:
-    """In Jupyter, display a returned Figure as a PNG even before pyplot has been used.
-
-    The inline backend registers that display only when pyplot creates its first figure; our figures
-    are made without pyplot (so they are never shown twice), so we register it ourselves."""
+    """In Jupyter, display a returned Figure as a PNG even before pyplot has been used."""
     try:
         from IPython import get_ipython
         from IPython.core.pylabtools import print_figure
@@ -105,8 +93,9 @@ def _image_list(images) -> list[np.ndarray]:
     return out
 
 
-def _to_display(img: np.ndarray, mean=None, std=None) -> np.ndarray:
+def to_display(img: np.ndarray, mean=None, std=None) -> np.ndarray:
     """An H×W or H×W×C array imshow can show: uint8, or float in [0, 1]."""
+    img = _numpy(img)
     if img.ndim == 3:
         if _is_chw(img.shape):
             img = np.transpose(img, (1, 2, 0))
@@ -134,7 +123,7 @@ def _to_display(img: np.ndarray, mean=None, std=None) -> np.ndarray:
     return np.clip(img, 0.0, 1.0)
 
 
-def _imshow(ax, img: np.ndarray) -> None:
+def imshow(ax, img: np.ndarray) -> None:
     if img.ndim == 2:
         vmax = 255 if img.dtype == np.uint8 else 1.0
         ax.imshow(img, cmap="gray", vmin=0, vmax=vmax, interpolation="nearest")
@@ -164,18 +153,12 @@ def show_images(
 ) -> Figure:
     """A grid of images, one axes per image, with optional per-image titles and a figure title.
 
-    Args:
-        images: N images (see the module docstring for the accepted forms), at most 256.
-        titles: one string per image.
-        ncols: images per row. size: inches per tile.
-        mean, std: the ``Normalize`` constants to undo (per channel), e.g. ImageNet's.
-
     >>> import torch
     >>> fig = show_images(torch.rand(10, 3, 32, 32), ncols=5, title="random")
     >>> len(fig.axes), fig.get_suptitle()
     (10, 'random')
     """
-    tiles = [_to_display(img, mean, std) for img in _image_list(images)]
+    tiles = [to_display(img, mean, std) for img in _image_list(images)]
     n = len(tiles)
     if n == 0:
         raise ValueError("no images to show")
@@ -190,7 +173,7 @@ def show_images(
     fig = Figure(figsize=(ncols * size, nrows * tile_h + extra), layout="constrained")
     for i, img in enumerate(tiles):
         ax = fig.add_subplot(nrows, ncols, i + 1)
-        _imshow(ax, img)
+        imshow(ax, img)
         ax.set_axis_off()
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize=8)
@@ -210,9 +193,6 @@ def show_class_grid(
     std=None,
 ) -> Figure:
     """One row per class showing its first ``per_class`` images, the row labelled with the class name.
-
-    A class with fewer images leaves blank tiles. The figure has ``len(class_names) * per_class`` axes,
-    row by row.
 
     >>> import numpy as np
     >>> fig = show_class_grid(np.zeros((6, 8, 8, 3), np.uint8), [0, 1, 0, 1, 0, 0], ["a", "b"], per_class=3)
@@ -234,7 +214,7 @@ def show_class_grid(
             ax = fig.add_subplot(num_classes, per_class, row * per_class + col + 1)
             _blank(ax)
             if col < len(idx):
-                _imshow(ax, _to_display(items[idx[col]], mean, std))
+                imshow(ax, to_display(items[idx[col]], mean, std))
             elif col > 0:
                 ax.set_axis_off()
             if col == 0:
@@ -256,19 +236,7 @@ def show_predictions(
     mean=None,
     std=None,
 ) -> Figure:
-    """A gallery of predictions, each tile titled ``"true → pred (conf%)"``: red when wrong, green when right.
-
-    Pair it with :func:`coursekit.metrics.worst_predictions` for the worst-predictions gallery::
-
-        worst = worst_predictions(preds, y_true, k=16)
-        show_predictions(test_images, y_true, preds, worst, title="confident mistakes")
-
-    Args:
-        images: all N images (array, tensor, list, or a dataset yielding ``(image, label)``), indexed
-            by ``indices``. y_true: the N true class indices. preds: the N predictions.
-        indices: which images to show (default: all).
-        class_names: defaults to ``preds.class_names``.
-    """
+    """A gallery of predictions, each tile titled ``"true → pred (conf%)"``: red when wrong, green when right."""
     if not isinstance(preds, Classifications):
         raise TypeError(f"preds must be a Classifications, got {type(preds).__name__}")
     y_true = _numpy(y_true).astype(np.int64).reshape(-1)
@@ -306,8 +274,6 @@ def plot_class_balance(
     title: str | None = "class balance",
 ) -> Figure:
     """Images per class as a bar chart, counts written on the bars.
-
-    ``labels`` is one split's class indices, or a dict ``{split name: labels}`` for side-by-side bars.
 
     >>> fig = plot_class_balance({"train": [0, 0, 1], "test": [0, 1]}, ["cat", "dog"])
     >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
@@ -347,9 +313,6 @@ def plot_per_class_accuracy(
     sort: bool = False,
 ) -> Figure:
     """Horizontal bars of each class's accuracy (fractions in [0, 1]), with the mean as a dashed line.
-
-    Takes the dict from :func:`coursekit.metrics.per_class_accuracy`; ``nan`` (a class with no test
-    images) shows as "n/a". ``sort=True`` puts the worst class on top.
 
     >>> fig = plot_per_class_accuracy({"cat": 0.6, "dog": 0.9})
     >>> len(fig.axes[0].patches)
@@ -405,10 +368,6 @@ def _series(records: list[Mapping], key: str, xs: list[float]):
 def plot_history(history, title: str | None = None, show_lr: bool = True) -> Figure:
     """Loss and accuracy curves, train vs val, per epoch (plus the learning rate if recorded).
 
-    ``history`` is an object with ``records`` (a list of dicts), a plain list of dicts, or a dict of
-    lists. Keys used: ``epoch`` (x axis; else 1, 2, ...), ``train_loss``, ``val_loss``, ``train_acc``,
-    ``val_acc``, ``lr``. Missing keys and None values are skipped; a panel with no data is left out.
-
     >>> fig = plot_history([{"epoch": 1, "train_loss": 2.0, "val_loss": 2.1},
     ...                     {"epoch": 2, "train_loss": 1.5, "val_loss": 1.8}])
     >>> [ax.get_title() for ax in fig.axes]
@@ -462,10 +421,6 @@ def plot_confusion(
     cmap: str = "Blues",
 ) -> Figure:
     """The confusion matrix as an annotated heatmap: rows = true class, columns = predicted class.
-
-    ``normalize=True`` divides each row by its total (the fraction of each true class; a class with no
-    images gives a row of zeros). ``annotate`` writes the values in the cells (default: up to 20
-    classes). The figure has two axes: the heatmap and its colour bar.
 
     >>> fig = plot_confusion([[5, 1], [2, 8]], ["cat", "dog"])
     >>> fig.axes[0].get_ylabel(), len(fig.axes[0].texts)
@@ -538,10 +493,6 @@ def show_detections(
 ) -> Figure:
     """Images with boxes: the ground truth dashed, the predictions solid with ``class conf`` labels.
 
-    ``preds`` and ``truth`` are lists of :class:`~coursekit.types.Detections`, one per image (either may be
-    None). Predictions below ``min_confidence`` are not drawn (pass the threshold you deploy). Each box has
-    its class's colour; a title per image counts what is drawn.
-
     >>> import numpy as np
     >>> from coursekit.types import Detections
     >>> gt = [Detections(xyxy=[[4, 4, 20, 20]], class_id=[1], class_names=["nut", "bolt"])]
@@ -566,7 +517,7 @@ def show_detections(
     fig = Figure(figsize=(ncols * size, nrows * (size + 0.3) + (0.3 if title else 0)), layout="constrained")
     for k, i in enumerate(indices):
         ax = fig.add_subplot(nrows, ncols, k + 1)
-        _imshow(ax, _to_display(items[i]))
+        imshow(ax, to_display(items[i]))
         ax.set_axis_off()
         parts = []
         if truth is not None:
@@ -597,10 +548,6 @@ def show_detection_errors(images, errors, n: int = 12, pad: int = 16, ncols: int
                           title: str | None = None) -> Figure:
     """Crops around a detector's errors: the rows of :func:`coursekit.detection_metrics.detection_errors`.
 
-    Each tile shows the box (false boxes red, missed objects orange, dashed) with ``pad`` pixels of
-    context, titled with the error, the class and the confidence. Takes the first ``n`` rows: pass
-    ``errors[errors.error == "background"]`` or the like to look at one kind.
-
     >>> import numpy as np, pandas as pd
     >>> rows = pd.DataFrame([dict(image=0, error="background", **{"class": "nut"}, confidence=0.9, iou=0.0,
     ...                           x1=2, y1=2, x2=10, y2=10)])
@@ -617,12 +564,12 @@ def show_detection_errors(images, errors, n: int = 12, pad: int = 16, ncols: int
     fig = Figure(figsize=(ncols * size, nrows * (size + 0.45) + (0.3 if title else 0)), layout="constrained")
     for j, r in enumerate(rows.to_dict("records")):
         row = _Row(r)
-        img = _to_display(items[int(row.image)])
+        img = to_display(items[int(row.image)])
         h, w = img.shape[:2]
         x1, y1 = max(int(row.x1) - pad, 0), max(int(row.y1) - pad, 0)
         x2, y2 = min(int(math.ceil(row.x2)) + pad, w), min(int(math.ceil(row.y2)) + pad, h)
         ax = fig.add_subplot(nrows, ncols, j + 1)
-        _imshow(ax, img[y1:y2, x1:x2])
+        imshow(ax, img[y1:y2, x1:x2])
         ax.set_axis_off()
         missed = str(row.error).startswith("missed")
         color = "tab:orange" if missed else WRONG_COLOR

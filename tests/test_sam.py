@@ -18,11 +18,11 @@ from segment_anything.utils.transforms import ResizeLongestSide
 from coursekit.assets import AssetUnavailable
 from coursekit.data.detection import DETECTION_CLASSES, render_detection_scene
 from coursekit.models.sam import (SAM_ASSETS, SAM_KINDS, TinySamArch, box_mask, grabcut_box, interior_point,
-                                  load_sam_checkpoint, mask_iou, mask_iou_matrix, predict_box, predict_points,
+                                  load_sam_checkpoint, mask_iou, predict_box, predict_points,
                                   sam_model, standin_root, standin_sam, time_predictor, tiny_sam)
 from coursekit.models import sam as cksam
 from coursekit.config import Settings
-from tools.build_sam_standin import TRAIN_PARTS, SamRecipe, build_sam_standin, evaluate_sam
+from tools.build_sam_standin import TRAIN_PARTS, SamRecipe, build_sam_standin, evaluate_sam, mask_iou_matrix
 
 MICRO = TinySamArch(img_size=64, embed_dim=16, depth=1, num_heads=2, window_size=2, global_attn_indexes=(0,),
                     prompt_dim=16, decoder_depth=1, decoder_mlp_dim=32, decoder_heads=2, mask_in_chans=4)

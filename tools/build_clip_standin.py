@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 
 from coursekit.assets import sha256_of
-from coursekit.models.clip import (_COLOURS, _LIGHTING, _MATERIAL_WORDS, standin_vocabulary)  # the vocabulary: runtime
+from coursekit.models.clip import _MATERIAL_WORDS, standin_words  # the vocabulary: runtime
 from coursekit.models.clip import (_TOKEN_KEY, DEFECT_CLASS_NAMES, ENSEMBLE_TEMPLATES, PART_CLASS_NAMES,
                                    SINGLE_TEMPLATE, STANDIN_NAME, ClipModel, _count, build_tiny_clip,
                                    encode_images, standin_clip_model, zero_shot)
@@ -42,6 +42,18 @@ HELDOUT_PAIRS: tuple[tuple[str, str], ...] = (
     ("washer", "crack"), ("flange", "missing_hole"), ("plate", "scratch"),
     ("bracket", "ok"), ("hinge", "crack"), ("gear", "scratch"),
 )
+
+
+def standin_vocabulary(tokenizer=None) -> list[int]:
+    """The token ids the stand-in's captions and prompts use (sorted): its token embedding stores only these
+    rows; every other word of the 49,408-token BPE vocabulary reads as a zero vector."""
+    import open_clip
+
+    tok = tokenizer or open_clip.SimpleTokenizer()
+    ids = {tok.sot_token_id, tok.eot_token_id}
+    for w in standin_words() + [".", ","]:
+        ids.update(tok.encode(w))
+    return sorted(ids)
 
 
 def _colour_name(rgb: np.ndarray) -> str:

@@ -26,10 +26,24 @@ import torch.nn.functional as F
 
 from coursekit.assets import sha256_of
 from coursekit.models.sam import (STANDIN_NAME, TinySamArch, _count, box_mask, grabcut_box, interior_point,
-                                  mask_iou, mask_iou_matrix, predict_box, predict_points, tiny_sam)
+                                  mask_iou, predict_box, predict_points, tiny_sam)
 
 __all__ = ["TRAIN_PARTS", "SamRecipe", "evaluate_sam", "sam_training_set", "train_tiny_sam", "build_sam_standin",
-           "main"]
+           "mask_iou_matrix", "main"]
+
+
+def mask_iou_matrix(a, b) -> np.ndarray:
+    """Pairwise IoU of two sets of bool masks, ``(N, H, W)`` x ``(M, H, W)`` -> ``(N, M)`` (like ``box_iou``)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype != bool or b.dtype != bool:
+        raise TypeError(f"masks must be bool arrays; got dtypes {a.dtype} and {b.dtype} (threshold them first)")
+    if a.ndim != 3 or b.ndim != 3 or a.shape[1:] != b.shape[1:]:
+        raise ValueError(f"need (N, H, W) and (M, H, W) masks of one size; got {a.shape} and {b.shape}")
+    fa = a.reshape(len(a), -1).astype(np.float32)
+    fb = b.reshape(len(b), -1).astype(np.float32)
+    inter = fa @ fb.T
+    union = fa.sum(1)[:, None] + fb.sum(1)[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), 1.0).astype(np.float64)
 
 def _low_res(arch: TinySamArch) -> int:
     """The side of the decoder's low-res masks: 4 x the image embedding's side (256 for SAM at 1024)."""

@@ -1,18 +1,5 @@
 """Classical OpenCV pipelines that return the course's own prediction types (Module 6).
 
-One job per module::
-
-    frames     check_frame: clear errors for bad input (empty, float, channels first, RGBA, wrong size)
-    poses      Poses (angle + centre per image), angle_error, evaluate_poses
-    stages     Stages (named intermediate images: .explain(frame)) and show_stages
-    base       ClassicalPipeline (params as a state_dict: lock_model / the eval harness accept it), time_per_frame
-    segment    part vs board: difference from the board colour, Otsu, clean-up
-    geometry   PoseEstimator: angle and position from minAreaRect or image moments -> Poses
-    templates  TemplateClassifier: tiny-data classification by silhouette templates -> Classifications
-    keypoints  KeypointClassifier: SIFT/ORB matching verified by RANSAC -> Classifications
-    holes      HoleCounter: holes by blobs or Hough circles -> Detections
-    scenes     the fixture domain, nuisance sweeps, part scenes with known angle / centre / holes
-
 >>> import numpy as np
 >>> from coursekit.classical import PoseEstimator
 >>> PoseEstimator().predict(np.zeros((1, 64, 64, 3), np.uint8)).found.tolist()   # blank: "not found"

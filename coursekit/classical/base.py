@@ -1,13 +1,5 @@
 """What every classical pipeline shares: parameters as its "weights", batch ``predict``, ``explain``.
 
-A classical pipeline has no trained weights, but it has parameters (a blur size, a threshold, a Hough
-accumulator level) that decide its output exactly as weights do. :class:`ClassicalPipeline` exposes them
-as a ``state_dict()`` so :func:`coursekit.harness.lock_model` fingerprints a pipeline like a network, and
-the eval harness accepts ``model_id=pipeline`` (``parameters()`` is empty: 0 learnt parameters).
-
-Subclasses implement ``_predict_one(frame) -> (prediction, Stages | None)`` for one checked frame and
-``_collate(list) -> batch prediction``.
-
 >>> from coursekit.harness import lock_model
 >>> class Demo(ClassicalPipeline):
 ...     def __init__(self, k=3): self.k = k
@@ -18,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -29,18 +22,24 @@ from .stages import Stages
 __all__ = ["ClassicalPipeline", "ReferenceClassifier", "time_per_frame"]
 
 
+@dataclass
 class ClassicalPipeline:
     """Base class: parameters are the public attributes (or dataclass fields) of the pipeline."""
 
-    expected_size: tuple[int, int] | None = None
+    expected_size: tuple[int, int] | None = field(default=None, kw_only=True)
+    #: field name -> its allowed values, checked when the pipeline is made
+    CHOICES: ClassVar[dict[str, tuple]] = {}
+
+    def __post_init__(self):
+        for name, allowed in self.CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}; got {getattr(self, name)!r}")
 
     # --- "weights" --------------------------------------------------------------------------------------
     def params(self) -> dict[str, Any]:
         """The parameters that decide the output (public, non-callable attributes), sorted by name."""
-        if dataclasses.is_dataclass(self):
-            d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if not f.name.startswith("_")}
-        else:
-            d = {k: v for k, v in vars(self).items() if not k.startswith("_") and not callable(v)}
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if not f.name.startswith("_")}
+        d.update({k: v for k, v in vars(self).items() if not k.startswith("_") and not callable(v)})
         return dict(sorted(d.items()))
 
     def state_dict(self) -> dict[str, Any]:
@@ -52,6 +51,19 @@ class ClassicalPipeline:
         return iter(())
 
     # --- prediction ---------------------------------------------------------------------------------------
+    @staticmethod
+    def _stages(frame: np.ndarray, explain: bool) -> Stages | None:
+        """A new :class:`Stages` holding the frame when explaining, else ``None``."""
+        return Stages().add("frame", frame) if explain else None
+
+    @staticmethod
+    def _give_up(result, stages: Stages | None, key: str, why: str):
+        """``(result, stages)`` for a frame the pipeline cannot read, the reason noted as ``stages.values[key]``."""
+        if stages is not None:
+            stages.values[key] = why
+            stages.result = result
+        return result, stages
+
     def _predict_one(self, frame: np.ndarray, explain: bool):  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -73,12 +85,13 @@ class ClassicalPipeline:
         return stages
 
 
+@dataclass
 class ReferenceClassifier(ClassicalPipeline):
-    """What the classifiers that store labelled reference images share (:class:`TemplateClassifier`,
-    :class:`KeypointClassifier`): checked ``fit`` inputs, a reference for every class, a class score = the mean
-    of its ``top_k`` best reference scores, probabilities = ``softmax(score / temperature)``, and a uniform
-    "no decision" for a frame with nothing to compare. Subclasses have ``class_names``, ``top_k``,
-    ``temperature`` and ``_refs`` (a list whose items start with the class index)."""
+    """What the reference-image classifiers share (:class:`TemplateClassifier`, :class:`KeypointClassifier`):
+    checked ``fit`` inputs, a reference for every class."""
+
+    class_names: list = field(default_factory=list, kw_only=True)
+    _refs: list = field(default_factory=list, repr=False, kw_only=True)
 
     def _fit_inputs(self, frames, labels, class_names) -> tuple[list, np.ndarray]:
         frames = check_frames(frames, self.expected_size)
@@ -106,10 +119,7 @@ class ReferenceClassifier(ClassicalPipeline):
     def _uniform(self, stages: Stages | None, why: str):
         k = len(self.class_names)
         probs = np.full((1, k), 1.0 / k)
-        if stages is not None:
-            stages.values["why"] = why
-            stages.result = Classifications(probs, self.class_names)
-        return probs, stages
+        return probs, self._give_up(Classifications(probs, self.class_names), stages, "why", why)[1]
 
     def _class_probs(self, scores: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
         """Per-class reference scores -> (class scores (C,), probabilities (1, C))."""
@@ -119,11 +129,7 @@ class ReferenceClassifier(ClassicalPipeline):
 
 
 def time_per_frame(fn, frames, repeats: int = 3, warmup: int = 2) -> dict[str, float]:
-    """Wall time of ``fn(frame)`` per frame (median over ``repeats`` passes), in milliseconds.
-
-    A tiny stand-in timer for classical pipelines; Module 5's ``coursekit.deploy`` benchmark is the
-    course's reference for networks.
-    """
+    """Wall time of ``fn(frame)`` per frame (median over ``repeats`` passes), in milliseconds."""
     frames = list(frames)
     for f in frames[:warmup]:
         fn(f)

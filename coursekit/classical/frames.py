@@ -1,9 +1,5 @@
 """Check a frame before OpenCV sees it: one clear error that names the problem and the fix.
 
-OpenCV's own errors (``(-215:Assertion failed) !_src.empty()``) come from deep inside C++ and name neither
-the cause nor the cure. Every classical pipeline calls :func:`check_frame` first, which returns a
-C-contiguous uint8 ``(H, W, 3)`` RGB frame or raises :class:`FrameError` (a ``ValueError``).
-
 >>> import numpy as np
 >>> check_frame(np.zeros((8, 8, 3), np.uint8)).shape
 (8, 8, 3)
@@ -30,14 +26,7 @@ class FrameError(ValueError):
 
 
 def check_frame(frame, expected_size: tuple[int, int] | None = None, what: str = "frame") -> np.ndarray:
-    """Validate one image; return it as a C-contiguous uint8 (H, W, 3) RGB array.
-
-    Accepted: uint8 (H, W, 3) RGB, or (H, W) / (H, W, 1) greyscale (stacked to 3 channels). Refused with a
-    :class:`FrameError` naming the fix: not an array, an empty array, floats or other integer types
-    (the pipelines are tuned for 0-255 levels), channels first, 4 channels (RGBA/BGRA), any other shape,
-    and, when ``expected_size`` = (H, W) is given, a frame of another size (pixel tolerances were tuned
-    on that size).
-    """
+    """Validate one image; return it as a C-contiguous uint8 (H, W, 3) RGB array."""
     if hasattr(frame, "detach"):
         raise FrameError(f"{what} is a torch tensor; pass a numpy uint8 (H, W, 3) array. "
                          "Fix: tensor.permute(1, 2, 0).mul(255).byte().cpu().numpy() for a (3, H, W) float tensor")

@@ -1,14 +1,5 @@
 """Geometry: the rotation angle and position of a part on a fixture, from its silhouette.
 
-Pipeline (each step an image in :meth:`PoseEstimator.explain`): board-difference image -> Otsu threshold
--> morphological clean-up -> the largest outer contour -> fitted geometry: the minimum-area rectangle
-(``method="min_area_rect"``) or the principal axis of the filled silhouette's second moments
-(``method="moments"``, written by hand in exercise 2). No labels, no training: the parameters are a blur
-size, a clean-up size and the part's symmetry.
-
-Blank frames (lens cap, all black) and frames where nothing large enough is segmented give the documented
-"not found": ``Poses.found`` is ``False`` and angle and centre are NaN.
-
 >>> import numpy as np, cv2
 >>> img = np.full((96, 96, 3), 210, np.uint8)
 >>> box = cv2.boxPoints(((48, 48), (50, 24), -30.0))   # OpenCV: -30 deg on screen = 30 deg counter-clockwise
@@ -31,7 +22,6 @@ from .base import ClassicalPipeline
 from .frames import is_blank, to_gray
 from .poses import Poses
 from .segment import largest_contour, segment_part
-from .stages import Stages
 
 __all__ = ["PoseEstimator", "moments_angle", "METHODS"]
 
@@ -53,42 +43,24 @@ def moments_angle(mask: np.ndarray) -> float:
 
 @dataclass
 class PoseEstimator(ClassicalPipeline):
-    """Angle and centre of the largest part on a plain fixture (a :class:`Poses` per batch).
-
-    Args:
-        method: ``"min_area_rect"`` (cv2.minAreaRect: the long side's direction) or ``"moments"``.
-        period_deg: the part's symmetry (180: a rectangle looks the same after half a turn).
-        blur: Gaussian blur before thresholding (odd pixels).
-        close: size of the morphological open/close that removes specks and fills gaps.
-        min_area_frac: a silhouette smaller than this fraction of the frame is "not found".
-        expected_size: (H, W) the pixel parameters were tuned for; other sizes raise a ``FrameError``.
-    """
+    """Angle and centre of the largest part on a plain fixture (a :class:`Poses` per batch)."""
 
     method: str = "min_area_rect"
     period_deg: float = 180.0
     blur: int = 5
     close: int = 5
     min_area_frac: float = 0.02
-    expected_size: tuple[int, int] | None = None
-
-    def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}; got {self.method!r}")
+    CHOICES = {"method": METHODS}
 
     def _collate(self, items):
         return Poses.concat(items) if items else Poses(np.zeros(0), np.zeros((0, 2)), period_deg=self.period_deg)
 
     def _none(self, stages, why):
-        p = Poses([np.nan], [[np.nan, np.nan]], [False], self.period_deg, [0.0])
-        if stages is not None:
-            stages.values["why_not_found"] = why
-            stages.result = p
-        return p, stages
+        return self._give_up(Poses([np.nan], [[np.nan, np.nan]], [False], self.period_deg, [0.0]), stages,
+                             "why_not_found", why)
 
     def _predict_one(self, frame, explain):
-        stages = Stages() if explain else None
-        if explain:
-            stages.add("frame", frame)
+        stages = self._stages(frame, explain)
         if is_blank(frame):
             return self._none(stages, "blank frame (one grey level): nothing to measure")
         seg = segment_part(frame, blur=self.blur, close=self.close)

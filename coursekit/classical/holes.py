@@ -1,14 +1,5 @@
 """Counting and inspection: the through-holes of a part, as :class:`~coursekit.types.Detections`.
 
-Pipeline (each step an image in :meth:`HoleCounter.explain`): segment the part (board difference + Otsu,
-:mod:`.segment`) -> fill its outer outline -> **hole map** = inside the outline but not part -> find the
-holes, either as blobs (``method="blobs"``: ``cv2.SimpleBlobDetector`` on the hole map) or as circles
-(``method="hough"``: ``cv2.HoughCircles`` on the grey frame, kept when their centre lies in the hole map).
-One box per hole, class ``"hole"``, so the detection harness (``evaluate_detections``) scores it like a
-detector. Count = ``len(detections)``.
-
-Blank frames and frames with no part give the documented "no detection": an empty ``Detections``.
-
 >>> import numpy as np, cv2
 >>> img = np.full((96, 96, 3), 220, np.uint8); _ = cv2.rectangle(img, (16, 26), (80, 70), (50, 50, 50), -1)
 >>> for x in (28, 48, 68): _ = cv2.circle(img, (x, 48), 5, (220, 220, 220), -1)
@@ -26,7 +17,6 @@ from ..types import Detections
 from .base import ClassicalPipeline
 from .frames import is_blank, to_gray
 from .segment import largest_contour, segment_part
-from .stages import Stages
 
 __all__ = ["HoleCounter", "HOLE_CLASSES", "hole_map"]
 
@@ -42,17 +32,7 @@ def hole_map(mask: np.ndarray, contour) -> np.ndarray:
 
 @dataclass
 class HoleCounter(ClassicalPipeline):
-    """Find the holes of the largest part in each frame; one :class:`Detections` per frame.
-
-    Args:
-        method: ``"blobs"`` (any hole shape: round holes, slots) or ``"hough"`` (round holes only).
-        min_area: blobs smaller than this (pixels) are noise, not holes.
-        min_circularity: ``4 pi area / perimeter^2`` a blob must reach (0 keeps slots; 0.7 keeps round holes).
-        hough_param2: HoughCircles' accumulator threshold: lower finds more circles (and more false ones).
-        min_radius, max_radius: the hole radii to look for with Hough, in pixels.
-        blur, close: the segmentation's blur and clean-up (keep ``close`` below the smallest hole).
-        expected_size: (H, W) the pixel sizes were tuned for; another size raises ``FrameError``.
-    """
+    """Find the holes of the largest part in each frame; one :class:`Detections` per frame."""
 
     method: str = "blobs"
     min_area: float = 4.0
@@ -63,26 +43,16 @@ class HoleCounter(ClassicalPipeline):
     blur: int = 3
     close: int = 1
     min_part_frac: float = 0.02
-    expected_size: tuple[int, int] | None = None
-
-    def __post_init__(self):
-        if self.method not in ("blobs", "hough"):
-            raise ValueError(f"method must be 'blobs' or 'hough'; got {self.method!r}")
+    CHOICES = {"method": ("blobs", "hough")}
 
     def _collate(self, items):
         return items
 
     def _empty(self, frame, stages, why):
-        d = Detections.empty(HOLE_CLASSES, image_size=frame.shape[:2])
-        if stages is not None:
-            stages.values["why_none"] = why
-            stages.result = d
-        return d, stages
+        return self._give_up(Detections.empty(HOLE_CLASSES, image_size=frame.shape[:2]), stages, "why_none", why)
 
     def _predict_one(self, frame, explain):
-        stages = Stages() if explain else None
-        if explain:
-            stages.add("frame", frame)
+        stages = self._stages(frame, explain)
         if is_blank(frame):
             return self._empty(frame, stages, "blank frame (one grey level)")
         seg = segment_part(frame, blur=self.blur, close=self.close)

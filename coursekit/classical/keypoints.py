@@ -1,13 +1,5 @@
 """Tiny-data classification: match keypoints against a few labelled examples, verify with RANSAC.
 
-``fit`` stores the SIFT (or ORB) keypoints and descriptors of every reference image (20 per class is
-plenty); ``predict`` matches a frame against each reference (Lowe's ratio test), keeps the matches a
-rotation + translation + scale (``cv2.estimateAffinePartial2D`` with RANSAC) agrees with, and scores each
-class by its best references' inlier counts. No gradient step: the "training" is storing examples.
-
-A frame with no keypoints (blank, all black) gets uniform probabilities: the documented "no decision"
-(``Stages.values["why"]`` says why in :meth:`KeypointClassifier.explain`).
-
 >>> import numpy as np, cv2
 >>> def shape(kind, angle):
 ...     img = np.full((96, 96, 3), 215, np.uint8)
@@ -21,7 +13,7 @@ A frame with no keypoints (blank, all black) gets uniform probabilities: the doc
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -36,16 +28,7 @@ __all__ = ["KeypointClassifier"]
 
 @dataclass
 class KeypointClassifier(ReferenceClassifier):
-    """Nearest references by RANSAC-verified keypoint matches; returns :class:`Classifications`.
-
-    Args:
-        detector: ``"sift"`` (scale and rotation invariant, float descriptors) or ``"orb"`` (binary, faster).
-        ratio: Lowe's ratio test (a match is kept if clearly better than the second best).
-        ransac_px: RANSAC's reprojection tolerance in pixels.
-        top_k: a class's score is the mean inlier count of its ``top_k`` best-matching references.
-        temperature: probabilities are ``softmax(score / temperature)``.
-        upscale: frames are resized by this factor first (small frames have few keypoints).
-    """
+    """Nearest references by RANSAC-verified keypoint matches; returns :class:`Classifications`."""
 
     detector: str = "sift"
     ratio: float = 0.8
@@ -53,13 +36,7 @@ class KeypointClassifier(ReferenceClassifier):
     top_k: int = 3
     temperature: float = 2.0
     upscale: float = 2.0
-    expected_size: tuple[int, int] | None = None
-    class_names: list = field(default_factory=list)
-    _refs: list = field(default_factory=list, repr=False)
-
-    def __post_init__(self):
-        if self.detector not in ("sift", "orb"):
-            raise ValueError(f"detector must be 'sift' or 'orb'; got {self.detector!r}")
+    CHOICES = {"detector": ("sift", "orb")}
 
     def _features(self, frame):
         gray = to_gray(frame)

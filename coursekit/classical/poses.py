@@ -1,13 +1,5 @@
 """The prediction type of a pose estimator: one part's in-plane angle and position per image.
 
-Classification has :class:`~coursekit.types.Classifications`, detection :class:`~coursekit.types.Detections`;
-geometry needs :class:`Poses`. A classical pipeline and a CNN regressor both return it, and
-:func:`evaluate_poses` scores either the same way (angle error in degrees, position error in pixels).
-
-Angles are counter-clockwise as seen in the image (the scene generator's convention), in degrees.
-A part that looks the same after half a turn (a rectangular plate) has ``period_deg=180``: its angle is only
-defined modulo 180, and errors are measured on that circle.
-
 >>> p = Poses(angle_deg=[10.0, 179.0], center_xy=[[32, 32], [30, 34]], period_deg=180)
 >>> angle_error(p.angle_deg, [-170.0, -1.0], period=180).tolist()
 [0.0, 0.0]
@@ -31,15 +23,7 @@ def angle_error(pred, true, period: float = 360.0) -> np.ndarray:
 
 @dataclass
 class Poses:
-    """Angle and centre of one part in each of N images.
-
-    Attributes:
-        angle_deg: float32 (N,), counter-clockwise in the image, in ``[0, period_deg)``; NaN where not found.
-        center_xy: float32 (N, 2) pixels (x right, y down); NaN where not found.
-        found: bool (N,): ``False`` is the documented "no part here" (a blank frame, nothing segmented).
-        period_deg: the part's rotational symmetry (180 for a plate, 360 for a part without symmetry).
-        score: float32 (N,) how sure the estimator is, in [0, 1] (1 for a clean fit; 0 when not found).
-    """
+    """Angle and centre of one part in each of N images."""
 
     angle_deg: np.ndarray
     center_xy: np.ndarray
@@ -85,12 +69,7 @@ class Poses:
 
 def evaluate_poses(preds: Poses, true_angle_deg, true_center_xy, *, tolerance_deg: float = 3.0,
                    tolerance_px: float | None = None) -> dict:
-    """Score poses: angle error (degrees, on the parts' symmetry circle), centre error (pixels), found rate.
-
-    ``within_tol`` is the accuracy of a pose task: the fraction of images whose part was found with its
-    angle within ``tolerance_deg`` (and its centre within ``tolerance_px`` if given). Not-found images
-    count as failures in ``within_tol`` and are left out of the error statistics.
-    """
+    """Score poses: angle error (degrees, on the parts' symmetry circle), centre error (pixels), found rate."""
     if not isinstance(preds, Poses):
         raise TypeError(f"preds must be Poses; got {type(preds).__name__}")
     ta = np.asarray(true_angle_deg, np.float64).reshape(-1)

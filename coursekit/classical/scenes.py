@@ -1,14 +1,5 @@
 """Scenes for Module 6: a part on a controlled fixture, with a known angle, centre and hole count.
 
-Built only on :mod:`coursekit.scenes`' public pieces (``SceneGenerator``, ``Domain``, ``DOMAINS``):
-
-- :data:`FIXTURE`: the controlled setting classical vision is built for: one part on a plain inspection
-  board (``paper``), fixed overhead light, no clutter, little blur and noise.
-- :func:`nuisance_domain`: a domain ``strength`` of the way from :data:`FIXTURE` to the course's
-  ``shifted`` factory, for one nuisance (``lighting``, ``camera``, ``clutter``, ``background``) or ``all``.
-- :func:`render_parts`: N seeded images of one part type (or several, class-balanced) with their angle,
-  centre, class and the visible holes (as :class:`~coursekit.types.Detections` ground truth).
-
 >>> s = render_parts(2, "plate", size=96, seed=0, progress=False)
 >>> s.images.shape, s.angle_deg.shape, bool(s.n_holes.min() >= 4)
 ((2, 96, 96, 3), (2,), True)
@@ -35,7 +26,7 @@ FIXTURE = DOMAINS["source"].replace(
     background_brightness=(0.95, 1.05), shadow_strength=(0.08, 0.15), blur_sigma=(0.0, 0.2),
     noise_std=(0.003, 0.006), shot_noise=(0.0, 0.005), jpeg_quality=None, object_scale=(0.95, 1.05),
     clutter=(0, 0), occlusion_prob=0.0)
-"""The controlled fixture: plain board, fixed overhead light, no clutter (see the module docstring)."""
+"""The controlled fixture: plain board, fixed overhead light, no clutter."""
 
 FIXTURE_MATERIALS: tuple[str, ...] = ("black_oxide", "cast_iron", "rubber", "copper")
 """The controlled line makes dark parts (the board is white): a fixed material family is part of "controlled".
@@ -57,12 +48,7 @@ def _mix(a, b, t: float):
 
 def nuisance_domain(strength: float, kind: str = "all", start: Domain = FIXTURE,
                     end: Domain | str = "shifted") -> Domain:
-    """The domain ``strength`` (0 = ``start``, 1 = ``end``) of the way along one nuisance.
-
-    Ranges are interpolated linearly; clutter counts are rounded; JPEG goes from none (quality 100) to
-    ``end``'s quality; the background list switches to ``end``'s from ``strength >= 0.5`` (a texture cannot
-    be half there). Fields outside ``kind`` stay at ``start``'s values.
-    """
+    """The domain ``strength`` (0 = ``start``, 1 = ``end``) of the way along one nuisance."""
     if kind not in NUISANCES:
         raise ValueError(f"unknown nuisance {kind!r}; valid: {', '.join(NUISANCES)}")
     t = float(strength)
@@ -106,19 +92,7 @@ def holes_of_mask(mask: np.ndarray, min_area: int = 3) -> np.ndarray:
 
 @dataclass
 class PartScenes:
-    """Rendered images and what is known about each (one part per image).
-
-    Attributes:
-        images: uint8 (N, H, W, 3) RGB.
-        labels: int64 (N,) index into ``class_names``.
-        class_names: the part types drawn.
-        angle_deg: float (N,) the part's rotation, counter-clockwise in the image.
-        center_xy: float (N, 2) the part's centre in pixels.
-        masks: bool (N, H, W) the part's visible pixels.
-        holes: one ground-truth :class:`Detections` (class ``"hole"``) per image.
-        materials: the material of each part (``"steel"``, ``"plastic"``, ...).
-        domain: the domain's name.
-    """
+    """Rendered images and what is known about each (one part per image)."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -160,12 +134,7 @@ def _material_of(gen: SceneGenerator, index: int, part: str) -> str | None:
 def render_parts(n: int, parts: str | Sequence[str] = "plate", *, size: int = 128, seed: int = 0,
                  domain: Domain | str = FIXTURE, offset: int = 0, object_size: tuple[float, float] = (0.6, 0.72),
                  materials: Sequence[str] | None = None, progress: bool = True) -> PartScenes:
-    """``n`` seeded images, one centred part each, class-balanced over ``parts`` (in a fixed order).
-
-    Image ``i`` is scene ``offset + j`` of a ``SceneGenerator(size, domain, seed, parts, centred=True)``
-    for the first ``j`` that draws an allowed material (``materials=None``: any); disjoint offsets give
-    disjoint images.
-    """
+    """``n`` seeded images, one centred part each, class-balanced over ``parts`` (in a fixed order)."""
     parts = (parts,) if isinstance(parts, str) else tuple(parts)
     gen = SceneGenerator(size, domain=domain, seed=seed, parts=parts, centred=True, object_size=object_size)
     it = range(n)

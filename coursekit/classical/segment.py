@@ -1,9 +1,5 @@
 """Foreground segmentation for a part on a plain fixture: difference from the board, Otsu, clean-up.
 
-The board's colour is estimated from the frame's border (the part sits in the middle of the fixture), so
-the same code segments a dark part on a bright board and a bright part on a dark one. Otsu's method picks
-the threshold that best splits the difference histogram into two classes (written by hand in exercise 1).
-
 >>> import numpy as np, cv2
 >>> img = np.full((64, 64, 3), 200, np.uint8); _ = cv2.circle(img, (32, 32), 15, (40, 40, 40), -1)
 >>> seg = segment_part(img)
@@ -33,7 +29,7 @@ class Segmentation:
 
 
 def segment_part(frame: np.ndarray, blur: int = 5, border: int = 4, close: int = 5) -> Segmentation:
-    """Segment the part(s) in a checked uint8 RGB frame; see the module docstring."""
+    """Segment the part(s) in a checked uint8 RGB frame."""
     k = blur | 1
     smooth = cv2.GaussianBlur(frame, (k, k), 0) if blur > 1 else frame
     edge = np.concatenate([smooth[:border].reshape(-1, 3), smooth[-border:].reshape(-1, 3),

@@ -1,13 +1,8 @@
 """Explainability: every intermediate image of a classical pipeline, named, in order, and one plot of them.
 
-``pipeline.explain(frame)`` returns :class:`Stages`: the grey frame, the mask, the edges, the contours,
-the fitted geometry, each an image you can look at, plus the numbers the pipeline decided on (the Otsu
-threshold, the fitted angle, ...). :func:`show_stages` draws them in a row. A network has no such chain to
-show; the closest is a gallery of its failures.
-
 >>> import numpy as np
 >>> st = Stages()
->>> st.add("mask", np.zeros((4, 4), np.uint8), "Otsu threshold 120")
+>>> st = st.add("mask", np.zeros((4, 4), np.uint8), "Otsu threshold 120")
 >>> st.names, st.note("mask")
 (['mask'], 'Otsu threshold 120')
 """
@@ -22,24 +17,18 @@ __all__ = ["Stages", "show_stages"]
 
 @dataclass
 class Stages:
-    """Named intermediate images in pipeline order, with a note each, and the pipeline's decision.
-
-    Attributes:
-        images: ``{name: uint8 (H, W) or (H, W, 3) image}`` in the order the pipeline made them.
-        notes: ``{name: short text}`` (the parameter or number that stage produced).
-        values: the numbers the pipeline decided on (threshold, angle, count, class scores, ...).
-        result: the prediction the same call of ``predict`` would give (Poses / Classifications / Detections).
-    """
+    """Named intermediate images in pipeline order, with a note each, and the pipeline's decision."""
 
     images: dict = field(default_factory=dict)
     notes: dict = field(default_factory=dict)
     values: dict = field(default_factory=dict)
     result: object = None
 
-    def add(self, name: str, image: np.ndarray, note: str = "") -> None:
-        """Record one stage's image (and what it shows)."""
+    def add(self, name: str, image: np.ndarray, note: str = "") -> "Stages":
+        """Record one stage's image (and what it shows); returns ``self``."""
         self.images[name] = np.asarray(image)
         self.notes[name] = note
+        return self
 
     @property
     def names(self) -> list[str]:

@@ -1,15 +1,5 @@
 """Tiny-data classification by template matching on normalised silhouettes.
 
-Each frame's part is segmented (:mod:`.segment`), turned to its principal axis (image moments), cropped to
-its bounding box and resized to a small square: a pose-free **template** of the part's shape, holes
-included. ``fit`` stores the references' templates; ``predict`` correlates a frame's template with each
-reference (``cv2.matchTemplate``, normalised correlation; the four axis flips are tried, because the
-principal axis has no direction) and scores each class by its ``top_k`` best references.
-
-Unlike keypoint matching (:class:`~coursekit.classical.keypoints.KeypointClassifier`), which finds the same
-*instance* again, a silhouette template tolerates instance variation (tooth counts, hole sizes), and needs
-only a few examples per class. A blank frame or no part gives uniform probabilities (no decision).
-
 >>> import numpy as np, cv2
 >>> def shape(kind, angle):
 ...     img = np.full((96, 96, 3), 215, np.uint8)
@@ -25,7 +15,7 @@ only a few examples per class. A blank frame or no part gives uniform probabilit
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -67,23 +57,13 @@ def silhouette_template(mask: np.ndarray, contour, size: int = 32) -> np.ndarray
 
 @dataclass
 class TemplateClassifier(ReferenceClassifier):
-    """Nearest references by silhouette-template correlation; returns :class:`Classifications`.
-
-    Args:
-        size: template side in pixels.
-        top_k: a class's score is the mean correlation of its ``top_k`` best references.
-        temperature: probabilities are ``softmax(score / temperature)``.
-        blur, close: the segmentation's blur and clean-up.
-    """
+    """Nearest references by silhouette-template correlation; returns :class:`Classifications`."""
 
     size: int = 32
     top_k: int = 3
     temperature: float = 0.05
     blur: int = 3
     close: int = 3
-    expected_size: tuple[int, int] | None = None
-    class_names: list = field(default_factory=list)
-    _refs: list = field(default_factory=list, repr=False)
 
     def _template(self, frame):
         if is_blank(frame):

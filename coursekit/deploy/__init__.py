@@ -1,15 +1,5 @@
 """Module 5: deploy to the edge. One job per module::
 
-    files      atomic writes (a temporary sibling renamed into place), sha256 of files
-    export     PyTorch -> ONNX (explicit exporter and opset, asserted), onnx.checker, parity against PyTorch
-    detect     the detector's raw-output decoding and a small NMS in NumPy (box agreement, deployment)
-    quantize   onnxruntime static INT8 (QDQ, per-channel, calibration), FP16 conversion, the accuracy gate
-    tensorrt   TensorRT engine build (when it imports) or the equivalent trtexec command; trtexec/tegrastats
-               log parsers; the engine manifest compatibility check
-    footprint  memory and load time per backend, each in a fresh process
-    benchmark  one timing function for every backend (warm-up, batch 1 + throughput batch, percentiles)
-    package    a deployable folder: model, labels, preprocessing, manifest with sha256, a torch-free run.py
-
 >>> from coursekit.deploy import trtexec_command
 >>> trtexec_command("m.onnx", "m.engine", precision="fp16", input_name="images", shape=(3, 96, 96))[:2]
 ['trtexec', '--onnx=m.onnx']

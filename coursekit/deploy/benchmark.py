@@ -1,16 +1,5 @@
 """One honest timing function for every backend (PyTorch, ONNX Runtime, TensorRT).
 
-:func:`benchmark` takes a *runner* (a callable: a preprocessed float32 batch in, outputs out) and times it
-the same way whatever is inside: ``warmup`` untimed calls per batch size (first calls allocate memory, pick
-kernels, JIT-compile), then ``iters`` timed calls at batch 1 (latency: one camera frame) and at a
-throughput batch (images per second when frames can be grouped). On a GPU the runner's ``sync`` (e.g.
-``torch.cuda.synchronize``) is called *inside* the timed region: GPU calls return before the work is done,
-so a timer without it measures only the launch. Each call is timed on its own, so the result holds the
-distribution (p50/p90/p99), not just a mean; the tail is what breaks a 30 FPS budget.
-
-What is timed is stated in the result (``timed``): ``"model only"`` (a preprocessed tensor already in
-memory, up to the raw output) or ``"end to end"`` (pass a runner that includes pre- and post-processing).
-
 >>> ticks = iter(range(0, 10_000, 2))          # a fake clock: every call takes exactly 2 "seconds"
 >>> r = benchmark(lambda x: x, lambda b: np.zeros((b, 3)), name="id", backend="numpy", precision="fp32",
 ...               batches=(1, 4), warmup=1, iters=5, clock=lambda: next(ticks), measure_memory=False)
@@ -64,13 +53,7 @@ def latency_stats(times_ms: Sequence[float], batch: int = 1) -> LatencyStats:
 
 @dataclass
 class BenchmarkResult:
-    """One backend's timings. ``latency[b]``: per-call stats at batch ``b``; ``throughput``: images/s at the
-    largest batch (``batch / mean latency``); ``timed``: what the clock covered; ``size_mb``: model files on
-    disk; ``peak_rss_mb``: the process's peak resident memory *so far*, read after the runs
-    (``getrusage`` ``ru_maxrss``; a whole-process high-water mark: it includes Python, the framework and
-    everything loaded or allocated before the benchmark, so it bounds the run's memory from above and cannot
-    be subtracted between backends measured in the same process); ``peak_gpu_mb``: torch's peak allocated
-    GPU memory when on CUDA. ``raw_ms``: every timing, for plots."""
+    """One backend's timings."""
 
     name: str
     backend: str
@@ -118,12 +101,7 @@ def benchmark(run: Callable[[Any], Any], make_input: Callable[[int], np.ndarray]
               warmup: int = 5, iters: int = 50, device: str = "cpu", size_paths: Sequence[str | os.PathLike] = (),
               clock: Callable[[], float] = time.perf_counter, measure_memory: bool = True, progress: bool = False,
               notes: str = "") -> BenchmarkResult:
-    """Time ``run`` at each batch size; see the module docstring for the protocol.
-
-    ``make_input(b)`` returns a batch of ``b`` (or pass one array: its first ``b`` rows are used). The runner
-    may have ``prepare(x)`` (called outside the clock: e.g. the copy to the GPU for a model-only timing) and
-    ``sync()`` (called inside it). ``clock`` returns seconds (``time.perf_counter``); tests pass a fake one.
-    """
+    """Time ``run`` at each batch size."""
     if timed not in ("model only", "end to end"):
         raise ValueError(f"timed must be 'model only' or 'end to end'; got {timed!r}")
     batches = sorted(set(int(b) for b in batches))
@@ -188,10 +166,7 @@ def benchmark_table(results: Sequence[BenchmarkResult], metrics: dict[str, dict]
 
 
 def torch_runner(model, device: str = "cpu", half: bool = False, compile: bool = False):
-    """A runner for a torch module: NumPy float32 in, NumPy out. ``half``: FP16 weights and inputs (GPU);
-    ``compile``: ``torch.compile`` first (its compilation happens in the warm-up calls, not the timed ones).
-    ``prepare`` copies the input to the device (outside the clock); ``sync`` is ``torch.cuda.synchronize``
-    on CUDA."""
+    """A runner for a torch module: NumPy float32 in, NumPy out."""
     import torch
 
     model = model.eval().to(device)
@@ -247,10 +222,8 @@ def onnx_runner(path: str | os.PathLike, providers: Sequence[str] | None = None,
 
 
 def cpu_info(path: str = "/proc/cpuinfo") -> dict:
-    """This CPU's model name, core count and the instruction-set flags that decide whether INT8 is fast:
-    x86 ``avx512_vnni`` / ``avx_vnni`` (8-bit dot products), ``amx_int8`` (Intel AMX tiles); Arm ``asimddp``
-    (dot product), ``i8mm`` (8-bit matrix multiply). Read from /proc/cpuinfo (Linux); elsewhere only the
-    machine type is known."""
+    """This CPU's model name, core count and the instruction-set flags that decide whether INT8 is fast
+    (x86 ``avx512_vnni`` / ``avx_vnni`` / ``amx_int8``, Arm ``asimddp``)."""
     flags: set[str] = set()
     model = platform.processor() or platform.machine()
     try:

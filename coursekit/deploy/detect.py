@@ -1,12 +1,5 @@
 """The detector's deployable half: decode YOLO's raw output and run NMS in NumPy, and compare two detectors.
 
-An exported YOLO11 graph ends before non-maximum suppression: it returns one tensor ``(N, 4 + classes,
-anchors)``: per anchor a box (centre x, centre y, width, height, in input pixels) and one sigmoid score per
-class. :func:`decode_yolo` turns that into boxes the way ultralytics' ``predict`` does (one class per box,
-confidence threshold, class-aware NMS, ``max_det``), written by hand because the deployed program must not
-need torch (ultralytics' NMS uses ``torchvision.ops.nms``). :func:`box_agreement` measures how far two
-backends' detections are apart after that decoding, which is what a user of the detector sees.
-
 >>> raw = np.zeros((1, 5, 3), np.float32)          # 1 image, 1 class, 3 anchors
 >>> raw[0, :4, 0] = [50, 50, 20, 20]; raw[0, 4, 0] = 0.9
 >>> raw[0, :4, 1] = [52, 50, 20, 20]; raw[0, 4, 1] = 0.8    # overlaps the first: suppressed
@@ -50,12 +43,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = 0.7) -> np.ndarray:
 
 def decode_yolo(raw: np.ndarray, conf: float = 0.25, iou: float = 0.7, max_det: int = 300,
                 max_wh: float = 7680.0) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Raw YOLO output ``(N, 4 + C, A)`` -> per image ``(boxes xyxy (K, 4), scores (K,), classes (K,))``.
-
-    One class per box (its best), boxes with score < ``conf`` dropped, class-aware NMS (boxes of different
-    classes never suppress each other: they are offset by ``class * max_wh``, as ultralytics does), at most
-    ``max_det`` boxes, highest score first.
-    """
+    """Raw YOLO output ``(N, 4 + C, A)`` -> per image ``(boxes xyxy (K, 4), scores (K,), classes (K,))``."""
     raw = np.asarray(raw, np.float32)
     if raw.ndim != 3 or raw.shape[1] < 5:
         raise ValueError(f"expected raw YOLO output (N, 4 + classes, anchors); got shape {raw.shape}")
@@ -75,13 +63,7 @@ def decode_yolo(raw: np.ndarray, conf: float = 0.25, iou: float = 0.7, max_det: 
 
 @dataclass(frozen=True)
 class BoxAgreement:
-    """How well a candidate's detections match the reference's (both decoded the same way).
-
-    ``matched``: fraction of reference boxes with a candidate box of the same class at IoU >= ``iou`` (1.0 when
-    neither has a box);
-    ``extra``: candidate boxes matching no reference box; ``mean_iou``: over matched pairs;
-    ``max_score_diff``: largest confidence difference over matched pairs.
-    """
+    """How well a candidate's detections match the reference's (both decoded the same way)."""
 
     reference_boxes: int
     candidate_boxes: int

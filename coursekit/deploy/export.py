@@ -1,13 +1,5 @@
 """PyTorch -> ONNX, with the exporter and opset chosen explicitly and checked, and parity against PyTorch.
 
-PyTorch has two ONNX exporters. Since torch 2.9 ``torch.onnx.export`` defaults to the new ``torch.export``
-based one (``dynamo=True``), which needs the ``onnxscript`` package, may pick another opset than asked for
-(it can up-convert), and may write the weights to a separate ``<model>.onnx.data`` file. The course pins the
-TorchScript exporter (``dynamo=False``): it writes the opset it is given, one file below 2 GB, and needs no
-extra package. Either way :func:`export_onnx` then *asserts* the opset in the written file, runs
-``onnx.checker``, and moves the model (and its external ``.data`` file, if any) into place only when every
-check passed: a failed export leaves no file behind.
-
 >>> import torch, tempfile, pathlib
 >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3)).eval()
 >>> out = pathlib.Path(tempfile.mkdtemp()) / "tiny.onnx"
@@ -36,15 +28,7 @@ DEFAULT_OPSET = 17
 
 @dataclass(frozen=True)
 class ExportResult:
-    """What :func:`export_onnx` wrote and checked.
-
-    Attributes:
-        path: the ``.onnx`` file. external_data: its ``.data`` file, or ``None`` when the weights are inside.
-        opset: the default-domain opset in the file (asserted equal to the one asked for).
-        exporter: ``"torchscript"`` (``dynamo=False``) or ``"dynamo"``.
-        input_name, output_names: graph names; dynamic_batch: whether axis 0 is symbolic.
-        size_bytes: model + external data on disk.
-    """
+    """What :func:`export_onnx` wrote and checked."""
 
     path: Path
     external_data: Path | None
@@ -71,17 +55,7 @@ def onnx_opset(model_or_path) -> int:
 def export_onnx(model, example, path: str | os.PathLike, *, opset: int = DEFAULT_OPSET, exporter: str = "torchscript",
                 input_name: str = "images", output_names: Sequence[str] = ("logits",), dynamic_batch: bool = True,
                 external_data: bool | None = None) -> ExportResult:
-    """Export ``model`` (in eval mode, on the CPU) to ``path`` and check it; atomic.
-
-    Args:
-        model: a ``torch.nn.Module``; it is put in eval mode.
-        example: an input tensor (batch of 1 is fine: the batch axis is exported as symbolic when
-            ``dynamic_batch``).
-        opset: the ONNX opset; the written file must declare exactly this one (``AssertionError`` otherwise).
-        exporter: ``"torchscript"`` (``dynamo=False``, the course's default) or ``"dynamo"`` (needs ``onnxscript``).
-        external_data: ``True`` writes the weights to ``<name>.data`` beside the model, ``False`` keeps them
-            inside, ``None`` keeps what the exporter chose (the dynamo exporter may write ``.data``).
-    """
+    """Export ``model`` (in eval mode, on the CPU) to ``path`` and check it; atomic."""
     import onnx
     import torch
 
@@ -152,12 +126,7 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class ParityReport:
-    """PyTorch against another backend on the same inputs, per batch size.
-
-    ``max_abs_err``: largest absolute difference of the raw outputs; ``cosine``: cosine similarity of the
-    flattened outputs; ``top1_agreement``: fraction of rows whose arg-max agrees (classifiers; ``None`` for
-    other outputs). ``ok`` applies the tolerances given to :func:`parity`.
-    """
+    """PyTorch against another backend on the same inputs, per batch size."""
 
     batch: int
     max_abs_err: float

@@ -1,21 +1,4 @@
-"""Memory and load time per backend, each measured in a fresh Python process.
-
-A process's peak resident memory (``getrusage``'s ``ru_maxrss``) only goes up: measured in the notebook's own
-kernel it includes PyTorch, every model loaded so far and the training data, so two backends measured in one
-process cannot be told apart. :func:`measure_footprint` therefore starts one child process per backend
-(``subprocess.run([sys.executable, ...])``, no shell), which imports only that backend's library, loads the
-model, runs it, and reports as one JSON line:
-
-- ``import_s`` and ``rss_after_import_mb``: the runtime's own cost (onnxruntime alone, or torch);
-- ``load_s``: creating the ``InferenceSession`` / ``torch.load`` of the model (what a device pays at boot);
-- ``first_call_ms`` and ``median_call_ms``: the first call (allocations, kernel choice) and later ones;
-- ``peak_rss_mb``: the child's peak resident memory after the calls (``VmHWM`` on Linux, not getrusage's
-  ``ru_maxrss``, which a child inherits from the process that started it); ``torch_imported``: whether torch ended
-  up in the child (it must not, for onnxruntime: the deployed program has no torch).
-
-The child is this file run as a script through ``runpy`` (not ``-m coursekit...``, which would import
-coursekit and with it torch into the onnxruntime child).
-"""
+"""Memory and load time per backend, each measured in a fresh Python process."""
 from __future__ import annotations
 
 import json
@@ -33,12 +16,7 @@ _RUN = "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], 
 
 def measure_footprint(backend: str, model_path: str | os.PathLike, input_shape: Sequence[int], *, threads: int = 1,
                       calls: int = 20, timeout: float = 300) -> dict:
-    """Load ``model_path`` with ``backend`` in a fresh process and measure it (see the module docstring).
-
-    ``backend``: ``"onnxruntime"`` (a ``.onnx`` file, CPU provider) or ``"torch"`` (a whole module saved with
-    ``torch.save(model, path)``: unpickled with ``weights_only=False``, so only load files you wrote).
-    ``input_shape``: one input batch, e.g. ``(1, 3, 96, 96)``. Raises ``RuntimeError`` with the child's stderr
-    when it fails."""
+    """Load ``model_path`` with ``backend`` in a fresh process and measure it."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}; got {backend!r}")
     if not Path(model_path).is_file():

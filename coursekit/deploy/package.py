@@ -1,24 +1,5 @@
 """A deployable folder: the model, what it needs to be fed, a manifest that proves every file, and run.py.
 
-:func:`write_package` refuses a model that failed the accuracy gate, then writes (atomically: to a temporary
-folder renamed into place) ::
-
-    model.onnx (+ model.onnx.data)   the model (INT8, FP16 or FP32, whichever passed the gate and was chosen)
-    labels.json                      class names, in output order
-    preprocessing.json               how images become the input tensor (size, mean, std, layout)
-    golden_inputs.npy / golden_outputs.json   a few images and the reference predictions, for --selftest
-    run.py                           NumPy + onnxruntime (+ TensorRT when present); no torch, no coursekit
-    Dockerfile, README.txt           an L4T (Jetson) container for the package, and how to run it
-    model.engine (optional)          a TensorRT engine built from model.onnx, for one device (``engine_path=``)
-    manifest.json                    sha256 + size of every file above, library versions, metrics, benchmark,
-                                     the accuracy gate's result, the selftest tolerance per backend, and the
-                                     trtexec command that builds model.engine from model.onnx on the device
-
-The package ships the **classifier** only. The detector is exported, checked for parity, quantised and
-benchmarked in notebook 05, but its deployable program would also need decoding and NMS in NumPy
-(:mod:`coursekit.deploy.detect` has them, torch-free, for the parity check) plus its own golden boxes: the
-same recipe, left to a learner's exercise rather than a second copy of every file here.
-
 >>> PreprocessSpec(input_size=(2, 2), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)).apply(
 ...     np.full((1, 2, 2, 3), 255, np.uint8))[0, :, 0, 0].tolist()
 [1.0, 1.0, 1.0]
@@ -139,24 +120,8 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
                   tolerance: float = DEFAULT_TOLERANCES["onnxruntime"],
                   trt_tolerance: float = DEFAULT_TOLERANCES["tensorrt"], overwrite: bool = False,
                   docker_image: str = DEFAULT_L4T_IMAGE) -> Path:
-    """Write the package folder ``out_dir`` (see the module docstring). Raises :class:`GateFailed` with the
+    """Write the package folder ``out_dir``. Raises :class:`GateFailed` with the
     gate's message when ``gate.passed`` is False: nothing is written then.
-
-    ``precision``: what ``model_path`` is (``"fp32"``, ``"fp16"`` or ``"int8"`` for a QDQ model). The manifest's
-    ``tensorrt.trtexec`` is the command that builds the engine on the device from the package's own files
-    (``--onnx=model.onnx --saveEngine=model.engine``), with that precision's flags, the input of ``preprocess``
-    and batch sizes 1..``max_batch`` (default: the engine's, else 32); ``trt_version`` picks the INT8 flags
-    (default: the engine's TensorRT, else this machine's, else 10.x).
-
-    ``engine_path``: a TensorRT engine built from ``model_path`` (:func:`~coursekit.deploy.tensorrt.build_engine`),
-    copied in as ``model.engine`` and hashed like every file; its facts (TensorRT version, compute capability,
-    L4T release) come from ``engine`` or from the ``<engine>.json`` build_engine wrote beside it, and go to the
-    manifest's ``engine`` (what run.py checks) and ``tensorrt``. An engine only runs on a device like the one
-    that built it: ship one only to such devices, otherwise ship none and build it there.
-
-    ``golden_probabilities``: the reference class probabilities for ``golden_images`` (the same model through
-    onnxruntime, in this process). ``run.py --selftest`` reproduces them with the same top-1 class and every
-    probability within ``tolerance`` on onnxruntime, ``trt_tolerance`` on a TensorRT engine.
     """
     from .tensorrt import PRECISIONS, tensorrt_available, trtexec_command
 

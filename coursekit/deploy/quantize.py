@@ -1,18 +1,5 @@
 """Smaller models: onnxruntime static INT8 (QDQ, per-channel), FP16, and the accuracy gate before packaging.
 
-INT8 follows onnxruntime's documented recipe (``onnxruntime.quantization``): first the pre-processing step
-``quant_pre_process`` (symbolic shape inference + graph optimisation, so every tensor has a shape and
-Conv+BN are fused before scales are chosen), then ``quantize_static`` in the **QDQ** format (Quantize/
-DequantizeLinear pairs around each quantised op: the format TensorRT reads for explicit quantisation),
-**per-channel** weight scales (one per output channel of a conv: far less error than one per tensor), and
-activation ranges measured on a **calibration set** drawn from the training data. The calibration method
-decides how a range is read from what was seen: ``minmax`` (the extremes: one outlier stretches the
-range), ``percentile`` (clip at e.g. the 99.999th percentile) or ``entropy`` (the range that keeps the
-histogram's information).
-
-FP16 uses onnxruntime's own converter (``onnxruntime.transformers.float16``, the same code as
-onnxconverter-common), keeping float32 inputs and outputs so the caller's code does not change.
-
 >>> accuracy_gate(0.90, 0.895, min_ratio=0.99).passed
 True
 >>> print(accuracy_gate(0.90, 0.85, min_ratio=0.99).message)      # doctest: +NORMALIZE_WHITESPACE
@@ -48,8 +35,7 @@ class CalibrationError(ValueError):
 
 def calibration_set(images: np.ndarray, n: int, seed: int = 0, minimum: int = MIN_CALIBRATION) -> np.ndarray:
     """``n`` images drawn at random (seeded, without replacement) from ``images`` (the *training* data:
-    calibrating on test images would leak them). Raises :class:`CalibrationError` when ``n < minimum`` or
-    there are fewer than ``n`` images.
+    calibrating on test images would leak them).
 
     >>> calibration_set(np.zeros((100, 2)), 64).shape
     (64, 2)
@@ -108,20 +94,7 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cal
                   method: str = "minmax", per_channel: bool = True, input_name: str = "images",
                   minimum: int = MIN_CALIBRATION, percentile: float = 99.999,
                   exclude_prefixes: tuple[str, ...] = (), for_tensorrt: bool = False) -> Path:
-    """Static INT8 quantisation of an FP32 ONNX file (pre-process -> QDQ, per-channel); atomic.
-
-    ``method``: ``"minmax"``, ``"percentile"`` or ``"entropy"`` (onnxruntime's ``CalibrationMethod``).
-    Default (``for_tensorrt=False``): activations unsigned 8-bit with a zero point (asymmetric, ``QUInt8``),
-    weights signed 8-bit (``QInt8``, symmetric): onnxruntime's U8S8 default on x86 CPUs.
-    ``for_tensorrt=True``: **symmetric signed INT8** for activations *and* weights (``QInt8``,
-    ``ActivationSymmetric``, ``WeightSymmetric``): every zero point is an int8 0; biases stay float
-    (``QuantizeBias=False``: an int32 bias DequantizeLinear is not a TensorRT Q/DQ type). TensorRT's explicit
-    quantisation takes only that (it supports signed symmetric INT8 Q/DQ scales, no zero-point shift);
-    onnxruntime runs it too (S8S8). :func:`tensorrt_qdq_problems` checks a file for it.
-    ``exclude_prefixes``: nodes whose name starts with one of these stay in float, e.g. ``("/model.23/",)``
-    for YOLO's detection head, whose output concatenates box coordinates (0..640 pixels) with class scores
-    (0..1): one INT8 scale for both rounds every score to zero, and the detector finds nothing.
-    """
+    """Static INT8 quantisation of an FP32 ONNX file (pre-process -> QDQ, per-channel); atomic."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 

@@ -1,18 +1,5 @@
 #!/usr/bin/env python3
-"""Run the packaged image classifier. Needs only NumPy and onnxruntime (TensorRT when present).
-
-    python run.py images.npy                  # uint8 (N, H, W, 3) RGB images -> predictions as JSON
-    python run.py --selftest                  # reproduce the golden predictions shipped with the package
-    python run.py images.npy --backend onnxruntime
-
-Before anything runs, every file listed in manifest.json is checked against its sha256: a modified model
-(or any other file) is refused. A TensorRT engine (model.engine) is used only when tensorrt imports and the
-engine was built for this TensorRT version, GPU and JetPack; otherwise onnxruntime runs model.onnx.
---selftest allows each backend its own tolerance (golden_outputs.json -> tolerance): onnxruntime made the golden
-outputs, a TensorRT FP16/INT8 engine reproduces them only approximately; the top-1 classes must always match.
---out is written atomically (a temporary file in the same folder, renamed into place).
-This file was written by coursekit.deploy.package and has no dependency on torch or coursekit.
-"""
+"""Run the packaged image classifier. Needs only NumPy and onnxruntime (TensorRT when present)."""
 import argparse
 import hashlib
 import json

@@ -1,20 +1,6 @@
 """TensorRT: build an engine (Python API) or print the equivalent ``trtexec`` command; read the logs; refuse
 engines built elsewhere.
 
-Written against NVIDIA's documented API (TensorRT Python API docs, "The Build Phase";
-https://docs.nvidia.com/deeplearning/tensorrt/latest/inference-library/python-api-docs.html): a
-``trt.Builder``, a network from ``trt.OnnxParser``, an optimisation profile for the dynamic batch axis, a
-builder config with a workspace memory-pool limit, and ``build_serialized_network``. Precision: FP16 sets
-``BuilderFlag.FP16``. INT8 comes from the QDQ ONNX (explicit quantisation: the scales are in the graph, no
-TensorRT calibrator). TensorRT >= 10 wants such a network *strongly typed* ("Use explicit quantization with
-Strong Typing. Precision-control build flags are not required and should not be specified", NVIDIA,
-"Explicit Quantization"), i.e. ``--stronglyTyped`` / ``NetworkDefinitionCreationFlag.STRONGLY_TYPED``;
-TensorRT 8.x (JetPack 5) needs ``--int8`` (plus ``--fp16`` for the layers left in float).
-
-An engine is compiled for one GPU (compute capability), one TensorRT version and, on Jetson, one
-JetPack/L4T release: it is not portable. :func:`engine_manifest` records those, and
-:func:`check_engine_compatible` refuses an engine whose manifest does not match the machine.
-
 >>> " ".join(trtexec_command("m.onnx", "m.engine", precision="int8", input_name="images", shape=(3, 96, 96),
 ...                          max_batch=8, trt_version="10.3.0"))     # doctest: +NORMALIZE_WHITESPACE
 'trtexec --onnx=m.onnx --saveEngine=m.engine --minShapes=images:1x3x96x96 --optShapes=images:1x3x96x96
@@ -56,9 +42,8 @@ def trtexec_command(onnx_path: str | os.PathLike, engine_path: str | os.PathLike
                     shape: Sequence[int], max_batch: int = 1, opt_batch: int = 1, workspace_mib: int = 1024,
                     trt_version: str | None = None, timing_cache: str | None = None) -> list[str]:
     """The ``trtexec`` command (as an argument list, no shell) that builds the same engine as
-    :func:`build_engine`. ``shape``: one input without the batch axis, e.g. ``(3, 96, 96)``; ``trt_version``
-    picks the INT8 flags (>= 10: ``--stronglyTyped``; 8.x: ``--int8 --fp16``), default 10.
-    ``--memPoolSize`` takes MiB without a suffix in both 8.x and 10.x."""
+    :func:`build_engine`.
+    """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
     if not 1 <= opt_batch <= max_batch:
@@ -77,10 +62,7 @@ def trtexec_command(onnx_path: str | os.PathLike, engine_path: str | os.PathLike
 
 
 def jetson_release(path: str = "/etc/nv_tegra_release") -> str | None:
-    """The L4T release on a Jetson (``"R36.3.0"``), read from /etc/nv_tegra_release; ``None`` elsewhere.
-
-    The file's first line looks like ``# R36 (release), REVISION: 3.0, GCID: 36191598, BOARD: generic, ...``.
-    """
+    """The L4T release on a Jetson (``"R36.3.0"``), read from /etc/nv_tegra_release; ``None`` elsewhere."""
     try:
         first = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()[0]
     except (OSError, IndexError):
@@ -139,10 +121,8 @@ def check_engine_compatible(built: dict, here: dict | None = None) -> None:
 
 def build_engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, *, precision: str, input_name: str,
                  shape: Sequence[int], max_batch: int = 1, opt_batch: int = 1, workspace_mib: int = 1024) -> dict:
-    """Build and save a TensorRT engine (atomic) with the Python API; returns its manifest (:func:`engine_record`:
-    the machine facts plus the engine's ``file`` name; also written beside it as ``<engine>.json``, where
-    :func:`~coursekit.deploy.package.write_package` reads it). Raises ``ImportError`` when TensorRT is not installed: use :func:`trtexec_command`
-    on the device instead."""
+    """Build and save a TensorRT engine (atomic) with the Python API; returns its manifest (:func:`engine_record`
+    plus the engine's ``file`` name), also written beside it as ``<engine>.json``."""
     import json
 
     import tensorrt as trt

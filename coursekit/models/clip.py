@@ -1,36 +1,10 @@
 """CLIP for Module 4: the real OpenCLIP weights, or the course's tiny stand-in trained on generated scenes.
 
-:func:`clip_model` is the one call a notebook makes. It returns a :class:`ClipModel` (``model``,
-``preprocess``, ``tokenizer``, ``is_standin``, ``info``) built by open_clip in both cases, so the notebook's
-code is the same whatever the weights:
-
-- **Real**: an OpenCLIP model with LAION-2B weights (``"ViT-B-32"``, the CPU-friendly default, or the
-  larger ``"ViT-B-16"``), downloaded once through the course's asset registry (checksummed) and loaded
-  with ``open_clip.create_model_and_transforms(name, pretrained=<the cached file>)``: open_clip reads the
-  local file and never downloads; its tokenizer (``SimpleTokenizer``) ships its BPE vocabulary inside the
-  package, so nothing here reaches the network.
-- **Stand-in** (offline, smoke profile or ``COURSEKIT_STANDINS=1``; loudly announced): no package ships
-  CLIP weights and random weights teach nothing, so the course trains its own tiny ``open_clip.CLIP``
-  contrastively, with open_clip's ``ClipLoss``, on inspection photos from the course's generator and
-  captions written from what the generator drew ("a close-up photo of a brass washer with a scratch, in
-  dim light."): open_clip's text transformer, read by open_clip's own tokenizer, and as image tower the
-  course's ResNet-9 started from Module 2's stand-in backbone (pre-trained on defects of *other* part
-  types; ``ClipRecipe`` in ``tools/build_clip_standin.py``, the build-time script that trained it, says why).
-  Some (part, defect) pairs are **held out** of training, so zero-shot accuracy on them is a measured
-  result, not a memorised one (``info["results"]``; the README in ``datasets/clip_standin``).
-
-The zero-shot API works on the ``model`` / ``preprocess`` / ``tokenizer`` triple of either:
-
 >>> clip = clip_model(settings())                                       # doctest: +SKIP
 >>> pred = zero_shot(clip.model, clip.preprocess, clip.tokenizer, images,
 ...                  PART_CLASS_NAMES, ENSEMBLE_TEMPLATES)              # doctest: +SKIP
 >>> pred.names[:3]                                                      # doctest: +SKIP
 ['washer', 'gear', 'plate']
-
-Rebuild the stand-in (deterministic on one machine; 21.5 minutes measured on 2 CPU cores shared with a
-training run), from the repository root::
-
-    python -m tools.build_clip_standin          # writes datasets/clip_standin
 """
 from __future__ import annotations
 
@@ -50,7 +24,7 @@ __all__ = [
     "SINGLE_TEMPLATE", "ENSEMBLE_TEMPLATES", "PART_CLASS_NAMES", "DEFECT_CLASS_NAMES",
     "clip_model", "real_clip_model", "standin_clip_model", "standin_root",
     "encode_images", "encode_texts", "zero_shot_classifier", "zero_shot", "zero_shot_logits",
-    "build_tiny_clip", "unpack_state", "standin_words", "standin_vocabulary", "UnknownWordWarning",
+    "build_tiny_clip", "unpack_state", "standin_words", "UnknownWordWarning",
 ]
 
 STANDIN_NAME = "clip_standin"
@@ -82,16 +56,7 @@ CLIP_MODELS: dict[str, ClipSpec] = {
 
 
 class ClipModel(NamedTuple):
-    """What :func:`clip_model` returns; unpacks as ``model, preprocess, tokenizer, is_standin, info = ...``.
-
-    Attributes:
-        model: an ``open_clip`` model (``encode_image``, ``encode_text``, ``logit_scale``), in eval mode.
-        preprocess: open_clip's inference transform, PIL image -> normalised tensor (C, S, S).
-        tokenizer: open_clip's tokenizer, list of str -> int64 tensor (T, context_length).
-        is_standin: ``True`` for the course's tiny stand-in (its numbers are not the real result).
-        info: what it is: name, architecture, weights file, embedding size, input size, licence, and for
-            the stand-in its recipe and measured zero-shot results.
-    """
+    """What :func:`clip_model` returns; unpacks as ``model, preprocess, tokenizer, is_standin, info = ...``."""
 
     model: nn.Module
     preprocess: Callable
@@ -102,12 +67,7 @@ class ClipModel(NamedTuple):
 
 def real_clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True,
                     device: str | None = None) -> ClipModel:
-    """The real OpenCLIP ``name`` (a key of :data:`CLIP_MODELS`) with its LAION-2B weights.
-
-    The weights come from the asset registry (downloaded once, sha256 checked); open_clip loads the local
-    file (``pretrained=<path>``; ``weights_only=True``, no code from the file runs). Raises
-    :class:`~coursekit.assets.AssetUnavailable` when they are not cached and cannot be downloaded.
-    """
+    """The real OpenCLIP ``name`` (a key of :data:`CLIP_MODELS`) with its LAION-2B weights."""
     import open_clip
 
     from ..assets import fetch
@@ -136,34 +96,24 @@ def real_clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True
 
 def clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True, device: str | None = None) -> ClipModel:
     """The real CLIP ``name`` when its weights are cached or can be downloaded; offline, the announced
-    stand-in (smoke profile, or ``COURSEKIT_STANDINS=1``). In the full profile without the weights it stops
-    with the offline error (how to pre-fetch them), never a silent fallback.
+    stand-in (smoke profile, or ``COURSEKIT_STANDINS=1``).
     """
-    from ..assets import AssetUnavailable
-    from ..config import env_flag, settings as _settings
-    from ..standins import announce_standin
+    from ..config import settings as _settings
+    from ..standins import real_or_standin
+
+    def by(clip):
+        held = clip.info.get("results", {}).get("heldout", {}).get("part", {}).get("ensemble")
+        return (f"a tiny CLIP ({clip.info['parameters'] / 1e6:.1f}M parameters) trained by the course on generated "
+                "inspection photos and their captions"
+                + (f"; zero-shot part type on held-out (part, defect) pairs: {held:.0%}" if held is not None else ""))
 
     S = settings or _settings()
-    try:
-        return real_clip_model(S, name, progress=progress, device=device)
-    except AssetUnavailable as err:
-        if not (S.smoke or env_flag("COURSEKIT_STANDINS")):
-            raise AssetUnavailable(
-                f"{err}\nOr run on the course's offline stand-in (its numbers are not the real result): "
-                "COURSEKIT_PROFILE=smoke, or COURSEKIT_STANDINS=1 for the full-size run.", err.reason) from None
-        clip = standin_clip_model(device=device or S.device)
-        r = clip.info.get("results", {})
-        held = r.get("heldout", {}).get("part", {}).get("ensemble")
-        announce_standin(
-            replaces=f"OpenCLIP {name} with LAION-2B weights ({CLIP_MODELS[name].imagenet_zero_shot:.1%} zero-shot "
-                     "ImageNet top-1)",
-            by=f"a tiny CLIP ({clip.info['parameters'] / 1e6:.1f}M parameters) trained by the course on "
-               "generated inspection photos and their captions"
-               + (f"; zero-shot part type on held-out (part, defect) pairs: {held:.0%}" if held is not None else ""),
-            why=f"the CLIP weights are not cached and this machine is offline ({err.reason or 'offline'})",
-            real_result="a real CLIP has seen 2 billion web images; it knows words the stand-in never read",
-        )
-        return clip
+    return real_or_standin(
+        S, lambda: real_clip_model(S, name, progress=progress, device=device),
+        lambda: standin_clip_model(device=device or S.device), what="CLIP", by=by,
+        replaces=(f"OpenCLIP {name} with LAION-2B weights ({CLIP_MODELS[name].imagenet_zero_shot:.1%} zero-shot "
+                  "ImageNet top-1)") if name in CLIP_MODELS else name,
+        real_result="a real CLIP has seen 2 billion web images; it knows words the stand-in never read")
 
 
 def _image_size(model: nn.Module) -> int:
@@ -216,11 +166,7 @@ def _normalise(x: np.ndarray) -> np.ndarray:
 
 def encode_images(model: nn.Module, preprocess: Callable, images, batch_size: int = 64,
                   progress: bool = False) -> np.ndarray:
-    """L2-normalised image embeddings, float32 (N, D).
-
-    ``images``: uint8 RGB (N, H, W, 3) (one array, or a list of (H, W, 3) arrays of any sizes) or PIL
-    images; each goes through ``preprocess`` (open_clip's resize, centre crop and normalisation).
-    """
+    """L2-normalised image embeddings, float32 (N, D)."""
     from PIL import Image
 
     if isinstance(images, np.ndarray):
@@ -279,8 +225,6 @@ def zero_shot_classifier(model: nn.Module, tokenizer: Callable, class_names, tem
     """The zero-shot classifier's weights, float32 (C, D): for each class, the mean of the normalised text
     embeddings of ``template.format(class_name)`` over ``templates``, normalised again (the CLIP paper's
     prompt ensemble; one template: just that prompt's embedding).
-
-    ``class_names``: a list of texts, or a dict ``label -> text`` (e.g. :data:`DEFECT_CLASS_NAMES`).
     """
     names = _names(class_names)
     templates = [templates] if isinstance(templates, str) else list(templates)
@@ -304,9 +248,6 @@ def zero_shot(model: nn.Module, preprocess: Callable, tokenizer: Callable, image
               image_features: np.ndarray | None = None):
     """Zero-shot classification: :class:`~coursekit.types.Classifications` with ``probs = softmax(logit_scale *
     image @ text.T)`` over ``class_names`` (the model's own learnt temperature, as in CLIP).
-
-    ``image_features``: embeddings already computed by :func:`encode_images` (then ``images`` is not read
-    and may be ``None``): encode a test set once, try many prompts.
     """
     from ..types import Classifications
 
@@ -337,18 +278,6 @@ def standin_words() -> list[str]:
     words |= {w for v in DEFECT_CLASS_NAMES.values() for w in v.split()}
     words |= {w for v in _MATERIAL_WORDS.values() for w in v.split()} | set(_COLOURS) | set(_LIGHTING)
     return sorted(words)
-
-
-def standin_vocabulary(tokenizer=None) -> list[int]:
-    """The token ids the stand-in's captions and prompts use (sorted): its token embedding stores only these
-    rows; every other word of the 49,408-token BPE vocabulary reads as a zero vector."""
-    import open_clip
-
-    tok = tokenizer or open_clip.SimpleTokenizer()
-    ids = {tok.sot_token_id, tok.eot_token_id}
-    for w in standin_words() + [".", ","]:
-        ids.update(tok.encode(w))
-    return sorted(ids)
 
 
 class UnknownWordWarning(UserWarning):
@@ -415,13 +344,7 @@ class CourseResNetTower(nn.Module):
 
 
 def build_tiny_clip(config: dict) -> nn.Module:
-    """An ``open_clip.CLIP`` (random weights) from a recipe's ``model_config()`` (``tools/build_clip_standin.py``).
-
-    ``vision_cfg`` is open_clip's (a ViT, or its CLIP ResNet when ``layers`` is a list), or
-    ``{"tower": "resnet9", "width": w, "image_size": s}`` for :class:`CourseResNetTower` (open_clip builds the
-    CLIP with a one-layer placeholder ViT, which is then replaced: the text tower, the logit scale and
-    every method are open_clip's).
-    """
+    """An ``open_clip.CLIP`` (random weights) from a recipe's ``model_config()`` (``tools/build_clip_standin.py``)."""
     import open_clip
     from open_clip.model import CLIPTextCfg, CLIPVisionCfg
 
@@ -469,7 +392,7 @@ def _preprocess(size: int, mean, std) -> Callable:
 
 
 def standin_clip_model(root: str | os.PathLike | None = None, device: str = "cpu") -> ClipModel:
-    """The course's stand-in (shipped weights, sha256 checked against its manifest). See the module docstring."""
+    """The course's stand-in (shipped weights, sha256 checked against its manifest)."""
     import open_clip
 
     folder = Path(root) if root is not None else standin_root()

@@ -1,19 +1,5 @@
 """Pre-trained backbones for Module 2: the real ImageNet ResNet-18, or the course's offline stand-in.
 
-:func:`pretrained_backbone` is the one call a notebook makes. With internet (or the file already cached)
-it returns ResNet-18 with torchvision's official ImageNet weights, through the asset registry
-(checksummed, loaded with ``weights_only=True``). Offline, in the smoke profile (or with
-``COURSEKIT_STANDINS=1``), it returns the course's **stand-in**, loudly announced: a small ResNet-9
-(width 16, 0.4M parameters) that the course pre-trained itself on the inspection generator's *other* part
-types (hex nuts, circlips, bolts, knobs: never the six parts of the inspection dataset), to tell ok parts
-from scratched, cracked and undrilled ones. Random weights would teach nothing about transfer; this
-stand-in still shows a real, measured (smaller) transfer effect, because what it learnt on other parts
-(what a scratch or a crack looks like on machined metal) is what the new task needs.
-
-The stand-in's weights are small enough to ship in the repository (``datasets/pretrained_standin``,
-with their sha256 in a manifest); ``tools/build_pretrain_standin.py``, the deterministic build-time script
-that made them, rebuilds them when the file is missing (about 20-35 minutes on 2 CPU cores).
-
 >>> spec = standin_backbone()                     # doctest: +SKIP
 >>> model = spec.create(pretrained=True)          # doctest: +SKIP
 >>> model.num_features                            # doctest: +SKIP
@@ -39,19 +25,7 @@ STANDIN_PARTS: tuple[str, ...] = ("hex_nut", "circlip", "bolt", "knob")
 STANDIN_NAME = "pretrained_standin"
 @dataclass
 class Backbone:
-    """A pre-trained feature extractor and how to feed it.
-
-    Attributes:
-        name: what it is (e.g. ``"resnet18-imagenet"``).
-        arch: the architecture (``"resnet18"`` or ``"resnet9-w16"``).
-        weights: the weights file (``None``: none, random init only).
-        mean, std: the normalisation the weights were trained with (``TensorLoader(mean=, std=)``).
-        input_size: the image side to feed (images are resized to it by :meth:`prepare`).
-        is_standin: ``True`` for the course's stand-in (its numbers are not the real result).
-        factory: ``factory(weights_or_None) -> nn.Module`` with a ``num_features`` attribute.
-        lr: head learning rates per strategy that differ from :data:`~coursekit.models.transfer.TRANSFER_SETTINGS`
-            (features of another scale need another step size); empty: use the settings' values.
-    """
+    """A pre-trained feature extractor and how to feed it."""
 
     name: str
     arch: str
@@ -87,10 +61,7 @@ class Backbone:
 # --- architectures ----------------------------------------------------------------------------------------
 
 def resnet9_backbone(width: int = 16, weights: str | os.PathLike | None = None) -> nn.Module:
-    """The course's ResNet-9 without its classifier: images -> ``8 * width`` features (global max pool, x 0.125).
-
-    ``weights``: a state dict file (e.g. the shipped stand-in), loaded with ``weights_only=True``.
-    """
+    """The course's ResNet-9 without its classifier: images -> ``8 * width`` features (global max pool, x 0.125)."""
     from .resnet9 import ResNet9
     from .transfer import load_weights
 
@@ -106,10 +77,6 @@ def resnet9_backbone(width: int = 16, weights: str | os.PathLike | None = None) 
 def imagenet_backbone(settings=None, progress: bool = True) -> Backbone:
     """ResNet-18 with the official ImageNet weights (downloaded once, checksummed). Raises
     :class:`~coursekit.assets.AssetUnavailable` when they are not cached and cannot be downloaded.
-
-    Images are upscaled to 192 pixels on a GPU (closer to the object scale ImageNet models saw), to 128 on
-    a CPU (about 2x cheaper than 192; a little less accurate), and kept at the dataset's 96 in the smoke
-    profile on a CPU (smoke checks the code in minutes, whatever is cached).
     """
     from ..assets import fetch
     from ..config import settings as _settings
@@ -134,7 +101,7 @@ def standin_root(root: str | os.PathLike | None = None) -> Path:
 
 
 def standin_backbone(root: str | os.PathLike | None = None) -> Backbone:
-    """The course's stand-in backbone (shipped weights, checksum verified). See the module docstring."""
+    """The course's stand-in backbone (shipped weights, checksum verified)."""
     folder = standin_root(root)
     from ..data.shipped import checked_weights
 
@@ -147,27 +114,15 @@ def standin_backbone(root: str | os.PathLike | None = None) -> Backbone:
 
 def pretrained_backbone(settings=None, progress: bool = True) -> Backbone:
     """The real ImageNet ResNet-18 when available; offline, the announced stand-in (smoke profile, or
-    ``COURSEKIT_STANDINS=1``). In the full profile without the weights it stops with the offline error
-    (how to pre-fetch them), never a silent fallback.
+    ``COURSEKIT_STANDINS=1``).
     """
-    from ..assets import AssetUnavailable
-    from ..config import env_flag, settings as _settings
-    from ..standins import announce_standin
+    from ..config import settings as _settings
+    from ..standins import real_or_standin
 
     S = settings or _settings()
-    try:
-        return imagenet_backbone(S, progress=progress)
-    except AssetUnavailable as err:
-        if not (S.smoke or env_flag("COURSEKIT_STANDINS")):
-            raise AssetUnavailable(
-                f"{err}\nOr run on the course's offline stand-in (its numbers are not the real result): "
-                "COURSEKIT_PROFILE=smoke, or COURSEKIT_STANDINS=1 for the full-size run.", err.reason) from None
-        spec = standin_backbone()
-        announce_standin(
-            replaces="ResNet-18 with ImageNet weights (torchvision, 11.7M parameters)",
-            by=f"ResNet-9 width {spec.info['recipe']['width']} pre-trained by the course on defects of other part "
-               f"types ({', '.join(spec.info['recipe']['parts'])})",
-            why=f"the ImageNet weights are not cached and this machine is offline ({err.reason or 'offline'})",
-            real_result="ImageNet features transfer to the inspection task; see 'What the real run shows' below",
-        )
-        return spec
+    return real_or_standin(
+        S, lambda: imagenet_backbone(S, progress=progress), standin_backbone, what="ImageNet",
+        replaces="ResNet-18 with ImageNet weights (torchvision, 11.7M parameters)",
+        by=lambda spec: (f"ResNet-9 width {spec.info['recipe']['width']} pre-trained by the course on defects of "
+                         f"other part types ({', '.join(spec.info['recipe']['parts'])})"),
+        real_result="ImageNet features transfer to the inspection task; see 'What the real run shows' below")

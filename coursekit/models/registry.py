@@ -1,8 +1,5 @@
 """A tiny timm-style model registry: build any course network from its name.
 
-Notebooks and configs name a model with a string (``"resnet9"``) and pass keyword arguments; the
-registry maps the name to the function that builds it.
-
 >>> from coursekit.models import create_model, list_models, count_parameters
 >>> "resnet9" in list_models()
 True
@@ -26,18 +23,7 @@ _MODELS: dict[str, Callable[..., nn.Module]] = {}
 
 
 def register_model(fn: F | None = None, *, name: str | None = None):
-    """Decorator that adds a model-building function to the registry under its name.
-
-    Use it bare (``@register_model``, the function's own name is the key) or with a name
-    (``@register_model(name="my_net")``). Registering a name again replaces the old entry, so
-    re-running a notebook cell that defines a model just works. Example::
-
-        @register_model
-        def tiny_mlp(num_classes=10):
-            return nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, num_classes))
-
-        model = create_model("tiny_mlp", num_classes=3)
-    """
+    """Decorator that adds a model-building function to the registry under its name."""
 
     def add(f: F) -> F:
         _MODELS[name or f.__name__] = f
@@ -52,10 +38,7 @@ def list_models(pattern: str = "*") -> list[str]:
 
 
 def create_model(name: str, **kwargs) -> nn.Module:
-    """Build the model registered as ``name``, passing ``kwargs`` to its builder.
-
-    Raises ``ValueError`` listing the available names if ``name`` is unknown.
-    """
+    """Build the model registered as ``name``, passing ``kwargs`` to its builder."""
     if name not in _MODELS:
         raise ValueError(f"unknown model {name!r}; available models: {', '.join(list_models()) or '(none)'}")
     return _MODELS[name](**kwargs)

@@ -1,28 +1,5 @@
 """ResNet-9 for 32x32 images, and the recipe that trains it to ~94% on CIFAR-10 in 24 epochs.
 
-The network comes from the DAWNBench CIFAR-10 speed race: David Page (Myrtle.ai, 2018, the blog series
-"How to train your ResNet") found that this 9-layer residual net reaches 94% test accuracy in 24 epochs;
-Keller Jordan's *airbench* later pushed the same ideas further. We rewrite it here in our own words::
-
-    prep     conv(3 -> 64)                                           32x32
-    layer1   conv(64 -> 128)  -> maxpool 2  -> residual(conv, conv)  16x16
-    layer2   conv(128 -> 256) -> maxpool 2                            8x8
-    layer3   conv(256 -> 512) -> maxpool 2  -> residual(conv, conv)   4x4
-    head     global max pool -> flatten -> linear(512 -> 10) -> x 0.125
-
-Every ``conv`` is a 3x3 convolution followed by BatchNorm and ReLU (:class:`ConvBN`). Design choices:
-
-- **Few, wide layers.** 8 convolutions plus a linear layer; each time the resolution halves the channels
-  double, so every stage costs about the same (~75M multiply-adds per image each, ~0.38G in all); on a
-  GPU this trains much faster per epoch than a deep, thin ResNet-18 or ResNet-56.
-- **Two residual blocks** (``x + body(x)``) keep gradients flowing; the layer in between needs none.
-- **Global max pool** instead of average pool: "is the feature anywhere in the image?".
-- **Logit scale 0.125.** The max-pooled features are large, so the raw logits start large and the
-  softmax saturates; multiplying them by 1/8 keeps the first epochs well behaved (it acts like a lower
-  learning rate for the last layer).
-- ``width`` scales every channel count (64 -> 128 -> 256 -> 512 for ``width=64``, ~6.57M parameters), so
-  the smoke profile can train ``width=16`` on a CPU through the same code.
-
 >>> import torch
 >>> model = ResNet9(num_classes=10, width=16)
 >>> model(torch.zeros(2, 3, 32, 32)).shape
@@ -80,14 +57,7 @@ class Residual(nn.Module):
 
 
 class ResNet9(nn.Module):
-    """The DAWNBench ResNet-9 (see the module docstring for the design).
-
-    Args:
-        num_classes: number of outputs (logits).
-        width: channels of the first layer; the others are 2x, 4x and 8x this. 64 is the original.
-        in_channels: 3 for colour images, 1 for grayscale.
-        logit_scale: the logits are multiplied by this (0.125 in the original).
-    """
+    """The DAWNBench ResNet-9."""
 
     def __init__(self, num_classes: int = 10, width: int = 64, in_channels: int = 3, logit_scale: float = 0.125):
         super().__init__()
@@ -146,32 +116,7 @@ def resnet9_recipe(
     batch_size: int = 512,
     loss_reduction: str = "mean",
 ) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.LambdaLR]:
-    """The optimizer and learning-rate schedule that train ResNet-9 to ~94% on CIFAR-10 in 24 epochs.
-
-    - SGD with Nesterov momentum 0.9 and weight decay, batch size 512.
-    - Learning rate: linear warm-up from 0 to ``peak_lr`` over the first 5/24 of training, then linear
-      decay to 0 at the end. The scheduler must be stepped **after every batch** (``fit`` does that).
-
-    The rest of the recipe lives elsewhere:
-
-    - loss: cross-entropy with label smoothing 0.2 (``fit(..., label_smoothing=0.2)``);
-    - data: random crop with 4 pixels of reflect padding, horizontal flip and one 8x8 cutout
-      (``TensorLoader(..., augment=Augment(crop_pad=4, flip=True, cutout=8))``);
-    - test: average the logits of each image and its mirror image (``evaluate(..., tta_flip=True)``).
-
-    **Sum versus mean loss.** Page's code sums the loss over the batch and uses learning rate
-    ``0.4 / 512`` with weight decay ``5e-4 * 512``. The gradient of a summed loss is ``batch_size`` times
-    the gradient of the mean, so this is *exactly* the same SGD update as a mean loss (PyTorch's default)
-    with learning rate 0.4 and weight decay 5e-4: ``lr * grad`` and ``lr * wd * w`` are unchanged.
-    ``loss_reduction="mean"`` (default, what ``fit`` uses) returns the second form, ``"sum"`` the first.
-
-    Example::
-
-        model = create_model("resnet9").to(device)
-        optimizer, scheduler = resnet9_recipe(model, steps_per_epoch=len(train_loader), epochs=24)
-        history = fit(model, train_loader, epochs=24, optimizer=optimizer, scheduler=scheduler,
-                      label_smoothing=0.2, val_loader=test_loader)
-    """
+    """The optimizer and learning-rate schedule that train ResNet-9 to ~94% on CIFAR-10 in 24 epochs."""
     if steps_per_epoch < 1 or epochs < 1:
         raise ValueError(f"steps_per_epoch and epochs must be >= 1; got {steps_per_epoch} and {epochs}")
     if not 0.0 <= warmup_fraction <= 1.0:

@@ -1,42 +1,5 @@
 """Segment Anything (SAM) for Module 4: the real checkpoints, or the course's tiny trained stand-in.
 
-:func:`sam_model` is the one call a notebook makes; it returns a ``segment_anything.modeling.Sam`` either
-way, so the notebook drives it with segment-anything's own :class:`~segment_anything.SamPredictor` and
-:class:`~segment_anything.SamAutomaticMaskGenerator`, and its code is the same for the stand-in and the
-real weights.
-
-- **Real**: Meta's checkpoints through the asset registry (:data:`SAM_ASSETS`: URL, sha256, size, licence;
-  downloaded once, checksummed). ViT-B (91M parameters, 375 MB) is the default: it is the one a CPU can run
-  (a few seconds per image embedding at 1024 x 1024; ViT-L and ViT-H are 3x and 7x larger for a few points of
-  mask quality). Loaded as ``sam_model_registry[kind](checkpoint=None)`` + ``torch.load(path,
-  weights_only=True)`` + ``load_state_dict``: segment-anything's own ``build_sam`` calls a plain
-  ``torch.load(f)``, which unpickles arbitrary objects on torch < 2.6.
-- **Stand-in** (offline: smoke profile, or ``COURSEKIT_STANDINS=1``; loudly announced): a SAM of the same
-  classes (``Sam``, ``ImageEncoderViT``, ``PromptEncoder``, ``MaskDecoder``, ``TwoWayTransformer``), 1.2M
-  parameters instead of 94M, 256-pixel input instead of 1024, that the course trained itself (the
-  build-time script ``tools/build_sam_standin.py``) on masks of the scene generator with SAM's recipe in
-  miniature: random box and point prompts from the ground-truth mask, one round of SAM's interactive
-  refinement (a point in the error region plus the previous mask as a prompt), three output masks
-  trained with the best-of-3 loss plus the single-mask token, focal + dice (20 : 1), and the
-  IoU-prediction head trained with MSE. It is trained on part types that are *not* in the course's
-  detection dataset (hex nuts, circlips, bolts, knobs), so its numbers on the six detection part types
-  measure prompted segmentation of parts it never saw. Random weights would teach nothing; its measured
-  IoUs are in ``datasets/sam_standin/README.md``.
-
-Lighter real models, for comparison (not registered): MobileSAM keeps SAM's prompt encoder and mask decoder
-and replaces the 89M-parameter ViT-B image encoder by a 5M TinyViT (about 10x less encoder time, a 40 MB
-checkpoint), but segment-anything has no TinyViT class: it needs the ``mobile_sam`` package (same
-``SamPredictor`` API). SAM 2 tiny (Hiera-T, 39M parameters) needs the ``sam2`` package, whose
-``SAM2ImagePredictor`` and config-file builder replace ``sam_model_registry`` and ``SamPredictor`` (masks
-and scores come back the same way), and adds video.
-
-Helpers shared by stand-in and real weights: :func:`mask_iou`, :func:`mask_iou_matrix`,
-:func:`box_mask` (the trivial box-as-mask baseline), :func:`predict_box`, :func:`predict_points`,
-:func:`interior_point`, :func:`time_predictor`, and a classical baseline with the
-same box-in, mask-out interface, :func:`grabcut_box` (OpenCV GrabCut). Images are RGB uint8 (H, W, 3);
-boxes are pixel ``(x0, y0, x1, y1)`` with x1/y1 exclusive (the course's convention); points are pixel
-``(x, y)``.
-
 >>> sam, is_standin, info = sam_model(ck.settings())              # doctest: +SKIP
 >>> predictor = SamPredictor(sam); predictor.set_image(image_rgb)  # doctest: +SKIP
 >>> mask, score = predict_box(predictor, (40, 52, 118, 130))       # doctest: +SKIP
@@ -58,7 +21,7 @@ from ..assets import ASSETS, Asset
 __all__ = [
     "SAM_ASSETS", "SAM_KINDS", "STANDIN_NAME", "TinySamArch",
     "sam_model", "load_sam_checkpoint", "tiny_sam", "standin_sam", "standin_root",
-    "mask_iou", "mask_iou_matrix", "box_mask", "interior_point", "random_point", "predict_box", "predict_points",
+    "mask_iou", "box_mask", "interior_point", "random_point", "predict_box", "predict_points",
     "time_predictor", "grabcut_box", "amg_thresholds", "STANDIN_AMG_THRESHOLDS", "sync",
 ]
 
@@ -97,11 +60,7 @@ def _asset(name: str) -> Asset:
 
 
 def load_sam_checkpoint(path: str | os.PathLike, kind: str = "vit_b"):
-    """A real SAM of ``kind`` (``vit_b``, ``vit_l``, ``vit_h``) with the weights in ``path``.
-
-    Built empty by ``sam_model_registry[kind](checkpoint=None)``, then the state dict is read with
-    ``torch.load(..., weights_only=True)`` (tensors only, no code from the file) and loaded strictly.
-    """
+    """A real SAM of ``kind`` (``vit_b``, ``vit_l``, ``vit_h``) with the weights in ``path``."""
     from segment_anything import sam_model_registry
 
     if kind not in SAM_KINDS:
@@ -116,41 +75,35 @@ def load_sam_checkpoint(path: str | os.PathLike, kind: str = "vit_b"):
 
 
 def sam_model(settings=None, kind: str = "vit_b", progress: bool = True):
-    """The SAM a notebook uses: ``(sam, is_standin, info)``.
-
-    ``kind``: ``"vit_b"`` (default; the one a CPU can run), ``"vit_l"``, ``"vit_h"``, or ``"standin"`` (the
-    course's tiny SAM, announced). A real kind downloads its checkpoint once through the asset registry
-    (checksummed). When it is not cached and cannot be downloaded, the smoke profile (or
-    ``COURSEKIT_STANDINS=1``) gets the announced stand-in; the full profile stops with the offline error
-    (how to pre-fetch it), never a silent fallback. The model is in eval mode on ``settings.device``.
-    ``info``: what was loaded (``kind``, ``img_size``, ``params``, and the asset or the stand-in's manifest).
-    """
-    from ..assets import AssetUnavailable, fetch
-    from ..config import env_flag, settings as _settings
+    """The SAM a notebook uses: ``(sam, is_standin, info)``."""
+    from ..assets import fetch
+    from ..config import settings as _settings
+    from ..standins import real_or_standin
 
     S = settings or _settings()
     if kind != "standin" and kind not in SAM_KINDS:
         raise ValueError(f"unknown SAM kind {kind!r}; valid: {', '.join(SAM_KINDS)}, standin")
     if kind == "standin":
+        from ..standins import announce_standin
+
         sam, manifest = standin_sam()
-        _announce(manifest, "kind='standin' was asked for")
+        banner = _banner("vit_b")
+        announce_standin(why="kind='standin' was asked for", replaces=banner["replaces"],
+                         by=banner["by"]((None, None, {"manifest": manifest})), real_result=banner["real_result"])
         return sam.to(S.device), True, _standin_info(sam, manifest)
     asset = _asset(SAM_KINDS[kind])
-    try:
+
+    def real():
         path = fetch(asset, home=S.home, progress=progress, offline=S.offline)
-    except AssetUnavailable as err:
-        if not (S.smoke or env_flag("COURSEKIT_STANDINS")):
-            raise AssetUnavailable(
-                f"{err}\nOr run on the course's offline stand-in (its numbers are not the real result): "
-                "COURSEKIT_PROFILE=smoke, or COURSEKIT_STANDINS=1 for the full-size run.", err.reason) from None
+        sam = load_sam_checkpoint(path, kind)
+        return sam.to(S.device), False, {"kind": kind, "asset": asset.name, "weights": str(path),
+                                         "img_size": sam.image_encoder.img_size, "params": _count(sam)}
+
+    def standin():
         sam, manifest = standin_sam()
-        _announce(manifest, f"the SAM {kind} weights are not cached and this machine is offline "
-                            f"({err.reason or 'offline'})", kind)
         return sam.to(S.device), True, _standin_info(sam, manifest)
-    sam = load_sam_checkpoint(path, kind)
-    info = {"kind": kind, "asset": asset.name, "weights": str(path), "img_size": sam.image_encoder.img_size,
-            "params": _count(sam)}
-    return sam.to(S.device), False, info
+
+    return real_or_standin(S, real, standin, what=f"SAM {kind}", **_banner(kind))
 
 
 def _count(model) -> int:
@@ -161,35 +114,25 @@ def _standin_info(sam, manifest: dict) -> dict:
     return {"kind": "standin", "img_size": sam.image_encoder.img_size, "params": _count(sam), "manifest": manifest}
 
 
-def _announce(manifest: dict, why: str, kind: str = "vit_b") -> None:
-    from ..standins import announce_standin
+def _banner(kind: str) -> dict:
+    def by(loaded) -> str:
+        manifest = loaded[2]["manifest"]
+        a, m = manifest["arch"], manifest.get("metrics", {}).get("test", {})
+        measured = (f"; on unseen part types it reaches box-prompt mask IoU {m['box_iou']:.2f} "
+                    f"(the box itself as the mask: {m['box_as_mask_iou']:.2f})") if "box_iou" in m else ""
+        return (f"a tiny SAM (the same classes, ViT {a['embed_dim']}x{a['depth']}, {a['img_size']} px, "
+                f"{manifest['params'] / 1e6:.1f}M parameters) trained by the course on generated parts{measured}")
 
-    a = manifest["arch"]
-    m = manifest.get("metrics", {}).get("test", {})
-    measured = (f"; on unseen part types it reaches box-prompt mask IoU {m['box_iou']:.2f} "
-                f"(the box itself as the mask: {m['box_as_mask_iou']:.2f})") if "box_iou" in m else ""
-    announce_standin(
-        replaces=f"Segment Anything {kind.replace('_', '-').upper()} (Meta, {_REAL_PARAMS[kind]} parameters at 1024 px)",
-        by=f"a tiny SAM (the same classes, ViT {a['embed_dim']}x{a['depth']}, {a['img_size']} px, "
-           f"{manifest['params'] / 1e6:.1f}M parameters) trained by the course on generated parts{measured}",
-        why=why,
-        real_result="SAM segments objects of any kind zero-shot; see 'What the real run shows' below",
-    )
+    return dict(replaces=f"Segment Anything {kind.replace('_', '-').upper()} (Meta, {_REAL_PARAMS[kind]} parameters "
+                         "at 1024 px)", by=by,
+                real_result="SAM segments objects of any kind zero-shot; see 'What the real run shows' below")
 
 
 # --- the tiny SAM ---------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class TinySamArch:
-    """The stand-in's architecture: segment-anything's classes at a small width and input size.
-
-    SAM ViT-B for comparison: img_size 1024, patch 16, embed_dim 768, depth 12, 12 heads, window 14 with
-    global attention in blocks (2, 5, 8, 11), prompt_dim 256, decoder mlp 2048, 8 heads, mask_in_chans 16.
-    ``pe_scale`` scales the random frequencies of the prompt encoder's positional code (SAM: 1). Measured
-    on the stand-in's recipe (400 steps, train IoU of the single-mask token): scale 3 never left the "empty
-    mask" phase, 1 left it after about 200 steps, 0.25 after about 100 and ended 0.03 higher; from scratch,
-    smoother positional codes make the prompt-to-pixel matching easier to find.
-    """
+    """The stand-in's architecture: segment-anything's classes at a small width and input size."""
 
     img_size: int = 256
     patch_size: int = 16
@@ -207,11 +150,7 @@ class TinySamArch:
 
 
 def tiny_sam(arch: TinySamArch = TinySamArch()):
-    """A ``segment_anything.modeling.Sam`` of the given (small) size, randomly initialised, in eval mode.
-
-    Built exactly like segment-anything's ``_build_sam`` (LayerNorm eps 1e-6, relative positions, windowed
-    attention with some global blocks, 3 multimask outputs, 3-layer IoU head), only smaller.
-    """
+    """A ``segment_anything.modeling.Sam`` of the given (small) size, randomly initialised, in eval mode."""
     from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 
     if arch.img_size % arch.patch_size:
@@ -250,10 +189,7 @@ def standin_root(root: str | os.PathLike | None = None) -> Path:
 
 
 def standin_sam(root: str | os.PathLike | None = None):
-    """The course's tiny SAM: ``(sam, manifest)``; the weights' sha256 is checked against the manifest.
-
-    Not announced: :func:`sam_model` is the call that announces it.
-    """
+    """The course's tiny SAM: ``(sam, manifest)``; the weights' sha256 is checked against the manifest."""
     folder = standin_root(root)
     from ..data.shipped import checked_weights
 
@@ -291,18 +227,6 @@ def mask_iou(a, b) -> float | np.ndarray:
     union = np.logical_or(a, b).sum(axis=(-2, -1))
     iou = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
     return float(iou) if np.ndim(iou) == 0 else iou.astype(np.float64)
-
-
-def mask_iou_matrix(a, b) -> np.ndarray:
-    """Pairwise IoU of two sets of bool masks, ``(N, H, W)`` x ``(M, H, W)`` -> ``(N, M)`` (like ``box_iou``)."""
-    a, b = _bool_masks(a, "a"), _bool_masks(b, "b")
-    if a.ndim != 3 or b.ndim != 3 or a.shape[1:] != b.shape[1:]:
-        raise ValueError(f"need (N, H, W) and (M, H, W) masks of one size; got {a.shape} and {b.shape}")
-    fa = a.reshape(len(a), -1).astype(np.float32)
-    fb = b.reshape(len(b), -1).astype(np.float32)
-    inter = fa @ fb.T
-    union = fa.sum(1)[:, None] + fb.sum(1)[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1), 1.0).astype(np.float64)
 
 
 def _check_box(box_xyxy, shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -347,14 +271,7 @@ def _check_image(image) -> np.ndarray:
 
 
 def grabcut_box(image_rgb, box_xyxy, iters: int = 5) -> np.ndarray:
-    """OpenCV GrabCut initialised with a box: the classical segmenter behind SAM's box-in, mask-out interface.
-
-    ``cv2.grabCut(..., cv2.GC_INIT_WITH_RECT)``: pixels outside the box are background, those inside
-    "probably foreground"; colour models (5-component GMMs) and a graph cut alternate ``iters`` times.
-    Returns a bool (H, W) mask (definite + probable foreground). The box is clipped to the image; an empty
-    box, one outside the image, or one that covers the whole image (no background left to learn from)
-    raises ``ValueError``; a non-uint8 or non-RGB image raises ``TypeError`` / ``ValueError``.
-    """
+    """OpenCV GrabCut initialised with a box: the classical segmenter behind SAM's box-in, mask-out interface."""
     import cv2
 
     image = _check_image(image_rgb)
@@ -375,11 +292,7 @@ def grabcut_box(image_rgb, box_xyxy, iters: int = 5) -> np.ndarray:
 
 
 def predict_box(predictor, box_xyxy) -> tuple[np.ndarray, float]:
-    """One mask for a box prompt: ``(bool (H, W) mask, predicted IoU)`` from a ``SamPredictor`` with its image set.
-
-    Uses SAM's single-mask output (``multimask_output=False``), the one SAM's authors recommend for an
-    unambiguous prompt such as a box.
-    """
+    """One mask for a box prompt: ``(bool (H, W) mask, predicted IoU)`` from a ``SamPredictor`` with its image set."""
     box = np.asarray(box_xyxy, dtype=np.float64)
     if box.shape != (4,) or not np.isfinite(box).all():
         raise ValueError(f"box must be 4 finite numbers (x0, y0, x1, y1); got {box_xyxy!r}")
@@ -390,12 +303,7 @@ def predict_box(predictor, box_xyxy) -> tuple[np.ndarray, float]:
 
 
 def predict_points(predictor, points, labels, multimask: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Masks for point prompts: ``(bool (K, H, W) masks, (K,) predicted IoUs)``, K = 3 with ``multimask``, else 1.
-
-    ``points``: (N, 2) pixel ``(x, y)``; ``labels``: (N,) 1 = on the object, 0 = not on it. With one point the
-    prompt is ambiguous (a hole, the part, the part and its neighbour): keep the 3 masks and pick one, e.g.
-    by the predicted IoU (``masks[scores.argmax()]``).
-    """
+    """Masks for point prompts: ``(bool (K, H, W) masks, (K,) predicted IoUs)``, K = 3 with ``multimask``, else 1."""
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim == 1 and pts.shape == (2,):
         pts = pts[None]

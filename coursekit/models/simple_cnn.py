@@ -1,8 +1,5 @@
 """A small plain convolutional network: the baseline to compare ResNet-9 against, and the test model.
 
-``depth`` blocks of conv-BN-ReLU + 2x2 max pool, doubling the channels each time, then global average
-pooling and a linear layer. No skip connections, nothing clever.
-
 >>> import torch
 >>> SimpleCNN(num_classes=10, width=8)(torch.zeros(2, 3, 32, 32)).shape
 torch.Size([2, 10])
@@ -20,14 +17,7 @@ __all__ = ["SimpleCNN", "simple_cnn"]
 
 
 class SimpleCNN(nn.Module):
-    """``depth`` x (conv 3x3 -> BatchNorm -> ReLU -> maxpool 2) -> global average pool -> linear.
-
-    Args:
-        num_classes: number of outputs (logits).
-        width: channels of the first block; block ``i`` has ``width * 2**i``.
-        in_channels: 3 for colour images, 1 for grayscale.
-        depth: number of blocks; each halves the resolution (3 blocks: 32x32 -> 4x4).
-    """
+    """``depth`` x (conv 3x3 -> BatchNorm -> ReLU -> maxpool 2) -> global average pool -> linear."""
 
     def __init__(self, num_classes: int = 10, width: int = 32, in_channels: int = 3, depth: int = 3):
         super().__init__()

@@ -1,15 +1,5 @@
 """Transfer learning: a pre-trained backbone with a new head, frozen or fine-tuned.
 
-The seed article's core workflow: *take a pre-trained model, freeze most of it, and fine-tune a small head
-for your task.* Three strategies, one class:
-
-- ``strategy="frozen"``: the backbone is a fixed feature extractor; only the new head learns. Its
-  BatchNorm layers stay in eval mode too, so their running statistics do not drift (a frozen backbone
-  whose BatchNorm statistics keep updating is not frozen).
-- ``strategy="finetune"``: everything learns, usually with a smaller learning rate for the backbone
-  (:func:`param_groups`).
-- ``strategy="scratch"``: the same architecture from random weights (the baseline to beat).
-
 >>> import torch
 >>> model = TransferClassifier(resnet18_backbone(), num_classes=4, strategy="frozen")
 >>> model(torch.zeros(2, 3, 64, 64)).shape, count_trainable(model)
@@ -53,11 +43,7 @@ def transfer_setting(settings=None) -> dict:
 
 def load_weights(module: nn.Module, path: str | Path, strict: bool = True,
                  ignore: tuple[str, ...] = ()) -> nn.Module:
-    """Load a state dict file into ``module`` with ``torch.load(..., weights_only=True)`` (data, never code).
-
-    Accepts a plain state dict or a coursekit checkpoint (``{"model": state_dict, ...}``). Keys starting
-    with one of ``ignore`` are dropped first (e.g. ``("fc.",)``: an old classification layer).
-    """
+    """Load a state dict file into ``module`` with ``torch.load(..., weights_only=True)`` (data, never code)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weights file {path} does not exist")
@@ -79,12 +65,7 @@ def load_weights(module: nn.Module, path: str | Path, strict: bool = True,
 
 
 def resnet18_backbone(weights: str | Path | None = None) -> nn.Module:
-    """torchvision's ResNet-18 without its classification layer: images -> 512 features.
-
-    ``weights``: ``None`` (random init), ``"imagenet"`` (the official ImageNet weights through the asset
-    registry, checksummed) or the path of a state dict file (e.g. the course's own pre-trained stand-in).
-    The returned module has ``.num_features == 512``.
-    """
+    """torchvision's ResNet-18 without its classification layer: images -> 512 features."""
     import torchvision
 
     net = torchvision.models.resnet18(weights=None)
@@ -100,14 +81,7 @@ def resnet18_backbone(weights: str | Path | None = None) -> nn.Module:
 
 
 class TransferClassifier(nn.Module):
-    """``backbone`` (images -> features) followed by a new linear ``head`` (features -> classes).
-
-    Args:
-        backbone: a module with a ``num_features`` attribute (see :func:`resnet18_backbone`).
-        num_classes: outputs of the new head.
-        strategy: ``"frozen"``, ``"finetune"`` or ``"scratch"`` (see the module docstring). For
-            ``"scratch"`` the caller passes a randomly initialised backbone; this class only records it.
-    """
+    """``backbone`` (images -> features) followed by a new linear ``head`` (features -> classes)."""
 
     def __init__(self, backbone: nn.Module, num_classes: int, strategy: str = "frozen"):
         super().__init__()
@@ -137,11 +111,7 @@ def count_trainable(model: nn.Module) -> int:
 
 
 def param_groups(model: TransferClassifier, lr: float, backbone_lr_factor: float = 0.1) -> list[dict]:
-    """Optimizer parameter groups: the head at ``lr``, the backbone (if trainable) at ``lr * factor``.
-
-    A pre-trained backbone already holds good features; a smaller step keeps fine-tuning from wrecking
-    them in the first noisy steps. For ``"scratch"`` both use ``lr``.
-    """
+    """Optimizer parameter groups: the head at ``lr``, the backbone (if trainable) at ``lr * factor``."""
     groups = [{"params": list(model.head.parameters()), "lr": lr, "name": "head"}]
     backbone = [p for p in model.backbone.parameters() if p.requires_grad]
     if backbone:
@@ -155,8 +125,6 @@ def param_groups(model: TransferClassifier, lr: float, backbone_lr_factor: float
 def subset_per_class(labels, k: int, seed: int = 0, num_classes: int | None = None):
     """Indices of ``k`` examples of each class, drawn at random (seeded); the first ``k`` of a larger
     draw with the same seed are the same ones, so the subsets of a labels curve are nested.
-
-    Raises ``ValueError`` naming the class when a class has fewer than ``k`` examples.
 
     >>> subset_per_class([0, 1, 0, 1, 0, 1], 2, seed=0).size
     4
@@ -218,11 +186,6 @@ def labels_to_reach(ks, accuracies, target: float) -> float | None:
 
 def label_saving_factor(ks, pretrained_acc, scratch_acc) -> dict:
     """How many times fewer labels the pre-trained model needs to match the from-scratch model's best.
-
-    The target is the scratch curve's accuracy at the largest ``k``; the factor is ``k_max`` divided by
-    the labels the pre-trained curve needs to reach it (:func:`labels_to_reach`). If the pre-trained
-    model is already there at the smallest ``k`` the factor is a lower bound (``"at_least": True``); if
-    it never gets there the factor is ``None``.
 
     >>> label_saving_factor([5, 50, 500], [0.8, 0.9, 0.95], [0.3, 0.6, 0.9])["factor"]
     10.0

@@ -1,28 +1,4 @@
-"""Ultralytics YOLO for Module 3, safe without internet (classrooms without Wi-Fi, CI).
-
-Ultralytics reaches for the network in several places of its own: an online check at import (a DNS
-lookup), a PyPI update check when training starts, anonymous usage events, pip auto-install of missing
-requirements, downloads of weights (``yolo11n.pt``), of the AMP-check model and of the Arial fonts its
-plots use (the dataset check asks for the font on *every* training, plots or not), and GitHub release
-look-ups. This module switches each one off through ultralytics' own environment variables, settings
-and training arguments, and takes the pre-trained weights from the course's asset registry instead
-(checksummed, cached, pre-fetched with ``coursekit fetch yolo11n``).
-
-A notebook needs three calls::
-
-    S = ck.settings()
-    model, is_standin = yolo_model(S)                 # real YOLO11n weights, or the announced stand-in
-    best, metrics = train_yolo(model, yolo_data_yaml(detection_root()), epochs=S.pick(full=60, smoke=1),
-                               imgsz=S.pick(full=320, smoke=64), batch=16, device=S.device,
-                               project=ck.writable_home(S.home) / "runs" / "yolo", name="parts", seed=S.seed)
-    dets = predict_detections(model, images)          # list[Detections], one per image
-
-Order matters once: ultralytics reads ``YOLO_CONFIG_DIR``, ``YOLO_OFFLINE`` and ``YOLO_AUTOINSTALL``
-when it is *first imported*. :func:`yolo_model` calls :func:`offline_ultralytics` before it imports
-ultralytics; call ``offline_ultralytics(S)`` yourself before any ``from ultralytics import ...`` of
-your own. If ultralytics was imported first, :func:`offline_ultralytics` still applies the same
-choices to the running process and warns (see its docstring).
-"""
+"""Ultralytics YOLO for Module 3, safe without internet (classrooms without Wi-Fi, CI)."""
 from __future__ import annotations
 
 import hashlib
@@ -35,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from ..assets import ASSETS, Asset, AssetUnavailable, fetch
-from ..config import Settings, env_flag
+from ..assets import ASSETS, Asset, fetch
+from ..config import Settings
 from ..files import atomic_copy, atomic_write_text
 from ..config import settings as _settings
-from ..standins import announce_standin
+from ..standins import real_or_standin
 
 __all__ = ["YOLO_ASSETS", "UltralyticsSetup", "offline_ultralytics", "ultralytics_config_dir", "yolo_model",
            "yolo_weights", "val_predictions",
@@ -69,15 +45,7 @@ _FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")
 
 @dataclass(frozen=True)
 class UltralyticsSetup:
-    """What :func:`offline_ultralytics` put in place.
-
-    Attributes:
-        config_dir: ultralytics' settings folder in use (``USER_CONFIG_DIR``).
-        settings_file: its ``settings.json``.
-        fonts: the local font files ``check_font`` finds instead of downloading Arial.
-        imported_before: True when ultralytics had been imported before the first call, so its import-time
-            choices had to be applied to the running process (a warning said so).
-    """
+    """What :func:`offline_ultralytics` put in place."""
 
     config_dir: Path
     settings_file: Path
@@ -91,8 +59,7 @@ _WARNED: set[str] = set()  # cache folders already warned about (one warning eac
 
 def ultralytics_config_dir(settings: Settings | None = None) -> Path:
     """The folder given to ultralytics as ``YOLO_CONFIG_DIR``: ``<cache>/ultralytics`` (under the learner's own
-    folder when the cache is a shared, read-only one: :func:`coursekit.config.writable_home`). Ultralytics keeps
-    its ``settings.json`` (and the fonts) in the ``Ultralytics`` sub-folder of it.
+    folder when the cache is a shared, read-only one: :func:`coursekit.config.writable_home`).
 
     >>> ultralytics_config_dir(Settings(home=Path("/tmp/ck"))).as_posix()
     '/tmp/ck/ultralytics'
@@ -119,12 +86,7 @@ def _place_fonts(folder: Path) -> tuple[Path, ...]:
 
 
 def _runtime_flags() -> list[str]:
-    """Apply YOLO_OFFLINE / YOLO_AUTOINSTALL / sync=False to an ultralytics imported before they were set.
-
-    These module constants are computed from those variables and settings at import; when ultralytics came
-    first they hold the online values, so they get the ones the variables would have given. Returns what
-    changed (nothing when ultralytics was imported after :func:`offline_ultralytics`).
-    """
+    """Apply YOLO_OFFLINE / YOLO_AUTOINSTALL / sync=False to an ultralytics imported before they were set."""
     import ultralytics.utils as uu
     from ultralytics.utils import checks
 
@@ -143,28 +105,6 @@ def _runtime_flags() -> list[str]:
 
 def offline_ultralytics(settings: Settings | None = None) -> UltralyticsSetup:
     """Make ultralytics work without the network, through its own variables and settings. Idempotent.
-
-    1. Environment, read by ultralytics at import: ``YOLO_CONFIG_DIR=<cache>/ultralytics`` (its settings file
-       and fonts live in the course cache, never in ``~/.config``), ``YOLO_OFFLINE=1`` (no online check; the
-       update check, usage events and pip auto-install all need it) and ``YOLO_AUTOINSTALL=0``.
-    2. Its settings (``settings.json`` in that folder): ``sync=False``, no Platform ``api_key``, every
-       experiment-tracker integration off, its datasets/weights/runs folders inside the course folder.
-    3. Fonts: ultralytics' dataset check calls ``check_font("Arial.ttf")`` on every training, plots or not,
-       and downloads it when missing. A copy of matplotlib's DejaVu Sans (shipped with matplotlib, free
-       licence) is placed as ``Arial.ttf`` and ``Arial.Unicode.ttf`` in the settings folder, where
-       ``check_font`` looks first, so plots stay on and nothing is downloaded. (DejaVu covers Latin, Greek
-       and Cyrillic labels; CJK class names would draw as boxes.)
-
-    The course never lets ultralytics download anything, online or not: pre-trained weights come from the
-    asset registry (:func:`yolo_model`), the AMP check is never started (:func:`yolo_amp`), and dataset
-    YAMLs are local (:func:`yolo_data_yaml`, no ``download:`` key).
-
-    Call it before the first ``import ultralytics`` (:func:`yolo_model` does). If ultralytics was imported
-    earlier, the import-time choices are applied to the running process instead (its ``ONLINE`` and
-    ``AUTOINSTALL`` flags, the usage events switch, the settings above for this process only: the settings
-    file it already loaded, e.g. ``~/.config/Ultralytics/settings.json``, is left as it is), the fonts are
-    registered with matplotlib, where ``check_font`` looks second, and a ``RuntimeWarning`` says so; its
-    import-time online check (a DNS lookup) has already happened then.
 
     >>> setup = offline_ultralytics(S)                     # doctest: +SKIP
     >>> setup.settings_file                                # doctest: +SKIP
@@ -231,48 +171,23 @@ def _asset_for(name: str) -> Asset:
 def yolo_weights(settings: Settings | None = None, name: str = "yolo11n", progress: bool = True) -> tuple[str, bool]:
     """What to hand ``ultralytics.YOLO(...)``, offline-safe: ``(weights, is_standin)``.
 
-    The cached, checksummed COCO checkpoint's path (downloaded once when online), or, offline in the smoke
-    profile (or with ``COURSEKIT_STANDINS=1``), ``"<name>.yaml"``: the same architecture with random weights,
-    announced by a banner. The full profile without the weights raises
-    :class:`~coursekit.assets.AssetUnavailable` with the command that pre-fetches them. Ultralytics' network
-    calls are switched off first (:func:`offline_ultralytics`), so import ``YOLO`` after this call.
-
     >>> weights, is_standin = yolo_weights(S)              # doctest: +SKIP
     >>> model = YOLO(weights, task="detect")                # doctest: +SKIP
     """
     S = settings or _settings()
     asset = _asset_for(name)
     offline_ultralytics(S)
-    try:
-        return str(fetch(asset, home=S.home, progress=progress, offline=S.offline)), False
-    except AssetUnavailable as err:
-        if not (S.smoke or env_flag("COURSEKIT_STANDINS")):
-            raise AssetUnavailable(
-                f"{err}\nOr run on the course's offline stand-in ({name} with random weights; its numbers are not the "
-                "real result): COURSEKIT_PROFILE=smoke, or COURSEKIT_STANDINS=1 for the full-size run.",
-                err.reason) from None
-        announce_standin(
-            replaces=f"{name} pre-trained on COCO (official Ultralytics weights, {asset.filename})",
-            by=f"the same {name} architecture built from {name}.yaml with random weights (no pre-training)",
-            why=f"the {name} weights are not cached and this machine is offline ({err.reason or 'offline'})",
-            real_result="fine-tuned from COCO weights the detector should reach a higher mAP in the same epochs; "
-                        "that number is the learner's measurement (coursekit fetch yolo11n, then the full profile)",
-        )
-        return f"{name}.yaml", True
+    return real_or_standin(
+        S, lambda: (str(fetch(asset, home=S.home, progress=progress, offline=S.offline)), False),
+        lambda: (f"{name}.yaml", True), what=name, note=f"{name} with random weights; ",
+        replaces=f"{name} pre-trained on COCO (official Ultralytics weights, {asset.filename})",
+        by=f"the same {name} architecture built from {name}.yaml with random weights (no pre-training)",
+        real_result="fine-tuned from COCO weights the detector should reach a higher mAP in the same epochs; "
+                    "that number is the learner's measurement (coursekit fetch yolo11n, then the full profile)")
 
 
 def yolo_model(settings: Settings | None = None, name: str = "yolo11n", progress: bool = True):
     """The YOLO detector to fine-tune: ``(model, is_standin)``.
-
-    - Real: the official COCO-pre-trained weights through the asset registry (cached, checksummed;
-      downloaded once when online and not ``COURSEKIT_OFFLINE``). Ultralytics loads them from the cache path,
-      so it never looks for them online.
-    - Stand-in, when the weights are not cached and cannot be downloaded, in the smoke profile (or with
-      ``COURSEKIT_STANDINS=1``): the same architecture built from ultralytics' ``<name>.yaml`` with random
-      weights (nothing downloaded), announced with :func:`~coursekit.standins.announce_standin`. It runs
-      the same code; its accuracy after a short training is far below the pre-trained model's.
-    - Full profile without the weights: :class:`~coursekit.assets.AssetUnavailable` with the command that
-      pre-fetches them (``coursekit fetch yolo11n``); never a silent fallback.
 
     >>> model, is_standin = yolo_model(ck.settings())     # doctest: +SKIP
     >>> model.task, is_standin                            # doctest: +SKIP
@@ -314,11 +229,6 @@ def yolo_setting(settings: Settings | None = None) -> dict:
 def yolo_amp(device: str) -> bool | str:
     """The ``amp`` training argument that never starts ultralytics' AMP check.
 
-    That check (``check_amp``, ultralytics/utils/checks.py:987) runs when ``amp`` is True or ``"fp16"`` on a
-    GPU and downloads an extra model (yolo26n.pt) to compare FP32 and FP16 outputs. ``"bf16"`` skips it
-    (trainer.py:414) and needs no loss scaling; it is used on GPUs with native bfloat16 (Ampere and newer).
-    Elsewhere the answer is ``False``: on CPU and MPS ultralytics trains in FP32 anyway.
-
     >>> yolo_amp("cpu")
     False
     """
@@ -337,16 +247,6 @@ def train_yolo(model, data_yaml: str | os.PathLike, *, epochs: int, imgsz: int, 
                project: str | os.PathLike, name: str, seed: int, workers: int = 0, amp: bool | str | None = None,
                plots: bool = True, **overrides: Any):
     """Train (fine-tune) ``model`` on a YOLO dataset; return ``(path of best.pt, metrics)``.
-
-    A thin wrapper over ``model.train`` with the offline-safe arguments: ``amp`` from :func:`yolo_amp` (never
-    the AMP check's download), ``plots`` on (the font is local, see :func:`offline_ultralytics`),
-    ``exist_ok=True`` (a rerun writes into the same ``project/name`` folder), ``seed`` with
-    ``deterministic=True``, ``val=True`` (mAP on the ``val`` split after each epoch), ``workers=0`` (data
-    loading in the main process: right for small CPUs and notebooks). ``overrides`` go to ``model.train``
-    as they are (e.g. ``lr0=0.002, patience=10, cache=True``). Afterwards ``model`` holds the best weights.
-
-    ``metrics`` is ultralytics' ``DetMetrics`` of the last validation: ``metrics.box.map50``,
-    ``metrics.box.map`` (mAP50-95), ``metrics.results_dict``.
 
     >>> best, metrics = train_yolo(model, "data.yaml", epochs=1, imgsz=64, batch=4, device="cpu",
     ...                            project=tmp, name="run", seed=0)      # doctest: +SKIP
@@ -380,16 +280,6 @@ def train_yolo(model, data_yaml: str | os.PathLike, *, epochs: int, imgsz: int, 
 def yolo_data_yaml(root: str | os.PathLike | None = None, test_split: str = "test",
                    out_dir: str | os.PathLike | None = None) -> Path:
     """A copy of a YOLO dataset's ``data.yaml`` whose ``test`` is ``test_split``, with absolute paths.
-
-    Ultralytics resolves only ``train``, ``val`` and ``test``; to score another split (``test_shifted``)
-    with ``model.val(data=..., split="test")`` the copy points ``test`` at it. Every split path becomes
-    absolute (``path`` is the dataset folder), so the file works from any folder. It is written to
-    ``out_dir`` (default ``<cache>/yolo_data``) under a name made of the dataset folder's name, a short hash
-    of its absolute path and the split, atomically (a temporary file renamed into place).
-
-    ``root``: the dataset folder or its ``data.yaml`` (default: the course's ``parts_detection``).
-    The split is the yaml's own key when it has one (``test_shifted: images/test_shifted``), else
-    ``images/<test_split>``; it must exist.
 
     >>> yaml_file = yolo_data_yaml(test_split="test_shifted")          # doctest: +SKIP
     >>> metrics = model.val(data=str(yaml_file), split="test")          # doctest: +SKIP
@@ -458,11 +348,6 @@ def predict_detections(model, images, conf: float = 0.001, iou: float = 0.7, img
                        device: str | None = None, max_det: int = 300) -> list:
     """Run ``model`` on images; return one :class:`~coursekit.types.Detections` per image, in order.
 
-    ``images``: a path, a list of paths, an RGB uint8 array (H, W, 3) or (N, H, W, 3), or a list of them.
-    ``conf=0.001`` keeps the low-confidence boxes, as mAP needs (raise it, e.g. 0.25, to draw them);
-    ``iou`` is the NMS threshold. ``imgsz=None`` uses the size the checkpoint was trained at (640 for the
-    official weights). Results are read one at a time (``stream=True``), so long lists fit in memory.
-
     >>> dets = predict_detections(model, images[:2], conf=0.25)       # doctest: +SKIP
     >>> [len(d) for d in dets]                                        # doctest: +SKIP
     [4, 3]
@@ -483,22 +368,7 @@ def predict_detections(model, images, conf: float = 0.001, iou: float = 0.7, img
 def val_detections(model, data_yaml: str | os.PathLike, split: str, *, imgsz: int, device: str,
                    project: str | os.PathLike, name: str, batch: int = 16, images: list | None = None,
                    **overrides: Any):
-    """Ultralytics' own ``model.val()`` on one split, *and* the boxes it scored, as Detections.
-
-    Returns ``(metrics, preds)``: ultralytics' ``DetMetrics`` (``metrics.box.map50``, ``metrics.box.map``)
-    and one :class:`~coursekit.types.Detections` per image, read back from the ``predictions.json`` that
-    ``save_json=True`` writes (COCO results format; ultralytics numbers the classes 1..K there). Scoring
-    ``preds`` with :func:`coursekit.detection_metrics.mean_average_precision` reproduces ultralytics' mAP:
-    the cross-check of the two implementations on the *same* boxes.
-
-    Those boxes are not what :func:`predict_detections` returns: ``val()`` runs NMS with
-    ``multi_label=True`` (one box may be kept once per class scoring above 0.001), which raises mAP; a
-    deployed detector (``predict``) keeps one class per box. Report the number of the pipeline you ship.
-
-    ``images``: the split's image files in the order wanted (default: sorted by name). Every image must
-    appear in the json's ``image_id`` (the file stem) or get an empty Detections; an ``image_id`` that
-    matches no image raises ``ValueError``.
-    """
+    """Ultralytics' own ``model.val()`` on one split, *and* the boxes it scored, as Detections."""
     data_yaml = Path(data_yaml)
     args = dict(data=str(data_yaml.resolve()), split=split, imgsz=int(imgsz), batch=int(batch), device=str(device),
                 project=str(Path(project).resolve()), name=str(name), exist_ok=True, save_json=True, plots=False,

@@ -1,8 +1,5 @@
 """The course's seeded procedural scene generator: industrial parts photographed on backgrounds.
 
-One generator serves every module: a CIFAR-10 stand-in (Module 1), part/defect classification,
-YOLO boxes, SAM masks and classical geometry (angles) later, with domain presets to measure shift.
-
 >>> from coursekit.scenes import SceneGenerator, PARTS
 >>> scene = SceneGenerator(size=(96, 128), objects_per_scene=(2, 4), seed=1).render(0)
 >>> scene.image.shape, scene.boxes.shape[1], len(PARTS)

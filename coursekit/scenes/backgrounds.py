@@ -1,10 +1,5 @@
 """Backgrounds: table, belt and floor textures that parts lie on.
 
-Textures are either procedural (``belt``, ``steel``, ``wood``, ``paper``, made once from a fixed seed) or
-crops of images bundled *inside* the scikit-image wheel (``brick``, ``gravel``, ``grass``, ``moon``,
-``camera``, ``coffee``); none needs a download. Each scene crops one at a random place, rotation and
-zoom, then tints it.
-
 >>> import numpy as np
 >>> bg = render_background("brick", 64, 64, np.random.default_rng(0))
 >>> bg.shape, bg.dtype
@@ -27,15 +22,7 @@ _TEX = 512  # side of every source texture
 
 @dataclass(frozen=True)
 class Background:
-    """One background texture and how to colour it.
-
-    Attributes:
-        name: registry key.
-        source: ``"skimage:<function>"`` or ``"procedural"``.
-        color: base RGB in [0, 1] for grey textures (ignored for colour ones).
-        contrast: how strongly the texture modulates the base colour.
-        crop: fraction of the texture's side that one image shows (zoom range).
-    """
+    """One background texture and how to colour it."""
 
     name: str
     source: str
@@ -111,10 +98,7 @@ def _load_skimage(func: str) -> np.ndarray | None:
 
 @functools.lru_cache(maxsize=None)
 def texture(name: str) -> tuple[np.ndarray, ...]:
-    """The texture pyramid of ``name`` (level 0 = 512 x 512, each next level half size), cached.
-
-    Grey textures are normalised to zero mean and unit std; colour ones stay RGB in [0, 1].
-    """
+    """The texture pyramid of ``name`` (level 0 = 512 x 512, each next level half size), cached."""
     spec = BACKGROUNDS[name]
     img = None
     if spec.source.startswith("skimage:"):
@@ -138,10 +122,7 @@ def _tint(rng: np.random.Generator, saturation: float) -> np.ndarray:
 
 def render_background(name: str, h: int, w: int, rng: np.random.Generator, *, tint: float = 0.0,
                       brightness: float = 1.0) -> np.ndarray:
-    """A float32 RGB (h, w, 3) background in about [0, 1]: a random crop of texture ``name``.
-
-    ``tint`` is the saturation of a random colour cast, ``brightness`` a multiplier.
-    """
+    """A float32 RGB (h, w, 3) background in about [0, 1]: a random crop of texture ``name``."""
     if name not in BACKGROUNDS:
         raise ValueError(f"unknown background {name!r}; valid: {', '.join(sorted(BACKGROUNDS))}")
     spec = BACKGROUNDS[name]

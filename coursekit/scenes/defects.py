@@ -1,25 +1,5 @@
 """Defects: scratches, cracks and missing holes drawn on a part through the generator's defect hook.
 
-Each renderer edits a :class:`~coursekit.scenes.render.PartCanvas` in place, before the part is shaded,
-and only where the part has material, so lighting, shadows, blur and noise treat the defect like the
-rest of the surface. A defect's ``severity`` in [0, 1] sets how visible it is (contrast, width, length):
-
-=================  ============================================================================
-``scratch``        one or two thin, slightly curved lines across the surface, brighter or darker
-                   than the metal; faint at low severity (below ~0.2 they vanish in the noise).
-``crack``          a dark, jagged, branching line that starts at the outer edge or at a hole's rim.
-``missing_hole``   one of the part's holes (its ``spec.holes()`` are the reference) was not drilled
-                   through: filled flush (severity >= 0.6, a faint drill mark left) or a blind pit
-                   that looks like a hole until you see that no background shows through it.
-``stain``          an oil stain or fingerprint: a soft dark blotch. *Not* a defect (a nuisance that
-                   inspection must ignore).
-=================  ============================================================================
-
-:func:`defect_hook` turns a list of :class:`Defect` into the ``hook(canvas, rng)`` that
-:class:`~coursekit.scenes.SceneGenerator` calls. The hook draws from its *own* random stream, never from
-the part's, so a sample and its defect-free twin (the same scene without the hook) are identical except
-on and right around the defect.
-
 >>> from coursekit.scenes import SceneGenerator
 >>> hook = defect_hook([Defect("crack", 0.8)], seed=(0, 1))
 >>> scene = SceneGenerator(96, parts=("flange",), seed=0, defect_hook=hook).render(0)
@@ -47,12 +27,7 @@ _ONE = float(1 << _SHIFT)
 
 @dataclass(frozen=True)
 class Defect:
-    """One defect to draw.
-
-    Attributes:
-        kind: one of :data:`DEFECT_KINDS`.
-        severity: 0 (invisible) .. 1 (obvious); sets contrast, width and length.
-    """
+    """One defect to draw."""
 
     kind: str
     severity: float
@@ -101,12 +76,7 @@ def _random_material_point(canvas: PartCanvas, rng: np.random.Generator, erode: 
 # --- the renderers -----------------------------------------------------------------------------------------
 
 def draw_scratch(canvas: PartCanvas, rng: np.random.Generator, severity: float) -> bool:
-    """One or two thin, gently curved scratches across the part; bright (burnished) or dark (gouged).
-
-    Contrast is 0 up to severity 0.1 and grows linearly above: at 0.15 a
-    scratch is lost in the noise, at 0.3 faint, at 0.6 plain to see. Bright on dark materials, dark on
-    light ones (either on mid tones). Returns ``False`` if the part has no surface to scratch.
-    """
+    """One or two thin, gently curved scratches across the part; bright (burnished) or dark (gouged)."""
     rad = canvas.radius
     shape = canvas.mask.shape
     start = _random_material_point(canvas, rng, erode=max(int(0.08 * rad), 1))
@@ -176,11 +146,7 @@ def _walk(canvas: PartCanvas, rng: np.random.Generator, p: np.ndarray, heading: 
 
 
 def draw_crack(canvas: PartCanvas, rng: np.random.Generator, severity: float) -> bool:
-    """A dark, jagged crack running in from the outer edge or a hole's rim, with one or two branches.
-
-    Severity sets its length (0.25 .. 0.7 of the part's radius), width and darkness (a faint hairline
-    at 0.2, black from 0.7; nothing below 0.08).
-    """
+    """A dark, jagged crack running in from the outer edge or a hole's rim, with one or two branches."""
     rad = canvas.radius
     pts, inward = _edge_points(canvas)
     if len(pts) == 0:
@@ -240,14 +206,7 @@ def _hole_regions(canvas: PartCanvas) -> list[np.ndarray]:
 
 
 def fill_hole(canvas: PartCanvas, rng: np.random.Generator, severity: float) -> bool:
-    """Leave one of the part's holes undrilled (holes overlapping it, e.g. a keyway, go with it).
-
-    The part is re-rasterised without that hole, so the filled spot has the exact relief of the face
-    around it. ``severity >= 0.6``: filled flush, with a faint centre-drill mark that fades as severity
-    grows. Below: a blind pit (drilled, not through): dark like a hole, but nothing shows through it,
-    so it gets harder to tell from a real hole as severity falls. Returns ``False`` for a part
-    without holes, or when the hole is outside the patch.
-    """
+    """Leave one of the part's holes undrilled (holes overlapping it, e.g. a keyway, go with it)."""
     spec = canvas.spec
     holes = [i for i, p in enumerate(spec.prims) if p.is_hole]
     if not holes:
@@ -322,11 +281,7 @@ def draw_defect(canvas: PartCanvas, defect: Defect, rng: np.random.Generator) ->
 
 def defect_hook(defects: Sequence[Defect],
                 seed: int | Sequence[int]) -> Callable[[PartCanvas, np.random.Generator], list[str]]:
-    """The ``hook(canvas, rng) -> drawn kinds`` that draws ``defects`` in order (missing holes first).
-
-    The hook ignores the ``rng`` the generator passes and draws from ``np.random.default_rng(seed)``,
-    so the part's own random stream (its texture, its highlights) is the same with or without it.
-    """
+    """The ``hook(canvas, rng) -> drawn kinds`` that draws ``defects`` in order (missing holes first)."""
     order = sorted(defects, key=lambda d: d.kind != "missing_hole")
 
     def hook(canvas: PartCanvas, rng: np.random.Generator) -> list[str]:

@@ -1,15 +1,5 @@
 """Domains: the ranges a scene's lighting, background, camera and layout are drawn from.
 
-A :class:`Domain` is a frozen bag of ``(low, high)`` ranges. Every scene samples its own values inside
-them, so one domain is a *distribution* of photos, and two domains differ the way two factories do:
-
-- ``"source"``: the lab bench the course trains on (neutral top-left light, belt/steel/gravel/brick
-  backgrounds, light blur and noise).
-- ``"target"``: the same line in another hall (warmer light from other angles, some new backgrounds,
-  a bit more blur, noise and clutter): a mild shift.
-- ``"shifted"``: a real domain shift (dim, low, coloured light from anywhere, backgrounds never seen in
-  ``source``, strong vignette, heavy blur, sensor noise and JPEG artefacts, more clutter and occlusion).
-
 >>> DOMAINS["source"].blur_sigma
 (0.0, 0.35)
 >>> get_domain("shifted").name
@@ -27,31 +17,7 @@ Range = tuple[float, float]
 
 @dataclass(frozen=True)
 class Domain:
-    """Ranges that scenes are sampled from (each ``(low, high)``, drawn uniformly per scene).
-
-    Attributes:
-        name: the domain's name (also seeds its random streams).
-        light_intensity: key-light strength (1 = nominal exposure).
-        light_azimuth_deg: where the key light comes *from*, degrees counter-clockwise from the image's
-            +x axis as seen in the image (135 = top-left).
-        light_elevation_deg: key-light height above the table (90 = straight above; low = long shadows).
-        ambient: ambient light level.
-        gradient_strength: linear brightness fall-off across the image, towards the light.
-        vignette_strength: darkening of the corners.
-        color_temperature_k: light colour in kelvin (6500 = neutral, lower = warmer/yellower, higher = bluer).
-        backgrounds: names from :data:`coursekit.scenes.backgrounds.BACKGROUNDS` to pick from.
-        background_tint: saturation of a random colour cast on the background.
-        background_brightness: multiplier on the background's own brightness.
-        shadow_strength: darkness of the soft cast shadows (0 = none).
-        blur_sigma: Gaussian blur (defocus) in output pixels.
-        noise_std: Gaussian read noise, in [0, 1] intensity units.
-        shot_noise: photon (shot) noise scale: std = shot_noise * sqrt(intensity).
-        jpeg_quality: JPEG re-encoding quality range, or ``None`` for no compression.
-        object_scale: multiplier on the generator's object size.
-        rotation_deg: in-plane rotation range of the parts, degrees.
-        clutter: how many distractor pieces (pins, pebbles, swarf, chips), ``(min, max)`` inclusive.
-        occlusion_prob: chance that each distractor is placed over a part (partial occlusion).
-    """
+    """Ranges that scenes are sampled from (each ``(low, high)``, drawn uniformly per scene)."""
 
     name: str
     light_intensity: Range = (0.9, 1.1)
@@ -109,46 +75,19 @@ class Domain:
 
 DOMAINS: dict[str, Domain] = {
     "source": Domain(name="source"),
-    "target": Domain(
-        name="target",
-        light_intensity=(0.8, 1.05),
-        light_azimuth_deg=(20.0, 200.0),
-        light_elevation_deg=(35.0, 60.0),
-        ambient=(0.25, 0.38),
-        gradient_strength=(0.05, 0.25),
-        vignette_strength=(0.05, 0.25),
-        color_temperature_k=(3800.0, 5200.0),
-        backgrounds=("belt", "steel", "moon", "wood", "paper"),
-        background_tint=(0.05, 0.25),
-        blur_sigma=(0.2, 0.6),
-        noise_std=(0.008, 0.02),
-        shot_noise=(0.005, 0.02),
-        jpeg_quality=(70.0, 95.0),
-        object_scale=(0.8, 1.1),
-        clutter=(0, 3),
-        occlusion_prob=0.25,
-    ),
-    "shifted": Domain(
-        name="shifted",
-        light_intensity=(0.5, 0.8),
-        light_azimuth_deg=(0.0, 360.0),
-        light_elevation_deg=(18.0, 38.0),
-        ambient=(0.12, 0.25),
-        gradient_strength=(0.25, 0.5),
-        vignette_strength=(0.25, 0.5),
-        color_temperature_k=(2800.0, 3800.0),
-        backgrounds=("grass", "coffee", "camera", "wood", "moon"),
-        background_tint=(0.1, 0.3),
-        background_brightness=(0.7, 1.2),
-        shadow_strength=(0.5, 0.75),
-        blur_sigma=(0.5, 1.0),
-        noise_std=(0.015, 0.035),
-        shot_noise=(0.015, 0.04),
-        jpeg_quality=(40.0, 75.0),
-        object_scale=(0.7, 1.15),
-        clutter=(1, 4),
-        occlusion_prob=0.4,
-    ),
+    "target": Domain(name="target", light_intensity=(0.8, 1.05), light_azimuth_deg=(20.0, 200.0),
+        light_elevation_deg=(35.0, 60.0), ambient=(0.25, 0.38), gradient_strength=(0.05, 0.25),
+        vignette_strength=(0.05, 0.25), color_temperature_k=(3800.0, 5200.0),
+        backgrounds=("belt", "steel", "moon", "wood", "paper"), background_tint=(0.05, 0.25), blur_sigma=(0.2, 0.6),
+        noise_std=(0.008, 0.02), shot_noise=(0.005, 0.02), jpeg_quality=(70.0, 95.0), object_scale=(0.8, 1.1),
+        clutter=(0, 3), occlusion_prob=0.25),
+    "shifted": Domain(name="shifted", light_intensity=(0.5, 0.8), light_azimuth_deg=(0.0, 360.0),
+        light_elevation_deg=(18.0, 38.0), ambient=(0.12, 0.25), gradient_strength=(0.25, 0.5),
+        vignette_strength=(0.25, 0.5), color_temperature_k=(2800.0, 3800.0),
+        backgrounds=("grass", "coffee", "camera", "wood", "moon"), background_tint=(0.1, 0.3),
+        background_brightness=(0.7, 1.2), shadow_strength=(0.5, 0.75), blur_sigma=(0.5, 1.0),
+        noise_std=(0.015, 0.035), shot_noise=(0.015, 0.04), jpeg_quality=(40.0, 75.0), object_scale=(0.7, 1.15),
+        clutter=(1, 4), occlusion_prob=0.4),
 }
 
 

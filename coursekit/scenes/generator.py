@@ -1,10 +1,5 @@
 """The seeded scene generator: parts on a background, photographed, with their annotations.
 
-:class:`SceneGenerator` renders scene ``index`` of a (seed, domain) pair; the same triple always gives
-the same bytes, whatever else was rendered before (each scene, part and distractor has its own random
-stream, ``np.random.default_rng([seed, domain.code, index, ...])``). One scene has a background, soft
-shadows, the annotated parts, clutter, uneven coloured light, blur, sensor noise and maybe JPEG.
-
 >>> gen = SceneGenerator(size=64, domain="source", seed=0)
 >>> scene = gen.render(3)
 >>> scene.image.shape, scene.image.dtype, len(scene.objects)
@@ -40,19 +35,7 @@ _MIN_SIZE = 16
 
 @dataclass
 class SceneObject:
-    """One annotated part in a scene (distractors are never annotated).
-
-    Attributes:
-        part: part name, e.g. ``"gear"``.
-        class_id: index of ``part`` in the generator's ``parts``.
-        box_xyxy: float32 (4,) tight box of the *visible* mask, in pixels (x0, y0, x1, y1), x1/y1 exclusive.
-        mask: bool (H, W) visible pixels (holes and occluded parts excluded).
-        angle_deg: in-plane rotation applied to the part, counter-clockwise as seen in the image.
-        center_xy: the part's centre in pixels (pixel i spans [i, i + 1)).
-        scale: the part's bounding-circle diameter as a fraction of the image's shorter side.
-        defects: names of the defects a defect hook drew on it (empty for clean parts).
-        material: the name of the material it was rendered in, e.g. ``"steel"`` or ``"plastic"``.
-    """
+    """One annotated part in a scene (distractors are never annotated)."""
 
     part: str
     class_id: int
@@ -67,19 +50,7 @@ class SceneObject:
 
 @dataclass
 class Scene:
-    """A rendered image with its annotations.
-
-    Attributes:
-        image: uint8 RGB (H, W, 3).
-        objects: the annotated parts, in drawing order (later ones may occlude earlier ones).
-        domain: the domain's name.
-        index: the scene's index.
-        seed: the generator's seed.
-        conditions: the values this scene drew from its domain's ranges (``light_intensity``,
-            ``light_azimuth_deg``, ``light_elevation_deg``, ``ambient``, ``exposure`` (how bright a flat
-            surface is lit, about 1 in ``source``), ``background``, ``blur_sigma``, ``noise_std``,
-            ``jpeg_quality``, ...): for slicing a test set by condition.
-    """
+    """A rendered image with its annotations."""
 
     image: np.ndarray
     objects: list[SceneObject]
@@ -139,19 +110,6 @@ def _check_range(name: str, value, lo_min: float, integer: bool = False) -> tupl
 
 class SceneGenerator:
     """Renders seeded, annotated scenes of parts in a domain.
-
-    Args:
-        size: output side in pixels (int) or ``(h, w)``; at least 16.
-        domain: a preset name (``"source"``, ``"target"``, ``"shifted"``) or a :class:`Domain`.
-        seed: the dataset's seed.
-        parts: the part classes to draw from (class ids index this tuple).
-        objects_per_scene: ``(min, max)`` annotated parts per scene (an int means exactly that many); a
-            crowded frame may hold fewer (placement gives up after 30 tries; hidden parts are dropped).
-        centred: one part filling most of the frame, CIFAR-style (default: when at most one object).
-        object_size: ``(low, high)`` bounding-circle diameter as a fraction of the shorter side
-            (default (0.62, 0.9) when centred, else (0.15, 0.32)); the domain's ``object_scale`` multiplies it.
-        supersample: render at this many times the output size, then area-downsample (anti-aliasing).
-        defect_hook: ``hook(canvas, rng) -> list[str]``, called on every annotated part before shading.
 
     >>> SceneGenerator(32, domain="nowhere")
     Traceback (most recent call last):
@@ -271,14 +229,7 @@ class SceneGenerator:
 
     # --- a scene ------------------------------------------------------------------------------------------
     def render(self, index: int, part: str | int | None = None, draw_objects: bool = True) -> Scene:
-        """Render scene ``index``.
-
-        Args:
-            index: which scene (any non-negative int); same index -> same scene.
-            part: force the first part's class (name or class id) instead of drawing it at random.
-            draw_objects: ``False`` leaves the annotated parts (and their shadows) out but keeps every
-                other pixel, noise included: the empty scene behind the annotations.
-        """
+        """Render scene ``index``."""
         if not isinstance(index, (int, np.integer)) or isinstance(index, bool) or index < 0:
             raise ValueError(f"index must be a non-negative int; got {index!r}")
         index = int(index)
@@ -376,10 +327,6 @@ def make_object_dataset(n: int, size: int | tuple[int, int] = 32, seed: int = 0,
                         parts: Sequence[str] = PARTS, progress: bool = True,
                         offset: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """A class-balanced image-classification set: one centred part per image, CIFAR-style framing.
-
-    Returns ``(images uint8 (n, H, W, 3), labels int64 (n,), class names)``. Each class gets ``n // k``
-    images (the first ``n % k`` classes one more), in a deterministic shuffled order. Image ``i`` is
-    scene ``offset + i`` of the generator, so two calls with disjoint index ranges never share an image.
 
     >>> x, y, names = make_object_dataset(20, size=32, progress=False)
     >>> x.shape, y.dtype, sorted(np.bincount(y).tolist()) == [2] * 10, names[0]

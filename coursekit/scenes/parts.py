@@ -1,11 +1,5 @@
 """Parts: the ten machined/moulded part shapes, the distractor pieces, and their materials.
 
-A part is a :class:`PartSpec`: drawing primitives (discs, polygons, thick lines) in *unit* coordinates
-(x right, y down, the whole part inside the unit circle) with a relief level each; a level of ``HOLE``
-cuts through. Every builder takes a random generator, so each instance varies (tooth count, hole sizes,
-aspect ratio...) while its class stays recognisable by **shape**. Materials are sampled from one
-distribution for every class, so colour never tells the class.
-
 >>> import numpy as np
 >>> spec = build_part("gear", np.random.default_rng(0))
 >>> spec.name, len(spec.prims) > 2, spec.radius() <= 1.0 + 1e-6
@@ -30,11 +24,7 @@ HOLE = -1.0  # level of a primitive that cuts a hole through the part
 
 @dataclass
 class Prim:
-    """One drawing primitive in unit part coordinates.
-
-    ``kind``: ``"circle"`` (``pts`` = [[cx, cy]], ``r``), ``"poly"`` (``pts`` (K, 2), filled) or
-    ``"line"`` (``pts`` (K, 2) polyline, ``r`` = half width). ``level``: relief height, or ``HOLE``.
-    """
+    """One drawing primitive in unit part coordinates."""
 
     kind: str
     pts: np.ndarray
@@ -48,16 +38,7 @@ class Prim:
 
 @dataclass
 class PartSpec:
-    """A part instance: primitives drawn in order, plus how its edges and surface look.
-
-    Attributes:
-        name: part (or distractor) name.
-        prims: primitives, drawn in order (later ones overwrite earlier ones).
-        bevel: width of the rounded edge, as a fraction of the part's radius.
-        thickness: height of the rounded edge (relief units = fraction of radius).
-        finish: surface the part was made with: ``"turned"``, ``"brushed"``, ``"cast"`` or ``None``
-            (use the material's own).
-    """
+    """A part instance: primitives drawn in order, plus how its edges and surface look."""
 
     name: str
     prims: list[Prim] = field(default_factory=list)
@@ -356,18 +337,7 @@ def build_part(name: str, rng: np.random.Generator) -> PartSpec:
 
 @dataclass(frozen=True)
 class Material:
-    """How a surface reflects light.
-
-    Attributes:
-        name: material family.
-        albedo: base RGB in [0, 1].
-        diffuse: Lambert weight.
-        specular: highlight weight.
-        shininess: Blinn-Phong exponent (higher = tighter highlight).
-        metallic: highlights take the albedo's colour (metal) instead of white (plastic).
-        finish: default surface texture: ``"brushed"``, ``"turned"``, ``"cast"`` or ``"grain"``.
-        roughness: amplitude of the surface texture.
-    """
+    """How a surface reflects light."""
 
     name: str
     albedo: tuple[float, float, float]

@@ -1,14 +1,5 @@
 """Rendering: rasterise a part, shade it from a height map, cast its shadow, then light and "shoot" the scene.
 
-The look of a photo comes from a few cheap steps, all in NumPy/OpenCV:
-
-1. :func:`rasterize` draws the part's primitives into a material mask and a relief-level map.
-2. :func:`shade` builds a height map (distance-transform bevel + blurred relief + surface texture),
-   takes its normals and lights them (Lambert key + fill light, ambient, Blinn-Phong highlight).
-3. :func:`soft_shadow` blurs the mask into a shadow that the generator offsets away from the light.
-4. :func:`illumination`, :func:`kelvin_gains`, :func:`sensor_noise` and :func:`jpeg` add the uneven
-   light, its colour, the camera's noise and compression.
-
 >>> import numpy as np
 >>> from coursekit.scenes.parts import build_part, sample_material
 >>> rng = np.random.default_rng(0)
@@ -53,26 +44,7 @@ class Light:
 
 @dataclass
 class PartCanvas:
-    """One part rasterised in its own square patch (render resolution), before shading.
-
-    A defect hook (Module 2) receives this and may edit ``mask``/``level``/``albedo_gain`` in place:
-    draw a scratch into ``level``, fill a hole from ``spec.holes()`` using ``to_patch``, stain
-    ``albedo_gain``, darken a crack with ``shade_gain``, and return the names of the defects it made.
-
-    Attributes:
-        spec: the part's primitives in unit coordinates.
-        mask: uint8 (P, P), 255 where there is material.
-        level: float32 (P, P) relief levels (fractions of the radius).
-        albedo_gain: float32 (P, P) colour multiplier (1 = clean surface).
-        center: the part's centre in patch pixels.
-        radius: pixels per unit of part coordinates.
-        angle_deg: in-plane rotation, counter-clockwise as seen in the image.
-        to_patch: 2 x 3 affine taking unit part coordinates to patch pixels.
-        shade_gain: ``None`` or float32 (P, P) multiplier on the *final* shaded colour, highlights and
-            reflections included (a crack or pit that no light reaches); ``None`` changes nothing.
-        material: the material the part will be shaded with (set by the generator before it calls
-            the defect hook, so a scratch can be bright on dark parts and dark on bright ones).
-    """
+    """One part rasterised in its own square patch (render resolution), before shading."""
 
     spec: PartSpec
     mask: np.ndarray
@@ -198,11 +170,7 @@ def shade(canvas: PartCanvas, material: Material, light: Light, rng: np.random.G
 
 
 def soft_shadow(alpha: np.ndarray, sigma: float) -> tuple[np.ndarray, int]:
-    """The part's mask blurred by ``sigma`` pixels: a soft shadow to offset away from the light.
-
-    Returns ``(shadow, pad)``: the shadow is the patch grown by ``pad`` pixels on every side. Wide blurs
-    run on a downscaled copy (a soft shadow has no detail to lose), so big parts stay cheap.
-    """
+    """The part's mask blurred by ``sigma`` pixels: a soft shadow to offset away from the light."""
     sigma = max(float(sigma), 0.5)
     f = max(1, int(sigma / 2.5))
     small = alpha if f == 1 else cv2.resize(alpha, (max(alpha.shape[1] // f, 1), max(alpha.shape[0] // f, 1)),
@@ -218,10 +186,7 @@ def soft_shadow(alpha: np.ndarray, sigma: float) -> tuple[np.ndarray, int]:
 
 def paste(dst: np.ndarray, src: np.ndarray, x0: int, y0: int, alpha: np.ndarray | None = None,
           mode: str = "over") -> None:
-    """Composite patch ``src`` into ``dst`` at top-left ``(x0, y0)``, clipped to ``dst``, in place.
-
-    ``mode``: ``"over"`` (alpha blend), ``"darken"`` (``dst *= 1 - src``, a shadow), ``"max"``, ``"set"``.
-    """
+    """Composite patch ``src`` into ``dst`` at top-left ``(x0, y0)``, clipped to ``dst``, in place."""
     h, w = dst.shape[:2]
     ph, pw = src.shape[:2]
     ax0, ay0 = max(x0, 0), max(y0, 0)
@@ -258,8 +223,6 @@ def illumination(h: int, w: int, azimuth_deg: float, gradient: float, vignette: 
 
 def kelvin_gains(kelvin: float, strength: float = 0.6) -> np.ndarray:
     """RGB gains of a light of colour temperature ``kelvin``, relative to 6500 K (mean gain 1).
-
-    ``strength`` < 1 models the camera's partial auto white balance.
 
     >>> g = kelvin_gains(3000); bool(g[0] > 1 > g[2])
     True
