@@ -37,7 +37,8 @@ def budget_note(notebook: str, settings) -> str:
         if t is None:
             return f"{where}: no measured time for this notebook's smoke profile in this checkout"
         return (f"{where}: this notebook's smoke profile took {t / 60:.1f} min on {smoke['machine']} "
-                f"(make test, {smoke['date']}; a busy machine takes longer)")
+                f"(make test, {smoke['date']}" + (f", {smoke['shared']}: alone it takes less" if smoke.get("shared")
+                                                   else "; a busy machine takes longer") + ")")
     rows = [r for r in _load("budgets.json").get("notebooks", {}).get(notebook, [])
             if r["profile"] == settings.profile and r["hardware"] == ("gpu" if gpu else "cpu")]
     if not rows:

@@ -63,3 +63,15 @@ def test_no_measurement_in_this_checkout_says_so(monkeypatch):
     monkeypatch.setattr(B, "measured_dir", lambda: None)
     assert "no measured time" in budget_note("01_cnn_from_scratch", Settings(profile="smoke", device="cpu"))
     assert "no budget" in budget_note("01_cnn_from_scratch", Settings(profile="full", device="cpu"))
+
+
+def test_times_measured_beside_other_tests_say_so(monkeypatch, tmp_path):
+    import coursekit.budget as B
+
+    smoke = json.loads((MEASURED / "smoke_cpu.json").read_text())
+    for shared, said in ((None, "a busy machine takes longer"), ("2 pytest-xdist workers, 1 thread each",
+                                                                 "2 pytest-xdist workers, 1 thread each: alone it takes less")):
+        (tmp_path / "smoke_cpu.json").write_text(json.dumps({**smoke, "shared": shared}))
+        (tmp_path / "budgets.json").write_text((MEASURED / "budgets.json").read_text())
+        monkeypatch.setattr(B, "measured_dir", lambda: tmp_path)
+        assert said in budget_note("01_cnn_from_scratch", Settings(profile="smoke", device="cpu"))

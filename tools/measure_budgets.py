@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
                     "tools/measure_budgets.py", help="how the reports were made")
     ap.add_argument("--wall", type=float, default=None, help="make test's wall time from a fresh clone, in seconds "
                     "(installs included: `time make test`)")
+    ap.add_argument("--shared", default="", help="how the notebooks shared the machine, e.g. make test's "
+                    "'2 pytest-xdist workers, 1 thread each': the per-notebook times are then upper bounds")
     args = ap.parse_args(argv)
     per, rest, n = {}, 0.0, 0
     for report in args.junit:
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": date.today().isoformat(), "commit": commit or None, "machine": args.machine,
             "load_average_1min_after": round(os.getloadavg()[0], 2), "tests": n,
             "notebooks": {k: round(v, 1) for k, v in per.items()}, "other_tests_seconds": round(rest, 1),
-            "make_test_wall_seconds": args.wall}
+            "make_test_wall_seconds": args.wall, "shared": args.shared or None}
     tmp = OUT.with_name(OUT.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n")
     tmp.replace(OUT)

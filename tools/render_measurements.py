@@ -41,10 +41,15 @@ def budget(notebook: str) -> str:
     lines = ["| profile | hardware | what runs | time |", "|---|---|---|---|",
              f"| `smoke` (CI) | {smoke['machine']} | tiny data, the course's stand-ins offline | "
              + (f"{t / 60:.1f} min (measured: make test, {smoke['date']}, commit {smoke['commit']}; load average "
-                f"{smoke['load_average_1min_after']:.1f} after)" if t is not None else "not measured yet") + " |"]
+                f"{smoke['load_average_1min_after']:.1f} after{_shared(smoke)})" if t is not None else "not measured yet")
+             + " |"]
     for r in rows:
         lines.append(f"| `{r['profile']}` | {HARDWARE[r['hardware']]} | {r['runs']} | {_cost(r)} |")
     return "\n".join(lines)
+
+
+def _shared(smoke: dict) -> str:
+    return f"; {smoke['shared']}: alone, a notebook takes less" if smoke.get("shared") else ""
 
 
 def _cost(r: dict) -> str:
@@ -67,6 +72,8 @@ def budgets() -> str:
     total = (f"\n\n`make test` from a fresh clone, installs included: {wall // 60:.0f} min {wall % 60:.0f} s on "
              f"{smoke['machine']} ({smoke['tests']:,} tests; load average {smoke['load_average_1min_after']:.1f} at the "
              f"end, commit {smoke['commit']})." if wall else "")
+    if smoke.get("shared"):
+        total += f" The notebooks' times above come from that run ({smoke['shared']}): alone, a notebook takes less."
     return "\n".join(lines) + total
 
 
