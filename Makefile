@@ -35,7 +35,7 @@ lab: setup
 # COURSEKIT_OFFLINE=1: the same run with or without internet (a cached dataset is still used).
 # .ci/make-test.xml: every test's time (tools/measure_budgets.py turns it into the notebooks' measured budgets).
 # TEST_WORKERS: pytest-xdist processes (2 = the CI machine's cores), each with one torch/OpenMP thread; notebooks
-# 02 -> 05 run in order on one of them (tests/conftest.py), everything else on the other as it frees up.
+# 03 -> 05 run in order on one of them (tests/conftest.py), the other notebooks and the unit tests as workers free up.
 # TEST_WORKERS=0 runs everything in one process, as before.
 TEST_WORKERS ?= 2
 test: setup
