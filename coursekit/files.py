@@ -95,7 +95,8 @@ def temporary_dir_beside(path: str | os.PathLike) -> Iterator[Path]:
 
 def replace_dir(src: Path, dest: Path, overwrite: bool = False) -> Path:
     """Move the finished folder ``src`` to ``dest``. An existing ``dest`` is refused unless ``overwrite``;
-    then it is renamed aside first and deleted only once the new folder is in place."""
+    then it is renamed aside first and deleted only once the new folder is in place. Folders set aside by an
+    earlier run that was killed between the two renames (``.<name>.old-<pid>``) are deleted too."""
     dest = Path(dest)
     old = None
     if dest.exists():
@@ -109,6 +110,6 @@ def replace_dir(src: Path, dest: Path, overwrite: bool = False) -> Path:
         if old is not None:
             os.replace(old, dest)
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    for stale in dest.parent.glob(f".{dest.name}.old-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     return dest

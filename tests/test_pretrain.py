@@ -113,7 +113,7 @@ def test_pretrain_standin_is_deterministic_and_replaces_atomically(built, tmp_pa
 def test_pretrain_standin_survives_a_leftover_old_folder(tmp_path):
     recipe = PretrainRecipe(scenes=8, epochs=1, width=4)
     out = pretrain_standin(tmp_path / "s", recipe, progress=False)
-    leftover = tmp_path / "s.old"  # what a run killed between its two renames leaves
+    leftover = tmp_path / ".s.old-99999"  # what a run killed between files.replace_dir's two renames leaves
     leftover.mkdir()
     (leftover / "x").write_text("x")
     pretrain_standin(out, recipe, progress=False)
