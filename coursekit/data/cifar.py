@@ -11,7 +11,7 @@ import numpy as np
 
 from ..assets import AssetUnavailable, extract_tar, fetch
 from ..config import Settings, settings as read_settings
-from ..standins import announce_standin
+from ..standins import real_or_standin
 from .arrays import ArrayDataset
 
 __all__ = ["load_cifar10", "cifar10_loaders", "CIFAR10_CLASSES", "SMOKE_SIZES", "CorruptCIFAR10"]
@@ -38,22 +38,21 @@ def load_cifar10(S: Settings | None = None, n_train: int | None = None, n_test: 
     if S.smoke:
         n_train = n_train or SMOKE_SIZES[0]
         n_test = n_test or SMOKE_SIZES[1]
-    try:
-        archive = fetch("cifar10", home=S.home, progress=progress, offline=S.offline)
-    except AssetUnavailable as err:
-        if not S.smoke:
-            raise
+    def standin():
         from .standin import make_standin_cifar10
 
-        announce_standin(
-            replaces="CIFAR-10 (60,000 real photographs, 10 classes)",
-            by="generated 10-class 32x32 scenes of machined parts (coursekit.scenes), same interface",
-            why=f"CIFAR-10 is not cached and could not be downloaded ({err.reason})",
-            real_result="the full profile on real CIFAR-10 targets >= 94% test accuracy on a GPU "
-                        "(see the time-budget table at the top of notebook 01)",
-        )
-        return make_standin_cifar10(n_train, n_test, seed=S.seed)
+        return make_standin_cifar10(n_train or 50_000, n_test or 10_000, seed=S.seed)
 
+    return real_or_standin(
+        S, lambda: _load_real(S, n_train, n_test, progress), standin, what="CIFAR-10",
+        replaces="CIFAR-10 (60,000 real photographs, 10 classes)",
+        by="generated 10-class 32x32 scenes of machined parts (coursekit.scenes), same interface",
+        real_result="the full profile on real CIFAR-10 targets >= 94% test accuracy on a GPU "
+                    "(see the time-budget table at the top of notebook 01)")
+
+
+def _load_real(S: Settings, n_train: int | None, n_test: int | None, progress: bool):
+    archive = fetch("cifar10", home=S.home, progress=progress, offline=S.offline)
     root = cifar10_root(archive, S)
     folder = root / "cifar-10-batches-py"
     classes = [c.decode() if isinstance(c, bytes) else str(c) for c in _read_pickle(folder / "batches.meta")["label_names"]]
