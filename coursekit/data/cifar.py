@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..assets import AssetUnavailable, extract_tar, fetch
+from ..assets import extract_tar, fetch
 from ..config import Settings, settings as read_settings
 from ..standins import real_or_standin
 from .arrays import ArrayDataset
