@@ -18,7 +18,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .exercise_base import ExerciseError, blank, call, correct, diagnose, exercise, first_match, number, others, wrong
+from .exercise_base import ExerciseError, call, correct, diagnose, exercise, first_match, number, others, wrong
+from .viz import reveal_shapes  # notebook 01 calls it from here
 
 __all__ = ["check_conv_output_size", "check_accuracy", "check_batchnorm", "check_param_count", "check_conv_bn",
            "check_residual", "check_resnet9", "check_evaluate", "check_augment", "reveal_shapes", "ExerciseError"]
@@ -26,12 +27,10 @@ __all__ = ["check_conv_output_size", "check_accuracy", "check_batchnorm", "check
 # ------------------------------------------------------------------------------ conv output size
 
 _CONV_CASES = [  # (size, kernel, stride, padding, dilation): plain first, then padding, stride, dilation
-    (32, 3, 1, 0, 1), (28, 5, 1, 0, 1), (7, 7, 1, 0, 1), (56, 1, 1, 0, 1),
-    (32, 3, 1, 1, 1), (32, 5, 1, 2, 1), (16, 3, 1, 3, 1),
-    (32, 3, 2, 1, 1), (32, 3, 2, 0, 1), (31, 3, 2, 1, 1), (33, 4, 2, 1, 1), (224, 7, 2, 3, 1),
-    (56, 1, 2, 0, 1), (10, 3, 3, 0, 1), (17, 5, 3, 2, 1), (9, 2, 2, 0, 1),
-    (32, 3, 1, 2, 2), (32, 3, 1, 0, 2), (64, 3, 1, 4, 4), (32, 3, 2, 2, 2), (15, 4, 3, 1, 2),
-]
+    (32, 3, 1, 0, 1), (28, 5, 1, 0, 1), (7, 7, 1, 0, 1), (56, 1, 1, 0, 1), (32, 3, 1, 1, 1), (32, 5, 1, 2, 1),
+    (16, 3, 1, 3, 1), (32, 3, 2, 1, 1), (32, 3, 2, 0, 1), (31, 3, 2, 1, 1), (33, 4, 2, 1, 1), (224, 7, 2, 3, 1),
+    (56, 1, 2, 0, 1), (10, 3, 3, 0, 1), (17, 5, 3, 2, 1), (9, 2, 2, 0, 1), (32, 3, 1, 2, 2), (32, 3, 1, 0, 2),
+    (64, 3, 1, 4, 4), (32, 3, 2, 2, 2), (15, 4, 3, 1, 2)]
 _CONV_HINT = ("a kernel of size k fits in a row of n pixels at n - k + 1 positions; "
               "start from there, then add padding, stride and dilation.")
 
@@ -42,16 +41,15 @@ def _span(k: int, d: int) -> int:
 
 _CONV_VARIANTS = [  # (the wrong formula, its hint), to recognise a common mistake
     (lambda n, k, s, p, d: (n + 2 * p - _span(k, d)) // s,
-     lambda n, k, s, p, d: "you are one short: count the first window position too (the `+ 1`)."),
-    (lambda n, k, s, p, d: (n + 2 * p - k) // s + 1,
-     lambda n, k, s, p, d: (f"dilation {d} spreads the kernel: it covers dilation·(kernel−1)+1 = {_span(k, d)} "
-                            f"pixels, not {k}.")),
+     "you are one short: count the first window position too (the `+ 1`)."),
+    (lambda n, k, s, p, d: (n + 2 * p - k) // s + 1, lambda n, k, s, p, d: (
+        f"dilation {d} spreads the kernel: it covers dilation·(kernel−1)+1 = {_span(k, d)} pixels, not {k}.")),
     (lambda n, k, s, p, d: (n + p - _span(k, d)) // s + 1,
-     lambda n, k, s, p, d: "padding is added on both sides: the padded size is size + 2·padding."),
+     "padding is added on both sides: the padded size is size + 2·padding."),
     (lambda n, k, s, p, d: math.ceil((n + 2 * p - _span(k, d)) / s) + 1,
-     lambda n, k, s, p, d: "round down, not up: a window that does not fully fit is dropped (use `//`)."),
+     "round down, not up: a window that does not fully fit is dropped (use `//`)."),
     (lambda n, k, s, p, d: (n - _span(k, d)) // s + 1,
-     lambda n, k, s, p, d: "don't forget the padding: the padded input has size + 2·padding pixels."),
+     "don't forget the padding: the padded input has size + 2·padding pixels."),
     (lambda n, k, s, p, d: n + 2 * p - _span(k, d) + 1,
      lambda n, k, s, p, d: f"stride {s} moves the window {s} pixels at a time: divide the free room by the stride."),
 ]
@@ -94,16 +92,15 @@ _ACC_HINT = ("the predicted class is the argmax of the logits over the class dim
 
 
 def _accuracy_cases():
-    g = torch.Generator().manual_seed(0)
+    g, t = torch.Generator().manual_seed(0), torch.tensor
     return [
-        ("a random batch of 64 images, 10 classes",
-         torch.randn(64, 10, generator=g), torch.randint(0, 10, (64,), generator=g)),
+        ("a random batch of 64 images, 10 classes", torch.randn(64, 10, generator=g),
+         torch.randint(0, 10, (64,), generator=g)),
         ("a batch of 5 images, 3 classes", torch.randn(5, 3, generator=g), torch.randint(0, 3, (5,), generator=g)),
-        ("a batch of 1 image, predicted right", torch.tensor([[0.1, 2.0, -1.0]]), torch.tensor([1])),
-        ("a batch of 1 image, predicted wrong", torch.tensor([[0.1, 2.0, -1.0]]), torch.tensor([2])),
+        ("a batch of 1 image, predicted right", t([[0.1, 2.0, -1.0]]), t([1])),
+        ("a batch of 1 image, predicted wrong", t([[0.1, 2.0, -1.0]]), t([2])),
         ("ties: two classes share the top score (the first one is the prediction, as torch.argmax)",
-         torch.tensor([[1.0, 1.0, 0.0], [0.0, 2.0, 2.0], [3.0, 0.0, 3.0], [0.0, 0.0, 1.0]]),
-         torch.tensor([1, 2, 0, 2])),
+         t([[1.0, 1.0, 0.0], [0.0, 2.0, 2.0], [3.0, 0.0, 3.0], [0.0, 0.0, 1.0]]), t([1, 2, 0, 2])),
         ("a batch of 32 all predicted right", torch.eye(8).repeat(4, 1) * 5, torch.arange(8).repeat(4)),
     ]
 
@@ -158,8 +155,7 @@ def _bn_cases():
     return [make(8, 3, 4, 5, None), make(2, 4, 3, 3, 0.1), make(1, 2, 6, 6, 1e-5), make(16, 5, 2, 7, 1e-3)]
 
 
-def _bn_variants(x, gamma, beta, eps):
-    """The usual wrong versions, to recognise a mistake and give a specific hint."""
+def _bn_variants(x, gamma, beta, eps):  # the usual wrong versions, to name a mistake
     g, b, spatial = gamma.view(1, -1, 1, 1), beta.view(1, -1, 1, 1), (0, 2, 3)
 
     def norm(dims, unbiased=False, eps_outside=False, no_eps=False, by_var=False):
@@ -202,7 +198,7 @@ def _preview(t) -> str:
 @exercise("batchnorm", _BN_HINT)
 def check_batchnorm(fn: Callable) -> bool:
     """Check ``fn(x (N, C, H, W), gamma (C,), beta (C,), eps=1e-5)``, BatchNorm2d in training mode, against
-    ``F.batch_norm(..., training=True)``; the first case uses ``eps``'s default, the others pass ``eps=``."""
+    ``F.batch_norm(..., training=True)`` (the first case uses ``eps``'s default, the others pass ``eps=``)."""
     name, cases = "batchnorm", _bn_cases()
     for i, (x, gamma, beta, eps) in enumerate(cases):
         eps_used = 1e-5 if eps is None else eps
@@ -233,8 +229,7 @@ _PARAM_HINT = ("a Conv2d has one kernel_h × kernel_w filter per (input channel,
                "per output channel if bias=True; a BatchNorm has a gamma and a beta per channel.")
 
 
-def _explain(m) -> str:
-    """A line of the breakdown: the formula with this layer's numbers, and its parameter count."""
+def _explain(m) -> str:  # a line of the breakdown: the formula with this layer's numbers, and its count
     n, kind = sum(p.numel() for p in m.parameters(recurse=False)), type(m).__name__
     if isinstance(m, nn.modules.conv._ConvNd):
         k = " × ".join(str(v) for v in m.kernel_size)
@@ -297,12 +292,10 @@ def check_param_count(answer: int, layer) -> bool:
     leaves = [m for m in layer.modules() if not list(m.children())] or [layer]
     name, case = "param_count", " + ".join(_short(m) for m in leaves)
     expected = sum(p.numel() for m in leaves for p in m.parameters(recurse=False))
-    if hasattr(answer, "__index__") and not isinstance(answer, bool):
-        answer = int(answer)
-    elif isinstance(answer, float) and answer.is_integer():
-        answer = int(answer)
-    else:
+    if not (hasattr(answer, "__index__") and not isinstance(answer, bool)
+            or isinstance(answer, float) and answer.is_integer()):
         raise ExerciseError(f"{name}: the answer should be a whole number (an int), got {answer!r} for {case}")
+    answer = int(answer)
     if answer != expected:
         raise wrong(name, case, f"{expected:,}", f"{answer:,}", _param_mistake(answer, expected, leaves))
     return correct(f"{expected:,} parameters in {case}.")
@@ -402,7 +395,8 @@ def _check_block(m, ref, x, name, case, shape_hint, n_convs_hint, variants, fall
         y, y_ref = m.train()(x.clone()), ref(x.clone())
         if not _same(y, y_ref):
             raise wrong(name, case, f"what coursekit's {type(ref).__name__} computes with the same weights",
-                         f"max difference {(y - y_ref).abs().max():.3g}", first_match(y, variants(ref, x), fallback(y, x), same=_same))
+                        f"max difference {(y - y_ref).abs().max():.3g}",
+                        first_match(y, variants(ref, x), fallback(y, x), same=_same))
 
 
 @exercise("conv_bn", _CONV_BN_HINT, torch_seed=0)
@@ -481,9 +475,8 @@ def _stage_variants(ref_stage: nn.Module, x: torch.Tensor) -> list[tuple[torch.T
 
 @exercise("MyResNet9", _NET_HINT, torch_seed=0)
 def check_resnet9(cls: Callable) -> bool:
-    """Check ``cls(num_classes=10, width=64)`` (stages ``prep, layer1, layer2, layer3``, then global max pool, flatten,
-    linear without bias, x 0.125) against coursekit's ResNet9: each stage's shape and output (same weights), the
-    parameter count, the arguments used, and six seeded SGD steps on one fixed batch lower the loss."""
+    """Check ``cls(num_classes=10, width=64)`` against coursekit's ResNet9: each stage's shape and output (same
+    weights), the parameter count, the arguments used, and six seeded SGD steps on one batch lower the loss."""
     from .models.resnet9 import ResNet9
 
     name, case = "MyResNet9", "MyResNet9(num_classes=10, width=16) on a batch of shape (2, 3, 32, 32)"
@@ -506,20 +499,20 @@ def check_resnet9(cls: Callable) -> bool:
         per = [f"{s}: yours {_count(getattr(m, s)):,}, reference {_count(getattr(ref, s)):,}"
                for s in _STAGES if _count(getattr(m, s)) != _count(getattr(ref, s))]
         raise wrong(name, case, f"{n_ref:,} parameters", f"{n:,}",
-                     _param_hint(m, n, n_ref, ref) + ("\n  by stage: " + "; ".join(per) if per else ""))
+                    _param_hint(m, n, n_ref, ref) + ("\n  by stage: " + "; ".join(per) if per else ""))
     small, n_small = "MyResNet9(num_classes=7, width=8)", _count(ResNet9(7, 8))
     other = _get(cls, (), {"num_classes": 7, "width": 8}, nn.Module, name, small, False, _NET_HINT)
     out = _get(other, (x,), {}, torch.Tensor, name, small, False, _NET_HINT)
     if out.shape != (2, 7):
         raise wrong(name, small, "output shape (2, 7)", f"output shape {tuple(out.shape)}",
-                     "the number of classes is an argument: nn.Linear(8 * width, num_classes), not 10.")
+                    "the number of classes is an argument: nn.Linear(8 * width, num_classes), not 10.")
     if _count(other) != n_small:
         raise wrong(name, small, f"{n_small:,} parameters", f"{_count(other):,}",
-                     "the channels follow the width argument: width, 2w, 4w, 8w (no hard-coded 64).")
+                    "the channels follow the width argument: width, 2w, 4w, 8w (no hard-coded 64).")
     _same_function(m, ref, name, case)
     _trains(cls, name)
     return correct(f"{name}: the same stages, shapes, {n_ref:,} parameters at width 16 and the same function as "
-                    "coursekit's ResNet9, and it trains.")
+                   "coursekit's ResNet9, and it trains.")
 
 
 def _stage_outputs(m: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -536,8 +529,7 @@ def _stage_outputs(m: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     return seen
 
 
-def _same_function(m: nn.Module, ref: nn.Module, name: str, case: str) -> None:
-    """With the reference's weights copied in, every stage must compute what the reference's does."""
+def _same_function(m: nn.Module, ref: nn.Module, name: str, case: str) -> None:  # with ref's weights: ref's outputs
     if not _copy_weights(ref, m):
         return  # parameters created in another order than they run: the shapes and the count checked it
     x = torch.randn(4, 3, 32, 32)
@@ -553,8 +545,8 @@ def _same_function(m: nn.Module, ref: nn.Module, name: str, case: str) -> None:
                     else [] if stage == "prep" else _stage_variants(getattr(ref, stage), x_in))
         fallback = _NEGATIVE.format(f"the output of {stage}") if stage != "output" and (y < 0).any() else _NET_HINT
         raise wrong(name, f"{case}, {stage}, with the reference's weights copied into yours",
-                     f"what coursekit's ResNet9 computes ({stage})", f"max difference {(y - y_ref).abs().max():.3g}",
-                     first_match(y, variants, fallback, same=_same))
+                    f"what coursekit's ResNet9 computes ({stage})", f"max difference {(y - y_ref).abs().max():.3g}",
+                    first_match(y, variants, fallback, same=_same))
 
 
 def _trains(cls: Callable, name: str) -> None:  # six SGD steps on one seeded batch lower the loss
@@ -577,9 +569,8 @@ def _trains(cls: Callable, name: str) -> None:  # six SGD steps on one seeded ba
 
 @exercise("evaluate", _EVAL_HINT, torch_seed=0)
 def check_evaluate(fn: Callable, model: nn.Module | None = None, loader=None) -> bool:
-    """Check ``fn(model, loader) -> float`` (accuracy over every batch) against :func:`coursekit.train.evaluate` on a
-    case of its own (batches of 16, 16, 8), then on ``model`` and ``loader``. ``fn`` gets a copy in training mode;
-    a forgotten ``model.eval()`` or ``torch.no_grad()`` is named even when the number comes out right."""
+    """Check ``fn(model, loader) -> float`` against :func:`coursekit.train.evaluate` on a case of its own (then on
+    ``model`` and ``loader``), naming a forgotten ``model.eval()`` or ``torch.no_grad()`` even if the number is right."""
     net = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
                         nn.Flatten(), nn.Linear(6, 3))
     x, y = torch.randn(40, 3, 8, 8) * 2 + 1, torch.arange(40) % 3
@@ -598,17 +589,17 @@ def _check_eval_case(fn, net, batches, name, what, first):
         (torch.is_grad_enabled(), any(b.training for b in bns) if bns else mod.training, len(args[0]))))
     try:
         got = number(call(fn, (probe, batches), {}, name=name, case=what, first=first, hint=_EVAL_HINT,
-                            error_hint=_crash_hint), name, what)
+                          error_hint=_crash_hint), name, what)
     finally:
         hook.remove()
     if any(training for _, training, _ in calls):
         raise wrong(name, what, f"{expected:.6g} (ck.evaluate)", f"{got:.6g}",
-                     "you forgot model.eval(): BatchNorm normalised with each batch's own statistics (and updated its "
-                     "running averages, so your evaluation changed the model).")
+                    "you forgot model.eval(): BatchNorm normalised with each batch's own statistics (and updated its "
+                    "running averages, so your evaluation changed the model).")
     if any(grad for grad, _, _ in calls):
         raise wrong(name, what, "no autograd graph", "the forward passes ran with gradients on",
-                     "you forgot torch.no_grad(): autograd recorded every operation for a backward pass that never "
-                     "comes (memory and time wasted; the numbers are the same).")
+                    "you forgot torch.no_grad(): autograd recorded every operation for a backward pass that never "
+                    "comes (memory and time wasted; the numbers are the same).")
     hits, sizes, was_training = [], [], net.training
     with torch.no_grad():
         for images, labels in batches:
@@ -618,7 +609,7 @@ def _check_eval_case(fn, net, batches, name, what, first):
     seen, total = sum(n for _, _, n in calls), sum(sizes)
     if calls and seen < total:
         raise wrong(name, what, f"{expected:.6g} over {total} images", f"{got:.6g} over {seen} images",
-                     "loop over every batch of the loader, not just the first.")
+                    "loop over every batch of the loader, not just the first.")
     if not math.isclose(got, expected, abs_tol=1e-6):
         mistakes = [(100 * expected, "return a fraction between 0 and 1, not a percentage."),
                     (sum(hits), f"that is the number of correct predictions: divide by the images ({total})."),
@@ -662,9 +653,8 @@ def _shift_mistake(flipped: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) ->
 
 @exercise("augment", _AUG_HINT, torch_seed=0)
 def check_augment(fn: Callable) -> bool:
-    """Check ``fn(images, generator) -> images``: reflect-pad 4, a random 32x32 crop and a random horizontal flip per
-    image, drawn from ``generator``. On 64 noise images, each output must be a window of its reflect-padded image,
-    maybe mirrored left-right; shifts and flips must vary and come from the generator (same seed, same batch)."""
+    """Check ``fn(images, generator) -> images``: per image a reflect-pad 4, a random 32x32 crop and a random horizontal
+    flip, varied and drawn from ``generator`` (checked on 64 noise images: each pixel tells where it came from)."""
     from .data.loaders import batch_crop, batch_flip
 
     name, case = "augment", "a batch of 64 noise images (64, 3, 32, 32), torch.Generator().manual_seed(1)"
@@ -675,8 +665,8 @@ def check_augment(fn: Callable) -> bool:
     out = run(1)
     if out.shape != x.shape:
         raise wrong(name, case, f"shape {tuple(x.shape)}", f"shape {tuple(out.shape)}",
-                     "you padded but did not crop back to 32x32." if out.shape[-1] == 40
-                     else "the output has the input's shape: a 32x32 window of the 40x40 padded image.")
+                    "you padded but did not crop back to 32x32." if out.shape[-1] == 40
+                    else "the output has the input's shape: a 32x32 window of the 40x40 padded image.")
     if torch.equal(out, x):
         raise wrong(name, case, "shifted and flipped images", "the images unchanged", _AUG_HINT)
     where = _locate(x, out)
@@ -687,14 +677,14 @@ def check_augment(fn: Callable) -> bool:
         hint = next((h for mode, flip, h in _AUG_MISTAKES if (found[mode, flip] | found[mode, other[flip]])[bad].all()),
                     _AUG_HINT)
         raise wrong(name, f"{case}, image {int(bad.nonzero()[0])}", "a 32x32 window of the reflect-padded image, "
-                     "maybe mirrored left-right", f"{int(bad.sum())} of 64 images are not", hint)
+                    "maybe mirrored left-right", f"{int(bad.sum())} of 64 images are not", hint)
     flipped = found["reflect", "horizontal"]
     at = torch.where(flipped[:, None, None], where["reflect", "horizontal"], where["reflect", "none"])
     dy, dx = (torch.tensor([int(w.nonzero()[0, k]) for w in at]) for k in (0, 1))
     if shift := _shift_mistake(flipped, dy, dx):
         raise wrong(name, case, "offsets 0..8 in both directions, about half the images mirrored",
-                     f"offsets {int(dy.min())}..{int(dy.max())} (rows), {int(dx.min())}..{int(dx.max())} (columns), "
-                     f"{int(flipped.sum())} of 64 mirrored", shift)
+                    f"offsets {int(dy.min())}..{int(dy.max())} (rows), {int(dx.min())}..{int(dx.max())} (columns), "
+                    f"{int(flipped.sum())} of 64 mirrored", shift)
     if not torch.equal(run(1), out):
         raise ExerciseError(f"{name}: two calls with the same generator seed gave different batches\n  hint: draw "
                             "every random number from the generator you are given (generator=generator).")
@@ -705,55 +695,5 @@ def check_augment(fn: Callable) -> bool:
     plan = [torch.randint(0, 9, (64,), generator=g) for _ in "yx"]  # TensorLoader's order: flip, dy, dx
     exact = torch.equal(out, batch_crop(batch_flip(x, flip), 4, *plan))
     return correct(f"{name}: every image is a window of its reflect-padded self, shifts 0..8 both ways, "
-                    f"{int(flipped.sum())} of 64 mirrored left-right, reproducible from the generator"
-                    + (" (the very draws TensorLoader makes)." if exact else "."))
-
-
-def reveal_shapes(predicted, model: nn.Module, x: torch.Tensor | None = None,
-                  stages=("prep", "layer1", "layer2", "layer3", "pool", "flatten", "fc")) -> dict[str, tuple]:
-    """Compare your predicted shapes (a list, one tuple per stage) with the real ones for ``x`` (default zeros
-    (2, 3, 32, 32)), then print them with each stage's parameter count; wrong predictions get a hint. Returns
-    ``{stage: shape}``; nothing is raised: a prediction is there to be surprised by."""
-    x, actual = torch.zeros(2, 3, 32, 32) if x is None else x, {}
-    first = tuple(x.shape)
-    with torch.no_grad():
-        for s in stages:
-            actual[s] = tuple((x := getattr(model, s)(x)).shape)
-    guesses = list(predicted) if isinstance(predicted, (list, tuple)) else []
-    guesses = [None if blank(g) else tuple(g) if isinstance(g, (tuple, list, torch.Size)) else g
-               for g in guesses] + [None] * (len(stages) - len(guesses))
-    print(f"{'stage':<10} {'your prediction':<20} {'shape':<18}\n{'input':<10} {'':<20} {str(first):<18}")
-    hints = []
-    for s, guess in zip(stages, guesses):
-        mark = "" if guess is None else ("✓ " if guess == actual[s] else "✗ ") + str(guess)
-        print(f"{s:<10} {mark:<20} {str(actual[s]):<18} {_count(getattr(model, s)):>10,} parameters")
-        if guess is not None and guess != actual[s]:
-            hints.append(f"\n  {s}: {_prediction_hint(guess, actual[s], s)}")
-    print(f"total {_count(model):,} parameters")
-    right = sum(g == actual[s] for s, g in zip(stages, guesses) if g is not None)
-    if all(g is None for g in guesses):
-        print("… not attempted yet: write your predictions in the list first, then run this cell again")
-    else:
-        print(f"{'✓' if right == len(stages) else '…'} {right} of {len(stages)} predicted right{''.join(hints)}")
-    return actual
-
-
-def _prediction_hint(guess, real: tuple, stage: str) -> str:
-    if not isinstance(guess, tuple):
-        return "write each shape as a tuple, e.g. (2, 3, 32, 32)."
-    if guess == real[1:]:
-        return "keep the batch dimension first: (N, ...) with N = 2."
-    if sorted(guess) == sorted(real):
-        return "PyTorch is channels-first: (N, C, H, W)."
-    if len(guess) == 4 == len(real):
-        if guess[1] != real[1]:
-            return "the channels double at each stage after prep (width, 2w, 4w, 8w)."
-        if guess[2] == 2 * real[2]:
-            return "each stage's max pool halves H and W."
-        if 2 * guess[2] == real[2]:
-            return "the residual block keeps the size (x + body(x) needs it); only the max pools halve it."
-        if guess[2] < real[2] and (real[2] - guess[2]) % 2 == 0:
-            return "padding 1 keeps a 3x3 conv's output at the input's size."
-    if stage in ("pool", "flatten", "fc"):
-        return "global max pool -> (N, C, 1, 1); flatten -> (N, C); the linear layer -> (N, classes)."
-    return "follow the table above stage by stage."
+                   f"{int(flipped.sum())} of 64 mirrored left-right, reproducible from the generator"
+                   + (" (the very draws TensorLoader makes)." if exact else "."))

@@ -19,6 +19,7 @@ from typing import Callable
 from unittest import mock
 
 import numpy as np
+import torch
 
 from .exercise_base import ExerciseError, NotAttempted, call, correct, exercise, number, wrong
 
@@ -125,8 +126,6 @@ def check_fps_budget(fn: Callable) -> bool:
 
 
 def _tiny_net():
-    import torch
-
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
                               torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.ReLU(),
@@ -142,16 +141,12 @@ def _inputs(n: int, seed: int = 0) -> np.ndarray:
 
 
 def _torch_out(net, x: np.ndarray) -> np.ndarray:
-    import torch
-
     with torch.no_grad():
         return net.eval()(torch.from_numpy(x)).numpy()
 
 
 def _reference_onnx(folder: Path, input_name: str = "images") -> tuple[object, Path]:
     """The tiny net exported by coursekit's own exporter (what the learner's run/quantize get as input)."""
-    import torch
-
     from .deploy.export import export_onnx
 
     net = _tiny_net()
@@ -174,8 +169,6 @@ def check_export(fn: Callable) -> bool:
     outputs as the model (checked with onnxruntime at batch 5)."""
     import onnx
     import onnxruntime as ort
-    import torch
-
     name = "my_export"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "tiny.onnx"

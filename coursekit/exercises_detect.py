@@ -11,8 +11,6 @@ False
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 from typing import Callable
 
@@ -21,6 +19,7 @@ import torch
 import torchvision
 from torchvision.ops import box_iou
 
+from .detection_metrics import coco_ap
 from .exercise_base import (ExerciseError, as_array, call, close, correct, diagnose, exercise, not_attempted, number,
                             others, wrong)
 
@@ -41,10 +40,8 @@ _IOU_CASES = [  # (what, box_a, box_b): x1, y1, x2, y2 in continuous pixel coord
     ("a wide and a tall box crossing", [0, 40, 100, 60], [40, 0, 60, 100]),
 ]
 
-_IOU_HINT = (
-    "the overlap is a box too: its width is min(x2) − max(x1) and its height min(y2) − max(y1), each "
-    "clamped at 0; IoU = overlap area / (area_a + area_b − overlap area), with area = (x2 − x1) · (y2 − y1)."
-)
+_IOU_HINT = ("the overlap is a box too: its width is min(x2) − max(x1) and its height min(y2) − max(y1), each "
+             "clamped at 0; IoU = overlap area / (area_a + area_b − overlap area), with area = (x2 − x1) · (y2 − y1).")
 
 
 def _iou_variant(plus_one=False, clamp=True, union="union", xywh=False) -> Callable:
@@ -139,10 +136,8 @@ _YOLO_CASES = [  # (what, cx, cy, w, h, img_w, img_h): YOLO fractions, image siz
     ("a small box, fractional pixels, 333×500 image", 0.4567, 0.1234, 0.05, 0.0321, 333, 500),
 ]
 
-_YOLO_HINT = (
-    "cx, cy is the box's centre and w, h its size, all as fractions of the image: x1 = (cx − w/2) · img_w, "
-    "y1 = (cy − h/2) · img_h, x2 = (cx + w/2) · img_w, y2 = (cy + h/2) · img_h."
-)
+_YOLO_HINT = ("cx, cy is the box's centre and w, h its size, all as fractions of the image: x1 = (cx − w/2) · img_w, "
+              "y1 = (cy − h/2) · img_h, x2 = (cx + w/2) · img_w, y2 = (cy + h/2) · img_h.")
 
 
 def _yolo_reference(cx, cy, w, h, img_w, img_h):
@@ -212,10 +207,8 @@ def check_yolo_to_xyxy(fn: Callable) -> bool:
 
 # ------------------------------------------------------------------ reading a PR curve
 
-_PR_HINT = (
-    "keep the points of the curve whose precision is at least min_precision; among them take the one with "
-    "the highest recall (furthest right) and answer its threshold (boxes with score >= threshold are kept)."
-)
+_PR_HINT = ("keep the points of the curve whose precision is at least min_precision; among them take the one with "
+            "the highest recall (furthest right) and answer its threshold (boxes with score >= threshold are kept).")
 
 
 def _pr_points(precision, recall, thresholds):
@@ -416,10 +409,9 @@ def _as_indices(out, name: str, case: str):
     except Exception:  # noqa: BLE001
         raise ExerciseError(f"{name}: for {case} you returned {type(out).__name__}; return a 1-D tensor of "
                             "indices") from None
-    if t.is_floating_point():
-        if len(t) and (t != t.round()).any():
-            raise ExerciseError(f"{name}: for {case} you returned floats {t.tolist()[:6]}: return the kept boxes' "
-                                "indices, not their scores or coordinates")
+    if t.is_floating_point() and len(t) and (t != t.round()).any():
+        raise ExerciseError(f"{name}: for {case} you returned floats {t.tolist()[:6]}: return the kept boxes' "
+                            "indices, not their scores or coordinates")
     return t.long()
 
 
@@ -510,44 +502,6 @@ def _ap_cases():
                   preds, targets, 0.5))
     cases.append(("the same 6 images at IoU 0.75", preds, targets, 0.75))
     return cases
-
-
-def coco_ap(preds, targets, iou_threshold: float = 0.5) -> float:
-    """pycocotools' box AP at one IoU threshold, averaged over the classes that have ground truth (all areas,
-    up to 100 detections per image and class): the reference of :func:`check_average_precision`.
-    ``nan`` when no class has ground truth."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    names = targets[0].class_names if targets else preds[0].class_names
-    images, anns, results = [], [], []
-    for i, (p, t) in enumerate(zip(preds, targets)):
-        images.append({"id": i, "width": 100, "height": 100})
-        for b, c in zip(np.asarray(t.xyxy, float), np.asarray(t.class_id)):
-            w, h = b[2] - b[0], b[3] - b[1]
-            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": int(c) + 1, "iscrowd": 0,
-                         "bbox": [float(b[0]), float(b[1]), float(w), float(h)], "area": float(w * h)})
-        for b, c, s in zip(np.asarray(p.xyxy, float), np.asarray(p.class_id), np.asarray(p.confidence, float)):
-            results.append({"image_id": i, "category_id": int(c) + 1, "score": float(s),
-                            "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]})
-    present = sorted({a["category_id"] for a in anns})
-    if not present:
-        return math.nan
-    if not results:
-        return 0.0
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO()
-        gt.dataset = {"images": images, "annotations": anns,
-                      "categories": [{"id": k + 1, "name": n} for k, n in enumerate(names)]}
-        gt.createIndex()
-        dt = gt.loadRes(results)
-        ev = COCOeval(gt, dt, "bbox")
-        ev.params.iouThrs = np.array([float(iou_threshold)])
-        ev.evaluate()
-        ev.accumulate()
-    prec = ev.eval["precision"][0, :, :, 0, -1]  # (recall points, classes), area "all", maxDets 100
-    per_class = [prec[:, k].mean() for k in range(prec.shape[1]) if (prec[:, k] > -1).all()]
-    return float(np.mean(per_class))
 
 
 def _matches(p, t, c, thr, *, strict=False, reuse=False):

@@ -17,6 +17,8 @@ import math
 from typing import Any, Callable
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from . import exercise_base
 from .exercise_base import (ExerciseError, NotAttempted, as_array, blank, call, close, correct, exercise, first_match,
@@ -48,9 +50,6 @@ _ZS_HINT = (
 
 
 def _zero_shot_reference(image_features, text_features, logit_scale):
-    import torch
-    import torch.nn.functional as F
-
     img = F.normalize(torch.as_tensor(image_features, dtype=torch.float64), dim=-1)
     txt = F.normalize(torch.as_tensor(text_features, dtype=torch.float64), dim=-1)
     return torch.softmax(float(logit_scale) * img @ txt.T, dim=-1).numpy()
@@ -143,10 +142,8 @@ def _mask_reference(a, b) -> float:
 
 @exercise("mask_iou", _MASK_HINT)
 def check_mask_iou(fn: Callable) -> bool:
-    """Check ``fn(mask_a, mask_b) -> float``: the intersection over union of two boolean masks (H, W).
-
-    Compared with scikit-learn's ``jaccard_score`` on 6 cases (overlap, containment, disjoint, identical, an
-    empty mask, random masks). Dividing by one mask's area, or by the sum of the areas, gets a specific hint.
+    """Check ``fn(mask_a, mask_b) -> float``, the IoU of two bool (H, W) masks (0 when both are empty), against
+    scikit-learn's ``jaccard_score`` on 6 cases.
 
     >>> def mask_iou(mask_a, mask_b):
     ...     ...  # your code here
@@ -183,9 +180,6 @@ _ENS_HINT = ("divide each prompt's embedding by its length (text_features / ||te
 
 
 def _ensemble_reference(text_features: np.ndarray) -> np.ndarray:
-    import torch
-    import torch.nn.functional as F
-
     t = F.normalize(torch.as_tensor(text_features, dtype=torch.float64), dim=-1)
     return F.normalize(t.mean(dim=1), dim=-1).numpy()
 
@@ -224,13 +218,8 @@ def _ensemble_variants() -> list[tuple[Callable, str]]:
 
 @exercise("prompt_ensemble", _ENS_HINT)
 def check_prompt_ensemble(fn: Callable) -> bool:
-    """Check ``fn(text_features) -> class_embeddings``: the CLIP paper's prompt ensemble.
-
-    ``text_features``: the raw (not normalised) text embeddings of every prompt, shape (C classes, T templates,
-    D), as ``model.encode_text`` returns them reshaped. The answer: (C, D), for each class the mean of its T
-    normalised embeddings, normalised again (what ``coursekit.models.clip.zero_shot_classifier`` computes).
-    Compared with PyTorch's ``F.normalize`` on 3 cases; skipping either normalisation, averaging over the wrong
-    axis or normalising along it gets a specific hint.
+    """Check ``fn(text_features (C, T, D), raw) -> (C, D)``: each class's T prompt embeddings normalised, averaged
+    and normalised again (what ``coursekit.models.clip.zero_shot_classifier`` computes), against ``F.normalize``.
 
     >>> check_prompt_ensemble(lambda t: None)  # doctest: +ELLIPSIS
     … prompt_ensemble: not attempted yet — hint: ...
@@ -298,13 +287,8 @@ def bootstrap_gain(mine, baseline, n_resamples: int = 2000, confidence: float = 
 @exercise("prompt_gain", _GAIN_HINT)
 def check_prompt_gain(templates, correct: Callable[[list[str]], Any], baseline_correct, n_resamples: int = 2000,
                       confidence: float = 0.95) -> bool:
-    """Check a learner's prompt templates: their gain over the default prompt on *validation* must be above the
-    noise, i.e. the paired bootstrap interval of the accuracy gain (:func:`bootstrap_gain`) must lie above 0.
-
-    ``templates``: a list of strings with one ``{}`` each. ``correct(templates)``: the notebook's measurement, a
-    per-image bool array (right or wrong, with a prompt ensemble of these templates) on the validation images;
-    ``baseline_correct``: the same array for the default prompt. The test set is not involved: it reports the
-    chosen prompts once, afterwards.
+    """Check prompt ``templates`` (one ``{}`` each): the paired bootstrap interval (:func:`bootstrap_gain`) of their
+    accuracy gain on validation, ``correct(templates)`` against ``baseline_correct`` (per-image bools), lies above 0.
 
     >>> check_prompt_gain(None, correct=lambda t: [True], baseline_correct=[False])  # doctest: +ELLIPSIS
     … prompt_gain: not attempted yet — hint: write a few templates ...
@@ -393,8 +377,6 @@ def refinement_cases(n: int = 3, scenes: int = 6) -> list[dict]:
 
 @functools.lru_cache(maxsize=2)
 def _cases(n: int, scenes: int) -> tuple[dict, ...]:
-    import torch
-
     from .data.detection import render_detection_scene
     from .models.sam import interior_point, mask_iou
 
@@ -434,21 +416,14 @@ def _sam_crash_hint(e: Exception) -> str | None:
 
 @exercise("sam_refinement", _SAM_HINT)
 def check_sam_refinement(fn: Callable) -> bool:
-    """Check ``fn(predictor, positive_xy, negative_xy) -> mask``: SAM's interactive refinement.
-
-    The predictor has its image set (``predictor.set_image``). The answer: click ``positive_xy`` (label 1) asking
-    for 3 masks, keep the best-scored one's low-resolution logits, then click again with both points (labels 1
-    and 0) and those logits as ``mask_input``, one output; return that bool (H, W) mask. Run on the course's
-    stand-in SAM (CPU) on 3 parts of its test scenes and compared pixel for pixel with the reference calls; a
-    0/1 mask instead of the logits, label 1 for the negative click, logits[0] instead of the best, no mask at
-    all, or a multimask refining call each get a named hint.
+    """Check ``fn(predictor, positive_xy, negative_xy) -> bool (H, W) mask`` (the image set): one click asking for 3
+    masks, then both clicks (labels 1, 0) with the best one's low-resolution logits as ``mask_input``, one output;
+    pixel for pixel against the reference calls on the stand-in SAM, 3 parts of its test scenes.
 
     >>> check_sam_refinement(lambda predictor, positive_xy, negative_xy: None)  # doctest: +ELLIPSIS
     … sam_refinement: not attempted yet — hint: masks, scores, logits = predictor.predict(...
     False
     """
-    import torch
-
     from .models.sam import mask_iou
 
     name = "sam_refinement"

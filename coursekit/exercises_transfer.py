@@ -16,6 +16,7 @@ import itertools
 import math
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -133,7 +134,6 @@ _THR_HINT = (
 
 
 def _threshold_mistake(got: float, expected: float, y: list, s: list, p: float) -> str:
-    import numpy as np
     from sklearn.metrics import precision_recall_curve, precision_score
 
     y, s = np.asarray(y), np.asarray(s, dtype=float)
@@ -176,8 +176,6 @@ def check_threshold_for_precision(fn: Callable) -> bool:
     … threshold_for_precision: not attempted yet — hint: try every distinct score t as the threshold ...
     False
     """
-    import numpy as np
-
     from .calibrate import choose_threshold
 
     name = "threshold_for_precision"
