@@ -15,13 +15,18 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .exercise_base import ExerciseError, call, correct, exercise, number, wrong
+from .exercise_base import ExerciseError, call, correct, exercise, first_match, number, wrong
 
 __all__ = ["check_otsu_threshold", "check_moments_angle", "check_pose", "check_template_scores",
            "check_count_holes", "check_tune_param2", "pose_cases", "ExerciseError"]
 
 _OTSU_HINT = ("for every candidate t in 0..255 split the histogram into below-or-equal t and above; "
               "keep the t with the largest between-class variance w0 * w1 * (mu0 - mu1)**2.")
+
+
+def _angle_err(a: float, b: float) -> float:
+    """The difference of two line angles in degrees, modulo 180 (0..90)."""
+    return abs((a - b + 90) % 180 - 90)
 
 
 def _otsu_cases():
@@ -66,10 +71,8 @@ def check_moments_angle(fn: Callable) -> bool:
         cv2.fillPoly(mask, [np.round(box).astype(np.int32)], 1)
         case = f"a 70 x 16 bar at {angle:g} degrees counter-clockwise"
         got = number(call(fn, (mask.copy(),), name=name, case=case, first=i == 0, hint=_MOM_HINT), name, case)
-        err = abs((got - angle + 90) % 180 - 90)
-        if err > 1.5:
-            mirrored = abs((-got - angle + 90) % 180 - 90) <= 1.5
-            swapped = abs((got - 90 - angle + 90) % 180 - 90) <= 1.5
+        if _angle_err(got, angle) > 1.5:
+            mirrored, swapped = _angle_err(-got, angle) <= 1.5, _angle_err(got - 90, angle) <= 1.5
             hint = ("you measured clockwise: image y points down, so negate the angle. " if mirrored else
                     "you are 90 degrees off: mu20 - mu02 (x spread minus y spread), not the other way. "
                     if swapped else "") + _MOM_HINT
@@ -104,10 +107,7 @@ def _raw_rect_angle(frame) -> tuple[float, float, float]:
 
 def _pose_mistake(frames, truth, got, centres) -> str:
     """Name the usual angle mistakes from the pattern of errors over all frames."""
-    def err(a, b):
-        return abs((a - b + 90) % 180 - 90)
-
-    n = len(truth)
+    err, n = _angle_err, len(truth)
     if all(err(-g, t) <= 3 for g, t in zip(got, truth)):
         return "you measured clockwise: image y points down, so negate dy (or the angle). "
     raw = [_raw_rect_angle(f) for f in frames]
@@ -144,7 +144,7 @@ def check_pose(fn: Callable) -> bool:
                                 f"  hint: {_POSE_HINT}") from None
         got.append(angle)
         centres.append((cx, cy))
-    a_err = [abs((g - t + 90) % 180 - 90) for g, t in zip(got, key.angle_deg)]
+    a_err = [_angle_err(g, t) for g, t in zip(got, key.angle_deg)]
     c_err = [math.hypot(c[0] - t[0], c[1] - t[1]) for c, t in zip(centres, key.center_xy)]
     bad = [i for i in range(len(got)) if a_err[i] > 3 or c_err[i] > 3]
     if len(bad) > 1:
@@ -182,6 +182,17 @@ def _tm_cases():
     return cases
 
 
+_TM_MODES = [  # the other matching modes, and why they are not the one
+    (cv2.TM_CCORR_NORMED, "TM_CCORR_NORMED: it does not subtract the means, so every bright shape scores high; use "
+                          "TM_CCOEFF_NORMED. "),
+    (cv2.TM_SQDIFF_NORMED, "TM_SQDIFF_NORMED: a distance (0 = the same, lower is better), its argmax is the worst "
+                           "match; use TM_CCOEFF_NORMED. "),
+    (cv2.TM_SQDIFF, "TM_SQDIFF: an unnormalised distance (lower is better); use TM_CCOEFF_NORMED. "),
+    (cv2.TM_CCOEFF, "TM_CCOEFF without _NORMED: its scale depends on the shapes' contrast, so scores are not "
+                    "comparable across references. "),
+]
+
+
 def _tm_scores(query, refs, method):
     return np.array([float(cv2.matchTemplate(query, r, method)[0, 0]) for r in refs])
 
@@ -200,18 +211,8 @@ def check_template_scores(fn: Callable) -> bool:
                     if got.size == 1 and float(got[0]) == int(np.argmax(expected)) else "one score per reference. ")
             raise wrong(name, what, f"{len(expected)} scores", f"shape {got.shape}", hint + _TM_HINT)
         if not np.allclose(got, expected, atol=1e-3):
-            hint = ""
-            for mode, label in ((cv2.TM_CCORR_NORMED, "TM_CCORR_NORMED: it does not subtract the means, so every "
-                                 "bright shape scores high; use TM_CCOEFF_NORMED. "),
-                                (cv2.TM_SQDIFF_NORMED, "TM_SQDIFF_NORMED: a distance (0 = the same, lower is "
-                                 "better), its argmax is the worst match; use TM_CCOEFF_NORMED. "),
-                                (cv2.TM_SQDIFF, "TM_SQDIFF: an unnormalised distance (lower is better); use "
-                                 "TM_CCOEFF_NORMED. "),
-                                (cv2.TM_CCOEFF, "TM_CCOEFF without _NORMED: its scale depends on the shapes' "
-                                 "contrast, so scores are not comparable across references. ")):
-                if np.allclose(got, _tm_scores(query, refs, mode), rtol=1e-3, atol=1e-3):
-                    hint = "that is " + label
-                    break
+            hint = first_match(got, [(_tm_scores(query, refs, mode), "that is " + label) for mode, label in _TM_MODES],
+                               "", same=lambda a, b: np.allclose(a, b, rtol=1e-3, atol=1e-3))
             raise wrong(name, what, np.round(expected, 3).tolist(), np.round(got, 3).tolist(), hint + _TM_HINT)
     return correct("your scores match cv2.matchTemplate(TM_CCOEFF_NORMED) on every reference")
 

@@ -570,7 +570,7 @@ def _trains(cls: Callable, name: str) -> None:  # six SGD steps on one seeded ba
 @exercise("evaluate", _EVAL_HINT, torch_seed=0)
 def check_evaluate(fn: Callable, model: nn.Module | None = None, loader=None) -> bool:
     """Check ``fn(model, loader) -> float`` against :func:`coursekit.train.evaluate` on a case of its own (then on
-    ``model`` and ``loader``), naming a forgotten ``model.eval()`` or ``torch.no_grad()`` even if the number is right."""
+    ``model`` and ``loader``), naming a forgotten ``model.eval()`` or ``torch.no_grad()`` even if the number is ok."""
     net = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
                         nn.Flatten(), nn.Linear(6, 3))
     x, y = torch.randn(40, 3, 8, 8) * 2 + 1, torch.arange(40) % 3

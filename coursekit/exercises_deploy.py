@@ -21,7 +21,7 @@ from unittest import mock
 import numpy as np
 import torch
 
-from .exercise_base import ExerciseError, NotAttempted, call, correct, exercise, number, wrong
+from .exercise_base import ExerciseError, NotAttempted, call, correct, exercise, first_match, number, wrong
 
 __all__ = ["check_int8_size", "check_p99", "check_fps_budget", "check_export", "check_ort_run", "check_parity",
            "check_calibration_reader", "check_quantize", "check_timing_loop", "ExerciseError"]
@@ -30,28 +30,25 @@ MB = 2**20
 
 # --------------------------------------------------------------------------------- INT8 size by hand
 
-_SIZE_CASES = [(11_689_512, None), (2_583_322, None), (1_000_000, None), (415_000, None)]
+_SIZE_CASES = [11_689_512, 2_583_322, 1_000_000, 415_000]
 _SIZE_HINT = ("FP32 stores 4 bytes per weight, INT8 one byte; ignore the per-channel scales and zero points "
               "(a few numbers per layer). Return megabytes of 2**20 bytes.")
 
 
 @exercise("int8_size_mb", _SIZE_HINT)
 def check_int8_size(fn: Callable) -> bool:
-    """Check ``fn(n_params) -> MB``: the INT8 weights' size of a model with ``n_params`` weights, in MB (2**20
-    bytes), within 1%."""
+    """Check ``fn(n_params) -> MB``: the INT8 weights' size of ``n_params`` weights, in MB (2**20 bytes), within 1%."""
     name = "int8_size_mb"
-    for i, (n, _) in enumerate(_SIZE_CASES):
+    for i, n in enumerate(_SIZE_CASES):
         case = f"n_params={n:,}"
         got = number(call(fn, (n,), name=name, case=case, first=i == 0, hint=_SIZE_HINT), name, case)
         expected = n / MB
         if not math.isclose(got, expected, rel_tol=0.01):
-            hint = _SIZE_HINT
-            if math.isclose(got, 4 * n / MB, rel_tol=0.01):
-                hint = "that is the FP32 size (4 bytes per weight); INT8 keeps one byte per weight."
-            elif math.isclose(got, n / 1e6, rel_tol=0.01):
-                hint = "megabytes here are 2**20 bytes (what file browsers and `du -m` show), not 10**6."
-            elif math.isclose(got, n / 8 / MB, rel_tol=0.01):
-                hint = "INT8 is 8 bits = one byte per weight; you divided by 8 bits once too often."
+            hint = first_match(got, [
+                (4 * n / MB, "that is the FP32 size (4 bytes per weight); INT8 keeps one byte per weight."),
+                (n / 1e6, "megabytes here are 2**20 bytes (what file browsers and `du -m` show), not 10**6."),
+                (n / 8 / MB, "INT8 is 8 bits = one byte per weight; you divided by 8 bits once too often.")],
+                _SIZE_HINT, same=lambda a, b: math.isclose(a, b, rel_tol=0.01))
             raise wrong(name, case, f"{expected:.3f} MB", f"{got:.3f}", hint)
     return correct(f"{name}: one byte per weight, a quarter of FP32. The measured file is a bit bigger "
                    "(scales, zero points, the graph, layers left in float).")
@@ -83,11 +80,10 @@ def check_p99(fn: Callable) -> bool:
         linear = float(np.percentile(t, 99))
         rank = float(np.sort(t)[math.ceil(0.99 * len(t)) - 1])
         if not (math.isclose(got, linear, rel_tol=1e-6) or math.isclose(got, rank, rel_tol=1e-6)):
-            hint = _P99_HINT
-            if math.isclose(got, float(np.mean(t)), rel_tol=1e-6):
-                hint = "that is the mean; the tail is what breaks a frame budget."
-            elif math.isclose(got, float(t[math.ceil(0.99 * len(t)) - 1]), rel_tol=1e-6):
-                hint = "sort the timings first: they come in the order they were measured."
+            unsorted = float(t[math.ceil(0.99 * len(t)) - 1])
+            hint = first_match(got, [(float(np.mean(t)), "that is the mean; the tail is what breaks a frame budget."),
+                                     (unsorted, "sort the timings first: they come in the order they were measured.")],
+                               _P99_HINT, same=lambda a, b: math.isclose(a, b, rel_tol=1e-6))
             raise wrong(name, what, f"{linear:.4f} (linear) or {rank:.4f} (nearest rank)", f"{got:.4f}", hint)
     return correct(f"{name}: the tail latency, from raw timings, on all {len(_p99_cases())} cases.")
 
@@ -118,11 +114,8 @@ def check_fps_budget(fn: Callable) -> bool:
     return correct(f"{name}: frame-budget decisions right on all {len(_FPS_CASES)} cases.")
 
 
-# =============================================================== the lesson, written by the learner
-#
-# The checks below take the learner's plain torch / onnxruntime code and compare it with what the library
-# itself computes on a small network built here (a conv, BatchNorm, ReLU, pooling and a linear layer: the
-# same ops as the course's classifier, a hundred times smaller, so a check takes a second).
+# ------------------------------------- the lesson, written by the learner, checked on a tiny net built here
+# (conv, BatchNorm, ReLU, pooling, linear: the classifier's ops, a hundred times smaller, so a check takes a second)
 
 
 def _tiny_net():
@@ -164,11 +157,11 @@ _EXPORT_HINT = ("torch.onnx.export(model.eval(), (example,), str(path), dynamo=F
 
 @exercise("my_export", _EXPORT_HINT)
 def check_export(fn: Callable) -> bool:
-    """Check ``fn(model, example, path) -> path``: an ONNX file at ``path`` written by ``torch.onnx.export`` with
-    the TorchScript exporter, opset 17, input ``images``, output ``logits``, a dynamic batch axis, and the same
-    outputs as the model (checked with onnxruntime at batch 5)."""
+    """Check ``fn(model, example, path) -> path``: one ONNX file from the TorchScript exporter, opset 17, input
+    ``images``, output ``logits``, a dynamic batch axis, the model's outputs (onnxruntime, batch 5)."""
     import onnx
     import onnxruntime as ort
+
     name = "my_export"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "tiny.onnx"
@@ -314,9 +307,8 @@ _READER_HINT = ("keep data, input_name and batch_size, and a position self.i = 0
 
 @exercise("MyCalibrationReader", _READER_HINT)
 def check_calibration_reader(cls) -> bool:
-    """Check ``cls(data, input_name, batch_size=16)``: an ``onnxruntime.quantization.CalibrationDataReader``
-    whose ``get_next()`` hands every image once, in order, in dicts ``{input_name: float32 (b, C, H, W)}`` of
-    ``batch_size`` rows (the last may be shorter), then ``None``; and whose ``rewind()`` starts again."""
+    """Check ``cls(data, input_name, batch_size=16)``, a ``CalibrationDataReader``: ``get_next()`` hands every image
+    once, in order, as ``{input_name: float32 batch}`` (the last may be shorter), then None; ``rewind()`` restarts."""
     from onnxruntime.quantization import CalibrationDataReader
 
     name = "MyCalibrationReader"
@@ -404,9 +396,8 @@ def _qdq_weight_scale_sizes(model) -> list[int]:
 
 @exercise("my_quantize", _QUANT_HINT)
 def check_quantize(fn: Callable) -> bool:
-    """Check ``fn(fp32_path, out_path, reader) -> out_path``: ``onnxruntime.quantization.quantize_static`` writing
-    a QDQ model TensorRT can build (signed symmetric INT8: every zero point an int8 0, biases float), with
-    per-channel weight scales, whose outputs stay close to FP32's."""
+    """Check ``fn(fp32_path, out_path, reader) -> out_path``: ``quantize_static`` writing a QDQ model TensorRT can
+    build (symmetric signed INT8, zero points 0, float biases, per-channel weights), its outputs close to FP32's."""
     import onnx
     import onnxruntime as ort
 
@@ -505,9 +496,8 @@ class _FakeClock:
 
 @exercise("my_time_calls", _TIME_HINT)
 def check_timing_loop(fn: Callable) -> bool:
-    """Check ``fn(run, x, warmup=10, iters=200) -> array of ms``: ``warmup`` untimed calls, then ``iters`` calls
-    each timed on its own with ``time.perf_counter``, in milliseconds. The check replaces ``time.perf_counter``
-    by a fake clock on which the runner's first calls are slow and a few later ones spike."""
+    """Check ``fn(run, x, warmup=10, iters=200) -> ms``: ``warmup`` untimed calls, then each of ``iters`` timed on
+    its own with ``time.perf_counter`` (replaced by a fake clock: slow first calls, a few spikes)."""
     name = "my_time_calls"
     for i, (warmup, iters) in enumerate(((5, 200), (0, 10), (3, 250))):
         clock = _FakeClock(slow_first=warmup if warmup else 0)

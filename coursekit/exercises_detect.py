@@ -295,11 +295,9 @@ def check_pr_reading(answer, precision, recall, thresholds, min_precision: float
     rounded = any(math.isclose(got, round(best, d), abs_tol=1e-12) and abs(got - best) < 0.45 * 10 ** -d
                   for d in range(1, 7))  # not a half-way case: 0.85 is not "0.8 rounded"
     if in_unit and not 0 <= got <= 1:
-        if got > 1 and lower + 1e-9 < got / 100 <= best + 1e-9:
-            hint = "give the threshold as a fraction between 0 and 1, not a percentage."
-        else:
-            hint = f"a threshold is a score between 0 and 1 (this curve's go from {t[0]:.4g} to {t[-1]:.4g}). "
-            hint += _PR_HINT
+        hint = ("give the threshold as a fraction between 0 and 1, not a percentage."
+                if got > 1 and lower + 1e-9 < got / 100 <= best + 1e-9 else
+                f"a threshold is a score between 0 and 1 (this curve's go from {t[0]:.4g} to {t[-1]:.4g}). " + _PR_HINT)
     elif math.isclose(got, r[k], abs_tol=1e-6) or math.isclose(got, p[k], abs_tol=1e-6):
         which = "recall" if math.isclose(got, r[k], abs_tol=1e-6) else "precision"
         hint = (f"{got:g} is the {which} at the right point; the question asks for the point's *threshold* "
@@ -314,20 +312,16 @@ def check_pr_reading(answer, precision, recall, thresholds, min_precision: float
     elif j == len(t):
         hint = f"{got:g} is above every score: nothing is kept (recall 0). " + _PR_HINT
     elif not p[j] >= mp - 1e-12:
-        swapped = _best_point(p, r, t, mp, on="recall")
-        if swapped is not None and j == swapped:
-            hint = (f"you read the axes the other way round: the target {mp:g} is on *precision* (y axis); among "
-                    "the points that reach it, take the highest *recall* (x axis).")
-        else:
-            hint = (f"at threshold {got:g} precision is {p[j]:.3g}, below the target {mp:g}: a higher threshold "
-                    "keeps fewer, surer boxes.")
+        hint = (f"you read the axes the other way round: the target {mp:g} is on *precision* (y axis); among "
+                "the points that reach it, take the highest *recall* (x axis)."
+                if j == _best_point(p, r, t, mp, on="recall") else
+                f"at threshold {got:g} precision is {p[j]:.3g}, below the target {mp:g}: a higher threshold keeps "
+                "fewer, surer boxes.")
     elif j > k:
-        if p[j] > p[k] and p[j] >= np.nanmax(p) - 1e-12:
-            hint = (f"that is the point with the highest precision ({p[j]:.3g}); the question asks for the highest "
-                    f"*recall* among the points with precision >= {mp:g}.")
-        else:
-            hint = (f"a lower threshold still keeps precision >= {mp:g} and finds more: recall {r[k]:.3g} at "
-                    f"{best:.6g}, against {r[j]:.3g} at yours.")
+        hint = (f"that is the point with the highest precision ({p[j]:.3g}); the question asks for the highest "
+                f"*recall* among the points with precision >= {mp:g}." if p[j] > p[k] and p[j] >= np.nanmax(p) - 1e-12
+                else f"a lower threshold still keeps precision >= {mp:g} and finds more: recall {r[k]:.3g} at "
+                f"{best:.6g}, against {r[j]:.3g} at yours.")
     else:  # j < k: the same recall, with more boxes kept
         hint = (f"thresholds from {got:g} up to {best:.6g} all give recall {r[k]:.3g}: take the highest "
                 "(the same objects found, fewer false boxes).")

@@ -134,12 +134,6 @@ def _mask_cases():
             ("an empty prediction", a, np.zeros_like(a)), ("two random 32x48 masks", r1, r2)]
 
 
-def _mask_reference(a, b) -> float:
-    from sklearn.metrics import jaccard_score
-
-    return float(jaccard_score(b.ravel(), a.ravel(), zero_division=0.0))
-
-
 @exercise("mask_iou", _MASK_HINT)
 def check_mask_iou(fn: Callable) -> bool:
     """Check ``fn(mask_a, mask_b) -> float``, the IoU of two bool (H, W) masks (0 when both are empty), against
@@ -151,6 +145,8 @@ def check_mask_iou(fn: Callable) -> bool:
     … mask_iou: not attempted yet — hint: IoU of two masks = ...
     False
     """
+    from sklearn.metrics import jaccard_score
+
     name = "mask_iou"
     variants = [
         (lambda a, b: (a & b).sum() / a.sum() if a.sum() else 0.0,
@@ -165,7 +161,7 @@ def check_mask_iou(fn: Callable) -> bool:
     for i, (what, a, b) in enumerate(_mask_cases()):
         got = number(call(fn, (a.copy(), b.copy()), name=name, case=what, first=i == 0, hint=_MASK_HINT),
                      name, what)
-        expected = _mask_reference(a, b)
+        expected = float(jaccard_score(b.ravel(), a.ravel(), zero_division=0.0))
         if not math.isclose(got, expected, abs_tol=1e-9):
             hint = first_match(got, variants, _MASK_HINT, args=(a, b), same=lambda x, y: close(x, y, 1e-9))
             raise wrong(name, what, f"{expected:.6g}   (sklearn.metrics.jaccard_score)", f"{got:.6g}", hint)
@@ -368,10 +364,8 @@ def _standin_predictor():
 
 
 def refinement_cases(n: int = 3, scenes: int = 6) -> list[dict]:
-    """Parts of the course's test scenes where the refinement matters (cached): ``image``, ``truth`` mask,
-    ``positive`` (the most interior pixel) and ``negative`` (the most interior pixel of the first mask's error
-    outside the part), picked so that every mistake of :data:`_SAM_VARIANTS` gives another mask than the
-    reference; ``reference``: the reference refinement's mask (the stand-in SAM, on the CPU)."""
+    """The parts of the test scenes where refining matters (cached; every mistake of :data:`_SAM_VARIANTS` changes
+    their mask): ``image``, ``truth``, ``positive``/``negative`` clicks and the reference refinement's mask."""
     return [dict(c) for c in _cases(n, scenes)]
 
 

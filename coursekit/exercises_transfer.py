@@ -256,8 +256,8 @@ _SPEC_HINT = (
 
 
 def _confusions(table) -> tuple[list[str], dict, list[tuple[tuple[str, str], int]]]:
-    """The classes, the cells {(a's label, b's label): count}, and each unordered pair of classes with its
-    disagreement count (both cells added), most frequent first."""
+    """The classes, the cells {(a's label, b's label): count} and the unordered class pairs with their
+    disagreement counts (both cells added), most frequent first."""
     rows, cols = [str(c) for c in table.index], [str(c) for c in table.columns]
     classes = list(dict.fromkeys(rows + cols))
     cell = {(r, c): int(v) for r, line in zip(rows, table.to_numpy()) for c, v in zip(cols, line)}
@@ -401,8 +401,7 @@ def check_new_head(fn) -> bool:
         if changed:
             raise ExerciseError(f"new_head: for {case} backbone weights changed or vanished ({changed[0]}, ...): "
                                 "re-creating the network throws away the pre-trained weights; only replace fc.")
-    print("✅ new_head: correct — a new 512 -> num_classes head, every backbone weight kept")
-    return True
+    return correct("new_head: a new 512 -> num_classes head, every backbone weight kept")
 
 
 def _bn_buffers(m: nn.Module) -> dict[str, torch.Tensor]:
@@ -411,9 +410,8 @@ def _bn_buffers(m: nn.Module) -> dict[str, torch.Tensor]:
 
 @exercise("Frozen", _FROZEN_HINT, torch_seed=0)
 def check_frozen(cls) -> bool:
-    """``cls(net)`` wraps a ResNet-18 with a new head so that one training step (``.train()``, forward, SGD with
-    momentum and weight decay on the trainable parameters) changes the head and nothing else: no backbone weight
-    and no BatchNorm running statistic."""
+    """``cls(net)`` wraps a ResNet-18 with a new head so that one training step (``.train()``, SGD with momentum and
+    weight decay) changes the head and nothing else: no backbone weight, no BatchNorm running statistic."""
     net = _resnet18(num_classes=4)
     case = "Frozen(resnet18 with a 4-way head), .train(), one SGD step"
     model = call(cls, (net,), name="Frozen", case=case, first=True, hint=_FROZEN_HINT)
@@ -453,8 +451,7 @@ def check_frozen(cls) -> bool:
     model.eval()
     if model.training or any(m.training for m in net.modules()):
         raise ExerciseError("Frozen: .eval() left a layer in train mode; call super().train(mode) in train().")
-    print("✅ Frozen: correct — one step moved the head only: backbone weights and BatchNorm statistics unchanged")
-    return True
+    return correct("Frozen: one step moved the head only: backbone weights and BatchNorm statistics unchanged")
 
 
 @exercise("my_param_groups", _GROUPS_HINT, torch_seed=0)
@@ -497,5 +494,4 @@ def check_param_groups(fn) -> bool:
         if bad:
             raise ExerciseError(f"my_param_groups: for {case} {bad[0]} has lr {bad[1]:g}, expected {bad[2]:g}.")
         torch.optim.SGD(copy.copy(list(groups)), lr=lr, momentum=0.9)  # PyTorch accepts them as they are
-    print("✅ my_param_groups: correct — the head at lr, the backbone at lr * backbone_factor, every parameter once")
-    return True
+    return correct("my_param_groups: the head at lr, the backbone at lr * backbone_factor, every parameter once")
