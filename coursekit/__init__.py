@@ -21,7 +21,8 @@ One job per module::
     foundation zero-shot with foundation models: linear-probe curve, masks as Detections, boxes -> SAM -> CLIP
                (the models themselves: coursekit.models.clip, coursekit.models.sam)
     viz        image grids, curves, confusion matrices, prediction galleries
-    exercises  automatic checks for the notebooks' exercises
+    exercise_base  what every exercise check shares (blank -> a hint, wrong -> ExerciseError, right -> True)
+    exercises_cnn, _transfer, _detect, _foundation, _deploy, _classical: notebook 01..06's exercise checks
     standins   the loud banner every stand-in announces itself with
     expect     a notebook's closing checks: asserted facts, measured floors, stated expectations (warn)
 
@@ -84,11 +85,11 @@ _LAZY = {
     "coursekit.classical": ["PoseEstimator", "TemplateClassifier", "KeypointClassifier", "HoleCounter", "Poses",
                             "evaluate_poses", "angle_error", "Stages", "show_stages", "FrameError", "check_frame",
                             "ClassicalPipeline", "render_parts", "nuisance_domain", "FIXTURE"],
-    "coursekit.exercises": ["check_conv_output_size", "check_accuracy", "check_batchnorm", "check_param_count",
-                            "check_receptive_field", "ExerciseError"],
+    "coursekit.exercises_cnn": ["check_conv_output_size", "check_accuracy", "check_batchnorm", "check_param_count"],
+    "coursekit.exercise_base": ["ExerciseError"],
 }
 _WHERE = {name: module for module, names in _LAZY.items() for name in names}
-_SUBMODULES = ["assets", "data", "exercises", "metrics", "models", "scenes", "viz", "train", "types", "cli",
+_SUBMODULES = ["assets", "data", "exercise_base", "metrics", "models", "scenes", "viz", "train", "types", "cli",
                "standins", "calibrate", "harness", "detection_metrics", "anchors", "foundation", "deploy",
                "exercises_deploy", "classical", "exercises_classical", "expect", "exercises_cnn",
                "exercises_transfer", "exercises_foundation", "exercises_detect"]

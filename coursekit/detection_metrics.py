@@ -14,6 +14,8 @@
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 from dataclasses import dataclass
 from typing import Literal, Sequence
@@ -26,6 +28,7 @@ from .types import Detections, as_xyxy
 __all__ = [
     "box_iou",
     "mean_average_precision",
+    "coco_ap",
     "DetectionMatch",
     "match_detections",
     "detection_pr_points",
@@ -183,6 +186,44 @@ def mean_average_precision(
             for c, value in zip(classes, source[tm_key].tolist()):
                 per_class[names[int(c)]][our_key] = _undefined_to_none(value)
     return result
+
+
+def coco_ap(preds, targets, iou_threshold: float = 0.5) -> float:
+    """pycocotools' box AP at one IoU threshold, averaged over the classes that have ground truth (all areas,
+    up to 100 detections per image and class): the reference of ``exercises_detect.check_average_precision``.
+    ``nan`` when no class has ground truth."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    names = targets[0].class_names if targets else preds[0].class_names
+    images, anns, results = [], [], []
+    for i, (p, t) in enumerate(zip(preds, targets)):
+        images.append({"id": i, "width": 100, "height": 100})
+        for b, c in zip(np.asarray(t.xyxy, float), np.asarray(t.class_id)):
+            w, h = b[2] - b[0], b[3] - b[1]
+            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": int(c) + 1, "iscrowd": 0,
+                         "bbox": [float(b[0]), float(b[1]), float(w), float(h)], "area": float(w * h)})
+        for b, c, s in zip(np.asarray(p.xyxy, float), np.asarray(p.class_id), np.asarray(p.confidence, float)):
+            results.append({"image_id": i, "category_id": int(c) + 1, "score": float(s),
+                            "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]})
+    present = sorted({a["category_id"] for a in anns})
+    if not present:
+        return math.nan
+    if not results:
+        return 0.0
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO()
+        gt.dataset = {"images": images, "annotations": anns,
+                      "categories": [{"id": k + 1, "name": n} for k, n in enumerate(names)]}
+        gt.createIndex()
+        dt = gt.loadRes(results)
+        ev = COCOeval(gt, dt, "bbox")
+        ev.params.iouThrs = np.array([float(iou_threshold)])
+        ev.evaluate()
+        ev.accumulate()
+    prec = ev.eval["precision"][0, :, :, 0, -1]  # (recall points, classes), area "all", maxDets 100
+    per_class = [prec[:, k].mean() for k in range(prec.shape[1]) if (prec[:, k] > -1).all()]
+    return float(np.mean(per_class))
 
 
 # ------------------------------------------------------------------------------------- matching

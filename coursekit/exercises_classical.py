@@ -1,8 +1,5 @@
-"""Automatic checks for notebook 06's exercises (classical computer vision), with helpful messages.
-
-Same contract as :mod:`coursekit.exercises`: a blank answer prints a hint and returns ``False``; a wrong
-one raises :class:`~coursekit.exercises.ExerciseError` naming the case, the expected value (from OpenCV
-itself), yours and a hint; a right one prints ``✓ correct`` and returns ``True``.
+"""Checks for notebook 06's exercises (classical computer vision; the contract of :mod:`coursekit.exercise_base`),
+against OpenCV itself and the answer keys of seeded fixture frames.
 
 >>> def otsu_threshold(gray):
 ...     ...  # your code here
@@ -12,20 +9,24 @@ False
 """
 from __future__ import annotations
 
-from typing import Callable
-
 import math
+from typing import Callable
 
 import cv2
 import numpy as np
 
-from .exercises import ExerciseError, _NotAttempted, _attempt, _blank, _call, _correct, _number, _wrong
+from .exercise_base import ExerciseError, call, correct, exercise, first_match, number, wrong
 
-__all__ = ["check_otsu_threshold", "check_moments_angle", "check_hough_count", "check_pose", "check_template_scores",
+__all__ = ["check_otsu_threshold", "check_moments_angle", "check_pose", "check_template_scores",
            "check_count_holes", "check_tune_param2", "pose_cases", "ExerciseError"]
 
 _OTSU_HINT = ("for every candidate t in 0..255 split the histogram into below-or-equal t and above; "
               "keep the t with the largest between-class variance w0 * w1 * (mu0 - mu1)**2.")
+
+
+def _angle_err(a: float, b: float) -> float:
+    """The difference of two line angles in degrees, modulo 180 (0..90)."""
+    return abs((a - b + 90) % 180 - 90)
 
 
 def _otsu_cases():
@@ -36,27 +37,22 @@ def _otsu_cases():
     return [("two peaks, 3:1", a), ("close peaks, 1:8", b), ("one broad peak", c)]
 
 
+@exercise("otsu_threshold", _OTSU_HINT)
 def check_otsu_threshold(fn: Callable) -> bool:
     """Check ``fn(gray uint8 array) -> threshold``: Otsu's threshold, compared with ``cv2.threshold(...,
     THRESH_OTSU)`` on three histograms (within 1 grey level: ties between equal variances may differ)."""
     name = "otsu_threshold"
-
-    def body() -> bool:
-        if _blank(fn):
-            raise _NotAttempted
-        for i, (what, values) in enumerate(_otsu_cases()):
-            gray = values.round().astype(np.uint8).reshape(40, -1)
-            expected, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-            got = _number(_call(fn, (gray.copy(),), {}, name=name, case=what, first=i == 0, hint=_OTSU_HINT),
-                          name, what)
-            if abs(got - expected) > 1:
-                hint = _OTSU_HINT
-                if abs(got - gray.mean()) < 1:
-                    hint = "that is the mean grey level, not Otsu's threshold. " + _OTSU_HINT
-                raise _wrong(name, what, f"{expected:.0f}   (cv2.threshold with THRESH_OTSU)", f"{got:.4g}", hint)
-        return _correct("your threshold matches OpenCV's Otsu on all three histograms")
-
-    return _attempt(name, _OTSU_HINT, body)
+    for i, (what, values) in enumerate(_otsu_cases()):
+        gray = values.round().astype(np.uint8).reshape(40, -1)
+        expected, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        got = number(call(fn, (gray.copy(),), name=name, case=what, first=i == 0, hint=_OTSU_HINT),
+                     name, what)
+        if abs(got - expected) > 1:
+            hint = _OTSU_HINT
+            if abs(got - gray.mean()) < 1:
+                hint = "that is the mean grey level, not Otsu's threshold. " + _OTSU_HINT
+            raise wrong(name, what, f"{expected:.0f}   (cv2.threshold with THRESH_OTSU)", f"{got:.4g}", hint)
+    return correct("your threshold matches OpenCV's Otsu on all three histograms")
 
 
 _MOM_HINT = ("with the central moments mu20, mu02, mu11 (cv2.moments), the principal axis is "
@@ -64,48 +60,24 @@ _MOM_HINT = ("with the central moments mu20, mu02, mu11 (cv2.moments), the princ
              "and return it modulo 180.")
 
 
+@exercise("moments_angle", _MOM_HINT)
 def check_moments_angle(fn: Callable) -> bool:
     """Check ``fn(mask) -> angle in degrees`` (counter-clockwise in the image, modulo 180) on rotated bars
     drawn with OpenCV; within 1.5 degrees."""
     name = "moments_angle"
-
-    def body() -> bool:
-        if _blank(fn):
-            raise _NotAttempted
-        for i, angle in enumerate((0.0, 30.0, 75.0, 120.0, 160.0)):
-            mask = np.zeros((101, 101), np.uint8)
-            box = cv2.boxPoints(((50, 50), (70, 16), -angle))  # OpenCV: negative = counter-clockwise on screen
-            cv2.fillPoly(mask, [np.round(box).astype(np.int32)], 1)
-            case = f"a 70 x 16 bar at {angle:g} degrees counter-clockwise"
-            got = _number(_call(fn, (mask.copy(),), {}, name=name, case=case, first=i == 0, hint=_MOM_HINT), name, case)
-            err = abs((got - angle + 90) % 180 - 90)
-            if err > 1.5:
-                mirrored = abs((-got - angle + 90) % 180 - 90) <= 1.5
-                swapped = abs((got - 90 - angle + 90) % 180 - 90) <= 1.5
-                hint = ("you measured clockwise: image y points down, so negate the angle. " if mirrored else
-                        "you are 90 degrees off: mu20 - mu02 (x spread minus y spread), not the other way. "
-                        if swapped else "") + _MOM_HINT
-                raise _wrong(name, case, f"{angle:g} (mod 180)", f"{got:.4g}", hint)
-        return _correct("your angle matches every bar within 1.5 degrees")
-
-    return _attempt(name, _MOM_HINT, body)
-
-
-def check_hough_count(param2, counter: Callable, frame, expected_count: int) -> bool:
-    """Check a HoughCircles accumulator threshold: ``counter(frame, param2)`` must find ``expected_count``
-    holes on the exercise's frame."""
-    name = "hough param2"
-    hint = ("param2 is the accumulator threshold: lower finds more (and false) circles, higher fewer. "
-            "Try values between 5 and 30 and watch the count.")
-    if _blank(param2):
-        print(f"… {name}: not attempted yet — hint: {hint}")
-        return False
-    got = int(counter(frame, float(param2)))
-    if got != expected_count:
-        more = "lower it: the threshold is too strict" if got < expected_count else "raise it: false circles pass"
-        raise ExerciseError(f"{name}={param2}: found {got} holes\n  expected: {expected_count}\n  hint: {more}. {hint}")
-    return _correct(f"param2={param2} finds exactly {expected_count} holes")
-
+    for i, angle in enumerate((0.0, 30.0, 75.0, 120.0, 160.0)):
+        mask = np.zeros((101, 101), np.uint8)
+        box = cv2.boxPoints(((50, 50), (70, 16), -angle))  # OpenCV: negative = counter-clockwise on screen
+        cv2.fillPoly(mask, [np.round(box).astype(np.int32)], 1)
+        case = f"a 70 x 16 bar at {angle:g} degrees counter-clockwise"
+        got = number(call(fn, (mask.copy(),), name=name, case=case, first=i == 0, hint=_MOM_HINT), name, case)
+        if _angle_err(got, angle) > 1.5:
+            mirrored, swapped = _angle_err(-got, angle) <= 1.5, _angle_err(got - 90, angle) <= 1.5
+            hint = ("you measured clockwise: image y points down, so negate the angle. " if mirrored else
+                    "you are 90 degrees off: mu20 - mu02 (x spread minus y spread), not the other way. "
+                    if swapped else "") + _MOM_HINT
+            raise wrong(name, case, f"{angle:g} (mod 180)", f"{got:.4g}", hint)
+    return correct("your angle matches every bar within 1.5 degrees")
 
 
 # ------------------------------------------------------------------------ the pose pipeline, by hand
@@ -135,10 +107,7 @@ def _raw_rect_angle(frame) -> tuple[float, float, float]:
 
 def _pose_mistake(frames, truth, got, centres) -> str:
     """Name the usual angle mistakes from the pattern of errors over all frames."""
-    def err(a, b):
-        return abs((a - b + 90) % 180 - 90)
-
-    n = len(truth)
+    err, n = _angle_err, len(truth)
     if all(err(-g, t) <= 3 for g, t in zip(got, truth)):
         return "you measured clockwise: image y points down, so negate dy (or the angle). "
     raw = [_raw_rect_angle(f) for f in frames]
@@ -158,42 +127,37 @@ def _pose_mistake(frames, truth, got, centres) -> str:
     return ""
 
 
+@exercise("my_pose", _POSE_HINT)
 def check_pose(fn: Callable) -> bool:
     """Check ``fn(frame) -> (angle_deg, (cx, cy))`` against the answer key of :func:`pose_cases`: the angle
     within 3 degrees (modulo 180) and the centre within 3 pixels on all but one of 8 fixture frames."""
     name = "my_pose"
-
-    def body() -> bool:
-        if _blank(fn):
-            raise _NotAttempted
-        key = pose_cases()
-        got, centres = [], []
-        for i, frame in enumerate(key.images):
-            out = _call(fn, (frame.copy(),), {}, name=name, case=f"frame {i}", first=i == 0, hint=_POSE_HINT)
-            try:
-                angle, (cx, cy) = out
-                angle, cx, cy = float(angle), float(cx), float(cy)
-            except (TypeError, ValueError):
-                raise ExerciseError(f"{name}: returned {out!r} for frame {i}\n  expected: (angle_deg, (cx, cy))\n"
-                                    f"  hint: {_POSE_HINT}") from None
-            got.append(angle)
-            centres.append((cx, cy))
-        a_err = [abs((g - t + 90) % 180 - 90) for g, t in zip(got, key.angle_deg)]
-        c_err = [math.hypot(c[0] - t[0], c[1] - t[1]) for c, t in zip(centres, key.center_xy)]
-        bad = [i for i in range(len(got)) if a_err[i] > 3 or c_err[i] > 3]
-        if len(bad) > 1:
-            i = bad[0]
-            hint = _pose_mistake(key.images, key.angle_deg, got, centres)
-            if not hint and a_err[i] <= 3:
-                hint = "the angle is right but the centre is off: the centre of cv2.minAreaRect (or the moments). "
-            raise _wrong(name, f"frame {i} of the answer key ({len(bad)} of {len(got)} frames wrong)",
-                         f"angle {key.angle_deg[i] % 180:.1f} (mod 180), centre ({key.center_xy[i][0]:.1f}, "
-                         f"{key.center_xy[i][1]:.1f})", f"angle {got[i]:.1f}, centre ({centres[i][0]:.1f}, "
-                         f"{centres[i][1]:.1f})", hint + _POSE_HINT)
-        return _correct(f"angle within 3° and centre within 3 px on {len(got) - len(bad)} of {len(got)} answer-key "
-                        f"frames (median angle error {np.median(a_err):.2f}°)")
-
-    return _attempt(name, _POSE_HINT, body)
+    key = pose_cases()
+    got, centres = [], []
+    for i, frame in enumerate(key.images):
+        out = call(fn, (frame.copy(),), name=name, case=f"frame {i}", first=i == 0, hint=_POSE_HINT)
+        try:
+            angle, (cx, cy) = out
+            angle, cx, cy = float(angle), float(cx), float(cy)
+        except (TypeError, ValueError):
+            raise ExerciseError(f"{name}: returned {out!r} for frame {i}\n  expected: (angle_deg, (cx, cy))\n"
+                                f"  hint: {_POSE_HINT}") from None
+        got.append(angle)
+        centres.append((cx, cy))
+    a_err = [_angle_err(g, t) for g, t in zip(got, key.angle_deg)]
+    c_err = [math.hypot(c[0] - t[0], c[1] - t[1]) for c, t in zip(centres, key.center_xy)]
+    bad = [i for i in range(len(got)) if a_err[i] > 3 or c_err[i] > 3]
+    if len(bad) > 1:
+        i = bad[0]
+        hint = _pose_mistake(key.images, key.angle_deg, got, centres)
+        if not hint and a_err[i] <= 3:
+            hint = "the angle is right but the centre is off: the centre of cv2.minAreaRect (or the moments). "
+        raise wrong(name, f"frame {i} of the answer key ({len(bad)} of {len(got)} frames wrong)",
+                    f"angle {key.angle_deg[i] % 180:.1f} (mod 180), centre ({key.center_xy[i][0]:.1f}, "
+                    f"{key.center_xy[i][1]:.1f})", f"angle {got[i]:.1f}, centre ({centres[i][0]:.1f}, "
+                    f"{centres[i][1]:.1f})", hint + _POSE_HINT)
+    return correct(f"angle within 3° and centre within 3 px on {len(got) - len(bad)} of {len(got)} answer-key "
+                   f"frames (median angle error {np.median(a_err):.2f}°)")
 
 
 # ------------------------------------------------------------------------ template matching
@@ -218,43 +182,39 @@ def _tm_cases():
     return cases
 
 
+_TM_MODES = [  # the other matching modes, and why they are not the one
+    (cv2.TM_CCORR_NORMED, "TM_CCORR_NORMED: it does not subtract the means, so every bright shape scores high; use "
+                          "TM_CCOEFF_NORMED. "),
+    (cv2.TM_SQDIFF_NORMED, "TM_SQDIFF_NORMED: a distance (0 = the same, lower is better), its argmax is the worst "
+                           "match; use TM_CCOEFF_NORMED. "),
+    (cv2.TM_SQDIFF, "TM_SQDIFF: an unnormalised distance (lower is better); use TM_CCOEFF_NORMED. "),
+    (cv2.TM_CCOEFF, "TM_CCOEFF without _NORMED: its scale depends on the shapes' contrast, so scores are not "
+                    "comparable across references. "),
+]
+
+
 def _tm_scores(query, refs, method):
     return np.array([float(cv2.matchTemplate(query, r, method)[0, 0]) for r in refs])
 
 
+@exercise("template_scores", _TM_HINT)
 def check_template_scores(fn: Callable) -> bool:
     """Check ``fn(query (32, 32) float32, references (R, 32, 32) float32) -> (R,) scores`` against
     ``cv2.matchTemplate(..., TM_CCOEFF_NORMED)``; names the other matching modes and an index returned."""
     name = "template_scores"
-
-    def body() -> bool:
-        if _blank(fn):
-            raise _NotAttempted
-        for i, (what, query, refs) in enumerate(_tm_cases()):
-            expected = _tm_scores(query, refs, cv2.TM_CCOEFF_NORMED)
-            out = _call(fn, (query.copy(), refs.copy()), {}, name=name, case=what, first=i == 0, hint=_TM_HINT)
-            got = np.asarray(out, np.float64).reshape(-1) if np.ndim(out) else np.asarray([out], np.float64)
-            if got.shape != expected.shape:
-                hint = ("you returned the best reference's index; return every score and take the argmax after. "
-                        if got.size == 1 and float(got[0]) == int(np.argmax(expected)) else "one score per reference. ")
-                raise _wrong(name, what, f"{len(expected)} scores", f"shape {got.shape}", hint + _TM_HINT)
-            if not np.allclose(got, expected, atol=1e-3):
-                hint = ""
-                for mode, label in ((cv2.TM_CCORR_NORMED, "TM_CCORR_NORMED: it does not subtract the means, so every "
-                                     "bright shape scores high; use TM_CCOEFF_NORMED. "),
-                                    (cv2.TM_SQDIFF_NORMED, "TM_SQDIFF_NORMED: a distance (0 = the same, lower is "
-                                     "better), its argmax is the worst match; use TM_CCOEFF_NORMED. "),
-                                    (cv2.TM_SQDIFF, "TM_SQDIFF: an unnormalised distance (lower is better); use "
-                                     "TM_CCOEFF_NORMED. "),
-                                    (cv2.TM_CCOEFF, "TM_CCOEFF without _NORMED: its scale depends on the shapes' "
-                                     "contrast, so scores are not comparable across references. ")):
-                    if np.allclose(got, _tm_scores(query, refs, mode), rtol=1e-3, atol=1e-3):
-                        hint = "that is " + label
-                        break
-                raise _wrong(name, what, np.round(expected, 3).tolist(), np.round(got, 3).tolist(), hint + _TM_HINT)
-        return _correct("your scores match cv2.matchTemplate(TM_CCOEFF_NORMED) on every reference")
-
-    return _attempt(name, _TM_HINT, body)
+    for i, (what, query, refs) in enumerate(_tm_cases()):
+        expected = _tm_scores(query, refs, cv2.TM_CCOEFF_NORMED)
+        out = call(fn, (query.copy(), refs.copy()), name=name, case=what, first=i == 0, hint=_TM_HINT)
+        got = np.asarray(out, np.float64).reshape(-1) if np.ndim(out) else np.asarray([out], np.float64)
+        if got.shape != expected.shape:
+            hint = ("you returned the best reference's index; return every score and take the argmax after. "
+                    if got.size == 1 and float(got[0]) == int(np.argmax(expected)) else "one score per reference. ")
+            raise wrong(name, what, f"{len(expected)} scores", f"shape {got.shape}", hint + _TM_HINT)
+        if not np.allclose(got, expected, atol=1e-3):
+            hint = first_match(got, [(_tm_scores(query, refs, mode), "that is " + label) for mode, label in _TM_MODES],
+                               "", same=lambda a, b: np.allclose(a, b, rtol=1e-3, atol=1e-3))
+            raise wrong(name, what, np.round(expected, 3).tolist(), np.round(got, 3).tolist(), hint + _TM_HINT)
+    return correct("your scores match cv2.matchTemplate(TM_CCOEFF_NORMED) on every reference")
 
 
 # ------------------------------------------------------------------------ hole counting
@@ -271,41 +231,36 @@ def _hole_cases(n: int = 12, seed: int = 21):
     return [(m.astype(np.uint8) * 255, int(k)) for m, k in zip(d.masks, d.n_holes)]
 
 
+@exercise("count_holes", _HOLE_HINT)
 def check_count_holes(fn: Callable) -> bool:
     """Check ``fn(mask uint8 0/255, the part = 255) -> number of through-holes`` on 12 answer-key part masks
     (plates and flanges at 160 px; the key counts the enclosed background regions of at least 3 pixels); all
     but one must be exact."""
     name = "count_holes"
-
-    def body() -> bool:
-        if _blank(fn):
-            raise _NotAttempted
-        cases = _hole_cases()
-        got = []
-        for i, (mask, true) in enumerate(cases):
-            got.append(int(_number(_call(fn, (mask.copy(),), {}, name=name, case=f"mask {i}", first=i == 0,
-                                         hint=_HOLE_HINT), name, f"mask {i}")))
-        true = np.array([t for _, t in cases])
-        got = np.array(got)
-        wrong = np.flatnonzero(got != true)
-        if len(wrong) > 1:
-            d = got - true
-            hint = ""
-            if (d == 1).sum() >= len(d) - 1:
-                hint = "one too many every time: you counted the part's own outline; count only what it encloses. "
-            elif (got == 0).all():
-                hint = ("zero every time: the holes are the background inside the outline (filled AND NOT mask); "
-                        "check which side of the mask is the part. ")
-            elif (d == -true + 1).sum() >= len(d) - 1 or (got == 1).all():
-                hint = "one per part: that is the part itself (RETR_EXTERNAL finds outlines, not holes). "
-            elif (d > 0).all():
-                hint = "too many: drop specks below 3 pixels. "
-            i = int(wrong[0])
-            raise _wrong(name, f"mask {i} of the answer key ({len(wrong)} of {len(cases)} wrong)", int(true[i]),
-                         int(got[i]), hint + _HOLE_HINT)
-        return _correct(f"exact hole count on {len(cases) - len(wrong)} of {len(cases)} answer-key masks")
-
-    return _attempt(name, _HOLE_HINT, body)
+    cases = _hole_cases()
+    got = []
+    for i, (mask, true) in enumerate(cases):
+        got.append(int(number(call(fn, (mask.copy(),), name=name, case=f"mask {i}", first=i == 0,
+                                   hint=_HOLE_HINT), name, f"mask {i}")))
+    true = np.array([t for _, t in cases])
+    got = np.array(got)
+    bad = np.flatnonzero(got != true)
+    if len(bad) > 1:
+        d = got - true
+        hint = ""
+        if (d == 1).sum() >= len(d) - 1:
+            hint = "one too many every time: you counted the part's own outline; count only what it encloses. "
+        elif (got == 0).all():
+            hint = ("zero every time: the holes are the background inside the outline (filled AND NOT mask); "
+                    "check which side of the mask is the part. ")
+        elif (d == -true + 1).sum() >= len(d) - 1 or (got == 1).all():
+            hint = "one per part: that is the part itself (RETR_EXTERNAL finds outlines, not holes). "
+        elif (d > 0).all():
+            hint = "too many: drop specks below 3 pixels. "
+        i = int(bad[0])
+        raise wrong(name, f"mask {i} of the answer key ({len(bad)} of {len(cases)} wrong)", int(true[i]),
+                    int(got[i]), hint + _HOLE_HINT)
+    return correct(f"exact hole count on {len(cases) - len(bad)} of {len(cases)} answer-key masks")
 
 
 # ------------------------------------------------------------------------ tuning on validation
@@ -329,34 +284,29 @@ def _tune_cases():
     yield "3 candidates, one perfect", list(range(3)), true2, table2, [20, 30, 40], 30
 
 
+@exercise("tune_param2", _TUNE_HINT)
 def check_tune_param2(fn: Callable) -> bool:
     """Check ``fn(count_fn, frames, true_counts, candidates) -> the best candidate`` (most exact counts, the
     first on a tie) on a counter whose answers are a fixed table; names argmin, mean-error tuning, an index or
     a score returned instead of the parameter."""
     name = "tune_param2"
-
-    def body() -> bool:
-        if _blank(fn):
-            raise _NotAttempted
-        for i, (what, frames, true, table, cands, expected) in enumerate(_tune_cases()):
-            counter = lambda f, p, table=table: table[p][f]  # noqa: E731
-            got = _number(_call(fn, (counter, list(frames), list(true), list(cands)), {}, name=name, case=what,
-                                first=i == 0, hint=_TUNE_HINT), name, what)
-            if got != expected:
-                exact = {p: float(np.mean(np.array(table[p]) == np.array(true))) for p in cands}
-                mae = {p: float(np.mean(np.abs(np.array(table[p]) - np.array(true)))) for p in cands}
-                hint = ""
-                if got == min(exact, key=exact.get):
-                    hint = "that is the worst candidate: keep the one with the MOST exact counts (argmax). "
-                elif got == min(mae, key=mae.get):
-                    hint = "that minimises the mean count error; the goal is exact counts (a frame is right or not). "
-                elif got == cands.index(expected):
-                    hint = "that is the best candidate's index: return candidates[best]. "
-                elif 0 <= got <= 1 and got in exact.values():
-                    hint = "that is the best score: return the candidate that reached it. "
-                elif exact.get(got) == exact[expected]:
-                    hint = "a tie: return the first candidate with the best score (np.argmax does). "
-                raise _wrong(name, what, expected, got, hint + _TUNE_HINT)
-        return _correct("your tuner keeps the candidate with the most exact counts")
-
-    return _attempt(name, _TUNE_HINT, body)
+    for i, (what, frames, true, table, cands, expected) in enumerate(_tune_cases()):
+        counter = lambda f, p, table=table: table[p][f]  # noqa: E731
+        got = number(call(fn, (counter, list(frames), list(true), list(cands)), name=name, case=what,
+                          first=i == 0, hint=_TUNE_HINT), name, what)
+        if got != expected:
+            exact = {p: float(np.mean(np.array(table[p]) == np.array(true))) for p in cands}
+            mae = {p: float(np.mean(np.abs(np.array(table[p]) - np.array(true)))) for p in cands}
+            hint = ""
+            if got == min(exact, key=exact.get):
+                hint = "that is the worst candidate: keep the one with the MOST exact counts (argmax). "
+            elif got == min(mae, key=mae.get):
+                hint = "that minimises the mean count error; the goal is exact counts (a frame is right or not). "
+            elif got == cands.index(expected):
+                hint = "that is the best candidate's index: return candidates[best]. "
+            elif 0 <= got <= 1 and got in exact.values():
+                hint = "that is the best score: return the candidate that reached it. "
+            elif exact.get(got) == exact[expected]:
+                hint = "a tie: return the first candidate with the best score (np.argmax does). "
+            raise wrong(name, what, expected, got, hint + _TUNE_HINT)
+    return correct("your tuner keeps the candidate with the most exact counts")

@@ -1,7 +1,6 @@
-"""Checks for notebook 01's from-scratch exercises, in the style of :mod:`coursekit.exercises` (blank -> a hint and
-``False``; wrong -> :class:`ExerciseError` with the case, the expected value, yours and the likely mistake named).
-References: coursekit's own ResNet9 parts (their weights are copied into the learner's module and the outputs
-compared), ``ck.evaluate``, the loaders' ``batch_crop``. Checks run with their own seeded RNG and one CPU thread.
+"""Checks for notebook 01's exercises (the contract of :mod:`coursekit.exercise_base`). References: a real
+``nn.Conv2d``, torchmetrics, ``F.batch_norm``, coursekit's ResNet9 parts (their weights copied into the learner's
+module and the outputs compared), ``ck.evaluate``, the loaders' ``batch_crop``.
 
 >>> def conv_bn(c_in, c_out):
 ...     ...  # your code here
@@ -12,7 +11,6 @@ False
 from __future__ import annotations
 
 import copy
-import functools
 import math
 from typing import Callable
 
@@ -20,10 +18,290 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .exercises import ExerciseError, _NotAttempted, _attempt, _blank, _call, _correct, _number, _wrong
+from .exercise_base import ExerciseError, call, correct, diagnose, exercise, first_match, number, others, wrong
+from .viz import reveal_shapes  # notebook 01 calls it from here
 
-__all__ = ["check_conv_bn", "check_residual", "check_resnet9", "check_evaluate", "check_augment",
-           "reveal_shapes", "ExerciseError"]
+__all__ = ["check_conv_output_size", "check_accuracy", "check_batchnorm", "check_param_count", "check_conv_bn",
+           "check_residual", "check_resnet9", "check_evaluate", "check_augment", "reveal_shapes", "ExerciseError"]
+
+# ------------------------------------------------------------------------------ conv output size
+
+_CONV_CASES = [  # (size, kernel, stride, padding, dilation): plain first, then padding, stride, dilation
+    (32, 3, 1, 0, 1), (28, 5, 1, 0, 1), (7, 7, 1, 0, 1), (56, 1, 1, 0, 1), (32, 3, 1, 1, 1), (32, 5, 1, 2, 1),
+    (16, 3, 1, 3, 1), (32, 3, 2, 1, 1), (32, 3, 2, 0, 1), (31, 3, 2, 1, 1), (33, 4, 2, 1, 1), (224, 7, 2, 3, 1),
+    (56, 1, 2, 0, 1), (10, 3, 3, 0, 1), (17, 5, 3, 2, 1), (9, 2, 2, 0, 1), (32, 3, 1, 2, 2), (32, 3, 1, 0, 2),
+    (64, 3, 1, 4, 4), (32, 3, 2, 2, 2), (15, 4, 3, 1, 2)]
+_CONV_HINT = ("a kernel of size k fits in a row of n pixels at n - k + 1 positions; "
+              "start from there, then add padding, stride and dilation.")
+
+
+def _span(k: int, d: int) -> int:
+    return d * (k - 1) + 1  # the dilated kernel's extent
+
+
+_CONV_VARIANTS = [  # (the wrong formula, its hint), to recognise a common mistake
+    (lambda n, k, s, p, d: (n + 2 * p - _span(k, d)) // s,
+     "you are one short: count the first window position too (the `+ 1`)."),
+    (lambda n, k, s, p, d: (n + 2 * p - k) // s + 1, lambda n, k, s, p, d: (
+        f"dilation {d} spreads the kernel: it covers dilation·(kernel−1)+1 = {_span(k, d)} pixels, not {k}.")),
+    (lambda n, k, s, p, d: (n + p - _span(k, d)) // s + 1,
+     "padding is added on both sides: the padded size is size + 2·padding."),
+    (lambda n, k, s, p, d: math.ceil((n + 2 * p - _span(k, d)) / s) + 1,
+     "round down, not up: a window that does not fully fit is dropped (use `//`)."),
+    (lambda n, k, s, p, d: (n - _span(k, d)) // s + 1,
+     "don't forget the padding: the padded input has size + 2·padding pixels."),
+    (lambda n, k, s, p, d: n + 2 * p - _span(k, d) + 1,
+     lambda n, k, s, p, d: f"stride {s} moves the window {s} pixels at a time: divide the free room by the stride."),
+]
+
+
+@exercise("conv_output_size", _CONV_HINT)
+def check_conv_output_size(fn: Callable[..., int]) -> bool:
+    """Check ``fn(size, kernel, stride, padding, dilation) -> int`` (called positionally), the output size of a
+    conv, against a real ``nn.Conv2d`` on 21 cases: plain, padded, strided (2 and 3) and dilated.
+
+    >>> def conv_output_size(size, kernel, stride=1, padding=0, dilation=1):
+    ...     ...  # your code here
+    >>> check_conv_output_size(conv_output_size)  # doctest: +ELLIPSIS
+    … conv_output_size: not attempted yet — hint: a kernel of size k fits in a row of n pixels at ...
+    False
+    """
+    name, seen = "conv_output_size", []
+    for i, args in enumerate(_CONV_CASES):
+        case = "conv_output_size(size={}, kernel={}, stride={}, padding={}, dilation={})".format(*args)
+        got = number(call(fn, args, name=name, case=case, first=i == 0, hint=_CONV_HINT), name, case)
+        seen.append((args, got))
+        size, kernel, stride, padding, dilation = args
+        conv = nn.Conv2d(1, 1, kernel, stride=stride, padding=padding, dilation=dilation, bias=False)
+        with torch.no_grad():
+            expected = int(conv(torch.zeros(1, 1, size, size)).shape[-1])
+        if got != expected:
+            hint = ("your result is not a whole number: use floor division `//` (a window that does not fit is "
+                    "dropped)." if got != int(got) else
+                    diagnose(seen + others(fn, _CONV_CASES[i + 1:]), _CONV_VARIANTS, args, got) or
+                    "the window (of extent dilation·(kernel−1)+1) must fit inside the padded input (size + "
+                    "2·padding); count how many stride-steps fit, plus the first position.")
+            raise wrong(name, case, f"{expected}   (what nn.Conv2d gives)", got, hint)
+    return correct(f"{name} matches nn.Conv2d on all {len(_CONV_CASES)} cases (padding, stride, dilation).")
+
+
+# ------------------------------------------------------------------------------------ accuracy
+
+_ACC_HINT = ("the predicted class is the argmax of the logits over the class dimension (dim=1); "
+             "compare it with the targets and take the mean of the matches.")
+
+
+def _accuracy_cases():
+    g, t = torch.Generator().manual_seed(0), torch.tensor
+    return [
+        ("a random batch of 64 images, 10 classes", torch.randn(64, 10, generator=g),
+         torch.randint(0, 10, (64,), generator=g)),
+        ("a batch of 5 images, 3 classes", torch.randn(5, 3, generator=g), torch.randint(0, 3, (5,), generator=g)),
+        ("a batch of 1 image, predicted right", t([[0.1, 2.0, -1.0]]), t([1])),
+        ("a batch of 1 image, predicted wrong", t([[0.1, 2.0, -1.0]]), t([2])),
+        ("ties: two classes share the top score (the first one is the prediction, as torch.argmax)",
+         t([[1.0, 1.0, 0.0], [0.0, 2.0, 2.0], [3.0, 0.0, 3.0], [0.0, 0.0, 1.0]]), t([1, 2, 0, 2])),
+        ("a batch of 32 all predicted right", torch.eye(8).repeat(4, 1) * 5, torch.arange(8).repeat(4)),
+    ]
+
+
+def _accuracy_mistake(got: float, expected: float, logits, targets) -> str:
+    n = len(targets)
+    any_top = (logits == logits.max(dim=1, keepdim=True).values).gather(1, targets[:, None]).float().mean().item()
+    if abs(got - 100 * expected) < 1e-3 and expected > 0:
+        return "return a fraction between 0 and 1, not a percentage."
+    if abs(got - expected * n) < 1e-3 and n > 1:
+        return f"you returned the number of correct predictions; divide by the batch size ({n})."
+    if abs(got - (1 - expected)) < 1e-6:
+        return "that is the error rate: count the predictions that *match* the targets."
+    if abs(got - any_top) < 1e-6:
+        return ("with a tie, the prediction is one class only: the first of the tied ones "
+                "(what logits.argmax(dim=1) returns).")
+    return _ACC_HINT
+
+
+@exercise("accuracy", _ACC_HINT)
+def check_accuracy(fn: Callable) -> bool:
+    """Check ``fn(logits (N, C), targets (N,)) -> float``, top-1 accuracy in [0, 1] (a one-element tensor will
+    do), against torchmetrics' ``multiclass_accuracy`` on random batches, a batch of 1, and ties."""
+    from torchmetrics.functional.classification import multiclass_accuracy
+
+    name, cases = "accuracy", _accuracy_cases()
+    for i, (what, logits, targets) in enumerate(cases):
+        case = f"{what} (logits shape {tuple(logits.shape)})"
+        got = number(call(fn, (logits.clone(), targets.clone()), name=name, case=case, first=i == 0, hint=_ACC_HINT),
+                     name, case)
+        expected = float(multiclass_accuracy(logits, targets, num_classes=logits.shape[1], average="micro"))
+        if not math.isclose(got, expected, abs_tol=1e-5):
+            raise wrong(name, case, f"{expected:.6g}   (torchmetrics)", f"{got:.6g}",
+                        _accuracy_mistake(got, expected, logits, targets))
+    return correct(f"{name} matches torchmetrics on all {len(cases)} cases, ties and a batch of 1 included.")
+
+
+# ---------------------------------------------------------------------------------- batch norm
+
+_BN_HINT = ("in training mode, BatchNorm2d normalises each channel with the mean and variance over the batch "
+            "and both spatial axes (dims 0, 2, 3), then scales by gamma and shifts by beta (shaped (1, C, 1, 1)).")
+
+
+def _bn_cases():
+    g = torch.Generator().manual_seed(1)
+
+    def make(n, c, h, w, eps):
+        offsets = torch.linspace(-2.0, 3.0, c).view(1, c, 1, 1)
+        x = torch.randn(n, c, h, w, generator=g) * (1.0 + torch.rand(1, c, 1, 1, generator=g) * 2) + offsets
+        return x, torch.rand(c, generator=g) + 0.5, torch.randn(c, generator=g), eps
+
+    return [make(8, 3, 4, 5, None), make(2, 4, 3, 3, 0.1), make(1, 2, 6, 6, 1e-5), make(16, 5, 2, 7, 1e-3)]
+
+
+def _bn_variants(x, gamma, beta, eps):  # the usual wrong versions, to name a mistake
+    g, b, spatial = gamma.view(1, -1, 1, 1), beta.view(1, -1, 1, 1), (0, 2, 3)
+
+    def norm(dims, unbiased=False, eps_outside=False, no_eps=False, by_var=False):
+        m, v = x.mean(dim=dims, keepdim=True), x.var(dim=dims, keepdim=True, unbiased=unbiased)
+        return (x - m) / ((v + eps) if by_var else v.sqrt() if no_eps else (v.sqrt() + eps) if eps_outside
+                          else (v + eps).sqrt())
+
+    return [
+        (norm(spatial, unbiased=True) * g + b,
+         "use the biased variance (divide by N·H·W, not N·H·W − 1): x.var(..., unbiased=False), "
+         "as BatchNorm does in training."),
+        (norm((2, 3)) * g + b, "you normalised each image separately over (H, W) (that is InstanceNorm): "
+                               "BatchNorm also averages over the batch, dims (0, 2, 3)."),
+        (norm((1, 2, 3)) * g + b, "you normalised each image over (C, H, W) (that is LayerNorm): "
+                                  "BatchNorm works per channel over dims (0, 2, 3)."),
+        (norm((0,)) * g + b, "you averaged over the batch only: BatchNorm2d uses one mean per channel, "
+                             "over dims (0, 2, 3) (batch and both spatial axes)."),
+        (norm((0, 1, 2, 3)) * g + b,
+         "you mixed all channels together: keep one mean and one variance per channel, over dims (0, 2, 3)."),
+        (norm(spatial, eps_outside=True) * g + b, "eps goes inside the square root: (x - mean) / sqrt(var + eps)."),
+        (norm(spatial, no_eps=True) * g + b, "don't forget eps: (x - mean) / sqrt(var + eps)."),
+        (norm(spatial, by_var=True) * g + b, "divide by the standard deviation sqrt(var + eps), not by the variance."),
+        (norm(spatial), "the normalised x is then scaled by gamma and shifted by beta: y = gamma · x̂ + beta."),
+        (norm(spatial) * b + g, "gamma scales and beta shifts: y = gamma · x̂ + beta (you swapped them)."),
+    ]
+
+
+def _bn_error_hint(e: Exception) -> str | None:
+    if "must match the size" in str(e):
+        return "gamma and beta have shape (C,): view them as (1, C, 1, 1) so they broadcast over (N, C, H, W)."
+    if "unexpected keyword argument 'eps'" in str(e):
+        return "your function needs an `eps=1e-5` parameter: def batchnorm(x, gamma, beta, eps=1e-5)."
+    return None
+
+
+def _preview(t) -> str:
+    return f"tensor of shape {tuple(t.shape)}, y[0, 0, 0, :4] = {[round(v, 4) for v in t[0, 0, 0, :4].tolist()]}"
+
+
+@exercise("batchnorm", _BN_HINT)
+def check_batchnorm(fn: Callable) -> bool:
+    """Check ``fn(x (N, C, H, W), gamma (C,), beta (C,), eps=1e-5)``, BatchNorm2d in training mode, against
+    ``F.batch_norm(..., training=True)`` (the first case uses ``eps``'s default, the others pass ``eps=``)."""
+    name, cases = "batchnorm", _bn_cases()
+    for i, (x, gamma, beta, eps) in enumerate(cases):
+        eps_used = 1e-5 if eps is None else eps
+        case = f"x of shape {tuple(x.shape)}, eps={'default (1e-5)' if eps is None else eps}"
+        out = call(fn, (x.clone(), gamma.clone(), beta.clone()), {} if eps is None else {"eps": eps}, name=name,
+                   case=case, first=i == 0, hint=_BN_HINT, error_hint=_bn_error_hint)
+        expected = F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps_used)
+        try:
+            got = torch.as_tensor(out).detach().to(torch.float32).cpu()
+        except (TypeError, ValueError, RuntimeError):
+            raise ExerciseError(f"{name}: for {case} your function returned {type(out).__name__}; return a tensor"
+                                ) from None
+        if got.shape != expected.shape:
+            raise wrong(name, case, f"shape {tuple(expected.shape)}", f"shape {tuple(got.shape)}",
+                        "the output has the input's shape; reduce with keepdim=True and view gamma/beta as "
+                        "(1, C, 1, 1).")
+        if not torch.allclose(got, expected, rtol=1e-4, atol=1e-4):
+            hint = first_match(got, _bn_variants(x, gamma, beta, eps_used), _BN_HINT,
+                               same=lambda a, b: torch.allclose(a, b, rtol=1e-4, atol=1e-4))
+            raise wrong(name, case, _preview(expected),
+                        f"{_preview(got)}  (max difference {(got - expected).abs().max().item():.3g})", hint)
+    return correct(f"{name} matches F.batch_norm(training=True) on all {len(cases)} cases.")
+
+
+# ------------------------------------------------------------------------------ parameter count
+
+_PARAM_HINT = ("a Conv2d has one kernel_h × kernel_w filter per (input channel, output channel) pair, plus one bias "
+               "per output channel if bias=True; a BatchNorm has a gamma and a beta per channel.")
+
+
+def _explain(m) -> str:  # a line of the breakdown: the formula with this layer's numbers, and its count
+    n, kind = sum(p.numel() for p in m.parameters(recurse=False)), type(m).__name__
+    if isinstance(m, nn.modules.conv._ConvNd):
+        k = " × ".join(str(v) for v in m.kernel_size)
+        line = f"{kind}: out_channels × in_channels/groups × kernel = {m.out_channels} × {m.in_channels // m.groups}"
+        line += f" × {k}" + (f" + {m.out_channels} bias" if m.bias is not None else " (bias=False: no bias)")
+    elif isinstance(m, nn.modules.batchnorm._NormBase):
+        line = (f"{kind}: gamma and beta per channel = 2 × {m.num_features}" if m.affine else
+                f"{kind}: affine=False, none") + " (running_mean/running_var are buffers, not parameters)"
+    elif isinstance(m, nn.Linear):
+        line = f"Linear: out × in = {m.out_features} × {m.in_features}"
+        line += f" + {m.out_features} bias" if m.bias is not None else " (no bias)"
+    else:
+        line = kind
+    return f"{line} = {n:,}"
+
+
+def _param_mistake(answer: int, expected: int, leaves) -> str:
+    lines = [_explain(m) for m in leaves
+             if any(True for _ in m.parameters(recurse=False)) or isinstance(m, nn.modules.conv._ConvNd)]
+    specific = None
+    for m in leaves:
+        if isinstance(m, nn.modules.conv._ConvNd):
+            if m.bias is None and answer == expected + m.out_channels:
+                specific = f"this conv has bias=False, so it has no bias to count ({m.out_channels} too many)."
+            elif m.bias is not None and answer == expected - m.out_channels:
+                specific = f"you forgot the conv's bias: one per output channel ({m.out_channels})."
+            elif answer == expected - m.weight.numel() + m.out_channels * m.kernel_size[0] * m.kernel_size[1]:
+                specific = "each output channel has one filter per *input* channel: multiply by in_channels too."
+        if isinstance(m, nn.modules.batchnorm._NormBase) and m.affine:
+            c = m.num_features
+            if answer in (expected + 2 * c, expected + 2 * c + 1):
+                specific = ("running_mean and running_var are buffers (statistics), not learnable parameters: "
+                            "don't count them.")
+            elif answer == expected - 2 * c:
+                specific = f"you forgot the BatchNorm: it learns a gamma and a beta per channel (2 × {c})."
+            elif answer == expected - c:
+                specific = f"BatchNorm has two learnable vectors per channel, gamma and beta (2 × {c}, not {c})."
+    return f"{specific or _PARAM_HINT}\n  breakdown:\n    " + "\n    ".join(lines)
+
+
+def _short(m) -> str:
+    if isinstance(m, nn.modules.conv._ConvNd):
+        extra = ("" if m.bias is not None else ", bias=False") + (f", groups={m.groups}" if m.groups != 1 else "")
+        k = "×".join(str(v) for v in m.kernel_size)
+        return f"{type(m).__name__}({m.in_channels}, {m.out_channels}, {k}{extra})"
+    return f"{type(m).__name__}({m.num_features})" if isinstance(m, nn.modules.batchnorm._NormBase) else repr(m)
+
+
+@exercise("param_count", _PARAM_HINT)
+def check_param_count(answer: int, layer) -> bool:
+    """Check a hand count of ``layer``'s learnable parameters (``layer``: a module or a list of modules).
+
+    >>> check_param_count(73_728 + 256, [nn.Conv2d(64, 128, 3, bias=False), nn.BatchNorm2d(128)])
+    ✓ correct: 73,984 parameters in Conv2d(64, 128, 3×3, bias=False) + BatchNorm2d(128).
+    True
+    """
+    layer = nn.Sequential(*layer) if isinstance(layer, (list, tuple)) else layer
+    if not isinstance(layer, nn.Module):
+        raise TypeError(f"layer must be a torch.nn.Module (or a list of them), got {type(layer).__name__}")
+    leaves = [m for m in layer.modules() if not list(m.children())] or [layer]
+    name, case = "param_count", " + ".join(_short(m) for m in leaves)
+    expected = sum(p.numel() for m in leaves for p in m.parameters(recurse=False))
+    if not (hasattr(answer, "__index__") and not isinstance(answer, bool)
+            or isinstance(answer, float) and answer.is_integer()):
+        raise ExerciseError(f"{name}: the answer should be a whole number (an int), got {answer!r} for {case}")
+    answer = int(answer)
+    if answer != expected:
+        raise wrong(name, case, f"{expected:,}", f"{answer:,}", _param_mistake(answer, expected, leaves))
+    return correct(f"{expected:,} parameters in {case}.")
+
+
+# ----------------------------------------------------------------------------- ResNet-9 from scratch
 
 _STAGES = ["prep", "layer1", "layer2", "layer3"]
 _CONV_BN_HINT = ("nn.Sequential(nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False), "
@@ -50,27 +328,6 @@ _CRASHES = [  # (words in the error, what they usually mean here)
 ]
 
 
-def _exercise(name: str, hint: str):
-    """Decorator: a blank answer is "not attempted" (``False``, no exception); the check itself runs sandboxed."""
-    def wrap(check):
-        @functools.wraps(check)
-        def run(answer, *args, **kwargs):
-            def body():
-                if _blank(answer):
-                    raise _NotAttempted
-                threads = torch.get_num_threads()
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(0)
-                    torch.set_num_threads(1)  # tiny tensors: on a busy machine one thread is much faster
-                    try:
-                        return check(answer, *args, **kwargs)
-                    finally:
-                        torch.set_num_threads(threads)
-            return _attempt(name, hint, body)
-        return run
-    return wrap
-
-
 def _count(m: nn.Module) -> int:
     return sum(p.numel() for p in m.parameters())
 
@@ -88,16 +345,12 @@ def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
     return a.shape == b.shape and torch.allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-def _first(y: torch.Tensor, variants: list, fallback: str) -> str:  # the hint of the variant that computes y
-    return next((hint for v, hint in variants if _same(y, v)), fallback)
-
-
 def _crash_hint(e: Exception) -> str | None:
     return next((hint for words, hint in _CRASHES if any(w in str(e) for w in words)), None)
 
 
 def _get(fn, args, kwargs, kind, name: str, case: str, first: bool, hint: str):  # the learner's module / tensor
-    out = _call(fn, args, kwargs, name=name, case=case, first=first, hint=hint, error_hint=_crash_hint)
+    out = call(fn, args, kwargs, name=name, case=case, first=first, hint=hint, error_hint=_crash_hint)
     if not isinstance(out, kind):
         wanted = "an nn.Module (e.g. nn.Sequential(...))" if kind is nn.Module else "a tensor"
         raise ExerciseError(f"{name}: for {case} you returned {type(out).__name__}; return {wanted}")
@@ -132,20 +385,21 @@ def _check_block(m, ref, x, name, case, shape_hint, n_convs_hint, variants, fall
     # the shape, the parameter count, then the output with ref's weights copied in (variants: named mistakes)
     y, expected = _get(m, (x.clone(),), {}, torch.Tensor, name, case, True, shape_hint), ref(x.clone()).shape
     if y.shape != expected:
-        raise _wrong(name, case, f"shape {tuple(expected)}", f"shape {tuple(y.shape)}", shape_hint)
+        raise wrong(name, case, f"shape {tuple(expected)}", f"shape {tuple(y.shape)}", shape_hint)
     n, n_ref = _count(m), _count(ref)
     if n != n_ref:
         convs = sum(isinstance(c, nn.Conv2d) for c in m.modules())
         hint = n_convs_hint.format(convs) if convs != sum(isinstance(c, nn.Conv2d) for c in ref.modules()) else None
-        raise _wrong(name, case, f"{n_ref:,} parameters", f"{n:,}", hint or _param_hint(m, n, n_ref, ref))
+        raise wrong(name, case, f"{n_ref:,} parameters", f"{n:,}", hint or _param_hint(m, n, n_ref, ref))
     if _copy_weights(ref, m):
         y, y_ref = m.train()(x.clone()), ref(x.clone())
         if not _same(y, y_ref):
-            raise _wrong(name, case, f"what coursekit's {type(ref).__name__} computes with the same weights",
-                         f"max difference {(y - y_ref).abs().max():.3g}", _first(y, variants(ref, x), fallback(y, x)))
+            raise wrong(name, case, f"what coursekit's {type(ref).__name__} computes with the same weights",
+                        f"max difference {(y - y_ref).abs().max():.3g}",
+                        first_match(y, variants(ref, x), fallback(y, x), same=_same))
 
 
-@_exercise("conv_bn", _CONV_BN_HINT)
+@exercise("conv_bn", _CONV_BN_HINT, torch_seed=0)
 def check_conv_bn(fn: Callable) -> bool:
     """Check ``fn(c_in, c_out) -> nn.Module``: 3x3 conv (padding 1, no bias) -> BatchNorm2d -> ReLU, against
     :class:`coursekit.models.resnet9.ConvBN` (output shape, parameter count, output with the same weights)."""
@@ -158,7 +412,7 @@ def check_conv_bn(fn: Callable) -> bool:
                      "a 3x3 conv keeps the size with padding=1 (padding 0 loses a pixel on each side).",
                      "conv_bn has one conv; yours has {}.", lambda ref, x: [],
                      lambda y, x: _NEGATIVE.format("your output") if (y < 0).any() else f"use {_CONV_BN_HINT}")
-    return _correct("conv_bn: conv 3x3 (no bias) -> BatchNorm -> ReLU, the same function as coursekit's ConvBN.")
+    return correct("conv_bn: conv 3x3 (no bias) -> BatchNorm -> ReLU, the same function as coursekit's ConvBN.")
 
 
 def _residual_variants(ref, x):
@@ -169,7 +423,7 @@ def _residual_variants(ref, x):
              "ResNet-9 both conv_bn end with their ReLU and the block returns x + self.body(x).")]
 
 
-@_exercise("Residual", _RES_HINT)
+@exercise("Residual", _RES_HINT, torch_seed=0)
 def check_residual(cls: Callable) -> bool:
     """Check ``cls(channels)``, a module computing ``x + body(x)`` with ``body`` = two conv_bn, against
     :class:`coursekit.models.resnet9.Residual` (shape, parameter count, output with the same weights)."""
@@ -181,7 +435,7 @@ def check_residual(cls: Callable) -> bool:
                  "a residual block keeps the shape (x + body(x) needs it): padding 1, stride 1, no pooling.",
                  "the body has two conv_bn blocks; yours has {} conv(s).", _residual_variants,
                  lambda y, x: _NEGATIVE.format("self.body(x)") if ((y - x) < -1e-6).any() else _RES_HINT)
-    return _correct("Residual: x + body(x) with two conv_bn, the same function as coursekit's Residual.")
+    return correct("Residual: x + body(x) with two conv_bn, the same function as coursekit's Residual.")
 
 
 def _shape_hint(stage: str, got: tuple, exp: tuple, width: int = 16) -> str:
@@ -219,11 +473,10 @@ def _stage_variants(ref_stage: nn.Module, x: torch.Tensor) -> list[tuple[torch.T
     return out
 
 
-@_exercise("MyResNet9", _NET_HINT)
+@exercise("MyResNet9", _NET_HINT, torch_seed=0)
 def check_resnet9(cls: Callable) -> bool:
-    """Check ``cls(num_classes=10, width=64)`` (stages ``prep, layer1, layer2, layer3``, then global max pool, flatten,
-    linear without bias, x 0.125) against coursekit's ResNet9: each stage's shape and output (same weights), the
-    parameter count, the arguments used, and six seeded SGD steps on one fixed batch lower the loss."""
+    """Check ``cls(num_classes=10, width=64)`` against coursekit's ResNet9: each stage's shape and output (same
+    weights), the parameter count, the arguments used, and six seeded SGD steps on one batch lower the loss."""
     from .models.resnet9 import ResNet9
 
     name, case = "MyResNet9", "MyResNet9(num_classes=10, width=16) on a batch of shape (2, 3, 32, 32)"
@@ -232,7 +485,7 @@ def check_resnet9(cls: Callable) -> bool:
     _get(m, (x,), {}, torch.Tensor, name, case, True, _NET_HINT)
     n, n_ref = _count(m), _count(ref)
     if n == 0:
-        raise _wrong(name, case, f"{n_ref:,} parameters", "0", _param_hint(m, 0, n_ref, ref))
+        raise wrong(name, case, f"{n_ref:,} parameters", "0", _param_hint(m, 0, n_ref, ref))
     missing = [s for s in _STAGES if not isinstance(getattr(m, s, None), nn.Module)]
     if missing:
         raise ExerciseError(f"{name}: no stage called {', '.join(missing)}; name the stages self.prep, self.layer1, "
@@ -241,25 +494,25 @@ def check_resnet9(cls: Callable) -> bool:
     for stage in _STAGES + ["output"]:
         got, exp = tuple(ys[stage].shape), tuple(ys_ref[stage].shape)
         if got != exp:
-            raise _wrong(name, f"{case}, after {stage}", f"shape {exp}", f"shape {got}", _shape_hint(stage, got, exp))
+            raise wrong(name, f"{case}, after {stage}", f"shape {exp}", f"shape {got}", _shape_hint(stage, got, exp))
     if n != n_ref:
         per = [f"{s}: yours {_count(getattr(m, s)):,}, reference {_count(getattr(ref, s)):,}"
                for s in _STAGES if _count(getattr(m, s)) != _count(getattr(ref, s))]
-        raise _wrong(name, case, f"{n_ref:,} parameters", f"{n:,}",
-                     _param_hint(m, n, n_ref, ref) + ("\n  by stage: " + "; ".join(per) if per else ""))
+        raise wrong(name, case, f"{n_ref:,} parameters", f"{n:,}",
+                    _param_hint(m, n, n_ref, ref) + ("\n  by stage: " + "; ".join(per) if per else ""))
     small, n_small = "MyResNet9(num_classes=7, width=8)", _count(ResNet9(7, 8))
     other = _get(cls, (), {"num_classes": 7, "width": 8}, nn.Module, name, small, False, _NET_HINT)
     out = _get(other, (x,), {}, torch.Tensor, name, small, False, _NET_HINT)
     if out.shape != (2, 7):
-        raise _wrong(name, small, "output shape (2, 7)", f"output shape {tuple(out.shape)}",
-                     "the number of classes is an argument: nn.Linear(8 * width, num_classes), not 10.")
+        raise wrong(name, small, "output shape (2, 7)", f"output shape {tuple(out.shape)}",
+                    "the number of classes is an argument: nn.Linear(8 * width, num_classes), not 10.")
     if _count(other) != n_small:
-        raise _wrong(name, small, f"{n_small:,} parameters", f"{_count(other):,}",
-                     "the channels follow the width argument: width, 2w, 4w, 8w (no hard-coded 64).")
+        raise wrong(name, small, f"{n_small:,} parameters", f"{_count(other):,}",
+                    "the channels follow the width argument: width, 2w, 4w, 8w (no hard-coded 64).")
     _same_function(m, ref, name, case)
     _trains(cls, name)
-    return _correct(f"{name}: the same stages, shapes, {n_ref:,} parameters at width 16 and the same function as "
-                    "coursekit's ResNet9, and it trains.")
+    return correct(f"{name}: the same stages, shapes, {n_ref:,} parameters at width 16 and the same function as "
+                   "coursekit's ResNet9, and it trains.")
 
 
 def _stage_outputs(m: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -276,8 +529,7 @@ def _stage_outputs(m: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     return seen
 
 
-def _same_function(m: nn.Module, ref: nn.Module, name: str, case: str) -> None:
-    """With the reference's weights copied in, every stage must compute what the reference's does."""
+def _same_function(m: nn.Module, ref: nn.Module, name: str, case: str) -> None:  # with ref's weights: ref's outputs
     if not _copy_weights(ref, m):
         return  # parameters created in another order than they run: the shapes and the count checked it
     x = torch.randn(4, 3, 32, 32)
@@ -292,9 +544,9 @@ def _same_function(m: nn.Module, ref: nn.Module, name: str, case: str) -> None:
                      (y_ref * k, "multiply by 0.125 once.")] if stage == "output"
                     else [] if stage == "prep" else _stage_variants(getattr(ref, stage), x_in))
         fallback = _NEGATIVE.format(f"the output of {stage}") if stage != "output" and (y < 0).any() else _NET_HINT
-        raise _wrong(name, f"{case}, {stage}, with the reference's weights copied into yours",
-                     f"what coursekit's ResNet9 computes ({stage})", f"max difference {(y - y_ref).abs().max():.3g}",
-                     _first(y, variants, fallback))
+        raise wrong(name, f"{case}, {stage}, with the reference's weights copied into yours",
+                    f"what coursekit's ResNet9 computes ({stage})", f"max difference {(y - y_ref).abs().max():.3g}",
+                    first_match(y, variants, fallback, same=_same))
 
 
 def _trains(cls: Callable, name: str) -> None:  # six SGD steps on one seeded batch lower the loss
@@ -315,11 +567,10 @@ def _trains(cls: Callable, name: str) -> None:  # six SGD steps on one seeded ba
                             f"({' -> '.join(f'{v:.3f}' for v in losses)})\n  hint: {_NET_HINT}")
 
 
-@_exercise("evaluate", _EVAL_HINT)
+@exercise("evaluate", _EVAL_HINT, torch_seed=0)
 def check_evaluate(fn: Callable, model: nn.Module | None = None, loader=None) -> bool:
-    """Check ``fn(model, loader) -> float`` (accuracy over every batch) against :func:`coursekit.train.evaluate` on a
-    case of its own (batches of 16, 16, 8), then on ``model`` and ``loader``. ``fn`` gets a copy in training mode;
-    a forgotten ``model.eval()`` or ``torch.no_grad()`` is named even when the number comes out right."""
+    """Check ``fn(model, loader) -> float`` against :func:`coursekit.train.evaluate` on a case of its own (then on
+    ``model`` and ``loader``), naming a forgotten ``model.eval()`` or ``torch.no_grad()`` even if the number is ok."""
     net = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
                         nn.Flatten(), nn.Linear(6, 3))
     x, y = torch.randn(40, 3, 8, 8) * 2 + 1, torch.arange(40) % 3
@@ -327,7 +578,7 @@ def check_evaluate(fn: Callable, model: nn.Module | None = None, loader=None) ->
     cases += [("your model and loader", model, loader)] if model is not None else []
     for i, (what, net, batches) in enumerate(cases):
         _check_eval_case(fn, net, batches, "evaluate", what, first=i == 0)
-    return _correct("evaluate: eval mode, no gradients, every batch counted: the same accuracy as ck.evaluate.")
+    return correct("evaluate: eval mode, no gradients, every batch counted: the same accuracy as ck.evaluate.")
 
 
 def _check_eval_case(fn, net, batches, name, what, first):
@@ -337,18 +588,18 @@ def _check_eval_case(fn, net, batches, name, what, first):
     hook = probe.register_forward_pre_hook(lambda mod, args: calls.append(  # (gradients on, BN training, images)
         (torch.is_grad_enabled(), any(b.training for b in bns) if bns else mod.training, len(args[0]))))
     try:
-        got = _number(_call(fn, (probe, batches), {}, name=name, case=what, first=first, hint=_EVAL_HINT,
-                            error_hint=_crash_hint), name, what)
+        got = number(call(fn, (probe, batches), {}, name=name, case=what, first=first, hint=_EVAL_HINT,
+                          error_hint=_crash_hint), name, what)
     finally:
         hook.remove()
     if any(training for _, training, _ in calls):
-        raise _wrong(name, what, f"{expected:.6g} (ck.evaluate)", f"{got:.6g}",
-                     "you forgot model.eval(): BatchNorm normalised with each batch's own statistics (and updated its "
-                     "running averages, so your evaluation changed the model).")
+        raise wrong(name, what, f"{expected:.6g} (ck.evaluate)", f"{got:.6g}",
+                    "you forgot model.eval(): BatchNorm normalised with each batch's own statistics (and updated its "
+                    "running averages, so your evaluation changed the model).")
     if any(grad for grad, _, _ in calls):
-        raise _wrong(name, what, "no autograd graph", "the forward passes ran with gradients on",
-                     "you forgot torch.no_grad(): autograd recorded every operation for a backward pass that never "
-                     "comes (memory and time wasted; the numbers are the same).")
+        raise wrong(name, what, "no autograd graph", "the forward passes ran with gradients on",
+                    "you forgot torch.no_grad(): autograd recorded every operation for a backward pass that never "
+                    "comes (memory and time wasted; the numbers are the same).")
     hits, sizes, was_training = [], [], net.training
     with torch.no_grad():
         for images, labels in batches:
@@ -357,15 +608,15 @@ def _check_eval_case(fn, net, batches, name, what, first):
     net.train(was_training)
     seen, total = sum(n for _, _, n in calls), sum(sizes)
     if calls and seen < total:
-        raise _wrong(name, what, f"{expected:.6g} over {total} images", f"{got:.6g} over {seen} images",
-                     "loop over every batch of the loader, not just the first.")
+        raise wrong(name, what, f"{expected:.6g} over {total} images", f"{got:.6g} over {seen} images",
+                    "loop over every batch of the loader, not just the first.")
     if not math.isclose(got, expected, abs_tol=1e-6):
         mistakes = [(100 * expected, "return a fraction between 0 and 1, not a percentage."),
                     (sum(hits), f"that is the number of correct predictions: divide by the images ({total})."),
                     (sum(h / n for h, n in zip(hits, sizes)) / len(sizes), "you averaged the per-batch accuracies; the "
                      "last batch is smaller, so count correct predictions and images over all batches, divide once.")]
         hint = next((h for v, h in mistakes if math.isclose(got, v, abs_tol=1e-6) and v != expected), _EVAL_HINT)
-        raise _wrong(name, what, f"{expected:.6g} (ck.evaluate)", f"{got:.6g}", hint)
+        raise wrong(name, what, f"{expected:.6g} (ck.evaluate)", f"{got:.6g}", hint)
 
 
 _AUG_MISTAKES = [  # (padding, flip that explains the images, hint)
@@ -400,11 +651,10 @@ def _shift_mistake(flipped: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) ->
     return None
 
 
-@_exercise("augment", _AUG_HINT)
+@exercise("augment", _AUG_HINT, torch_seed=0)
 def check_augment(fn: Callable) -> bool:
-    """Check ``fn(images, generator) -> images``: reflect-pad 4, a random 32x32 crop and a random horizontal flip per
-    image, drawn from ``generator``. On 64 noise images, each output must be a window of its reflect-padded image,
-    maybe mirrored left-right; shifts and flips must vary and come from the generator (same seed, same batch)."""
+    """Check ``fn(images, generator) -> images``: per image a reflect-pad 4, a random 32x32 crop and a random horizontal
+    flip, varied and drawn from ``generator`` (checked on 64 noise images: each pixel tells where it came from)."""
     from .data.loaders import batch_crop, batch_flip
 
     name, case = "augment", "a batch of 64 noise images (64, 3, 32, 32), torch.Generator().manual_seed(1)"
@@ -414,11 +664,11 @@ def check_augment(fn: Callable) -> bool:
 
     out = run(1)
     if out.shape != x.shape:
-        raise _wrong(name, case, f"shape {tuple(x.shape)}", f"shape {tuple(out.shape)}",
-                     "you padded but did not crop back to 32x32." if out.shape[-1] == 40
-                     else "the output has the input's shape: a 32x32 window of the 40x40 padded image.")
+        raise wrong(name, case, f"shape {tuple(x.shape)}", f"shape {tuple(out.shape)}",
+                    "you padded but did not crop back to 32x32." if out.shape[-1] == 40
+                    else "the output has the input's shape: a 32x32 window of the 40x40 padded image.")
     if torch.equal(out, x):
-        raise _wrong(name, case, "shifted and flipped images", "the images unchanged", _AUG_HINT)
+        raise wrong(name, case, "shifted and flipped images", "the images unchanged", _AUG_HINT)
     where = _locate(x, out)
     found = {k: v.flatten(1).any(1) for k, v in where.items()}
     bad = ~(found["reflect", "none"] | found["reflect", "horizontal"])
@@ -426,15 +676,15 @@ def check_augment(fn: Callable) -> bool:
         other = {"none": "horizontal", "vertical": "none"}
         hint = next((h for mode, flip, h in _AUG_MISTAKES if (found[mode, flip] | found[mode, other[flip]])[bad].all()),
                     _AUG_HINT)
-        raise _wrong(name, f"{case}, image {int(bad.nonzero()[0])}", "a 32x32 window of the reflect-padded image, "
-                     "maybe mirrored left-right", f"{int(bad.sum())} of 64 images are not", hint)
+        raise wrong(name, f"{case}, image {int(bad.nonzero()[0])}", "a 32x32 window of the reflect-padded image, "
+                    "maybe mirrored left-right", f"{int(bad.sum())} of 64 images are not", hint)
     flipped = found["reflect", "horizontal"]
     at = torch.where(flipped[:, None, None], where["reflect", "horizontal"], where["reflect", "none"])
     dy, dx = (torch.tensor([int(w.nonzero()[0, k]) for w in at]) for k in (0, 1))
     if shift := _shift_mistake(flipped, dy, dx):
-        raise _wrong(name, case, "offsets 0..8 in both directions, about half the images mirrored",
-                     f"offsets {int(dy.min())}..{int(dy.max())} (rows), {int(dx.min())}..{int(dx.max())} (columns), "
-                     f"{int(flipped.sum())} of 64 mirrored", shift)
+        raise wrong(name, case, "offsets 0..8 in both directions, about half the images mirrored",
+                    f"offsets {int(dy.min())}..{int(dy.max())} (rows), {int(dx.min())}..{int(dx.max())} (columns), "
+                    f"{int(flipped.sum())} of 64 mirrored", shift)
     if not torch.equal(run(1), out):
         raise ExerciseError(f"{name}: two calls with the same generator seed gave different batches\n  hint: draw "
                             "every random number from the generator you are given (generator=generator).")
@@ -444,56 +694,6 @@ def check_augment(fn: Callable) -> bool:
     flip = torch.rand(64, generator=g) < 0.5
     plan = [torch.randint(0, 9, (64,), generator=g) for _ in "yx"]  # TensorLoader's order: flip, dy, dx
     exact = torch.equal(out, batch_crop(batch_flip(x, flip), 4, *plan))
-    return _correct(f"{name}: every image is a window of its reflect-padded self, shifts 0..8 both ways, "
-                    f"{int(flipped.sum())} of 64 mirrored left-right, reproducible from the generator"
-                    + (" (the very draws TensorLoader makes)." if exact else "."))
-
-
-def reveal_shapes(predicted, model: nn.Module, x: torch.Tensor | None = None,
-                  stages=("prep", "layer1", "layer2", "layer3", "pool", "flatten", "fc")) -> dict[str, tuple]:
-    """Compare your predicted shapes (a list, one tuple per stage) with the real ones for ``x`` (default zeros
-    (2, 3, 32, 32)), then print them with each stage's parameter count; wrong predictions get a hint. Returns
-    ``{stage: shape}``; nothing is raised: a prediction is there to be surprised by."""
-    x, actual = torch.zeros(2, 3, 32, 32) if x is None else x, {}
-    first = tuple(x.shape)
-    with torch.no_grad():
-        for s in stages:
-            actual[s] = tuple((x := getattr(model, s)(x)).shape)
-    guesses = list(predicted) if isinstance(predicted, (list, tuple)) else []
-    guesses = [None if _blank(g) else tuple(g) if isinstance(g, (tuple, list, torch.Size)) else g
-               for g in guesses] + [None] * (len(stages) - len(guesses))
-    print(f"{'stage':<10} {'your prediction':<20} {'shape':<18}\n{'input':<10} {'':<20} {str(first):<18}")
-    hints = []
-    for s, guess in zip(stages, guesses):
-        mark = "" if guess is None else ("✓ " if guess == actual[s] else "✗ ") + str(guess)
-        print(f"{s:<10} {mark:<20} {str(actual[s]):<18} {_count(getattr(model, s)):>10,} parameters")
-        if guess is not None and guess != actual[s]:
-            hints.append(f"\n  {s}: {_prediction_hint(guess, actual[s], s)}")
-    print(f"total {_count(model):,} parameters")
-    right = sum(g == actual[s] for s, g in zip(stages, guesses) if g is not None)
-    if all(g is None for g in guesses):
-        print("… not attempted yet: write your predictions in the list first, then run this cell again")
-    else:
-        print(f"{'✓' if right == len(stages) else '…'} {right} of {len(stages)} predicted right{''.join(hints)}")
-    return actual
-
-
-def _prediction_hint(guess, real: tuple, stage: str) -> str:
-    if not isinstance(guess, tuple):
-        return "write each shape as a tuple, e.g. (2, 3, 32, 32)."
-    if guess == real[1:]:
-        return "keep the batch dimension first: (N, ...) with N = 2."
-    if sorted(guess) == sorted(real):
-        return "PyTorch is channels-first: (N, C, H, W)."
-    if len(guess) == 4 == len(real):
-        if guess[1] != real[1]:
-            return "the channels double at each stage after prep (width, 2w, 4w, 8w)."
-        if guess[2] == 2 * real[2]:
-            return "each stage's max pool halves H and W."
-        if 2 * guess[2] == real[2]:
-            return "the residual block keeps the size (x + body(x) needs it); only the max pools halve it."
-        if guess[2] < real[2] and (real[2] - guess[2]) % 2 == 0:
-            return "padding 1 keeps a 3x3 conv's output at the input's size."
-    if stage in ("pool", "flatten", "fc"):
-        return "global max pool -> (N, C, 1, 1); flatten -> (N, C); the linear layer -> (N, classes)."
-    return "follow the table above stage by stage."
+    return correct(f"{name}: every image is a window of its reflect-padded self, shifts 0..8 both ways, "
+                   f"{int(flipped.sum())} of 64 mirrored left-right, reproducible from the generator"
+                   + (" (the very draws TensorLoader makes)." if exact else "."))

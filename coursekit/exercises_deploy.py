@@ -1,6 +1,6 @@
-"""Automatic checks for notebook 05's exercises (deploy to the edge), in the style of :mod:`coursekit.exercises`:
-blank answer -> a hint and ``False``; wrong -> :class:`~coursekit.exercises.ExerciseError` naming the case,
-the expected value, yours and a hint; right -> ``✓ correct: ...`` and ``True``.
+"""Checks for notebook 05's exercises (deploy to the edge; the contract of :mod:`coursekit.exercise_base`): sizes,
+p99 and frame budgets by hand, then the learner's own export, onnxruntime run, parity, calibration reader,
+quantization and timing loop, compared with what the library computes on a small network built here.
 
 >>> def int8_size_mb(n_params):
 ...     ...  # your code here
@@ -19,8 +19,9 @@ from typing import Callable
 from unittest import mock
 
 import numpy as np
+import torch
 
-from .exercises import ExerciseError, _NotAttempted, _attempt, _blank, _call, _correct, _number, _wrong
+from .exercise_base import ExerciseError, NotAttempted, call, correct, exercise, first_match, number, wrong
 
 __all__ = ["check_int8_size", "check_p99", "check_fps_budget", "check_export", "check_ort_run", "check_parity",
            "check_calibration_reader", "check_quantize", "check_timing_loop", "ExerciseError"]
@@ -29,36 +30,28 @@ MB = 2**20
 
 # --------------------------------------------------------------------------------- INT8 size by hand
 
-_SIZE_CASES = [(11_689_512, None), (2_583_322, None), (1_000_000, None), (415_000, None)]
+_SIZE_CASES = [11_689_512, 2_583_322, 1_000_000, 415_000]
 _SIZE_HINT = ("FP32 stores 4 bytes per weight, INT8 one byte; ignore the per-channel scales and zero points "
               "(a few numbers per layer). Return megabytes of 2**20 bytes.")
 
 
+@exercise("int8_size_mb", _SIZE_HINT)
 def check_int8_size(fn: Callable) -> bool:
-    """Check ``fn(n_params) -> MB``: the INT8 weights' size of a model with ``n_params`` weights, in MB (2**20
-    bytes), within 1%."""
+    """Check ``fn(n_params) -> MB``: the INT8 weights' size of ``n_params`` weights, in MB (2**20 bytes), within 1%."""
     name = "int8_size_mb"
-
-    def body() -> bool:
-        if _blank(fn):
-            raise _NotAttempted
-        for i, (n, _) in enumerate(_SIZE_CASES):
-            case = f"n_params={n:,}"
-            got = _number(_call(fn, (n,), {}, name=name, case=case, first=i == 0, hint=_SIZE_HINT), name, case)
-            expected = n / MB
-            if not math.isclose(got, expected, rel_tol=0.01):
-                hint = _SIZE_HINT
-                if math.isclose(got, 4 * n / MB, rel_tol=0.01):
-                    hint = "that is the FP32 size (4 bytes per weight); INT8 keeps one byte per weight."
-                elif math.isclose(got, n / 1e6, rel_tol=0.01):
-                    hint = "megabytes here are 2**20 bytes (what file browsers and `du -m` show), not 10**6."
-                elif math.isclose(got, n / 8 / MB, rel_tol=0.01):
-                    hint = "INT8 is 8 bits = one byte per weight; you divided by 8 bits once too often."
-                raise _wrong(name, case, f"{expected:.3f} MB", f"{got:.3f}", hint)
-        return _correct(f"{name}: one byte per weight, a quarter of FP32. The measured file is a bit bigger "
-                        "(scales, zero points, the graph, layers left in float).")
-
-    return _attempt(name, _SIZE_HINT, body)
+    for i, n in enumerate(_SIZE_CASES):
+        case = f"n_params={n:,}"
+        got = number(call(fn, (n,), name=name, case=case, first=i == 0, hint=_SIZE_HINT), name, case)
+        expected = n / MB
+        if not math.isclose(got, expected, rel_tol=0.01):
+            hint = first_match(got, [
+                (4 * n / MB, "that is the FP32 size (4 bytes per weight); INT8 keeps one byte per weight."),
+                (n / 1e6, "megabytes here are 2**20 bytes (what file browsers and `du -m` show), not 10**6."),
+                (n / 8 / MB, "INT8 is 8 bits = one byte per weight; you divided by 8 bits once too often.")],
+                _SIZE_HINT, same=lambda a, b: math.isclose(a, b, rel_tol=0.01))
+            raise wrong(name, case, f"{expected:.3f} MB", f"{got:.3f}", hint)
+    return correct(f"{name}: one byte per weight, a quarter of FP32. The measured file is a bit bigger "
+                   "(scales, zero points, the graph, layers left in float).")
 
 
 # ----------------------------------------------------------------------------- p99 from raw timings
@@ -77,28 +70,22 @@ def _p99_cases() -> list[tuple[str, np.ndarray]]:
             ("37 timings", rng.uniform(3, 6, 37))]
 
 
+@exercise("p99", _P99_HINT)
 def check_p99(fn: Callable) -> bool:
     """Check ``fn(times_ms) -> float``: the 99th percentile latency of raw timings (unsorted). Accepted: NumPy's
     default (linear interpolation) or the nearest-rank definition."""
     name = "p99"
-
-    def body() -> bool:
-        if _blank(fn):
-            raise _NotAttempted
-        for i, (what, t) in enumerate(_p99_cases()):
-            got = _number(_call(fn, (t.copy(),), {}, name=name, case=what, first=i == 0, hint=_P99_HINT), name, what)
-            linear = float(np.percentile(t, 99))
-            rank = float(np.sort(t)[math.ceil(0.99 * len(t)) - 1])
-            if not (math.isclose(got, linear, rel_tol=1e-6) or math.isclose(got, rank, rel_tol=1e-6)):
-                hint = _P99_HINT
-                if math.isclose(got, float(np.mean(t)), rel_tol=1e-6):
-                    hint = "that is the mean; the tail is what breaks a frame budget."
-                elif math.isclose(got, float(t[math.ceil(0.99 * len(t)) - 1]), rel_tol=1e-6):
-                    hint = "sort the timings first: they come in the order they were measured."
-                raise _wrong(name, what, f"{linear:.4f} (linear) or {rank:.4f} (nearest rank)", f"{got:.4f}", hint)
-        return _correct(f"{name}: the tail latency, from raw timings, on all {len(_p99_cases())} cases.")
-
-    return _attempt(name, _P99_HINT, body)
+    for i, (what, t) in enumerate(_p99_cases()):
+        got = number(call(fn, (t.copy(),), name=name, case=what, first=i == 0, hint=_P99_HINT), name, what)
+        linear = float(np.percentile(t, 99))
+        rank = float(np.sort(t)[math.ceil(0.99 * len(t)) - 1])
+        if not (math.isclose(got, linear, rel_tol=1e-6) or math.isclose(got, rank, rel_tol=1e-6)):
+            unsorted = float(t[math.ceil(0.99 * len(t)) - 1])
+            hint = first_match(got, [(float(np.mean(t)), "that is the mean; the tail is what breaks a frame budget."),
+                                     (unsorted, "sort the timings first: they come in the order they were measured.")],
+                               _P99_HINT, same=lambda a, b: math.isclose(a, b, rel_tol=1e-6))
+            raise wrong(name, what, f"{linear:.4f} (linear) or {rank:.4f} (nearest rank)", f"{got:.4f}", hint)
+    return correct(f"{name}: the tail latency, from raw timings, on all {len(_p99_cases())} cases.")
 
 
 # ------------------------------------------------------------------------------- 30 FPS budget
@@ -111,37 +98,27 @@ _FPS_CASES = [  # (p99_ms, pre_ms, post_ms, fps, meets)
 ]
 
 
+@exercise("meets_budget", _FPS_HINT)
 def check_fps_budget(fn: Callable) -> bool:
     """Check ``fn(p99_ms, pre_ms, post_ms, fps=30) -> bool``: does a model meet the frame budget at its p99?"""
     name = "meets_budget"
-
-    def body() -> bool:
-        if _blank(fn):
-            raise _NotAttempted
-        for i, (p99, pre, post, fps, meets) in enumerate(_FPS_CASES):
-            case = f"p99={p99} ms, pre={pre} ms, post={post} ms, fps={fps}"
-            got = _call(fn, (p99, pre, post), {"fps": fps}, name=name, case=case, first=i == 0, hint=_FPS_HINT)
-            if not isinstance(got, (bool, np.bool_)):
-                raise ExerciseError(f"{name}: for {case} you returned {got!r}; return True or False")
-            if bool(got) != meets:
-                budget = 1000 / fps
-                raise _wrong(name, case, f"{meets} (budget {budget:.1f} ms, needed {p99 + pre + post:.1f} ms)", got,
-                             _FPS_HINT if p99 + pre + post != budget else "exactly on budget still meets it (<=).")
-        return _correct(f"{name}: frame-budget decisions right on all {len(_FPS_CASES)} cases.")
-
-    return _attempt(name, _FPS_HINT, body)
+    for i, (p99, pre, post, fps, meets) in enumerate(_FPS_CASES):
+        case = f"p99={p99} ms, pre={pre} ms, post={post} ms, fps={fps}"
+        got = call(fn, (p99, pre, post), {"fps": fps}, name=name, case=case, first=i == 0, hint=_FPS_HINT)
+        if not isinstance(got, (bool, np.bool_)):
+            raise ExerciseError(f"{name}: for {case} you returned {got!r}; return True or False")
+        if bool(got) != meets:
+            budget = 1000 / fps
+            raise wrong(name, case, f"{meets} (budget {budget:.1f} ms, needed {p99 + pre + post:.1f} ms)", got,
+                        _FPS_HINT if p99 + pre + post != budget else "exactly on budget still meets it (<=).")
+    return correct(f"{name}: frame-budget decisions right on all {len(_FPS_CASES)} cases.")
 
 
-# =============================================================== the lesson, written by the learner
-#
-# The checks below take the learner's plain torch / onnxruntime code and compare it with what the library
-# itself computes on a small network built here (a conv, BatchNorm, ReLU, pooling and a linear layer: the
-# same ops as the course's classifier, a hundred times smaller, so a check takes a second).
+# ------------------------------------- the lesson, written by the learner, checked on a tiny net built here
+# (conv, BatchNorm, ReLU, pooling, linear: the classifier's ops, a hundred times smaller, so a check takes a second)
 
 
 def _tiny_net():
-    import torch
-
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
                               torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.ReLU(),
@@ -157,16 +134,12 @@ def _inputs(n: int, seed: int = 0) -> np.ndarray:
 
 
 def _torch_out(net, x: np.ndarray) -> np.ndarray:
-    import torch
-
     with torch.no_grad():
         return net.eval()(torch.from_numpy(x)).numpy()
 
 
 def _reference_onnx(folder: Path, input_name: str = "images") -> tuple[object, Path]:
     """The tiny net exported by coursekit's own exporter (what the learner's run/quantize get as input)."""
-    import torch
-
     from .deploy.export import export_onnx
 
     net = _tiny_net()
@@ -182,64 +155,57 @@ _EXPORT_HINT = ("torch.onnx.export(model.eval(), (example,), str(path), dynamo=F
                 "'logits': {0: 'batch'}}); then return path.")
 
 
+@exercise("my_export", _EXPORT_HINT)
 def check_export(fn: Callable) -> bool:
-    """Check ``fn(model, example, path) -> path``: an ONNX file at ``path`` written by ``torch.onnx.export`` with
-    the TorchScript exporter, opset 17, input ``images``, output ``logits``, a dynamic batch axis, and the same
-    outputs as the model (checked with onnxruntime at batch 5)."""
+    """Check ``fn(model, example, path) -> path``: one ONNX file from the TorchScript exporter, opset 17, input
+    ``images``, output ``logits``, a dynamic batch axis, the model's outputs (onnxruntime, batch 5)."""
     import onnx
     import onnxruntime as ort
-    import torch
 
     name = "my_export"
-
-    def body() -> bool:
-        if _blank(fn):
-            raise _NotAttempted
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "tiny.onnx"
-            net = _tiny_net()
-            case = "a small conv net (conv, BatchNorm, ReLU, linear), example of shape (1, 3, 16, 16)"
-            got = _call(fn, (net, torch.from_numpy(_inputs(1)), path), {}, name=name, case=case, first=True,
-                        hint=_EXPORT_HINT)
-            if not path.is_file():
-                raise ExerciseError(f"{name}: no file at the path given ({path.name}); hint: {_EXPORT_HINT}")
-            if Path(str(got)) != path:
-                raise _wrong(name, case, f"the path written ({path})", got, "return the path you wrote to.")
-            extra = [p.name for p in Path(tmp).iterdir() if p != path]
-            model = onnx.load(str(path), load_external_data=False)
-            opset = next((int(i.version) for i in model.opset_import if i.domain in ("", "ai.onnx")), None)
-            if opset != 17:
-                raise _wrong(name, case, "opset 17", f"opset {opset}",
-                             "pass opset_version=17; the dynamo exporter (torch's default since 2.9) may write "
-                             "another opset than asked: choose dynamo=False." if opset and opset > 17
-                             else "pass opset_version=17: TensorRT 8.5+ and onnxruntime >= 1.13 read it.")
-            if extra:
-                raise _wrong(name, case, "one self-contained .onnx file", f"also {extra}",
-                             "the dynamo exporter may put the weights in a .data file beside the model; use "
-                             "dynamo=False (the TorchScript exporter keeps one file below 2 GB).")
-            ins, outs = [i.name for i in model.graph.input], [o.name for o in model.graph.output]
-            if ins != ["images"] or outs != ["logits"]:
-                raise _wrong(name, case, "input ['images'], output ['logits']", f"input {ins}, output {outs}",
-                             "name them: input_names=['images'], output_names=['logits'] (the package's "
-                             "preprocessing and run.py feed 'images').")
-            dim0 = model.graph.input[0].type.tensor_type.shape.dim[0]
-            if not dim0.dim_param:
-                raise _wrong(name, case, "a symbolic batch axis (e.g. 'batch')", f"a fixed batch of {dim0.dim_value}",
-                             "without dynamic_axes the batch axis is frozen at the example's 1: pass "
-                             "dynamic_axes={'images': {0: 'batch'}, 'logits': {0: 'batch'}}.")
-            x = _inputs(5, seed=1)
-            sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-            mine = sess.run(None, {"images": x})[0]
-            ref = _torch_out(_tiny_net(), x)
-            if mine.shape != ref.shape or np.abs(mine - ref).max() > 1e-4:
-                diff = float(np.abs(mine - ref).max()) if mine.shape == ref.shape else mine.shape
-                raise _wrong(name, "batch 5 through onnxruntime vs PyTorch", "max |diff| <= 1e-4", diff,
-                             "export the model in eval mode (model.eval()): in training mode BatchNorm uses the "
-                             "batch's own statistics, so the exported graph computes something else.")
-        return _correct(f"{name}: opset 17, TorchScript exporter, dynamic batch, one file; onnxruntime gives "
-                        "PyTorch's outputs at batch 5.")
-
-    return _attempt(name, _EXPORT_HINT, body)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "tiny.onnx"
+        net = _tiny_net()
+        case = "a small conv net (conv, BatchNorm, ReLU, linear), example of shape (1, 3, 16, 16)"
+        got = call(fn, (net, torch.from_numpy(_inputs(1)), path), name=name, case=case, first=True,
+                   hint=_EXPORT_HINT)
+        if not path.is_file():
+            raise ExerciseError(f"{name}: no file at the path given ({path.name}); hint: {_EXPORT_HINT}")
+        if Path(str(got)) != path:
+            raise wrong(name, case, f"the path written ({path})", got, "return the path you wrote to.")
+        extra = [p.name for p in Path(tmp).iterdir() if p != path]
+        model = onnx.load(str(path), load_external_data=False)
+        opset = next((int(i.version) for i in model.opset_import if i.domain in ("", "ai.onnx")), None)
+        if opset != 17:
+            raise wrong(name, case, "opset 17", f"opset {opset}",
+                        "pass opset_version=17; the dynamo exporter (torch's default since 2.9) may write "
+                        "another opset than asked: choose dynamo=False." if opset and opset > 17
+                        else "pass opset_version=17: TensorRT 8.5+ and onnxruntime >= 1.13 read it.")
+        if extra:
+            raise wrong(name, case, "one self-contained .onnx file", f"also {extra}",
+                        "the dynamo exporter may put the weights in a .data file beside the model; use "
+                        "dynamo=False (the TorchScript exporter keeps one file below 2 GB).")
+        ins, outs = [i.name for i in model.graph.input], [o.name for o in model.graph.output]
+        if ins != ["images"] or outs != ["logits"]:
+            raise wrong(name, case, "input ['images'], output ['logits']", f"input {ins}, output {outs}",
+                        "name them: input_names=['images'], output_names=['logits'] (the package's "
+                        "preprocessing and run.py feed 'images').")
+        dim0 = model.graph.input[0].type.tensor_type.shape.dim[0]
+        if not dim0.dim_param:
+            raise wrong(name, case, "a symbolic batch axis (e.g. 'batch')", f"a fixed batch of {dim0.dim_value}",
+                        "without dynamic_axes the batch axis is frozen at the example's 1: pass "
+                        "dynamic_axes={'images': {0: 'batch'}, 'logits': {0: 'batch'}}.")
+        x = _inputs(5, seed=1)
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        mine = sess.run(None, {"images": x})[0]
+        ref = _torch_out(_tiny_net(), x)
+        if mine.shape != ref.shape or np.abs(mine - ref).max() > 1e-4:
+            diff = float(np.abs(mine - ref).max()) if mine.shape == ref.shape else mine.shape
+            raise wrong(name, "batch 5 through onnxruntime vs PyTorch", "max |diff| <= 1e-4", diff,
+                        "export the model in eval mode (model.eval()): in training mode BatchNorm uses the "
+                        "batch's own statistics, so the exported graph computes something else.")
+    return correct(f"{name}: opset 17, TorchScript exporter, dynamic batch, one file; onnxruntime gives "
+                   "PyTorch's outputs at batch 5.")
 
 
 # --------------------------------------------------------------------------- running it with onnxruntime
@@ -249,39 +215,36 @@ _RUN_HINT = ("sess = onnxruntime.InferenceSession(str(path), opts, providers=['C
              "return sess.run(None, {name: x})[0].")
 
 
+@exercise("my_ort_run", _RUN_HINT)
 def check_ort_run(fn: Callable) -> bool:
     """Check ``fn(path, x, threads=1) -> np.ndarray``: the first output of an ONNX model run by onnxruntime on
     the CPU, for models whose input is named ``images`` and one named ``pixels``, at batch 1 and 4."""
     name = "my_ort_run"
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (input_name, n) in enumerate((("images", 1), ("images", 4), ("pixels", 4))):
+            net, path = _reference_onnx(Path(tmp), input_name)
+            x = _inputs(n, seed=10 + i)
+            case = f"a model whose input is named {input_name!r}, batch {n}"
 
-    def body() -> bool:
-        with tempfile.TemporaryDirectory() as tmp:
-            for i, (input_name, n) in enumerate((("images", 1), ("images", 4), ("pixels", 4))):
-                net, path = _reference_onnx(Path(tmp), input_name)
-                x = _inputs(n, seed=10 + i)
-                case = f"a model whose input is named {input_name!r}, batch {n}"
+            def crash(e, input_name=input_name):
+                if input_name != "images" and ("images" in str(e) or "input" in str(e).lower()):
+                    return ("read the input's name from the session (sess.get_inputs()[0].name) instead of "
+                            "writing 'images': another model names it otherwise.")
+                return None
 
-                def crash(e, input_name=input_name):
-                    if input_name != "images" and ("images" in str(e) or "input" in str(e).lower()):
-                        return ("read the input's name from the session (sess.get_inputs()[0].name) instead of "
-                                "writing 'images': another model names it otherwise.")
-                    return None
-
-                got = _call(fn, (path, x), {"threads": 1}, name=name, case=case, first=i == 0, hint=_RUN_HINT,
-                            error_hint=crash)
-                if isinstance(got, (list, tuple)):
-                    raise _wrong(name, case, "one array (N, 4)", f"a {type(got).__name__} of {len(got)}",
-                                 "sess.run(None, feeds) returns a list, one array per output: return its [0].")
-                got = np.asarray(got)
-                ref = _torch_out(net, x)
-                if got.shape != ref.shape:
-                    raise _wrong(name, case, f"shape {ref.shape}", f"shape {got.shape}", _RUN_HINT)
-                if np.abs(got - ref).max() > 1e-4:
-                    raise _wrong(name, case, "PyTorch's outputs (max |diff| <= 1e-4)",
-                                 f"max |diff| {np.abs(got - ref).max():.3g}", "feed x itself (float32), unchanged.")
-        return _correct(f"{name}: onnxruntime computes PyTorch's outputs, whatever the input is called.")
-
-    return _attempt(name, _RUN_HINT, body)
+            got = call(fn, (path, x), {"threads": 1}, name=name, case=case, first=i == 0, hint=_RUN_HINT,
+                       error_hint=crash)
+            if isinstance(got, (list, tuple)):
+                raise wrong(name, case, "one array (N, 4)", f"a {type(got).__name__} of {len(got)}",
+                            "sess.run(None, feeds) returns a list, one array per output: return its [0].")
+            got = np.asarray(got)
+            ref = _torch_out(net, x)
+            if got.shape != ref.shape:
+                raise wrong(name, case, f"shape {ref.shape}", f"shape {got.shape}", _RUN_HINT)
+            if np.abs(got - ref).max() > 1e-4:
+                raise wrong(name, case, "PyTorch's outputs (max |diff| <= 1e-4)",
+                            f"max |diff| {np.abs(got - ref).max():.3g}", "feed x itself (float32), unchanged.")
+    return correct(f"{name}: onnxruntime computes PyTorch's outputs, whatever the input is called.")
 
 
 # ------------------------------------------------------------------------------------ parity by hand
@@ -305,37 +268,34 @@ def _parity_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
             ("identical outputs", ref, ref.copy())]
 
 
+@exercise("my_parity", _PARITY_HINT)
 def check_parity(fn: Callable) -> bool:
     """Check ``fn(reference, candidate) -> (max_abs_diff, top1_agreement)`` on (N, classes) logits: the largest
     absolute difference, and the fraction (0..1) of rows whose arg-max class agrees."""
     name = "my_parity"
-
-    def body() -> bool:
-        for i, (case, ref, cand) in enumerate(_parity_cases()):
-            got = _call(fn, (ref.copy(), cand.copy()), {}, name=name, case=case, first=i == 0, hint=_PARITY_HINT)
-            if not isinstance(got, (tuple, list)) or len(got) != 2:
-                raise _wrong(name, case, "a pair (max_abs_diff, top1_agreement)", got, _PARITY_HINT)
-            mx, top1 = _number(got[0], name, case), _number(got[1], name, case)
-            d = ref - cand
-            want_mx = float(np.abs(d).max())
-            want_top1 = float(np.mean(ref.argmax(1) == cand.argmax(1)))
-            if not math.isclose(mx, want_mx, rel_tol=1e-9, abs_tol=1e-12):
-                hint = _PARITY_HINT
-                if math.isclose(mx, float(d.max()), rel_tol=1e-9) or math.isclose(mx, float((-d).max()), rel_tol=1e-9):
-                    hint = "take the absolute value before the max: a large negative difference counts too."
-                elif math.isclose(mx, float(np.abs(d).mean()), rel_tol=1e-9):
-                    hint = "that is the mean; parity is about the worst element: the max of |reference - candidate|."
-                raise _wrong(name, f"{case}: max |diff|", f"{want_mx:.6g}", f"{mx:.6g}", hint)
-            if not math.isclose(top1, want_top1, rel_tol=1e-9, abs_tol=1e-12):
-                hint = _PARITY_HINT
-                if math.isclose(top1, want_top1 * len(ref), rel_tol=1e-9):
-                    hint = "return a fraction (agreeing rows / rows), not a count."
-                elif math.isclose(top1, float(np.mean(ref.argmax(0) == cand.argmax(0))), rel_tol=1e-9):
-                    hint = "the arg-max runs over the classes of each row: axis=1 (or -1), not axis=0."
-                raise _wrong(name, f"{case}: top-1 agreement", f"{want_top1:.4f}", f"{top1:.4f}", hint)
-        return _correct(f"{name}: worst absolute difference and top-1 agreement right on {len(_parity_cases())} cases.")
-
-    return _attempt(name, _PARITY_HINT, body)
+    for i, (case, ref, cand) in enumerate(_parity_cases()):
+        got = call(fn, (ref.copy(), cand.copy()), name=name, case=case, first=i == 0, hint=_PARITY_HINT)
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise wrong(name, case, "a pair (max_abs_diff, top1_agreement)", got, _PARITY_HINT)
+        mx, top1 = number(got[0], name, case), number(got[1], name, case)
+        d = ref - cand
+        want_mx = float(np.abs(d).max())
+        want_top1 = float(np.mean(ref.argmax(1) == cand.argmax(1)))
+        if not math.isclose(mx, want_mx, rel_tol=1e-9, abs_tol=1e-12):
+            hint = _PARITY_HINT
+            if math.isclose(mx, float(d.max()), rel_tol=1e-9) or math.isclose(mx, float((-d).max()), rel_tol=1e-9):
+                hint = "take the absolute value before the max: a large negative difference counts too."
+            elif math.isclose(mx, float(np.abs(d).mean()), rel_tol=1e-9):
+                hint = "that is the mean; parity is about the worst element: the max of |reference - candidate|."
+            raise wrong(name, f"{case}: max |diff|", f"{want_mx:.6g}", f"{mx:.6g}", hint)
+        if not math.isclose(top1, want_top1, rel_tol=1e-9, abs_tol=1e-12):
+            hint = _PARITY_HINT
+            if math.isclose(top1, want_top1 * len(ref), rel_tol=1e-9):
+                hint = "return a fraction (agreeing rows / rows), not a count."
+            elif math.isclose(top1, float(np.mean(ref.argmax(0) == cand.argmax(0))), rel_tol=1e-9):
+                hint = "the arg-max runs over the classes of each row: axis=1 (or -1), not axis=0."
+            raise wrong(name, f"{case}: top-1 agreement", f"{want_top1:.4f}", f"{top1:.4f}", hint)
+    return correct(f"{name}: worst absolute difference and top-1 agreement right on {len(_parity_cases())} cases.")
 
 
 # ------------------------------------------------------------------------------ a CalibrationDataReader
@@ -345,10 +305,10 @@ _READER_HINT = ("keep data, input_name and batch_size, and a position self.i = 0
                 "rewind() sets i back to 0.")
 
 
+@exercise("MyCalibrationReader", _READER_HINT)
 def check_calibration_reader(cls) -> bool:
-    """Check ``cls(data, input_name, batch_size=16)``: an ``onnxruntime.quantization.CalibrationDataReader``
-    whose ``get_next()`` hands every image once, in order, in dicts ``{input_name: float32 (b, C, H, W)}`` of
-    ``batch_size`` rows (the last may be shorter), then ``None``; and whose ``rewind()`` starts again."""
+    """Check ``cls(data, input_name, batch_size=16)``, a ``CalibrationDataReader``: ``get_next()`` hands every image
+    once, in order, as ``{input_name: float32 batch}`` (the last may be shorter), then None; ``rewind()`` restarts."""
     from onnxruntime.quantization import CalibrationDataReader
 
     name = "MyCalibrationReader"
@@ -363,58 +323,52 @@ def check_calibration_reader(cls) -> bool:
         raise ExerciseError(f"{name}: get_next() still returned data after {limit} calls for 37 images in "
                             f"batches of 8\n  hint: return None once every image was handed out (quantize_static "
                             "reads until None).")
-
-    def body() -> bool:
-        if _blank(cls):
-            raise _NotAttempted
-        if not isinstance(cls, type) or not issubclass(cls, CalibrationDataReader):
-            raise ExerciseError(f"{name}: write a class deriving from onnxruntime.quantization.CalibrationDataReader "
-                                f"with a get_next() method; got {cls!r}")
-        data = _inputs(37, seed=3)
-        case = "37 images (3, 16, 16), input 'pixels', batch_size=8"
-        try:
-            reader = cls(data.copy(), "pixels", batch_size=8)
-            got = batches(reader, 40)
-        except ExerciseError:
-            raise
-        except Exception as e:  # noqa: BLE001 - the learner's bug, named
-            raise ExerciseError(f"{name}: raised {type(e).__name__}: {e}\n  on {case}\n  hint: {_READER_HINT}") from e
-        if not got:
-            raise _NotAttempted
-        for j, item in enumerate(got):
-            if not isinstance(item, dict) or list(item) != ["pixels"]:
-                raise _wrong(name, f"{case}, batch {j}", "a dict {'pixels': array}",
-                             repr(item)[:80] if not isinstance(item, dict) else f"keys {list(item)}",
-                             "the key is the model's input name (the one given to the constructor); "
-                             "onnxruntime feeds the dict to the session.")
-            b = np.asarray(item["pixels"])
-            if b.ndim != 4:
-                raise _wrong(name, f"{case}, batch {j}", "a 4-D batch (b, 3, 16, 16)", f"shape {b.shape}",
-                             "keep the batch axis: data[i:i + batch_size], not data[i].")
-            if b.dtype != np.float32:
-                raise _wrong(name, f"{case}, batch {j}", "float32", b.dtype, "hand the preprocessed float32 data as is.")
-        sizes = [len(item["pixels"]) for item in got]
-        seen = np.concatenate([item["pixels"] for item in got])
-        if sum(sizes) == 32:
-            raise _wrong(name, case, "37 images in batches 8, 8, 8, 8, 5", f"batches {sizes}",
-                         "the last, shorter batch (37 = 4 x 8 + 5) is missing: stop when i >= len(data), not "
-                         "when fewer than batch_size remain.")
-        if seen.shape != data.shape or not np.array_equal(seen, data):
-            raise _wrong(name, case, "every image exactly once, in order", f"{len(seen)} images in batches {sizes}",
-                         _READER_HINT)
-        if any(s != 8 for s in sizes[:-1]):
-            raise _wrong(name, case, "batches of 8 (the last may be shorter)", f"batches {sizes}",
-                         "use the batch_size given to the constructor.")
-        own = {k for c in cls.__mro__ if c not in (CalibrationDataReader, object) for k in vars(c)}
-        if "rewind" in own:   # optional (quantize_static reads once), but when written it must work
-            reader.rewind()
-            again = reader.get_next()
-            if again is None or not np.array_equal(np.asarray(again["pixels"]), data[:8]):
-                raise _wrong(name, f"{case}: rewind() then get_next()", "the first batch again",
-                             "None" if again is None else "another batch", "rewind() puts the position back to 0.")
-        return _correct(f"{name}: every image once, in batches of the right size and key, then None.")
-
-    return _attempt(name, _READER_HINT, body)
+    if not isinstance(cls, type) or not issubclass(cls, CalibrationDataReader):
+        raise ExerciseError(f"{name}: write a class deriving from onnxruntime.quantization.CalibrationDataReader "
+                            f"with a get_next() method; got {cls!r}")
+    data = _inputs(37, seed=3)
+    case = "37 images (3, 16, 16), input 'pixels', batch_size=8"
+    try:
+        reader = cls(data.copy(), "pixels", batch_size=8)
+        got = batches(reader, 40)
+    except ExerciseError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the learner's bug, named
+        raise ExerciseError(f"{name}: raised {type(e).__name__}: {e}\n  on {case}\n  hint: {_READER_HINT}") from e
+    if not got:
+        raise NotAttempted
+    for j, item in enumerate(got):
+        if not isinstance(item, dict) or list(item) != ["pixels"]:
+            raise wrong(name, f"{case}, batch {j}", "a dict {'pixels': array}",
+                        repr(item)[:80] if not isinstance(item, dict) else f"keys {list(item)}",
+                        "the key is the model's input name (the one given to the constructor); "
+                        "onnxruntime feeds the dict to the session.")
+        b = np.asarray(item["pixels"])
+        if b.ndim != 4:
+            raise wrong(name, f"{case}, batch {j}", "a 4-D batch (b, 3, 16, 16)", f"shape {b.shape}",
+                        "keep the batch axis: data[i:i + batch_size], not data[i].")
+        if b.dtype != np.float32:
+            raise wrong(name, f"{case}, batch {j}", "float32", b.dtype, "hand the preprocessed float32 data as is.")
+    sizes = [len(item["pixels"]) for item in got]
+    seen = np.concatenate([item["pixels"] for item in got])
+    if sum(sizes) == 32:
+        raise wrong(name, case, "37 images in batches 8, 8, 8, 8, 5", f"batches {sizes}",
+                    "the last, shorter batch (37 = 4 x 8 + 5) is missing: stop when i >= len(data), not "
+                    "when fewer than batch_size remain.")
+    if seen.shape != data.shape or not np.array_equal(seen, data):
+        raise wrong(name, case, "every image exactly once, in order", f"{len(seen)} images in batches {sizes}",
+                    _READER_HINT)
+    if any(s != 8 for s in sizes[:-1]):
+        raise wrong(name, case, "batches of 8 (the last may be shorter)", f"batches {sizes}",
+                    "use the batch_size given to the constructor.")
+    own = {k for c in cls.__mro__ if c not in (CalibrationDataReader, object) for k in vars(c)}
+    if "rewind" in own:   # optional (quantize_static reads once), but when written it must work
+        reader.rewind()
+        again = reader.get_next()
+        if again is None or not np.array_equal(np.asarray(again["pixels"]), data[:8]):
+            raise wrong(name, f"{case}: rewind() then get_next()", "the first batch again",
+                        "None" if again is None else "another batch", "rewind() puts the position back to 0.")
+    return correct(f"{name}: every image once, in batches of the right size and key, then None.")
 
 
 # ---------------------------------------------------------------------------------- quantize_static
@@ -440,65 +394,61 @@ def _qdq_weight_scale_sizes(model) -> list[int]:
     return sizes
 
 
+@exercise("my_quantize", _QUANT_HINT)
 def check_quantize(fn: Callable) -> bool:
-    """Check ``fn(fp32_path, out_path, reader) -> out_path``: ``onnxruntime.quantization.quantize_static`` writing
-    a QDQ model TensorRT can build (signed symmetric INT8: every zero point an int8 0, biases float), with
-    per-channel weight scales, whose outputs stay close to FP32's."""
+    """Check ``fn(fp32_path, out_path, reader) -> out_path``: ``quantize_static`` writing a QDQ model TensorRT can
+    build (symmetric signed INT8, zero points 0, float biases, per-channel weights), its outputs close to FP32's."""
     import onnx
     import onnxruntime as ort
 
     from .deploy.quantize import _as_reader_class, tensorrt_qdq_problems
 
     name = "my_quantize"
-
-    def body() -> bool:
-        with tempfile.TemporaryDirectory() as tmp:
-            net, fp32 = _reference_onnx(Path(tmp))
-            out = Path(tmp) / "tiny_int8.onnx"
-            reader = _as_reader_class()(_inputs(64, seed=4), input_name="images", batch_size=16)
-            case = "the small conv net, 64 calibration images"
-            with warnings_off():
-                got = _call(fn, (fp32, out, reader), {}, name=name, case=case, first=True, hint=_QUANT_HINT)
-            if not out.is_file():
-                raise ExerciseError(f"{name}: nothing written at out_path\n  hint: {_QUANT_HINT}")
-            if Path(str(got)) != out:
-                raise _wrong(name, case, f"the path written ({out})", got, "return out_path.")
-            model = onnx.load(str(out))
-            ops = {n.op_type for n in model.graph.node}
-            if "QLinearConv" in ops or "QuantizeLinear" not in ops:
-                raise _wrong(name, case, "QuantizeLinear/DequantizeLinear pairs (QDQ)", f"ops {sorted(ops)[:8]}",
-                             "pass quant_format=QuantFormat.QDQ: the QOperator format (QLinearConv) is "
-                             "onnxruntime's own; TensorRT reads Q/DQ pairs.")
-            problems = tensorrt_qdq_problems(model)
-            if problems:
-                first = problems[0]
-                if "uint8" in first:
-                    hint = ("activation_type=QuantType.QInt8: unsigned activations (onnxruntime's x86 default "
-                            "QUInt8) carry a zero point TensorRT does not take.")
-                elif "int32" in first:
-                    hint = "biases quantised to int32: pass extra_options={'QuantizeBias': False, ...}."
-                else:
-                    hint = ("symmetric ranges: extra_options={'ActivationSymmetric': True, 'WeightSymmetric': "
-                            "True} put every zero point at 0.")
-                raise _wrong(name, case, "every Q/DQ zero point an int8 0", f"{len(problems)} problem(s): {first}",
-                             hint)
-            sizes = _qdq_weight_scale_sizes(model)
-            if not sizes or min(sizes) == 1:
-                raise _wrong(name, case, "one weight scale per output channel (8 per conv)", f"scales {sizes}",
-                             "per_channel=True: one scale per output channel, far less rounding error than one "
-                             "per tensor.")
-            x = _inputs(16, seed=5)
-            mine = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"images": x})[0]
-            ref = _torch_out(net, x)
-            cos = float((mine.ravel() @ ref.ravel()) / (np.linalg.norm(mine) * np.linalg.norm(ref) + 1e-12))
-            if cos < 0.98:
-                raise _wrong(name, case, "outputs close to FP32 (cosine >= 0.98)", f"cosine {cos:.4f}",
-                             "calibrate on the reader given (calibration_data_reader=reader) with MinMax or "
-                             "Percentile.")
-        return _correct(f"{name}: QDQ, symmetric signed INT8 (zero points 0), per-channel weights; outputs within "
-                        f"cosine {cos:.4f} of FP32.")
-
-    return _attempt(name, _QUANT_HINT, body)
+    with tempfile.TemporaryDirectory() as tmp:
+        net, fp32 = _reference_onnx(Path(tmp))
+        out = Path(tmp) / "tiny_int8.onnx"
+        reader = _as_reader_class()(_inputs(64, seed=4), input_name="images", batch_size=16)
+        case = "the small conv net, 64 calibration images"
+        with warnings_off():
+            got = call(fn, (fp32, out, reader), name=name, case=case, first=True, hint=_QUANT_HINT)
+        if not out.is_file():
+            raise ExerciseError(f"{name}: nothing written at out_path\n  hint: {_QUANT_HINT}")
+        if Path(str(got)) != out:
+            raise wrong(name, case, f"the path written ({out})", got, "return out_path.")
+        model = onnx.load(str(out))
+        ops = {n.op_type for n in model.graph.node}
+        if "QLinearConv" in ops or "QuantizeLinear" not in ops:
+            raise wrong(name, case, "QuantizeLinear/DequantizeLinear pairs (QDQ)", f"ops {sorted(ops)[:8]}",
+                        "pass quant_format=QuantFormat.QDQ: the QOperator format (QLinearConv) is "
+                        "onnxruntime's own; TensorRT reads Q/DQ pairs.")
+        problems = tensorrt_qdq_problems(model)
+        if problems:
+            first = problems[0]
+            if "uint8" in first:
+                hint = ("activation_type=QuantType.QInt8: unsigned activations (onnxruntime's x86 default "
+                        "QUInt8) carry a zero point TensorRT does not take.")
+            elif "int32" in first:
+                hint = "biases quantised to int32: pass extra_options={'QuantizeBias': False, ...}."
+            else:
+                hint = ("symmetric ranges: extra_options={'ActivationSymmetric': True, 'WeightSymmetric': "
+                        "True} put every zero point at 0.")
+            raise wrong(name, case, "every Q/DQ zero point an int8 0", f"{len(problems)} problem(s): {first}",
+                        hint)
+        sizes = _qdq_weight_scale_sizes(model)
+        if not sizes or min(sizes) == 1:
+            raise wrong(name, case, "one weight scale per output channel (8 per conv)", f"scales {sizes}",
+                        "per_channel=True: one scale per output channel, far less rounding error than one "
+                        "per tensor.")
+        x = _inputs(16, seed=5)
+        mine = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"images": x})[0]
+        ref = _torch_out(net, x)
+        cos = float((mine.ravel() @ ref.ravel()) / (np.linalg.norm(mine) * np.linalg.norm(ref) + 1e-12))
+        if cos < 0.98:
+            raise wrong(name, case, "outputs close to FP32 (cosine >= 0.98)", f"cosine {cos:.4f}",
+                        "calibrate on the reader given (calibration_data_reader=reader) with MinMax or "
+                        "Percentile.")
+    return correct(f"{name}: QDQ, symmetric signed INT8 (zero points 0), per-channel weights; outputs within "
+                   f"cosine {cos:.4f} of FP32.")
 
 
 @contextlib.contextmanager
@@ -544,45 +494,41 @@ class _FakeClock:
         return x
 
 
+@exercise("my_time_calls", _TIME_HINT)
 def check_timing_loop(fn: Callable) -> bool:
-    """Check ``fn(run, x, warmup=10, iters=200) -> array of ms``: ``warmup`` untimed calls, then ``iters`` calls
-    each timed on its own with ``time.perf_counter``, in milliseconds. The check replaces ``time.perf_counter``
-    by a fake clock on which the runner's first calls are slow and a few later ones spike."""
+    """Check ``fn(run, x, warmup=10, iters=200) -> ms``: ``warmup`` untimed calls, then each of ``iters`` timed on
+    its own with ``time.perf_counter`` (replaced by a fake clock: slow first calls, a few spikes)."""
     name = "my_time_calls"
-
-    def body() -> bool:
-        for i, (warmup, iters) in enumerate(((5, 200), (0, 10), (3, 250))):
-            clock = _FakeClock(slow_first=warmup if warmup else 0)
-            case = f"warmup={warmup}, iters={iters} (a runner whose first {warmup} calls take 50 ms)"
-            with mock.patch.object(time, "perf_counter", clock.perf_counter):
-                got = _call(fn, (clock.run, np.zeros((1, 3, 4, 4), np.float32)), {"warmup": warmup, "iters": iters},
-                            name=name, case=case, first=i == 0, hint=_TIME_HINT)
-            t = np.atleast_1d(np.asarray(got, dtype=float)).ravel()
-            expected = np.array([clock.duration_ms(k) for k in range(warmup + 1, warmup + iters + 1)])
-            if clock.calls != warmup + iters:
-                raise _wrong(name, case, f"{warmup + iters} calls of run ({warmup} warm-up + {iters} timed)",
-                             f"{clock.calls} calls", "call run exactly warmup times untimed, then iters times timed.")
-            if t.size == 1 and iters > 1:
-                raise _wrong(name, case, f"{iters} timings, one per call", f"one number ({t[0]:.4g})",
-                             "time each call on its own and return them all: the tail (p99) needs the distribution, "
-                             "a total or a mean hides it.")
-            if t.size != iters:
-                raise _wrong(name, case, f"{iters} timings", f"{t.size} timings", "return one timing per timed call.")
-            if np.allclose(t, expected / 1000.0, rtol=1e-6):
-                raise _wrong(name, case, "milliseconds", "seconds", "time.perf_counter() counts seconds: x 1000.")
-            if np.all(np.abs(t) < 0.5) and not np.allclose(t, expected, rtol=1e-6):
-                raise _wrong(name, case, f"timings from time.perf_counter (median {np.median(expected):.2f} ms on "
-                             "the check's clock)", f"median {np.median(t):.4f}",
-                             "read the clock as time.perf_counter() (the check replaces it; time.time() is coarse "
-                             "and can jump; `from time import perf_counter` binds the real one).")
-            if not np.allclose(t, expected, rtol=1e-6):
-                hint = _TIME_HINT
-                if warmup and np.any(np.isclose(t, 50.0)):
-                    hint = "the warm-up calls are in your timings: run them first, untimed."
-                elif np.allclose(np.sort(t), np.sort(expected), rtol=1e-6):
-                    hint = "keep the timings in the order they were measured (sort later, for percentiles)."
-                raise _wrong(name, case, f"per-call times, first {expected[:3].round(3).tolist()}",
-                             f"{t[:3].round(3).tolist()}", hint)
-        return _correct(f"{name}: warm-up untimed, each call timed on its own with perf_counter, in ms.")
-
-    return _attempt(name, _TIME_HINT, body)
+    for i, (warmup, iters) in enumerate(((5, 200), (0, 10), (3, 250))):
+        clock = _FakeClock(slow_first=warmup if warmup else 0)
+        case = f"warmup={warmup}, iters={iters} (a runner whose first {warmup} calls take 50 ms)"
+        with mock.patch.object(time, "perf_counter", clock.perf_counter):
+            got = call(fn, (clock.run, np.zeros((1, 3, 4, 4), np.float32)), {"warmup": warmup, "iters": iters},
+                       name=name, case=case, first=i == 0, hint=_TIME_HINT)
+        t = np.atleast_1d(np.asarray(got, dtype=float)).ravel()
+        expected = np.array([clock.duration_ms(k) for k in range(warmup + 1, warmup + iters + 1)])
+        if clock.calls != warmup + iters:
+            raise wrong(name, case, f"{warmup + iters} calls of run ({warmup} warm-up + {iters} timed)",
+                        f"{clock.calls} calls", "call run exactly warmup times untimed, then iters times timed.")
+        if t.size == 1 and iters > 1:
+            raise wrong(name, case, f"{iters} timings, one per call", f"one number ({t[0]:.4g})",
+                        "time each call on its own and return them all: the tail (p99) needs the distribution, "
+                        "a total or a mean hides it.")
+        if t.size != iters:
+            raise wrong(name, case, f"{iters} timings", f"{t.size} timings", "return one timing per timed call.")
+        if np.allclose(t, expected / 1000.0, rtol=1e-6):
+            raise wrong(name, case, "milliseconds", "seconds", "time.perf_counter() counts seconds: x 1000.")
+        if np.all(np.abs(t) < 0.5) and not np.allclose(t, expected, rtol=1e-6):
+            raise wrong(name, case, f"timings from time.perf_counter (median {np.median(expected):.2f} ms on "
+                        "the check's clock)", f"median {np.median(t):.4f}",
+                        "read the clock as time.perf_counter() (the check replaces it; time.time() is coarse "
+                        "and can jump; `from time import perf_counter` binds the real one).")
+        if not np.allclose(t, expected, rtol=1e-6):
+            hint = _TIME_HINT
+            if warmup and np.any(np.isclose(t, 50.0)):
+                hint = "the warm-up calls are in your timings: run them first, untimed."
+            elif np.allclose(np.sort(t), np.sort(expected), rtol=1e-6):
+                hint = "keep the timings in the order they were measured (sort later, for percentiles)."
+            raise wrong(name, case, f"per-call times, first {expected[:3].round(3).tolist()}",
+                        f"{t[:3].round(3).tolist()}", hint)
+    return correct(f"{name}: warm-up untimed, each call timed on its own with perf_counter, in ms.")

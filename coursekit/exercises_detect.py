@@ -1,12 +1,7 @@
-"""Checks for notebook 03's detection exercises, in the style of :mod:`coursekit.exercises` (blank -> a hint and
-``False``; wrong -> :class:`ExerciseError` naming the case, the expected value, yours and the likely mistake).
-
-References: ``torchvision.ops.nms`` / ``batched_nms`` for NMS, pycocotools' ``COCOeval`` for AP at one IoU
-threshold (COCO's 101-point interpolation), :func:`coursekit.anchors.kmeans_iou_anchors` for the anchor
-k-means. The wrong variants below exist only to *name* a mistake; the expected values always come from the
-reference. The earlier detection checks (``check_iou``, ``check_yolo_to_xyxy``) live in
-:mod:`coursekit.exercises` and are re-exported here; :func:`check_pr_reading` adds a stated tolerance for a
-threshold read off a plot.
+"""Checks for notebook 03's exercises (the contract of :mod:`coursekit.exercise_base`). References:
+``torchvision.ops.box_iou``, ``coursekit.data.yolo.yolo_to_xyxy``, ``torchvision.ops.nms`` / ``batched_nms``,
+pycocotools' ``COCOeval`` for AP at one IoU threshold (COCO's 101-point interpolation),
+:func:`coursekit.anchors.kmeans_iou_anchors`; a PR-curve reading may be off by a stated tolerance.
 
 >>> def my_nms(boxes, scores, iou_threshold, classes=None):
 ...     ...  # your code here
@@ -16,28 +11,321 @@ False
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import math
-from typing import Any, Callable, Sequence
+from typing import Callable
 
 import numpy as np
+import torch
+import torchvision
+from torchvision.ops import box_iou
 
-from .exercises import (ExerciseError, _NotAttempted, _attempt, _blank, _call, _correct, _number, _wrong,
-                        check_iou, check_yolo_to_xyxy)
-from .exercises import check_pr_reading as _check_pr_exact
-from .exercises import _best_point, _pr_points
+from .detection_metrics import coco_ap
+from .exercise_base import (ExerciseError, as_array, call, close, correct, diagnose, exercise, not_attempted, number,
+                            others, wrong)
 
-__all__ = ["check_nms", "check_average_precision", "check_kmeans_anchors", "check_pr_reading", "check_iou",
-           "check_yolo_to_xyxy", "coco_ap", "ExerciseError"]
+__all__ = ["check_iou", "check_yolo_to_xyxy", "check_nms", "check_average_precision", "check_kmeans_anchors",
+           "check_pr_reading", "coco_ap", "ExerciseError"]
+
+# ------------------------------------------------------------------------------------ box IoU
+
+_IOU_CASES = [  # (what, box_a, box_b): x1, y1, x2, y2 in continuous pixel coordinates
+    ("partial overlap", [0, 0, 10, 10], [5, 5, 15, 15]),
+    ("partial overlap, fractional coordinates", [12.5, 30.0, 60.0, 80.5], [20.0, 10.25, 70.0, 60.0]),
+    ("one box inside the other", [10, 10, 50, 50], [20, 20, 30, 30]),
+    ("identical boxes", [3.0, 4.0, 40.0, 30.0], [3.0, 4.0, 40.0, 30.0]),
+    ("disjoint boxes (apart in x and in y)", [0, 0, 10, 10], [20, 20, 30, 30]),
+    ("disjoint boxes (side by side: apart in x, level in y)", [0, 0, 10, 10], [20, 0, 30, 10]),
+    ("touching edges (a shared side, no shared area)", [0, 0, 10, 10], [10, 0, 20, 10]),
+    ("boxes given as tuples", (2.0, 3.0, 8.0, 9.0), (0, 0, 4, 6)),
+    ("a wide and a tall box crossing", [0, 40, 100, 60], [40, 0, 60, 100]),
+]
+
+_IOU_HINT = ("the overlap is a box too: its width is min(x2) − max(x1) and its height min(y2) − max(y1), each "
+             "clamped at 0; IoU = overlap area / (area_a + area_b − overlap area), with area = (x2 − x1) · (y2 − y1).")
 
 
-def _guard(name: str, hint: str, body: Callable[[], bool], answer: Any) -> bool:
-    def run():
-        if _blank(answer):
-            raise _NotAttempted
-        return body()
-    return _attempt(name, hint, run)
+def _iou_variant(plus_one=False, clamp=True, union="union", xywh=False) -> Callable:
+    """A wrong IoU, to recognise a common mistake."""
+
+    def iou(a, b):
+        a, b = [float(v) for v in a], [float(v) for v in b]
+        if xywh:
+            a, b = [a[0], a[1], a[0] + a[2], a[1] + a[3]], [b[0], b[1], b[0] + b[2], b[1] + b[3]]
+        one = 1.0 if plus_one else 0.0
+        iw, ih = min(a[2], b[2]) - max(a[0], b[0]) + one, min(a[3], b[3]) - max(a[1], b[1]) + one
+        inter = max(iw, 0.0) * max(ih, 0.0) if clamp else iw * ih
+        area_a, area_b = (a[2] - a[0] + one) * (a[3] - a[1] + one), (b[2] - b[0] + one) * (b[3] - b[1] + one)
+        denominator = {"union": area_a + area_b - inter, "sum": area_a + area_b, "min": min(area_a, area_b),
+                       "a": area_a}[union]
+        return inter / denominator if denominator else math.nan
+
+    return iou
+
+
+_IOU_VARIANTS = [  # (the wrong IoU, its hint)
+    (_iou_variant(plus_one=True),
+     "no `+ 1`: coordinates here are continuous (the image spans 0..W), so a box is x2 − x1 wide. The `+ 1` "
+     "belongs to the old Pascal VOC convention of inclusive integer pixel indices (and makes touching boxes "
+     "overlap)."),
+    (_iou_variant(clamp=False),
+     "clamp the overlap's width and height at 0 (max(0, ...)) before multiplying: for boxes that do not "
+     "overlap they are negative, and two negatives make a positive 'overlap'."),
+    (_iou_variant(union="sum"),
+     "the union counts the overlap once: area_a + area_b − intersection (area_a + area_b counts it twice, "
+     "so two identical boxes would score 0.5)."),
+    (_iou_variant(union="min"),
+     "that is the intersection over the *smaller* box (1 whenever one box holds the other); IoU divides by "
+     "the union, area_a + area_b − intersection."),
+    (_iou_variant(union="a"),
+     "divide by the union of both boxes, area_a + area_b − intersection, not by box_a's area alone."),
+    (_iou_variant(xywh=True),
+     "the boxes are corners x1, y1, x2, y2, not x, y, width, height: the width is x2 − x1."),
+]
+
+
+def _iou_error_hint(e: Exception) -> str | None:
+    if isinstance(e, (TypeError, AttributeError)) and "tuple" in str(e):
+        return "a box may be a list or a tuple: unpack it with `x1, y1, x2, y2 = box_a` and compute with those."
+    if isinstance(e, ZeroDivisionError):
+        return "the union is never 0 for boxes with an area: area_a + area_b − intersection."
+    return None
+
+
+@exercise("iou", _IOU_HINT)
+def check_iou(fn: Callable) -> bool:
+    """Check ``fn(box_a, box_b) -> float``, the IoU of two boxes ``[x1, y1, x2, y2]`` (lists or tuples, continuous
+    pixel coordinates), against ``torchvision.ops.box_iou`` on 9 cases (containment, disjoint and touching boxes).
+
+    >>> def iou(box_a, box_b):
+    ...     ...  # your code here
+    >>> check_iou(iou)  # doctest: +ELLIPSIS
+    … iou: not attempted yet — hint: the overlap is a box too: ...
+    False
+    """
+    name, seen = "iou", []
+    for i, (what, a, b) in enumerate(_IOU_CASES):
+        case = f"iou({a}, {b}): {what}"
+        args = (type(a)(a), type(b)(b))  # fresh copies: the learner may change them
+        got = number(call(fn, args, name=name, case=case, first=i == 0, hint=_IOU_HINT,
+                          error_hint=_iou_error_hint), name, case)
+        seen.append(((a, b), got))
+        expected = float(box_iou(*[torch.tensor([list(map(float, box))], dtype=torch.float64) for box in (a, b)])[0, 0])
+        if not math.isclose(got, expected, abs_tol=1e-6):
+            seen += others(fn, [(type(a)(a), type(b)(b)) for _, a, b in _IOU_CASES[i + 1:]])
+            hint = diagnose(seen, _IOU_VARIANTS, (a, b), got)
+            values = [v for _, v in seen]
+            if hint is None and max(values) > 1 + 1e-6:
+                hint = (f"your function gave {max(values):.4g} on one of the cases, but an IoU is at most 1 (the "
+                        "overlap is never larger than the union). " + _IOU_HINT)
+            elif hint is None and min(values) < -1e-6:
+                hint = (f"your function gave {min(values):.4g} on one of the cases, but an IoU is never negative "
+                        "(clamp the overlap's width and height at 0). " + _IOU_HINT)
+            raise wrong(name, case, f"{expected:.6g}   (torchvision.ops.box_iou)", f"{got:.6g}",
+                        hint or _IOU_HINT)
+    return correct(f"{name} matches torchvision.ops.box_iou on all {len(_IOU_CASES)} cases (containment, "
+                   "disjoint and touching boxes included).")
+
+
+# ----------------------------------------------------------------------- YOLO box to corners
+
+_YOLO_CASES = [  # (what, cx, cy, w, h, img_w, img_h): YOLO fractions, image size in pixels
+    ("a 640×480 image", 0.5, 0.4, 0.25, 0.5, 640, 480),
+    ("a 100×200 image (taller than wide)", 0.3, 0.2, 0.4, 0.2, 100, 200),
+    ("a box on the left edge of a 1280×720 image", 0.1, 0.5, 0.2, 0.3, 1280, 720),
+    ("a box in the bottom-right corner of a 320×240 image", 0.9, 0.85, 0.2, 0.3, 320, 240),
+    ("a small box, fractional pixels, 333×500 image", 0.4567, 0.1234, 0.05, 0.0321, 333, 500),
+]
+
+_YOLO_HINT = ("cx, cy is the box's centre and w, h its size, all as fractions of the image: x1 = (cx − w/2) · img_w, "
+              "y1 = (cy − h/2) · img_h, x2 = (cx + w/2) · img_w, y2 = (cy + h/2) · img_h.")
+
+
+def _yolo_reference(cx, cy, w, h, img_w, img_h):
+    from .data.yolo import yolo_to_xyxy
+
+    return yolo_to_xyxy([[cx, cy, w, h]], w=img_w, h=img_h)[0]
+
+
+_YOLO_VARIANTS = [  # (the wrong conversion, its hint)
+    (lambda cx, cy, w, h, W, H: (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2),
+     "YOLO numbers are fractions of the image size: multiply the x values (cx, w) by img_w and the y values "
+     "(cy, h) by img_h to get pixels."),
+    (lambda cx, cy, w, h, W, H: (cx * W, cy * H, (cx + w) * W, (cy + h) * H),
+     "cx, cy is the *centre* of the box, not its top-left corner: x1 = (cx − w/2) · img_w."),
+    (lambda cx, cy, w, h, W, H: ((cx - w / 2) * H, (cy - h / 2) * W, (cx + w / 2) * H, (cy + h / 2) * W),
+     "x values (cx, w) scale with the image *width* (img_w), y values (cy, h) with its height (img_h): you "
+     "swapped them (a square image would not show it)."),
+    (lambda cx, cy, w, h, W, H: ((cx - w) * W, (cy - h) * H, (cx + w) * W, (cy + h) * H),
+     "w is the box's whole width: each side is *half* a width from the centre, cx ± w/2 (not cx ± w)."),
+    (lambda cx, cy, w, h, W, H: ((cx - w / 2) * W, (cy - h / 2) * H, w * W, h * H),
+     "return the corners x1, y1, x2, y2, not x, y, width, height: x2 = x1 + w · img_w."),
+    (lambda cx, cy, w, h, W, H: ((cx - w / 2) * W, (cx + w / 2) * W, (cy - h / 2) * H, (cy + h / 2) * H),
+     "the order is x1, y1, x2, y2 (top-left corner, then bottom-right), not x1, x2, y1, y2."),
+    (lambda *args: [round(v) for v in _yolo_reference(*args)],
+     "don't round: pixel coordinates are continuous, keep the fractions (floats)."),
+    (lambda *args: [int(v) for v in _yolo_reference(*args)],
+     "don't convert to int: pixel coordinates are continuous, keep the fractions (floats)."),
+]
+
+
+def _four(out, name: str, case: str):
+    """The learner's (x1, y1, x2, y2) as a float64 array of 4, from a tuple, list, array or tensor."""
+    arr = as_array(out, name, case, "the four corners, e.g. `return x1, y1, x2, y2`").reshape(-1)
+    if arr.size != 4:
+        raise ExerciseError(f"{name}: for {case} your function returned {arr.size} numbers ({out!r}); "
+                            "return the four corners, e.g. `return x1, y1, x2, y2`")
+    return arr
+
+
+def _show(values) -> str:
+    return "(" + ", ".join(f"{float(v):.6g}" for v in values) + ")"
+
+
+@exercise("yolo_to_xyxy", _YOLO_HINT)
+def check_yolo_to_xyxy(fn: Callable) -> bool:
+    """Check ``fn(cx, cy, w, h, img_w, img_h) -> (x1, y1, x2, y2)`` (called positionally; any 4 numbers): a YOLO box
+    (centre and size as fractions of the image) to pixel corners, against ``coursekit.data.yolo.yolo_to_xyxy`` on 5
+    boxes of non-square images, within 0.001 pixel.
+
+    >>> check_yolo_to_xyxy(lambda cx, cy, w, h, img_w, img_h: None)  # doctest: +ELLIPSIS
+    … yolo_to_xyxy: not attempted yet — hint: cx, cy is the box's centre and w, h its size, ...
+    False
+    """
+    name, seen = "yolo_to_xyxy", []
+    for i, (what, *args) in enumerate(_YOLO_CASES):
+        case = "yolo_to_xyxy(cx={}, cy={}, w={}, h={}, img_w={}, img_h={}): ".format(*args) + what
+        got = _four(call(fn, tuple(args), name=name, case=case, first=i == 0, hint=_YOLO_HINT), name, case)
+        seen.append((tuple(args), got))
+        expected = _yolo_reference(*args)
+        if not close(got, expected, tol=1e-3):
+            seen += others(fn, [tuple(rest) for _, *rest in _YOLO_CASES[i + 1:]], lambda v: _four(v, name, ""))
+            hint = diagnose(seen, _YOLO_VARIANTS, tuple(args), got, tol=1e-3) or _YOLO_HINT
+            raise wrong(name, case, f"{_show(expected)}   (coursekit.data.yolo.yolo_to_xyxy)", _show(got), hint)
+    return correct(f"{name} matches coursekit.data.yolo.yolo_to_xyxy on all {len(_YOLO_CASES)} boxes "
+                   "(non-square images, boxes on the border).")
+
+
+# ------------------------------------------------------------------ reading a PR curve
+
+_PR_HINT = ("keep the points of the curve whose precision is at least min_precision; among them take the one with "
+            "the highest recall (furthest right) and answer its threshold (boxes with score >= threshold are kept).")
+
+
+def _pr_points(precision, recall, thresholds):
+    """(precision, recall, thresholds) per threshold, thresholds ascending; scikit-learn's last point
+    (precision 1, recall 0, no threshold) dropped."""
+    p, r, t = (np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
+               for x in (precision, recall, thresholds))
+    for arr, what in ((p, "precision"), (r, "recall"), (t, "thresholds")):
+        if arr.ndim != 1:
+            raise ValueError(f"{what} must be a 1-D array; got shape {arr.shape}")
+    if len(p) != len(r):
+        raise ValueError(f"precision and recall must have the same length; got {len(p)} and {len(r)}")
+    if len(p) == len(t) + 1:
+        p, r = p[:-1], r[:-1]
+    elif len(p) != len(t):
+        raise ValueError(f"expected one precision and recall per threshold (or one more, as scikit-learn's "
+                         f"precision_recall_curve returns); got {len(p)} points for {len(t)} thresholds")
+    if not len(t):
+        raise ValueError("the curve has no threshold")
+    order = np.argsort(t, kind="stable")
+    p, r, t = p[order], r[order], t[order]
+    if np.any(np.diff(t) == 0):
+        raise ValueError("the thresholds must be distinct (each distinct score once, as precision_recall_curve "
+                         "gives them)")
+    return p, r, t
+
+
+def _best_point(p, r, t, min_precision: float, on: str = "precision") -> int | None:
+    """Index of the point with the highest recall among those with precision >= min_precision (the
+    highest threshold on a tie); ``on="recall"``: the axes swapped (the mistake)."""
+    target, maximise = (p, r) if on == "precision" else (r, p)
+    ok = np.nan_to_num(target, nan=-1.0) >= min_precision - 1e-12
+    if not ok.any():
+        return None
+    top = np.nan_to_num(maximise, nan=-1.0)[ok].max()
+    return int(np.flatnonzero(ok & (np.abs(np.nan_to_num(maximise, nan=-1.0) - top) <= 1e-12))[-1])
+
+
+def check_pr_reading(answer, precision, recall, thresholds, min_precision: float, tolerance: float = 0.02) -> bool:
+    """Check a threshold read off a PR curve (``sklearn``'s ``precision_recall_curve(..., drop_intermediate=False)``
+    or ``coursekit.calibrate.pr_curve``'s arrays): the one of highest recall among the points with precision >=
+    ``min_precision``; any value keeping the same boxes is right, ``None`` if no point reaches it. A reading whose
+    point has precision >= ``min_precision - tolerance`` and recall >= the best's - ``tolerance`` is right too
+    (``tolerance=0``: the exact answer only).
+
+    >>> precision = [0.6, 0.75, 0.8, 1.0, 1.0, 1.0]   # scikit-learn's layout: the last point has no threshold
+    >>> recall = [1.0, 1.0, 0.67, 0.67, 0.33, 0.0]
+    >>> thresholds = [0.1, 0.3, 0.5, 0.7, 0.9]
+    >>> check_pr_reading(0.65, precision, recall, thresholds, min_precision=0.9)  # doctest: +ELLIPSIS
+    ✓ correct: threshold 0.65 keeps the same boxes as 0.7: precision 1 >= 0.9 at recall 0.67, ...
+    True
+    """
+    name = "pr_reading"
+    p, r, t = _pr_points(precision, recall, thresholds)
+    mp = float(min_precision)
+    case = f"the PR curve given ({len(t)} thresholds from {t[0]:.4g} to {t[-1]:.4g}), min_precision={mp:g}"
+    k = _best_point(p, r, t, mp)
+    if answer is Ellipsis or (answer is None and k is not None):
+        return not_attempted(name, _PR_HINT)
+    if k is None:
+        top = int(np.nanargmax(p))
+        if answer is None:
+            return correct(f"no point of the curve reaches precision {mp:g} (the highest is {p[top]:.3g}, at "
+                           f"threshold {t[top]:.4g}): no threshold meets the target.")
+        raise wrong(name, case, "None (no threshold reaches the target)", answer,
+                    f"no point of the curve reaches precision {mp:g}: the highest is {p[top]:.3g}, at threshold "
+                    f"{t[top]:.4g}; answer None.")
+    got = number(answer, name, case)
+    best, lower = float(t[k]), (float(t[k - 1]) if k else -math.inf)
+    where = f"precision {p[k]:.3g} >= {mp:g} at recall {r[k]:.3g}"
+    if lower + 1e-9 < got <= best + 1e-9:
+        same = "" if math.isclose(got, best, abs_tol=1e-9) else f" keeps the same boxes as {best:.6g}"
+        return correct(f"threshold {got:.6g}{same}: {where}, the highest recall that keeps precision >= {mp:g}.")
+    j = int(np.searchsorted(t, got - 1e-9))  # the point `score >= got` gives: the lowest threshold >= got
+    if (tolerance > 0 and not isinstance(answer, bool) and j < len(t) and p[j] >= mp - tolerance
+            and r[j] >= r[k] - tolerance):
+        return correct(f"threshold {got:.4g} is within the stated tolerance ({tolerance:g}): precision {p[j]:.3f}, "
+                       f"recall {r[j]:.3f}; the exact point is threshold {t[k]:.6g} (precision {p[k]:.3f}, recall "
+                       f"{r[k]:.3f}).")
+    span = (f"any value in ({lower:.6g}, {best:.6g}] keeps the same boxes" if k
+            else f"the lowest score: any value <= {best:.6g} keeps every box")
+    expected = f"{best:.6g}   ({where}; {span})"
+    in_unit = bool(t[0] >= 0 and t[-1] <= 1)
+    rounded = any(math.isclose(got, round(best, d), abs_tol=1e-12) and abs(got - best) < 0.45 * 10 ** -d
+                  for d in range(1, 7))  # not a half-way case: 0.85 is not "0.8 rounded"
+    if in_unit and not 0 <= got <= 1:
+        hint = ("give the threshold as a fraction between 0 and 1, not a percentage."
+                if got > 1 and lower + 1e-9 < got / 100 <= best + 1e-9 else
+                f"a threshold is a score between 0 and 1 (this curve's go from {t[0]:.4g} to {t[-1]:.4g}). " + _PR_HINT)
+    elif math.isclose(got, r[k], abs_tol=1e-6) or math.isclose(got, p[k], abs_tol=1e-6):
+        which = "recall" if math.isclose(got, r[k], abs_tol=1e-6) else "precision"
+        hint = (f"{got:g} is the {which} at the right point; the question asks for the point's *threshold* "
+                f"(the score cut-off that gives it).")
+    elif math.isclose(got, mp, abs_tol=1e-9):
+        hint = (f"{mp:g} is the target for precision, not a threshold on the scores: find the point where "
+                "precision reaches it and answer that point's threshold.")
+    elif rounded:
+        nxt = f"the next score below is {lower:.6g}" if got < best else "a threshold above it keeps fewer boxes"
+        hint = (f"{got:g} looks like {best:.6g} rounded, and the rounding changes the point ({nxt}): give the "
+                "threshold with more digits.")
+    elif j == len(t):
+        hint = f"{got:g} is above every score: nothing is kept (recall 0). " + _PR_HINT
+    elif not p[j] >= mp - 1e-12:
+        hint = (f"you read the axes the other way round: the target {mp:g} is on *precision* (y axis); among "
+                "the points that reach it, take the highest *recall* (x axis)."
+                if j == _best_point(p, r, t, mp, on="recall") else
+                f"at threshold {got:g} precision is {p[j]:.3g}, below the target {mp:g}: a higher threshold keeps "
+                "fewer, surer boxes.")
+    elif j > k:
+        hint = (f"that is the point with the highest precision ({p[j]:.3g}); the question asks for the highest "
+                f"*recall* among the points with precision >= {mp:g}." if p[j] > p[k] and p[j] >= np.nanmax(p) - 1e-12
+                else f"a lower threshold still keeps precision >= {mp:g} and finds more: recall {r[k]:.3g} at "
+                f"{best:.6g}, against {r[j]:.3g} at yours.")
+    else:  # j < k: the same recall, with more boxes kept
+        hint = (f"thresholds from {got:g} up to {best:.6g} all give recall {r[k]:.3g}: take the highest "
+                "(the same objects found, fewer false boxes).")
+    raise wrong(name, case, expected, f"{got:g}", hint)
 
 
 # ------------------------------------------------------------------------------------------------ NMS
@@ -49,8 +337,6 @@ _NMS_HINT = ("order the boxes by score, highest first; repeatedly keep the best 
 
 
 def _nms_cases():
-    import torch
-
     g = torch.Generator().manual_seed(0)
     xy = torch.rand(40, 2, generator=g) * 60
     rnd = torch.cat([xy, xy + 8 + torch.rand(40, 2, generator=g) * 25], dim=1)
@@ -74,21 +360,10 @@ def _nms_cases():
     ]
 
 
-def _nms_reference(boxes, scores, thr, classes):
-    import torchvision
-
-    if classes is None:
-        return torchvision.ops.nms(boxes, scores, thr)
-    return torchvision.ops.batched_nms(boxes, scores, classes, thr)
-
-
 def _nms_variant(boxes, scores, thr, classes, *, sort=True, ge=False, agnostic=False, chain=False, keep_order=False):
-    import torch
-    import torchvision
-
     n = len(boxes)
     order = torch.argsort(scores, descending=True) if sort else torch.arange(n)
-    iou = torchvision.ops.box_iou(boxes, boxes) if n else torch.zeros((0, 0))
+    iou = box_iou(boxes, boxes) if n else torch.zeros((0, 0))
     removed = torch.zeros(n, dtype=torch.bool)
     keep = []
     for i in order.tolist():
@@ -120,8 +395,6 @@ _NMS_VARIANTS = [
 
 
 def _as_indices(out, name: str, case: str):
-    import torch
-
     if isinstance(out, torch.Tensor) and out.dtype == torch.bool:
         raise ExerciseError(f"{name}: for {case} you returned a boolean mask; return the kept *indices* "
                             "(torch.nonzero(mask).flatten(), highest score first)")
@@ -130,44 +403,32 @@ def _as_indices(out, name: str, case: str):
     except Exception:  # noqa: BLE001
         raise ExerciseError(f"{name}: for {case} you returned {type(out).__name__}; return a 1-D tensor of "
                             "indices") from None
-    if t.is_floating_point():
-        if len(t) and (t != t.round()).any():
-            raise ExerciseError(f"{name}: for {case} you returned floats {t.tolist()[:6]}: return the kept boxes' "
-                                "indices, not their scores or coordinates")
+    if t.is_floating_point() and len(t) and (t != t.round()).any():
+        raise ExerciseError(f"{name}: for {case} you returned floats {t.tolist()[:6]}: return the kept boxes' "
+                            "indices, not their scores or coordinates")
     return t.long()
 
 
+@exercise("nms", _NMS_HINT)
 def check_nms(fn: Callable) -> bool:
     """Check ``fn(boxes, scores, iou_threshold, classes=None)`` -> kept indices against torchvision's ``nms``
     (``batched_nms`` when ``classes`` is given): sorting, ``>`` (not ``>=``), per class, no chain suppression."""
-    import torch
-
-    name = "nms"
-
-    def body():
-        cases = _nms_cases()
-        seen = []
-        for k, (what, boxes, scores, thr, classes) in enumerate(cases):
-            args = (boxes.clone(), scores.clone(), thr) + ((classes.clone(),) if classes is not None else ())
-            out = _call(fn, args, {}, name=name, case=what, first=k == 0, hint=_NMS_HINT)
-            got = _as_indices(out, name, what)
-            seen.append((k, got))
-            want = _nms_reference(boxes, scores, thr, classes)
-            if got.tolist() == want.tolist():
-                continue
-            hint = _NMS_HINT
-            for kwargs, h in _NMS_VARIANTS:
-                if _nms_variant(boxes, scores, thr, classes, **kwargs).tolist() == got.tolist():
-                    hint = h
-                    break
-            else:
-                if len(got) > len(want) and set(want.tolist()) <= set(got.tolist()):
-                    hint = ("you keep boxes that should be suppressed: after keeping a box, drop every remaining box "
-                            "whose IoU with it is > iou_threshold. " + _NMS_HINT)
-            raise _wrong(name, what + f" (iou_threshold={thr})", want.tolist(), got.tolist(), hint)
-        return _correct(f"your NMS keeps the same boxes as torchvision.ops.nms / batched_nms on {len(cases)} cases.")
-
-    return _guard(name, _NMS_HINT, body, fn)
+    name, cases = "nms", _nms_cases()
+    for k, (what, boxes, scores, thr, classes) in enumerate(cases):
+        args = (boxes.clone(), scores.clone(), thr) + ((classes.clone(),) if classes is not None else ())
+        out = call(fn, args, name=name, case=what, first=k == 0, hint=_NMS_HINT)
+        got = _as_indices(out, name, what)
+        want = (torchvision.ops.nms(boxes, scores, thr) if classes is None
+                else torchvision.ops.batched_nms(boxes, scores, classes, thr))
+        if got.tolist() == want.tolist():
+            continue
+        hint = next((h for kw, h in _NMS_VARIANTS
+                     if _nms_variant(boxes, scores, thr, classes, **kw).tolist() == got.tolist()), None)
+        if hint is None and len(got) > len(want) and set(want.tolist()) <= set(got.tolist()):
+            hint = ("you keep boxes that should be suppressed: after keeping a box, drop every remaining box "
+                    "whose IoU with it is > iou_threshold. " + _NMS_HINT)
+        raise wrong(name, what + f" (iou_threshold={thr})", want.tolist(), got.tolist(), hint or _NMS_HINT)
+    return correct(f"your NMS keeps the same boxes as torchvision.ops.nms / batched_nms on {len(cases)} cases.")
 
 
 # ----------------------------------------------------------------------------------- AP at one IoU
@@ -195,33 +456,26 @@ def _ap_cases():
     D = lambda *a, **k: _dets(names, *a, **k)  # noqa: E731
     rng = np.random.default_rng(0)
     cases = []
-    # 1. one image, one class: 3 objects, a false box ranked between the hits, one object never found
     cases.append(("one class, a false box ranked between two hits, one object missed",
                   [D([[0, 0, 10, 10], [50, 50, 60, 60], [20, 20, 30, 30], [80, 80, 90, 90]], [0, 0, 0, 0],
                      [0.9, 0.8, 0.7, 0.3])],
                   [D([[0, 0, 10, 10], [20, 20, 30, 30], [60, 0, 70, 10]], [0, 0, 0])], 0.5))
-    # 2. tied scores across two images
     cases.append(("tied scores: a hit and a false box with the same score, on two images",
                   [D([[0, 0, 10, 10], [40, 40, 50, 50]], [0, 0], [0.8, 0.6]),
                    D([[0, 0, 10, 10], [70, 70, 80, 80]], [0, 0], [0.8, 0.6])],
                   [D([[0, 0, 10, 10]], [0]), D([[70, 70, 80, 80], [20, 20, 30, 30]], [0, 0])], 0.5))
-    # 3. an image with no ground truth at all (its boxes are all false)
     cases.append(("an image with no ground truth: its boxes are false positives",
                   [D([[0, 0, 10, 10]], [0], [0.5]), D([[30, 30, 40, 40], [5, 5, 15, 15]], [0, 0], [0.9, 0.7])],
                   [D([[0, 0, 10, 10]], [0]), D(np.zeros((0, 4)), [])], 0.5))
-    # 4. a class absent from the ground truth (predicted anyway), and a class with ground truth never predicted
     cases.append(("'hinge' is predicted but absent from the ground truth; 'gear' has objects but no prediction",
                   [D([[0, 0, 10, 10], [30, 30, 40, 40], [60, 60, 70, 70]], [0, 2, 2], [0.9, 0.95, 0.4])],
                   [D([[0, 0, 10, 10], [80, 0, 90, 10]], [0, 1])], 0.5))
-    # 5. two boxes on one object: the second is a duplicate, a false positive
     cases.append(("two predictions on one object: the second is a duplicate (a false positive)",
                   [D([[0, 0, 10, 10], [0.5, 0.5, 10.5, 10.5], [20, 20, 30, 30]], [0, 0, 0], [0.9, 0.85, 0.6])],
                   [D([[0, 0, 10, 10], [20, 20, 30, 30]], [0, 0])], 0.5))
-    # 6. IoU exactly 0.5 matches (>=)
     cases.append(("IoU exactly 0.5 (a box half the object's height): it matches",
                   [D([[0, 0, 10, 5], [40, 40, 50, 50]], [0, 0], [0.9, 0.8])],
                   [D([[0, 0, 10, 10], [40, 40, 50, 50]], [0, 0])], 0.5))
-    # 7. random: 6 images, 3 classes, jittered hits, false boxes, ties, at IoU 0.5 and 0.75
     preds, targets = [], []
     for i in range(6):
         n = int(rng.integers(0, 5))
@@ -244,54 +498,13 @@ def _ap_cases():
     return cases
 
 
-def coco_ap(preds, targets, iou_threshold: float = 0.5) -> float:
-    """pycocotools' box AP at one IoU threshold, averaged over the classes that have ground truth (all areas,
-    up to 100 detections per image and class): the reference of :func:`check_average_precision`.
-    ``nan`` when no class has ground truth."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
-
-    names = targets[0].class_names if targets else preds[0].class_names
-    images, anns, results = [], [], []
-    for i, (p, t) in enumerate(zip(preds, targets)):
-        images.append({"id": i, "width": 100, "height": 100})
-        for b, c in zip(np.asarray(t.xyxy, float), np.asarray(t.class_id)):
-            w, h = b[2] - b[0], b[3] - b[1]
-            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": int(c) + 1, "iscrowd": 0,
-                         "bbox": [float(b[0]), float(b[1]), float(w), float(h)], "area": float(w * h)})
-        for b, c, s in zip(np.asarray(p.xyxy, float), np.asarray(p.class_id), np.asarray(p.confidence, float)):
-            results.append({"image_id": i, "category_id": int(c) + 1, "score": float(s),
-                            "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]})
-    present = sorted({a["category_id"] for a in anns})
-    if not present:
-        return math.nan
-    if not results:
-        return 0.0
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO()
-        gt.dataset = {"images": images, "annotations": anns,
-                      "categories": [{"id": k + 1, "name": n} for k, n in enumerate(names)]}
-        gt.createIndex()
-        dt = gt.loadRes(results)
-        ev = COCOeval(gt, dt, "bbox")
-        ev.params.iouThrs = np.array([float(iou_threshold)])
-        ev.evaluate()
-        ev.accumulate()
-    prec = ev.eval["precision"][0, :, :, 0, -1]  # (recall points, classes), area "all", maxDets 100
-    per_class = [prec[:, k].mean() for k in range(prec.shape[1]) if (prec[:, k] > -1).all()]
-    return float(np.mean(per_class))
-
-
 def _matches(p, t, c, thr, *, strict=False, reuse=False):
     """(scores, is_tp) of class ``c`` on one image, pycocotools' greedy matching."""
-    import torch
-    import torchvision
-
     pm, tm = np.asarray(p.class_id) == c, np.asarray(t.class_id) == c
     pb, ps, tb = np.asarray(p.xyxy, float)[pm], np.asarray(p.confidence, float)[pm], np.asarray(t.xyxy, float)[tm]
     order = np.argsort(-ps, kind="stable")
     pb, ps = pb[order], ps[order]
-    iou = (torchvision.ops.box_iou(torch.as_tensor(pb), torch.as_tensor(tb)).numpy() if len(pb) and len(tb)
+    iou = (box_iou(torch.as_tensor(pb), torch.as_tensor(tb)).numpy() if len(pb) and len(tb)
            else np.zeros((len(pb), len(tb))))
     taken = np.zeros(len(tb), bool)
     tp = np.zeros(len(pb), bool)
@@ -342,8 +555,8 @@ def _ap_variant(preds, targets, thr, *, envelope=True, points=101, area=None, st
     return float(np.mean(aps)) if aps else math.nan
 
 
-_TIES = ("tied scores: sort with a stable sort (np.argsort(-scores, kind='stable')) over the "
-                         "predictions in image order, as pycocotools does.")
+_TIES = ("tied scores: sort with a stable sort (np.argsort(-scores, kind='stable')) over the predictions in image "
+         "order, as pycocotools does.")
 _AP_VARIANTS = [
     (dict(envelope=False), "no precision envelope: before reading precision at the 101 recalls, replace each "
                            "precision by the highest precision at any higher recall (precision[i] = "
@@ -366,48 +579,24 @@ _AP_VARIANTS = [
 ]
 
 
-def _ap_mistake(fn, cases, failing: int, failing_got: float) -> str | None:
-    """The hint of the variant that explains all the learner's answers, else the failing one's, else None."""
-    seen = {failing: failing_got}
-    for k, (_, preds, targets, thr) in enumerate(cases):
-        if k != failing:
-            try:
-                seen[k] = float(fn(preds, targets, thr))
-            except Exception:  # noqa: BLE001 - a diagnosis never hides the real failure
-                pass
-    explained = []
-    for kwargs, hint in _AP_VARIANTS:
-        values = {k: _ap_variant(cases[k][1], cases[k][2], cases[k][3], **kwargs) for k in seen}
-        if math.isclose(values[failing], failing_got, abs_tol=1e-6):
-            if all(math.isclose(values[k], v, abs_tol=1e-6) for k, v in seen.items()):
-                return hint
-            explained.append(hint)
-    return explained[0] if explained else None
-
-
+@exercise("average_precision", _AP_HINT)
 def check_average_precision(fn: Callable) -> bool:
-    """Check ``fn(preds, targets, iou_threshold=0.5)`` -> mAP at one IoU threshold against pycocotools.
-
-    ``preds`` and ``targets`` are lists of :class:`~coursekit.types.Detections`, one per image (``xyxy``,
-    ``class_id``, ``confidence``). Cases: tied scores, an image without ground truth, a class absent from
-    the ground truth, a class never predicted, duplicates, IoU exactly at the threshold, random sets."""
-    name = "average_precision"
-
-    def body():
-        cases = _ap_cases()
-        for k, (what, preds, targets, thr) in enumerate(cases):
-            out = _call(fn, (preds, targets, thr), {}, name=name, case=what, first=k == 0, hint=_AP_HINT)
-            got = _number(out, name, what)
-            want = coco_ap(preds, targets, thr)
-            if math.isclose(got, want, abs_tol=1e-6):
-                continue
-            hint = _ap_mistake(fn, cases, k, got) or (
-                "AP is a fraction between 0 and 1. " + _AP_HINT if not 0 <= got <= 1 else _AP_HINT)
-            raise _wrong(name, f"{what} (iou_threshold={thr})", f"{want:.6f} (pycocotools)", f"{got:.6f}", hint)
-        return _correct(f"your AP matches pycocotools' COCOeval on {len(cases)} cases (ties, an image without "
-                        "ground truth, a class absent from it, duplicates, IoU at the threshold).")
-
-    return _guard(name, _AP_HINT, body, fn)
+    """Check ``fn(preds, targets, iou_threshold=0.5) -> mAP`` at one IoU threshold (lists of
+    :class:`~coursekit.types.Detections`, one per image) against pycocotools, on 9 cases (ties, duplicates, ...)."""
+    name, cases = "average_precision", _ap_cases()
+    for k, (what, preds, targets, thr) in enumerate(cases):
+        out = call(fn, (preds, targets, thr), name=name, case=what, first=k == 0, hint=_AP_HINT)
+        got = number(out, name, what)
+        want = coco_ap(preds, targets, thr)
+        if math.isclose(got, want, abs_tol=1e-6):
+            continue
+        seen = others(fn, [c[1:] for c in cases[:k] + cases[k + 1:]]) + [((preds, targets, thr), got)]
+        variants = [(lambda p, t, thr, kw=kw: _ap_variant(p, t, thr, **kw), h) for kw, h in _AP_VARIANTS]
+        hint = diagnose(seen, variants, (preds, targets, thr), got) or (
+            "AP is a fraction between 0 and 1. " + _AP_HINT if not 0 <= got <= 1 else _AP_HINT)
+        raise wrong(name, f"{what} (iou_threshold={thr})", f"{want:.6f} (pycocotools)", f"{got:.6f}", hint)
+    return correct(f"your AP matches pycocotools' COCOeval on {len(cases)} cases (ties, an image without "
+                   "ground truth, a class absent from it, duplicates, IoU at the threshold).")
 
 
 # ---------------------------------------------------------------------------------- anchor k-means
@@ -433,7 +622,7 @@ def _km_cases():
     ]
 
 
-def _km_variant(wh, k, seed, *, euclid=False, median=False, sort=True):
+def _km_variant(wh, k, seed, *, euclid=False, median=False):
     rng = np.random.default_rng(seed)
     centres = wh[rng.choice(len(wh), k, replace=False)]
     for _ in range(100):
@@ -448,80 +637,43 @@ def _km_variant(wh, k, seed, *, euclid=False, median=False, sort=True):
         if np.allclose(new, centres, rtol=0, atol=1e-12):
             break
         centres = new
-    return centres[np.argsort(centres.prod(1), kind="stable")] if sort else centres
+    return centres[np.argsort(centres.prod(1), kind="stable")]
 
 
 def _as_anchors(out, k, name, case):
-    try:
-        a = np.asarray(out.detach().cpu().numpy() if hasattr(out, "detach") else out, dtype=np.float64)
-    except Exception:  # noqa: BLE001
-        raise ExerciseError(f"{name}: for {case} you returned {type(out).__name__}; return a (k, 2) array") from None
+    a = as_array(out, name, case, "a (k, 2) array")
     if a.shape != (k, 2):
         raise ExerciseError(f"{name}: for {case} you returned shape {a.shape}; expected ({k}, 2): one (w, h) per "
                             "anchor")
     return a
 
 
+@exercise("kmeans_anchors", _KM_HINT)
 def check_kmeans_anchors(fn: Callable) -> bool:
     """Check ``fn(wh, k, seed)`` -> (k, 2) anchors against :func:`coursekit.anchors.kmeans_iou_anchors`
     (the recipe in its docstring): 1 - IoU distance, seeded start, mean update, sorted by area."""
     from .anchors import kmeans_iou_anchors
 
-    name = "kmeans_anchors"
-
-    def body():
-        cases = _km_cases()
-        for n, (what, wh, k, seed) in enumerate(cases):
-            out = _call(fn, (wh.copy(), k, seed), {}, name=name, case=what, first=n == 0, hint=_KM_HINT)
-            got = _as_anchors(out, k, name, what)
-            want = kmeans_iou_anchors(wh, n=k, seed=seed)
-            if np.allclose(got, want, rtol=1e-6, atol=1e-6):
-                continue
-            hint = _KM_HINT
-            again = _as_anchors(fn(wh.copy(), k, seed), k, name, what)
-            if not np.allclose(again, got, rtol=1e-9, atol=1e-9):
-                hint = ("two calls with the same seed gave different anchors: draw the starting centres from "
-                        "np.random.default_rng(seed), not from an unseeded generator.")
-            elif np.allclose(got[np.argsort(got.prod(1), kind="stable")], want, rtol=1e-6, atol=1e-6):
-                hint = "the right anchors, in the wrong order: sort them by area (w * h), smallest first."
-            elif np.allclose(got, _km_variant(wh, k, seed, euclid=True), rtol=1e-6, atol=1e-6):
-                hint = ("that is k-means with the Euclidean distance on (w, h): big boxes then dominate. Use "
-                        "1 - IoU: join the centre of *highest* IoU (intersection min(w) * min(h) over the union).")
-            elif np.allclose(got, _km_variant(wh, k, seed, median=True), rtol=1e-6, atol=1e-6):
-                hint = "the centres are the *mean* (w, h) of their boxes in this recipe, not the median."
-            elif np.allclose(np.sort(got.ravel()), np.sort(want.ravel()), rtol=1e-6, atol=1e-6):
-                hint = "your anchors hold the right numbers in the wrong places: return one (w, h) row per anchor."
-            raise _wrong(name, what, np.round(want, 3).tolist(), np.round(got, 3).tolist(), hint)
-        return _correct(f"your k-means gives coursekit.anchors.kmeans_iou_anchors' anchors on {len(cases)} cases.")
-
-    return _guard(name, _KM_HINT, body, fn)
-
-
-# --------------------------------------------------------------------------- reading a PR curve, tolerant
-
-
-def check_pr_reading(answer, precision, recall, thresholds, min_precision: float, tolerance: float = 0.02) -> bool:
-    """:func:`coursekit.exercises.check_pr_reading`, accepting a reading off the plot within ``tolerance``.
-
-    Exact: the threshold (or any value keeping the same boxes) of the point with the highest recall among
-    those with precision >= ``min_precision``. Within tolerance: a threshold whose point (the boxes with
-    score >= it) has precision >= ``min_precision - tolerance`` and recall >= the best recall - ``tolerance``
-    (absolute). Anything else raises with the exact check's diagnosis."""
-    if _blank(answer):
-        return _check_pr_exact(answer, precision, recall, thresholds, min_precision)
-    p, r, t = _pr_points(precision, recall, thresholds)
-    k = _best_point(p, r, t, float(min_precision))
-    if k is not None and not isinstance(answer, bool):
-        try:
-            got = float(answer)
-        except (TypeError, ValueError):
-            got = None
-        if got is not None:
-            j = int(np.searchsorted(t, got - 1e-9))
-            lower = float(t[k - 1]) if k else -math.inf
-            exact = lower + 1e-9 < got <= float(t[k]) + 1e-9
-            if not exact and j < len(t) and p[j] >= min_precision - tolerance and r[j] >= r[k] - tolerance:
-                return _correct(f"threshold {got:.4g} is within the stated tolerance ({tolerance:g}): precision "
-                                f"{p[j]:.3f}, recall {r[j]:.3f}; the exact point is threshold {t[k]:.6g} (precision "
-                                f"{p[k]:.3f}, recall {r[k]:.3f}).")
-    return _check_pr_exact(answer, precision, recall, thresholds, min_precision)
+    name, cases = "kmeans_anchors", _km_cases()
+    for n, (what, wh, k, seed) in enumerate(cases):
+        out = call(fn, (wh.copy(), k, seed), name=name, case=what, first=n == 0, hint=_KM_HINT)
+        got = _as_anchors(out, k, name, what)
+        want = kmeans_iou_anchors(wh, n=k, seed=seed)
+        if np.allclose(got, want, rtol=1e-6, atol=1e-6):
+            continue
+        hint = _KM_HINT
+        again = _as_anchors(fn(wh.copy(), k, seed), k, name, what)
+        if not np.allclose(again, got, rtol=1e-9, atol=1e-9):
+            hint = ("two calls with the same seed gave different anchors: draw the starting centres from "
+                    "np.random.default_rng(seed), not from an unseeded generator.")
+        elif np.allclose(got[np.argsort(got.prod(1), kind="stable")], want, rtol=1e-6, atol=1e-6):
+            hint = "the right anchors, in the wrong order: sort them by area (w * h), smallest first."
+        elif np.allclose(got, _km_variant(wh, k, seed, euclid=True), rtol=1e-6, atol=1e-6):
+            hint = ("that is k-means with the Euclidean distance on (w, h): big boxes then dominate. Use "
+                    "1 - IoU: join the centre of *highest* IoU (intersection min(w) * min(h) over the union).")
+        elif np.allclose(got, _km_variant(wh, k, seed, median=True), rtol=1e-6, atol=1e-6):
+            hint = "the centres are the *mean* (w, h) of their boxes in this recipe, not the median."
+        elif np.allclose(np.sort(got.ravel()), np.sort(want.ravel()), rtol=1e-6, atol=1e-6):
+            hint = "your anchors hold the right numbers in the wrong places: return one (w, h) row per anchor."
+        raise wrong(name, what, np.round(want, 3).tolist(), np.round(got, 3).tolist(), hint)
+    return correct(f"your k-means gives coursekit.anchors.kmeans_iou_anchors' anchors on {len(cases)} cases.")

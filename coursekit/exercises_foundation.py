@@ -1,17 +1,8 @@
-"""Checks for notebook 04's exercises (CLIP and SAM by hand), in the style of :mod:`coursekit.exercises`: a blank
-answer prints "not attempted" and returns ``False`` (no exception, so the notebook runs top to bottom with the
-stubs); a wrong one raises :class:`ExerciseError` naming the case, the expected value, yours and the likely
-mistake; a right one prints ``✓ correct`` and returns ``True``.
-
-- :func:`check_zero_shot`, :func:`check_mask_iou` (defined in :mod:`coursekit.exercises`, re-exported here);
-- :func:`check_prompt_ensemble`: normalise each prompt's text embedding, average over the templates, normalise
-  again (compared with ``torch.nn.functional.normalize``; the reference open_clip pipeline is
-  :func:`coursekit.models.clip.zero_shot_classifier`);
-- :func:`check_prompt_gain`: a prompt set must beat the default prompt on validation by more than the noise
-  (a paired bootstrap interval of the accuracy gain, ``scipy.stats.bootstrap``, must lie above 0);
-- :func:`check_sam_refinement`: one click, the best of SAM's three masks, then a negative click with the
-  previous low-resolution mask logits fed back through ``mask_input``; compared pixel for pixel with the
-  reference calls of segment-anything's ``SamPredictor`` on the course's stand-in SAM.
+"""Checks for notebook 04's exercises (CLIP and SAM by hand; the contract of :mod:`coursekit.exercise_base`):
+zero-shot probabilities and the prompt ensemble against PyTorch's ``F.normalize``; mask IoU against scikit-learn's
+``jaccard_score``; a prompt set whose gain on validation must beat the noise (a paired bootstrap interval of the
+accuracy gain, ``scipy.stats.bootstrap``, above 0); SAM's refinement with a negative click, pixel for pixel against
+segment-anything's ``SamPredictor`` on the course's stand-in SAM.
 
 >>> def prompt_ensemble(text_features):
 ...     ...  # your code here
@@ -22,22 +13,159 @@ False
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, Callable
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
-from .exercises import (ExerciseError, _NotAttempted, _attempt, _blank, _call, _check_templates, _correct, _wrong, check_mask_iou,
-                        check_zero_shot)
+from . import exercise_base
+from .exercise_base import (ExerciseError, NotAttempted, as_array, blank, call, close, correct, exercise, first_match,
+                            number, torch_sandbox, wrong)
 
 __all__ = ["check_zero_shot", "check_mask_iou", "check_prompt_ensemble", "check_prompt_gain", "bootstrap_gain",
            "check_sam_refinement", "refinement_cases", "ExerciseError"]
 
 
-def _array(out: Any, name: str, case: str) -> np.ndarray:
-    try:
-        return np.asarray(out.detach().cpu().numpy() if hasattr(out, "detach") else out, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ExerciseError(f"{name}: for {case} you returned {type(out).__name__}; return an array") from None
+def _unit(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=axis, keepdims=True)
+
+
+def _softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b, atol=1e-6))
+
+
+# ------------------------------------------------------------------- Module 4: zero-shot CLIP by hand
+
+_ZS_HINT = (
+    "normalise each image and each text embedding to length 1 (x / ||x||, along the last axis), take the "
+    "cosine similarities image @ text.T (N, C), multiply by logit_scale, and softmax over the classes (axis 1)."
+)
+
+
+def _zero_shot_reference(image_features, text_features, logit_scale):
+    img = F.normalize(torch.as_tensor(image_features, dtype=torch.float64), dim=-1)
+    txt = F.normalize(torch.as_tensor(text_features, dtype=torch.float64), dim=-1)
+    return torch.softmax(float(logit_scale) * img @ txt.T, dim=-1).numpy()
+
+
+def _zero_shot_cases():
+    rng = np.random.default_rng(7)
+    return [
+        ("3 images, 4 classes, embeddings of length 8 (not normalised), logit_scale 5", rng.normal(size=(3, 8)) * 2,
+         rng.normal(size=(4, 8)) * 0.5, 5.0),
+        ("1 image, 2 classes, logit_scale 3", rng.normal(size=(1, 5)), rng.normal(size=(2, 5)) * 4, 3.0),
+        ("5 images, 3 classes, logit_scale 1 (soft probabilities)", rng.normal(size=(5, 6)), rng.normal(size=(3, 6)),
+         1.0),
+    ]
+
+
+def _zero_shot_variants():
+    return [
+        (lambda i, t, s: _softmax(s * i @ t.T),
+         "normalise both embeddings first: CLIP compares *directions* (cosine similarity), so divide each row by "
+         "its length before the dot product."),
+        (lambda i, t, s: _softmax(s * _unit(i) @ t.T),
+         "normalise the text embeddings too, not only the images' (each class row divided by its length)."),
+        (lambda i, t, s: _softmax(s * i @ _unit(t).T),
+         "normalise the image embeddings too, not only the texts' (each image row divided by its length)."),
+        (lambda i, t, s: _softmax(_unit(i) @ _unit(t).T),
+         "multiply the cosine similarities by logit_scale before the softmax: similarities in [-1, 1] give "
+         "almost uniform probabilities; the learnt temperature (about 100 for CLIP) sharpens them."),
+        (lambda i, t, s: s * _unit(i) @ _unit(t).T,
+         "these are the logits; return probabilities: a softmax over the classes (each row sums to 1)."),
+        (lambda i, t, s: _softmax(s * _unit(i) @ _unit(t).T, axis=0),
+         "softmax over the *classes* (axis 1, each image's row sums to 1), not over the images (axis 0)."),
+    ]
+
+
+@exercise("zero_shot", _ZS_HINT)
+def check_zero_shot(fn: Callable) -> bool:
+    """Check ``fn(image_features (N, D), text_features (C, D), logit_scale) -> (N, C) probabilities``, CLIP's
+    zero-shot classification of not-normalised embeddings, against PyTorch (``F.normalize``, ``softmax``), 3 cases.
+
+    >>> def zero_shot_probs(image_features, text_features, logit_scale):
+    ...     ...  # your code here
+    >>> check_zero_shot(zero_shot_probs)  # doctest: +ELLIPSIS
+    … zero_shot: not attempted yet — hint: normalise each image and each text embedding ...
+    False
+    """
+    name = "zero_shot"
+    for i, (what, img, txt, scale) in enumerate(_zero_shot_cases()):
+        out = call(fn, (img.copy(), txt.copy(), scale), name=name, case=what, first=i == 0, hint=_ZS_HINT)
+        got = as_array(out, name, what, f"an array of probabilities of shape {(len(img), len(txt))}")
+        expected = _zero_shot_reference(img, txt, scale)
+        if got.shape != expected.shape:
+            raise wrong(name, what, f"an array of shape {expected.shape} (images x classes)",
+                        f"shape {got.shape}", "one row per image, one column per class: image @ text.T")
+        if not np.allclose(got, expected, atol=1e-5):
+            hint = first_match(got, _zero_shot_variants(), _ZS_HINT, args=(img, txt, scale),
+                               same=lambda a, b: np.allclose(a, b, atol=1e-5))
+            raise wrong(name, what, np.round(expected, 4).tolist(), np.round(got, 4).tolist(), hint)
+    return correct("zero-shot probabilities match PyTorch (normalise, cosine similarity x logit_scale, "
+                   "softmax over the classes) on all 3 cases.")
+
+
+# -------------------------------------------------------------------- Module 4: mask IoU by hand
+
+_MASK_HINT = ("IoU of two masks = the number of pixels in both (a & b) divided by the number of pixels in "
+              "either (a | b); if both masks are empty there is nothing to compare: return 0.")
+
+
+def _mask_cases():
+    a = np.zeros((6, 8), bool)
+    a[1:4, 1:5] = True  # 12 pixels
+    b = np.zeros((6, 8), bool)
+    b[2:5, 3:8] = True  # 15 pixels, 4 shared with a (every wrong formula gives another number)
+    inner = np.zeros((6, 8), bool)
+    inner[2:3, 2:4] = True  # inside a
+    far = np.zeros((6, 8), bool)
+    far[5:6, 7:8] = True
+    rng = np.random.default_rng(3)
+    r1, r2 = rng.random((32, 48)) > 0.5, rng.random((32, 48)) > 0.3
+    return [("two overlapping rectangles", a, b), ("a mask inside the other", a, inner),
+            ("disjoint masks", a, far), ("identical masks", b, b.copy()),
+            ("an empty prediction", a, np.zeros_like(a)), ("two random 32x48 masks", r1, r2)]
+
+
+@exercise("mask_iou", _MASK_HINT)
+def check_mask_iou(fn: Callable) -> bool:
+    """Check ``fn(mask_a, mask_b) -> float``, the IoU of two bool (H, W) masks (0 when both are empty), against
+    scikit-learn's ``jaccard_score`` on 6 cases.
+
+    >>> def mask_iou(mask_a, mask_b):
+    ...     ...  # your code here
+    >>> check_mask_iou(mask_iou)  # doctest: +ELLIPSIS
+    … mask_iou: not attempted yet — hint: IoU of two masks = ...
+    False
+    """
+    from sklearn.metrics import jaccard_score
+
+    name = "mask_iou"
+    variants = [
+        (lambda a, b: (a & b).sum() / a.sum() if a.sum() else 0.0,
+         "you divided by the first mask's area: the union (a | b) counts the pixels of *either* mask."),
+        (lambda a, b: (a & b).sum() / b.sum() if b.sum() else 0.0,
+         "you divided by the second mask's area: the union (a | b) counts the pixels of *either* mask."),
+        (lambda a, b: (a & b).sum() / (a.sum() + b.sum()) if a.sum() + b.sum() else 0.0,
+         "the sum of the areas counts the shared pixels twice: use the union (a | b), or a + b - (a & b)."),
+        (lambda a, b: 2 * (a & b).sum() / (a.sum() + b.sum()) if a.sum() + b.sum() else 0.0,
+         "that is the Dice coefficient (2|a∩b| / (|a| + |b|)), not IoU: divide the intersection by the union."),
+    ]
+    for i, (what, a, b) in enumerate(_mask_cases()):
+        got = number(call(fn, (a.copy(), b.copy()), name=name, case=what, first=i == 0, hint=_MASK_HINT),
+                     name, what)
+        expected = float(jaccard_score(b.ravel(), a.ravel(), zero_division=0.0))
+        if not math.isclose(got, expected, abs_tol=1e-9):
+            hint = first_match(got, variants, _MASK_HINT, args=(a, b), same=lambda x, y: close(x, y, 1e-9))
+            raise wrong(name, what, f"{expected:.6g}   (sklearn.metrics.jaccard_score)", f"{got:.6g}", hint)
+    return correct(f"{name} matches scikit-learn's jaccard_score on all 6 cases (an empty mask included).")
 
 
 # ---------------------------------------------------------------------------------------- the prompt ensemble
@@ -47,18 +175,7 @@ _ENS_HINT = ("divide each prompt's embedding by its length (text_features / ||te
              "vector per class, shape (C, D).")
 
 
-def _unit(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=axis, keepdims=True)
-
-
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and bool(np.allclose(a, b, atol=1e-6))
-
-
 def _ensemble_reference(text_features: np.ndarray) -> np.ndarray:
-    import torch
-    import torch.nn.functional as F
-
     t = F.normalize(torch.as_tensor(text_features, dtype=torch.float64), dim=-1)
     return F.normalize(t.mean(dim=1), dim=-1).numpy()
 
@@ -95,39 +212,29 @@ def _ensemble_variants() -> list[tuple[Callable, str]]:
     ]
 
 
+@exercise("prompt_ensemble", _ENS_HINT)
 def check_prompt_ensemble(fn: Callable) -> bool:
-    """Check ``fn(text_features) -> class_embeddings``: the CLIP paper's prompt ensemble.
-
-    ``text_features``: the raw (not normalised) text embeddings of every prompt, shape (C classes, T templates,
-    D), as ``model.encode_text`` returns them reshaped. The answer: (C, D), for each class the mean of its T
-    normalised embeddings, normalised again (what ``coursekit.models.clip.zero_shot_classifier`` computes).
-    Compared with PyTorch's ``F.normalize`` on 3 cases; skipping either normalisation, averaging over the wrong
-    axis or normalising along it gets a specific hint.
+    """Check ``fn(text_features (C, T, D), raw) -> (C, D)``: each class's T prompt embeddings normalised, averaged
+    and normalised again (what ``coursekit.models.clip.zero_shot_classifier`` computes), against ``F.normalize``.
 
     >>> check_prompt_ensemble(lambda t: None)  # doctest: +ELLIPSIS
     … prompt_ensemble: not attempted yet — hint: ...
     False
     """
     name = "prompt_ensemble"
-
-    def body() -> bool:
-        if _blank(fn):
-            raise _NotAttempted
-        for i, (what, feats) in enumerate(_ensemble_cases()):
-            got = _array(_call(fn, (feats.copy(),), {}, name=name, case=what, first=i == 0, hint=_ENS_HINT), name, what)
-            expected = _ensemble_reference(feats)
-            hint = next((h for v, h in _ensemble_variants() if _same(got, v(feats))), None)
-            if got.shape != expected.shape:
-                raise _wrong(name, what, f"an array of shape {expected.shape} (classes x embedding)",
-                             f"shape {got.shape}",
-                             hint or "one row per class: average over the templates (axis 1) of the (C, T, D) input.")
-            if not _same(got, expected):
-                hint = hint or _ENS_HINT
-                raise _wrong(name, what, np.round(expected, 4).tolist(), np.round(got, 4).tolist(), hint)
-        return _correct("prompt ensemble matches PyTorch (normalise each prompt, average over the templates, "
-                        "normalise again) on all 3 cases.")
-
-    return _attempt(name, _ENS_HINT, body)
+    for i, (what, feats) in enumerate(_ensemble_cases()):
+        got = as_array(call(fn, (feats.copy(),), name=name, case=what, first=i == 0, hint=_ENS_HINT), name, what)
+        expected = _ensemble_reference(feats)
+        hint = first_match(got, _ensemble_variants(), args=(feats,), same=_same)
+        if got.shape != expected.shape:
+            raise wrong(name, what, f"an array of shape {expected.shape} (classes x embedding)",
+                        f"shape {got.shape}",
+                        hint or "one row per class: average over the templates (axis 1) of the (C, T, D) input.")
+        if not _same(got, expected):
+            hint = hint or _ENS_HINT
+            raise wrong(name, what, np.round(expected, 4).tolist(), np.round(got, 4).tolist(), hint)
+    return correct("prompt ensemble matches PyTorch (normalise each prompt, average over the templates, "
+                   "normalise again) on all 3 cases.")
 
 
 # ------------------------------------------------------------------------ a prompt set that beats the noise
@@ -135,6 +242,19 @@ def check_prompt_ensemble(fn: Callable) -> bool:
 _GAIN_HINT = ("write a few templates with a '{}' where the class name goes, e.g. 'a close-up photo of a {}.': "
               "describe how *these* photos look; the check then asks whether the gain on validation is larger "
               "than its noise.")
+
+
+def _check_templates(templates, name: str, hint: str) -> None:
+    """A blank answer is "not attempted"; otherwise a list of strings with exactly one ``{}`` each."""
+    if blank(templates) or (isinstance(templates, (list, tuple)) and not templates):
+        raise NotAttempted
+    if isinstance(templates, str) or not isinstance(templates, (list, tuple)):
+        raise ExerciseError(f"{name}: give a list of template strings, e.g. ['a photo of a {{}}.'], not "
+                            f"{type(templates).__name__}")
+    for t in templates:
+        if not isinstance(t, str) or t.count("{}") != 1:
+            raise ExerciseError(f"{name}: template {t!r} must be a string with exactly one '{{}}' (where the "
+                                f"class name goes). hint: {hint}")
 
 
 def bootstrap_gain(mine, baseline, n_resamples: int = 2000, confidence: float = 0.95,
@@ -160,39 +280,31 @@ def bootstrap_gain(mine, baseline, n_resamples: int = 2000, confidence: float = 
     return gain, float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
+@exercise("prompt_gain", _GAIN_HINT)
 def check_prompt_gain(templates, correct: Callable[[list[str]], Any], baseline_correct, n_resamples: int = 2000,
                       confidence: float = 0.95) -> bool:
-    """Check a learner's prompt templates: their gain over the default prompt on *validation* must be above the
-    noise, i.e. the paired bootstrap interval of the accuracy gain (:func:`bootstrap_gain`) must lie above 0.
-
-    ``templates``: a list of strings with one ``{}`` each. ``correct(templates)``: the notebook's measurement, a
-    per-image bool array (right or wrong, with a prompt ensemble of these templates) on the validation images;
-    ``baseline_correct``: the same array for the default prompt. The test set is not involved: it reports the
-    chosen prompts once, afterwards.
+    """Check prompt ``templates`` (one ``{}`` each): the paired bootstrap interval (:func:`bootstrap_gain`) of their
+    accuracy gain on validation, ``correct(templates)`` against ``baseline_correct`` (per-image bools), lies above 0.
 
     >>> check_prompt_gain(None, correct=lambda t: [True], baseline_correct=[False])  # doctest: +ELLIPSIS
     … prompt_gain: not attempted yet — hint: write a few templates ...
     False
     """
     name = "prompt_gain"
-
-    def body() -> bool:
-        _check_templates(templates, name, _GAIN_HINT)
-        base = np.asarray(baseline_correct, bool)
-        mine = np.asarray(correct(list(templates)), bool)
-        gain, low, high = bootstrap_gain(mine, base, n_resamples=n_resamples, confidence=confidence)
-        what = f"your {len(templates)} template(s) on the {len(base)} validation images"
-        interval = f"{gain:+.3f} (accuracy {mine.mean():.3f} vs {base.mean():.3f}), {confidence:.0%} interval " \
-                   f"[{low:+.3f}, {high:+.3f}]"
-        if low <= 0:
-            changed = int((mine != base).sum())
-            raise _wrong(name, what, f"a gain whose {confidence:.0%} bootstrap interval lies above 0", interval,
-                         f"the gain is within the noise: only {changed} of {len(base)} images changed their answer. "
-                         "A gain that resampling the same images can erase is not a gain; keep the default "
-                         "prompt, or find templates that describe the photos better (or more validation images).")
-        return _correct(f"{what}: gain {interval}, above the noise.")
-
-    return _attempt(name, _GAIN_HINT, body)
+    _check_templates(templates, name, _GAIN_HINT)
+    base = np.asarray(baseline_correct, bool)
+    mine = np.asarray(correct(list(templates)), bool)
+    gain, low, high = bootstrap_gain(mine, base, n_resamples=n_resamples, confidence=confidence)
+    what = f"your {len(templates)} template(s) on the {len(base)} validation images"
+    interval = f"{gain:+.3f} (accuracy {mine.mean():.3f} vs {base.mean():.3f}), {confidence:.0%} interval " \
+               f"[{low:+.3f}, {high:+.3f}]"
+    if low <= 0:
+        changed = int((mine != base).sum())
+        raise wrong(name, what, f"a gain whose {confidence:.0%} bootstrap interval lies above 0", interval,
+                    f"the gain is within the noise: only {changed} of {len(base)} images changed their answer. "
+                    "A gain that resampling the same images can erase is not a gain; keep the default "
+                    "prompt, or find templates that describe the photos better (or more validation images).")
+    return exercise_base.correct(f"{what}: gain {interval}, above the noise.")
 
 
 # ------------------------------------------------------------------------------ SAM: refine with a negative click
@@ -241,21 +353,6 @@ _SAM_VARIANTS = [
 ]
 
 
-class _one_thread:
-    """Tiny models on a busy machine: one thread is many times faster (and the result does not depend on it)."""
-
-    def __enter__(self):
-        import torch
-
-        self.threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def __exit__(self, *exc):
-        import torch
-
-        torch.set_num_threads(self.threads)
-
-
 @functools.lru_cache(maxsize=1)
 def _standin_predictor():
     from segment_anything import SamPredictor
@@ -267,22 +364,18 @@ def _standin_predictor():
 
 
 def refinement_cases(n: int = 3, scenes: int = 6) -> list[dict]:
-    """Parts of the course's test scenes where the refinement matters (cached): ``image``, ``truth`` mask,
-    ``positive`` (the most interior pixel) and ``negative`` (the most interior pixel of the first mask's error
-    outside the part), picked so that every mistake of :data:`_SAM_VARIANTS` gives another mask than the
-    reference; ``reference``: the reference refinement's mask (the stand-in SAM, on the CPU)."""
+    """The parts of the test scenes where refining matters (cached; every mistake of :data:`_SAM_VARIANTS` changes
+    their mask): ``image``, ``truth``, ``positive``/``negative`` clicks and the reference refinement's mask."""
     return [dict(c) for c in _cases(n, scenes)]
 
 
 @functools.lru_cache(maxsize=2)
 def _cases(n: int, scenes: int) -> tuple[dict, ...]:
-    import torch
-
     from .data.detection import render_detection_scene
     from .models.sam import interior_point, mask_iou
 
     predictor, out = _standin_predictor(), []
-    with _one_thread(), torch.random.fork_rng(devices=[]), torch.inference_mode():
+    with torch_sandbox(), torch.inference_mode():
         for i in range(scenes):
             scene, labels = render_detection_scene(i, "test", seed=0)
             predictor.set_image(scene.image)
@@ -292,10 +385,10 @@ def _cases(n: int, scenes: int) -> tuple[dict, ...]:
                 masks, scores, _ = predictor.predict(point_coords=np.array([pos], float), point_labels=np.array([1]),
                                                      multimask_output=True)
                 first = masks[int(np.argmax(scores))]
-                wrong = first & ~gt
-                if wrong.sum() < 20:
+                spill = first & ~gt
+                if spill.sum() < 20:
                     continue
-                neg = interior_point(wrong)
+                neg = interior_point(spill)
                 ref = _reference_refine(predictor, pos, neg)
                 if mask_iou(ref, gt) > mask_iou(first, gt) + 0.02 and all((_refine_variant(**kw)(predictor, pos, neg) != ref).any() for kw, _ in _SAM_VARIANTS):
                     out.append({"image": scene.image, "truth": gt, "positive": pos, "negative": neg, "reference": ref,
@@ -315,57 +408,45 @@ def _sam_crash_hint(e: Exception) -> str | None:
     return None
 
 
+@exercise("sam_refinement", _SAM_HINT)
 def check_sam_refinement(fn: Callable) -> bool:
-    """Check ``fn(predictor, positive_xy, negative_xy) -> mask``: SAM's interactive refinement.
-
-    The predictor has its image set (``predictor.set_image``). The answer: click ``positive_xy`` (label 1) asking
-    for 3 masks, keep the best-scored one's low-resolution logits, then click again with both points (labels 1
-    and 0) and those logits as ``mask_input``, one output; return that bool (H, W) mask. Run on the course's
-    stand-in SAM (CPU) on 3 parts of its test scenes and compared pixel for pixel with the reference calls; a
-    0/1 mask instead of the logits, label 1 for the negative click, logits[0] instead of the best, no mask at
-    all, or a multimask refining call each get a named hint.
+    """Check ``fn(predictor, positive_xy, negative_xy) -> bool (H, W) mask`` (the image set): one click asking for 3
+    masks, then both clicks (labels 1, 0) with the best one's low-resolution logits as ``mask_input``, one output;
+    pixel for pixel against the reference calls on the stand-in SAM, 3 parts of its test scenes.
 
     >>> check_sam_refinement(lambda predictor, positive_xy, negative_xy: None)  # doctest: +ELLIPSIS
     … sam_refinement: not attempted yet — hint: masks, scores, logits = predictor.predict(...
     False
     """
-    import torch
-
     from .models.sam import mask_iou
 
     name = "sam_refinement"
-
-    def body() -> bool:
-        if _blank(fn):
-            raise _NotAttempted
-        predictor = _standin_predictor()
-        cases = _cases(3, 6)
-        ious = []
-        for i, c in enumerate(cases):
-            with _one_thread(), torch.random.fork_rng(devices=[]), torch.inference_mode():
-                predictor.set_image(c["image"])
-                out = _call(fn, (predictor, c["positive"], c["negative"]), {}, name=name, case=c["what"],
-                            first=i == 0, hint=_SAM_HINT, error_hint=_sam_crash_hint)
-                variants = [(_refine_variant(**kw)(predictor, c["positive"], c["negative"]), h) for kw, h in _SAM_VARIANTS]
-            if isinstance(out, tuple):
-                raise ExerciseError(f"{name}: for {c['what']} you returned a tuple of {len(out)}; return the one "
-                                    f"refined mask (masks[0] of the second call), a bool (H, W) array")
-            got = np.asarray(out)
-            if got.ndim == 3 and got.shape[0] == 1:
-                got = got[0]
-            ref = c["reference"]
-            if got.shape != ref.shape:
-                raise _wrong(name, c["what"], f"one bool mask of shape {ref.shape}", f"shape {got.shape}",
-                             "the refining call's multimask_output=False gives one mask: return masks[0].")
-            got = got.astype(bool) if got.dtype == bool else got > 0
-            if (got != ref).any():
-                hint = next((h for v, h in variants if (got == v).all()), _SAM_HINT)
-                raise _wrong(name, c["what"], f"the reference refinement (IoU with the part {mask_iou(ref, c['truth']):.3f})",
-                             f"a mask {mask_iou(got, ref):.3f} IoU from it (IoU with the part {mask_iou(got, c['truth']):.3f})",
-                             hint)
-            ious.append((mask_iou(ref, c["truth"])))
-        return _correct(f"your refinement matches segment-anything's reference calls pixel for pixel on "
-                        f"{len(cases)} parts (the stand-in SAM; IoU with the part after refining: "
-                        f"{', '.join(f'{v:.2f}' for v in ious)}).")
-
-    return _attempt(name, _SAM_HINT, body)
+    predictor = _standin_predictor()
+    cases = _cases(3, 6)
+    ious = []
+    for i, c in enumerate(cases):
+        with torch_sandbox(), torch.inference_mode():
+            predictor.set_image(c["image"])
+            out = call(fn, (predictor, c["positive"], c["negative"]), name=name, case=c["what"],
+                       first=i == 0, hint=_SAM_HINT, error_hint=_sam_crash_hint)
+            variants = [(_refine_variant(**kw)(predictor, c["positive"], c["negative"]), h) for kw, h in _SAM_VARIANTS]
+        if isinstance(out, tuple):
+            raise ExerciseError(f"{name}: for {c['what']} you returned a tuple of {len(out)}; return the one "
+                                f"refined mask (masks[0] of the second call), a bool (H, W) array")
+        got = np.asarray(out)
+        if got.ndim == 3 and got.shape[0] == 1:
+            got = got[0]
+        ref = c["reference"]
+        if got.shape != ref.shape:
+            raise wrong(name, c["what"], f"one bool mask of shape {ref.shape}", f"shape {got.shape}",
+                        "the refining call's multimask_output=False gives one mask: return masks[0].")
+        got = got.astype(bool) if got.dtype == bool else got > 0
+        if (got != ref).any():
+            hint = first_match(got, variants, _SAM_HINT, same=lambda a, b: (a == b).all())
+            raise wrong(name, c["what"], f"the reference refinement (IoU with the part {mask_iou(ref, c['truth']):.3f})",
+                        f"a mask {mask_iou(got, ref):.3f} IoU from it (IoU with the part {mask_iou(got, c['truth']):.3f})",
+                        hint)
+        ious.append((mask_iou(ref, c["truth"])))
+    return correct(f"your refinement matches segment-anything's reference calls pixel for pixel on "
+                   f"{len(cases)} parts (the stand-in SAM; IoU with the part after refining: "
+                   f"{', '.join(f'{v:.2f}' for v in ious)}).")

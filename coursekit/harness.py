@@ -1,10 +1,9 @@
 """The evaluation harness: lock the model, evaluate it the same way every time, keep the report.
 
-"Lock the model and write the eval harness before deployment, not after." An :class:`EvalReport` names
-exactly which weights it describes (:func:`lock_model`, a sha256 of the state dict) and which data, and
-holds the overall metrics, the confusion matrix, the calibration, the accept/reject decision at a
-threshold and the same metrics per *slice* (lighting, part type, domain). It saves to JSON (atomically)
-and loads back exactly, so two runs can be compared with :meth:`EvalReport.compare`.
+An :class:`EvalReport` names exactly which weights (:func:`lock_model`) and which data it describes, holds the
+metrics, the task's tables (per class, confusion, calibration, the decision at a threshold) and the metrics per
+*slice* (lighting, part type, domain); it saves to JSON atomically and loads back exactly (:meth:`~EvalReport.compare`
+compares two runs).
 
 >>> import numpy as np
 >>> from coursekit.types import Classifications
@@ -15,10 +14,6 @@ and loads back exactly, so two runs can be compared with :meth:`EvalReport.compa
 (0.75, 0.6666666666666666)
 >>> r.to_frame("lighting")["accuracy"].to_dict()
 {'bright': 0.5, 'dim': 1.0}
-
-The report is task-agnostic: ``task`` says what was evaluated, ``metrics`` holds the headline numbers
-(what :meth:`~EvalReport.compare` compares), ``details`` the task's own tables. Classification is the
-first task; detection (Module 3) adds its function and its entry in :data:`TASK_DETAILS`.
 """
 from __future__ import annotations
 
@@ -41,17 +36,8 @@ from .calibrate import (DEFAULT_THRESHOLD, binary_scores, calibration_bins, expe
 from .files import atomic_write_text
 from .types import Classifications
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "TASK_DETAILS",
-    "EvalReport",
-    "ReportError",
-    "lock_model",
-    "model_card",
-    "evaluate_classifications",
-    "evaluate_detections",
-    "plot_slices",
-]
+__all__ = ["SCHEMA_VERSION", "TASK_DETAILS", "EvalReport", "ReportError", "lock_model", "model_card",
+           "evaluate_classifications", "evaluate_detections", "plot_slices"]
 
 SCHEMA_VERSION = 1
 
@@ -74,11 +60,8 @@ def _unwrap(model):
 
 
 def lock_model(model) -> str:
-    """A sha256 fingerprint (64 hex digits) of the model's weights: its ``state_dict`` (or a state dict).
-
-    Every entry counts, in key order: its name, dtype, shape and raw bytes (buffers such as batch-norm
-    statistics included). The same weights give the same fingerprint on any device and after a
-    save/load; changing one number, the dtype or a name changes it.
+    """A sha256 fingerprint (64 hex digits) of the model's weights (its ``state_dict``, or a state dict): every
+    entry's name, dtype, shape and bytes, buffers included; the same on any device and after a save/load.
 
     >>> import torch
     >>> a = torch.nn.Linear(2, 1)
@@ -164,26 +147,9 @@ def _num(x) -> float:
 
 @dataclass
 class EvalReport:
-    """The result of one evaluation of one locked model on one named data set.
-
-    Attributes:
-        task: what was evaluated, e.g. ``"classification"`` (see :data:`TASK_DETAILS`).
-        model_id: the model's fingerprint (:func:`lock_model`) or another exact name of the weights.
-        dataset_id: which data, e.g. ``"inspection-test-v2"``.
-        created: when, ISO 8601 (UTC).
-        class_names: the classes, in index order.
-        n: number of images.
-        metrics: the headline numbers, ``{name: float or None}`` (None = undefined).
-        details: the task's tables; for classification ``per_class``, ``confusion_matrix`` (rows =
-            true class), ``calibration`` (ECE and bins) and ``decision`` (None without ``positive``).
-        slices: ``{slice key: [one row per value: {"value", "n", metric: ...}]}``.
-        model_info: e.g. :func:`model_card`'s dict.
-        environment: library versions.
-        notes: free text.
-
-    A field that is undefined (a precision with nothing flagged) is ``None``, never ``nan``, so the
-    JSON is standard and a loaded report equals the saved one.
-    """
+    """One evaluation of one locked model (``model_id``, :func:`lock_model`) on one named data set: headline
+    ``metrics``, the task's ``details`` (:data:`TASK_DETAILS`) and ``slices`` ({key: one row per value}); an
+    undefined number is ``None``, never ``nan``, so the JSON is standard and loads back equal."""
 
     task: str
     model_id: str
@@ -245,8 +211,7 @@ class EvalReport:
                 "Update coursekit, or re-run the evaluation to write a new report."
             )
         names = [f.name for f in fields(cls)]
-        required = names  # save() writes every field; a missing one means a damaged or foreign file
-        missing = [k for k in required if k not in data]
+        missing = [k for k in names if k not in data]  # save() writes every field: a damaged or foreign file
         if missing:
             raise ReportError(f"{source}: missing field {missing[0]!r}" +
                               (f" (and {missing[1:]})" if len(missing) > 1 else ""))
@@ -269,11 +234,9 @@ class EvalReport:
         ``markdown=True`` also writes the :meth:`to_markdown` summary next to it (``.md``)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = self.to_dict()
-        atomic_write_text(path, json.dumps(data, indent=2, allow_nan=False))
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2, allow_nan=False))
         if markdown:
-            text = self.to_markdown()
-            atomic_write_text(path.with_suffix(".md"), text)
+            atomic_write_text(path.with_suffix(".md"), self.to_markdown())
         return path
 
     @classmethod
@@ -312,11 +275,8 @@ class EvalReport:
 
     def compare(self, other: "EvalReport", labels: tuple[str, str] | None = None,
                 slice_metric: str | None = "accuracy"):
-        """A table of the numbers of this report and ``other``, and ``delta = other - this``.
-
-        Use it as ``before.compare(after)`` (targeted data) or ``in_domain.compare(shifted)``. Rows are
-        ``n``, the metrics, then ``slice_metric`` per slice value; a number missing on one side is NaN.
-        Columns are named by ``labels``, else by what differs (dataset, else model).
+        """A table of :meth:`headline`'s numbers of this report and ``other`` (NaN where one lacks it), and ``delta =
+        other - this``; columns named by ``labels``, else by what differs (dataset, else model).
 
         >>> from coursekit.types import Classifications
         >>> p = Classifications([[.8, .2], [.3, .7]], ["ok", "crack"])
@@ -375,21 +335,15 @@ class EvalReport:
             errors = {k: v for k, v in self.details.get("errors", {}).items() if v}
             if errors:
                 lines.append("errors: " + ", ".join(f"{k} {v}" for k, v in errors.items()))
-            for key, table in self.slices.items():
-                parts = [f"{row['value']} recall {f(row.get('recall'), True)} (n={row['n']})" for row in table]
-                lines.append(f"slice {key}: " + " · ".join(parts))
-            if self.notes:
-                lines.append(f"notes: {self.notes}")
-            return "\n".join(lines)
-        lines.append(f"n={self.n}  accuracy {f(m.get('accuracy'), True)}  macro-F1 {f(m.get('macro_f1'))}  "
-                     f"ECE {f(m.get('ece'))}")
-        if d:
-            lines.append(
-                f"decision (positive = {', '.join(d['positive'])}) at {d['threshold']:.4g}: precision "
-                f"{f(d['precision'])}, recall {f(d['recall'])}  (FP {d['fp']}, FN {d['fn']} of {self.n})"
-            )
+        else:
+            lines.append(f"n={self.n}  accuracy {f(m.get('accuracy'), True)}  macro-F1 {f(m.get('macro_f1'))}  "
+                         f"ECE {f(m.get('ece'))}")
+            if d:
+                lines.append(f"decision (positive = {', '.join(d['positive'])}) at {d['threshold']:.4g}: precision "
+                             f"{f(d['precision'])}, recall {f(d['recall'])}  (FP {d['fp']}, FN {d['fn']} of {self.n})")
+        shown, label = ("recall", "recall ") if self.task == "detection" else ("accuracy", "")
         for key, table in self.slices.items():
-            parts = [f"{row['value']} {f(row.get('accuracy'), True)} (n={row['n']})" for row in table]
+            parts = [f"{row['value']} {label}{f(row.get(shown), True)} (n={row['n']})" for row in table]
             lines.append(f"slice {key}: " + " · ".join(parts))
         if self.notes:
             lines.append(f"notes: {self.notes}")
@@ -470,6 +424,24 @@ def _classification_rows(y: np.ndarray, p: np.ndarray, binary: tuple[np.ndarray,
     return row
 
 
+def _slice_text(key, values, n: int, kind: str = "slice") -> np.ndarray:
+    """A slice's values (one per image) as text, checked."""
+    if not isinstance(key, str):
+        raise TypeError(f"{kind} keys must be strings (e.g. 'lighting'), got {key!r}")
+    values = values.tolist() if hasattr(values, "tolist") else list(values)
+    if len(values) != n:
+        raise ValueError(f"{kind} {key!r} has {len(values)} values but there are {n} images: one value per image")
+    return np.array([str(v) for v in values])
+
+
+def _report(task: str, model_id: str, dataset_id: str, names: list[str], n: int, metrics: dict, details: dict,
+            slices: dict, model_info, notes: str) -> EvalReport:
+    return EvalReport(task=task, model_id=model_id, dataset_id=dataset_id,
+                      created=datetime.now(timezone.utc).isoformat(timespec="seconds"), class_names=names, n=n,
+                      metrics=_plain(metrics), details=_plain(details), slices=_plain(slices),
+                      model_info=_plain(dict(model_info or {})), environment=_environment(), notes=notes)
+
+
 def _identify(model_id, dataset_id, model_info: dict | None) -> tuple[str, dict | None]:
     """The report's model fingerprint and card: ``model_id`` is a name, or the model itself (then locked)."""
     if hasattr(model_id, "state_dict"):
@@ -496,28 +468,10 @@ def evaluate_classifications(
     model_info: Mapping[str, Any] | None = None,
     notes: str = "",
 ) -> EvalReport:
-    """Evaluate class predictions: overall, per class, calibration, the decision, per slice.
-
-    Args:
-        preds: the model's :class:`Classifications` on the evaluation set (any model: this function
-            never runs one).
-        y_true: the true class of each image, as indices or class names.
-        model_id: the fingerprint of the weights (:func:`lock_model`); given an ``nn.Module`` it is
-            fingerprinted here and its :func:`model_card` stored.
-        dataset_id: the evaluation set's name (and version).
-        slices: ``{key: one value per image}``, e.g. ``{"lighting": ["dim", "bright", ...]}``; each
-            value (as text) gets a row: n, accuracy, macro-F1 (over the classes seen in that slice) and,
-            with ``positive``, the decision's precision / recall.
-        positive: the classes a positive decision means (e.g. the defects: reject). Adds the binary
-            view: the summed probability of these classes flagged at ``threshold``.
-        threshold: the decision threshold (default 0.5), or a
-            :class:`~coursekit.calibrate.ThresholdChoice` (chosen on a *validation* set).
-        n_bins: bins of the expected calibration error (torchmetrics, L1).
-
-    Overall metrics (coursekit.metrics' scikit-learn report, torchmetrics confusion matrix): ``accuracy``,
-    ``macro_precision``, ``macro_recall``, ``macro_f1``, ``weighted_f1``, ``ece``, and with ``positive``
-    ``decision_precision``, ``decision_recall``, ``decision_f1``, ``decision_ap`` (average precision).
-    """
+    """Evaluate class predictions (``y_true``: indices or class names) overall, per class, calibration (ECE over
+    ``n_bins``), the decision (``positive`` classes' summed probability at ``threshold``, default 0.5, or a
+    ``ThresholdChoice``) and per slice ({key: one value per image}); ``model_id``: :func:`lock_model`'s
+    fingerprint, or the model itself (then fingerprinted, its :func:`model_card` stored)."""
     from .metrics import classification_report, confusion_matrix
 
     if not isinstance(preds, Classifications):
@@ -576,12 +530,7 @@ def evaluate_classifications(
 
     slice_tables: dict[str, list[dict]] = {}
     for key, values in (slices or {}).items():
-        if not isinstance(key, str):
-            raise TypeError(f"slice keys must be strings (e.g. 'lighting'), got {key!r}")
-        values = values.tolist() if hasattr(values, "tolist") else list(values)
-        if len(values) != n:
-            raise ValueError(f"slice {key!r} has {len(values)} values but there are {n} images: one value per image")
-        text = np.array([str(v) for v in values])
+        text = _slice_text(key, values, n)
         table = []
         for value in sorted(set(text.tolist())):
             m = text == value
@@ -589,21 +538,9 @@ def evaluate_classifications(
             table.append({"value": value, **_classification_rows(y[m], p[m], sub, threshold)})
         slice_tables[key] = table
 
-    return EvalReport(
-        task="classification",
-        model_id=model_id,
-        dataset_id=dataset_id,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        class_names=names,
-        n=n,
-        metrics=_plain(metrics),
-        details=_plain({"per_class": per_class, "confusion_matrix": cm, "calibration": calibration,
-                        "decision": decision}),
-        slices=_plain(slice_tables),
-        model_info=_plain(dict(model_info or {})),
-        environment=_environment(),
-        notes=notes,
-    )
+    return _report("classification", model_id, dataset_id, names, n, metrics,
+                   {"per_class": per_class, "confusion_matrix": cm, "calibration": calibration, "decision": decision},
+                   slice_tables, model_info, notes)
 
 
 # ------------------------------------------------------------------------------------------- detection
@@ -632,29 +569,10 @@ def evaluate_detections(
     model_info: Mapping[str, Any] | None = None,
     notes: str = "",
 ) -> EvalReport:
-    """Evaluate a detector's boxes: mAP, the decision at a confidence threshold, errors, per slice.
-
-    Args:
-        preds: one :class:`~coursekit.types.Detections` per image, scored, predicted with a low
-            confidence (``predict_detections``' 0.001) so that mAP sees the whole curve. Any detector:
-            ultralytics, the course's own network, a classical pipeline.
-        targets: the ground truth, one ``Detections`` per image (same class names).
-        model_id: :func:`lock_model`'s fingerprint, or the model itself (an ``nn.Module``, e.g. an
-            ultralytics ``YOLO``), which is then fingerprinted and its :func:`model_card` stored.
-        dataset_id: the evaluation set's name (and version).
-        threshold: the deployed ``conf`` threshold, or the
-            :class:`~coursekit.detection_metrics.DetectionThreshold` chosen on a *validation* set.
-        iou: a box finds an object of its class at IoU >= this (the decision and the error table).
-        slices: ``{key: one value per image}`` (e.g. lighting); each value gets a row: images, objects,
-            mAP@0.5, and precision / recall at the threshold.
-        object_slices: ``{key: per image, one value per object}`` (e.g. occlusion or size of each
-            object); each value gets a row: objects, recall at the threshold (precision has no meaning
-            for a group of objects: false boxes belong to no object).
-
-    Metrics: ``map`` (COCO mAP@0.5:0.95), ``map_50``, ``map_75``, ``mar_100`` (torchmetrics), and at the
-    threshold ``precision``, ``recall``, ``f1``. Details: ``per_class`` (AP, AP50, objects, boxes,
-    precision and recall at the threshold), ``decision`` (threshold, goal, IoU, TP/FP/FN and the rates)
-    and ``errors`` (false boxes by kind and missed objects by cause, :func:`detection_errors`).
+    """Evaluate a detector's boxes (one scored ``Detections`` per image, predicted at a low confidence so mAP sees
+    the whole curve): COCO mAP, the decision at the deployed ``threshold`` (or a ``DetectionThreshold``) with a
+    box finding an object at IoU >= ``iou``, the error table, per image slice, and recall per ``object_slices``
+    ({key: per image, one value per object}).
 
     >>> from coursekit.types import Detections
     >>> truth = [Detections(xyxy=[[0, 0, 10, 10]], class_id=[0], class_names=["part"])] * 2
@@ -704,12 +622,7 @@ def evaluate_detections(
 
     slice_tables: dict[str, list[dict]] = {}
     for key, values in (slices or {}).items():
-        if not isinstance(key, str):
-            raise TypeError(f"slice keys must be strings (e.g. 'lighting'), got {key!r}")
-        values = values.tolist() if hasattr(values, "tolist") else list(values)
-        if len(values) != n:
-            raise ValueError(f"slice {key!r} has {len(values)} values but there are {n} images: one value per image")
-        text = np.array([str(v) for v in values])
+        text = _slice_text(key, values, n)
         slice_tables[key] = [
             {"value": value, **_detection_slice_row([preds[i] for i in np.flatnonzero(text == value)],
                                                     [targets[i] for i in np.flatnonzero(text == value)],
@@ -734,20 +647,8 @@ def evaluate_detections(
                                   "recall": float(hit[text == value].mean())}
                                  for value in sorted(set(text.tolist()))]
 
-    return EvalReport(
-        task="detection",
-        model_id=model_id,
-        dataset_id=dataset_id,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        class_names=names,
-        n=n,
-        metrics=_plain(metrics),
-        details=_plain({"per_class": per_class, "decision": decision, "errors": errors}),
-        slices=_plain(slice_tables),
-        model_info=_plain(dict(model_info or {})),
-        environment=_environment(),
-        notes=notes,
-    )
+    return _report("detection", model_id, dataset_id, names, n, metrics,
+                   {"per_class": per_class, "decision": decision, "errors": errors}, slice_tables, model_info, notes)
 
 
 # ------------------------------------------------------------------------------------------- plots

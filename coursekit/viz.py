@@ -28,6 +28,7 @@ __all__ = [
     "plot_per_class_accuracy",
     "show_detections",
     "show_detection_errors",
+    "reveal_shapes",
 ]
 
 def _show_figures_in_notebooks() -> None:
@@ -581,3 +582,61 @@ def show_detection_errors(images, errors, n: int = 12, pad: int = 16, ncols: int
     if title:
         fig.suptitle(title)
     return fig
+
+
+# --------------------------------------------------------------------------------- predicted shapes
+
+
+def _n_parameters(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def reveal_shapes(predicted, model, x=None,
+                  stages=("prep", "layer1", "layer2", "layer3", "pool", "flatten", "fc")) -> dict[str, tuple]:
+    """Print your predicted shapes (a list, one per stage) beside the real ones for ``x`` (default zeros (2, 3, 32,
+    32)) and each stage's parameters, with a hint for each wrong one; returns ``{stage: shape}`` (raises nothing)."""
+    import torch
+
+    x, actual = torch.zeros(2, 3, 32, 32) if x is None else x, {}
+    first = tuple(x.shape)
+    with torch.no_grad():
+        for s in stages:
+            actual[s] = tuple((x := getattr(model, s)(x)).shape)
+    guesses = list(predicted) if isinstance(predicted, (list, tuple)) else []
+    guesses = [None if g is None or g is Ellipsis else tuple(g) if isinstance(g, (tuple, list, torch.Size)) else g
+               for g in guesses] + [None] * (len(stages) - len(guesses))
+    print(f"{'stage':<10} {'your prediction':<20} {'shape':<18}\n{'input':<10} {'':<20} {str(first):<18}")
+    hints = []
+    for s, guess in zip(stages, guesses):
+        mark = "" if guess is None else ("✓ " if guess == actual[s] else "✗ ") + str(guess)
+        print(f"{s:<10} {mark:<20} {str(actual[s]):<18} {_n_parameters(getattr(model, s)):>10,} parameters")
+        if guess is not None and guess != actual[s]:
+            hints.append(f"\n  {s}: {_prediction_hint(guess, actual[s], s)}")
+    print(f"total {_n_parameters(model):,} parameters")
+    right = sum(g == actual[s] for s, g in zip(stages, guesses) if g is not None)
+    if all(g is None for g in guesses):
+        print("… not attempted yet: write your predictions in the list first, then run this cell again")
+    else:
+        print(f"{'✓' if right == len(stages) else '…'} {right} of {len(stages)} predicted right{''.join(hints)}")
+    return actual
+
+
+def _prediction_hint(guess, real: tuple, stage: str) -> str:
+    if not isinstance(guess, tuple):
+        return "write each shape as a tuple, e.g. (2, 3, 32, 32)."
+    if guess == real[1:]:
+        return "keep the batch dimension first: (N, ...) with N = 2."
+    if sorted(guess) == sorted(real):
+        return "PyTorch is channels-first: (N, C, H, W)."
+    if len(guess) == 4 == len(real):
+        if guess[1] != real[1]:
+            return "the channels double at each stage after prep (width, 2w, 4w, 8w)."
+        if guess[2] == 2 * real[2]:
+            return "each stage's max pool halves H and W."
+        if 2 * guess[2] == real[2]:
+            return "the residual block keeps the size (x + body(x) needs it); only the max pools halve it."
+        if guess[2] < real[2] and (real[2] - guess[2]) % 2 == 0:
+            return "padding 1 keeps a 3x3 conv's output at the input's size."
+    if stage in ("pool", "flatten", "fc"):
+        return "global max pool -> (N, C, 1, 1); flatten -> (N, C); the linear layer -> (N, classes)."
+    return "follow the table above stage by stage."

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from coursekit import exercises_classical as X
-from coursekit.classical import HoleCounter
 
 
 def otsu(gray):
@@ -44,17 +43,6 @@ def test_moments_check():
     with pytest.raises(X.ExerciseError, match="clockwise"):
         X.check_moments_angle(lambda m: (-angle(m)) % 180)
     assert X.check_moments_angle(lambda m: None) is False
-
-
-def test_hough_check():
-    from test_classical_pipelines import HOLES, plate
-
-    img = plate(15.0, holes=HOLES[:4])
-    count = lambda f, p2: len(HoleCounter("hough", hough_param2=p2).predict([f])[0])  # noqa: E731
-    assert X.check_hough_count(9, count, img, 4)
-    with pytest.raises(X.ExerciseError, match="found"):
-        X.check_hough_count(60, count, img, 4)
-    assert X.check_hough_count(None, count, img, 4) is False
 
 
 # ------------------------------------------------------------------ the pose pipeline, templates, holes, tuning

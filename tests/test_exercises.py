@@ -1,9 +1,11 @@
-"""coursekit.exercises: right answers pass, typical wrong ones fail with the expected value and a
+"""The checks of notebooks 01-04 that first lived in coursekit.exercises (now in coursekit.exercises_cnn,
+_transfer, _detect, _foundation): right answers pass, typical wrong ones fail with the expected value and a
 specific hint, blanks print a hint and return False without raising.
 
 The correct solutions below are the tests' own (the notebooks hold theirs); nothing here is importable
 from coursekit.
 """
+import functools
 import math
 import re
 
@@ -12,22 +14,15 @@ import pytest
 import torch
 import torch.nn as nn
 
-from coursekit.exercises import (
-    ExerciseError,
-    check_accuracy,
-    check_batchnorm,
-    check_cohen_kappa,
-    check_conv_output_size,
-    check_iou,
-    check_label_saving_factor,
-    check_param_count,
-    check_pr_reading,
-    check_receptive_field,
-    check_spec_fix,
-    check_threshold_for_precision,
-    check_yolo_to_xyxy,
-)
-from coursekit import exercises as ex
+from coursekit import exercises_detect
+from coursekit import exercises_foundation as ex
+from coursekit.exercise_base import ExerciseError
+from coursekit.exercises_cnn import check_accuracy, check_batchnorm, check_conv_output_size, check_param_count
+from coursekit.exercises_detect import check_iou, check_yolo_to_xyxy
+from coursekit.exercises_transfer import (check_cohen_kappa, check_label_saving_factor, check_spec_fix,
+                                          check_threshold_for_precision)
+
+check_pr_reading = functools.partial(exercises_detect.check_pr_reading, tolerance=0)  # the exact reading
 
 # ------------------------------------------------------------------------------ test solutions
 
@@ -44,14 +39,6 @@ def bn(x, gamma, beta, eps=1e-5):
     mean = x.mean(dim=(0, 2, 3), keepdim=True)
     var = x.var(dim=(0, 2, 3), keepdim=True, unbiased=False)
     return (x - mean) / torch.sqrt(var + eps) * gamma.view(1, -1, 1, 1) + beta.view(1, -1, 1, 1)
-
-
-def rf(layers):
-    r, jump = 1, 1
-    for kernel, stride in layers:
-        r += (kernel - 1) * jump
-        jump *= stride
-    return r
 
 
 def kappa(a, b):
@@ -107,7 +94,7 @@ def _pass_fn(*args, **kwargs):
 
 
 @pytest.mark.parametrize(
-    "check", [check_conv_output_size, check_accuracy, check_batchnorm, check_receptive_field, check_cohen_kappa,
+    "check", [check_conv_output_size, check_accuracy, check_batchnorm, check_cohen_kappa,
               check_threshold_for_precision, check_iou, check_yolo_to_xyxy]
 )
 @pytest.mark.parametrize("blank", [_blank_fn, _not_implemented, _pass_fn, None, ...])
@@ -119,9 +106,8 @@ def test_blank_answers_return_false_with_a_hint(check, blank, capsys):
 
 @pytest.mark.parametrize(
     "check, solution",
-    [(check_conv_output_size, conv_out), (check_accuracy, acc), (check_batchnorm, bn), (check_receptive_field, rf),
-     (check_cohen_kappa, kappa), (check_threshold_for_precision, threshold), (check_iou, iou),
-     (check_yolo_to_xyxy, yolo_box)],
+    [(check_conv_output_size, conv_out), (check_accuracy, acc), (check_batchnorm, bn), (check_cohen_kappa, kappa),
+     (check_threshold_for_precision, threshold), (check_iou, iou), (check_yolo_to_xyxy, yolo_box)],
 )
 def test_correct_solutions_pass(check, solution, capsys):
     assert check(solution) is True
@@ -293,34 +279,6 @@ def test_param_count_blank_and_bad_type(capsys):
     assert "not attempted yet" in capsys.readouterr().out
     with pytest.raises(ExerciseError, match="whole number"):
         check_param_count("73984", CONV_BN)
-
-
-# --------------------------------------------------------------------------- receptive field
-
-
-def test_receptive_field_int_form_and_module(capsys):
-    assert check_receptive_field(5, layers=[(3, 1), (3, 1)]) is True
-    net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 8, 3), nn.AdaptiveAvgPool2d(1))
-    assert check_receptive_field(8, layers=net) is True
-    assert check_receptive_field(None, layers=net) is False
-    with pytest.raises(ExerciseError, match="expected: 8"):
-        check_receptive_field(6, layers=net)
-
-
-@pytest.mark.parametrize(
-    "wrong, hint",
-    [
-        (lambda layers: 1 + sum(k - 1 for k, _ in layers), "the strides matter"),
-        (lambda layers: sum(k for k, _ in layers), "kernels overlap"),
-        (lambda layers: math.prod(k for k, _ in layers), "additively"),
-    ],
-    ids=["no_strides", "sum_kernels", "product"],
-)
-def test_receptive_field_mistakes(wrong, hint):
-    with pytest.raises(ExerciseError) as info:
-        check_receptive_field(wrong)
-    msg = str(info.value)
-    assert "expected: " in msg and "receptive_field([" in msg and hint in msg
 
 
 # ------------------------------------------------------------------------------- Cohen's kappa
@@ -834,24 +792,4 @@ def test_check_mask_iou_right_and_wrong():
 
 def test_check_mask_iou_blank(capsys):
     assert ex.check_mask_iou(lambda a, b: None) is False
-    assert "not attempted" in capsys.readouterr().out
-
-
-def test_check_prompt_set_measures_against_the_baseline(capsys):
-    seen = []
-
-    def accuracy(templates):
-        seen.append(list(templates))
-        return 0.4 + 0.1 * len(templates)
-
-    assert ex.check_prompt_set(["a photo of a {}.", "a close-up of a {}."], accuracy, baseline=0.5)
-    assert seen == [["a photo of a {}.", "a close-up of a {}."]]
-    with pytest.raises(ex.ExerciseError, match="accuracy above 0.500"):
-        ex.check_prompt_set(["a {}."], accuracy, baseline=0.5)
-    with pytest.raises(ex.ExerciseError, match=r"exactly one '\{\}'"):
-        ex.check_prompt_set(["a photo of a part."], accuracy, baseline=0.1)
-    with pytest.raises(ex.ExerciseError, match="list of template strings"):
-        ex.check_prompt_set("a photo of a {}.", accuracy, baseline=0.1)
-    assert ex.check_prompt_set([], accuracy, baseline=0.1) is False
-    assert ex.check_prompt_set(None, accuracy, baseline=0.1) is False
     assert "not attempted" in capsys.readouterr().out

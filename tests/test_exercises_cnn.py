@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from coursekit import exercises_cnn as X
-from coursekit.exercises import ExerciseError
+from coursekit.exercise_base import ExerciseError
 
 ROOT = Path(__file__).resolve().parents[1]
 

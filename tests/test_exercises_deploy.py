@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from coursekit import exercises_deploy as X
-from coursekit.exercises import ExerciseError
+from coursekit.exercise_base import ExerciseError
 
 
 def _blank(*args, **kwargs):

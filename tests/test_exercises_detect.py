@@ -13,7 +13,7 @@ import torch
 import torchvision
 
 from coursekit import exercises_detect as X
-from coursekit.exercises import ExerciseError
+from coursekit.exercise_base import ExerciseError
 
 
 # ----------------------------------------------------------------------------------------------- NMS

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from coursekit import exercises_foundation as X
-from coursekit.exercises import ExerciseError
+from coursekit.exercise_base import ExerciseError
 
 
 def _unit(x, axis=-1):
@@ -160,12 +160,3 @@ def test_sam_refinement_blank_is_not_attempted(capsys):
         ...  # your code here
     assert X.check_sam_refinement(refine_with_negative_click) is False
     assert "not attempted" in capsys.readouterr().out
-
-
-# --------------------------------------------------------------------------------------------- re-exports
-
-
-def test_the_module_4_checks_of_coursekit_exercises_are_here_too():
-    from coursekit import exercises
-
-    assert X.check_zero_shot is exercises.check_zero_shot and X.check_mask_iou is exercises.check_mask_iou

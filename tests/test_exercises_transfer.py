@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 from coursekit import exercises_transfer as X
-from coursekit.exercises import ExerciseError
+from coursekit.exercise_base import ExerciseError
 
 
 def new_head(net, num_classes):
