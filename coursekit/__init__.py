@@ -38,7 +38,8 @@ from importlib import import_module as _import_module
 from . import assets, expect, config as _config_module, standins
 from .expect import FloorNotMet, UnmeasuredExpectation, expectation, run_checks
 from .assets import ASSETS, AssetError, AssetUnavailable, ChecksumMismatch, fetch
-from .config import Settings, course_path, pick_device, seed_everything, settings, work_dir, writable_home
+from .config import (Settings, course_path, module_setting, pick_device, seed_everything, settings, work_dir,
+                     writable_home)
 from .standins import announce_standin
 
 __version__ = "0.1.0"
@@ -59,10 +60,10 @@ _LAZY = {
                                     "detection_pr_points", "detection_recall_precision", "detection_pr_curve",
                                     "choose_detection_threshold", "detection_errors", "plot_detection_pr"],
     "coursekit.models": ["create_model", "list_models", "register_model", "count_parameters", "ResNet9",
-                         "SimpleCNN", "resnet9_recipe", "resnet9_setting", "TransferClassifier", "resnet18_backbone",
-                         "pretrained_backbone", "Backbone", "subset_per_class", "fit_transfer",
+                         "SimpleCNN", "resnet9_recipe", "resnet9_setting", "transfer_setting", "TransferClassifier",
+                         "resnet18_backbone", "pretrained_backbone", "Backbone", "Loaded", "subset_per_class", "fit_transfer",
                          "label_saving_factor", "labels_to_reach", "yolo_model", "train_yolo",
-                         "predict_detections", "offline_ultralytics"],
+                         "predict_detections", "offline_ultralytics", "yolo_setting"],
     "coursekit.train": ["fit", "History", "CheckpointError", "save_checkpoint", "load_checkpoint", "predict",
                         "evaluate", "predict_classes"],
     "coursekit.metrics": ["accuracy", "confusion_matrix", "per_class_accuracy", "classification_report",
@@ -81,10 +82,10 @@ _LAZY = {
                          "BenchmarkResult", "LatencyStats", "torch_runner", "onnx_runner", "cpu_info",
                          "trtexec_command", "build_engine", "engine_manifest", "engine_record", "check_engine_compatible",
                          "EngineMismatch", "parse_trtexec_log", "parse_tegrastats", "tensorrt_available",
-                         "write_package", "verify_package", "PackageError", "PreprocessSpec"],
+                         "write_package", "verify_package", "PackageError", "PreprocessSpec", "deploy_setting"],
     "coursekit.classical": ["PoseEstimator", "TemplateClassifier", "KeypointClassifier", "HoleCounter", "Poses",
                             "evaluate_poses", "angle_error", "Stages", "show_stages", "FrameError", "check_frame",
-                            "ClassicalPipeline", "render_parts", "nuisance_domain", "FIXTURE"],
+                            "ClassicalPipeline", "render_parts", "nuisance_domain", "FIXTURE", "classical_setting"],
     "coursekit.exercises_cnn": ["check_conv_output_size", "check_accuracy", "check_batchnorm", "check_param_count"],
     "coursekit.exercise_base": ["ExerciseError"],
 }
@@ -95,7 +96,7 @@ _SUBMODULES = ["assets", "data", "exercise_base", "metrics", "models", "scenes",
                "exercises_transfer", "exercises_foundation", "exercises_detect"]
 
 __all__ = [
-    "settings", "Settings", "seed_everything", "pick_device", "writable_home", "course_path", "work_dir",
+    "settings", "Settings", "module_setting", "seed_everything", "pick_device", "writable_home", "course_path", "work_dir",
     "ASSETS", "fetch", "AssetError", "AssetUnavailable", "ChecksumMismatch",
     "announce_standin",
     "expectation", "run_checks", "FloorNotMet", "UnmeasuredExpectation",

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["PROFILES", "Settings", "settings", "pick_device", "seed_everything", "cache_dir", "work_dir",
-           "is_writable", "cache_is_shared", "writable_home", "course_path"]
+           "is_writable", "cache_is_shared", "writable_home", "course_path", "module_setting"]
 
 PROFILES = ("full", "smoke")
 
@@ -190,3 +190,17 @@ def settings(profile: str | None = None, device: str | None = None, seed: int | 
         raise ValueError(f"COURSEKIT_SEED={raw_seed!r} is not an integer") from None
     return Settings(profile=profile, device=device, seed=seed, home=cache_dir(), offline=env_flag("COURSEKIT_OFFLINE"),
                     notebook=notebook)
+
+
+def module_setting(table: dict[str, dict], S: Settings | None = None) -> dict:
+    """This run's row of a module's settings table (``<MODULE>_SETTINGS``), with its ``name``: ``smoke`` or
+    ``full``; a table may split ``full`` by hardware (``full / GPU``, ``full / CPU``).
+
+    >>> module_setting({"full": dict(epochs=24), "smoke": dict(epochs=2)}, Settings(profile="smoke"))
+    {'name': 'smoke', 'epochs': 2}
+    """
+    S = S or settings()
+    name = "smoke" if S.smoke else "full"
+    if name not in table:
+        name = "full / CPU" if S.device == "cpu" else "full / GPU"
+    return {"name": name, **table[name]}

@@ -359,8 +359,7 @@ def _standin_predictor():
 
     from .models.sam import standin_sam
 
-    sam, _ = standin_sam()
-    return SamPredictor(sam.to("cpu").eval())
+    return SamPredictor(standin_sam().model.to("cpu").eval())
 
 
 def refinement_cases(n: int = 3, scenes: int = 6) -> list[dict]:

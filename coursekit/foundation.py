@@ -36,16 +36,15 @@ SMOKE_WITH_REAL_ON_CPU = {"clip": dict(per_class=30, ks=(1, 5, 25)),
                           "sam": dict(sam_images=2, amg_points=4, pipeline_images=2, timing_repeats=1)}
 
 
-def foundation_setting(settings=None) -> dict:
+def foundation_setting(S=None) -> dict:
     """This run's row of :data:`FOUNDATION_SETTINGS` (by the profile), with its ``name``; in smoke, with the
     real CLIP or SAM weights cached and no CUDA GPU, the sizes of :data:`SMOKE_WITH_REAL_ON_CPU` (``reduced``
     says which and why)."""
     from .assets import cache_state
-    from .config import settings as _settings
+    from .config import module_setting, settings as _settings
 
-    S = settings or _settings()
-    name = "smoke" if S.smoke else "full"
-    row = {"name": name, **FOUNDATION_SETTINGS[name], "reduced": []}
+    S = S or _settings()
+    row = {**module_setting(FOUNDATION_SETTINGS, S), "reduced": []}
     if S.smoke and not str(S.device).startswith("cuda"):
         from .models.clip import CLIP_MODELS
         from .models.sam import SAM_KINDS

@@ -19,10 +19,11 @@ from coursekit.assets import Asset, AssetUnavailable, asset_path  # noqa: E402
 from coursekit.data.inspection import INSPECTION_CLASSES, INSPECTION_PARTS, plan_sample  # noqa: E402
 from coursekit.models import clip as ckclip  # noqa: E402
 from coursekit.models.clip import (CLIP_ASSETS, CLIP_MODELS, DEFECT_CLASS_NAMES, ENSEMBLE_TEMPLATES,  # noqa: E402
-                                   PART_CLASS_NAMES, SINGLE_TEMPLATE, ClipModel, build_tiny_clip, clip_model,
+                                   PART_CLASS_NAMES, SINGLE_TEMPLATE, build_tiny_clip, clip_model,
                                    encode_images, encode_texts, standin_clip_model, unpack_state, zero_shot,
                                    zero_shot_classifier)
 from coursekit.config import Settings  # noqa: E402
+from coursekit.models.registry import Loaded  # noqa: E402
 from coursekit.types import Classifications  # noqa: E402
 from tools.build_clip_standin import (HELDOUT_PAIRS, ClipRecipe, caption, evaluate_zero_shot,  # noqa: E402
                                       pack_state, render_caption_set, standin_vocabulary, train_clip_standin)
@@ -49,7 +50,7 @@ def no_network(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def standin() -> ClipModel:
+def standin() -> Loaded:
     return standin_clip_model()
 
 
@@ -145,8 +146,8 @@ def test_offline_smoke_gets_the_announced_standin(offline, capsys):
     assert clip.is_standin and Path(clip.info["weights"]).parent.name == "clip_standin"
     out = capsys.readouterr().out
     assert "STAND-IN" in out and "tiny CLIP" in out
-    model, preprocess, tokenizer, is_standin, info = clip  # unpacks like the tuple the notebook expects
-    assert is_standin and isinstance(tokenizer, open_clip.SimpleTokenizer)
+    assert isinstance(clip, Loaded) and clip.name == clip.info["name"] and clip.weights == clip.info["weights"]
+    assert clip.is_standin and isinstance(clip.tokenizer, open_clip.SimpleTokenizer)
 
 
 def test_offline_full_stops_unless_standins_are_allowed(offline, monkeypatch, capsys):

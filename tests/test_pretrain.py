@@ -208,8 +208,8 @@ def test_offline_full_stops_unless_standins_are_allowed(offline, monkeypatch, ca
 # --- Backbone.prepare ----------------------------------------------------------------------------------------
 
 def _spec(size: int) -> Backbone:
-    return Backbone("test", "resnet9-w4", None, (0.5,) * 3, (0.25,) * 3, size, True,
-                    factory=lambda w: resnet9_backbone(4, w))
+    return Backbone.build(lambda w: resnet9_backbone(4, w), None, name="test", arch="resnet9-w4", mean=(0.5,) * 3,
+                          std=(0.25,) * 3, input_size=size, is_standin=True)
 
 
 def test_prepare_resizes_to_the_input_size():

@@ -36,16 +36,16 @@ NOTEBOOKS = ["01_cnn_from_scratch", "02_finetune_pretrained", "03_train_yolo_det
              "04_foundation_models_zero_shot", "05_deploy_to_the_edge"]
 #: The loader call each notebook's real path must contain (and run).
 LOADERS = {"01_cnn_from_scratch": ["load_cifar10("], "02_finetune_pretrained": ["pretrained_backbone("],
-           "03_train_yolo_detector": ["yolo_weights(", "YOLO("], "04_foundation_models_zero_shot": ["clip_model("],  # SAM: test_sam_real_path (its encoder costs ~20 s an image on a CPU)
+           "03_train_yolo_detector": ["yolo_model("], "04_foundation_models_zero_shot": ["clip_model("],  # SAM: test_sam_real_path (its encoder costs ~20 s an image on a CPU)
            "05_deploy_to_the_edge": ["pretrained_backbone("]}
 #: Sizes cut further than smoke for this test, run right after the cell that defines them (the real path's
 #: code is the same at any size; the smoke sizes are what nbval runs).
 SHRINK = {
-    "01_cnn_from_scratch": ("R = ck.resnet9_setting(S)", None),  # smoke's 4 epochs: the loss check needs them
-    "02_finetune_pretrained": ("M2 = ck.models.transfer_setting(S)", 'M2 = {**M2, "ks": (10,), "steps": 6}'),
-    "03_train_yolo_detector": ("M3 = Y.yolo_setting(S)", 'M3 = {**M3, "epochs": 1}'),
-    "04_foundation_models_zero_shot": ("M4 = F.foundation_setting(S)", None),
-    "05_deploy_to_the_edge": ("M5 = dict(", 'M5 = {**M5, "cls_epochs": 1}'),
+    "01_cnn_from_scratch": ("M1 = ck.resnet9_setting(S)", None),  # smoke's 4 epochs: the loss check needs them
+    "02_finetune_pretrained": ("M2 = ck.transfer_setting(S)", 'M2 = {**M2, "ks": (10,), "steps": 6}'),
+    "03_train_yolo_detector": ("M3 = ck.yolo_setting(S)", 'M3 = {**M3, "epochs": 1}'),
+    "04_foundation_models_zero_shot": ("M4 = ck.foundation_setting(S)", None),
+    "05_deploy_to_the_edge": ("M5 = ck.deploy_setting(S)", 'M5 = {**M5, "cls_epochs": 1}'),
 }
 
 
@@ -111,8 +111,9 @@ def test_yolo11n_real_path(real_registry, capsys):
     import coursekit as ck
     from coursekit.models import yolo as Y
 
-    model, is_standin = Y.yolo_model(ck.settings(device="cpu"), "yolo11n", progress=False)
-    assert not is_standin and len(model.names) == 80
+    yolo = Y.yolo_model(ck.settings(device="cpu"), "yolo11n", progress=False)
+    model = yolo.model
+    assert not yolo.is_standin and len(model.names) == 80
     dets = Y.predict_detections(model, np.zeros((64, 64, 3), np.uint8), conf=0.5, device="cpu")
     assert len(dets) == 1 and isinstance(dets[0], ck.Detections)
     _no_standin(capsys)
@@ -133,8 +134,8 @@ def test_sam_real_path(real_registry, capsys):
     import coursekit as ck
     from coursekit.models import sam as SM
 
-    sam, is_standin, info = SM.sam_model(ck.settings(device="cpu"), kind="vit_b", progress=False)
-    assert not is_standin and info["img_size"] == 1024 and info["params"] > 90e6
+    sam = SM.sam_model(ck.settings(device="cpu"), kind="vit_b", progress=False)
+    assert not sam.is_standin and sam.info["img_size"] == 1024 and sam.info["params"] > 90e6
     _no_standin(capsys)
 
 

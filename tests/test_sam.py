@@ -50,8 +50,8 @@ def _sha256(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def shipped():
-    sam, manifest = standin_sam()
-    return sam, manifest
+    loaded = standin_sam()
+    return loaded.model, loaded.info["manifest"]
 
 
 @pytest.fixture(scope="module")
@@ -293,7 +293,8 @@ def test_tiny_rebuild_is_deterministic(built, tmp_path):
 
 
 def test_checkpoint_round_trip_with_weights_only(built, tmp_path):
-    sam, manifest = standin_sam(built)
+    loaded = standin_sam(built)
+    sam, manifest = loaded.model, loaded.info["manifest"]
     state = torch.load(built / manifest["weights"], map_location="cpu", weights_only=True)
     assert all(isinstance(v, torch.Tensor) for v in state.values())
     fresh = tiny_sam(MICRO)
@@ -341,7 +342,8 @@ def offline(home, monkeypatch):
 
 
 def test_offline_smoke_gets_the_announced_standin(offline, capsys):
-    sam, is_standin, info = sam_model(offline("smoke"), progress=False)
+    loaded = sam_model(offline("smoke"), progress=False)
+    sam, is_standin, info = loaded.model, loaded.is_standin, loaded.info
     assert isinstance(sam, Sam) and is_standin and info["kind"] == "standin"
     assert info["params"] == sum(p.numel() for p in sam.parameters())
     out = capsys.readouterr().out
@@ -355,8 +357,7 @@ def test_offline_full_stops_unless_standins_are_allowed(offline, monkeypatch, ca
     assert "COURSEKIT_STANDINS" in msg and "sam-vit-b" in msg and SAM_ASSETS["sam-vit-b"].url in msg
     assert "STAND-IN" not in capsys.readouterr().out
     monkeypatch.setenv("COURSEKIT_STANDINS", "1")
-    _, is_standin, _ = sam_model(offline("full"), progress=False)
-    assert is_standin and "STAND-IN" in capsys.readouterr().out
+    assert sam_model(offline("full"), progress=False).is_standin and "STAND-IN" in capsys.readouterr().out
     with pytest.raises(ValueError, match="unknown SAM kind"):
         sam_model(offline("smoke"), kind="vit_s")
 

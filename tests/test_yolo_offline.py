@@ -86,7 +86,8 @@ DRIVER = textwrap.dedent(r'''
 
     data_yaml, project, image_dir = sys.argv[1:4]
     S = ck.settings()
-    model, is_standin = yolo_model(S, progress=False)
+    yolo = yolo_model(S, progress=False)
+    model, is_standin = yolo.model, yolo.is_standin
     import ultralytics.utils as uu
     t1 = time.perf_counter()
     best, metrics = train_yolo(model, data_yaml, epochs=1, imgsz=64, batch=4, device="cpu", project=project,
@@ -287,8 +288,8 @@ def test_full_profile_without_weights_stops_with_the_fetch_command(yolo_env, no_
     assert "COURSEKIT_STANDINS=1" in msg and err.value.reason == "COURSEKIT_OFFLINE is set"
     assert "STAND-IN" not in capsys.readouterr().out  # no fallback, silent or loud
     monkeypatch.setenv("COURSEKIT_STANDINS", "1")
-    model, is_standin = yolo_model(_settings(yolo_env, "full"), progress=False)
-    assert is_standin and model.task == "detect" and "STAND-IN" in capsys.readouterr().out
+    yolo = yolo_model(_settings(yolo_env, "full"), progress=False)
+    assert yolo.is_standin and yolo.model.task == "detect" and yolo.weights == "yolo11n.yaml" and "STAND-IN" in capsys.readouterr().out
     assert no_network == []
 
 
@@ -297,8 +298,8 @@ def test_online_but_unreachable_only_the_registry_tries(yolo_env, no_network, ca
     itself tries nothing, and the smoke profile goes on with the announced stand-in."""
     from coursekit.models.yolo import yolo_model
 
-    model, is_standin = yolo_model(_settings(yolo_env, offline=False), progress=False)
-    assert is_standin and "STAND-IN" in capsys.readouterr().out
+    yolo = yolo_model(_settings(yolo_env, offline=False), progress=False)
+    assert yolo.is_standin and "STAND-IN" in capsys.readouterr().out
     assert [kind for kind, _ in no_network] == ["urllib.request.urlopen"]
 
 
@@ -322,9 +323,9 @@ def test_cached_weights_are_loaded_from_the_registry(yolo_env, no_network, monke
     cached = assets.asset_path(fake, yolo_env)
     cached.parent.mkdir(parents=True)
     shutil.copy(made, cached)
-    model, is_standin = yolo.yolo_model(_settings(yolo_env, "full"), progress=False)
-    assert not is_standin and "STAND-IN" not in capsys.readouterr().out
-    assert Path(model.ckpt_path) == cached and model.task == "detect"
+    loaded = yolo.yolo_model(_settings(yolo_env, "full"), progress=False)
+    assert not loaded.is_standin and "STAND-IN" not in capsys.readouterr().out
+    assert Path(loaded.model.ckpt_path) == cached and loaded.model.task == "detect" and loaded.weights == str(cached)
     assert no_network == []
 
 

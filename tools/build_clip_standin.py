@@ -30,8 +30,9 @@ import torch.nn as nn
 from coursekit.assets import sha256_of
 from coursekit.models.clip import _MATERIAL_WORDS, standin_words  # the vocabulary: runtime
 from coursekit.models.clip import (_TOKEN_KEY, DEFECT_CLASS_NAMES, ENSEMBLE_TEMPLATES, PART_CLASS_NAMES,
-                                   SINGLE_TEMPLATE, STANDIN_NAME, ClipModel, _count, build_tiny_clip,
+                                   SINGLE_TEMPLATE, STANDIN_NAME, _count, build_tiny_clip,
                                    encode_images, standin_clip_model, zero_shot)
+from coursekit.models.registry import Loaded
 
 __all__ = ["HELDOUT_PAIRS", "ClipRecipe", "caption", "standin_vocabulary", "pack_state", "render_caption_set",
            "evaluate_zero_shot", "train_clip_standin", "main"]
@@ -299,7 +300,7 @@ def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return out
 
 
-def evaluate_zero_shot(clip: ClipModel, images: np.ndarray, attrs: list[dict]) -> dict:
+def evaluate_zero_shot(clip: Loaded, images: np.ndarray, attrs: list[dict]) -> dict:
     """Zero-shot accuracy of ``clip`` on ``images``: part type (6 classes) and defect (4 classes), with the
     single prompt and the ensemble, on the held-out (part, class) pairs and on the others.
 

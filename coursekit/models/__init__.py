@@ -1,18 +1,27 @@
-"""The course's networks, built by name through a small registry.
+"""The course's networks: architectures built by name, and loaders of trained weights.
+
+:func:`create_model` builds an architecture by name (timm-style), with random weights: it returns the
+``nn.Module``. Every loader of trained weights (:func:`pretrained_backbone`, :func:`yolo_model`,
+:func:`~coursekit.models.clip.clip_model`, :func:`~coursekit.models.sam.sam_model`, and the stand-in loaders
+behind them) returns a :class:`Loaded`: ``model``, ``is_standin`` (the course's offline stand-in, announced by a
+banner), ``name``, ``weights`` (the file), ``info`` (details), and the extras a model needs (CLIP's
+``preprocess`` and ``tokenizer``; the backbone's :class:`Backbone` adds ``mean``, ``std``, ``input_size``,
+``prepare()`` and ``create()``). Each module's sizes per run profile: ``<module>_setting(S)``, this run's row
+of its ``<MODULE>_SETTINGS`` table (:func:`coursekit.config.module_setting`).
 
 >>> from coursekit.models import create_model, list_models
 >>> [name for name in list_models() if name in ("resnet9", "simple_cnn")]
 ['resnet9', 'simple_cnn']
 >>> model = create_model("resnet9", num_classes=10, width=16)
 """
-from .registry import count_parameters, create_model, list_models, register_model
+from .registry import Loaded, count_parameters, create_model, list_models, register_model
 from .resnet9 import (RESNET9_SETTINGS, ConvBN, Residual, ResNet9, piecewise_linear, resnet9, resnet9_recipe,
                       resnet9_setting)
 from .simple_cnn import SimpleCNN, simple_cnn
 from .pretrain import (IMAGENET_MEAN, IMAGENET_STD, STANDIN_PARTS, Backbone, imagenet_backbone, pretrained_backbone,
                        resnet9_backbone, standin_backbone)
-from .yolo import (YOLO_ASSETS, UltralyticsSetup, offline_ultralytics, predict_detections, train_yolo,
-                   ultralytics_config_dir, yolo_amp, yolo_data_yaml, yolo_model)
+from .yolo import (YOLO_ASSETS, YOLO_SETTINGS, UltralyticsSetup, offline_ultralytics, predict_detections, train_yolo,
+                   ultralytics_config_dir, yolo_amp, yolo_data_yaml, yolo_model, yolo_setting)
 from .transfer import (STRATEGIES, TRANSFER_SETTINGS, TransferClassifier, transfer_setting, count_trainable, fit_transfer, label_saving_factor,
                        labels_to_reach, load_weights, param_groups, resnet18_backbone, subset_per_class)
 
@@ -21,6 +30,7 @@ __all__ = [
     "create_model",
     "list_models",
     "count_parameters",
+    "Loaded",
     "ConvBN",
     "Residual",
     "ResNet9",
@@ -56,6 +66,8 @@ __all__ = [
     "offline_ultralytics",
     "ultralytics_config_dir",
     "yolo_model",
+    "YOLO_SETTINGS",
+    "yolo_setting",
     "train_yolo",
     "yolo_amp",
     "yolo_data_yaml",

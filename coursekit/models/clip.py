@@ -11,16 +11,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from ..assets import ASSETS
+from .registry import Loaded
 
 __all__ = [
-    "CLIP_ASSETS", "CLIP_MODELS", "ClipSpec", "ClipModel", "STANDIN_NAME",
+    "CLIP_ASSETS", "CLIP_MODELS", "ClipSpec", "STANDIN_NAME",
     "SINGLE_TEMPLATE", "ENSEMBLE_TEMPLATES", "PART_CLASS_NAMES", "DEFECT_CLASS_NAMES",
     "clip_model", "real_clip_model", "standin_clip_model", "standin_root",
     "encode_images", "encode_texts", "zero_shot_classifier", "zero_shot", "zero_shot_logits",
@@ -55,19 +56,10 @@ CLIP_MODELS: dict[str, ClipSpec] = {
 }
 
 
-class ClipModel(NamedTuple):
-    """What :func:`clip_model` returns; unpacks as ``model, preprocess, tokenizer, is_standin, info = ...``."""
-
-    model: nn.Module
-    preprocess: Callable
-    tokenizer: Callable
-    is_standin: bool
-    info: dict
-
-
 def real_clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True,
-                    device: str | None = None) -> ClipModel:
-    """The real OpenCLIP ``name`` (a key of :data:`CLIP_MODELS`) with its LAION-2B weights."""
+                    device: str | None = None) -> Loaded:
+    """The real OpenCLIP ``name`` (a key of :data:`CLIP_MODELS`) with its LAION-2B weights, as a
+    :class:`~coursekit.models.registry.Loaded` with its ``preprocess`` and ``tokenizer``."""
     import open_clip
 
     from ..assets import fetch
@@ -91,10 +83,10 @@ def real_clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True
         "context_length": int(model.context_length), "parameters": _count(model),
         "imagenet_zero_shot": spec.imagenet_zero_shot, "note": spec.note,
     }
-    return ClipModel(model, preprocess, tokenizer, False, info)
+    return Loaded(model, False, info["name"], weights=str(path), info=info, preprocess=preprocess, tokenizer=tokenizer)
 
 
-def clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True, device: str | None = None) -> ClipModel:
+def clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True, device: str | None = None) -> Loaded:
     """The real CLIP ``name`` when its weights are cached or can be downloaded; offline, the announced
     stand-in (smoke profile, or ``COURSEKIT_STANDINS=1``).
     """
@@ -391,7 +383,7 @@ def _preprocess(size: int, mean, std) -> Callable:
     return image_transform_v2(PreprocessCfg(size=size, mean=tuple(mean), std=tuple(std)), is_train=False)
 
 
-def standin_clip_model(root: str | os.PathLike | None = None, device: str = "cpu") -> ClipModel:
+def standin_clip_model(root: str | os.PathLike | None = None, device: str = "cpu") -> Loaded:
     """The course's stand-in (shipped weights, sha256 checked against its manifest)."""
     import open_clip
 
@@ -419,4 +411,4 @@ def standin_clip_model(root: str | os.PathLike | None = None, device: str = "cpu
         "words": standin_words(), "caption_templates": list(ENSEMBLE_TEMPLATES),
         "training_images": manifest.get("data", {}).get("train_images"),
     }
-    return ClipModel(model, preprocess, tokenizer, True, info)
+    return Loaded(model, True, info["name"], weights=str(path), info=info, preprocess=preprocess, tokenizer=tokenizer)

@@ -1,7 +1,7 @@
 """Pre-trained backbones for Module 2: the real ImageNet ResNet-18, or the course's offline stand-in.
 
->>> spec = standin_backbone()                     # doctest: +SKIP
->>> model = spec.create(pretrained=True)          # doctest: +SKIP
+>>> BB = standin_backbone()                       # doctest: +SKIP
+>>> model = BB.create(pretrained=True)            # doctest: +SKIP
 >>> model.num_features                            # doctest: +SKIP
 128
 """
@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 import torch.nn as nn
+
+from .registry import Loaded
 
 __all__ = ["Backbone", "STANDIN_PARTS", "IMAGENET_MEAN", "IMAGENET_STD",
            "pretrained_backbone", "standin_backbone", "imagenet_backbone", "resnet9_backbone", "standin_root"]
@@ -23,20 +26,24 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 STANDIN_PARTS: tuple[str, ...] = ("hex_nut", "circlip", "bolt", "knob")
 """The part types the stand-in is pre-trained on: none of them is in the inspection dataset."""
 STANDIN_NAME = "pretrained_standin"
-@dataclass
-class Backbone:
-    """A pre-trained feature extractor and how to feed it."""
+@dataclass(kw_only=True)
+class Backbone(Loaded):
+    """A :class:`~coursekit.models.registry.Loaded` pre-trained feature extractor (``model``) that also says how to
+    feed it (``mean``, ``std``, ``input_size``, :meth:`prepare`) and builds fresh copies (:meth:`create`)."""
 
-    name: str
     arch: str
-    weights: Path | None
     mean: tuple[float, ...]
     std: tuple[float, ...]
     input_size: int
-    is_standin: bool
     factory: Callable[[Path | None], nn.Module] = field(repr=False)
-    info: dict = field(default_factory=dict, repr=False)
     lr: dict = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, factory: Callable[[Path | None], nn.Module], weights: Path | None, **fields) -> "Backbone":
+        """A Backbone whose ``model`` is ``factory(weights)``, built without touching the caller's random stream."""
+        with torch.random.fork_rng(devices=[]):  # the fresh network draws initial weights before loading its own
+            model = factory(weights)
+        return cls(model=model, weights=weights, factory=factory, **fields)
 
     def create(self, pretrained: bool = True) -> nn.Module:
         """A new backbone: with the pre-trained weights, or (``pretrained=False``) the same architecture
@@ -88,8 +95,8 @@ def imagenet_backbone(settings=None, progress: bool = True) -> Backbone:
     # ResNet-18's average-pooled features are several times longer than the stand-in's (x 0.125) ones: smaller
     # head steps. Usual values for ImageNet transfer with SGD; not yet tuned on this dataset by the course.
     lr = {"frozen": 0.02, "finetune": 0.01, "scratch": 0.05}
-    return Backbone("resnet18-imagenet", "resnet18", Path(path), IMAGENET_MEAN, IMAGENET_STD, size, False,
-                    factory=lambda w: resnet18_backbone(w), lr=lr)
+    return Backbone.build(resnet18_backbone, Path(path), name="resnet18-imagenet", arch="resnet18",
+                          mean=IMAGENET_MEAN, std=IMAGENET_STD, input_size=size, is_standin=False, lr=lr)
 
 
 def standin_root(root: str | os.PathLike | None = None) -> Path:
@@ -107,9 +114,9 @@ def standin_backbone(root: str | os.PathLike | None = None) -> Backbone:
 
     manifest, path = checked_weights(folder, STANDIN_NAME, "python -m tools.build_pretrain_standin")
     width = int(manifest["recipe"]["width"])
-    return Backbone("resnet9-parts-standin", f"resnet9-w{width}", path, tuple(manifest["mean"]),
-                    tuple(manifest["std"]), int(manifest["recipe"]["size"]), True,
-                    factory=lambda w: resnet9_backbone(width, w), info=manifest)
+    return Backbone.build(lambda w: resnet9_backbone(width, w), path, name="resnet9-parts-standin",
+                          arch=f"resnet9-w{width}", mean=tuple(manifest["mean"]), std=tuple(manifest["std"]),
+                          input_size=int(manifest["recipe"]["size"]), is_standin=True, info=manifest)
 
 
 def pretrained_backbone(settings=None, progress: bool = True) -> Backbone:

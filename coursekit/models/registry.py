@@ -10,11 +10,13 @@ True
 from __future__ import annotations
 
 import fnmatch
-from typing import Callable, TypeVar
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
 
 import torch.nn as nn
 
-__all__ = ["register_model", "create_model", "list_models", "count_parameters"]
+__all__ = ["register_model", "create_model", "list_models", "count_parameters", "Loaded"]
 
 F = TypeVar("F", bound=Callable[..., nn.Module])
 
@@ -51,3 +53,17 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     22
     """
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+@dataclass
+class Loaded:
+    """What every loader of trained weights returns: the model, whether it is the course's stand-in, its name, the
+    weights file, details (``info``) and, for CLIP, the ``preprocess`` and ``tokenizer`` to feed it with."""
+
+    model: Any = field(repr=False)
+    is_standin: bool
+    name: str
+    weights: str | os.PathLike | None = None
+    info: dict = field(default_factory=dict, repr=False)
+    preprocess: Callable | None = field(default=None, repr=False)
+    tokenizer: Callable | None = field(default=None, repr=False)

@@ -139,12 +139,14 @@ def resnet9_recipe(
     return optimizer, scheduler
 
 
-def resnet9_setting(S) -> dict:
-    """The :data:`RESNET9_SETTINGS` entry for a run: smoke, full on a GPU (CUDA or MPS), or full on a CPU.
+def resnet9_setting(S=None) -> dict:
+    """This run's row of :data:`RESNET9_SETTINGS`, with its ``name``: smoke, full on a GPU (CUDA or MPS), or full
+    on a CPU (:func:`~coursekit.config.module_setting`).
 
     >>> from coursekit.config import Settings
     >>> resnet9_setting(Settings(profile="smoke"))["width"]
     16
     """
-    name = "smoke" if S.smoke else ("full / CPU" if S.device == "cpu" else "full / GPU")
-    return {"name": name, **RESNET9_SETTINGS[name]}
+    from ..config import module_setting
+
+    return module_setting(RESNET9_SETTINGS, S)

@@ -1,7 +1,7 @@
 """Segment Anything (SAM) for Module 4: the real checkpoints, or the course's tiny trained stand-in.
 
->>> sam, is_standin, info = sam_model(ck.settings())              # doctest: +SKIP
->>> predictor = SamPredictor(sam); predictor.set_image(image_rgb)  # doctest: +SKIP
+>>> SAM = sam_model(ck.settings())                                 # doctest: +SKIP
+>>> predictor = SamPredictor(SAM.model); predictor.set_image(image_rgb)  # doctest: +SKIP
 >>> mask, score = predict_box(predictor, (40, 52, 118, 130))       # doctest: +SKIP
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..assets import ASSETS, Asset
+from .registry import Loaded
 
 __all__ = [
     "SAM_ASSETS", "SAM_KINDS", "STANDIN_NAME", "TinySamArch",
@@ -74,8 +75,9 @@ def load_sam_checkpoint(path: str | os.PathLike, kind: str = "vit_b"):
     return sam.eval()
 
 
-def sam_model(settings=None, kind: str = "vit_b", progress: bool = True):
-    """The SAM a notebook uses: ``(sam, is_standin, info)``."""
+def sam_model(settings=None, kind: str = "vit_b", progress: bool = True) -> Loaded:
+    """The SAM a notebook uses, as a :class:`~coursekit.models.registry.Loaded` (on the run's device);
+    ``kind="standin"`` asks for the course's stand-in."""
     from ..assets import fetch
     from ..config import settings as _settings
     from ..standins import real_or_standin
@@ -83,25 +85,28 @@ def sam_model(settings=None, kind: str = "vit_b", progress: bool = True):
     S = settings or _settings()
     if kind != "standin" and kind not in SAM_KINDS:
         raise ValueError(f"unknown SAM kind {kind!r}; valid: {', '.join(SAM_KINDS)}, standin")
+
+    def standin():
+        loaded = standin_sam()
+        loaded.model = loaded.model.to(S.device)
+        return loaded
+
     if kind == "standin":
         from ..standins import announce_standin
 
-        sam, manifest = standin_sam()
+        loaded = standin()
         banner = _banner("vit_b")
         announce_standin(why="kind='standin' was asked for", replaces=banner["replaces"],
-                         by=banner["by"]((None, None, {"manifest": manifest})), real_result=banner["real_result"])
-        return sam.to(S.device), True, _standin_info(sam, manifest)
+                         by=banner["by"](loaded), real_result=banner["real_result"])
+        return loaded
     asset = _asset(SAM_KINDS[kind])
 
     def real():
         path = fetch(asset, home=S.home, progress=progress, offline=S.offline)
-        sam = load_sam_checkpoint(path, kind)
-        return sam.to(S.device), False, {"kind": kind, "asset": asset.name, "weights": str(path),
-                                         "img_size": sam.image_encoder.img_size, "params": _count(sam)}
-
-    def standin():
-        sam, manifest = standin_sam()
-        return sam.to(S.device), True, _standin_info(sam, manifest)
+        sam = load_sam_checkpoint(path, kind).to(S.device)
+        return Loaded(sam, False, f"SAM {kind}", weights=str(path),
+                      info={"kind": kind, "asset": asset.name, "weights": str(path),
+                            "img_size": sam.image_encoder.img_size, "params": _count(sam)})
 
     return real_or_standin(S, real, standin, what=f"SAM {kind}", **_banner(kind))
 
@@ -116,7 +121,7 @@ def _standin_info(sam, manifest: dict) -> dict:
 
 def _banner(kind: str) -> dict:
     def by(loaded) -> str:
-        manifest = loaded[2]["manifest"]
+        manifest = loaded.info["manifest"]
         a, m = manifest["arch"], manifest.get("metrics", {}).get("test", {})
         measured = (f"; on unseen part types it reaches box-prompt mask IoU {m['box_iou']:.2f} "
                     f"(the box itself as the mask: {m['box_as_mask_iou']:.2f})") if "box_iou" in m else ""
@@ -188,8 +193,9 @@ def standin_root(root: str | os.PathLike | None = None) -> Path:
     return find_shipped_dataset(STANDIN_NAME, root, rebuild="python -m tools.build_sam_standin")
 
 
-def standin_sam(root: str | os.PathLike | None = None):
-    """The course's tiny SAM: ``(sam, manifest)``; the weights' sha256 is checked against the manifest."""
+def standin_sam(root: str | os.PathLike | None = None) -> Loaded:
+    """The course's tiny SAM, as a :class:`~coursekit.models.registry.Loaded` (``info["manifest"]``: its
+    manifest); the weights' sha256 is checked against the manifest."""
     folder = standin_root(root)
     from ..data.shipped import checked_weights
 
@@ -197,7 +203,8 @@ def standin_sam(root: str | os.PathLike | None = None):
     arch = manifest["arch"]
     sam = tiny_sam(TinySamArch(**{**arch, "global_attn_indexes": tuple(arch["global_attn_indexes"])}))
     sam.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return sam.eval(), manifest
+    return Loaded(sam.eval(), True, "coursekit tiny SAM (stand-in)", weights=str(path),
+                  info=_standin_info(sam, manifest))
 
 
 # --- helpers the notebook uses (stand-in and real alike) ------------------------------------------------------------

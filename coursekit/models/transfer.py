@@ -32,13 +32,11 @@ TRANSFER_SETTINGS = {
 }
 
 
-def transfer_setting(settings=None) -> dict:
+def transfer_setting(S=None) -> dict:
     """This run's row of :data:`TRANSFER_SETTINGS` (by the profile), with its ``name``."""
-    from ..config import settings as _settings
+    from ..config import module_setting
 
-    S = settings or _settings()
-    name = "smoke" if S.smoke else "full"
-    return {"name": name, **TRANSFER_SETTINGS[name]}
+    return module_setting(TRANSFER_SETTINGS, S)
 
 
 def load_weights(module: nn.Module, path: str | Path, strict: bool = True,

@@ -16,9 +16,10 @@ from ..config import Settings
 from ..files import atomic_copy, atomic_write_text
 from ..config import settings as _settings
 from ..standins import real_or_standin
+from .registry import Loaded
 
 __all__ = ["YOLO_ASSETS", "UltralyticsSetup", "offline_ultralytics", "ultralytics_config_dir", "yolo_model",
-           "yolo_weights", "val_predictions",
+           "val_predictions",
            "train_yolo", "yolo_data_yaml", "predict_detections", "yolo_amp", "val_detections",
            "YOLO_SETTINGS", "yolo_setting"]
 
@@ -168,35 +169,30 @@ def _asset_for(name: str) -> Asset:
             from None
 
 
-def yolo_weights(settings: Settings | None = None, name: str = "yolo11n", progress: bool = True) -> tuple[str, bool]:
-    """What to hand ``ultralytics.YOLO(...)``, offline-safe: ``(weights, is_standin)``.
+def yolo_model(settings: Settings | None = None, name: str = "yolo11n", progress: bool = True) -> Loaded:
+    """The YOLO detector to fine-tune, offline-safe, as a :class:`~coursekit.models.registry.Loaded`: ``model`` is
+    ultralytics' ``YOLO`` built from ``weights``: the cached COCO ``.pt``, or offline ``"<name>.yaml"`` (the
+    stand-in: the same architecture with random weights).
 
-    >>> weights, is_standin = yolo_weights(S)              # doctest: +SKIP
-    >>> model = YOLO(weights, task="detect")                # doctest: +SKIP
+    >>> yolo = yolo_model(ck.settings())                  # doctest: +SKIP
+    >>> yolo.model.task, yolo.weights, yolo.is_standin     # doctest: +SKIP
+    ('detect', '/home/me/.cache/coursekit/yolo11n.pt', False)
     """
     S = settings or _settings()
     asset = _asset_for(name)
     offline_ultralytics(S)
-    return real_or_standin(
+    weights, is_standin = real_or_standin(
         S, lambda: (str(fetch(asset, home=S.home, progress=progress, offline=S.offline)), False),
         lambda: (f"{name}.yaml", True), what=name, note=f"{name} with random weights; ",
         replaces=f"{name} pre-trained on COCO (official Ultralytics weights, {asset.filename})",
         by=f"the same {name} architecture built from {name}.yaml with random weights (no pre-training)",
         real_result="fine-tuned from COCO weights the detector should reach a higher mAP in the same epochs; "
                     "that number is the learner's measurement (coursekit fetch yolo11n, then the full profile)")
-
-
-def yolo_model(settings: Settings | None = None, name: str = "yolo11n", progress: bool = True):
-    """The YOLO detector to fine-tune: ``(model, is_standin)``.
-
-    >>> model, is_standin = yolo_model(ck.settings())     # doctest: +SKIP
-    >>> model.task, is_standin                            # doctest: +SKIP
-    ('detect', False)
-    """
-    weights, is_standin = yolo_weights(settings, name, progress=progress)
     from ultralytics import YOLO
 
-    return YOLO(weights, task="detect", **({"verbose": False} if is_standin else {})), is_standin
+    model = YOLO(weights, task="detect", **({"verbose": False} if is_standin else {}))
+    return Loaded(model, is_standin, f"{name} from {name}.yaml, random weights" if is_standin
+                  else f"{name}, COCO pre-trained", weights=weights)
 
 
 # --- training -------------------------------------------------------------------------------------------------
@@ -215,15 +211,15 @@ YOLO_SETTINGS: dict[str, dict] = {
 }
 
 
-def yolo_setting(settings: Settings | None = None) -> dict:
+def yolo_setting(S: Settings | None = None) -> dict:
     """This run's row of :data:`YOLO_SETTINGS` (by the profile), with its ``name``.
 
     >>> yolo_setting(Settings(profile="smoke"))["imgsz"]
     160
     """
-    S = settings or _settings()
-    name = "smoke" if S.smoke else "full"
-    return {"name": name, **YOLO_SETTINGS[name]}
+    from ..config import module_setting
+
+    return module_setting(YOLO_SETTINGS, S)
 
 
 def yolo_amp(device: str) -> bool | str:
