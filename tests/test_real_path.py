@@ -36,7 +36,7 @@ NOTEBOOKS = ["01_cnn_from_scratch", "02_finetune_pretrained", "03_train_yolo_det
              "04_foundation_models_zero_shot", "05_deploy_to_the_edge"]
 #: The loader call each notebook's real path must contain (and run).
 LOADERS = {"01_cnn_from_scratch": ["load_cifar10("], "02_finetune_pretrained": ["pretrained_backbone("],
-           "03_train_yolo_detector": ["yolo_model("], "04_foundation_models_zero_shot": ["clip_model("],  # SAM: test_sam_real_path (its encoder costs ~20 s an image on a CPU)
+           "03_train_yolo_detector": ["yolo_weights(", "YOLO(weights"], "04_foundation_models_zero_shot": ["clip_model("],  # SAM: test_sam_real_path (its encoder costs ~20 s an image on a CPU)
            "05_deploy_to_the_edge": ["pretrained_backbone("]}
 #: Sizes cut further than smoke for this test, run right after the cell that defines them (the real path's
 #: code is the same at any size; the smoke sizes are what nbval runs).

@@ -278,7 +278,7 @@ def _settings(home: Path, profile: str = "smoke", offline: bool = True) -> Setti
 
 
 def test_full_profile_without_weights_stops_with_the_fetch_command(yolo_env, no_network, monkeypatch, capsys):
-    from coursekit.models.yolo import yolo_model
+    from coursekit.models.yolo import yolo_model, yolo_weights
 
     monkeypatch.setenv("COURSEKIT_OFFLINE", "1")
     with pytest.raises(AssetUnavailable) as err:
@@ -290,6 +290,9 @@ def test_full_profile_without_weights_stops_with_the_fetch_command(yolo_env, no_
     monkeypatch.setenv("COURSEKIT_STANDINS", "1")
     yolo = yolo_model(_settings(yolo_env, "full"), progress=False)
     assert yolo.is_standin and yolo.model.task == "detect" and yolo.weights == "yolo11n.yaml" and "STAND-IN" in capsys.readouterr().out
+    # what notebook 03 hands ultralytics' YOLO(...) itself: the same file, the same announcement
+    assert yolo_weights(_settings(yolo_env, "full"), progress=False) == ("yolo11n.yaml", True)
+    assert "STAND-IN" in capsys.readouterr().out
     assert no_network == []
 
 

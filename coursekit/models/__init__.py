@@ -6,7 +6,8 @@
 behind them) returns a :class:`Loaded`: ``model``, ``is_standin`` (the course's offline stand-in, announced by a
 banner), ``name``, ``weights`` (the file), ``info`` (details), and the extras a model needs (CLIP's
 ``preprocess`` and ``tokenizer``; the backbone's :class:`Backbone` adds ``mean``, ``std``, ``input_size``,
-``prepare()`` and ``create()``). Each module's sizes per run profile: ``<module>_setting(S)``, this run's row
+``prepare()`` and ``create()``). Finders of files return paths, like :func:`coursekit.fetch`: notebook 03 hands
+:func:`yolo_weights`' ``(weights, is_standin)`` to ultralytics' ``YOLO(...)`` itself. Each module's sizes per run profile: ``<module>_setting(S)``, this run's row
 of its ``<MODULE>_SETTINGS`` table (:func:`coursekit.config.module_setting`).
 
 >>> from coursekit.models import create_model, list_models
@@ -21,7 +22,7 @@ from .simple_cnn import SimpleCNN, simple_cnn
 from .pretrain import (IMAGENET_MEAN, IMAGENET_STD, STANDIN_PARTS, Backbone, imagenet_backbone, pretrained_backbone,
                        resnet9_backbone, standin_backbone)
 from .yolo import (YOLO_ASSETS, YOLO_SETTINGS, UltralyticsSetup, offline_ultralytics, predict_detections, train_yolo,
-                   ultralytics_config_dir, yolo_amp, yolo_data_yaml, yolo_model, yolo_setting)
+                   ultralytics_config_dir, yolo_amp, yolo_data_yaml, yolo_model, yolo_setting, yolo_weights)
 from .transfer import (STRATEGIES, TRANSFER_SETTINGS, TransferClassifier, transfer_setting, count_trainable, fit_transfer, label_saving_factor,
                        labels_to_reach, load_weights, param_groups, resnet18_backbone, subset_per_class)
 

@@ -19,7 +19,7 @@ from ..standins import real_or_standin
 from .registry import Loaded
 
 __all__ = ["YOLO_ASSETS", "UltralyticsSetup", "offline_ultralytics", "ultralytics_config_dir", "yolo_model",
-           "val_predictions",
+           "yolo_weights", "val_predictions",
            "train_yolo", "yolo_data_yaml", "predict_detections", "yolo_amp", "val_detections",
            "YOLO_SETTINGS", "yolo_setting"]
 
@@ -169,25 +169,34 @@ def _asset_for(name: str) -> Asset:
             from None
 
 
-def yolo_model(settings: Settings | None = None, name: str = "yolo11n", progress: bool = True) -> Loaded:
-    """The YOLO detector to fine-tune, offline-safe, as a :class:`~coursekit.models.registry.Loaded`: ``model`` is
-    ultralytics' ``YOLO`` built from ``weights``: the cached COCO ``.pt``, or offline ``"<name>.yaml"`` (the
-    stand-in: the same architecture with random weights).
+def yolo_weights(settings: Settings | None = None, name: str = "yolo11n", progress: bool = True) -> tuple[str, bool]:
+    """What to hand ``ultralytics.YOLO(...)``, offline-safe: ``(weights, is_standin)``: the cached COCO ``.pt``,
+    or offline ``"<name>.yaml"`` (the stand-in: the same architecture with random weights), announced.
 
-    >>> yolo = yolo_model(ck.settings())                  # doctest: +SKIP
-    >>> yolo.model.task, yolo.weights, yolo.is_standin     # doctest: +SKIP
-    ('detect', '/home/me/.cache/coursekit/yolo11n.pt', False)
+    >>> weights, is_standin = yolo_weights(S)              # doctest: +SKIP
+    >>> model = YOLO(weights, task="detect")                # doctest: +SKIP
     """
     S = settings or _settings()
     asset = _asset_for(name)
     offline_ultralytics(S)
-    weights, is_standin = real_or_standin(
+    return real_or_standin(
         S, lambda: (str(fetch(asset, home=S.home, progress=progress, offline=S.offline)), False),
         lambda: (f"{name}.yaml", True), what=name, note=f"{name} with random weights; ",
         replaces=f"{name} pre-trained on COCO (official Ultralytics weights, {asset.filename})",
         by=f"the same {name} architecture built from {name}.yaml with random weights (no pre-training)",
         real_result="fine-tuned from COCO weights the detector should reach a higher mAP in the same epochs; "
                     "that number is the learner's measurement (coursekit fetch yolo11n, then the full profile)")
+
+
+def yolo_model(settings: Settings | None = None, name: str = "yolo11n", progress: bool = True) -> Loaded:
+    """The YOLO detector to fine-tune, offline-safe, as a :class:`~coursekit.models.registry.Loaded`: ``model`` is
+    ultralytics' ``YOLO(weights)`` with :func:`yolo_weights`' file.
+
+    >>> yolo = yolo_model(ck.settings())                  # doctest: +SKIP
+    >>> yolo.model.task, yolo.weights, yolo.is_standin     # doctest: +SKIP
+    ('detect', '/home/me/.cache/coursekit/yolo11n.pt', False)
+    """
+    weights, is_standin = yolo_weights(settings, name, progress=progress)
     from ultralytics import YOLO
 
     model = YOLO(weights, task="detect", **({"verbose": False} if is_standin else {}))
