@@ -58,5 +58,5 @@ def real_or_standin(settings, load_real, load_standin, *, what: str, replaces: s
                 "COURSEKIT_PROFILE=smoke, or COURSEKIT_STANDINS=1 for the full-size run.", err.reason) from None
         value = load_standin()
         announce_standin(replaces=replaces, by=by(value) if callable(by) else by, real_result=real_result,
-                         why=f"the {what} weights are not cached and this machine is offline ({err.reason or 'offline'})")
+                         why=f"{what} is not cached and this machine is offline ({err.reason or 'offline'})")
         return value

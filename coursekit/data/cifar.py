@@ -44,7 +44,7 @@ def load_cifar10(S: Settings | None = None, n_train: int | None = None, n_test: 
         return make_standin_cifar10(n_train or 50_000, n_test or 10_000, seed=S.seed)
 
     return real_or_standin(
-        S, lambda: _load_real(S, n_train, n_test, progress), standin, what="CIFAR-10",
+        S, lambda: _load_real(S, n_train, n_test, progress), standin, what="the CIFAR-10 archive",
         replaces="CIFAR-10 (60,000 real photographs, 10 classes)",
         by="generated 10-class 32x32 scenes of machined parts (coursekit.scenes), same interface",
         real_result="the full profile on real CIFAR-10 targets >= 94% test accuracy on a GPU "

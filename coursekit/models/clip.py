@@ -102,7 +102,7 @@ def clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True, dev
     S = settings or _settings()
     return real_or_standin(
         S, lambda: real_clip_model(S, name, progress=progress, device=device),
-        lambda: standin_clip_model(device=device or S.device), what="CLIP", by=by,
+        lambda: standin_clip_model(device=device or S.device), what="the CLIP weights file", by=by,
         replaces=(f"OpenCLIP {name} with LAION-2B weights ({CLIP_MODELS[name].imagenet_zero_shot:.1%} zero-shot "
                   "ImageNet top-1)") if name in CLIP_MODELS else name,
         real_result="a real CLIP has seen 2 billion web images; it knows words the stand-in never read")

@@ -128,7 +128,7 @@ def pretrained_backbone(settings=None, progress: bool = True) -> Backbone:
 
     S = settings or _settings()
     return real_or_standin(
-        S, lambda: imagenet_backbone(S, progress=progress), standin_backbone, what="ImageNet",
+        S, lambda: imagenet_backbone(S, progress=progress), standin_backbone, what="the ImageNet ResNet-18 file",
         replaces="ResNet-18 with ImageNet weights (torchvision, 11.7M parameters)",
         by=lambda spec: (f"ResNet-9 width {spec.info['recipe']['width']} pre-trained by the course on defects of "
                          f"other part types ({', '.join(spec.info['recipe']['parts'])})"),

@@ -108,7 +108,7 @@ def sam_model(settings=None, kind: str = "vit_b", progress: bool = True) -> Load
                       info={"kind": kind, "asset": asset.name, "weights": str(path),
                             "img_size": sam.image_encoder.img_size, "params": _count(sam)})
 
-    return real_or_standin(S, real, standin, what=f"SAM {kind}", **_banner(kind))
+    return real_or_standin(S, real, standin, what=f"the SAM {kind} checkpoint", **_banner(kind))
 
 
 def _count(model) -> int:

@@ -181,7 +181,7 @@ def yolo_weights(settings: Settings | None = None, name: str = "yolo11n", progre
     offline_ultralytics(S)
     return real_or_standin(
         S, lambda: (str(fetch(asset, home=S.home, progress=progress, offline=S.offline)), False),
-        lambda: (f"{name}.yaml", True), what=name, note=f"{name} with random weights; ",
+        lambda: (f"{name}.yaml", True), what=f"the {name} weights file", note=f"{name} with random weights; ",
         replaces=f"{name} pre-trained on COCO (official Ultralytics weights, {asset.filename})",
         by=f"the same {name} architecture built from {name}.yaml with random weights (no pre-training)",
         real_result="fine-tuned from COCO weights the detector should reach a higher mAP in the same epochs; "
