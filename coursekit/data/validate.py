@@ -66,7 +66,7 @@ PROBLEM_KINDS = {
     "crowd_region": "a COCO crowd region (iscrowd=1), left out: YOLO has no 'ignore' regions",
 }
 
-_MAX_SHOWN = 100  # raise_if_errors spells out at most this many errors (all are in the report)
+MAX_SHOWN = 100  # raise_if_errors spells out at most this many errors (all are in the report)
 _JUNK_NAMES = {"thumbs.db", "desktop.ini", "__macosx", ".ds_store", ".ipynb_checkpoints"}
 
 
@@ -186,8 +186,8 @@ class Report:
         errors = self.errors
         if not errors:
             return
-        shown = "\n".join(f"  - {p.message}" for p in errors[:_MAX_SHOWN])
-        more = f"\n  ... and {len(errors) - _MAX_SHOWN} more (report.to_frame())" if len(errors) > _MAX_SHOWN else ""
+        shown = "\n".join(f"  - {p.message}" for p in errors[:MAX_SHOWN])
+        more = f"\n  ... and {len(errors) - MAX_SHOWN} more (report.to_frame())" if len(errors) > MAX_SHOWN else ""
         checker = "validate_image_folder" if self.source == "image folder" else "validate_yolo_dataset"
         msg = (f"{len(errors)} error(s) in {self.source} {self.root}; fix them and run the check again "
                f"(coursekit.data.{checker}):\n{shown}{more}")
