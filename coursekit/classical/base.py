@@ -35,7 +35,6 @@ class ClassicalPipeline:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}; got {getattr(self, name)!r}")
 
-    # --- "weights" --------------------------------------------------------------------------------------
     def params(self) -> dict[str, Any]:
         """The parameters that decide the output (public, non-callable attributes), sorted by name."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if not f.name.startswith("_")}
@@ -50,7 +49,6 @@ class ClassicalPipeline:
         """No learnt parameters (what ``model_card`` counts): an empty iterator."""
         return iter(())
 
-    # --- prediction ---------------------------------------------------------------------------------------
     @staticmethod
     def _stages(frame: np.ndarray, explain: bool) -> Stages | None:
         """A new :class:`Stages` holding the frame when explaining, else ``None``."""
@@ -87,8 +85,8 @@ class ClassicalPipeline:
 
 @dataclass
 class ReferenceClassifier(ClassicalPipeline):
-    """What the reference-image classifiers share (:class:`TemplateClassifier`, :class:`KeypointClassifier`):
-    checked ``fit`` inputs, a reference for every class."""
+    """What the reference-image classifiers (templates, keypoints) share: checked ``fit`` inputs, a reference per
+    class."""
 
     class_names: list = field(default_factory=list, kw_only=True)
     _refs: list = field(default_factory=list, repr=False, kw_only=True)

@@ -24,7 +24,7 @@ from ..types import Classifications
 from .base import ReferenceClassifier
 from .frames import is_blank
 from .geometry import moments_angle
-from .segment import largest_contour, segment_part
+from .segment import filled_contour, largest_contour, segment_part
 from .stages import Stages
 
 __all__ = ["TemplateClassifier", "silhouette_template"]
@@ -32,8 +32,7 @@ __all__ = ["TemplateClassifier", "silhouette_template"]
 
 def silhouette_template(mask: np.ndarray, contour, size: int = 32) -> np.ndarray | None:
     """The part's mask (holes included) turned to its principal axis, cropped, resized to ``size``^2 float32."""
-    filled = np.zeros_like(mask)
-    cv2.drawContours(filled, [contour], -1, 255, -1)
+    filled = filled_contour(mask, contour)
     part = cv2.bitwise_and(mask, filled)
     angle = moments_angle(filled > 0)
     m = cv2.moments(filled, binaryImage=True)
