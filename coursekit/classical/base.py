@@ -9,7 +9,6 @@ True
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -19,7 +18,7 @@ from ..types import Classifications
 from .frames import check_frame, check_frames
 from .stages import Stages
 
-__all__ = ["ClassicalPipeline", "ReferenceClassifier", "time_per_frame"]
+__all__ = ["ClassicalPipeline", "ReferenceClassifier"]
 
 
 @dataclass
@@ -124,18 +123,3 @@ class ReferenceClassifier(ClassicalPipeline):
         s = np.array([np.mean(sorted(v, reverse=True)[: self.top_k]) if v else 0.0 for v in scores])
         z = (s - s.max()) / self.temperature
         return s, (np.exp(z) / np.exp(z).sum())[None]
-
-
-def time_per_frame(fn, frames, repeats: int = 3, warmup: int = 2) -> dict[str, float]:
-    """Wall time of ``fn(frame)`` per frame (median over ``repeats`` passes), in milliseconds."""
-    frames = list(frames)
-    for f in frames[:warmup]:
-        fn(f)
-    runs = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for f in frames:
-            fn(f)
-        runs.append((time.perf_counter() - t) / max(1, len(frames)))
-    runs = np.asarray(runs) * 1000
-    return {"median_ms": float(np.median(runs)), "min_ms": float(runs.min()), "frames": len(frames)}

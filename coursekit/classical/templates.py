@@ -25,7 +25,6 @@ from .base import ReferenceClassifier
 from .frames import is_blank
 from .geometry import moments_angle
 from .segment import filled_contour, largest_contour, segment_part
-from .stages import Stages
 
 __all__ = ["TemplateClassifier", "silhouette_template"]
 
@@ -89,12 +88,10 @@ class TemplateClassifier(ReferenceClassifier):
     def _predict_one(self, frame, explain):
         self._require_fitted()
         k = len(self.class_names)
-        stages = Stages() if explain else None
+        stages = self._stages(frame, explain)
         t, seg = self._template(frame)
-        if explain:
-            stages.add("frame", frame)
-            if seg is not None:
-                stages.add("mask", seg.mask, f"Otsu t={seg.threshold:.0f}")
+        if explain and seg is not None:
+            stages.add("mask", seg.mask, f"Otsu t={seg.threshold:.0f}")
         if t is None:
             return self._uniform(stages, "blank frame or no part segmented: uniform probabilities, no decision")
         flips = [t, t[::-1], t[:, ::-1], t[::-1, ::-1]]
