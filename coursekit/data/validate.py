@@ -297,9 +297,9 @@ def decode(data: bytes) -> tuple[Image.Image, str]:
     return to_rgb(im), mode
 
 
-def _is_text(data: bytes) -> bool:
+def _is_text(data: bytes, n: int = 64) -> bool:
     try:
-        text = data[:64].decode("utf-8")
+        text = data[:n].decode("utf-8")
     except UnicodeDecodeError:
         return False
     return bool(text) and all(ch.isprintable() or ch in "\r\n\t" for ch in text)
@@ -328,12 +328,8 @@ def sniff(data: bytes) -> str:
         return "it is an HTML web page (the link saved the page, not the picture: open the image itself and save it)"
     if low.startswith((b"<?xml", b"<svg")):
         return "it is XML/SVG text, not a photo"
-    try:
-        text = head[:40].decode("utf-8")
-    except UnicodeDecodeError:
-        return "its content is not an image format PIL knows"
-    if text and all(ch.isprintable() or ch in "\r\n\t" for ch in text):
-        return f"it is a text file (starts with {text.strip()[:30]!r})"
+    if _is_text(head, 40):
+        return f"it is a text file (starts with {head[:40].decode('utf-8').strip()[:30]!r})"
     return "its content is not an image format PIL knows"
 
 
