@@ -22,7 +22,7 @@ from ..scenes.parts import build_part
 from ..scenes.render import paste, rasterize
 from .yolo import xyxy_to_yolo, yolo_to_xyxy
 from .inspection import (_SPLIT_DOMAIN, _SPLIT_OFFSET, INSPECTION_DOMAINS, INSPECTION_PARTS, INSPECTION_SPLITS,
-                         DatasetIntegrityError, _check_split, open_split, read_manifest, read_rgb, verify_manifest)
+                         DatasetIntegrityError, _check_split, open_split, read_rgb, split_filter, verify_manifest)
 
 __all__ = [
     "object_values",
@@ -176,10 +176,7 @@ def verify_detection_dataset(root: str | os.PathLike | None = None, splits=None)
     """Check the dataset's files (only ``splits``', if given) against ``manifest.json``; return it, or raise
     :class:`DatasetIntegrityError` naming the missing, changed and unlisted files and how to restore them."""
     root = detection_root(root)
-    keep = None if splits is None else {_check_split(s) for s in ([splits] if isinstance(splits, str) else splits)}
-    manifest = read_manifest(root)
-    fix = (f"Restore the folder from git (git checkout -- {root}) or regenerate it: "
-           f"python -m tools.build_detection_dataset {root} --seed {manifest.get('seed', 0)}")
+    keep, fix = split_filter(root, splits, "build_detection_dataset")
 
     def wanted(rel: str) -> bool:
         parts = rel.split("/")

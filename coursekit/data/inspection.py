@@ -248,11 +248,15 @@ def verify_inspection_dataset(root: str | os.PathLike, splits=None) -> dict:
     """Check the files under ``root`` (only ``splits``' images, if given) against ``manifest.json``; return it, or
     raise :class:`DatasetIntegrityError` naming the missing, changed and unlisted files."""
     root = Path(root)
-    keep = None if splits is None else {_check_split(s) for s in ([splits] if isinstance(splits, str) else splits)}
-    manifest = read_manifest(root)
-    fix = (f"Restore the folder from git (git checkout -- {root}) or regenerate it: "
-           f"python -m tools.build_inspection_dataset {root} --seed {manifest.get('seed', 0)}")
+    keep, fix = split_filter(root, splits, "build_inspection_dataset")
     return verify_manifest(root, fix, keep=lambda rel: keep is None or "/" not in rel or rel.split("/", 1)[0] in keep)
+
+
+def split_filter(root: Path, splits, tool: str) -> tuple[set | None, str]:
+    """The checked ``splits`` (``None``: all) and the restore hint of a shipped dataset built by ``tools/<tool>``."""
+    keep = None if splits is None else {_check_split(s) for s in ([splits] if isinstance(splits, str) else splits)}
+    return keep, (f"Restore the folder from git (git checkout -- {root}) or regenerate it: "
+                  f"python -m tools.{tool} {root} --seed {read_manifest(root).get('seed', 0)}")
 
 
 def verify_manifest(root: str | os.PathLike, fix: str = "", keep=None) -> dict:

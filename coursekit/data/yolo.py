@@ -566,7 +566,6 @@ def _check_split(cfg: Config, split: str, decode: bool, progress: bool
                                     f"{_rel(imgdir, root)}/{_rel(lf.with_suffix(''), ld)}.jpg/.png/...) — its "
                                     "boxes are never used: add the image, fix the name, or delete the file",
                                     None, split))
-    counts["boxes"] = int(counts["boxes"])
     cc = {n: int(class_counts[i]) for i, n in enumerate(names)}
     return records, problems, {**counts, "_classes": cc}
 
