@@ -17,9 +17,8 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image
 
-from .validate import (IMAGE_EXTENSIONS, SEVERITIES, Problem as _Problem, Report, ValidationError,
-                       check_image, is_image_name as _is_image_name, is_junk as _is_junk, rel as _rel, table,
-                       to_rgb)
+from .validate import (IMAGE_EXTENSIONS, SEVERITIES, Problem as _Problem, Report, check_image,
+                       is_image_name as _is_image_name, is_junk as _is_junk, rel as _rel, table, to_rgb)
 
 __all__ = ["STANDARD_SPLITS", "FLAT_SPLIT", "NEAR_DUPLICATE_DISTANCE", "PERCEPTUAL_HASH_BITS", "perceptual_hash",
            "hash_distance", "validate_image_folder"]
