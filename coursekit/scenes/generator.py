@@ -65,11 +65,6 @@ class Scene:
         return np.stack([o.box_xyxy for o in self.objects]) if self.objects else np.zeros((0, 4), np.float32)
 
     @property
-    def class_ids(self) -> np.ndarray:
-        """int64 (N,) class ids."""
-        return np.array([o.class_id for o in self.objects], dtype=np.int64)
-
-    @property
     def masks(self) -> np.ndarray:
         """bool (N, H, W) visible masks."""
         if not self.objects:
