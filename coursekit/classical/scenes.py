@@ -135,15 +135,13 @@ def render_parts(n: int, parts: str | Sequence[str] = "plate", *, size: int = 12
                  materials: Sequence[str] | None = None, progress: bool = True) -> PartScenes:
     """``n`` seeded images, one centred part each, class-balanced over ``parts`` (in a fixed order)."""
     parts = (parts,) if isinstance(parts, str) else tuple(parts)
-    gen = SceneGenerator(size, domain=domain, seed=seed, parts=parts, centred=True, object_size=object_size)
-    it = range(n)
-    if progress and n >= 200:
-        from tqdm.auto import tqdm
+    from tqdm.auto import tqdm
 
-        it = tqdm(it, desc=f"rendering {n} {gen.domain.name} images", unit="img", leave=False)
+    gen = SceneGenerator(size, domain=domain, seed=seed, parts=parts, centred=True, object_size=object_size)
     out = {k: [] for k in ("images", "labels", "angle", "center", "masks", "holes", "materials")}
     j = offset
-    for i in it:
+    for i in tqdm(range(n), desc=f"rendering {n} {gen.domain.name} images", unit="img", leave=False,
+                  disable=not (progress and n >= 200)):
         label = i % len(parts)
         while True:
             if materials is not None and _material_of(gen, j, parts[label]) not in materials:
