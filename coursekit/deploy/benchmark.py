@@ -105,12 +105,13 @@ def benchmark(run: Callable[[Any], Any], make_input: Callable[[int], np.ndarray]
     batches = sorted(set(int(b) for b in batches))
     prepare = getattr(run, "prepare", None) or (lambda x: x)
     sync = getattr(run, "sync", None) or (lambda: None)
-    cuda = str(device).startswith("cuda")
-    if cuda and measure_memory:
+    from tqdm.auto import tqdm
+
+    gpu_memory = measure_memory and str(device).startswith("cuda")
+    if gpu_memory:
         import torch
 
         torch.cuda.reset_peak_memory_stats()
-    from tqdm.auto import tqdm
 
     latency, raw = {}, {}
     bar = tqdm(total=len(batches) * (warmup + iters), desc=f"{name} [{backend} {precision}]", leave=False,
@@ -134,11 +135,7 @@ def benchmark(run: Callable[[Any], Any], make_input: Callable[[int], np.ndarray]
         raw[b] = times
     bar.close()
     peak_rss = peak_rss_mb() if measure_memory else None   # the process's peak so far, read after the runs
-    peak_gpu = None
-    if cuda and measure_memory:
-        import torch
-
-        peak_gpu = torch.cuda.max_memory_allocated() / 2**20
+    peak_gpu = torch.cuda.max_memory_allocated() / 2**20 if gpu_memory else None
     bt = max(batches)
     size = sum(Path(p).stat().st_size for p in size_paths) / 2**20 if size_paths else None
     return BenchmarkResult(name=name, backend=backend, precision=precision, device=str(device), timed=timed,
