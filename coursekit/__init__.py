@@ -49,7 +49,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "coursekit.data": ["load_cifar10", "cifar10_loaders", "make_standin_cifar10", "ArrayDataset", "TensorLoader", "Augment",
                        "channel_stats", "CIFAR10_MEAN", "CIFAR10_STD", "validate_image_folder",
-                       "load_image_folder", "Report", "ValidationError", "load_inspection",
+                       "Report", "ValidationError", "load_inspection",
                        "INSPECTION_CLASSES", "load_annotations", "agreement", "cohen_kappa",
                        "validate_yolo_dataset", "coco_to_yolo", "yolo_to_coco",
                        "box_stats", "plot_box_stats"],

@@ -5,7 +5,7 @@
 >>> PoseEstimator().predict(np.zeros((1, 64, 64, 3), np.uint8)).found.tolist()   # blank: "not found"
 [False]
 """
-from .base import ClassicalPipeline, time_per_frame
+from .base import ClassicalPipeline
 from .frames import FrameError, check_frame, check_frames, is_blank
 from .geometry import PoseEstimator, moments_angle
 from .holes import HoleCounter
@@ -15,7 +15,7 @@ from .scenes import FIXTURE, FIXTURE_MATERIALS, NUISANCES, PartScenes, nuisance_
 from .stages import Stages, show_stages
 from .templates import TemplateClassifier
 
-__all__ = ["ClassicalPipeline", "time_per_frame", "FrameError", "check_frame", "check_frames", "is_blank",
+__all__ = ["ClassicalPipeline", "FrameError", "check_frame", "check_frames", "is_blank",
            "PoseEstimator", "moments_angle", "HoleCounter", "KeypointClassifier", "TemplateClassifier",
            "Poses", "angle_error", "evaluate_poses", "Stages", "show_stages", "FIXTURE", "FIXTURE_MATERIALS",
            "NUISANCES", "PartScenes", "nuisance_domain", "render_parts", "CLASSICAL_SETTINGS", "classical_setting"]

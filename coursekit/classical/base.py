@@ -9,7 +9,6 @@ True
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -19,7 +18,7 @@ from ..types import Classifications
 from .frames import check_frame, check_frames
 from .stages import Stages
 
-__all__ = ["ClassicalPipeline", "ReferenceClassifier", "time_per_frame"]
+__all__ = ["ClassicalPipeline", "ReferenceClassifier"]
 
 
 @dataclass
@@ -35,7 +34,6 @@ class ClassicalPipeline:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}; got {getattr(self, name)!r}")
 
-    # --- "weights" --------------------------------------------------------------------------------------
     def params(self) -> dict[str, Any]:
         """The parameters that decide the output (public, non-callable attributes), sorted by name."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if not f.name.startswith("_")}
@@ -50,7 +48,6 @@ class ClassicalPipeline:
         """No learnt parameters (what ``model_card`` counts): an empty iterator."""
         return iter(())
 
-    # --- prediction ---------------------------------------------------------------------------------------
     @staticmethod
     def _stages(frame: np.ndarray, explain: bool) -> Stages | None:
         """A new :class:`Stages` holding the frame when explaining, else ``None``."""
@@ -87,8 +84,8 @@ class ClassicalPipeline:
 
 @dataclass
 class ReferenceClassifier(ClassicalPipeline):
-    """What the reference-image classifiers share (:class:`TemplateClassifier`, :class:`KeypointClassifier`):
-    checked ``fit`` inputs, a reference for every class."""
+    """What the reference-image classifiers (templates, keypoints) share: checked ``fit`` inputs, a reference per
+    class."""
 
     class_names: list = field(default_factory=list, kw_only=True)
     _refs: list = field(default_factory=list, repr=False, kw_only=True)
@@ -126,18 +123,3 @@ class ReferenceClassifier(ClassicalPipeline):
         s = np.array([np.mean(sorted(v, reverse=True)[: self.top_k]) if v else 0.0 for v in scores])
         z = (s - s.max()) / self.temperature
         return s, (np.exp(z) / np.exp(z).sum())[None]
-
-
-def time_per_frame(fn, frames, repeats: int = 3, warmup: int = 2) -> dict[str, float]:
-    """Wall time of ``fn(frame)`` per frame (median over ``repeats`` passes), in milliseconds."""
-    frames = list(frames)
-    for f in frames[:warmup]:
-        fn(f)
-    runs = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for f in frames:
-            fn(f)
-        runs.append((time.perf_counter() - t) / max(1, len(frames)))
-    runs = np.asarray(runs) * 1000
-    return {"median_ms": float(np.median(runs)), "min_ms": float(runs.min()), "frames": len(frames)}

@@ -17,8 +17,7 @@ import numpy as np
 __all__ = ["FrameError", "check_frame", "check_frames", "is_blank", "to_gray", "BLANK_STD"]
 
 BLANK_STD = 2.0
-"""A frame whose grey levels vary by less than this (standard deviation, 0-255) holds nothing to measure:
-an all-black, all-white or lens-cap frame. Pipelines return their documented "nothing found" for it."""
+"""Grey-level std (0-255) below which a frame holds nothing to measure (lens cap): pipelines say "not found"."""
 
 
 class FrameError(ValueError):

@@ -21,7 +21,7 @@ import numpy as np
 from .base import ClassicalPipeline
 from .frames import is_blank, to_gray
 from .poses import Poses
-from .segment import largest_contour, segment_part
+from .segment import filled_contour, largest_contour, segment_part
 
 __all__ = ["PoseEstimator", "moments_angle", "METHODS"]
 
@@ -29,8 +29,8 @@ METHODS = ("min_area_rect", "moments")
 
 
 def moments_angle(mask: np.ndarray) -> float:
-    """The principal-axis angle of a binary mask from its central second moments, counter-clockwise in
-    the image, in [0, 180) degrees: ``0.5 * atan2(2 mu11, mu20 - mu02)``, negated because image y points down.
+    """A binary mask's principal-axis angle, counter-clockwise in [0, 180) degrees: ``0.5 * atan2(2 mu11, mu20 -
+    mu02)`` of its central moments, negated because image y points down.
 
     >>> m = np.zeros((40, 40), np.uint8); m[18:22, 5:35] = 1
     >>> moments_angle(m)
@@ -80,8 +80,7 @@ class PoseEstimator(ClassicalPipeline):
             angle = math.degrees(math.atan2(-float(v[1]), float(v[0])))
             center = (cx + 0.5, cy + 0.5)
         else:
-            filled = np.zeros_like(seg.mask)
-            cv2.drawContours(filled, [contour], -1, 255, -1)
+            filled = filled_contour(seg.mask, contour)
             angle = moments_angle(filled > 0)
             m = cv2.moments(filled, binaryImage=True)
             center = (m["m10"] / m["m00"] + 0.5, m["m01"] / m["m00"] + 0.5)

@@ -16,7 +16,7 @@ import numpy as np
 from ..types import Detections
 from .base import ClassicalPipeline
 from .frames import is_blank, to_gray
-from .segment import largest_contour, segment_part
+from .segment import filled_contour, largest_contour, segment_part
 
 __all__ = ["HoleCounter", "HOLE_CLASSES", "hole_map"]
 
@@ -25,9 +25,7 @@ HOLE_CLASSES = ["hole"]
 
 def hole_map(mask: np.ndarray, contour) -> np.ndarray:
     """uint8 0/255: pixels inside ``contour``'s filled outline that are not part of ``mask``."""
-    filled = np.zeros_like(mask)
-    cv2.drawContours(filled, [contour], -1, 255, -1)
-    return cv2.bitwise_and(filled, cv2.bitwise_not(mask))
+    return cv2.bitwise_and(filled_contour(mask, contour), cv2.bitwise_not(mask))
 
 
 @dataclass

@@ -21,7 +21,6 @@ import numpy as np
 from ..types import Classifications
 from .base import ReferenceClassifier
 from .frames import is_blank, to_gray
-from .stages import Stages
 
 __all__ = ["KeypointClassifier"]
 
@@ -79,10 +78,9 @@ class KeypointClassifier(ReferenceClassifier):
     def _predict_one(self, frame, explain):
         self._require_fitted()
         k = len(self.class_names)
-        stages = Stages() if explain else None
+        stages = self._stages(frame, explain)
         kps, desc, gray = self._features(frame)
         if explain:
-            stages.add("frame", frame)
             stages.add("keypoints", cv2.drawKeypoints(cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB), kps, None, (255, 0, 0)),
                        f"{len(kps)} {self.detector.upper()} keypoints")
         if is_blank(frame) or desc is None or len(kps) < 3:

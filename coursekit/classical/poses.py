@@ -59,8 +59,7 @@ class Poses:
 
     @classmethod
     def from_vectors(cls, cos_sin, center_xy, period_deg: float = 360.0) -> "Poses":
-        """From a regressor's ``(cos k*angle, sin k*angle)`` outputs, with k = 360 / period (the usual
-        trick to regress an angle without the jump at the period)."""
+        """From a regressor's ``(cos k*angle, sin k*angle)`` outputs, k = 360 / period (no jump at the period)."""
         v = np.asarray(cos_sin, np.float64)
         k = 360.0 / period_deg
         angle = np.degrees(np.arctan2(v[:, 1], v[:, 0])) / k
@@ -84,13 +83,10 @@ def evaluate_poses(preds: Poses, true_angle_deg, true_center_xy, *, tolerance_de
     ok = ang <= tolerance_deg
     if tolerance_px is not None:
         ok &= px <= tolerance_px
-    return {
-        "n": int(len(preds)),
-        "found": float(f.mean()) if len(f) else 0.0,
-        "within_tol": float(ok.mean()) if len(ok) else 0.0,
-        "angle_mae_deg": float(ang[f].mean()) if f.any() else float("nan"),
-        "angle_median_deg": float(np.median(ang[f])) if f.any() else float("nan"),
-        "center_mae_px": float(px[f].mean()) if f.any() else float("nan"),
-        "tolerance_deg": float(tolerance_deg),
-        "per_image_angle_error": ang,
-    }
+    nan = float("nan")
+    return {"n": int(len(preds)), "found": float(f.mean()) if len(f) else 0.0,
+            "within_tol": float(ok.mean()) if len(ok) else 0.0,
+            "angle_mae_deg": float(ang[f].mean()) if f.any() else nan,
+            "angle_median_deg": float(np.median(ang[f])) if f.any() else nan,
+            "center_mae_px": float(px[f].mean()) if f.any() else nan,
+            "tolerance_deg": float(tolerance_deg), "per_image_angle_error": ang}

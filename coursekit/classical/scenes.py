@@ -16,8 +16,10 @@ import numpy as np
 
 from ..scenes import DOMAINS, Domain, SceneGenerator
 from ..types import Detections
+from .segment import filled_contour
 
-__all__ = ["FIXTURE", "FIXTURE_MATERIALS", "NUISANCES", "nuisance_domain", "PartScenes", "render_parts", "holes_of_mask"]
+__all__ = ["FIXTURE", "FIXTURE_MATERIALS", "NUISANCES", "nuisance_domain", "PartScenes", "render_parts",
+           "holes_of_mask"]
 
 FIXTURE = DOMAINS["source"].replace(
     name="fixture", light_intensity=(0.95, 1.05), light_azimuth_deg=(130.0, 140.0), light_elevation_deg=(80.0, 88.0),
@@ -29,8 +31,8 @@ FIXTURE = DOMAINS["source"].replace(
 """The controlled fixture: plain board, fixed overhead light, no clutter."""
 
 FIXTURE_MATERIALS: tuple[str, ...] = ("black_oxide", "cast_iron", "rubber", "copper")
-"""The controlled line makes dark parts (the board is white): a fixed material family is part of "controlled".
-Bright steel or aluminium on the white board is where the threshold fails (see notebook 06's failures)."""
+"""Dark parts on the white board: a fixed material family is part of "controlled" (bright steel is where the
+threshold fails, see notebook 06)."""
 
 NUISANCES: dict[str, tuple[str, ...]] = {
     "lighting": ("light_intensity", "light_azimuth_deg", "light_elevation_deg", "ambient", "gradient_strength",
@@ -74,8 +76,8 @@ def nuisance_domain(strength: float, kind: str = "all", start: Domain = FIXTURE,
 
 
 def holes_of_mask(mask: np.ndarray, min_area: int = 3) -> np.ndarray:
-    """Boxes (K, 4) xyxy of the through-holes of one part's visible mask: the background regions it
-    encloses (contour hierarchy: children of the outer outline), at least ``min_area`` pixels."""
+    """Boxes (K, 4) xyxy of the through-holes (enclosed background regions of at least ``min_area`` px) of one
+    part's visible mask."""
     m = np.ascontiguousarray(mask.astype(np.uint8))
     contours, hier = cv2.findContours(m, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     boxes = []
@@ -83,9 +85,7 @@ def holes_of_mask(mask: np.ndarray, min_area: int = 3) -> np.ndarray:
         for c, h in zip(contours, hier[0]):
             if h[3] >= 0:  # has a parent: a hole
                 x, y, w, hh = cv2.boundingRect(c)
-                filled = np.zeros_like(m)
-                cv2.drawContours(filled, [c], -1, 1, -1)
-                if int((filled & (1 - m)).sum()) >= min_area:
+                if int((filled_contour(m, c, 1) & (1 - m)).sum()) >= min_area:
                     boxes.append([x, y, x + w, y + hh])
     return np.asarray(boxes, np.float32).reshape(-1, 4)
 
@@ -121,9 +121,8 @@ class PartScenes:
 
 
 def _material_of(gen: SceneGenerator, index: int, part: str) -> str | None:
-    """The material scene ``index`` will give its (first, centred) part, without rendering it: the part's own
-    random stream draws its shape, then its material. A guess only: ``render_parts`` checks the rendered
-    scene's material anyway, so a generator that draws differently costs speed, never correctness."""
+    """The material scene ``index`` will give its part, without rendering it (a guess: ``render_parts`` checks the
+    rendered scene's anyway)."""
     from ..scenes import build_part, sample_material
 
     rng = np.random.default_rng([gen.seed, gen.domain.code, index, 1, 0])
@@ -136,15 +135,13 @@ def render_parts(n: int, parts: str | Sequence[str] = "plate", *, size: int = 12
                  materials: Sequence[str] | None = None, progress: bool = True) -> PartScenes:
     """``n`` seeded images, one centred part each, class-balanced over ``parts`` (in a fixed order)."""
     parts = (parts,) if isinstance(parts, str) else tuple(parts)
-    gen = SceneGenerator(size, domain=domain, seed=seed, parts=parts, centred=True, object_size=object_size)
-    it = range(n)
-    if progress and n >= 200:
-        from tqdm.auto import tqdm
+    from tqdm.auto import tqdm
 
-        it = tqdm(it, desc=f"rendering {n} {gen.domain.name} images", unit="img", leave=False)
+    gen = SceneGenerator(size, domain=domain, seed=seed, parts=parts, centred=True, object_size=object_size)
     out = {k: [] for k in ("images", "labels", "angle", "center", "masks", "holes", "materials")}
     j = offset
-    for i in it:
+    for i in tqdm(range(n), desc=f"rendering {n} {gen.domain.name} images", unit="img", leave=False,
+                  disable=not (progress and n >= 200)):
         label = i % len(parts)
         while True:
             if materials is not None and _material_of(gen, j, parts[label]) not in materials:

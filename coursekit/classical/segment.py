@@ -13,13 +13,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["Segmentation", "segment_part", "largest_contour"]
+__all__ = ["Segmentation", "segment_part", "largest_contour", "filled_contour"]
 
 
 @dataclass
 class Segmentation:
-    """What :func:`segment_part` made: the difference image, Otsu's threshold, the raw and cleaned masks
-    (uint8 0/255), and the board colour it assumed."""
+    """What :func:`segment_part` made: the difference image, Otsu's threshold, raw and cleaned uint8 0/255 masks,
+    the board colour it assumed."""
 
     difference: np.ndarray
     threshold: float
@@ -48,6 +48,11 @@ def segment_part(frame: np.ndarray, blur: int = 5, border: int = 4, close: int =
 def largest_contour(mask: np.ndarray):
     """The outer contour with the largest area (``None`` if the mask is empty)."""
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    if not contours:
-        return None
-    return max(contours, key=cv2.contourArea)
+    return max(contours, key=cv2.contourArea) if contours else None
+
+
+def filled_contour(like: np.ndarray, contour, value: int = 255) -> np.ndarray:
+    """An image like ``like`` (zeros) with ``contour``'s outline filled with ``value``."""
+    filled = np.zeros_like(like)
+    cv2.drawContours(filled, [contour], -1, value, -1)
+    return filled

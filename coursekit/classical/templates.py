@@ -24,16 +24,14 @@ from ..types import Classifications
 from .base import ReferenceClassifier
 from .frames import is_blank
 from .geometry import moments_angle
-from .segment import largest_contour, segment_part
-from .stages import Stages
+from .segment import filled_contour, largest_contour, segment_part
 
 __all__ = ["TemplateClassifier", "silhouette_template"]
 
 
 def silhouette_template(mask: np.ndarray, contour, size: int = 32) -> np.ndarray | None:
     """The part's mask (holes included) turned to its principal axis, cropped, resized to ``size``^2 float32."""
-    filled = np.zeros_like(mask)
-    cv2.drawContours(filled, [contour], -1, 255, -1)
+    filled = filled_contour(mask, contour)
     part = cv2.bitwise_and(mask, filled)
     angle = moments_angle(filled > 0)
     m = cv2.moments(filled, binaryImage=True)
@@ -90,12 +88,10 @@ class TemplateClassifier(ReferenceClassifier):
     def _predict_one(self, frame, explain):
         self._require_fitted()
         k = len(self.class_names)
-        stages = Stages() if explain else None
+        stages = self._stages(frame, explain)
         t, seg = self._template(frame)
-        if explain:
-            stages.add("frame", frame)
-            if seg is not None:
-                stages.add("mask", seg.mask, f"Otsu t={seg.threshold:.0f}")
+        if explain and seg is not None:
+            stages.add("mask", seg.mask, f"Otsu t={seg.threshold:.0f}")
         if t is None:
             return self._uniform(stages, "blank frame or no part segmented: uniform probabilities, no decision")
         flips = [t, t[::-1], t[:, ::-1], t[::-1, ::-1]]

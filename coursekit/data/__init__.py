@@ -13,15 +13,14 @@ from .detection import (DETECTION_CLASSES, DETECTION_SPLITS, detection_root, loa
 from .validate import PROBLEM_KINDS, Problem, Report, ValidationError
 from .yolo import YoloLabels, read_yolo_labels, validate_yolo_dataset, write_yolo_dataset, xyxy_to_yolo, yolo_to_xyxy
 from .yolo_convert import ConversionResult, box_stats, coco_to_yolo, plot_box_stats, yolo_to_coco
-from .imagefolder import list_image_folder, load_image_folder, validate_image_folder
+from .imagefolder import validate_image_folder
 from .loaders import CIFAR10_MEAN, CIFAR10_STD, Augment, TensorLoader, channel_stats
 from .standin import make_standin_cifar10
 
 __all__ = [
     "ArrayDataset", "load_cifar10", "cifar10_loaders", "CIFAR10_CLASSES", "SMOKE_SIZES", "make_standin_cifar10",
     "TensorLoader", "Augment", "channel_stats", "CIFAR10_MEAN", "CIFAR10_STD",
-    "Problem", "Report", "ValidationError", "PROBLEM_KINDS", "validate_image_folder", "load_image_folder",
-    "list_image_folder",
+    "Problem", "Report", "ValidationError", "PROBLEM_KINDS", "validate_image_folder",
     "INSPECTION_CLASSES", "INSPECTION_PARTS", "SEVERITY_THRESHOLD", "DatasetIntegrityError", "load_inspection",
     "verify_inspection_dataset", "render_inspection_sample",
     "load_annotations", "agreement", "cohen_kappa", "disagreement_table",

@@ -42,21 +42,18 @@ def annotations_root(root: str | os.PathLike | None = None) -> Path:
     """``root``, else the repository's ``datasets/annotations``, else ``$COURSEKIT_HOME/datasets/annotations``."""
     from .shipped import find_shipped_dataset
 
-    return find_shipped_dataset("annotations", root,
-                                rebuild="python -m tools.build_annotations")
+    return find_shipped_dataset("annotations", root, rebuild="python -m tools.build_annotations")
 
 
 def verify_annotations(root: str | os.PathLike | None = None) -> dict:
-    """Check the annotation files against their ``manifest.json`` (see
-    :func:`coursekit.data.inspection.verify_manifest`); return the manifest."""
+    """Check the annotation files against their ``manifest.json``; return the manifest."""
     root = annotations_root(root)
     return verify_manifest(root, "Restore the folder from git or regenerate it with "
                                  "python -m tools.build_annotations")
 
 
 def load_annotations(version: str = "v2", root: str | os.PathLike | None = None, verify: bool = True):
-    """The shipped labels of spec ``version`` (``"v1"`` or ``"v2"``): a DataFrame with columns
-    ``file, annotator_a, annotator_b, spec_version`` (checked against ``manifest.json`` first)."""
+    """The shipped labels of spec ``version`` (``"v1"`` or ``"v2"``), verified: a DataFrame of ``_COLUMNS``."""
     import pandas as pd
 
     if version not in SPEC_VERSIONS:
@@ -91,8 +88,7 @@ def agreement(a: Sequence, b: Sequence) -> float:
 
 
 def cohen_kappa(a: Sequence, b: Sequence) -> float:
-    """Cohen's kappa (``sklearn.metrics.cohen_kappa_score``): agreement corrected for chance,
-    ``(p_observed - p_chance) / (1 - p_chance)``; 1 = perfect, 0 = no better than chance."""
+    """Cohen's kappa (sklearn): ``(p_observed - p_chance) / (1 - p_chance)``; 1 = perfect, 0 = chance."""
     from sklearn.metrics import cohen_kappa_score
 
     a, b = _pair(a, b)
@@ -100,13 +96,11 @@ def cohen_kappa(a: Sequence, b: Sequence) -> float:
 
 
 def disagreement_table(df, a: str = "annotator_a", b: str = "annotator_b"):
-    """``pandas.crosstab`` of annotator ``a`` (rows) against ``b`` (columns), every class in order; the
-    off-diagonal cells are the disagreements."""
+    """``pandas.crosstab`` of annotator ``a`` (rows) against ``b`` (columns), every class in order."""
     import pandas as pd
 
     classes = list(INSPECTION_CLASSES)
     extra = sorted(set(df[a]).union(df[b]) - set(classes))
     order = classes + extra
-    table = pd.crosstab(pd.Categorical(df[a], categories=order), pd.Categorical(df[b], categories=order),
-                        rownames=[a], colnames=[b], dropna=False)
-    return table
+    return pd.crosstab(pd.Categorical(df[a], categories=order), pd.Categorical(df[b], categories=order),
+                       rownames=[a], colnames=[b], dropna=False)

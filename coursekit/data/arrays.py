@@ -18,15 +18,7 @@ __all__ = ["ArrayDataset"]
 
 @dataclass
 class ArrayDataset:
-    """N images with their class labels.
-
-    Attributes:
-        images: uint8 (N, H, W, 3) RGB.
-        labels: int64 (N,), each in ``[0, len(classes))``.
-        classes: the class names, in label order.
-        name: a short description, e.g. ``"CIFAR-10 train"``.
-        is_standin: True when the data is a generated stand-in, not the real dataset.
-    """
+    """N images, uint8 (N, H, W, 3) RGB, with int64 labels into ``classes``; ``is_standin``: generated data."""
 
     images: np.ndarray
     labels: np.ndarray

@@ -21,8 +21,8 @@ from ..scenes.generator import Scene, SceneGenerator
 from ..scenes.parts import build_part
 from ..scenes.render import paste, rasterize
 from .yolo import xyxy_to_yolo, yolo_to_xyxy
-from .inspection import (INSPECTION_DOMAINS, INSPECTION_PARTS, DatasetIntegrityError, open_split, read_manifest,
-                         verify_manifest)
+from .inspection import (_SPLIT_DOMAIN, _SPLIT_OFFSET, INSPECTION_DOMAINS, INSPECTION_PARTS, INSPECTION_SPLITS,
+                         DatasetIntegrityError, _check_split, open_split, read_rgb, split_filter, verify_manifest)
 
 __all__ = [
     "object_values",
@@ -34,7 +34,7 @@ __all__ = [
 
 DETECTION_CLASSES: tuple[str, ...] = INSPECTION_PARTS
 """The six part types of Module 2, in class-id order: washer, flange, plate, bracket, hinge, gear."""
-DETECTION_SPLITS: tuple[str, ...] = ("train", "val", "test", "test_shifted")
+DETECTION_SPLITS: tuple[str, ...] = INSPECTION_SPLITS
 DEFAULT_COUNTS: dict[str, int] = {"train": 240, "val": 60, "test": 60, "test_shifted": 60}
 """Images per split of the shipped dataset."""
 DEFAULT_SIZE = 320
@@ -42,8 +42,7 @@ DEFAULT_SIZE = 320
 GENERATOR_VERSION = "1"
 """Bump when a change to this module or the scene generator changes the images or labels."""
 MIN_VISIBLE = 0.4
-"""A part with less than this fraction of its in-frame area visible (hidden by other parts or by
-clutter lying on it) is not labelled."""
+"""A part with less than this fraction of its in-frame area visible (not hidden) is not labelled."""
 MIN_IN_FRAME = 0.5
 """A part with less than this fraction of its area inside the image is not labelled."""
 MIN_BOX_SIDE = 4
@@ -60,12 +59,6 @@ DETECTION_DOMAINS = {
     "shifted": INSPECTION_DOMAINS["shifted"].replace(
         name="detection-shifted", clutter=(2, 5), occlusion_prob=0.4, object_scale=(0.85, 1.1)),
 }
-_SPLIT_DOMAIN = {"train": "source", "val": "source", "test": "source", "test_shifted": "shifted"}
-_SPLIT_OFFSET = {"train": 0, "val": 1_000_000, "test": 2_000_000, "test_shifted": 3_000_000}
-def _check_split(split: str) -> str:
-    if split not in _SPLIT_DOMAIN:
-        raise ValueError(f"unknown split {split!r}; valid: {', '.join(DETECTION_SPLITS)}")
-    return split
 
 
 def _check_int(name: str, v, lo: int = 0) -> int:
@@ -88,12 +81,9 @@ def generator_for(split: str, seed: int = 0, size: int = DEFAULT_SIZE) -> SceneG
                           object_size=OBJECT_SIZE)
 
 
-# --- labels -------------------------------------------------------------------------------------------------
-
 def label_decision(box_xyxy, visible_px: float, in_frame_px: float, full_px: float) -> str | None:
-    """Why a part is left out of the labels: ``"border"`` (under :data:`MIN_IN_FRAME` in the image),
-    ``"occluded"`` (under :data:`MIN_VISIBLE` of its in-frame area visible), ``"small"`` (a side under
-    :data:`MIN_BOX_SIDE` px), or ``None`` to keep it.
+    """Why a part is left out of the labels (``"border"``, ``"occluded"``, ``"small"``: see :data:`MIN_IN_FRAME`,
+    :data:`MIN_VISIBLE`, :data:`MIN_BOX_SIDE`), or ``None`` to keep it.
 
     >>> label_decision((0, 0, 50, 50), 900, 1000, 1000), label_decision((0, 0, 50, 50), 300, 1000, 1000)
     (None, 'occluded')
@@ -111,8 +101,8 @@ def label_decision(box_xyxy, visible_px: float, in_frame_px: float, full_px: flo
 
 
 def _footprint(gen: SceneGenerator, scene: Scene, k: int) -> tuple[np.ndarray, int]:
-    """``(in-frame mask, whole area in px)`` of annotated part ``k`` as if nothing lay on it, re-rasterised from the
-    part's own random stream and reported pose, as the generator pastes it."""
+    """``(in-frame mask, whole area in px)`` of part ``k`` as if nothing lay on it, re-rasterised as the generator
+    pastes it."""
     obj = scene.objects[k]
     ss, h, w = gen.ss, gen.h, gen.w
     radius = obj.scale * min(h, w) * ss / 2
@@ -166,16 +156,14 @@ def _render(index: int, split: str, seed: int, size: int) -> tuple[Scene, list[d
 
 def render_detection_scene(index: int, split: str = "train", seed: int = 0,
                            size: int = DEFAULT_SIZE) -> tuple[Scene, list[dict]]:
-    """Render image ``index`` of ``split`` (deterministic): ``(scene, labels)``, one label dict per labelled part
-    (:func:`label_decision`) with ``object``, ``class_id``, ``class``, ``box_xyxy``, ``yolo``, ``area_px``,
-    ``occlusion``, ``in_frame``, ``angle_deg``, ``material``."""
+    """Render image ``index`` of ``split`` (deterministic): ``(scene, labels)``, a dict per labelled part
+    (:func:`label_decision`): object, class_id, class, box_xyxy, yolo, area_px, occlusion, in_frame, ..."""
     scene, parts = _render(index, _check_split(split), seed, size)
     return scene, [{k: v for k, v in p.items() if k != "drop"} for p in parts if p["drop"] is None]
 
 
 def detection_root(root: str | os.PathLike | None = None) -> Path:
-    """Where the dataset is: ``root``, else the repository's ``datasets/parts_detection`` (next to the
-    package), else ``$COURSEKIT_HOME/datasets/parts_detection`` (the course cache)."""
+    """``root``, else the repository's ``datasets/parts_detection``, else the cache's."""
     from ..config import writable_home
     from .shipped import find_shipped_dataset
 
@@ -185,17 +173,10 @@ def detection_root(root: str | os.PathLike | None = None) -> Path:
 
 
 def verify_detection_dataset(root: str | os.PathLike | None = None, splits=None) -> dict:
-    """Check every file of the dataset against its ``manifest.json``; return the manifest.
-
-    Raises :class:`DatasetIntegrityError` naming the files that are missing, changed (size or sha256)
-    or not in the manifest (hidden files and folders, e.g. ``.ipynb_checkpoints``, are ignored), and how
-    to restore them. ``splits``: check only these splits' images and labels (plus the top-level files).
-    """
+    """Check the dataset's files (only ``splits``', if given) against ``manifest.json``; return it, or raise
+    :class:`DatasetIntegrityError` naming the missing, changed and unlisted files and how to restore them."""
     root = detection_root(root)
-    keep = None if splits is None else {_check_split(s) for s in ([splits] if isinstance(splits, str) else splits)}
-    manifest = read_manifest(root)
-    fix = (f"Restore the folder from git (git checkout -- {root}) or regenerate it: "
-           f"python -m tools.build_detection_dataset {root} --seed {manifest.get('seed', 0)}")
+    keep, fix = split_filter(root, splits, "build_detection_dataset")
 
     def wanted(rel: str) -> bool:
         parts = rel.split("/")
@@ -208,9 +189,8 @@ def verify_detection_dataset(root: str | os.PathLike | None = None, splits=None)
 
 def load_detection_split(split: str, root: str | os.PathLike | None = None, verify: bool = True,
                          as_detections: bool = False):
-    """Read one split: ``(images uint8 (N, H, W, 3), targets, meta DataFrame of images.csv)``; each target is
-    ``{"boxes": float32 (k, 4) xyxy px, "classes": int64 (k,)}`` (or a ground-truth
-    :class:`~coursekit.types.Detections` with ``as_detections``). ``verify`` checks the files first.
+    """``(images uint8 (N, H, W, 3), targets, images.csv rows)``; a target is ``{"boxes": float32 xyxy px,
+    "classes": int64}`` (a ground-truth :class:`~coursekit.types.Detections` with ``as_detections``).
 
     >>> images, targets, meta = load_detection_split("val")   # doctest: +SKIP
     """
@@ -221,12 +201,8 @@ def load_detection_split(split: str, root: str | os.PathLike | None = None, veri
     images = np.empty((len(meta), size, size, 3), np.uint8)
     targets = []
     for i, (rel, lab) in enumerate(zip(meta["file"], meta["label_file"])):
-        bgr = cv2.imdecode(np.fromfile(str(root / rel), np.uint8), cv2.IMREAD_COLOR)
-        if bgr is None or bgr.shape != (size, size, 3):
-            raise DatasetIntegrityError(f"{root / rel} could not be decoded as a {size} x {size} image")
-        images[i] = bgr[..., ::-1]
-        text = (root / lab).read_text(encoding="ascii").split()
-        rows = np.array(text, np.float64).reshape(-1, 5)
+        images[i] = read_rgb(root / rel, size)
+        rows = _label_rows(root / lab)
         boxes = yolo_to_xyxy(rows[:, 1:], size, size).astype(np.float32)
         targets.append({"boxes": boxes, "classes": rows[:, 0].astype(np.int64)})
     if as_detections:
@@ -238,9 +214,13 @@ def load_detection_split(split: str, root: str | os.PathLike | None = None, veri
     return images, targets, meta
 
 
+def _label_rows(path: Path) -> np.ndarray:
+    return np.array(path.read_text(encoding="ascii").split(), np.float64).reshape(-1, 5)
+
+
 def object_values(split: str, column: str, root: str | os.PathLike | None = None) -> list[np.ndarray]:
-    """One ``objects.csv`` column per image of ``split``: one array per image, a value per labelled box in label
-    order (checked against the label files), for per-object slices (size, occlusion, material).
+    """An ``objects.csv`` column of ``split`` as one array per image, a value per box in label order (checked
+    against the label files), for per-object slices.
 
     >>> occlusion = object_values("test", "occlusion")           # doctest: +SKIP
     """
@@ -258,8 +238,7 @@ def object_values(split: str, column: str, root: str | os.PathLike | None = None
     out = []
     for rel, lab in zip(images["file"], images["label_file"]):
         rows = groups.get(rel, table.iloc[0:0])
-        text = (root / lab).read_text(encoding="ascii").split()
-        classes = np.array(text, np.float64).reshape(-1, 5)[:, 0].astype(np.int64)
+        classes = _label_rows(root / lab)[:, 0].astype(np.int64)
         if len(rows) != len(classes) or not np.array_equal(rows["class_id"].to_numpy(), classes):
             raise DatasetIntegrityError(f"{root / lab}: objects.csv lists {len(rows)} boxes ({rows['class_id'].tolist()}) "
                                         f"but the label file has {len(classes)} ({classes.tolist()}); rebuild the dataset")

@@ -1,9 +1,7 @@
-"""A learner's own image folder: check it file by file, then load one split as an :class:`ArrayDataset`.
-
-Layouts: ``root/<split>/<class>/<image>`` (splits train, val, test, ``test_<x>``) or flat ``root/<class>/<image>``.
+"""A learner's own image folder, checked file by file: ``root/<split>/<class>/<image>`` (splits train, val,
+test, ``test_<x>``) or flat ``root/<class>/<image>``.
 
 >>> report = validate_image_folder("photos")                     # doctest: +SKIP
->>> train = load_image_folder("photos", "train", image_size=(128, 128), report=report)  # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -17,15 +15,13 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
-from .arrays import ArrayDataset
-from .validate import (IMAGE_EXTENSIONS, SEVERITIES, Problem as _Problem, Report, ValidationError,
-                       check_image, decode, is_image_name as _is_image_name, is_junk as _is_junk, rel as _rel, table,
-                       to_rgb)
+from .validate import (IMAGE_EXTENSIONS, SEVERITIES, Problem as _Problem, Report, check_image,
+                       is_image_name as _is_image_name, is_junk as _is_junk, rel as _rel, table, to_rgb)
 
 __all__ = ["STANDARD_SPLITS", "FLAT_SPLIT", "NEAR_DUPLICATE_DISTANCE", "PERCEPTUAL_HASH_BITS", "perceptual_hash",
-           "hash_distance", "validate_image_folder", "list_image_folder", "load_image_folder"]
+           "hash_distance", "validate_image_folder"]
 
 
 def Problem(kind, severity, paths, message, split=None, class_name=None) -> _Problem:  # noqa: N802
@@ -46,7 +42,6 @@ _UNSUPPORTED_IMAGE_HINTS = {
 }
 _META_SUFFIXES = {".md", ".txt", ".csv", ".json", ".yaml", ".yml", ".rst", ""}  # README, LICENSE, labels, manifest
 _MAX_NAMES = 10  # file names spelled out in one message (the rest are in Problem.paths)
-MAX_LOAD_BYTES = 4 * 1024**3  # load_image_folder refuses to build larger arrays
 PERCEPTUAL_HASH_BITS = 512  # perceptual_hash: a 16x16 pHash (256 bits) then a 16x16 dHash (256 bits)
 #: Max Hamming distance of two images' perceptual hashes across splits that counts as a near-duplicate.
 #: Measured on the shipped inspection renders: re-encoded/resized copies stay within 38 bits, distinct
@@ -54,9 +49,6 @@ PERCEPTUAL_HASH_BITS = 512  # perceptual_hash: a 16x16 pHash (256 bits) then a 1
 NEAR_DUPLICATE_DISTANCE = 64
 _HASH_MIN_SIDE = 128  # larger images are first shrunk (Image.reduce) to at least this before hashing
 _HASH_SIDE = 64  # pHash with hash_size=16 reads a 64x64 grey image (imagehash's highfreq_factor=4)
-
-
-# ---- walking the folder (layout only, nothing opened)
 
 
 @dataclass
@@ -306,9 +298,6 @@ def _mode_note(mode: str) -> str:
     return _MODE_NOTES.get(mode, f"mode {mode}; converted to RGB")
 
 
-# ---- perceptual hashes (near-duplicates)
-
-
 def perceptual_hash(image: Image.Image) -> np.ndarray:
     """A 512-bit perceptual hash (imagehash pHash + dHash, ``hash_size=16``, of a 64x64 grey copy) as 8 ``uint64``.
 
@@ -375,8 +364,7 @@ def _close_pairs(a: np.ndarray, b: np.ndarray, max_distance: int,
 
 def _near_duplicates(good: list[tuple], hashes: np.ndarray, splits: Sequence[str], max_distance: int,
                      root: Path) -> list[Problem]:
-    """A ``near_duplicate_across_splits`` warning per close pair in two splits (exact duplicates excluded);
-    ``good[i]`` is ``(split, class, path, byte sha, pixel sha, size)``."""
+    """A warning per close pair in two splits; ``good[i]`` is ``(split, class, path, byte sha, pixel sha, size)``."""
     split_of = np.array([splits.index(rec[0]) for rec in good])
     members = [np.flatnonzero(split_of == k) for k in range(len(splits))]
     found = []
@@ -404,18 +392,11 @@ def _near_duplicates(good: list[tuple], hashes: np.ndarray, splits: Sequence[str
     return problems
 
 
-# ---- validation
-
-
 def validate_image_folder(root: str | os.PathLike, splits: Sequence[str] | None = None, min_per_class: int = 5,
                           check_duplicates: bool = True, progress: bool = True, *,
                           near_duplicate_distance: int | None = NEAR_DUPLICATE_DISTANCE) -> Report:
-    """Check an image folder file by file (every image fully decoded) and return a :class:`Report`; never raises
-    for data. Each :class:`Problem` names its files and the fix; every file is loadable or named in a problem.
-
-    ``splits``: the split folders to check (``None``: detect train, val, test, ``test_*``). ``check_duplicates``:
-    sha256 of bytes and pixels across all splits, and :func:`perceptual_hash` within ``near_duplicate_distance``
-    bits across splits (``None`` skips that). Fewer than ``min_per_class`` images is a ``tiny_class`` warning.
+    """Check every file (fully decoded; duplicates by sha256 and :func:`perceptual_hash`) and return a
+    :class:`Report` whose problems name each file and its fix; never raises for data.
 
     >>> report = validate_image_folder("photos")   # doctest: +SKIP
     >>> report.ok, report.counts["train"]          # doctest: +SKIP
@@ -582,116 +563,3 @@ def validate_image_folder(root: str | os.PathLike, splits: Sequence[str] | None 
                   classes=classes, layout=scan.layout, n_images=sum(sum(c.values()) for c in counts.values()),
                   n_files=len(set(scan.all_files)), not_loaded=sorted(not_loaded), tables=tables)
 
-
-# ---- listing and loading
-
-
-def _pick_split(scan: _Scan, split: str | None) -> str:
-    if scan.layout == "flat":
-        if split not in (None, FLAT_SPLIT):
-            raise ValueError(f"{scan.root} has no split folders (flat layout root/<class>/<image>), so there is no "
-                             f"split {split!r}; pass split=None to load all of it")
-        return FLAT_SPLIT
-    if split is None:
-        raise ValueError(f"{scan.root} has split folders ({', '.join(scan.splits)}); pass split=, "
-                         f"e.g. split={scan.splits[0]!r}")
-    if split not in scan.splits:
-        raise ValueError(f"split {split!r} not found in {scan.root}; it has {', '.join(scan.splits) or 'none'}")
-    return split
-
-
-def list_image_folder(root: str | os.PathLike, split: str | None = None,
-                      splits: Sequence[str] | None = None) -> list[tuple[Path, int]]:
-    """``[(path, label), ...]`` of one split in load order (``dataset[i]`` comes from ``files[i]``); opens nothing.
-
-    Classes are sorted over all splits (like torchvision), files by name within a class.
-    """
-    scan = _scan(Path(root), splits)
-    split = _pick_split(scan, split)
-    classes = scan.classes
-    return [(p, classes.index(c)) for c in sorted(scan.candidates[split]) for p in scan.candidates[split][c]]
-
-
-def _resize(im: Image.Image, size: tuple[int, int], resize: str) -> Image.Image:
-    h, w = size
-    if resize == "stretch":
-        return im.resize((w, h), Image.Resampling.BILINEAR)
-    return ImageOps.fit(im, (w, h), Image.Resampling.BILINEAR, centering=(0.5, 0.5))
-
-
-def load_image_folder(root: str | os.PathLike, split: str | None = None,
-                      image_size: int | tuple[int, int] | None = None, validate: bool = True, *,
-                      resize: str = "stretch", splits: Sequence[str] | None = None, min_per_class: int = 5,
-                      report: Report | None = None, progress: bool = True) -> ArrayDataset:
-    """Load one split as an :class:`ArrayDataset` (uint8 NHWC RGB, EXIF-rotated, int64 labels into ``classes``).
-
-    ``validate`` first runs :func:`validate_image_folder` (or reuses ``report``): errors raise a
-    :class:`ValidationError` listing them all, this split's warnings are printed. ``image_size`` (h, w) or
-    one int resizes (``resize="stretch"`` exactly, ``"crop"`` keeping the aspect and cutting the centre);
-    ``None`` keeps the size, which must then be the same for all images.
-
-    >>> train = load_image_folder("photos", "train", image_size=(128, 128))  # doctest: +SKIP
-    """
-    from tqdm.auto import tqdm
-
-    if resize not in ("stretch", "crop"):
-        raise ValueError(f"resize={resize!r}: use 'stretch' (exact size, aspect not kept) or 'crop' "
-                         "(keep aspect, cut the centre)")
-    if image_size is not None:
-        hw = (int(image_size), int(image_size)) if np.isscalar(image_size) else tuple(int(v) for v in image_size)
-        if len(hw) != 2 or min(hw) < 1:
-            raise ValueError(f"image_size must be (height, width) with both >= 1, or one int; got {image_size!r}")
-        image_size = hw
-    scan = _scan(Path(root), splits)
-    split = _pick_split(scan, split)
-    root = scan.root
-    if validate:
-        if report is None:
-            report = validate_image_folder(root, splits=splits, min_per_class=min_per_class, progress=progress)
-        elif Path(report.root).resolve() != root:
-            raise ValueError(f"report is for {report.root}, not {root}; validate this folder instead")
-        report.raise_if_errors()
-        mine = [p for p in report.warnings if p.split in (split, None)]
-        if mine:
-            print(f"{len(mine)} warning(s) for {root.name} {split} (loading anyway):\n"
-                  + "\n".join(f"  - {p.message}" for p in mine))
-    classes = scan.classes
-    files = [(p, classes.index(c)) for c in sorted(scan.candidates[split]) for p in scan.candidates[split][c]]
-    name = root.name if scan.layout == "flat" else f"{root.name} {split}"
-    if not files:
-        raise ValidationError(f"{name}: no images to load in {root if scan.layout == 'flat' else root / split} "
-                               "— add <class>/<image> files", report=report)
-    if not classes:  # pragma: no cover - files imply classes
-        raise ValidationError(f"{root}: no class folders", report=report)
-
-    images: np.ndarray | None = None
-    sizes: dict[tuple[int, int], list[Path]] = defaultdict(list)
-    for i, (path, _label) in enumerate(tqdm(files, desc=f"loading {name}", unit="img", disable=not progress)):
-        try:
-            rgb, _mode = decode(path.read_bytes())
-        except Exception as err:  # noqa: BLE001 - name the file whatever went wrong
-            raise ValidationError(f"{_rel(path, root)}: cannot be read or decoded ({type(err).__name__}: {err}) — "
-                                  "re-export it or delete it (validate_image_folder lists every such file)",
-                                  report=report) from err
-        if image_size is not None:
-            rgb = _resize(rgb, image_size, resize)
-        hw = (rgb.height, rgb.width)
-        sizes[hw].append(path)
-        if images is None:
-            nbytes = len(files) * hw[0] * hw[1] * 3
-            if nbytes > MAX_LOAD_BYTES:
-                raise ValidationError(f"{name}: {len(files)} images of {hw[0]}x{hw[1]} would take "
-                                       f"{nbytes / 1024**3:.1f} GiB of memory — pass a smaller image_size, e.g. "
-                                       "image_size=(224, 224)", report=report)
-            images = np.empty((len(files), *hw, 3), dtype=np.uint8)
-        if hw == images.shape[1:3]:
-            images[i] = np.asarray(rgb, dtype=np.uint8)
-    if len(sizes) > 1:
-        common = sorted(sizes.items(), key=lambda kv: -len(kv[1]))
-        lines = "\n".join(f"  - {len(ps)} image(s) of {h}x{w} (h x w), e.g. {_names(ps[:3], root)}"
-                          for (h, w), ps in common)
-        raise ValidationError(f"{name}: images have {len(sizes)} different sizes, so they cannot be stacked "
-                               f"into one array:\n{lines}\npass image_size=(h, w) to resize them "
-                               f"(e.g. image_size={common[0][0]})", report=report)
-    labels = np.array([label for _p, label in files], dtype=np.int64)
-    return ArrayDataset(images, labels, list(classes), name=name)

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..scenes.defects import Defect, defect_hook
 from ..scenes.domains import DOMAINS, Domain
+from ..files import sha256_file
 from ..scenes.generator import Scene, SceneGenerator
 from .arrays import ArrayDataset
 
@@ -68,8 +69,8 @@ class DatasetIntegrityError(ValueError):
 
 @dataclass(frozen=True)
 class SamplePlan:
-    """What sample ``index`` of a split shows, decided before rendering: ``label``, ``part``, ``defect`` (or None;
-    an ok part may carry an invisible hairline scratch), its ``severity`` and a cosmetic ``stain`` severity."""
+    """What sample ``index`` of a split shows, decided before rendering (an ok part may carry an invisible
+    hairline scratch; ``stain`` is cosmetic)."""
 
     index: int
     split: str
@@ -151,8 +152,7 @@ def plan_sample(index: int, split: str = "train", seed: int = 0,
 
 
 def lighting_label(exposure: float) -> str:
-    """``"dark"`` (< 0.7), ``"dim"`` (< 0.92), ``"normal"`` (< 1.15) or ``"bright"``: how well lit a flat
-    surface is (``Scene.conditions["exposure"]``; about 1 is the lab's nominal light).
+    """How well lit a flat surface is, from ``Scene.conditions["exposure"]`` (about 1: the lab's nominal light).
 
     >>> lighting_label(0.5), lighting_label(1.0), lighting_label(1.3)
     ('dark', 'normal', 'bright')
@@ -166,11 +166,8 @@ def lighting_label(exposure: float) -> str:
 
 def render_inspection_scene(index: int, split: str = "train", seed: int = 0, size: int = DEFAULT_SIZE,
                             clean: bool = False, parts: tuple[str, ...] = INSPECTION_PARTS) -> tuple[Scene, dict]:
-    """Render sample ``index`` of ``split`` as a full :class:`~coursekit.scenes.Scene` (image + part mask).
-
-    ``clean=True`` renders its defect-free twin: the same part, pose, light and noise without any defect
-    or stain (the meta still describes the planned sample).
-    """
+    """Sample ``index`` of ``split`` as a full :class:`~coursekit.scenes.Scene` and its meta; ``clean=True``: its
+    defect-free twin (same part, pose, light and noise)."""
     plan = plan_sample(index, split, seed, parts)
     domain = INSPECTION_DOMAINS[plan.domain]
     code = _split_code(split)
@@ -200,17 +197,14 @@ def render_inspection_scene(index: int, split: str = "train", seed: int = 0, siz
 def render_inspection_sample(index: int, split: str = "train", seed: int = 0,
                              size: int = DEFAULT_SIZE, parts: tuple[str, ...] = INSPECTION_PARTS
                              ) -> tuple[np.ndarray, dict]:
-    """``(image uint8 (size, size, 3) RGB, meta)`` of sample ``index`` of ``split``.
-
-    ``meta``: ``class``, ``part``, ``defect``, ``severity``, ``stain``, ``material``, ``lighting``
-    (dark/dim/normal/bright), ``exposure``, ``background``, ``blur_sigma``, ``domain``, ``split``,
-    ``index``, ``seed``. The same arguments always give the same pixels.
-    """
+    """``(image uint8 (size, size, 3) RGB, meta)`` of sample ``index`` of ``split`` (meta: class, part, defect,
+    severity, stain, material, lighting, exposure, background, blur_sigma, domain, ...); deterministic."""
     scene, meta = render_inspection_scene(index, split, seed, size, parts=parts)
     return scene.image, meta
 
 
 def _sha256(data: bytes) -> str:
+    """The sha256 of bytes in memory (tools/build_*_dataset.py write manifests with it)."""
     return hashlib.sha256(data).hexdigest()
 
 
@@ -230,6 +224,14 @@ def _list(names: list[str], limit: int = 8) -> str:
     return shown + (f" ... (+{len(names) - limit} more)" if len(names) > limit else "")
 
 
+def read_rgb(path: Path, size: int) -> np.ndarray:
+    """A shipped ``size`` x ``size`` image file as RGB uint8, or a :class:`DatasetIntegrityError`."""
+    bgr = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None or bgr.shape != (size, size, 3):
+        raise DatasetIntegrityError(f"{path} could not be decoded as a {size} x {size} image")
+    return bgr[..., ::-1]
+
+
 def open_split(root: Path, split: str, verify, counts_key: str, table: str):
     """``(manifest, rows of split in table, in index order)`` of a shipped dataset, ``verify(root, splits=split)``
     first unless it is None."""
@@ -243,27 +245,23 @@ def open_split(root: Path, split: str, verify, counts_key: str, table: str):
 
 
 def verify_inspection_dataset(root: str | os.PathLike, splits=None) -> dict:
-    """Check every file under ``root`` against its ``manifest.json``; return the manifest.
-
-    Raises :class:`DatasetIntegrityError` naming the files that are missing, changed (size or sha256)
-    or not in the manifest (hidden files and folders, e.g. ``.ipynb_checkpoints``, are ignored).
-    ``splits``: check only these splits' images (plus ``labels.csv`` and ``README.md``).
-    """
+    """Check the files under ``root`` (only ``splits``' images, if given) against ``manifest.json``; return it, or
+    raise :class:`DatasetIntegrityError` naming the missing, changed and unlisted files."""
     root = Path(root)
-    keep = None if splits is None else {_check_split(s) for s in ([splits] if isinstance(splits, str) else splits)}
-    manifest = read_manifest(root)
-    fix = (f"Restore the folder from git (git checkout -- {root}) or regenerate it: "
-           f"python -m tools.build_inspection_dataset {root} --seed {manifest.get('seed', 0)}")
+    keep, fix = split_filter(root, splits, "build_inspection_dataset")
     return verify_manifest(root, fix, keep=lambda rel: keep is None or "/" not in rel or rel.split("/", 1)[0] in keep)
 
 
-def verify_manifest(root: str | os.PathLike, fix: str = "", keep=None) -> dict:
-    """Check the files under ``root`` against the sha256s and sizes in its ``manifest.json``.
+def split_filter(root: Path, splits, tool: str) -> tuple[set | None, str]:
+    """The checked ``splits`` (``None``: all) and the restore hint of a shipped dataset built by ``tools/<tool>``."""
+    keep = None if splits is None else {_check_split(s) for s in ([splits] if isinstance(splits, str) else splits)}
+    return keep, (f"Restore the folder from git (git checkout -- {root}) or regenerate it: "
+                  f"python -m tools.{tool} {root} --seed {read_manifest(root).get('seed', 0)}")
 
-    The generic check behind :func:`verify_inspection_dataset` (any folder whose manifest has a
-    ``files: {relative path: {sha256, size}}`` map). ``fix`` ends the error message; ``keep(rel)``
-    selects which paths to check (default all). Returns the manifest.
-    """
+
+def verify_manifest(root: str | os.PathLike, fix: str = "", keep=None) -> dict:
+    """Check the files under ``root`` (those ``keep(rel)`` selects; hidden ones ignored) against the sha256s and
+    sizes in its ``manifest.json``; return the manifest. ``fix`` ends the error message."""
     root = Path(root)
     manifest = read_manifest(root)
     listed: dict = manifest.get("files", {})
@@ -277,8 +275,7 @@ def verify_manifest(root: str | os.PathLike, fix: str = "", keep=None) -> dict:
     for rel, info in listed.items():
         if not wanted(rel) or rel not in on_disk:
             continue
-        data = (root / rel).read_bytes()
-        if len(data) != info["size"] or _sha256(data) != info["sha256"]:
+        if (root / rel).stat().st_size != info["size"] or sha256_file(root / rel) != info["sha256"]:
             changed.append(rel)
     changed.sort()
     if missing or extra or changed:
@@ -290,8 +287,7 @@ def verify_manifest(root: str | os.PathLike, fix: str = "", keep=None) -> dict:
 
 
 def inspection_root(root: str | os.PathLike | None = None) -> Path:
-    """Where the dataset is: ``root``, else the repository's ``datasets/inspection`` (next to the package),
-    else ``$COURSEKIT_HOME/datasets/inspection`` (the course cache)."""
+    """``root``, else the repository's ``datasets/inspection``, else the cache's (:func:`find_shipped_dataset`)."""
     from ..config import writable_home
     from .shipped import find_shipped_dataset
 
@@ -311,9 +307,6 @@ def load_inspection(split: str, root: str | os.PathLike | None = None, verify: b
     classes = list(manifest["classes"])
     images = np.empty((len(meta), manifest["size"], manifest["size"], 3), np.uint8)
     for i, rel in enumerate(meta["file"]):
-        bgr = cv2.imdecode(np.fromfile(str(root / rel), np.uint8), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise DatasetIntegrityError(f"{root / rel} could not be decoded as an image")
-        images[i] = bgr[..., ::-1]
+        images[i] = read_rgb(root / rel, manifest["size"])
     y = meta["class"].map({c: k for k, c in enumerate(classes)}).to_numpy(np.int64)
     return ArrayDataset(images, y, classes, name=f"inspection {split}"), meta

@@ -18,16 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = [
-    "CIFAR10_MEAN",
-    "CIFAR10_STD",
-    "Augment",
-    "TensorLoader",
-    "channel_stats",
-    "batch_flip",
-    "batch_crop",
-    "batch_cutout",
-]
+__all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "Augment", "TensorLoader", "channel_stats", "batch_flip", "batch_crop",
+           "batch_cutout"]
 
 #: Per-channel (R, G, B) mean and standard deviation of the CIFAR-10 training images, in [0, 1] units.
 #: (The often-copied std ``(0.2023, 0.1994, 0.2010)`` is the mean of per-image stds, not the pixel std.)
@@ -37,17 +29,8 @@ CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
 @dataclass(frozen=True)
 class Augment:
-    """Which random augmentations :class:`TensorLoader` applies to training batches.
-
-    Attributes:
-        crop_pad: pad each side by this many pixels, then crop back to the original size at a random
-            position (a random translation of up to ``crop_pad`` pixels); 0 turns it off.
-        flip: mirror half of the images left-right.
-        cutout: set a random ``cutout x cutout`` square (inside the image) to 0, i.e. to the mean colour
-            once normalised; 0 turns it off.
-        pad_mode: how :func:`batch_crop` pads: ``"reflect"`` (mirror the border), ``"replicate"`` or
-            ``"constant"`` (zeros).
-    """
+    """:class:`TensorLoader`'s training augmentations: a random shift of up to ``crop_pad`` px (padded with
+    ``pad_mode``), a left-right ``flip`` of half the images, a ``cutout`` square set to 0 (the mean colour)."""
 
     crop_pad: int = 4
     flip: bool = True
@@ -61,11 +44,6 @@ class Augment:
             raise ValueError(f"pad_mode must be 'reflect', 'replicate' or 'constant'; got {self.pad_mode!r}")
 
 
-# --------------------------------------------------------------------------------------------------
-# Batched augmentations. Each takes its random parameters as tensors, so it is deterministic and easy
-# to test; TensorLoader draws those parameters.
-# --------------------------------------------------------------------------------------------------
-
 
 def batch_flip(x: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
     """Mirror left-right the images of ``x`` (N, C, H, W) where the bool mask ``flip`` (N,) is True."""
@@ -73,11 +51,8 @@ def batch_flip(x: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
 
 
 def batch_crop(x: torch.Tensor, pad: int, dy: torch.Tensor, dx: torch.Tensor, mode: str = "reflect") -> torch.Tensor:
-    """Pad ``x`` (N, C, H, W) by ``pad`` on each side and crop an H x W window from each image.
-
-    Image ``i``'s window starts at row ``dy[i]`` and column ``dx[i]`` of the padded image (both in
-    ``[0, 2 * pad]``; ``pad`` means no shift). All windows are gathered with one indexing operation.
-    """
+    """Pad ``x`` (N, C, H, W) by ``pad`` and gather each image's H x W window at ``(dy[i], dx[i])`` of the padded
+    image (in ``[0, 2 * pad]``; ``pad`` is no shift) with one indexing operation."""
     if pad == 0:
         return x
     n, c, h, w = x.shape
@@ -102,34 +77,26 @@ def batch_cutout(x: torch.Tensor, size: int, y0: torch.Tensor, x0: torch.Tensor)
     return x.masked_fill(square[:, None], 0)
 
 
-# --------------------------------------------------------------------------------------------------
-# Input checking and statistics
-# --------------------------------------------------------------------------------------------------
-
 
 def _as_nchw_float(images) -> torch.Tensor:
     """uint8 (N, H, W, C) -> float32 (N, C, H, W) in [0, 1]; float (N, C, H, W) is passed through."""
     x = torch.as_tensor(images)
     if x.dtype == torch.uint8:
         if x.ndim != 4 or x.shape[-1] not in (1, 3):
-            raise ValueError(
-                f"uint8 images must have shape (N, H, W, C) with C = 1 or 3 (as loaded from files); got {tuple(x.shape)}"
-            )
+            raise ValueError(f"uint8 images must have shape (N, H, W, C) with C = 1 or 3 (as loaded from files); "
+                             f"got {tuple(x.shape)}")
         return x.permute(0, 3, 1, 2).float().div(255)
     if x.is_floating_point():
         if x.ndim != 4 or x.shape[1] not in (1, 3):
             hint = " (this looks like (N, H, W, C): use images.permute(0, 3, 1, 2))" if x.ndim == 4 and x.shape[-1] in (1, 3) else ""
-            raise ValueError(
-                f"float images must have shape (N, C, H, W) with C = 1 or 3 and values in [0, 1]; got {tuple(x.shape)}{hint}"
-            )
+            raise ValueError(f"float images must have shape (N, C, H, W) with C = 1 or 3 and values in [0, 1]; "
+                             f"got {tuple(x.shape)}{hint}")
         return x.float()
     raise TypeError(f"images must be uint8 (N, H, W, C) or float (N, C, H, W); got dtype {x.dtype}")
 
 
 def channel_stats(images, chunk: int = 4096) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Per-channel mean and standard deviation of ``images``, in [0, 1] units (uint8 is divided by 255).
-
-    Compute these on the *training* set only and reuse them for the test set.
+    """Per-channel mean and std of ``images`` in [0, 1] units; compute them on the training set only.
 
     >>> import numpy as np
     >>> images = np.zeros((2, 4, 4, 3), dtype=np.uint8); images[1] = 255
@@ -150,38 +117,16 @@ def channel_stats(images, chunk: int = 4096) -> tuple[tuple[float, ...], tuple[f
     return tuple(mean.tolist()), tuple(std.tolist())
 
 
-# --------------------------------------------------------------------------------------------------
-# The loader
-# --------------------------------------------------------------------------------------------------
-
 
 class TensorLoader:
     """Batches (and augments) an in-memory image dataset on the device; a drop-in for ``DataLoader``.
+    ``rank``/``world_size`` shard each epoch like ``DistributedSampler``; each loop is the next epoch."""
 
-    ``images`` uint8 (N, H, W, C) or float (N, C, H, W) in [0, 1]; ``augment`` False, True (crop + flip) or an
-    :class:`Augment`; ``mean``/``std`` normalise in [0, 1] units. ``rank``/``world_size`` shard every epoch plan
-    like ``DistributedSampler``, so the shards' batch ``b`` together is batch ``b`` of one unsharded loader.
-    ``set_epoch`` sets the epoch of the next loop; each loop adds one.
-    """
-
-    def __init__(
-        self,
-        images,
-        labels,
-        batch_size: int = 512,
-        shuffle: bool = False,
-        augment: bool | Augment = False,
-        mean: Sequence[float] | None = None,
-        std: Sequence[float] | None = None,
-        device: str | torch.device = "cpu",
-        drop_last: bool = False,
-        seed: int = 0,
-        dtype: torch.dtype = torch.float32,
-        channels_last: bool = False,
-        num_classes: int | None = None,
-        rank: int = 0,
-        world_size: int = 1,
-    ):
+    def __init__(self, images, labels, batch_size: int = 512, shuffle: bool = False, augment: bool | Augment = False,
+                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
+                 device: str | torch.device = "cpu", drop_last: bool = False, seed: int = 0,
+                 dtype: torch.dtype = torch.float32, channels_last: bool = False, num_classes: int | None = None,
+                 rank: int = 0, world_size: int = 1):
         if not isinstance(world_size, int) or world_size < 1 or not isinstance(rank, int) or not 0 <= rank < world_size:
             raise ValueError(f"need 0 <= rank < world_size (integers); got rank={rank!r}, world_size={world_size!r}")
         self.rank, self.world_size = rank, world_size
@@ -233,8 +178,6 @@ class TensorLoader:
         self.images = x.to(dtype).contiguous()
         self.labels = y.to(device=self.device, dtype=torch.int64)
 
-    # ---- what DataLoader users expect -------------------------------------------------------------
-
     def __len__(self) -> int:
         """Number of batches per epoch (of this process's shard)."""
         n = self.shard_samples
@@ -261,13 +204,9 @@ class TensorLoader:
 
     def __repr__(self) -> str:
         n, c, h, w = self.images.shape
-        return (
-            f"TensorLoader({n} images {c}x{h}x{w}, batch_size={self.batch_size}, batches={len(self)}, "
-            f"shuffle={self.shuffle}, augment={self.augment}, device='{self.device}'"
-            + (f", rank={self.rank}, world_size={self.world_size})" if self.world_size > 1 else ")")
-        )
-
-    # ---- the work ---------------------------------------------------------------------------------
+        return (f"TensorLoader({n} images {c}x{h}x{w}, batch_size={self.batch_size}, batches={len(self)}, "
+                f"shuffle={self.shuffle}, augment={self.augment}, device='{self.device}'"
+                + (f", rank={self.rank}, world_size={self.world_size})" if self.world_size > 1 else ")"))
 
     def _generator(self, epoch: int) -> torch.Generator:
         """A CPU random generator seeded from (seed, epoch); same numbers on every machine and device."""
@@ -275,9 +214,8 @@ class TensorLoader:
         return torch.Generator().manual_seed(int(state))
 
     def epoch_plan(self, epoch: int) -> dict[str, torch.Tensor]:
-        """The random decisions for one epoch: the image order and, per position in that order, the
-        flip / crop offset / cutout corner. Drawn on the CPU (reproducible), then moved to the device.
-        With ``world_size > 1``: this process's shard of that plan (every ``world_size``-th position)."""
+        """One epoch's image order and, per position, flip / crop offset / cutout corner (drawn on the CPU,
+        reproducible); with ``world_size > 1`` this process's interleaved shard of it."""
         n, (h, w) = self.num_samples, self.images.shape[2:]
         g = self._generator(epoch)
         plan = {"order": torch.randperm(n, generator=g) if self.shuffle else torch.arange(n)}

@@ -16,12 +16,8 @@ __all__ = ["find_shipped_dataset", "swap_in_folder", "building_folder", "checked
 
 
 def find_shipped_dataset(name: str, root: str | os.PathLike | None = None, rebuild: str = "") -> Path:
-    """``root`` if given, else ``<repository>/datasets/<name>`` (next to the package), else
-    ``$COURSEKIT_HOME/datasets/<name>`` (or, with a read-only cache, the learner's own folder:
-    :func:`coursekit.config.course_path`): the first that holds a ``manifest.json``.
-
-    ``rebuild``: the command that regenerates the dataset, quoted in the error when it is nowhere.
-    """
+    """``root``, else the first of ``<repository>/datasets/<name>`` and :func:`coursekit.config.course_path`'s
+    folder that holds a ``manifest.json``; the error quotes ``rebuild``, the command that regenerates it."""
     if root is not None:
         return Path(root)
     here = Path(__file__).resolve().parents[2] / "datasets" / name
@@ -45,8 +41,7 @@ def swap_in_folder(new: str | os.PathLike, out: str | os.PathLike) -> Path:
 
 @contextmanager
 def building_folder(out: str | os.PathLike) -> Iterator[Path]:
-    """Build a folder in a temporary sibling of ``out``, swapped in at ``out`` when the block ends (deleted if
-    it raises): never a half-written folder at ``out``.
+    """Build a folder in a temporary sibling of ``out``, swapped in when the block ends (deleted if it raises).
 
     >>> import tempfile
     >>> out = Path(tempfile.mkdtemp()) / "data"
@@ -62,11 +57,8 @@ def building_folder(out: str | os.PathLike) -> Iterator[Path]:
 
 
 def checked_weights(folder: str | os.PathLike, name: str, rebuild: str) -> tuple[dict, Path]:
-    """A shipped stand-in's ``(manifest, weights path)``, the weights' sha256 checked against the manifest.
-
-    ``name``: the folder's name under ``datasets/`` (for the restore hint); ``rebuild``: the command that
-    rebuilds it. A missing or changed file is refused with both ways to fix it.
-    """
+    """A shipped stand-in's ``(manifest, weights path)``, its sha256 checked; a missing or changed file is refused
+    with both fixes (restore ``datasets/<name>`` from git, or run ``rebuild``)."""
     import json
 
     from ..assets import sha256_of

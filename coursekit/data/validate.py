@@ -66,7 +66,7 @@ PROBLEM_KINDS = {
     "crowd_region": "a COCO crowd region (iscrowd=1), left out: YOLO has no 'ignore' regions",
 }
 
-_MAX_SHOWN = 100  # raise_if_errors spells out at most this many errors (all are in the report)
+MAX_SHOWN = 100  # raise_if_errors spells out at most this many errors (all are in the report)
 _JUNK_NAMES = {"thumbs.db", "desktop.ini", "__macosx", ".ds_store", ".ipynb_checkpoints"}
 
 
@@ -186,8 +186,8 @@ class Report:
         errors = self.errors
         if not errors:
             return
-        shown = "\n".join(f"  - {p.message}" for p in errors[:_MAX_SHOWN])
-        more = f"\n  ... and {len(errors) - _MAX_SHOWN} more (report.to_frame())" if len(errors) > _MAX_SHOWN else ""
+        shown = "\n".join(f"  - {p.message}" for p in errors[:MAX_SHOWN])
+        more = f"\n  ... and {len(errors) - MAX_SHOWN} more (report.to_frame())" if len(errors) > MAX_SHOWN else ""
         checker = "validate_image_folder" if self.source == "image folder" else "validate_yolo_dataset"
         msg = (f"{len(errors)} error(s) in {self.source} {self.root}; fix them and run the check again "
                f"(coursekit.data.{checker}):\n{shown}{more}")
@@ -297,9 +297,9 @@ def decode(data: bytes) -> tuple[Image.Image, str]:
     return to_rgb(im), mode
 
 
-def _is_text(data: bytes) -> bool:
+def _is_text(data: bytes, n: int = 64) -> bool:
     try:
-        text = data[:64].decode("utf-8")
+        text = data[:n].decode("utf-8")
     except UnicodeDecodeError:
         return False
     return bool(text) and all(ch.isprintable() or ch in "\r\n\t" for ch in text)
@@ -328,12 +328,8 @@ def sniff(data: bytes) -> str:
         return "it is an HTML web page (the link saved the page, not the picture: open the image itself and save it)"
     if low.startswith((b"<?xml", b"<svg")):
         return "it is XML/SVG text, not a photo"
-    try:
-        text = head[:40].decode("utf-8")
-    except UnicodeDecodeError:
-        return "its content is not an image format PIL knows"
-    if text and all(ch.isprintable() or ch in "\r\n\t" for ch in text):
-        return f"it is a text file (starts with {text.strip()[:30]!r})"
+    if _is_text(head, 40):
+        return f"it is a text file (starts with {head[:40].decode('utf-8').strip()[:30]!r})"
     return "its content is not an image format PIL knows"
 
 

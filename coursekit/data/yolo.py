@@ -34,14 +34,13 @@ EDGE_TOLERANCE = 1e-3
 DECIMALS = 6
 
 _COLUMNS = ("x_center", "y_center", "width", "height")
-MAX_SHOWN = 100  # an error message spells out at most this many problems (all are in the report)
 _LINE_SPLIT = re.compile(r"\r\n|\n|\r")
 
 
 @dataclass
 class YoloLabels:
-    """One label file: int64 ``classes``, float64 ``boxes`` (cx, cy, w, h fractions) and 1-based ``lines`` of the
-    boxes kept (lines without an error, as ultralytics keeps them), a :class:`Problem` per bad line, ``n_lines``."""
+    """One label file: ``classes``, ``boxes`` (cx, cy, w, h fractions) and 1-based ``lines`` of the error-free
+    lines (as ultralytics keeps them), and a :class:`Problem` per bad line."""
 
     path: Path
     classes: np.ndarray
@@ -56,11 +55,6 @@ class YoloLabels:
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "error"]
-
-
-
-
-# ---- small helpers
 
 
 def _label_path(image: Path) -> Path | None:
@@ -84,12 +78,8 @@ def _valid_ids(names: Sequence[str]) -> str:
     return f"valid ids are 0..{len(names) - 1} ({_names_text(names)})"
 
 
-def _fmt(v: float) -> str:
-    return f"{v:.{DECIMALS}f}"
-
-
 def yolo_line(cls: int, box: Sequence[float]) -> str:
-    return f"{int(cls)} " + " ".join(_fmt(float(v)) for v in box)
+    return f"{int(cls)} " + " ".join(f"{float(v):.{DECIMALS}f}" for v in box)
 
 
 def _exif_swaps(im: Image.Image) -> bool:
@@ -134,8 +124,7 @@ def _convert(boxes, w, h, fmt_in: str, fmt_out: str, scale_in: bool) -> np.ndarr
 
 
 def xyxy_to_yolo(boxes, w, h) -> np.ndarray:
-    """Pixel corners ``x1, y1, x2, y2`` (continuous: the image spans 0..w) -> YOLO ``cx, cy, w, h`` fractions;
-    ``w``, ``h`` the image size in pixels, one number or one per box.
+    """Pixel corners ``x1, y1, x2, y2`` -> YOLO ``cx, cy, w, h`` fractions of the image size ``w``, ``h``.
 
     >>> xyxy_to_yolo([[10, 20, 50, 60]], w=100, h=200).tolist()
     [[0.3, 0.2, 0.4, 0.2]]
@@ -154,8 +143,8 @@ def yolo_to_xyxy(boxes, w, h) -> np.ndarray:
 
 def write_yolo_dataset(out_dir: str | os.PathLike, splits: Mapping[str, tuple], names: Sequence[str],
                        overwrite: bool = False) -> Path:
-    """Write ``{"train": (images RGB uint8 (N, H, W, 3), one Detections per image), ...}`` as a YOLO dataset (PNG
-    images, label files, ``data.yaml``), built aside and swapped in whole; returns the ``data.yaml`` path.
+    """Write ``{"train": (RGB uint8 images (N, H, W, 3), one Detections each), ...}`` as a YOLO dataset (PNGs,
+    labels, data.yaml), built aside and swapped in whole; returns the data.yaml path.
 
     >>> import numpy as np, tempfile
     >>> from coursekit.types import Detections
@@ -212,9 +201,6 @@ def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return box_iou(a, b).numpy()
 
 
-# ---- one label file
-
-
 def _parse_class(text: str, names: Sequence[str] | None, add) -> int | None:
     """The class id of one line, or None after reporting why not."""
     n = len(names) if names is not None else None
@@ -250,8 +236,8 @@ def _parse_class(text: str, names: Sequence[str] | None, add) -> int | None:
 
 def read_yolo_labels(path: str | os.PathLike, names: Sequence[str] | int | None = None, *,
                      root: str | os.PathLike | None = None, split: str | None = None) -> YoloLabels:
-    """Read one YOLO label file: the boxes of its good lines, and a :class:`Problem` per bad line (``names``, or
-    their number, checks class ids; ``root`` shortens file names in messages). CRLF, a BOM and tabs are fine.
+    """One label file's good boxes and a :class:`Problem` per bad line (``names``, or their number, checks class
+    ids; ``root`` shortens names in messages).
 
     >>> import tempfile, pathlib
     >>> f = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
@@ -388,9 +374,6 @@ def _duplicates(path: Path, rel: str, classes: np.ndarray, boxes: np.ndarray, li
                     "object labelled twice? delete one line (in val/test a duplicate is an object no model can "
                     "find twice)", int(lines[idx[j]]), split))
     return out
-
-
-# ---- a split
 
 
 @dataclass
@@ -583,7 +566,6 @@ def _check_split(cfg: Config, split: str, decode: bool, progress: bool
                                     f"{_rel(imgdir, root)}/{_rel(lf.with_suffix(''), ld)}.jpg/.png/...) — its "
                                     "boxes are never used: add the image, fix the name, or delete the file",
                                     None, split))
-    counts["boxes"] = int(counts["boxes"])
     cc = {n: int(class_counts[i]) for i, n in enumerate(names)}
     return records, problems, {**counts, "_classes": cc}
 
@@ -608,9 +590,6 @@ def _classes_txt(path: Path, names: list[str], root: Path, split: str) -> Proble
     return Problem("stray_file", "info", path,
                    f"{_rel(path, root)}: labelImg's class list, not a label file (YOLO reads the names from "
                    "data.yaml) — fine; move it out to silence this", None, split)
-
-
-# ---- the validator
 
 
 def check_dataset(root_or_data_yaml, splits, decode: bool, progress: bool) -> tuple[Report, list[_Record], Config]:
@@ -653,9 +632,8 @@ def check_dataset(root_or_data_yaml, splits, decode: bool, progress: bool) -> tu
 
 def validate_yolo_dataset(root_or_data_yaml: str | os.PathLike, splits: str | Sequence[str] | None = None, *,
                           progress: bool = True) -> Report:
-    """Check a YOLO dataset (its folder or data.yaml) file by file and line by line: a :class:`Report` whose
-    every :class:`Problem` names the file, line and fix; never raises for data. ``splits``: keys of data.yaml
-    (``None``: train, val, test, ``test_*``, ``val_*``).
+    """Check a YOLO dataset (folder or data.yaml) file by file, line by line: a :class:`Report` whose problems
+    name file, line and fix; never raises for data.
 
     >>> report = validate_yolo_dataset("parts")            # doctest: +SKIP
     >>> report.by_kind("bad_class")[0].message             # doctest: +SKIP

@@ -1,8 +1,5 @@
-"""Convert COCO json to and from YOLO labels, and look at the boxes (:func:`box_stats`).
-
-Input that cannot be converted is refused before anything is written (a :class:`ValidationError` lists all of
-it); what the field's tools skip (crowd regions, degenerate boxes) is skipped with a warning and counted.
-"""
+"""Convert COCO json to and from YOLO labels (bad input refused before anything is written; what the field's
+tools skip is skipped with a warning), and look at the boxes (:func:`box_stats`)."""
 from __future__ import annotations
 
 import json
@@ -18,8 +15,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..files import atomic_copy, atomic_write_text
-from .validate import Problem, ValidationError, rel as _rel
-from .yolo import MAX_SHOWN as _MAX_SHOWN, check_dataset, header_size, xyxy_to_yolo, yolo_line, yolo_to_xyxy
+from .validate import MAX_SHOWN, Problem, ValidationError, rel as _rel
+from .yolo import check_dataset, header_size, xyxy_to_yolo, yolo_line, yolo_to_xyxy
 from .yolo_yaml import yaml_module
 
 __all__ = ["ConversionResult", "coco_to_yolo", "yolo_to_coco", "box_stats", "plot_box_stats"]
@@ -27,9 +24,8 @@ __all__ = ["ConversionResult", "coco_to_yolo", "yolo_to_coco", "box_stats", "plo
 
 @dataclass
 class ConversionResult:
-    """What a converter wrote: ``files``, ``n_images`` label files, ``n_boxes``, ``names`` (index = YOLO id),
-    ``category_ids`` (YOLO id -> COCO id, :func:`coco_to_yolo`), warning/info ``problems`` and ``skipped``
-    annotations by reason (each also in ``problems``)."""
+    """What a converter wrote: ``files``, counts, ``names`` (index = YOLO id), ``category_ids`` (YOLO -> COCO id),
+    warning/info ``problems`` and ``skipped`` annotations by reason."""
 
     out_dir: Path
     data_yaml: Path | None
@@ -53,10 +49,6 @@ class ConversionResult:
     def __repr__(self) -> str:
         return (f"ConversionResult({str(self.out_dir)!r}: {self.n_images} label files, {self.n_boxes} boxes, "
                 f"{len(self.names)} classes, {len(self.problems)} problems)")
-
-
-
-# ---- COCO
 
 
 _COCO_KEYS = ("images", "annotations", "categories")
@@ -133,15 +125,8 @@ def _skip_warning(src_name: str, skipped: list[tuple[str, object, str, str]]) ->
 
 def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.PathLike, out_dir: str | os.PathLike,
                  split: str = "train", class_names: Sequence[str] | None = None) -> ConversionResult:
-    """Convert a COCO detection json (or dict) into a YOLO dataset: ``out_dir/images/<split>`` (copied from
-    ``images_dir``), ``labels/<split>``, data.yaml (an existing one gets ``split`` added; its names must match).
-
-    YOLO class ``i`` is the ``i``-th category as listed in the json (or the one named ``class_names[i]``);
-    data.yaml's ``coco_category_ids: {yolo_id: coco_id}`` records the map so :func:`yolo_to_coco` maps back.
-    Crowd regions, non-finite, empty and outside boxes are skipped with a ``UserWarning`` naming each
-    annotation and image (``result.skipped`` counts them by reason); boxes partly outside are clipped.
-    Anything else that cannot be converted raises one :class:`ValidationError` listing all of it (file and
-    field), before anything is written.
+    """COCO detection json (or dict) -> ``out_dir/images|labels/<split>`` + data.yaml (class ``i``: the ``i``-th
+    category, or ``class_names[i]``; ``coco_category_ids`` in data.yaml maps back).
 
     >>> result = coco_to_yolo("annotations/instances_train.json", "photos", "parts", split="train")  # doctest: +SKIP
     >>> result.category_ids                                                                           # doctest: +SKIP
@@ -328,10 +313,8 @@ def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.Pa
 
 def yolo_to_coco(root_or_yaml: str | os.PathLike, split: str = "val",
                  category_ids: Mapping[int, int] | None = None, *, progress: bool = False) -> dict:
-    """One split of a YOLO dataset as a COCO detection dict (images as shown, bbox ``[x, y, w, h]`` pixels,
-    categories in YOLO class order with ids from ``category_ids``, else data.yaml's ``coco_category_ids``, else
-    ``i + 1``). The split is validated first: degenerate boxes (``bad_size``, ``not_a_number``) are skipped with
-    a ``UserWarning`` naming file and line; any other error raises a :class:`ValidationError` listing them all.
+    """One validated split as a COCO detection dict (bbox ``[x, y, w, h]`` px; ids from ``category_ids``, else
+    data.yaml's ``coco_category_ids``, else ``i + 1``); degenerate boxes are skipped with a warning.
 
     >>> coco = yolo_to_coco("parts", "val")                                   # doctest: +SKIP
     """
@@ -344,7 +327,7 @@ def yolo_to_coco(root_or_yaml: str | os.PathLike, split: str = "val",
     skipped_ids = {id(p) for p in skipped}
     errors = [p for p in errors if id(p) not in skipped_ids]
     if errors:
-        shown = "\n".join(f"  - {p.message}" for p in errors[:_MAX_SHOWN])
+        shown = "\n".join(f"  - {p.message}" for p in errors[:MAX_SHOWN])
         raise ValidationError(f"{len(errors)} error(s) in split {split!r} of {report.root}; fix them first "
                               f"(validate_yolo_dataset lists them all):\n{shown}", errors, report)
     if category_ids is None:
@@ -365,7 +348,7 @@ def yolo_to_coco(root_or_yaml: str | os.PathLike, split: str = "val",
     images, annotations = [], []
     ann_id = 0
     for img_id, rec in enumerate(sorted(records, key=lambda r: str(r.image)), 1):
-        base = next((d for d in image_root.values() if _is_under(rec.image, d)), rec.image.parent)
+        base = next((d for d in image_root.values() if rec.image.is_relative_to(d)), rec.image.parent)
         W, H = rec.size
         images.append({"id": img_id, "file_name": _rel(rec.image, base), "width": int(W), "height": int(H)})
         if rec.labels is None or not len(rec.labels):
@@ -381,25 +364,13 @@ def yolo_to_coco(root_or_yaml: str | os.PathLike, split: str = "val",
     return {"info": info, "licenses": [], "images": images, "annotations": annotations, "categories": categories}
 
 
-def _is_under(path: Path, folder: Path) -> bool:
-    try:
-        path.relative_to(folder)
-        return True
-    except ValueError:
-        return False
-
-
-# ---- box statistics
-
-
 _STAT_COLUMNS = ["split", "file", "label", "line", "class", "class_name", "image_width", "image_height", "x_center",
                  "y_center", "width", "height", "width_px", "height_px", "area", "area_px", "aspect_ratio"]
 
 
 def box_stats(root_or_yaml: str | os.PathLike, split: str | Sequence[str] | None = None):
-    """One row per good box of ``split`` (``None``: every split) as a pandas DataFrame: split, file, label, line,
-    class, class_name, image size, x_center/y_center/width/height (fractions), width_px/height_px, area, area_px,
-    aspect_ratio. Sizes come from image headers; boxes left out by errors are counted in a warning.
+    """A pandas DataFrame, one row per good box of ``split`` (``None``: all), with the columns ``_STAT_COLUMNS``
+    (sizes from image headers); boxes left out by errors are counted in a warning.
 
     >>> df = box_stats("parts", "train")                          # doctest: +SKIP
     """
@@ -435,8 +406,7 @@ def box_stats(root_or_yaml: str | os.PathLike, split: str | Sequence[str] | None
 
 
 def plot_box_stats(df, max_points: int = 5000):
-    """A matplotlib Figure of three panels from :func:`box_stats`: boxes per class and split, width vs height
-    (px), aspect ratios.
+    """A Figure from :func:`box_stats`: boxes per class and split, width vs height (px), aspect ratios.
 
     >>> fig = plot_box_stats(box_stats("parts"))                  # doctest: +SKIP
     """

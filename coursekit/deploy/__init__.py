@@ -7,7 +7,6 @@
 from .benchmark import (BenchmarkResult, LatencyStats, benchmark, benchmark_table, cpu_info, latency_stats, onnx_runner,
                         torch_runner)
 from .export import ExportResult, ParityReport, export_onnx, onnx_opset, parity
-from ..files import atomic_write_bytes, atomic_write_text, sha256_file
 from .quantize import (CalibrationError, CalibrationReader, GateFailed, GateResult, accuracy_gate, calibration_set,
                        convert_fp16, qdq_zero_points, quantize_int8, tensorrt_qdq_problems)
 from .tensorrt import (EngineMismatch, TegraSample, TrtexecSummary, build_engine, check_engine_compatible,
@@ -17,7 +16,7 @@ from .package import PackageError, PreprocessSpec, verify_package, write_package
 
 __all__ = ["BenchmarkResult", "LatencyStats", "benchmark", "benchmark_table", "cpu_info", "latency_stats", "onnx_runner",
            "torch_runner", "ExportResult", "ParityReport", "export_onnx", "onnx_opset", "parity",
-           "atomic_write_bytes", "atomic_write_text", "sha256_file", "CalibrationError", "CalibrationReader",
+           "CalibrationError", "CalibrationReader",
            "GateFailed", "GateResult", "accuracy_gate", "calibration_set", "convert_fp16", "quantize_int8",
            "qdq_zero_points", "tensorrt_qdq_problems",
            "EngineMismatch", "TegraSample", "TrtexecSummary", "build_engine", "check_engine_compatible",

@@ -24,8 +24,7 @@ __all__ = ["LatencyStats", "BenchmarkResult", "latency_stats", "benchmark", "ben
 
 @dataclass(frozen=True)
 class LatencyStats:
-    """Latency of one batch size in milliseconds per call (not per image): percentiles by NumPy's default
-    (linear interpolation between the two nearest ranks)."""
+    """Latency of one batch size in ms per call (not per image); NumPy's (linearly interpolated) percentiles."""
 
     batch: int
     n: int
@@ -85,9 +84,8 @@ class BenchmarkResult:
 
 
 def peak_rss_mb() -> float | None:
-    """The process's peak resident memory so far, in MiB (``getrusage``'s ``ru_maxrss``: KiB on Linux, bytes on
-    macOS); ``None`` where ``resource`` does not exist (Windows). It never goes down: it includes everything the
-    process loaded or allocated before, not only the benchmark."""
+    """The process's peak resident memory so far in MiB (never goes down: it includes all the process did before);
+    ``None`` on Windows."""
     try:
         import resource
     except ImportError:  # pragma: no cover - Windows
@@ -107,17 +105,17 @@ def benchmark(run: Callable[[Any], Any], make_input: Callable[[int], np.ndarray]
     batches = sorted(set(int(b) for b in batches))
     prepare = getattr(run, "prepare", None) or (lambda x: x)
     sync = getattr(run, "sync", None) or (lambda: None)
-    cuda = str(device).startswith("cuda")
-    if cuda and measure_memory:
+    from tqdm.auto import tqdm
+
+    gpu_memory = measure_memory and str(device).startswith("cuda")
+    if gpu_memory:
         import torch
 
         torch.cuda.reset_peak_memory_stats()
-    latency, raw = {}, {}
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(batches) * (warmup + iters), desc=f"{name} [{backend} {precision}]", leave=False)
+    latency, raw = {}, {}
+    bar = tqdm(total=len(batches) * (warmup + iters), desc=f"{name} [{backend} {precision}]", leave=False,
+               disable=not progress)
     for b in batches:
         x = make_input(b) if callable(make_input) else np.asarray(make_input)[:b]
         if len(x) != b:
@@ -125,26 +123,19 @@ def benchmark(run: Callable[[Any], Any], make_input: Callable[[int], np.ndarray]
         x = prepare(x)
         for _ in range(warmup):
             run(x); sync()
-            if bar is not None:
-                bar.update()
+            bar.update()
         times = []
         for _ in range(iters):
             t0 = clock()
             run(x)
             sync()
             times.append((clock() - t0) * 1000.0)
-            if bar is not None:
-                bar.update()
+            bar.update()
         latency[b] = latency_stats(times, b)
         raw[b] = times
-    if bar is not None:
-        bar.close()
+    bar.close()
     peak_rss = peak_rss_mb() if measure_memory else None   # the process's peak so far, read after the runs
-    peak_gpu = None
-    if cuda and measure_memory:
-        import torch
-
-        peak_gpu = torch.cuda.max_memory_allocated() / 2**20
+    peak_gpu = torch.cuda.max_memory_allocated() / 2**20 if gpu_memory else None
     bt = max(batches)
     size = sum(Path(p).stat().st_size for p in size_paths) / 2**20 if size_paths else None
     return BenchmarkResult(name=name, backend=backend, precision=precision, device=str(device), timed=timed,
@@ -153,16 +144,10 @@ def benchmark(run: Callable[[Any], Any], make_input: Callable[[int], np.ndarray]
 
 
 def benchmark_table(results: Sequence[BenchmarkResult], metrics: dict[str, dict] | None = None):
-    """A pandas table, one row per result; ``metrics[result.name]`` (e.g. ``{"accuracy": 0.91}``) adds columns,
-    so accuracy sits beside latency, as measured in the same run."""
+    """A pandas table, one row per result; ``metrics[result.name]`` (e.g. ``{"accuracy": 0.91}``) adds columns."""
     import pandas as pd
 
-    rows = []
-    for r in results:
-        row = r.row()
-        row.update((metrics or {}).get(r.name, {}))
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("model")
+    return pd.DataFrame([{**r.row(), **(metrics or {}).get(r.name, {})} for r in results]).set_index("model")
 
 
 def torch_runner(model, device: str = "cpu", half: bool = False, compile: bool = False):
@@ -199,8 +184,8 @@ def torch_runner(model, device: str = "cpu", half: bool = False, compile: bool =
 
 
 def onnx_runner(path: str | os.PathLike, providers: Sequence[str] | None = None, threads: int | None = None):
-    """A runner for an ONNX file through onnxruntime (CPU unless ``providers`` says otherwise); ``threads``
-    sets ``intra_op_num_threads`` (default: onnxruntime's choice, one per physical core)."""
+    """A runner for an ONNX file through onnxruntime (CPU unless ``providers`` says otherwise; ``threads``:
+    ``intra_op_num_threads``)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -222,8 +207,7 @@ def onnx_runner(path: str | os.PathLike, providers: Sequence[str] | None = None,
 
 
 def cpu_info(path: str = "/proc/cpuinfo") -> dict:
-    """This CPU's model name, core count and the instruction-set flags that decide whether INT8 is fast
-    (x86 ``avx512_vnni`` / ``avx_vnni`` / ``amx_int8``, Arm ``asimddp``)."""
+    """This CPU's model name, core count and the instruction-set flags that decide whether INT8 is fast."""
     flags: set[str] = set()
     model = platform.processor() or platform.machine()
     try:

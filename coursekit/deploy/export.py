@@ -22,8 +22,7 @@ from ..files import temporary_dir_beside
 __all__ = ["ExportResult", "ParityReport", "export_onnx", "onnx_opset", "parity", "cosine_similarity",
            "DEFAULT_OPSET"]
 
-DEFAULT_OPSET = 17
-"""Opset 17: supported by onnxruntime >= 1.13 and by TensorRT 8.5+ (JetPack 5.1) and 10.x (JetPack 6)."""
+DEFAULT_OPSET = 17  # onnxruntime >= 1.13, TensorRT 8.5+ (JetPack 5.1) and 10.x (JetPack 6)
 
 
 @dataclass(frozen=True)

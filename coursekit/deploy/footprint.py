@@ -33,9 +33,8 @@ def measure_footprint(backend: str, model_path: str | os.PathLike, input_shape: 
 
 
 def _peak_rss_mb() -> float:
-    """This process's peak resident memory in MiB. On Linux ``VmHWM`` of /proc/self/status: getrusage's
-    ``ru_maxrss`` survives ``fork`` + ``exec``, so a child started from a 5 GB notebook kernel would report the
-    kernel's 5 GB; ``VmHWM`` belongs to the child's own address space. Elsewhere ``ru_maxrss``."""
+    """This process's peak resident memory in MiB: Linux's ``VmHWM`` (``ru_maxrss`` would include the parent
+    kernel's, as it survives fork + exec), elsewhere ``ru_maxrss``."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):

@@ -24,8 +24,7 @@ __all__ = ["PreprocessSpec", "write_package", "verify_package", "PackageError", 
            "DEFAULT_L4T_IMAGE", "DEFAULT_TOLERANCES"]
 
 DEFAULT_L4T_IMAGE = "nvcr.io/nvidia/l4t-jetpack:r36.4.0"
-"""JetPack 6.1 (L4T R36.4) container: CUDA, cuDNN and TensorRT (with its Python bindings) for Jetson Orin.
-Match the tag to the device's L4T release (``cat /etc/nv_tegra_release``); JetPack 5 devices use r35.x tags."""
+"""JetPack 6.1 (L4T R36.4) with TensorRT for Jetson Orin; match the tag to the device's ``/etc/nv_tegra_release``."""
 
 
 class PackageError(RuntimeError):
@@ -34,8 +33,8 @@ class PackageError(RuntimeError):
 
 @dataclass(frozen=True)
 class PreprocessSpec:
-    """How uint8 RGB images (N, H, W, 3) become the model's float32 input (N, 3, H, W): divide by 255, subtract
-    ``mean``, divide by ``std`` (per channel, in [0, 1] units). ``input_size``: (H, W) the model expects."""
+    """How uint8 RGB images (N, H, W, 3) become the model's float32 input (N, 3, H, W): / 255, - ``mean``, / ``std``
+    (per channel); ``input_size``: the (H, W) the model expects."""
 
     input_size: tuple[int, int]
     mean: tuple[float, ...]
@@ -93,9 +92,7 @@ ENTRYPOINT ["python3", "run.py"]
 MODEL_FILE = "model.onnx"
 ENGINE_FILE = "model.engine"
 DEFAULT_TOLERANCES = {"onnxruntime": 1e-4, "tensorrt": 2e-2}
-"""``run.py --selftest``: the largest allowed difference of a class probability from the golden one, per backend
-(the top-1 class must always be the same). The golden probabilities come from onnxruntime on the shipped model,
-so onnxruntime reproduces them to float rounding; a TensorRT engine (FP16 kernels, its own INT8 fusion) does not."""
+"""``run.py --selftest``'s largest difference from the golden (onnxruntime) probabilities, per backend."""
 
 
 def _engine_facts(engine_path: Path, engine: dict | None) -> dict:
@@ -120,9 +117,7 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
                   tolerance: float = DEFAULT_TOLERANCES["onnxruntime"],
                   trt_tolerance: float = DEFAULT_TOLERANCES["tensorrt"], overwrite: bool = False,
                   docker_image: str = DEFAULT_L4T_IMAGE) -> Path:
-    """Write the package folder ``out_dir``. Raises :class:`GateFailed` with the
-    gate's message when ``gate.passed`` is False: nothing is written then.
-    """
+    """Write the package folder ``out_dir``; :class:`GateFailed` (nothing written) when ``gate.passed`` is False."""
     from .tensorrt import PRECISIONS, tensorrt_available, trtexec_command
 
     if not gate.passed:
@@ -218,8 +213,7 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
 
 
 def verify_package(folder: str | os.PathLike) -> dict:
-    """Check every file of a package against its manifest; returns the manifest or raises :class:`PackageError`
-    naming the file."""
+    """Check every file of a package against its manifest; return it, or raise :class:`PackageError` naming the file."""
     folder = Path(folder)
     mf = folder / "manifest.json"
     if not mf.is_file():

@@ -19,12 +19,11 @@ import numpy as np
 from ..files import temporary_dir_beside
 
 __all__ = ["MIN_CALIBRATION", "CalibrationError", "CalibrationReader", "calibration_set", "quantize_int8",
-           "qdq_zero_points", "tensorrt_qdq_problems", "convert_fp16", "GateResult", "GateFailed", "accuracy_gate", "CALIBRATION_METHODS"]
+           "qdq_zero_points", "tensorrt_qdq_problems", "convert_fp16", "GateResult", "GateFailed", "accuracy_gate",
+           "CALIBRATION_METHODS"]
 
 MIN_CALIBRATION = 64
-"""Fewest calibration images accepted by default. Activation ranges read off a handful of images miss the
-rarer, larger activations; onnxruntime's and TensorRT's guides use hundreds (the course's smoke profile
-uses 64 to stay fast, the full profile 512)."""
+"""Fewest calibration images accepted by default: a handful misses the rarer, larger activations."""
 
 CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
 
@@ -34,8 +33,7 @@ class CalibrationError(ValueError):
 
 
 def calibration_set(images: np.ndarray, n: int, seed: int = 0, minimum: int = MIN_CALIBRATION) -> np.ndarray:
-    """``n`` images drawn at random (seeded, without replacement) from ``images`` (the *training* data:
-    calibrating on test images would leak them).
+    """``n`` images drawn at random (seeded, without replacement) from the *training* ``images``.
 
     >>> calibration_set(np.zeros((100, 2)), 64).shape
     (64, 2)
@@ -52,8 +50,8 @@ def calibration_set(images: np.ndarray, n: int, seed: int = 0, minimum: int = MI
 
 
 class CalibrationReader:
-    """An ``onnxruntime.quantization.CalibrationDataReader`` over a preprocessed float32 array (N, C, H, W),
-    fed in batches; it enforces the minimum size (:class:`CalibrationError` names the numbers)."""
+    """An onnxruntime ``CalibrationDataReader`` over a preprocessed float32 (N, C, H, W) array, in batches; it
+    enforces the minimum size."""
 
     def __init__(self, data: np.ndarray, input_name: str = "images", batch_size: int = 16,
                  minimum: int = MIN_CALIBRATION):
@@ -144,9 +142,8 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cal
 
 
 def qdq_zero_points(model_or_path) -> list[tuple[str, str, np.ndarray]]:
-    """``(node name, dtype name, values)`` of the zero point of every QuantizeLinear / DequantizeLinear node
-    (its third input, an initializer or a Constant; a node without one has an implied uint8 0, reported as
-    such, as ONNX defines it)."""
+    """``(node name, dtype name, values)`` of every QuantizeLinear / DequantizeLinear node's zero point (none: an
+    implied uint8 0, as ONNX defines it)."""
     import onnx
     from onnx import numpy_helper
 
@@ -173,8 +170,8 @@ def qdq_zero_points(model_or_path) -> list[tuple[str, str, np.ndarray]]:
 
 
 def tensorrt_qdq_problems(model_or_path) -> list[str]:
-    """Why TensorRT's explicit quantisation would not take this QDQ model: one line per Quantize/Dequantize node
-    whose zero point is not int8 or not all 0, and one when there are no Q/DQ nodes at all; ``[]`` when fine."""
+    """Why TensorRT's explicit quantisation would not take this QDQ model, one line per bad zero point (or no Q/DQ
+    at all); ``[]`` when fine."""
     zps = qdq_zero_points(model_or_path)
     if not zps:
         return ["no QuantizeLinear/DequantizeLinear nodes: not a QDQ model (quant_format=QuantFormat.QDQ)"]
@@ -251,8 +248,8 @@ class GateFailed(RuntimeError):
 
 
 def accuracy_gate(reference: float, candidate: float, *, min_ratio: float = 0.99, metric: str = "accuracy") -> GateResult:
-    """Does ``candidate`` keep at least ``min_ratio`` of ``reference`` (e.g. INT8 keeps >= 99% of FP32's accuracy,
-    or a detector's mAP@0.5)? The message says by how much it passed or failed."""
+    """Does ``candidate`` keep at least ``min_ratio`` of ``reference`` (e.g. INT8 vs FP32 accuracy)? The message says
+    by how much it passed or failed."""
     if reference <= 0:
         raise ValueError(f"reference {metric} must be > 0 to take a ratio; got {reference}")
     ratio = candidate / reference

@@ -63,8 +63,7 @@ class OnnxRuntimeBackend:
 
 
 def cuda_check(cudart, what, result):
-    """cuda-python calls return ``(error, *values)``: raise a clear error unless it is cudaSuccess, else return the
-    value (or values)."""
+    """A cuda-python call's ``(error, *values)``: its value(s), or a clear error unless cudaSuccess."""
     err, values = result[0], tuple(result[1:])
     if err != cudart.cudaError_t.cudaSuccess:
         raise RuntimeError(f"CUDA {what} failed: {getattr(err, 'name', err)} (code {int(err)})")
@@ -72,8 +71,7 @@ def cuda_check(cudart, what, result):
 
 
 def io_tensors(engine, trt):
-    """The engine's (input, output) tensor names, by their I/O mode (TensorRT 10: named tensors, no binding
-    order); exactly one of each."""
+    """The engine's one input and one output tensor name, by I/O mode (TensorRT 10 has no binding order)."""
     names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
     inputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
     outputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
@@ -84,8 +82,8 @@ def io_tensors(engine, trt):
 
 
 class TensorRTBackend:
-    """TensorRT 10 API (named tensors, execute_async_v3) with cuda-python (cuda.bindings.runtime) for device
-    memory; batches larger than the engine's optimisation profile allows are run in chunks."""
+    """TensorRT 10 (named tensors, execute_async_v3) with cuda-python device memory; larger batches than the
+    engine's profile allows run in chunks."""
 
     name = "tensorrt"
 
@@ -194,9 +192,8 @@ def predict(images, manifest=None, backend="auto"):
 
 
 def selftest_tolerance(golden, backend):
-    """The largest probability difference allowed for ``backend`` (golden_outputs.json -> tolerance, one per
-    backend: onnxruntime made the golden outputs and reproduces them tightly, a TensorRT FP16/INT8 engine only
-    approximately); the top-1 classes must match whatever the backend."""
+    """The largest probability difference allowed for ``backend`` (golden_outputs.json -> tolerance); the top-1
+    classes must match whatever the backend."""
     tol = golden.get("tolerance", 1e-4)
     if isinstance(tol, (int, float)):  # a package written before tolerances were per backend
         return float(tol)
@@ -215,8 +212,7 @@ def check_golden(result, golden):
 
 
 def write_atomic(path, text):
-    """Write ``text`` to ``path`` through a temporary file in the same folder renamed into place: a reader
-    never sees half a file, and a failed run leaves neither a partial file nor the temporary one."""
+    """Write ``text`` to ``path`` through a temporary file renamed into place (standalone: no coursekit.files)."""
     import os
     import tempfile
 

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 __all__ = ["tensorrt_available", "trtexec_command", "build_engine", "engine_record", "engine_manifest",
-           "check_engine_compatible",
-           "EngineMismatch", "parse_trtexec_log", "TrtexecSummary", "parse_tegrastats", "TegraSample",
+           "check_engine_compatible", "EngineMismatch", "parse_trtexec_log", "TrtexecSummary", "parse_tegrastats", "TegraSample",
            "jetson_release", "PRECISIONS"]
 
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -31,6 +30,11 @@ def tensorrt_available() -> str | None:
     return str(trt.__version__)
 
 
+def _check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+
+
 def _major(version: str | None) -> int:
     try:
         return int(str(version).split(".")[0])
@@ -41,11 +45,8 @@ def _major(version: str | None) -> int:
 def trtexec_command(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, *, precision: str, input_name: str,
                     shape: Sequence[int], max_batch: int = 1, opt_batch: int = 1, workspace_mib: int = 1024,
                     trt_version: str | None = None, timing_cache: str | None = None) -> list[str]:
-    """The ``trtexec`` command (as an argument list, no shell) that builds the same engine as
-    :func:`build_engine`.
-    """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+    """The ``trtexec`` command (an argument list, no shell) that builds the same engine as :func:`build_engine`."""
+    _check_precision(precision)
     if not 1 <= opt_batch <= max_batch:
         raise ValueError(f"need 1 <= opt_batch <= max_batch; got opt_batch={opt_batch}, max_batch={max_batch}")
     dims = "x".join(str(int(d)) for d in shape)
@@ -73,9 +74,8 @@ def jetson_release(path: str = "/etc/nv_tegra_release") -> str | None:
 
 def engine_manifest(trt_version: str | None = None, compute_capability: str | None = None,
                     l4t: str | None = None, gpu: str | None = None) -> dict:
-    """What an engine is bound to: TensorRT version, GPU compute capability (``"8.7"``), GPU name and the
-    Jetson L4T release (``None`` off Jetson). Unspecified fields are read from this machine (torch for the
-    GPU, when it imports and sees one)."""
+    """What an engine is bound to: TensorRT version, compute capability (``"8.7"``), GPU name, Jetson L4T release;
+    fields not given are read from this machine."""
     if compute_capability is None or gpu is None:
         try:
             import torch
@@ -96,9 +96,8 @@ class EngineMismatch(RuntimeError):
 
 
 def check_engine_compatible(built: dict, here: dict | None = None) -> None:
-    """Raise :class:`EngineMismatch` unless the engine's manifest (``built``) matches this machine (``here``,
-    default :func:`engine_manifest`): the same TensorRT version (major.minor.patch), compute capability, and
-    L4T release. The message names each field and says how to fix it (rebuild from the ONNX on the device).
+    """Raise :class:`EngineMismatch`, naming each field and the fix, unless the engine's manifest ``built`` has this
+    machine's (``here``) TensorRT major.minor.patch, compute capability and L4T release.
 
     >>> check_engine_compatible({"tensorrt": "10.3.0", "compute_capability": "8.7", "l4t": "R36.3.0"},
     ...                         {"tensorrt": "10.3.0", "compute_capability": "8.7", "l4t": "R36.3.0"})
@@ -121,16 +120,15 @@ def check_engine_compatible(built: dict, here: dict | None = None) -> None:
 
 def build_engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, *, precision: str, input_name: str,
                  shape: Sequence[int], max_batch: int = 1, opt_batch: int = 1, workspace_mib: int = 1024) -> dict:
-    """Build and save a TensorRT engine (atomic) with the Python API; returns its manifest (:func:`engine_record`
-    plus the engine's ``file`` name), also written beside it as ``<engine>.json``."""
+    """Build and save (atomically) a TensorRT engine with the Python API; returns its :func:`engine_record`, also
+    written beside it as ``<engine>.json``."""
     import json
 
     import tensorrt as trt
 
     from ..files import atomic_write_bytes, atomic_write_text
 
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+    _check_precision(precision)
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     v10 = _major(trt.__version__) >= 10
@@ -166,9 +164,8 @@ def build_engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, *
 
 def engine_record(engine_path: str | os.PathLike, onnx_path: str | os.PathLike, *, precision: str, input_name: str,
                   shape: Sequence[int], max_batch: int, facts: dict) -> dict:
-    """The manifest :func:`build_engine` returns and writes beside the engine: ``facts`` (what the engine is bound
-    to, from :func:`engine_manifest`), the engine's ``file`` name (what ``run.py`` loads, relative to its
-    folder), the ``onnx`` it was built from, its precision and input.
+    """An engine's manifest: ``facts`` (:func:`engine_manifest`), its ``file`` name (what ``run.py`` loads), the
+    ``onnx`` it was built from, its precision and input.
 
     >>> r = engine_record("/x/model.engine", "/y/m.onnx", precision="fp16", input_name="images", shape=(3, 8, 8),
     ...                   max_batch=4, facts={"tensorrt": "10.3.0", "compute_capability": "8.7", "gpu": None,
@@ -176,19 +173,15 @@ def engine_record(engine_path: str | os.PathLike, onnx_path: str | os.PathLike, 
     >>> r["file"], r["onnx"], r["input"]
     ('model.engine', 'm.onnx', {'name': 'images', 'shape': [3, 8, 8], 'max_batch': 4})
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}; got {precision!r}")
+    _check_precision(precision)
     return {**facts, "file": Path(engine_path).name, "onnx": Path(onnx_path).name, "precision": precision,
             "input": {"name": input_name, "shape": [int(d) for d in shape], "max_batch": int(max_batch)}}
 
 
-# --- log parsers -------------------------------------------------------------------------------------------
-
 @dataclass(frozen=True)
 class TrtexecSummary:
-    """The performance summary of a ``trtexec`` run (times in ms): ``throughput_qps`` (inferences per second),
-    ``latency`` / ``gpu_compute`` dicts with min, max, mean, median, p90, p95, p99 (``Latency`` is end to end
-    on the host, including transfers; ``GPU Compute Time`` is the kernels only), and the TensorRT version."""
+    """A ``trtexec`` run's summary: ``throughput_qps``, ``latency`` (end to end, with transfers) and ``gpu_compute``
+    (kernels only) dicts of min, max, mean, median, p90, p95, p99 in ms, and the TensorRT version."""
 
     throughput_qps: float | None
     latency: dict
@@ -243,9 +236,8 @@ def parse_trtexec_log(text: str) -> TrtexecSummary:
 
 @dataclass(frozen=True)
 class TegraSample:
-    """One ``tegrastats`` line: RAM used/total (MB), per-core CPU load (% or ``None`` when the core is off) and
-    frequency (MHz), GPU load (``GR3D_FREQ`` %), temperatures (deg C) and power rails (instantaneous and
-    average, mW)."""
+    """One ``tegrastats`` line: RAM (MB), per-core CPU load (%, ``None`` when off) and MHz, GPU load (%),
+    temperatures (deg C) and power rails ((now, average) mW)."""
 
     ram_used_mb: int | None
     ram_total_mb: int | None
@@ -284,9 +276,8 @@ def parse_tegrastats(line: str) -> TegraSample:
             mhz.append(int(m.group(2)) if m and m.group(2) else None)
     gr3d = re.search(r"GR3D_FREQ (\d+)%", line)
     temps = {m.group(1).lower(): float(m.group(2)) for m in re.finditer(r"\b([A-Za-z][\w]*)@(-?[\d.]+)C\b", line)}
-    power = {}
-    for m in re.finditer(r"\b((?:VDD|POM)_[A-Z0-9_]+) (\d+)(?:mW)?/(\d+)(?:mW)?", line):
-        power[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+    power = {m.group(1): (int(m.group(2)), int(m.group(3)))
+             for m in re.finditer(r"\b((?:VDD|POM)_[A-Z0-9_]+) (\d+)(?:mW)?/(\d+)(?:mW)?", line)}
     if not (ram or cpu or power):
         raise ValueError(f"not a tegrastats line (no RAM, CPU or power field): {line[:80]!r}")
     return TegraSample(ram_used_mb=int(ram.group(1)) if ram else None, ram_total_mb=int(ram.group(2)) if ram else None,

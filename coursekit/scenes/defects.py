@@ -15,13 +15,13 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-from .render import PartCanvas, rasterize
+from .render import PartCanvas, draw_prim, rasterize
 
 __all__ = ["DEFECT_KINDS", "Defect", "DEFECT_RENDERERS", "draw_defect", "defect_hook", "draw_scratch",
            "draw_crack", "fill_hole", "draw_stain"]
 
 DEFECT_KINDS: tuple[str, ...] = ("scratch", "crack", "missing_hole", "stain")
-_SHIFT = 3  # sub-pixel bits for OpenCV drawing
+_SHIFT = 3  # sub-pixel bits for OpenCV's anti-aliased strokes
 _ONE = float(1 << _SHIFT)
 
 
@@ -38,8 +38,6 @@ class Defect:
         if not 0.0 <= float(self.severity) <= 1.0:
             raise ValueError(f"defect severity must be in [0, 1]; got {self.severity!r}")
 
-
-# --- helpers -----------------------------------------------------------------------------------------------
 
 def _ensure_shade_gain(canvas: PartCanvas) -> np.ndarray:
     if canvas.shade_gain is None:
@@ -72,8 +70,6 @@ def _random_material_point(canvas: PartCanvas, rng: np.random.Generator, erode: 
     i = int(rng.integers(len(xs)))
     return np.array([xs[i], ys[i]], np.float64) + rng.uniform(0, 1, 2)
 
-
-# --- the renderers -----------------------------------------------------------------------------------------
 
 def draw_scratch(canvas: PartCanvas, rng: np.random.Generator, severity: float) -> bool:
     """One or two thin, gently curved scratches across the part; bright (burnished) or dark (gouged)."""
@@ -192,15 +188,7 @@ def _hole_regions(canvas: PartCanvas) -> list[np.ndarray]:
         if not p.is_hole:
             continue
         r = np.zeros((size, size), np.uint8)
-        pts = canvas.to_pixels(p.pts)
-        if p.kind == "circle":
-            c = (int(round(pts[0, 0] * _ONE)), int(round(pts[0, 1] * _ONE)))
-            cv2.circle(r, c, max(int(round(p.r * canvas.radius * _ONE)), 1), 1, -1, cv2.LINE_8, _SHIFT)
-        elif p.kind == "poly":
-            cv2.fillPoly(r, [np.round(pts * _ONE).astype(np.int32)], 1, cv2.LINE_8, _SHIFT)
-        else:
-            th = max(int(round(2 * p.r * canvas.radius)), 1)
-            cv2.polylines(r, [np.round(pts * _ONE).astype(np.int32)], False, 1, th, cv2.LINE_8, _SHIFT)
+        draw_prim(r, p, canvas.to_pixels(p.pts), canvas.radius, 1)
         out.append(r.astype(bool))
     return out
 

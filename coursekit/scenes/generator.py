@@ -65,11 +65,6 @@ class Scene:
         return np.stack([o.box_xyxy for o in self.objects]) if self.objects else np.zeros((0, 4), np.float32)
 
     @property
-    def class_ids(self) -> np.ndarray:
-        """int64 (N,) class ids."""
-        return np.array([o.class_id for o in self.objects], dtype=np.int64)
-
-    @property
     def masks(self) -> np.ndarray:
         """bool (N, H, W) visible masks."""
         if not self.objects:
@@ -159,7 +154,6 @@ class SceneGenerator:
     def _rng(self, index: int, *stream: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, self.domain.code, index, *stream])
 
-    # --- layout ---------------------------------------------------------------------------------------
     def _layout(self, rng: np.random.Generator, index: int, part) -> tuple[list[_Placement], list[_Placement]]:
         d, h, w = self.domain, self.h, self.w
         side = min(h, w)
@@ -199,7 +193,6 @@ class SceneGenerator:
             clutter.append(_Placement(name, c, diameter, float(rng.uniform(0, 360)), (2, j), over))
         return objects, clutter
 
-    # --- one piece ---------------------------------------------------------------------------------------
     def _draw(self, img, p: _Placement, index: int, light: Light, shadow_strength: float, annotate: bool):
         rng = self._rng(index, *p.stream)
         spec = build_part(p.name, rng)
@@ -227,7 +220,6 @@ class SceneGenerator:
         paste(img, rgb, x0, y0, alpha, mode="over")
         return alpha, x0, y0, defects, material.name
 
-    # --- a scene ------------------------------------------------------------------------------------------
     def render(self, index: int, part: str | int | None = None, draw_objects: bool = True) -> Scene:
         """Render scene ``index``."""
         if not isinstance(index, (int, np.integer)) or isinstance(index, bool) or index < 0:
@@ -318,10 +310,6 @@ class SceneGenerator:
         return Scene(image=image, objects=annotated, domain=d.name, index=index, seed=self.seed,
                      conditions=conditions)
 
-    def render_batch(self, indices: Sequence[int]) -> list[Scene]:
-        """``[self.render(i) for i in indices]``."""
-        return [self.render(int(i)) for i in indices]
-
 
 def make_object_dataset(n: int, size: int | tuple[int, int] = 32, seed: int = 0, domain: str | Domain = "source",
                         parts: Sequence[str] = PARTS, progress: bool = True,
@@ -341,12 +329,10 @@ def make_object_dataset(n: int, size: int | tuple[int, int] = 32, seed: int = 0,
     labels = np.repeat(np.arange(k, dtype=np.int64), n // k)
     labels = np.concatenate([labels, np.arange(n % k, dtype=np.int64)])
     labels = np.random.default_rng([gen.seed, gen.domain.code, int(offset), 99]).permutation(labels)
-    images = np.empty((n, gen.h, gen.w, 3), np.uint8)
-    it = range(n)
-    if progress and n >= 500:
-        from tqdm.auto import tqdm
+    from tqdm.auto import tqdm
 
-        it = tqdm(it, desc=f"rendering {n} {gen.domain.name} images", unit="img", leave=False)
-    for i in it:
+    images = np.empty((n, gen.h, gen.w, 3), np.uint8)
+    for i in tqdm(range(n), desc=f"rendering {n} {gen.domain.name} images", unit="img", leave=False,
+                  disable=not (progress and n >= 500)):
         images[i] = gen.render(int(offset) + i, part=int(labels[i])).image
     return images, labels, list(gen.parts)

@@ -74,7 +74,6 @@ class PartSpec:
         return self
 
 
-# --- small geometry helpers ------------------------------------------------------------------------
 
 def _circle(cx: float, cy: float, r: float, level: float) -> Prim:
     return Prim("circle", np.array([[cx, cy]], np.float32), level, r)
@@ -115,7 +114,6 @@ def _capsule(x0, y0, x1, y1, r, n: int = 10) -> np.ndarray:
                            np.stack([x0 + r * np.cos(s0), y0 + r * np.sin(s0)], 1)])
 
 
-# --- the ten parts -----------------------------------------------------------------------------------
 
 def _washer(rng) -> PartSpec:
     inner = rng.uniform(0.38, 0.58)
@@ -281,7 +279,6 @@ def _knob(rng) -> PartSpec:
     return PartSpec("knob", prims, bevel=0.14, thickness=0.2, finish=None)
 
 
-# --- distractors (clutter; never annotated) ----------------------------------------------------------
 
 def _pebble(rng) -> PartSpec:
     k = int(rng.integers(7, 11))
@@ -333,7 +330,6 @@ def build_part(name: str, rng: np.random.Generator) -> PartSpec:
     return builder(rng)
 
 
-# --- materials -----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Material:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .parts import Material, PartSpec
+from .parts import Material, PartSpec, Prim
 
-__all__ = ["Light", "PartCanvas", "rasterize", "shade", "soft_shadow", "paste", "illumination",
+__all__ = ["Light", "PartCanvas", "draw_prim", "rasterize", "shade", "soft_shadow", "paste", "illumination",
            "kelvin_gains", "sensor_noise", "jpeg"]
 
 _SHIFT = 3  # OpenCV sub-pixel bits: coordinates are drawn at 1/8 pixel precision
@@ -70,31 +70,29 @@ def _affine(center, radius: float, angle_deg: float) -> np.ndarray:
     return np.array([[c, s, center[0]], [-s, c, center[1]]], np.float32)
 
 
+def draw_prim(img: np.ndarray, p: Prim, pts: np.ndarray, radius: float, value, where: str = "") -> None:
+    """Draw primitive ``p`` (its points ``pts`` in patch pixels, ``radius`` px per unit) into ``img``, in place."""
+    ip = [np.round(pts * _ONE).astype(np.int32)]
+    if p.kind == "circle":
+        c = (int(round(pts[0, 0] * _ONE)), int(round(pts[0, 1] * _ONE)))
+        cv2.circle(img, c, max(int(round(p.r * radius * _ONE)), 1), value, -1, cv2.LINE_8, _SHIFT)
+    elif p.kind == "poly":
+        cv2.fillPoly(img, ip, value, cv2.LINE_8, _SHIFT)
+    elif p.kind == "line":
+        cv2.polylines(img, ip, False, value, max(int(round(2 * p.r * radius)), 1), cv2.LINE_8, _SHIFT)
+    else:
+        raise ValueError(f"unknown primitive kind {p.kind!r}{where}")
+
+
 def rasterize(spec: PartSpec, size: int, center, radius: float, angle_deg: float) -> PartCanvas:
     """Draw ``spec`` into a ``size`` x ``size`` patch, centred at ``center`` with ``radius`` px per unit."""
     mask = np.zeros((size, size), np.uint8)
     level = np.zeros((size, size), np.float32)
     m = _affine(center, radius, angle_deg)
     for p in spec.prims:
-        value_m = 0 if p.is_hole else 255
-        value_l = 0.0 if p.is_hole else float(p.level)
         pts = p.pts @ m[:, :2].T + m[:, 2]
-        if p.kind == "circle":
-            c = (int(round(pts[0, 0] * _ONE)), int(round(pts[0, 1] * _ONE)))
-            r = max(int(round(p.r * radius * _ONE)), 1)
-            cv2.circle(mask, c, r, value_m, -1, cv2.LINE_8, _SHIFT)
-            cv2.circle(level, c, r, value_l, -1, cv2.LINE_8, _SHIFT)
-        elif p.kind == "poly":
-            ip = [np.round(pts * _ONE).astype(np.int32)]
-            cv2.fillPoly(mask, ip, value_m, cv2.LINE_8, _SHIFT)
-            cv2.fillPoly(level, ip, value_l, cv2.LINE_8, _SHIFT)
-        elif p.kind == "line":
-            ip = [np.round(pts * _ONE).astype(np.int32)]
-            th = max(int(round(2 * p.r * radius)), 1)
-            cv2.polylines(mask, ip, False, value_m, th, cv2.LINE_8, _SHIFT)
-            cv2.polylines(level, ip, False, value_l, th, cv2.LINE_8, _SHIFT)
-        else:
-            raise ValueError(f"unknown primitive kind {p.kind!r} in part {spec.name!r}")
+        draw_prim(mask, p, pts, radius, 0 if p.is_hole else 255, f" in part {spec.name!r}")
+        draw_prim(level, p, pts, radius, 0.0 if p.is_hole else float(p.level))
     gain = np.ones((size, size), np.float32)
     return PartCanvas(spec, mask, level, gain, (float(center[0]), float(center[1])), float(radius),
                       float(angle_deg), m)
