@@ -18,23 +18,9 @@ import numpy as np
 
 from .types import as_xyxy
 
-__all__ = [
-    "YOLOV5_ANCHORS",
-    "ANCHOR_T",
-    "TAL_TOPK",
-    "TAL_ALPHA",
-    "TAL_BETA",
-    "ratio_metric",
-    "AnchorFit",
-    "anchor_fit",
-    "kmeans_anchors", "kmeans_iou_anchors",
-    "scale_anchors",
-    "anchor_points",
-    "AssignmentCandidates",
-    "assignment_candidates",
-    "plot_anchors",
-    "plot_assignment",
-]
+__all__ = ["YOLOV5_ANCHORS", "ANCHOR_T", "TAL_TOPK", "TAL_ALPHA", "TAL_BETA", "ratio_metric", "AnchorFit", "anchor_fit",
+           "kmeans_anchors", "kmeans_iou_anchors", "scale_anchors", "anchor_points", "AssignmentCandidates",
+           "assignment_candidates", "plot_anchors", "plot_assignment"]
 
 #: YOLOv5's default anchors, (width, height) in pixels at a 640 input, computed on COCO: rows 0-2 for
 #: P3 (stride 8), 3-5 for P4 (stride 16), 6-8 for P5 (stride 32). From ``anchors:`` in
@@ -51,9 +37,6 @@ ANCHOR_T = 4.0
 TAL_TOPK, TAL_ALPHA, TAL_BETA = 10, 0.5, 6.0
 
 _STRIDES = (8, 16, 32)
-
-
-# ----------------------------------------------------------------------------------------- inputs
 
 
 def _wh(wh, name: str = "wh") -> np.ndarray:
@@ -95,9 +78,6 @@ def _strides(strides) -> tuple[int, ...]:
     if not s or not all(float(v).is_integer() and v > 0 for v in s):
         raise ValueError(f"strides must be positive whole numbers, e.g. (8, 16, 32); got {strides!r}")
     return tuple(int(v) for v in s)
-
-
-# ------------------------------------------------------------------------------- YOLOv5 anchors
 
 
 def ratio_metric(wh, anchors) -> np.ndarray:
@@ -226,9 +206,6 @@ def scale_anchors(anchors, from_size: float = 640, to_size: float = 320) -> np.n
     return k * (float(to_size) / float(from_size))
 
 
-# -------------------------------------------------------------------- YOLOv8 / YOLO11 anchor points
-
-
 def anchor_points(imgsz, strides: Sequence[int] = _STRIDES) -> tuple[np.ndarray, np.ndarray]:
     """The points YOLOv8/YOLO11 predict boxes from: every grid cell's centre, at every stride.
 
@@ -305,9 +282,6 @@ def assignment_candidates(boxes_xyxy, imgsz, strides: Sequence[int] = _STRIDES, 
     return AssignmentCandidates(boxes=boxes, regions=regions, points=points, point_strides=point_strides,
                                 strides=strides, imgsz=_imgsz(imgsz), min_side=float(min_side), mask=mask,
                                 counts=counts.reshape(len(boxes), len(strides)))
-
-
-# ---------------------------------------------------------------------------------------- plots
 
 
 def _colors(n: int) -> list:

@@ -17,21 +17,8 @@ from pathlib import Path
 from .files import replace_dir, sha256_file, temporary_dir_beside
 from .config import cache_dir, env_flag, is_writable, work_dir, writable_home
 
-__all__ = [
-    "Asset",
-    "ASSETS",
-    "AssetError",
-    "AssetUnavailable",
-    "ChecksumMismatch",
-    "register_asset",
-    "asset_path",
-    "is_cached",
-    "cache_state",
-    "forget",
-    "fetch",
-    "extract_tar",
-    "sha256_of",
-]
+__all__ = ["Asset", "ASSETS", "AssetError", "AssetUnavailable", "ChecksumMismatch", "register_asset", "asset_path",
+           "is_cached", "cache_state", "forget", "fetch", "extract_tar", "sha256_of"]
 
 CHUNK = 1 << 20
 

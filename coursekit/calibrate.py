@@ -21,26 +21,11 @@ from matplotlib.figure import Figure
 
 from .types import Classifications
 
-__all__ = [
-    "DEFAULT_THRESHOLD",
-    "PRCurve",
-    "OperatingPoint",
-    "ThresholdChoice",
-    "CalibrationBins",
-    "pr_curve",
-    "operating_point",
-    "choose_threshold",
-    "binary_scores",
-    "plot_pr_curve",
-    "expected_calibration_error",
-    "calibration_bins",
-    "reliability_diagram",
-]
+__all__ = ["DEFAULT_THRESHOLD", "PRCurve", "OperatingPoint", "ThresholdChoice", "CalibrationBins", "pr_curve",
+           "operating_point", "choose_threshold", "binary_scores", "plot_pr_curve", "expected_calibration_error",
+           "calibration_bins", "reliability_diagram"]
 
 DEFAULT_THRESHOLD = 0.5
-
-
-# ------------------------------------------------------------------------------------------ inputs
 
 
 def _numpy(x) -> np.ndarray:
@@ -106,9 +91,6 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
-# -------------------------------------------------------------------------------------- the curve
-
-
 @dataclass
 class PRCurve:
     """A precision-recall curve, as :func:`sklearn.metrics.precision_recall_curve` returns it."""
@@ -153,17 +135,9 @@ def pr_curve(y_true_binary, scores, n_positive: int | None = None) -> PRCurve:
     y, s = _binary_inputs(y_true_binary, scores)
     precision, recall, thresholds = precision_recall_curve(y, s, drop_intermediate=False)
     n_pos = int(y.sum())
-    return PRCurve(
-        precision=np.asarray(precision, dtype=np.float64),
-        recall=np.asarray(recall, dtype=np.float64),
-        thresholds=np.asarray(thresholds, dtype=np.float64),
-        average_precision=float(average_precision_score(y, s)),
-        n_positive=n_pos,
-        n_negative=len(y) - n_pos,
-    )
-
-
-# ------------------------------------------------------------------------------ operating points
+    return PRCurve(precision=np.asarray(precision, dtype=np.float64), recall=np.asarray(recall, dtype=np.float64),
+                   thresholds=np.asarray(thresholds, dtype=np.float64),
+                   average_precision=float(average_precision_score(y, s)), n_positive=n_pos, n_negative=len(y) - n_pos)
 
 
 @dataclass
@@ -292,30 +266,17 @@ def _curve_counts(y: np.ndarray, s: np.ndarray):
     return s[last], np.cumsum(y)[last], np.cumsum(1 - y)[last]
 
 
-def choose_threshold(
-    y_true_binary,
-    scores,
-    *,
-    min_precision: float | None = None,
-    min_recall: float | None = None,
-    maximize: Literal["f1"] | None = None,
-    cost_fp: float | None = None,
-    cost_fn: float | None = None,
-    default: float = DEFAULT_THRESHOLD,
-    n_positive: int | None = None,
-) -> ThresholdChoice:
+def choose_threshold(y_true_binary, scores, *, min_precision: float | None = None, min_recall: float | None = None,
+                     maximize: Literal["f1"] | None = None, cost_fp: float | None = None, cost_fn: float | None = None,
+                     default: float = DEFAULT_THRESHOLD, n_positive: int | None = None) -> ThresholdChoice:
     """Pick the threshold that meets one goal; compare it with ``default`` (0.5).
 
     >>> c = choose_threshold([0, 1, 1, 0], [0.9, 0.8, 0.7, 0.6], min_precision=0.9)
     >>> c.achieved, c.threshold, round(c.precision, 3)   # the top score is a negative: 2/3 at best
     (False, 0.7, 0.667)
     """
-    goals = {
-        "min_precision": min_precision is not None,
-        "min_recall": min_recall is not None,
-        "maximize": maximize is not None,
-        "cost": cost_fp is not None or cost_fn is not None,
-    }
+    goals = {"min_precision": min_precision is not None, "min_recall": min_recall is not None,
+             "maximize": maximize is not None, "cost": cost_fp is not None or cost_fn is not None}
     if sum(goals.values()) > 1:
         given = [k if k != "cost" else "cost_fp/cost_fn" for k, v in goals.items() if v]
         raise ValueError(f"give one goal, not {' and '.join(given)}")
@@ -388,16 +349,8 @@ def choose_threshold(
                            at_default=operating_point(y, s, default, n_positive=n_positive))
 
 
-# ---------------------------------------------------------------------------- multi-class -> binary
-
-
-def binary_scores(
-    preds: Classifications,
-    positive: str | Sequence[str] | None = None,
-    y_true=None,
-    *,
-    negative: str | Sequence[str] | None = None,
-):
+def binary_scores(preds: Classifications, positive: str | Sequence[str] | None = None, y_true=None, *,
+                  negative: str | Sequence[str] | None = None):
     """One "positive" score per image: the summed probability of the ``positive`` classes.
 
     >>> p = Classifications([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], ["ok", "scratch", "crack"])
@@ -439,9 +392,6 @@ def binary_scores(
     elif y.size and (y.min() < 0 or y.max() >= len(names)):
         raise ValueError(f"y_true contains {y[(y < 0) | (y >= len(names))][0]}, outside 0..{len(names) - 1}")
     return np.isin(y, idx).astype(np.int64), scores
-
-
-# ------------------------------------------------------------------------------------------- plots
 
 
 def plot_pr_curve(curve: PRCurve, choice: ThresholdChoice | None = None, ax=None, title: str | None = None, *,
@@ -491,9 +441,6 @@ def plot_pr_curve(curve: PRCurve, choice: ThresholdChoice | None = None, ax=None
     ax.legend(loc="lower left", fontsize=8)
     ax.set_title(title if title is not None else (choice.goal if choice is not None else "precision-recall"))
     return fig
-
-
-# ------------------------------------------------------------------------------------- calibration
 
 
 def _probs_and_targets(probs, y_true):
@@ -583,12 +530,9 @@ def calibration_bins(probs, y_true, n_bins: int = 15) -> CalibrationBins:
     count = np.bincount(idx, minlength=n_bins)
     conf_sum = np.bincount(idx, weights=conf, minlength=n_bins)
     acc_sum = np.bincount(idx, weights=correct, minlength=n_bins)
-    return CalibrationBins(
-        edges=[float(e) for e in edges],
-        count=[int(c) for c in count],
-        confidence=[float(s / c) if c else None for s, c in zip(conf_sum, count)],
-        accuracy=[float(s / c) if c else None for s, c in zip(acc_sum, count)],
-    )
+    return CalibrationBins(edges=[float(e) for e in edges], count=[int(c) for c in count],
+                           confidence=[float(s / c) if c else None for s, c in zip(conf_sum, count)],
+                           accuracy=[float(s / c) if c else None for s, c in zip(acc_sum, count)])
 
 
 def reliability_diagram(probs, y_true=None, n_bins: int = 15, ax=None, title: str | None = None) -> Figure:

@@ -53,10 +53,8 @@ def _nms_works() -> str:
 
 def doctor_report() -> list[tuple[str, str]]:
     """The rows ``coursekit doctor`` prints, as (label, value) pairs."""
-    rows: list[tuple[str, str]] = [
-        ("python", f"{platform.python_version()} ({sys.executable})"),
-        ("platform", f"{platform.system()} {platform.machine()}"),
-    ]
+    rows: list[tuple[str, str]] = [("python", f"{platform.python_version()} ({sys.executable})"),
+                                   ("platform", f"{platform.system()} {platform.machine()}")]
     try:
         import torch
 

@@ -23,28 +23,13 @@ import numpy as np
 from .calibrate import PRCurve, ThresholdChoice
 from .types import Detections, as_xyxy
 
-__all__ = [
-    "box_iou",
-    "mean_average_precision",
-    "DetectionMatch",
-    "match_detections",
-    "detection_pr_points",
-    "detection_recall_precision",
-    "detection_pr_curve",
-    "choose_detection_threshold",
-    "detection_errors",
-    "DETECTION_DEFAULT_THRESHOLD",
-    "DetectionThreshold",
-    "plot_detection_pr",
-    "DetectionPRCurve",
-]
+__all__ = ["box_iou", "mean_average_precision", "DetectionMatch", "match_detections", "detection_pr_points",
+           "detection_recall_precision", "detection_pr_curve", "choose_detection_threshold", "detection_errors",
+           "DETECTION_DEFAULT_THRESHOLD", "DetectionThreshold", "plot_detection_pr", "DetectionPRCurve"]
 
 #: Below this IoU with an object of its class, an unmatched prediction is "background", not a poorly
 #: placed box (the 0.1 of Hoiem et al., "Diagnosing error in object detectors", 2012).
 LOCALIZATION_MIN_IOU = 0.1
-
-
-# ------------------------------------------------------------------------------------------ IoU
 
 
 def box_iou(a, b) -> np.ndarray:
@@ -57,9 +42,6 @@ def box_iou(a, b) -> np.ndarray:
     from torchvision.ops import box_iou as tv_box_iou
 
     return tv_box_iou(torch.from_numpy(as_xyxy(a, "a")), torch.from_numpy(as_xyxy(b, "b"))).numpy()
-
-
-# ----------------------------------------------------------------------------------------- inputs
 
 
 def _check_pairs(preds, targets) -> list[str]:
@@ -94,9 +76,6 @@ def _undefined_to_none(x) -> float | None:
     return None if v < 0 or math.isnan(v) else v
 
 
-# ------------------------------------------------------------------------------------------ mAP
-
-
 # COCO's evaluation parameters (pycocotools' ``Params.setDetParams``), built as pycocotools builds them:
 # float64 ``np.linspace``. torchmetrics' defaults come from ``torch.linspace`` in float32 (recall point
 # 0.07 becomes 0.0700000003, IoU threshold 0.55 becomes 0.5500000119), so a recall of exactly 7/100, or
@@ -129,12 +108,8 @@ def _coco_eval(preds_tm, targets_tm, iou_thresholds, backend) -> dict:
     return {k: v.reshape(-1) if isinstance(v, torch.Tensor) else v for k, v in out.items()}
 
 
-def mean_average_precision(
-    preds: Sequence[Detections],
-    targets: Sequence[Detections],
-    *,
-    backend: Literal["pycocotools", "faster_coco_eval"] = "pycocotools",
-) -> dict:
+def mean_average_precision(preds: Sequence[Detections], targets: Sequence[Detections], *,
+                           backend: Literal["pycocotools", "faster_coco_eval"] = "pycocotools") -> dict:
     """COCO box mAP and recall (torchmetrics ``MeanAveragePrecision``, pycocotools), overall and per class.
 
     >>> from coursekit.types import Detections
@@ -183,9 +158,6 @@ def mean_average_precision(
             for c, value in zip(classes, source[tm_key].tolist()):
                 per_class[names[int(c)]][our_key] = _undefined_to_none(value)
     return result
-
-
-# ------------------------------------------------------------------------------------- matching
 
 
 @dataclass
@@ -255,18 +227,8 @@ def match_detections(pred: Detections, target: Detections, iou: float = 0.5) -> 
             kinds[i] = "wrong_class"
         elif pred_iou[i] >= LOCALIZATION_MIN_IOU:
             kinds[i] = "localization"
-    return DetectionMatch(
-        iou_threshold=float(iou),
-        pred_tp=pred_target >= 0,
-        pred_target=pred_target,
-        pred_iou=pred_iou,
-        pred_kind=kinds,
-        target_matched=target_pred >= 0,
-        target_pred=target_pred,
-    )
-
-
-# --------------------------------------------------------------------------- threshold choice
+    return DetectionMatch(iou_threshold=float(iou), pred_tp=pred_target >= 0, pred_target=pred_target,
+                          pred_iou=pred_iou, pred_kind=kinds, target_matched=target_pred >= 0, target_pred=target_pred)
 
 
 def detection_pr_points(
@@ -306,8 +268,6 @@ def detection_recall_precision(is_tp, scores, n_targets: int, threshold: float):
 
     return operating_point(is_tp, scores, threshold, n_positive=int(n_targets))
 
-
-# ------------------------------------------------------------------ the decision threshold of a detector
 
 #: ultralytics' default ``conf`` for ``predict`` (0.25) and the "obvious" 0.5: what the notebook compares.
 DETECTION_DEFAULT_THRESHOLD = 0.25
@@ -364,16 +324,10 @@ class DetectionThreshold(ThresholdChoice):
         return head + tail
 
 
-def choose_detection_threshold(
-    preds: Sequence[Detections],
-    targets: Sequence[Detections],
-    *,
-    min_recall: float | None = None,
-    min_precision: float | None = None,
-    maximize: Literal["f1"] | None = None,
-    iou: float = 0.5,
-    default: float = DETECTION_DEFAULT_THRESHOLD,
-):
+def choose_detection_threshold(preds: Sequence[Detections], targets: Sequence[Detections], *,
+                               min_recall: float | None = None, min_precision: float | None = None,
+                               maximize: Literal["f1"] | None = None, iou: float = 0.5,
+                               default: float = DETECTION_DEFAULT_THRESHOLD):
     """Choose the detector's confidence threshold for one goal, with the *true* recall.
 
     >>> truth = Detections(xyxy=[[0, 0, 10, 10], [20, 0, 30, 10]], class_id=[0, 0], class_names=["part"])

@@ -16,17 +16,8 @@ import numpy as np
 
 from .types import Classifications
 
-__all__ = [
-    "accuracy",
-    "confusion_matrix",
-    "per_class_accuracy",
-    "classification_report",
-    "worst_predictions",
-    "top_confusions",
-]
-
-
-# ----------------------------------------------------------------------------------------- inputs
+__all__ = ["accuracy", "confusion_matrix", "per_class_accuracy", "classification_report", "worst_predictions",
+           "top_confusions"]
 
 
 def _as_labels(x, name: str) -> np.ndarray:
@@ -105,9 +96,6 @@ def _prepare(y_true, y_pred, num_classes: int | None = None, class_names: Sequen
     return t, p, int(max(num_classes, 1))
 
 
-# ---------------------------------------------------------------------------------------- metrics
-
-
 def accuracy(y_true, y_pred) -> float:
     """Top-1 accuracy, the fraction of images whose prediction is the true class (torchmetrics).
 
@@ -123,12 +111,8 @@ def accuracy(y_true, y_pred) -> float:
                                      average="micro"))
 
 
-def confusion_matrix(
-    y_true,
-    y_pred,
-    num_classes: int | None = None,
-    normalize: Literal["true", "pred", "all"] | None = None,
-) -> np.ndarray:
+def confusion_matrix(y_true, y_pred, num_classes: int | None = None,
+                     normalize: Literal["true", "pred", "all"] | None = None) -> np.ndarray:
     """The (C, C) confusion matrix, rows = true class, columns = predicted class (torchmetrics).
 
     >>> confusion_matrix([0, 1, 1], [0, 1, 0], normalize="true").tolist()
@@ -162,13 +146,8 @@ def per_class_accuracy(y_true, y_pred, class_names: Sequence[str]) -> dict[str, 
     return {name: float(r) for name, r in zip(class_names, recall)}
 
 
-def classification_report(
-    y_true,
-    y_pred,
-    class_names: Sequence[str],
-    output: Literal["dict", "frame", "text"] = "dict",
-    digits: int = 3,
-):
+def classification_report(y_true, y_pred, class_names: Sequence[str], output: Literal["dict", "frame", "text"] = "dict",
+                          digits: int = 3):
     """Precision, recall, F1 and support per class, plus accuracy, macro and weighted averages.
 
     >>> r = classification_report([0, 0, 1], [0, 1, 1], ["cat", "dog"])
@@ -202,15 +181,8 @@ def classification_report(
     return frame
 
 
-# ------------------------------------------------------------------------------ looking at mistakes
-
-
-def worst_predictions(
-    preds: Classifications,
-    y_true,
-    k: int | None = 16,
-    by: Literal["confidence", "true_prob"] = "confidence",
-) -> np.ndarray:
+def worst_predictions(preds: Classifications, y_true, k: int | None = 16,
+                      by: Literal["confidence", "true_prob"] = "confidence") -> np.ndarray:
     """Indices of the ``k`` worst predictions: wrong *and* sure of it. Only mistakes are returned.
 
     >>> p = Classifications([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.3, 0.7]], ["cat", "dog"])

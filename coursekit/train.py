@@ -28,22 +28,8 @@ from .config import pick_device
 from .files import atomic_write_bytes
 from .types import Classifications
 
-__all__ = [
-    "History",
-    "fit",
-    "CheckpointError",
-    "save_checkpoint",
-    "load_checkpoint",
-    "predict",
-    "evaluate",
-    "predict_classes",
-    "amp_dtype",
-]
-
-
-# --------------------------------------------------------------------------------------------------
-# History: one dict of numbers per epoch
-# --------------------------------------------------------------------------------------------------
+__all__ = ["History", "fit", "CheckpointError", "save_checkpoint", "load_checkpoint", "predict", "evaluate",
+           "predict_classes", "amp_dtype"]
 
 
 def _plain(value: Any) -> Any:
@@ -108,11 +94,6 @@ class History:
         return f"History({len(self)} epochs, last: {shown})"
 
 
-# --------------------------------------------------------------------------------------------------
-# Checkpoints
-# --------------------------------------------------------------------------------------------------
-
-
 class CheckpointError(RuntimeError):
     """A checkpoint file cannot be read, or does not fit the model / optimizer / scheduler given."""
 
@@ -122,15 +103,9 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return getattr(model, "_orig_mod", model)
 
 
-def save_checkpoint(
-    path: str | os.PathLike,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer | None = None,
-    scheduler: Any = None,
-    epoch: int | None = None,
-    history: History | None = None,
-    extra: dict | None = None,
-) -> Path:
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                    scheduler: Any = None, epoch: int | None = None, history: History | None = None,
+                    extra: dict | None = None) -> Path:
     """Save the training state to ``path`` **atomically**: a crash mid-save never leaves a broken file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,13 +150,8 @@ def _state_dict_mismatch(expected: dict, found: dict, limit: int = 10) -> list[s
     return problems
 
 
-def load_checkpoint(
-    path: str | os.PathLike,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer | None = None,
-    scheduler: Any = None,
-    map_location: str | torch.device = "cpu",
-) -> dict:
+def load_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                    scheduler: Any = None, map_location: str | torch.device = "cpu") -> dict:
     """Load a :func:`save_checkpoint` file into ``model`` (and ``optimizer`` / ``scheduler`` if given)."""
     path = Path(path)
     if not path.is_file():
@@ -224,11 +194,6 @@ def load_checkpoint(
     return ckpt
 
 
-# --------------------------------------------------------------------------------------------------
-# Mixed precision
-# --------------------------------------------------------------------------------------------------
-
-
 def amp_dtype(amp: str | bool, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for ``amp`` on ``device``, or ``None`` for full float32."""
     if amp in (False, None, "off"):
@@ -246,34 +211,17 @@ def amp_dtype(amp: str | bool, device: torch.device) -> torch.dtype | None:
     raise ValueError(f"amp must be 'auto', 'bf16', 'fp16', 'off', True or False; got {amp!r}")
 
 
-# --------------------------------------------------------------------------------------------------
-# fit
-# --------------------------------------------------------------------------------------------------
-
-
 def _resolve_device(device: str | torch.device | None) -> torch.device:
     """``device``, else ``$COURSEKIT_DEVICE``, else cuda > mps > cpu."""
     return torch.device(device if device is not None else pick_device(os.environ.get("COURSEKIT_DEVICE") or None))
 
 
-def fit(
-    model: nn.Module,
-    train_loader: Iterable,
-    *,
-    epochs: int,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any = None,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-    label_smoothing: float = 0.0,
-    val_loader: Iterable | None = None,
-    device: str | torch.device | None = None,
-    amp: str | bool = "auto",
-    checkpoint: str | os.PathLike | None = None,
-    resume: bool = False,
-    progress: bool = True,
-    grad_clip: float | None = None,
-    on_epoch_end: Callable[[History], bool | None] | None = None,
-) -> History:
+def fit(model: nn.Module, train_loader: Iterable, *, epochs: int, optimizer: torch.optim.Optimizer,
+        scheduler: Any = None, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        label_smoothing: float = 0.0, val_loader: Iterable | None = None, device: str | torch.device | None = None,
+        amp: str | bool = "auto", checkpoint: str | os.PathLike | None = None, resume: bool = False,
+        progress: bool = True, grad_clip: float | None = None,
+        on_epoch_end: Callable[[History], bool | None] | None = None) -> History:
     """Train ``model`` for ``epochs`` epochs and return the :class:`History`."""
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1; got {epochs}")
@@ -285,7 +233,6 @@ def fit(
     # float16 has a small range: scale the loss up so small gradients do not underflow to 0.
     scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
 
-    # ---- start fresh or resume ----
     history, start_epoch = History(), 0
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=<path to the checkpoint file>")
@@ -314,7 +261,6 @@ def fit(
         if hasattr(train_loader, "set_epoch"):
             train_loader.set_epoch(epoch)
 
-        # ---- train one epoch ----
         model.train()
         loss_sum = torch.zeros((), device=device)  # summed on the device: no GPU->CPU sync per batch
         correct = torch.zeros((), device=device)
@@ -350,15 +296,8 @@ def fit(
         if seen == 0:
             raise ValueError("train_loader produced no batches")
 
-        # ---- validate, record, save ----
-        record = {
-            "epoch": epoch + 1,
-            "train_loss": loss_sum.item() / seen,
-            "train_acc": correct.item() / seen,
-            "val_loss": None,
-            "val_acc": None,
-            "lr": lr,
-        }
+        record = {"epoch": epoch + 1, "train_loss": loss_sum.item() / seen, "train_acc": correct.item() / seen,
+                  "val_loss": None, "val_acc": None, "lr": lr}
         if val_loader is not None:
             val = evaluate(model, val_loader, device=device)
             record["val_loss"], record["val_acc"] = val["loss"], val["accuracy"]
@@ -382,11 +321,6 @@ def _summary(record: dict, epochs: int) -> str:
     if record["val_loss"] is not None:
         line += f"  val loss {record['val_loss']:.4f} acc {record['val_acc']:6.2%}"
     return line + f"  lr {record['lr']:.4g}  {record['seconds']:.1f}s"
-
-
-# --------------------------------------------------------------------------------------------------
-# Inference
-# --------------------------------------------------------------------------------------------------
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -420,13 +354,8 @@ def _forward(model: nn.Module, images: torch.Tensor, tta_flip: bool) -> torch.Te
     return logits.float()
 
 
-def predict(
-    model: nn.Module,
-    data,
-    device: str | torch.device | None = None,
-    tta_flip: bool = False,
-    batch_size: int = 512,
-) -> torch.Tensor:
+def predict(model: nn.Module, data, device: str | torch.device | None = None, tta_flip: bool = False,
+            batch_size: int = 512) -> torch.Tensor:
     """Logits (N, C) on the CPU for all images in ``data`` (a loader or a preprocessed (N, C, H, W) tensor)."""
     device = torch.device(device) if device is not None else _model_device(model)
     model.to(device)
@@ -444,13 +373,8 @@ def predict(
     return torch.cat(outputs)
 
 
-def evaluate(
-    model: nn.Module,
-    loader: Iterable,
-    device: str | torch.device | None = None,
-    tta_flip: bool = False,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-) -> dict:
+def evaluate(model: nn.Module, loader: Iterable, device: str | torch.device | None = None, tta_flip: bool = False,
+             loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> dict:
     """Mean loss and accuracy of ``model`` on a loader of ``(images, labels)`` batches."""
     device = torch.device(device) if device is not None else _model_device(model)
     model.to(device)
@@ -474,13 +398,7 @@ def evaluate(
     return {"loss": loss_sum / seen, "accuracy": correct / seen, "n": seen}
 
 
-def predict_classes(
-    model: nn.Module,
-    data,
-    class_names: list[str],
-    device: str | torch.device | None = None,
-    tta_flip: bool = False,
-    batch_size: int = 512,
-) -> Classifications:
+def predict_classes(model: nn.Module, data, class_names: list[str], device: str | torch.device | None = None,
+                    tta_flip: bool = False, batch_size: int = 512) -> Classifications:
     """:func:`predict`, then softmax into :class:`coursekit.types.Classifications` with ``class_names``."""
     return Classifications.from_logits(predict(model, data, device, tta_flip, batch_size), class_names)

@@ -77,9 +77,6 @@ class Classifications:
         return self.probs[np.arange(len(self)), targets]
 
 
-# ------------------------------------------------------------------------------------------ detections
-
-
 def _numpy(x) -> np.ndarray:
     """A numpy array from a list, an array or a torch tensor (on any device)."""
     if hasattr(x, "detach"):
@@ -284,8 +281,6 @@ class Detections:
                                  f"{self.image_size[0]}x{self.image_size[1]}: masks must cover the whole image")
             self.masks = masks
 
-    # -------------------------------------------------------------------------------- basics
-
     @classmethod
     def empty(cls, class_names: Sequence[str], image_size: tuple[int, int] | None = None) -> "Detections":
         """No boxes: an image where the model found nothing (an empty ``confidence``, so it is a valid
@@ -320,14 +315,9 @@ class Detections:
             elif index.size and not ((-n <= index) & (index < n)).all():
                 bad = int(index[(index < -n) | (index >= n)][0])
                 raise IndexError(f"box index {bad} is out of range for {n} boxes")
-        return Detections(
-            xyxy=self.xyxy[index],
-            class_id=self.class_id[index],
-            class_names=self.class_names,
-            confidence=None if self.confidence is None else self.confidence[index],
-            masks=None if self.masks is None else self.masks[index],
-            image_size=self.image_size,
-        )
+        return Detections(xyxy=self.xyxy[index], class_id=self.class_id[index], class_names=self.class_names,
+                          confidence=None if self.confidence is None else self.confidence[index],
+                          masks=None if self.masks is None else self.masks[index], image_size=self.image_size)
 
     def __repr__(self) -> str:
         counts: dict[str, int] = {}
@@ -382,20 +372,14 @@ class Detections:
         """Each box's area in square pixels, float32 (N,)."""
         return (self.xyxy[:, 2] - self.xyxy[:, 0]) * (self.xyxy[:, 3] - self.xyxy[:, 1])
 
-    # ------------------------------------------------------------------------- JSON
-
     def to_dict(self) -> dict:
         """A JSON-ready dict (lists, floats, None); masks as COCO run-length encodings (pycocotools).
 
         ``Detections.from_dict(d.to_dict())`` gives back exactly the same arrays."""
-        return {
-            "xyxy": self.xyxy.tolist(),
-            "class_id": self.class_id.tolist(),
-            "class_names": list(self.class_names),
-            "confidence": None if self.confidence is None else self.confidence.tolist(),
-            "masks": None if self.masks is None else _rle_encode(self.masks),
-            "image_size": None if self.image_size is None else list(self.image_size),
-        }
+        return {"xyxy": self.xyxy.tolist(), "class_id": self.class_id.tolist(), "class_names": list(self.class_names),
+                "confidence": None if self.confidence is None else self.confidence.tolist(),
+                "masks": None if self.masks is None else _rle_encode(self.masks),
+                "image_size": None if self.image_size is None else list(self.image_size)}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "Detections":
@@ -416,16 +400,10 @@ class Detections:
             h, w = _image_size(data["image_size"])
             masks = np.stack([_segmentation_to_mask(m, h, w, f"mask {i}") for i, m in enumerate(masks)]) \
                 if len(masks) else np.zeros((0, h, w), dtype=bool)
-        return cls(
-            xyxy=np.asarray(data["xyxy"], dtype=np.float32).reshape(-1, 4),
-            class_id=np.asarray(data["class_id"], dtype=np.int64).reshape(-1),
-            class_names=data["class_names"],
-            confidence=None if data.get("confidence") is None else np.asarray(data["confidence"], np.float32),
-            masks=masks,
-            image_size=data.get("image_size"),
-        )
-
-    # --------------------------------------------------------------------- ultralytics
+        return cls(xyxy=np.asarray(data["xyxy"], dtype=np.float32).reshape(-1, 4),
+                   class_id=np.asarray(data["class_id"], dtype=np.int64).reshape(-1), class_names=data["class_names"],
+                   confidence=None if data.get("confidence") is None else np.asarray(data["confidence"], np.float32),
+                   masks=masks, image_size=data.get("image_size"))
 
     @classmethod
     def from_ultralytics(cls, result) -> "Detections":
@@ -454,8 +432,6 @@ class Detections:
             masks = _ultralytics_masks(result.masks, image_size)
         return cls(xyxy=xyxy, class_id=_numpy(boxes.cls).reshape(-1), class_names=class_names,
                    confidence=_numpy(boxes.conf).reshape(-1), masks=masks, image_size=image_size)
-
-    # ---------------------------------------------------------------------- YOLO labels
 
     @classmethod
     def from_yolo_txt(cls, source, image_size: tuple[int, int], class_names: Sequence[str]) -> "Detections":
@@ -517,18 +493,9 @@ class Detections:
             out.append(line)
         return "".join(line + "\n" for line in out)
 
-    # --------------------------------------------------------------------------- COCO
-
     @classmethod
-    def from_coco(
-        cls,
-        annotations,
-        image_id,
-        categories: Sequence[Mapping] | None = None,
-        image_size: tuple[int, int] | None = None,
-        *,
-        with_masks: bool = False,
-    ) -> "Detections":
+    def from_coco(cls, annotations, image_id, categories: Sequence[Mapping] | None = None,
+                  image_size: tuple[int, int] | None = None, *, with_masks: bool = False) -> "Detections":
         """One image's boxes from COCO annotations (``bbox`` = x, y, width, height in pixels)."""
         if isinstance(annotations, Mapping):
             dataset = annotations

@@ -16,19 +16,8 @@ from matplotlib.ticker import MaxNLocator
 
 from .types import Classifications
 
-__all__ = [
-    "RIGHT_COLOR",
-    "WRONG_COLOR",
-    "show_images",
-    "show_class_grid",
-    "plot_class_balance",
-    "plot_history",
-    "plot_confusion",
-    "show_predictions",
-    "plot_per_class_accuracy",
-    "show_detections",
-    "show_detection_errors",
-]
+__all__ = ["RIGHT_COLOR", "WRONG_COLOR", "show_images", "show_class_grid", "plot_class_balance", "plot_history",
+           "plot_confusion", "show_predictions", "plot_per_class_accuracy", "show_detections", "show_detection_errors"]
 
 def _show_figures_in_notebooks() -> None:
     """In Jupyter, display a returned Figure as a PNG even before pyplot has been used."""
@@ -49,9 +38,6 @@ _show_figures_in_notebooks()
 RIGHT_COLOR = "tab:green"
 WRONG_COLOR = "tab:red"
 MAX_IMAGES = 256  # a grid bigger than this is almost always a forgotten slice, and takes ages to draw
-
-
-# ------------------------------------------------------------------------------------ image inputs
 
 
 def _numpy(x) -> np.ndarray:
@@ -139,18 +125,9 @@ def _blank(ax) -> None:
         spine.set_visible(False)
 
 
-# ------------------------------------------------------------------------------------ image grids
-
-
-def show_images(
-    images,
-    titles: Sequence[str] | None = None,
-    ncols: int = 8,
-    size: float = 1.5,
-    title: str | None = None,
-    mean: Sequence[float] | float | None = None,
-    std: Sequence[float] | float | None = None,
-) -> Figure:
+def show_images(images, titles: Sequence[str] | None = None, ncols: int = 8, size: float = 1.5,
+                title: str | None = None, mean: Sequence[float] | float | None = None,
+                std: Sequence[float] | float | None = None) -> Figure:
     """A grid of images, one axes per image, with optional per-image titles and a figure title.
 
     >>> import torch
@@ -182,16 +159,8 @@ def show_images(
     return fig
 
 
-def show_class_grid(
-    images,
-    labels,
-    class_names: Sequence[str],
-    per_class: int = 8,
-    size: float = 1.2,
-    title: str | None = None,
-    mean=None,
-    std=None,
-) -> Figure:
+def show_class_grid(images, labels, class_names: Sequence[str], per_class: int = 8, size: float = 1.2,
+                    title: str | None = None, mean=None, std=None) -> Figure:
     """One row per class showing its first ``per_class`` images, the row labelled with the class name.
 
     >>> import numpy as np
@@ -224,18 +193,8 @@ def show_class_grid(
     return fig
 
 
-def show_predictions(
-    images,
-    y_true,
-    preds: Classifications,
-    indices=None,
-    class_names: Sequence[str] | None = None,
-    ncols: int = 8,
-    size: float = 1.6,
-    title: str | None = None,
-    mean=None,
-    std=None,
-) -> Figure:
+def show_predictions(images, y_true, preds: Classifications, indices=None, class_names: Sequence[str] | None = None,
+                     ncols: int = 8, size: float = 1.6, title: str | None = None, mean=None, std=None) -> Figure:
     """A gallery of predictions, each tile titled ``"true → pred (conf%)"``: red when wrong, green when right."""
     if not isinstance(preds, Classifications):
         raise TypeError(f"preds must be a Classifications, got {type(preds).__name__}")
@@ -265,14 +224,7 @@ def show_predictions(
     return fig
 
 
-# ----------------------------------------------------------------------------------- bar charts
-
-
-def plot_class_balance(
-    labels,
-    class_names: Sequence[str],
-    title: str | None = "class balance",
-) -> Figure:
+def plot_class_balance(labels, class_names: Sequence[str], title: str | None = "class balance") -> Figure:
     """Images per class as a bar chart, counts written on the bars.
 
     >>> fig = plot_class_balance({"train": [0, 0, 1], "test": [0, 1]}, ["cat", "dog"])
@@ -307,10 +259,7 @@ def plot_class_balance(
     return fig
 
 
-def plot_per_class_accuracy(
-    acc: Mapping[str, float],
-    title: str | None = "accuracy per class",
-    sort: bool = False,
+def plot_per_class_accuracy(acc: Mapping[str, float], title: str | None = "accuracy per class", sort: bool = False
 ) -> Figure:
     """Horizontal bars of each class's accuracy (fractions in [0, 1]), with the mean as a dashed line.
 
@@ -341,9 +290,6 @@ def plot_per_class_accuracy(
     if title:
         ax.set_title(title)
     return fig
-
-
-# ------------------------------------------------------------------------------- training curves
 
 
 def _records(history) -> list[Mapping]:
@@ -409,17 +355,8 @@ def plot_history(history, title: str | None = None, show_lr: bool = True) -> Fig
     return fig
 
 
-# ------------------------------------------------------------------------------ confusion matrix
-
-
-def plot_confusion(
-    cm,
-    class_names: Sequence[str],
-    normalize: bool = True,
-    title: str | None = None,
-    annotate: bool | None = None,
-    cmap: str = "Blues",
-) -> Figure:
+def plot_confusion(cm, class_names: Sequence[str], normalize: bool = True, title: str | None = None,
+                   annotate: bool | None = None, cmap: str = "Blues") -> Figure:
     """The confusion matrix as an annotated heatmap: rows = true class, columns = predicted class.
 
     >>> fig = plot_confusion([[5, 1], [2, 8]], ["cat", "dog"])
@@ -460,9 +397,6 @@ def plot_confusion(
     return fig
 
 
-# ------------------------------------------------------------------------------------ detections
-
-
 def _class_color(c: int) -> tuple:
     from matplotlib import colormaps
 
@@ -480,17 +414,8 @@ def _draw_box(ax, box, color, dashed: bool = False, label: str | None = None, lw
                 bbox=dict(facecolor=color, edgecolor="none", pad=0.8, alpha=0.85))
 
 
-def show_detections(
-    images,
-    preds=None,
-    truth=None,
-    indices=None,
-    min_confidence: float = 0.25,
-    ncols: int = 4,
-    size: float = 3.0,
-    titles: Sequence[str] | None = None,
-    title: str | None = None,
-) -> Figure:
+def show_detections(images, preds=None, truth=None, indices=None, min_confidence: float = 0.25, ncols: int = 4,
+                    size: float = 3.0, titles: Sequence[str] | None = None, title: str | None = None) -> Figure:
     """Images with boxes: the ground truth dashed, the predictions solid with ``class conf`` labels.
 
     >>> import numpy as np
