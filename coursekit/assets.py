@@ -209,15 +209,13 @@ def _verified(asset: Asset, path: Path) -> bool:
 
 def _offline_message(asset: Asset, reason: str, present: bool = False) -> str:
     where = "is in the cache but not as registered" if present else "is not in the cache"
-    return (
-        f"Asset {asset.name!r} ({asset.description or asset.filename}) {where} and could not be "
-        f"downloaded: {reason}.\n"
-        f"  URL:   {asset.url}\n"
-        f"  cache: {asset_path(asset)}\n"
-        f"Fix: on a machine with internet run `coursekit fetch {asset.name}` (or `coursekit fetch --all` to "
-        f"pre-cache the whole course), then copy the cache folder here or point COURSEKIT_HOME at it. "
-        f"You can also download the URL by hand and place the file at the cache path above."
-    )
+    return (f"Asset {asset.name!r} ({asset.description or asset.filename}) {where} and could not be "
+            f"downloaded: {reason}.\n"
+            f"  URL:   {asset.url}\n"
+            f"  cache: {asset_path(asset)}\n"
+            f"Fix: on a machine with internet run `coursekit fetch {asset.name}` (or `coursekit fetch --all` to "
+            f"pre-cache the whole course), then copy the cache folder here or point COURSEKIT_HOME at it. "
+            f"You can also download the URL by hand and place the file at the cache path above.")
 
 
 def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, offline: bool | None = None,
@@ -270,11 +268,9 @@ def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, of
     got = sha256_of(part)
     if got != asset.sha256:
         part.unlink(missing_ok=True)
-        raise ChecksumMismatch(
-            f"Asset {asset.name!r} from {asset.url} has sha256 {got}, expected {asset.sha256}. "
-            "The file was deleted. The download was corrupted or the server changed the file; "
-            "try again, and if it persists, report it to the course maintainers."
-        )
+        raise ChecksumMismatch(f"Asset {asset.name!r} from {asset.url} has sha256 {got}, expected {asset.sha256}. "
+                               "The file was deleted. The download was corrupted or the server changed the file; "
+                               "try again, and if it persists, report it to the course maintainers.")
     os.replace(part, dest)
     _verified(asset, dest)  # writes the stamp (hash already known to match)
     return dest

@@ -44,10 +44,8 @@ def _binary_truth(y_true, name: str = "y_true") -> np.ndarray:
         raise TypeError(f"{name} holds {y.dtype} values; pass 0/1 (1 = positive), e.g. binary_scores(...)")
     bad = y[(y != 0) & (y != 1)]
     if bad.size:
-        raise ValueError(
-            f"{name} contains {bad[0]!r}: expected 0/1 labels (1 = positive). For class indices use "
-            "binary_scores(preds, positive=[...], y_true=labels)"
-        )
+        raise ValueError(f"{name} contains {bad[0]!r}: expected 0/1 labels (1 = positive). For class indices use "
+                         "binary_scores(preds, positive=[...], y_true=labels)")
     return y.astype(np.int64)
 
 
@@ -72,15 +70,11 @@ def _binary_inputs(y_true, scores, need_both: bool = True) -> tuple[np.ndarray, 
     if need_both:
         n_pos = int(y.sum())
         if n_pos == 0:
-            raise ValueError(
-                f"y_true has no positives (all {len(y)} images are negative): precision and recall are "
-                "undefined. Evaluate on a set that contains the positive class (e.g. defects)."
-            )
+            raise ValueError(f"y_true has no positives (all {len(y)} images are negative): precision and recall are "
+                             "undefined. Evaluate on a set that contains the positive class (e.g. defects).")
         if n_pos == len(y):
-            raise ValueError(
-                f"y_true has no negatives (all {len(y)} images are positive): a threshold trades false "
-                "positives against misses, so it needs both kinds of image."
-            )
+            raise ValueError(f"y_true has no negatives (all {len(y)} images are positive): a threshold trades false "
+                             "positives against misses, so it needs both kinds of image.")
     return y, s
 
 
@@ -333,12 +327,10 @@ def choose_threshold(y_true_binary, scores, *, min_precision: float | None = Non
         achieved = False
         best = int(key[-1])
         closest = "precision" if min_precision is not None else "recall"
-        message = (
-            f"no threshold reaches {goal} on these {len(y)} images ({n_pos} positive); the closest, "
-            f"{_fmt(float(thresholds[best]), 4)}, gives {closest} "
-            f"{_fmt(float((precision if min_precision is not None else recall)[best]))}. "
-            "A better model, more data, or a different goal is needed."
-        )
+        message = (f"no threshold reaches {goal} on these {len(y)} images ({n_pos} positive); the closest, "
+                   f"{_fmt(float(thresholds[best]), 4)}, gives {closest} "
+                   f"{_fmt(float((precision if min_precision is not None else recall)[best]))}. "
+                   "A better model, more data, or a different goal is needed.")
         warnings.warn(message, UserWarning, stacklevel=2)
     else:
         best = int([i for i in key if ok[i]][-1])
@@ -359,10 +351,8 @@ def binary_scores(preds: Classifications, positive: str | Sequence[str] | None =
     ([0, 1], [0.3, 0.9])
     """
     if not isinstance(preds, Classifications):
-        raise TypeError(
-            f"preds must be a Classifications, got {type(preds).__name__}; "
-            "wrap probabilities with Classifications(probs, class_names)"
-        )
+        raise TypeError(f"preds must be a Classifications, got {type(preds).__name__}; "
+                        "wrap probabilities with Classifications(probs, class_names)")
     if (positive is None) == (negative is None):
         raise ValueError("name the positive classes (positive=[...]) or the negative ones (negative='ok'), not both")
     names = list(preds.class_names)
@@ -373,10 +363,8 @@ def binary_scores(preds: Classifications, positive: str | Sequence[str] | None =
         raise ValueError(f"unknown class name(s) {unknown}; the classes are {names}")
     pos = given if positive is not None else [c for c in names if c not in given]
     if not pos or len(pos) == len(names):
-        raise ValueError(
-            f"positive classes {pos} leave {'no' if not pos else 'no negative'} class: "
-            "a binary decision needs both sides"
-        )
+        raise ValueError(f"positive classes {pos} leave {'no' if not pos else 'no negative'} class: "
+                         "a binary decision needs both sides")
     idx = [names.index(c) for c in pos]
     scores = preds.probs[:, idx].astype(np.float64).sum(axis=1)
     if y_true is None:
@@ -452,10 +440,8 @@ def _probs_and_targets(probs, y_true):
     if p.ndim not in (1, 2):
         raise ValueError(f"probs must be (N,) positive-class or (N, C) class probabilities; got shape {p.shape}")
     if not np.all(np.isfinite(p)) or p.min(initial=0) < 0 or p.max(initial=0) > 1:
-        raise ValueError(
-            "probs must be probabilities in [0, 1]; these look like logits: "
-            "use Classifications.from_logits(logits, class_names) (softmax) first"
-        )
+        raise ValueError("probs must be probabilities in [0, 1]; these look like logits: "
+                         "use Classifications.from_logits(logits, class_names) (softmax) first")
     if p.ndim == 2 and not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
         raise ValueError("each row of probs must sum to 1 (class probabilities); apply a softmax first")
     y = _numpy(y_true)

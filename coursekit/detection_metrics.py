@@ -128,22 +128,18 @@ def mean_average_precision(preds: Sequence[Detections], targets: Sequence[Detect
     target_counts = np.bincount(np.concatenate([t.class_id for t in targets]), minlength=n_classes)
     result: dict = {k: None for k in ("map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_100")}
     result.update(n_images=len(preds), n_targets=int(target_counts.sum()), n_predictions=int(pred_counts.sum()))
-    per_class = {
-        name: {"map": None, "map_50": None, "mar_100": None, "n_targets": int(target_counts[c]),
-               "n_predictions": int(pred_counts[c])}
-        for c, name in enumerate(names)
-    }
+    per_class = {name: {"map": None, "map_50": None, "mar_100": None, "n_targets": int(target_counts[c]),
+                        "n_predictions": int(pred_counts[c])}
+                 for c, name in enumerate(names)}
     result["per_class"] = per_class
     if result["n_targets"] == 0:  # nothing to find: every AP and recall is undefined
         return result
 
     # float64 boxes: torchmetrics turns x1, y1, x2, y2 into COCO's x, y, w, h in the boxes' dtype, and a
     # float32 width x2 - x1 is rounded (the float64 one of two float32 numbers is exact)
-    preds_tm = [
-        {"boxes": torch.from_numpy(p.xyxy.astype(np.float64)), "labels": torch.from_numpy(p.class_id),
-         "scores": torch.from_numpy(p.confidence if p.confidence is not None else np.zeros(0, np.float32))}
-        for p in preds
-    ]
+    preds_tm = [{"boxes": torch.from_numpy(p.xyxy.astype(np.float64)), "labels": torch.from_numpy(p.class_id),
+                 "scores": torch.from_numpy(p.confidence if p.confidence is not None else np.zeros(0, np.float32))}
+                for p in preds]
     targets_tm = [{"boxes": torch.from_numpy(t.xyxy.astype(np.float64)), "labels": torch.from_numpy(t.class_id)}
                   for t in targets]
 

@@ -43,10 +43,8 @@ def _as_labels(x, name: str) -> np.ndarray:
             bad = arr[~np.isfinite(arr) | (arr != np.round(arr))][0]
             raise ValueError(f"{name} contains {bad!r}, which is not a class index (expected whole numbers 0..C-1)")
     elif arr.dtype.kind not in "iu":
-        raise TypeError(
-            f"{name} holds {arr.dtype} values; pass class indices 0..C-1 "
-            "(e.g. [class_names.index(n) for n in names])"
-        )
+        raise TypeError(f"{name} holds {arr.dtype} values; pass class indices 0..C-1 "
+                        "(e.g. [class_names.index(n) for n in names])")
     return arr.astype(np.int64)
 
 
@@ -65,10 +63,8 @@ def _num_classes_of(y_pred, class_names: Sequence[str] | None = None) -> int | N
 def _check_range(labels: np.ndarray, name: str, num_classes: int) -> None:
     bad = labels[(labels < 0) | (labels >= num_classes)]
     if bad.size:
-        raise ValueError(
-            f"{name} contains label {int(bad[0])}, outside the valid range 0..{num_classes - 1} "
-            f"({num_classes} classes)"
-        )
+        raise ValueError(f"{name} contains label {int(bad[0])}, outside the valid range 0..{num_classes - 1} "
+                         f"({num_classes} classes)")
 
 
 def _prepare(y_true, y_pred, num_classes: int | None = None, class_names: Sequence[str] | None = None):
@@ -190,10 +186,8 @@ def worst_predictions(preds: Classifications, y_true, k: int | None = 16,
     [0, 3, 1]
     """
     if not isinstance(preds, Classifications):
-        raise TypeError(
-            f"preds must be a Classifications, got {type(preds).__name__}; "
-            "wrap logits with Classifications.from_logits(logits, class_names)"
-        )
+        raise TypeError(f"preds must be a Classifications, got {type(preds).__name__}; "
+                        "wrap logits with Classifications.from_logits(logits, class_names)")
     if by not in ("confidence", "true_prob"):
         raise ValueError(f"by={by!r}: use 'confidence' (surest mistakes) or 'true_prob' (lowest true-class prob)")
     if k is not None and k < 0:

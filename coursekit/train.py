@@ -116,10 +116,8 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
         "epoch": epoch,
         "history": history.to_dict() if history is not None else None,
         "extra": extra,
-        "rng": {
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None,
-        },
+        "rng": {"torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None,},
         "torch_version": str(torch.__version__),  # str(): TorchVersion is not a plain type
     }
     buffer = io.BytesIO()
@@ -135,11 +133,9 @@ def _state_dict_mismatch(expected: dict, found: dict, limit: int = 10) -> list[s
 
     missing = [k for k in expected if k not in found]
     unexpected = [k for k in found if k not in expected]
-    shapes = [
-        f"{k}: checkpoint {tuple(found[k].shape)} vs model {tuple(expected[k].shape)}"
-        for k in expected
-        if k in found and hasattr(found[k], "shape") and found[k].shape != expected[k].shape
-    ]
+    shapes = [f"{k}: checkpoint {tuple(found[k].shape)} vs model {tuple(expected[k].shape)}"
+              for k in expected
+              if k in found and hasattr(found[k], "shape") and found[k].shape != expected[k].shape]
     problems = []
     if missing:
         problems.append(f"in the model but not the checkpoint ({len(missing)}): {listed(missing)}")
@@ -166,20 +162,16 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
                 f"checkpoint {path} holds objects that the safe loader (weights_only=True) refuses to load; "
                 f"it was not written by save_checkpoint, or `extra` held more than plain values ({refused[0]})"
             ) from err
-        raise CheckpointError(
-            f"cannot read checkpoint {path}: the file is truncated or corrupt "
-            f"({type(err).__name__}: {lines[0] if lines else 'no details'})"
-        ) from err
+        raise CheckpointError(f"cannot read checkpoint {path}: the file is truncated or corrupt "
+                              f"({type(err).__name__}: {lines[0] if lines else 'no details'})") from err
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise CheckpointError(f"{path} is not a coursekit checkpoint (no 'model' entry)")
 
     problems = _state_dict_mismatch(_unwrap(model).state_dict(), ckpt["model"])
     if problems:
-        raise CheckpointError(
-            f"checkpoint {path} does not match the model ({type(_unwrap(model)).__name__}):\n  "
-            + "\n  ".join(problems)
-            + "\nWas the model built with the same arguments (width, num_classes, ...)?"
-        )
+        raise CheckpointError(f"checkpoint {path} does not match the model ({type(_unwrap(model)).__name__}):\n  "
+                              + "\n  ".join(problems)
+                              + "\nWas the model built with the same arguments (width, num_classes, ...)?")
     _unwrap(model).load_state_dict(ckpt["model"])
 
     for name, obj in (("optimizer", optimizer), ("scheduler", scheduler)):
