@@ -15,12 +15,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import warnings
+from dataclasses import asdict, dataclass
 from typing import Literal, Sequence
 
 import numpy as np
 
-from .calibrate import PRCurve, ThresholdChoice
+from .calibrate import PRCurve, ThresholdChoice, choose_threshold, operating_point, plot_pr_curve, pr_curve
 from .types import Detections, as_xyxy
 
 __all__ = ["box_iou", "mean_average_precision", "DetectionMatch", "match_detections", "detection_pr_points",
@@ -76,11 +77,8 @@ def _undefined_to_none(x) -> float | None:
     return None if v < 0 or math.isnan(v) else v
 
 
-# COCO's evaluation parameters (pycocotools' ``Params.setDetParams``), built as pycocotools builds them:
-# float64 ``np.linspace``. torchmetrics' defaults come from ``torch.linspace`` in float32 (recall point
-# 0.07 becomes 0.0700000003, IoU threshold 0.55 becomes 0.5500000119), so a recall of exactly 7/100, or
-# an IoU of exactly 0.55, fell just short of its point, and the AP differed from pycocotools' (by up
-# to 0.007 in mAP@0.5 and 0.02 in mAP on the cases of tests/test_map_crosscheck.py).
+# COCO's parameters built as pycocotools builds them (float64 np.linspace): torchmetrics' float32 defaults put
+# e.g. recall 0.07 at 0.0700000003, and its AP differed from pycocotools' (tests/test_map_crosscheck.py).
 _COCO_IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True).tolist()
 _COCO_REC_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True).tolist()
 _COCO_MAX_DETS = [1, 10, 100]
@@ -99,10 +97,7 @@ def _coco_eval(preds_tm, targets_tm, iou_thresholds, backend) -> dict:
     except ModuleNotFoundError as e:  # torchmetrics needs the COCO evaluation library
         raise ModuleNotFoundError(f"mean_average_precision needs {backend}: pip install {backend.replace('_', '-')} "
                                   f"({e})") from e
-    # torchmetrics warns when an image has more than 100 boxes in all; COCO's evaluation (pycocotools'
-    # evaluateImg) keeps the 100 most confident boxes per image *and class*, which a detector keeping
-    # 300 boxes over 6 classes rarely exceeds. Its warning would mostly be noise here.
-    metric.warn_on_many_detections = False
+    metric.warn_on_many_detections = False  # > 100 boxes per image; COCO keeps 100 per image *and class*
     metric.update(preds_tm, targets_tm)
     out = metric.compute()
     return {k: v.reshape(-1) if isinstance(v, torch.Tensor) else v for k, v in out.items()}
@@ -135,8 +130,7 @@ def mean_average_precision(preds: Sequence[Detections], targets: Sequence[Detect
     if result["n_targets"] == 0:  # nothing to find: every AP and recall is undefined
         return result
 
-    # float64 boxes: torchmetrics turns x1, y1, x2, y2 into COCO's x, y, w, h in the boxes' dtype, and a
-    # float32 width x2 - x1 is rounded (the float64 one of two float32 numbers is exact)
+    # float64 boxes: torchmetrics computes COCO's w = x2 - x1 in the boxes' dtype (float32 would round it)
     preds_tm = [{"boxes": torch.from_numpy(p.xyxy.astype(np.float64)), "labels": torch.from_numpy(p.class_id),
                  "scores": torch.from_numpy(p.confidence if p.confidence is not None else np.zeros(0, np.float32))}
                 for p in preds]
@@ -179,11 +173,6 @@ class DetectionMatch:
     @property
     def fn(self) -> int:
         return int((~self.target_matched).sum())
-
-    @property
-    def false_positives(self) -> np.ndarray:
-        """Indices of the predictions that matched nothing (for a gallery: ``pred[m.false_positives]``)."""
-        return np.flatnonzero(~self.pred_tp)
 
     @property
     def misses(self) -> np.ndarray:
@@ -260,8 +249,6 @@ def detection_pr_points(
 
 def detection_recall_precision(is_tp, scores, n_targets: int, threshold: float):
     """Precision and the true recall when keeping boxes with ``score >= threshold``."""
-    from .calibrate import operating_point
-
     return operating_point(is_tp, scores, threshold, n_positive=int(n_targets))
 
 
@@ -271,9 +258,8 @@ DETECTION_DEFAULT_THRESHOLD = 0.25
 
 @dataclass
 class DetectionPRCurve(PRCurve):
-    """A :class:`~coursekit.calibrate.PRCurve` whose thresholds are box confidences, stored in float32 by
-    :class:`Detections`: :meth:`at` compares in float32 too, as :meth:`Detections.filter` does, so that
-    ``curve.at(0.7)`` keeps a box of confidence 0.7 (float32(0.7) is a hair below 0.7)."""
+    """A PR curve over box confidences (float32 in :class:`Detections`): :meth:`at` compares in float32 too, so
+    ``curve.at(0.7)`` keeps a box of confidence 0.7, as :meth:`Detections.filter` does."""
 
     def at(self, threshold: float) -> tuple[float, float]:
         return super().at(float(np.float32(threshold)))
@@ -290,10 +276,6 @@ def detection_pr_curve(preds: Sequence[Detections], targets: Sequence[Detections
     >>> c.thresholds.round(2).tolist(), c.recall.tolist(), c.precision.tolist()
     ([0.4, 0.9], [0.5, 0.5, 0.0], [0.5, 1.0, 1.0])
     """
-    from dataclasses import asdict
-
-    from .calibrate import pr_curve
-
     is_tp, scores, n = detection_pr_points(preds, targets, iou=iou, classes=classes)
     return DetectionPRCurve(**asdict(pr_curve(is_tp, scores, n_positive=n)))
 
@@ -333,11 +315,6 @@ def choose_detection_threshold(preds: Sequence[Detections], targets: Sequence[De
     >>> round(c.threshold, 2), round(c.precision, 3), c.recall, c.at_default.recall
     (0.2, 0.667, 1.0, 0.5)
     """
-    import warnings
-    from dataclasses import asdict
-
-    from .calibrate import choose_threshold
-
     preds, targets = list(preds), list(targets)
     is_tp, scores, n = detection_pr_points(preds, targets, iou=iou)
     with warnings.catch_warnings(record=True) as caught:   # said below in a detector's words
@@ -360,7 +337,11 @@ def choose_detection_threshold(preds: Sequence[Detections], targets: Sequence[De
                               n_targets=int(n))
 
 
-def detection_errors(preds: Sequence[Detections], targets: Sequence[Detections], threshold: float,
+_CORNERS = ("x1", "y1", "x2", "y2")
+
+
+def detection_errors(
+preds: Sequence[Detections], targets: Sequence[Detections], threshold: float,
                      iou: float = 0.5):
     """Every error of a detector at ``conf >= threshold``, one row each (a pandas DataFrame).
 
@@ -381,32 +362,25 @@ def detection_errors(preds: Sequence[Detections], targets: Sequence[Detections],
         m = match_detections(kept, t, iou)
         kept_iou = box_iou(kept, t)
         for j in np.flatnonzero(~m.pred_tp):
-            x1, y1, x2, y2 = kept.xyxy[j].tolist()
             covered = ""
             if m.pred_kind[j] == "wrong_class":  # the class of the object it sits on (the best-overlapping one)
                 other = np.where(t.class_id != kept.class_id[j], kept_iou[j], -1.0)
                 covered = names[t.class_id[int(np.argmax(other))]]
             rows.append(dict(image=i, error=m.pred_kind[j], **{"class": names[kept.class_id[j]]},
                              confidence=float(kept.confidence[j]), iou=float(m.pred_iou[j]),
-                             x1=x1, y1=y1, x2=x2, y2=y2, covers=covered))
-        if len(m.misses):
-            all_iou = box_iou(p, t)  # every prediction, at any confidence
-            for j in m.misses:
-                same = p.class_id == t.class_id[j]
-                ious = np.where(same, all_iou[:, j], 0.0) if len(p) else np.zeros(0)
-                covering = ious >= iou
-                other = (kept.class_id != t.class_id[j]) & (kept_iou[:, j] >= iou) if len(kept) else np.zeros(0, bool)
-                if covering.any():
-                    error, conf = "missed: below threshold", float(p.confidence[covering].max())
-                elif other.any():
-                    error, conf = "missed: wrong class", math.nan
-                else:
-                    error, conf = "missed: not found", math.nan
-                x1, y1, x2, y2 = t.xyxy[j].tolist()
-                rows.append(dict(image=i, error=error, **{"class": names[t.class_id[j]]}, confidence=conf,
-                                 iou=float(ious.max(initial=0.0)), x1=x1, y1=y1, x2=x2, y2=y2, covers=""))
-    cols = ["image", "error", "class", "confidence", "iou", "x1", "y1", "x2", "y2", "covers"]
-    frame = pd.DataFrame(rows, columns=cols)
+                             **dict(zip(_CORNERS, kept.xyxy[j].tolist())), covers=covered))
+        all_iou = box_iou(p, t)  # every prediction, at any confidence
+        for j in m.misses:
+            ious = np.where(p.class_id == t.class_id[j], all_iou[:, j], 0.0) if len(p) else np.zeros(0)
+            covering = ious >= iou
+            other = (kept.class_id != t.class_id[j]) & (kept_iou[:, j] >= iou) if len(kept) else np.zeros(0, bool)
+            if covering.any():
+                error, conf = "missed: below threshold", float(p.confidence[covering].max())
+            else:
+                error, conf = "missed: wrong class" if other.any() else "missed: not found", math.nan
+            rows.append(dict(image=i, error=error, **{"class": names[t.class_id[j]]}, confidence=conf,
+                             iou=float(ious.max(initial=0.0)), **dict(zip(_CORNERS, t.xyxy[j].tolist())), covers=""))
+    frame = pd.DataFrame(rows, columns=["image", "error", "class", "confidence", "iou", *_CORNERS, "covers"])
     frame["area"] = (frame["x2"] - frame["x1"]) * (frame["y2"] - frame["y1"])
     frame["_miss"] = frame["error"].str.startswith("missed")
     frame["_key"] = np.where(frame["_miss"], -frame["area"], -frame["confidence"].fillna(0))
