@@ -8,16 +8,18 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .types import Classifications
+from .types import Classifications, _numpy
 
 __all__ = ["RIGHT_COLOR", "WRONG_COLOR", "show_images", "show_class_grid", "plot_class_balance", "plot_history",
            "plot_confusion", "show_predictions", "plot_per_class_accuracy", "show_detections", "show_detection_errors"]
+
 
 def _show_figures_in_notebooks() -> None:
     """In Jupyter, display a returned Figure as a PNG even before pyplot has been used."""
@@ -40,22 +42,14 @@ WRONG_COLOR = "tab:red"
 MAX_IMAGES = 256  # a grid bigger than this is almost always a forgotten slice, and takes ages to draw
 
 
-def _numpy(x) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
-
 
 def _is_chw(shape: tuple[int, ...]) -> bool:
     """Whether a 3-D image shape is C×H×W (else H×W×C)."""
     first, last = shape[0] in (1, 3, 4), shape[-1] in (1, 3, 4)
-    if first and not last:
-        return True
-    if last:
-        return False
-    raise ValueError(
-        f"cannot tell the channel axis of an image of shape {shape}: expected C×H×W or H×W×C, C in 1, 3, 4"
-    )
+    if not (first or last):
+        raise ValueError(f"cannot tell the channel axis of an image of shape {shape}: expected C×H×W or H×W×C, "
+                         "C in 1, 3, 4")
+    return first and not last
 
 
 def _image_list(images) -> list[np.ndarray]:
@@ -71,12 +65,7 @@ def _image_list(images) -> list[np.ndarray]:
         if arr.ndim == 2:
             return [arr]
         raise ValueError(f"images must be N×C×H×W, N×H×W×C, N×H×W or one image; got shape {arr.shape}")
-    out = []
-    for item in images:
-        if isinstance(item, tuple):  # a dataset's (image, label)
-            item = item[0]
-        out.append(_numpy(item))
-    return out
+    return [_numpy(item[0] if isinstance(item, tuple) else item) for item in images]  # a dataset's (image, label)
 
 
 def to_display(img: np.ndarray, mean=None, std=None) -> np.ndarray:
@@ -110,19 +99,25 @@ def to_display(img: np.ndarray, mean=None, std=None) -> np.ndarray:
 
 
 def imshow(ax, img: np.ndarray) -> None:
-    if img.ndim == 2:
-        vmax = 255 if img.dtype == np.uint8 else 1.0
-        ax.imshow(img, cmap="gray", vmin=0, vmax=vmax, interpolation="nearest")
-    else:
-        ax.imshow(img, interpolation="nearest")
+    gray = dict(cmap="gray", vmin=0, vmax=255 if img.dtype == np.uint8 else 1.0) if img.ndim == 2 else {}
+    ax.imshow(img, interpolation="nearest", **gray)
 
 
 def _blank(ax) -> None:
     """No ticks or frame, but keep the y label visible (for row labels)."""
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set(xticks=[], yticks=[])
     for spine in ax.spines.values():
         spine.set_visible(False)
+
+
+def _grid(n: int, ncols: int, tile_w: float, tile_h: float, title: str | None):
+    """A Figure for ``n`` tiles in rows of ``ncols`` (and its title), and ``tile(k)``: the axes of tile k."""
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig = Figure(figsize=(ncols * tile_w, nrows * tile_h + (0.3 if title else 0)), layout="constrained")
+    if title:
+        fig.suptitle(title)
+    return fig, lambda k: fig.add_subplot(nrows, ncols, k + 1)
 
 
 def show_images(images, titles: Sequence[str] | None = None, ncols: int = 8, size: float = 1.5,
@@ -143,19 +138,13 @@ def show_images(images, titles: Sequence[str] | None = None, ncols: int = 8, siz
         raise ValueError(f"{n} images is too many for one grid (max {MAX_IMAGES}); pass a slice, e.g. images[:32]")
     if titles is not None and len(titles) != n:
         raise ValueError(f"{len(titles)} titles for {n} images")
-    ncols = max(1, min(ncols, n))
-    nrows = math.ceil(n / ncols)
-    extra = 0.3 if title else 0.0
-    tile_h = size * (1.15 if titles is not None else 1.0)
-    fig = Figure(figsize=(ncols * size, nrows * tile_h + extra), layout="constrained")
+    fig, tile = _grid(n, ncols, size, size * (1.15 if titles is not None else 1.0), title)
     for i, img in enumerate(tiles):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
+        ax = tile(i)
         imshow(ax, img)
         ax.set_axis_off()
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize=8)
-    if title:
-        fig.suptitle(title)
     return fig
 
 
@@ -207,20 +196,13 @@ def show_predictions(images, y_true, preds: Classifications, indices=None, class
     indices = np.arange(len(preds)) if indices is None else _numpy(indices).astype(np.int64).reshape(-1)
     if len(indices) == 0:
         raise ValueError("no indices to show (no mistakes to look at? then celebrate)")
-    if hasattr(images, "detach") or isinstance(images, np.ndarray):
-        arr = _numpy(images)
-        picked = [arr[i] for i in indices]
-    else:
-        picked = [images[int(i)] for i in indices]
+    arr = _numpy(images) if hasattr(images, "detach") or isinstance(images, np.ndarray) else None
+    picked = [arr[i] for i in indices] if arr is not None else [images[int(i)] for i in indices]
     labels, conf = preds.labels, preds.confidence
-    titles, wrong = [], []
-    for i in indices:
-        t, p = int(y_true[i]), int(labels[i])
-        titles.append(f"{names[t]} → {names[p]} ({conf[i]:.0%})")
-        wrong.append(t != p)
+    titles = [f"{names[y_true[i]]} → {names[labels[i]]} ({conf[i]:.0%})" for i in indices]
     fig = show_images(picked, titles=titles, ncols=ncols, size=size, title=title, mean=mean, std=std)
-    for ax, is_wrong in zip(fig.axes, wrong):
-        ax.title.set_color(WRONG_COLOR if is_wrong else RIGHT_COLOR)
+    for ax, i in zip(fig.axes, indices):
+        ax.title.set_color(WRONG_COLOR if y_true[i] != labels[i] else RIGHT_COLOR)
     return fig
 
 
@@ -250,17 +232,15 @@ def plot_class_balance(labels, class_names: Sequence[str], title: str | None = "
         ax.bar_label(bars, fontsize=7)
     tilt = num_classes > 6
     ax.set_xticks(x, list(class_names), rotation=45 if tilt else 0, ha="right" if tilt else "center")
-    ax.set_ylabel("images")
+    ax.set(ylabel="images", title=title or "")
     ax.margins(y=0.18)
     if len(counts) > 1 or None not in counts:
         ax.legend()
-    if title:
-        ax.set_title(title)
     return fig
 
 
-def plot_per_class_accuracy(acc: Mapping[str, float], title: str | None = "accuracy per class", sort: bool = False
-) -> Figure:
+def plot_per_class_accuracy(acc: Mapping[str, float], title: str | None = "accuracy per class",
+                            sort: bool = False) -> Figure:
     """Horizontal bars of each class's accuracy (fractions in [0, 1]), with the mean as a dashed line.
 
     >>> fig = plot_per_class_accuracy({"cat": 0.6, "dog": 0.9})
@@ -285,10 +265,7 @@ def plot_per_class_accuracy(acc: Mapping[str, float], title: str | None = "accur
         ax.legend(loc="lower right", fontsize=8)
     ax.set_yticks(y, names)
     ax.invert_yaxis()
-    ax.set_xlim(0, max(1.0, np.nanmax(values, initial=0.0)) * 1.12)
-    ax.set_xlabel("accuracy")
-    if title:
-        ax.set_title(title)
+    ax.set(xlim=(0, max(1.0, np.nanmax(values, initial=0.0)) * 1.12), xlabel="accuracy", title=title or "")
     return fig
 
 
@@ -330,18 +307,15 @@ def plot_history(history, title: str | None = None, show_lr: bool = True) -> Fig
     data = [(name, lines) for name, lines in data if lines]
     if not data:
         found = sorted({k for r in records for k in r})
-        raise ValueError(
-            f"nothing to plot: expected train_loss/val_loss/train_acc/val_acc/lr; the records have {found}"
-        )
-    fig = Figure(figsize=(4.2 * len(data), 3.2), layout="constrained")
+        raise ValueError(f"nothing to plot: expected train_loss/val_loss/train_acc/val_acc/lr; the records have {found}")
+    fig, tile = _grid(len(data), len(data), 4.2, 3.2, title)
     for i, (name, lines) in enumerate(data):
-        ax = fig.add_subplot(1, len(data), i + 1)
+        ax = tile(i)
         for key, (x, y) in lines:
             style = "--" if key.startswith("val") else "-"
             ax.plot(x, y, style, marker="o" if len(x) <= 30 else None, markersize=3,
                     label=key.replace("_loss", "").replace("_acc", ""))
-        ax.set_title(name)
-        ax.set_xlabel("epoch")
+        ax.set(title=name, xlabel="epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         if name == "learning rate":
@@ -350,8 +324,6 @@ def plot_history(history, title: str | None = None, show_lr: bool = True) -> Fig
                 ax.set_yscale("log")
         else:
             ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
     return fig
 
 
@@ -381,19 +353,15 @@ def plot_confusion(cm, class_names: Sequence[str], normalize: bool = True, title
     ticks = np.arange(c)
     ax.set_xticks(ticks, list(class_names), rotation=45, ha="right")
     ax.set_yticks(ticks, list(class_names))
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    if annotate is None:
-        annotate = c <= 20
-    if annotate:
+    ax.set(xlabel="predicted", ylabel="true")
+    if annotate or (annotate is None and c <= 20):
         threshold = (1.0 if normalize else max(float(m.max()), 1.0)) / 2  # the colour scale's middle
         fmt = "{:.2f}" if normalize or not counts else "{:.0f}"
         for r in range(c):
             for k in range(c):
                 ax.text(k, r, fmt.format(m[r, k]), ha="center", va="center", fontsize=7,
                         color="white" if m[r, k] > threshold else "black")
-    default = "confusion matrix (fraction of each true class)" if normalize else "confusion matrix"
-    ax.set_title(title or default)
+    ax.set_title(title or ("confusion matrix (fraction of each true class)" if normalize else "confusion matrix"))
     return fig
 
 
@@ -437,11 +405,9 @@ def show_detections(images, preds=None, truth=None, indices=None, min_confidence
         raise ValueError(f"{len(indices)} images is too many (max {MAX_IMAGES}); pass indices=")
     if titles is not None and len(titles) != len(indices):
         raise ValueError(f"{len(titles)} titles for {len(indices)} images")
-    ncols = max(1, min(ncols, len(indices)))
-    nrows = math.ceil(len(indices) / ncols)
-    fig = Figure(figsize=(ncols * size, nrows * (size + 0.3) + (0.3 if title else 0)), layout="constrained")
+    fig, tile = _grid(len(indices), ncols, size, size + 0.3, title)
     for k, i in enumerate(indices):
-        ax = fig.add_subplot(nrows, ncols, k + 1)
+        ax = tile(k)
         imshow(ax, to_display(items[i]))
         ax.set_axis_off()
         parts = []
@@ -460,13 +426,7 @@ def show_detections(images, preds=None, truth=None, indices=None, min_confidence
                 _draw_box(ax, box, _class_color(c), label=label)
             parts.append(f"{len(p)} predicted")
         ax.set_title(titles[k] if titles is not None else f"#{i}: " + ", ".join(parts), fontsize=8)
-    if title:
-        fig.suptitle(title)
     return fig
-
-
-class _Row(dict):
-    __getattr__ = dict.__getitem__
 
 
 def show_detection_errors(images, errors, n: int = 12, pad: int = 16, ncols: int = 6, size: float = 1.9,
@@ -483,17 +443,14 @@ def show_detection_errors(images, errors, n: int = 12, pad: int = 16, ncols: int
     rows = errors.head(n)
     if len(rows) == 0:
         raise ValueError("no errors to show (none of this kind at this threshold? then say so)")
-    k = len(rows)
-    ncols = max(1, min(ncols, k))
-    nrows = math.ceil(k / ncols)
-    fig = Figure(figsize=(ncols * size, nrows * (size + 0.45) + (0.3 if title else 0)), layout="constrained")
+    fig, tile = _grid(len(rows), ncols, size, size + 0.45, title)
     for j, r in enumerate(rows.to_dict("records")):
-        row = _Row(r)
+        row = SimpleNamespace(**r)
         img = to_display(items[int(row.image)])
         h, w = img.shape[:2]
         x1, y1 = max(int(row.x1) - pad, 0), max(int(row.y1) - pad, 0)
         x2, y2 = min(int(math.ceil(row.x2)) + pad, w), min(int(math.ceil(row.y2)) + pad, h)
-        ax = fig.add_subplot(nrows, ncols, j + 1)
+        ax = tile(j)
         imshow(ax, img[y1:y2, x1:x2])
         ax.set_axis_off()
         missed = str(row.error).startswith("missed")
@@ -501,8 +458,6 @@ def show_detection_errors(images, errors, n: int = 12, pad: int = 16, ncols: int
         _draw_box(ax, (row.x1 - x1, row.y1 - y1, row.x2 - x1, row.y2 - y1), color, dashed=missed)
         conf = "" if (row.confidence is None or math.isnan(row.confidence)) else f" {row.confidence:.2f}"
         what = f"{r['class']} on a {r['covers']}" if r.get("covers") else r["class"]
-        ax.set_title(f"{str(row.error).replace('missed: ', 'miss: ')}\n{what}{conf}"
-                     f" (#{int(row.image)})", fontsize=7, color=color)
-    if title:
-        fig.suptitle(title)
+        ax.set_title(f"{str(row.error).replace('missed: ', 'miss: ')}\n{what}{conf} (#{int(row.image)})", fontsize=7,
+                     color=color)
     return fig
