@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -174,6 +175,15 @@ def _read_labels(source) -> tuple[str, str]:
     return source, ""
 
 
+def _per_box(values, must: str, n: int) -> np.ndarray:
+    """A 1-D array of ``n`` values, one per box (``must``: the error's start)."""
+    arr = _numpy(values)
+    arr = arr.reshape(0) if arr.size == 0 else arr
+    if arr.ndim != 1 or len(arr) != n:
+        raise ValueError(f"{must}; got shape {arr.shape}")
+    return arr
+
+
 @dataclass(eq=False, repr=False)
 class Detections:
     """The boxes (and optionally masks) found in, or labelled on, one image.
@@ -198,11 +208,9 @@ class Detections:
         if isinstance(names, (str, bytes)) or not all(isinstance(n, str) for n in names):
             raise TypeError(f"class_names must be a list of strings, e.g. ['scratch', 'dent']; got {names!r}")
         names = list(names)
-        seen: set[str] = set()
-        for name in names:
-            if name in seen:
-                raise ValueError(f"class name {name!r} appears twice in class_names {names}")
-            seen.add(name)
+        twice = [name for i, name in enumerate(names) if name in names[:i]]
+        if twice:
+            raise ValueError(f"class name {twice[0]!r} appears twice in class_names {names}")
         self.class_names = names
 
         xyxy = _numpy(self.xyxy)
@@ -219,19 +227,13 @@ class Detections:
         bad = np.flatnonzero((xyxy[:, 2] < xyxy[:, 0]) | (xyxy[:, 3] < xyxy[:, 1]))
         if bad.size:
             i = int(bad[0])
-            raise ValueError(
-                f"box {i} is {xyxy[i].tolist()}: {'x2 < x1' if xyxy[i, 2] < xyxy[i, 0] else 'y2 < y1'}. Boxes are "
-                "corners x1, y1, x2, y2 in pixels; for COCO's x, y, w, h use Detections.from_coco, for YOLO's "
-                "normalised cx, cy, w, h use Detections.from_yolo_txt"
-            )
+            raise ValueError(f"box {i} is {xyxy[i].tolist()}: {'x2 < x1' if xyxy[i, 2] < xyxy[i, 0] else 'y2 < y1'}. "
+                             "Boxes are corners x1, y1, x2, y2 in pixels; for COCO's x, y, w, h use "
+                             "Detections.from_coco, for YOLO's normalised cx, cy, w, h use Detections.from_yolo_txt")
         self.xyxy = xyxy
         n = len(xyxy)
 
-        cid = _numpy(self.class_id)
-        if cid.size == 0:
-            cid = cid.reshape(0)
-        if cid.ndim != 1 or len(cid) != n:
-            raise ValueError(f"class_id must be one class index per box ({n}); got shape {cid.shape}")
+        cid = _per_box(self.class_id, f"class_id must be one class index per box ({n})", n)
         if cid.dtype.kind == "f":
             bad = np.flatnonzero(~np.isfinite(cid) | (cid != np.round(cid)))
             if bad.size:
@@ -241,19 +243,12 @@ class Detections:
         cid = cid.astype(np.int64)
         bad = np.flatnonzero((cid < 0) | (cid >= len(names)))
         if bad.size:
-            i = int(bad[0])
-            raise ValueError(
-                f"class_id of box {i} is {cid[i]}, outside 0..{len(names) - 1}: there are {len(names)} class_names"
-            )
+            raise ValueError(f"class_id of box {bad[0]} is {cid[bad[0]]}, outside 0..{len(names) - 1}: there are "
+                             f"{len(names)} class_names")
         self.class_id = cid
 
         if self.confidence is not None:
-            conf = _numpy(self.confidence)
-            if conf.size == 0:
-                conf = conf.reshape(0)
-            if conf.ndim != 1 or len(conf) != n:
-                raise ValueError(f"confidence must be one score per box ({n}), or None for ground truth; "
-                                 f"got shape {conf.shape}")
+            conf = _per_box(self.confidence, f"confidence must be one score per box ({n}), or None for ground truth", n)
             if conf.dtype.kind not in "biuf":
                 raise TypeError(f"confidence holds {conf.dtype} values; expected numbers")
             conf = conf.astype(np.float32)
@@ -320,10 +315,7 @@ class Detections:
                           masks=None if self.masks is None else self.masks[index], image_size=self.image_size)
 
     def __repr__(self) -> str:
-        counts: dict[str, int] = {}
-        for name in self.names:
-            counts[name] = counts.get(name, 0) + 1
-        parts = [f"{len(self)} boxes", f"classes={counts}"]
+        parts = [f"{len(self)} boxes", f"classes={dict(Counter(self.names))}"]
         if self.confidence is None:
             parts.append("ground truth")
         elif len(self):
@@ -471,28 +463,6 @@ class Detections:
         return cls(xyxy=xyxy, class_id=arr[:, 0], class_names=class_names,
                    confidence=arr[:, 5] if ncols == 6 else None, image_size=(h, w))
 
-    def to_yolo_txt(self, with_confidence: bool | None = None, decimals: int = 6) -> str:
-        """The YOLO label text: one ``class cx cy w h [confidence]`` line per box, coordinates as
-        fractions of ``image_size``.
-        """
-        if self.image_size is None:
-            raise ValueError("to_yolo_txt needs image_size (height, width): YOLO coordinates are fractions of it")
-        if with_confidence is None:
-            with_confidence = self.confidence is not None
-        elif with_confidence and self.confidence is None:
-            raise ValueError("with_confidence=True but these detections have no confidence (ground truth?)")
-        h, w = self.image_size
-        b = self.xyxy.astype(np.float64)
-        cols = [(b[:, 0] + b[:, 2]) / 2 / w, (b[:, 1] + b[:, 3]) / 2 / h,
-                (b[:, 2] - b[:, 0]) / w, (b[:, 3] - b[:, 1]) / h]
-        out = []
-        for i in range(len(self)):
-            line = f"{self.class_id[i]} " + " ".join(f"{c[i]:.{decimals}f}" for c in cols)
-            if with_confidence:
-                line += f" {float(self.confidence[i]):.{decimals}f}"
-            out.append(line)
-        return "".join(line + "\n" for line in out)
-
     @classmethod
     def from_coco(cls, annotations, image_id, categories: Sequence[Mapping] | None = None,
                   image_size: tuple[int, int] | None = None, *, with_masks: bool = False) -> "Detections":
@@ -560,10 +530,6 @@ class Detections:
         if len(category_ids) != len(self.class_names):
             raise ValueError(f"category_ids has {len(category_ids)} ids but there are {len(self.class_names)} classes")
         return [c.item() if isinstance(c, np.generic) else c for c in category_ids]
-
-    def coco_categories(self, category_ids: Sequence[int] | None = None) -> list[dict]:
-        """COCO's ``categories`` list for these classes (ids 1..K unless ``category_ids`` are given)."""
-        return [{"id": i, "name": n} for i, n in zip(self._category_ids(category_ids), self.class_names)]
 
     def to_coco(
         self, image_id, category_ids: Sequence[int] | None = None, *, first_id: int | None = None

@@ -14,6 +14,7 @@ from coursekit.detection_metrics import (box_iou, detection_pr_points, detection
 from coursekit.types import Detections
 
 NAMES = ["scratch", "dent"]
+CATEGORIES = [{"id": 1, "name": "scratch"}, {"id": 2, "name": "dent"}]  # COCO's, for NAMES
 
 
 def det(xyxy, class_id, confidence=None, names=NAMES, **kw) -> Detections:
@@ -168,21 +169,21 @@ def test_yolo_txt_parses_to_pixels():
     assert d.names == ["dent", "scratch"]
 
 
-def test_yolo_txt_round_trip(pred):
-    text = pred.to_yolo_txt()
-    assert len(text.splitlines()) == 3 and all(len(line.split()) == 6 for line in text.splitlines())
+PRED_YOLO_TXT = "1 0.3 0.5 0.4 0.5\n0 0.04 0.05 0.08 0.1\n0 0.6025 0.470313 0.595 0.809375\n"  # pred's boxes
+
+
+def test_yolo_txt_with_confidence(pred):
+    text = "".join(f"{line} {c}\n" for line, c in zip(PRED_YOLO_TXT.splitlines(), (0.9, 0.3, 0.5)))
     same(pred, Detections.from_yolo_txt(text, pred.image_size, NAMES), atol=1e-3)
-    truth_text = pred.to_yolo_txt(with_confidence=False)
-    back = Detections.from_yolo_txt(truth_text, pred.image_size, NAMES)
+    back = Detections.from_yolo_txt(PRED_YOLO_TXT, pred.image_size, NAMES)
     assert back.confidence is None
     np.testing.assert_allclose(back.xyxy, pred.xyxy, atol=1e-3)
-    empty = Detections.from_yolo_txt("", (10, 10), NAMES)
-    assert len(empty) == 0 and empty.to_yolo_txt() == ""
+    assert len(Detections.from_yolo_txt("", (10, 10), NAMES)) == 0
 
 
 def test_yolo_txt_from_a_file(tmp_path, pred):
     path = tmp_path / "img1.txt"
-    path.write_text(pred.to_yolo_txt(with_confidence=False))
+    path.write_text(PRED_YOLO_TXT)
     a = Detections.from_yolo_txt(path, pred.image_size, NAMES)
     b = Detections.from_yolo_txt(str(path), pred.image_size, NAMES)
     np.testing.assert_allclose(a.xyxy, pred.xyxy, atol=1e-3)
@@ -207,10 +208,6 @@ def test_yolo_txt_errors_name_the_line(text, message):
         Detections.from_yolo_txt(text, (100, 100), NAMES)
 
 
-def test_to_yolo_txt_needs_image_size():
-    with pytest.raises(ValueError, match="image_size"):
-        det([[0, 0, 1, 1]], [0]).to_yolo_txt()
-
 
 def test_coco_round_trip_with_non_contiguous_ids(pred):
     categories = [{"id": 3, "name": "scratch"}, {"id": 7, "name": "dent"}]
@@ -226,7 +223,7 @@ def test_coco_from_a_dataset_dict_skips_crowds():
     truth = det([[1, 2, 11, 22], [5, 5, 6, 6]], [0, 1], image_size=(30, 40))
     dataset = {
         "images": [{"id": 1, "file_name": "a.png", "height": 30, "width": 40}],
-        "categories": truth.coco_categories(),
+        "categories": CATEGORIES,
         "annotations": truth.to_coco(1, first_id=100)
         + [{"id": 999, "image_id": 1, "category_id": 1, "bbox": [0, 0, 30, 30], "area": 900, "iscrowd": 1}],
     }
@@ -243,9 +240,9 @@ def test_coco_masks_round_trip_and_polygons():
     d = det([[3, 2, 9, 6], [10, 7, 15, 11]], [0, 1], masks=masks)
     anns = json.loads(json.dumps(d.to_coco(5)))
     assert anns[0]["area"] == 24.0
-    same(d, Detections.from_coco(anns, 5, d.coco_categories(), (12, 16), with_masks=True))
+    same(d, Detections.from_coco(anns, 5, CATEGORIES, (12, 16), with_masks=True))
     poly = [{"image_id": 5, "category_id": 1, "bbox": [2, 2, 4, 4], "segmentation": [[2, 2, 6, 2, 6, 6, 2, 6]]}]
-    m = Detections.from_coco(poly, 5, d.coco_categories(), (12, 16), with_masks=True).masks
+    m = Detections.from_coco(poly, 5, CATEGORIES, (12, 16), with_masks=True).masks
     assert m.shape == (1, 12, 16) and m[0, 3:6, 3:6].all() and not m[0, 8:, :].any()
 
 
