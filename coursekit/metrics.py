@@ -14,7 +14,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from .types import Classifications
+from .types import Classifications, _numpy
 
 __all__ = ["accuracy", "confusion_matrix", "per_class_accuracy", "classification_report", "worst_predictions",
            "top_confusions"]
@@ -27,9 +27,7 @@ def _as_labels(x, name: str) -> np.ndarray:
             raise TypeError("y_true must be the true class indices, not a Classifications (that is y_pred)")
         arr = x.labels
     else:
-        if hasattr(x, "detach"):  # torch tensor
-            x = x.detach().cpu().numpy()
-        arr = np.asarray(x)
+        arr = _numpy(x)
         if arr.ndim == 2 and name != "y_true":
             arr = arr.argmax(axis=1)  # scores (N, C): the prediction is the argmax
         elif arr.ndim != 1:
@@ -55,9 +53,7 @@ def _num_classes_of(y_pred, class_names: Sequence[str] | None = None) -> int | N
     if isinstance(y_pred, Classifications):
         return len(y_pred.class_names)
     shape = getattr(y_pred, "shape", None)
-    if shape is not None and len(shape) == 2:
-        return int(shape[1])
-    return None
+    return int(shape[1]) if shape is not None and len(shape) == 2 else None
 
 
 def _check_range(labels: np.ndarray, name: str, num_classes: int) -> None:
@@ -74,21 +70,15 @@ def _prepare(y_true, y_pred, num_classes: int | None = None, class_names: Sequen
     elif class_names is not None and len(class_names) != num_classes:
         raise ValueError(f"num_classes={num_classes} but {len(class_names)} class_names were given")
     if isinstance(y_pred, Classifications) and class_names is not None and len(class_names) != len(y_pred.class_names):
-        raise ValueError(
-            f"{len(class_names)} class_names were given but the predictions have {len(y_pred.class_names)} classes"
-        )
-    t = _as_labels(y_true, "y_true")
-    p = _as_labels(y_pred, "y_pred")
+        raise ValueError(f"{len(class_names)} class_names were given but the predictions have "
+                         f"{len(y_pred.class_names)} classes")
+    t, p = _as_labels(y_true, "y_true"), _as_labels(y_pred, "y_pred")
     if len(t) != len(p):
         raise ValueError(f"y_true has {len(t)} labels but y_pred has {len(p)}: they must be the same images")
-    if num_classes is None:
+    if num_classes is None:  # as many as the labels say (then only a negative label is out of range)
         num_classes = int(max(t.max(), p.max())) + 1
-        if t.min() < 0 or p.min() < 0:
-            _check_range(t, "y_true", num_classes)
-            _check_range(p, "y_pred", num_classes)
-    else:
-        _check_range(t, "y_true", num_classes)
-        _check_range(p, "y_pred", num_classes)
+    _check_range(t, "y_true", num_classes)
+    _check_range(p, "y_pred", num_classes)
     return t, p, int(max(num_classes, 1))
 
 
@@ -122,10 +112,8 @@ def confusion_matrix(y_true, y_pred, num_classes: int | None = None,
     t, p, c = _prepare(y_true, y_pred, num_classes)
     with warnings.catch_warnings():  # empty rows/columns: torchmetrics warns, then writes zeros (documented)
         warnings.filterwarnings("ignore", message=".*NaN values found in confusion matrix.*")
-        cm = multiclass_confusion_matrix(
-            torch.from_numpy(p), torch.from_numpy(t), num_classes=c, normalize=normalize or "none"
-        )
-    cm = cm.cpu().numpy()
+        cm = multiclass_confusion_matrix(torch.from_numpy(p), torch.from_numpy(t), num_classes=c,
+                                         normalize=normalize or "none").cpu().numpy()
     return cm.astype(np.int64) if normalize is None else cm.astype(np.float64)
 
 
@@ -167,12 +155,9 @@ def classification_report(y_true, y_pred, class_names: Sequence[str], output: Li
         raise ImportError("classification_report(output='frame') needs pandas: pip install pandas") from None
     rows = {k: v for k, v in report.items() if isinstance(v, dict)}
     frame = pd.DataFrame.from_dict(rows, orient="index")[["precision", "recall", "f1-score", "support"]]
-    acc = pd.DataFrame(
-        {"precision": [np.nan], "recall": [np.nan], "f1-score": [report["accuracy"]], "support": [len(t)]},
-        index=["accuracy"],
-    )
-    names = list(class_names)
-    frame = pd.concat([frame.loc[names], acc, frame.loc[["macro avg", "weighted avg"]]])
+    acc = pd.DataFrame({"precision": [np.nan], "recall": [np.nan], "f1-score": [report["accuracy"]],
+                        "support": [len(t)]}, index=["accuracy"])
+    frame = pd.concat([frame.loc[list(class_names)], acc, frame.loc[["macro avg", "weighted avg"]]])
     frame["support"] = frame["support"].astype(int)
     return frame
 
@@ -194,11 +179,8 @@ def worst_predictions(preds: Classifications, y_true, k: int | None = 16,
         raise ValueError(f"k must be >= 0 (or None for all mistakes), got {k}")
     t, p, _ = _prepare(y_true, preds)
     wrong = np.flatnonzero(t != p)
-    if by == "confidence":
-        key = -preds.confidence[wrong].astype(np.float64)
-    else:
-        key = preds.prob_of(t)[wrong].astype(np.float64)
-    order = wrong[np.argsort(key, kind="stable")]
+    key = -preds.confidence[wrong] if by == "confidence" else preds.prob_of(t)[wrong]
+    order = wrong[np.argsort(key.astype(np.float64), kind="stable")]
     return (order if k is None else order[:k]).astype(np.int64)
 
 
@@ -208,19 +190,12 @@ def top_confusions(cm, class_names: Sequence[str], k: int = 5) -> list[tuple[str
     >>> top_confusions([[5, 1, 0], [3, 4, 0], [0, 2, 6]], ["cat", "dog", "fox"], k=2)
     [('dog', 'cat', 3), ('fox', 'dog', 2)]
     """
-    cm = np.asarray(cm.detach().cpu().numpy() if hasattr(cm, "detach") else cm)
+    cm = _numpy(cm)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
         raise ValueError(f"cm must be a square (C, C) confusion matrix; got shape {cm.shape}")
     if cm.shape[0] != len(class_names):
         raise ValueError(f"cm is {cm.shape[0]}x{cm.shape[1]} but {len(class_names)} class_names were given")
     off = cm.astype(np.float64).copy()
     np.fill_diagonal(off, 0)
-    flat = np.argsort(-off, axis=None, kind="stable")
-    out = []
-    for i in flat[: max(k, 0)]:
-        r, c = divmod(int(i), cm.shape[1])
-        if off[r, c] <= 0:
-            break
-        value = cm[r, c].item()
-        out.append((class_names[r], class_names[c], value))
-    return out
+    cells = [divmod(int(i), cm.shape[1]) for i in np.argsort(-off, axis=None, kind="stable")[:max(k, 0)]]
+    return [(class_names[r], class_names[c], cm[r, c].item()) for r, c in cells if off[r, c] > 0]
