@@ -16,26 +16,21 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .types import as_xyxy
+from .types import _numpy, as_xyxy
 
-__all__ = ["YOLOV5_ANCHORS", "ANCHOR_T", "TAL_TOPK", "TAL_ALPHA", "TAL_BETA", "ratio_metric", "AnchorFit", "anchor_fit",
-           "kmeans_anchors", "kmeans_iou_anchors", "scale_anchors", "anchor_points", "AssignmentCandidates",
-           "assignment_candidates", "plot_anchors", "plot_assignment"]
+__all__ = ["YOLOV5_ANCHORS", "ANCHOR_T", "ratio_metric", "AnchorFit", "anchor_fit", "kmeans_anchors",
+           "kmeans_iou_anchors", "scale_anchors", "anchor_points", "AssignmentCandidates", "assignment_candidates",
+           "plot_anchors", "plot_assignment"]
 
 #: YOLOv5's default anchors, (width, height) in pixels at a 640 input, computed on COCO: rows 0-2 for
 #: P3 (stride 8), 3-5 for P4 (stride 16), 6-8 for P5 (stride 32). From ``anchors:`` in
 #: ``models/yolov5s.yaml`` of github.com/ultralytics/yolov5 (the same in yolov5n/s/m/l/x.yaml).
-YOLOV5_ANCHORS = np.array([[10, 13], [16, 30], [33, 23],
-                           [30, 61], [62, 45], [59, 119],
-                           [116, 90], [156, 198], [373, 326]], dtype=np.float64)
+YOLOV5_ANCHORS = np.array([[10, 13], [16, 30], [33, 23], [30, 61], [62, 45], [59, 119], [116, 90], [156, 198],
+                           [373, 326]], dtype=np.float64)
 YOLOV5_ANCHORS.setflags(write=False)
 
 #: YOLOv5's ``anchor_t``: a box may be learned by an anchor when width and height are within this factor.
 ANCHOR_T = 4.0
-#: The TaskAlignedAssigner of ultralytics' ``v8DetectionLoss`` (YOLOv8, YOLO11): positives per box, and the
-#: exponents of the alignment score ``class_score**alpha * IoU**beta``.
-TAL_TOPK, TAL_ALPHA, TAL_BETA = 10, 0.5, 6.0
-
 _STRIDES = (8, 16, 32)
 
 
@@ -46,11 +41,8 @@ def _wh(wh, name: str = "wh") -> np.ndarray:
             raise ValueError(f"{name} is a table without width_px/height_px columns; pass box_stats()' table "
                              "or an (N, 2) array of box widths and heights in pixels")
         wh = wh[["width_px", "height_px"]].to_numpy()
-    if hasattr(wh, "detach"):
-        wh = wh.detach().cpu().numpy()
-    arr = np.ascontiguousarray(wh, dtype=np.float64)  # one memory layout: the same k-means sums, bit for bit
-    if arr.ndim == 1 and arr.shape == (2,):
-        arr = arr[None]
+    arr = np.ascontiguousarray(_numpy(wh), dtype=np.float64)  # one memory layout: the same k-means sums, bit for bit
+    arr = arr[None] if arr.shape == (2,) else arr
     if arr.ndim != 2 or arr.shape[1] != 2:
         corners = arr.ndim == 2 and arr.shape[1] == 4
         hint = " (these look like x1, y1, x2, y2 boxes: take x2 - x1 and y2 - y1)" if corners else ""
