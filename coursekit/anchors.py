@@ -141,7 +141,6 @@ def kmeans_anchors(wh, n: int = 9, *, seed: int = 0, iters: int = 30, evolve: in
     if iters < 1 or evolve < 0:
         raise ValueError(f"iters must be >= 1 and evolve >= 0; got iters={iters}, evolve={evolve}")
     from sklearn.cluster import KMeans
-
     sigma = wh.std(axis=0)
     sigma[sigma == 0] = 1.0  # every box equally wide (or high): nothing to whiten
     km = KMeans(n_clusters=n, n_init=iters, random_state=seed).fit(wh / sigma)
@@ -240,7 +239,6 @@ class AssignmentCandidates:
     def to_frame(self):
         """A pandas DataFrame, one row per box: width, height, candidates per stride (``stride_8``, ...) and total."""
         import pandas as pd
-
         df = pd.DataFrame({"width": self.boxes[:, 2] - self.boxes[:, 0], "height": self.boxes[:, 3] - self.boxes[:, 1]})
         for j, s in enumerate(self.strides):
             df[f"stride_{s}"] = self.counts[:, j]
@@ -278,7 +276,6 @@ def assignment_candidates(boxes_xyxy, imgsz, strides: Sequence[int] = _STRIDES, 
 
 def _colors(n: int) -> list:
     from matplotlib import colormaps
-
     cmap = colormaps["tab10"]
     return [cmap(i % 10) for i in range(n)]
 
@@ -292,9 +289,7 @@ def plot_anchors(wh, anchors_list: Mapping[str, np.ndarray], imgsz: int = 320, t
     """
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
-
     from . import viz  # noqa: F401  (shows returned Figures in notebooks)
-
     wh = _wh(wh)
     if not isinstance(anchors_list, Mapping) or not anchors_list:
         raise ValueError("anchors_list must be a dict name -> (K, 2) anchors, e.g. {'k-means': kmeans_anchors(wh)}")
@@ -339,9 +334,7 @@ def plot_assignment(image, boxes_xyxy, imgsz=None, strides: Sequence[int] = _STR
     """
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
-
     from .viz import imshow, to_display
-
     if np.ndim(image) not in (2, 3):
         raise ValueError(f"image must be one H x W (x C) or C x H x W image; got shape {np.shape(image)}")
     img = to_display(image)

@@ -264,7 +264,6 @@ def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, of
 def _download(asset: Asset, part: Path, progress: bool, timeout: float) -> None:
     """Stream ``asset.url`` into ``part``, resuming an earlier partial download if the server allows."""
     from tqdm.auto import tqdm
-
     have = part.stat().st_size if part.exists() else 0
     if have > asset.size:  # cannot be ours: start over
         part.unlink()

@@ -110,7 +110,6 @@ def pr_curve(y_true_binary, scores, n_positive: int | None = None) -> PRCurve:
     0.833
     """
     from sklearn.metrics import average_precision_score, precision_recall_curve
-
     if n_positive is not None:
         n = int(n_positive)
         t, tp, fp = _curve_counts(np.asarray(y_true_binary), _detector_scores(scores))
@@ -185,7 +184,6 @@ def operating_point(y_true_binary, scores, threshold: float = DEFAULT_THRESHOLD,
         # no object: F1 is 0 with false boxes (nan without), where a classifier's is undefined either way
         return _point(threshold, tp, fp, int(n_positive) - tp, 0, 0.0 if fp else math.nan)
     from sklearn.metrics import confusion_matrix
-
     y, s = _binary_inputs(y_true_binary, scores, need_both=False)
     tn, fp, fn, tp = confusion_matrix(y, (s >= threshold).astype(np.int64), labels=[0, 1]).ravel()
     return _point(threshold, tp, fp, fn, tn)
@@ -424,7 +422,6 @@ def expected_calibration_error(probs, y_true, n_bins: int = 15, norm: Literal["l
     """
     import torch
     from torchmetrics.functional.classification import binary_calibration_error, multiclass_calibration_error
-
     p, y = _probs_and_targets(probs, y_true)
     p_t, y_t = torch.from_numpy(p).float(), torch.from_numpy(y)
     if p.ndim == 1:

@@ -44,7 +44,6 @@ def _nms_works() -> str:
     try:
         import torch
         from torchvision.ops import nms
-
         keep = nms(torch.tensor([[0.0, 0, 10, 10], [1, 1, 10, 10]]), torch.tensor([0.9, 0.8]), 0.5)
         return "ok" if keep.tolist() == [0] else f"WRONG result {keep.tolist()}"
     except Exception as err:  # noqa: BLE001
@@ -57,7 +56,6 @@ def doctor_report() -> list[tuple[str, str]]:
                                    ("platform", f"{platform.system()} {platform.machine()}")]
     try:
         import torch
-
         if torch.cuda.is_available():
             cuda = f"yes: {torch.cuda.get_device_name(0)}"
         elif shutil.which("nvidia-smi"):
@@ -74,7 +72,6 @@ def doctor_report() -> list[tuple[str, str]]:
              ("Jetson", _jetson_release() or "no"), ("TensorRT", _version("tensorrt"))]
     try:
         import onnxruntime
-
         rows.append(("onnxruntime", f"{onnxruntime.__version__} providers={onnxruntime.get_available_providers()}"))
     except Exception as err:  # noqa: BLE001
         rows.append(("onnxruntime", f"not importable ({type(err).__name__})"))
@@ -142,7 +139,6 @@ def _fetch(args) -> int:
 def _extract_cifar10(archive: Path) -> Path:
     from .config import Settings
     from .data.cifar import cifar10_root
-
     return cifar10_root(archive, Settings(home=cache_dir()))
 
 

@@ -41,7 +41,6 @@ def box_iou(a, b) -> np.ndarray:
     """
     import torch
     from torchvision.ops import box_iou as tv_box_iou
-
     return tv_box_iou(torch.from_numpy(as_xyxy(a, "a")), torch.from_numpy(as_xyxy(b, "b"))).numpy()
 
 
@@ -87,7 +86,6 @@ _COCO_MAX_DETS = [1, 10, 100]
 def _coco_eval(preds_tm, targets_tm, iou_thresholds, backend) -> dict:
     import torch
     from torchmetrics.detection import MeanAveragePrecision
-
     try:
         metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox",
                                       iou_thresholds=list(iou_thresholds or _COCO_IOU_THRESHOLDS),
@@ -115,7 +113,6 @@ def mean_average_precision(preds: Sequence[Detections], targets: Sequence[Detect
     (1.0, 1.0, 1.0)
     """
     import torch
-
     names = _check_pairs(preds, targets)
     preds, targets = list(preds), list(targets)
     n_classes = len(names)
@@ -352,7 +349,6 @@ preds: Sequence[Detections], targets: Sequence[Detections], threshold: float,
     ['background', 'missed: not found', 'missed: below threshold']
     """
     import pandas as pd
-
     names = _check_pairs(preds, targets)
     rows = []
     for i, (p, t) in enumerate(zip(preds, targets)):
@@ -399,7 +395,6 @@ def plot_detection_pr(curve, choice: DetectionThreshold | None = None, marks: Se
     'recall (objects found / all objects)'
     """
     from .calibrate import plot_pr_curve
-
     return plot_pr_curve(curve, choice, ax, title, marks=marks, label=f"all boxes, pooled ({curve.n_positive} objects)",
                          xlabel="recall (objects found / all objects)", ylabel="precision (kept boxes that are right)",
                          figsize=(5.0, 4.0))

@@ -39,14 +39,12 @@ def foundation_setting(settings=None) -> dict:
     says which and why)."""
     from .assets import cache_state
     from .config import settings as _settings
-
     S = settings or _settings()
     name = "smoke" if S.smoke else "full"
     row = {"name": name, **FOUNDATION_SETTINGS[name], "reduced": []}
     if S.smoke and not str(S.device).startswith("cuda"):
         from .models.clip import CLIP_MODELS
         from .models.sam import SAM_KINDS
-
         for model, asset in (("clip", CLIP_MODELS[row["clip"]].asset), ("sam", SAM_KINDS[row["sam"]])):
             if cache_state(asset) == "cached":
                 row.update(SMOKE_WITH_REAL_ON_CPU[model])
@@ -68,7 +66,6 @@ def per_class_head(dataset, meta, n: int | None):
     if n is None:
         return dataset, meta
     from dataclasses import replace
-
     keep = np.sort(np.concatenate([np.flatnonzero(dataset.labels == c)[:n] for c in range(len(dataset.classes))]))
     return (replace(dataset, images=dataset.images[keep], labels=dataset.labels[keep]),
             meta.iloc[keep].reset_index(drop=True))
@@ -86,9 +83,7 @@ def linear_probe_curve(train_features, train_labels, test_features, test_labels,
     """
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
-
     from .models.transfer import subset_per_class
-
     Xtr, ytr = np.asarray(train_features, np.float64), np.asarray(train_labels).astype(np.int64)
     Xte, yte = np.asarray(test_features, np.float64), np.asarray(test_labels).astype(np.int64)
     if len(Xtr) != len(ytr) or len(Xte) != len(yte):

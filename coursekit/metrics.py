@@ -90,7 +90,6 @@ def accuracy(y_true, y_pred) -> float:
     """
     import torch
     from torchmetrics.functional.classification import multiclass_accuracy
-
     t, p, c = _prepare(y_true, y_pred)
     # torchmetrics needs >= 2 classes; a slice where every label is class 0 is still a valid question
     return float(multiclass_accuracy(torch.from_numpy(p), torch.from_numpy(t), num_classes=max(c, 2),
@@ -106,7 +105,6 @@ def confusion_matrix(y_true, y_pred, num_classes: int | None = None,
     """
     import torch
     from torchmetrics.functional.classification import multiclass_confusion_matrix
-
     if normalize not in (None, "true", "pred", "all"):
         raise ValueError(f"normalize={normalize!r}: use None, 'true' (rows), 'pred' (columns) or 'all'")
     t, p, c = _prepare(y_true, y_pred, num_classes)
@@ -124,7 +122,6 @@ def per_class_accuracy(y_true, y_pred, class_names: Sequence[str]) -> dict[str, 
     {'cat': 0.5, 'dog': 1.0}
     """
     from sklearn.metrics import recall_score
-
     t, p, c = _prepare(y_true, y_pred, class_names=class_names)
     recall = recall_score(t, p, labels=list(range(c)), average=None, zero_division=np.nan)
     return {name: float(r) for name, r in zip(class_names, recall)}
@@ -139,7 +136,6 @@ def classification_report(y_true, y_pred, class_names: Sequence[str], output: Li
     (0.5, 0.6666666666666666)
     """
     from sklearn.metrics import classification_report as sk_report
-
     if output not in ("dict", "frame", "text"):
         raise ValueError(f"output={output!r}: use 'dict', 'frame' or 'text'")
     t, p, c = _prepare(y_true, y_pred, class_names=class_names)

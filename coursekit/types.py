@@ -132,7 +132,6 @@ def _names_list(names) -> list[str]:
 def _rle_encode(masks: np.ndarray) -> list[dict]:
     """COCO run-length encodings (pycocotools), JSON-ready: ``{"size": [h, w], "counts": str}``."""
     from pycocotools import mask as mask_utils
-
     if len(masks) == 0:
         return []
     rles = mask_utils.encode(np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8)))
@@ -142,7 +141,6 @@ def _rle_encode(masks: np.ndarray) -> list[dict]:
 def _segmentation_to_mask(segmentation, height: int, width: int, where: str) -> np.ndarray:
     """A COCO ``segmentation`` (polygons, RLE or compressed RLE) as a bool (H, W) mask."""
     from pycocotools import mask as mask_utils
-
     if isinstance(segmentation, list):  # polygons [[x1, y1, x2, y2, ...], ...]
         rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
     elif isinstance(segmentation, Mapping) and "counts" in segmentation:
@@ -561,7 +559,6 @@ def _ultralytics_masks(masks, image_size: tuple[int, int]) -> np.ndarray:
     data = getattr(masks, "data", masks)
     if hasattr(data, "detach"):
         import torch
-
         data = data.detach().cpu().float()
         if data.ndim != 3:
             raise ValueError(f"result.masks.data must be (N, H, W); got shape {tuple(data.shape)}")
@@ -569,7 +566,6 @@ def _ultralytics_masks(masks, image_size: tuple[int, int]) -> np.ndarray:
             if len(data) == 0:
                 return np.zeros((0, *image_size), dtype=bool)
             from ultralytics.utils.ops import scale_masks
-
             data = scale_masks(data[None], image_size)[0]
         return (data > 0.5).numpy() if isinstance(data, torch.Tensor) else np.asarray(data) > 0.5
     arr = np.asarray(data, dtype=np.float32)

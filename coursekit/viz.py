@@ -367,13 +367,11 @@ def plot_confusion(cm, class_names: Sequence[str], normalize: bool = True, title
 
 def _class_color(c: int) -> tuple:
     from matplotlib import colormaps
-
     return colormaps["tab10"](int(c) % 10)
 
 
 def _draw_box(ax, box, color, dashed: bool = False, label: str | None = None, lw: float = 1.6) -> None:
     from matplotlib.patches import Rectangle
-
     x1, y1, x2, y2 = (float(v) for v in box)
     ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=color, linewidth=lw,
                            linestyle="--" if dashed else "-"))
