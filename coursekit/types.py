@@ -285,9 +285,7 @@ class Detections:
         return len(self.xyxy)
 
     def __getitem__(self, index) -> "Detections":
-        """Select boxes with an int, a slice, a boolean mask (one entry per box) or an index array.
-
-        The result is always a :class:`Detections` (an int gives one box), with the same classes."""
+        """Boxes by an int, a slice, a boolean mask (one entry per box) or an index array: always a Detections."""
         n = len(self)
         if hasattr(index, "detach"):
             index = index.detach().cpu().numpy()
@@ -399,10 +397,9 @@ class Detections:
     def from_ultralytics(cls, result) -> "Detections":
         """From one ultralytics ``Results`` (one image): ``model(image)[0]``."""
         if isinstance(result, (list, tuple)):
-            raise TypeError(
-                f"from_ultralytics takes one image's result, but got a list of {len(result)} (what model(...) "
-                "returns): use Detections.from_ultralytics(results[0]), or one per result in a list comprehension"
-            )
+            raise TypeError(f"from_ultralytics takes one image's result, but got a list of {len(result)} (what "
+                            "model(...) returns): use Detections.from_ultralytics(results[0]), or one per result in a "
+                            "list comprehension")
         names = getattr(result, "names", None)
         if names is None or not hasattr(result, "orig_shape"):
             raise TypeError(f"expected an ultralytics Results (with .boxes, .names, .orig_shape); "
@@ -417,9 +414,7 @@ class Detections:
                 raise ValueError("this ultralytics result is a classification (.probs): use Classifications")
             raise ValueError("this ultralytics result has no boxes")
         xyxy = _numpy(boxes.xyxy).reshape(-1, 4)
-        masks = None
-        if getattr(result, "masks", None) is not None:
-            masks = _ultralytics_masks(result.masks, image_size)
+        masks = _ultralytics_masks(result.masks, image_size) if getattr(result, "masks", None) is not None else None
         return cls(xyxy=xyxy, class_id=_numpy(boxes.cls).reshape(-1), class_names=class_names,
                    confidence=_numpy(boxes.conf).reshape(-1), masks=masks, image_size=image_size)
 
@@ -473,10 +468,8 @@ class Detections:
             if categories is None:
                 categories = dataset.get("categories")
             if image_size is None:
-                for img in dataset.get("images", []):
-                    if img.get("id") == image_id and "height" in img and "width" in img:
-                        image_size = (img["height"], img["width"])
-                        break
+                image_size = next(((img["height"], img["width"]) for img in dataset.get("images", [])
+                                   if img.get("id") == image_id and "height" in img and "width" in img), None)
         if categories is None:
             raise ValueError("from_coco needs categories: COCO's list of {'id': ..., 'name': ...}")
         index = {}
@@ -511,15 +504,10 @@ class Detections:
                     raise ValueError(f"{where} has no 'segmentation' (with_masks=True)")
                 masks.append(_segmentation_to_mask(a["segmentation"], *_image_size(image_size), where))
         if with_masks:
-            masks_arr = np.stack(masks) if masks else np.zeros((0, *_image_size(image_size)), dtype=bool)
-        return cls(
-            xyxy=np.asarray(xyxy, dtype=np.float64).reshape(-1, 4),
-            class_id=np.asarray(class_id, dtype=np.int64),
-            class_names=names,
-            confidence=np.asarray([a["score"] for a in mine], dtype=np.float64) if mine and all(scored) else None,
-            masks=masks_arr if with_masks else None,
-            image_size=image_size,
-        )
+            masks = np.stack(masks) if masks else np.zeros((0, *_image_size(image_size)), dtype=bool)
+        scores = np.asarray([a["score"] for a in mine], dtype=np.float64) if mine and all(scored) else None
+        return cls(xyxy=np.asarray(xyxy, dtype=np.float64).reshape(-1, 4), class_id=np.asarray(class_id, np.int64),
+                   class_names=names, confidence=scores, masks=masks if with_masks else None, image_size=image_size)
 
     def _category_ids(self, category_ids) -> list:
         if category_ids is None:
@@ -529,13 +517,10 @@ class Detections:
             raise ValueError(f"category_ids has {len(category_ids)} ids but there are {len(self.class_names)} classes")
         return [c.item() if isinstance(c, np.generic) else c for c in category_ids]
 
-    def to_coco(
-        self, image_id, category_ids: Sequence[int] | None = None, *, first_id: int | None = None
-    ) -> list[dict]:
-        """COCO annotation dicts, one per box: ``image_id``, ``category_id``, ``bbox`` [x, y, w, h]
-        in pixels, ``area``, ``iscrowd`` 0, plus ``score`` (predictions: COCO's results format) and
-        ``segmentation`` (masks, as RLE).
-        """
+    def to_coco(self, image_id, category_ids: Sequence[int] | None = None, *,
+                first_id: int | None = None) -> list[dict]:
+        """COCO annotation dicts, one per box: ``image_id``, ``category_id``, ``bbox`` [x, y, w, h] in pixels, ``area``,
+        ``iscrowd`` 0, plus ``score`` (predictions: COCO's results format) and ``segmentation`` (masks, as RLE)."""
         ids = self._category_ids(category_ids)
         rles = _rle_encode(self.masks) if self.masks is not None else None
         out = []
