@@ -274,11 +274,6 @@ def assignment_candidates(boxes_xyxy, imgsz, strides: Sequence[int] = _STRIDES, 
                                 counts=counts.reshape(len(boxes), len(strides)))
 
 
-def _colors(n: int) -> list:
-    from matplotlib import colormaps
-    cmap = colormaps["tab10"]
-    return [cmap(i % 10) for i in range(n)]
-
 
 def plot_anchors(wh, anchors_list: Mapping[str, np.ndarray], imgsz: int = 320, thr: float = ANCHOR_T):
     """Box sizes with anchor sets on top (left), and the anchors drawn as rectangles in the input (right).
@@ -289,7 +284,7 @@ def plot_anchors(wh, anchors_list: Mapping[str, np.ndarray], imgsz: int = 320, t
     """
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
-    from . import viz  # noqa: F401  (shows returned Figures in notebooks)
+    from .viz import class_color  # (viz also shows returned Figures in notebooks)
     wh = _wh(wh)
     if not isinstance(anchors_list, Mapping) or not anchors_list:
         raise ValueError("anchors_list must be a dict name -> (K, 2) anchors, e.g. {'k-means': kmeans_anchors(wh)}")
@@ -299,7 +294,8 @@ def plot_anchors(wh, anchors_list: Mapping[str, np.ndarray], imgsz: int = 320, t
     ax_wh, ax_box = fig.subplots(1, 2)
     ax_wh.scatter(wh[:, 0], wh[:, 1], s=6, alpha=0.35, color="grey", label=f"{len(wh)} boxes")
     markers = "oDs^v<>Pp*"
-    for c, (m, (name, k)) in zip(_colors(len(sets)), zip(markers * 10, sets.items())):
+    for i, (m, (name, k)) in enumerate(zip(markers * 10, sets.items())):
+        c = class_color(i)
         fit = anchor_fit(wh, k, thr)
         ax_wh.scatter(k[:, 0], k[:, 1], s=70, marker=m, facecolor="none", edgecolor=c, linewidth=2,
                       label=f"{name}: {len(k)} anchors, bpr {fit.bpr:.3f}")
@@ -334,7 +330,7 @@ def plot_assignment(image, boxes_xyxy, imgsz=None, strides: Sequence[int] = _STR
     """
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
-    from .viz import imshow, to_display
+    from .viz import class_color, imshow, to_display
     if np.ndim(image) not in (2, 3):
         raise ValueError(f"image must be one H x W (x C) or C x H x W image; got shape {np.shape(image)}")
     img = to_display(image)
@@ -349,7 +345,7 @@ def plot_assignment(image, boxes_xyxy, imgsz=None, strides: Sequence[int] = _STR
     ax.set_facecolor((114 / 255,) * 3)  # ultralytics' letterbox padding grey
     imshow(ax, img)
     ax.images[0].set_extent((px, px + w * r, py + h * r, py))
-    colors = dict(zip(cand.strides, _colors(len(cand.strides))))
+    colors = {s: class_color(i) for i, s in enumerate(cand.strides)}
     used = cand.mask.any(axis=0)
     ax.scatter(*cand.points[~used].T, s=3, color="white", alpha=0.35, linewidths=0)
     for b, reg in zip(cand.boxes, cand.regions):
@@ -360,9 +356,7 @@ def plot_assignment(image, boxes_xyxy, imgsz=None, strides: Sequence[int] = _STR
         sel = used & (cand.point_strides == s)
         ax.scatter(*cand.points[sel].T, s=8 + 2 * s, color=colors[s], edgecolor="black", linewidths=0.5,
                    label=f"stride {s}: {int(cand.counts[:, j].sum())} candidates")
-    ax.set(xlim=(0, size[1]), ylim=(size[0], 0))
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set(xlim=(0, size[1]), ylim=(size[0], 0), xticks=[], yticks=[])
     totals = ", ".join(f"{s}: {int(cand.counts[:, j].sum())}" for j, s in enumerate(cand.strides))
     shape = f"{size[0]}" if size[0] == size[1] else f"{size[0]}x{size[1]}"
     n_boxes = f"{len(boxes)} box" + ("es" if len(boxes) != 1 else "")

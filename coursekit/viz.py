@@ -365,7 +365,8 @@ def plot_confusion(cm, class_names: Sequence[str], normalize: bool = True, title
     return fig
 
 
-def _class_color(c: int) -> tuple:
+def class_color(c: int) -> tuple:
+    """The colour of class (or series) ``c``: matplotlib's tab10, repeating after 10."""
     from matplotlib import colormaps
     return colormaps["tab10"](int(c) % 10)
 
@@ -412,7 +413,7 @@ def show_detections(images, preds=None, truth=None, indices=None, min_confidence
         if truth is not None:
             t = truth[i]
             for box, c in zip(t.xyxy, t.class_id):
-                _draw_box(ax, box, _class_color(c), dashed=True, lw=1.2)
+                _draw_box(ax, box, class_color(c), dashed=True, lw=1.2)
             parts.append(f"{len(t)} labelled")
         if preds is not None:
             p = preds[i]
@@ -421,7 +422,7 @@ def show_detections(images, preds=None, truth=None, indices=None, min_confidence
             conf = p.confidence if p.confidence is not None else [None] * len(p)
             for box, c, s in zip(p.xyxy, p.class_id, conf):
                 label = p.class_names[c] + ("" if s is None else f" {s:.2f}")
-                _draw_box(ax, box, _class_color(c), label=label)
+                _draw_box(ax, box, class_color(c), label=label)
             parts.append(f"{len(p)} predicted")
         ax.set_title(titles[k] if titles is not None else f"#{i}: " + ", ".join(parts), fontsize=8)
     return fig
