@@ -28,47 +28,36 @@ __all__ = ["DEFAULT_THRESHOLD", "PRCurve", "OperatingPoint", "ThresholdChoice", 
 DEFAULT_THRESHOLD = 0.5
 
 
-def _binary_truth(y_true, name: str = "y_true") -> np.ndarray:
-    y = _numpy(y_true)
+def _binary_inputs(y_true, scores, need_both: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Validated 0/1 labels (int64) and finite scores (float64), one of each per image."""
+    y, s = _numpy(y_true), _numpy(scores)
     if y.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D sequence of 0/1 labels; got shape {y.shape}")
+        raise ValueError(f"y_true must be a 1-D sequence of 0/1 labels; got shape {y.shape}")
     if y.size == 0:
-        raise ValueError(f"{name} is empty: need at least one label")
+        raise ValueError("y_true is empty: need at least one label")
     if y.dtype.kind not in "biuf":
-        raise TypeError(f"{name} holds {y.dtype} values; pass 0/1 (1 = positive), e.g. binary_scores(...)")
+        raise TypeError(f"y_true holds {y.dtype} values; pass 0/1 (1 = positive), e.g. binary_scores(...)")
     bad = y[(y != 0) & (y != 1)]
     if bad.size:
-        raise ValueError(f"{name} contains {bad[0]!r}: expected 0/1 labels (1 = positive). For class indices use "
+        raise ValueError(f"y_true contains {bad[0]!r}: expected 0/1 labels (1 = positive). For class indices use "
                          "binary_scores(preds, positive=[...], y_true=labels)")
-    return y.astype(np.int64)
-
-
-def _score_array(scores, n: int) -> np.ndarray:
-    s = _numpy(scores)
     if s.ndim != 1:
         hint = " (one column per class? use binary_scores(preds, positive=...))" if s.ndim == 2 else ""
         raise ValueError(f"scores must be 1-D, one score per image; got shape {s.shape}{hint}")
-    if len(s) != n:
-        raise ValueError(f"y_true has {n} labels but scores has {len(s)}: they must be the same images")
+    if len(s) != len(y):
+        raise ValueError(f"y_true has {len(y)} labels but scores has {len(s)}: they must be the same images")
     if s.dtype.kind not in "biuf":
         raise TypeError(f"scores hold {s.dtype} values; expected numbers")
-    s = s.astype(np.float64)
+    y, s = y.astype(np.int64), s.astype(np.float64)
     if not np.all(np.isfinite(s)):
         raise ValueError(f"scores contain {s[~np.isfinite(s)][0]!r}; every score must be a finite number")
-    return s
-
-
-def _binary_inputs(y_true, scores, need_both: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    y = _binary_truth(y_true)
-    s = _score_array(scores, len(y))
-    if need_both:
-        n_pos = int(y.sum())
-        if n_pos == 0:
-            raise ValueError(f"y_true has no positives (all {len(y)} images are negative): precision and recall are "
-                             "undefined. Evaluate on a set that contains the positive class (e.g. defects).")
-        if n_pos == len(y):
-            raise ValueError(f"y_true has no negatives (all {len(y)} images are positive): a threshold trades false "
-                             "positives against misses, so it needs both kinds of image.")
+    n_pos = int(y.sum())
+    if need_both and n_pos == 0:
+        raise ValueError(f"y_true has no positives (all {len(y)} images are negative): precision and recall are "
+                         "undefined. Evaluate on a set that contains the positive class (e.g. defects).")
+    if need_both and n_pos == len(y):
+        raise ValueError(f"y_true has no negatives (all {len(y)} images are positive): a threshold trades false "
+                         "positives against misses, so it needs both kinds of image.")
     return y, s
 
 
