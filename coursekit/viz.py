@@ -42,7 +42,6 @@ WRONG_COLOR = "tab:red"
 MAX_IMAGES = 256  # a grid bigger than this is almost always a forgotten slice, and takes ages to draw
 
 
-
 def _is_chw(shape: tuple[int, ...]) -> bool:
     """Whether a 3-D image shape is C×H×W (else H×W×C)."""
     first, last = shape[0] in (1, 3, 4), shape[-1] in (1, 3, 4)
@@ -56,14 +55,9 @@ def _image_list(images) -> list[np.ndarray]:
     """One 2-D (H, W) or 3-D (C, H, W)/(H, W, C) array per image."""
     if hasattr(images, "detach") or isinstance(images, np.ndarray):
         arr = _numpy(images)
-        if arr.ndim == 4:
-            return list(arr)
-        if arr.ndim == 3 and (arr.shape[0] in (1, 3, 4) or arr.shape[-1] in (3, 4)):
-            return [arr]  # one C×H×W or H×W×C image
-        if arr.ndim == 3:
-            return list(arr)  # N×H×W grayscale
-        if arr.ndim == 2:
-            return [arr]
+        one = arr.ndim == 2 or (arr.ndim == 3 and (arr.shape[0] in (1, 3, 4) or arr.shape[-1] in (3, 4)))
+        if one or arr.ndim in (3, 4):  # one H×W, C×H×W or H×W×C image; or N of them (N×H×W: grayscale)
+            return [arr] if one else list(arr)
         raise ValueError(f"images must be N×C×H×W, N×H×W×C, N×H×W or one image; got shape {arr.shape}")
     return [_numpy(item[0] if isinstance(item, tuple) else item) for item in images]  # a dataset's (image, label)
 
@@ -89,8 +83,7 @@ def to_display(img: np.ndarray, mean=None, std=None) -> np.ndarray:
         return img
     if img.dtype == np.bool_ or img.dtype.kind in "iu":
         img = img.astype(np.float32)
-        if img.max(initial=0) > 1:
-            img = img / 255.0
+        img = img / 255.0 if img.max(initial=0) > 1 else img
     img = img.astype(np.float32)
     lo, hi = float(np.nanmin(img)), float(np.nanmax(img))
     if lo < -0.01 or hi > 1.01:  # not in [0, 1]: rescale so the image is still visible
@@ -108,6 +101,15 @@ def _blank(ax) -> None:
     ax.set(xticks=[], yticks=[])
     for spine in ax.spines.values():
         spine.set_visible(False)
+
+
+def _class_labels(labels, num_classes: int, where: str = "") -> np.ndarray:
+    """Labels as int64 (N,), every one a class index 0..num_classes-1."""
+    arr = _numpy(labels).astype(np.int64).reshape(-1)
+    bad = arr[(arr < 0) | (arr >= num_classes)]
+    if bad.size:
+        raise ValueError(f"labels{where} contain {int(bad[0])}, outside the valid range 0..{num_classes - 1}")
+    return arr
 
 
 def _grid(n: int, ncols: int, tile_w: float, tile_h: float, title: str | None):
@@ -157,14 +159,10 @@ def show_class_grid(images, labels, class_names: Sequence[str], per_class: int =
     >>> len(fig.axes), fig.axes[3].get_ylabel()
     (6, 'b')
     """
-    labels = _numpy(labels).astype(np.int64).reshape(-1)
-    items = _image_list(images)
+    items, labels, num_classes = _image_list(images), _numpy(labels).reshape(-1), len(class_names)
     if len(items) != len(labels):
         raise ValueError(f"{len(items)} images but {len(labels)} labels")
-    num_classes = len(class_names)
-    bad = labels[(labels < 0) | (labels >= num_classes)]
-    if bad.size:
-        raise ValueError(f"labels contain {int(bad[0])}, outside the valid range 0..{num_classes - 1}")
+    labels = _class_labels(labels, num_classes)
     fig = Figure(figsize=(per_class * size + 1.2, num_classes * size + (0.3 if title else 0)), layout="constrained")
     for row, name in enumerate(class_names):
         idx = np.flatnonzero(labels == row)[:per_class]
@@ -215,14 +213,8 @@ def plot_class_balance(labels, class_names: Sequence[str], title: str | None = "
     """
     splits = dict(labels) if isinstance(labels, Mapping) else {None: labels}
     num_classes = len(class_names)
-    counts = {}
-    for name, split in splits.items():
-        arr = _numpy(split).astype(np.int64).reshape(-1)
-        bad = arr[(arr < 0) | (arr >= num_classes)]
-        if bad.size:
-            where = f" in split {name!r}" if name is not None else ""
-            raise ValueError(f"labels{where} contain {int(bad[0])}, outside the valid range 0..{num_classes - 1}")
-        counts[name] = np.bincount(arr, minlength=num_classes)
+    counts = {name: np.bincount(_class_labels(split, num_classes, f" in split {name!r}" if name is not None else ""),
+                                minlength=num_classes) for name, split in splits.items()}
     fig = Figure(figsize=(max(5.0, 0.6 * num_classes * max(1, len(splits)) ** 0.5 + 2), 3.5), layout="constrained")
     ax = fig.add_subplot()
     x = np.arange(num_classes)
