@@ -232,30 +232,22 @@ def _curve_counts(y: np.ndarray, s: np.ndarray):
 
 
 def choose_threshold(y_true_binary, scores, *, min_precision: float | None = None, min_recall: float | None = None,
-                     maximize: Literal["f1"] | None = None, cost_fp: float | None = None, cost_fn: float | None = None,
-                     default: float = DEFAULT_THRESHOLD, n_positive: int | None = None) -> ThresholdChoice:
+                     maximize: Literal["f1"] | None = None, default: float = DEFAULT_THRESHOLD,
+                     n_positive: int | None = None) -> ThresholdChoice:
     """Pick the threshold that meets one goal; compare it with ``default`` (0.5).
 
     >>> c = choose_threshold([0, 1, 1, 0], [0.9, 0.8, 0.7, 0.6], min_precision=0.9)
     >>> c.achieved, c.threshold, round(c.precision, 3)   # the top score is a negative: 2/3 at best
     (False, 0.7, 0.667)
     """
-    goals = {"min_precision": min_precision is not None, "min_recall": min_recall is not None,
-             "maximize": maximize is not None, "cost": cost_fp is not None or cost_fn is not None}
-    if sum(goals.values()) > 1:
-        given = [k if k != "cost" else "cost_fp/cost_fn" for k, v in goals.items() if v]
-        raise ValueError(f"give one goal, not {' and '.join(given)}")
-    if not any(goals.values()):
-        maximize = "f1"
+    goals = {"min_precision": min_precision, "min_recall": min_recall, "maximize": maximize}
+    if sum(v is not None for v in goals.values()) > 1:
+        raise ValueError(f"give one goal, not {' and '.join(k for k, v in goals.items() if v is not None)}")
     for name, value in (("min_precision", min_precision), ("min_recall", min_recall)):
         if value is not None and not 0 < value <= 1:
             raise ValueError(f"{name}={value!r}: expected a fraction in (0, 1], e.g. 0.95")
     if maximize is not None and maximize != "f1":
         raise ValueError(f"maximize={maximize!r}: only 'f1' is supported (or use min_precision / min_recall)")
-    a, b = (1.0 if c is None else float(c) for c in (cost_fp, cost_fn))
-    if a < 0 or b < 0 or not (math.isfinite(a) and math.isfinite(b)):
-        raise ValueError(f"costs must be finite and >= 0; got cost_fp={cost_fp!r}, cost_fn={cost_fn!r}")
-
     if n_positive is None:
         y, s = _binary_inputs(y_true_binary, scores)
         n_pos = int(y.sum())
@@ -267,7 +259,6 @@ def choose_threshold(y_true_binary, scores, *, min_precision: float | None = Non
         if not len(s):
             raise ValueError("the predictions hold no box: predict with a low confidence (conf=0.001) first")
     thresholds, tp, fp = _curve_counts(y, s)
-    fn = n_pos - tp
     precision, recall = tp / (tp + fp), tp / n_pos  # every candidate flags at least one image
     # each goal: a mask of candidates meeting it; the best of them by a lexsort key (last = best)
     achieved, message, ok = True, "", np.ones(len(thresholds), dtype=bool)
@@ -277,13 +268,8 @@ def choose_threshold(y_true_binary, scores, *, min_precision: float | None = Non
         goal = f"{aim} >= {_fmt(min_precision if aim == 'precision' else min_recall, 4)}"
         ok = value >= (min_precision if aim == "precision" else min_recall) - 1e-12
         key = np.lexsort((thresholds, value, other)) if ok.any() else np.lexsort((thresholds, other, value))
-    elif maximize == "f1":
-        goal, key = "max F1", np.lexsort((thresholds, 2 * tp / (2 * tp + fp + fn)))
-    else:
-        goal = f"min cost {_fmt(a)}·FP + {_fmt(b)}·FN"
-        thresholds = np.r_[np.nextafter(thresholds[0], np.inf), thresholds]  # and "flag nothing"
-        ok = np.ones(len(thresholds), dtype=bool)
-        key = np.lexsort((thresholds, -(a * np.r_[0, fp] + b * np.r_[n_pos, fn])))
+    else:  # the default goal: max F1
+        goal, key = "max F1", np.lexsort((thresholds, 2 * tp / (tp + fp + n_pos)))
     if not ok.any():
         achieved, best = False, int(key[-1])
         message = (f"no threshold reaches {goal} on these {len(y)} images ({n_pos} positive); the closest, "
