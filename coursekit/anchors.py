@@ -114,14 +114,7 @@ def anchor_fit(wh, anchors, thr: float = ANCHOR_T) -> AnchorFit:
                      mean_best=float(best.mean()), best_anchor=x.argmax(axis=1), best_ratio=best)
 
 
-def _fitness(k: np.ndarray, wh: np.ndarray, thr: float) -> float:
-    """What YOLOv5's anchor evolution maximises: the best ratio of each box, 0 for boxes that fit no anchor."""
-    best = ratio_metric(wh, k).max(axis=1)
-    return float((best * (best > 1 / thr)).mean())
-
-
-def kmeans_anchors(wh, n: int = 9, *, seed: int = 0, iters: int = 30, evolve: int = 0,
-                   thr: float = ANCHOR_T) -> np.ndarray:
+def kmeans_anchors(wh, n: int = 9, *, seed: int = 0, iters: int = 30) -> np.ndarray:
     """``n`` anchors (n, 2) for a dataset's box sizes, sorted by area: k-means, as YOLOv5's AutoAnchor.
 
     >>> wh = np.array([[10, 10], [12, 12], [50, 100], [54, 96]])
@@ -138,26 +131,12 @@ def kmeans_anchors(wh, n: int = 9, *, seed: int = 0, iters: int = 30, evolve: in
     if distinct < n:
         raise ValueError(f"the boxes have only {distinct} different sizes, fewer than the {n} anchors asked for; "
                          f"use n <= {distinct}")
-    if iters < 1 or evolve < 0:
-        raise ValueError(f"iters must be >= 1 and evolve >= 0; got iters={iters}, evolve={evolve}")
+    if iters < 1:
+        raise ValueError(f"iters must be >= 1; got iters={iters}")
     from sklearn.cluster import KMeans
     sigma = wh.std(axis=0)
     sigma[sigma == 0] = 1.0  # every box equally wide (or high): nothing to whiten
-    km = KMeans(n_clusters=n, n_init=iters, random_state=seed).fit(wh / sigma)
-    k = km.cluster_centers_ * sigma
-
-    if evolve:
-        rng = np.random.default_rng(seed)
-        best = _fitness(k, wh, thr)
-        for _ in range(evolve):
-            factor = np.ones_like(k)
-            while (factor == 1).all():  # a step that changes nothing is wasted: draw again
-                mutate = rng.random(k.shape) < 0.9  # each number changes with probability 0.9 ...
-                factor = 1 + mutate * rng.random() * rng.standard_normal(k.shape) * 0.1  # ... by a few %
-            trial = np.clip(k * np.clip(factor, 0.3, 3.0), 2.0, None)
-            score = _fitness(trial, wh, thr)
-            if score > best:
-                k, best = trial, score
+    k = KMeans(n_clusters=n, n_init=iters, random_state=seed).fit(wh / sigma).cluster_centers_ * sigma
     return k[np.argsort(k.prod(axis=1), kind="stable")]
 
 
