@@ -134,14 +134,13 @@ def _region_crop(image: np.ndarray, box, mask: np.ndarray | None, pad: float = 0
 
 
 def name_regions(clip_encode: Callable[[list[np.ndarray]], np.ndarray], classifier: np.ndarray, logit_scale: float,
-                 image: np.ndarray, regions: Detections, class_names: Sequence[str], use_masks: bool = True
-                 ) -> Detections:
+                 image: np.ndarray, regions: Detections, class_names: Sequence[str]) -> Detections:
     """Name each region of ``regions`` with CLIP: returns ``regions`` with ``class_id`` = the best class and
     ``confidence`` = that class's zero-shot probability (times the region's own score, if it has one)."""
     names = list(class_names)
     if len(regions) == 0:
         return Detections.empty(names, image_size=image.shape[:2])
-    masks = regions.masks if (use_masks and regions.masks is not None) else [None] * len(regions)
+    masks = regions.masks if regions.masks is not None else [None] * len(regions)
     crops = [_region_crop(image, box, m) for box, m in zip(regions.xyxy, masks)]
     feats = np.asarray(clip_encode(crops), np.float32)
     probs = _softmax(float(logit_scale) * feats @ np.asarray(classifier, np.float32).T)

@@ -280,7 +280,7 @@ def _series(records: list[Mapping], key: str, xs: list[float]):
     return ([p[0] for p in pts], [p[1] for p in pts]) if pts else None
 
 
-def plot_history(history, title: str | None = None, show_lr: bool = True) -> Figure:
+def plot_history(history, title: str | None = None) -> Figure:
     """Loss and accuracy curves, train vs val, per epoch (plus the learning rate if recorded).
 
     >>> fig = plot_history([{"epoch": 1, "train_loss": 2.0, "val_loss": 2.1},
@@ -292,9 +292,7 @@ def plot_history(history, title: str | None = None, show_lr: bool = True) -> Fig
     if not records:
         raise ValueError("the history is empty: train for at least one epoch first")
     xs = [float(r["epoch"]) if r.get("epoch") is not None else float(i + 1) for i, r in enumerate(records)]
-    panels = [("loss", ["train_loss", "val_loss"]), ("accuracy", ["train_acc", "val_acc"])]
-    if show_lr:
-        panels.append(("learning rate", ["lr"]))
+    panels = [("loss", ["train_loss", "val_loss"]), ("accuracy", ["train_acc", "val_acc"]), ("learning rate", ["lr"])]
     data = [(name, [(k, s) for k in keys if (s := _series(records, k, xs))]) for name, keys in panels]
     data = [(name, lines) for name, lines in data if lines]
     if not data:
