@@ -138,22 +138,17 @@ def _rle_encode(masks: np.ndarray) -> list[dict]:
     return [{"size": [int(v) for v in r["size"]], "counts": r["counts"].decode("ascii")} for r in rles]
 
 
-def _segmentation_to_mask(segmentation, height: int, width: int, where: str) -> np.ndarray:
-    """A COCO ``segmentation`` (polygons, RLE or compressed RLE) as a bool (H, W) mask."""
+def _rle_decode(rle: Mapping, height: int, width: int, where: str) -> np.ndarray:
+    """A COCO compressed run-length encoding (as :func:`_rle_encode` writes it) as a bool (H, W) mask."""
     from pycocotools import mask as mask_utils
-    if isinstance(segmentation, list):  # polygons [[x1, y1, x2, y2, ...], ...]
-        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
-    elif isinstance(segmentation, Mapping) and "counts" in segmentation:
-        size = [int(v) for v in segmentation.get("size", (height, width))]
-        if size != [height, width]:
-            raise ValueError(f"{where}: its mask is {size[0]}x{size[1]} but the image is {height}x{width}")
-        counts = segmentation["counts"]
-        if isinstance(counts, list):  # uncompressed RLE
-            rle = mask_utils.frPyObjects(dict(segmentation), height, width)
-        else:  # compressed RLE, counts as str or bytes
-            rle = {"size": size, "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
-    else:
-        raise ValueError(f"{where}: 'segmentation' must be polygons or an RLE dict; got {type(segmentation).__name__}")
+    if not isinstance(rle, Mapping) or "counts" not in rle:
+        raise ValueError(f"{where}: a mask must be an RLE dict {{'size': [h, w], 'counts': ...}}; "
+                         f"got {type(rle).__name__}")
+    size = [int(v) for v in rle.get("size", (height, width))]
+    if size != [height, width]:
+        raise ValueError(f"{where}: its mask is {size[0]}x{size[1]} but the image is {height}x{width}")
+    counts = rle["counts"]
+    rle = {"size": size, "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
     with warnings.catch_warnings():  # pycocotools' own NumPy 2 deprecation notice, nothing to act on here
         warnings.filterwarnings("ignore", message=".*__array__ implementation doesn't accept a copy keyword",
                                 category=DeprecationWarning)
@@ -386,7 +381,7 @@ class Detections:
             if data.get("image_size") is None:
                 raise ValueError("a Detections dict with masks needs its image_size")
             h, w = _image_size(data["image_size"])
-            masks = np.stack([_segmentation_to_mask(m, h, w, f"mask {i}") for i, m in enumerate(masks)]) \
+            masks = np.stack([_rle_decode(m, h, w, f"mask {i}") for i, m in enumerate(masks)]) \
                 if len(masks) else np.zeros((0, h, w), dtype=bool)
         return cls(xyxy=np.asarray(data["xyxy"], dtype=np.float32).reshape(-1, 4),
                    class_id=np.asarray(data["class_id"], dtype=np.int64).reshape(-1), class_names=data["class_names"],
@@ -458,7 +453,7 @@ class Detections:
 
     @classmethod
     def from_coco(cls, annotations, image_id, categories: Sequence[Mapping] | None = None,
-                  image_size: tuple[int, int] | None = None, *, with_masks: bool = False) -> "Detections":
+                  image_size: tuple[int, int] | None = None) -> "Detections":
         """One image's boxes from COCO annotations (``bbox`` = x, y, width, height in pixels)."""
         if isinstance(annotations, Mapping):
             dataset = annotations
@@ -478,14 +473,12 @@ class Detections:
                 raise ValueError(f"category {i} is {c!r}: expected {{'id': ..., 'name': ...}}")
             index[c["id"]] = i
         names = [c["name"] for c in categories]
-        if with_masks and image_size is None:
-            raise ValueError("with_masks=True needs image_size (height, width) to draw the masks")
         mine = [a for a in annotations if a.get("image_id") == image_id and not a.get("iscrowd", 0)]
         scored = ["score" in a for a in mine]
         if any(scored) and not all(scored):
             raise ValueError(f"image {image_id!r}: some annotations have a 'score' and some do not; "
                              "predictions all have one, ground truth none")
-        xyxy, class_id, masks = [], [], []
+        xyxy, class_id = [], []
         for a in mine:
             where = f"annotation {a.get('id', '?')} (image {image_id!r})"
             if a.get("category_id") not in index:
@@ -499,15 +492,9 @@ class Detections:
                 raise ValueError(f"{where}: bbox {list(bbox)} has a negative width or height")
             xyxy.append([x, y, x + bw, y + bh])
             class_id.append(index[a["category_id"]])
-            if with_masks:
-                if "segmentation" not in a:
-                    raise ValueError(f"{where} has no 'segmentation' (with_masks=True)")
-                masks.append(_segmentation_to_mask(a["segmentation"], *_image_size(image_size), where))
-        if with_masks:
-            masks = np.stack(masks) if masks else np.zeros((0, *_image_size(image_size)), dtype=bool)
         scores = np.asarray([a["score"] for a in mine], dtype=np.float64) if mine and all(scored) else None
         return cls(xyxy=np.asarray(xyxy, dtype=np.float64).reshape(-1, 4), class_id=np.asarray(class_id, np.int64),
-                   class_names=names, confidence=scores, masks=masks if with_masks else None, image_size=image_size)
+                   class_names=names, confidence=scores, image_size=image_size)
 
     def _category_ids(self, category_ids) -> list:
         if category_ids is None:
@@ -517,8 +504,7 @@ class Detections:
             raise ValueError(f"category_ids has {len(category_ids)} ids but there are {len(self.class_names)} classes")
         return [c.item() if isinstance(c, np.generic) else c for c in category_ids]
 
-    def to_coco(self, image_id, category_ids: Sequence[int] | None = None, *,
-                first_id: int | None = None) -> list[dict]:
+    def to_coco(self, image_id, category_ids: Sequence[int] | None = None) -> list[dict]:
         """COCO annotation dicts, one per box: ``image_id``, ``category_id``, ``bbox`` [x, y, w, h] in pixels, ``area``,
         ``iscrowd`` 0, plus ``score`` (predictions: COCO's results format) and ``segmentation`` (masks, as RLE)."""
         ids = self._category_ids(category_ids)
@@ -533,8 +519,6 @@ class Detections:
                 ann["score"] = float(self.confidence[k])
             if rles is not None:
                 ann["segmentation"] = rles[k]
-            if first_id is not None:
-                ann["id"] = first_id + k
             out.append(ann)
         return out
 
