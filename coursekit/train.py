@@ -195,8 +195,7 @@ def fit(model: nn.Module, train_loader: Iterable, *, epochs: int, optimizer: tor
         scheduler: Any = None, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
         label_smoothing: float = 0.0, val_loader: Iterable | None = None, device: str | torch.device | None = None,
         amp: str | bool = "auto", checkpoint: str | os.PathLike | None = None, resume: bool = False,
-        progress: bool = True, grad_clip: float | None = None,
-        on_epoch_end: Callable[[History], bool | None] | None = None) -> History:
+        progress: bool = True, on_epoch_end: Callable[[History], bool | None] | None = None) -> History:
     """Train ``model`` for ``epochs`` epochs and return the :class:`History`."""
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1; got {epochs}")
@@ -247,9 +246,6 @@ def fit(model: nn.Module, train_loader: Iterable, *, epochs: int, optimizer: tor
 
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
-            if grad_clip is not None:
-                scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
-                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             scaler.step(optimizer)
             scaler.update()
             lr = optimizer.param_groups[0]["lr"]
