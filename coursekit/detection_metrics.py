@@ -314,13 +314,10 @@ def choose_detection_threshold(preds: Sequence[Detections], targets: Sequence[De
     """
     preds, targets = list(preds), list(targets)
     is_tp, scores, n = detection_pr_points(preds, targets, iou=iou)
-    with warnings.catch_warnings(record=True) as caught:   # said below in a detector's words
-        warnings.simplefilter("always")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "no threshold reaches", UserWarning)  # said below in a detector's words
         c = choose_threshold(is_tp, scores, min_recall=min_recall, min_precision=min_precision, maximize=maximize,
                              default=default, n_positive=n)
-    for w in caught:
-        if "no threshold reaches" not in str(w.message):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     message = ""
     if not c.achieved:
         what = "recall" if min_recall is not None else "precision"
@@ -329,9 +326,7 @@ def choose_detection_threshold(preds: Sequence[Detections], targets: Sequence[De
                    + (f" ({n - int(is_tp.sum())} objects are never found at any confidence)" if what == "recall" else "")
                    + ". A better model, more data, or a different goal is needed.")
         warnings.warn(message, UserWarning, stacklevel=2)
-    fields = {k: v for k, v in asdict(c).items() if k not in ("message", "at_default")}
-    return DetectionThreshold(**fields, at_default=c.at_default, message=message, n_images=len(preds),
-                              n_targets=int(n))
+    return DetectionThreshold(**{**vars(c), "message": message}, n_images=len(preds), n_targets=int(n))
 
 
 _CORNERS = ("x1", "y1", "x2", "y2")
