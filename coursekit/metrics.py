@@ -34,13 +34,11 @@ def _as_labels(x, name: str) -> np.ndarray:
             raise ValueError(f"{name} must be a 1-D sequence of class indices; got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name} is empty: need at least one label")
-    if arr.dtype.kind == "b":
-        arr = arr.astype(np.int64)
     if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-            bad = arr[~np.isfinite(arr) | (arr != np.round(arr))][0]
-            raise ValueError(f"{name} contains {bad!r}, which is not a class index (expected whole numbers 0..C-1)")
-    elif arr.dtype.kind not in "iu":
+        bad = arr[~np.isfinite(arr) | (arr != np.round(arr))]
+        if bad.size:
+            raise ValueError(f"{name} contains {bad[0]!r}, which is not a class index (expected whole numbers 0..C-1)")
+    elif arr.dtype.kind not in "biu":
         raise TypeError(f"{name} holds {arr.dtype} values; pass class indices 0..C-1 "
                         "(e.g. [class_names.index(n) for n in names])")
     return arr.astype(np.int64)
