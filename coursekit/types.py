@@ -20,8 +20,7 @@ __all__ = ["Classifications", "Detections", "as_xyxy"]
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
 
@@ -37,9 +36,8 @@ class Classifications:
         if self.probs.ndim != 2:
             raise ValueError(f"probs must be (N, C); got shape {self.probs.shape}")
         if self.probs.shape[1] != len(self.class_names):
-            raise ValueError(
-                f"probs has {self.probs.shape[1]} columns but {len(self.class_names)} class_names were given"
-            )
+            raise ValueError(f"probs has {self.probs.shape[1]} columns but {len(self.class_names)} class_names "
+                             "were given")
         self.class_names = list(self.class_names)
 
     @classmethod
@@ -74,8 +72,7 @@ class Classifications:
 
     def prob_of(self, targets) -> np.ndarray:
         """The probability given to each image's *true* class (targets: int array (N,))."""
-        targets = np.asarray(targets, dtype=np.int64)
-        return self.probs[np.arange(len(self)), targets]
+        return self.probs[np.arange(len(self)), np.asarray(targets, dtype=np.int64)]
 
 
 def _numpy(x) -> np.ndarray:
@@ -282,14 +279,12 @@ class Detections:
     def __getitem__(self, index) -> "Detections":
         """Boxes by an int, a slice, a boolean mask (one entry per box) or an index array: always a Detections."""
         n = len(self)
-        if hasattr(index, "detach"):
-            index = index.detach().cpu().numpy()
         if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
             if not -n <= index < n:
                 raise IndexError(f"box index {index} is out of range for {n} boxes")
             index = [int(index)]
         elif not isinstance(index, slice):
-            index = np.asarray(index)
+            index = _numpy(index)
             if index.dtype == bool:
                 if index.shape != (n,):
                     raise IndexError(f"a boolean mask must have one entry per box ({n}); got shape {index.shape}")
