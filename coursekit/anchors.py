@@ -218,11 +218,9 @@ class AssignmentCandidates:
     def to_frame(self):
         """A pandas DataFrame, one row per box: width, height, candidates per stride (``stride_8``, ...) and total."""
         import pandas as pd
-        df = pd.DataFrame({"width": self.boxes[:, 2] - self.boxes[:, 0], "height": self.boxes[:, 3] - self.boxes[:, 1]})
-        for j, s in enumerate(self.strides):
-            df[f"stride_{s}"] = self.counts[:, j]
-        df["total"] = self.total
-        return df
+        per_stride = {f"stride_{s}": self.counts[:, j] for j, s in enumerate(self.strides)}
+        return pd.DataFrame({"width": self.boxes[:, 2] - self.boxes[:, 0], "height": self.boxes[:, 3] - self.boxes[:, 1],
+                             **per_stride, "total": self.total})
 
 
 def assignment_candidates(boxes_xyxy, imgsz, strides: Sequence[int] = _STRIDES, eps: float = 1e-9,
@@ -238,8 +236,7 @@ def assignment_candidates(boxes_xyxy, imgsz, strides: Sequence[int] = _STRIDES, 
     boxes = as_xyxy(boxes_xyxy, "boxes_xyxy", strict=True)
     strides = _strides(strides)
     points, point_strides = anchor_points(imgsz, strides)
-    if min_side is None:
-        min_side = strides[1] if len(strides) > 1 else strides[0]
+    min_side = strides[min(1, len(strides) - 1)] if min_side is None else min_side  # ultralytics: the second stride
     if not min_side >= 0:
         raise ValueError(f"min_side must be >= 0 pixels (None: the second stride, as ultralytics); got {min_side!r}")
     centre = (boxes[:, :2] + boxes[:, 2:]) / 2
@@ -251,7 +248,6 @@ def assignment_candidates(boxes_xyxy, imgsz, strides: Sequence[int] = _STRIDES, 
     return AssignmentCandidates(boxes=boxes, regions=regions, points=points, point_strides=point_strides,
                                 strides=strides, imgsz=_imgsz(imgsz), min_side=float(min_side), mask=mask,
                                 counts=counts.reshape(len(boxes), len(strides)))
-
 
 
 def plot_anchors(wh, anchors_list: Mapping[str, np.ndarray], imgsz: int = 320, thr: float = ANCHOR_T):
