@@ -219,8 +219,8 @@ class AssignmentCandidates:
         """A pandas DataFrame, one row per box: width, height, candidates per stride (``stride_8``, ...) and total."""
         import pandas as pd
         per_stride = {f"stride_{s}": self.counts[:, j] for j, s in enumerate(self.strides)}
-        return pd.DataFrame({"width": self.boxes[:, 2] - self.boxes[:, 0], "height": self.boxes[:, 3] - self.boxes[:, 1],
-                             **per_stride, "total": self.total})
+        width, height = (self.boxes[:, 2:] - self.boxes[:, :2]).T
+        return pd.DataFrame({"width": width, "height": height, **per_stride, "total": self.total})
 
 
 def assignment_candidates(boxes_xyxy, imgsz, strides: Sequence[int] = _STRIDES, eps: float = 1e-9,

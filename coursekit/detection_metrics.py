@@ -323,7 +323,8 @@ def choose_detection_threshold(preds: Sequence[Detections], targets: Sequence[De
         what = "recall" if min_recall is not None else "precision"
         message = (f"no confidence threshold reaches {c.goal} on these {len(preds)} images ({n} objects); the "
                    f"closest, {c.threshold:.4g}, gives {what} {getattr(c, what):.3f}"
-                   + (f" ({n - int(is_tp.sum())} objects are never found at any confidence)" if what == "recall" else "")
+                   + (f" ({n - int(is_tp.sum())} objects are never found at any confidence)" if what == "recall"
+                      else "")
                    + ". A better model, more data, or a different goal is needed.")
         warnings.warn(message, UserWarning, stacklevel=2)
     return DetectionThreshold(**{**vars(c), "message": message}, n_images=len(preds), n_targets=int(n))

@@ -71,7 +71,8 @@ class History:
         """The record with the best ``metric``: lowest for names containing "loss", else highest."""
         scored = [r for r in self.records if r.get(metric) is not None]
         if not scored:
-            raise ValueError(f"no epoch has a value for {metric!r}; keys are {sorted(self.records[0]) if self.records else []}")
+            keys = sorted(self.records[0]) if self.records else []
+            raise ValueError(f"no epoch has a value for {metric!r}; keys are {keys}")
         return (min if "loss" in metric else max)(scored, key=lambda r: r[metric])
 
     def to_dict(self) -> dict:
@@ -314,7 +315,8 @@ def _input_batches(data, batch_size: int) -> Iterator[torch.Tensor]:
     if isinstance(data, torch.Tensor):
         if data.ndim != 4 or not data.is_floating_point():
             raise ValueError(f"predict needs preprocessed float images (N, C, H, W); got {data.dtype} "
-                             f"{tuple(data.shape)} (wrap raw uint8 images in a TensorLoader with the training mean/std)")
+                             f"{tuple(data.shape)} (wrap raw uint8 images in a TensorLoader with the training "
+                             "mean/std)")
         yield from data.split(batch_size)
         return
     for batch in data:

@@ -297,7 +297,8 @@ def plot_history(history, title: str | None = None) -> Figure:
     data = [(name, lines) for name, lines in data if lines]
     if not data:
         found = sorted({k for r in records for k in r})
-        raise ValueError(f"nothing to plot: expected train_loss/val_loss/train_acc/val_acc/lr; the records have {found}")
+        raise ValueError(f"nothing to plot: expected train_loss/val_loss/train_acc/val_acc/lr; the records have "
+                         f"{found}")
     fig, tile = _grid(len(data), len(data), 4.2, 3.2, title)
     for i, (name, lines) in enumerate(data):
         ax = tile(i)
