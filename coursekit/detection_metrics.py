@@ -81,6 +81,7 @@ def _undefined_to_none(x) -> float | None:
 _COCO_IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True).tolist()
 _COCO_REC_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True).tolist()
 _COCO_MAX_DETS = [1, 10, 100]
+_OVERALL = ("map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_100")  # one number each
 
 
 def _coco_eval(preds_tm, targets_tm, iou_thresholds, backend) -> dict:
@@ -118,12 +119,10 @@ def mean_average_precision(preds: Sequence[Detections], targets: Sequence[Detect
     n_classes = len(names)
     pred_counts = np.bincount(np.concatenate([p.class_id for p in preds]), minlength=n_classes)
     target_counts = np.bincount(np.concatenate([t.class_id for t in targets]), minlength=n_classes)
-    result: dict = {k: None for k in ("map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_100")}
-    result.update(n_images=len(preds), n_targets=int(target_counts.sum()), n_predictions=int(pred_counts.sum()))
     per_class = {name: {"map": None, "map_50": None, "mar_100": None, "n_targets": int(target_counts[c]),
-                        "n_predictions": int(pred_counts[c])}
-                 for c, name in enumerate(names)}
-    result["per_class"] = per_class
+                        "n_predictions": int(pred_counts[c])} for c, name in enumerate(names)}
+    result: dict = {**dict.fromkeys(_OVERALL), "n_images": len(preds), "n_targets": int(target_counts.sum()),
+                    "n_predictions": int(pred_counts.sum()), "per_class": per_class}
     if result["n_targets"] == 0:  # nothing to find: every AP and recall is undefined
         return result
 
@@ -135,8 +134,7 @@ def mean_average_precision(preds: Sequence[Detections], targets: Sequence[Detect
                   for t in targets]
 
     coco = _coco_eval(preds_tm, targets_tm, None, backend)  # IoU 0.50:0.05:0.95
-    for key in ("map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_100"):
-        result[key] = _undefined_to_none(coco[key][0])
+    result.update({key: _undefined_to_none(coco[key][0]) for key in _OVERALL})
     at_50 = _coco_eval(preds_tm, targets_tm, [0.5], backend)
     for source, keys in ((coco, (("map_per_class", "map"), ("mar_100_per_class", "mar_100"))),
                          (at_50, (("map_per_class", "map_50"),))):

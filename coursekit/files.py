@@ -63,9 +63,8 @@ def _fsync_dir(folder: Path) -> None:
     except (OSError, AttributeError):
         return
     try:
-        os.fsync(fd)
-    except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
     finally:
         os.close(fd)
 

@@ -143,10 +143,7 @@ def classification_report(y_true, y_pred, class_names: Sequence[str], output: Li
     report = sk_report(t, p, output_dict=True, **kwargs)
     if output == "dict":
         return report
-    try:
-        import pandas as pd
-    except ImportError:
-        raise ImportError("classification_report(output='frame') needs pandas: pip install pandas") from None
+    import pandas as pd
     rows = {k: v for k, v in report.items() if isinstance(v, dict)}
     frame = pd.DataFrame.from_dict(rows, orient="index")[["precision", "recall", "f1-score", "support"]]
     acc = pd.DataFrame({"precision": [np.nan], "recall": [np.nan], "f1-score": [report["accuracy"]],
