@@ -16,44 +16,22 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .types import as_xyxy
+from .types import _numpy, as_xyxy
 
-__all__ = [
-    "YOLOV5_ANCHORS",
-    "ANCHOR_T",
-    "TAL_TOPK",
-    "TAL_ALPHA",
-    "TAL_BETA",
-    "ratio_metric",
-    "AnchorFit",
-    "anchor_fit",
-    "kmeans_anchors", "kmeans_iou_anchors",
-    "scale_anchors",
-    "anchor_points",
-    "AssignmentCandidates",
-    "assignment_candidates",
-    "plot_anchors",
-    "plot_assignment",
-]
+__all__ = ["YOLOV5_ANCHORS", "ANCHOR_T", "ratio_metric", "AnchorFit", "anchor_fit", "kmeans_anchors",
+           "kmeans_iou_anchors", "scale_anchors", "anchor_points", "AssignmentCandidates", "assignment_candidates",
+           "plot_anchors", "plot_assignment"]
 
 #: YOLOv5's default anchors, (width, height) in pixels at a 640 input, computed on COCO: rows 0-2 for
 #: P3 (stride 8), 3-5 for P4 (stride 16), 6-8 for P5 (stride 32). From ``anchors:`` in
 #: ``models/yolov5s.yaml`` of github.com/ultralytics/yolov5 (the same in yolov5n/s/m/l/x.yaml).
-YOLOV5_ANCHORS = np.array([[10, 13], [16, 30], [33, 23],
-                           [30, 61], [62, 45], [59, 119],
-                           [116, 90], [156, 198], [373, 326]], dtype=np.float64)
+YOLOV5_ANCHORS = np.array([[10, 13], [16, 30], [33, 23], [30, 61], [62, 45], [59, 119], [116, 90], [156, 198],
+                           [373, 326]], dtype=np.float64)
 YOLOV5_ANCHORS.setflags(write=False)
 
 #: YOLOv5's ``anchor_t``: a box may be learned by an anchor when width and height are within this factor.
 ANCHOR_T = 4.0
-#: The TaskAlignedAssigner of ultralytics' ``v8DetectionLoss`` (YOLOv8, YOLO11): positives per box, and the
-#: exponents of the alignment score ``class_score**alpha * IoU**beta``.
-TAL_TOPK, TAL_ALPHA, TAL_BETA = 10, 0.5, 6.0
-
 _STRIDES = (8, 16, 32)
-
-
-# ----------------------------------------------------------------------------------------- inputs
 
 
 def _wh(wh, name: str = "wh") -> np.ndarray:
@@ -63,11 +41,8 @@ def _wh(wh, name: str = "wh") -> np.ndarray:
             raise ValueError(f"{name} is a table without width_px/height_px columns; pass box_stats()' table "
                              "or an (N, 2) array of box widths and heights in pixels")
         wh = wh[["width_px", "height_px"]].to_numpy()
-    if hasattr(wh, "detach"):
-        wh = wh.detach().cpu().numpy()
-    arr = np.ascontiguousarray(wh, dtype=np.float64)  # one memory layout: the same k-means sums, bit for bit
-    if arr.ndim == 1 and arr.shape == (2,):
-        arr = arr[None]
+    arr = np.ascontiguousarray(_numpy(wh), dtype=np.float64)  # one memory layout: the same k-means sums, bit for bit
+    arr = arr[None] if arr.shape == (2,) else arr
     if arr.ndim != 2 or arr.shape[1] != 2:
         corners = arr.ndim == 2 and arr.shape[1] == 4
         hint = " (these look like x1, y1, x2, y2 boxes: take x2 - x1 and y2 - y1)" if corners else ""
@@ -95,9 +70,6 @@ def _strides(strides) -> tuple[int, ...]:
     if not s or not all(float(v).is_integer() and v > 0 for v in s):
         raise ValueError(f"strides must be positive whole numbers, e.g. (8, 16, 32); got {strides!r}")
     return tuple(int(v) for v in s)
-
-
-# ------------------------------------------------------------------------------- YOLOv5 anchors
 
 
 def ratio_metric(wh, anchors) -> np.ndarray:
@@ -142,14 +114,7 @@ def anchor_fit(wh, anchors, thr: float = ANCHOR_T) -> AnchorFit:
                      mean_best=float(best.mean()), best_anchor=x.argmax(axis=1), best_ratio=best)
 
 
-def _fitness(k: np.ndarray, wh: np.ndarray, thr: float) -> float:
-    """What YOLOv5's anchor evolution maximises: the best ratio of each box, 0 for boxes that fit no anchor."""
-    best = ratio_metric(wh, k).max(axis=1)
-    return float((best * (best > 1 / thr)).mean())
-
-
-def kmeans_anchors(wh, n: int = 9, *, seed: int = 0, iters: int = 30, evolve: int = 0,
-                   thr: float = ANCHOR_T) -> np.ndarray:
+def kmeans_anchors(wh, n: int = 9, *, seed: int = 0, iters: int = 30) -> np.ndarray:
     """``n`` anchors (n, 2) for a dataset's box sizes, sorted by area: k-means, as YOLOv5's AutoAnchor.
 
     >>> wh = np.array([[10, 10], [12, 12], [50, 100], [54, 96]])
@@ -166,27 +131,12 @@ def kmeans_anchors(wh, n: int = 9, *, seed: int = 0, iters: int = 30, evolve: in
     if distinct < n:
         raise ValueError(f"the boxes have only {distinct} different sizes, fewer than the {n} anchors asked for; "
                          f"use n <= {distinct}")
-    if iters < 1 or evolve < 0:
-        raise ValueError(f"iters must be >= 1 and evolve >= 0; got iters={iters}, evolve={evolve}")
+    if iters < 1:
+        raise ValueError(f"iters must be >= 1; got iters={iters}")
     from sklearn.cluster import KMeans
-
     sigma = wh.std(axis=0)
     sigma[sigma == 0] = 1.0  # every box equally wide (or high): nothing to whiten
-    km = KMeans(n_clusters=n, n_init=iters, random_state=seed).fit(wh / sigma)
-    k = km.cluster_centers_ * sigma
-
-    if evolve:
-        rng = np.random.default_rng(seed)
-        best = _fitness(k, wh, thr)
-        for _ in range(evolve):
-            factor = np.ones_like(k)
-            while (factor == 1).all():  # a step that changes nothing is wasted: draw again
-                mutate = rng.random(k.shape) < 0.9  # each number changes with probability 0.9 ...
-                factor = 1 + mutate * rng.random() * rng.standard_normal(k.shape) * 0.1  # ... by a few %
-            trial = np.clip(k * np.clip(factor, 0.3, 3.0), 2.0, None)
-            score = _fitness(trial, wh, thr)
-            if score > best:
-                k, best = trial, score
+    k = KMeans(n_clusters=n, n_init=iters, random_state=seed).fit(wh / sigma).cluster_centers_ * sigma
     return k[np.argsort(k.prod(axis=1), kind="stable")]
 
 
@@ -224,9 +174,6 @@ def scale_anchors(anchors, from_size: float = 640, to_size: float = 320) -> np.n
         if not np.isscalar(v) or not v > 0:
             raise ValueError(f"{name} must be a positive number of pixels (the square input size, e.g. 640); got {v!r}")
     return k * (float(to_size) / float(from_size))
-
-
-# -------------------------------------------------------------------- YOLOv8 / YOLO11 anchor points
 
 
 def anchor_points(imgsz, strides: Sequence[int] = _STRIDES) -> tuple[np.ndarray, np.ndarray]:
@@ -271,12 +218,9 @@ class AssignmentCandidates:
     def to_frame(self):
         """A pandas DataFrame, one row per box: width, height, candidates per stride (``stride_8``, ...) and total."""
         import pandas as pd
-
-        df = pd.DataFrame({"width": self.boxes[:, 2] - self.boxes[:, 0], "height": self.boxes[:, 3] - self.boxes[:, 1]})
-        for j, s in enumerate(self.strides):
-            df[f"stride_{s}"] = self.counts[:, j]
-        df["total"] = self.total
-        return df
+        per_stride = {f"stride_{s}": self.counts[:, j] for j, s in enumerate(self.strides)}
+        width, height = (self.boxes[:, 2:] - self.boxes[:, :2]).T
+        return pd.DataFrame({"width": width, "height": height, **per_stride, "total": self.total})
 
 
 def assignment_candidates(boxes_xyxy, imgsz, strides: Sequence[int] = _STRIDES, eps: float = 1e-9,
@@ -292,8 +236,7 @@ def assignment_candidates(boxes_xyxy, imgsz, strides: Sequence[int] = _STRIDES, 
     boxes = as_xyxy(boxes_xyxy, "boxes_xyxy", strict=True)
     strides = _strides(strides)
     points, point_strides = anchor_points(imgsz, strides)
-    if min_side is None:
-        min_side = strides[1] if len(strides) > 1 else strides[0]
+    min_side = strides[min(1, len(strides) - 1)] if min_side is None else min_side  # ultralytics: the second stride
     if not min_side >= 0:
         raise ValueError(f"min_side must be >= 0 pixels (None: the second stride, as ultralytics); got {min_side!r}")
     centre = (boxes[:, :2] + boxes[:, 2:]) / 2
@@ -307,16 +250,6 @@ def assignment_candidates(boxes_xyxy, imgsz, strides: Sequence[int] = _STRIDES, 
                                 counts=counts.reshape(len(boxes), len(strides)))
 
 
-# ---------------------------------------------------------------------------------------- plots
-
-
-def _colors(n: int) -> list:
-    from matplotlib import colormaps
-
-    cmap = colormaps["tab10"]
-    return [cmap(i % 10) for i in range(n)]
-
-
 def plot_anchors(wh, anchors_list: Mapping[str, np.ndarray], imgsz: int = 320, thr: float = ANCHOR_T):
     """Box sizes with anchor sets on top (left), and the anchors drawn as rectangles in the input (right).
 
@@ -326,9 +259,7 @@ def plot_anchors(wh, anchors_list: Mapping[str, np.ndarray], imgsz: int = 320, t
     """
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
-
-    from . import viz  # noqa: F401  (shows returned Figures in notebooks)
-
+    from .viz import class_color  # (viz also shows returned Figures in notebooks)
     wh = _wh(wh)
     if not isinstance(anchors_list, Mapping) or not anchors_list:
         raise ValueError("anchors_list must be a dict name -> (K, 2) anchors, e.g. {'k-means': kmeans_anchors(wh)}")
@@ -338,7 +269,8 @@ def plot_anchors(wh, anchors_list: Mapping[str, np.ndarray], imgsz: int = 320, t
     ax_wh, ax_box = fig.subplots(1, 2)
     ax_wh.scatter(wh[:, 0], wh[:, 1], s=6, alpha=0.35, color="grey", label=f"{len(wh)} boxes")
     markers = "oDs^v<>Pp*"
-    for c, (m, (name, k)) in zip(_colors(len(sets)), zip(markers * 10, sets.items())):
+    for i, (m, (name, k)) in enumerate(zip(markers * 10, sets.items())):
+        c = class_color(i)
         fit = anchor_fit(wh, k, thr)
         ax_wh.scatter(k[:, 0], k[:, 1], s=70, marker=m, facecolor="none", edgecolor=c, linewidth=2,
                       label=f"{name}: {len(k)} anchors, bpr {fit.bpr:.3f}")
@@ -373,9 +305,7 @@ def plot_assignment(image, boxes_xyxy, imgsz=None, strides: Sequence[int] = _STR
     """
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
-
-    from .viz import imshow, to_display
-
+    from .viz import class_color, imshow, to_display
     if np.ndim(image) not in (2, 3):
         raise ValueError(f"image must be one H x W (x C) or C x H x W image; got shape {np.shape(image)}")
     img = to_display(image)
@@ -390,7 +320,7 @@ def plot_assignment(image, boxes_xyxy, imgsz=None, strides: Sequence[int] = _STR
     ax.set_facecolor((114 / 255,) * 3)  # ultralytics' letterbox padding grey
     imshow(ax, img)
     ax.images[0].set_extent((px, px + w * r, py + h * r, py))
-    colors = dict(zip(cand.strides, _colors(len(cand.strides))))
+    colors = {s: class_color(i) for i, s in enumerate(cand.strides)}
     used = cand.mask.any(axis=0)
     ax.scatter(*cand.points[~used].T, s=3, color="white", alpha=0.35, linewidths=0)
     for b, reg in zip(cand.boxes, cand.regions):
@@ -401,9 +331,7 @@ def plot_assignment(image, boxes_xyxy, imgsz=None, strides: Sequence[int] = _STR
         sel = used & (cand.point_strides == s)
         ax.scatter(*cand.points[sel].T, s=8 + 2 * s, color=colors[s], edgecolor="black", linewidths=0.5,
                    label=f"stride {s}: {int(cand.counts[:, j].sum())} candidates")
-    ax.set(xlim=(0, size[1]), ylim=(size[0], 0))
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set(xlim=(0, size[1]), ylim=(size[0], 0), xticks=[], yticks=[])
     totals = ", ".join(f"{s}: {int(cand.counts[:, j].sum())}" for j, s in enumerate(cand.strides))
     shape = f"{size[0]}" if size[0] == size[1] else f"{size[0]}x{size[1]}"
     n_boxes = f"{len(boxes)} box" + ("es" if len(boxes) != 1 else "")

@@ -17,21 +17,8 @@ from pathlib import Path
 from .files import replace_dir, sha256_file, temporary_dir_beside
 from .config import cache_dir, env_flag, is_writable, work_dir, writable_home
 
-__all__ = [
-    "Asset",
-    "ASSETS",
-    "AssetError",
-    "AssetUnavailable",
-    "ChecksumMismatch",
-    "register_asset",
-    "asset_path",
-    "is_cached",
-    "cache_state",
-    "forget",
-    "fetch",
-    "extract_tar",
-    "sha256_of",
-]
+__all__ = ["Asset", "ASSETS", "AssetError", "AssetUnavailable", "ChecksumMismatch", "asset_path", "is_cached",
+           "cache_state", "forget", "fetch", "extract_tar", "sha256_of"]
 
 CHUNK = 1 << 20
 
@@ -41,9 +28,8 @@ class AssetError(RuntimeError):
 
 
 class AssetUnavailable(AssetError):
-    """The asset is not cached and could not be downloaded (offline, or the server failed).
-
-    ``reason`` holds the short cause (e.g. "URLError: Name or service not known")."""
+    """The asset is not cached and could not be downloaded (offline, or the server failed); ``reason``: the short
+    cause (e.g. "URLError: Name or service not known")."""
 
     def __init__(self, message: str, reason: str = ""):
         super().__init__(message)
@@ -72,21 +58,10 @@ class Asset:
             raise ValueError(f"asset {self.name!r}: sha256 must be 64 lower-case hex characters")
 
 
-ASSETS: dict[str, Asset] = {}
-
-
-def register_asset(asset: Asset) -> Asset:
-    """Add an asset to the registry (names are unique)."""
-    if asset.name in ASSETS and ASSETS[asset.name] != asset:
-        raise ValueError(f"asset {asset.name!r} is already registered with other details")
-    ASSETS[asset.name] = asset
-    return asset
-
-
 _SAM_LICENCE = ("Apache-2.0 (Meta AI, segment-anything); trained on SA-1B, whose images have their own "
                 "research licence")
 
-for _asset in (
+ASSETS: dict[str, Asset] = {asset.name: asset for asset in (
     Asset("cifar10", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
           "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce", 170_498_071, "cifar-10-python.tar.gz",
           "Research use; cite Krizhevsky (2009), 'Learning Multiple Layers of Features from Tiny Images'",
@@ -130,8 +105,7 @@ for _asset in (
           "a7bf3b02f3ebf1267aba913ff637d9a2d5c33d3173bb679e46d9f338c26f262e", 2_564_550_879, "sam_vit_h_4b8939.pth",
           _SAM_LICENCE, ("04_foundation_models_zero_shot",),
           "Segment Anything ViT-H (636M-parameter image encoder), a state dict; GPU recommended"),
-):
-    register_asset(_asset)
+)}
 
 
 def _get(name: str | Asset) -> Asset:
@@ -154,9 +128,7 @@ def asset_path(name: str | Asset, home: Path | None = None) -> Path:
     the learner's own folder (:func:`coursekit.config.writable_home`), where :func:`fetch` downloads it."""
     asset = _get(name)
     shared = assets_dir(home) / asset.name / asset.filename
-    if shared.is_file():
-        return shared
-    return assets_dir(writable_home(home)) / asset.name / asset.filename
+    return shared if shared.is_file() else assets_dir(writable_home(home)) / asset.name / asset.filename
 
 
 def sha256_of(path: Path) -> str:
@@ -197,9 +169,12 @@ def _stamp(path: Path) -> Path:
     """The checked stamp beside the file, or, for a file in a read-only (shared) cache, in the learner's own
     folder: checking a shared file never writes to the shared cache."""
     beside = path.with_name(path.name + ".verified")
-    if beside.is_file() or is_writable(path.parent):
-        return beside
-    return work_dir() / "assets" / path.parent.name / beside.name
+    return beside if beside.is_file() or is_writable(path.parent) else _own(path.parent.name, beside.name)
+
+
+def _own(asset_name: str, filename: str) -> Path:
+    """The learner's own copy of a file of the cache (beside a shared, read-only one)."""
+    return work_dir() / "assets" / asset_name / filename
 
 
 def _verified(asset: Asset, path: Path) -> bool:
@@ -212,7 +187,7 @@ def _verified(asset: Asset, path: Path) -> bool:
     if sha256_of(path) != asset.sha256:
         return False
     if not is_writable(stamp.parent):  # a shared cache's stale stamp: keep this user's own
-        stamp = work_dir() / "assets" / path.parent.name / stamp.name
+        stamp = _own(path.parent.name, stamp.name)
         if stamp.is_file() and stamp.read_text().strip() == expected:
             return True
     stamp.parent.mkdir(parents=True, exist_ok=True)
@@ -222,15 +197,13 @@ def _verified(asset: Asset, path: Path) -> bool:
 
 def _offline_message(asset: Asset, reason: str, present: bool = False) -> str:
     where = "is in the cache but not as registered" if present else "is not in the cache"
-    return (
-        f"Asset {asset.name!r} ({asset.description or asset.filename}) {where} and could not be "
-        f"downloaded: {reason}.\n"
-        f"  URL:   {asset.url}\n"
-        f"  cache: {asset_path(asset)}\n"
-        f"Fix: on a machine with internet run `coursekit fetch {asset.name}` (or `coursekit fetch --all` to "
-        f"pre-cache the whole course), then copy the cache folder here or point COURSEKIT_HOME at it. "
-        f"You can also download the URL by hand and place the file at the cache path above."
-    )
+    return (f"Asset {asset.name!r} ({asset.description or asset.filename}) {where} and could not be "
+            f"downloaded: {reason}.\n"
+            f"  URL:   {asset.url}\n"
+            f"  cache: {asset_path(asset)}\n"
+            f"Fix: on a machine with internet run `coursekit fetch {asset.name}` (or `coursekit fetch --all` to "
+            f"pre-cache the whole course), then copy the cache folder here or point COURSEKIT_HOME at it. "
+            f"You can also download the URL by hand and place the file at the cache path above.")
 
 
 def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, offline: bool | None = None,
@@ -248,13 +221,10 @@ def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, of
                 f"registered sha256 {asset.sha256}. Ask the instructor to run `coursekit fetch --force "
                 f"{asset.name}` on the server.")
         dest.unlink()
-        raise ChecksumMismatch(
-            f"Asset {asset.name!r}: the cached file {dest} does not have the registered sha256 {asset.sha256}; "
-            "it was deleted. Copy it again from a trusted source or run `coursekit fetch "
-            f"{asset.name}`."
-        )
-    if offline is None:
-        offline = env_flag("COURSEKIT_OFFLINE")
+        raise ChecksumMismatch(f"Asset {asset.name!r}: the cached file {dest} does not have the registered sha256 "
+                               f"{asset.sha256}; it was deleted. Copy it again from a trusted source or run "
+                               f"`coursekit fetch {asset.name}`.")
+    offline = env_flag("COURSEKIT_OFFLINE") if offline is None else offline
     state = cache_state(asset, home)
     if state != "not cached":  # a file is there, of the wrong size: say so, not "not cached"
         if offline:
@@ -263,7 +233,7 @@ def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, of
         if is_writable(dest.parent):
             dest.unlink()  # not the registered file: download the registered one in its place
         else:  # a shared, read-only cache's wrong copy: download the registered one into the learner's folder
-            dest = work_dir() / "assets" / asset.name / asset.filename
+            dest = _own(asset.name, asset.filename)
     if offline:
         raise AssetUnavailable(_offline_message(asset, "COURSEKIT_OFFLINE is set"), "COURSEKIT_OFFLINE is set")
 
@@ -283,11 +253,9 @@ def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, of
     got = sha256_of(part)
     if got != asset.sha256:
         part.unlink(missing_ok=True)
-        raise ChecksumMismatch(
-            f"Asset {asset.name!r} from {asset.url} has sha256 {got}, expected {asset.sha256}. "
-            "The file was deleted. The download was corrupted or the server changed the file; "
-            "try again, and if it persists, report it to the course maintainers."
-        )
+        raise ChecksumMismatch(f"Asset {asset.name!r} from {asset.url} has sha256 {got}, expected {asset.sha256}. "
+                               "The file was deleted. The download was corrupted or the server changed the file; "
+                               "try again, and if it persists, report it to the course maintainers.")
     os.replace(part, dest)
     _verified(asset, dest)  # writes the stamp (hash already known to match)
     return dest
@@ -296,7 +264,6 @@ def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, of
 def _download(asset: Asset, part: Path, progress: bool, timeout: float) -> None:
     """Stream ``asset.url`` into ``part``, resuming an earlier partial download if the server allows."""
     from tqdm.auto import tqdm
-
     have = part.stat().st_size if part.exists() else 0
     if have > asset.size:  # cannot be ours: start over
         part.unlink()
@@ -308,26 +275,12 @@ def _download(asset: Asset, part: Path, progress: bool, timeout: float) -> None:
         request.add_header("Range", f"bytes={have}-")
     with urllib.request.urlopen(request, timeout=timeout) as response:
         resumed = have and getattr(response, "status", 200) == 206
-        mode = "ab" if resumed else "wb"
-        start = have if resumed else 0
-        with open(part, mode) as out, tqdm(
-            total=asset.size, initial=start, unit="B", unit_scale=True, desc=asset.name, disable=not progress
-        ) as bar:
-            shutil.copyfileobj(_Reader(response, bar), out, CHUNK)
+        with open(part, "ab" if resumed else "wb") as out, tqdm.wrapattr(
+                response, "read", total=asset.size, initial=have if resumed else 0, desc=asset.name,
+                disable=not progress) as source:
+            shutil.copyfileobj(source, out, CHUNK)
             out.flush()
             os.fsync(out.fileno())
-
-
-class _Reader:
-    """A file-like wrapper that advances a progress bar as bytes are read."""
-
-    def __init__(self, raw, bar):
-        self.raw, self.bar = raw, bar
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.raw.read(n)
-        self.bar.update(len(data))
-        return data
 
 
 def extract_tar(archive: Path, dest: Path, marker: str | None = None, source_sha256: str | None = None) -> Path:

@@ -19,94 +19,51 @@ from typing import Literal, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from .types import Classifications
+from .types import Classifications, _numpy
 
-__all__ = [
-    "DEFAULT_THRESHOLD",
-    "PRCurve",
-    "OperatingPoint",
-    "ThresholdChoice",
-    "CalibrationBins",
-    "pr_curve",
-    "operating_point",
-    "choose_threshold",
-    "binary_scores",
-    "plot_pr_curve",
-    "expected_calibration_error",
-    "calibration_bins",
-    "reliability_diagram",
-]
+__all__ = ["DEFAULT_THRESHOLD", "PRCurve", "OperatingPoint", "ThresholdChoice", "CalibrationBins", "pr_curve",
+           "operating_point", "choose_threshold", "binary_scores", "plot_pr_curve", "expected_calibration_error",
+           "calibration_bins", "reliability_diagram"]
 
 DEFAULT_THRESHOLD = 0.5
 
 
-# ------------------------------------------------------------------------------------------ inputs
-
-
-def _numpy(x) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
-def _binary_truth(y_true, name: str = "y_true") -> np.ndarray:
-    y = _numpy(y_true)
+def _binary_inputs(y_true, scores, need_both: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Validated 0/1 labels (int64) and finite scores (float64), one of each per image."""
+    y, s = _numpy(y_true), _numpy(scores)
     if y.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D sequence of 0/1 labels; got shape {y.shape}")
+        raise ValueError(f"y_true must be a 1-D sequence of 0/1 labels; got shape {y.shape}")
     if y.size == 0:
-        raise ValueError(f"{name} is empty: need at least one label")
+        raise ValueError("y_true is empty: need at least one label")
     if y.dtype.kind not in "biuf":
-        raise TypeError(f"{name} holds {y.dtype} values; pass 0/1 (1 = positive), e.g. binary_scores(...)")
+        raise TypeError(f"y_true holds {y.dtype} values; pass 0/1 (1 = positive), e.g. binary_scores(...)")
     bad = y[(y != 0) & (y != 1)]
     if bad.size:
-        raise ValueError(
-            f"{name} contains {bad[0]!r}: expected 0/1 labels (1 = positive). For class indices use "
-            "binary_scores(preds, positive=[...], y_true=labels)"
-        )
-    return y.astype(np.int64)
-
-
-def _score_array(scores, n: int) -> np.ndarray:
-    s = _numpy(scores)
+        raise ValueError(f"y_true contains {bad[0]!r}: expected 0/1 labels (1 = positive). For class indices use "
+                         "binary_scores(preds, positive=[...], y_true=labels)")
     if s.ndim != 1:
         hint = " (one column per class? use binary_scores(preds, positive=...))" if s.ndim == 2 else ""
         raise ValueError(f"scores must be 1-D, one score per image; got shape {s.shape}{hint}")
-    if len(s) != n:
-        raise ValueError(f"y_true has {n} labels but scores has {len(s)}: they must be the same images")
+    if len(s) != len(y):
+        raise ValueError(f"y_true has {len(y)} labels but scores has {len(s)}: they must be the same images")
     if s.dtype.kind not in "biuf":
         raise TypeError(f"scores hold {s.dtype} values; expected numbers")
-    s = s.astype(np.float64)
+    y, s = y.astype(np.int64), s.astype(np.float64)
     if not np.all(np.isfinite(s)):
         raise ValueError(f"scores contain {s[~np.isfinite(s)][0]!r}; every score must be a finite number")
-    return s
-
-
-def _binary_inputs(y_true, scores, need_both: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    y = _binary_truth(y_true)
-    s = _score_array(scores, len(y))
-    if need_both:
-        n_pos = int(y.sum())
-        if n_pos == 0:
-            raise ValueError(
-                f"y_true has no positives (all {len(y)} images are negative): precision and recall are "
-                "undefined. Evaluate on a set that contains the positive class (e.g. defects)."
-            )
-        if n_pos == len(y):
-            raise ValueError(
-                f"y_true has no negatives (all {len(y)} images are positive): a threshold trades false "
-                "positives against misses, so it needs both kinds of image."
-            )
+    n_pos = int(y.sum())
+    if need_both and n_pos == 0:
+        raise ValueError(f"y_true has no positives (all {len(y)} images are negative): precision and recall are "
+                         "undefined. Evaluate on a set that contains the positive class (e.g. defects).")
+    if need_both and n_pos == len(y):
+        raise ValueError(f"y_true has no negatives (all {len(y)} images are positive): a threshold trades false "
+                         "positives against misses, so it needs both kinds of image.")
     return y, s
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
     """0.95 -> '0.95', 0.8333 -> '0.833', nan -> 'n/a'."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    return f"{x:.{digits}g}"
-
-
-# -------------------------------------------------------------------------------------- the curve
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
 
 
 @dataclass
@@ -142,7 +99,6 @@ def pr_curve(y_true_binary, scores, n_positive: int | None = None) -> PRCurve:
     0.833
     """
     from sklearn.metrics import average_precision_score, precision_recall_curve
-
     if n_positive is not None:
         n = int(n_positive)
         t, tp, fp = _curve_counts(np.asarray(y_true_binary), _detector_scores(scores))
@@ -153,17 +109,8 @@ def pr_curve(y_true_binary, scores, n_positive: int | None = None) -> PRCurve:
     y, s = _binary_inputs(y_true_binary, scores)
     precision, recall, thresholds = precision_recall_curve(y, s, drop_intermediate=False)
     n_pos = int(y.sum())
-    return PRCurve(
-        precision=np.asarray(precision, dtype=np.float64),
-        recall=np.asarray(recall, dtype=np.float64),
-        thresholds=np.asarray(thresholds, dtype=np.float64),
-        average_precision=float(average_precision_score(y, s)),
-        n_positive=n_pos,
-        n_negative=len(y) - n_pos,
-    )
-
-
-# ------------------------------------------------------------------------------ operating points
+    return PRCurve(*(np.asarray(a, dtype=np.float64) for a in (precision, recall, thresholds)),
+                   float(average_precision_score(y, s)), n_pos, len(y) - n_pos)
 
 
 @dataclass
@@ -187,12 +134,12 @@ class OperatingPoint:
         return asdict(self)
 
 
-def _point(threshold: float, tp: int, fp: int, fn: int, tn: int) -> OperatingPoint:
+def _point(threshold: float, tp: int, fp: int, fn: int, tn: int, f1_if_no_positive: float = math.nan):
     tp, fp, fn, tn = int(tp), int(fp), int(fn), int(tn)
     precision = tp / (tp + fp) if tp + fp else math.nan
     recall = tp / (tp + fn) if tp + fn else math.nan
-    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fn else math.nan
-    return OperatingPoint(float(threshold), precision, recall, f1, int(tp), int(fp), int(fn), int(tn))
+    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fn else f1_if_no_positive
+    return OperatingPoint(float(threshold), precision, recall, f1, tp, fp, fn, tn)
 
 
 def _detector_scores(scores) -> np.ndarray:
@@ -213,8 +160,7 @@ def operating_point(y_true_binary, scores, threshold: float = DEFAULT_THRESHOLD,
     (1, 1, 2, 0, 0.333)
     """
     if n_positive is not None:
-        flags = np.asarray(y_true_binary)
-        s = _detector_scores(scores)
+        flags, s = np.asarray(y_true_binary), _detector_scores(scores)
         if flags.ndim != 1 or s.shape != flags.shape:
             raise ValueError(f"is_tp and scores must be 1-D and the same length; got {flags.shape} and {s.shape}")
         flags = flags.astype(bool)
@@ -224,13 +170,9 @@ def operating_point(y_true_binary, scores, threshold: float = DEFAULT_THRESHOLD,
         kept = s >= float(np.float32(threshold))
         tp = int((flags & kept).sum())
         fp = int(kept.sum()) - tp
-        fn = int(n_positive) - tp
-        precision = tp / (tp + fp) if tp + fp else math.nan
-        recall = tp / n_positive if n_positive else math.nan
-        f1 = 2 * tp / (2 * tp + fp + fn) if (tp + fp + fn) else math.nan
-        return OperatingPoint(float(threshold), precision, recall, f1, tp, fp, fn, 0)
+        # no object: F1 is 0 with false boxes (nan without), where a classifier's is undefined either way
+        return _point(threshold, tp, fp, int(n_positive) - tp, 0, 0.0 if fp else math.nan)
     from sklearn.metrics import confusion_matrix
-
     y, s = _binary_inputs(y_true_binary, scores, need_both=False)
     tn, fp, fn, tp = confusion_matrix(y, (s >= threshold).astype(np.int64), labels=[0, 1]).ravel()
     return _point(threshold, tp, fp, fn, tn)
@@ -260,12 +202,10 @@ class ThresholdChoice(OperatingPoint):
         if not self.achieved:
             head = (f"the goal ({self.goal}) is out of reach: the closest threshold, {t}, gives "
                     f"precision {_fmt(self.precision)} with recall {_fmt(self.recall)}")
-        elif self.goal.startswith("precision"):
-            head = (f"threshold {t} reaches precision {_fmt(self.precision)} (goal {self.goal.split(' ', 1)[1]}) "
-                    f"with recall {_fmt(self.recall)}")
-        elif self.goal.startswith("recall"):
-            head = (f"threshold {t} reaches recall {_fmt(self.recall)} (goal {self.goal.split(' ', 1)[1]}) "
-                    f"with precision {_fmt(self.precision)}")
+        elif self.goal.startswith(("precision", "recall")):
+            aim, other = ("precision", "recall") if self.goal.startswith("precision") else ("recall", "precision")
+            head = (f"threshold {t} reaches {aim} {_fmt(getattr(self, aim))} (goal {self.goal.split(' ', 1)[1]}) "
+                    f"with {other} {_fmt(getattr(self, other))}")
         else:
             head = f"threshold {t} ({self.goal}) gives precision {_fmt(self.precision)}, recall {_fmt(self.recall)}"
         tail = f"; at {_fmt(d.threshold, 4)}: precision {_fmt(d.precision)}, recall {_fmt(d.recall)}"
@@ -281,9 +221,8 @@ class ThresholdChoice(OperatingPoint):
 
 
 def _curve_counts(y: np.ndarray, s: np.ndarray):
-    """For each distinct score t (descending): t and the tp / fp counts when flagging ``score >= t``.
-
-    The counting behind every PR/ROC curve (scikit-learn does the same); tied scores fall together."""
+    """For each distinct score t (descending): t and the tp / fp counts when flagging ``score >= t`` (tied
+    scores fall together, as in scikit-learn)."""
     order = np.argsort(-s, kind="stable")
     s, y = s[order], y[order].astype(np.int64)
     if not len(s):
@@ -292,45 +231,23 @@ def _curve_counts(y: np.ndarray, s: np.ndarray):
     return s[last], np.cumsum(y)[last], np.cumsum(1 - y)[last]
 
 
-def choose_threshold(
-    y_true_binary,
-    scores,
-    *,
-    min_precision: float | None = None,
-    min_recall: float | None = None,
-    maximize: Literal["f1"] | None = None,
-    cost_fp: float | None = None,
-    cost_fn: float | None = None,
-    default: float = DEFAULT_THRESHOLD,
-    n_positive: int | None = None,
-) -> ThresholdChoice:
+def choose_threshold(y_true_binary, scores, *, min_precision: float | None = None, min_recall: float | None = None,
+                     maximize: Literal["f1"] | None = None, default: float = DEFAULT_THRESHOLD,
+                     n_positive: int | None = None) -> ThresholdChoice:
     """Pick the threshold that meets one goal; compare it with ``default`` (0.5).
 
     >>> c = choose_threshold([0, 1, 1, 0], [0.9, 0.8, 0.7, 0.6], min_precision=0.9)
     >>> c.achieved, c.threshold, round(c.precision, 3)   # the top score is a negative: 2/3 at best
     (False, 0.7, 0.667)
     """
-    goals = {
-        "min_precision": min_precision is not None,
-        "min_recall": min_recall is not None,
-        "maximize": maximize is not None,
-        "cost": cost_fp is not None or cost_fn is not None,
-    }
-    if sum(goals.values()) > 1:
-        given = [k if k != "cost" else "cost_fp/cost_fn" for k, v in goals.items() if v]
-        raise ValueError(f"give one goal, not {' and '.join(given)}")
-    if not any(goals.values()):
-        maximize = "f1"
+    goals = {"min_precision": min_precision, "min_recall": min_recall, "maximize": maximize}
+    if sum(v is not None for v in goals.values()) > 1:
+        raise ValueError(f"give one goal, not {' and '.join(k for k, v in goals.items() if v is not None)}")
     for name, value in (("min_precision", min_precision), ("min_recall", min_recall)):
         if value is not None and not 0 < value <= 1:
             raise ValueError(f"{name}={value!r}: expected a fraction in (0, 1], e.g. 0.95")
     if maximize is not None and maximize != "f1":
         raise ValueError(f"maximize={maximize!r}: only 'f1' is supported (or use min_precision / min_recall)")
-    a = 1.0 if cost_fp is None else float(cost_fp)
-    b = 1.0 if cost_fn is None else float(cost_fn)
-    if a < 0 or b < 0 or not (math.isfinite(a) and math.isfinite(b)):
-        raise ValueError(f"costs must be finite and >= 0; got cost_fp={cost_fp!r}, cost_fn={cost_fn!r}")
-
     if n_positive is None:
         y, s = _binary_inputs(y_true_binary, scores)
         n_pos = int(y.sum())
@@ -342,62 +259,32 @@ def choose_threshold(
         if not len(s):
             raise ValueError("the predictions hold no box: predict with a low confidence (conf=0.001) first")
     thresholds, tp, fp = _curve_counts(y, s)
-    fn = n_pos - tp
-    precision = tp / (tp + fp)  # every candidate flags at least one image
-    recall = tp / n_pos
-    f1 = 2 * tp / (2 * tp + fp + fn)
-
-    # each goal: a mask of candidates meeting it, a score to maximise, and a fallback score
-    achieved, message = True, ""
-    if min_precision is not None:
-        goal = f"precision >= {_fmt(min_precision, 4)}"
-        ok = precision >= min_precision - 1e-12
-        key = np.lexsort((thresholds, precision, recall)) if ok.any() else np.lexsort((thresholds, recall, precision))
-    elif min_recall is not None:
-        goal = f"recall >= {_fmt(min_recall, 4)}"
-        ok = recall >= min_recall - 1e-12
-        key = np.lexsort((thresholds, recall, precision)) if ok.any() else np.lexsort((thresholds, precision, recall))
-    elif maximize == "f1":
-        goal = "max F1"
-        ok = np.ones(len(thresholds), dtype=bool)
-        key = np.lexsort((thresholds, f1))
-    else:
-        goal = f"min cost {_fmt(a)}·FP + {_fmt(b)}·FN"
-        # add "flag nothing": a threshold just above the highest score
-        thresholds = np.r_[np.nextafter(thresholds[0], np.inf), thresholds]
-        cost = a * np.r_[0, fp] + b * np.r_[n_pos, fn]
-        ok = np.ones(len(thresholds), dtype=bool)
-        key = np.lexsort((thresholds, -cost))
+    precision, recall = tp / (tp + fp), tp / n_pos  # every candidate flags at least one image
+    # each goal: a mask of candidates meeting it; the best of them by a lexsort key (last = best)
+    achieved, message, ok = True, "", np.ones(len(thresholds), dtype=bool)
+    if min_precision is not None or min_recall is not None:
+        aim = "precision" if min_precision is not None else "recall"
+        value, other = (precision, recall) if aim == "precision" else (recall, precision)
+        goal = f"{aim} >= {_fmt(min_precision if aim == 'precision' else min_recall, 4)}"
+        ok = value >= (min_precision if aim == "precision" else min_recall) - 1e-12
+        key = np.lexsort((thresholds, value, other)) if ok.any() else np.lexsort((thresholds, other, value))
+    else:  # the default goal: max F1
+        goal, key = "max F1", np.lexsort((thresholds, 2 * tp / (tp + fp + n_pos)))
     if not ok.any():
-        achieved = False
-        best = int(key[-1])
-        closest = "precision" if min_precision is not None else "recall"
-        message = (
-            f"no threshold reaches {goal} on these {len(y)} images ({n_pos} positive); the closest, "
-            f"{_fmt(float(thresholds[best]), 4)}, gives {closest} "
-            f"{_fmt(float((precision if min_precision is not None else recall)[best]))}. "
-            "A better model, more data, or a different goal is needed."
-        )
+        achieved, best = False, int(key[-1])
+        message = (f"no threshold reaches {goal} on these {len(y)} images ({n_pos} positive); the closest, "
+                   f"{_fmt(float(thresholds[best]), 4)}, gives {aim} {_fmt(float(value[best]))}. "
+                   "A better model, more data, or a different goal is needed.")
         warnings.warn(message, UserWarning, stacklevel=2)
     else:
         best = int([i for i in key if ok[i]][-1])
-
-    t = float(thresholds[best])
-    point = operating_point(y, s, t, n_positive=n_positive)
+    point = operating_point(y, s, float(thresholds[best]), n_positive=n_positive)
     return ThresholdChoice(**asdict(point), goal=goal, achieved=achieved, message=message,
                            at_default=operating_point(y, s, default, n_positive=n_positive))
 
 
-# ---------------------------------------------------------------------------- multi-class -> binary
-
-
-def binary_scores(
-    preds: Classifications,
-    positive: str | Sequence[str] | None = None,
-    y_true=None,
-    *,
-    negative: str | Sequence[str] | None = None,
-):
+def binary_scores(preds: Classifications, positive: str | Sequence[str] | None = None, y_true=None, *,
+                  negative: str | Sequence[str] | None = None):
     """One "positive" score per image: the summed probability of the ``positive`` classes.
 
     >>> p = Classifications([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], ["ok", "scratch", "crack"])
@@ -406,10 +293,8 @@ def binary_scores(
     ([0, 1], [0.3, 0.9])
     """
     if not isinstance(preds, Classifications):
-        raise TypeError(
-            f"preds must be a Classifications, got {type(preds).__name__}; "
-            "wrap probabilities with Classifications(probs, class_names)"
-        )
+        raise TypeError(f"preds must be a Classifications, got {type(preds).__name__}; "
+                        "wrap probabilities with Classifications(probs, class_names)")
     if (positive is None) == (negative is None):
         raise ValueError("name the positive classes (positive=[...]) or the negative ones (negative='ok'), not both")
     names = list(preds.class_names)
@@ -420,10 +305,8 @@ def binary_scores(
         raise ValueError(f"unknown class name(s) {unknown}; the classes are {names}")
     pos = given if positive is not None else [c for c in names if c not in given]
     if not pos or len(pos) == len(names):
-        raise ValueError(
-            f"positive classes {pos} leave {'no' if not pos else 'no negative'} class: "
-            "a binary decision needs both sides"
-        )
+        raise ValueError(f"positive classes {pos} leave {'no' if not pos else 'no negative'} class: "
+                         "a binary decision needs both sides")
     idx = [names.index(c) for c in pos]
     scores = preds.probs[:, idx].astype(np.float64).sum(axis=1)
     if y_true is None:
@@ -441,9 +324,6 @@ def binary_scores(
     return np.isin(y, idx).astype(np.int64), scores
 
 
-# ------------------------------------------------------------------------------------------- plots
-
-
 def plot_pr_curve(curve: PRCurve, choice: ThresholdChoice | None = None, ax=None, title: str | None = None, *,
                   marks: Sequence[float] | None = None, label: str | None = None, xlabel: str = "recall",
                   ylabel: str = "precision", figsize=(4.8, 4.0)) -> Figure:
@@ -454,11 +334,8 @@ def plot_pr_curve(curve: PRCurve, choice: ThresholdChoice | None = None, ax=None
     >>> fig.axes[0].get_xlabel()
     'recall'
     """
-    if ax is None:
-        fig = Figure(figsize=figsize, layout="constrained")
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
+    fig = Figure(figsize=figsize, layout="constrained") if ax is None else ax.figure
+    ax = ax if ax is not None else fig.add_subplot()
     ax.plot(curve.recall, curve.precision, drawstyle="steps-post", color="tab:blue",
             label=label or f"PR curve (AP {curve.average_precision:.3f})")
     points = []   # (precision, recall, marker, label)
@@ -484,31 +361,20 @@ def plot_pr_curve(curve: PRCurve, choice: ThresholdChoice | None = None, ax=None
     if choice is not None:
         ax.plot([choice.recall], [choice.precision], marker="*", markersize=15, color="tab:red", linestyle="none",
                 label=f"chosen {_fmt(choice.threshold, 3)}: P {num(choice.precision)}, R {num(choice.recall)}")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_xlim(-0.02, 1.02)
-    ax.set_ylim(-0.02, 1.05)
+    ax.set(xlabel=xlabel, ylabel=ylabel, xlim=(-0.02, 1.02), ylim=(-0.02, 1.05))
     ax.legend(loc="lower left", fontsize=8)
     ax.set_title(title if title is not None else (choice.goal if choice is not None else "precision-recall"))
     return fig
 
 
-# ------------------------------------------------------------------------------------- calibration
-
-
 def _probs_and_targets(probs, y_true):
     """(probabilities (N,) or (N, C) float64, targets int64 (N,)), validated."""
-    if isinstance(probs, Classifications):
-        p = probs.probs.astype(np.float64)
-    else:
-        p = _numpy(probs).astype(np.float64)
+    p = (probs.probs if isinstance(probs, Classifications) else _numpy(probs)).astype(np.float64)
     if p.ndim not in (1, 2):
         raise ValueError(f"probs must be (N,) positive-class or (N, C) class probabilities; got shape {p.shape}")
     if not np.all(np.isfinite(p)) or p.min(initial=0) < 0 or p.max(initial=0) > 1:
-        raise ValueError(
-            "probs must be probabilities in [0, 1]; these look like logits: "
-            "use Classifications.from_logits(logits, class_names) (softmax) first"
-        )
+        raise ValueError("probs must be probabilities in [0, 1]; these look like logits: "
+                         "use Classifications.from_logits(logits, class_names) (softmax) first")
     if p.ndim == 2 and not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
         raise ValueError("each row of probs must sum to 1 (class probabilities); apply a softmax first")
     y = _numpy(y_true)
@@ -531,15 +397,11 @@ def expected_calibration_error(probs, y_true, n_bins: int = 15, norm: Literal["l
     """
     import torch
     from torchmetrics.functional.classification import binary_calibration_error, multiclass_calibration_error
-
     p, y = _probs_and_targets(probs, y_true)
+    p_t, y_t = torch.from_numpy(p).float(), torch.from_numpy(y)
     if p.ndim == 1:
-        value = binary_calibration_error(torch.from_numpy(p).float(), torch.from_numpy(y), n_bins=n_bins, norm=norm)
-    else:
-        value = multiclass_calibration_error(
-            torch.from_numpy(p).float(), torch.from_numpy(y), num_classes=p.shape[1], n_bins=n_bins, norm=norm
-        )
-    return float(value)
+        return float(binary_calibration_error(p_t, y_t, n_bins=n_bins, norm=norm))
+    return float(multiclass_calibration_error(p_t, y_t, num_classes=p.shape[1], n_bins=n_bins, norm=norm))
 
 
 @dataclass
@@ -574,21 +436,15 @@ def calibration_bins(probs, y_true, n_bins: int = 15) -> CalibrationBins:
     if not isinstance(n_bins, int) or n_bins < 1:
         raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
     p, y = _probs_and_targets(probs, y_true)
-    if p.ndim == 1:
-        conf, correct = p, y.astype(np.float64)
-    else:
-        conf, correct = p.max(axis=1), (p.argmax(axis=1) == y).astype(np.float64)
+    conf, correct = (p, y) if p.ndim == 1 else (p.max(axis=1), p.argmax(axis=1) == y)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     idx = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, n_bins - 1)
     count = np.bincount(idx, minlength=n_bins)
-    conf_sum = np.bincount(idx, weights=conf, minlength=n_bins)
-    acc_sum = np.bincount(idx, weights=correct, minlength=n_bins)
-    return CalibrationBins(
-        edges=[float(e) for e in edges],
-        count=[int(c) for c in count],
-        confidence=[float(s / c) if c else None for s, c in zip(conf_sum, count)],
-        accuracy=[float(s / c) if c else None for s, c in zip(acc_sum, count)],
-    )
+
+    def means(w):
+        sums = np.bincount(idx, weights=w.astype(np.float64), minlength=n_bins)
+        return [float(s / c) if c else None for s, c in zip(sums, count)]
+    return CalibrationBins([float(e) for e in edges], [int(c) for c in count], means(conf), means(correct))
 
 
 def reliability_diagram(probs, y_true=None, n_bins: int = 15, ax=None, title: str | None = None) -> Figure:
@@ -609,8 +465,7 @@ def reliability_diagram(probs, y_true=None, n_bins: int = 15, ax=None, title: st
         ece = expected_calibration_error(probs, y_true, n_bins=len(bins.count))
     edges = np.asarray(bins.edges)
     left, width = edges[:-1], np.diff(edges)
-    acc = np.array([np.nan if a is None else a for a in bins.accuracy])
-    conf = np.array([np.nan if c is None else c for c in bins.confidence])
+    acc, conf = (np.array([np.nan if v is None else v for v in vs]) for vs in (bins.accuracy, bins.confidence))
     counts = np.asarray(bins.count)
     if ax is None:
         fig = Figure(figsize=(4.6, 5.2), layout="constrained")
@@ -623,15 +478,13 @@ def reliability_diagram(probs, y_true=None, n_bins: int = 15, ax=None, title: st
     ax.bar(left[filled], (conf - acc)[filled], width[filled], bottom=acc[filled], align="edge",
            color="tab:red", alpha=0.3, edgecolor="tab:red", label="gap to confidence")
     ax.plot([0, 1], [0, 1], color="k", linestyle="--", linewidth=1, label="perfect calibration")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("accuracy")
+    ax.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy")
     ax.legend(loc="upper left", fontsize=8)
     ax.set_title(title if title is not None else f"reliability (ECE {ece:.3f})")
     if ax_n is not None:
         ax_n.bar(left, counts, width, align="edge", color="gray", edgecolor="white")
-        ax_n.set_ylabel("images")
-        ax_n.set_xlabel("confidence")
+        ax_n.set(ylabel="images", xlabel="confidence")
+
     else:
         ax.set_xlabel("confidence")
     return fig

@@ -44,7 +44,6 @@ def _nms_works() -> str:
     try:
         import torch
         from torchvision.ops import nms
-
         keep = nms(torch.tensor([[0.0, 0, 10, 10], [1, 1, 10, 10]]), torch.tensor([0.9, 0.8]), 0.5)
         return "ok" if keep.tolist() == [0] else f"WRONG result {keep.tolist()}"
     except Exception as err:  # noqa: BLE001
@@ -53,51 +52,39 @@ def _nms_works() -> str:
 
 def doctor_report() -> list[tuple[str, str]]:
     """The rows ``coursekit doctor`` prints, as (label, value) pairs."""
-    rows: list[tuple[str, str]] = [
-        ("python", f"{platform.python_version()} ({sys.executable})"),
-        ("platform", f"{platform.system()} {platform.machine()}"),
-    ]
+    rows: list[tuple[str, str]] = [("python", f"{platform.python_version()} ({sys.executable})"),
+                                   ("platform", f"{platform.system()} {platform.machine()}")]
     try:
         import torch
-
-        rows.append(("torch", f"{torch.__version__} (CUDA build: {torch.version.cuda or 'none'})"))
-        cuda = torch.cuda.is_available()
-        if cuda:
-            rows.append(("CUDA", f"yes: {torch.cuda.get_device_name(0)}"))
+        if torch.cuda.is_available():
+            cuda = f"yes: {torch.cuda.get_device_name(0)}"
         elif shutil.which("nvidia-smi"):
-            rows.append(("CUDA", "WARNING: an NVIDIA driver is installed but torch sees no GPU: the driver may be "
-                                 "older than this torch's CUDA build, or the GPU older than it supports "
-                                 "(see README, Hardware notes)"))
+            cuda = ("WARNING: an NVIDIA driver is installed but torch sees no GPU: the driver may be older than this "
+                    "torch's CUDA build, or the GPU older than it supports (see README, Hardware notes)")
         else:
-            rows.append(("CUDA", "no"))
+            cuda = "no"
         mps = hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
-        rows.append(("Apple MPS", "yes" if mps else "no"))
+        rows += [("torch", f"{torch.__version__} (CUDA build: {torch.version.cuda or 'none'})"), ("CUDA", cuda),
+                 ("Apple MPS", "yes" if mps else "no")]
     except Exception as err:  # noqa: BLE001
         rows.append(("torch", f"not importable ({err})"))
-    rows.append(("torchvision", _version("torchvision")))
-    rows.append(("torchvision.ops.nms", _nms_works()))
-    rows.append(("Jetson", _jetson_release() or "no"))
-    rows.append(("TensorRT", _version("tensorrt")))
+    rows += [("torchvision", _version("torchvision")), ("torchvision.ops.nms", _nms_works()),
+             ("Jetson", _jetson_release() or "no"), ("TensorRT", _version("tensorrt"))]
     try:
         import onnxruntime
-
         rows.append(("onnxruntime", f"{onnxruntime.__version__} providers={onnxruntime.get_available_providers()}"))
     except Exception as err:  # noqa: BLE001
         rows.append(("onnxruntime", f"not importable ({type(err).__name__})"))
-    for name, module in (("opencv", "cv2"), ("ultralytics", "ultralytics"), ("open_clip", "open_clip"),
-                         ("segment_anything", "segment_anything"), ("torchmetrics", "torchmetrics")):
-        rows.append((name, _version(module)))
+    rows += [(name, _version(module)) for name, module in (
+        ("opencv", "cv2"), ("ultralytics", "ultralytics"), ("open_clip", "open_clip"),
+        ("segment_anything", "segment_anything"), ("torchmetrics", "torchmetrics"))]
     try:
         S = settings()
-        rows.append(("profile", S.profile))
-        rows.append(("device", S.device))
+        rows += [("profile", S.profile), ("device", S.device)]
     except Exception as err:  # noqa: BLE001 - a bad env var is exactly what doctor should show
         rows.append(("settings", f"ERROR: {err}"))
-    rows += cache_rows()
-    for asset in assets.ASSETS.values():
-        state = assets.cache_state(asset)
-        rows.append((f"asset {asset.name}", f"{state} ({asset.size / 1e6:.1f} MB)"))
-    return rows
+    return rows + cache_rows() + [(f"asset {a.name}", f"{assets.cache_state(a)} ({a.size / 1e6:.1f} MB)")
+                                  for a in assets.ASSETS.values()]
 
 
 def cache_rows() -> list[tuple[str, str]]:
@@ -121,8 +108,7 @@ def _doctor(_args) -> int:
     broken = [label for label, value in rows if value.startswith(("FAILS", "WRONG", "ERROR"))]
     if broken:
         print(f"\nProblems: {', '.join(broken)}", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if broken else 0
 
 
 def _fetch(args) -> int:
@@ -153,7 +139,6 @@ def _fetch(args) -> int:
 def _extract_cifar10(archive: Path) -> Path:
     from .config import Settings
     from .data.cifar import cifar10_root
-
     return cifar10_root(archive, Settings(home=cache_dir()))
 
 
@@ -164,8 +149,7 @@ PREPARE = {"cifar10": _extract_cifar10}
 
 def _list(_args) -> int:
     for a in assets.ASSETS.values():
-        state = assets.cache_state(a)
-        state = {"cached": "cached", "not cached": "-"}.get(state, "WRONG SIZE")
+        state = {"cached": "cached", "not cached": "-"}.get(assets.cache_state(a), "WRONG SIZE")
         print(f"{a.name:<16} {a.size / 1e6:>9.1f} MB  {state:<7} used by {', '.join(a.used_by)}")
         print(f"{'':<16} {a.url}\n{'':<16} licence: {a.licence}")
     return 0

@@ -17,37 +17,22 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-from dataclasses import dataclass
+import warnings
+from dataclasses import asdict, dataclass
 from typing import Literal, Sequence
 
 import numpy as np
 
-from .calibrate import PRCurve, ThresholdChoice
+from .calibrate import PRCurve, ThresholdChoice, choose_threshold, operating_point, plot_pr_curve, pr_curve
 from .types import Detections, as_xyxy
 
-__all__ = [
-    "box_iou",
-    "mean_average_precision",
-    "coco_ap",
-    "DetectionMatch",
-    "match_detections",
-    "detection_pr_points",
-    "detection_recall_precision",
-    "detection_pr_curve",
-    "choose_detection_threshold",
-    "detection_errors",
-    "DETECTION_DEFAULT_THRESHOLD",
-    "DetectionThreshold",
-    "plot_detection_pr",
-    "DetectionPRCurve",
-]
+__all__ = ["box_iou", "mean_average_precision", "coco_ap", "DetectionMatch", "match_detections", "detection_pr_points",
+           "detection_recall_precision", "detection_pr_curve", "choose_detection_threshold", "detection_errors",
+           "DETECTION_DEFAULT_THRESHOLD", "DetectionThreshold", "plot_detection_pr", "DetectionPRCurve"]
 
 #: Below this IoU with an object of its class, an unmatched prediction is "background", not a poorly
 #: placed box (the 0.1 of Hoiem et al., "Diagnosing error in object detectors", 2012).
 LOCALIZATION_MIN_IOU = 0.1
-
-
-# ------------------------------------------------------------------------------------------ IoU
 
 
 def box_iou(a, b) -> np.ndarray:
@@ -58,11 +43,7 @@ def box_iou(a, b) -> np.ndarray:
     """
     import torch
     from torchvision.ops import box_iou as tv_box_iou
-
     return tv_box_iou(torch.from_numpy(as_xyxy(a, "a")), torch.from_numpy(as_xyxy(b, "b"))).numpy()
-
-
-# ----------------------------------------------------------------------------------------- inputs
 
 
 def _check_pairs(preds, targets) -> list[str]:
@@ -97,23 +78,17 @@ def _undefined_to_none(x) -> float | None:
     return None if v < 0 or math.isnan(v) else v
 
 
-# ------------------------------------------------------------------------------------------ mAP
-
-
-# COCO's evaluation parameters (pycocotools' ``Params.setDetParams``), built as pycocotools builds them:
-# float64 ``np.linspace``. torchmetrics' defaults come from ``torch.linspace`` in float32 (recall point
-# 0.07 becomes 0.0700000003, IoU threshold 0.55 becomes 0.5500000119), so a recall of exactly 7/100, or
-# an IoU of exactly 0.55, fell just short of its point, and the AP differed from pycocotools' (by up
-# to 0.007 in mAP@0.5 and 0.02 in mAP on the cases of tests/test_map_crosscheck.py).
+# COCO's parameters built as pycocotools builds them (float64 np.linspace): torchmetrics' float32 defaults put
+# e.g. recall 0.07 at 0.0700000003, and its AP differed from pycocotools' (tests/test_map_crosscheck.py).
 _COCO_IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True).tolist()
 _COCO_REC_THRESHOLDS = np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True).tolist()
 _COCO_MAX_DETS = [1, 10, 100]
+_OVERALL = ("map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_100")  # one number each
 
 
 def _coco_eval(preds_tm, targets_tm, iou_thresholds, backend) -> dict:
     import torch
     from torchmetrics.detection import MeanAveragePrecision
-
     try:
         metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox",
                                       iou_thresholds=list(iou_thresholds or _COCO_IOU_THRESHOLDS),
@@ -123,21 +98,14 @@ def _coco_eval(preds_tm, targets_tm, iou_thresholds, backend) -> dict:
     except ModuleNotFoundError as e:  # torchmetrics needs the COCO evaluation library
         raise ModuleNotFoundError(f"mean_average_precision needs {backend}: pip install {backend.replace('_', '-')} "
                                   f"({e})") from e
-    # torchmetrics warns when an image has more than 100 boxes in all; COCO's evaluation (pycocotools'
-    # evaluateImg) keeps the 100 most confident boxes per image *and class*, which a detector keeping
-    # 300 boxes over 6 classes rarely exceeds. Its warning would mostly be noise here.
-    metric.warn_on_many_detections = False
+    metric.warn_on_many_detections = False  # > 100 boxes per image; COCO keeps 100 per image *and class*
     metric.update(preds_tm, targets_tm)
     out = metric.compute()
     return {k: v.reshape(-1) if isinstance(v, torch.Tensor) else v for k, v in out.items()}
 
 
-def mean_average_precision(
-    preds: Sequence[Detections],
-    targets: Sequence[Detections],
-    *,
-    backend: Literal["pycocotools", "faster_coco_eval"] = "pycocotools",
-) -> dict:
+def mean_average_precision(preds: Sequence[Detections], targets: Sequence[Detections], *,
+                           backend: Literal["pycocotools", "faster_coco_eval"] = "pycocotools") -> dict:
     """COCO box mAP and recall (torchmetrics ``MeanAveragePrecision``, pycocotools), overall and per class.
 
     >>> from coursekit.types import Detections
@@ -148,36 +116,27 @@ def mean_average_precision(
     (1.0, 1.0, 1.0)
     """
     import torch
-
     names = _check_pairs(preds, targets)
     preds, targets = list(preds), list(targets)
     n_classes = len(names)
     pred_counts = np.bincount(np.concatenate([p.class_id for p in preds]), minlength=n_classes)
     target_counts = np.bincount(np.concatenate([t.class_id for t in targets]), minlength=n_classes)
-    result: dict = {k: None for k in ("map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_100")}
-    result.update(n_images=len(preds), n_targets=int(target_counts.sum()), n_predictions=int(pred_counts.sum()))
-    per_class = {
-        name: {"map": None, "map_50": None, "mar_100": None, "n_targets": int(target_counts[c]),
-               "n_predictions": int(pred_counts[c])}
-        for c, name in enumerate(names)
-    }
-    result["per_class"] = per_class
+    per_class = {name: {"map": None, "map_50": None, "mar_100": None, "n_targets": int(target_counts[c]),
+                        "n_predictions": int(pred_counts[c])} for c, name in enumerate(names)}
+    result: dict = {**dict.fromkeys(_OVERALL), "n_images": len(preds), "n_targets": int(target_counts.sum()),
+                    "n_predictions": int(pred_counts.sum()), "per_class": per_class}
     if result["n_targets"] == 0:  # nothing to find: every AP and recall is undefined
         return result
 
-    # float64 boxes: torchmetrics turns x1, y1, x2, y2 into COCO's x, y, w, h in the boxes' dtype, and a
-    # float32 width x2 - x1 is rounded (the float64 one of two float32 numbers is exact)
-    preds_tm = [
-        {"boxes": torch.from_numpy(p.xyxy.astype(np.float64)), "labels": torch.from_numpy(p.class_id),
-         "scores": torch.from_numpy(p.confidence if p.confidence is not None else np.zeros(0, np.float32))}
-        for p in preds
-    ]
+    # float64 boxes: torchmetrics computes COCO's w = x2 - x1 in the boxes' dtype (float32 would round it)
+    preds_tm = [{"boxes": torch.from_numpy(p.xyxy.astype(np.float64)), "labels": torch.from_numpy(p.class_id),
+                 "scores": torch.from_numpy(p.confidence if p.confidence is not None else np.zeros(0, np.float32))}
+                for p in preds]
     targets_tm = [{"boxes": torch.from_numpy(t.xyxy.astype(np.float64)), "labels": torch.from_numpy(t.class_id)}
                   for t in targets]
 
     coco = _coco_eval(preds_tm, targets_tm, None, backend)  # IoU 0.50:0.05:0.95
-    for key in ("map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_100"):
-        result[key] = _undefined_to_none(coco[key][0])
+    result.update({key: _undefined_to_none(coco[key][0]) for key in _OVERALL})
     at_50 = _coco_eval(preds_tm, targets_tm, [0.5], backend)
     for source, keys in ((coco, (("map_per_class", "map"), ("mar_100_per_class", "mar_100"))),
                          (at_50, (("map_per_class", "map_50"),))):
@@ -226,9 +185,6 @@ def coco_ap(preds, targets, iou_threshold: float = 0.5) -> float:
     return float(np.mean(per_class))
 
 
-# ------------------------------------------------------------------------------------- matching
-
-
 @dataclass
 class DetectionMatch:
     """Which prediction found which object, in one image, at one IoU threshold."""
@@ -252,11 +208,6 @@ class DetectionMatch:
     @property
     def fn(self) -> int:
         return int((~self.target_matched).sum())
-
-    @property
-    def false_positives(self) -> np.ndarray:
-        """Indices of the predictions that matched nothing (for a gallery: ``pred[m.false_positives]``)."""
-        return np.flatnonzero(~self.pred_tp)
 
     @property
     def misses(self) -> np.ndarray:
@@ -296,18 +247,8 @@ def match_detections(pred: Detections, target: Detections, iou: float = 0.5) -> 
             kinds[i] = "wrong_class"
         elif pred_iou[i] >= LOCALIZATION_MIN_IOU:
             kinds[i] = "localization"
-    return DetectionMatch(
-        iou_threshold=float(iou),
-        pred_tp=pred_target >= 0,
-        pred_target=pred_target,
-        pred_iou=pred_iou,
-        pred_kind=kinds,
-        target_matched=target_pred >= 0,
-        target_pred=target_pred,
-    )
-
-
-# --------------------------------------------------------------------------- threshold choice
+    return DetectionMatch(iou_threshold=float(iou), pred_tp=pred_target >= 0, pred_target=pred_target,
+                          pred_iou=pred_iou, pred_kind=kinds, target_matched=target_pred >= 0, target_pred=target_pred)
 
 
 def detection_pr_points(
@@ -343,12 +284,8 @@ def detection_pr_points(
 
 def detection_recall_precision(is_tp, scores, n_targets: int, threshold: float):
     """Precision and the true recall when keeping boxes with ``score >= threshold``."""
-    from .calibrate import operating_point
-
     return operating_point(is_tp, scores, threshold, n_positive=int(n_targets))
 
-
-# ------------------------------------------------------------------ the decision threshold of a detector
 
 #: ultralytics' default ``conf`` for ``predict`` (0.25) and the "obvious" 0.5: what the notebook compares.
 DETECTION_DEFAULT_THRESHOLD = 0.25
@@ -356,9 +293,8 @@ DETECTION_DEFAULT_THRESHOLD = 0.25
 
 @dataclass
 class DetectionPRCurve(PRCurve):
-    """A :class:`~coursekit.calibrate.PRCurve` whose thresholds are box confidences, stored in float32 by
-    :class:`Detections`: :meth:`at` compares in float32 too, as :meth:`Detections.filter` does, so that
-    ``curve.at(0.7)`` keeps a box of confidence 0.7 (float32(0.7) is a hair below 0.7)."""
+    """A PR curve over box confidences (float32 in :class:`Detections`): :meth:`at` compares in float32 too, so
+    ``curve.at(0.7)`` keeps a box of confidence 0.7, as :meth:`Detections.filter` does."""
 
     def at(self, threshold: float) -> tuple[float, float]:
         return super().at(float(np.float32(threshold)))
@@ -375,10 +311,6 @@ def detection_pr_curve(preds: Sequence[Detections], targets: Sequence[Detections
     >>> c.thresholds.round(2).tolist(), c.recall.tolist(), c.precision.tolist()
     ([0.4, 0.9], [0.5, 0.5, 0.0], [0.5, 1.0, 1.0])
     """
-    from dataclasses import asdict
-
-    from .calibrate import pr_curve
-
     is_tp, scores, n = detection_pr_points(preds, targets, iou=iou, classes=classes)
     return DetectionPRCurve(**asdict(pr_curve(is_tp, scores, n_positive=n)))
 
@@ -405,16 +337,10 @@ class DetectionThreshold(ThresholdChoice):
         return head + tail
 
 
-def choose_detection_threshold(
-    preds: Sequence[Detections],
-    targets: Sequence[Detections],
-    *,
-    min_recall: float | None = None,
-    min_precision: float | None = None,
-    maximize: Literal["f1"] | None = None,
-    iou: float = 0.5,
-    default: float = DETECTION_DEFAULT_THRESHOLD,
-):
+def choose_detection_threshold(preds: Sequence[Detections], targets: Sequence[Detections], *,
+                               min_recall: float | None = None, min_precision: float | None = None,
+                               maximize: Literal["f1"] | None = None, iou: float = 0.5,
+                               default: float = DETECTION_DEFAULT_THRESHOLD):
     """Choose the detector's confidence threshold for one goal, with the *true* recall.
 
     >>> truth = Detections(xyxy=[[0, 0, 10, 10], [20, 0, 30, 10]], class_id=[0, 0], class_names=["part"])
@@ -424,34 +350,29 @@ def choose_detection_threshold(
     >>> round(c.threshold, 2), round(c.precision, 3), c.recall, c.at_default.recall
     (0.2, 0.667, 1.0, 0.5)
     """
-    import warnings
-    from dataclasses import asdict
-
-    from .calibrate import choose_threshold
-
     preds, targets = list(preds), list(targets)
     is_tp, scores, n = detection_pr_points(preds, targets, iou=iou)
-    with warnings.catch_warnings(record=True) as caught:   # said below in a detector's words
-        warnings.simplefilter("always")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "no threshold reaches", UserWarning)  # said below in a detector's words
         c = choose_threshold(is_tp, scores, min_recall=min_recall, min_precision=min_precision, maximize=maximize,
                              default=default, n_positive=n)
-    for w in caught:
-        if "no threshold reaches" not in str(w.message):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     message = ""
     if not c.achieved:
         what = "recall" if min_recall is not None else "precision"
         message = (f"no confidence threshold reaches {c.goal} on these {len(preds)} images ({n} objects); the "
                    f"closest, {c.threshold:.4g}, gives {what} {getattr(c, what):.3f}"
-                   + (f" ({n - int(is_tp.sum())} objects are never found at any confidence)" if what == "recall" else "")
+                   + (f" ({n - int(is_tp.sum())} objects are never found at any confidence)" if what == "recall"
+                      else "")
                    + ". A better model, more data, or a different goal is needed.")
         warnings.warn(message, UserWarning, stacklevel=2)
-    fields = {k: v for k, v in asdict(c).items() if k not in ("message", "at_default")}
-    return DetectionThreshold(**fields, at_default=c.at_default, message=message, n_images=len(preds),
-                              n_targets=int(n))
+    return DetectionThreshold(**{**vars(c), "message": message}, n_images=len(preds), n_targets=int(n))
 
 
-def detection_errors(preds: Sequence[Detections], targets: Sequence[Detections], threshold: float,
+_CORNERS = ("x1", "y1", "x2", "y2")
+
+
+def detection_errors(
+preds: Sequence[Detections], targets: Sequence[Detections], threshold: float,
                      iou: float = 0.5):
     """Every error of a detector at ``conf >= threshold``, one row each (a pandas DataFrame).
 
@@ -462,7 +383,6 @@ def detection_errors(preds: Sequence[Detections], targets: Sequence[Detections],
     ['background', 'missed: not found', 'missed: below threshold']
     """
     import pandas as pd
-
     names = _check_pairs(preds, targets)
     rows = []
     for i, (p, t) in enumerate(zip(preds, targets)):
@@ -472,32 +392,25 @@ def detection_errors(preds: Sequence[Detections], targets: Sequence[Detections],
         m = match_detections(kept, t, iou)
         kept_iou = box_iou(kept, t)
         for j in np.flatnonzero(~m.pred_tp):
-            x1, y1, x2, y2 = kept.xyxy[j].tolist()
             covered = ""
             if m.pred_kind[j] == "wrong_class":  # the class of the object it sits on (the best-overlapping one)
                 other = np.where(t.class_id != kept.class_id[j], kept_iou[j], -1.0)
                 covered = names[t.class_id[int(np.argmax(other))]]
             rows.append(dict(image=i, error=m.pred_kind[j], **{"class": names[kept.class_id[j]]},
                              confidence=float(kept.confidence[j]), iou=float(m.pred_iou[j]),
-                             x1=x1, y1=y1, x2=x2, y2=y2, covers=covered))
-        if len(m.misses):
-            all_iou = box_iou(p, t)  # every prediction, at any confidence
-            for j in m.misses:
-                same = p.class_id == t.class_id[j]
-                ious = np.where(same, all_iou[:, j], 0.0) if len(p) else np.zeros(0)
-                covering = ious >= iou
-                other = (kept.class_id != t.class_id[j]) & (kept_iou[:, j] >= iou) if len(kept) else np.zeros(0, bool)
-                if covering.any():
-                    error, conf = "missed: below threshold", float(p.confidence[covering].max())
-                elif other.any():
-                    error, conf = "missed: wrong class", math.nan
-                else:
-                    error, conf = "missed: not found", math.nan
-                x1, y1, x2, y2 = t.xyxy[j].tolist()
-                rows.append(dict(image=i, error=error, **{"class": names[t.class_id[j]]}, confidence=conf,
-                                 iou=float(ious.max(initial=0.0)), x1=x1, y1=y1, x2=x2, y2=y2, covers=""))
-    cols = ["image", "error", "class", "confidence", "iou", "x1", "y1", "x2", "y2", "covers"]
-    frame = pd.DataFrame(rows, columns=cols)
+                             **dict(zip(_CORNERS, kept.xyxy[j].tolist())), covers=covered))
+        all_iou = box_iou(p, t)  # every prediction, at any confidence
+        for j in m.misses:
+            ious = np.where(p.class_id == t.class_id[j], all_iou[:, j], 0.0) if len(p) else np.zeros(0)
+            covering = ious >= iou
+            other = (kept.class_id != t.class_id[j]) & (kept_iou[:, j] >= iou) if len(kept) else np.zeros(0, bool)
+            if covering.any():
+                error, conf = "missed: below threshold", float(p.confidence[covering].max())
+            else:
+                error, conf = "missed: wrong class" if other.any() else "missed: not found", math.nan
+            rows.append(dict(image=i, error=error, **{"class": names[t.class_id[j]]}, confidence=conf,
+                             iou=float(ious.max(initial=0.0)), **dict(zip(_CORNERS, t.xyxy[j].tolist())), covers=""))
+    frame = pd.DataFrame(rows, columns=["image", "error", "class", "confidence", "iou", *_CORNERS, "covers"])
     frame["area"] = (frame["x2"] - frame["x1"]) * (frame["y2"] - frame["y1"])
     frame["_miss"] = frame["error"].str.startswith("missed")
     frame["_key"] = np.where(frame["_miss"], -frame["area"], -frame["confidence"].fillna(0))
@@ -516,7 +429,6 @@ def plot_detection_pr(curve, choice: DetectionThreshold | None = None, marks: Se
     'recall (objects found / all objects)'
     """
     from .calibrate import plot_pr_curve
-
     return plot_pr_curve(curve, choice, ax, title, marks=marks, label=f"all boxes, pooled ({curve.n_positive} objects)",
                          xlabel="recall (objects found / all objects)", ylabel="precision (kept boxes that are right)",
                          figsize=(5.0, 4.0))

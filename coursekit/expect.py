@@ -1,14 +1,8 @@
 """A notebook's closing checks: what is asserted, and what is only expected.
 
-Each notebook ends with a dict of named checks. Most are deterministic facts of the run (the errors add
-up, the report round-trips, the stand-in's measured floor is met) and are asserted. An accuracy floor for
-the *real* weights or data is different: it is only as good as the measurement it rests on.
-
-- :func:`expectation` ``(ok, source=...)`` with a ``source`` (a committed measurement, or a published
-  figure and where it is published): asserted like any check; when it fails it raises
-  :class:`FloorNotMet`, so a test (or a person) tells "the model is worse than measured" from a bug.
-- without a ``source`` (nobody has measured it yet): a stated expectation; when it is not met it warns
-  (:class:`UnmeasuredExpectation`) and prints what it rests on, it never fails a learner's run.
+Facts of the run are asserted. A quality floor is :func:`expectation` ``(ok, source=...)``: with a ``source`` (a
+committed measurement or a published figure) it raises :class:`FloorNotMet` when missed; without one it is a stated
+expectation that only warns (:class:`UnmeasuredExpectation`) and never fails a learner's run.
 
 >>> run_checks({"the errors add up": True, "mAP above 0.6": expectation(False, why="an estimate")})
 ✓ the errors add up

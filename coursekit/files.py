@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_copy", "sha256_file", "temporary_dir_beside", "replace_dir"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_copy", "sha256_file", "temporary_dir_beside",
+           "replace_dir"]
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -28,21 +29,29 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temporary sibling, then ``os.replace``)."""
-    path = Path(path)
+@contextlib.contextmanager
+def _replacing(path: Path) -> Iterator[str]:
+    """A temporary file beside ``path`` that replaces it (``os.replace``) when the block succeeds; removed if not."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temporary sibling, then ``os.replace``)."""
+    path = Path(path)
+    with _replacing(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
     _fsync_dir(path.parent)
     return path
 
@@ -54,9 +63,8 @@ def _fsync_dir(folder: Path) -> None:
     except (OSError, AttributeError):
         return
     try:
-        os.fsync(fd)
-    except OSError:
-        pass
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
     finally:
         os.close(fd)
 
@@ -69,15 +77,8 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 def atomic_copy(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     """Copy ``src`` (bytes and metadata, ``shutil.copy2``) to ``dst`` atomically."""
     dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    os.close(fd)
-    try:
+    with _replacing(dst) as tmp:
         shutil.copy2(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return dst
 
 
@@ -97,8 +98,7 @@ def replace_dir(src: Path, dest: Path, overwrite: bool = False) -> Path:
     """Move the finished folder ``src`` to ``dest``. An existing ``dest`` is refused unless ``overwrite``;
     then it is renamed aside first and deleted only once the new folder is in place. Folders set aside by an
     earlier run that was killed between the two renames (``.<name>.old-<pid>``) are deleted too."""
-    dest = Path(dest)
-    old = None
+    dest, old = Path(dest), None
     if dest.exists():
         if not overwrite:
             raise FileExistsError(f"{dest} already exists; pass overwrite=True to replace it, or choose another folder")

@@ -12,26 +12,23 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .types import Detections
+from .types import Detections, _softmax
 
-__all__ = ["FOUNDATION_SETTINGS", "SMOKE_WITH_REAL_ON_CPU", "foundation_setting", "per_class_head", "linear_probe_curve", "masks_to_detections",
-           "name_regions", "segment_and_name"]
+__all__ = ["FOUNDATION_SETTINGS", "SMOKE_WITH_REAL_ON_CPU", "foundation_setting", "per_class_head",
+           "linear_probe_curve", "masks_to_detections", "name_regions", "segment_and_name"]
 
-#: Module 4's sizes per profile. ``ks``: labels per class of the linear-probe curve; ``seeds``: draws per k;
-#: ``sam_images``: generated scenes whose masks SAM is scored on; ``amg_points``: points per side of SAM's
-#: automatic mask generator; ``pipeline_images``: scenes run through detector -> SAM -> CLIP.
-#: Notebook 04's sizes per run profile. ``clip`` / ``sam``: the real models to use (a key of
-#: ``coursekit.models.clip.CLIP_MODELS`` / ``sam.SAM_KINDS``): the CPU-friendly ones, ViT-B-32 and SAM ViT-B
-#: (offline, each is replaced by the course's announced stand-in); on a GPU try ``"ViT-B-16"`` / ``"vit_h"``.
+#: Notebook 04's sizes per run profile. ``clip`` / ``sam``: the real models (keys of ``models.clip.CLIP_MODELS`` /
+#: ``models.sam.SAM_KINDS``; offline, the announced stand-ins; on a GPU try "ViT-B-16" / "vit_h"); ``ks``: labels
+#: per class of the linear-probe curve, ``seeds`` draws per k; ``sam_images``: scenes SAM is scored on;
+#: ``amg_points``: points per side of SAM's mask generator; ``pipeline_images``: scenes through detector -> SAM -> CLIP.
 FOUNDATION_SETTINGS: dict[str, dict] = {
     "full": dict(clip="ViT-B-32", sam="vit_b", ks=(1, 2, 5, 10, 25, 50, 100, 200), seeds=(0, 1, 2), sam_images=60,
                  amg_points=16, pipeline_images=30, per_class=None, timing_repeats=3),
     "smoke": dict(clip="ViT-B-32", sam="vit_b", ks=(1, 5, 25, 100), seeds=(0,), sam_images=8, amg_points=8,
                   pipeline_images=6, per_class=None, timing_repeats=3),
 }
-#: The smoke profile is for checking the code in minutes. With the real weights cached and no GPU, the real
-#: models cost far more per image than the stand-ins (SAM ViT-B's encoder: about 20 s per 1024 px image on 2
-#: CPU cores, as issue 18 measured with the real files; the tiny SAM: milliseconds), so smoke then uses fewer images.
+#: Smoke checks the code in minutes: with real weights cached and no GPU it uses fewer images (SAM ViT-B's
+#: encoder takes about 20 s per 1024 px image on 2 CPU cores, issue 18; the stand-in SAM milliseconds).
 SMOKE_WITH_REAL_ON_CPU = {"clip": dict(per_class=30, ks=(1, 5, 25)),
                           "sam": dict(sam_images=2, amg_points=4, pipeline_images=2, timing_repeats=1)}
 
@@ -48,7 +45,6 @@ def foundation_setting(S=None) -> dict:
     if S.smoke and not str(S.device).startswith("cuda"):
         from .models.clip import CLIP_MODELS
         from .models.sam import SAM_KINDS
-
         for model, asset in (("clip", CLIP_MODELS[row["clip"]].asset), ("sam", SAM_KINDS[row["sam"]])):
             if cache_state(asset) == "cached":
                 row.update(SMOKE_WITH_REAL_ON_CPU[model])
@@ -70,7 +66,6 @@ def per_class_head(dataset, meta, n: int | None):
     if n is None:
         return dataset, meta
     from dataclasses import replace
-
     keep = np.sort(np.concatenate([np.flatnonzero(dataset.labels == c)[:n] for c in range(len(dataset.classes))]))
     return (replace(dataset, images=dataset.images[keep], labels=dataset.labels[keep]),
             meta.iloc[keep].reset_index(drop=True))
@@ -88,9 +83,7 @@ def linear_probe_curve(train_features, train_labels, test_features, test_labels,
     """
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
-
     from .models.transfer import subset_per_class
-
     Xtr, ytr = np.asarray(train_features, np.float64), np.asarray(train_labels).astype(np.int64)
     Xte, yte = np.asarray(test_features, np.float64), np.asarray(test_labels).astype(np.int64)
     if len(Xtr) != len(ytr) or len(Xte) != len(yte):
@@ -125,8 +118,7 @@ def masks_to_detections(masks, scores=None, class_names: Sequence[str] = ("objec
                       image_size=image_size or (m.shape[1], m.shape[2]))
 
 
-def _region_crop(image: np.ndarray, box, mask: np.ndarray | None, pad: float = 0.1,
-                 fill: int = 128) -> np.ndarray:
+def _region_crop(image: np.ndarray, box, mask: np.ndarray | None, pad: float = 0.1, fill: int = 128) -> np.ndarray:
     """The box (grown by ``pad`` of its size) cut out of the image; pixels outside ``mask`` set to grey."""
     h, w = image.shape[:2]
     x1, y1, x2, y2 = (float(v) for v in box)
@@ -142,24 +134,18 @@ def _region_crop(image: np.ndarray, box, mask: np.ndarray | None, pad: float = 0
 
 
 def name_regions(clip_encode: Callable[[list[np.ndarray]], np.ndarray], classifier: np.ndarray, logit_scale: float,
-                 image: np.ndarray, regions: Detections, class_names: Sequence[str], use_masks: bool = True
-                 ) -> Detections:
+                 image: np.ndarray, regions: Detections, class_names: Sequence[str]) -> Detections:
     """Name each region of ``regions`` with CLIP: returns ``regions`` with ``class_id`` = the best class and
-    ``confidence`` = that class's zero-shot probability (times the region's own score, if it has one).
-    """
+    ``confidence`` = that class's zero-shot probability (times the region's own score, if it has one)."""
     names = list(class_names)
     if len(regions) == 0:
         return Detections.empty(names, image_size=image.shape[:2])
-    masks = regions.masks if (use_masks and regions.masks is not None) else [None] * len(regions)
+    masks = regions.masks if regions.masks is not None else [None] * len(regions)
     crops = [_region_crop(image, box, m) for box, m in zip(regions.xyxy, masks)]
     feats = np.asarray(clip_encode(crops), np.float32)
-    logits = float(logit_scale) * feats @ np.asarray(classifier, np.float32).T
-    logits -= logits.max(axis=1, keepdims=True)
-    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    probs = _softmax(float(logit_scale) * feats @ np.asarray(classifier, np.float32).T)
     cid = probs.argmax(axis=1)
-    conf = probs[np.arange(len(cid)), cid]
-    if regions.confidence is not None:
-        conf = conf * regions.confidence
+    conf = probs[np.arange(len(cid)), cid] * (regions.confidence if regions.confidence is not None else 1)
     return Detections(xyxy=regions.xyxy, class_id=cid, class_names=names, confidence=conf, masks=regions.masks,
                       image_size=image.shape[:2])
 
@@ -169,14 +155,9 @@ def segment_and_name(image: np.ndarray, boxes: Detections, segment_box: Callable
     """Detector boxes -> masks -> names, for one RGB image: the Module 4 pipeline."""
     if len(boxes) == 0:
         return Detections.empty(list(class_names), image_size=image.shape[:2])
-    masks, scores = [], []
-    for box in boxes.xyxy:
-        mask, score = segment_box(box)
-        masks.append(np.asarray(mask, bool))
-        scores.append(float(score))
-    score = np.asarray(scores, np.float32)
-    if boxes.confidence is not None:
-        score = score * boxes.confidence
-    regions = masks_to_detections(np.stack(masks), score, class_names=list(class_names),
+    masks, scores = zip(*(segment_box(box) for box in boxes.xyxy))
+    score = np.asarray([float(s) for s in scores], np.float32)
+    score = score * boxes.confidence if boxes.confidence is not None else score
+    regions = masks_to_detections(np.stack([np.asarray(m, bool) for m in masks]), score, class_names=list(class_names),
                                   image_size=image.shape[:2])
     return name_regions(clip_encode, classifier, logit_scale, image, regions, class_names)

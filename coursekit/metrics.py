@@ -14,19 +14,10 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from .types import Classifications
+from .types import Classifications, _numpy
 
-__all__ = [
-    "accuracy",
-    "confusion_matrix",
-    "per_class_accuracy",
-    "classification_report",
-    "worst_predictions",
-    "top_confusions",
-]
-
-
-# ----------------------------------------------------------------------------------------- inputs
+__all__ = ["accuracy", "confusion_matrix", "per_class_accuracy", "classification_report", "worst_predictions",
+           "top_confusions"]
 
 
 def _as_labels(x, name: str) -> np.ndarray:
@@ -36,26 +27,20 @@ def _as_labels(x, name: str) -> np.ndarray:
             raise TypeError("y_true must be the true class indices, not a Classifications (that is y_pred)")
         arr = x.labels
     else:
-        if hasattr(x, "detach"):  # torch tensor
-            x = x.detach().cpu().numpy()
-        arr = np.asarray(x)
+        arr = _numpy(x)
         if arr.ndim == 2 and name != "y_true":
             arr = arr.argmax(axis=1)  # scores (N, C): the prediction is the argmax
         elif arr.ndim != 1:
             raise ValueError(f"{name} must be a 1-D sequence of class indices; got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name} is empty: need at least one label")
-    if arr.dtype.kind == "b":
-        arr = arr.astype(np.int64)
     if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-            bad = arr[~np.isfinite(arr) | (arr != np.round(arr))][0]
-            raise ValueError(f"{name} contains {bad!r}, which is not a class index (expected whole numbers 0..C-1)")
-    elif arr.dtype.kind not in "iu":
-        raise TypeError(
-            f"{name} holds {arr.dtype} values; pass class indices 0..C-1 "
-            "(e.g. [class_names.index(n) for n in names])"
-        )
+        bad = arr[~np.isfinite(arr) | (arr != np.round(arr))]
+        if bad.size:
+            raise ValueError(f"{name} contains {bad[0]!r}, which is not a class index (expected whole numbers 0..C-1)")
+    elif arr.dtype.kind not in "biu":
+        raise TypeError(f"{name} holds {arr.dtype} values; pass class indices 0..C-1 "
+                        "(e.g. [class_names.index(n) for n in names])")
     return arr.astype(np.int64)
 
 
@@ -66,18 +51,14 @@ def _num_classes_of(y_pred, class_names: Sequence[str] | None = None) -> int | N
     if isinstance(y_pred, Classifications):
         return len(y_pred.class_names)
     shape = getattr(y_pred, "shape", None)
-    if shape is not None and len(shape) == 2:
-        return int(shape[1])
-    return None
+    return int(shape[1]) if shape is not None and len(shape) == 2 else None
 
 
 def _check_range(labels: np.ndarray, name: str, num_classes: int) -> None:
     bad = labels[(labels < 0) | (labels >= num_classes)]
     if bad.size:
-        raise ValueError(
-            f"{name} contains label {int(bad[0])}, outside the valid range 0..{num_classes - 1} "
-            f"({num_classes} classes)"
-        )
+        raise ValueError(f"{name} contains label {int(bad[0])}, outside the valid range 0..{num_classes - 1} "
+                         f"({num_classes} classes)")
 
 
 def _prepare(y_true, y_pred, num_classes: int | None = None, class_names: Sequence[str] | None = None):
@@ -87,25 +68,16 @@ def _prepare(y_true, y_pred, num_classes: int | None = None, class_names: Sequen
     elif class_names is not None and len(class_names) != num_classes:
         raise ValueError(f"num_classes={num_classes} but {len(class_names)} class_names were given")
     if isinstance(y_pred, Classifications) and class_names is not None and len(class_names) != len(y_pred.class_names):
-        raise ValueError(
-            f"{len(class_names)} class_names were given but the predictions have {len(y_pred.class_names)} classes"
-        )
-    t = _as_labels(y_true, "y_true")
-    p = _as_labels(y_pred, "y_pred")
+        raise ValueError(f"{len(class_names)} class_names were given but the predictions have "
+                         f"{len(y_pred.class_names)} classes")
+    t, p = _as_labels(y_true, "y_true"), _as_labels(y_pred, "y_pred")
     if len(t) != len(p):
         raise ValueError(f"y_true has {len(t)} labels but y_pred has {len(p)}: they must be the same images")
-    if num_classes is None:
+    if num_classes is None:  # as many as the labels say (then only a negative label is out of range)
         num_classes = int(max(t.max(), p.max())) + 1
-        if t.min() < 0 or p.min() < 0:
-            _check_range(t, "y_true", num_classes)
-            _check_range(p, "y_pred", num_classes)
-    else:
-        _check_range(t, "y_true", num_classes)
-        _check_range(p, "y_pred", num_classes)
+    _check_range(t, "y_true", num_classes)
+    _check_range(p, "y_pred", num_classes)
     return t, p, int(max(num_classes, 1))
-
-
-# ---------------------------------------------------------------------------------------- metrics
 
 
 def accuracy(y_true, y_pred) -> float:
@@ -116,19 +88,14 @@ def accuracy(y_true, y_pred) -> float:
     """
     import torch
     from torchmetrics.functional.classification import multiclass_accuracy
-
     t, p, c = _prepare(y_true, y_pred)
     # torchmetrics needs >= 2 classes; a slice where every label is class 0 is still a valid question
     return float(multiclass_accuracy(torch.from_numpy(p), torch.from_numpy(t), num_classes=max(c, 2),
                                      average="micro"))
 
 
-def confusion_matrix(
-    y_true,
-    y_pred,
-    num_classes: int | None = None,
-    normalize: Literal["true", "pred", "all"] | None = None,
-) -> np.ndarray:
+def confusion_matrix(y_true, y_pred, num_classes: int | None = None,
+                     normalize: Literal["true", "pred", "all"] | None = None) -> np.ndarray:
     """The (C, C) confusion matrix, rows = true class, columns = predicted class (torchmetrics).
 
     >>> confusion_matrix([0, 1, 1], [0, 1, 0], normalize="true").tolist()
@@ -136,16 +103,13 @@ def confusion_matrix(
     """
     import torch
     from torchmetrics.functional.classification import multiclass_confusion_matrix
-
     if normalize not in (None, "true", "pred", "all"):
         raise ValueError(f"normalize={normalize!r}: use None, 'true' (rows), 'pred' (columns) or 'all'")
     t, p, c = _prepare(y_true, y_pred, num_classes)
     with warnings.catch_warnings():  # empty rows/columns: torchmetrics warns, then writes zeros (documented)
         warnings.filterwarnings("ignore", message=".*NaN values found in confusion matrix.*")
-        cm = multiclass_confusion_matrix(
-            torch.from_numpy(p), torch.from_numpy(t), num_classes=c, normalize=normalize or "none"
-        )
-    cm = cm.cpu().numpy()
+        cm = multiclass_confusion_matrix(torch.from_numpy(p), torch.from_numpy(t), num_classes=c,
+                                         normalize=normalize or "none").cpu().numpy()
     return cm.astype(np.int64) if normalize is None else cm.astype(np.float64)
 
 
@@ -156,19 +120,13 @@ def per_class_accuracy(y_true, y_pred, class_names: Sequence[str]) -> dict[str, 
     {'cat': 0.5, 'dog': 1.0}
     """
     from sklearn.metrics import recall_score
-
     t, p, c = _prepare(y_true, y_pred, class_names=class_names)
     recall = recall_score(t, p, labels=list(range(c)), average=None, zero_division=np.nan)
     return {name: float(r) for name, r in zip(class_names, recall)}
 
 
-def classification_report(
-    y_true,
-    y_pred,
-    class_names: Sequence[str],
-    output: Literal["dict", "frame", "text"] = "dict",
-    digits: int = 3,
-):
+def classification_report(y_true, y_pred, class_names: Sequence[str], output: Literal["dict", "frame", "text"] = "dict",
+                          digits: int = 3):
     """Precision, recall, F1 and support per class, plus accuracy, macro and weighted averages.
 
     >>> r = classification_report([0, 0, 1], [0, 1, 1], ["cat", "dog"])
@@ -176,7 +134,6 @@ def classification_report(
     (0.5, 0.6666666666666666)
     """
     from sklearn.metrics import classification_report as sk_report
-
     if output not in ("dict", "frame", "text"):
         raise ValueError(f"output={output!r}: use 'dict', 'frame' or 'text'")
     t, p, c = _prepare(y_true, y_pred, class_names=class_names)
@@ -186,31 +143,18 @@ def classification_report(
     report = sk_report(t, p, output_dict=True, **kwargs)
     if output == "dict":
         return report
-    try:
-        import pandas as pd
-    except ImportError:
-        raise ImportError("classification_report(output='frame') needs pandas: pip install pandas") from None
+    import pandas as pd
     rows = {k: v for k, v in report.items() if isinstance(v, dict)}
     frame = pd.DataFrame.from_dict(rows, orient="index")[["precision", "recall", "f1-score", "support"]]
-    acc = pd.DataFrame(
-        {"precision": [np.nan], "recall": [np.nan], "f1-score": [report["accuracy"]], "support": [len(t)]},
-        index=["accuracy"],
-    )
-    names = list(class_names)
-    frame = pd.concat([frame.loc[names], acc, frame.loc[["macro avg", "weighted avg"]]])
+    acc = pd.DataFrame({"precision": [np.nan], "recall": [np.nan], "f1-score": [report["accuracy"]],
+                        "support": [len(t)]}, index=["accuracy"])
+    frame = pd.concat([frame.loc[list(class_names)], acc, frame.loc[["macro avg", "weighted avg"]]])
     frame["support"] = frame["support"].astype(int)
     return frame
 
 
-# ------------------------------------------------------------------------------ looking at mistakes
-
-
-def worst_predictions(
-    preds: Classifications,
-    y_true,
-    k: int | None = 16,
-    by: Literal["confidence", "true_prob"] = "confidence",
-) -> np.ndarray:
+def worst_predictions(preds: Classifications, y_true, k: int | None = 16,
+                      by: Literal["confidence", "true_prob"] = "confidence") -> np.ndarray:
     """Indices of the ``k`` worst predictions: wrong *and* sure of it. Only mistakes are returned.
 
     >>> p = Classifications([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.3, 0.7]], ["cat", "dog"])
@@ -218,21 +162,16 @@ def worst_predictions(
     [0, 3, 1]
     """
     if not isinstance(preds, Classifications):
-        raise TypeError(
-            f"preds must be a Classifications, got {type(preds).__name__}; "
-            "wrap logits with Classifications.from_logits(logits, class_names)"
-        )
+        raise TypeError(f"preds must be a Classifications, got {type(preds).__name__}; "
+                        "wrap logits with Classifications.from_logits(logits, class_names)")
     if by not in ("confidence", "true_prob"):
         raise ValueError(f"by={by!r}: use 'confidence' (surest mistakes) or 'true_prob' (lowest true-class prob)")
     if k is not None and k < 0:
         raise ValueError(f"k must be >= 0 (or None for all mistakes), got {k}")
     t, p, _ = _prepare(y_true, preds)
     wrong = np.flatnonzero(t != p)
-    if by == "confidence":
-        key = -preds.confidence[wrong].astype(np.float64)
-    else:
-        key = preds.prob_of(t)[wrong].astype(np.float64)
-    order = wrong[np.argsort(key, kind="stable")]
+    key = -preds.confidence[wrong] if by == "confidence" else preds.prob_of(t)[wrong]
+    order = wrong[np.argsort(key.astype(np.float64), kind="stable")]
     return (order if k is None else order[:k]).astype(np.int64)
 
 
@@ -242,19 +181,12 @@ def top_confusions(cm, class_names: Sequence[str], k: int = 5) -> list[tuple[str
     >>> top_confusions([[5, 1, 0], [3, 4, 0], [0, 2, 6]], ["cat", "dog", "fox"], k=2)
     [('dog', 'cat', 3), ('fox', 'dog', 2)]
     """
-    cm = np.asarray(cm.detach().cpu().numpy() if hasattr(cm, "detach") else cm)
+    cm = _numpy(cm)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
         raise ValueError(f"cm must be a square (C, C) confusion matrix; got shape {cm.shape}")
     if cm.shape[0] != len(class_names):
         raise ValueError(f"cm is {cm.shape[0]}x{cm.shape[1]} but {len(class_names)} class_names were given")
     off = cm.astype(np.float64).copy()
     np.fill_diagonal(off, 0)
-    flat = np.argsort(-off, axis=None, kind="stable")
-    out = []
-    for i in flat[: max(k, 0)]:
-        r, c = divmod(int(i), cm.shape[1])
-        if off[r, c] <= 0:
-            break
-        value = cm[r, c].item()
-        out.append((class_names[r], class_names[c], value))
-    return out
+    cells = [divmod(int(i), cm.shape[1]) for i in np.argsort(-off, axis=None, kind="stable")[:max(k, 0)]]
+    return [(class_names[r], class_names[c], cm[r, c].item()) for r, c in cells if off[r, c] > 0]

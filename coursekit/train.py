@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -28,36 +29,19 @@ from .config import pick_device
 from .files import atomic_write_bytes
 from .types import Classifications
 
-__all__ = [
-    "History",
-    "fit",
-    "CheckpointError",
-    "save_checkpoint",
-    "load_checkpoint",
-    "predict",
-    "evaluate",
-    "predict_classes",
-    "amp_dtype",
-]
-
-
-# --------------------------------------------------------------------------------------------------
-# History: one dict of numbers per epoch
-# --------------------------------------------------------------------------------------------------
+__all__ = ["History", "fit", "CheckpointError", "save_checkpoint", "load_checkpoint", "predict", "evaluate",
+           "predict_classes", "amp_dtype"]
 
 
 def _plain(value: Any) -> Any:
     """Tensors and numpy scalars -> Python numbers, so a History fits in a ``weights_only`` checkpoint."""
-    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
-        return value.item()
-    return value
+    return value.item() if hasattr(value, "item") and getattr(value, "ndim", 0) == 0 else value
 
 
 @dataclass
 class History:
-    """What happened in each epoch: ``records`` is a list of dicts with keys
-    ``epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds`` (``val_*`` are ``None`` without a
-    validation set; ``lr`` is the learning rate of the epoch's last step; ``seconds`` includes validation).
+    """One dict per epoch: ``epoch, train_loss, train_acc, val_loss, val_acc, lr, seconds`` (``val_*`` None without
+    a validation set; ``lr`` of the epoch's last step; ``seconds`` with validation).
 
     >>> h = History([{"epoch": 1, "val_acc": 0.5, "val_loss": 1.2}, {"epoch": 2, "val_acc": 0.7, "val_loss": 0.9}])
     >>> h["val_acc"], h.last["epoch"], h.best("val_loss")["epoch"]
@@ -74,9 +58,7 @@ class History:
 
     def __getitem__(self, key: str | int):
         """``history["val_acc"]`` -> that value for every epoch; ``history[-1]`` -> one epoch's record."""
-        if isinstance(key, int):
-            return self.records[key]
-        return [r.get(key) for r in self.records]
+        return self.records[key] if isinstance(key, int) else [r.get(key) for r in self.records]
 
     @property
     def last(self) -> dict:
@@ -89,9 +71,9 @@ class History:
         """The record with the best ``metric``: lowest for names containing "loss", else highest."""
         scored = [r for r in self.records if r.get(metric) is not None]
         if not scored:
-            raise ValueError(f"no epoch has a value for {metric!r}; keys are {sorted(self.records[0]) if self.records else []}")
-        pick = min if "loss" in metric else max
-        return pick(scored, key=lambda r: r[metric])
+            keys = sorted(self.records[0]) if self.records else []
+            raise ValueError(f"no epoch has a value for {metric!r}; keys are {keys}")
+        return (min if "loss" in metric else max)(scored, key=lambda r: r[metric])
 
     def to_dict(self) -> dict:
         """Plain Python types only (for JSON or a ``weights_only=True`` checkpoint)."""
@@ -108,11 +90,6 @@ class History:
         return f"History({len(self)} epochs, last: {shown})"
 
 
-# --------------------------------------------------------------------------------------------------
-# Checkpoints
-# --------------------------------------------------------------------------------------------------
-
-
 class CheckpointError(RuntimeError):
     """A checkpoint file cannot be read, or does not fit the model / optimizer / scheduler given."""
 
@@ -122,31 +99,19 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return getattr(model, "_orig_mod", model)
 
 
-def save_checkpoint(
-    path: str | os.PathLike,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer | None = None,
-    scheduler: Any = None,
-    epoch: int | None = None,
-    history: History | None = None,
-    extra: dict | None = None,
-) -> Path:
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                    scheduler: Any = None, epoch: int | None = None, history: History | None = None,
+                    extra: dict | None = None) -> Path:
     """Save the training state to ``path`` **atomically**: a crash mid-save never leaves a broken file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {
-        "model": _unwrap(model).state_dict(),
-        "optimizer": optimizer.state_dict() if optimizer is not None else None,
-        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-        "epoch": epoch,
-        "history": history.to_dict() if history is not None else None,
-        "extra": extra,
-        "rng": {
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None,
-        },
-        "torch_version": str(torch.__version__),  # str(): TorchVersion is not a plain type
-    }
+    state = {"model": _unwrap(model).state_dict(), "epoch": epoch, "extra": extra,
+             "optimizer": optimizer.state_dict() if optimizer is not None else None,
+             "scheduler": scheduler.state_dict() if scheduler is not None else None,
+             "history": history.to_dict() if history is not None else None,
+             "rng": {"torch": torch.get_rng_state(),
+                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None},
+             "torch_version": str(torch.__version__)}  # str(): TorchVersion is not a plain type
     buffer = io.BytesIO()
     torch.save(state, buffer)
     return atomic_write_bytes(path, buffer.getvalue())
@@ -158,30 +123,16 @@ def _state_dict_mismatch(expected: dict, found: dict, limit: int = 10) -> list[s
     def listed(keys: list[str]) -> str:
         return ", ".join(keys[:limit]) + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
 
-    missing = [k for k in expected if k not in found]
-    unexpected = [k for k in found if k not in expected]
-    shapes = [
-        f"{k}: checkpoint {tuple(found[k].shape)} vs model {tuple(expected[k].shape)}"
-        for k in expected
-        if k in found and hasattr(found[k], "shape") and found[k].shape != expected[k].shape
-    ]
-    problems = []
-    if missing:
-        problems.append(f"in the model but not the checkpoint ({len(missing)}): {listed(missing)}")
-    if unexpected:
-        problems.append(f"in the checkpoint but not the model ({len(unexpected)}): {listed(unexpected)}")
-    if shapes:
-        problems.append(f"different shapes ({len(shapes)}): {listed(shapes)}")
-    return problems
+    found_by = {"in the model but not the checkpoint": [k for k in expected if k not in found],
+                "in the checkpoint but not the model": [k for k in found if k not in expected],
+                "different shapes": [f"{k}: checkpoint {tuple(found[k].shape)} vs model {tuple(expected[k].shape)}"
+                                     for k in expected if k in found and hasattr(found[k], "shape")
+                                     and found[k].shape != expected[k].shape]}
+    return [f"{what} ({len(keys)}): {listed(keys)}" for what, keys in found_by.items() if keys]
 
 
-def load_checkpoint(
-    path: str | os.PathLike,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer | None = None,
-    scheduler: Any = None,
-    map_location: str | torch.device = "cpu",
-) -> dict:
+def load_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                    scheduler: Any = None, map_location: str | torch.device = "cpu") -> dict:
     """Load a :func:`save_checkpoint` file into ``model`` (and ``optimizer`` / ``scheduler`` if given)."""
     path = Path(path)
     if not path.is_file():
@@ -192,24 +143,19 @@ def load_checkpoint(
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]
         refused = [line for line in lines if line.startswith("WeightsUnpickler error")]
         if refused:  # readable, but holds Python objects other than tensors and plain values
-            raise CheckpointError(
-                f"checkpoint {path} holds objects that the safe loader (weights_only=True) refuses to load; "
-                f"it was not written by save_checkpoint, or `extra` held more than plain values ({refused[0]})"
-            ) from err
-        raise CheckpointError(
-            f"cannot read checkpoint {path}: the file is truncated or corrupt "
-            f"({type(err).__name__}: {lines[0] if lines else 'no details'})"
-        ) from err
+            raise CheckpointError(f"checkpoint {path} holds objects that the safe loader (weights_only=True) refuses "
+                                  "to load; it was not written by save_checkpoint, or `extra` held more than plain "
+                                  f"values ({refused[0]})") from err
+        raise CheckpointError(f"cannot read checkpoint {path}: the file is truncated or corrupt "
+                              f"({type(err).__name__}: {lines[0] if lines else 'no details'})") from err
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise CheckpointError(f"{path} is not a coursekit checkpoint (no 'model' entry)")
 
     problems = _state_dict_mismatch(_unwrap(model).state_dict(), ckpt["model"])
     if problems:
-        raise CheckpointError(
-            f"checkpoint {path} does not match the model ({type(_unwrap(model)).__name__}):\n  "
-            + "\n  ".join(problems)
-            + "\nWas the model built with the same arguments (width, num_classes, ...)?"
-        )
+        raise CheckpointError(f"checkpoint {path} does not match the model ({type(_unwrap(model)).__name__}):\n  "
+                              + "\n  ".join(problems)
+                              + "\nWas the model built with the same arguments (width, num_classes, ...)?")
     _unwrap(model).load_state_dict(ckpt["model"])
 
     for name, obj in (("optimizer", optimizer), ("scheduler", scheduler)):
@@ -222,11 +168,6 @@ def load_checkpoint(
         except (ValueError, KeyError, RuntimeError) as err:
             raise CheckpointError(f"the {name} state in {path} does not fit this {name}: {err}") from err
     return ckpt
-
-
-# --------------------------------------------------------------------------------------------------
-# Mixed precision
-# --------------------------------------------------------------------------------------------------
 
 
 def amp_dtype(amp: str | bool, device: torch.device) -> torch.dtype | None:
@@ -246,53 +187,32 @@ def amp_dtype(amp: str | bool, device: torch.device) -> torch.dtype | None:
     raise ValueError(f"amp must be 'auto', 'bf16', 'fp16', 'off', True or False; got {amp!r}")
 
 
-# --------------------------------------------------------------------------------------------------
-# fit
-# --------------------------------------------------------------------------------------------------
-
-
 def _resolve_device(device: str | torch.device | None) -> torch.device:
     """``device``, else ``$COURSEKIT_DEVICE``, else cuda > mps > cpu."""
     return torch.device(device if device is not None else pick_device(os.environ.get("COURSEKIT_DEVICE") or None))
 
 
-def fit(
-    model: nn.Module,
-    train_loader: Iterable,
-    *,
-    epochs: int,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any = None,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-    label_smoothing: float = 0.0,
-    val_loader: Iterable | None = None,
-    device: str | torch.device | None = None,
-    amp: str | bool = "auto",
-    checkpoint: str | os.PathLike | None = None,
-    resume: bool = False,
-    progress: bool = True,
-    grad_clip: float | None = None,
-    on_epoch_end: Callable[[History], bool | None] | None = None,
-) -> History:
+def fit(model: nn.Module, train_loader: Iterable, *, epochs: int, optimizer: torch.optim.Optimizer,
+        scheduler: Any = None, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        label_smoothing: float = 0.0, val_loader: Iterable | None = None, device: str | torch.device | None = None,
+        amp: str | bool = "auto", checkpoint: str | os.PathLike | None = None, resume: bool = False,
+        progress: bool = True, on_epoch_end: Callable[[History], bool | None] | None = None) -> History:
     """Train ``model`` for ``epochs`` epochs and return the :class:`History`."""
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1; got {epochs}")
     device = _resolve_device(device)
     model.to(device)
-    if loss_fn is None:
-        loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing) if loss_fn is None else loss_fn
     autocast_dtype = amp_dtype(amp, device)
-    # float16 has a small range: scale the loss up so small gradients do not underflow to 0.
+    # float16 has a small range: scale the loss up so small gradients do not underflow to 0
     scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
 
-    # ---- start fresh or resume ----
     history, start_epoch = History(), 0
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=<path to the checkpoint file>")
     if checkpoint is not None and Path(checkpoint).exists():
         if resume:
-            # Load to the CPU: the RNG states must stay CPU tensors; load_state_dict copies the weights and
-            # the optimizer state onto the model's device.
+            # to the CPU: RNG states stay CPU tensors; load_state_dict copies the rest onto the model's device
             ckpt = load_checkpoint(checkpoint, model, optimizer, scheduler, map_location="cpu")
             history = History.from_dict(ckpt["history"]) if ckpt.get("history") else History()
             start_epoch = ckpt.get("epoch") or 0
@@ -314,24 +234,19 @@ def fit(
         if hasattr(train_loader, "set_epoch"):
             train_loader.set_epoch(epoch)
 
-        # ---- train one epoch ----
         model.train()
         loss_sum = torch.zeros((), device=device)  # summed on the device: no GPU->CPU sync per batch
         correct = torch.zeros((), device=device)
         seen = 0
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
         for step, (images, labels) in enumerate(bar):
-            images = images.to(device, non_blocking=True)
-            labels = labels.to(device, non_blocking=True)
+            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
                 logits = model(images)
                 loss = loss_fn(logits, labels)
 
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
-            if grad_clip is not None:
-                scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
-                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             scaler.step(optimizer)
             scaler.update()
             lr = optimizer.param_groups[0]["lr"]
@@ -350,15 +265,8 @@ def fit(
         if seen == 0:
             raise ValueError("train_loader produced no batches")
 
-        # ---- validate, record, save ----
-        record = {
-            "epoch": epoch + 1,
-            "train_loss": loss_sum.item() / seen,
-            "train_acc": correct.item() / seen,
-            "val_loss": None,
-            "val_acc": None,
-            "lr": lr,
-        }
+        record = {"epoch": epoch + 1, "train_loss": loss_sum.item() / seen, "train_acc": correct.item() / seen,
+                  "val_loss": None, "val_acc": None, "lr": lr}
         if val_loader is not None:
             val = evaluate(model, val_loader, device=device)
             record["val_loss"], record["val_acc"] = val["loss"], val["accuracy"]
@@ -384,14 +292,19 @@ def _summary(record: dict, epochs: int) -> str:
     return line + f"  lr {record['lr']:.4g}  {record['seconds']:.1f}s"
 
 
-# --------------------------------------------------------------------------------------------------
-# Inference
-# --------------------------------------------------------------------------------------------------
-
-
-def _model_device(model: nn.Module) -> torch.device:
+@contextmanager
+def _inference(model: nn.Module, device):
+    """``model`` on ``device`` (default: where its weights are), in eval and inference mode; its mode is restored."""
     param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
+    device = torch.device(device) if device is not None else param.device if param is not None else torch.device("cpu")
+    model.to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            yield device
+    finally:
+        model.train(was_training)
 
 
 def _input_batches(data, batch_size: int) -> Iterator[torch.Tensor]:
@@ -401,12 +314,10 @@ def _input_batches(data, batch_size: int) -> Iterator[torch.Tensor]:
         data = torch.as_tensor(data)
     if isinstance(data, torch.Tensor):
         if data.ndim != 4 or not data.is_floating_point():
-            raise ValueError(
-                f"predict needs preprocessed float images (N, C, H, W); got {data.dtype} {tuple(data.shape)} "
-                "(wrap raw uint8 images in a TensorLoader with the training mean/std)"
-            )
-        for start in range(0, len(data), batch_size):
-            yield data[start : start + batch_size]
+            raise ValueError(f"predict needs preprocessed float images (N, C, H, W); got {data.dtype} "
+                             f"{tuple(data.shape)} (wrap raw uint8 images in a TensorLoader with the training "
+                             "mean/std)")
+        yield from data.split(batch_size)
         return
     for batch in data:
         yield batch[0] if isinstance(batch, (tuple, list)) else batch
@@ -415,72 +326,39 @@ def _input_batches(data, batch_size: int) -> Iterator[torch.Tensor]:
 def _forward(model: nn.Module, images: torch.Tensor, tta_flip: bool) -> torch.Tensor:
     """Logits for ``images``; with ``tta_flip`` the mean of the logits of the images and their mirror images."""
     logits = model(images)
-    if tta_flip:
-        logits = (logits + model(images.flip(3))) / 2
-    return logits.float()
+    return ((logits + model(images.flip(3))) / 2 if tta_flip else logits).float()
 
 
-def predict(
-    model: nn.Module,
-    data,
-    device: str | torch.device | None = None,
-    tta_flip: bool = False,
-    batch_size: int = 512,
-) -> torch.Tensor:
+def predict(model: nn.Module, data, device: str | torch.device | None = None, tta_flip: bool = False,
+            batch_size: int = 512) -> torch.Tensor:
     """Logits (N, C) on the CPU for all images in ``data`` (a loader or a preprocessed (N, C, H, W) tensor)."""
-    device = torch.device(device) if device is not None else _model_device(model)
-    model.to(device)
-    was_training = model.training
-    model.eval()
-    outputs = []
-    try:
-        with torch.inference_mode():
-            for images in _input_batches(data, batch_size):
-                outputs.append(_forward(model, images.to(device, non_blocking=True), tta_flip).cpu())
-    finally:
-        model.train(was_training)
+    with _inference(model, device) as device:
+        outputs = [_forward(model, images.to(device, non_blocking=True), tta_flip).cpu()
+                   for images in _input_batches(data, batch_size)]
     if not outputs:
         raise ValueError("predict got no images")
     return torch.cat(outputs)
 
 
-def evaluate(
-    model: nn.Module,
-    loader: Iterable,
-    device: str | torch.device | None = None,
-    tta_flip: bool = False,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-) -> dict:
+def evaluate(model: nn.Module, loader: Iterable, device: str | torch.device | None = None, tta_flip: bool = False,
+             loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> dict:
     """Mean loss and accuracy of ``model`` on a loader of ``(images, labels)`` batches."""
-    device = torch.device(device) if device is not None else _model_device(model)
-    model.to(device)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    was_training = model.training
-    model.eval()
     loss_sum = correct = 0.0
     seen = 0
-    try:
-        with torch.inference_mode():
-            for images, labels in loader:
-                images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-                logits = _forward(model, images, tta_flip)
-                loss_sum += loss_fn(logits, labels).item() * labels.shape[0]
-                correct += (logits.argmax(1) == labels).sum().item()
-                seen += labels.shape[0]
-    finally:
-        model.train(was_training)
+    with _inference(model, device) as device:
+        for images, labels in loader:
+            images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
+            logits = _forward(model, images, tta_flip)
+            loss_sum += loss_fn(logits, labels).item() * labels.shape[0]
+            correct += (logits.argmax(1) == labels).sum().item()
+            seen += labels.shape[0]
     if seen == 0:
         raise ValueError("evaluate got an empty loader")
     return {"loss": loss_sum / seen, "accuracy": correct / seen, "n": seen}
 
 
-def predict_classes(
-    model: nn.Module,
-    data,
-    class_names: list[str],
-    device: str | torch.device | None = None,
-    tta_flip: bool = False,
-    batch_size: int = 512,
-) -> Classifications:
+def predict_classes(model: nn.Module, data, class_names: list[str], device: str | torch.device | None = None,
+                    tta_flip: bool = False, batch_size: int = 512) -> Classifications:
     """:func:`predict`, then softmax into :class:`coursekit.types.Classifications` with ``class_names``."""
     return Classifications.from_logits(predict(model, data, device, tta_flip, batch_size), class_names)

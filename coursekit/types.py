@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -19,8 +20,7 @@ __all__ = ["Classifications", "Detections", "as_xyxy"]
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
 
@@ -36,9 +36,8 @@ class Classifications:
         if self.probs.ndim != 2:
             raise ValueError(f"probs must be (N, C); got shape {self.probs.shape}")
         if self.probs.shape[1] != len(self.class_names):
-            raise ValueError(
-                f"probs has {self.probs.shape[1]} columns but {len(self.class_names)} class_names were given"
-            )
+            raise ValueError(f"probs has {self.probs.shape[1]} columns but {len(self.class_names)} class_names "
+                             "were given")
         self.class_names = list(self.class_names)
 
     @classmethod
@@ -73,11 +72,7 @@ class Classifications:
 
     def prob_of(self, targets) -> np.ndarray:
         """The probability given to each image's *true* class (targets: int array (N,))."""
-        targets = np.asarray(targets, dtype=np.int64)
-        return self.probs[np.arange(len(self)), targets]
-
-
-# ------------------------------------------------------------------------------------------ detections
+        return self.probs[np.arange(len(self)), np.asarray(targets, dtype=np.int64)]
 
 
 def _numpy(x) -> np.ndarray:
@@ -134,30 +129,23 @@ def _names_list(names) -> list[str]:
 def _rle_encode(masks: np.ndarray) -> list[dict]:
     """COCO run-length encodings (pycocotools), JSON-ready: ``{"size": [h, w], "counts": str}``."""
     from pycocotools import mask as mask_utils
-
     if len(masks) == 0:
         return []
     rles = mask_utils.encode(np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8)))
     return [{"size": [int(v) for v in r["size"]], "counts": r["counts"].decode("ascii")} for r in rles]
 
 
-def _segmentation_to_mask(segmentation, height: int, width: int, where: str) -> np.ndarray:
-    """A COCO ``segmentation`` (polygons, RLE or compressed RLE) as a bool (H, W) mask."""
+def _rle_decode(rle: Mapping, height: int, width: int, where: str) -> np.ndarray:
+    """A COCO compressed run-length encoding (as :func:`_rle_encode` writes it) as a bool (H, W) mask."""
     from pycocotools import mask as mask_utils
-
-    if isinstance(segmentation, list):  # polygons [[x1, y1, x2, y2, ...], ...]
-        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
-    elif isinstance(segmentation, Mapping) and "counts" in segmentation:
-        size = [int(v) for v in segmentation.get("size", (height, width))]
-        if size != [height, width]:
-            raise ValueError(f"{where}: its mask is {size[0]}x{size[1]} but the image is {height}x{width}")
-        counts = segmentation["counts"]
-        if isinstance(counts, list):  # uncompressed RLE
-            rle = mask_utils.frPyObjects(dict(segmentation), height, width)
-        else:  # compressed RLE, counts as str or bytes
-            rle = {"size": size, "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
-    else:
-        raise ValueError(f"{where}: 'segmentation' must be polygons or an RLE dict; got {type(segmentation).__name__}")
+    if not isinstance(rle, Mapping) or "counts" not in rle:
+        raise ValueError(f"{where}: a mask must be an RLE dict {{'size': [h, w], 'counts': ...}}; "
+                         f"got {type(rle).__name__}")
+    size = [int(v) for v in rle.get("size", (height, width))]
+    if size != [height, width]:
+        raise ValueError(f"{where}: its mask is {size[0]}x{size[1]} but the image is {height}x{width}")
+    counts = rle["counts"]
+    rle = {"size": size, "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
     with warnings.catch_warnings():  # pycocotools' own NumPy 2 deprecation notice, nothing to act on here
         warnings.filterwarnings("ignore", message=".*__array__ implementation doesn't accept a copy keyword",
                                 category=DeprecationWarning)
@@ -175,6 +163,15 @@ def _read_labels(source) -> tuple[str, str]:
     if "\n" not in source and source.strip().endswith(".txt"):
         raise FileNotFoundError(f"no such label file: {source.strip()}")
     return source, ""
+
+
+def _per_box(values, must: str, n: int) -> np.ndarray:
+    """A 1-D array of ``n`` values, one per box (``must``: the error's start)."""
+    arr = _numpy(values)
+    arr = arr.reshape(0) if arr.size == 0 else arr
+    if arr.ndim != 1 or len(arr) != n:
+        raise ValueError(f"{must}; got shape {arr.shape}")
+    return arr
 
 
 @dataclass(eq=False, repr=False)
@@ -201,11 +198,9 @@ class Detections:
         if isinstance(names, (str, bytes)) or not all(isinstance(n, str) for n in names):
             raise TypeError(f"class_names must be a list of strings, e.g. ['scratch', 'dent']; got {names!r}")
         names = list(names)
-        seen: set[str] = set()
-        for name in names:
-            if name in seen:
-                raise ValueError(f"class name {name!r} appears twice in class_names {names}")
-            seen.add(name)
+        twice = [name for i, name in enumerate(names) if name in names[:i]]
+        if twice:
+            raise ValueError(f"class name {twice[0]!r} appears twice in class_names {names}")
         self.class_names = names
 
         xyxy = _numpy(self.xyxy)
@@ -222,19 +217,13 @@ class Detections:
         bad = np.flatnonzero((xyxy[:, 2] < xyxy[:, 0]) | (xyxy[:, 3] < xyxy[:, 1]))
         if bad.size:
             i = int(bad[0])
-            raise ValueError(
-                f"box {i} is {xyxy[i].tolist()}: {'x2 < x1' if xyxy[i, 2] < xyxy[i, 0] else 'y2 < y1'}. Boxes are "
-                "corners x1, y1, x2, y2 in pixels; for COCO's x, y, w, h use Detections.from_coco, for YOLO's "
-                "normalised cx, cy, w, h use Detections.from_yolo_txt"
-            )
+            raise ValueError(f"box {i} is {xyxy[i].tolist()}: {'x2 < x1' if xyxy[i, 2] < xyxy[i, 0] else 'y2 < y1'}. "
+                             "Boxes are corners x1, y1, x2, y2 in pixels; for COCO's x, y, w, h use "
+                             "Detections.from_coco, for YOLO's normalised cx, cy, w, h use Detections.from_yolo_txt")
         self.xyxy = xyxy
         n = len(xyxy)
 
-        cid = _numpy(self.class_id)
-        if cid.size == 0:
-            cid = cid.reshape(0)
-        if cid.ndim != 1 or len(cid) != n:
-            raise ValueError(f"class_id must be one class index per box ({n}); got shape {cid.shape}")
+        cid = _per_box(self.class_id, f"class_id must be one class index per box ({n})", n)
         if cid.dtype.kind == "f":
             bad = np.flatnonzero(~np.isfinite(cid) | (cid != np.round(cid)))
             if bad.size:
@@ -244,19 +233,12 @@ class Detections:
         cid = cid.astype(np.int64)
         bad = np.flatnonzero((cid < 0) | (cid >= len(names)))
         if bad.size:
-            i = int(bad[0])
-            raise ValueError(
-                f"class_id of box {i} is {cid[i]}, outside 0..{len(names) - 1}: there are {len(names)} class_names"
-            )
+            raise ValueError(f"class_id of box {bad[0]} is {cid[bad[0]]}, outside 0..{len(names) - 1}: there are "
+                             f"{len(names)} class_names")
         self.class_id = cid
 
         if self.confidence is not None:
-            conf = _numpy(self.confidence)
-            if conf.size == 0:
-                conf = conf.reshape(0)
-            if conf.ndim != 1 or len(conf) != n:
-                raise ValueError(f"confidence must be one score per box ({n}), or None for ground truth; "
-                                 f"got shape {conf.shape}")
+            conf = _per_box(self.confidence, f"confidence must be one score per box ({n}), or None for ground truth", n)
             if conf.dtype.kind not in "biuf":
                 raise TypeError(f"confidence holds {conf.dtype} values; expected numbers")
             conf = conf.astype(np.float32)
@@ -284,8 +266,6 @@ class Detections:
                                  f"{self.image_size[0]}x{self.image_size[1]}: masks must cover the whole image")
             self.masks = masks
 
-    # -------------------------------------------------------------------------------- basics
-
     @classmethod
     def empty(cls, class_names: Sequence[str], image_size: tuple[int, int] | None = None) -> "Detections":
         """No boxes: an image where the model found nothing (an empty ``confidence``, so it is a valid
@@ -297,18 +277,14 @@ class Detections:
         return len(self.xyxy)
 
     def __getitem__(self, index) -> "Detections":
-        """Select boxes with an int, a slice, a boolean mask (one entry per box) or an index array.
-
-        The result is always a :class:`Detections` (an int gives one box), with the same classes."""
+        """Boxes by an int, a slice, a boolean mask (one entry per box) or an index array: always a Detections."""
         n = len(self)
-        if hasattr(index, "detach"):
-            index = index.detach().cpu().numpy()
         if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
             if not -n <= index < n:
                 raise IndexError(f"box index {index} is out of range for {n} boxes")
             index = [int(index)]
         elif not isinstance(index, slice):
-            index = np.asarray(index)
+            index = _numpy(index)
             if index.dtype == bool:
                 if index.shape != (n,):
                     raise IndexError(f"a boolean mask must have one entry per box ({n}); got shape {index.shape}")
@@ -320,20 +296,12 @@ class Detections:
             elif index.size and not ((-n <= index) & (index < n)).all():
                 bad = int(index[(index < -n) | (index >= n)][0])
                 raise IndexError(f"box index {bad} is out of range for {n} boxes")
-        return Detections(
-            xyxy=self.xyxy[index],
-            class_id=self.class_id[index],
-            class_names=self.class_names,
-            confidence=None if self.confidence is None else self.confidence[index],
-            masks=None if self.masks is None else self.masks[index],
-            image_size=self.image_size,
-        )
+        return Detections(xyxy=self.xyxy[index], class_id=self.class_id[index], class_names=self.class_names,
+                          confidence=None if self.confidence is None else self.confidence[index],
+                          masks=None if self.masks is None else self.masks[index], image_size=self.image_size)
 
     def __repr__(self) -> str:
-        counts: dict[str, int] = {}
-        for name in self.names:
-            counts[name] = counts.get(name, 0) + 1
-        parts = [f"{len(self)} boxes", f"classes={counts}"]
+        parts = [f"{len(self)} boxes", f"classes={dict(Counter(self.names))}"]
         if self.confidence is None:
             parts.append("ground truth")
         elif len(self):
@@ -382,20 +350,14 @@ class Detections:
         """Each box's area in square pixels, float32 (N,)."""
         return (self.xyxy[:, 2] - self.xyxy[:, 0]) * (self.xyxy[:, 3] - self.xyxy[:, 1])
 
-    # ------------------------------------------------------------------------- JSON
-
     def to_dict(self) -> dict:
         """A JSON-ready dict (lists, floats, None); masks as COCO run-length encodings (pycocotools).
 
         ``Detections.from_dict(d.to_dict())`` gives back exactly the same arrays."""
-        return {
-            "xyxy": self.xyxy.tolist(),
-            "class_id": self.class_id.tolist(),
-            "class_names": list(self.class_names),
-            "confidence": None if self.confidence is None else self.confidence.tolist(),
-            "masks": None if self.masks is None else _rle_encode(self.masks),
-            "image_size": None if self.image_size is None else list(self.image_size),
-        }
+        return {"xyxy": self.xyxy.tolist(), "class_id": self.class_id.tolist(), "class_names": list(self.class_names),
+                "confidence": None if self.confidence is None else self.confidence.tolist(),
+                "masks": None if self.masks is None else _rle_encode(self.masks),
+                "image_size": None if self.image_size is None else list(self.image_size)}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "Detections":
@@ -414,27 +376,20 @@ class Detections:
             if data.get("image_size") is None:
                 raise ValueError("a Detections dict with masks needs its image_size")
             h, w = _image_size(data["image_size"])
-            masks = np.stack([_segmentation_to_mask(m, h, w, f"mask {i}") for i, m in enumerate(masks)]) \
+            masks = np.stack([_rle_decode(m, h, w, f"mask {i}") for i, m in enumerate(masks)]) \
                 if len(masks) else np.zeros((0, h, w), dtype=bool)
-        return cls(
-            xyxy=np.asarray(data["xyxy"], dtype=np.float32).reshape(-1, 4),
-            class_id=np.asarray(data["class_id"], dtype=np.int64).reshape(-1),
-            class_names=data["class_names"],
-            confidence=None if data.get("confidence") is None else np.asarray(data["confidence"], np.float32),
-            masks=masks,
-            image_size=data.get("image_size"),
-        )
-
-    # --------------------------------------------------------------------- ultralytics
+        return cls(xyxy=np.asarray(data["xyxy"], dtype=np.float32).reshape(-1, 4),
+                   class_id=np.asarray(data["class_id"], dtype=np.int64).reshape(-1), class_names=data["class_names"],
+                   confidence=None if data.get("confidence") is None else np.asarray(data["confidence"], np.float32),
+                   masks=masks, image_size=data.get("image_size"))
 
     @classmethod
     def from_ultralytics(cls, result) -> "Detections":
         """From one ultralytics ``Results`` (one image): ``model(image)[0]``."""
         if isinstance(result, (list, tuple)):
-            raise TypeError(
-                f"from_ultralytics takes one image's result, but got a list of {len(result)} (what model(...) "
-                "returns): use Detections.from_ultralytics(results[0]), or one per result in a list comprehension"
-            )
+            raise TypeError(f"from_ultralytics takes one image's result, but got a list of {len(result)} (what "
+                            "model(...) returns): use Detections.from_ultralytics(results[0]), or one per result in a "
+                            "list comprehension")
         names = getattr(result, "names", None)
         if names is None or not hasattr(result, "orig_shape"):
             raise TypeError(f"expected an ultralytics Results (with .boxes, .names, .orig_shape); "
@@ -449,13 +404,9 @@ class Detections:
                 raise ValueError("this ultralytics result is a classification (.probs): use Classifications")
             raise ValueError("this ultralytics result has no boxes")
         xyxy = _numpy(boxes.xyxy).reshape(-1, 4)
-        masks = None
-        if getattr(result, "masks", None) is not None:
-            masks = _ultralytics_masks(result.masks, image_size)
+        masks = _ultralytics_masks(result.masks, image_size) if getattr(result, "masks", None) is not None else None
         return cls(xyxy=xyxy, class_id=_numpy(boxes.cls).reshape(-1), class_names=class_names,
                    confidence=_numpy(boxes.conf).reshape(-1), masks=masks, image_size=image_size)
-
-    # ---------------------------------------------------------------------- YOLO labels
 
     @classmethod
     def from_yolo_txt(cls, source, image_size: tuple[int, int], class_names: Sequence[str]) -> "Detections":
@@ -495,40 +446,9 @@ class Detections:
         return cls(xyxy=xyxy, class_id=arr[:, 0], class_names=class_names,
                    confidence=arr[:, 5] if ncols == 6 else None, image_size=(h, w))
 
-    def to_yolo_txt(self, with_confidence: bool | None = None, decimals: int = 6) -> str:
-        """The YOLO label text: one ``class cx cy w h [confidence]`` line per box, coordinates as
-        fractions of ``image_size``.
-        """
-        if self.image_size is None:
-            raise ValueError("to_yolo_txt needs image_size (height, width): YOLO coordinates are fractions of it")
-        if with_confidence is None:
-            with_confidence = self.confidence is not None
-        elif with_confidence and self.confidence is None:
-            raise ValueError("with_confidence=True but these detections have no confidence (ground truth?)")
-        h, w = self.image_size
-        b = self.xyxy.astype(np.float64)
-        cols = [(b[:, 0] + b[:, 2]) / 2 / w, (b[:, 1] + b[:, 3]) / 2 / h,
-                (b[:, 2] - b[:, 0]) / w, (b[:, 3] - b[:, 1]) / h]
-        out = []
-        for i in range(len(self)):
-            line = f"{self.class_id[i]} " + " ".join(f"{c[i]:.{decimals}f}" for c in cols)
-            if with_confidence:
-                line += f" {float(self.confidence[i]):.{decimals}f}"
-            out.append(line)
-        return "".join(line + "\n" for line in out)
-
-    # --------------------------------------------------------------------------- COCO
-
     @classmethod
-    def from_coco(
-        cls,
-        annotations,
-        image_id,
-        categories: Sequence[Mapping] | None = None,
-        image_size: tuple[int, int] | None = None,
-        *,
-        with_masks: bool = False,
-    ) -> "Detections":
+    def from_coco(cls, annotations, image_id, categories: Sequence[Mapping] | None = None,
+                  image_size: tuple[int, int] | None = None) -> "Detections":
         """One image's boxes from COCO annotations (``bbox`` = x, y, width, height in pixels)."""
         if isinstance(annotations, Mapping):
             dataset = annotations
@@ -538,10 +458,8 @@ class Detections:
             if categories is None:
                 categories = dataset.get("categories")
             if image_size is None:
-                for img in dataset.get("images", []):
-                    if img.get("id") == image_id and "height" in img and "width" in img:
-                        image_size = (img["height"], img["width"])
-                        break
+                image_size = next(((img["height"], img["width"]) for img in dataset.get("images", [])
+                                   if img.get("id") == image_id and "height" in img and "width" in img), None)
         if categories is None:
             raise ValueError("from_coco needs categories: COCO's list of {'id': ..., 'name': ...}")
         index = {}
@@ -550,14 +468,12 @@ class Detections:
                 raise ValueError(f"category {i} is {c!r}: expected {{'id': ..., 'name': ...}}")
             index[c["id"]] = i
         names = [c["name"] for c in categories]
-        if with_masks and image_size is None:
-            raise ValueError("with_masks=True needs image_size (height, width) to draw the masks")
         mine = [a for a in annotations if a.get("image_id") == image_id and not a.get("iscrowd", 0)]
         scored = ["score" in a for a in mine]
         if any(scored) and not all(scored):
             raise ValueError(f"image {image_id!r}: some annotations have a 'score' and some do not; "
                              "predictions all have one, ground truth none")
-        xyxy, class_id, masks = [], [], []
+        xyxy, class_id = [], []
         for a in mine:
             where = f"annotation {a.get('id', '?')} (image {image_id!r})"
             if a.get("category_id") not in index:
@@ -571,20 +487,9 @@ class Detections:
                 raise ValueError(f"{where}: bbox {list(bbox)} has a negative width or height")
             xyxy.append([x, y, x + bw, y + bh])
             class_id.append(index[a["category_id"]])
-            if with_masks:
-                if "segmentation" not in a:
-                    raise ValueError(f"{where} has no 'segmentation' (with_masks=True)")
-                masks.append(_segmentation_to_mask(a["segmentation"], *_image_size(image_size), where))
-        if with_masks:
-            masks_arr = np.stack(masks) if masks else np.zeros((0, *_image_size(image_size)), dtype=bool)
-        return cls(
-            xyxy=np.asarray(xyxy, dtype=np.float64).reshape(-1, 4),
-            class_id=np.asarray(class_id, dtype=np.int64),
-            class_names=names,
-            confidence=np.asarray([a["score"] for a in mine], dtype=np.float64) if mine and all(scored) else None,
-            masks=masks_arr if with_masks else None,
-            image_size=image_size,
-        )
+        scores = np.asarray([a["score"] for a in mine], dtype=np.float64) if mine and all(scored) else None
+        return cls(xyxy=np.asarray(xyxy, dtype=np.float64).reshape(-1, 4), class_id=np.asarray(class_id, np.int64),
+                   class_names=names, confidence=scores, image_size=image_size)
 
     def _category_ids(self, category_ids) -> list:
         if category_ids is None:
@@ -594,17 +499,9 @@ class Detections:
             raise ValueError(f"category_ids has {len(category_ids)} ids but there are {len(self.class_names)} classes")
         return [c.item() if isinstance(c, np.generic) else c for c in category_ids]
 
-    def coco_categories(self, category_ids: Sequence[int] | None = None) -> list[dict]:
-        """COCO's ``categories`` list for these classes (ids 1..K unless ``category_ids`` are given)."""
-        return [{"id": i, "name": n} for i, n in zip(self._category_ids(category_ids), self.class_names)]
-
-    def to_coco(
-        self, image_id, category_ids: Sequence[int] | None = None, *, first_id: int | None = None
-    ) -> list[dict]:
-        """COCO annotation dicts, one per box: ``image_id``, ``category_id``, ``bbox`` [x, y, w, h]
-        in pixels, ``area``, ``iscrowd`` 0, plus ``score`` (predictions: COCO's results format) and
-        ``segmentation`` (masks, as RLE).
-        """
+    def to_coco(self, image_id, category_ids: Sequence[int] | None = None) -> list[dict]:
+        """COCO annotation dicts, one per box: ``image_id``, ``category_id``, ``bbox`` [x, y, w, h] in pixels, ``area``,
+        ``iscrowd`` 0, plus ``score`` (predictions: COCO's results format) and ``segmentation`` (masks, as RLE)."""
         ids = self._category_ids(category_ids)
         rles = _rle_encode(self.masks) if self.masks is not None else None
         out = []
@@ -617,8 +514,6 @@ class Detections:
                 ann["score"] = float(self.confidence[k])
             if rles is not None:
                 ann["segmentation"] = rles[k]
-            if first_id is not None:
-                ann["id"] = first_id + k
             out.append(ann)
         return out
 
@@ -628,7 +523,6 @@ def _ultralytics_masks(masks, image_size: tuple[int, int]) -> np.ndarray:
     data = getattr(masks, "data", masks)
     if hasattr(data, "detach"):
         import torch
-
         data = data.detach().cpu().float()
         if data.ndim != 3:
             raise ValueError(f"result.masks.data must be (N, H, W); got shape {tuple(data.shape)}")
@@ -636,7 +530,6 @@ def _ultralytics_masks(masks, image_size: tuple[int, int]) -> np.ndarray:
             if len(data) == 0:
                 return np.zeros((0, *image_size), dtype=bool)
             from ultralytics.utils.ops import scale_masks
-
             data = scale_masks(data[None], image_size)[0]
         return (data > 0.5).numpy() if isinstance(data, torch.Tensor) else np.asarray(data) > 0.5
     arr = np.asarray(data, dtype=np.float32)

@@ -8,28 +8,19 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 from typing import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .types import Classifications
+from .types import Classifications, _numpy
 
-__all__ = [
-    "RIGHT_COLOR",
-    "WRONG_COLOR",
-    "show_images",
-    "show_class_grid",
-    "plot_class_balance",
-    "plot_history",
-    "plot_confusion",
-    "show_predictions",
-    "plot_per_class_accuracy",
-    "show_detections",
-    "show_detection_errors",
-    "reveal_shapes",
-]
+__all__ = ["RIGHT_COLOR", "WRONG_COLOR", "show_images", "show_class_grid", "plot_class_balance", "plot_history",
+           "plot_confusion", "show_predictions", "plot_per_class_accuracy", "show_detections", "show_detection_errors",
+           "reveal_shapes"]
+
 
 def _show_figures_in_notebooks() -> None:
     """In Jupyter, display a returned Figure as a PNG even before pyplot has been used."""
@@ -52,46 +43,24 @@ WRONG_COLOR = "tab:red"
 MAX_IMAGES = 256  # a grid bigger than this is almost always a forgotten slice, and takes ages to draw
 
 
-# ------------------------------------------------------------------------------------ image inputs
-
-
-def _numpy(x) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
 def _is_chw(shape: tuple[int, ...]) -> bool:
     """Whether a 3-D image shape is C×H×W (else H×W×C)."""
     first, last = shape[0] in (1, 3, 4), shape[-1] in (1, 3, 4)
-    if first and not last:
-        return True
-    if last:
-        return False
-    raise ValueError(
-        f"cannot tell the channel axis of an image of shape {shape}: expected C×H×W or H×W×C, C in 1, 3, 4"
-    )
+    if not (first or last):
+        raise ValueError(f"cannot tell the channel axis of an image of shape {shape}: expected C×H×W or H×W×C, "
+                         "C in 1, 3, 4")
+    return first and not last
 
 
 def _image_list(images) -> list[np.ndarray]:
     """One 2-D (H, W) or 3-D (C, H, W)/(H, W, C) array per image."""
     if hasattr(images, "detach") or isinstance(images, np.ndarray):
         arr = _numpy(images)
-        if arr.ndim == 4:
-            return list(arr)
-        if arr.ndim == 3 and (arr.shape[0] in (1, 3, 4) or arr.shape[-1] in (3, 4)):
-            return [arr]  # one C×H×W or H×W×C image
-        if arr.ndim == 3:
-            return list(arr)  # N×H×W grayscale
-        if arr.ndim == 2:
-            return [arr]
+        one = arr.ndim == 2 or (arr.ndim == 3 and (arr.shape[0] in (1, 3, 4) or arr.shape[-1] in (3, 4)))
+        if one or arr.ndim in (3, 4):  # one H×W, C×H×W or H×W×C image; or N of them (N×H×W: grayscale)
+            return [arr] if one else list(arr)
         raise ValueError(f"images must be N×C×H×W, N×H×W×C, N×H×W or one image; got shape {arr.shape}")
-    out = []
-    for item in images:
-        if isinstance(item, tuple):  # a dataset's (image, label)
-            item = item[0]
-        out.append(_numpy(item))
-    return out
+    return [_numpy(item[0] if isinstance(item, tuple) else item) for item in images]  # a dataset's (image, label)
 
 
 def to_display(img: np.ndarray, mean=None, std=None) -> np.ndarray:
@@ -115,8 +84,7 @@ def to_display(img: np.ndarray, mean=None, std=None) -> np.ndarray:
         return img
     if img.dtype == np.bool_ or img.dtype.kind in "iu":
         img = img.astype(np.float32)
-        if img.max(initial=0) > 1:
-            img = img / 255.0
+        img = img / 255.0 if img.max(initial=0) > 1 else img
     img = img.astype(np.float32)
     lo, hi = float(np.nanmin(img)), float(np.nanmax(img))
     if lo < -0.01 or hi > 1.01:  # not in [0, 1]: rescale so the image is still visible
@@ -125,33 +93,39 @@ def to_display(img: np.ndarray, mean=None, std=None) -> np.ndarray:
 
 
 def imshow(ax, img: np.ndarray) -> None:
-    if img.ndim == 2:
-        vmax = 255 if img.dtype == np.uint8 else 1.0
-        ax.imshow(img, cmap="gray", vmin=0, vmax=vmax, interpolation="nearest")
-    else:
-        ax.imshow(img, interpolation="nearest")
+    gray = dict(cmap="gray", vmin=0, vmax=255 if img.dtype == np.uint8 else 1.0) if img.ndim == 2 else {}
+    ax.imshow(img, interpolation="nearest", **gray)
 
 
 def _blank(ax) -> None:
     """No ticks or frame, but keep the y label visible (for row labels)."""
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set(xticks=[], yticks=[])
     for spine in ax.spines.values():
         spine.set_visible(False)
 
 
-# ------------------------------------------------------------------------------------ image grids
+def _class_labels(labels, num_classes: int, where: str = "") -> np.ndarray:
+    """Labels as int64 (N,), every one a class index 0..num_classes-1."""
+    arr = _numpy(labels).astype(np.int64).reshape(-1)
+    bad = arr[(arr < 0) | (arr >= num_classes)]
+    if bad.size:
+        raise ValueError(f"labels{where} contain {int(bad[0])}, outside the valid range 0..{num_classes - 1}")
+    return arr
 
 
-def show_images(
-    images,
-    titles: Sequence[str] | None = None,
-    ncols: int = 8,
-    size: float = 1.5,
-    title: str | None = None,
-    mean: Sequence[float] | float | None = None,
-    std: Sequence[float] | float | None = None,
-) -> Figure:
+def _grid(n: int, ncols: int, tile_w: float, tile_h: float, title: str | None):
+    """A Figure for ``n`` tiles in rows of ``ncols`` (and its title), and ``tile(k)``: the axes of tile k."""
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig = Figure(figsize=(ncols * tile_w, nrows * tile_h + (0.3 if title else 0)), layout="constrained")
+    if title:
+        fig.suptitle(title)
+    return fig, lambda k: fig.add_subplot(nrows, ncols, k + 1)
+
+
+def show_images(images, titles: Sequence[str] | None = None, ncols: int = 8, size: float = 1.5,
+                title: str | None = None, mean: Sequence[float] | float | None = None,
+                std: Sequence[float] | float | None = None) -> Figure:
     """A grid of images, one axes per image, with optional per-image titles and a figure title.
 
     >>> import torch
@@ -167,32 +141,18 @@ def show_images(
         raise ValueError(f"{n} images is too many for one grid (max {MAX_IMAGES}); pass a slice, e.g. images[:32]")
     if titles is not None and len(titles) != n:
         raise ValueError(f"{len(titles)} titles for {n} images")
-    ncols = max(1, min(ncols, n))
-    nrows = math.ceil(n / ncols)
-    extra = 0.3 if title else 0.0
-    tile_h = size * (1.15 if titles is not None else 1.0)
-    fig = Figure(figsize=(ncols * size, nrows * tile_h + extra), layout="constrained")
+    fig, tile = _grid(n, ncols, size, size * (1.15 if titles is not None else 1.0), title)
     for i, img in enumerate(tiles):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
+        ax = tile(i)
         imshow(ax, img)
         ax.set_axis_off()
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize=8)
-    if title:
-        fig.suptitle(title)
     return fig
 
 
-def show_class_grid(
-    images,
-    labels,
-    class_names: Sequence[str],
-    per_class: int = 8,
-    size: float = 1.2,
-    title: str | None = None,
-    mean=None,
-    std=None,
-) -> Figure:
+def show_class_grid(images, labels, class_names: Sequence[str], per_class: int = 8, size: float = 1.2,
+                    title: str | None = None, mean=None, std=None) -> Figure:
     """One row per class showing its first ``per_class`` images, the row labelled with the class name.
 
     >>> import numpy as np
@@ -200,14 +160,10 @@ def show_class_grid(
     >>> len(fig.axes), fig.axes[3].get_ylabel()
     (6, 'b')
     """
-    labels = _numpy(labels).astype(np.int64).reshape(-1)
-    items = _image_list(images)
+    items, labels, num_classes = _image_list(images), _numpy(labels).reshape(-1), len(class_names)
     if len(items) != len(labels):
         raise ValueError(f"{len(items)} images but {len(labels)} labels")
-    num_classes = len(class_names)
-    bad = labels[(labels < 0) | (labels >= num_classes)]
-    if bad.size:
-        raise ValueError(f"labels contain {int(bad[0])}, outside the valid range 0..{num_classes - 1}")
+    labels = _class_labels(labels, num_classes)
     fig = Figure(figsize=(per_class * size + 1.2, num_classes * size + (0.3 if title else 0)), layout="constrained")
     for row, name in enumerate(class_names):
         idx = np.flatnonzero(labels == row)[:per_class]
@@ -225,18 +181,8 @@ def show_class_grid(
     return fig
 
 
-def show_predictions(
-    images,
-    y_true,
-    preds: Classifications,
-    indices=None,
-    class_names: Sequence[str] | None = None,
-    ncols: int = 8,
-    size: float = 1.6,
-    title: str | None = None,
-    mean=None,
-    std=None,
-) -> Figure:
+def show_predictions(images, y_true, preds: Classifications, indices=None, class_names: Sequence[str] | None = None,
+                     ncols: int = 8, size: float = 1.6, title: str | None = None, mean=None, std=None) -> Figure:
     """A gallery of predictions, each tile titled ``"true → pred (conf%)"``: red when wrong, green when right."""
     if not isinstance(preds, Classifications):
         raise TypeError(f"preds must be a Classifications, got {type(preds).__name__}")
@@ -249,31 +195,17 @@ def show_predictions(
     indices = np.arange(len(preds)) if indices is None else _numpy(indices).astype(np.int64).reshape(-1)
     if len(indices) == 0:
         raise ValueError("no indices to show (no mistakes to look at? then celebrate)")
-    if hasattr(images, "detach") or isinstance(images, np.ndarray):
-        arr = _numpy(images)
-        picked = [arr[i] for i in indices]
-    else:
-        picked = [images[int(i)] for i in indices]
+    arr = _numpy(images) if hasattr(images, "detach") or isinstance(images, np.ndarray) else None
+    picked = [arr[i] for i in indices] if arr is not None else [images[int(i)] for i in indices]
     labels, conf = preds.labels, preds.confidence
-    titles, wrong = [], []
-    for i in indices:
-        t, p = int(y_true[i]), int(labels[i])
-        titles.append(f"{names[t]} → {names[p]} ({conf[i]:.0%})")
-        wrong.append(t != p)
+    titles = [f"{names[y_true[i]]} → {names[labels[i]]} ({conf[i]:.0%})" for i in indices]
     fig = show_images(picked, titles=titles, ncols=ncols, size=size, title=title, mean=mean, std=std)
-    for ax, is_wrong in zip(fig.axes, wrong):
-        ax.title.set_color(WRONG_COLOR if is_wrong else RIGHT_COLOR)
+    for ax, i in zip(fig.axes, indices):
+        ax.title.set_color(WRONG_COLOR if y_true[i] != labels[i] else RIGHT_COLOR)
     return fig
 
 
-# ----------------------------------------------------------------------------------- bar charts
-
-
-def plot_class_balance(
-    labels,
-    class_names: Sequence[str],
-    title: str | None = "class balance",
-) -> Figure:
+def plot_class_balance(labels, class_names: Sequence[str], title: str | None = "class balance") -> Figure:
     """Images per class as a bar chart, counts written on the bars.
 
     >>> fig = plot_class_balance({"train": [0, 0, 1], "test": [0, 1]}, ["cat", "dog"])
@@ -282,14 +214,8 @@ def plot_class_balance(
     """
     splits = dict(labels) if isinstance(labels, Mapping) else {None: labels}
     num_classes = len(class_names)
-    counts = {}
-    for name, split in splits.items():
-        arr = _numpy(split).astype(np.int64).reshape(-1)
-        bad = arr[(arr < 0) | (arr >= num_classes)]
-        if bad.size:
-            where = f" in split {name!r}" if name is not None else ""
-            raise ValueError(f"labels{where} contain {int(bad[0])}, outside the valid range 0..{num_classes - 1}")
-        counts[name] = np.bincount(arr, minlength=num_classes)
+    counts = {name: np.bincount(_class_labels(split, num_classes, f" in split {name!r}" if name is not None else ""),
+                                minlength=num_classes) for name, split in splits.items()}
     fig = Figure(figsize=(max(5.0, 0.6 * num_classes * max(1, len(splits)) ** 0.5 + 2), 3.5), layout="constrained")
     ax = fig.add_subplot()
     x = np.arange(num_classes)
@@ -299,20 +225,15 @@ def plot_class_balance(
         ax.bar_label(bars, fontsize=7)
     tilt = num_classes > 6
     ax.set_xticks(x, list(class_names), rotation=45 if tilt else 0, ha="right" if tilt else "center")
-    ax.set_ylabel("images")
+    ax.set(ylabel="images", title=title or "")
     ax.margins(y=0.18)
     if len(counts) > 1 or None not in counts:
         ax.legend()
-    if title:
-        ax.set_title(title)
     return fig
 
 
-def plot_per_class_accuracy(
-    acc: Mapping[str, float],
-    title: str | None = "accuracy per class",
-    sort: bool = False,
-) -> Figure:
+def plot_per_class_accuracy(acc: Mapping[str, float], title: str | None = "accuracy per class",
+                            sort: bool = False) -> Figure:
     """Horizontal bars of each class's accuracy (fractions in [0, 1]), with the mean as a dashed line.
 
     >>> fig = plot_per_class_accuracy({"cat": 0.6, "dog": 0.9})
@@ -337,14 +258,8 @@ def plot_per_class_accuracy(
         ax.legend(loc="lower right", fontsize=8)
     ax.set_yticks(y, names)
     ax.invert_yaxis()
-    ax.set_xlim(0, max(1.0, np.nanmax(values, initial=0.0)) * 1.12)
-    ax.set_xlabel("accuracy")
-    if title:
-        ax.set_title(title)
+    ax.set(xlim=(0, max(1.0, np.nanmax(values, initial=0.0)) * 1.12), xlabel="accuracy", title=title or "")
     return fig
-
-
-# ------------------------------------------------------------------------------- training curves
 
 
 def _records(history) -> list[Mapping]:
@@ -366,7 +281,7 @@ def _series(records: list[Mapping], key: str, xs: list[float]):
     return ([p[0] for p in pts], [p[1] for p in pts]) if pts else None
 
 
-def plot_history(history, title: str | None = None, show_lr: bool = True) -> Figure:
+def plot_history(history, title: str | None = None) -> Figure:
     """Loss and accuracy curves, train vs val, per epoch (plus the learning rate if recorded).
 
     >>> fig = plot_history([{"epoch": 1, "train_loss": 2.0, "val_loss": 2.1},
@@ -378,25 +293,21 @@ def plot_history(history, title: str | None = None, show_lr: bool = True) -> Fig
     if not records:
         raise ValueError("the history is empty: train for at least one epoch first")
     xs = [float(r["epoch"]) if r.get("epoch") is not None else float(i + 1) for i, r in enumerate(records)]
-    panels = [("loss", ["train_loss", "val_loss"]), ("accuracy", ["train_acc", "val_acc"])]
-    if show_lr:
-        panels.append(("learning rate", ["lr"]))
+    panels = [("loss", ["train_loss", "val_loss"]), ("accuracy", ["train_acc", "val_acc"]), ("learning rate", ["lr"])]
     data = [(name, [(k, s) for k in keys if (s := _series(records, k, xs))]) for name, keys in panels]
     data = [(name, lines) for name, lines in data if lines]
     if not data:
         found = sorted({k for r in records for k in r})
-        raise ValueError(
-            f"nothing to plot: expected train_loss/val_loss/train_acc/val_acc/lr; the records have {found}"
-        )
-    fig = Figure(figsize=(4.2 * len(data), 3.2), layout="constrained")
+        raise ValueError(f"nothing to plot: expected train_loss/val_loss/train_acc/val_acc/lr; the records have "
+                         f"{found}")
+    fig, tile = _grid(len(data), len(data), 4.2, 3.2, title)
     for i, (name, lines) in enumerate(data):
-        ax = fig.add_subplot(1, len(data), i + 1)
+        ax = tile(i)
         for key, (x, y) in lines:
             style = "--" if key.startswith("val") else "-"
             ax.plot(x, y, style, marker="o" if len(x) <= 30 else None, markersize=3,
                     label=key.replace("_loss", "").replace("_acc", ""))
-        ax.set_title(name)
-        ax.set_xlabel("epoch")
+        ax.set(title=name, xlabel="epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         if name == "learning rate":
@@ -405,22 +316,11 @@ def plot_history(history, title: str | None = None, show_lr: bool = True) -> Fig
                 ax.set_yscale("log")
         else:
             ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
     return fig
 
 
-# ------------------------------------------------------------------------------ confusion matrix
-
-
-def plot_confusion(
-    cm,
-    class_names: Sequence[str],
-    normalize: bool = True,
-    title: str | None = None,
-    annotate: bool | None = None,
-    cmap: str = "Blues",
-) -> Figure:
+def plot_confusion(cm, class_names: Sequence[str], normalize: bool = True, title: str | None = None,
+                   annotate: bool | None = None, cmap: str = "Blues") -> Figure:
     """The confusion matrix as an annotated heatmap: rows = true class, columns = predicted class.
 
     >>> fig = plot_confusion([[5, 1], [2, 8]], ["cat", "dog"])
@@ -445,34 +345,26 @@ def plot_confusion(
     ticks = np.arange(c)
     ax.set_xticks(ticks, list(class_names), rotation=45, ha="right")
     ax.set_yticks(ticks, list(class_names))
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    if annotate is None:
-        annotate = c <= 20
-    if annotate:
+    ax.set(xlabel="predicted", ylabel="true")
+    if annotate or (annotate is None and c <= 20):
         threshold = (1.0 if normalize else max(float(m.max()), 1.0)) / 2  # the colour scale's middle
         fmt = "{:.2f}" if normalize or not counts else "{:.0f}"
         for r in range(c):
             for k in range(c):
                 ax.text(k, r, fmt.format(m[r, k]), ha="center", va="center", fontsize=7,
                         color="white" if m[r, k] > threshold else "black")
-    default = "confusion matrix (fraction of each true class)" if normalize else "confusion matrix"
-    ax.set_title(title or default)
+    ax.set_title(title or ("confusion matrix (fraction of each true class)" if normalize else "confusion matrix"))
     return fig
 
 
-# ------------------------------------------------------------------------------------ detections
-
-
-def _class_color(c: int) -> tuple:
+def class_color(c: int) -> tuple:
+    """The colour of class (or series) ``c``: matplotlib's tab10, repeating after 10."""
     from matplotlib import colormaps
-
     return colormaps["tab10"](int(c) % 10)
 
 
 def _draw_box(ax, box, color, dashed: bool = False, label: str | None = None, lw: float = 1.6) -> None:
     from matplotlib.patches import Rectangle
-
     x1, y1, x2, y2 = (float(v) for v in box)
     ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=color, linewidth=lw,
                            linestyle="--" if dashed else "-"))
@@ -481,17 +373,8 @@ def _draw_box(ax, box, color, dashed: bool = False, label: str | None = None, lw
                 bbox=dict(facecolor=color, edgecolor="none", pad=0.8, alpha=0.85))
 
 
-def show_detections(
-    images,
-    preds=None,
-    truth=None,
-    indices=None,
-    min_confidence: float = 0.25,
-    ncols: int = 4,
-    size: float = 3.0,
-    titles: Sequence[str] | None = None,
-    title: str | None = None,
-) -> Figure:
+def show_detections(images, preds=None, truth=None, indices=None, min_confidence: float = 0.25, ncols: int = 4,
+                    size: float = 3.0, titles: Sequence[str] | None = None, title: str | None = None) -> Figure:
     """Images with boxes: the ground truth dashed, the predictions solid with ``class conf`` labels.
 
     >>> import numpy as np
@@ -513,18 +396,16 @@ def show_detections(
         raise ValueError(f"{len(indices)} images is too many (max {MAX_IMAGES}); pass indices=")
     if titles is not None and len(titles) != len(indices):
         raise ValueError(f"{len(titles)} titles for {len(indices)} images")
-    ncols = max(1, min(ncols, len(indices)))
-    nrows = math.ceil(len(indices) / ncols)
-    fig = Figure(figsize=(ncols * size, nrows * (size + 0.3) + (0.3 if title else 0)), layout="constrained")
+    fig, tile = _grid(len(indices), ncols, size, size + 0.3, title)
     for k, i in enumerate(indices):
-        ax = fig.add_subplot(nrows, ncols, k + 1)
+        ax = tile(k)
         imshow(ax, to_display(items[i]))
         ax.set_axis_off()
         parts = []
         if truth is not None:
             t = truth[i]
             for box, c in zip(t.xyxy, t.class_id):
-                _draw_box(ax, box, _class_color(c), dashed=True, lw=1.2)
+                _draw_box(ax, box, class_color(c), dashed=True, lw=1.2)
             parts.append(f"{len(t)} labelled")
         if preds is not None:
             p = preds[i]
@@ -533,16 +414,10 @@ def show_detections(
             conf = p.confidence if p.confidence is not None else [None] * len(p)
             for box, c, s in zip(p.xyxy, p.class_id, conf):
                 label = p.class_names[c] + ("" if s is None else f" {s:.2f}")
-                _draw_box(ax, box, _class_color(c), label=label)
+                _draw_box(ax, box, class_color(c), label=label)
             parts.append(f"{len(p)} predicted")
         ax.set_title(titles[k] if titles is not None else f"#{i}: " + ", ".join(parts), fontsize=8)
-    if title:
-        fig.suptitle(title)
     return fig
-
-
-class _Row(dict):
-    __getattr__ = dict.__getitem__
 
 
 def show_detection_errors(images, errors, n: int = 12, pad: int = 16, ncols: int = 6, size: float = 1.9,
@@ -559,17 +434,14 @@ def show_detection_errors(images, errors, n: int = 12, pad: int = 16, ncols: int
     rows = errors.head(n)
     if len(rows) == 0:
         raise ValueError("no errors to show (none of this kind at this threshold? then say so)")
-    k = len(rows)
-    ncols = max(1, min(ncols, k))
-    nrows = math.ceil(k / ncols)
-    fig = Figure(figsize=(ncols * size, nrows * (size + 0.45) + (0.3 if title else 0)), layout="constrained")
+    fig, tile = _grid(len(rows), ncols, size, size + 0.45, title)
     for j, r in enumerate(rows.to_dict("records")):
-        row = _Row(r)
+        row = SimpleNamespace(**r)
         img = to_display(items[int(row.image)])
         h, w = img.shape[:2]
         x1, y1 = max(int(row.x1) - pad, 0), max(int(row.y1) - pad, 0)
         x2, y2 = min(int(math.ceil(row.x2)) + pad, w), min(int(math.ceil(row.y2)) + pad, h)
-        ax = fig.add_subplot(nrows, ncols, j + 1)
+        ax = tile(j)
         imshow(ax, img[y1:y2, x1:x2])
         ax.set_axis_off()
         missed = str(row.error).startswith("missed")
@@ -577,14 +449,9 @@ def show_detection_errors(images, errors, n: int = 12, pad: int = 16, ncols: int
         _draw_box(ax, (row.x1 - x1, row.y1 - y1, row.x2 - x1, row.y2 - y1), color, dashed=missed)
         conf = "" if (row.confidence is None or math.isnan(row.confidence)) else f" {row.confidence:.2f}"
         what = f"{r['class']} on a {r['covers']}" if r.get("covers") else r["class"]
-        ax.set_title(f"{str(row.error).replace('missed: ', 'miss: ')}\n{what}{conf}"
-                     f" (#{int(row.image)})", fontsize=7, color=color)
-    if title:
-        fig.suptitle(title)
+        ax.set_title(f"{str(row.error).replace('missed: ', 'miss: ')}\n{what}{conf} (#{int(row.image)})", fontsize=7,
+                     color=color)
     return fig
-
-
-# --------------------------------------------------------------------------------- predicted shapes
 
 
 def _n_parameters(module) -> int:

@@ -64,16 +64,6 @@ def test_other_goals_hand_computed():
     assert c.threshold == 0.6 and c.precision == pytest.approx(5 / 6)
     assert choose_threshold(Y, S).threshold == 0.6  # max F1: 10/12
     assert choose_threshold(Y, S, maximize="f1").goal == "max F1"
-    # cost = fp + 10 fn: .4 -> 3, .3 -> 4, .6 -> 11
-    assert choose_threshold(Y, S, cost_fn=10).threshold == 0.4
-    # cost = 100 fp + fn: .85 -> 3, .9 -> 4, flag nothing -> 6
-    assert choose_threshold(Y, S, cost_fp=100).threshold == 0.85
-
-
-def test_cost_can_choose_to_flag_nothing():
-    c = choose_threshold(Y, S, cost_fp=1, cost_fn=0)
-    assert c.threshold > S.max() and _counts(c) == (0, 0, 6, 6)
-    assert math.isnan(c.precision) and c.recall == 0
 
 
 def test_unreachable_goal_returns_closest_point_and_warns():
@@ -151,7 +141,6 @@ def test_operating_point_allows_one_kind_of_image():
     ([0, 1], [0.1, 0.9], dict(min_precision=0.9, min_recall=0.9), "one goal"),
     ([0, 1], [0.1, 0.9], dict(min_precision=1.5), "fraction"),
     ([0, 1], [0.1, 0.9], dict(maximize="accuracy"), "only 'f1'"),
-    ([0, 1], [0.1, 0.9], dict(cost_fn=-1), ">= 0"),
 ])
 def test_clear_errors(y, s, kw, match):
     with pytest.raises(ValueError, match=match):

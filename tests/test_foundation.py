@@ -73,7 +73,6 @@ def test_name_regions_uses_the_mask_and_multiplies_scores():
     masked = Detections(xyxy=[[0, 0, 60, 40]], class_id=[0], class_names=NAMES, masks=red)
     assert name_regions(colour_encoder, CLASSIFIER, 100.0, img, both, NAMES).class_id.tolist() == [1]
     assert name_regions(colour_encoder, CLASSIFIER, 100.0, img, masked, NAMES).class_id.tolist() == [0]
-    assert name_regions(colour_encoder, CLASSIFIER, 100.0, img, masked, NAMES, use_masks=False).class_id.tolist() == [1]
     assert len(name_regions(colour_encoder, CLASSIFIER, 100.0, img, Detections.empty(NAMES), NAMES)) == 0
 
 
