@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .types import _numpy, as_xyxy
+from .types import as_numpy, as_xyxy
 
 __all__ = ["YOLOV5_ANCHORS", "ANCHOR_T", "ratio_metric", "AnchorFit", "anchor_fit", "kmeans_anchors",
            "kmeans_iou_anchors", "scale_anchors", "anchor_points", "AssignmentCandidates", "assignment_candidates",
@@ -41,7 +41,7 @@ def _wh(wh, name: str = "wh") -> np.ndarray:
             raise ValueError(f"{name} is a table without width_px/height_px columns; pass box_stats()' table "
                              "or an (N, 2) array of box widths and heights in pixels")
         wh = wh[["width_px", "height_px"]].to_numpy()
-    arr = np.ascontiguousarray(_numpy(wh), dtype=np.float64)  # one memory layout: the same k-means sums, bit for bit
+    arr = np.ascontiguousarray(as_numpy(wh), dtype=np.float64)  # one memory layout: the same k-means sums, bit for bit
     arr = arr[None] if arr.shape == (2,) else arr
     if arr.ndim != 2 or arr.shape[1] != 2:
         corners = arr.ndim == 2 and arr.shape[1] == 4

@@ -19,7 +19,7 @@ from typing import Literal, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from .types import Classifications, _numpy
+from .types import Classifications, as_numpy
 
 __all__ = ["DEFAULT_THRESHOLD", "PRCurve", "OperatingPoint", "ThresholdChoice", "CalibrationBins", "pr_curve",
            "operating_point", "choose_threshold", "binary_scores", "plot_pr_curve", "expected_calibration_error",
@@ -30,7 +30,7 @@ DEFAULT_THRESHOLD = 0.5
 
 def _binary_inputs(y_true, scores, need_both: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Validated 0/1 labels (int64) and finite scores (float64), one of each per image."""
-    y, s = _numpy(y_true), _numpy(scores)
+    y, s = as_numpy(y_true), as_numpy(scores)
     if y.ndim != 1:
         raise ValueError(f"y_true must be a 1-D sequence of 0/1 labels; got shape {y.shape}")
     if y.size == 0:
@@ -311,7 +311,7 @@ def binary_scores(preds: Classifications, positive: str | Sequence[str] | None =
     scores = preds.probs[:, idx].astype(np.float64).sum(axis=1)
     if y_true is None:
         return scores
-    y = _numpy(y_true)
+    y = as_numpy(y_true)
     if y.ndim != 1 or len(y) != len(scores):
         raise ValueError(f"y_true must be one label per image ({len(scores)}); got shape {y.shape}")
     if y.dtype.kind in "US" or y.dtype == object:
@@ -369,7 +369,7 @@ def plot_pr_curve(curve: PRCurve, choice: ThresholdChoice | None = None, ax=None
 
 def _probs_and_targets(probs, y_true):
     """(probabilities (N,) or (N, C) float64, targets int64 (N,)), validated."""
-    p = (probs.probs if isinstance(probs, Classifications) else _numpy(probs)).astype(np.float64)
+    p = (probs.probs if isinstance(probs, Classifications) else as_numpy(probs)).astype(np.float64)
     if p.ndim not in (1, 2):
         raise ValueError(f"probs must be (N,) positive-class or (N, C) class probabilities; got shape {p.shape}")
     if not np.all(np.isfinite(p)) or p.min(initial=0) < 0 or p.max(initial=0) > 1:
@@ -377,7 +377,7 @@ def _probs_and_targets(probs, y_true):
                          "use Classifications.from_logits(logits, class_names) (softmax) first")
     if p.ndim == 2 and not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
         raise ValueError("each row of probs must sum to 1 (class probabilities); apply a softmax first")
-    y = _numpy(y_true)
+    y = as_numpy(y_true)
     if y.ndim != 1 or len(y) != len(p):
         raise ValueError(f"y_true must be one class index per image ({len(p)}); got shape {y.shape}")
     if len(y) == 0:

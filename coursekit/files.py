@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_copy", "sha256_file", "temporary_dir_beside",
-           "replace_dir"]
+           "replace_dir", "sha256_bytes"]
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -27,6 +27,11 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    """The sha256 hex digest of bytes in memory (the build tools' manifests)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 @contextlib.contextmanager

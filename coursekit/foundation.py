@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .types import Detections, _softmax
+from .types import Detections, softmax
 
 __all__ = ["FOUNDATION_SETTINGS", "SMOKE_WITH_REAL_ON_CPU", "foundation_setting", "per_class_head",
            "linear_probe_curve", "masks_to_detections", "name_regions", "segment_and_name"]
@@ -143,7 +143,7 @@ def name_regions(clip_encode: Callable[[list[np.ndarray]], np.ndarray], classifi
     masks = regions.masks if regions.masks is not None else [None] * len(regions)
     crops = [_region_crop(image, box, m) for box, m in zip(regions.xyxy, masks)]
     feats = np.asarray(clip_encode(crops), np.float32)
-    probs = _softmax(float(logit_scale) * feats @ np.asarray(classifier, np.float32).T)
+    probs = softmax(float(logit_scale) * feats @ np.asarray(classifier, np.float32).T)
     cid = probs.argmax(axis=1)
     conf = probs[np.arange(len(cid)), cid] * (regions.confidence if regions.confidence is not None else 1)
     return Detections(xyxy=regions.xyxy, class_id=cid, class_names=names, confidence=conf, masks=regions.masks,

@@ -14,7 +14,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from .types import Classifications, _numpy
+from .types import Classifications, as_numpy
 
 __all__ = ["accuracy", "confusion_matrix", "per_class_accuracy", "classification_report", "worst_predictions",
            "top_confusions"]
@@ -27,7 +27,7 @@ def _as_labels(x, name: str) -> np.ndarray:
             raise TypeError("y_true must be the true class indices, not a Classifications (that is y_pred)")
         arr = x.labels
     else:
-        arr = _numpy(x)
+        arr = as_numpy(x)
         if arr.ndim == 2 and name != "y_true":
             arr = arr.argmax(axis=1)  # scores (N, C): the prediction is the argmax
         elif arr.ndim != 1:
@@ -181,7 +181,7 @@ def top_confusions(cm, class_names: Sequence[str], k: int = 5) -> list[tuple[str
     >>> top_confusions([[5, 1, 0], [3, 4, 0], [0, 2, 6]], ["cat", "dog", "fox"], k=2)
     [('dog', 'cat', 3), ('fox', 'dog', 2)]
     """
-    cm = _numpy(cm)
+    cm = as_numpy(cm)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1]:
         raise ValueError(f"cm must be a square (C, C) confusion matrix; got shape {cm.shape}")
     if cm.shape[0] != len(class_names):

@@ -19,7 +19,7 @@ import numpy as np
 __all__ = ["Classifications", "Detections", "as_xyxy"]
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: np.ndarray) -> np.ndarray:
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
@@ -45,7 +45,7 @@ class Classifications:
         """From raw scores (numpy array or torch tensor), applying a softmax."""
         if hasattr(logits, "detach"):
             logits = logits.detach().float().cpu().numpy()
-        return cls(_softmax(np.asarray(logits, dtype=np.float64)), class_names)
+        return cls(softmax(np.asarray(logits, dtype=np.float64)), class_names)
 
     def __len__(self) -> int:
         return len(self.probs)
@@ -75,7 +75,7 @@ class Classifications:
         return self.probs[np.arange(len(self)), np.asarray(targets, dtype=np.int64)]
 
 
-def _numpy(x) -> np.ndarray:
+def as_numpy(x) -> np.ndarray:
     """A numpy array from a list, an array or a torch tensor (on any device)."""
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
@@ -87,7 +87,7 @@ def as_xyxy(boxes, name: str = "boxes", strict: bool = False) -> np.ndarray:
     ``strict``: also finite, with x2 > x1 and y2 > y1."""
     if isinstance(boxes, Detections):
         boxes = boxes.xyxy
-    arr = _numpy(boxes).astype(np.float64)
+    arr = as_numpy(boxes).astype(np.float64)
     if arr.size == 0:
         arr = arr.reshape(0, 4)
     if arr.shape == (4,):
@@ -167,7 +167,7 @@ def _read_labels(source) -> tuple[str, str]:
 
 def _per_box(values, must: str, n: int) -> np.ndarray:
     """A 1-D array of ``n`` values, one per box (``must``: the error's start)."""
-    arr = _numpy(values)
+    arr = as_numpy(values)
     arr = arr.reshape(0) if arr.size == 0 else arr
     if arr.ndim != 1 or len(arr) != n:
         raise ValueError(f"{must}; got shape {arr.shape}")
@@ -203,7 +203,7 @@ class Detections:
             raise ValueError(f"class name {twice[0]!r} appears twice in class_names {names}")
         self.class_names = names
 
-        xyxy = _numpy(self.xyxy)
+        xyxy = as_numpy(self.xyxy)
         if xyxy.dtype.kind not in "biuf":
             raise TypeError(f"xyxy holds {xyxy.dtype} values; expected numbers")
         if xyxy.size == 0:
@@ -251,7 +251,7 @@ class Detections:
             self.image_size = _image_size(self.image_size)
 
         if self.masks is not None:
-            masks = _numpy(self.masks)
+            masks = as_numpy(self.masks)
             if masks.ndim != 3 or len(masks) != n:
                 raise ValueError(f"masks must be (N, H, W), one full-image mask per box ({n}); got shape {masks.shape}")
             if masks.dtype != bool:
@@ -284,7 +284,7 @@ class Detections:
                 raise IndexError(f"box index {index} is out of range for {n} boxes")
             index = [int(index)]
         elif not isinstance(index, slice):
-            index = _numpy(index)
+            index = as_numpy(index)
             if index.dtype == bool:
                 if index.shape != (n,):
                     raise IndexError(f"a boolean mask must have one entry per box ({n}); got shape {index.shape}")
@@ -403,10 +403,10 @@ class Detections:
             if getattr(result, "probs", None) is not None:
                 raise ValueError("this ultralytics result is a classification (.probs): use Classifications")
             raise ValueError("this ultralytics result has no boxes")
-        xyxy = _numpy(boxes.xyxy).reshape(-1, 4)
+        xyxy = as_numpy(boxes.xyxy).reshape(-1, 4)
         masks = _ultralytics_masks(result.masks, image_size) if getattr(result, "masks", None) is not None else None
-        return cls(xyxy=xyxy, class_id=_numpy(boxes.cls).reshape(-1), class_names=class_names,
-                   confidence=_numpy(boxes.conf).reshape(-1), masks=masks, image_size=image_size)
+        return cls(xyxy=xyxy, class_id=as_numpy(boxes.cls).reshape(-1), class_names=class_names,
+                   confidence=as_numpy(boxes.conf).reshape(-1), masks=masks, image_size=image_size)
 
     @classmethod
     def from_yolo_txt(cls, source, image_size: tuple[int, int], class_names: Sequence[str]) -> "Detections":

@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .types import Classifications, _numpy
+from .types import Classifications, as_numpy
 
 __all__ = ["RIGHT_COLOR", "WRONG_COLOR", "show_images", "show_class_grid", "plot_class_balance", "plot_history",
            "plot_confusion", "show_predictions", "plot_per_class_accuracy", "show_detections", "show_detection_errors",
@@ -55,17 +55,17 @@ def _is_chw(shape: tuple[int, ...]) -> bool:
 def _image_list(images) -> list[np.ndarray]:
     """One 2-D (H, W) or 3-D (C, H, W)/(H, W, C) array per image."""
     if hasattr(images, "detach") or isinstance(images, np.ndarray):
-        arr = _numpy(images)
+        arr = as_numpy(images)
         one = arr.ndim == 2 or (arr.ndim == 3 and (arr.shape[0] in (1, 3, 4) or arr.shape[-1] in (3, 4)))
         if one or arr.ndim in (3, 4):  # one H×W, C×H×W or H×W×C image; or N of them (N×H×W: grayscale)
             return [arr] if one else list(arr)
         raise ValueError(f"images must be N×C×H×W, N×H×W×C, N×H×W or one image; got shape {arr.shape}")
-    return [_numpy(item[0] if isinstance(item, tuple) else item) for item in images]  # a dataset's (image, label)
+    return [as_numpy(item[0] if isinstance(item, tuple) else item) for item in images]  # a dataset's (image, label)
 
 
 def to_display(img: np.ndarray, mean=None, std=None) -> np.ndarray:
     """An H×W or H×W×C array imshow can show: uint8, or float in [0, 1]."""
-    img = _numpy(img)
+    img = as_numpy(img)
     if img.ndim == 3:
         if _is_chw(img.shape):
             img = np.transpose(img, (1, 2, 0))
@@ -106,7 +106,7 @@ def _blank(ax) -> None:
 
 def _class_labels(labels, num_classes: int, where: str = "") -> np.ndarray:
     """Labels as int64 (N,), every one a class index 0..num_classes-1."""
-    arr = _numpy(labels).astype(np.int64).reshape(-1)
+    arr = as_numpy(labels).astype(np.int64).reshape(-1)
     bad = arr[(arr < 0) | (arr >= num_classes)]
     if bad.size:
         raise ValueError(f"labels{where} contain {int(bad[0])}, outside the valid range 0..{num_classes - 1}")
@@ -160,7 +160,7 @@ def show_class_grid(images, labels, class_names: Sequence[str], per_class: int =
     >>> len(fig.axes), fig.axes[3].get_ylabel()
     (6, 'b')
     """
-    items, labels, num_classes = _image_list(images), _numpy(labels).reshape(-1), len(class_names)
+    items, labels, num_classes = _image_list(images), as_numpy(labels).reshape(-1), len(class_names)
     if len(items) != len(labels):
         raise ValueError(f"{len(items)} images but {len(labels)} labels")
     labels = _class_labels(labels, num_classes)
@@ -186,16 +186,16 @@ def show_predictions(images, y_true, preds: Classifications, indices=None, class
     """A gallery of predictions, each tile titled ``"true → pred (conf%)"``: red when wrong, green when right."""
     if not isinstance(preds, Classifications):
         raise TypeError(f"preds must be a Classifications, got {type(preds).__name__}")
-    y_true = _numpy(y_true).astype(np.int64).reshape(-1)
+    y_true = as_numpy(y_true).astype(np.int64).reshape(-1)
     if len(y_true) != len(preds):
         raise ValueError(f"y_true has {len(y_true)} labels but preds has {len(preds)}")
     names = list(class_names) if class_names is not None else preds.class_names
     if len(names) != len(preds.class_names):
         raise ValueError(f"{len(names)} class_names but the predictions have {len(preds.class_names)} classes")
-    indices = np.arange(len(preds)) if indices is None else _numpy(indices).astype(np.int64).reshape(-1)
+    indices = np.arange(len(preds)) if indices is None else as_numpy(indices).astype(np.int64).reshape(-1)
     if len(indices) == 0:
         raise ValueError("no indices to show (no mistakes to look at? then celebrate)")
-    arr = _numpy(images) if hasattr(images, "detach") or isinstance(images, np.ndarray) else None
+    arr = as_numpy(images) if hasattr(images, "detach") or isinstance(images, np.ndarray) else None
     picked = [arr[i] for i in indices] if arr is not None else [images[int(i)] for i in indices]
     labels, conf = preds.labels, preds.confidence
     titles = [f"{names[y_true[i]]} → {names[labels[i]]} ({conf[i]:.0%})" for i in indices]
@@ -327,7 +327,7 @@ def plot_confusion(cm, class_names: Sequence[str], normalize: bool = True, title
     >>> fig.axes[0].get_ylabel(), len(fig.axes[0].texts)
     ('true', 4)
     """
-    m = _numpy(cm).astype(np.float64)
+    m = as_numpy(cm).astype(np.float64)
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
         raise ValueError(f"cm must be a square (C, C) matrix; got shape {m.shape}")
     c = m.shape[0]
@@ -389,7 +389,7 @@ def show_detections(images, preds=None, truth=None, indices=None, min_confidence
     for what, dets in (("preds", preds), ("truth", truth)):
         if dets is not None and len(dets) != n_all:
             raise ValueError(f"{len(dets)} {what} for {n_all} images: pass one Detections per image")
-    indices = list(range(n_all)) if indices is None else [int(i) for i in _numpy(indices).reshape(-1)]
+    indices = list(range(n_all)) if indices is None else [int(i) for i in as_numpy(indices).reshape(-1)]
     if not indices:
         raise ValueError("no images to show")
     if len(indices) > MAX_IMAGES:

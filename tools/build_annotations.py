@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from coursekit.data.annotators import ANNOTATION_SPECS, SPEC_VERSIONS, agreement, cohen_kappa
-from coursekit.data.inspection import INSPECTION_CLASSES, _sha256, inspection_root
+from coursekit.files import sha256_bytes
+from coursekit.data.inspection import INSPECTION_CLASSES, inspection_root
 
 __all__ = ["AnnotatorProfile", "ANNOTATORS", "simulate_annotator", "build_annotation_sample", "main"]
 
@@ -127,8 +128,8 @@ def build_annotation_sample(out_dir: str | os.PathLike | None = None, inspection
     manifest = {"name": "coursekit inspection annotations", "generator":
                 "tools.build_annotations.build_annotation_sample", "seed": seed, "split": split,
                 "n_per_class": n_per_class, "spec_versions": list(SPEC_VERSIONS), "licence": "CC0-1.0",
-                "inspection_labels_sha256": _sha256((src / "labels.csv").read_bytes()),
-                "files": {k: {"sha256": _sha256(v), "size": len(v)} for k, v in sorted(files.items())}}
+                "inspection_labels_sha256": sha256_bytes((src / "labels.csv").read_bytes()),
+                "files": {k: {"sha256": sha256_bytes(v), "size": len(v)} for k, v in sorted(files.items())}}
     for name, data in (("README.md", files["README.md"]),
                        ("manifest.json", (json.dumps(manifest, indent=1) + "\n").encode("utf-8"))):
         tmp = out / f".{name}.tmp"

@@ -26,9 +26,10 @@ import coursekit
 from coursekit.data import detection as D  # the label rules and the renderer, read at build time
 from coursekit.data.detection import (DEFAULT_COUNTS, DEFAULT_SIZE, DETECTION_CLASSES, DETECTION_DOMAINS,
                                       DETECTION_SPLITS, GENERATOR_VERSION, OBJECT_SIZE, PARTS_PER_IMAGE,
-                                      _SPLIT_DOMAIN, _check_int, _check_size, _check_split,
+                                      SPLIT_DOMAIN, _check_int, _check_size, check_split,
                                       verify_detection_dataset)
-from coursekit.data.inspection import _sha256, lighting_label
+from coursekit.files import sha256_bytes
+from coursekit.data.inspection import lighting_label
 from coursekit.data.shipped import swap_in_folder
 
 __all__ = ["JPEG_QUALITY", "build_detection_dataset", "main"]
@@ -64,7 +65,7 @@ def _check_counts(counts) -> dict[str, int]:
     if not isinstance(counts, Mapping) or not counts:
         raise TypeError(f"counts must be a dict like {DEFAULT_COUNTS}; got {counts!r}")
     for split, n in counts.items():
-        _check_split(split)
+        check_split(split)
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 1 <= n <= 9999:
             raise ValueError(f"counts[{split!r}] must be an int in 1..9999 (images); got {n!r}")
     return {s: int(counts[s]) for s in DETECTION_SPLITS if s in counts}
@@ -81,7 +82,7 @@ def _csv(fields, rows: list[dict]) -> bytes:
 
 def _data_yaml(counts: dict[str, int]) -> str:
     names = ", ".join(DETECTION_CLASSES)
-    splits = "".join(f"{s}: images/{s}  # {counts[s]} images, {_SPLIT_DOMAIN[s]} domain\n" for s in counts)
+    splits = "".join(f"{s}: images/{s}  # {counts[s]} images, {SPLIT_DOMAIN[s]} domain\n" for s in counts)
     return (
         "# parts_detection: coursekit's Module 3 detection set (README.md has the label spec).\n"
         "# path is empty on purpose: ultralytics then reads the splits relative to this file's folder\n"
@@ -126,7 +127,7 @@ def build_detection_dataset(out_dir: str | os.PathLike, counts: Mapping[str, int
             path = tmp / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-            files[rel] = {"sha256": _sha256(data), "size": len(data)}
+            files[rel] = {"sha256": sha256_bytes(data), "size": len(data)}
 
         objects, images = [], []
         boxes = {s: {c: 0 for c in DETECTION_CLASSES} for s in counts}
@@ -137,7 +138,7 @@ def build_detection_dataset(out_dir: str | os.PathLike, counts: Mapping[str, int
 
             bar = tqdm(total=sum(counts.values()), desc="rendering detection scenes", unit="img", leave=False)
         for split, n in counts.items():
-            domain = _SPLIT_DOMAIN[split]
+            domain = SPLIT_DOMAIN[split]
             for index in range(n):
                 scene, parts = D._render(index, split, seed, size)
                 stem = f"{split}_{index:04d}"
@@ -179,7 +180,7 @@ def build_detection_dataset(out_dir: str | os.PathLike, counts: Mapping[str, int
             "dropped": dropped,
             "label_rules": {"min_visible": D.MIN_VISIBLE, "min_in_frame": D.MIN_IN_FRAME,
                             "min_box_side": D.MIN_BOX_SIDE},
-            "split_domains": {s: _SPLIT_DOMAIN[s] for s in counts}, "licence": "CC0-1.0",
+            "split_domains": {s: SPLIT_DOMAIN[s] for s in counts}, "licence": "CC0-1.0",
             "files": dict(sorted(files.items())),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
@@ -198,7 +199,7 @@ def _readme(counts: dict[str, int], seed: int, size: int, boxes: dict, dropped: 
              "|---|---|---|" + "---|" * len(classes) + "---|---|---|---|"]
     for split, n in counts.items():
         b, d = boxes[split], dropped[split]
-        table.append(f"| {split} | {_SPLIT_DOMAIN[split]} | {n} | " + " | ".join(str(b[c]) for c in classes)
+        table.append(f"| {split} | {SPLIT_DOMAIN[split]} | {n} | " + " | ".join(str(b[c]) for c in classes)
                      + f" | {sum(b.values())} | {d['occluded']} | {d['border']} | {d['small']} |")
     n_img = sum(counts.values())
     n_box = sum(sum(b.values()) for b in boxes.values())

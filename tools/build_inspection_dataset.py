@@ -23,10 +23,11 @@ import cv2
 import numpy as np
 
 import coursekit
+from coursekit.files import sha256_bytes
 from coursekit.data.inspection import (DEFAULT_COUNTS, DEFAULT_SIZE, GENERATOR_VERSION, INSPECTION_CLASSES,
                                        INSPECTION_DOMAINS, INSPECTION_PARTS, INSPECTION_SPLITS,
-                                       SEVERITY_THRESHOLD, _OBJECT_SIZE, _OK_MARK_PROB, _SPLIT_DOMAIN,
-                                       _STAIN_PROB, _check_index_seed, _check_split, _sha256,
+                                       SEVERITY_THRESHOLD, OBJECT_SIZE, OK_MARK_PROB, SPLIT_DOMAIN,
+                                       STAIN_PROB, check_index_seed, check_split,
                                        render_inspection_sample, verify_inspection_dataset)
 from coursekit.data.shipped import swap_in_folder
 
@@ -55,7 +56,7 @@ def _check_counts(counts) -> dict[str, int]:
     if not isinstance(counts, Mapping) or not counts:
         raise TypeError(f"counts must be a dict like {DEFAULT_COUNTS}; got {counts!r}")
     for split, n in counts.items():
-        _check_split(split)
+        check_split(split)
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             raise ValueError(f"counts[{split!r}] must be an int >= 1 (images per class); got {n!r}")
     return {s: int(counts[s]) for s in INSPECTION_SPLITS if s in counts}
@@ -80,7 +81,7 @@ def build_inspection_dataset(out_dir: str | os.PathLike, counts: Mapping[str, in
         size: image side in pixels.
     """
     counts = _check_counts(DEFAULT_COUNTS if counts is None else counts)
-    _check_index_seed(0, seed)
+    check_index_seed(0, seed)
     out = Path(out_dir)
     tmp = out.with_name(out.name + ".building")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -102,7 +103,7 @@ def build_inspection_dataset(out_dir: str | os.PathLike, counts: Mapping[str, in
                 path = tmp / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
-                files[rel] = {"sha256": _sha256(data), "size": len(data)}
+                files[rel] = {"sha256": sha256_bytes(data), "size": len(data)}
                 rows.append({"file": rel, **{k: meta[k] for k in _LABEL_FIELDS if k != "file"}})
                 if bar is not None:
                     bar.update()
@@ -111,14 +112,14 @@ def build_inspection_dataset(out_dir: str | os.PathLike, counts: Mapping[str, in
         extra = {"labels.csv": _labels_csv(rows), "README.md": _readme(counts, seed, size, rows).encode("utf-8")}
         for name, data in extra.items():
             (tmp / name).write_bytes(data)
-            files[name] = {"sha256": _sha256(data), "size": len(data)}
+            files[name] = {"sha256": sha256_bytes(data), "size": len(data)}
         manifest = {
             "name": "coursekit inspection", "generator": "tools.build_inspection_dataset.build_inspection_dataset",
             "generator_version": GENERATOR_VERSION, "coursekit_version": coursekit.__version__, "seed": seed,
             "size": size, "format": f"jpeg quality {JPEG_QUALITY} 4:4:4", "classes": list(INSPECTION_CLASSES),
             "parts": list(INSPECTION_PARTS), "severity_threshold": SEVERITY_THRESHOLD,
             "counts_per_class": counts,
-            "split_domains": {s: _SPLIT_DOMAIN[s] for s in counts}, "licence": "CC0-1.0",
+            "split_domains": {s: SPLIT_DOMAIN[s] for s in counts}, "licence": "CC0-1.0",
             "files": dict(sorted(files.items())),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
@@ -143,12 +144,12 @@ def _readme(counts: dict[str, int], seed: int, size: int, rows: list[dict]) -> s
     table = ["| split | domain | " + " | ".join(classes) + " | total |",
              "|---|---|" + "---|" * len(classes) + "---|"]
     for split, n in counts.items():
-        table.append(f"| {split} | {_SPLIT_DOMAIN[split]} | " + " | ".join(str(n) for _ in classes)
+        table.append(f"| {split} | {SPLIT_DOMAIN[split]} | " + " | ".join(str(n) for _ in classes)
                      + f" | {n * len(classes)} |")
     n_files = sum(counts.values()) * len(classes)
     parts = ", ".join(INSPECTION_PARTS)
     src, shf = INSPECTION_DOMAINS["source"], INSPECTION_DOMAINS["shifted"]
-    lo, hi = _OBJECT_SIZE[0] * src.object_scale[0], _OBJECT_SIZE[1] * src.object_scale[1]
+    lo, hi = OBJECT_SIZE[0] * src.object_scale[0], OBJECT_SIZE[1] * src.object_scale[1]
     args = "" if counts == DEFAULT_COUNTS else f", counts={counts}"
     args += "" if size == DEFAULT_SIZE else f", size={size}"
     flags = "".join(f" --{s.replace('_', '-')} {n}" for s, n in counts.items() if n != DEFAULT_COUNTS[s])
@@ -194,8 +195,8 @@ small loose pieces (pins, swarf, chips, balls) lying beside them.
 One part per image; its label is the **most visible defect** it has (every image has at most one).
 
 - **ok**: no visible defect. Cosmetic marks are *ok*: oil stains and fingerprints (soft dark
-  blotches, on {_STAIN_PROB:.0%} of the parts of every class) and hairline marks too faint to see
-  (severity below {SEVERITY_THRESHOLD}; {_OK_MARK_PROB:.0%} of the ok parts carry one, listed in
+  blotches, on {STAIN_PROB:.0%} of the parts of every class) and hairline marks too faint to see
+  (severity below {SEVERITY_THRESHOLD}; {OK_MARK_PROB:.0%} of the ok parts carry one, listed in
   `labels.csv` as defect `scratch` with its severity).
 - **scratch**: one or two thin lines with a smooth, gently curved path *across the surface*, brighter
   (burnished) or darker than the metal around them, with clean ends. It need not touch an edge.

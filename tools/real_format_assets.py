@@ -19,7 +19,6 @@ the weights are random (every accuracy floor for the real weights is expected to
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import json
 import pickle
@@ -29,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from coursekit.files import sha256_file
+
 #: The registry entries the notebooks use by default (the smoke and full profiles alike), by builder.
 DEFAULT_ASSETS = ("cifar10", "resnet18-imagenet", "yolo11n", "clip-vit-b-32-laion2b", "sam-vit-b")
 
@@ -36,14 +37,6 @@ DEFAULT_NOTEBOOKS = ("01_cnn_from_scratch", "02_finetune_pretrained", "03_train_
                      "05_deploy_to_the_edge", "04_foundation_models_zero_shot")  # 05 reads 02's and 03's runs/
 
 CIFAR_PER_BATCH = 1000  # the real batches hold 10,000 images; 5 x 1,000 is enough for the smoke profile
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -155,7 +148,7 @@ def build(home: str | Path, names=DEFAULT_ASSETS) -> dict[str, dict]:
         part = dest.with_name(dest.name + ".building")
         BUILDERS[name](part)
         part.replace(dest)
-        index[name] = {"path": str(dest), "sha256": _sha256(dest), "size": dest.stat().st_size}
+        index[name] = {"path": str(dest), "sha256": sha256_file(dest), "size": dest.stat().st_size}
         index_path.write_text(json.dumps(index, indent=1))
     return {n: index[n] for n in names}
 

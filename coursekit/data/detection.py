@@ -21,8 +21,8 @@ from ..scenes.generator import Scene, SceneGenerator
 from ..scenes.parts import build_part
 from ..scenes.render import paste, rasterize
 from .yolo import xyxy_to_yolo, yolo_to_xyxy
-from .inspection import (_SPLIT_DOMAIN, _SPLIT_OFFSET, INSPECTION_DOMAINS, INSPECTION_PARTS, INSPECTION_SPLITS,
-                         DatasetIntegrityError, _check_split, open_split, read_rgb, split_filter, verify_manifest)
+from .inspection import (SPLIT_DOMAIN, _SPLIT_OFFSET, INSPECTION_DOMAINS, INSPECTION_PARTS, INSPECTION_SPLITS,
+                         DatasetIntegrityError, check_split, open_split, read_rgb, split_filter, verify_manifest)
 
 __all__ = [
     "object_values",
@@ -76,7 +76,7 @@ def _check_size(size) -> int:
 
 def generator_for(split: str, seed: int = 0, size: int = DEFAULT_SIZE) -> SceneGenerator:
     """The :class:`~coursekit.scenes.SceneGenerator` that renders ``split`` (scene ``offset + index``)."""
-    return SceneGenerator(size, domain=DETECTION_DOMAINS[_SPLIT_DOMAIN[_check_split(split)]], seed=seed,
+    return SceneGenerator(size, domain=DETECTION_DOMAINS[SPLIT_DOMAIN[check_split(split)]], seed=seed,
                           parts=DETECTION_CLASSES, objects_per_scene=PARTS_PER_IMAGE, centred=False,
                           object_size=OBJECT_SIZE)
 
@@ -158,7 +158,7 @@ def render_detection_scene(index: int, split: str = "train", seed: int = 0,
                            size: int = DEFAULT_SIZE) -> tuple[Scene, list[dict]]:
     """Render image ``index`` of ``split`` (deterministic): ``(scene, labels)``, a dict per labelled part
     (:func:`label_decision`): object, class_id, class, box_xyxy, yolo, area_px, occlusion, in_frame, ..."""
-    scene, parts = _render(index, _check_split(split), seed, size)
+    scene, parts = _render(index, check_split(split), seed, size)
     return scene, [{k: v for k, v in p.items() if k != "drop"} for p in parts if p["drop"] is None]
 
 
@@ -194,7 +194,7 @@ def load_detection_split(split: str, root: str | os.PathLike | None = None, veri
 
     >>> images, targets, meta = load_detection_split("val")   # doctest: +SKIP
     """
-    _check_split(split)
+    check_split(split)
     root = detection_root(root)
     manifest, meta = open_split(root, split, verify_detection_dataset if verify else None, "counts", "images.csv")
     size = int(manifest["size"])
@@ -226,7 +226,7 @@ def object_values(split: str, column: str, root: str | os.PathLike | None = None
     """
     import pandas as pd
 
-    _check_split(split)
+    check_split(split)
     root = detection_root(root)
     table = pd.read_csv(root / "objects.csv")
     if column not in table.columns:

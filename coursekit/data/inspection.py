@@ -10,7 +10,6 @@ True
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import zlib
@@ -56,13 +55,13 @@ INSPECTION_DOMAINS: dict[str, Domain] = {
         occlusion_prob=0.0, object_scale=(0.85, 1.08), light_intensity=(0.6, 0.9), ambient=(0.16, 0.28),
         blur_sigma=(0.4, 0.9), jpeg_quality=(50.0, 80.0)),
 }
-_SPLIT_DOMAIN = {"train": "source", "val": "source", "test": "source", "test_shifted": "shifted"}
+SPLIT_DOMAIN = {"train": "source", "val": "source", "test": "source", "test_shifted": "shifted"}
 _SPLIT_OFFSET = {"train": 0, "val": 1_000_000, "test": 2_000_000, "test_shifted": 3_000_000}
-_OBJECT_SIZE = (0.72, 0.8)
+OBJECT_SIZE = (0.72, 0.8)
 #: Part types that may have no hole at all: a missing hole is never planned on them.
 _PARTS_WITHOUT_HOLES = ("bolt", "knob")
-_OK_MARK_PROB = 0.35  # ok parts with an invisible hairline scratch (severity below the threshold)
-_STAIN_PROB = 0.2  # parts of any class with an oil stain (cosmetic, not a defect)
+OK_MARK_PROB = 0.35  # ok parts with an invisible hairline scratch (severity below the threshold)
+STAIN_PROB = 0.2  # parts of any class with an oil stain (cosmetic, not a defect)
 class DatasetIntegrityError(ValueError):
     """The files on disk are not the ones ``manifest.json`` lists (missing, extra or changed)."""
 
@@ -83,7 +82,7 @@ class SamplePlan:
 
     @property
     def domain(self) -> str:
-        return _SPLIT_DOMAIN[self.split]
+        return SPLIT_DOMAIN[self.split]
 
     def defects(self) -> list[Defect]:
         out = [Defect(self.defect, self.severity)] if self.defect else []
@@ -92,13 +91,13 @@ class SamplePlan:
         return out
 
 
-def _check_split(split: str) -> str:
-    if split not in _SPLIT_DOMAIN:
+def check_split(split: str) -> str:
+    if split not in SPLIT_DOMAIN:
         raise ValueError(f"unknown split {split!r}; valid: {', '.join(INSPECTION_SPLITS)}")
     return split
 
 
-def _check_index_seed(index, seed) -> tuple[int, int]:
+def check_index_seed(index, seed) -> tuple[int, int]:
     for name, v in (("index", index), ("seed", seed)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
             raise ValueError(f"{name} must be a non-negative int; got {v!r}")
@@ -128,9 +127,9 @@ def plan_sample(index: int, split: str = "train", seed: int = 0,
     >>> sorted(plan_sample(i, "train").label for i in range(4)) == sorted(INSPECTION_CLASSES)
     True
     """
-    index, seed = _check_index_seed(index, seed)
+    index, seed = check_index_seed(index, seed)
     parts = _check_parts(parts)
-    code = _split_code(_check_split(split))
+    code = _split_code(check_split(split))
     order = np.random.default_rng([seed, code, index // 4, 1]).permutation(len(INSPECTION_CLASSES))
     label = INSPECTION_CLASSES[int(order[index % 4])]
     rng = np.random.default_rng([seed, code, index, 2])
@@ -140,10 +139,10 @@ def plan_sample(index: int, split: str = "train", seed: int = 0,
         if not pool:
             raise ValueError(f"parts {list(parts)} have no holes, so no missing_hole sample can be planned")
     part = pool[int(rng.integers(len(pool)))]
-    mark = rng.random() < _OK_MARK_PROB
+    mark = rng.random() < OK_MARK_PROB
     sub = float(rng.uniform(0.03, 0.15))
     sev = float(rng.uniform(SEVERITY_THRESHOLD, 1.0))
-    stain = float(rng.uniform(0.2, 1.0)) if rng.random() < _STAIN_PROB else 0.0
+    stain = float(rng.uniform(0.2, 1.0)) if rng.random() < STAIN_PROB else 0.0
     if label == "ok":
         defect, severity = ("scratch", round(sub, 3)) if mark else (None, 0.0)
     else:
@@ -175,7 +174,7 @@ def render_inspection_scene(index: int, split: str = "train", seed: int = 0, siz
     for attempt in range(8):  # a renderer may find no room (a crack too short): redraw it elsewhere
         hook = defect_hook(defects, seed=(seed, code, index, 3, attempt)) if defects else None
         gen = SceneGenerator(size, domain=domain, seed=seed, parts=_check_parts(parts), objects_per_scene=1,
-                             centred=True, object_size=_OBJECT_SIZE, defect_hook=hook)
+                             centred=True, object_size=OBJECT_SIZE, defect_hook=hook)
         scene = gen.render(_SPLIT_OFFSET[split] + index, part=plan.part)
         drawn = scene.objects[0].defects if scene.objects else []
         if len(scene.objects) == 1 and all(d.kind in drawn for d in defects):
@@ -201,11 +200,6 @@ def render_inspection_sample(index: int, split: str = "train", seed: int = 0,
     severity, stain, material, lighting, exposure, background, blur_sigma, domain, ...); deterministic."""
     scene, meta = render_inspection_scene(index, split, seed, size, parts=parts)
     return scene.image, meta
-
-
-def _sha256(data: bytes) -> str:
-    """The sha256 of bytes in memory (tools/build_*_dataset.py write manifests with it)."""
-    return hashlib.sha256(data).hexdigest()
 
 
 def read_manifest(root: Path) -> dict:
@@ -254,7 +248,7 @@ def verify_inspection_dataset(root: str | os.PathLike, splits=None) -> dict:
 
 def split_filter(root: Path, splits, tool: str) -> tuple[set | None, str]:
     """The checked ``splits`` (``None``: all) and the restore hint of a shipped dataset built by ``tools/<tool>``."""
-    keep = None if splits is None else {_check_split(s) for s in ([splits] if isinstance(splits, str) else splits)}
+    keep = None if splits is None else {check_split(s) for s in ([splits] if isinstance(splits, str) else splits)}
     return keep, (f"Restore the folder from git (git checkout -- {root}) or regenerate it: "
                   f"python -m tools.{tool} {root} --seed {read_manifest(root).get('seed', 0)}")
 
@@ -300,7 +294,7 @@ def load_inspection(split: str, root: str | os.PathLike | None = None, verify: b
 
     >>> train, meta = load_inspection("train")        # doctest: +SKIP
     """
-    _check_split(split)
+    check_split(split)
     root = inspection_root(root)
     manifest, meta = open_split(root, split, verify_inspection_dataset if verify else None, "counts_per_class",
                                 "labels.csv")

@@ -441,7 +441,7 @@ def _scan_folder(folder: Path, root: Path, split: str, problems: list[Problem], 
     return sorted(found)
 
 
-def _check_split(cfg: Config, split: str, decode: bool, progress: bool
+def check_split(cfg: Config, split: str, decode: bool, progress: bool
                  ) -> tuple[list[_Record], list[Problem], dict[str, int]]:
     from tqdm.auto import tqdm
 
@@ -613,7 +613,7 @@ def check_dataset(root_or_data_yaml, splits, decode: bool, progress: bool) -> tu
         chosen = [s for s in wanted if s in cfg.sources]
     counts, class_counts, records = {}, {}, []
     for split in chosen:
-        recs, probs, c = _check_split(cfg, split, decode, progress)
+        recs, probs, c = check_split(cfg, split, decode, progress)
         class_counts[split] = c.pop("_classes")
         counts[split] = c
         problems += probs
