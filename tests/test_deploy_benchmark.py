@@ -186,6 +186,20 @@ def test_footprint_is_measured_in_a_fresh_process_per_backend(tmp_path):
         measure_footprint("tflite", onnx_path, (1, 3, 8, 8))
 
 
+def test_footprint_loads_whole_modules_weights_only_and_refuses_foreign_classes(tmp_path):
+    """The torch child unpickles only torch / torchvision / coursekit classes (weights_only=True, allowed one by one)."""
+    import fractions
+
+    import torch
+    from coursekit.deploy.footprint import _load_module
+
+    torch.save(torch.nn.Sequential(torch.nn.Conv2d(3, 2, 1)), tmp_path / "ok.pt")
+    assert isinstance(_load_module(str(tmp_path / "ok.pt")), torch.nn.Sequential)
+    torch.save({"scale": fractions.Fraction(1, 3)}, tmp_path / "foreign.pt")  # a class from outside torch
+    with pytest.raises(ValueError, match="fractions.Fraction"):
+        _load_module(str(tmp_path / "foreign.pt"))
+
+
 def test_footprint_child_does_not_inherit_the_parents_peak(tmp_path):
     """getrusage's ru_maxrss survives fork + exec; the child reports its own high-water mark (VmHWM)."""
     import sys
