@@ -12,6 +12,8 @@ from __future__ import annotations
 import fnmatch
 import os
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import torch.nn as nn
@@ -53,6 +55,18 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     22
     """
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+_count = partial(count_parameters, trainable_only=False)  # every parameter (the stand-ins' manifests record it)
+
+
+def shipped_standin(name: str, root: str | os.PathLike | None, tool: str) -> tuple[dict, Path]:
+    """A shipped stand-in's ``(manifest, weights)`` from ``datasets/<name>`` (or ``root``), sha256 checked;
+    ``tool``: the ``tools/`` module that rebuilds it."""
+    from ..data.shipped import checked_weights, find_shipped_dataset
+
+    rebuild = f"python -m tools.{tool}"
+    return checked_weights(find_shipped_dataset(name, root, rebuild=rebuild), name, rebuild)
 
 
 @dataclass
