@@ -328,7 +328,7 @@ def standin_clip_model(root: str | os.PathLike | None = None, device: str = "cpu
     """The course's stand-in (shipped weights, sha256 checked against its manifest)."""
     from open_clip.transform import PreprocessCfg, image_transform_v2
 
-    manifest, path = shipped_standin(STANDIN_NAME, root, "build_clip_standin")
+    manifest, path = shipped_standin(STANDIN_NAME, root, "python -m tools.build_clip_standin")
     config = manifest["config"]
     model = build_tiny_clip(config)
     packed = torch.load(path, map_location="cpu", weights_only=True)

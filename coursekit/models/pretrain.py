@@ -101,7 +101,7 @@ def imagenet_backbone(settings=None, progress: bool = True) -> Backbone:
 
 def standin_backbone(root: str | os.PathLike | None = None) -> Backbone:
     """The course's stand-in backbone (shipped weights, checksum verified)."""
-    manifest, path = shipped_standin(STANDIN_NAME, root, "build_pretrain_standin")
+    manifest, path = shipped_standin(STANDIN_NAME, root, "python -m tools.build_pretrain_standin")
     width = int(manifest["recipe"]["width"])
     return Backbone.build(lambda w: resnet9_backbone(width, w), path, name="resnet9-parts-standin",
                           arch=f"resnet9-w{width}", mean=tuple(manifest["mean"]), std=tuple(manifest["std"]),

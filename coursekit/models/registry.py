@@ -60,12 +60,11 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
 _count = partial(count_parameters, trainable_only=False)  # every parameter (the stand-ins' manifests record it)
 
 
-def shipped_standin(name: str, root: str | os.PathLike | None, tool: str) -> tuple[dict, Path]:
+def shipped_standin(name: str, root: str | os.PathLike | None, rebuild: str) -> tuple[dict, Path]:
     """A shipped stand-in's ``(manifest, weights)`` from ``datasets/<name>`` (or ``root``), sha256 checked;
-    ``tool``: the ``tools/`` module that rebuilds it."""
+    ``rebuild``: the command that rebuilds it, quoted in the errors."""
     from ..data.shipped import checked_weights, find_shipped_dataset
 
-    rebuild = f"python -m tools.{tool}"
     return checked_weights(find_shipped_dataset(name, root, rebuild=rebuild), name, rebuild)
 
 

@@ -160,7 +160,7 @@ def tiny_sam(arch: TinySamArch = TinySamArch()):
 def standin_sam(root=None) -> Loaded:
     """The course's tiny SAM as a :class:`~coursekit.models.registry.Loaded` (``info["manifest"]``: its manifest,
     against which the weights' sha256 is checked)."""
-    manifest, path = shipped_standin(STANDIN_NAME, root, "build_sam_standin")
+    manifest, path = shipped_standin(STANDIN_NAME, root, "python -m tools.build_sam_standin")
     arch = manifest["arch"]
     sam = tiny_sam(TinySamArch(**{**arch, "global_attn_indexes": tuple(arch["global_attn_indexes"])}))
     sam.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
