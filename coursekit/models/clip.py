@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -16,7 +17,11 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ..assets import ASSETS
+from ..assets import ASSETS, fetch
+from ..config import settings as _settings
+from ..standins import real_or_standin
+from ..types import Classifications
+from .pretrain import resnet9_backbone
 from .registry import Loaded, _count, shipped_standin
 
 __all__ = ["CLIP_MODELS", "ClipSpec", "STANDIN_NAME", "SINGLE_TEMPLATE", "ENSEMBLE_TEMPLATES", "PART_CLASS_NAMES",
@@ -47,14 +52,10 @@ CLIP_MODELS: dict[str, ClipSpec] = {
 }
 
 
-def real_clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True,
-                    device: str | None = None) -> Loaded:
+def real_clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True, device: str | None = None) -> Loaded:
     """The real OpenCLIP ``name`` (a key of :data:`CLIP_MODELS`) with its LAION-2B weights, as a
     :class:`~coursekit.models.registry.Loaded` with its ``preprocess`` and ``tokenizer``."""
     import open_clip
-
-    from ..assets import fetch
-    from ..config import settings as _settings
 
     if name not in CLIP_MODELS:
         raise ValueError(f"unknown CLIP {name!r}; choose one of {', '.join(CLIP_MODELS)}")
@@ -80,9 +81,6 @@ def real_clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True
 def clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True, device: str | None = None) -> Loaded:
     """The real CLIP ``name`` when its weights are cached or can be downloaded; offline, the announced stand-in
     (smoke profile, or ``COURSEKIT_STANDINS=1``)."""
-    from ..config import settings as _settings
-    from ..standins import real_or_standin
-
     def by(clip):
         held = clip.info.get("results", {}).get("heldout", {}).get("part", {}).get("ensemble")
         return (f"a tiny CLIP ({clip.info['parameters'] / 1e6:.1f}M parameters) trained by the course on generated "
@@ -201,8 +199,6 @@ def zero_shot(model: nn.Module, preprocess: Callable, tokenizer: Callable, image
               image_features: np.ndarray | None = None):
     """Zero-shot classification: :class:`~coursekit.types.Classifications` with ``probs = softmax(logit_scale *
     image @ text.T)`` over ``class_names`` (the model's own learnt temperature, as in CLIP)."""
-    from ..types import Classifications
-
     names = _names(class_names)
     if image_features is None:
         image_features = encode_images(model, preprocess, images, batch_size)
@@ -254,8 +250,6 @@ def _standin_tokenizer_class():
             return [w for w in words if not set(self.encode(w)) <= self.known_ids]
 
         def __call__(self, texts, context_length=None):
-            import warnings
-
             for text in [texts] if isinstance(texts, str) else texts:
                 new = [w for w in self.unknown_words(text) if w not in self.warned]
                 if new:
@@ -279,8 +273,6 @@ class CourseResNetTower(nn.Module):
 
     def __init__(self, width: int, embed_dim: int, image_size: int):
         super().__init__()
-        from .pretrain import resnet9_backbone
-
         self.trunk = resnet9_backbone(width)
         self.ln_post = nn.LayerNorm(self.trunk.num_features)
         self.proj = nn.Linear(self.trunk.num_features, embed_dim, bias=False)

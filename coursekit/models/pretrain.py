@@ -16,7 +16,12 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..assets import fetch
+from ..config import settings as _settings
+from ..standins import real_or_standin
 from .registry import Loaded, shipped_standin
+from .resnet9 import ResNet9
+from .transfer import load_weights, resnet18_backbone
 
 __all__ = ["Backbone", "STANDIN_PARTS", "IMAGENET_MEAN", "IMAGENET_STD", "pretrained_backbone", "standin_backbone",
            "imagenet_backbone", "resnet9_backbone"]
@@ -70,9 +75,6 @@ class Backbone(Loaded):
 
 def resnet9_backbone(width: int = 16, weights: str | os.PathLike | None = None) -> nn.Module:
     """The course's ResNet-9 without its classifier: images -> ``8 * width`` features (global max pool, x 0.125)."""
-    from .resnet9 import ResNet9
-    from .transfer import load_weights
-
     net = ResNet9(num_classes=1, width=width)
     net.fc = nn.Identity()  # the features keep ResNet-9's x 0.125 scale: max-pooled features are large, and
     # a new head on unscaled ones starts with huge logits (training then diverges at usual learning rates)
@@ -85,10 +87,6 @@ def resnet9_backbone(width: int = 16, weights: str | os.PathLike | None = None) 
 def imagenet_backbone(settings=None, progress: bool = True) -> Backbone:
     """ResNet-18 with the official ImageNet weights (downloaded once, checksummed); raises
     :class:`~coursekit.assets.AssetUnavailable` when they are not cached and cannot be downloaded."""
-    from ..assets import fetch
-    from ..config import settings as _settings
-    from .transfer import resnet18_backbone
-
     S = settings or _settings()
     path = fetch("resnet18-imagenet", home=S.home, progress=progress, offline=S.offline)
     size = 192 if str(S.device).startswith("cuda") else (96 if S.smoke else 128)
@@ -111,9 +109,6 @@ def standin_backbone(root: str | os.PathLike | None = None) -> Backbone:
 def pretrained_backbone(settings=None, progress: bool = True) -> Backbone:
     """The real ImageNet ResNet-18 when available; offline, the announced stand-in (smoke profile, or
     ``COURSEKIT_STANDINS=1``)."""
-    from ..config import settings as _settings
-    from ..standins import real_or_standin
-
     S = settings or _settings()
     return real_or_standin(
         S, lambda: imagenet_backbone(S, progress=progress), standin_backbone, what="the ImageNet ResNet-18 file",

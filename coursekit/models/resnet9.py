@@ -12,6 +12,7 @@ from collections import OrderedDict
 import torch
 import torch.nn as nn
 
+from ..config import module_setting
 from .registry import register_model
 
 __all__ = ["ConvBN", "Residual", "ResNet9", "resnet9", "resnet9_recipe", "piecewise_linear", "RESNET9_SETTINGS",
@@ -122,6 +123,4 @@ def resnet9_setting(S=None) -> dict:
     >>> resnet9_setting(Settings(profile="smoke"))["width"]
     16
     """
-    from ..config import module_setting
-
     return module_setting(RESNET9_SETTINGS, S)

@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..assets import ASSETS
+from ..assets import ASSETS, fetch
+from ..config import settings as _settings
+from ..standins import announce_standin, real_or_standin
 from .registry import Loaded, _count, shipped_standin
 
 __all__ = ["SAM_KINDS", "STANDIN_NAME", "TinySamArch", "sam_model", "load_sam_checkpoint", "tiny_sam", "standin_sam",
@@ -63,10 +65,6 @@ def load_sam_checkpoint(path: str | Path, kind: str = "vit_b"):
 def sam_model(settings=None, kind: str = "vit_b", progress: bool = True) -> Loaded:
     """The SAM a notebook uses, as a :class:`~coursekit.models.registry.Loaded` (on the run's device);
     ``kind="standin"`` asks for the course's stand-in."""
-    from ..assets import fetch
-    from ..config import settings as _settings
-    from ..standins import announce_standin, real_or_standin
-
     S = settings or _settings()
     if kind != "standin" and kind not in SAM_KINDS:
         raise ValueError(f"unknown SAM kind {kind!r}; valid: {', '.join(SAM_KINDS)}, standin")

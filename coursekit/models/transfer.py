@@ -14,6 +14,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..assets import fetch
 from ..config import module_setting
 from .registry import count_parameters
 
@@ -70,8 +71,6 @@ def resnet18_backbone(weights: str | Path | None = None) -> nn.Module:
     net = torchvision.models.resnet18(weights=None)
     net.fc = nn.Identity()  # the ImageNet classifier is not used: its weights are skipped when loading
     if weights == "imagenet":
-        from ..assets import fetch
-
         load_weights(net, fetch("resnet18-imagenet"), ignore=("fc.",))
     elif weights is not None:
         load_weights(net, weights, ignore=("fc.",))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 import warnings
@@ -10,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from ..assets import ASSETS, fetch
 from ..config import Settings, module_setting, settings as _settings, writable_home
 from ..files import atomic_copy, atomic_write_text
 from ..standins import real_or_standin
+from ..types import Detections
 from .registry import Loaded
 
 __all__ = ["YOLO_ASSETS", "UltralyticsSetup", "offline_ultralytics", "ultralytics_config_dir", "yolo_model",
@@ -251,8 +254,6 @@ def yolo_data_yaml(root: str | os.PathLike | None = None, test_split: str = "tes
     >>> yaml_file = yolo_data_yaml(test_split="test_shifted")          # doctest: +SKIP
     >>> metrics = model.val(data=str(yaml_file), split="test")          # doctest: +SKIP
     """
-    import yaml
-
     from ..data.detection import detection_root
 
     root = Path(root) if root is not None else detection_root()
@@ -309,8 +310,6 @@ def predict_detections(model, images, conf: float = 0.001, iou: float = 0.7, img
 
     >>> dets = predict_detections(model, images[:2], conf=0.25)       # doctest: +SKIP
     """
-    from ..types import Detections
-
     sources = _sources(images)
     if not sources:
         return []
@@ -330,12 +329,6 @@ def val_predictions(predictions_json: str | os.PathLike, names, data_yaml: str |
     >>> metrics = model.val(data=yaml_file, split="val", save_json=True)         # doctest: +SKIP
     >>> preds = val_predictions(metrics.save_dir / "predictions.json", model.names, yaml_file, "val")  # doctest: +SKIP
     """
-    import json
-
-    import yaml
-
-    from ..types import Detections
-
     out, data_yaml = Path(predictions_json), Path(data_yaml)
     if not out.is_file():
         raise FileNotFoundError(f"ultralytics wrote no {out}: model.val needs save_json=True")
