@@ -70,9 +70,7 @@ def sam_model(settings=None, kind: str = "vit_b", progress: bool = True) -> Load
         raise ValueError(f"unknown SAM kind {kind!r}; valid: {', '.join(SAM_KINDS)}, standin")
 
     def standin():
-        loaded = standin_sam()
-        loaded.model = loaded.model.to(S.device)
-        return loaded
+        return standin_sam(device=S.device)
 
     if kind == "standin":
         loaded, banner = standin(), _banner("vit_b")
@@ -155,14 +153,14 @@ def tiny_sam(arch: TinySamArch = TinySamArch()):
     return sam.eval()
 
 
-def standin_sam(root=None) -> Loaded:
-    """The course's tiny SAM as a :class:`~coursekit.models.registry.Loaded` (``info["manifest"]``: its manifest,
-    against which the weights' sha256 is checked)."""
+def standin_sam(root=None, device: str = "cpu") -> Loaded:
+    """The course's tiny SAM on ``device`` as a :class:`~coursekit.models.registry.Loaded` (``info["manifest"]``:
+    its manifest, against which the weights' sha256 is checked)."""
     manifest, path = shipped_standin(STANDIN_NAME, root, "python -m tools.build_sam_standin")
     arch = manifest["arch"]
     sam = tiny_sam(TinySamArch(**{**arch, "global_attn_indexes": tuple(arch["global_attn_indexes"])}))
     sam.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return Loaded(sam.eval(), True, "coursekit tiny SAM (stand-in)", weights=str(path), info={
+    return Loaded(sam.to(device).eval(), True, "coursekit tiny SAM (stand-in)", weights=str(path), info={
         "kind": "standin", "img_size": sam.image_encoder.img_size, "params": _count(sam), "manifest": manifest})
 
 

@@ -92,12 +92,8 @@ def _runtime_flags() -> list[str]:
 
 
 def offline_ultralytics(settings: Settings | None = None) -> UltralyticsSetup:
-    """Make ultralytics work without the network, through its own variables and settings. Idempotent.
-
-    >>> setup = offline_ultralytics(S)                     # doctest: +SKIP
-    >>> setup.settings_file                                # doctest: +SKIP
-    PosixPath('/home/me/.cache/coursekit/ultralytics/Ultralytics/settings.json')
-    """
+    """Make ultralytics work without the network, through its own variables and settings (in
+    ``<cache>/ultralytics``); call it before importing ultralytics. Idempotent."""
     global _SETUP
     folder = ultralytics_config_dir(settings)
     imported_before = "ultralytics.utils" in sys.modules
@@ -167,12 +163,7 @@ def yolo_weights(settings: Settings | None = None, name: str = "yolo11n", progre
 
 def yolo_model(settings: Settings | None = None, name: str = "yolo11n", progress: bool = True) -> Loaded:
     """The YOLO detector to fine-tune as a :class:`~coursekit.models.registry.Loaded`: ``model`` is ultralytics'
-    ``YOLO(weights)`` with :func:`yolo_weights`' file.
-
-    >>> yolo = yolo_model(ck.settings())                  # doctest: +SKIP
-    >>> yolo.model.task, yolo.weights, yolo.is_standin     # doctest: +SKIP
-    ('detect', '/home/me/.cache/coursekit/yolo11n.pt', False)
-    """
+    ``YOLO(weights)`` with :func:`yolo_weights`' file (``yolo.weights``)."""
     weights, is_standin = yolo_weights(settings, name, progress=progress)
     from ultralytics import YOLO
 
@@ -223,11 +214,7 @@ def yolo_amp(device: str) -> bool | str:
 def train_yolo(model, data_yaml: str | os.PathLike, *, epochs: int, imgsz: int, batch: int, device: str,
                project: str | os.PathLike, name: str, seed: int, workers: int = 0, amp: bool | str | None = None,
                plots: bool = True, **overrides: Any):
-    """Train (fine-tune) ``model`` on a YOLO dataset; return ``(path of best.pt, metrics)``.
-
-    >>> best, metrics = train_yolo(model, "data.yaml", epochs=1, imgsz=64, batch=4, device="cpu",
-    ...                            project=tmp, name="run", seed=0)      # doctest: +SKIP
-    """
+    """Train (fine-tune) ``model`` on a YOLO dataset, offline-safe; return ``(path of best.pt, metrics)``."""
     device = str(device)
     if amp is None:
         amp = yolo_amp(device)
@@ -306,10 +293,7 @@ def _sources(images) -> list:
 
 def predict_detections(model, images, conf: float = 0.001, iou: float = 0.7, imgsz: int | None = None,
                        device: str | None = None, max_det: int = 300) -> list:
-    """Run ``model`` on images; return one :class:`~coursekit.types.Detections` per image, in order.
-
-    >>> dets = predict_detections(model, images[:2], conf=0.25)       # doctest: +SKIP
-    """
+    """Run ``model`` on images (paths or RGB arrays); return one :class:`~coursekit.types.Detections` per image."""
     sources = _sources(images)
     if not sources:
         return []
