@@ -118,10 +118,6 @@ DEFECT_CLASS_NAMES: dict[str, str] = {"ok": "part with no defects", "scratch": "
 in the templates: "a photo of a part with a scratch."."""
 
 
-def _device_of(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
 def _normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, np.float32)
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
@@ -131,15 +127,14 @@ def encode_images(model: nn.Module, preprocess: Callable, images, batch_size: in
                   progress: bool = False) -> np.ndarray:
     """L2-normalised image embeddings, float32 (N, D)."""
     from PIL import Image
+    from tqdm.auto import tqdm
 
     if isinstance(images, np.ndarray):
         if images.ndim == 3 and images.shape[-1] == 3:
             raise ValueError("images must be (N, H, W, 3); for one image pass images[None]")
         if images.ndim != 4 or images.shape[-1] != 3:
             raise ValueError(f"images must be uint8 (N, H, W, 3) RGB; got shape {images.shape}")
-    from tqdm.auto import tqdm
-
-    images, device, out = list(images), _device_of(model), []
+    images, device, out = list(images), next(model.parameters()).device, []
     model.eval()
     it = tqdm(range(0, len(images), batch_size), desc="encoding images", unit="batch", leave=False,
               disable=not progress)
@@ -163,7 +158,7 @@ def encode_texts(model: nn.Module, tokenizer: Callable, texts: Sequence[str], ba
     """L2-normalised text embeddings, float32 (T, D), one per text (tokenised by ``tokenizer``)."""
     if isinstance(texts, str):
         raise TypeError("texts must be a list of strings; for one text pass [text]")
-    texts, device, out = list(texts), _device_of(model), []
+    texts, device, out = list(texts), next(model.parameters()).device, []
     model.eval()
     with torch.no_grad():
         for start in range(0, len(texts), batch_size):
