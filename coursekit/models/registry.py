@@ -1,12 +1,4 @@
-"""A tiny timm-style model registry: build any course network from its name.
-
->>> from coursekit.models import create_model, list_models, count_parameters
->>> "resnet9" in list_models()
-True
->>> model = create_model("simple_cnn", num_classes=10, width=8)
->>> count_parameters(model) > 0
-True
-"""
+"""A tiny timm-style model registry (build any course network from its name), and what weight loaders return."""
 from __future__ import annotations
 
 import fnmatch
