@@ -278,6 +278,8 @@ def _sources(images) -> list:
         return [str(images)]
     if isinstance(images, np.ndarray) and images.ndim == 3:
         images = images[None]
+    if isinstance(images, np.ndarray) and (images.ndim != 4 or images.shape[-1] != 3):
+        raise ValueError(f"images must be (H, W, 3) or (N, H, W, 3) RGB arrays; got shape {images.shape}")
     out = []
     for i, im in enumerate(images):
         if isinstance(im, (str, os.PathLike)):
@@ -285,8 +287,7 @@ def _sources(images) -> list:
             continue
         im = np.asarray(im)
         if im.ndim != 3 or im.shape[-1] != 3:
-            raise ValueError(f"images must be paths or (H, W, 3) RGB arrays (one, a list or an (N, H, W, 3) batch); "
-                             f"image {i} has shape {im.shape}")
+            raise ValueError(f"image {i} must be an (H, W, 3) RGB array or a path; got shape {im.shape}")
         out.append(np.ascontiguousarray(im[..., ::-1]))
     return out
 
