@@ -12,36 +12,27 @@ __all__ = ["PROFILES", "Settings", "settings", "pick_device", "seed_everything",
 PROFILES = ("full", "smoke")
 
 
+def _user_dir(variable: str, name: str) -> Path:
+    """``$variable`` if set, else the platform's user cache dir + ``name`` (``~/.cache/<name>`` on Linux)."""
+    from platformdirs import user_cache_dir
+
+    value = os.environ.get(variable)
+    return Path(value).expanduser().resolve() if value else Path(user_cache_dir(name, appauthor=False))
+
+
 def cache_dir() -> Path:
     """The course's cache folder: ``$COURSEKIT_HOME`` or the platform's user cache dir + ``coursekit``."""
-    home = os.environ.get("COURSEKIT_HOME")
-    if home:
-        return Path(home).expanduser().resolve()
-    try:
-        from platformdirs import user_cache_dir
-
-        return Path(user_cache_dir("coursekit", appauthor=False))
-    except ImportError:  # pragma: no cover - platformdirs is a dependency, this is a fallback
-        return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "coursekit"
+    return _user_dir("COURSEKIT_HOME", "coursekit")
 
 
 def work_dir() -> Path:
-    """The learner's own writable folder, used when the cache is read-only: ``$COURSEKIT_WORK`` or the
-    user cache dir + ``coursekit-work`` (``~/.cache/coursekit-work`` on Linux)."""
-    work = os.environ.get("COURSEKIT_WORK")
-    if work:
-        return Path(work).expanduser().resolve()
-    try:
-        from platformdirs import user_cache_dir
-
-        return Path(user_cache_dir("coursekit-work", appauthor=False))
-    except ImportError:  # pragma: no cover
-        return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "coursekit-work"
+    """The learner's own writable folder, used when the cache is read-only: ``$COURSEKIT_WORK`` or the user
+    cache dir + ``coursekit-work``."""
+    return _user_dir("COURSEKIT_WORK", "coursekit-work")
 
 
 def is_writable(path: str | os.PathLike) -> bool:
-    """True if this process may create files in ``path`` (or, if it does not exist yet, create it in its
-    nearest existing parent).
+    """True if this process may create files in ``path`` (or, if it does not exist yet, in its nearest parent).
 
     >>> import tempfile; d = Path(tempfile.mkdtemp()); is_writable(d), is_writable(d / "new" / "sub")
     (True, True)
@@ -67,9 +58,8 @@ def cache_is_shared(home: str | os.PathLike | None = None) -> bool:
 
 
 def writable_home(home: str | os.PathLike | None = None) -> Path:
-    """Where the course writes: the cache folder (``home``, default :func:`cache_dir`) when this user may
-    write there, else :func:`work_dir` (a shared, read-only classroom cache is never written to).
-    The one place that decides it: every download, extraction, generated dataset and settings file asks."""
+    """Where the course writes (the one place that decides it): the cache folder (``home``, default
+    :func:`cache_dir`) when this user may write there, else :func:`work_dir` (a shared classroom cache)."""
     home = Path(home) if home is not None else cache_dir()
     return home if is_writable(home) else work_dir()
 
@@ -99,11 +89,9 @@ def pick_device(preferred: str | None = None) -> str:
     if preferred:
         dev = preferred.strip().lower()
         if dev.startswith("cuda") and not torch.cuda.is_available():
-            raise RuntimeError(
-                f"COURSEKIT_DEVICE={preferred!r} but torch sees no CUDA GPU "
-                f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}). "
-                "Unset COURSEKIT_DEVICE to pick automatically, or install a CUDA build of torch."
-            )
+            raise RuntimeError(f"COURSEKIT_DEVICE={preferred!r} but torch sees no CUDA GPU (torch {torch.__version__}, "
+                               f"built for CUDA {torch.version.cuda}). Unset COURSEKIT_DEVICE to pick automatically, "
+                               "or install a CUDA build of torch.")
         if dev == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
             raise RuntimeError("COURSEKIT_DEVICE='mps' but this torch has no Apple MPS backend; unset it.")
         if dev not in ("cpu", "mps") and not dev.startswith("cuda"):
@@ -117,8 +105,8 @@ def pick_device(preferred: str | None = None) -> str:
 
 
 def seed_everything(seed: int = 0, deterministic: bool = False) -> None:
-    """Seed Python, NumPy and torch (all devices). ``deterministic=True`` also asks cuDNN for
-    deterministic kernels (slower; CPU runs are deterministic already for the course's models)."""
+    """Seed Python, NumPy and torch (all devices); ``deterministic=True`` also asks cuDNN for deterministic
+    kernels (slower; CPU runs are deterministic already)."""
     import numpy as np
     import torch
 
@@ -139,8 +127,7 @@ class Settings:
     seed: int = 0
     home: Path = field(default_factory=cache_dir)
     offline: bool = False
-    #: the notebook this run belongs to (e.g. ``"02_finetune_pretrained"``): ``print(S)`` then says what it
-    #: costs on this device (:func:`coursekit.budget.budget_note`)
+    #: the notebook of this run (``"02_finetune_pretrained"``): ``print(S)`` then says what it costs here
     notebook: str | None = field(default=None, compare=False)
 
     @property
@@ -162,10 +149,8 @@ class Settings:
 
     def __post_init__(self):
         if self.profile not in PROFILES:
-            raise ValueError(
-                f"COURSEKIT_PROFILE={self.profile!r} is not a profile; use one of {', '.join(PROFILES)} "
-                "(full = the real course, smoke = tiny data for CI)."
-            )
+            raise ValueError(f"COURSEKIT_PROFILE={self.profile!r} is not a profile; use one of {', '.join(PROFILES)} "
+                             "(full = the real course, smoke = tiny data for CI).")
 
 
 def env_flag(name: str) -> bool:
@@ -175,8 +160,8 @@ def env_flag(name: str) -> bool:
 
 def settings(profile: str | None = None, device: str | None = None, seed: int | None = None,
              notebook: str | None = None) -> Settings:
-    """Read the run settings from arguments, then environment variables, then defaults. ``notebook`` (e.g.
-    ``"01_cnn_from_scratch"``) makes ``print(S)`` say which device runs and what the notebook costs there.
+    """The run settings from arguments, then environment variables, then defaults; ``notebook`` (e.g.
+    ``"01_cnn_from_scratch"``) makes ``print(S)`` say what the notebook costs on this device.
 
     >>> settings(profile="smoke", device="cpu").smoke
     True
@@ -188,8 +173,8 @@ def settings(profile: str | None = None, device: str | None = None, seed: int | 
         seed = int(raw_seed)
     except ValueError:
         raise ValueError(f"COURSEKIT_SEED={raw_seed!r} is not an integer") from None
-    return Settings(profile=profile, device=device, seed=seed, home=cache_dir(), offline=env_flag("COURSEKIT_OFFLINE"),
-                    notebook=notebook)
+    return Settings(profile=profile, device=device, seed=seed, home=cache_dir(),
+                    offline=env_flag("COURSEKIT_OFFLINE"), notebook=notebook)
 
 
 def module_setting(table: dict[str, dict], S: Settings | None = None) -> dict:

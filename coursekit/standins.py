@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .assets import AssetUnavailable
+from .config import env_flag
+
 __all__ = ["StandIn", "announce_standin", "real_or_standin", "STANDINS_USED"]
 
 
@@ -17,17 +20,10 @@ class StandIn:
 
     def banner(self) -> str:
         bar = "!" * 78
-        return "\n".join(
-            [
-                bar,
-                f"!! STAND-IN: {self.by}",
-                f"!!   replaces:     {self.replaces}",
-                f"!!   why:          {self.why}",
-                f"!!   real result:  {self.real_result}",
-                "!!   Numbers below come from the stand-in. They check the method, they are NOT the real result.",
-                bar,
-            ]
-        )
+        return "\n".join([bar, f"!! STAND-IN: {self.by}", f"!!   replaces:     {self.replaces}",
+                          f"!!   why:          {self.why}", f"!!   real result:  {self.real_result}",
+                          "!!   Numbers below come from the stand-in. They check the method, they are NOT the real "
+                          "result.", bar])
 
 
 STANDINS_USED: list[StandIn] = []
@@ -46,9 +42,6 @@ def real_or_standin(settings, load_real, load_standin, *, what: str, replaces: s
                     note: str = ""):
     """``load_real()``; if its weights are unavailable and stand-ins are allowed (smoke profile or
     ``COURSEKIT_STANDINS=1``), ``load_standin()`` announced with a banner (``by`` may be a function of it)."""
-    from .assets import AssetUnavailable
-    from .config import env_flag
-
     try:
         return load_real()
     except AssetUnavailable as err:

@@ -15,13 +15,16 @@ from segment_anything import SamAutomaticMaskGenerator, SamPredictor
 from segment_anything.modeling import Sam
 from segment_anything.utils.transforms import ResizeLongestSide
 
-from coursekit.assets import AssetUnavailable
+from coursekit.assets import ASSETS, AssetUnavailable
+from coursekit.data.shipped import find_shipped_dataset
 from coursekit.data.detection import DETECTION_CLASSES, render_detection_scene
-from coursekit.models.sam import (SAM_ASSETS, SAM_KINDS, TinySamArch, box_mask, grabcut_box, interior_point,
+from coursekit.models.sam import (SAM_KINDS, TinySamArch, box_mask, grabcut_box, interior_point,
                                   load_sam_checkpoint, mask_iou, predict_box, predict_points,
-                                  sam_model, standin_root, standin_sam, time_predictor, tiny_sam)
+                                  sam_model, standin_sam, time_predictor, tiny_sam)
 from coursekit.models import sam as cksam
 from coursekit.config import Settings
+
+SAM_ASSETS = {name: ASSETS[name] for name in SAM_KINDS.values()}  # the official checkpoints, in the one registry
 from tools.build_sam_standin import TRAIN_PARTS, SamRecipe, build_sam_standin, evaluate_sam, mask_iou_matrix
 
 MICRO = TinySamArch(img_size=64, embed_dim=16, depth=1, num_heads=2, window_size=2, global_attn_indexes=(0,),
@@ -71,7 +74,7 @@ def predictor(shipped, scene):
 def test_shipped_standin_is_a_real_sam_with_a_checked_manifest(shipped):
     sam, manifest = shipped
     assert isinstance(sam, Sam) and not sam.training
-    folder = standin_root()
+    folder = find_shipped_dataset("sam_standin")
     assert folder.name == "sam_standin" and sorted(p.name for p in folder.iterdir()) == sorted(
         [manifest["weights"], "manifest.json", "README.md"])
     weights = folder / manifest["weights"]

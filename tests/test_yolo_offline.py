@@ -99,9 +99,11 @@ DRIVER = textwrap.dedent(r'''
     dets = predict_detections(model, rgb, imgsz=64)
     from_paths = predict_detections(model, files, imgsz=64)
     # model.val(save_json=True) also asks for faster-coco-eval (a pip install when allowed): must stay offline
-    from coursekit.models.yolo import val_detections
-    val_metrics, val_preds = val_detections(model, data_yaml, "val", imgsz=64, device="cpu", project=project,
-                                            name="val", batch=4)
+    from coursekit.models.yolo import val_predictions
+    val_metrics = model.val(data=data_yaml, split="val", imgsz=64, batch=4, device="cpu", project=project,
+                            name="val", exist_ok=True, save_json=True, plots=False, verbose=False)
+    val_preds = val_predictions(pathlib.Path(val_metrics.save_dir) / "predictions.json", model.names, data_yaml,
+                                "val")
     t3 = time.perf_counter()
     print(json.dumps({
         "attempts": ATTEMPTS, "is_standin": is_standin, "best": str(best),

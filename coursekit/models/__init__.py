@@ -1,14 +1,10 @@
 """The course's networks: architectures built by name, and loaders of trained weights.
 
-:func:`create_model` builds an architecture by name (timm-style), with random weights: it returns the
-``nn.Module``. Every loader of trained weights (:func:`pretrained_backbone`, :func:`yolo_model`,
-:func:`~coursekit.models.clip.clip_model`, :func:`~coursekit.models.sam.sam_model`, and the stand-in loaders
-behind them) returns a :class:`Loaded`: ``model``, ``is_standin`` (the course's offline stand-in, announced by a
-banner), ``name``, ``weights`` (the file), ``info`` (details), and the extras a model needs (CLIP's
-``preprocess`` and ``tokenizer``; the backbone's :class:`Backbone` adds ``mean``, ``std``, ``input_size``,
-``prepare()`` and ``create()``). Finders of files return paths, like :func:`coursekit.fetch`: notebook 03 hands
-:func:`yolo_weights`' ``(weights, is_standin)`` to ultralytics' ``YOLO(...)`` itself. Each module's sizes per run profile: ``<module>_setting(S)``, this run's row
-of its ``<MODULE>_SETTINGS`` table (:func:`coursekit.config.module_setting`).
+:func:`create_model` builds an architecture by name (timm-style), with random weights. Every loader of trained
+weights returns a :class:`Loaded` (``model``, ``is_standin``, ``name``, ``weights``, ``info``, and CLIP's
+``preprocess`` / ``tokenizer``; a :class:`Backbone` adds ``mean``, ``std``, ``input_size``, ``prepare()``,
+``create()``). :func:`yolo_weights` returns the file notebook 03 hands to ultralytics' ``YOLO(...)`` itself.
+Each module's sizes per run profile: ``<module>_setting(S)`` (:func:`coursekit.config.module_setting`).
 
 >>> from coursekit.models import create_model, list_models
 >>> [name for name in list_models() if name in ("resnet9", "simple_cnn")]
@@ -23,54 +19,19 @@ from .pretrain import (IMAGENET_MEAN, IMAGENET_STD, STANDIN_PARTS, Backbone, ima
                        resnet9_backbone, standin_backbone)
 from .yolo import (YOLO_ASSETS, YOLO_SETTINGS, UltralyticsSetup, offline_ultralytics, predict_detections, train_yolo,
                    ultralytics_config_dir, yolo_amp, yolo_data_yaml, yolo_model, yolo_setting, yolo_weights)
-from .transfer import (STRATEGIES, TRANSFER_SETTINGS, TransferClassifier, transfer_setting, count_trainable, fit_transfer, label_saving_factor,
-                       labels_to_reach, load_weights, param_groups, resnet18_backbone, subset_per_class)
+from .transfer import (STRATEGIES, TRANSFER_SETTINGS, TransferClassifier, count_trainable, fit_transfer,
+                       label_saving_factor, labels_to_reach, load_weights, param_groups, resnet18_backbone,
+                       subset_per_class, transfer_setting)
 
 __all__ = [
-    "register_model",
-    "create_model",
-    "list_models",
-    "count_parameters",
-    "Loaded",
-    "ConvBN",
-    "Residual",
-    "ResNet9",
-    "resnet9",
-    "resnet9_recipe",
-    "resnet9_setting",
-    "RESNET9_SETTINGS",
-    "piecewise_linear",
-    "SimpleCNN",
-    "simple_cnn",
-    "resnet18_backbone",
-    "load_weights",
-    "TransferClassifier",
-    "count_trainable",
-    "param_groups",
-    "STRATEGIES",
-    "subset_per_class",
-    "TRANSFER_SETTINGS",
-    "transfer_setting",
-    "fit_transfer",
-    "labels_to_reach",
+    "register_model", "create_model", "list_models", "count_parameters", "Loaded",
+    "ConvBN", "Residual", "ResNet9", "resnet9", "resnet9_recipe", "resnet9_setting", "RESNET9_SETTINGS",
+    "piecewise_linear", "SimpleCNN", "simple_cnn",
+    "resnet18_backbone", "load_weights", "TransferClassifier", "count_trainable", "param_groups", "STRATEGIES",
+    "subset_per_class", "TRANSFER_SETTINGS", "transfer_setting", "fit_transfer", "labels_to_reach",
     "label_saving_factor",
-    "Backbone",
-    "STANDIN_PARTS",
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
-    "pretrained_backbone",
-    "standin_backbone",
-    "imagenet_backbone",
-    "resnet9_backbone",
-    "YOLO_ASSETS",
-    "UltralyticsSetup",
-    "offline_ultralytics",
-    "ultralytics_config_dir",
-    "yolo_model",
-    "YOLO_SETTINGS",
-    "yolo_setting",
-    "train_yolo",
-    "yolo_amp",
-    "yolo_data_yaml",
-    "predict_detections",
+    "Backbone", "STANDIN_PARTS", "IMAGENET_MEAN", "IMAGENET_STD", "pretrained_backbone", "standin_backbone",
+    "imagenet_backbone", "resnet9_backbone",
+    "YOLO_ASSETS", "UltralyticsSetup", "offline_ultralytics", "ultralytics_config_dir", "yolo_model",
+    "YOLO_SETTINGS", "yolo_setting", "train_yolo", "yolo_amp", "yolo_data_yaml", "predict_detections",
 ]

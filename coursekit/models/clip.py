@@ -9,37 +9,33 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from ..assets import ASSETS
-from .registry import Loaded
+from ..assets import ASSETS, fetch
+from ..config import settings as _settings
+from ..standins import real_or_standin
+from ..types import Classifications
+from .pretrain import resnet9_backbone
+from .registry import Loaded, _count, shipped_standin
 
-__all__ = [
-    "CLIP_ASSETS", "CLIP_MODELS", "ClipSpec", "STANDIN_NAME",
-    "SINGLE_TEMPLATE", "ENSEMBLE_TEMPLATES", "PART_CLASS_NAMES", "DEFECT_CLASS_NAMES",
-    "clip_model", "real_clip_model", "standin_clip_model", "standin_root",
-    "encode_images", "encode_texts", "zero_shot_classifier", "zero_shot", "zero_shot_logits",
-    "build_tiny_clip", "unpack_state", "standin_words", "UnknownWordWarning",
-]
+__all__ = ["CLIP_MODELS", "ClipSpec", "STANDIN_NAME", "SINGLE_TEMPLATE", "ENSEMBLE_TEMPLATES", "PART_CLASS_NAMES",
+           "DEFECT_CLASS_NAMES", "clip_model", "real_clip_model", "standin_clip_model", "encode_images", "encode_texts",
+           "zero_shot_classifier", "zero_shot", "build_tiny_clip", "unpack_state", "standin_words",
+           "UnknownWordWarning"]
 
 STANDIN_NAME = "clip_standin"
 
 # --- the real weights ---------------------------------------------------------------------------------------
 
-#: The names, in the one asset registry (``coursekit.assets.ASSETS``), of the OpenCLIP weight files the
-#: course can use. Looked up at call time: a copy taken at import would miss a later registry change.
-CLIP_ASSETS: tuple[str, ...] = ("clip-vit-b-32-laion2b", "clip-vit-b-16-laion2b")
-
-
 @dataclass(frozen=True)
 class ClipSpec:
-    """A real CLIP the course can load: open_clip's architecture name, the weights' asset and notes."""
+    """A real CLIP the course can load: open_clip's architecture name, the weights' asset (in ``ASSETS``), notes."""
 
     arch: str
     pretrained_tag: str
@@ -56,14 +52,10 @@ CLIP_MODELS: dict[str, ClipSpec] = {
 }
 
 
-def real_clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True,
-                    device: str | None = None) -> Loaded:
+def real_clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True, device: str | None = None) -> Loaded:
     """The real OpenCLIP ``name`` (a key of :data:`CLIP_MODELS`) with its LAION-2B weights, as a
     :class:`~coursekit.models.registry.Loaded` with its ``preprocess`` and ``tokenizer``."""
     import open_clip
-
-    from ..assets import fetch
-    from ..config import settings as _settings
 
     if name not in CLIP_MODELS:
         raise ValueError(f"unknown CLIP {name!r}; choose one of {', '.join(CLIP_MODELS)}")
@@ -87,12 +79,8 @@ def real_clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True
 
 
 def clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True, device: str | None = None) -> Loaded:
-    """The real CLIP ``name`` when its weights are cached or can be downloaded; offline, the announced
-    stand-in (smoke profile, or ``COURSEKIT_STANDINS=1``).
-    """
-    from ..config import settings as _settings
-    from ..standins import real_or_standin
-
+    """The real CLIP ``name`` when its weights are cached or can be downloaded; offline, the announced stand-in
+    (smoke profile, or ``COURSEKIT_STANDINS=1``)."""
     def by(clip):
         held = clip.info.get("results", {}).get("heldout", {}).get("part", {}).get("ensemble")
         return (f"a tiny CLIP ({clip.info['parameters'] / 1e6:.1f}M parameters) trained by the course on generated "
@@ -113,42 +101,21 @@ def _image_size(model: nn.Module) -> int:
     return int(size[0] if isinstance(size, (tuple, list)) else size)
 
 
-def _count(model: nn.Module) -> int:
-    return int(sum(p.numel() for p in model.parameters()))
-
-
 # --- the zero-shot API (real and stand-in alike) ---------------------------------------------------------------
 
 SINGLE_TEMPLATE: tuple[str, ...] = ("a photo of a {}.",)
 """One prompt per class, the CLIP paper's baseline."""
-ENSEMBLE_TEMPLATES: tuple[str, ...] = (
-    "a photo of a {}.",
-    "a close-up photo of a {}.",
-    "a photo of the {}.",
-    "a cropped photo of a {}.",
-    "a picture of a {}.",
-    "an inspection photo of a {}.",
-)
+ENSEMBLE_TEMPLATES: tuple[str, ...] = ("a photo of a {}.", "a close-up photo of a {}.", "a photo of the {}.",
+                                       "a cropped photo of a {}.", "a picture of a {}.", "an inspection photo of a {}.")
 """A prompt ensemble (CLIP paper, section 3.1.4): a class's text embedding is the re-normalised mean of
 its normalised embeddings under every template."""
 
 PART_CLASS_NAMES: tuple[str, ...] = ("washer", "flange", "plate", "bracket", "hinge", "gear")
 """The inspection dataset's part types, in :data:`~coursekit.data.inspection.INSPECTION_PARTS` order."""
-DEFECT_CLASS_NAMES: dict[str, str] = {
-    "ok": "part with no defects",
-    "scratch": "part with a scratch",
-    "crack": "part with a crack",
-    "missing_hole": "part with a missing hole",
-}
+DEFECT_CLASS_NAMES: dict[str, str] = {"ok": "part with no defects", "scratch": "part with a scratch",
+                                       "crack": "part with a crack", "missing_hole": "part with a missing hole"}
 """The text of each inspection class (:data:`~coursekit.data.inspection.INSPECTION_CLASSES` order), to put
 in the templates: "a photo of a part with a scratch."."""
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except StopIteration:  # pragma: no cover - every CLIP has parameters
-        return torch.device("cpu")
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -160,21 +127,17 @@ def encode_images(model: nn.Module, preprocess: Callable, images, batch_size: in
                   progress: bool = False) -> np.ndarray:
     """L2-normalised image embeddings, float32 (N, D)."""
     from PIL import Image
+    from tqdm.auto import tqdm
 
     if isinstance(images, np.ndarray):
         if images.ndim == 3 and images.shape[-1] == 3:
             raise ValueError("images must be (N, H, W, 3); for one image pass images[None]")
         if images.ndim != 4 or images.shape[-1] != 3:
             raise ValueError(f"images must be uint8 (N, H, W, 3) RGB; got shape {images.shape}")
-    images = list(images)
-    device = _device_of(model)
+    images, device, out = list(images), next(model.parameters()).device, []
     model.eval()
-    out = []
-    it = range(0, len(images), batch_size)
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(it, desc="encoding images", unit="batch", leave=False)
+    it = tqdm(range(0, len(images), batch_size), desc="encoding images", unit="batch", leave=False,
+              disable=not progress)
     with torch.no_grad():
         for start in it:
             batch = []
@@ -195,10 +158,8 @@ def encode_texts(model: nn.Module, tokenizer: Callable, texts: Sequence[str], ba
     """L2-normalised text embeddings, float32 (T, D), one per text (tokenised by ``tokenizer``)."""
     if isinstance(texts, str):
         raise TypeError("texts must be a list of strings; for one text pass [text]")
-    texts = list(texts)
-    device = _device_of(model)
+    texts, device, out = list(texts), next(model.parameters()).device, []
     model.eval()
-    out = []
     with torch.no_grad():
         for start in range(0, len(texts), batch_size):
             tokens = tokenizer(texts[start:start + batch_size]).to(device)
@@ -214,10 +175,8 @@ def _names(class_names) -> list[str]:
 
 def zero_shot_classifier(model: nn.Module, tokenizer: Callable, class_names, templates: Sequence[str] = SINGLE_TEMPLATE
                          ) -> np.ndarray:
-    """The zero-shot classifier's weights, float32 (C, D): for each class, the mean of the normalised text
-    embeddings of ``template.format(class_name)`` over ``templates``, normalised again (the CLIP paper's
-    prompt ensemble; one template: just that prompt's embedding).
-    """
+    """The zero-shot classifier's weights, float32 (C, D): per class, the re-normalised mean of the normalised
+    text embeddings of ``template.format(class_name)`` over ``templates`` (the CLIP paper's prompt ensemble)."""
     names = _names(class_names)
     templates = [templates] if isinstance(templates, str) else list(templates)
     if not names or not templates:
@@ -230,26 +189,19 @@ def zero_shot_classifier(model: nn.Module, tokenizer: Callable, class_names, tem
     return _normalise(emb.mean(axis=1))
 
 
-def zero_shot_logits(image_features: np.ndarray, classifier: np.ndarray, logit_scale: float) -> np.ndarray:
-    """``logit_scale * image_features @ classifier.T``: (N, C) logits from normalised embeddings."""
-    return float(logit_scale) * np.asarray(image_features, np.float32) @ np.asarray(classifier, np.float32).T
-
-
 def zero_shot(model: nn.Module, preprocess: Callable, tokenizer: Callable, images, class_names,
               templates: Sequence[str] = SINGLE_TEMPLATE, batch_size: int = 64,
               image_features: np.ndarray | None = None):
     """Zero-shot classification: :class:`~coursekit.types.Classifications` with ``probs = softmax(logit_scale *
-    image @ text.T)`` over ``class_names`` (the model's own learnt temperature, as in CLIP).
-    """
-    from ..types import Classifications
-
+    image @ text.T)`` over ``class_names`` (the model's own learnt temperature, as in CLIP)."""
     names = _names(class_names)
     if image_features is None:
         image_features = encode_images(model, preprocess, images, batch_size)
     classifier = zero_shot_classifier(model, tokenizer, names, templates)
     scale = float(model.logit_scale.detach().exp().float().cpu())
     labels = list(class_names) if isinstance(class_names, dict) else names
-    return Classifications.from_logits(zero_shot_logits(image_features, classifier, scale), labels)
+    logits = scale * np.asarray(image_features, np.float32) @ classifier.T
+    return Classifications.from_logits(logits, labels)
 
 
 # --- the stand-in's vocabulary: the words of its training captions (tools/build_clip_standin.py writes them) --
@@ -262,9 +214,8 @@ _LIGHTING = ("dark", "dim", "normal", "bright")
 
 
 def standin_words() -> list[str]:
-    """The words of the stand-in's captions (sorted): :data:`ENSEMBLE_TEMPLATES` (the very templates a prompt
-    ensemble averages), the part and defect names, materials, colours and lighting. The stand-in has read no
-    other word."""
+    """The only words the stand-in has read (sorted): those of :data:`ENSEMBLE_TEMPLATES`, the part and defect
+    names, materials, colours and lighting of its training captions."""
     words = set(" ".join(ENSEMBLE_TEMPLATES).replace("{}", " ").replace(".", " ").split())
     words |= set(PART_CLASS_NAMES) | {"part", "with", "an", "in", "light", "plastic"}
     words |= {w for v in DEFECT_CLASS_NAMES.values() for w in v.split()}
@@ -280,9 +231,8 @@ def _standin_tokenizer_class():
     import open_clip
 
     class StandinTokenizer(open_clip.SimpleTokenizer):
-        """open_clip's own ``SimpleTokenizer`` (the same token ids), which also warns (:class:`UnknownWordWarning`,
-        once per word) when a text uses a word outside the stand-in's vocabulary: the stand-in stores a zero
-        embedding for it, a blank where a real CLIP would read the word."""
+        """open_clip's ``SimpleTokenizer`` that also warns (:class:`UnknownWordWarning`, once per word) when a text
+        uses a word outside the stand-in's vocabulary."""
 
         def __init__(self, vocabulary: Sequence[int], context_length: int):
             super().__init__(context_length=context_length)
@@ -291,15 +241,10 @@ def _standin_tokenizer_class():
 
         def unknown_words(self, text: str) -> list[str]:
             """The words of ``text`` (in order, each once) with a token the stand-in never read."""
-            out = []
-            for word in self.pat.findall(self.clean_fn(text)):
-                if word not in out and not set(self.encode(word)) <= self.known_ids:
-                    out.append(word)
-            return out
+            words = dict.fromkeys(self.pat.findall(self.clean_fn(text)))
+            return [w for w in words if not set(self.encode(w)) <= self.known_ids]
 
         def __call__(self, texts, context_length=None):
-            import warnings
-
             for text in [texts] if isinstance(texts, str) else texts:
                 new = [w for w in self.unknown_words(text) if w not in self.warned]
                 if new:
@@ -318,14 +263,11 @@ def _standin_tokenizer_class():
 # --- the stand-in: model, weights file (trained by tools/build_clip_standin.py) --------------------------------
 
 class CourseResNetTower(nn.Module):
-    """The stand-in's image tower when ``vision_cfg["tower"] == "resnet9"``: the course's ResNet-9 trunk
-    (:func:`~coursekit.models.pretrain.resnet9_backbone`, global max pool), a LayerNorm and a linear
-    projection into the joint embedding (what ``ln_post`` + ``proj`` are in open_clip's ViT)."""
+    """The stand-in's image tower (``vision_cfg["tower"] == "resnet9"``): the course's ResNet-9 trunk, then
+    ``ln_post`` and ``proj`` into the joint embedding, as in open_clip's ViT."""
 
     def __init__(self, width: int, embed_dim: int, image_size: int):
         super().__init__()
-        from .pretrain import resnet9_backbone
-
         self.trunk = resnet9_backbone(width)
         self.ln_post = nn.LayerNorm(self.trunk.num_features)
         self.proj = nn.Linear(self.trunk.num_features, embed_dim, bias=False)
@@ -358,7 +300,7 @@ _TOKEN_KEY = "token_embedding.weight"
 
 
 def unpack_state(packed: dict[str, torch.Tensor], vocab_size: int = 49408) -> dict[str, torch.Tensor]:
-    """A full float32 state dict from the shipped one (``pack_state`` in ``tools/build_clip_standin.py``): the
+    """A full float32 state dict from the shipped one (``tools/build_clip_standin.py``'s ``pack_state``): the
     missing token rows as zeros."""
     packed = dict(packed)
     rows, values = packed.pop("token_embedding.rows"), packed.pop("token_embedding.values")
@@ -369,35 +311,19 @@ def unpack_state(packed: dict[str, torch.Tensor], vocab_size: int = 49408) -> di
     return state
 
 
-def standin_root(root: str | os.PathLike | None = None) -> Path:
-    """The folder holding the shipped stand-in (repository ``datasets/clip_standin``, else the cache)."""
-    from ..data.shipped import find_shipped_dataset
-
-    return find_shipped_dataset(STANDIN_NAME, root, rebuild="python -m tools.build_clip_standin")
-
-
-
-def _preprocess(size: int, mean, std) -> Callable:
-    from open_clip.transform import PreprocessCfg, image_transform_v2
-
-    return image_transform_v2(PreprocessCfg(size=size, mean=tuple(mean), std=tuple(std)), is_train=False)
-
-
 def standin_clip_model(root: str | os.PathLike | None = None, device: str = "cpu") -> Loaded:
     """The course's stand-in (shipped weights, sha256 checked against its manifest)."""
-    import open_clip
+    from open_clip.transform import PreprocessCfg, image_transform_v2
 
-    folder = Path(root) if root is not None else standin_root()
-    from ..data.shipped import checked_weights
-
-    manifest, path = checked_weights(folder, STANDIN_NAME, "python -m tools.build_clip_standin")
+    manifest, path = shipped_standin(STANDIN_NAME, root, "python -m tools.build_clip_standin")
     config = manifest["config"]
     model = build_tiny_clip(config)
     packed = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(unpack_state(packed, config["text_cfg"]["vocab_size"]), strict=True)
     model.to(device).eval()
     size = int(config["vision_cfg"]["image_size"])
-    preprocess = _preprocess(size, manifest["mean"], manifest["std"])
+    preprocess = image_transform_v2(PreprocessCfg(size=size, mean=tuple(manifest["mean"]), std=tuple(manifest["std"])),
+                                    is_train=False)
     rows = packed["token_embedding.rows"].tolist()
     tokenizer = _standin_tokenizer_class()(rows, int(config["text_cfg"]["context_length"]))
     info = {

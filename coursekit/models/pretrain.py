@@ -16,16 +16,23 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .registry import Loaded
+from ..assets import fetch
+from ..config import settings as _settings
+from ..standins import real_or_standin
+from .registry import Loaded, shipped_standin
+from .resnet9 import ResNet9
+from .transfer import load_weights, resnet18_backbone
 
-__all__ = ["Backbone", "STANDIN_PARTS", "IMAGENET_MEAN", "IMAGENET_STD",
-           "pretrained_backbone", "standin_backbone", "imagenet_backbone", "resnet9_backbone", "standin_root"]
+__all__ = ["Backbone", "STANDIN_PARTS", "IMAGENET_MEAN", "IMAGENET_STD", "pretrained_backbone", "standin_backbone",
+           "imagenet_backbone", "resnet9_backbone"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 STANDIN_PARTS: tuple[str, ...] = ("hex_nut", "circlip", "bolt", "knob")
 """The part types the stand-in is pre-trained on: none of them is in the inspection dataset."""
 STANDIN_NAME = "pretrained_standin"
+
+
 @dataclass(kw_only=True)
 class Backbone(Loaded):
     """A :class:`~coursekit.models.registry.Loaded` pre-trained feature extractor (``model``) that also says how to
@@ -46,8 +53,7 @@ class Backbone(Loaded):
         return cls(model=model, weights=weights, factory=factory, **fields)
 
     def create(self, pretrained: bool = True) -> nn.Module:
-        """A new backbone: with the pre-trained weights, or (``pretrained=False``) the same architecture
-        from random weights (the "from scratch" baseline)."""
+        """A new backbone with the pre-trained weights, or (``pretrained=False``) random ones (from scratch)."""
         return self.factory(self.weights if pretrained else None)
 
     def prepare(self, images: np.ndarray) -> np.ndarray:
@@ -69,9 +75,6 @@ class Backbone(Loaded):
 
 def resnet9_backbone(width: int = 16, weights: str | os.PathLike | None = None) -> nn.Module:
     """The course's ResNet-9 without its classifier: images -> ``8 * width`` features (global max pool, x 0.125)."""
-    from .resnet9 import ResNet9
-    from .transfer import load_weights
-
     net = ResNet9(num_classes=1, width=width)
     net.fc = nn.Identity()  # the features keep ResNet-9's x 0.125 scale: max-pooled features are large, and
     # a new head on unscaled ones starts with huge logits (training then diverges at usual learning rates)
@@ -82,13 +85,8 @@ def resnet9_backbone(width: int = 16, weights: str | os.PathLike | None = None) 
 
 
 def imagenet_backbone(settings=None, progress: bool = True) -> Backbone:
-    """ResNet-18 with the official ImageNet weights (downloaded once, checksummed). Raises
-    :class:`~coursekit.assets.AssetUnavailable` when they are not cached and cannot be downloaded.
-    """
-    from ..assets import fetch
-    from ..config import settings as _settings
-    from .transfer import resnet18_backbone
-
+    """ResNet-18 with the official ImageNet weights (downloaded once, checksummed); raises
+    :class:`~coursekit.assets.AssetUnavailable` when they are not cached and cannot be downloaded."""
     S = settings or _settings()
     path = fetch("resnet18-imagenet", home=S.home, progress=progress, offline=S.offline)
     size = 192 if str(S.device).startswith("cuda") else (96 if S.smoke else 128)
@@ -99,20 +97,9 @@ def imagenet_backbone(settings=None, progress: bool = True) -> Backbone:
                           mean=IMAGENET_MEAN, std=IMAGENET_STD, input_size=size, is_standin=False, lr=lr)
 
 
-def standin_root(root: str | os.PathLike | None = None) -> Path:
-    """The folder holding the shipped stand-in weights (repository ``datasets/``, else the cache)."""
-    from ..data.shipped import find_shipped_dataset
-
-    return find_shipped_dataset(STANDIN_NAME, root, rebuild="python -m tools.build_pretrain_standin")
-
-
-
 def standin_backbone(root: str | os.PathLike | None = None) -> Backbone:
     """The course's stand-in backbone (shipped weights, checksum verified)."""
-    folder = standin_root(root)
-    from ..data.shipped import checked_weights
-
-    manifest, path = checked_weights(folder, STANDIN_NAME, "python -m tools.build_pretrain_standin")
+    manifest, path = shipped_standin(STANDIN_NAME, root, "python -m tools.build_pretrain_standin")
     width = int(manifest["recipe"]["width"])
     return Backbone.build(lambda w: resnet9_backbone(width, w), path, name="resnet9-parts-standin",
                           arch=f"resnet9-w{width}", mean=tuple(manifest["mean"]), std=tuple(manifest["std"]),
@@ -121,11 +108,7 @@ def standin_backbone(root: str | os.PathLike | None = None) -> Backbone:
 
 def pretrained_backbone(settings=None, progress: bool = True) -> Backbone:
     """The real ImageNet ResNet-18 when available; offline, the announced stand-in (smoke profile, or
-    ``COURSEKIT_STANDINS=1``).
-    """
-    from ..config import settings as _settings
-    from ..standins import real_or_standin
-
+    ``COURSEKIT_STANDINS=1``)."""
     S = settings or _settings()
     return real_or_standin(
         S, lambda: imagenet_backbone(S, progress=progress), standin_backbone, what="the ImageNet ResNet-18 file",

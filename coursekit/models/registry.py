@@ -1,17 +1,11 @@
-"""A tiny timm-style model registry: build any course network from its name.
-
->>> from coursekit.models import create_model, list_models, count_parameters
->>> "resnet9" in list_models()
-True
->>> model = create_model("simple_cnn", num_classes=10, width=8)
->>> count_parameters(model) > 0
-True
-"""
+"""A tiny timm-style model registry (build any course network from its name), and what weight loaders return."""
 from __future__ import annotations
 
 import fnmatch
 import os
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import torch.nn as nn
@@ -53,6 +47,17 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     22
     """
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+_count = partial(count_parameters, trainable_only=False)  # every parameter (the stand-ins' manifests record it)
+
+
+def shipped_standin(name: str, root: str | os.PathLike | None, rebuild: str) -> tuple[dict, Path]:
+    """A shipped stand-in's ``(manifest, weights)`` from ``datasets/<name>`` (or ``root``), sha256 checked;
+    ``rebuild``: the command that rebuilds it, quoted in the errors."""
+    from ..data.shipped import checked_weights, find_shipped_dataset
+
+    return checked_weights(find_shipped_dataset(name, root, rebuild=rebuild), name, rebuild)
 
 
 @dataclass

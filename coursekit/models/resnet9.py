@@ -12,17 +12,15 @@ from collections import OrderedDict
 import torch
 import torch.nn as nn
 
+from ..config import module_setting
 from .registry import register_model
 
 __all__ = ["ConvBN", "Residual", "ResNet9", "resnet9", "resnet9_recipe", "piecewise_linear", "RESNET9_SETTINGS",
            "resnet9_setting"]
 
-#: Module 1's settings per run profile and hardware, shared by notebook 01 and benchmarks/cifar10_resnet9.py.
-#: ``target``: the accuracy the course aims for on real CIFAR-10 (None: not stated, not measured yet);
-#: ``floor``: the accuracy a working run should reach on real CIFAR-10, a margin below the target;
-#: ``floor_source``: the published figure it rests on (asserted), or None: a stated expectation the course has
-#: not measured (the notebook warns when a run misses it, it does not fail); ``standin_floor``: on the
-#: stand-in, measured in CI (asserted).
+#: Module 1's settings per profile and hardware (notebook 01, benchmarks/cifar10_resnet9.py). On real CIFAR-10:
+#: ``target`` the aim (None: not measured yet), ``floor`` what a working run reaches, ``floor_source`` the
+#: published figure it rests on (asserted; None: a stated expectation, warned); ``standin_floor``: measured in CI.
 _PAGE_2018 = ("published: D. Page, 'How to train your ResNet' (Myrtle.ai, 2018; DAWNBench): this ResNet-9 recipe "
               "reaches 94% test accuracy on CIFAR-10 in 24 epochs; the floor is 2 points below")
 RESNET9_SETTINGS = {
@@ -36,13 +34,8 @@ class ConvBN(nn.Sequential):
     """3x3 convolution (padding 1, no bias: BatchNorm adds its own) -> BatchNorm -> ReLU."""
 
     def __init__(self, c_in: int, c_out: int):
-        super().__init__(
-            OrderedDict(
-                conv=nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False),
-                bn=nn.BatchNorm2d(c_out),
-                relu=nn.ReLU(inplace=True),
-            )
-        )
+        super().__init__(OrderedDict(conv=nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False),
+                                     bn=nn.BatchNorm2d(c_out), relu=nn.ReLU(inplace=True)))
 
 
 class Residual(nn.Module):
@@ -63,25 +56,18 @@ class ResNet9(nn.Module):
         super().__init__()
         w = width
         self.prep = ConvBN(in_channels, w)
-        self.layer1 = nn.Sequential(
-            OrderedDict(conv=ConvBN(w, 2 * w), pool=nn.MaxPool2d(2), residual=Residual(2 * w))
-        )
+        self.layer1 = nn.Sequential(OrderedDict(conv=ConvBN(w, 2 * w), pool=nn.MaxPool2d(2), residual=Residual(2 * w)))
         self.layer2 = nn.Sequential(OrderedDict(conv=ConvBN(2 * w, 4 * w), pool=nn.MaxPool2d(2)))
-        self.layer3 = nn.Sequential(
-            OrderedDict(conv=ConvBN(4 * w, 8 * w), pool=nn.MaxPool2d(2), residual=Residual(8 * w))
-        )
+        self.layer3 = nn.Sequential(OrderedDict(conv=ConvBN(4 * w, 8 * w), pool=nn.MaxPool2d(2),
+                                                residual=Residual(8 * w)))
         self.pool = nn.AdaptiveMaxPool2d(1)  # global max pool: (N, 8w, h, w) -> (N, 8w, 1, 1)
         self.flatten = nn.Flatten()
         self.fc = nn.Linear(8 * w, num_classes, bias=False)
         self.logit_scale = logit_scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.prep(x)
-        x = self.layer1(x)
-        x = self.layer2(x)
-        x = self.layer3(x)
-        x = self.flatten(self.pool(x))
-        return self.fc(x) * self.logit_scale
+        x = self.layer3(self.layer2(self.layer1(self.prep(x))))
+        return self.fc(self.flatten(self.pool(x))) * self.logit_scale
 
 
 @register_model
@@ -104,18 +90,10 @@ def piecewise_linear(t: float, knots: list[float], values: list[float]) -> float
     return values[-1]
 
 
-def resnet9_recipe(
-    model: nn.Module,
-    steps_per_epoch: int,
-    epochs: int = 24,
-    *,
-    peak_lr: float = 0.4,
-    warmup_fraction: float = 5 / 24,
-    momentum: float = 0.9,
-    weight_decay: float = 5e-4,
-    batch_size: int = 512,
-    loss_reduction: str = "mean",
-) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.LambdaLR]:
+def resnet9_recipe(model: nn.Module, steps_per_epoch: int, epochs: int = 24, *, peak_lr: float = 0.4,
+                   warmup_fraction: float = 5 / 24, momentum: float = 0.9, weight_decay: float = 5e-4,
+                   batch_size: int = 512, loss_reduction: str = "mean",
+                   ) -> tuple[torch.optim.SGD, torch.optim.lr_scheduler.LambdaLR]:
     """The optimizer and learning-rate schedule that train ResNet-9 to ~94% on CIFAR-10 in 24 epochs."""
     if steps_per_epoch < 1 or epochs < 1:
         raise ValueError(f"steps_per_epoch and epochs must be >= 1; got {steps_per_epoch} and {epochs}")
@@ -131,22 +109,18 @@ def resnet9_recipe(
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=True, weight_decay=wd)
     total_steps = steps_per_epoch * epochs
 
-    def lr_factor(step: int) -> float:
-        """Multiplier of the peak learning rate at optimizer step ``step`` (0, 1, 2, ...)."""
+    def lr_factor(step: int) -> float:  # the peak learning rate's multiplier at optimizer step 0, 1, 2, ...
         return piecewise_linear(step / total_steps, [0.0, warmup_fraction, 1.0], [0.0, 1.0, 0.0])
 
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    return optimizer, scheduler
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
 
 
 def resnet9_setting(S=None) -> dict:
     """This run's row of :data:`RESNET9_SETTINGS`, with its ``name``: smoke, full on a GPU (CUDA or MPS), or full
-    on a CPU (:func:`~coursekit.config.module_setting`).
+    on a CPU.
 
     >>> from coursekit.config import Settings
     >>> resnet9_setting(Settings(profile="smoke"))["width"]
     16
     """
-    from ..config import module_setting
-
     return module_setting(RESNET9_SETTINGS, S)

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -16,39 +15,31 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..assets import ASSETS, Asset
-from .registry import Loaded
+from ..assets import ASSETS, fetch
+from ..config import settings as _settings
+from ..standins import announce_standin, real_or_standin
+from .registry import Loaded, _count, shipped_standin
 
-__all__ = [
-    "SAM_ASSETS", "SAM_KINDS", "STANDIN_NAME", "TinySamArch",
-    "sam_model", "load_sam_checkpoint", "tiny_sam", "standin_sam", "standin_root",
-    "mask_iou", "box_mask", "interior_point", "random_point", "predict_box", "predict_points",
-    "time_predictor", "grabcut_box", "amg_thresholds", "STANDIN_AMG_THRESHOLDS", "sync",
-]
+__all__ = ["SAM_KINDS", "STANDIN_NAME", "TinySamArch", "sam_model", "load_sam_checkpoint", "tiny_sam", "standin_sam",
+           "mask_iou", "box_mask", "interior_point", "random_point", "predict_box", "predict_points",
+           "time_predictor", "grabcut_box", "amg_thresholds", "STANDIN_AMG_THRESHOLDS", "sync"]
 
 # --- the real checkpoints ---------------------------------------------------------------------------------------
 
-#: The official SAM checkpoints (dl.fbaipublicfiles.com/segment_anything). The sha256 and byte sizes are the
-#: ones other projects pin in their download code (e.g. micro-sam's pooch registry, micro_sam/util.py, for all
-#: three sha256; the sizes as served, e.g. wget's "Length: 375042383" for ViT-B); not re-downloaded by the
-#: course (no internet where this was written): the first ``coursekit fetch`` checks them.
-SAM_ASSETS: dict[str, Asset] = {name: ASSETS[name] for name in ("sam-vit-b", "sam-vit-l", "sam-vit-h")}
 SAM_KINDS: dict[str, str] = {"vit_b": "sam-vit-b", "vit_l": "sam-vit-l", "vit_h": "sam-vit-h"}
-"""segment-anything's model type (``sam_model_registry`` key) -> asset name."""
+"""segment-anything's model type (``sam_model_registry`` key) -> asset name in :data:`coursekit.assets.ASSETS`."""
 _REAL_PARAMS = {"vit_b": "93.7M", "vit_l": "312M", "vit_h": "641M"}  # whole model (encoder 89.7M / 308M / 636M)
 
 STANDIN_NAME = "sam_standin"
 
-#: ``SamAutomaticMaskGenerator`` thresholds for the course's tiny stand-in only: SAM's defaults
-#: (``pred_iou_thresh=0.88``, ``stability_score_thresh=0.95``) are tuned for the real models, and the stand-in's
-#: less confident masks all fall below them (its README measures the recall of both settings). The real SAM
-#: keeps its defaults: :func:`amg_thresholds` returns ``{}`` for it.
+#: ``SamAutomaticMaskGenerator`` thresholds for the stand-in only: its less confident masks all fall below SAM's
+#: defaults (0.88 / 0.95, tuned for the real models; its README measures the recall of both settings).
 STANDIN_AMG_THRESHOLDS: dict[str, float] = {"pred_iou_thresh": 0.7, "stability_score_thresh": 0.8}
 
 
 def amg_thresholds(is_standin: bool) -> dict[str, float]:
-    """The keyword arguments for ``SamAutomaticMaskGenerator``: lowered thresholds for the stand-in only,
-    SAM's own defaults (an empty dict) for the real weights.
+    """``SamAutomaticMaskGenerator``'s keyword arguments: lowered thresholds for the stand-in, ``{}`` (SAM's own
+    defaults) for the real weights.
 
     >>> amg_thresholds(False), amg_thresholds(True)["pred_iou_thresh"]
     ({}, 0.7)
@@ -56,11 +47,7 @@ def amg_thresholds(is_standin: bool) -> dict[str, float]:
     return dict(STANDIN_AMG_THRESHOLDS) if is_standin else {}
 
 
-def _asset(name: str) -> Asset:
-    return ASSETS.get(name) or SAM_ASSETS[name]
-
-
-def load_sam_checkpoint(path: str | os.PathLike, kind: str = "vit_b"):
+def load_sam_checkpoint(path: str | Path, kind: str = "vit_b"):
     """A real SAM of ``kind`` (``vit_b``, ``vit_l``, ``vit_h``) with the weights in ``path``."""
     from segment_anything import sam_model_registry
 
@@ -78,28 +65,19 @@ def load_sam_checkpoint(path: str | os.PathLike, kind: str = "vit_b"):
 def sam_model(settings=None, kind: str = "vit_b", progress: bool = True) -> Loaded:
     """The SAM a notebook uses, as a :class:`~coursekit.models.registry.Loaded` (on the run's device);
     ``kind="standin"`` asks for the course's stand-in."""
-    from ..assets import fetch
-    from ..config import settings as _settings
-    from ..standins import real_or_standin
-
     S = settings or _settings()
     if kind != "standin" and kind not in SAM_KINDS:
         raise ValueError(f"unknown SAM kind {kind!r}; valid: {', '.join(SAM_KINDS)}, standin")
 
     def standin():
-        loaded = standin_sam()
-        loaded.model = loaded.model.to(S.device)
-        return loaded
+        return standin_sam(device=S.device)
 
     if kind == "standin":
-        from ..standins import announce_standin
-
-        loaded = standin()
-        banner = _banner("vit_b")
+        loaded, banner = standin(), _banner("vit_b")
         announce_standin(why="kind='standin' was asked for", replaces=banner["replaces"],
                          by=banner["by"](loaded), real_result=banner["real_result"])
         return loaded
-    asset = _asset(SAM_KINDS[kind])
+    asset = ASSETS[SAM_KINDS[kind]]
 
     def real():
         path = fetch(asset, home=S.home, progress=progress, offline=S.offline)
@@ -109,14 +87,6 @@ def sam_model(settings=None, kind: str = "vit_b", progress: bool = True) -> Load
                             "img_size": sam.image_encoder.img_size, "params": _count(sam)})
 
     return real_or_standin(S, real, standin, what=f"the SAM {kind} checkpoint", **_banner(kind))
-
-
-def _count(model) -> int:
-    return int(sum(p.numel() for p in model.parameters()))
-
-
-def _standin_info(sam, manifest: dict) -> dict:
-    return {"kind": "standin", "img_size": sam.image_encoder.img_size, "params": _count(sam), "manifest": manifest}
 
 
 def _banner(kind: str) -> dict:
@@ -176,35 +146,22 @@ def tiny_sam(arch: TinySamArch = TinySamArch()):
             transformer=TwoWayTransformer(depth=arch.decoder_depth, embedding_dim=arch.prompt_dim,
                                           mlp_dim=arch.decoder_mlp_dim, num_heads=arch.decoder_heads),
             transformer_dim=arch.prompt_dim, iou_head_depth=3, iou_head_hidden_dim=arch.prompt_dim),
-        pixel_mean=[123.675, 116.28, 103.53],
-        pixel_std=[58.395, 57.12, 57.375],
-    )
+        pixel_mean=[123.675, 116.28, 103.53], pixel_std=[58.395, 57.12, 57.375])
     if arch.pe_scale != 1.0:  # PositionEmbeddingRandom(scale=...): the frequencies of the prompts' positional code
         with torch.no_grad():
             sam.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix.mul_(arch.pe_scale)
     return sam.eval()
 
 
-
-def standin_root(root: str | os.PathLike | None = None) -> Path:
-    """The folder holding the shipped stand-in (repository ``datasets/sam_standin``, else the cache)."""
-    from ..data.shipped import find_shipped_dataset
-
-    return find_shipped_dataset(STANDIN_NAME, root, rebuild="python -m tools.build_sam_standin")
-
-
-def standin_sam(root: str | os.PathLike | None = None) -> Loaded:
-    """The course's tiny SAM, as a :class:`~coursekit.models.registry.Loaded` (``info["manifest"]``: its
-    manifest); the weights' sha256 is checked against the manifest."""
-    folder = standin_root(root)
-    from ..data.shipped import checked_weights
-
-    manifest, path = checked_weights(folder, STANDIN_NAME, "python -m tools.build_sam_standin")
+def standin_sam(root=None, device: str = "cpu") -> Loaded:
+    """The course's tiny SAM on ``device`` as a :class:`~coursekit.models.registry.Loaded` (``info["manifest"]``:
+    its manifest, against which the weights' sha256 is checked)."""
+    manifest, path = shipped_standin(STANDIN_NAME, root, "python -m tools.build_sam_standin")
     arch = manifest["arch"]
     sam = tiny_sam(TinySamArch(**{**arch, "global_attn_indexes": tuple(arch["global_attn_indexes"])}))
     sam.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return Loaded(sam.eval(), True, "coursekit tiny SAM (stand-in)", weights=str(path),
-                  info=_standin_info(sam, manifest))
+    return Loaded(sam.to(device).eval(), True, "coursekit tiny SAM (stand-in)", weights=str(path), info={
+        "kind": "standin", "img_size": sam.image_encoder.img_size, "params": _count(sam), "manifest": manifest})
 
 
 # --- helpers the notebook uses (stand-in and real alike) ------------------------------------------------------------
@@ -236,17 +193,19 @@ def mask_iou(a, b) -> float | np.ndarray:
     return float(iou) if np.ndim(iou) == 0 else iou.astype(np.float64)
 
 
+def _box(box_xyxy) -> np.ndarray:
+    """A box as float ``(x0, y0, x1, y1)`` pixels (x1/y1 exclusive), refused with a clear error if it is none."""
+    box = np.asarray(box_xyxy, dtype=np.float64)
+    if box.shape != (4,) or not np.isfinite(box).all():
+        raise ValueError(f"box must be 4 numbers (x0, y0, x1, y1) in pixels, all 4 finite; got {box_xyxy!r}")
+    if box[2] <= box[0] or box[3] <= box[1]:
+        raise ValueError(f"empty box {tuple(box.tolist())}: need x1 > x0 and y1 > y0 (pixels, x1/y1 exclusive)")
+    return box
+
+
 def _check_box(box_xyxy, shape: tuple[int, int]) -> tuple[int, int, int, int]:
     """A pixel box -> int ``(x0, y0, x1, y1)`` clipped to the image (x1/y1 exclusive); clear errors otherwise."""
-    box = np.asarray(box_xyxy, dtype=np.float64) if not isinstance(box_xyxy, np.ndarray) else box_xyxy
-    if box.shape != (4,) or not np.issubdtype(box.dtype, np.number):
-        raise ValueError(f"box must be 4 numbers (x0, y0, x1, y1) in pixels; got {box_xyxy!r}")
-    box = box.astype(np.float64)
-    if not np.isfinite(box).all():
-        raise ValueError(f"box must be finite; got {box_xyxy!r}")
-    x0, y0, x1, y1 = box
-    if x1 <= x0 or y1 <= y0:
-        raise ValueError(f"empty box {tuple(box.tolist())}: need x1 > x0 and y1 > y0 (pixels, x1/y1 exclusive)")
+    x0, y0, x1, y1 = box = _box(box_xyxy)
     h, w = shape
     if x1 <= 0 or y1 <= 0 or x0 >= w or y0 >= h:
         raise ValueError(f"box {tuple(box.tolist())} lies outside the {w}x{h} (width x height) image")
@@ -300,12 +259,7 @@ def grabcut_box(image_rgb, box_xyxy, iters: int = 5) -> np.ndarray:
 
 def predict_box(predictor, box_xyxy) -> tuple[np.ndarray, float]:
     """One mask for a box prompt: ``(bool (H, W) mask, predicted IoU)`` from a ``SamPredictor`` with its image set."""
-    box = np.asarray(box_xyxy, dtype=np.float64)
-    if box.shape != (4,) or not np.isfinite(box).all():
-        raise ValueError(f"box must be 4 finite numbers (x0, y0, x1, y1); got {box_xyxy!r}")
-    if box[2] <= box[0] or box[3] <= box[1]:
-        raise ValueError(f"empty box {tuple(box.tolist())}: need x1 > x0 and y1 > y0")
-    masks, scores, _ = predictor.predict(box=box, multimask_output=False)
+    masks, scores, _ = predictor.predict(box=_box(box_xyxy), multimask_output=False)
     return masks[0].astype(bool), float(scores[0])
 
 
@@ -337,9 +291,8 @@ def interior_point(mask) -> tuple[int, int]:
 
 
 def random_point(mask, rng) -> tuple[int, int]:
-    """A pixel ``(x, y)`` drawn uniformly among the ``True`` pixels of a bool mask with ``rng`` (a
-    ``np.random.Generator``): a click as a person makes it, anywhere on the object, near its border too
-    (unlike :func:`interior_point`, the most interior pixel, the easiest click there is).
+    """A pixel ``(x, y)`` drawn uniformly (``rng``: a ``np.random.Generator``) among a bool mask's ``True`` ones: a
+    click as a person makes it, near the border too (unlike :func:`interior_point`, the easiest click there is).
 
     >>> m = np.zeros((5, 5), bool); m[1:3, 2:4] = True
     >>> x, y = random_point(m, np.random.default_rng(0)); bool(m[y, x])
@@ -354,16 +307,15 @@ def random_point(mask, rng) -> tuple[int, int]:
 
 
 def sync(device) -> None:
-    """Wait for the GPU's queued work (``torch.cuda.synchronize``) when ``device`` is CUDA; nothing on a CPU.
-    CUDA calls return before the work is done: read the clock only after this, or a timing measures the queue."""
+    """Wait for the GPU's queued work (``torch.cuda.synchronize``) on CUDA, nothing on a CPU: CUDA calls return
+    before the work is done, so read the clock only after this."""
     if str(device).startswith("cuda") and torch.cuda.is_available():
         torch.cuda.synchronize(torch.device(device))
 
 
 def time_predictor(predictor, image, box_xyxy=None, repeats: int = 3) -> dict:
-    """Median seconds of ``set_image`` (the image encoder: once per image) and of one box prompt (prompt
-    encoder + mask decoder: once per prompt), after one warm-up call. ``box_xyxy`` default: the middle half.
-    On a GPU the clock is read after :func:`sync` (CUDA kernels run asynchronously)."""
+    """Median seconds of ``set_image`` (the image encoder, once per image) and of one box prompt (``box_xyxy``,
+    default the middle half: prompt encoder + mask decoder), after a warm-up, the clock read after :func:`sync`."""
     image = _check_image(image)
     h, w = image.shape[:2]
     box = np.asarray(box_xyxy if box_xyxy is not None else (w / 4, h / 4, 3 * w / 4, 3 * h / 4), np.float64)

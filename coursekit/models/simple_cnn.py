@@ -24,14 +24,9 @@ class SimpleCNN(nn.Module):
         blocks, c_in = OrderedDict(), in_channels
         for i in range(depth):
             c_out = width * 2**i
-            blocks[f"block{i + 1}"] = nn.Sequential(
-                OrderedDict(
-                    conv=nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False),
-                    bn=nn.BatchNorm2d(c_out),
-                    relu=nn.ReLU(inplace=True),
-                    pool=nn.MaxPool2d(2),
-                )
-            )
+            blocks[f"block{i + 1}"] = nn.Sequential(OrderedDict(
+                conv=nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False), bn=nn.BatchNorm2d(c_out),
+                relu=nn.ReLU(inplace=True), pool=nn.MaxPool2d(2)))
             c_in = c_out
         self.features = nn.Sequential(blocks)
         self.pool = nn.AdaptiveAvgPool2d(1)

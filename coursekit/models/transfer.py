@@ -7,35 +7,38 @@
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn as nn
 
-__all__ = ["resnet18_backbone", "load_weights", "TransferClassifier", "count_trainable", "param_groups",
-           "STRATEGIES", "TRANSFER_SETTINGS", "transfer_setting", "subset_per_class", "fit_transfer", "labels_to_reach", "label_saving_factor"]
+from ..assets import fetch
+from ..config import module_setting
+from .registry import count_parameters
+
+__all__ = ["resnet18_backbone", "load_weights", "TransferClassifier", "count_trainable", "param_groups", "STRATEGIES",
+           "TRANSFER_SETTINGS", "transfer_setting", "subset_per_class", "fit_transfer", "labels_to_reach",
+           "label_saving_factor"]
 
 STRATEGIES = ("frozen", "finetune", "scratch")
 
-#: Module 2's sizes per run profile (notebook 02). ``ks``: labelled images per class on the labels curve
-#: (the shipped training split has 200 per class; above that the notebook renders more labelled photos with
-#: the dataset's generator); ``seeds``: draws of the labelled subset; ``steps``: SGD steps per run, at least;
-#: ``min_epochs``: at least this many passes over the labelled images, with the validation accuracy recorded
-#: per epoch so the notebook can show the run reached a plateau (0: fixed ``steps``, no per-epoch validation);
-#: ``lr``: the head's peak learning rate per strategy (a fine-tuned backbone gets a tenth of it); ``pool`` /
-#: ``n_extra`` / ``cycles``: new photos rendered / added per cycle / cycles of the targeted-data loop.
+#: Module 2's sizes per run profile. ``ks``: labelled images per class on the labels curve (past the shipped 200,
+#: the notebook renders more); ``seeds``: draws of the labelled subset; ``steps``: SGD steps per run, at least;
+#: ``min_epochs``: passes at least, validated per epoch to show the plateau (0: fixed ``steps``); ``lr``: the
+#: head's peak learning rate per strategy; ``pool`` / ``n_extra`` / ``cycles``: the targeted-data loop's sizes.
+_LR = {"frozen": 0.2, "finetune": 0.05, "scratch": 0.05}
 TRANSFER_SETTINGS = {
     "full": dict(ks=(5, 10, 25, 50, 200, 500, 2000), seeds=(0, 1, 2), steps=200, min_epochs=20, batch_size=32,
-                 pool=1000, n_extra=100, cycles=3, lr={"frozen": 0.2, "finetune": 0.05, "scratch": 0.05}),
+                 pool=1000, n_extra=100, cycles=3, lr=dict(_LR)),
     "smoke": dict(ks=(10, 100), seeds=(0,), steps=20, min_epochs=0, batch_size=32, pool=200, n_extra=50, cycles=2,
-                  lr={"frozen": 0.2, "finetune": 0.05, "scratch": 0.05}),
+                  lr=dict(_LR)),
 }
 
 
 def transfer_setting(S=None) -> dict:
     """This run's row of :data:`TRANSFER_SETTINGS` (by the profile), with its ``name``."""
-    from ..config import module_setting
-
     return module_setting(TRANSFER_SETTINGS, S)
 
 
@@ -48,7 +51,7 @@ def load_weights(module: nn.Module, path: str | Path, strict: bool = True,
     state = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
-    state = {k: v for k, v in state.items() if not k.startswith(ignore)} if ignore else state
+    state = {k: v for k, v in state.items() if not (ignore and k.startswith(ignore))}
     try:
         missing, unexpected = module.load_state_dict(state, strict=False)
     except RuntimeError as err:  # shapes differ
@@ -57,8 +60,7 @@ def load_weights(module: nn.Module, path: str | Path, strict: bool = True,
         raise ValueError(
             f"{path} does not fit {type(module).__name__}: missing keys {missing[:5]}{'...' if len(missing) > 5 else ''},"
             f" unexpected keys {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}. "
-            "Was it saved from another architecture?"
-        )
+            "Was it saved from another architecture?")
     return module
 
 
@@ -69,8 +71,6 @@ def resnet18_backbone(weights: str | Path | None = None) -> nn.Module:
     net = torchvision.models.resnet18(weights=None)
     net.fc = nn.Identity()  # the ImageNet classifier is not used: its weights are skipped when loading
     if weights == "imagenet":
-        from ..assets import fetch
-
         load_weights(net, fetch("resnet18-imagenet"), ignore=("fc.",))
     elif weights is not None:
         load_weights(net, weights, ignore=("fc.",))
@@ -105,7 +105,7 @@ class TransferClassifier(nn.Module):
 
 def count_trainable(model: nn.Module) -> int:
     """Number of parameters that will receive gradients."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return count_parameters(model)
 
 
 def param_groups(model: TransferClassifier, lr: float, backbone_lr_factor: float = 0.1) -> list[dict]:
@@ -121,14 +121,12 @@ def param_groups(model: TransferClassifier, lr: float, backbone_lr_factor: float
 # --- one training run of the labels curve ------------------------------------------------------------------
 
 def subset_per_class(labels, k: int, seed: int = 0, num_classes: int | None = None):
-    """Indices of ``k`` examples of each class, drawn at random (seeded); the first ``k`` of a larger
-    draw with the same seed are the same ones, so the subsets of a labels curve are nested.
+    """Indices of ``k`` examples of each class, drawn at random (seeded); a larger ``k`` with the same seed draws
+    a superset, so the subsets of a labels curve are nested.
 
     >>> subset_per_class([0, 1, 0, 1, 0, 1], 2, seed=0).size
     4
     """
-    import numpy as np
-
     labels = np.asarray(labels)
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k (examples per class) must be a positive int; got {k!r}")
@@ -138,17 +136,14 @@ def subset_per_class(labels, k: int, seed: int = 0, num_classes: int | None = No
         idx = np.flatnonzero(labels == c)
         if len(idx) < k:
             raise ValueError(f"class {c} has {len(idx)} examples, fewer than k={k}")
-        perm = np.random.default_rng([seed, c]).permutation(idx)
-        out.append(perm[:k])
+        out.append(np.random.default_rng([seed, c]).permutation(idx)[:k])
     return np.sort(np.concatenate(out))
 
 
 def fit_transfer(model: TransferClassifier, train_loader, *, epochs: int, lr: float, backbone_lr_factor: float = 0.1,
                  weight_decay: float = 5e-4, val_loader=None, device=None, progress: bool = False):
-    """Train a :class:`TransferClassifier` the same way for every strategy: SGD with Nesterov momentum,
-    a one-cycle learning-rate schedule (warm-up 20%), :func:`param_groups` (the backbone at
-    ``lr * backbone_lr_factor`` when fine-tuning). Returns the :class:`~coursekit.train.History`.
-    """
+    """Train a :class:`TransferClassifier` the same way for every strategy (SGD, Nesterov, one-cycle schedule with
+    20% warm-up, :func:`param_groups`); returns the :class:`~coursekit.train.History`."""
     from ..train import fit
 
     groups = param_groups(model, lr, backbone_lr_factor)
@@ -160,14 +155,12 @@ def fit_transfer(model: TransferClassifier, train_loader, *, epochs: int, lr: fl
 
 
 def labels_to_reach(ks, accuracies, target: float) -> float | None:
-    """Labels per class at which a curve (``accuracies`` at ``ks``, increasing ``ks``) first reaches
-    ``target``, interpolating linearly in log(k) between measured points; ``None`` if it never does.
+    """Labels per class at which a curve (``accuracies`` at increasing ``ks``) first reaches ``target``,
+    interpolated linearly in log(k); ``None`` if it never does.
 
     >>> round(labels_to_reach([10, 100], [0.5, 0.9], 0.7), 1)
     31.6
     """
-    import math
-
     ks, acc = [float(k) for k in ks], [float(a) for a in accuracies]
     if len(ks) != len(acc) or not ks:
         raise ValueError("ks and accuracies must be non-empty and the same length")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 import warnings
@@ -10,37 +11,29 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
-from ..assets import ASSETS, Asset, fetch
-from ..config import Settings
+from ..assets import ASSETS, fetch
+from ..config import Settings, module_setting, settings as _settings, writable_home
 from ..files import atomic_copy, atomic_write_text
-from ..config import settings as _settings
 from ..standins import real_or_standin
+from ..types import Detections
 from .registry import Loaded
 
 __all__ = ["YOLO_ASSETS", "UltralyticsSetup", "offline_ultralytics", "ultralytics_config_dir", "yolo_model",
-           "yolo_weights", "val_predictions",
-           "train_yolo", "yolo_data_yaml", "predict_detections", "yolo_amp", "val_detections",
+           "yolo_weights", "val_predictions", "train_yolo", "yolo_data_yaml", "predict_detections", "yolo_amp",
            "YOLO_SETTINGS", "yolo_setting"]
 
-#: Model name -> its pre-trained weights in the asset registry (coursekit/assets.py).
+#: Model name -> asset name in :data:`coursekit.assets.ASSETS` (the pre-trained ``.pt`` file).
 YOLO_ASSETS: dict[str, str] = {"yolo11n": "yolo11n"}
-"""Model name -> asset name in :data:`coursekit.assets.ASSETS` (the pre-trained ``.pt`` file)."""
 
-# Environment variables ultralytics reads once, when it is first imported (ultralytics/utils/__init__.py):
-#   YOLO_OFFLINE=1     is_online() returns False without its DNS lookup (l. 883) -> ONLINE=False (l. 1013), which
-#                      turns off the PyPI update check (checks.py:418), usage events (events.py:91), Sentry
-#                      (l. 1243) and pip auto-install (checks.py:631)
-#   YOLO_AUTOINSTALL=0 AUTOINSTALL=False (l. 79): check_requirements never runs pip/uv (checks.py:625)
+# Read once, when ultralytics is first imported (ultralytics/utils/__init__.py): YOLO_OFFLINE=1 makes ONLINE False
+# without a DNS lookup (no update check, usage events, Sentry or pip); YOLO_AUTOINSTALL=0 never runs pip.
 _ENV = {"YOLO_OFFLINE": "1", "YOLO_AUTOINSTALL": "0"}
-
-# Ultralytics settings (its settings.json) for the course: no sync (events), no Platform key, no experiment
-# trackers (each one, if installed, may log to a server), and its folders inside the course cache.
+# Its settings.json for the course: no sync, no Platform key, no experiment trackers (each may log to a server).
 _OFF_SETTINGS = {"sync": False, "api_key": "", "clearml": False, "comet": False, "dvc": False, "mlflow": False,
                  "raytune": False, "tensorboard": False, "wandb": False, "vscode_msg": False}
-
-# check_font() (ultralytics/utils/checks.py:436) looks for these names in USER_CONFIG_DIR, then in matplotlib's
-# font list, then downloads them. A copy of matplotlib's DejaVu Sans under both names keeps it local.
+# check_font() downloads these unless found in USER_CONFIG_DIR or matplotlib's fonts: DejaVu Sans under both names.
 _FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")
 
 
@@ -59,16 +52,12 @@ _WARNED: set[str] = set()  # cache folders already warned about (one warning eac
 
 
 def ultralytics_config_dir(settings: Settings | None = None) -> Path:
-    """The folder given to ultralytics as ``YOLO_CONFIG_DIR``: ``<cache>/ultralytics`` (under the learner's own
-    folder when the cache is a shared, read-only one: :func:`coursekit.config.writable_home`).
+    """``YOLO_CONFIG_DIR``: ``<cache>/ultralytics``, under the learner's own folder when the cache is read-only.
 
     >>> ultralytics_config_dir(Settings(home=Path("/tmp/ck"))).as_posix()
     '/tmp/ck/ultralytics'
     """
-    S = settings or _settings()
-    from ..config import writable_home
-
-    return writable_home(S.home) / "ultralytics"
+    return writable_home((settings or _settings()).home) / "ultralytics"
 
 
 def _place_fonts(folder: Path) -> tuple[Path, ...]:
@@ -77,13 +66,11 @@ def _place_fonts(folder: Path) -> tuple[Path, ...]:
 
     source = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
     folder.mkdir(parents=True, exist_ok=True)
-    placed = []
-    for name in _FONT_NAMES:
-        dest = folder / name
+    placed = tuple(folder / name for name in _FONT_NAMES)
+    for dest in placed:
         if not dest.is_file() or dest.stat().st_size != source.stat().st_size:
             atomic_copy(source, dest)
-        placed.append(dest)
-    return tuple(placed)
+    return placed
 
 
 def _runtime_flags() -> list[str]:
@@ -92,11 +79,11 @@ def _runtime_flags() -> list[str]:
     from ultralytics.utils import checks
 
     changed = []
-    for module, attr, value in ((uu, "ONLINE", False), (checks, "ONLINE", False),
-                                (uu, "AUTOINSTALL", False), (checks, "AUTOINSTALL", False)):
-        if getattr(module, attr, value) != value:
-            setattr(module, attr, value)
-            changed.append(f"{module.__name__}.{attr}={value}")
+    for module in (uu, checks):
+        for attr in ("ONLINE", "AUTOINSTALL"):
+            if getattr(module, attr, False):
+                setattr(module, attr, False)
+                changed.append(f"{module.__name__}.{attr}=False")
     events = sys.modules.get("ultralytics.utils.events")  # usage events: enabled is decided when it is imported
     if events is not None and getattr(events.events, "enabled", False):
         events.events.enabled = False
@@ -105,15 +92,10 @@ def _runtime_flags() -> list[str]:
 
 
 def offline_ultralytics(settings: Settings | None = None) -> UltralyticsSetup:
-    """Make ultralytics work without the network, through its own variables and settings. Idempotent.
-
-    >>> setup = offline_ultralytics(S)                     # doctest: +SKIP
-    >>> setup.settings_file                                # doctest: +SKIP
-    PosixPath('/home/me/.cache/coursekit/ultralytics/Ultralytics/settings.json')
-    """
+    """Make ultralytics work without the network, through its own variables and settings (in
+    ``<cache>/ultralytics``); call it before importing ultralytics. Idempotent."""
     global _SETUP
-    S = settings or _settings()
-    folder = ultralytics_config_dir(S)
+    folder = ultralytics_config_dir(settings)
     imported_before = "ultralytics.utils" in sys.modules
     os.environ["YOLO_CONFIG_DIR"] = str(folder)
     os.environ.update(_ENV)
@@ -121,16 +103,14 @@ def offline_ultralytics(settings: Settings | None = None) -> UltralyticsSetup:
     import ultralytics.utils as uu  # first import here: reads the variables above
 
     ours = Path(uu.USER_CONFIG_DIR).resolve() == (folder / "Ultralytics").resolve()
-    wanted = {**_OFF_SETTINGS}
+    wanted = dict(_OFF_SETTINGS)
     if ours:
-        wanted.update(datasets_dir=str(folder / "datasets"), weights_dir=str(folder / "weights"),
-                      runs_dir=str(folder / "runs"))
+        wanted.update({f"{k}_dir": str(folder / k) for k in ("datasets", "weights", "runs")})
     changes = {k: v for k, v in wanted.items() if k in uu.SETTINGS.defaults and uu.SETTINGS.get(k) != v}
-    if changes:
-        if ours:
-            uu.SETTINGS.update(changes)  # validated and saved to <cache>/ultralytics/Ultralytics/settings.json
-        else:
-            dict.update(uu.SETTINGS, changes)  # this process only: someone else's settings file stays untouched
+    if changes and ours:
+        uu.SETTINGS.update(changes)  # validated and saved to <cache>/ultralytics/Ultralytics/settings.json
+    elif changes:
+        dict.update(uu.SETTINGS, changes)  # this process only: someone else's settings file stays untouched
 
     fonts = _place_fonts(folder / "Ultralytics")
     changed = _runtime_flags()
@@ -142,8 +122,7 @@ def offline_ultralytics(settings: Settings | None = None) -> UltralyticsSetup:
             if font.resolve() not in known:
                 font_manager.fontManager.addfont(str(font))  # check_font's second place to look
 
-    first = _SETUP is None
-    late = imported_before if first else _SETUP.imported_before
+    late = imported_before if _SETUP is None else _SETUP.imported_before
     _SETUP = UltralyticsSetup(Path(uu.USER_CONFIG_DIR), Path(uu.SETTINGS_FILE), fonts, late)
     if changed or (not ours and str(folder) not in _WARNED):
         _WARNED.add(str(folder))
@@ -161,14 +140,6 @@ def offline_ultralytics(settings: Settings | None = None) -> UltralyticsSetup:
 
 # --- the model ------------------------------------------------------------------------------------------------
 
-def _asset_for(name: str) -> Asset:
-    try:
-        return ASSETS[YOLO_ASSETS[name]]
-    except KeyError:
-        raise KeyError(f"no pre-trained weights registered for {name!r}; known: {', '.join(sorted(YOLO_ASSETS))}") \
-            from None
-
-
 def yolo_weights(settings: Settings | None = None, name: str = "yolo11n", progress: bool = True) -> tuple[str, bool]:
     """What to hand ``ultralytics.YOLO(...)``, offline-safe: ``(weights, is_standin)``: the cached COCO ``.pt``,
     or offline ``"<name>.yaml"`` (the stand-in: the same architecture with random weights), announced.
@@ -177,7 +148,9 @@ def yolo_weights(settings: Settings | None = None, name: str = "yolo11n", progre
     >>> model = YOLO(weights, task="detect")                # doctest: +SKIP
     """
     S = settings or _settings()
-    asset = _asset_for(name)
+    if name not in YOLO_ASSETS:
+        raise KeyError(f"no pre-trained weights registered for {name!r}; known: {', '.join(sorted(YOLO_ASSETS))}")
+    asset = ASSETS[YOLO_ASSETS[name]]
     offline_ultralytics(S)
     return real_or_standin(
         S, lambda: (str(fetch(asset, home=S.home, progress=progress, offline=S.offline)), False),
@@ -189,13 +162,8 @@ def yolo_weights(settings: Settings | None = None, name: str = "yolo11n", progre
 
 
 def yolo_model(settings: Settings | None = None, name: str = "yolo11n", progress: bool = True) -> Loaded:
-    """The YOLO detector to fine-tune, offline-safe, as a :class:`~coursekit.models.registry.Loaded`: ``model`` is
-    ultralytics' ``YOLO(weights)`` with :func:`yolo_weights`' file.
-
-    >>> yolo = yolo_model(ck.settings())                  # doctest: +SKIP
-    >>> yolo.model.task, yolo.weights, yolo.is_standin     # doctest: +SKIP
-    ('detect', '/home/me/.cache/coursekit/yolo11n.pt', False)
-    """
+    """The YOLO detector to fine-tune as a :class:`~coursekit.models.registry.Loaded`: ``model`` is ultralytics'
+    ``YOLO(weights)`` with :func:`yolo_weights`' file (``yolo.weights``)."""
     weights, is_standin = yolo_weights(settings, name, progress=progress)
     from ultralytics import YOLO
 
@@ -206,12 +174,9 @@ def yolo_model(settings: Settings | None = None, name: str = "yolo11n", progress
 
 # --- training -------------------------------------------------------------------------------------------------
 
-#: Module 3's training and decision settings per run profile (the notebook reads ``yolo_setting(S)``).
-#: ``full``: the real course, fine-tuning the COCO-pre-trained nano model at the images' own size (320 px);
-#: ``smoke``: the same code, fewer epochs at half the size (CI, about 2 minutes of training on 2 CPU cores).
-#: ``recall_goal``: the decision the detector is calibrated for (find at least this fraction of the parts);
-#: ``compare_epochs`` / ``compare_fraction``: the short schedule (epochs, share of the training images) on which
-#: pre-trained and from-scratch starts are compared.
+#: Module 3's settings per run profile: ``full`` fine-tunes at the images' own 320 px, ``smoke`` (CI) trains fewer
+#: epochs at half the size; ``recall_goal``: the share of parts the detector is calibrated to find;
+#: ``compare_epochs`` / ``compare_fraction``: the short schedule comparing pre-trained and from-scratch starts.
 YOLO_SETTINGS: dict[str, dict] = {
     "full": dict(model="yolo11n", epochs=60, imgsz=320, batch=16, recall_goal=0.95, compare_epochs=15,
                  compare_fraction=1.0),
@@ -226,8 +191,6 @@ def yolo_setting(S: Settings | None = None) -> dict:
     >>> yolo_setting(Settings(profile="smoke"))["imgsz"]
     160
     """
-    from ..config import module_setting
-
     return module_setting(YOLO_SETTINGS, S)
 
 
@@ -251,13 +214,7 @@ def yolo_amp(device: str) -> bool | str:
 def train_yolo(model, data_yaml: str | os.PathLike, *, epochs: int, imgsz: int, batch: int, device: str,
                project: str | os.PathLike, name: str, seed: int, workers: int = 0, amp: bool | str | None = None,
                plots: bool = True, **overrides: Any):
-    """Train (fine-tune) ``model`` on a YOLO dataset; return ``(path of best.pt, metrics)``.
-
-    >>> best, metrics = train_yolo(model, "data.yaml", epochs=1, imgsz=64, batch=4, device="cpu",
-    ...                            project=tmp, name="run", seed=0)      # doctest: +SKIP
-    >>> best.name                                                         # doctest: +SKIP
-    'best.pt'
-    """
+    """Train (fine-tune) ``model`` on a YOLO dataset, offline-safe; return ``(path of best.pt, metrics)``."""
     device = str(device)
     if amp is None:
         amp = yolo_amp(device)
@@ -268,18 +225,13 @@ def train_yolo(model, data_yaml: str | os.PathLike, *, epochs: int, imgsz: int, 
         if device.startswith("cuda") and not check_weights.is_file():
             raise ValueError(
                 f"amp={amp!r} on {device} starts ultralytics' AMP check, which downloads yolo26n.pt into "
-                f"{check_weights}. "
-                "Use amp='bf16' (Ampere or newer GPUs), amp=False, or leave amp=None to choose.")
+                f"{check_weights}. Use amp='bf16' (Ampere or newer GPUs), amp=False, or leave amp=None to choose.")
     args = dict(data=str(Path(data_yaml).resolve()), epochs=int(epochs), imgsz=int(imgsz), batch=int(batch),
                 device=device, project=str(Path(project).resolve()), name=str(name), exist_ok=True, seed=int(seed),
                 deterministic=True, workers=int(workers), amp=amp, plots=bool(plots), val=True)
-    args.update(overrides)
-    metrics = model.train(**args)
-    trainer = model.trainer
-    best = Path(trainer.best)
-    if not best.is_file():
-        best = Path(trainer.last)
-    return best, metrics
+    metrics = model.train(**{**args, **overrides})
+    best = Path(model.trainer.best)
+    return (best if best.is_file() else Path(model.trainer.last)), metrics
 
 
 def yolo_data_yaml(root: str | os.PathLike | None = None, test_split: str = "test",
@@ -289,10 +241,7 @@ def yolo_data_yaml(root: str | os.PathLike | None = None, test_split: str = "tes
     >>> yaml_file = yolo_data_yaml(test_split="test_shifted")          # doctest: +SKIP
     >>> metrics = model.val(data=str(yaml_file), split="test")          # doctest: +SKIP
     """
-    import yaml
-
     from ..data.detection import detection_root
-    from ..config import writable_home
 
     root = Path(root) if root is not None else detection_root()
     source = root if root.suffix in (".yaml", ".yml") else root / "data.yaml"
@@ -300,28 +249,24 @@ def yolo_data_yaml(root: str | os.PathLike | None = None, test_split: str = "tes
         raise FileNotFoundError(f"{source} does not exist: expected a YOLO dataset folder with a data.yaml")
     root = source.parent.resolve()
     data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
-    base = Path(data.get("path") or root)
-    base = (base if base.is_absolute() else root / base).resolve()
+    base = (root / (data.get("path") or ".")).resolve()
     splits = {k: v for k, v in data.items() if isinstance(v, str) and k not in ("path", "download")
-              and (k in ("train", "val", "test", "minival") or k.startswith("test") or k.startswith("val"))}
+              and (k in ("train", "val", "test", "minival") or k.startswith(("test", "val")))}
     rel = data.get(test_split) if isinstance(data.get(test_split), str) else f"images/{test_split}"
     target = (base / rel).resolve()
     if not target.exists():
         have = sorted(k for k, v in splits.items() if (base / v).exists())
         raise ValueError(f"{source} has no split {test_split!r} ({target} does not exist); it has {', '.join(have)}")
     out = {k: v for k, v in data.items() if k != "download"}  # a local dataset never downloads anything
-    out["path"] = str(base)
-    for key, value in splits.items():
-        out[key] = str((base / value).resolve())
-    out["test"] = str(target)
+    out.update({"path": str(base), **{k: str((base / v).resolve()) for k, v in splits.items()}, "test": str(target)})
 
     folder = Path(out_dir) if out_dir is not None else writable_home() / "yolo_data"
     folder.mkdir(parents=True, exist_ok=True)
     tag = hashlib.sha256(str(root).encode()).hexdigest()[:8]
     dest = folder / f"{root.name}-{tag}-{test_split}.yaml"
-    text = (f"# {test_split} of {root} as ultralytics' 'test' split; written by coursekit.models.yolo.yolo_data_yaml\n"
-            + yaml.safe_dump(out, sort_keys=False, allow_unicode=True))
-    atomic_write_text(dest, text)
+    atomic_write_text(dest, f"# {test_split} of {root} as ultralytics' 'test' split; written by "
+                            "coursekit.models.yolo.yolo_data_yaml\n" + yaml.safe_dump(out, sort_keys=False,
+                                                                                       allow_unicode=True))
     return dest
 
 
@@ -331,34 +276,25 @@ def _sources(images) -> list:
     """Paths stay paths; RGB uint8 arrays (the course's convention) become the BGR arrays ultralytics expects."""
     if isinstance(images, (str, os.PathLike)):
         return [str(images)]
-    if isinstance(images, np.ndarray):
-        if images.ndim == 3:
-            images = images[None]
-        if images.ndim != 4 or images.shape[-1] != 3:
-            raise ValueError(f"images must be (H, W, 3) or (N, H, W, 3) RGB arrays; got shape {images.shape}")
-        return [np.ascontiguousarray(im[..., ::-1]) for im in images]
+    if isinstance(images, np.ndarray) and images.ndim == 3:
+        images = images[None]
+    if isinstance(images, np.ndarray) and (images.ndim != 4 or images.shape[-1] != 3):
+        raise ValueError(f"images must be (H, W, 3) or (N, H, W, 3) RGB arrays; got shape {images.shape}")
     out = []
     for i, im in enumerate(images):
         if isinstance(im, (str, os.PathLike)):
             out.append(str(im))
-        else:
-            im = np.asarray(im)
-            if im.ndim != 3 or im.shape[-1] != 3:
-                raise ValueError(f"image {i} must be an (H, W, 3) RGB array or a path; got shape {im.shape}")
-            out.append(np.ascontiguousarray(im[..., ::-1]))
+            continue
+        im = np.asarray(im)
+        if im.ndim != 3 or im.shape[-1] != 3:
+            raise ValueError(f"image {i} must be an (H, W, 3) RGB array or a path; got shape {im.shape}")
+        out.append(np.ascontiguousarray(im[..., ::-1]))
     return out
 
 
 def predict_detections(model, images, conf: float = 0.001, iou: float = 0.7, imgsz: int | None = None,
                        device: str | None = None, max_det: int = 300) -> list:
-    """Run ``model`` on images; return one :class:`~coursekit.types.Detections` per image, in order.
-
-    >>> dets = predict_detections(model, images[:2], conf=0.25)       # doctest: +SKIP
-    >>> [len(d) for d in dets]                                        # doctest: +SKIP
-    [4, 3]
-    """
-    from ..types import Detections
-
+    """Run ``model`` on images (paths or RGB arrays); return one :class:`~coursekit.types.Detections` per image."""
     sources = _sources(images)
     if not sources:
         return []
@@ -370,33 +306,14 @@ def predict_detections(model, images, conf: float = 0.001, iou: float = 0.7, img
     return [Detections.from_ultralytics(r) for r in model.predict(source=sources, **kwargs)]
 
 
-def val_detections(model, data_yaml: str | os.PathLike, split: str, *, imgsz: int, device: str,
-                   project: str | os.PathLike, name: str, batch: int = 16, images: list | None = None,
-                   **overrides: Any):
-    """Ultralytics' own ``model.val()`` on one split, *and* the boxes it scored, as Detections."""
-    data_yaml = Path(data_yaml)
-    args = dict(data=str(data_yaml.resolve()), split=split, imgsz=int(imgsz), batch=int(batch), device=str(device),
-                project=str(Path(project).resolve()), name=str(name), exist_ok=True, save_json=True, plots=False,
-                verbose=False)
-    args.update(overrides)
-    metrics = model.val(**args)
-    out = Path(project).resolve() / str(name) / "predictions.json"
-    return metrics, val_predictions(out, model.names, data_yaml, split, images=images)
-
-
 def val_predictions(predictions_json: str | os.PathLike, names, data_yaml: str | os.PathLike, split: str,
                     images: list | None = None) -> list:
     """The boxes ``model.val(save_json=True)`` scored, read back from its ``predictions.json``: one
-    :class:`~coursekit.types.Detections` per image of ``split`` (sorted by file name unless ``images`` gives
-    the order; an image without a box gets an empty one). ``names``: ``model.names``.
+    :class:`~coursekit.types.Detections` per image of ``split`` (sorted by file name unless ``images`` says).
 
     >>> metrics = model.val(data=yaml_file, split="val", save_json=True)         # doctest: +SKIP
     >>> preds = val_predictions(metrics.save_dir / "predictions.json", model.names, yaml_file, "val")  # doctest: +SKIP
     """
-    import json
-
-    from ..types import Detections
-
     out, data_yaml = Path(predictions_json), Path(data_yaml)
     if not out.is_file():
         raise FileNotFoundError(f"ultralytics wrote no {out}: model.val needs save_json=True")
@@ -404,23 +321,14 @@ def val_predictions(predictions_json: str | os.PathLike, names, data_yaml: str |
     names = [names[i] for i in range(len(names))]
     categories = [{"id": i + 1, "name": n} for i, n in enumerate(names)]
     if images is None:
-        import yaml
-
         cfg = yaml.safe_load(data_yaml.read_text(encoding="utf-8"))
-        base = Path(cfg.get("path") or data_yaml.parent)
-        base = base if base.is_absolute() else data_yaml.parent / base
-        folder = Path(cfg[split])
-        folder = folder if folder.is_absolute() else base / folder
+        folder = data_yaml.parent / (cfg.get("path") or ".") / cfg[split]
         images = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"))
     stems = [Path(p).stem for p in images]
     unknown = sorted({r["image_id"] for r in results} - set(stems))
     if unknown:
         raise ValueError(f"{out} has predictions for images {unknown[:3]} that are not in the {len(stems)} images "
                          "given: pass the split's image files as images=")
-    preds = []
-    for path, stem in zip(images, stems):
-        d = Detections.from_coco(results, stem, categories)
-        if d.confidence is None:  # no box on this image: an empty prediction, not ground truth
-            d = Detections.empty(names, d.image_size)
-        preds.append(d)
-    return preds
+    preds = [Detections.from_coco(results, stem, categories) for stem in stems]
+    # an image without a box: an empty prediction, not ground truth
+    return [Detections.empty(names, d.image_size) if d.confidence is None else d for d in preds]
