@@ -30,9 +30,9 @@ import torch.nn as nn
 from coursekit.assets import sha256_of
 from coursekit.models.clip import _MATERIAL_WORDS, standin_words  # the vocabulary: runtime
 from coursekit.models.clip import (_TOKEN_KEY, DEFECT_CLASS_NAMES, ENSEMBLE_TEMPLATES, PART_CLASS_NAMES,
-                                   SINGLE_TEMPLATE, STANDIN_NAME, _count, build_tiny_clip,
+                                   SINGLE_TEMPLATE, STANDIN_NAME, build_tiny_clip,
                                    encode_images, standin_clip_model, zero_shot)
-from coursekit.models.registry import Loaded
+from coursekit.models.registry import Loaded, count_parameters
 
 __all__ = ["HELDOUT_PAIRS", "ClipRecipe", "caption", "standin_vocabulary", "pack_state", "render_caption_set",
            "evaluate_zero_shot", "train_clip_standin", "main"]
@@ -452,7 +452,7 @@ def train_clip_standin(out_dir: str | os.PathLike, recipe: ClipRecipe = ClipReci
                        "vision_layers": (list(recipe.vision_layers) if isinstance(recipe.vision_layers, (tuple, list))
                                          else recipe.vision_layers)},
             "mean": list(img_mean), "std": list(img_std), "image_tower_init": init_note,
-            "vocabulary": len(vocabulary), "parameters": _count(model),
+            "vocabulary": len(vocabulary), "parameters": count_parameters(model, trainable_only=False),
             "parameters_stored": int(sum(p.numel() for p in model.parameters())
                                      - model.token_embedding.weight.numel() + len(vocabulary) * recipe.text_width),
             "data": {"train_images": int(n), "twins": int(sum(a["twin"] for a in attrs)),

@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 
 from coursekit.assets import sha256_of
-from coursekit.models.sam import (STANDIN_NAME, TinySamArch, _count, box_mask, grabcut_box, interior_point,
+from coursekit.models.registry import count_parameters
+from coursekit.models.sam import (STANDIN_NAME, TinySamArch, box_mask, grabcut_box, interior_point,
                                   mask_iou, predict_box, predict_points, tiny_sam)
 
 __all__ = ["TRAIN_PARTS", "SamRecipe", "evaluate_sam", "sam_training_set", "train_tiny_sam", "build_sam_standin",
@@ -436,7 +437,7 @@ def build_sam_standin(out_dir: str | os.PathLike, recipe: SamRecipe = SamRecipe(
         torch.save(state, tmp / weights)
         manifest = {
             "name": STANDIN_NAME, "weights": weights, "sha256": sha256_of(tmp / weights),
-            "size": (tmp / weights).stat().st_size, "params": _count(sam),
+            "size": (tmp / weights).stat().st_size, "params": count_parameters(sam, trainable_only=False),
             "arch": {**asdict(recipe.arch), "global_attn_indexes": list(recipe.arch.global_attn_indexes)},
             "recipe": {**{k: v for k, v in asdict(recipe).items() if k != "arch"}, "parts": list(recipe.parts)},
             "data": report, "train_log": log, "metrics": metrics,

@@ -22,7 +22,7 @@ from ..config import settings as _settings
 from ..standins import real_or_standin
 from ..types import Classifications
 from .pretrain import resnet9_backbone
-from .registry import Loaded, _count, shipped_standin
+from .registry import Loaded, count_parameters, shipped_standin
 
 __all__ = ["CLIP_MODELS", "ClipSpec", "STANDIN_NAME", "SINGLE_TEMPLATE", "ENSEMBLE_TEMPLATES", "PART_CLASS_NAMES",
            "DEFECT_CLASS_NAMES", "clip_model", "real_clip_model", "standin_clip_model", "encode_images", "encode_texts",
@@ -72,7 +72,7 @@ def real_clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True
         "name": f"{spec.arch} {spec.pretrained_tag}", "arch": spec.arch, "pretrained_tag": spec.pretrained_tag,
         "weights": str(path), "asset": asset.name, "url": asset.url, "licence": asset.licence,
         "embed_dim": int(model.text_projection.shape[1]), "image_size": _image_size(model),
-        "context_length": int(model.context_length), "parameters": _count(model),
+        "context_length": int(model.context_length), "parameters": count_parameters(model, trainable_only=False),
         "imagenet_zero_shot": spec.imagenet_zero_shot, "note": spec.note,
     }
     return Loaded(model, False, info["name"], weights=str(path), info=info, preprocess=preprocess, tokenizer=tokenizer)
@@ -326,12 +326,13 @@ def standin_clip_model(root: str | os.PathLike | None = None, device: str = "cpu
                                     is_train=False)
     rows = packed["token_embedding.rows"].tolist()
     tokenizer = _standin_tokenizer_class()(rows, int(config["text_cfg"]["context_length"]))
+    n_params = count_parameters(model, trainable_only=False)
     info = {
         "name": "coursekit tiny CLIP (stand-in)", "arch": manifest["arch"], "weights": str(path),
         "licence": manifest["licence"], "embed_dim": int(config["embed_dim"]), "image_size": size,
         "context_length": int(config["text_cfg"]["context_length"]),
-        "parameters": _count(model) - model.token_embedding.weight.numel() + packed["token_embedding.values"].numel(),
-        "parameters_in_memory": _count(model), "vocabulary": len(packed["token_embedding.rows"]),
+        "parameters": n_params - model.token_embedding.weight.numel() + packed["token_embedding.values"].numel(),
+        "parameters_in_memory": n_params, "vocabulary": len(packed["token_embedding.rows"]),
         "recipe": manifest["recipe"], "image_tower_init": manifest.get("image_tower_init"),
         "heldout_pairs": manifest["recipe"]["heldout"], "results": manifest.get("results", {}),
         "words": standin_words(), "caption_templates": list(ENSEMBLE_TEMPLATES),

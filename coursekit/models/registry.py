@@ -4,7 +4,6 @@ from __future__ import annotations
 import fnmatch
 import os
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -49,7 +48,6 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-_count = partial(count_parameters, trainable_only=False)  # every parameter (the stand-ins' manifests record it)
 
 
 def shipped_standin(name: str, root: str | os.PathLike | None, rebuild: str) -> tuple[dict, Path]:

@@ -18,7 +18,7 @@ import torch
 from ..assets import ASSETS, fetch
 from ..config import settings as _settings
 from ..standins import announce_standin, real_or_standin
-from .registry import Loaded, _count, shipped_standin
+from .registry import Loaded, count_parameters, shipped_standin
 
 __all__ = ["SAM_KINDS", "STANDIN_NAME", "TinySamArch", "sam_model", "load_sam_checkpoint", "tiny_sam", "standin_sam",
            "mask_iou", "box_mask", "interior_point", "random_point", "predict_box", "predict_points",
@@ -84,7 +84,8 @@ def sam_model(settings=None, kind: str = "vit_b", progress: bool = True) -> Load
         sam = load_sam_checkpoint(path, kind).to(S.device)
         return Loaded(sam, False, f"SAM {kind}", weights=str(path),
                       info={"kind": kind, "asset": asset.name, "weights": str(path),
-                            "img_size": sam.image_encoder.img_size, "params": _count(sam)})
+                            "img_size": sam.image_encoder.img_size,
+                            "params": count_parameters(sam, trainable_only=False)})
 
     return real_or_standin(S, real, standin, what=f"the SAM {kind} checkpoint", **_banner(kind))
 
@@ -161,7 +162,8 @@ def standin_sam(root=None, device: str = "cpu") -> Loaded:
     sam = tiny_sam(TinySamArch(**{**arch, "global_attn_indexes": tuple(arch["global_attn_indexes"])}))
     sam.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return Loaded(sam.to(device).eval(), True, "coursekit tiny SAM (stand-in)", weights=str(path), info={
-        "kind": "standin", "img_size": sam.image_encoder.img_size, "params": _count(sam), "manifest": manifest})
+        "kind": "standin", "img_size": sam.image_encoder.img_size, "params": count_parameters(sam, trainable_only=False),
+        "manifest": manifest})
 
 
 # --- helpers the notebook uses (stand-in and real alike) ------------------------------------------------------------
