@@ -85,7 +85,7 @@ def test_footprint_contains_the_visible_mask():
     for split in ("train", "test_shifted"):
         gen = generator_for(split)
         for index in range(5):
-            scene = gen.render(detection._SPLIT_OFFSET[split] + index)
+            scene = gen.render(detection.SPLIT_OFFSET[split] + index)
             for k, obj in enumerate(scene.objects):
                 inside, full_px = detection._footprint(gen, scene, k)
                 assert not (obj.mask & ~inside).any()

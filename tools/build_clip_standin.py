@@ -28,8 +28,8 @@ import torch
 import torch.nn as nn
 
 from coursekit.assets import sha256_of
-from coursekit.models.clip import _MATERIAL_WORDS, standin_words  # the vocabulary: runtime
-from coursekit.models.clip import (_TOKEN_KEY, DEFECT_CLASS_NAMES, ENSEMBLE_TEMPLATES, PART_CLASS_NAMES,
+from coursekit.models.clip import MATERIAL_WORDS, standin_words  # the vocabulary: runtime
+from coursekit.models.clip import (TOKEN_KEY, DEFECT_CLASS_NAMES, ENSEMBLE_TEMPLATES, PART_CLASS_NAMES,
                                    SINGLE_TEMPLATE, STANDIN_NAME, build_tiny_clip,
                                    encode_images, standin_clip_model, zero_shot)
 from coursekit.models.registry import Loaded, count_parameters
@@ -74,8 +74,8 @@ def _colour_name(rgb: np.ndarray) -> str:
 
 def _appearance(material: str, image: np.ndarray, mask: np.ndarray) -> str:
     """How the part looks, in words: its metal (``"brass"``) or, for plastics, colour + ``"plastic"``."""
-    if material in _MATERIAL_WORDS:
-        return _MATERIAL_WORDS[material]
+    if material in MATERIAL_WORDS:
+        return MATERIAL_WORDS[material]
     pixels = image[mask] if mask is not None and mask.any() else image.reshape(-1, 3)
     return f"{_colour_name(np.median(pixels, axis=0))} plastic"
 
@@ -183,7 +183,7 @@ def pack_state(model: nn.Module, vocabulary: Sequence[int]) -> dict[str, torch.T
     """The weights to ship: float16, and of the token embedding only the ``vocabulary`` rows
     (``token_embedding.rows`` int64 ids + ``token_embedding.values``); every other row must be zero."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    emb = state.pop(_TOKEN_KEY)
+    emb = state.pop(TOKEN_KEY)
     rows = torch.as_tensor(sorted(vocabulary), dtype=torch.int64)
     rest = torch.ones(len(emb), dtype=torch.bool)
     rest[rows] = False

@@ -26,7 +26,7 @@ import coursekit
 from coursekit.data import detection as D  # the label rules and the renderer, read at build time
 from coursekit.data.detection import (DEFAULT_COUNTS, DEFAULT_SIZE, DETECTION_CLASSES, DETECTION_DOMAINS,
                                       DETECTION_SPLITS, GENERATOR_VERSION, OBJECT_SIZE, PARTS_PER_IMAGE,
-                                      SPLIT_DOMAIN, _check_int, _check_size, check_split,
+                                      SPLIT_DOMAIN, check_int, check_size, check_split,
                                       verify_detection_dataset)
 from coursekit.files import sha256_bytes
 from coursekit.data.inspection import lighting_label
@@ -114,8 +114,8 @@ def build_detection_dataset(out_dir: str | os.PathLike, counts: Mapping[str, int
         size: image side in pixels (a multiple of 32).
     """
     counts = _check_counts(DEFAULT_COUNTS if counts is None else counts)
-    seed = _check_int("seed", seed)
-    size = _check_size(size)
+    seed = check_int("seed", seed)
+    size = check_size(size)
     out = Path(out_dir)
     tmp = out.with_name(out.name + ".building")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -21,7 +21,7 @@ from ..scenes.generator import Scene, SceneGenerator
 from ..scenes.parts import build_part
 from ..scenes.render import paste, rasterize
 from .yolo import xyxy_to_yolo, yolo_to_xyxy
-from .inspection import (SPLIT_DOMAIN, _SPLIT_OFFSET, INSPECTION_DOMAINS, INSPECTION_PARTS, INSPECTION_SPLITS,
+from .inspection import (SPLIT_DOMAIN, SPLIT_OFFSET, INSPECTION_DOMAINS, INSPECTION_PARTS, INSPECTION_SPLITS,
                          DatasetIntegrityError, check_split, open_split, read_rgb, split_filter, verify_manifest)
 
 __all__ = [
@@ -61,14 +61,14 @@ DETECTION_DOMAINS = {
 }
 
 
-def _check_int(name: str, v, lo: int = 0) -> int:
+def check_int(name: str, v, lo: int = 0) -> int:
     if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
         raise ValueError(f"{name} must be an int >= {lo}; got {v!r}")
     return int(v)
 
 
-def _check_size(size) -> int:
-    size = _check_int("size", size, 64)
+def check_size(size) -> int:
+    size = check_int("size", size, 64)
     if size % 32:
         raise ValueError(f"size must be a multiple of 32 (YOLO's largest stride); got {size}")
     return size
@@ -132,12 +132,12 @@ def _footprint(gen: SceneGenerator, scene: Scene, k: int) -> tuple[np.ndarray, i
 
 def _render(index: int, split: str, seed: int, size: int) -> tuple[Scene, list[dict]]:
     """The scene and one record per annotated part, with ``drop`` = the reason it is not labelled, or None."""
-    index = _check_int("index", index)
-    seed = _check_int("seed", seed)
+    index = check_int("index", index)
+    seed = check_int("seed", seed)
     if index >= 1_000_000:
         raise ValueError(f"index must be < 1000000; got {index}")
-    gen = generator_for(split, seed, _check_size(size))
-    scene = gen.render(_SPLIT_OFFSET[split] + index)
+    gen = generator_for(split, seed, check_size(size))
+    scene = gen.render(SPLIT_OFFSET[split] + index)
     parts = []
     for k, obj in enumerate(scene.objects):
         inside, full_px = _footprint(gen, scene, k)

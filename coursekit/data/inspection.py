@@ -56,7 +56,7 @@ INSPECTION_DOMAINS: dict[str, Domain] = {
         blur_sigma=(0.4, 0.9), jpeg_quality=(50.0, 80.0)),
 }
 SPLIT_DOMAIN = {"train": "source", "val": "source", "test": "source", "test_shifted": "shifted"}
-_SPLIT_OFFSET = {"train": 0, "val": 1_000_000, "test": 2_000_000, "test_shifted": 3_000_000}
+SPLIT_OFFSET = {"train": 0, "val": 1_000_000, "test": 2_000_000, "test_shifted": 3_000_000}
 OBJECT_SIZE = (0.72, 0.8)
 #: Part types that may have no hole at all: a missing hole is never planned on them.
 _PARTS_WITHOUT_HOLES = ("bolt", "knob")
@@ -175,7 +175,7 @@ def render_inspection_scene(index: int, split: str = "train", seed: int = 0, siz
         hook = defect_hook(defects, seed=(seed, code, index, 3, attempt)) if defects else None
         gen = SceneGenerator(size, domain=domain, seed=seed, parts=_check_parts(parts), objects_per_scene=1,
                              centred=True, object_size=OBJECT_SIZE, defect_hook=hook)
-        scene = gen.render(_SPLIT_OFFSET[split] + index, part=plan.part)
+        scene = gen.render(SPLIT_OFFSET[split] + index, part=plan.part)
         drawn = scene.objects[0].defects if scene.objects else []
         if len(scene.objects) == 1 and all(d.kind in drawn for d in defects):
             break

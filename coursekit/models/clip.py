@@ -206,7 +206,7 @@ def zero_shot(model: nn.Module, preprocess: Callable, tokenizer: Callable, image
 
 # --- the stand-in's vocabulary: the words of its training captions (tools/build_clip_standin.py writes them) --
 
-_MATERIAL_WORDS = {"steel": "steel", "aluminium": "aluminium", "brass": "brass", "copper": "copper",
+MATERIAL_WORDS = {"steel": "steel", "aluminium": "aluminium", "brass": "brass", "copper": "copper",
                    "black_oxide": "black oxide", "yellow_zinc": "yellow zinc", "cast_iron": "cast iron",
                    "rubber": "black rubber"}
 _COLOURS = ("red", "orange", "yellow", "green", "blue", "purple", "pink", "white", "grey", "black")
@@ -219,7 +219,7 @@ def standin_words() -> list[str]:
     words = set(" ".join(ENSEMBLE_TEMPLATES).replace("{}", " ").replace(".", " ").split())
     words |= set(PART_CLASS_NAMES) | {"part", "with", "an", "in", "light", "plastic"}
     words |= {w for v in DEFECT_CLASS_NAMES.values() for w in v.split()}
-    words |= {w for v in _MATERIAL_WORDS.values() for w in v.split()} | set(_COLOURS) | set(_LIGHTING)
+    words |= {w for v in MATERIAL_WORDS.values() for w in v.split()} | set(_COLOURS) | set(_LIGHTING)
     return sorted(words)
 
 
@@ -296,7 +296,7 @@ def build_tiny_clip(config: dict) -> nn.Module:
     return model
 
 
-_TOKEN_KEY = "token_embedding.weight"
+TOKEN_KEY = "token_embedding.weight"
 
 
 def unpack_state(packed: dict[str, torch.Tensor], vocab_size: int = 49408) -> dict[str, torch.Tensor]:
@@ -307,7 +307,7 @@ def unpack_state(packed: dict[str, torch.Tensor], vocab_size: int = 49408) -> di
     emb = torch.zeros(vocab_size, values.shape[1], dtype=torch.float32)
     emb[rows] = values.float()
     state = {k: v.float() if v.is_floating_point() else v for k, v in packed.items()}
-    state[_TOKEN_KEY] = emb
+    state[TOKEN_KEY] = emb
     return state
 
 
