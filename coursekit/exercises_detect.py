@@ -11,6 +11,7 @@ False
 """
 from __future__ import annotations
 
+import copy
 import math
 from typing import Callable
 
@@ -20,15 +21,15 @@ import torchvision
 from torchvision.ops import box_iou
 
 from .detection_metrics import coco_ap
-from .exercise_base import (ExerciseError, as_array, call, close, correct, diagnose, exercise, not_attempted, number,
-                            others, wrong)
+from .exercise_base import (ExerciseError, as_array, call, check_cases, close, correct, exercise, explain,
+                            not_attempted, number, others, wrong)
 
 __all__ = ["check_iou", "check_yolo_to_xyxy", "check_nms", "check_average_precision", "check_kmeans_anchors",
            "check_pr_reading", "coco_ap", "ExerciseError"]
 
 # ------------------------------------------------------------------------------------ box IoU
 
-_IOU_CASES = [  # (what, box_a, box_b): x1, y1, x2, y2 in continuous pixel coordinates
+_IOU_CASES = [(f"iou({a}, {b}): {what}", (a, b)) for what, a, b in [  # x1, y1, x2, y2, continuous pixels
     ("partial overlap", [0, 0, 10, 10], [5, 5, 15, 15]),
     ("partial overlap, fractional coordinates", [12.5, 30.0, 60.0, 80.5], [20.0, 10.25, 70.0, 60.0]),
     ("one box inside the other", [10, 10, 50, 50], [20, 20, 30, 30]),
@@ -37,16 +38,13 @@ _IOU_CASES = [  # (what, box_a, box_b): x1, y1, x2, y2 in continuous pixel coord
     ("disjoint boxes (side by side: apart in x, level in y)", [0, 0, 10, 10], [20, 0, 30, 10]),
     ("touching edges (a shared side, no shared area)", [0, 0, 10, 10], [10, 0, 20, 10]),
     ("boxes given as tuples", (2.0, 3.0, 8.0, 9.0), (0, 0, 4, 6)),
-    ("a wide and a tall box crossing", [0, 40, 100, 60], [40, 0, 60, 100]),
-]
+    ("a wide and a tall box crossing", [0, 40, 100, 60], [40, 0, 60, 100])]]
 
 _IOU_HINT = ("the overlap is a box too: its width is min(x2) − max(x1) and its height min(y2) − max(y1), each "
              "clamped at 0; IoU = overlap area / (area_a + area_b − overlap area), with area = (x2 − x1) · (y2 − y1).")
 
 
 def _iou_variant(plus_one=False, clamp=True, union="union", xywh=False) -> Callable:
-    """A wrong IoU, to recognise a common mistake."""
-
     def iou(a, b):
         a, b = [float(v) for v in a], [float(v) for v in b]
         if xywh:
@@ -91,6 +89,10 @@ def _iou_error_hint(e: Exception) -> str | None:
     return None
 
 
+def _iou_reference(a, b) -> float:
+    return float(box_iou(*[torch.tensor([list(map(float, box))], dtype=torch.float64) for box in (a, b)])[0, 0])
+
+
 @exercise("iou", _IOU_HINT)
 def check_iou(fn: Callable) -> bool:
     """Check ``fn(box_a, box_b) -> float``, the IoU of two boxes ``[x1, y1, x2, y2]`` (lists or tuples, continuous
@@ -102,39 +104,32 @@ def check_iou(fn: Callable) -> bool:
     … iou: not attempted yet — hint: the overlap is a box too: ...
     False
     """
-    name, seen = "iou", []
-    for i, (what, a, b) in enumerate(_IOU_CASES):
-        case = f"iou({a}, {b}): {what}"
-        args = (type(a)(a), type(b)(b))  # fresh copies: the learner may change them
-        got = number(call(fn, args, name=name, case=case, first=i == 0, hint=_IOU_HINT,
-                          error_hint=_iou_error_hint), name, case)
-        seen.append(((a, b), got))
-        expected = float(box_iou(*[torch.tensor([list(map(float, box))], dtype=torch.float64) for box in (a, b)])[0, 0])
-        if not math.isclose(got, expected, abs_tol=1e-6):
-            seen += others(fn, [(type(a)(a), type(b)(b)) for _, a, b in _IOU_CASES[i + 1:]])
-            hint = diagnose(seen, _IOU_VARIANTS, (a, b), got)
-            values = [v for _, v in seen]
-            if hint is None and max(values) > 1 + 1e-6:
-                hint = (f"your function gave {max(values):.4g} on one of the cases, but an IoU is at most 1 (the "
-                        "overlap is never larger than the union). " + _IOU_HINT)
-            elif hint is None and min(values) < -1e-6:
-                hint = (f"your function gave {min(values):.4g} on one of the cases, but an IoU is never negative "
-                        "(clamp the overlap's width and height at 0). " + _IOU_HINT)
-            raise wrong(name, case, f"{expected:.6g}   (torchvision.ops.box_iou)", f"{got:.6g}",
-                        hint or _IOU_HINT)
-    return correct(f"{name} matches torchvision.ops.box_iou on all {len(_IOU_CASES)} cases (containment, "
-                   "disjoint and touching boxes included).")
+    def mistake(i, got, expected):
+        values = [got] + [v for _, v in others(fn, [copy.deepcopy(args) for _, args in _IOU_CASES])]
+        if hint := explain(fn, _IOU_CASES, i, got, _IOU_VARIANTS):
+            return hint
+        if max(values) > 1 + 1e-6:
+            return (f"your function gave {max(values):.4g} on one of the cases, but an IoU is at most 1 (the "
+                    "overlap is never larger than the union). " + _IOU_HINT)
+        if min(values) < -1e-6:
+            return (f"your function gave {min(values):.4g} on one of the cases, but an IoU is never negative "
+                    "(clamp the overlap's width and height at 0). " + _IOU_HINT)
+
+    n = check_cases(fn, _IOU_CASES, name="iou", hint=_IOU_HINT, reference=_iou_reference, mistake=mistake,
+                    show=lambda v: f"{v:.6g}", source="   (torchvision.ops.box_iou)", error_hint=_iou_error_hint)
+    return correct(f"iou matches torchvision.ops.box_iou on all {n} cases (containment, disjoint and touching boxes "
+                   "included).")
 
 
 # ----------------------------------------------------------------------- YOLO box to corners
 
-_YOLO_CASES = [  # (what, cx, cy, w, h, img_w, img_h): YOLO fractions, image size in pixels
+_YOLO_CASES = [("yolo_to_xyxy(cx={}, cy={}, w={}, h={}, img_w={}, img_h={}): ".format(*args) + what, tuple(args))
+               for what, *args in [  # cx, cy, w, h as YOLO fractions, then the image size in pixels
     ("a 640×480 image", 0.5, 0.4, 0.25, 0.5, 640, 480),
     ("a 100×200 image (taller than wide)", 0.3, 0.2, 0.4, 0.2, 100, 200),
     ("a box on the left edge of a 1280×720 image", 0.1, 0.5, 0.2, 0.3, 1280, 720),
     ("a box in the bottom-right corner of a 320×240 image", 0.9, 0.85, 0.2, 0.3, 320, 240),
-    ("a small box, fractional pixels, 333×500 image", 0.4567, 0.1234, 0.05, 0.0321, 333, 500),
-]
+    ("a small box, fractional pixels, 333×500 image", 0.4567, 0.1234, 0.05, 0.0321, 333, 500)]]
 
 _YOLO_HINT = ("cx, cy is the box's centre and w, h its size, all as fractions of the image: x1 = (cx − w/2) · img_w, "
               "y1 = (cy − h/2) · img_h, x2 = (cx + w/2) · img_w, y2 = (cy + h/2) · img_h.")
@@ -169,7 +164,6 @@ _YOLO_VARIANTS = [  # (the wrong conversion, its hint)
 
 
 def _four(out, name: str, case: str):
-    """The learner's (x1, y1, x2, y2) as a float64 array of 4, from a tuple, list, array or tensor."""
     arr = as_array(out, name, case, "the four corners, e.g. `return x1, y1, x2, y2`").reshape(-1)
     if arr.size != 4:
         raise ExerciseError(f"{name}: for {case} your function returned {arr.size} numbers ({out!r}); "
@@ -191,18 +185,12 @@ def check_yolo_to_xyxy(fn: Callable) -> bool:
     … yolo_to_xyxy: not attempted yet — hint: cx, cy is the box's centre and w, h its size, ...
     False
     """
-    name, seen = "yolo_to_xyxy", []
-    for i, (what, *args) in enumerate(_YOLO_CASES):
-        case = "yolo_to_xyxy(cx={}, cy={}, w={}, h={}, img_w={}, img_h={}): ".format(*args) + what
-        got = _four(call(fn, tuple(args), name=name, case=case, first=i == 0, hint=_YOLO_HINT), name, case)
-        seen.append((tuple(args), got))
-        expected = _yolo_reference(*args)
-        if not close(got, expected, tol=1e-3):
-            seen += others(fn, [tuple(rest) for _, *rest in _YOLO_CASES[i + 1:]], lambda v: _four(v, name, ""))
-            hint = diagnose(seen, _YOLO_VARIANTS, tuple(args), got, tol=1e-3) or _YOLO_HINT
-            raise wrong(name, case, f"{_show(expected)}   (coursekit.data.yolo.yolo_to_xyxy)", _show(got), hint)
-    return correct(f"{name} matches coursekit.data.yolo.yolo_to_xyxy on all {len(_YOLO_CASES)} boxes "
-                   "(non-square images, boxes on the border).")
+    n = check_cases(fn, _YOLO_CASES, name="yolo_to_xyxy", hint=_YOLO_HINT, reference=_yolo_reference, convert=_four,
+                    same=lambda a, b: close(a, b, tol=1e-3), show=_show, source="   (coursekit.data.yolo.yolo_to_xyxy)",
+                    mistake=lambda i, got, _: explain(fn, _YOLO_CASES, i, got, _YOLO_VARIANTS, tol=1e-3,
+                                                      convert=lambda v: _four(v, "yolo_to_xyxy", "")))
+    return correct(f"yolo_to_xyxy matches coursekit.data.yolo.yolo_to_xyxy on all {n} boxes (non-square images, "
+                   "boxes on the border).")
 
 
 # ------------------------------------------------------------------ reading a PR curve
@@ -413,22 +401,25 @@ def _as_indices(out, name: str, case: str):
 def check_nms(fn: Callable) -> bool:
     """Check ``fn(boxes, scores, iou_threshold, classes=None)`` -> kept indices against torchvision's ``nms``
     (``batched_nms`` when ``classes`` is given): sorting, ``>`` (not ``>=``), per class, no chain suppression."""
-    name, cases = "nms", _nms_cases()
-    for k, (what, boxes, scores, thr, classes) in enumerate(cases):
-        args = (boxes.clone(), scores.clone(), thr) + ((classes.clone(),) if classes is not None else ())
-        out = call(fn, args, name=name, case=what, first=k == 0, hint=_NMS_HINT)
-        got = _as_indices(out, name, what)
-        want = (torchvision.ops.nms(boxes, scores, thr) if classes is None
+    cases = [(f"{what} (iou_threshold={thr})", (boxes, scores, thr) + (() if classes is None else (classes,)))
+             for what, boxes, scores, thr, classes in _nms_cases()]
+
+    def reference(boxes, scores, thr, classes=None):
+        return (torchvision.ops.nms(boxes, scores, thr) if classes is None
                 else torchvision.ops.batched_nms(boxes, scores, classes, thr))
-        if got.tolist() == want.tolist():
-            continue
-        hint = next((h for kw, h in _NMS_VARIANTS
-                     if _nms_variant(boxes, scores, thr, classes, **kw).tolist() == got.tolist()), None)
+
+    def mistake(i, got, want):
+        args = cases[i][1]
+        hint = next((h for kw, h in _NMS_VARIANTS if _nms_variant(*args[:3], args[3] if len(args) > 3 else None,
+                                                                   **kw).tolist() == got.tolist()), None)
         if hint is None and len(got) > len(want) and set(want.tolist()) <= set(got.tolist()):
             hint = ("you keep boxes that should be suppressed: after keeping a box, drop every remaining box "
                     "whose IoU with it is > iou_threshold. " + _NMS_HINT)
-        raise wrong(name, what + f" (iou_threshold={thr})", want.tolist(), got.tolist(), hint or _NMS_HINT)
-    return correct(f"your NMS keeps the same boxes as torchvision.ops.nms / batched_nms on {len(cases)} cases.")
+        return hint
+
+    n = check_cases(fn, cases, name="nms", hint=_NMS_HINT, reference=reference, convert=_as_indices,
+                    same=lambda a, b: a.tolist() == b.tolist(), mistake=mistake, show=lambda t: str(t.tolist()))
+    return correct(f"your NMS keeps the same boxes as torchvision.ops.nms / batched_nms on {n} cases.")
 
 
 # ----------------------------------------------------------------------------------- AP at one IoU
@@ -583,19 +574,16 @@ _AP_VARIANTS = [
 def check_average_precision(fn: Callable) -> bool:
     """Check ``fn(preds, targets, iou_threshold=0.5) -> mAP`` at one IoU threshold (lists of
     :class:`~coursekit.types.Detections`, one per image) against pycocotools, on 9 cases (ties, duplicates, ...)."""
-    name, cases = "average_precision", _ap_cases()
-    for k, (what, preds, targets, thr) in enumerate(cases):
-        out = call(fn, (preds, targets, thr), name=name, case=what, first=k == 0, hint=_AP_HINT)
-        got = number(out, name, what)
-        want = coco_ap(preds, targets, thr)
-        if math.isclose(got, want, abs_tol=1e-6):
-            continue
-        seen = others(fn, [c[1:] for c in cases[:k] + cases[k + 1:]]) + [((preds, targets, thr), got)]
-        variants = [(lambda p, t, thr, kw=kw: _ap_variant(p, t, thr, **kw), h) for kw, h in _AP_VARIANTS]
-        hint = diagnose(seen, variants, (preds, targets, thr), got) or (
+    cases = [(f"{what} (iou_threshold={thr})", (preds, targets, thr)) for what, preds, targets, thr in _ap_cases()]
+    variants = [(lambda p, t, thr, kw=kw: _ap_variant(p, t, thr, **kw), h) for kw, h in _AP_VARIANTS]
+
+    def mistake(i, got, want):
+        return explain(fn, cases, i, got, variants) or (
             "AP is a fraction between 0 and 1. " + _AP_HINT if not 0 <= got <= 1 else _AP_HINT)
-        raise wrong(name, f"{what} (iou_threshold={thr})", f"{want:.6f} (pycocotools)", f"{got:.6f}", hint)
-    return correct(f"your AP matches pycocotools' COCOeval on {len(cases)} cases (ties, an image without "
+
+    n = check_cases(fn, cases, name="average_precision", hint=_AP_HINT, reference=coco_ap, mistake=mistake,
+                    show=lambda v: f"{v:.6f}", source=" (pycocotools)")
+    return correct(f"your AP matches pycocotools' COCOeval on {n} cases (ties, an image without "
                    "ground truth, a class absent from it, duplicates, IoU at the threshold).")
 
 
