@@ -21,7 +21,7 @@ from unittest import mock
 import numpy as np
 import torch
 
-from .exercise_base import ExerciseError, NotAttempted, call, correct, exercise, first_match, number, wrong
+from .exercise_base import ExerciseError, NotAttempted, call, check_cases, correct, exercise, first_match, number, wrong
 
 __all__ = ["check_int8_size", "check_p99", "check_fps_budget", "check_export", "check_ort_run", "check_parity",
            "check_calibration_reader", "check_quantize", "check_timing_loop", "ExerciseError"]
@@ -31,6 +31,10 @@ MB = 2**20
 # --------------------------------------------------------------------------------- INT8 size by hand
 
 _SIZE_CASES = [11_689_512, 2_583_322, 1_000_000, 415_000]
+_SIZE_MISTAKES = [  # (what a mistake multiplies the right size by, its hint)
+    (4, "that is the FP32 size (4 bytes per weight); INT8 keeps one byte per weight."),
+    (MB / 1e6, "megabytes here are 2**20 bytes (what file browsers and `du -m` show), not 10**6."),
+    (1 / 8, "INT8 is 8 bits = one byte per weight; you divided by 8 bits once too often.")]
 _SIZE_HINT = ("FP32 stores 4 bytes per weight, INT8 one byte; ignore the per-channel scales and zero points "
               "(a few numbers per layer). Return megabytes of 2**20 bytes.")
 
@@ -38,19 +42,11 @@ _SIZE_HINT = ("FP32 stores 4 bytes per weight, INT8 one byte; ignore the per-cha
 @exercise("int8_size_mb", _SIZE_HINT)
 def check_int8_size(fn: Callable) -> bool:
     """Check ``fn(n_params) -> MB``: the INT8 weights' size of ``n_params`` weights, in MB (2**20 bytes), within 1%."""
-    name = "int8_size_mb"
-    for i, n in enumerate(_SIZE_CASES):
-        case = f"n_params={n:,}"
-        got = number(call(fn, (n,), name=name, case=case, first=i == 0, hint=_SIZE_HINT), name, case)
-        expected = n / MB
-        if not math.isclose(got, expected, rel_tol=0.01):
-            hint = first_match(got, [
-                (4 * n / MB, "that is the FP32 size (4 bytes per weight); INT8 keeps one byte per weight."),
-                (n / 1e6, "megabytes here are 2**20 bytes (what file browsers and `du -m` show), not 10**6."),
-                (n / 8 / MB, "INT8 is 8 bits = one byte per weight; you divided by 8 bits once too often.")],
-                _SIZE_HINT, same=lambda a, b: math.isclose(a, b, rel_tol=0.01))
-            raise wrong(name, case, f"{expected:.3f} MB", f"{got:.3f}", hint)
-    return correct(f"{name}: one byte per weight, a quarter of FP32. The measured file is a bit bigger "
+    near = lambda a, b: math.isclose(a, b, rel_tol=0.01)  # noqa: E731
+    check_cases(fn, [(f"n_params={n:,}", (n,)) for n in _SIZE_CASES], name="int8_size_mb", hint=_SIZE_HINT,
+                reference=lambda n: n / MB, same=near, show=lambda v: f"{v:.3f}", source=" MB",
+                mistake=lambda i, got, want: first_match(got, [(k * want, h) for k, h in _SIZE_MISTAKES], None, same=near))
+    return correct("int8_size_mb: one byte per weight, a quarter of FP32. The measured file is a bit bigger "
                    "(scales, zero points, the graph, layers left in float).")
 
 
@@ -278,23 +274,18 @@ def check_parity(fn: Callable) -> bool:
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             raise wrong(name, case, "a pair (max_abs_diff, top1_agreement)", got, _PARITY_HINT)
         mx, top1 = number(got[0], name, case), number(got[1], name, case)
-        d = ref - cand
-        want_mx = float(np.abs(d).max())
-        want_top1 = float(np.mean(ref.argmax(1) == cand.argmax(1)))
+        d, near = ref - cand, lambda a, b: math.isclose(a, b, rel_tol=1e-9)  # noqa: E731
+        want_mx, want_top1 = float(np.abs(d).max()), float(np.mean(ref.argmax(1) == cand.argmax(1)))
+        absolute = "take the absolute value before the max: a large negative difference counts too."
         if not math.isclose(mx, want_mx, rel_tol=1e-9, abs_tol=1e-12):
-            hint = _PARITY_HINT
-            if math.isclose(mx, float(d.max()), rel_tol=1e-9) or math.isclose(mx, float((-d).max()), rel_tol=1e-9):
-                hint = "take the absolute value before the max: a large negative difference counts too."
-            elif math.isclose(mx, float(np.abs(d).mean()), rel_tol=1e-9):
-                hint = "that is the mean; parity is about the worst element: the max of |reference - candidate|."
-            raise wrong(name, f"{case}: max |diff|", f"{want_mx:.6g}", f"{mx:.6g}", hint)
+            raise wrong(name, f"{case}: max |diff|", f"{want_mx:.6g}", f"{mx:.6g}", first_match(mx, [
+                (float(d.max()), absolute), (float((-d).max()), absolute), (float(np.abs(d).mean()), "that is the "
+                 "mean; parity is about the worst element: the max of |reference - candidate|.")], _PARITY_HINT, same=near))
         if not math.isclose(top1, want_top1, rel_tol=1e-9, abs_tol=1e-12):
-            hint = _PARITY_HINT
-            if math.isclose(top1, want_top1 * len(ref), rel_tol=1e-9):
-                hint = "return a fraction (agreeing rows / rows), not a count."
-            elif math.isclose(top1, float(np.mean(ref.argmax(0) == cand.argmax(0))), rel_tol=1e-9):
-                hint = "the arg-max runs over the classes of each row: axis=1 (or -1), not axis=0."
-            raise wrong(name, f"{case}: top-1 agreement", f"{want_top1:.4f}", f"{top1:.4f}", hint)
+            raise wrong(name, f"{case}: top-1 agreement", f"{want_top1:.4f}", f"{top1:.4f}", first_match(top1, [
+                (want_top1 * len(ref), "return a fraction (agreeing rows / rows), not a count."),
+                (float(np.mean(ref.argmax(0) == cand.argmax(0))), "the arg-max runs over the classes of each row: "
+                 "axis=1 (or -1), not axis=0.")], _PARITY_HINT, same=near))
     return correct(f"{name}: worst absolute difference and top-1 agreement right on {len(_parity_cases())} cases.")
 
 
@@ -421,17 +412,13 @@ def check_quantize(fn: Callable) -> bool:
             raise wrong(name, case, "QuantizeLinear/DequantizeLinear pairs (QDQ)", f"ops {sorted(ops)[:8]}",
                         "pass quant_format=QuantFormat.QDQ: the QOperator format (QLinearConv) is "
                         "onnxruntime's own; TensorRT reads Q/DQ pairs.")
-        problems = tensorrt_qdq_problems(model)
-        if problems:
+        if problems := tensorrt_qdq_problems(model):
             first = problems[0]
-            if "uint8" in first:
-                hint = ("activation_type=QuantType.QInt8: unsigned activations (onnxruntime's x86 default "
-                        "QUInt8) carry a zero point TensorRT does not take.")
-            elif "int32" in first:
-                hint = "biases quantised to int32: pass extra_options={'QuantizeBias': False, ...}."
-            else:
-                hint = ("symmetric ranges: extra_options={'ActivationSymmetric': True, 'WeightSymmetric': "
-                        "True} put every zero point at 0.")
+            hint = ("activation_type=QuantType.QInt8: unsigned activations (onnxruntime's x86 default QUInt8) carry "
+                    "a zero point TensorRT does not take." if "uint8" in first else
+                    "biases quantised to int32: pass extra_options={'QuantizeBias': False, ...}." if "int32" in first
+                    else "symmetric ranges: extra_options={'ActivationSymmetric': True, 'WeightSymmetric': True} put "
+                    "every zero point at 0.")
             raise wrong(name, case, "every Q/DQ zero point an int8 0", f"{len(problems)} problem(s): {first}",
                         hint)
         sizes = _qdq_weight_scale_sizes(model)
@@ -454,8 +441,7 @@ def check_quantize(fn: Callable) -> bool:
 @contextlib.contextmanager
 def warnings_off():
     """Silence warnings and onnxruntime.quantization's log lines (it logs a pre-processing hint at WARNING)."""
-    import logging
-    import warnings
+    import logging, warnings  # noqa: E401
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -473,17 +459,14 @@ _TIME_HINT = ("for _ in range(warmup): run(x)   # untimed\n"
               "times.append((time.perf_counter() - t0) * 1000)\n        return np.array(times)")
 
 
-class _FakeClock:
-    """A clock that moves only while the runner runs: call k takes a known time (the first ones slow)."""
+class _FakeClock:  # moves only while the runner runs: call k takes a known time (the first ones slow)
 
     def __init__(self, slow_first: int):
         self.now, self.calls, self.slow_first = 1000.0, 0, slow_first
 
-    def duration_ms(self, k: int) -> float:          # k: 1-based call number
-        if k <= self.slow_first:
-            return 50.0                                # warm-up: memory allocation, kernel choice
+    def duration_ms(self, k: int) -> float:  # k: 1-based call number; the warm-up calls take 50 ms
         j = k - self.slow_first
-        return 9.0 if j % 50 == 0 else 1.0 + 0.01 * (j % 37)
+        return 50.0 if j <= 0 else 9.0 if j % 50 == 0 else 1.0 + 0.01 * (j % 37)
 
     def perf_counter(self) -> float:
         return self.now
@@ -524,11 +507,9 @@ def check_timing_loop(fn: Callable) -> bool:
                         "read the clock as time.perf_counter() (the check replaces it; time.time() is coarse "
                         "and can jump; `from time import perf_counter` binds the real one).")
         if not np.allclose(t, expected, rtol=1e-6):
-            hint = _TIME_HINT
-            if warmup and np.any(np.isclose(t, 50.0)):
-                hint = "the warm-up calls are in your timings: run them first, untimed."
-            elif np.allclose(np.sort(t), np.sort(expected), rtol=1e-6):
-                hint = "keep the timings in the order they were measured (sort later, for percentiles)."
+            hint = ("the warm-up calls are in your timings: run them first, untimed." if warmup and
+                    np.any(np.isclose(t, 50.0)) else "keep the timings in the order they were measured (sort later, "
+                    "for percentiles)." if np.allclose(np.sort(t), np.sort(expected), rtol=1e-6) else _TIME_HINT)
             raise wrong(name, case, f"per-call times, first {expected[:3].round(3).tolist()}",
                         f"{t[:3].round(3).tolist()}", hint)
     return correct(f"{name}: warm-up untimed, each call timed on its own with perf_counter, in ms.")
