@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .exercise_base import ExerciseError, call, correct, diagnose, exercise, first_match, number, others, wrong
+from .exercise_base import ExerciseError, call, check_cases, correct, exercise, explain, first_match, number, wrong
 from .viz import reveal_shapes  # notebook 01 calls it from here
 
 __all__ = ["check_conv_output_size", "check_accuracy", "check_batchnorm", "check_param_count", "check_conv_bn",
@@ -26,20 +26,20 @@ __all__ = ["check_conv_output_size", "check_accuracy", "check_batchnorm", "check
 
 # ------------------------------------------------------------------------------ conv output size
 
-_CONV_CASES = [  # (size, kernel, stride, padding, dilation): plain first, then padding, stride, dilation
+_CONV_CASES = [("conv_output_size(size={}, kernel={}, stride={}, padding={}, dilation={})".format(*a), a) for a in [
     (32, 3, 1, 0, 1), (28, 5, 1, 0, 1), (7, 7, 1, 0, 1), (56, 1, 1, 0, 1), (32, 3, 1, 1, 1), (32, 5, 1, 2, 1),
     (16, 3, 1, 3, 1), (32, 3, 2, 1, 1), (32, 3, 2, 0, 1), (31, 3, 2, 1, 1), (33, 4, 2, 1, 1), (224, 7, 2, 3, 1),
     (56, 1, 2, 0, 1), (10, 3, 3, 0, 1), (17, 5, 3, 2, 1), (9, 2, 2, 0, 1), (32, 3, 1, 2, 2), (32, 3, 1, 0, 2),
-    (64, 3, 1, 4, 4), (32, 3, 2, 2, 2), (15, 4, 3, 1, 2)]
+    (64, 3, 1, 4, 4), (32, 3, 2, 2, 2), (15, 4, 3, 1, 2)]]  # plain first, then padding, stride, dilation
 _CONV_HINT = ("a kernel of size k fits in a row of n pixels at n - k + 1 positions; "
               "start from there, then add padding, stride and dilation.")
 
 
-def _span(k: int, d: int) -> int:
-    return d * (k - 1) + 1  # the dilated kernel's extent
+def _span(k: int, d: int) -> int:  # the dilated kernel's extent
+    return d * (k - 1) + 1
 
 
-_CONV_VARIANTS = [  # (the wrong formula, its hint), to recognise a common mistake
+_CONV_VARIANTS = [  # (the wrong formula, its hint)
     (lambda n, k, s, p, d: (n + 2 * p - _span(k, d)) // s,
      "you are one short: count the first window position too (the `+ 1`)."),
     (lambda n, k, s, p, d: (n + 2 * p - k) // s + 1, lambda n, k, s, p, d: (
@@ -66,23 +66,21 @@ def check_conv_output_size(fn: Callable[..., int]) -> bool:
     … conv_output_size: not attempted yet — hint: a kernel of size k fits in a row of n pixels at ...
     False
     """
-    name, seen = "conv_output_size", []
-    for i, args in enumerate(_CONV_CASES):
-        case = "conv_output_size(size={}, kernel={}, stride={}, padding={}, dilation={})".format(*args)
-        got = number(call(fn, args, name=name, case=case, first=i == 0, hint=_CONV_HINT), name, case)
-        seen.append((args, got))
-        size, kernel, stride, padding, dilation = args
+    def reference(size, kernel, stride, padding, dilation):
         conv = nn.Conv2d(1, 1, kernel, stride=stride, padding=padding, dilation=dilation, bias=False)
         with torch.no_grad():
-            expected = int(conv(torch.zeros(1, 1, size, size)).shape[-1])
-        if got != expected:
-            hint = ("your result is not a whole number: use floor division `//` (a window that does not fit is "
-                    "dropped)." if got != int(got) else
-                    diagnose(seen + others(fn, _CONV_CASES[i + 1:]), _CONV_VARIANTS, args, got) or
-                    "the window (of extent dilation·(kernel−1)+1) must fit inside the padded input (size + "
-                    "2·padding); count how many stride-steps fit, plus the first position.")
-            raise wrong(name, case, f"{expected}   (what nn.Conv2d gives)", got, hint)
-    return correct(f"{name} matches nn.Conv2d on all {len(_CONV_CASES)} cases (padding, stride, dilation).")
+            return int(conv(torch.zeros(1, 1, size, size)).shape[-1])
+
+    def mistake(i, got, expected):
+        if got != int(got):
+            return "your result is not a whole number: use floor division `//` (a window that does not fit is dropped)."
+        return explain(fn, _CONV_CASES, i, got, _CONV_VARIANTS) or (
+            "the window (of extent dilation·(kernel−1)+1) must fit inside the padded input (size + 2·padding); count "
+            "how many stride-steps fit, plus the first position.")
+
+    n = check_cases(fn, _CONV_CASES, name="conv_output_size", hint=_CONV_HINT, reference=reference, mistake=mistake,
+                    same=lambda a, b: a == b, source="   (what nn.Conv2d gives)")
+    return correct(f"conv_output_size matches nn.Conv2d on all {n} cases (padding, stride, dilation).")
 
 
 # ------------------------------------------------------------------------------------ accuracy
@@ -126,16 +124,14 @@ def check_accuracy(fn: Callable) -> bool:
     do), against torchmetrics' ``multiclass_accuracy`` on random batches, a batch of 1, and ties."""
     from torchmetrics.functional.classification import multiclass_accuracy
 
-    name, cases = "accuracy", _accuracy_cases()
-    for i, (what, logits, targets) in enumerate(cases):
-        case = f"{what} (logits shape {tuple(logits.shape)})"
-        got = number(call(fn, (logits.clone(), targets.clone()), name=name, case=case, first=i == 0, hint=_ACC_HINT),
-                     name, case)
-        expected = float(multiclass_accuracy(logits, targets, num_classes=logits.shape[1], average="micro"))
-        if not math.isclose(got, expected, abs_tol=1e-5):
-            raise wrong(name, case, f"{expected:.6g}   (torchmetrics)", f"{got:.6g}",
-                        _accuracy_mistake(got, expected, logits, targets))
-    return correct(f"{name} matches torchmetrics on all {len(cases)} cases, ties and a batch of 1 included.")
+    cases = [(f"{what} (logits shape {tuple(logits.shape)})", (logits, targets)) for what, logits, targets in
+             _accuracy_cases()]
+    n = check_cases(fn, cases, name="accuracy", hint=_ACC_HINT, same=lambda a, b: math.isclose(a, b, abs_tol=1e-5),
+                    reference=lambda logits, targets: float(multiclass_accuracy(
+                        logits, targets, num_classes=logits.shape[1], average="micro")),
+                    mistake=lambda i, got, expected: _accuracy_mistake(got, expected, *cases[i][1]),
+                    show=lambda v: f"{v:.6g}", source="   (torchmetrics)")
+    return correct(f"accuracy matches torchmetrics on all {n} cases, ties and a batch of 1 included.")
 
 
 # ---------------------------------------------------------------------------------- batch norm
