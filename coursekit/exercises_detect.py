@@ -1,7 +1,5 @@
-"""Checks for notebook 03's exercises (the contract of :mod:`coursekit.exercise_base`). References:
-``torchvision.ops.box_iou``, ``coursekit.data.yolo.yolo_to_xyxy``, ``torchvision.ops.nms`` / ``batched_nms``,
-pycocotools' ``COCOeval`` for AP at one IoU threshold (COCO's 101-point interpolation),
-:func:`coursekit.anchors.kmeans_iou_anchors`; a PR-curve reading may be off by a stated tolerance.
+"""Checks for notebook 03's exercises (the contract of :mod:`coursekit.exercise_base`) against torchvision's
+``box_iou``/``nms``, ``coursekit.data.yolo``, pycocotools' COCOeval and :func:`coursekit.anchors.kmeans_iou_anchors`.
 
 >>> def my_nms(boxes, scores, iou_threshold, classes=None):
 ...     ...  # your code here
@@ -12,6 +10,7 @@ False
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from typing import Callable
 
@@ -177,9 +176,8 @@ def _show(values) -> str:
 
 @exercise("yolo_to_xyxy", _YOLO_HINT)
 def check_yolo_to_xyxy(fn: Callable) -> bool:
-    """Check ``fn(cx, cy, w, h, img_w, img_h) -> (x1, y1, x2, y2)`` (called positionally; any 4 numbers): a YOLO box
-    (centre and size as fractions of the image) to pixel corners, against ``coursekit.data.yolo.yolo_to_xyxy`` on 5
-    boxes of non-square images, within 0.001 pixel.
+    """Check ``fn(cx, cy, w, h, img_w, img_h) -> (x1, y1, x2, y2)``: a YOLO box (fractions of the image) to pixel
+    corners, against ``coursekit.data.yolo.yolo_to_xyxy`` on 5 boxes of non-square images, within 0.001 pixel.
 
     >>> check_yolo_to_xyxy(lambda cx, cy, w, h, img_w, img_h: None)  # doctest: +ELLIPSIS
     … yolo_to_xyxy: not attempted yet — hint: cx, cy is the box's centre and w, h its size, ...
@@ -204,9 +202,9 @@ def _pr_points(precision, recall, thresholds):
     (precision 1, recall 0, no threshold) dropped."""
     p, r, t = (np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
                for x in (precision, recall, thresholds))
-    for arr, what in ((p, "precision"), (r, "recall"), (t, "thresholds")):
-        if arr.ndim != 1:
-            raise ValueError(f"{what} must be a 1-D array; got shape {arr.shape}")
+    if bad := next(((what, a.shape) for a, what in ((p, "precision"), (r, "recall"), (t, "thresholds")) if a.ndim != 1),
+                   None):
+        raise ValueError(f"{bad[0]} must be a 1-D array; got shape {bad[1]}")
     if len(p) != len(r):
         raise ValueError(f"precision and recall must have the same length; got {len(p)} and {len(r)}")
     if len(p) == len(t) + 1:
@@ -236,11 +234,8 @@ def _best_point(p, r, t, min_precision: float, on: str = "precision") -> int | N
 
 
 def check_pr_reading(answer, precision, recall, thresholds, min_precision: float, tolerance: float = 0.02) -> bool:
-    """Check a threshold read off a PR curve (``sklearn``'s ``precision_recall_curve(..., drop_intermediate=False)``
-    or ``coursekit.calibrate.pr_curve``'s arrays): the one of highest recall among the points with precision >=
-    ``min_precision``; any value keeping the same boxes is right, ``None`` if no point reaches it. A reading whose
-    point has precision >= ``min_precision - tolerance`` and recall >= the best's - ``tolerance`` is right too
-    (``tolerance=0``: the exact answer only).
+    """Check a threshold read off a PR curve (sklearn's or ``coursekit.calibrate.pr_curve``'s arrays): the highest
+    recall with precision >= ``min_precision`` (``None`` if none), within ``tolerance`` of both (0: exact only).
 
     >>> precision = [0.6, 0.75, 0.8, 1.0, 1.0, 1.0]   # scikit-learn's layout: the last point has no threshold
     >>> recall = [1.0, 1.0, 0.67, 0.67, 0.33, 0.0]
@@ -443,50 +438,45 @@ def _dets(class_names, boxes, classes, scores=None, size=(100, 100)):
 
 
 def _ap_cases():
-    names = ["washer", "gear", "hinge"]
-    D = lambda *a, **k: _dets(names, *a, **k)  # noqa: E731
+    D = functools.partial(_dets, ["washer", "gear", "hinge"])
     rng = np.random.default_rng(0)
-    cases = []
-    cases.append(("one class, a false box ranked between two hits, one object missed",
-                  [D([[0, 0, 10, 10], [50, 50, 60, 60], [20, 20, 30, 30], [80, 80, 90, 90]], [0, 0, 0, 0],
-                     [0.9, 0.8, 0.7, 0.3])],
-                  [D([[0, 0, 10, 10], [20, 20, 30, 30], [60, 0, 70, 10]], [0, 0, 0])], 0.5))
-    cases.append(("tied scores: a hit and a false box with the same score, on two images",
-                  [D([[0, 0, 10, 10], [40, 40, 50, 50]], [0, 0], [0.8, 0.6]),
-                   D([[0, 0, 10, 10], [70, 70, 80, 80]], [0, 0], [0.8, 0.6])],
-                  [D([[0, 0, 10, 10]], [0]), D([[70, 70, 80, 80], [20, 20, 30, 30]], [0, 0])], 0.5))
-    cases.append(("an image with no ground truth: its boxes are false positives",
-                  [D([[0, 0, 10, 10]], [0], [0.5]), D([[30, 30, 40, 40], [5, 5, 15, 15]], [0, 0], [0.9, 0.7])],
-                  [D([[0, 0, 10, 10]], [0]), D(np.zeros((0, 4)), [])], 0.5))
-    cases.append(("'hinge' is predicted but absent from the ground truth; 'gear' has objects but no prediction",
-                  [D([[0, 0, 10, 10], [30, 30, 40, 40], [60, 60, 70, 70]], [0, 2, 2], [0.9, 0.95, 0.4])],
-                  [D([[0, 0, 10, 10], [80, 0, 90, 10]], [0, 1])], 0.5))
-    cases.append(("two predictions on one object: the second is a duplicate (a false positive)",
-                  [D([[0, 0, 10, 10], [0.5, 0.5, 10.5, 10.5], [20, 20, 30, 30]], [0, 0, 0], [0.9, 0.85, 0.6])],
-                  [D([[0, 0, 10, 10], [20, 20, 30, 30]], [0, 0])], 0.5))
-    cases.append(("IoU exactly 0.5 (a box half the object's height): it matches",
-                  [D([[0, 0, 10, 5], [40, 40, 50, 50]], [0, 0], [0.9, 0.8])],
-                  [D([[0, 0, 10, 10], [40, 40, 50, 50]], [0, 0])], 0.5))
+    cases = [
+        ("one class, a false box ranked between two hits, one object missed",
+         [D([[0, 0, 10, 10], [50, 50, 60, 60], [20, 20, 30, 30], [80, 80, 90, 90]], [0, 0, 0, 0],
+            [0.9, 0.8, 0.7, 0.3])],
+         [D([[0, 0, 10, 10], [20, 20, 30, 30], [60, 0, 70, 10]], [0, 0, 0])], 0.5),
+        ("tied scores: a hit and a false box with the same score, on two images",
+         [D([[0, 0, 10, 10], [40, 40, 50, 50]], [0, 0], [0.8, 0.6]),
+          D([[0, 0, 10, 10], [70, 70, 80, 80]], [0, 0], [0.8, 0.6])],
+         [D([[0, 0, 10, 10]], [0]), D([[70, 70, 80, 80], [20, 20, 30, 30]], [0, 0])], 0.5),
+        ("an image with no ground truth: its boxes are false positives",
+         [D([[0, 0, 10, 10]], [0], [0.5]), D([[30, 30, 40, 40], [5, 5, 15, 15]], [0, 0], [0.9, 0.7])],
+         [D([[0, 0, 10, 10]], [0]), D(np.zeros((0, 4)), [])], 0.5),
+        ("'hinge' is predicted but absent from the ground truth; 'gear' has objects but no prediction",
+         [D([[0, 0, 10, 10], [30, 30, 40, 40], [60, 60, 70, 70]], [0, 2, 2], [0.9, 0.95, 0.4])],
+         [D([[0, 0, 10, 10], [80, 0, 90, 10]], [0, 1])], 0.5),
+        ("two predictions on one object: the second is a duplicate (a false positive)",
+         [D([[0, 0, 10, 10], [0.5, 0.5, 10.5, 10.5], [20, 20, 30, 30]], [0, 0, 0], [0.9, 0.85, 0.6])],
+         [D([[0, 0, 10, 10], [20, 20, 30, 30]], [0, 0])], 0.5),
+        ("IoU exactly 0.5 (a box half the object's height): it matches",
+         [D([[0, 0, 10, 5], [40, 40, 50, 50]], [0, 0], [0.9, 0.8])],
+         [D([[0, 0, 10, 10], [40, 40, 50, 50]], [0, 0])], 0.5)]
     preds, targets = [], []
     for i in range(6):
         n = int(rng.integers(0, 5))
         xy = rng.uniform(0, 70, (n, 2))
         gt = np.concatenate([xy, xy + rng.uniform(12, 30, (n, 2))], axis=1)
-        gc = rng.integers(0, 3, n)
-        hit = rng.random(n) < 0.7
+        gc, hit = rng.integers(0, 3, n), rng.random(n) < 0.7
         pb = gt[hit] + rng.normal(0, 2.5, (int(hit.sum()), 4))
         pc = np.where(rng.random(int(hit.sum())) < 0.85, gc[hit], rng.integers(0, 3, int(hit.sum())))
         m = int(rng.integers(0, 3))
         fxy = rng.uniform(0, 80, (m, 2))
-        fb = np.concatenate([fxy, fxy + rng.uniform(8, 20, (m, 2))], axis=1)
-        boxes = np.concatenate([pb, fb])
+        boxes = np.concatenate([pb, np.concatenate([fxy, fxy + rng.uniform(8, 20, (m, 2))], axis=1)])
         scores = np.round(rng.uniform(0.05, 1, len(boxes)), 1)  # rounded: ties happen
         preds.append(D(boxes, np.concatenate([pc, rng.integers(0, 3, m)]), scores))
         targets.append(D(gt, gc))
-    cases.append(("6 random images, 3 classes (jittered hits, false boxes, tied scores), IoU 0.5",
-                  preds, targets, 0.5))
-    cases.append(("the same 6 images at IoU 0.75", preds, targets, 0.75))
-    return cases
+    return cases + [("6 random images, 3 classes (jittered hits, false boxes, tied scores), IoU 0.5", preds, targets,
+                     0.5), ("the same 6 images at IoU 0.75", preds, targets, 0.75)]
 
 
 def _matches(p, t, c, thr, *, strict=False, reuse=False):
@@ -497,8 +487,7 @@ def _matches(p, t, c, thr, *, strict=False, reuse=False):
     pb, ps = pb[order], ps[order]
     iou = (box_iou(torch.as_tensor(pb), torch.as_tensor(tb)).numpy() if len(pb) and len(tb)
            else np.zeros((len(pb), len(tb))))
-    taken = np.zeros(len(tb), bool)
-    tp = np.zeros(len(pb), bool)
+    taken, tp = np.zeros(len(tb), bool), np.zeros(len(pb), bool)
     for i in range(len(pb)):
         ok = (iou[i] > thr if strict else iou[i] >= thr) & (np.ones_like(taken) if reuse else ~taken)
         if ok.any():
@@ -531,12 +520,9 @@ def _ap_variant(preds, targets, thr, *, envelope=True, points=101, area=None, st
         tp = tp[order]
         ctp, cfp = np.cumsum(tp), np.cumsum(~tp)
         rc, pr = ctp / n_gt, ctp / np.maximum(ctp + cfp, 1e-12)
-        if area == "raw":
-            aps.append(float(np.sum(pr * np.diff(np.concatenate([[0], rc])))))
-            continue
-        if envelope:
-            pr = np.maximum.accumulate(pr[::-1])[::-1] if len(pr) else pr
-        if area == "envelope":
+        if envelope and area != "raw" and len(pr):
+            pr = np.maximum.accumulate(pr[::-1])[::-1]
+        if area is not None:  # the area under the raw curve or its envelope, at every recall step
             aps.append(float(np.sum(pr * np.diff(np.concatenate([[0], rc])))))
             continue
         r = np.linspace(0, 1, points)
