@@ -1,9 +1,7 @@
 """The evaluation harness: lock the model, evaluate it the same way every time, keep the report.
 
-An :class:`EvalReport` names exactly which weights (:func:`lock_model`) and which data it describes, holds the
-metrics, the task's tables (per class, confusion, calibration, the decision at a threshold) and the metrics per
-*slice* (lighting, part type, domain); it saves to JSON atomically and loads back exactly (:meth:`~EvalReport.compare`
-compares two runs).
+An :class:`EvalReport` names its weights (:func:`lock_model`) and data, holds the metrics, the task's tables and
+the metrics per *slice* (lighting, part type, ...); it saves to JSON atomically and loads back exactly.
 
 >>> import numpy as np
 >>> from coursekit.types import Classifications
@@ -303,33 +301,32 @@ class EvalReport:
     def to_markdown(self) -> str:
         """A short Markdown summary: headline metrics, decision, per-class and per-slice tables."""
         f = lambda x: "n/a" if x is None else (f"{x:.4f}" if isinstance(x, float) else str(x))  # noqa: E731
+
+        def table(title, header, rows) -> list[str]:
+            return ["", *([title, ""] if title else []), "| " + " | ".join(header) + " |", "|---" * len(header) + "|",
+                    *("| " + " | ".join(f(v) for v in row) + " |" for row in rows)]
+
         out = [f"# Evaluation: {self.dataset_id}", "", f"- task: {self.task}", f"- model: `{self.model_id}`",
                f"- created: {self.created}", f"- images: {self.n}"] + ([f"- notes: {self.notes}"] if self.notes else [])
-        out += ["", "| metric | value |", "|---|---|"] + [f"| {k} | {f(v)} |" for k, v in self.metrics.items()]
-        d = self.decision
-        if d and self.task != "classification":
-            out += ["", f"## Decision: threshold {d['threshold']:.4g}", "", "| " + " | ".join(
-                k for k in ("precision", "recall", "f1", "tp", "fp", "fn")) + " |", "|---" * 6 + "|",
-                "| " + " | ".join(f(d[k]) for k in ("precision", "recall", "f1", "tp", "fp", "fn")) + " |"]
-            d = None
-        if self.per_class and self.task != "classification":
-            cols = list(next(iter(self.per_class.values())))
-            out += ["", "## Per class", "", "| class | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-            out += ["| " + " | ".join([c] + [f(r[k]) for k in cols]) + " |" for c, r in self.per_class.items()]
-        if d:
-            out += ["", f"## Decision: positive = {', '.join(d['positive'])}, threshold {d['threshold']:.4g}", "",
-                    "| precision | recall | F1 | TP | FP | FN | TN |", "|---|---|---|---|---|---|---|",
-                    f"| {f(d['precision'])} | {f(d['recall'])} | {f(d['f1'])} | {d['tp']} | {d['fp']} | "
-                    f"{d['fn']} | {d['tn']} |"]
-        if self.per_class and self.task == "classification":
-            out += ["", "## Per class", "", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-            out += [f"| {c} | {f(r['precision'])} | {f(r['recall'])} | {f(r['f1'])} | {r['support']} |"
-                    for c, r in self.per_class.items()]
-        for key, table in self.slices.items():
-            cols = [c for c in table[0] if c != "value"] if table else []
-            out += ["", f"## Slice: {key}", "", "| value | " + " | ".join(cols) + " |",
-                    "|---" * (len(cols) + 1) + "|"]
-            out += ["| " + " | ".join([str(row["value"])] + [f(row.get(c)) for c in cols]) + " |" for row in table]
+        out += table(None, ["metric", "value"], self.metrics.items())
+        d, pc = self.decision, self.per_class
+        if d and self.task == "classification":
+            out += table(f"## Decision: positive = {', '.join(d['positive'])}, threshold {d['threshold']:.4g}",
+                         ["precision", "recall", "F1", "TP", "FP", "FN", "TN"],
+                         [[d[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn", "tn")]])
+        elif d:
+            keys = ("precision", "recall", "f1", "tp", "fp", "fn")
+            out += table(f"## Decision: threshold {d['threshold']:.4g}", keys, [[d[k] for k in keys]])
+        if pc and self.task == "classification":
+            out += table("## Per class", ["class", "precision", "recall", "F1", "support"],
+                         [[c, r["precision"], r["recall"], r["f1"], r["support"]] for c, r in pc.items()])
+        elif pc:
+            cols = list(next(iter(pc.values())))
+            out += table("## Per class", ["class", *cols], [[c, *(r[k] for k in cols)] for c, r in pc.items()])
+        for key, rows in self.slices.items():
+            cols = [c for c in rows[0] if c != "value"] if rows else []
+            out += table(f"## Slice: {key}", ["value", *cols],
+                         [[str(r["value"]), *(r.get(c) for c in cols)] for r in rows])
         return "\n".join(out) + "\n"
 
     def __str__(self) -> str:
@@ -402,10 +399,9 @@ def evaluate_classifications(preds: Classifications, y_true, *, model_id, datase
                              slices: Mapping[str, Sequence] | None = None, positive: str | Sequence[str] | None = None,
                              threshold: float | Any = None, n_bins: int = 15,
                              model_info: Mapping[str, Any] | None = None, notes: str = "") -> EvalReport:
-    """Evaluate class predictions (``y_true``: indices or class names) overall, per class, calibration (ECE over
-    ``n_bins``), the decision (``positive`` classes' summed probability at ``threshold``, default 0.5, or a
-    ``ThresholdChoice``) and per slice ({key: one value per image}); ``model_id``: :func:`lock_model`'s
-    fingerprint, or the model itself (then fingerprinted, its :func:`model_card` stored)."""
+    """Evaluate class predictions (``y_true``: indices or names) overall, per class, calibration (ECE), the decision
+    (``positive`` classes' summed probability at ``threshold``, default 0.5, or a ``ThresholdChoice``) and per slice;
+    ``model_id``: :func:`lock_model`'s fingerprint, or the model itself (then locked, its :func:`model_card` kept)."""
     from .metrics import classification_report, confusion_matrix
 
     if not isinstance(preds, Classifications):
@@ -474,10 +470,9 @@ def _detection_slice_row(preds, targets, threshold: float, iou: float) -> dict[s
 def evaluate_detections(preds, targets, *, model_id, dataset_id: str, threshold: float | Any, iou: float = 0.5,
                         slices: Mapping[str, Sequence] | None = None, object_slices: Mapping[str, Sequence] | None = None,
                         model_info: Mapping[str, Any] | None = None, notes: str = "") -> EvalReport:
-    """Evaluate a detector's boxes (one scored ``Detections`` per image, predicted at a low confidence so mAP sees
-    the whole curve): COCO mAP, the decision at the deployed ``threshold`` (or a ``DetectionThreshold``) with a
-    box finding an object at IoU >= ``iou``, the error table, per image slice, and recall per ``object_slices``
-    ({key: per image, one value per object}).
+    """Evaluate a detector's boxes (one ``Detections`` per image, at a low confidence): COCO mAP, the decision at
+    ``threshold`` (or a ``DetectionThreshold``) at IoU ``iou``, the error table, per image slice, and recall per
+    ``object_slices`` ({key: per image, one value per object}).
 
     >>> from coursekit.types import Detections
     >>> truth = [Detections(xyxy=[[0, 0, 10, 10]], class_id=[0], class_names=["part"])] * 2
