@@ -11,6 +11,7 @@ False
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import tempfile
 import time
@@ -144,6 +145,14 @@ def _reference_onnx(folder: Path, input_name: str = "images") -> tuple[object, P
     return net, res.path
 
 
+def _written(got, path: Path, name: str, case: str, hint: str) -> None:
+    """The learner wrote ``path`` and returned it."""
+    if not path.is_file():
+        raise ExerciseError(f"{name}: no file at the path given ({path.name})\n  hint: {hint}")
+    if Path(str(got)) != path:
+        raise wrong(name, case, f"the path written ({path})", got, "return the path you wrote to.")
+
+
 # ------------------------------------------------------------------------------- the first export
 
 _EXPORT_HINT = ("torch.onnx.export(model.eval(), (example,), str(path), dynamo=False, opset_version=17, "
@@ -165,10 +174,7 @@ def check_export(fn: Callable) -> bool:
         case = "a small conv net (conv, BatchNorm, ReLU, linear), example of shape (1, 3, 16, 16)"
         got = call(fn, (net, torch.from_numpy(_inputs(1)), path), name=name, case=case, first=True,
                    hint=_EXPORT_HINT)
-        if not path.is_file():
-            raise ExerciseError(f"{name}: no file at the path given ({path.name}); hint: {_EXPORT_HINT}")
-        if Path(str(got)) != path:
-            raise wrong(name, case, f"the path written ({path})", got, "return the path you wrote to.")
+        _written(got, path, name, case, _EXPORT_HINT)
         extra = [p.name for p in Path(tmp).iterdir() if p != path]
         model = onnx.load(str(path), load_external_data=False)
         opset = next((int(i.version) for i in model.opset_import if i.domain in ("", "ai.onnx")), None)
@@ -303,17 +309,6 @@ def check_calibration_reader(cls) -> bool:
     from onnxruntime.quantization import CalibrationDataReader
 
     name = "MyCalibrationReader"
-
-    def batches(reader, limit: int) -> list:
-        out = []
-        for _ in range(limit):
-            item = reader.get_next()
-            if item is None:
-                return out
-            out.append(item)
-        raise ExerciseError(f"{name}: get_next() still returned data after {limit} calls for 37 images in "
-                            f"batches of 8\n  hint: return None once every image was handed out (quantize_static "
-                            "reads until None).")
     if not isinstance(cls, type) or not issubclass(cls, CalibrationDataReader):
         raise ExerciseError(f"{name}: write a class deriving from onnxruntime.quantization.CalibrationDataReader "
                             f"with a get_next() method; got {cls!r}")
@@ -321,11 +316,12 @@ def check_calibration_reader(cls) -> bool:
     case = "37 images (3, 16, 16), input 'pixels', batch_size=8"
     try:
         reader = cls(data.copy(), "pixels", batch_size=8)
-        got = batches(reader, 40)
-    except ExerciseError:
-        raise
+        got = list(itertools.islice(iter(reader.get_next, None), 40))
     except Exception as e:  # noqa: BLE001 - the learner's bug, named
         raise ExerciseError(f"{name}: raised {type(e).__name__}: {e}\n  on {case}\n  hint: {_READER_HINT}") from e
+    if len(got) == 40:
+        raise ExerciseError(f"{name}: get_next() still returned data after 40 calls for 37 images in batches of 8\n"
+                            "  hint: return None once every image was handed out (quantize_static reads until None).")
     if not got:
         raise NotAttempted
     for j, item in enumerate(got):
@@ -402,10 +398,7 @@ def check_quantize(fn: Callable) -> bool:
         case = "the small conv net, 64 calibration images"
         with warnings_off():
             got = call(fn, (fp32, out, reader), name=name, case=case, first=True, hint=_QUANT_HINT)
-        if not out.is_file():
-            raise ExerciseError(f"{name}: nothing written at out_path\n  hint: {_QUANT_HINT}")
-        if Path(str(got)) != out:
-            raise wrong(name, case, f"the path written ({out})", got, "return out_path.")
+        _written(got, out, name, case, _QUANT_HINT)
         model = onnx.load(str(out))
         ops = {n.op_type for n in model.graph.node}
         if "QLinearConv" in ops or "QuantizeLinear" not in ops:
