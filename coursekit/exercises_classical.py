@@ -78,8 +78,6 @@ def check_moments_angle(fn: Callable) -> bool:
     return correct("your angle matches every bar within 1.5 degrees")
 
 
-# ------------------------------------------------------------------------ the pose pipeline, by hand
-
 _POSE_HINT = ("grey -> cv2.threshold(..., THRESH_BINARY_INV + THRESH_OTSU) (the part is dark on a bright board) -> "
               "cv2.findContours(RETR_EXTERNAL) -> the largest contour (cv2.contourArea) -> cv2.minAreaRect -> the "
               "direction of the rectangle's LONG side (from cv2.boxPoints), counter-clockwise (negate dy: image y "
@@ -155,8 +153,6 @@ def check_pose(fn: Callable) -> bool:
                    f"frames (median angle error {np.median(a_err):.2f}°)")
 
 
-# ------------------------------------------------------------------------ template matching
-
 _TM_HINT = ("for each reference r: cv2.matchTemplate(query, r, cv2.TM_CCOEFF_NORMED)[0, 0] (same size: one "
             "score, in [-1, 1], 1 = the same shape); return them as one array, a score per reference.")
 
@@ -212,8 +208,6 @@ def check_template_scores(fn: Callable) -> bool:
     return correct("your scores match cv2.matchTemplate(TM_CCOEFF_NORMED) on every reference")
 
 
-# ------------------------------------------------------------------------ hole counting
-
 _HOLE_HINT = ("cv2.findContours(mask, RETR_EXTERNAL) -> fill the largest outline (cv2.drawContours(..., -1)) -> "
               "holes = filled AND NOT mask -> count the blobs of at least 3 pixels (cv2.SimpleBlobDetector, or "
               "cv2.connectedComponentsWithStats); return an int.")
@@ -248,8 +242,6 @@ def check_count_holes(fn: Callable) -> bool:
                     int(got[i]), hint + _HOLE_HINT)
     return correct(f"exact hole count on {len(cases) - len(bad)} of {len(cases)} answer-key masks")
 
-
-# ------------------------------------------------------------------------ tuning on validation
 
 _TUNE_HINT = ("for each candidate p: counts = [count_fn(f, p) for f in frames]; exact = mean(counts == true); "
               "return the candidate (not its index, not its score) with the most exact counts (the first on a tie).")
