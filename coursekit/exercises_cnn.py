@@ -24,8 +24,6 @@ from .viz import reveal_shapes  # notebook 01 calls it from here
 __all__ = ["check_conv_output_size", "check_accuracy", "check_batchnorm", "check_param_count", "check_conv_bn",
            "check_residual", "check_resnet9", "check_evaluate", "check_augment", "reveal_shapes", "ExerciseError"]
 
-# ------------------------------------------------------------------------------ conv output size
-
 _CONV_CASES = [("conv_output_size(size={}, kernel={}, stride={}, padding={}, dilation={})".format(*a), a) for a in [
     (32, 3, 1, 0, 1), (28, 5, 1, 0, 1), (7, 7, 1, 0, 1), (56, 1, 1, 0, 1), (32, 3, 1, 1, 1), (32, 5, 1, 2, 1),
     (16, 3, 1, 3, 1), (32, 3, 2, 1, 1), (32, 3, 2, 0, 1), (31, 3, 2, 1, 1), (33, 4, 2, 1, 1), (224, 7, 2, 3, 1),
@@ -83,8 +81,6 @@ def check_conv_output_size(fn: Callable[..., int]) -> bool:
     return correct(f"conv_output_size matches nn.Conv2d on all {n} cases (padding, stride, dilation).")
 
 
-# ------------------------------------------------------------------------------------ accuracy
-
 _ACC_HINT = ("the predicted class is the argmax of the logits over the class dimension (dim=1); "
              "compare it with the targets and take the mean of the matches.")
 
@@ -133,8 +129,6 @@ def check_accuracy(fn: Callable) -> bool:
                     show=lambda v: f"{v:.6g}", source="   (torchmetrics)")
     return correct(f"accuracy matches torchmetrics on all {n} cases, ties and a batch of 1 included.")
 
-
-# ---------------------------------------------------------------------------------- batch norm
 
 _BN_HINT = ("in training mode, BatchNorm2d normalises each channel with the mean and variance over the batch "
             "and both spatial axes (dims 0, 2, 3), then scales by gamma and shifts by beta (shaped (1, C, 1, 1)).")
@@ -219,8 +213,6 @@ def check_batchnorm(fn: Callable) -> bool:
     return correct(f"{name} matches F.batch_norm(training=True) on all {len(cases)} cases.")
 
 
-# ------------------------------------------------------------------------------ parameter count
-
 _PARAM_HINT = ("a Conv2d has one kernel_h × kernel_w filter per (input channel, output channel) pair, plus one bias "
                "per output channel if bias=True; a BatchNorm has a gamma and a beta per channel.")
 
@@ -296,8 +288,6 @@ def check_param_count(answer: int, layer) -> bool:
         raise wrong(name, case, f"{expected:,}", f"{answer:,}", _param_mistake(answer, expected, leaves))
     return correct(f"{expected:,} parameters in {case}.")
 
-
-# ----------------------------------------------------------------------------- ResNet-9 from scratch
 
 _STAGES = ["prep", "layer1", "layer2", "layer3"]
 _CONV_BN_HINT = ("nn.Sequential(nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False), "
