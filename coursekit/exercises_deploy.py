@@ -29,8 +29,6 @@ __all__ = ["check_int8_size", "check_p99", "check_fps_budget", "check_export", "
 
 MB = 2**20
 
-# --------------------------------------------------------------------------------- INT8 size by hand
-
 _SIZE_CASES = [11_689_512, 2_583_322, 1_000_000, 415_000]
 _SIZE_MISTAKES = [  # (what a mistake multiplies the right size by, its hint)
     (4, "that is the FP32 size (4 bytes per weight); INT8 keeps one byte per weight."),
@@ -50,8 +48,6 @@ def check_int8_size(fn: Callable) -> bool:
     return correct("int8_size_mb: one byte per weight, a quarter of FP32. The measured file is a bit bigger "
                    "(scales, zero points, the graph, layers left in float).")
 
-
-# ----------------------------------------------------------------------------- p99 from raw timings
 
 _P99_HINT = ("sort the timings; the 99th percentile is the value 99% of the way along them. np.percentile(t, 99) "
              "is one accepted answer (linear interpolation); the nearest-rank value t_sorted[ceil(0.99 n) - 1] is "
@@ -85,8 +81,6 @@ def check_p99(fn: Callable) -> bool:
     return correct(f"{name}: the tail latency, from raw timings, on all {len(_p99_cases())} cases.")
 
 
-# ------------------------------------------------------------------------------- 30 FPS budget
-
 _FPS_HINT = ("a camera at `fps` frames per second leaves 1000 / fps ms per frame; a frame is late when "
              "pre-processing + the model's *p99* latency + post-processing exceed it.")
 _FPS_CASES = [  # (p99_ms, pre_ms, post_ms, fps, meets)
@@ -111,11 +105,7 @@ def check_fps_budget(fn: Callable) -> bool:
     return correct(f"{name}: frame-budget decisions right on all {len(_FPS_CASES)} cases.")
 
 
-# ------------------------------------- the lesson, written by the learner, checked on a tiny net built here
-# (conv, BatchNorm, ReLU, pooling, linear: the classifier's ops, a hundred times smaller, so a check takes a second)
-
-
-def _tiny_net():
+def _tiny_net():  # the classifier's ops (conv, BatchNorm, ReLU, pooling, linear), a hundred times smaller
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
                               torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.ReLU(),
@@ -152,8 +142,6 @@ def _written(got, path: Path, name: str, case: str, hint: str) -> None:
     if Path(str(got)) != path:
         raise wrong(name, case, f"the path written ({path})", got, "return the path you wrote to.")
 
-
-# ------------------------------------------------------------------------------- the first export
 
 _EXPORT_HINT = ("torch.onnx.export(model.eval(), (example,), str(path), dynamo=False, opset_version=17, "
                 "input_names=['images'], output_names=['logits'], dynamic_axes={'images': {0: 'batch'}, "
@@ -210,8 +198,6 @@ def check_export(fn: Callable) -> bool:
                    "PyTorch's outputs at batch 5.")
 
 
-# --------------------------------------------------------------------------- running it with onnxruntime
-
 _RUN_HINT = ("sess = onnxruntime.InferenceSession(str(path), opts, providers=['CPUExecutionProvider']) with "
              "opts.intra_op_num_threads = threads; name = sess.get_inputs()[0].name; "
              "return sess.run(None, {name: x})[0].")
@@ -248,8 +234,6 @@ def check_ort_run(fn: Callable) -> bool:
                             f"max |diff| {np.abs(got - ref).max():.3g}", "feed x itself (float32), unchanged.")
     return correct(f"{name}: onnxruntime computes PyTorch's outputs, whatever the input is called.")
 
-
-# ------------------------------------------------------------------------------------ parity by hand
 
 _PARITY_HINT = ("max_abs = np.abs(reference - candidate).max(); top1 = (reference.argmax(1) == "
                 "candidate.argmax(1)).mean(); return float(max_abs), float(top1).")
@@ -294,8 +278,6 @@ def check_parity(fn: Callable) -> bool:
                  "axis=1 (or -1), not axis=0.")], _PARITY_HINT, same=near))
     return correct(f"{name}: worst absolute difference and top-1 agreement right on {len(_parity_cases())} cases.")
 
-
-# ------------------------------------------------------------------------------ a CalibrationDataReader
 
 _READER_HINT = ("keep data, input_name and batch_size, and a position self.i = 0; get_next() returns "
                 "{input_name: data[i:i + batch_size]} and moves i on, or None once i >= len(data); "
@@ -357,8 +339,6 @@ def check_calibration_reader(cls) -> bool:
                         "None" if again is None else "another batch", "rewind() puts the position back to 0.")
     return correct(f"{name}: every image once, in batches of the right size and key, then None.")
 
-
-# ---------------------------------------------------------------------------------- quantize_static
 
 _QUANT_HINT = ("quantize_static(str(fp32_path), str(out_path), reader, quant_format=QuantFormat.QDQ, "
                "per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, "
@@ -444,8 +424,6 @@ def warnings_off():
         finally:
             logging.disable(logging.NOTSET)
 
-
-# ----------------------------------------------------------------------------------- the timing loop
 
 _TIME_HINT = ("for _ in range(warmup): run(x)   # untimed\n"
               "        times = []; for _ in range(iters): t0 = time.perf_counter(); run(x); "
