@@ -26,8 +26,6 @@ from .exercise_base import (ExerciseError, as_array, call, check_cases, close, c
 __all__ = ["check_iou", "check_yolo_to_xyxy", "check_nms", "check_average_precision", "check_kmeans_anchors",
            "check_pr_reading", "coco_ap", "ExerciseError"]
 
-# ------------------------------------------------------------------------------------ box IoU
-
 _IOU_CASES = [(f"iou({a}, {b}): {what}", (a, b)) for what, a, b in [  # x1, y1, x2, y2, continuous pixels
     ("partial overlap", [0, 0, 10, 10], [5, 5, 15, 15]),
     ("partial overlap, fractional coordinates", [12.5, 30.0, 60.0, 80.5], [20.0, 10.25, 70.0, 60.0]),
@@ -120,8 +118,6 @@ def check_iou(fn: Callable) -> bool:
                    "included).")
 
 
-# ----------------------------------------------------------------------- YOLO box to corners
-
 _YOLO_CASES = [("yolo_to_xyxy(cx={}, cy={}, w={}, h={}, img_w={}, img_h={}): ".format(*args) + what, tuple(args))
                for what, *args in [  # cx, cy, w, h as YOLO fractions, then the image size in pixels
     ("a 640×480 image", 0.5, 0.4, 0.25, 0.5, 640, 480),
@@ -190,8 +186,6 @@ def check_yolo_to_xyxy(fn: Callable) -> bool:
     return correct(f"yolo_to_xyxy matches coursekit.data.yolo.yolo_to_xyxy on all {n} boxes (non-square images, "
                    "boxes on the border).")
 
-
-# ------------------------------------------------------------------ reading a PR curve
 
 _PR_HINT = ("keep the points of the curve whose precision is at least min_precision; among them take the one with "
             "the highest recall (furthest right) and answer its threshold (boxes with score >= threshold are kept).")
@@ -311,8 +305,6 @@ def check_pr_reading(answer, precision, recall, thresholds, min_precision: float
     raise wrong(name, case, expected, f"{got:g}", hint)
 
 
-# ------------------------------------------------------------------------------------------------ NMS
-
 _NMS_HINT = ("order the boxes by score, highest first; repeatedly keep the best remaining box and drop every "
              "remaining box whose IoU with it is > iou_threshold (torchvision.ops.box_iou); with classes given, "
              "only boxes of the same class suppress each other. Return the kept indices (into the inputs) as a "
@@ -416,8 +408,6 @@ def check_nms(fn: Callable) -> bool:
                     same=lambda a, b: a.tolist() == b.tolist(), mistake=mistake, show=lambda t: str(t.tolist()))
     return correct(f"your NMS keeps the same boxes as torchvision.ops.nms / batched_nms on {n} cases.")
 
-
-# ----------------------------------------------------------------------------------- AP at one IoU
 
 _AP_HINT = ("for each class with ground truth: collect every prediction of that class over all images with its "
             "score, match each image's predictions (highest score first) to the unmatched ground-truth box of "
@@ -572,8 +562,6 @@ def check_average_precision(fn: Callable) -> bool:
     return correct(f"your AP matches pycocotools' COCOeval on {n} cases (ties, an image without "
                    "ground truth, a class absent from it, duplicates, IoU at the threshold).")
 
-
-# ---------------------------------------------------------------------------------- anchor k-means
 
 _KM_HINT = ("rng = np.random.default_rng(seed); centres = wh[rng.choice(len(wh), k, replace=False)]; then repeat: "
             "IoU of every (w, h) with every centre as if they shared a corner (intersection = min(w) * min(h)), "
