@@ -41,8 +41,6 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, atol=1e-6))
 
 
-# ------------------------------------------------------------------- Module 4: zero-shot CLIP by hand
-
 _ZS_HINT = (
     "normalise each image and each text embedding to length 1 (x / ||x||, along the last axis), take the "
     "cosine similarities image @ text.T (N, C), multiply by logit_scale, and softmax over the classes (axis 1)."
@@ -111,8 +109,6 @@ def check_zero_shot(fn: Callable) -> bool:
                    "softmax over the classes) on all 3 cases.")
 
 
-# -------------------------------------------------------------------- Module 4: mask IoU by hand
-
 _MASK_HINT = ("IoU of two masks = the number of pixels in both (a & b) divided by the number of pixels in "
               "either (a | b); if both masks are empty there is nothing to compare: return 0.")
 
@@ -165,8 +161,6 @@ def check_mask_iou(fn: Callable) -> bool:
                     source="   (sklearn.metrics.jaccard_score)")
     return correct(f"mask_iou matches scikit-learn's jaccard_score on all {n} cases (an empty mask included).")
 
-
-# ---------------------------------------------------------------------------------------- the prompt ensemble
 
 _ENS_HINT = ("divide each prompt's embedding by its length (text_features / ||text_features|| along the last "
              "axis), average over the templates (axis 1), and divide the mean by its length again: one unit "
@@ -232,8 +226,6 @@ def check_prompt_ensemble(fn: Callable) -> bool:
     return correct("prompt ensemble matches PyTorch (normalise each prompt, average over the templates, "
                    "normalise again) on all 3 cases.")
 
-
-# ------------------------------------------------------------------------ a prompt set that beats the noise
 
 _GAIN_HINT = ("write a few templates with a '{}' where the class name goes, e.g. 'a close-up photo of a {}.': "
               "describe how *these* photos look; the check then asks whether the gain on validation is larger "
@@ -302,8 +294,6 @@ def check_prompt_gain(templates, correct: Callable[[list[str]], Any], baseline_c
                     "prompt, or find templates that describe the photos better (or more validation images).")
     return exercise_base.correct(f"{what}: gain {interval}, above the noise.")
 
-
-# ------------------------------------------------------------------------------ SAM: refine with a negative click
 
 _SAM_HINT = ("masks, scores, logits = predictor.predict(point_coords=np.array([positive_xy]), point_labels="
              "np.array([1]), multimask_output=True); best = scores.argmax(); then predictor.predict(point_coords="
