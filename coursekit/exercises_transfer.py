@@ -26,8 +26,6 @@ from .exercise_base import (ExerciseError, blank, call, check_cases, correct, ex
 __all__ = ["check_cohen_kappa", "check_threshold_for_precision", "check_label_saving_factor", "check_spec_fix",
            "check_new_head", "check_frozen", "check_param_groups", "ExerciseError"]
 
-# ------------------------------------------------------------------------------ Cohen's kappa
-
 _KAPPA_CASES = [  # (what, rater a, rater b); one single label shared by both raters is left out (kappa = nan)
     ("10 parts, 2 classes",
      "ok ok scratch ok scratch scratch ok ok scratch ok".split(),
@@ -105,8 +103,6 @@ def check_cohen_kappa(fn: Callable) -> bool:
                    "classes, different label sets).")
 
 
-# ------------------------------------------------------------------- threshold for a precision
-
 _THR_CASES = [  # (what, y_true, scores, min_precision)
     ("12 images", [1, 1, 1, 0, 1, 1, 0, 0, 1, 0, 0, 0],
      [.95, .9, .85, .8, .7, .6, .55, .5, .4, .3, .2, .1], 0.8),
@@ -182,8 +178,6 @@ def check_threshold_for_precision(fn: Callable) -> bool:
                    "included).")
 
 
-# ------------------------------------------------------------------------- label-saving factor
-
 _LSF_HINT = (
     "draw a horizontal line at the from-scratch accuracy at the largest k; read the k where the "
     "pre-trained curve meets it; the factor is the largest k divided by that k (the x axis is logarithmic)."
@@ -237,8 +231,6 @@ def check_label_saving_factor(answer, ks, pretrained_acc, scratch_acc, rel_tol: 
         hint = _LSF_HINT
     raise wrong(name, case, f"{expected}, within ±{rel_tol:.0%}   ({why})", f"{got:g}", hint)
 
-
-# ---------------------------------------------------------------------------------- spec fix
 
 _SPEC_HINT = (
     "add each off-diagonal cell to its mirror (A=x/B=y and A=y/B=x are the same confusion), sort the pairs "
@@ -333,8 +325,6 @@ def check_spec_fix(answer, table) -> bool:
     return correct(f"{yours} {'covers' if len(pairs) == 1 else 'cover'} {have} of the {total} disagreements "
                    f"({have / total:.0%}): settle {'it' if len(pairs) == 1 else 'them'} in the spec.")
 
-
-# ------------------------------------------------------------------------------ fine-tuning
 
 _HEAD_HINT = "net.fc = nn.Linear(net.fc.in_features, num_classes); return net (the rest of the network untouched)."
 _FROZEN_HINT = ("in __init__: self.net = net, then p.requires_grad_(False) for every parameter whose name does not "
