@@ -50,9 +50,6 @@ class ReportError(ValueError):
     """A saved report cannot be read: not JSON, an unknown schema version, or a missing field."""
 
 
-# ---------------------------------------------------------------------------------- locking a model
-
-
 def _unwrap(model):
     return getattr(model, "_orig_mod", model)  # torch.compile keeps the original module here
 
@@ -100,9 +97,6 @@ def model_card(model) -> dict:
             "parameters": count_parameters(inner, trainable_only=False),
             "trainable_parameters": count_parameters(inner, trainable_only=True),
             "dtype": dtypes[0] if len(dtypes) == 1 else dtypes, "fingerprint": lock_model(inner)}
-
-
-# ------------------------------------------------------------------------------------- the report
 
 
 def _plain(value: Any) -> Any:
@@ -333,9 +327,6 @@ class EvalReport:
         return self.summary()
 
 
-# ------------------------------------------------------------------------------- classification
-
-
 def _class_indices(y_true, class_names: list[str], n: int) -> np.ndarray:
     y = y_true.detach().cpu().numpy() if hasattr(y_true, "detach") else np.asarray(y_true)
     if y.ndim != 1 or len(y) != n:
@@ -454,9 +445,6 @@ def evaluate_classifications(preds: Classifications, y_true, *, model_id, datase
                    slice_tables, model_info, notes)
 
 
-# ------------------------------------------------------------------------------------------- detection
-
-
 def _detection_slice_row(preds, targets, threshold: float, iou: float) -> dict[str, Any]:
     """n images, objects, mAP@0.5 and the decision's precision / recall over a subset of images."""
     from .detection_metrics import detection_pr_points, detection_recall_precision, mean_average_precision
@@ -548,9 +536,6 @@ def evaluate_detections(preds, targets, *, model_id, dataset_id: str, threshold:
 
     return _report("detection", model_id, dataset_id, names, n, metrics,
                    {"per_class": per_class, "decision": decision, "errors": errors}, slice_tables, model_info, notes)
-
-
-# ------------------------------------------------------------------------------------------- plots
 
 
 def plot_slices(report: EvalReport, key: str, metric: str = "accuracy", ax=None, title: str | None = None) -> Figure:
