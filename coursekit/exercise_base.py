@@ -1,11 +1,9 @@
 """What every notebook's exercise checks share (``coursekit.exercises_*`` hold the checks themselves).
 
-A check takes the learner's answer (usually a function) and: when it is **not attempted yet** (``None``,
-``...``, a body of ``...``/``pass`` returning None, or NotImplementedError on the first case) prints a hint and
-returns ``False``, raising nothing, so a notebook with blank exercises runs top to bottom; when it is **wrong**
-raises :class:`ExerciseError` (an ``AssertionError``) naming the case, the expected value, yours and a hint;
-when it is **right** prints ``✓ correct: ...`` and returns ``True``. Expected values come from the libraries
-themselves or coursekit's references; the wrong variants in the checks only *name* a mistake.
+A check takes the learner's answer: **not attempted yet** (``None``, ``...``, a body returning None, or
+NotImplementedError on the first case) prints a hint and returns ``False``; **wrong** raises :class:`ExerciseError`
+naming the case, the expected value (from the libraries or coursekit), yours and a hint (the likely mistake);
+**right** prints ``✓ correct: ...`` and returns ``True``.
 
 >>> @exercise("double", "return 2 * x")
 ... def check_double(fn):
@@ -139,10 +137,8 @@ def others(fn: Callable, cases: Sequence[tuple], convert: Callable = float) -> l
     """The learner's answers on the remaining cases, for diagnosis only (crashes are skipped)."""
     out = []
     for args in cases:
-        try:
+        with contextlib.suppress(Exception):  # a diagnosis must never hide the real failure
             out.append((args, convert(fn(*args))))
-        except Exception:  # noqa: BLE001 - a diagnosis must never hide the real failure
-            continue
     return out
 
 
@@ -164,8 +160,7 @@ def diagnose(seen: list[tuple[tuple, Any]], variants: Sequence[tuple[Callable, A
         except Exception:  # noqa: BLE001 - a variant that cannot compute a case explains nothing
             return math.nan
 
-    def named(hint):
-        return hint(*failing) if callable(hint) else hint
+    named = lambda hint: hint(*failing) if callable(hint) else hint  # noqa: E731
 
     for fn, hint in variants:
         if all(close(value(fn, args), got, tol) for args, got in seen):
