@@ -58,23 +58,16 @@ def _iou_variant(plus_one=False, clamp=True, union="union", xywh=False) -> Calla
 
 
 _IOU_VARIANTS = [  # (the wrong IoU, its hint)
-    (_iou_variant(plus_one=True),
-     "no `+ 1`: coordinates here are continuous (the image spans 0..W), so a box is x2 − x1 wide. The `+ 1` "
-     "belongs to the old Pascal VOC convention of inclusive integer pixel indices (and makes touching boxes "
-     "overlap)."),
-    (_iou_variant(clamp=False),
-     "clamp the overlap's width and height at 0 (max(0, ...)) before multiplying: for boxes that do not "
-     "overlap they are negative, and two negatives make a positive 'overlap'."),
-    (_iou_variant(union="sum"),
-     "the union counts the overlap once: area_a + area_b − intersection (area_a + area_b counts it twice, "
-     "so two identical boxes would score 0.5)."),
-    (_iou_variant(union="min"),
-     "that is the intersection over the *smaller* box (1 whenever one box holds the other); IoU divides by "
-     "the union, area_a + area_b − intersection."),
-    (_iou_variant(union="a"),
-     "divide by the union of both boxes, area_a + area_b − intersection, not by box_a's area alone."),
-    (_iou_variant(xywh=True),
-     "the boxes are corners x1, y1, x2, y2, not x, y, width, height: the width is x2 − x1."),
+    (_iou_variant(plus_one=True), "no `+ 1`: coordinates here are continuous, so a box is x2 − x1 wide (the `+ 1` "
+                                  "is Pascal VOC's inclusive integer pixels, and makes touching boxes overlap)."),
+    (_iou_variant(clamp=False), "clamp the overlap's width and height at 0 (max(0, ...)) before multiplying: for "
+                                "disjoint boxes two negatives make a positive 'overlap'."),
+    (_iou_variant(union="sum"), "the union counts the overlap once: area_a + area_b − intersection (two identical "
+                                "boxes would score 0.5)."),
+    (_iou_variant(union="min"), "that is the intersection over the *smaller* box; IoU divides by the union, area_a + "
+                                "area_b − intersection."),
+    (_iou_variant(union="a"), "divide by the union, area_a + area_b − intersection, not by box_a's area alone."),
+    (_iou_variant(xywh=True), "the boxes are corners x1, y1, x2, y2, not x, y, width, height: the width is x2 − x1."),
 ]
 
 
