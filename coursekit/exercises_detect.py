@@ -518,19 +518,16 @@ def _ap_variant(preds, targets, thr, *, envelope=True, points=101, area=None, st
 _TIES = ("tied scores: sort with a stable sort (np.argsort(-scores, kind='stable')) over the predictions in image "
          "order, as pycocotools does.")
 _AP_VARIANTS = [
-    (dict(envelope=False), "no precision envelope: before reading precision at the 101 recalls, replace each "
-                           "precision by the highest precision at any higher recall (precision[i] = "
-                           "max(precision[i:]), e.g. np.maximum.accumulate(precision[::-1])[::-1])."),
+    (dict(envelope=False), "no precision envelope: before reading the 101 recalls, replace each precision by the "
+                           "highest at any higher recall: np.maximum.accumulate(precision[::-1])[::-1]."),
     (dict(points=11), "that is Pascal VOC 2007's 11-point AP (recalls 0, 0.1, ..., 1); COCO reads the envelope at "
                       "101 recalls: np.linspace(0, 1, 101)."),
     (dict(area="raw"), "that is the area under the raw precision-recall curve (sum of precision x recall step); "
                        "COCO averages the precision envelope read at 101 recall points."),
-    (dict(area="envelope"), "that is the area under the precision envelope at every recall step (VOC 2010+); "
-                            "COCO reads the envelope at 101 fixed recalls np.linspace(0, 1, 101) and averages."),
-    (dict(reuse=True), "a ground-truth box can be matched only once: a second prediction on an object already "
-                       "found is a false positive (a duplicate), not another true positive."),
-    (dict(skip_empty=True), "the predictions on an image without ground truth are false positives too: do not skip "
-                            "the images that have no labelled object."),
+    (dict(area="envelope"), "that is the area under the precision envelope at every recall step (VOC 2010+); COCO "
+                            "averages it at 101 fixed recalls."),
+    (dict(reuse=True), "a ground-truth box can be matched only once: a second prediction on it is a false positive."),
+    (dict(skip_empty=True), "the predictions on an image without ground truth are false positives too: do not skip it."),
     (dict(absent_zero=True), "a class absent from the ground truth has no AP (COCO leaves it out of the mean); "
                              "yours counts it as 0. Average over the classes that have ground-truth boxes."),
     (dict(strict=True), "a prediction matches when IoU >= iou_threshold (COCO); yours needs IoU > iou_threshold."),
