@@ -85,7 +85,7 @@ _POSE_HINT = ("grey -> cv2.threshold(..., THRESH_BINARY_INV + THRESH_OTSU) (the 
 
 
 def pose_cases(n: int = 8, seed: int = 11):
-    """The pose check's answer key: ``n`` seeded fixture frames of a plate (128 px), true angle (degrees, CCW), centre."""
+    """The pose check's answer key: ``n`` seeded fixture frames of a plate (128 px), true angle (CCW) and centre."""
     from .classical import FIXTURE_MATERIALS, render_parts
 
     return render_parts(n, "plate", size=128, seed=seed, materials=FIXTURE_MATERIALS, progress=False)
