@@ -154,17 +154,12 @@ def _bn_variants(x, gamma, beta, eps):  # the usual wrong versions, to name a mi
                           else (v + eps).sqrt())
 
     return [
-        (norm(spatial, unbiased=True) * g + b,
-         "use the biased variance (divide by N·H·W, not N·H·W − 1): x.var(..., unbiased=False), "
-         "as BatchNorm does in training."),
-        (norm((2, 3)) * g + b, "you normalised each image separately over (H, W) (that is InstanceNorm): "
-                               "BatchNorm also averages over the batch, dims (0, 2, 3)."),
-        (norm((1, 2, 3)) * g + b, "you normalised each image over (C, H, W) (that is LayerNorm): "
-                                  "BatchNorm works per channel over dims (0, 2, 3)."),
-        (norm((0,)) * g + b, "you averaged over the batch only: BatchNorm2d uses one mean per channel, "
-                             "over dims (0, 2, 3) (batch and both spatial axes)."),
-        (norm((0, 1, 2, 3)) * g + b,
-         "you mixed all channels together: keep one mean and one variance per channel, over dims (0, 2, 3)."),
+        (norm(spatial, unbiased=True) * g + b, "use the biased variance (divide by N·H·W, not N·H·W − 1): "
+                                               "x.var(..., unbiased=False)."),
+        (norm((2, 3)) * g + b, "you normalised each image over (H, W) (InstanceNorm): BatchNorm uses dims (0, 2, 3)."),
+        (norm((1, 2, 3)) * g + b, "you normalised each image over (C, H, W) (LayerNorm): BatchNorm: (0, 2, 3)."),
+        (norm((0,)) * g + b, "you averaged over the batch only: BatchNorm2d averages over dims (0, 2, 3)."),
+        (norm((0, 1, 2, 3)) * g + b, "you mixed all channels: keep one mean and one variance per channel."),
         (norm(spatial, eps_outside=True) * g + b, "eps goes inside the square root: (x - mean) / sqrt(var + eps)."),
         (norm(spatial, no_eps=True) * g + b, "don't forget eps: (x - mean) / sqrt(var + eps)."),
         (norm(spatial, by_var=True) * g + b, "divide by the standard deviation sqrt(var + eps), not by the variance."),
