@@ -44,7 +44,7 @@ def check_int8_size(fn: Callable) -> bool:
     near = lambda a, b: math.isclose(a, b, rel_tol=0.01)  # noqa: E731
     check_cases(fn, [(f"n_params={n:,}", (n,)) for n in _SIZE_CASES], name="int8_size_mb", hint=_SIZE_HINT,
                 reference=lambda n: n / MB, same=near, show=lambda v: f"{v:.3f}", source=" MB",
-                mistake=lambda i, got, want: first_match(got, [(k * want, h) for k, h in _SIZE_MISTAKES], None, same=near))
+                mistake=lambda i, got, want: first_match(got, [(k * want, h) for k, h in _SIZE_MISTAKES], same=near))
     return correct("int8_size_mb: one byte per weight, a quarter of FP32. The measured file is a bit bigger "
                    "(scales, zero points, the graph, layers left in float).")
 
@@ -270,7 +270,8 @@ def check_parity(fn: Callable) -> bool:
         if not math.isclose(mx, want_mx, rel_tol=1e-9, abs_tol=1e-12):
             raise wrong(name, f"{case}: max |diff|", f"{want_mx:.6g}", f"{mx:.6g}", first_match(mx, [
                 (float(d.max()), absolute), (float((-d).max()), absolute), (float(np.abs(d).mean()), "that is the "
-                 "mean; parity is about the worst element: the max of |reference - candidate|.")], _PARITY_HINT, same=near))
+                 "mean; parity is about the worst element: the max of |reference - candidate|.")], _PARITY_HINT,
+                same=near))
         if not math.isclose(top1, want_top1, rel_tol=1e-9, abs_tol=1e-12):
             raise wrong(name, f"{case}: top-1 agreement", f"{want_top1:.4f}", f"{top1:.4f}", first_match(top1, [
                 (want_top1 * len(ref), "return a fraction (agreeing rows / rows), not a count."),
