@@ -527,7 +527,7 @@ _AP_VARIANTS = [
     (dict(area="envelope"), "that is the area under the precision envelope at every recall step (VOC 2010+); COCO "
                             "averages it at 101 fixed recalls."),
     (dict(reuse=True), "a ground-truth box can be matched only once: a second prediction on it is a false positive."),
-    (dict(skip_empty=True), "the predictions on an image without ground truth are false positives too: do not skip it."),
+    (dict(skip_empty=True), "the boxes on an image without ground truth are false positives too: do not skip it."),
     (dict(absent_zero=True), "a class absent from the ground truth has no AP (COCO leaves it out of the mean); "
                              "yours counts it as 0. Average over the classes that have ground-truth boxes."),
     (dict(strict=True), "a prediction matches when IoU >= iou_threshold (COCO); yours needs IoU > iou_threshold."),
