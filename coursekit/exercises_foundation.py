@@ -425,8 +425,10 @@ def check_sam_refinement(fn: Callable) -> bool:
         got = got.astype(bool) if got.dtype == bool else got > 0
         if (got != ref).any():
             hint = first_match(got, variants, _SAM_HINT, same=lambda a, b: (a == b).all())
-            raise wrong(name, c["what"], f"the reference refinement (IoU with the part {mask_iou(ref, c['truth']):.3f})",
-                        f"a mask {mask_iou(got, ref):.3f} IoU from it (IoU with the part {mask_iou(got, c['truth']):.3f})",
+            raise wrong(name, c["what"],
+                        f"the reference refinement (IoU with the part {mask_iou(ref, c['truth']):.3f})",
+                        f"a mask {mask_iou(got, ref):.3f} IoU from it "
+                        f"(IoU with the part {mask_iou(got, c['truth']):.3f})",
                         hint)
         ious.append(mask_iou(ref, c["truth"]))
     return correct(f"your refinement matches segment-anything's reference calls pixel for pixel on "
