@@ -258,8 +258,9 @@ class EvalReport:
                           f"{da.get('positive')} vs {db.get('positive')}): their decision_* numbers are not like for "
                           "like", UserWarning, stacklevel=2)
         if labels is None:
-            labels = ((self.dataset_id, other.dataset_id) if self.dataset_id != other.dataset_id else
-                      (self.model_id[:12], other.model_id[:12]) if self.model_id != other.model_id else ("this", "other"))
+            labels = ((self.dataset_id, other.dataset_id) if self.dataset_id != other.dataset_id
+                      else (self.model_id[:12], other.model_id[:12]) if self.model_id != other.model_id
+                      else ("this", "other"))
             labels = ("this", "other") if labels[0] == labels[1] else labels
         a, b = self.headline(slice_metric), other.headline(slice_metric)
         rows = list(a) + [k for k in b if k not in a]
@@ -456,7 +457,8 @@ def _detection_slice_row(preds, targets, threshold: float, iou: float) -> dict[s
 
 
 def evaluate_detections(preds, targets, *, model_id, dataset_id: str, threshold: float | Any, iou: float = 0.5,
-                        slices: Mapping[str, Sequence] | None = None, object_slices: Mapping[str, Sequence] | None = None,
+                        slices: Mapping[str, Sequence] | None = None,
+                        object_slices: Mapping[str, Sequence] | None = None,
                         model_info: Mapping[str, Any] | None = None, notes: str = "") -> EvalReport:
     """Evaluate a detector's boxes (one ``Detections`` per image, at a low confidence): COCO mAP, the decision at
     ``threshold`` (or a ``DetectionThreshold``) at IoU ``iou``, the error table, per image slice, and recall per
