@@ -1,6 +1,5 @@
-"""Checks for notebook 01's exercises (the contract of :mod:`coursekit.exercise_base`). References: a real
-``nn.Conv2d``, torchmetrics, ``F.batch_norm``, coursekit's ResNet9 parts (their weights copied into the learner's
-module and the outputs compared), ``ck.evaluate``, the loaders' ``batch_crop``.
+"""Checks for notebook 01's exercises (the contract of :mod:`coursekit.exercise_base`) against ``nn.Conv2d``,
+torchmetrics, ``F.batch_norm``, coursekit's ResNet9 parts (their weights copied in), ``ck.evaluate``, ``batch_crop``.
 
 >>> def conv_bn(c_in, c_out):
 ...     ...  # your code here
@@ -18,7 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .exercise_base import ExerciseError, call, check_cases, correct, exercise, explain, first_match, number, wrong
+from .exercise_base import (ExerciseError, as_array, call, check_cases, correct, exercise, explain, first_match, number,
+                            wrong)
 from .viz import reveal_shapes  # notebook 01 calls it from here
 
 __all__ = ["check_conv_output_size", "check_accuracy", "check_batchnorm", "check_param_count", "check_conv_bn",
@@ -169,11 +169,9 @@ def _bn_variants(x, gamma, beta, eps):  # the usual wrong versions, to name a mi
 
 
 def _bn_error_hint(e: Exception) -> str | None:
-    if "must match the size" in str(e):
-        return "gamma and beta have shape (C,): view them as (1, C, 1, 1) so they broadcast over (N, C, H, W)."
-    if "unexpected keyword argument 'eps'" in str(e):
-        return "your function needs an `eps=1e-5` parameter: def batchnorm(x, gamma, beta, eps=1e-5)."
-    return None
+    return ("gamma and beta have shape (C,): view them as (1, C, 1, 1) so they broadcast over (N, C, H, W)."
+            if "must match the size" in str(e) else "your function needs an `eps=1e-5` parameter: def batchnorm(x, "
+            "gamma, beta, eps=1e-5)." if "unexpected keyword argument 'eps'" in str(e) else None)
 
 
 def _preview(t) -> str:
@@ -191,11 +189,7 @@ def check_batchnorm(fn: Callable) -> bool:
         out = call(fn, (x.clone(), gamma.clone(), beta.clone()), {} if eps is None else {"eps": eps}, name=name,
                    case=case, first=i == 0, hint=_BN_HINT, error_hint=_bn_error_hint)
         expected = F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps_used)
-        try:
-            got = torch.as_tensor(out).detach().to(torch.float32).cpu()
-        except (TypeError, ValueError, RuntimeError):
-            raise ExerciseError(f"{name}: for {case} your function returned {type(out).__name__}; return a tensor"
-                                ) from None
+        got = torch.from_numpy(as_array(out, name, case, "a tensor")).to(torch.float32)
         if got.shape != expected.shape:
             raise wrong(name, case, f"shape {tuple(expected.shape)}", f"shape {tuple(got.shape)}",
                         "the output has the input's shape; reduce with keepdim=True and view gamma/beta as "
@@ -256,8 +250,7 @@ def _param_mistake(answer: int, expected: int, leaves) -> str:
 def _short(m) -> str:
     if isinstance(m, nn.modules.conv._ConvNd):
         extra = ("" if m.bias is not None else ", bias=False") + (f", groups={m.groups}" if m.groups != 1 else "")
-        k = "×".join(str(v) for v in m.kernel_size)
-        return f"{type(m).__name__}({m.in_channels}, {m.out_channels}, {k}{extra})"
+        return f"{type(m).__name__}({m.in_channels}, {m.out_channels}, {'×'.join(map(str, m.kernel_size))}{extra})"
     return f"{type(m).__name__}({m.num_features})" if isinstance(m, nn.modules.batchnorm._NormBase) else repr(m)
 
 
@@ -558,12 +551,13 @@ def check_evaluate(fn: Callable, model: nn.Module | None = None, loader=None) ->
     cases = [("a small CNN with BatchNorm, batches of 16, 16 and 8 images", net, list(zip(x.split(16), y.split(16))))]
     cases += [("your model and loader", model, loader)] if model is not None else []
     for i, (what, net, batches) in enumerate(cases):
-        _check_eval_case(fn, net, batches, "evaluate", what, first=i == 0)
+        _check_eval_case(fn, net, batches, what, first=i == 0)
     return correct("evaluate: eval mode, no gradients, every batch counted: the same accuracy as ck.evaluate.")
 
 
-def _check_eval_case(fn, net, batches, name, what, first):
+def _check_eval_case(fn, net, batches, what, first, name="evaluate"):
     from .train import evaluate
+
     expected, probe, calls = evaluate(net, batches)["accuracy"], copy.deepcopy(net).train(), []
     bns = [m for m in probe.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     hook = probe.register_forward_pre_hook(lambda mod, args: calls.append(  # (gradients on, BN training, images)
@@ -581,11 +575,10 @@ def _check_eval_case(fn, net, batches, name, what, first):
         raise wrong(name, what, "no autograd graph", "the forward passes ran with gradients on",
                     "you forgot torch.no_grad(): autograd recorded every operation for a backward pass that never "
                     "comes (memory and time wasted; the numbers are the same).")
-    hits, sizes, was_training = [], [], net.training
+    was_training = net.training
     with torch.no_grad():
-        for images, labels in batches:
-            hits.append((net.eval()(images).argmax(1) == labels.to(images.device)).sum().item())
-            sizes.append(len(labels))
+        hits = [(net.eval()(images).argmax(1) == labels.to(images.device)).sum().item() for images, labels in batches]
+        sizes = [len(labels) for _, labels in batches]
     net.train(was_training)
     seen, total = sum(n for _, _, n in calls), sum(sizes)
     if calls and seen < total:
