@@ -286,9 +286,8 @@ _NET_HINT = ("prep = conv_bn(3, w); layer1 = conv_bn(w, 2w), MaxPool2d(2), Resid
              "flatten, Linear(8w, num_classes, bias=False), times 0.125.")
 _EVAL_HINT = ("model.eval(); then, under torch.no_grad(), for each (images, labels) batch add the number of correct "
               "predictions (argmax over dim 1) and the number of images; return correct / total as a float.")
-_AUG_HINT = ("pad with F.pad(x, (4, 4, 4, 4), mode='reflect'), cut a 32x32 window per image at a random corner "
-             "(rows and columns 0..8: torch.randint(0, 9, (n,), generator=generator)), and mirror each image "
-             "left-right (x.flip(-1)) with probability 1/2 (torch.rand(n, generator=generator) < 0.5).")
+_AUG_HINT = ("F.pad(x, (4, 4, 4, 4), mode='reflect'), a 32x32 window per image at offsets torch.randint(0, 9, (n,), "
+             "generator=generator), mirrored (x.flip(-1)) where torch.rand(n, generator=generator) < 0.5.")
 _NEGATIVE = ("{} has negative values: every conv_bn ends with a ReLU, in the order conv -> BatchNorm -> ReLU (a ReLU "
              "is missing, or placed before the BatchNorm).")
 _CRASHES = [  # (words in the error, what they usually mean here)
@@ -334,8 +333,8 @@ def _get(fn, args, kwargs, kind, name: str, case: str, first: bool, hint: str): 
 def _param_hint(m: nn.Module, n: int, n_ref: int, ref: nn.Module) -> str:
     """The usual reason why a from-scratch module has ``n`` parameters instead of the reference's ``n_ref``."""
     if n == 0:
-        return ("your module registers no parameters: layers kept in a plain Python list or dict are invisible to "
-                "PyTorch; assign them to self.<name>, or wrap them in nn.Sequential / nn.ModuleList.")
+        return ("your module registers no parameters: layers in a plain list or dict are invisible to PyTorch; assign "
+                "them to self.<name>, or use nn.Sequential / nn.ModuleList.")
     convs = [c for c in m.modules() if isinstance(c, nn.Conv2d)]
     conv_bias = sum(c.out_channels for c in convs if c.bias is not None)
     fc_bias = 0 if any(lin.bias is not None for lin in ref.modules() if isinstance(lin, nn.Linear)) else sum(
@@ -568,13 +567,11 @@ def _check_eval_case(fn, net, batches, what, first, name="evaluate"):
     finally:
         hook.remove()
     if any(training for _, training, _ in calls):
-        raise wrong(name, what, f"{expected:.6g} (ck.evaluate)", f"{got:.6g}",
-                    "you forgot model.eval(): BatchNorm normalised with each batch's own statistics (and updated its "
-                    "running averages, so your evaluation changed the model).")
+        raise wrong(name, what, f"{expected:.6g} (ck.evaluate)", f"{got:.6g}", "you forgot model.eval(): BatchNorm "
+                    "used (and updated) each batch's own statistics, so your evaluation changed the model.")
     if any(grad for grad, _, _ in calls):
-        raise wrong(name, what, "no autograd graph", "the forward passes ran with gradients on",
-                    "you forgot torch.no_grad(): autograd recorded every operation for a backward pass that never "
-                    "comes (memory and time wasted; the numbers are the same).")
+        raise wrong(name, what, "no autograd graph", "the forward passes ran with gradients on", "you forgot "
+                    "torch.no_grad(): autograd recorded a graph for a backward pass that never comes.")
     was_training = net.training
     with torch.no_grad():
         hits = [(net.eval()(images).argmax(1) == labels.to(images.device)).sum().item() for images, labels in batches]
@@ -587,15 +584,14 @@ def _check_eval_case(fn, net, batches, what, first, name="evaluate"):
     if not math.isclose(got, expected, abs_tol=1e-6):
         mistakes = [(100 * expected, "return a fraction between 0 and 1, not a percentage."),
                     (sum(hits), f"that is the number of correct predictions: divide by the images ({total})."),
-                    (sum(h / n for h, n in zip(hits, sizes)) / len(sizes), "you averaged the per-batch accuracies; the "
-                     "last batch is smaller, so count correct predictions and images over all batches, divide once.")]
+                    (sum(h / n for h, n in zip(hits, sizes)) / len(sizes), "you averaged the per-batch accuracies; "
+                     "count correct predictions and images over all batches, divide once.")]
         hint = next((h for v, h in mistakes if math.isclose(got, v, abs_tol=1e-6) and v != expected), _EVAL_HINT)
         raise wrong(name, what, f"{expected:.6g} (ck.evaluate)", f"{got:.6g}", hint)
 
 
 _AUG_MISTAKES = [  # (padding, flip that explains the images, hint)
-    ("constant", "none", "zero padding: the borders come out as 0 (black); use F.pad(..., mode='reflect'), which "
-                         "mirrors the image at its border."),
+    ("constant", "none", "zero padding: the borders come out as 0 (black); use F.pad(..., mode='reflect')."),
     ("replicate", "none", "replicate padding repeats the edge pixel; use mode='reflect' (a mirror)."),
     ("reflect", "vertical", "you flipped upside down (dim 2 = height); mirror left-right: x.flip(-1) (dim 3 = width)."),
 ]
@@ -613,11 +609,9 @@ def _locate(x: torch.Tensor, out: torch.Tensor) -> dict[tuple[str, str], torch.T
 
 def _shift_mistake(flipped: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) -> str | None:
     if flipped.all() or not flipped.any():
-        return (f"{'every' if flipped.all() else 'no'} image was mirrored: flip each one with probability 1/2 "
-                "(torch.rand(n, generator=generator) < 0.5).")
+        return f"{'every' if flipped.all() else 'no'} image was mirrored: flip each one with probability 1/2."
     if len(set(dy.tolist())) == 1 or len(set(dx.tolist())) == 1:
-        return ("one direction never changes: draw a row and a column offset for each image, and pad all four sides "
-                "(F.pad(x, (4, 4, 4, 4)) pads left, right, top, bottom).")
+        return "one direction never changes: draw a row and a column offset per image, and pad all four sides."
     if max(dy.max(), dx.max()) < 8 and min(dy.min(), dx.min()) == 0:
         return "the offsets never reach 8: torch.randint's upper bound is excluded, use randint(0, 9, ...)."
     if min(dy.min(), dx.min()) > 0 and max(dy.max(), dx.max()) < 8:
