@@ -349,16 +349,11 @@ def _nms_variant(boxes, scores, thr, classes, *, sort=True, ge=False, agnostic=F
 
 
 _NMS_VARIANTS = [
-    (dict(sort=False), "you walk the boxes in the order given: sort them by score first (torch.argsort(scores, "
-                       "descending=True)), so the best box of a cluster is the one kept."),
-    (dict(ge=True), "a box is suppressed when its IoU is strictly greater than iou_threshold (>, as torchvision); "
-                    "yours also drops a box whose IoU equals it (>=)."),
-    (dict(agnostic=True), "with classes given, only boxes of the same class suppress each other (torchvision's "
-                          "batched_nms): yours lets a box suppress a box of another class (class-agnostic)."),
-    (dict(chain=True), "a box that was suppressed must not suppress others: in the chain A-B-C, B goes and C "
-                       "stays. Skip the boxes already suppressed when you pick the next one to keep."),
-    (dict(keep_order=True), "right boxes, wrong order: return the kept indices highest score first (as "
-                            "torchvision), not sorted by index."),
+    (dict(sort=False), "sort them by score first (torch.argsort(scores, descending=True)): the best box is kept."),
+    (dict(ge=True), "a box is suppressed when its IoU is strictly greater than iou_threshold (>), not >=."),
+    (dict(agnostic=True), "with classes given, only boxes of the same class suppress each other, not class-agnostic."),
+    (dict(chain=True), "a suppressed box must not suppress others: in the chain A-B-C, B goes and C stays."),
+    (dict(keep_order=True), "right boxes, wrong order: return the kept indices highest score first."),
 ]
 
 
