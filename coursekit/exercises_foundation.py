@@ -322,18 +322,14 @@ def _refine_variant(binary=False, negative_label=0, pick="best", first_multimask
 _reference_refine = _refine_variant()
 
 _SAM_VARIANTS = [
-    (dict(binary=True), "mask_input takes the previous call's low-resolution *logits* (its third output, "
-                        "logits[best][None]), not a 0/1 mask: SAM was trained on its own logits."),
-    (dict(negative_label=1), "a negative click has label 0 (1 = on the object, 0 = not on it): with label 1 SAM "
-                             "adds the region you meant to remove."),
-    (dict(pick="first"), "the first call returns 3 masks: feed back the logits of the best-scored one, "
-                         "logits[np.argmax(scores)], not logits[0]."),
-    (dict(first_multimask=False), "one click is ambiguous: ask the first call for 3 masks (multimask_output=True) "
-                                  "and keep the best-scored one's logits."),
-    (dict(use_mask=False), "pass the previous mask back: mask_input=logits[best][None]; without it SAM starts "
-                           "over from the two clicks alone."),
-    (dict(second_multimask=True), "the refining call takes multimask_output=False: with two clicks and a mask the "
-                                  "prompt is no longer ambiguous (SAM's authors use one output there)."),
+    (dict(binary=True), "mask_input takes the previous call's low-resolution *logits* (logits[best][None]), "
+                        "not a 0/1 mask."),
+    (dict(negative_label=1), "a negative click has label 0: with label 1 SAM adds the region you meant to remove."),
+    (dict(pick="first"), "feed back the logits of the best-scored mask, logits[np.argmax(scores)], not logits[0]."),
+    (dict(first_multimask=False), "one click is ambiguous: ask the first call for 3 masks (multimask_output=True)."),
+    (dict(use_mask=False), "pass the previous mask back: mask_input=logits[best][None]."),
+    (dict(second_multimask=True), "the refining call takes multimask_output=False: two clicks and a mask are not "
+                                  "ambiguous."),
     (dict(keep_positive=False), "keep the first click in the second call: point_coords [positive, negative], "
                                 "point_labels [1, 0]."),
 ]
