@@ -81,8 +81,7 @@ def check_conv_output_size(fn: Callable[..., int]) -> bool:
     return correct(f"conv_output_size matches nn.Conv2d on all {n} cases (padding, stride, dilation).")
 
 
-_ACC_HINT = ("the predicted class is the argmax of the logits over the class dimension (dim=1); "
-             "compare it with the targets and take the mean of the matches.")
+_ACC_HINT = "the predicted class is logits.argmax(dim=1); the accuracy is the mean of its matches with the targets."
 
 
 def _accuracy_cases():
@@ -109,8 +108,7 @@ def _accuracy_mistake(got: float, expected: float, logits, targets) -> str:
     if abs(got - (1 - expected)) < 1e-6:
         return "that is the error rate: count the predictions that *match* the targets."
     if abs(got - any_top) < 1e-6:
-        return ("with a tie, the prediction is one class only: the first of the tied ones "
-                "(what logits.argmax(dim=1) returns).")
+        return "with a tie, the prediction is the first of the tied classes (what logits.argmax(dim=1) returns)."
     return _ACC_HINT
 
 
@@ -191,9 +189,8 @@ def check_batchnorm(fn: Callable) -> bool:
         expected = F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps_used)
         got = torch.from_numpy(as_array(out, name, case, "a tensor")).to(torch.float32)
         if got.shape != expected.shape:
-            raise wrong(name, case, f"shape {tuple(expected.shape)}", f"shape {tuple(got.shape)}",
-                        "the output has the input's shape; reduce with keepdim=True and view gamma/beta as "
-                        "(1, C, 1, 1).")
+            raise wrong(name, case, f"shape {tuple(expected.shape)}", f"shape {tuple(got.shape)}", "the output has "
+                        "the input's shape; reduce with keepdim=True and view gamma/beta as (1, C, 1, 1).")
         if not torch.allclose(got, expected, rtol=1e-4, atol=1e-4):
             hint = first_match(got, _bn_variants(x, gamma, beta, eps_used), _BN_HINT,
                                same=lambda a, b: torch.allclose(a, b, rtol=1e-4, atol=1e-4))
@@ -333,19 +330,16 @@ def _get(fn, args, kwargs, kind, name: str, case: str, first: bool, hint: str): 
 def _param_hint(m: nn.Module, n: int, n_ref: int, ref: nn.Module) -> str:
     """The usual reason why a from-scratch module has ``n`` parameters instead of the reference's ``n_ref``."""
     if n == 0:
-        return ("your module registers no parameters: layers in a plain list or dict are invisible to PyTorch; assign "
-                "them to self.<name>, or use nn.Sequential / nn.ModuleList.")
+        return "your module registers no parameters: assign layers to self.<name> (a plain list hides them)."
     convs = [c for c in m.modules() if isinstance(c, nn.Conv2d)]
     conv_bias = sum(c.out_channels for c in convs if c.bias is not None)
     fc_bias = 0 if any(lin.bias is not None for lin in ref.modules() if isinstance(lin, nn.Linear)) else sum(
         lin.out_features for lin in m.modules() if isinstance(lin, nn.Linear) and lin.bias is not None)
     hints, odd = [], sorted({c.kernel_size for c in convs if c.kernel_size != (3, 3)})
     if conv_bias and n - conv_bias in (n_ref, n_ref + fc_bias):
-        hints.append(f"bias=True in a conv before BatchNorm: {conv_bias:,} extra parameters, one per output channel, "
-                     "and useless (BatchNorm subtracts the mean, which cancels any constant); use bias=False.")
+        hints.append(f"bias=True in a conv before BatchNorm: {conv_bias:,} useless extra parameters; use bias=False.")
     if fc_bias and n - fc_bias in (n_ref, n_ref + conv_bias):
-        hints.append(f"the reference's final layer has no bias: nn.Linear(8 * width, num_classes, bias=False) "
-                     f"({fc_bias} extra parameters).")
+        hints.append(f"the reference's final layer has no bias: bias=False ({fc_bias} extra parameters).")
     if hints:
         return " ".join(hints)
     if not any(isinstance(b, nn.BatchNorm2d) for b in m.modules()):
@@ -392,8 +386,8 @@ def _residual_variants(ref, x):
     c1, c2 = ref.body.conv1, ref.body.conv2
     return [(c2(c1(x.clone())), "the skip connection is missing: return x + self.body(x), not self.body(x)."),
             (F.relu(x + c2(c1(x.clone()))), "nothing comes after the sum here: return x + self.body(x) (no ReLU)."),
-            (F.relu(x + c2.bn(c2.conv(c1(x.clone())))), "that is torchvision's BasicBlock (ReLU after the sum); in "
-             "ResNet-9 both conv_bn end with their ReLU and the block returns x + self.body(x).")]
+            (F.relu(x + c2.bn(c2.conv(c1(x.clone())))), "that is torchvision's BasicBlock (ReLU after the sum): "
+             "return x + self.body(x).")]
 
 
 @exercise("Residual", _RES_HINT, torch_seed=0)
@@ -413,8 +407,8 @@ def check_residual(cls: Callable) -> bool:
 
 def _shape_hint(stage: str, got: tuple, exp: tuple, width: int = 16) -> str:
     if stage == "output":
-        return (f"the logits have one column per class: nn.Linear(8 * width, num_classes) ({exp[1]} here)."
-                if len(got) == 2 else "after the global max pool (N, C, 1, 1) comes a flatten to (N, C), then fc.")
+        return (f"one logit per class: nn.Linear(8 * width, num_classes) ({exp[1]} here)." if len(got) == 2
+                else "after the global max pool (N, C, 1, 1) comes a flatten to (N, C), then fc.")
     if len(got) != 4:
         return f"a stage keeps (N, C, H, W); {_NET_HINT}"
     (c, h), (ec, eh) = got[1:3], exp[1:3]
@@ -423,8 +417,7 @@ def _shape_hint(stage: str, got: tuple, exp: tuple, width: int = 16) -> str:
     if h == 2 * eh:
         return f"{stage} must halve the resolution: a MaxPool2d(2) after its first conv_bn."
     if 2 * h == eh:
-        return (f"{stage} halves the resolution once too often: one MaxPool2d(2) per stage (prep has none; a conv "
-                "has stride 1; the residual block keeps the size).")
+        return f"{stage} halves the resolution once too often: one MaxPool2d(2) per stage (none in prep)."
     if eh < h < 2 * eh:
         return "the pooling does not halve the size: nn.MaxPool2d(2) (kernel 2, stride 2)."
     if h < eh and (eh - h) % 2 == 0:
