@@ -29,8 +29,7 @@ _CONV_CASES = [("conv_output_size(size={}, kernel={}, stride={}, padding={}, dil
     (16, 3, 1, 3, 1), (32, 3, 2, 1, 1), (32, 3, 2, 0, 1), (31, 3, 2, 1, 1), (33, 4, 2, 1, 1), (224, 7, 2, 3, 1),
     (56, 1, 2, 0, 1), (10, 3, 3, 0, 1), (17, 5, 3, 2, 1), (9, 2, 2, 0, 1), (32, 3, 1, 2, 2), (32, 3, 1, 0, 2),
     (64, 3, 1, 4, 4), (32, 3, 2, 2, 2), (15, 4, 3, 1, 2)]]  # plain first, then padding, stride, dilation
-_CONV_HINT = ("a kernel of size k fits in a row of n pixels at n - k + 1 positions; "
-              "start from there, then add padding, stride and dilation.")
+_CONV_HINT = "a kernel of size k fits in a row of n pixels at n - k + 1 positions; then add padding, stride, dilation."
 
 
 def _span(k: int, d: int) -> int:  # the dilated kernel's extent
@@ -72,9 +71,8 @@ def check_conv_output_size(fn: Callable[..., int]) -> bool:
     def mistake(i, got, expected):
         if got != int(got):
             return "your result is not a whole number: use floor division `//` (a window that does not fit is dropped)."
-        return explain(fn, _CONV_CASES, i, got, _CONV_VARIANTS) or (
-            "the window (of extent dilation·(kernel−1)+1) must fit inside the padded input (size + 2·padding); count "
-            "how many stride-steps fit, plus the first position.")
+        return explain(fn, _CONV_CASES, i, got, _CONV_VARIANTS) or ("the window (dilation·(kernel−1)+1 wide) must fit "
+                                                                     "in size + 2·padding: count the stride-steps.")
 
     n = check_cases(fn, _CONV_CASES, name="conv_output_size", hint=_CONV_HINT, reference=reference, mistake=mistake,
                     same=lambda a, b: a == b, source="   (what nn.Conv2d gives)")
@@ -128,8 +126,7 @@ def check_accuracy(fn: Callable) -> bool:
     return correct(f"accuracy matches torchmetrics on all {n} cases, ties and a batch of 1 included.")
 
 
-_BN_HINT = ("in training mode, BatchNorm2d normalises each channel with the mean and variance over the batch "
-            "and both spatial axes (dims 0, 2, 3), then scales by gamma and shifts by beta (shaped (1, C, 1, 1)).")
+_BN_HINT = "per channel: (x - mean) / sqrt(var + eps) over dims (0, 2, 3), then gamma · x̂ + beta, as (1, C, 1, 1)."
 
 
 def _bn_cases():
@@ -172,15 +169,13 @@ def _bn_error_hint(e: Exception) -> str | None:
             "gamma, beta, eps=1e-5)." if "unexpected keyword argument 'eps'" in str(e) else None)
 
 
-def _preview(t) -> str:
-    return f"tensor of shape {tuple(t.shape)}, y[0, 0, 0, :4] = {[round(v, 4) for v in t[0, 0, 0, :4].tolist()]}"
-
-
 @exercise("batchnorm", _BN_HINT)
 def check_batchnorm(fn: Callable) -> bool:
     """Check ``fn(x (N, C, H, W), gamma (C,), beta (C,), eps=1e-5)``, BatchNorm2d in training mode, against
     ``F.batch_norm(..., training=True)`` (the first case uses ``eps``'s default, the others pass ``eps=``)."""
     name, cases = "batchnorm", _bn_cases()
+    preview = lambda t: (f"tensor of shape {tuple(t.shape)}, "  # noqa: E731
+                         f"y[0, 0, 0, :4] = {[round(v, 4) for v in t[0, 0, 0, :4].tolist()]}")
     for i, (x, gamma, beta, eps) in enumerate(cases):
         eps_used = 1e-5 if eps is None else eps
         case = f"x of shape {tuple(x.shape)}, eps={'default (1e-5)' if eps is None else eps}"
@@ -194,13 +189,12 @@ def check_batchnorm(fn: Callable) -> bool:
         if not torch.allclose(got, expected, rtol=1e-4, atol=1e-4):
             hint = first_match(got, _bn_variants(x, gamma, beta, eps_used), _BN_HINT,
                                same=lambda a, b: torch.allclose(a, b, rtol=1e-4, atol=1e-4))
-            raise wrong(name, case, _preview(expected),
-                        f"{_preview(got)}  (max difference {(got - expected).abs().max().item():.3g})", hint)
+            raise wrong(name, case, preview(expected),
+                        f"{preview(got)}  (max difference {(got - expected).abs().max().item():.3g})", hint)
     return correct(f"{name} matches F.batch_norm(training=True) on all {len(cases)} cases.")
 
 
-_PARAM_HINT = ("a Conv2d has one kernel_h × kernel_w filter per (input channel, output channel) pair, plus one bias "
-               "per output channel if bias=True; a BatchNorm has a gamma and a beta per channel.")
+_PARAM_HINT = "Conv2d: a kernel_h × kernel_w filter per (c_in, c_out) pair (+ c_out biases); BatchNorm: 2 per channel."
 
 
 def _explain(m) -> str:  # a line of the breakdown: the formula with this layer's numbers, and its count
@@ -281,8 +275,7 @@ _RES_HINT = "self.body = nn.Sequential(conv_bn(c, c), conv_bn(c, c)); forward re
 _NET_HINT = ("prep = conv_bn(3, w); layer1 = conv_bn(w, 2w), MaxPool2d(2), Residual(2w); layer2 = conv_bn(2w, 4w), "
              "MaxPool2d(2); layer3 = conv_bn(4w, 8w), MaxPool2d(2), Residual(8w); then AdaptiveMaxPool2d(1), "
              "flatten, Linear(8w, num_classes, bias=False), times 0.125.")
-_EVAL_HINT = ("model.eval(); then, under torch.no_grad(), for each (images, labels) batch add the number of correct "
-              "predictions (argmax over dim 1) and the number of images; return correct / total as a float.")
+_EVAL_HINT = "model.eval(); under torch.no_grad() sum correct predictions (argmax dim 1) and images; return the ratio."
 _AUG_HINT = ("F.pad(x, (4, 4, 4, 4), mode='reflect'), a 32x32 window per image at offsets torch.randint(0, 9, (n,), "
              "generator=generator), mirrored (x.flip(-1)) where torch.rand(n, generator=generator) < 0.5.")
 _NEGATIVE = ("{} has negative values: every conv_bn ends with a ReLU, in the order conv -> BatchNorm -> ReLU (a ReLU "
@@ -452,8 +445,7 @@ def check_resnet9(cls: Callable) -> bool:
     n, n_ref = _count(m), _count(ref)
     if n == 0:
         raise wrong(name, case, f"{n_ref:,} parameters", "0", _param_hint(m, 0, n_ref, ref))
-    missing = [s for s in _STAGES if not isinstance(getattr(m, s, None), nn.Module)]
-    if missing:
+    if missing := [s for s in _STAGES if not isinstance(getattr(m, s, None), nn.Module)]:
         raise ExerciseError(f"{name}: no stage called {', '.join(missing)}; name the stages self.prep, self.layer1, "
                             "self.layer2, self.layer3 (as in the table) so they can be checked")
     ys, ys_ref = _stage_outputs(m, x), _stage_outputs(ref, x)
@@ -535,13 +527,13 @@ def _trains(cls: Callable, name: str) -> None:  # six SGD steps on one seeded ba
 
 @exercise("evaluate", _EVAL_HINT, torch_seed=0)
 def check_evaluate(fn: Callable, model: nn.Module | None = None, loader=None) -> bool:
-    """Check ``fn(model, loader) -> float`` against :func:`coursekit.train.evaluate` on a case of its own (then on
-    ``model`` and ``loader``), naming a forgotten ``model.eval()`` or ``torch.no_grad()`` even if the number is ok."""
+    """Check ``fn(model, loader) -> float`` against :func:`coursekit.train.evaluate` (own case, then ``model`` and
+    ``loader``), naming a forgotten ``model.eval()`` or ``torch.no_grad()`` even if the number is ok."""
     net = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
                         nn.Flatten(), nn.Linear(6, 3))
     x, y = torch.randn(40, 3, 8, 8) * 2 + 1, torch.arange(40) % 3
-    cases = [("a small CNN with BatchNorm, batches of 16, 16 and 8 images", net, list(zip(x.split(16), y.split(16))))]
-    cases += [("your model and loader", model, loader)] if model is not None else []
+    cases = [("a small CNN with BatchNorm, batches of 16, 16 and 8 images", net, list(zip(x.split(16), y.split(16))))
+             ] + ([("your model and loader", model, loader)] if model is not None else [])
     for i, (what, net, batches) in enumerate(cases):
         _check_eval_case(fn, net, batches, what, first=i == 0)
     return correct("evaluate: eval mode, no gradients, every batch counted: the same accuracy as ck.evaluate.")
@@ -568,8 +560,8 @@ def _check_eval_case(fn, net, batches, what, first, name="evaluate"):
     was_training = net.training
     with torch.no_grad():
         hits = [(net.eval()(images).argmax(1) == labels.to(images.device)).sum().item() for images, labels in batches]
-        sizes = [len(labels) for _, labels in batches]
     net.train(was_training)
+    sizes = [len(labels) for _, labels in batches]
     seen, total = sum(n for _, _, n in calls), sum(sizes)
     if calls and seen < total:
         raise wrong(name, what, f"{expected:.6g} over {total} images", f"{got:.6g} over {seen} images",
@@ -586,8 +578,7 @@ def _check_eval_case(fn, net, batches, what, first, name="evaluate"):
 _AUG_MISTAKES = [  # (padding, flip that explains the images, hint)
     ("constant", "none", "zero padding: the borders come out as 0 (black); use F.pad(..., mode='reflect')."),
     ("replicate", "none", "replicate padding repeats the edge pixel; use mode='reflect' (a mirror)."),
-    ("reflect", "vertical", "you flipped upside down (dim 2 = height); mirror left-right: x.flip(-1) (dim 3 = width)."),
-]
+    ("reflect", "vertical", "you flipped upside down (dim 2 = height); mirror left-right: x.flip(-1) (dim 3 = width).")]
 
 
 def _locate(x: torch.Tensor, out: torch.Tensor) -> dict[tuple[str, str], torch.Tensor]:
@@ -622,7 +613,6 @@ def check_augment(fn: Callable) -> bool:
     x = torch.randn(64, 3, 32, 32)  # noise: every pixel tells where it came from
     run = lambda seed: _get(fn, (x.clone(), torch.Generator().manual_seed(seed)), {}, torch.Tensor, name, case,  # noqa
                             True, _AUG_HINT).detach().float()
-
     out = run(1)
     if out.shape != x.shape:
         raise wrong(name, case, f"shape {tuple(x.shape)}", f"shape {tuple(out.shape)}",
