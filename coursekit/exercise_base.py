@@ -1,11 +1,9 @@
 """What every notebook's exercise checks share (``coursekit.exercises_*`` hold the checks themselves).
 
-A check takes the learner's answer (usually a function) and: when it is **not attempted yet** (``None``,
-``...``, a body of ``...``/``pass`` returning None, or NotImplementedError on the first case) prints a hint and
-returns ``False``, raising nothing, so a notebook with blank exercises runs top to bottom; when it is **wrong**
-raises :class:`ExerciseError` (an ``AssertionError``) naming the case, the expected value, yours and a hint;
-when it is **right** prints ``✓ correct: ...`` and returns ``True``. Expected values come from the libraries
-themselves or coursekit's references; the wrong variants in the checks only *name* a mistake.
+A check takes the learner's answer: **not attempted yet** (``None``, ``...``, a body returning None, or
+NotImplementedError on the first case) prints a hint and returns ``False``; **wrong** raises :class:`ExerciseError`
+naming the case, the expected value (from the libraries or coursekit), yours and a hint (the likely mistake);
+**right** prints ``✓ correct: ...`` and returns ``True``.
 
 >>> @exercise("double", "return 2 * x")
 ... def check_double(fn):
@@ -18,12 +16,13 @@ False
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import math
 from typing import Any, Callable, Sequence
 
 __all__ = ["ExerciseError", "NotAttempted", "exercise", "torch_sandbox", "blank", "correct", "not_attempted", "wrong",
-           "call", "number", "as_array", "others", "close", "diagnose", "first_match"]
+           "call", "number", "as_array", "others", "close", "diagnose", "explain", "first_match", "check_cases"]
 
 
 class ExerciseError(AssertionError):
@@ -53,8 +52,7 @@ def wrong(name: str, case: str, expected: Any, got: Any, hint: str) -> ExerciseE
 
 
 def exercise(name: str, hint: str, *, torch_seed: int | None = None):
-    """Decorator: a blank answer, or :class:`NotAttempted` raised by the check, prints ``hint`` and returns False.
-
+    """Decorator: a blank answer, or :class:`NotAttempted` raised by the check, prints ``hint`` and returns False;
     ``torch_seed``: run the check in :func:`torch_sandbox` seeded so."""
     def wrap(check):
         @functools.wraps(check)
@@ -89,9 +87,8 @@ def torch_sandbox(seed: int | None = None):
 
 def call(fn: Callable, args: tuple, kwargs: dict | None = None, *, name: str, case: str, first: bool, hint: str,
          error_hint: Callable[[Exception], str | None] | None = None):
-    """Call the learner's function; blank on the first case means not attempted, later it is a mistake.
-
-    ``error_hint(exception)`` may turn a typical crash into a specific hint."""
+    """Call the learner's function; blank on the first case means not attempted, later it is a mistake
+    (``error_hint(exception)`` may turn a typical crash into a specific hint)."""
     try:
         out = fn(*args, **(kwargs or {}))
     except NotImplementedError:
@@ -140,10 +137,8 @@ def others(fn: Callable, cases: Sequence[tuple], convert: Callable = float) -> l
     """The learner's answers on the remaining cases, for diagnosis only (crashes are skipped)."""
     out = []
     for args in cases:
-        try:
+        with contextlib.suppress(Exception):  # a diagnosis must never hide the real failure
             out.append((args, convert(fn(*args))))
-        except Exception:  # noqa: BLE001 - a diagnosis must never hide the real failure
-            continue
     return out
 
 
@@ -165,8 +160,7 @@ def diagnose(seen: list[tuple[tuple, Any]], variants: Sequence[tuple[Callable, A
         except Exception:  # noqa: BLE001 - a variant that cannot compute a case explains nothing
             return math.nan
 
-    def named(hint):
-        return hint(*failing) if callable(hint) else hint
+    named = lambda hint: hint(*failing) if callable(hint) else hint  # noqa: E731
 
     for fn, hint in variants:
         if all(close(value(fn, args), got, tol) for args, got in seen):
@@ -174,8 +168,28 @@ def diagnose(seen: list[tuple[tuple, Any]], variants: Sequence[tuple[Callable, A
     return next((named(hint) for fn, hint in variants if close(value(fn, failing), failing_got, tol)), None)
 
 
+def explain(fn: Callable, cases: Sequence[tuple[str, tuple]], i: int, got: Any, variants, convert: Callable = float,
+            tol: float = 1e-6) -> str | None:
+    """:func:`diagnose` over the learner's answers on every ``(case, args)`` (``got`` for case ``i``)."""
+    rest = [copy.deepcopy(args) for k, (_, args) in enumerate(cases) if k != i]
+    return diagnose(others(fn, rest, convert) + [(cases[i][1], got)], variants, cases[i][1], got, tol)
+
+
 def first_match(got: Any, variants, fallback: Any = None, *, args: tuple | None = None,
                 same: Callable[[Any, Any], bool] = close):
     """The hint of the first (value, hint) variant whose value is ``same`` as ``got`` (values called on ``args``
     when given), else ``fallback``."""
     return next((h for v, h in variants if same(got, v(*args) if args is not None else v)), fallback)
+
+
+def check_cases(fn: Callable, cases: Sequence[tuple[str, tuple]], *, name: str, hint: str, reference: Callable,
+                convert: Callable = number, same: Callable = close, mistake: Callable | None = None,
+                show: Callable = str, source: str = "", error_hint: Callable | None = None) -> int:
+    """Compare ``convert(fn(*copy of args), name, case)`` with ``reference(*args)`` on each ``(case, args)``; a wrong
+    answer raises :func:`wrong` with ``mistake(i, got, expected)`` or ``hint``. Returns the number of cases."""
+    for i, (case, args) in enumerate(cases):
+        out = call(fn, copy.deepcopy(args), name=name, case=case, first=i == 0, hint=hint, error_hint=error_hint)
+        got, expected = convert(out, name, case), reference(*args)
+        if not same(got, expected):
+            raise wrong(name, case, show(expected) + source, show(got), (mistake and mistake(i, got, expected)) or hint)
+    return len(cases)

@@ -45,13 +45,11 @@ def check_otsu_threshold(fn: Callable) -> bool:
     for i, (what, values) in enumerate(_otsu_cases()):
         gray = values.round().astype(np.uint8).reshape(40, -1)
         expected, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        got = number(call(fn, (gray.copy(),), name=name, case=what, first=i == 0, hint=_OTSU_HINT),
-                     name, what)
+        got = number(call(fn, (gray.copy(),), name=name, case=what, first=i == 0, hint=_OTSU_HINT), name, what)
         if abs(got - expected) > 1:
-            hint = _OTSU_HINT
-            if abs(got - gray.mean()) < 1:
-                hint = "that is the mean grey level, not Otsu's threshold. " + _OTSU_HINT
-            raise wrong(name, what, f"{expected:.0f}   (cv2.threshold with THRESH_OTSU)", f"{got:.4g}", hint)
+            raise wrong(name, what, f"{expected:.0f}   (cv2.threshold with THRESH_OTSU)", f"{got:.4g}",
+                        ("that is the mean grey level, not Otsu's threshold. " if abs(got - gray.mean()) < 1 else "")
+                        + _OTSU_HINT)
     return correct("your threshold matches OpenCV's Otsu on all three histograms")
 
 
@@ -80,8 +78,6 @@ def check_moments_angle(fn: Callable) -> bool:
     return correct("your angle matches every bar within 1.5 degrees")
 
 
-# ------------------------------------------------------------------------ the pose pipeline, by hand
-
 _POSE_HINT = ("grey -> cv2.threshold(..., THRESH_BINARY_INV + THRESH_OTSU) (the part is dark on a bright board) -> "
               "cv2.findContours(RETR_EXTERNAL) -> the largest contour (cv2.contourArea) -> cv2.minAreaRect -> the "
               "direction of the rectangle's LONG side (from cv2.boxPoints), counter-clockwise (negate dy: image y "
@@ -89,8 +85,7 @@ _POSE_HINT = ("grey -> cv2.threshold(..., THRESH_BINARY_INV + THRESH_OTSU) (the 
 
 
 def pose_cases(n: int = 8, seed: int = 11):
-    """The answer key the pose check uses: ``n`` seeded fixture frames of a plate (128 px) with their true
-    angle (counter-clockwise, degrees) and centre (pixels)."""
+    """The pose check's answer key: ``n`` seeded fixture frames of a plate (128 px), true angle (CCW) and centre."""
     from .classical import FIXTURE_MATERIALS, render_parts
 
     return render_parts(n, "plate", size=128, seed=seed, materials=FIXTURE_MATERIALS, progress=False)
@@ -131,9 +126,7 @@ def _pose_mistake(frames, truth, got, centres) -> str:
 def check_pose(fn: Callable) -> bool:
     """Check ``fn(frame) -> (angle_deg, (cx, cy))`` against the answer key of :func:`pose_cases`: the angle
     within 3 degrees (modulo 180) and the centre within 3 pixels on all but one of 8 fixture frames."""
-    name = "my_pose"
-    key = pose_cases()
-    got, centres = [], []
+    name, key, got, centres = "my_pose", pose_cases(), [], []
     for i, frame in enumerate(key.images):
         out = call(fn, (frame.copy(),), name=name, case=f"frame {i}", first=i == 0, hint=_POSE_HINT)
         try:
@@ -159,8 +152,6 @@ def check_pose(fn: Callable) -> bool:
     return correct(f"angle within 3° and centre within 3 px on {len(got) - len(bad)} of {len(got)} answer-key "
                    f"frames (median angle error {np.median(a_err):.2f}°)")
 
-
-# ------------------------------------------------------------------------ template matching
 
 _TM_HINT = ("for each reference r: cv2.matchTemplate(query, r, cv2.TM_CCOEFF_NORMED)[0, 0] (same size: one "
             "score, in [-1, 1], 1 = the same shape); return them as one array, a score per reference.")
@@ -217,8 +208,6 @@ def check_template_scores(fn: Callable) -> bool:
     return correct("your scores match cv2.matchTemplate(TM_CCOEFF_NORMED) on every reference")
 
 
-# ------------------------------------------------------------------------ hole counting
-
 _HOLE_HINT = ("cv2.findContours(mask, RETR_EXTERNAL) -> fill the largest outline (cv2.drawContours(..., -1)) -> "
               "holes = filled AND NOT mask -> count the blobs of at least 3 pixels (cv2.SimpleBlobDetector, or "
               "cv2.connectedComponentsWithStats); return an int.")
@@ -233,37 +222,26 @@ def _hole_cases(n: int = 12, seed: int = 21):
 
 @exercise("count_holes", _HOLE_HINT)
 def check_count_holes(fn: Callable) -> bool:
-    """Check ``fn(mask uint8 0/255, the part = 255) -> number of through-holes`` on 12 answer-key part masks
-    (plates and flanges at 160 px; the key counts the enclosed background regions of at least 3 pixels); all
-    but one must be exact."""
-    name = "count_holes"
-    cases = _hole_cases()
-    got = []
-    for i, (mask, true) in enumerate(cases):
-        got.append(int(number(call(fn, (mask.copy(),), name=name, case=f"mask {i}", first=i == 0,
-                                   hint=_HOLE_HINT), name, f"mask {i}")))
+    """Check ``fn(mask uint8 0/255, the part = 255) -> number of through-holes`` on 12 answer-key masks (plates,
+    flanges; enclosed background regions of at least 3 pixels): all but one must be exact."""
+    name, cases = "count_holes", _hole_cases()
+    got = np.array([int(number(call(fn, (mask.copy(),), name=name, case=f"mask {i}", first=i == 0, hint=_HOLE_HINT),
+                               name, f"mask {i}")) for i, (mask, _) in enumerate(cases)])
     true = np.array([t for _, t in cases])
-    got = np.array(got)
-    bad = np.flatnonzero(got != true)
-    if len(bad) > 1:
-        d = got - true
-        hint = ""
-        if (d == 1).sum() >= len(d) - 1:
-            hint = "one too many every time: you counted the part's own outline; count only what it encloses. "
-        elif (got == 0).all():
-            hint = ("zero every time: the holes are the background inside the outline (filled AND NOT mask); "
-                    "check which side of the mask is the part. ")
-        elif (d == -true + 1).sum() >= len(d) - 1 or (got == 1).all():
-            hint = "one per part: that is the part itself (RETR_EXTERNAL finds outlines, not holes). "
-        elif (d > 0).all():
-            hint = "too many: drop specks below 3 pixels. "
-        i = int(bad[0])
+    if len(bad := np.flatnonzero(got != true)) > 1:
+        d, i = got - true, int(bad[0])
+        hint = next((h for cond, h in [
+            ((d == 1).sum() >= len(d) - 1,
+             "one too many every time: you counted the part's own outline; count only what it encloses. "),
+            ((got == 0).all(), "zero every time: the holes are the background inside the outline (filled AND NOT "
+                               "mask); check which side of the mask is the part. "),
+            ((d == -true + 1).sum() >= len(d) - 1 or (got == 1).all(),
+             "one per part: that is the part itself (RETR_EXTERNAL finds outlines, not holes). "),
+            ((d > 0).all(), "too many: drop specks below 3 pixels. ")] if cond), "")
         raise wrong(name, f"mask {i} of the answer key ({len(bad)} of {len(cases)} wrong)", int(true[i]),
                     int(got[i]), hint + _HOLE_HINT)
     return correct(f"exact hole count on {len(cases) - len(bad)} of {len(cases)} answer-key masks")
 
-
-# ------------------------------------------------------------------------ tuning on validation
 
 _TUNE_HINT = ("for each candidate p: counts = [count_fn(f, p) for f in frames]; exact = mean(counts == true); "
               "return the candidate (not its index, not its score) with the most exact counts (the first on a tie).")
@@ -272,23 +250,20 @@ _TUNE_HINT = ("for each candidate p: counts = [count_fn(f, p) for f in frames]; 
 def _tune_cases():
     # frames are integers; the counter's answer per (frame, candidate) is a table built so that the most exact,
     # the lowest mean error, the worst and the index of the best are four different answers
-    true = [4, 5, 6, 4, 8]
     table = {5: [4, 5, 9, 4, 8],      # 4 exact, MAE 0.6
              8: [3, 4, 5, 3, 7],      # 0 exact, MAE 1.0
              11: [4, 5, 6, 4, 20],    # 4 exact, MAE 2.4  (a tie with 5: the first, 5, is the answer)
              14: [5, 6, 6, 5, 8],     # 2 exact, MAE 0.6
              17: [4, 5, 6, 5, 7]}     # 3 exact, MAE 0.4  (lowest mean error)
-    yield "a counter scored at 5 candidates", list(range(5)), true, table, [5, 8, 11, 14, 17], 5
-    true2 = [2, 2, 3]
-    table2 = {20: [1, 1, 2], 30: [2, 2, 3], 40: [3, 3, 4]}
-    yield "3 candidates, one perfect", list(range(3)), true2, table2, [20, 30, 40], 30
+    yield "a counter scored at 5 candidates", list(range(5)), [4, 5, 6, 4, 8], table, [5, 8, 11, 14, 17], 5
+    yield "3 candidates, one perfect", list(range(3)), [2, 2, 3], {20: [1, 1, 2], 30: [2, 2, 3], 40: [3, 3, 4]}, \
+        [20, 30, 40], 30
 
 
 @exercise("tune_param2", _TUNE_HINT)
 def check_tune_param2(fn: Callable) -> bool:
-    """Check ``fn(count_fn, frames, true_counts, candidates) -> the best candidate`` (most exact counts, the
-    first on a tie) on a counter whose answers are a fixed table; names argmin, mean-error tuning, an index or
-    a score returned instead of the parameter."""
+    """Check ``fn(count_fn, frames, true_counts, candidates) -> the best candidate`` (most exact counts, the first on
+    a tie) on a fixed table of counts; names argmin, mean-error tuning, an index or a score returned."""
     name = "tune_param2"
     for i, (what, frames, true, table, cands, expected) in enumerate(_tune_cases()):
         counter = lambda f, p, table=table: table[p][f]  # noqa: E731
@@ -297,16 +272,15 @@ def check_tune_param2(fn: Callable) -> bool:
         if got != expected:
             exact = {p: float(np.mean(np.array(table[p]) == np.array(true))) for p in cands}
             mae = {p: float(np.mean(np.abs(np.array(table[p]) - np.array(true)))) for p in cands}
-            hint = ""
-            if got == min(exact, key=exact.get):
-                hint = "that is the worst candidate: keep the one with the MOST exact counts (argmax). "
-            elif got == min(mae, key=mae.get):
-                hint = "that minimises the mean count error; the goal is exact counts (a frame is right or not). "
-            elif got == cands.index(expected):
-                hint = "that is the best candidate's index: return candidates[best]. "
-            elif 0 <= got <= 1 and got in exact.values():
-                hint = "that is the best score: return the candidate that reached it. "
-            elif exact.get(got) == exact[expected]:
-                hint = "a tie: return the first candidate with the best score (np.argmax does). "
+            hint = next((h for cond, h in [
+                (got == min(exact, key=exact.get),
+                 "that is the worst candidate: keep the one with the MOST exact counts (argmax). "),
+                (got == min(mae, key=mae.get),
+                 "that minimises the mean count error; the goal is exact counts (a frame is right or not). "),
+                (got == cands.index(expected), "that is the best candidate's index: return candidates[best]. "),
+                (0 <= got <= 1 and got in exact.values(),
+                 "that is the best score: return the candidate that reached it. "),
+                (exact.get(got) == exact[expected],
+                 "a tie: return the first candidate with the best score (np.argmax does). ")] if cond), "")
             raise wrong(name, what, expected, got, hint + _TUNE_HINT)
     return correct("your tuner keeps the candidate with the most exact counts")

@@ -1,6 +1,5 @@
-"""Checks for notebook 01's exercises (the contract of :mod:`coursekit.exercise_base`). References: a real
-``nn.Conv2d``, torchmetrics, ``F.batch_norm``, coursekit's ResNet9 parts (their weights copied into the learner's
-module and the outputs compared), ``ck.evaluate``, the loaders' ``batch_crop``.
+"""Checks for notebook 01's exercises (the contract of :mod:`coursekit.exercise_base`) against ``nn.Conv2d``,
+torchmetrics, ``F.batch_norm``, coursekit's ResNet9 parts (their weights copied in), ``ck.evaluate``, ``batch_crop``.
 
 >>> def conv_bn(c_in, c_out):
 ...     ...  # your code here
@@ -18,28 +17,26 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .exercise_base import ExerciseError, call, correct, diagnose, exercise, first_match, number, others, wrong
+from .exercise_base import (ExerciseError, as_array, call, check_cases, correct, exercise, explain, first_match, number,
+                            wrong)
 from .viz import reveal_shapes  # notebook 01 calls it from here
 
 __all__ = ["check_conv_output_size", "check_accuracy", "check_batchnorm", "check_param_count", "check_conv_bn",
            "check_residual", "check_resnet9", "check_evaluate", "check_augment", "reveal_shapes", "ExerciseError"]
 
-# ------------------------------------------------------------------------------ conv output size
-
-_CONV_CASES = [  # (size, kernel, stride, padding, dilation): plain first, then padding, stride, dilation
+_CONV_CASES = [("conv_output_size(size={}, kernel={}, stride={}, padding={}, dilation={})".format(*a), a) for a in [
     (32, 3, 1, 0, 1), (28, 5, 1, 0, 1), (7, 7, 1, 0, 1), (56, 1, 1, 0, 1), (32, 3, 1, 1, 1), (32, 5, 1, 2, 1),
     (16, 3, 1, 3, 1), (32, 3, 2, 1, 1), (32, 3, 2, 0, 1), (31, 3, 2, 1, 1), (33, 4, 2, 1, 1), (224, 7, 2, 3, 1),
     (56, 1, 2, 0, 1), (10, 3, 3, 0, 1), (17, 5, 3, 2, 1), (9, 2, 2, 0, 1), (32, 3, 1, 2, 2), (32, 3, 1, 0, 2),
-    (64, 3, 1, 4, 4), (32, 3, 2, 2, 2), (15, 4, 3, 1, 2)]
-_CONV_HINT = ("a kernel of size k fits in a row of n pixels at n - k + 1 positions; "
-              "start from there, then add padding, stride and dilation.")
+    (64, 3, 1, 4, 4), (32, 3, 2, 2, 2), (15, 4, 3, 1, 2)]]  # plain first, then padding, stride, dilation
+_CONV_HINT = "a kernel of size k fits in a row of n pixels at n - k + 1 positions; then add padding, stride, dilation."
 
 
-def _span(k: int, d: int) -> int:
-    return d * (k - 1) + 1  # the dilated kernel's extent
+def _span(k: int, d: int) -> int:  # the dilated kernel's extent
+    return d * (k - 1) + 1
 
 
-_CONV_VARIANTS = [  # (the wrong formula, its hint), to recognise a common mistake
+_CONV_VARIANTS = [  # (the wrong formula, its hint)
     (lambda n, k, s, p, d: (n + 2 * p - _span(k, d)) // s,
      "you are one short: count the first window position too (the `+ 1`)."),
     (lambda n, k, s, p, d: (n + 2 * p - k) // s + 1, lambda n, k, s, p, d: (
@@ -66,29 +63,23 @@ def check_conv_output_size(fn: Callable[..., int]) -> bool:
     … conv_output_size: not attempted yet — hint: a kernel of size k fits in a row of n pixels at ...
     False
     """
-    name, seen = "conv_output_size", []
-    for i, args in enumerate(_CONV_CASES):
-        case = "conv_output_size(size={}, kernel={}, stride={}, padding={}, dilation={})".format(*args)
-        got = number(call(fn, args, name=name, case=case, first=i == 0, hint=_CONV_HINT), name, case)
-        seen.append((args, got))
-        size, kernel, stride, padding, dilation = args
+    def reference(size, kernel, stride, padding, dilation):
         conv = nn.Conv2d(1, 1, kernel, stride=stride, padding=padding, dilation=dilation, bias=False)
         with torch.no_grad():
-            expected = int(conv(torch.zeros(1, 1, size, size)).shape[-1])
-        if got != expected:
-            hint = ("your result is not a whole number: use floor division `//` (a window that does not fit is "
-                    "dropped)." if got != int(got) else
-                    diagnose(seen + others(fn, _CONV_CASES[i + 1:]), _CONV_VARIANTS, args, got) or
-                    "the window (of extent dilation·(kernel−1)+1) must fit inside the padded input (size + "
-                    "2·padding); count how many stride-steps fit, plus the first position.")
-            raise wrong(name, case, f"{expected}   (what nn.Conv2d gives)", got, hint)
-    return correct(f"{name} matches nn.Conv2d on all {len(_CONV_CASES)} cases (padding, stride, dilation).")
+            return int(conv(torch.zeros(1, 1, size, size)).shape[-1])
+
+    def mistake(i, got, expected):
+        if got != int(got):
+            return "your result is not a whole number: use floor division `//` (a window that does not fit is dropped)."
+        return explain(fn, _CONV_CASES, i, got, _CONV_VARIANTS) or ("the window (dilation·(kernel−1)+1 wide) must fit "
+                                                                     "in size + 2·padding: count the stride-steps.")
+
+    n = check_cases(fn, _CONV_CASES, name="conv_output_size", hint=_CONV_HINT, reference=reference, mistake=mistake,
+                    same=lambda a, b: a == b, source="   (what nn.Conv2d gives)")
+    return correct(f"conv_output_size matches nn.Conv2d on all {n} cases (padding, stride, dilation).")
 
 
-# ------------------------------------------------------------------------------------ accuracy
-
-_ACC_HINT = ("the predicted class is the argmax of the logits over the class dimension (dim=1); "
-             "compare it with the targets and take the mean of the matches.")
+_ACC_HINT = "the predicted class is logits.argmax(dim=1); the accuracy is the mean of its matches with the targets."
 
 
 def _accuracy_cases():
@@ -115,8 +106,7 @@ def _accuracy_mistake(got: float, expected: float, logits, targets) -> str:
     if abs(got - (1 - expected)) < 1e-6:
         return "that is the error rate: count the predictions that *match* the targets."
     if abs(got - any_top) < 1e-6:
-        return ("with a tie, the prediction is one class only: the first of the tied ones "
-                "(what logits.argmax(dim=1) returns).")
+        return "with a tie, the prediction is the first of the tied classes (what logits.argmax(dim=1) returns)."
     return _ACC_HINT
 
 
@@ -126,22 +116,17 @@ def check_accuracy(fn: Callable) -> bool:
     do), against torchmetrics' ``multiclass_accuracy`` on random batches, a batch of 1, and ties."""
     from torchmetrics.functional.classification import multiclass_accuracy
 
-    name, cases = "accuracy", _accuracy_cases()
-    for i, (what, logits, targets) in enumerate(cases):
-        case = f"{what} (logits shape {tuple(logits.shape)})"
-        got = number(call(fn, (logits.clone(), targets.clone()), name=name, case=case, first=i == 0, hint=_ACC_HINT),
-                     name, case)
-        expected = float(multiclass_accuracy(logits, targets, num_classes=logits.shape[1], average="micro"))
-        if not math.isclose(got, expected, abs_tol=1e-5):
-            raise wrong(name, case, f"{expected:.6g}   (torchmetrics)", f"{got:.6g}",
-                        _accuracy_mistake(got, expected, logits, targets))
-    return correct(f"{name} matches torchmetrics on all {len(cases)} cases, ties and a batch of 1 included.")
+    cases = [(f"{what} (logits shape {tuple(logits.shape)})", (logits, targets)) for what, logits, targets in
+             _accuracy_cases()]
+    n = check_cases(fn, cases, name="accuracy", hint=_ACC_HINT, same=lambda a, b: math.isclose(a, b, abs_tol=1e-5),
+                    reference=lambda logits, targets: float(multiclass_accuracy(
+                        logits, targets, num_classes=logits.shape[1], average="micro")),
+                    mistake=lambda i, got, expected: _accuracy_mistake(got, expected, *cases[i][1]),
+                    show=lambda v: f"{v:.6g}", source="   (torchmetrics)")
+    return correct(f"accuracy matches torchmetrics on all {n} cases, ties and a batch of 1 included.")
 
 
-# ---------------------------------------------------------------------------------- batch norm
-
-_BN_HINT = ("in training mode, BatchNorm2d normalises each channel with the mean and variance over the batch "
-            "and both spatial axes (dims 0, 2, 3), then scales by gamma and shifts by beta (shaped (1, C, 1, 1)).")
+_BN_HINT = "per channel: (x - mean) / sqrt(var + eps) over dims (0, 2, 3), then gamma · x̂ + beta, as (1, C, 1, 1)."
 
 
 def _bn_cases():
@@ -164,17 +149,12 @@ def _bn_variants(x, gamma, beta, eps):  # the usual wrong versions, to name a mi
                           else (v + eps).sqrt())
 
     return [
-        (norm(spatial, unbiased=True) * g + b,
-         "use the biased variance (divide by N·H·W, not N·H·W − 1): x.var(..., unbiased=False), "
-         "as BatchNorm does in training."),
-        (norm((2, 3)) * g + b, "you normalised each image separately over (H, W) (that is InstanceNorm): "
-                               "BatchNorm also averages over the batch, dims (0, 2, 3)."),
-        (norm((1, 2, 3)) * g + b, "you normalised each image over (C, H, W) (that is LayerNorm): "
-                                  "BatchNorm works per channel over dims (0, 2, 3)."),
-        (norm((0,)) * g + b, "you averaged over the batch only: BatchNorm2d uses one mean per channel, "
-                             "over dims (0, 2, 3) (batch and both spatial axes)."),
-        (norm((0, 1, 2, 3)) * g + b,
-         "you mixed all channels together: keep one mean and one variance per channel, over dims (0, 2, 3)."),
+        (norm(spatial, unbiased=True) * g + b, "use the biased variance (divide by N·H·W, not N·H·W − 1): "
+                                               "x.var(..., unbiased=False)."),
+        (norm((2, 3)) * g + b, "you normalised each image over (H, W) (InstanceNorm): BatchNorm uses dims (0, 2, 3)."),
+        (norm((1, 2, 3)) * g + b, "you normalised each image over (C, H, W) (LayerNorm): BatchNorm: (0, 2, 3)."),
+        (norm((0,)) * g + b, "you averaged over the batch only: BatchNorm2d averages over dims (0, 2, 3)."),
+        (norm((0, 1, 2, 3)) * g + b, "you mixed all channels: keep one mean and one variance per channel."),
         (norm(spatial, eps_outside=True) * g + b, "eps goes inside the square root: (x - mean) / sqrt(var + eps)."),
         (norm(spatial, no_eps=True) * g + b, "don't forget eps: (x - mean) / sqrt(var + eps)."),
         (norm(spatial, by_var=True) * g + b, "divide by the standard deviation sqrt(var + eps), not by the variance."),
@@ -184,15 +164,9 @@ def _bn_variants(x, gamma, beta, eps):  # the usual wrong versions, to name a mi
 
 
 def _bn_error_hint(e: Exception) -> str | None:
-    if "must match the size" in str(e):
-        return "gamma and beta have shape (C,): view them as (1, C, 1, 1) so they broadcast over (N, C, H, W)."
-    if "unexpected keyword argument 'eps'" in str(e):
-        return "your function needs an `eps=1e-5` parameter: def batchnorm(x, gamma, beta, eps=1e-5)."
-    return None
-
-
-def _preview(t) -> str:
-    return f"tensor of shape {tuple(t.shape)}, y[0, 0, 0, :4] = {[round(v, 4) for v in t[0, 0, 0, :4].tolist()]}"
+    return ("gamma and beta have shape (C,): view them as (1, C, 1, 1) so they broadcast over (N, C, H, W)."
+            if "must match the size" in str(e) else "your function needs an `eps=1e-5` parameter: def batchnorm(x, "
+            "gamma, beta, eps=1e-5)." if "unexpected keyword argument 'eps'" in str(e) else None)
 
 
 @exercise("batchnorm", _BN_HINT)
@@ -200,33 +174,27 @@ def check_batchnorm(fn: Callable) -> bool:
     """Check ``fn(x (N, C, H, W), gamma (C,), beta (C,), eps=1e-5)``, BatchNorm2d in training mode, against
     ``F.batch_norm(..., training=True)`` (the first case uses ``eps``'s default, the others pass ``eps=``)."""
     name, cases = "batchnorm", _bn_cases()
+    preview = lambda t: (f"tensor of shape {tuple(t.shape)}, "  # noqa: E731
+                         f"y[0, 0, 0, :4] = {[round(v, 4) for v in t[0, 0, 0, :4].tolist()]}")
     for i, (x, gamma, beta, eps) in enumerate(cases):
         eps_used = 1e-5 if eps is None else eps
         case = f"x of shape {tuple(x.shape)}, eps={'default (1e-5)' if eps is None else eps}"
         out = call(fn, (x.clone(), gamma.clone(), beta.clone()), {} if eps is None else {"eps": eps}, name=name,
                    case=case, first=i == 0, hint=_BN_HINT, error_hint=_bn_error_hint)
         expected = F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps_used)
-        try:
-            got = torch.as_tensor(out).detach().to(torch.float32).cpu()
-        except (TypeError, ValueError, RuntimeError):
-            raise ExerciseError(f"{name}: for {case} your function returned {type(out).__name__}; return a tensor"
-                                ) from None
+        got = torch.from_numpy(as_array(out, name, case, "a tensor")).to(torch.float32)
         if got.shape != expected.shape:
-            raise wrong(name, case, f"shape {tuple(expected.shape)}", f"shape {tuple(got.shape)}",
-                        "the output has the input's shape; reduce with keepdim=True and view gamma/beta as "
-                        "(1, C, 1, 1).")
+            raise wrong(name, case, f"shape {tuple(expected.shape)}", f"shape {tuple(got.shape)}", "the output has "
+                        "the input's shape; reduce with keepdim=True and view gamma/beta as (1, C, 1, 1).")
         if not torch.allclose(got, expected, rtol=1e-4, atol=1e-4):
             hint = first_match(got, _bn_variants(x, gamma, beta, eps_used), _BN_HINT,
                                same=lambda a, b: torch.allclose(a, b, rtol=1e-4, atol=1e-4))
-            raise wrong(name, case, _preview(expected),
-                        f"{_preview(got)}  (max difference {(got - expected).abs().max().item():.3g})", hint)
+            raise wrong(name, case, preview(expected),
+                        f"{preview(got)}  (max difference {(got - expected).abs().max().item():.3g})", hint)
     return correct(f"{name} matches F.batch_norm(training=True) on all {len(cases)} cases.")
 
 
-# ------------------------------------------------------------------------------ parameter count
-
-_PARAM_HINT = ("a Conv2d has one kernel_h × kernel_w filter per (input channel, output channel) pair, plus one bias "
-               "per output channel if bias=True; a BatchNorm has a gamma and a beta per channel.")
+_PARAM_HINT = "Conv2d: a kernel_h × kernel_w filter per (c_in, c_out) pair (+ c_out biases); BatchNorm: 2 per channel."
 
 
 def _explain(m) -> str:  # a line of the breakdown: the formula with this layer's numbers, and its count
@@ -273,8 +241,7 @@ def _param_mistake(answer: int, expected: int, leaves) -> str:
 def _short(m) -> str:
     if isinstance(m, nn.modules.conv._ConvNd):
         extra = ("" if m.bias is not None else ", bias=False") + (f", groups={m.groups}" if m.groups != 1 else "")
-        k = "×".join(str(v) for v in m.kernel_size)
-        return f"{type(m).__name__}({m.in_channels}, {m.out_channels}, {k}{extra})"
+        return f"{type(m).__name__}({m.in_channels}, {m.out_channels}, {'×'.join(map(str, m.kernel_size))}{extra})"
     return f"{type(m).__name__}({m.num_features})" if isinstance(m, nn.modules.batchnorm._NormBase) else repr(m)
 
 
@@ -301,8 +268,6 @@ def check_param_count(answer: int, layer) -> bool:
     return correct(f"{expected:,} parameters in {case}.")
 
 
-# ----------------------------------------------------------------------------- ResNet-9 from scratch
-
 _STAGES = ["prep", "layer1", "layer2", "layer3"]
 _CONV_BN_HINT = ("nn.Sequential(nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False), "
                  "nn.BatchNorm2d(c_out), nn.ReLU()).")
@@ -310,11 +275,9 @@ _RES_HINT = "self.body = nn.Sequential(conv_bn(c, c), conv_bn(c, c)); forward re
 _NET_HINT = ("prep = conv_bn(3, w); layer1 = conv_bn(w, 2w), MaxPool2d(2), Residual(2w); layer2 = conv_bn(2w, 4w), "
              "MaxPool2d(2); layer3 = conv_bn(4w, 8w), MaxPool2d(2), Residual(8w); then AdaptiveMaxPool2d(1), "
              "flatten, Linear(8w, num_classes, bias=False), times 0.125.")
-_EVAL_HINT = ("model.eval(); then, under torch.no_grad(), for each (images, labels) batch add the number of correct "
-              "predictions (argmax over dim 1) and the number of images; return correct / total as a float.")
-_AUG_HINT = ("pad with F.pad(x, (4, 4, 4, 4), mode='reflect'), cut a 32x32 window per image at a random corner "
-             "(rows and columns 0..8: torch.randint(0, 9, (n,), generator=generator)), and mirror each image "
-             "left-right (x.flip(-1)) with probability 1/2 (torch.rand(n, generator=generator) < 0.5).")
+_EVAL_HINT = "model.eval(); under torch.no_grad() sum correct predictions (argmax dim 1) and images; return the ratio."
+_AUG_HINT = ("F.pad(x, (4, 4, 4, 4), mode='reflect'), a 32x32 window per image at offsets torch.randint(0, 9, (n,), "
+             "generator=generator), mirrored (x.flip(-1)) where torch.rand(n, generator=generator) < 0.5.")
 _NEGATIVE = ("{} has negative values: every conv_bn ends with a ReLU, in the order conv -> BatchNorm -> ReLU (a ReLU "
              "is missing, or placed before the BatchNorm).")
 _CRASHES = [  # (words in the error, what they usually mean here)
@@ -360,19 +323,16 @@ def _get(fn, args, kwargs, kind, name: str, case: str, first: bool, hint: str): 
 def _param_hint(m: nn.Module, n: int, n_ref: int, ref: nn.Module) -> str:
     """The usual reason why a from-scratch module has ``n`` parameters instead of the reference's ``n_ref``."""
     if n == 0:
-        return ("your module registers no parameters: layers kept in a plain Python list or dict are invisible to "
-                "PyTorch; assign them to self.<name>, or wrap them in nn.Sequential / nn.ModuleList.")
+        return "your module registers no parameters: assign layers to self.<name> (a plain list hides them)."
     convs = [c for c in m.modules() if isinstance(c, nn.Conv2d)]
     conv_bias = sum(c.out_channels for c in convs if c.bias is not None)
     fc_bias = 0 if any(lin.bias is not None for lin in ref.modules() if isinstance(lin, nn.Linear)) else sum(
         lin.out_features for lin in m.modules() if isinstance(lin, nn.Linear) and lin.bias is not None)
     hints, odd = [], sorted({c.kernel_size for c in convs if c.kernel_size != (3, 3)})
     if conv_bias and n - conv_bias in (n_ref, n_ref + fc_bias):
-        hints.append(f"bias=True in a conv before BatchNorm: {conv_bias:,} extra parameters, one per output channel, "
-                     "and useless (BatchNorm subtracts the mean, which cancels any constant); use bias=False.")
+        hints.append(f"bias=True in a conv before BatchNorm: {conv_bias:,} useless extra parameters; use bias=False.")
     if fc_bias and n - fc_bias in (n_ref, n_ref + conv_bias):
-        hints.append(f"the reference's final layer has no bias: nn.Linear(8 * width, num_classes, bias=False) "
-                     f"({fc_bias} extra parameters).")
+        hints.append(f"the reference's final layer has no bias: bias=False ({fc_bias} extra parameters).")
     if hints:
         return " ".join(hints)
     if not any(isinstance(b, nn.BatchNorm2d) for b in m.modules()):
@@ -419,8 +379,8 @@ def _residual_variants(ref, x):
     c1, c2 = ref.body.conv1, ref.body.conv2
     return [(c2(c1(x.clone())), "the skip connection is missing: return x + self.body(x), not self.body(x)."),
             (F.relu(x + c2(c1(x.clone()))), "nothing comes after the sum here: return x + self.body(x) (no ReLU)."),
-            (F.relu(x + c2.bn(c2.conv(c1(x.clone())))), "that is torchvision's BasicBlock (ReLU after the sum); in "
-             "ResNet-9 both conv_bn end with their ReLU and the block returns x + self.body(x).")]
+            (F.relu(x + c2.bn(c2.conv(c1(x.clone())))), "that is torchvision's BasicBlock (ReLU after the sum): "
+             "return x + self.body(x).")]
 
 
 @exercise("Residual", _RES_HINT, torch_seed=0)
@@ -440,8 +400,8 @@ def check_residual(cls: Callable) -> bool:
 
 def _shape_hint(stage: str, got: tuple, exp: tuple, width: int = 16) -> str:
     if stage == "output":
-        return (f"the logits have one column per class: nn.Linear(8 * width, num_classes) ({exp[1]} here)."
-                if len(got) == 2 else "after the global max pool (N, C, 1, 1) comes a flatten to (N, C), then fc.")
+        return (f"one logit per class: nn.Linear(8 * width, num_classes) ({exp[1]} here)." if len(got) == 2
+                else "after the global max pool (N, C, 1, 1) comes a flatten to (N, C), then fc.")
     if len(got) != 4:
         return f"a stage keeps (N, C, H, W); {_NET_HINT}"
     (c, h), (ec, eh) = got[1:3], exp[1:3]
@@ -450,8 +410,7 @@ def _shape_hint(stage: str, got: tuple, exp: tuple, width: int = 16) -> str:
     if h == 2 * eh:
         return f"{stage} must halve the resolution: a MaxPool2d(2) after its first conv_bn."
     if 2 * h == eh:
-        return (f"{stage} halves the resolution once too often: one MaxPool2d(2) per stage (prep has none; a conv "
-                "has stride 1; the residual block keeps the size).")
+        return f"{stage} halves the resolution once too often: one MaxPool2d(2) per stage (none in prep)."
     if eh < h < 2 * eh:
         return "the pooling does not halve the size: nn.MaxPool2d(2) (kernel 2, stride 2)."
     if h < eh and (eh - h) % 2 == 0:
@@ -486,8 +445,7 @@ def check_resnet9(cls: Callable) -> bool:
     n, n_ref = _count(m), _count(ref)
     if n == 0:
         raise wrong(name, case, f"{n_ref:,} parameters", "0", _param_hint(m, 0, n_ref, ref))
-    missing = [s for s in _STAGES if not isinstance(getattr(m, s, None), nn.Module)]
-    if missing:
+    if missing := [s for s in _STAGES if not isinstance(getattr(m, s, None), nn.Module)]:
         raise ExerciseError(f"{name}: no stage called {', '.join(missing)}; name the stages self.prep, self.layer1, "
                             "self.layer2, self.layer3 (as in the table) so they can be checked")
     ys, ys_ref = _stage_outputs(m, x), _stage_outputs(ref, x)
@@ -569,20 +527,21 @@ def _trains(cls: Callable, name: str) -> None:  # six SGD steps on one seeded ba
 
 @exercise("evaluate", _EVAL_HINT, torch_seed=0)
 def check_evaluate(fn: Callable, model: nn.Module | None = None, loader=None) -> bool:
-    """Check ``fn(model, loader) -> float`` against :func:`coursekit.train.evaluate` on a case of its own (then on
-    ``model`` and ``loader``), naming a forgotten ``model.eval()`` or ``torch.no_grad()`` even if the number is ok."""
+    """Check ``fn(model, loader) -> float`` against :func:`coursekit.train.evaluate` (own case, then ``model`` and
+    ``loader``), naming a forgotten ``model.eval()`` or ``torch.no_grad()`` even if the number is ok."""
     net = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
                         nn.Flatten(), nn.Linear(6, 3))
     x, y = torch.randn(40, 3, 8, 8) * 2 + 1, torch.arange(40) % 3
-    cases = [("a small CNN with BatchNorm, batches of 16, 16 and 8 images", net, list(zip(x.split(16), y.split(16))))]
-    cases += [("your model and loader", model, loader)] if model is not None else []
+    cases = [("a small CNN with BatchNorm, batches of 16, 16 and 8 images", net, list(zip(x.split(16), y.split(16))))
+             ] + ([("your model and loader", model, loader)] if model is not None else [])
     for i, (what, net, batches) in enumerate(cases):
-        _check_eval_case(fn, net, batches, "evaluate", what, first=i == 0)
+        _check_eval_case(fn, net, batches, what, first=i == 0)
     return correct("evaluate: eval mode, no gradients, every batch counted: the same accuracy as ck.evaluate.")
 
 
-def _check_eval_case(fn, net, batches, name, what, first):
+def _check_eval_case(fn, net, batches, what, first, name="evaluate"):
     from .train import evaluate
+
     expected, probe, calls = evaluate(net, batches)["accuracy"], copy.deepcopy(net).train(), []
     bns = [m for m in probe.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     hook = probe.register_forward_pre_hook(lambda mod, args: calls.append(  # (gradients on, BN training, images)
@@ -593,19 +552,16 @@ def _check_eval_case(fn, net, batches, name, what, first):
     finally:
         hook.remove()
     if any(training for _, training, _ in calls):
-        raise wrong(name, what, f"{expected:.6g} (ck.evaluate)", f"{got:.6g}",
-                    "you forgot model.eval(): BatchNorm normalised with each batch's own statistics (and updated its "
-                    "running averages, so your evaluation changed the model).")
+        raise wrong(name, what, f"{expected:.6g} (ck.evaluate)", f"{got:.6g}", "you forgot model.eval(): BatchNorm "
+                    "used (and updated) each batch's own statistics, so your evaluation changed the model.")
     if any(grad for grad, _, _ in calls):
-        raise wrong(name, what, "no autograd graph", "the forward passes ran with gradients on",
-                    "you forgot torch.no_grad(): autograd recorded every operation for a backward pass that never "
-                    "comes (memory and time wasted; the numbers are the same).")
-    hits, sizes, was_training = [], [], net.training
+        raise wrong(name, what, "no autograd graph", "the forward passes ran with gradients on", "you forgot "
+                    "torch.no_grad(): autograd recorded a graph for a backward pass that never comes.")
+    was_training = net.training
     with torch.no_grad():
-        for images, labels in batches:
-            hits.append((net.eval()(images).argmax(1) == labels.to(images.device)).sum().item())
-            sizes.append(len(labels))
+        hits = [(net.eval()(images).argmax(1) == labels.to(images.device)).sum().item() for images, labels in batches]
     net.train(was_training)
+    sizes = [len(labels) for _, labels in batches]
     seen, total = sum(n for _, _, n in calls), sum(sizes)
     if calls and seen < total:
         raise wrong(name, what, f"{expected:.6g} over {total} images", f"{got:.6g} over {seen} images",
@@ -613,18 +569,16 @@ def _check_eval_case(fn, net, batches, name, what, first):
     if not math.isclose(got, expected, abs_tol=1e-6):
         mistakes = [(100 * expected, "return a fraction between 0 and 1, not a percentage."),
                     (sum(hits), f"that is the number of correct predictions: divide by the images ({total})."),
-                    (sum(h / n for h, n in zip(hits, sizes)) / len(sizes), "you averaged the per-batch accuracies; the "
-                     "last batch is smaller, so count correct predictions and images over all batches, divide once.")]
+                    (sum(h / n for h, n in zip(hits, sizes)) / len(sizes), "you averaged the per-batch accuracies; "
+                     "count correct predictions and images over all batches, divide once.")]
         hint = next((h for v, h in mistakes if math.isclose(got, v, abs_tol=1e-6) and v != expected), _EVAL_HINT)
         raise wrong(name, what, f"{expected:.6g} (ck.evaluate)", f"{got:.6g}", hint)
 
 
 _AUG_MISTAKES = [  # (padding, flip that explains the images, hint)
-    ("constant", "none", "zero padding: the borders come out as 0 (black); use F.pad(..., mode='reflect'), which "
-                         "mirrors the image at its border."),
+    ("constant", "none", "zero padding: the borders come out as 0 (black); use F.pad(..., mode='reflect')."),
     ("replicate", "none", "replicate padding repeats the edge pixel; use mode='reflect' (a mirror)."),
-    ("reflect", "vertical", "you flipped upside down (dim 2 = height); mirror left-right: x.flip(-1) (dim 3 = width)."),
-]
+    ("reflect", "vertical", "you flipped upside down (dim 2 = height); mirror left-right: x.flip(-1) (dim 3 = width).")]
 
 
 def _locate(x: torch.Tensor, out: torch.Tensor) -> dict[tuple[str, str], torch.Tensor]:
@@ -639,11 +593,9 @@ def _locate(x: torch.Tensor, out: torch.Tensor) -> dict[tuple[str, str], torch.T
 
 def _shift_mistake(flipped: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) -> str | None:
     if flipped.all() or not flipped.any():
-        return (f"{'every' if flipped.all() else 'no'} image was mirrored: flip each one with probability 1/2 "
-                "(torch.rand(n, generator=generator) < 0.5).")
+        return f"{'every' if flipped.all() else 'no'} image was mirrored: flip each one with probability 1/2."
     if len(set(dy.tolist())) == 1 or len(set(dx.tolist())) == 1:
-        return ("one direction never changes: draw a row and a column offset for each image, and pad all four sides "
-                "(F.pad(x, (4, 4, 4, 4)) pads left, right, top, bottom).")
+        return "one direction never changes: draw a row and a column offset per image, and pad all four sides."
     if max(dy.max(), dx.max()) < 8 and min(dy.min(), dx.min()) == 0:
         return "the offsets never reach 8: torch.randint's upper bound is excluded, use randint(0, 9, ...)."
     if min(dy.min(), dx.min()) > 0 and max(dy.max(), dx.max()) < 8:
@@ -661,7 +613,6 @@ def check_augment(fn: Callable) -> bool:
     x = torch.randn(64, 3, 32, 32)  # noise: every pixel tells where it came from
     run = lambda seed: _get(fn, (x.clone(), torch.Generator().manual_seed(seed)), {}, torch.Tensor, name, case,  # noqa
                             True, _AUG_HINT).detach().float()
-
     out = run(1)
     if out.shape != x.shape:
         raise wrong(name, case, f"shape {tuple(x.shape)}", f"shape {tuple(out.shape)}",

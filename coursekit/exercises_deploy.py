@@ -11,6 +11,7 @@ False
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import tempfile
 import time
@@ -21,16 +22,18 @@ from unittest import mock
 import numpy as np
 import torch
 
-from .exercise_base import ExerciseError, NotAttempted, call, correct, exercise, first_match, number, wrong
+from .exercise_base import ExerciseError, NotAttempted, call, check_cases, correct, exercise, first_match, number, wrong
 
 __all__ = ["check_int8_size", "check_p99", "check_fps_budget", "check_export", "check_ort_run", "check_parity",
            "check_calibration_reader", "check_quantize", "check_timing_loop", "ExerciseError"]
 
 MB = 2**20
 
-# --------------------------------------------------------------------------------- INT8 size by hand
-
 _SIZE_CASES = [11_689_512, 2_583_322, 1_000_000, 415_000]
+_SIZE_MISTAKES = [  # (what a mistake multiplies the right size by, its hint)
+    (4, "that is the FP32 size (4 bytes per weight); INT8 keeps one byte per weight."),
+    (MB / 1e6, "megabytes here are 2**20 bytes (what file browsers and `du -m` show), not 10**6."),
+    (1 / 8, "INT8 is 8 bits = one byte per weight; you divided by 8 bits once too often.")]
 _SIZE_HINT = ("FP32 stores 4 bytes per weight, INT8 one byte; ignore the per-channel scales and zero points "
               "(a few numbers per layer). Return megabytes of 2**20 bytes.")
 
@@ -38,23 +41,13 @@ _SIZE_HINT = ("FP32 stores 4 bytes per weight, INT8 one byte; ignore the per-cha
 @exercise("int8_size_mb", _SIZE_HINT)
 def check_int8_size(fn: Callable) -> bool:
     """Check ``fn(n_params) -> MB``: the INT8 weights' size of ``n_params`` weights, in MB (2**20 bytes), within 1%."""
-    name = "int8_size_mb"
-    for i, n in enumerate(_SIZE_CASES):
-        case = f"n_params={n:,}"
-        got = number(call(fn, (n,), name=name, case=case, first=i == 0, hint=_SIZE_HINT), name, case)
-        expected = n / MB
-        if not math.isclose(got, expected, rel_tol=0.01):
-            hint = first_match(got, [
-                (4 * n / MB, "that is the FP32 size (4 bytes per weight); INT8 keeps one byte per weight."),
-                (n / 1e6, "megabytes here are 2**20 bytes (what file browsers and `du -m` show), not 10**6."),
-                (n / 8 / MB, "INT8 is 8 bits = one byte per weight; you divided by 8 bits once too often.")],
-                _SIZE_HINT, same=lambda a, b: math.isclose(a, b, rel_tol=0.01))
-            raise wrong(name, case, f"{expected:.3f} MB", f"{got:.3f}", hint)
-    return correct(f"{name}: one byte per weight, a quarter of FP32. The measured file is a bit bigger "
+    near = lambda a, b: math.isclose(a, b, rel_tol=0.01)  # noqa: E731
+    check_cases(fn, [(f"n_params={n:,}", (n,)) for n in _SIZE_CASES], name="int8_size_mb", hint=_SIZE_HINT,
+                reference=lambda n: n / MB, same=near, show=lambda v: f"{v:.3f}", source=" MB",
+                mistake=lambda i, got, want: first_match(got, [(k * want, h) for k, h in _SIZE_MISTAKES], same=near))
+    return correct("int8_size_mb: one byte per weight, a quarter of FP32. The measured file is a bit bigger "
                    "(scales, zero points, the graph, layers left in float).")
 
-
-# ----------------------------------------------------------------------------- p99 from raw timings
 
 _P99_HINT = ("sort the timings; the 99th percentile is the value 99% of the way along them. np.percentile(t, 99) "
              "is one accepted answer (linear interpolation); the nearest-rank value t_sorted[ceil(0.99 n) - 1] is "
@@ -88,8 +81,6 @@ def check_p99(fn: Callable) -> bool:
     return correct(f"{name}: the tail latency, from raw timings, on all {len(_p99_cases())} cases.")
 
 
-# ------------------------------------------------------------------------------- 30 FPS budget
-
 _FPS_HINT = ("a camera at `fps` frames per second leaves 1000 / fps ms per frame; a frame is late when "
              "pre-processing + the model's *p99* latency + post-processing exceed it.")
 _FPS_CASES = [  # (p99_ms, pre_ms, post_ms, fps, meets)
@@ -114,11 +105,7 @@ def check_fps_budget(fn: Callable) -> bool:
     return correct(f"{name}: frame-budget decisions right on all {len(_FPS_CASES)} cases.")
 
 
-# ------------------------------------- the lesson, written by the learner, checked on a tiny net built here
-# (conv, BatchNorm, ReLU, pooling, linear: the classifier's ops, a hundred times smaller, so a check takes a second)
-
-
-def _tiny_net():
+def _tiny_net():  # the classifier's ops (conv, BatchNorm, ReLU, pooling, linear), a hundred times smaller
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
                               torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.ReLU(),
@@ -148,7 +135,13 @@ def _reference_onnx(folder: Path, input_name: str = "images") -> tuple[object, P
     return net, res.path
 
 
-# ------------------------------------------------------------------------------- the first export
+def _written(got, path: Path, name: str, case: str, hint: str) -> None:
+    """The learner wrote ``path`` and returned it."""
+    if not path.is_file():
+        raise ExerciseError(f"{name}: no file at the path given ({path.name})\n  hint: {hint}")
+    if Path(str(got)) != path:
+        raise wrong(name, case, f"the path written ({path})", got, "return the path you wrote to.")
+
 
 _EXPORT_HINT = ("torch.onnx.export(model.eval(), (example,), str(path), dynamo=False, opset_version=17, "
                 "input_names=['images'], output_names=['logits'], dynamic_axes={'images': {0: 'batch'}, "
@@ -169,10 +162,7 @@ def check_export(fn: Callable) -> bool:
         case = "a small conv net (conv, BatchNorm, ReLU, linear), example of shape (1, 3, 16, 16)"
         got = call(fn, (net, torch.from_numpy(_inputs(1)), path), name=name, case=case, first=True,
                    hint=_EXPORT_HINT)
-        if not path.is_file():
-            raise ExerciseError(f"{name}: no file at the path given ({path.name}); hint: {_EXPORT_HINT}")
-        if Path(str(got)) != path:
-            raise wrong(name, case, f"the path written ({path})", got, "return the path you wrote to.")
+        _written(got, path, name, case, _EXPORT_HINT)
         extra = [p.name for p in Path(tmp).iterdir() if p != path]
         model = onnx.load(str(path), load_external_data=False)
         opset = next((int(i.version) for i in model.opset_import if i.domain in ("", "ai.onnx")), None)
@@ -207,8 +197,6 @@ def check_export(fn: Callable) -> bool:
     return correct(f"{name}: opset 17, TorchScript exporter, dynamic batch, one file; onnxruntime gives "
                    "PyTorch's outputs at batch 5.")
 
-
-# --------------------------------------------------------------------------- running it with onnxruntime
 
 _RUN_HINT = ("sess = onnxruntime.InferenceSession(str(path), opts, providers=['CPUExecutionProvider']) with "
              "opts.intra_op_num_threads = threads; name = sess.get_inputs()[0].name; "
@@ -247,8 +235,6 @@ def check_ort_run(fn: Callable) -> bool:
     return correct(f"{name}: onnxruntime computes PyTorch's outputs, whatever the input is called.")
 
 
-# ------------------------------------------------------------------------------------ parity by hand
-
 _PARITY_HINT = ("max_abs = np.abs(reference - candidate).max(); top1 = (reference.argmax(1) == "
                 "candidate.argmax(1)).mean(); return float(max_abs), float(top1).")
 
@@ -278,27 +264,21 @@ def check_parity(fn: Callable) -> bool:
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             raise wrong(name, case, "a pair (max_abs_diff, top1_agreement)", got, _PARITY_HINT)
         mx, top1 = number(got[0], name, case), number(got[1], name, case)
-        d = ref - cand
-        want_mx = float(np.abs(d).max())
-        want_top1 = float(np.mean(ref.argmax(1) == cand.argmax(1)))
+        d, near = ref - cand, lambda a, b: math.isclose(a, b, rel_tol=1e-9)  # noqa: E731
+        want_mx, want_top1 = float(np.abs(d).max()), float(np.mean(ref.argmax(1) == cand.argmax(1)))
+        absolute = "take the absolute value before the max: a large negative difference counts too."
         if not math.isclose(mx, want_mx, rel_tol=1e-9, abs_tol=1e-12):
-            hint = _PARITY_HINT
-            if math.isclose(mx, float(d.max()), rel_tol=1e-9) or math.isclose(mx, float((-d).max()), rel_tol=1e-9):
-                hint = "take the absolute value before the max: a large negative difference counts too."
-            elif math.isclose(mx, float(np.abs(d).mean()), rel_tol=1e-9):
-                hint = "that is the mean; parity is about the worst element: the max of |reference - candidate|."
-            raise wrong(name, f"{case}: max |diff|", f"{want_mx:.6g}", f"{mx:.6g}", hint)
+            raise wrong(name, f"{case}: max |diff|", f"{want_mx:.6g}", f"{mx:.6g}", first_match(mx, [
+                (float(d.max()), absolute), (float((-d).max()), absolute), (float(np.abs(d).mean()), "that is the "
+                 "mean; parity is about the worst element: the max of |reference - candidate|.")], _PARITY_HINT,
+                same=near))
         if not math.isclose(top1, want_top1, rel_tol=1e-9, abs_tol=1e-12):
-            hint = _PARITY_HINT
-            if math.isclose(top1, want_top1 * len(ref), rel_tol=1e-9):
-                hint = "return a fraction (agreeing rows / rows), not a count."
-            elif math.isclose(top1, float(np.mean(ref.argmax(0) == cand.argmax(0))), rel_tol=1e-9):
-                hint = "the arg-max runs over the classes of each row: axis=1 (or -1), not axis=0."
-            raise wrong(name, f"{case}: top-1 agreement", f"{want_top1:.4f}", f"{top1:.4f}", hint)
+            raise wrong(name, f"{case}: top-1 agreement", f"{want_top1:.4f}", f"{top1:.4f}", first_match(top1, [
+                (want_top1 * len(ref), "return a fraction (agreeing rows / rows), not a count."),
+                (float(np.mean(ref.argmax(0) == cand.argmax(0))), "the arg-max runs over the classes of each row: "
+                 "axis=1 (or -1), not axis=0.")], _PARITY_HINT, same=near))
     return correct(f"{name}: worst absolute difference and top-1 agreement right on {len(_parity_cases())} cases.")
 
-
-# ------------------------------------------------------------------------------ a CalibrationDataReader
 
 _READER_HINT = ("keep data, input_name and batch_size, and a position self.i = 0; get_next() returns "
                 "{input_name: data[i:i + batch_size]} and moves i on, or None once i >= len(data); "
@@ -312,17 +292,6 @@ def check_calibration_reader(cls) -> bool:
     from onnxruntime.quantization import CalibrationDataReader
 
     name = "MyCalibrationReader"
-
-    def batches(reader, limit: int) -> list:
-        out = []
-        for _ in range(limit):
-            item = reader.get_next()
-            if item is None:
-                return out
-            out.append(item)
-        raise ExerciseError(f"{name}: get_next() still returned data after {limit} calls for 37 images in "
-                            f"batches of 8\n  hint: return None once every image was handed out (quantize_static "
-                            "reads until None).")
     if not isinstance(cls, type) or not issubclass(cls, CalibrationDataReader):
         raise ExerciseError(f"{name}: write a class deriving from onnxruntime.quantization.CalibrationDataReader "
                             f"with a get_next() method; got {cls!r}")
@@ -330,11 +299,12 @@ def check_calibration_reader(cls) -> bool:
     case = "37 images (3, 16, 16), input 'pixels', batch_size=8"
     try:
         reader = cls(data.copy(), "pixels", batch_size=8)
-        got = batches(reader, 40)
-    except ExerciseError:
-        raise
+        got = list(itertools.islice(iter(reader.get_next, None), 40))
     except Exception as e:  # noqa: BLE001 - the learner's bug, named
         raise ExerciseError(f"{name}: raised {type(e).__name__}: {e}\n  on {case}\n  hint: {_READER_HINT}") from e
+    if len(got) == 40:
+        raise ExerciseError(f"{name}: get_next() still returned data after 40 calls for 37 images in batches of 8\n"
+                            "  hint: return None once every image was handed out (quantize_static reads until None).")
     if not got:
         raise NotAttempted
     for j, item in enumerate(got):
@@ -370,8 +340,6 @@ def check_calibration_reader(cls) -> bool:
                         "None" if again is None else "another batch", "rewind() puts the position back to 0.")
     return correct(f"{name}: every image once, in batches of the right size and key, then None.")
 
-
-# ---------------------------------------------------------------------------------- quantize_static
 
 _QUANT_HINT = ("quantize_static(str(fp32_path), str(out_path), reader, quant_format=QuantFormat.QDQ, "
                "per_channel=True, activation_type=QuantType.QInt8, weight_type=QuantType.QInt8, "
@@ -411,27 +379,20 @@ def check_quantize(fn: Callable) -> bool:
         case = "the small conv net, 64 calibration images"
         with warnings_off():
             got = call(fn, (fp32, out, reader), name=name, case=case, first=True, hint=_QUANT_HINT)
-        if not out.is_file():
-            raise ExerciseError(f"{name}: nothing written at out_path\n  hint: {_QUANT_HINT}")
-        if Path(str(got)) != out:
-            raise wrong(name, case, f"the path written ({out})", got, "return out_path.")
+        _written(got, out, name, case, _QUANT_HINT)
         model = onnx.load(str(out))
         ops = {n.op_type for n in model.graph.node}
         if "QLinearConv" in ops or "QuantizeLinear" not in ops:
             raise wrong(name, case, "QuantizeLinear/DequantizeLinear pairs (QDQ)", f"ops {sorted(ops)[:8]}",
                         "pass quant_format=QuantFormat.QDQ: the QOperator format (QLinearConv) is "
                         "onnxruntime's own; TensorRT reads Q/DQ pairs.")
-        problems = tensorrt_qdq_problems(model)
-        if problems:
+        if problems := tensorrt_qdq_problems(model):
             first = problems[0]
-            if "uint8" in first:
-                hint = ("activation_type=QuantType.QInt8: unsigned activations (onnxruntime's x86 default "
-                        "QUInt8) carry a zero point TensorRT does not take.")
-            elif "int32" in first:
-                hint = "biases quantised to int32: pass extra_options={'QuantizeBias': False, ...}."
-            else:
-                hint = ("symmetric ranges: extra_options={'ActivationSymmetric': True, 'WeightSymmetric': "
-                        "True} put every zero point at 0.")
+            hint = ("activation_type=QuantType.QInt8: unsigned activations (onnxruntime's x86 default QUInt8) carry "
+                    "a zero point TensorRT does not take." if "uint8" in first else
+                    "biases quantised to int32: pass extra_options={'QuantizeBias': False, ...}." if "int32" in first
+                    else "symmetric ranges: extra_options={'ActivationSymmetric': True, 'WeightSymmetric': True} put "
+                    "every zero point at 0.")
             raise wrong(name, case, "every Q/DQ zero point an int8 0", f"{len(problems)} problem(s): {first}",
                         hint)
         sizes = _qdq_weight_scale_sizes(model)
@@ -454,8 +415,7 @@ def check_quantize(fn: Callable) -> bool:
 @contextlib.contextmanager
 def warnings_off():
     """Silence warnings and onnxruntime.quantization's log lines (it logs a pre-processing hint at WARNING)."""
-    import logging
-    import warnings
+    import logging, warnings  # noqa: E401
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -466,24 +426,19 @@ def warnings_off():
             logging.disable(logging.NOTSET)
 
 
-# ----------------------------------------------------------------------------------- the timing loop
-
 _TIME_HINT = ("for _ in range(warmup): run(x)   # untimed\n"
               "        times = []; for _ in range(iters): t0 = time.perf_counter(); run(x); "
               "times.append((time.perf_counter() - t0) * 1000)\n        return np.array(times)")
 
 
-class _FakeClock:
-    """A clock that moves only while the runner runs: call k takes a known time (the first ones slow)."""
+class _FakeClock:  # moves only while the runner runs: call k takes a known time (the first ones slow)
 
     def __init__(self, slow_first: int):
         self.now, self.calls, self.slow_first = 1000.0, 0, slow_first
 
-    def duration_ms(self, k: int) -> float:          # k: 1-based call number
-        if k <= self.slow_first:
-            return 50.0                                # warm-up: memory allocation, kernel choice
+    def duration_ms(self, k: int) -> float:  # k: 1-based call number; the warm-up calls take 50 ms
         j = k - self.slow_first
-        return 9.0 if j % 50 == 0 else 1.0 + 0.01 * (j % 37)
+        return 50.0 if j <= 0 else 9.0 if j % 50 == 0 else 1.0 + 0.01 * (j % 37)
 
     def perf_counter(self) -> float:
         return self.now
@@ -524,11 +479,9 @@ def check_timing_loop(fn: Callable) -> bool:
                         "read the clock as time.perf_counter() (the check replaces it; time.time() is coarse "
                         "and can jump; `from time import perf_counter` binds the real one).")
         if not np.allclose(t, expected, rtol=1e-6):
-            hint = _TIME_HINT
-            if warmup and np.any(np.isclose(t, 50.0)):
-                hint = "the warm-up calls are in your timings: run them first, untimed."
-            elif np.allclose(np.sort(t), np.sort(expected), rtol=1e-6):
-                hint = "keep the timings in the order they were measured (sort later, for percentiles)."
+            hint = ("the warm-up calls are in your timings: run them first, untimed." if warmup and
+                    np.any(np.isclose(t, 50.0)) else "keep the timings in the order they were measured (sort later, "
+                    "for percentiles)." if np.allclose(np.sort(t), np.sort(expected), rtol=1e-6) else _TIME_HINT)
             raise wrong(name, case, f"per-call times, first {expected[:3].round(3).tolist()}",
                         f"{t[:3].round(3).tolist()}", hint)
     return correct(f"{name}: warm-up untimed, each call timed on its own with perf_counter, in ms.")

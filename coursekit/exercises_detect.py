@@ -1,7 +1,5 @@
-"""Checks for notebook 03's exercises (the contract of :mod:`coursekit.exercise_base`). References:
-``torchvision.ops.box_iou``, ``coursekit.data.yolo.yolo_to_xyxy``, ``torchvision.ops.nms`` / ``batched_nms``,
-pycocotools' ``COCOeval`` for AP at one IoU threshold (COCO's 101-point interpolation),
-:func:`coursekit.anchors.kmeans_iou_anchors`; a PR-curve reading may be off by a stated tolerance.
+"""Checks for notebook 03's exercises (the contract of :mod:`coursekit.exercise_base`) against torchvision's
+``box_iou``/``nms``, ``coursekit.data.yolo``, pycocotools' COCOeval and :func:`coursekit.anchors.kmeans_iou_anchors`.
 
 >>> def my_nms(boxes, scores, iou_threshold, classes=None):
 ...     ...  # your code here
@@ -11,6 +9,8 @@ False
 """
 from __future__ import annotations
 
+import copy
+import functools
 import math
 from typing import Callable
 
@@ -20,15 +20,13 @@ import torchvision
 from torchvision.ops import box_iou
 
 from .detection_metrics import coco_ap
-from .exercise_base import (ExerciseError, as_array, call, close, correct, diagnose, exercise, not_attempted, number,
-                            others, wrong)
+from .exercise_base import (ExerciseError, as_array, call, check_cases, close, correct, exercise, explain,
+                            not_attempted, number, others, wrong)
 
 __all__ = ["check_iou", "check_yolo_to_xyxy", "check_nms", "check_average_precision", "check_kmeans_anchors",
            "check_pr_reading", "coco_ap", "ExerciseError"]
 
-# ------------------------------------------------------------------------------------ box IoU
-
-_IOU_CASES = [  # (what, box_a, box_b): x1, y1, x2, y2 in continuous pixel coordinates
+_IOU_CASES = [(f"iou({a}, {b}): {what}", (a, b)) for what, a, b in [  # x1, y1, x2, y2, continuous pixels
     ("partial overlap", [0, 0, 10, 10], [5, 5, 15, 15]),
     ("partial overlap, fractional coordinates", [12.5, 30.0, 60.0, 80.5], [20.0, 10.25, 70.0, 60.0]),
     ("one box inside the other", [10, 10, 50, 50], [20, 20, 30, 30]),
@@ -37,16 +35,13 @@ _IOU_CASES = [  # (what, box_a, box_b): x1, y1, x2, y2 in continuous pixel coord
     ("disjoint boxes (side by side: apart in x, level in y)", [0, 0, 10, 10], [20, 0, 30, 10]),
     ("touching edges (a shared side, no shared area)", [0, 0, 10, 10], [10, 0, 20, 10]),
     ("boxes given as tuples", (2.0, 3.0, 8.0, 9.0), (0, 0, 4, 6)),
-    ("a wide and a tall box crossing", [0, 40, 100, 60], [40, 0, 60, 100]),
-]
+    ("a wide and a tall box crossing", [0, 40, 100, 60], [40, 0, 60, 100])]]
 
 _IOU_HINT = ("the overlap is a box too: its width is min(x2) − max(x1) and its height min(y2) − max(y1), each "
              "clamped at 0; IoU = overlap area / (area_a + area_b − overlap area), with area = (x2 − x1) · (y2 − y1).")
 
 
 def _iou_variant(plus_one=False, clamp=True, union="union", xywh=False) -> Callable:
-    """A wrong IoU, to recognise a common mistake."""
-
     def iou(a, b):
         a, b = [float(v) for v in a], [float(v) for v in b]
         if xywh:
@@ -63,23 +58,16 @@ def _iou_variant(plus_one=False, clamp=True, union="union", xywh=False) -> Calla
 
 
 _IOU_VARIANTS = [  # (the wrong IoU, its hint)
-    (_iou_variant(plus_one=True),
-     "no `+ 1`: coordinates here are continuous (the image spans 0..W), so a box is x2 − x1 wide. The `+ 1` "
-     "belongs to the old Pascal VOC convention of inclusive integer pixel indices (and makes touching boxes "
-     "overlap)."),
-    (_iou_variant(clamp=False),
-     "clamp the overlap's width and height at 0 (max(0, ...)) before multiplying: for boxes that do not "
-     "overlap they are negative, and two negatives make a positive 'overlap'."),
-    (_iou_variant(union="sum"),
-     "the union counts the overlap once: area_a + area_b − intersection (area_a + area_b counts it twice, "
-     "so two identical boxes would score 0.5)."),
-    (_iou_variant(union="min"),
-     "that is the intersection over the *smaller* box (1 whenever one box holds the other); IoU divides by "
-     "the union, area_a + area_b − intersection."),
-    (_iou_variant(union="a"),
-     "divide by the union of both boxes, area_a + area_b − intersection, not by box_a's area alone."),
-    (_iou_variant(xywh=True),
-     "the boxes are corners x1, y1, x2, y2, not x, y, width, height: the width is x2 − x1."),
+    (_iou_variant(plus_one=True), "no `+ 1`: coordinates here are continuous, so a box is x2 − x1 wide (the `+ 1` "
+                                  "is Pascal VOC's inclusive integer pixels, and makes touching boxes overlap)."),
+    (_iou_variant(clamp=False), "clamp the overlap's width and height at 0 (max(0, ...)) before multiplying: for "
+                                "disjoint boxes two negatives make a positive 'overlap'."),
+    (_iou_variant(union="sum"), "the union counts the overlap once: area_a + area_b − intersection (two identical "
+                                "boxes would score 0.5)."),
+    (_iou_variant(union="min"), "that is the intersection over the *smaller* box; IoU divides by the union, area_a + "
+                                "area_b − intersection."),
+    (_iou_variant(union="a"), "divide by the union, area_a + area_b − intersection, not by box_a's area alone."),
+    (_iou_variant(xywh=True), "the boxes are corners x1, y1, x2, y2, not x, y, width, height: the width is x2 − x1."),
 ]
 
 
@@ -89,6 +77,10 @@ def _iou_error_hint(e: Exception) -> str | None:
     if isinstance(e, ZeroDivisionError):
         return "the union is never 0 for boxes with an area: area_a + area_b − intersection."
     return None
+
+
+def _iou_reference(a, b) -> float:
+    return float(box_iou(*[torch.tensor([list(map(float, box))], dtype=torch.float64) for box in (a, b)])[0, 0])
 
 
 @exercise("iou", _IOU_HINT)
@@ -102,39 +94,30 @@ def check_iou(fn: Callable) -> bool:
     … iou: not attempted yet — hint: the overlap is a box too: ...
     False
     """
-    name, seen = "iou", []
-    for i, (what, a, b) in enumerate(_IOU_CASES):
-        case = f"iou({a}, {b}): {what}"
-        args = (type(a)(a), type(b)(b))  # fresh copies: the learner may change them
-        got = number(call(fn, args, name=name, case=case, first=i == 0, hint=_IOU_HINT,
-                          error_hint=_iou_error_hint), name, case)
-        seen.append(((a, b), got))
-        expected = float(box_iou(*[torch.tensor([list(map(float, box))], dtype=torch.float64) for box in (a, b)])[0, 0])
-        if not math.isclose(got, expected, abs_tol=1e-6):
-            seen += others(fn, [(type(a)(a), type(b)(b)) for _, a, b in _IOU_CASES[i + 1:]])
-            hint = diagnose(seen, _IOU_VARIANTS, (a, b), got)
-            values = [v for _, v in seen]
-            if hint is None and max(values) > 1 + 1e-6:
-                hint = (f"your function gave {max(values):.4g} on one of the cases, but an IoU is at most 1 (the "
-                        "overlap is never larger than the union). " + _IOU_HINT)
-            elif hint is None and min(values) < -1e-6:
-                hint = (f"your function gave {min(values):.4g} on one of the cases, but an IoU is never negative "
-                        "(clamp the overlap's width and height at 0). " + _IOU_HINT)
-            raise wrong(name, case, f"{expected:.6g}   (torchvision.ops.box_iou)", f"{got:.6g}",
-                        hint or _IOU_HINT)
-    return correct(f"{name} matches torchvision.ops.box_iou on all {len(_IOU_CASES)} cases (containment, "
-                   "disjoint and touching boxes included).")
+    def mistake(i, got, expected):
+        values = [got] + [v for _, v in others(fn, [copy.deepcopy(args) for _, args in _IOU_CASES])]
+        if hint := explain(fn, _IOU_CASES, i, got, _IOU_VARIANTS):
+            return hint
+        if max(values) > 1 + 1e-6:
+            return (f"your function gave {max(values):.4g} on one of the cases, but an IoU is at most 1 (the "
+                    "overlap is never larger than the union). " + _IOU_HINT)
+        if min(values) < -1e-6:
+            return (f"your function gave {min(values):.4g} on one of the cases, but an IoU is never negative "
+                    "(clamp the overlap's width and height at 0). " + _IOU_HINT)
+
+    n = check_cases(fn, _IOU_CASES, name="iou", hint=_IOU_HINT, reference=_iou_reference, mistake=mistake,
+                    show=lambda v: f"{v:.6g}", source="   (torchvision.ops.box_iou)", error_hint=_iou_error_hint)
+    return correct(f"iou matches torchvision.ops.box_iou on all {n} cases (containment, disjoint and touching boxes "
+                   "included).")
 
 
-# ----------------------------------------------------------------------- YOLO box to corners
-
-_YOLO_CASES = [  # (what, cx, cy, w, h, img_w, img_h): YOLO fractions, image size in pixels
+_YOLO_CASES = [("yolo_to_xyxy(cx={}, cy={}, w={}, h={}, img_w={}, img_h={}): ".format(*args) + what, tuple(args))
+               for what, *args in [  # cx, cy, w, h as YOLO fractions, then the image size in pixels
     ("a 640×480 image", 0.5, 0.4, 0.25, 0.5, 640, 480),
     ("a 100×200 image (taller than wide)", 0.3, 0.2, 0.4, 0.2, 100, 200),
     ("a box on the left edge of a 1280×720 image", 0.1, 0.5, 0.2, 0.3, 1280, 720),
     ("a box in the bottom-right corner of a 320×240 image", 0.9, 0.85, 0.2, 0.3, 320, 240),
-    ("a small box, fractional pixels, 333×500 image", 0.4567, 0.1234, 0.05, 0.0321, 333, 500),
-]
+    ("a small box, fractional pixels, 333×500 image", 0.4567, 0.1234, 0.05, 0.0321, 333, 500)]]
 
 _YOLO_HINT = ("cx, cy is the box's centre and w, h its size, all as fractions of the image: x1 = (cx − w/2) · img_w, "
               "y1 = (cy − h/2) · img_h, x2 = (cx + w/2) · img_w, y2 = (cy + h/2) · img_h.")
@@ -169,7 +152,6 @@ _YOLO_VARIANTS = [  # (the wrong conversion, its hint)
 
 
 def _four(out, name: str, case: str):
-    """The learner's (x1, y1, x2, y2) as a float64 array of 4, from a tuple, list, array or tensor."""
     arr = as_array(out, name, case, "the four corners, e.g. `return x1, y1, x2, y2`").reshape(-1)
     if arr.size != 4:
         raise ExerciseError(f"{name}: for {case} your function returned {arr.size} numbers ({out!r}); "
@@ -183,29 +165,20 @@ def _show(values) -> str:
 
 @exercise("yolo_to_xyxy", _YOLO_HINT)
 def check_yolo_to_xyxy(fn: Callable) -> bool:
-    """Check ``fn(cx, cy, w, h, img_w, img_h) -> (x1, y1, x2, y2)`` (called positionally; any 4 numbers): a YOLO box
-    (centre and size as fractions of the image) to pixel corners, against ``coursekit.data.yolo.yolo_to_xyxy`` on 5
-    boxes of non-square images, within 0.001 pixel.
+    """Check ``fn(cx, cy, w, h, img_w, img_h) -> (x1, y1, x2, y2)``: a YOLO box (fractions of the image) to pixel
+    corners, against ``coursekit.data.yolo.yolo_to_xyxy`` on 5 boxes of non-square images, within 0.001 pixel.
 
     >>> check_yolo_to_xyxy(lambda cx, cy, w, h, img_w, img_h: None)  # doctest: +ELLIPSIS
     … yolo_to_xyxy: not attempted yet — hint: cx, cy is the box's centre and w, h its size, ...
     False
     """
-    name, seen = "yolo_to_xyxy", []
-    for i, (what, *args) in enumerate(_YOLO_CASES):
-        case = "yolo_to_xyxy(cx={}, cy={}, w={}, h={}, img_w={}, img_h={}): ".format(*args) + what
-        got = _four(call(fn, tuple(args), name=name, case=case, first=i == 0, hint=_YOLO_HINT), name, case)
-        seen.append((tuple(args), got))
-        expected = _yolo_reference(*args)
-        if not close(got, expected, tol=1e-3):
-            seen += others(fn, [tuple(rest) for _, *rest in _YOLO_CASES[i + 1:]], lambda v: _four(v, name, ""))
-            hint = diagnose(seen, _YOLO_VARIANTS, tuple(args), got, tol=1e-3) or _YOLO_HINT
-            raise wrong(name, case, f"{_show(expected)}   (coursekit.data.yolo.yolo_to_xyxy)", _show(got), hint)
-    return correct(f"{name} matches coursekit.data.yolo.yolo_to_xyxy on all {len(_YOLO_CASES)} boxes "
-                   "(non-square images, boxes on the border).")
+    n = check_cases(fn, _YOLO_CASES, name="yolo_to_xyxy", hint=_YOLO_HINT, reference=_yolo_reference, convert=_four,
+                    same=lambda a, b: close(a, b, tol=1e-3), show=_show, source="   (coursekit.data.yolo.yolo_to_xyxy)",
+                    mistake=lambda i, got, _: explain(fn, _YOLO_CASES, i, got, _YOLO_VARIANTS, tol=1e-3,
+                                                      convert=lambda v: _four(v, "yolo_to_xyxy", "")))
+    return correct(f"yolo_to_xyxy matches coursekit.data.yolo.yolo_to_xyxy on all {n} boxes (non-square images, "
+                   "boxes on the border).")
 
-
-# ------------------------------------------------------------------ reading a PR curve
 
 _PR_HINT = ("keep the points of the curve whose precision is at least min_precision; among them take the one with "
             "the highest recall (furthest right) and answer its threshold (boxes with score >= threshold are kept).")
@@ -216,9 +189,9 @@ def _pr_points(precision, recall, thresholds):
     (precision 1, recall 0, no threshold) dropped."""
     p, r, t = (np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
                for x in (precision, recall, thresholds))
-    for arr, what in ((p, "precision"), (r, "recall"), (t, "thresholds")):
-        if arr.ndim != 1:
-            raise ValueError(f"{what} must be a 1-D array; got shape {arr.shape}")
+    if bad := next(((what, a.shape) for a, what in ((p, "precision"), (r, "recall"), (t, "thresholds")) if a.ndim != 1),
+                   None):
+        raise ValueError(f"{bad[0]} must be a 1-D array; got shape {bad[1]}")
     if len(p) != len(r):
         raise ValueError(f"precision and recall must have the same length; got {len(p)} and {len(r)}")
     if len(p) == len(t) + 1:
@@ -248,11 +221,8 @@ def _best_point(p, r, t, min_precision: float, on: str = "precision") -> int | N
 
 
 def check_pr_reading(answer, precision, recall, thresholds, min_precision: float, tolerance: float = 0.02) -> bool:
-    """Check a threshold read off a PR curve (``sklearn``'s ``precision_recall_curve(..., drop_intermediate=False)``
-    or ``coursekit.calibrate.pr_curve``'s arrays): the one of highest recall among the points with precision >=
-    ``min_precision``; any value keeping the same boxes is right, ``None`` if no point reaches it. A reading whose
-    point has precision >= ``min_precision - tolerance`` and recall >= the best's - ``tolerance`` is right too
-    (``tolerance=0``: the exact answer only).
+    """Check a threshold read off a PR curve (sklearn's or ``coursekit.calibrate.pr_curve``'s arrays): the highest
+    recall with precision >= ``min_precision`` (``None`` if none), within ``tolerance`` of both (0: exact only).
 
     >>> precision = [0.6, 0.75, 0.8, 1.0, 1.0, 1.0]   # scikit-learn's layout: the last point has no threshold
     >>> recall = [1.0, 1.0, 0.67, 0.67, 0.33, 0.0]
@@ -328,8 +298,6 @@ def check_pr_reading(answer, precision, recall, thresholds, min_precision: float
     raise wrong(name, case, expected, f"{got:g}", hint)
 
 
-# ------------------------------------------------------------------------------------------------ NMS
-
 _NMS_HINT = ("order the boxes by score, highest first; repeatedly keep the best remaining box and drop every "
              "remaining box whose IoU with it is > iou_threshold (torchvision.ops.box_iou); with classes given, "
              "only boxes of the same class suppress each other. Return the kept indices (into the inputs) as a "
@@ -381,16 +349,11 @@ def _nms_variant(boxes, scores, thr, classes, *, sort=True, ge=False, agnostic=F
 
 
 _NMS_VARIANTS = [
-    (dict(sort=False), "you walk the boxes in the order given: sort them by score first (torch.argsort(scores, "
-                       "descending=True)), so the best box of a cluster is the one kept."),
-    (dict(ge=True), "a box is suppressed when its IoU is strictly greater than iou_threshold (>, as torchvision); "
-                    "yours also drops a box whose IoU equals it (>=)."),
-    (dict(agnostic=True), "with classes given, only boxes of the same class suppress each other (torchvision's "
-                          "batched_nms): yours lets a box suppress a box of another class (class-agnostic)."),
-    (dict(chain=True), "a box that was suppressed must not suppress others: in the chain A-B-C, B goes and C "
-                       "stays. Skip the boxes already suppressed when you pick the next one to keep."),
-    (dict(keep_order=True), "right boxes, wrong order: return the kept indices highest score first (as "
-                            "torchvision), not sorted by index."),
+    (dict(sort=False), "sort them by score first (torch.argsort(scores, descending=True)): the best box is kept."),
+    (dict(ge=True), "a box is suppressed when its IoU is strictly greater than iou_threshold (>), not >=."),
+    (dict(agnostic=True), "with classes given, only boxes of the same class suppress each other, not class-agnostic."),
+    (dict(chain=True), "a suppressed box must not suppress others: in the chain A-B-C, B goes and C stays."),
+    (dict(keep_order=True), "right boxes, wrong order: return the kept indices highest score first."),
 ]
 
 
@@ -413,25 +376,26 @@ def _as_indices(out, name: str, case: str):
 def check_nms(fn: Callable) -> bool:
     """Check ``fn(boxes, scores, iou_threshold, classes=None)`` -> kept indices against torchvision's ``nms``
     (``batched_nms`` when ``classes`` is given): sorting, ``>`` (not ``>=``), per class, no chain suppression."""
-    name, cases = "nms", _nms_cases()
-    for k, (what, boxes, scores, thr, classes) in enumerate(cases):
-        args = (boxes.clone(), scores.clone(), thr) + ((classes.clone(),) if classes is not None else ())
-        out = call(fn, args, name=name, case=what, first=k == 0, hint=_NMS_HINT)
-        got = _as_indices(out, name, what)
-        want = (torchvision.ops.nms(boxes, scores, thr) if classes is None
+    cases = [(f"{what} (iou_threshold={thr})", (boxes, scores, thr) + (() if classes is None else (classes,)))
+             for what, boxes, scores, thr, classes in _nms_cases()]
+
+    def reference(boxes, scores, thr, classes=None):
+        return (torchvision.ops.nms(boxes, scores, thr) if classes is None
                 else torchvision.ops.batched_nms(boxes, scores, classes, thr))
-        if got.tolist() == want.tolist():
-            continue
-        hint = next((h for kw, h in _NMS_VARIANTS
-                     if _nms_variant(boxes, scores, thr, classes, **kw).tolist() == got.tolist()), None)
+
+    def mistake(i, got, want):
+        args = cases[i][1]
+        hint = next((h for kw, h in _NMS_VARIANTS if _nms_variant(*args[:3], args[3] if len(args) > 3 else None,
+                                                                   **kw).tolist() == got.tolist()), None)
         if hint is None and len(got) > len(want) and set(want.tolist()) <= set(got.tolist()):
             hint = ("you keep boxes that should be suppressed: after keeping a box, drop every remaining box "
                     "whose IoU with it is > iou_threshold. " + _NMS_HINT)
-        raise wrong(name, what + f" (iou_threshold={thr})", want.tolist(), got.tolist(), hint or _NMS_HINT)
-    return correct(f"your NMS keeps the same boxes as torchvision.ops.nms / batched_nms on {len(cases)} cases.")
+        return hint
 
+    n = check_cases(fn, cases, name="nms", hint=_NMS_HINT, reference=reference, convert=_as_indices,
+                    same=lambda a, b: a.tolist() == b.tolist(), mistake=mistake, show=lambda t: str(t.tolist()))
+    return correct(f"your NMS keeps the same boxes as torchvision.ops.nms / batched_nms on {n} cases.")
 
-# ----------------------------------------------------------------------------------- AP at one IoU
 
 _AP_HINT = ("for each class with ground truth: collect every prediction of that class over all images with its "
             "score, match each image's predictions (highest score first) to the unmatched ground-truth box of "
@@ -452,50 +416,45 @@ def _dets(class_names, boxes, classes, scores=None, size=(100, 100)):
 
 
 def _ap_cases():
-    names = ["washer", "gear", "hinge"]
-    D = lambda *a, **k: _dets(names, *a, **k)  # noqa: E731
+    D = functools.partial(_dets, ["washer", "gear", "hinge"])
     rng = np.random.default_rng(0)
-    cases = []
-    cases.append(("one class, a false box ranked between two hits, one object missed",
-                  [D([[0, 0, 10, 10], [50, 50, 60, 60], [20, 20, 30, 30], [80, 80, 90, 90]], [0, 0, 0, 0],
-                     [0.9, 0.8, 0.7, 0.3])],
-                  [D([[0, 0, 10, 10], [20, 20, 30, 30], [60, 0, 70, 10]], [0, 0, 0])], 0.5))
-    cases.append(("tied scores: a hit and a false box with the same score, on two images",
-                  [D([[0, 0, 10, 10], [40, 40, 50, 50]], [0, 0], [0.8, 0.6]),
-                   D([[0, 0, 10, 10], [70, 70, 80, 80]], [0, 0], [0.8, 0.6])],
-                  [D([[0, 0, 10, 10]], [0]), D([[70, 70, 80, 80], [20, 20, 30, 30]], [0, 0])], 0.5))
-    cases.append(("an image with no ground truth: its boxes are false positives",
-                  [D([[0, 0, 10, 10]], [0], [0.5]), D([[30, 30, 40, 40], [5, 5, 15, 15]], [0, 0], [0.9, 0.7])],
-                  [D([[0, 0, 10, 10]], [0]), D(np.zeros((0, 4)), [])], 0.5))
-    cases.append(("'hinge' is predicted but absent from the ground truth; 'gear' has objects but no prediction",
-                  [D([[0, 0, 10, 10], [30, 30, 40, 40], [60, 60, 70, 70]], [0, 2, 2], [0.9, 0.95, 0.4])],
-                  [D([[0, 0, 10, 10], [80, 0, 90, 10]], [0, 1])], 0.5))
-    cases.append(("two predictions on one object: the second is a duplicate (a false positive)",
-                  [D([[0, 0, 10, 10], [0.5, 0.5, 10.5, 10.5], [20, 20, 30, 30]], [0, 0, 0], [0.9, 0.85, 0.6])],
-                  [D([[0, 0, 10, 10], [20, 20, 30, 30]], [0, 0])], 0.5))
-    cases.append(("IoU exactly 0.5 (a box half the object's height): it matches",
-                  [D([[0, 0, 10, 5], [40, 40, 50, 50]], [0, 0], [0.9, 0.8])],
-                  [D([[0, 0, 10, 10], [40, 40, 50, 50]], [0, 0])], 0.5))
+    cases = [
+        ("one class, a false box ranked between two hits, one object missed",
+         [D([[0, 0, 10, 10], [50, 50, 60, 60], [20, 20, 30, 30], [80, 80, 90, 90]], [0, 0, 0, 0],
+            [0.9, 0.8, 0.7, 0.3])],
+         [D([[0, 0, 10, 10], [20, 20, 30, 30], [60, 0, 70, 10]], [0, 0, 0])], 0.5),
+        ("tied scores: a hit and a false box with the same score, on two images",
+         [D([[0, 0, 10, 10], [40, 40, 50, 50]], [0, 0], [0.8, 0.6]),
+          D([[0, 0, 10, 10], [70, 70, 80, 80]], [0, 0], [0.8, 0.6])],
+         [D([[0, 0, 10, 10]], [0]), D([[70, 70, 80, 80], [20, 20, 30, 30]], [0, 0])], 0.5),
+        ("an image with no ground truth: its boxes are false positives",
+         [D([[0, 0, 10, 10]], [0], [0.5]), D([[30, 30, 40, 40], [5, 5, 15, 15]], [0, 0], [0.9, 0.7])],
+         [D([[0, 0, 10, 10]], [0]), D(np.zeros((0, 4)), [])], 0.5),
+        ("'hinge' is predicted but absent from the ground truth; 'gear' has objects but no prediction",
+         [D([[0, 0, 10, 10], [30, 30, 40, 40], [60, 60, 70, 70]], [0, 2, 2], [0.9, 0.95, 0.4])],
+         [D([[0, 0, 10, 10], [80, 0, 90, 10]], [0, 1])], 0.5),
+        ("two predictions on one object: the second is a duplicate (a false positive)",
+         [D([[0, 0, 10, 10], [0.5, 0.5, 10.5, 10.5], [20, 20, 30, 30]], [0, 0, 0], [0.9, 0.85, 0.6])],
+         [D([[0, 0, 10, 10], [20, 20, 30, 30]], [0, 0])], 0.5),
+        ("IoU exactly 0.5 (a box half the object's height): it matches",
+         [D([[0, 0, 10, 5], [40, 40, 50, 50]], [0, 0], [0.9, 0.8])],
+         [D([[0, 0, 10, 10], [40, 40, 50, 50]], [0, 0])], 0.5)]
     preds, targets = [], []
     for i in range(6):
         n = int(rng.integers(0, 5))
         xy = rng.uniform(0, 70, (n, 2))
         gt = np.concatenate([xy, xy + rng.uniform(12, 30, (n, 2))], axis=1)
-        gc = rng.integers(0, 3, n)
-        hit = rng.random(n) < 0.7
+        gc, hit = rng.integers(0, 3, n), rng.random(n) < 0.7
         pb = gt[hit] + rng.normal(0, 2.5, (int(hit.sum()), 4))
         pc = np.where(rng.random(int(hit.sum())) < 0.85, gc[hit], rng.integers(0, 3, int(hit.sum())))
         m = int(rng.integers(0, 3))
         fxy = rng.uniform(0, 80, (m, 2))
-        fb = np.concatenate([fxy, fxy + rng.uniform(8, 20, (m, 2))], axis=1)
-        boxes = np.concatenate([pb, fb])
+        boxes = np.concatenate([pb, np.concatenate([fxy, fxy + rng.uniform(8, 20, (m, 2))], axis=1)])
         scores = np.round(rng.uniform(0.05, 1, len(boxes)), 1)  # rounded: ties happen
         preds.append(D(boxes, np.concatenate([pc, rng.integers(0, 3, m)]), scores))
         targets.append(D(gt, gc))
-    cases.append(("6 random images, 3 classes (jittered hits, false boxes, tied scores), IoU 0.5",
-                  preds, targets, 0.5))
-    cases.append(("the same 6 images at IoU 0.75", preds, targets, 0.75))
-    return cases
+    return cases + [("6 random images, 3 classes (jittered hits, false boxes, tied scores), IoU 0.5", preds, targets,
+                     0.5), ("the same 6 images at IoU 0.75", preds, targets, 0.75)]
 
 
 def _matches(p, t, c, thr, *, strict=False, reuse=False):
@@ -506,8 +465,7 @@ def _matches(p, t, c, thr, *, strict=False, reuse=False):
     pb, ps = pb[order], ps[order]
     iou = (box_iou(torch.as_tensor(pb), torch.as_tensor(tb)).numpy() if len(pb) and len(tb)
            else np.zeros((len(pb), len(tb))))
-    taken = np.zeros(len(tb), bool)
-    tp = np.zeros(len(pb), bool)
+    taken, tp = np.zeros(len(tb), bool), np.zeros(len(pb), bool)
     for i in range(len(pb)):
         ok = (iou[i] > thr if strict else iou[i] >= thr) & (np.ones_like(taken) if reuse else ~taken)
         if ok.any():
@@ -540,12 +498,9 @@ def _ap_variant(preds, targets, thr, *, envelope=True, points=101, area=None, st
         tp = tp[order]
         ctp, cfp = np.cumsum(tp), np.cumsum(~tp)
         rc, pr = ctp / n_gt, ctp / np.maximum(ctp + cfp, 1e-12)
-        if area == "raw":
-            aps.append(float(np.sum(pr * np.diff(np.concatenate([[0], rc])))))
-            continue
-        if envelope:
-            pr = np.maximum.accumulate(pr[::-1])[::-1] if len(pr) else pr
-        if area == "envelope":
+        if envelope and area != "raw" and len(pr):
+            pr = np.maximum.accumulate(pr[::-1])[::-1]
+        if area is not None:  # the area under the raw curve or its envelope, at every recall step
             aps.append(float(np.sum(pr * np.diff(np.concatenate([[0], rc])))))
             continue
         r = np.linspace(0, 1, points)
@@ -558,19 +513,16 @@ def _ap_variant(preds, targets, thr, *, envelope=True, points=101, area=None, st
 _TIES = ("tied scores: sort with a stable sort (np.argsort(-scores, kind='stable')) over the predictions in image "
          "order, as pycocotools does.")
 _AP_VARIANTS = [
-    (dict(envelope=False), "no precision envelope: before reading precision at the 101 recalls, replace each "
-                           "precision by the highest precision at any higher recall (precision[i] = "
-                           "max(precision[i:]), e.g. np.maximum.accumulate(precision[::-1])[::-1])."),
+    (dict(envelope=False), "no precision envelope: before reading the 101 recalls, replace each precision by the "
+                           "highest at any higher recall: np.maximum.accumulate(precision[::-1])[::-1]."),
     (dict(points=11), "that is Pascal VOC 2007's 11-point AP (recalls 0, 0.1, ..., 1); COCO reads the envelope at "
                       "101 recalls: np.linspace(0, 1, 101)."),
     (dict(area="raw"), "that is the area under the raw precision-recall curve (sum of precision x recall step); "
                        "COCO averages the precision envelope read at 101 recall points."),
-    (dict(area="envelope"), "that is the area under the precision envelope at every recall step (VOC 2010+); "
-                            "COCO reads the envelope at 101 fixed recalls np.linspace(0, 1, 101) and averages."),
-    (dict(reuse=True), "a ground-truth box can be matched only once: a second prediction on an object already "
-                       "found is a false positive (a duplicate), not another true positive."),
-    (dict(skip_empty=True), "the predictions on an image without ground truth are false positives too: do not skip "
-                            "the images that have no labelled object."),
+    (dict(area="envelope"), "that is the area under the precision envelope at every recall step (VOC 2010+); COCO "
+                            "averages it at 101 fixed recalls."),
+    (dict(reuse=True), "a ground-truth box can be matched only once: a second prediction on it is a false positive."),
+    (dict(skip_empty=True), "the boxes on an image without ground truth are false positives too: do not skip it."),
     (dict(absent_zero=True), "a class absent from the ground truth has no AP (COCO leaves it out of the mean); "
                              "yours counts it as 0. Average over the classes that have ground-truth boxes."),
     (dict(strict=True), "a prediction matches when IoU >= iou_threshold (COCO); yours needs IoU > iou_threshold."),
@@ -583,23 +535,18 @@ _AP_VARIANTS = [
 def check_average_precision(fn: Callable) -> bool:
     """Check ``fn(preds, targets, iou_threshold=0.5) -> mAP`` at one IoU threshold (lists of
     :class:`~coursekit.types.Detections`, one per image) against pycocotools, on 9 cases (ties, duplicates, ...)."""
-    name, cases = "average_precision", _ap_cases()
-    for k, (what, preds, targets, thr) in enumerate(cases):
-        out = call(fn, (preds, targets, thr), name=name, case=what, first=k == 0, hint=_AP_HINT)
-        got = number(out, name, what)
-        want = coco_ap(preds, targets, thr)
-        if math.isclose(got, want, abs_tol=1e-6):
-            continue
-        seen = others(fn, [c[1:] for c in cases[:k] + cases[k + 1:]]) + [((preds, targets, thr), got)]
-        variants = [(lambda p, t, thr, kw=kw: _ap_variant(p, t, thr, **kw), h) for kw, h in _AP_VARIANTS]
-        hint = diagnose(seen, variants, (preds, targets, thr), got) or (
+    cases = [(f"{what} (iou_threshold={thr})", (preds, targets, thr)) for what, preds, targets, thr in _ap_cases()]
+    variants = [(lambda p, t, thr, kw=kw: _ap_variant(p, t, thr, **kw), h) for kw, h in _AP_VARIANTS]
+
+    def mistake(i, got, want):
+        return explain(fn, cases, i, got, variants) or (
             "AP is a fraction between 0 and 1. " + _AP_HINT if not 0 <= got <= 1 else _AP_HINT)
-        raise wrong(name, f"{what} (iou_threshold={thr})", f"{want:.6f} (pycocotools)", f"{got:.6f}", hint)
-    return correct(f"your AP matches pycocotools' COCOeval on {len(cases)} cases (ties, an image without "
+
+    n = check_cases(fn, cases, name="average_precision", hint=_AP_HINT, reference=coco_ap, mistake=mistake,
+                    show=lambda v: f"{v:.6f}", source=" (pycocotools)")
+    return correct(f"your AP matches pycocotools' COCOeval on {n} cases (ties, an image without "
                    "ground truth, a class absent from it, duplicates, IoU at the threshold).")
 
-
-# ---------------------------------------------------------------------------------- anchor k-means
 
 _KM_HINT = ("rng = np.random.default_rng(seed); centres = wh[rng.choice(len(wh), k, replace=False)]; then repeat: "
             "IoU of every (w, h) with every centre as if they shared a corner (intersection = min(w) * min(h)), "

@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from . import exercise_base
-from .exercise_base import (ExerciseError, NotAttempted, as_array, blank, call, close, correct, exercise, first_match,
-                            number, torch_sandbox, wrong)
+from .exercise_base import (ExerciseError, NotAttempted, as_array, blank, call, check_cases, close, correct, exercise,
+                            first_match, torch_sandbox, wrong)
 
 __all__ = ["check_zero_shot", "check_mask_iou", "check_prompt_ensemble", "check_prompt_gain", "bootstrap_gain",
            "check_sam_refinement", "refinement_cases", "ExerciseError"]
@@ -40,8 +40,6 @@ def _softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, atol=1e-6))
 
-
-# ------------------------------------------------------------------- Module 4: zero-shot CLIP by hand
 
 _ZS_HINT = (
     "normalise each image and each text embedding to length 1 (x / ||x||, along the last axis), take the "
@@ -66,8 +64,7 @@ def _zero_shot_cases():
     ]
 
 
-def _zero_shot_variants():
-    return [
+_ZS_VARIANTS = [
         (lambda i, t, s: _softmax(s * i @ t.T),
          "normalise both embeddings first: CLIP compares *directions* (cosine similarity), so divide each row by "
          "its length before the dot product."),
@@ -82,7 +79,7 @@ def _zero_shot_variants():
          "these are the logits; return probabilities: a softmax over the classes (each row sums to 1)."),
         (lambda i, t, s: _softmax(s * _unit(i) @ _unit(t).T, axis=0),
          "softmax over the *classes* (axis 1, each image's row sums to 1), not over the images (axis 0)."),
-    ]
+]
 
 
 @exercise("zero_shot", _ZS_HINT)
@@ -97,7 +94,7 @@ def check_zero_shot(fn: Callable) -> bool:
     False
     """
     name = "zero_shot"
-    for i, (what, img, txt, scale) in enumerate(_zero_shot_cases()):
+    for i, (what, img, txt, scale) in enumerate(_zero_shot_cases()):  # the shape first, then the values
         out = call(fn, (img.copy(), txt.copy(), scale), name=name, case=what, first=i == 0, hint=_ZS_HINT)
         got = as_array(out, name, what, f"an array of probabilities of shape {(len(img), len(txt))}")
         expected = _zero_shot_reference(img, txt, scale)
@@ -105,14 +102,12 @@ def check_zero_shot(fn: Callable) -> bool:
             raise wrong(name, what, f"an array of shape {expected.shape} (images x classes)",
                         f"shape {got.shape}", "one row per image, one column per class: image @ text.T")
         if not np.allclose(got, expected, atol=1e-5):
-            hint = first_match(got, _zero_shot_variants(), _ZS_HINT, args=(img, txt, scale),
+            hint = first_match(got, _ZS_VARIANTS, _ZS_HINT, args=(img, txt, scale),
                                same=lambda a, b: np.allclose(a, b, atol=1e-5))
             raise wrong(name, what, np.round(expected, 4).tolist(), np.round(got, 4).tolist(), hint)
     return correct("zero-shot probabilities match PyTorch (normalise, cosine similarity x logit_scale, "
                    "softmax over the classes) on all 3 cases.")
 
-
-# -------------------------------------------------------------------- Module 4: mask IoU by hand
 
 _MASK_HINT = ("IoU of two masks = the number of pixels in both (a & b) divided by the number of pixels in "
               "either (a | b); if both masks are empty there is nothing to compare: return 0.")
@@ -147,28 +142,25 @@ def check_mask_iou(fn: Callable) -> bool:
     """
     from sklearn.metrics import jaccard_score
 
-    name = "mask_iou"
+    ratio = lambda num, den: num / den if den else 0.0  # noqa: E731
     variants = [
-        (lambda a, b: (a & b).sum() / a.sum() if a.sum() else 0.0,
+        (lambda a, b: ratio((a & b).sum(), a.sum()),
          "you divided by the first mask's area: the union (a | b) counts the pixels of *either* mask."),
-        (lambda a, b: (a & b).sum() / b.sum() if b.sum() else 0.0,
+        (lambda a, b: ratio((a & b).sum(), b.sum()),
          "you divided by the second mask's area: the union (a | b) counts the pixels of *either* mask."),
-        (lambda a, b: (a & b).sum() / (a.sum() + b.sum()) if a.sum() + b.sum() else 0.0,
+        (lambda a, b: ratio((a & b).sum(), a.sum() + b.sum()),
          "the sum of the areas counts the shared pixels twice: use the union (a | b), or a + b - (a & b)."),
-        (lambda a, b: 2 * (a & b).sum() / (a.sum() + b.sum()) if a.sum() + b.sum() else 0.0,
+        (lambda a, b: ratio(2 * (a & b).sum(), a.sum() + b.sum()),
          "that is the Dice coefficient (2|a∩b| / (|a| + |b|)), not IoU: divide the intersection by the union."),
     ]
-    for i, (what, a, b) in enumerate(_mask_cases()):
-        got = number(call(fn, (a.copy(), b.copy()), name=name, case=what, first=i == 0, hint=_MASK_HINT),
-                     name, what)
-        expected = float(jaccard_score(b.ravel(), a.ravel(), zero_division=0.0))
-        if not math.isclose(got, expected, abs_tol=1e-9):
-            hint = first_match(got, variants, _MASK_HINT, args=(a, b), same=lambda x, y: close(x, y, 1e-9))
-            raise wrong(name, what, f"{expected:.6g}   (sklearn.metrics.jaccard_score)", f"{got:.6g}", hint)
-    return correct(f"{name} matches scikit-learn's jaccard_score on all 6 cases (an empty mask included).")
+    cases = [(what, (a, b)) for what, a, b in _mask_cases()]
+    same = lambda x, y: close(x, y, 1e-9)  # noqa: E731
+    n = check_cases(fn, cases, name="mask_iou", hint=_MASK_HINT, same=same, show=lambda v: f"{v:.6g}",
+                    reference=lambda a, b: float(jaccard_score(b.ravel(), a.ravel(), zero_division=0.0)),
+                    mistake=lambda i, got, _: first_match(got, variants, None, args=cases[i][1], same=same),
+                    source="   (sklearn.metrics.jaccard_score)")
+    return correct(f"mask_iou matches scikit-learn's jaccard_score on all {n} cases (an empty mask included).")
 
-
-# ---------------------------------------------------------------------------------------- the prompt ensemble
 
 _ENS_HINT = ("divide each prompt's embedding by its length (text_features / ||text_features|| along the last "
              "axis), average over the templates (axis 1), and divide the mean by its length again: one unit "
@@ -192,8 +184,7 @@ def _ensemble_cases() -> list[tuple[str, np.ndarray]]:
             ("2 classes x 1 template x 5 dimensions (a single prompt)", feats(2, 1, 5))]
 
 
-def _ensemble_variants() -> list[tuple[Callable, str]]:
-    return [
+_ENS_VARIANTS = [
         (lambda t: _unit(t.mean(axis=1)),
          "normalise each prompt's embedding *before* averaging: CLIP's text embeddings have different lengths, "
          "and a raw mean lets the longest prompt outvote the others."),
@@ -209,7 +200,7 @@ def _ensemble_variants() -> list[tuple[Callable, str]]:
          "normalise along the embedding axis (the last one, D), not along the templates."),
         (lambda t: _unit(t)[:, 0],
          "use every template: average the normalised embeddings over axis 1, not only the first template's."),
-    ]
+]
 
 
 @exercise("prompt_ensemble", _ENS_HINT)
@@ -225,19 +216,16 @@ def check_prompt_ensemble(fn: Callable) -> bool:
     for i, (what, feats) in enumerate(_ensemble_cases()):
         got = as_array(call(fn, (feats.copy(),), name=name, case=what, first=i == 0, hint=_ENS_HINT), name, what)
         expected = _ensemble_reference(feats)
-        hint = first_match(got, _ensemble_variants(), args=(feats,), same=_same)
+        hint = first_match(got, _ENS_VARIANTS, args=(feats,), same=_same)
         if got.shape != expected.shape:
             raise wrong(name, what, f"an array of shape {expected.shape} (classes x embedding)",
                         f"shape {got.shape}",
                         hint or "one row per class: average over the templates (axis 1) of the (C, T, D) input.")
         if not _same(got, expected):
-            hint = hint or _ENS_HINT
-            raise wrong(name, what, np.round(expected, 4).tolist(), np.round(got, 4).tolist(), hint)
+            raise wrong(name, what, np.round(expected, 4).tolist(), np.round(got, 4).tolist(), hint or _ENS_HINT)
     return correct("prompt ensemble matches PyTorch (normalise each prompt, average over the templates, "
                    "normalise again) on all 3 cases.")
 
-
-# ------------------------------------------------------------------------ a prompt set that beats the noise
 
 _GAIN_HINT = ("write a few templates with a '{}' where the class name goes, e.g. 'a close-up photo of a {}.': "
               "describe how *these* photos look; the check then asks whether the gain on validation is larger "
@@ -296,18 +284,16 @@ def check_prompt_gain(templates, correct: Callable[[list[str]], Any], baseline_c
     mine = np.asarray(correct(list(templates)), bool)
     gain, low, high = bootstrap_gain(mine, base, n_resamples=n_resamples, confidence=confidence)
     what = f"your {len(templates)} template(s) on the {len(base)} validation images"
-    interval = f"{gain:+.3f} (accuracy {mine.mean():.3f} vs {base.mean():.3f}), {confidence:.0%} interval " \
-               f"[{low:+.3f}, {high:+.3f}]"
+    interval = (f"{gain:+.3f} (accuracy {mine.mean():.3f} vs {base.mean():.3f}), {confidence:.0%} interval "
+                f"[{low:+.3f}, {high:+.3f}]")
     if low <= 0:
-        changed = int((mine != base).sum())
         raise wrong(name, what, f"a gain whose {confidence:.0%} bootstrap interval lies above 0", interval,
-                    f"the gain is within the noise: only {changed} of {len(base)} images changed their answer. "
+                    f"the gain is within the noise: only {int((mine != base).sum())} of {len(base)} images changed "
+                    "their answer. "
                     "A gain that resampling the same images can erase is not a gain; keep the default "
                     "prompt, or find templates that describe the photos better (or more validation images).")
     return exercise_base.correct(f"{what}: gain {interval}, above the noise.")
 
-
-# ------------------------------------------------------------------------------ SAM: refine with a negative click
 
 _SAM_HINT = ("masks, scores, logits = predictor.predict(point_coords=np.array([positive_xy]), point_labels="
              "np.array([1]), multimask_output=True); best = scores.argmax(); then predictor.predict(point_coords="
@@ -336,18 +322,14 @@ def _refine_variant(binary=False, negative_label=0, pick="best", first_multimask
 _reference_refine = _refine_variant()
 
 _SAM_VARIANTS = [
-    (dict(binary=True), "mask_input takes the previous call's low-resolution *logits* (its third output, "
-                        "logits[best][None]), not a 0/1 mask: SAM was trained on its own logits."),
-    (dict(negative_label=1), "a negative click has label 0 (1 = on the object, 0 = not on it): with label 1 SAM "
-                             "adds the region you meant to remove."),
-    (dict(pick="first"), "the first call returns 3 masks: feed back the logits of the best-scored one, "
-                         "logits[np.argmax(scores)], not logits[0]."),
-    (dict(first_multimask=False), "one click is ambiguous: ask the first call for 3 masks (multimask_output=True) "
-                                  "and keep the best-scored one's logits."),
-    (dict(use_mask=False), "pass the previous mask back: mask_input=logits[best][None]; without it SAM starts "
-                           "over from the two clicks alone."),
-    (dict(second_multimask=True), "the refining call takes multimask_output=False: with two clicks and a mask the "
-                                  "prompt is no longer ambiguous (SAM's authors use one output there)."),
+    (dict(binary=True), "mask_input takes the previous call's low-resolution *logits* (logits[best][None]), "
+                        "not a 0/1 mask."),
+    (dict(negative_label=1), "a negative click has label 0: with label 1 SAM adds the region you meant to remove."),
+    (dict(pick="first"), "feed back the logits of the best-scored mask, logits[np.argmax(scores)], not logits[0]."),
+    (dict(first_multimask=False), "one click is ambiguous: ask the first call for 3 masks (multimask_output=True)."),
+    (dict(use_mask=False), "pass the previous mask back: mask_input=logits[best][None]."),
+    (dict(second_multimask=True), "the refining call takes multimask_output=False: two clicks and a mask are not "
+                                  "ambiguous."),
     (dict(keep_positive=False), "keep the first click in the second call: point_coords [positive, negative], "
                                 "point_labels [1, 0]."),
 ]
@@ -363,8 +345,8 @@ def _standin_predictor():
 
 
 def refinement_cases(n: int = 3, scenes: int = 6) -> list[dict]:
-    """The parts of the test scenes where refining matters (cached; every mistake of :data:`_SAM_VARIANTS` changes
-    their mask): ``image``, ``truth``, ``positive``/``negative`` clicks and the reference refinement's mask."""
+    """The test-scene parts where refining matters and every :data:`_SAM_VARIANTS` mistake shows (cached): ``image``,
+    ``truth``, ``positive``/``negative`` clicks, the reference refinement's mask."""
     return [dict(c) for c in _cases(n, scenes)]
 
 
@@ -384,12 +366,12 @@ def _cases(n: int, scenes: int) -> tuple[dict, ...]:
                 masks, scores, _ = predictor.predict(point_coords=np.array([pos], float), point_labels=np.array([1]),
                                                      multimask_output=True)
                 first = masks[int(np.argmax(scores))]
-                spill = first & ~gt
-                if spill.sum() < 20:
+                if (first & ~gt).sum() < 20:
                     continue
-                neg = interior_point(spill)
+                neg = interior_point(first & ~gt)
                 ref = _reference_refine(predictor, pos, neg)
-                if mask_iou(ref, gt) > mask_iou(first, gt) + 0.02 and all((_refine_variant(**kw)(predictor, pos, neg) != ref).any() for kw, _ in _SAM_VARIANTS):
+                if mask_iou(ref, gt) > mask_iou(first, gt) + 0.02 and all(
+                        (_refine_variant(**kw)(predictor, pos, neg) != ref).any() for kw, _ in _SAM_VARIANTS):
                     out.append({"image": scene.image, "truth": gt, "positive": pos, "negative": neg, "reference": ref,
                                 "what": f"test scene {i}, the {lab['class']}: click {pos}, negative click {neg}"})
                 if len(out) == n:
@@ -419,10 +401,7 @@ def check_sam_refinement(fn: Callable) -> bool:
     """
     from .models.sam import mask_iou
 
-    name = "sam_refinement"
-    predictor = _standin_predictor()
-    cases = _cases(3, 6)
-    ious = []
+    name, predictor, cases, ious = "sam_refinement", _standin_predictor(), _cases(3, 6), []
     for i, c in enumerate(cases):
         with torch_sandbox(), torch.inference_mode():
             predictor.set_image(c["image"])
@@ -442,10 +421,12 @@ def check_sam_refinement(fn: Callable) -> bool:
         got = got.astype(bool) if got.dtype == bool else got > 0
         if (got != ref).any():
             hint = first_match(got, variants, _SAM_HINT, same=lambda a, b: (a == b).all())
-            raise wrong(name, c["what"], f"the reference refinement (IoU with the part {mask_iou(ref, c['truth']):.3f})",
-                        f"a mask {mask_iou(got, ref):.3f} IoU from it (IoU with the part {mask_iou(got, c['truth']):.3f})",
+            raise wrong(name, c["what"],
+                        f"the reference refinement (IoU with the part {mask_iou(ref, c['truth']):.3f})",
+                        f"a mask {mask_iou(got, ref):.3f} IoU from it "
+                        f"(IoU with the part {mask_iou(got, c['truth']):.3f})",
                         hint)
-        ious.append((mask_iou(ref, c["truth"])))
+        ious.append(mask_iou(ref, c["truth"]))
     return correct(f"your refinement matches segment-anything's reference calls pixel for pixel on "
                    f"{len(cases)} parts (the stand-in SAM; IoU with the part after refining: "
                    f"{', '.join(f'{v:.2f}' for v in ious)}).")

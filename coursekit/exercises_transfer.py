@@ -20,12 +20,11 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .exercise_base import ExerciseError, blank, call, correct, exercise, first_match, not_attempted, number, wrong
+from .exercise_base import (ExerciseError, blank, call, check_cases, correct, exercise, first_match, not_attempted,
+                            number, wrong)
 
 __all__ = ["check_cohen_kappa", "check_threshold_for_precision", "check_label_saving_factor", "check_spec_fix",
            "check_new_head", "check_frozen", "check_param_groups", "ExerciseError"]
-
-# ------------------------------------------------------------------------------ Cohen's kappa
 
 _KAPPA_CASES = [  # (what, rater a, rater b); one single label shared by both raters is left out (kappa = nan)
     ("10 parts, 2 classes",
@@ -60,11 +59,8 @@ def _kappa_mistake(got: float, expected: float, a: list, b: list) -> str:
     n, ca, cb = len(a), Counter(a), Counter(b)
     p_o = float(accuracy_score(a, b))
     p_e = sum(ca[c] * cb[c] for c in ca) / n ** 2
-
-    def kappa(chance):
-        return (p_o - chance) / (1 - chance)
-
-    variants = [
+    kappa = lambda chance: (p_o - chance) / (1 - chance)  # noqa: E731
+    return first_match(got, [
         (p_o, f"that is the raw agreement p_o = {p_o:.3g} (the fraction of items with the same label), not kappa: "
               "kappa corrects it for chance, (p_o − p_e) / (1 − p_e), with p_e the agreement expected by chance."),
         (p_e, "that is the chance agreement p_e; kappa is (p_o − p_e) / (1 − p_e)."),
@@ -73,16 +69,12 @@ def _kappa_mistake(got: float, expected: float, a: list, b: list) -> str:
                                   "frequencies, p_e = Σ p_a(class) · p_b(class)."),
         (kappa(sum(v * v for v in ca.values()) / n ** 2),
          "chance agreement uses both raters' label frequencies, p_a(class) · p_b(class), not one rater's squared."),
-        (100 * expected, "return kappa as a fraction (1 = perfect agreement), not a percentage."),
-    ]
-    return first_match(got, variants, _KAPPA_HINT)
+        (100 * expected, "return kappa as a fraction (1 = perfect agreement), not a percentage.")], _KAPPA_HINT)
 
 
 def _kappa_error_hint(e: Exception) -> str | None:
-    if isinstance(e, (KeyError, IndexError, ValueError)):
-        return ("the two raters may use different labels: take the classes from both sequences "
-                "(the union), not from one of them.")
-    return None
+    return ("the two raters may use different labels: take the classes from both sequences (the union), not from "
+            "one of them." if isinstance(e, (KeyError, IndexError, ValueError)) else None)
 
 
 @exercise("cohen_kappa", _KAPPA_HINT)
@@ -101,9 +93,8 @@ def check_cohen_kappa(fn: Callable) -> bool:
     name = "cohen_kappa"
     for i, (what, a, b) in enumerate(_KAPPA_CASES):
         case = f"{what}: a={a}, b={b}"
-        out = call(fn, (list(a), list(b)), name=name, case=case, first=i == 0, hint=_KAPPA_HINT,
-                   error_hint=_kappa_error_hint if set(a) != set(b) else None)
-        got = number(out, name, case)
+        got = number(call(fn, (list(a), list(b)), name=name, case=case, first=i == 0, hint=_KAPPA_HINT,
+                          error_hint=_kappa_error_hint if set(a) != set(b) else None), name, case)
         expected = float(cohen_kappa_score(a, b))
         if not math.isclose(got, expected, abs_tol=1e-6):
             raise wrong(name, case, f"{expected:.6g}   (sklearn's cohen_kappa_score)", f"{got:.6g}",
@@ -111,8 +102,6 @@ def check_cohen_kappa(fn: Callable) -> bool:
     return correct(f"{name} matches sklearn on all {len(_KAPPA_CASES)} cases (chance level, skewed "
                    "classes, different label sets).")
 
-
-# ------------------------------------------------------------------- threshold for a precision
 
 _THR_CASES = [  # (what, y_true, scores, min_precision)
     ("12 images", [1, 1, 1, 0, 1, 1, 0, 0, 1, 0, 0, 0],
@@ -178,20 +167,16 @@ def check_threshold_for_precision(fn: Callable) -> bool:
     """
     from .calibrate import choose_threshold
 
-    name = "threshold_for_precision"
-    for i, (what, y, s, p) in enumerate(_THR_CASES):
-        case = f"{what}: y_true={y}, scores={s}, min_precision={p}"
-        args = (np.array(y), np.array(s), p)
-        got = number(call(fn, args, name=name, case=case, first=i == 0, hint=_THR_HINT), name, case)
-        expected = float(choose_threshold(y, s, min_precision=p).threshold)
-        if not math.isclose(got, expected, abs_tol=1e-9):
-            raise wrong(name, case, f"{expected:g}   (coursekit.calibrate.choose_threshold)", f"{got:g}",
-                        _threshold_mistake(got, expected, y, s, p))
-    return correct(f"{name} matches choose_threshold on all {len(_THR_CASES)} cases (ties and equal "
-                   "recalls included).")
+    cases = [(f"{what}: y_true={y}, scores={s}, min_precision={p}", (np.array(y), np.array(s), p))
+             for what, y, s, p in _THR_CASES]
+    n = check_cases(fn, cases, name="threshold_for_precision", hint=_THR_HINT,
+                    reference=lambda y, s, p: float(choose_threshold(y, s, min_precision=p).threshold),
+                    same=lambda a, b: math.isclose(a, b, abs_tol=1e-9), show=lambda v: f"{v:g}",
+                    source="   (coursekit.calibrate.choose_threshold)",
+                    mistake=lambda i, got, expected: _threshold_mistake(got, expected, *_THR_CASES[i][1:]))
+    return correct(f"threshold_for_precision matches choose_threshold on all {n} cases (ties and equal recalls "
+                   "included).")
 
-
-# ------------------------------------------------------------------------- label-saving factor
 
 _LSF_HINT = (
     "draw a horizontal line at the from-scratch accuracy at the largest k; read the k where the "
@@ -246,8 +231,6 @@ def check_label_saving_factor(answer, ks, pretrained_acc, scratch_acc, rel_tol: 
         hint = _LSF_HINT
     raise wrong(name, case, f"{expected}, within ±{rel_tol:.0%}   ({why})", f"{got:g}", hint)
 
-
-# ---------------------------------------------------------------------------------- spec fix
 
 _SPEC_HINT = (
     "add each off-diagonal cell to its mirror (A=x/B=y and A=y/B=x are the same confusion), sort the pairs "
@@ -343,8 +326,6 @@ def check_spec_fix(answer, table) -> bool:
                    f"({have / total:.0%}): settle {'it' if len(pairs) == 1 else 'them'} in the spec.")
 
 
-# ------------------------------------------------------------------------------ fine-tuning
-
 _HEAD_HINT = "net.fc = nn.Linear(net.fc.in_features, num_classes); return net (the rest of the network untouched)."
 _FROZEN_HINT = ("in __init__: self.net = net, then p.requires_grad_(False) for every parameter whose name does not "
                 "start with 'fc.'; override train(mode): super().train(mode), then .eval() on every BatchNorm layer "
@@ -358,13 +339,14 @@ def _resnet18(num_classes: int | None = None) -> nn.Module:
 
     torch.manual_seed(0)
     net = torchvision.models.resnet18(weights=None)
-    if num_classes is not None:
-        net.fc = nn.Linear(net.fc.in_features, num_classes)
+    net.fc = net.fc if num_classes is None else nn.Linear(net.fc.in_features, num_classes)
     return net
 
 
-def _snapshot(net: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in net.state_dict().items()}
+def _snapshot(net: nn.Module, buffers_only: bool = False) -> dict[str, torch.Tensor]:
+    """A copy of the state dict (``buffers_only``: BatchNorm's running statistics)."""
+    return {k: v.detach().clone() for k, v in (net.named_buffers() if buffers_only else net.state_dict().items())
+            if not buffers_only or "running" in k or "num_batches" in k}
 
 
 @exercise("new_head", _HEAD_HINT, torch_seed=0)
@@ -373,39 +355,33 @@ def check_new_head(fn) -> bool:
     other weight as it was (the pre-trained features are what you are paying for)."""
     for k in (4, 7):
         net = _resnet18()
-        before = _snapshot(net)
-        case = f"new_head(resnet18, {k})"
+        before, case = _snapshot(net), f"new_head(resnet18, {k})"
+        fail = lambda msg: ExerciseError(f"new_head: for {case} {msg}")  # noqa: E731
         out = call(fn, (net, k), name="new_head", case=case, first=k == 4, hint=_HEAD_HINT)
         out = net if out is None else out
         if not isinstance(out, nn.Module):
-            raise ExerciseError(f"new_head: for {case} you returned {type(out).__name__}; return the network")
+            raise fail(f"you returned {type(out).__name__}; return the network")
         fc = getattr(out, "fc", None)
         stacked = isinstance(fc, nn.Sequential) and any(
             isinstance(m, nn.Linear) and m.out_features == 1000 for m in fc.modules())
         if stacked or (isinstance(fc, nn.Linear) and fc.in_features == 1000):
-            raise ExerciseError(f"new_head: for {case} your head sits after ImageNet's 1000-way classifier (its "
-                                "1000 scores are its input). Replace fc (512 features -> classes); do not stack on it.")
+            raise fail("your head sits after ImageNet's 1000-way classifier (its 1000 scores are its input). Replace "
+                       "fc (512 features -> classes); do not stack on it.")
         if not isinstance(fc, nn.Linear):
-            raise ExerciseError(f"new_head: for {case} the result has no Linear .fc; replace net.fc itself "
-                                "(torchvision's ResNet calls self.fc last in forward).")
+            raise fail("the result has no Linear .fc; replace net.fc itself (torchvision's ResNet calls self.fc last "
+                       "in forward).")
         if fc.out_features != k:
-            raise ExerciseError(f"new_head: for {case} the head has {fc.out_features} outputs, expected {k}: "
-                                "use num_classes, not a number typed in.")
+            raise fail(f"the head has {fc.out_features} outputs, expected {k}: use num_classes, not a number typed in.")
         with torch.no_grad():
             y = out.eval()(torch.zeros(2, 3, 64, 64))
         if tuple(y.shape) != (2, k):
-            raise ExerciseError(f"new_head: for {case} the output has shape {tuple(y.shape)}, expected (2, {k}).")
+            raise fail(f"the output has shape {tuple(y.shape)}, expected (2, {k}).")
         after = out.state_dict()
-        changed = [n for n, v in before.items() if not n.startswith("fc.") and
-                   (n not in after or not torch.equal(after[n], v))]
-        if changed:
-            raise ExerciseError(f"new_head: for {case} backbone weights changed or vanished ({changed[0]}, ...): "
-                                "re-creating the network throws away the pre-trained weights; only replace fc.")
+        if changed := [n for n, v in before.items() if not n.startswith("fc.") and
+                       (n not in after or not torch.equal(after[n], v))]:
+            raise fail(f"backbone weights changed or vanished ({changed[0]}, ...): re-creating the network throws "
+                       "away the pre-trained weights; only replace fc.")
     return correct("new_head: a new 512 -> num_classes head, every backbone weight kept")
-
-
-def _bn_buffers(m: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in m.named_buffers() if "running" in k or "num_batches" in k}
 
 
 @exercise("Frozen", _FROZEN_HINT, torch_seed=0)
@@ -420,7 +396,7 @@ def check_frozen(cls) -> bool:
     model.eval()
     with torch.no_grad():  # eval mode: BatchNorm reads its statistics, does not update them
         call(model, (torch.zeros(1, 3, 64, 64),), name="Frozen", case=case, first=True, hint=_FROZEN_HINT)
-    before, buffers = _snapshot(net), _bn_buffers(net)
+    before, buffers = _snapshot(net), _snapshot(net, buffers_only=True)
     trainable = [n for n, p in net.named_parameters() if p.requires_grad]
     if not trainable:
         raise ExerciseError("Frozen: no parameter is trainable: the new head (fc) must keep requires_grad=True.")
@@ -435,7 +411,7 @@ def check_frozen(cls) -> bool:
     opt.zero_grad()
     loss.backward()
     opt.step()
-    moved = [n for n, v in _bn_buffers(net).items() if not torch.equal(v, buffers[n])]
+    moved = [n for n, v in _snapshot(net, buffers_only=True).items() if not torch.equal(v, buffers[n])]
     if moved:
         raise ExerciseError(f"Frozen: after .train() and one step, the BatchNorm statistic {moved[0]} changed: "
                             "requires_grad_(False) stops gradients, not BatchNorm's running mean and variance, which "
@@ -461,37 +437,34 @@ def check_param_groups(fn) -> bool:
     for lr, factor in ((0.05, 0.1), (0.2, 0.01)):
         net = _resnet18(num_classes=4)
         case = f"my_param_groups(resnet18, lr={lr}, backbone_factor={factor})"
-        groups = call(fn, (net, lr, factor), name="my_param_groups", case=case, first=lr == 0.05,
-                      hint=_GROUPS_HINT)
+        fail = lambda msg: ExerciseError(f"my_param_groups: for {case} {msg}")  # noqa: E731
+        groups = call(fn, (net, lr, factor), name="my_param_groups", case=case, first=lr == 0.05, hint=_GROUPS_HINT)
         if not isinstance(groups, (list, tuple)) or not all(isinstance(g, dict) and "params" in g for g in groups):
-            raise ExerciseError(f"my_param_groups: for {case} return a list of dicts with 'params' and 'lr'.")
+            raise fail("return a list of dicts with 'params' and 'lr'.")
         names = {id(p): n for n, p in net.named_parameters()}
         seen: dict[str, float] = {}
         for g in groups:
             if "lr" not in g:
-                raise ExerciseError(f"my_param_groups: for {case} a group has no 'lr' (the optimizer's default "
-                                    "would apply to it silently); give each group its own lr.")
+                raise fail("a group has no 'lr' (the optimizer's default would apply to it silently); give each "
+                           "group its own lr.")
             for p in list(g["params"]):
-                n = names.get(id(p))
-                if n is None:
-                    raise ExerciseError(f"my_param_groups: for {case} a group holds a tensor that is not a parameter "
-                                        "of net (a copy?): pass the parameters themselves.")
+                if (n := names.get(id(p))) is None:
+                    raise fail("a group holds a tensor that is not a parameter of net (a copy?): pass the parameters "
+                               "themselves.")
                 if n in seen:
-                    raise ExerciseError(f"my_param_groups: for {case} {n} is in two groups (PyTorch refuses this): "
-                                        "the backbone group must leave out fc's parameters.")
+                    raise fail(f"{n} is in two groups (PyTorch refuses this): the backbone group must leave out fc's "
+                               "parameters.")
                 seen[n] = float(g["lr"])
-        missing = [n for n in names.values() if n not in seen]
-        if missing:
-            raise ExerciseError(f"my_param_groups: for {case} {len(missing)} parameters are in no group (e.g. "
-                                f"{missing[0]}): they would never train; filter by name (fc. or not), not by layer type.")
+        if missing := [n for n in names.values() if n not in seen]:
+            raise fail(f"{len(missing)} parameters are in no group (e.g. {missing[0]}): they would never train; filter "
+                       "by name (fc. or not), not by layer type.")
         head = {n: v for n, v in seen.items() if n.startswith("fc.")}
         body = {n: v for n, v in seen.items() if not n.startswith("fc.")}
         if all(abs(v - lr * factor) < 1e-12 for v in head.values()) and all(abs(v - lr) < 1e-12 for v in body.values()):
-            raise ExerciseError(f"my_param_groups: for {case} the rates are swapped: the new head learns at lr, the "
-                                "pre-trained backbone at the smaller lr * backbone_factor.")
-        bad = next(((n, v, lr) for n, v in head.items() if abs(v - lr) > 1e-12), None) or next(
-            ((n, v, lr * factor) for n, v in body.items() if abs(v - lr * factor) > 1e-12), None)
-        if bad:
-            raise ExerciseError(f"my_param_groups: for {case} {bad[0]} has lr {bad[1]:g}, expected {bad[2]:g}.")
+            raise fail("the rates are swapped: the new head learns at lr, the pre-trained backbone at the smaller "
+                       "lr * backbone_factor.")
+        if bad := next(((n, v, lr) for n, v in head.items() if abs(v - lr) > 1e-12), None) or next(
+                ((n, v, lr * factor) for n, v in body.items() if abs(v - lr * factor) > 1e-12), None):
+            raise fail(f"{bad[0]} has lr {bad[1]:g}, expected {bad[2]:g}.")
         torch.optim.SGD(copy.copy(list(groups)), lr=lr, momentum=0.9)  # PyTorch accepts them as they are
     return correct("my_param_groups: the head at lr, the backbone at lr * backbone_factor, every parameter once")

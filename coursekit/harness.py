@@ -1,9 +1,7 @@
 """The evaluation harness: lock the model, evaluate it the same way every time, keep the report.
 
-An :class:`EvalReport` names exactly which weights (:func:`lock_model`) and which data it describes, holds the
-metrics, the task's tables (per class, confusion, calibration, the decision at a threshold) and the metrics per
-*slice* (lighting, part type, domain); it saves to JSON atomically and loads back exactly (:meth:`~EvalReport.compare`
-compares two runs).
+An :class:`EvalReport` names its weights (:func:`lock_model`) and data, holds the metrics, the task's tables and
+the metrics per *slice* (lighting, part type, ...); it saves to JSON atomically and loads back exactly.
 
 >>> import numpy as np
 >>> from coursekit.types import Classifications
@@ -52,9 +50,6 @@ class ReportError(ValueError):
     """A saved report cannot be read: not JSON, an unknown schema version, or a missing field."""
 
 
-# ---------------------------------------------------------------------------------- locking a model
-
-
 def _unwrap(model):
     return getattr(model, "_orig_mod", model)  # torch.compile keeps the original module here
 
@@ -98,16 +93,10 @@ def model_card(model) -> dict:
 
     inner = _unwrap(model)
     dtypes = sorted({str(p.dtype) for p in inner.parameters()})
-    return {
-        "class": f"{type(inner).__module__}.{type(inner).__qualname__}",
-        "parameters": count_parameters(inner, trainable_only=False),
-        "trainable_parameters": count_parameters(inner, trainable_only=True),
-        "dtype": dtypes[0] if len(dtypes) == 1 else dtypes,
-        "fingerprint": lock_model(inner),
-    }
-
-
-# ------------------------------------------------------------------------------------- the report
+    return {"class": f"{type(inner).__module__}.{type(inner).__qualname__}",
+            "parameters": count_parameters(inner, trainable_only=False),
+            "trainable_parameters": count_parameters(inner, trainable_only=True),
+            "dtype": dtypes[0] if len(dtypes) == 1 else dtypes, "fingerprint": lock_model(inner)}
 
 
 def _plain(value: Any) -> Any:
@@ -130,15 +119,9 @@ def _environment() -> dict:
 
     from . import __version__
 
-    return {
-        "coursekit": __version__,
-        "torch": str(torch.__version__),
-        "torchmetrics": torchmetrics.__version__,
-        "scikit-learn": sklearn.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(terse=True),
-    }
+    return {"coursekit": __version__, "torch": str(torch.__version__), "torchmetrics": torchmetrics.__version__,
+            "scikit-learn": sklearn.__version__, "numpy": np.__version__, "python": platform.python_version(),
+            "platform": platform.platform(terse=True)}
 
 
 def _num(x) -> float:
@@ -164,35 +147,21 @@ class EvalReport:
     environment: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
 
-    # ------------------------------------------------------------------ convenient views
-
     @property
     def confusion_matrix(self) -> np.ndarray | None:
         cm = self.details.get("confusion_matrix")
         return None if cm is None else np.asarray(cm, dtype=np.int64)
 
-    @property
-    def per_class(self) -> dict | None:
-        return self.details.get("per_class")
-
-    @property
-    def calibration(self) -> dict | None:
-        return self.details.get("calibration")
-
-    @property
-    def decision(self) -> dict | None:
-        return self.details.get("decision")
+    per_class = property(lambda self: self.details.get("per_class"), doc="The per-class table (a dict), or None.")
+    calibration = property(lambda self: self.details.get("calibration"), doc="The calibration table, or None.")
+    decision = property(lambda self: self.details.get("decision"), doc="The decision at the threshold, or None.")
 
     def check_model(self, model) -> None:
         """Raise ``ValueError`` unless ``model`` has exactly the weights this report describes."""
         found = lock_model(model)
         if found != self.model_id:
-            raise ValueError(
-                f"this model's weights ({found[:12]}…) are not the ones the report describes "
-                f"({self.model_id[:12]}…): re-run the evaluation on the model you deploy"
-            )
-
-    # ------------------------------------------------------------------ saving / loading
+            raise ValueError(f"this model's weights ({found[:12]}…) are not the ones the report describes "
+                             f"({self.model_id[:12]}…): re-run the evaluation on the model you deploy")
 
     def to_dict(self) -> dict:
         return {"schema_version": SCHEMA_VERSION, **_plain(asdict(self))}
@@ -204,12 +173,9 @@ class EvalReport:
             raise ReportError(f"{source}: expected a JSON object, got {type(data).__name__}")
         if "schema_version" not in data:
             raise ReportError(f"{source}: missing field 'schema_version' (is this an EvalReport?)")
-        version = data["schema_version"]
-        if version != SCHEMA_VERSION:
-            raise ReportError(
-                f"{source}: schema_version {version!r} is unknown; this coursekit reads version {SCHEMA_VERSION}. "
-                "Update coursekit, or re-run the evaluation to write a new report."
-            )
+        if (version := data["schema_version"]) != SCHEMA_VERSION:
+            raise ReportError(f"{source}: schema_version {version!r} is unknown; this coursekit reads version "
+                              f"{SCHEMA_VERSION}. Update coursekit, or re-run the evaluation to write a new report.")
         names = [f.name for f in fields(cls)]
         missing = [k for k in names if k not in data]  # save() writes every field: a damaged or foreign file
         if missing:
@@ -229,9 +195,8 @@ class EvalReport:
         return cls(**{k: v for k, v in data.items() if k != "schema_version"})
 
     def save(self, path: str | os.PathLike, markdown: bool = False) -> Path:
-        """Write the report as JSON, atomically (a failed write leaves an old file untouched).
-
-        ``markdown=True`` also writes the :meth:`to_markdown` summary next to it (``.md``)."""
+        """Write the report as JSON, atomically (a failed write leaves an old file untouched); ``markdown=True``
+        also writes the :meth:`to_markdown` summary next to it (``.md``)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2, allow_nan=False))
@@ -249,8 +214,6 @@ class EvalReport:
             raise ReportError(f"{path}: not valid JSON ({e})") from None
         return cls.from_dict(data, source=str(path))
 
-    # ------------------------------------------------------------------ reading
-
     def to_frame(self, key: str | None = None):
         """The per-slice table (pandas): one row per slice value; all keys (a ``slice`` column) or one key."""
         import pandas as pd
@@ -259,18 +222,13 @@ class EvalReport:
             if key not in self.slices:
                 raise KeyError(f"no slice {key!r} in this report; slices: {sorted(self.slices)}")
             return pd.DataFrame(self.slices[key]).set_index("value")
-        rows = [{"slice": k, **row} for k, table in self.slices.items() for row in table]
-        return pd.DataFrame(rows)
+        return pd.DataFrame([{"slice": k, **row} for k, table in self.slices.items() for row in table])
 
     def headline(self, slice_metric: str | None = "accuracy") -> dict[str, float]:
         """The numbers :meth:`compare` compares: ``n``, the metrics, and one metric per slice value."""
-        out = {"n": float(self.n)}
-        out.update({k: _num(v) for k, v in self.metrics.items()})
-        if slice_metric:
-            for key, table in self.slices.items():
-                for row in table:
-                    if slice_metric in row:
-                        out[f"{slice_metric} [{key}={row['value']}]"] = _num(row[slice_metric])
+        out = {"n": float(self.n), **{k: _num(v) for k, v in self.metrics.items()}}
+        out.update({f"{slice_metric} [{key}={row['value']}]": _num(row[slice_metric]) for key, table in
+                    (self.slices.items() if slice_metric else ()) for row in table if slice_metric in row})
         return out
 
     def compare(self, other: "EvalReport", labels: tuple[str, str] | None = None,
@@ -296,35 +254,25 @@ class EvalReport:
                           UserWarning, stacklevel=2)
         da, db = self.decision or {}, other.decision or {}
         if da and db and (da.get("threshold") != db.get("threshold") or da.get("positive") != db.get("positive")):
-            warnings.warn(
-                f"the decisions differ (threshold {da.get('threshold')} vs {db.get('threshold')}, positive "
-                f"{da.get('positive')} vs {db.get('positive')}): their decision_* numbers are not like for like",
-                UserWarning, stacklevel=2)
+            warnings.warn(f"the decisions differ (threshold {da.get('threshold')} vs {db.get('threshold')}, positive "
+                          f"{da.get('positive')} vs {db.get('positive')}): their decision_* numbers are not like for "
+                          "like", UserWarning, stacklevel=2)
         if labels is None:
-            if self.dataset_id != other.dataset_id:
-                labels = (self.dataset_id, other.dataset_id)
-            elif self.model_id != other.model_id:
-                labels = (self.model_id[:12], other.model_id[:12])
-            else:
-                labels = ("this", "other")
-            if labels[0] == labels[1]:
-                labels = ("this", "other")
+            labels = ((self.dataset_id, other.dataset_id) if self.dataset_id != other.dataset_id
+                      else (self.model_id[:12], other.model_id[:12]) if self.model_id != other.model_id
+                      else ("this", "other"))
+            labels = ("this", "other") if labels[0] == labels[1] else labels
         a, b = self.headline(slice_metric), other.headline(slice_metric)
         rows = list(a) + [k for k in b if k not in a]
-        frame = pd.DataFrame(
-            {labels[0]: [a.get(k, math.nan) for k in rows], labels[1]: [b.get(k, math.nan) for k in rows]},
-            index=rows,
-        )
+        frame = pd.DataFrame({labels[0]: [a.get(k, math.nan) for k in rows],
+                              labels[1]: [b.get(k, math.nan) for k in rows]}, index=rows)
         frame["delta"] = frame[labels[1]] - frame[labels[0]]
         return frame
 
     def summary(self) -> str:
         """A few lines of text: what was evaluated, the headline numbers, the decision, the slices."""
         m = self.metrics
-
-        def f(x, pct: bool = False) -> str:
-            return "n/a" if x is None else (f"{x:.1%}" if pct else f"{x:.3f}")
-
+        f = lambda x, pct=False: "n/a" if x is None else (f"{x:.1%}" if pct else f"{x:.3f}")  # noqa: E731
         lines = [f"{self.task} report  model {self.model_id[:12]}  data {self.dataset_id}  ({self.created})"]
         d = self.decision
         if self.task == "detection":
@@ -332,8 +280,7 @@ class EvalReport:
                          f"mAP@0.5:0.95 {f(m.get('map'))}")
             lines.append(f"decision at conf >= {d['threshold']:.4g} (IoU {d['iou']:g}): precision {f(d['precision'])}, "
                          f"recall {f(d['recall'])}  ({d['fp']} false boxes, {d['fn']} missed objects)")
-            errors = {k: v for k, v in self.details.get("errors", {}).items() if v}
-            if errors:
+            if errors := {k: v for k, v in self.details.get("errors", {}).items() if v}:
                 lines.append("errors: " + ", ".join(f"{k} {v}" for k, v in errors.items()))
         else:
             lines.append(f"n={self.n}  accuracy {f(m.get('accuracy'), True)}  macro-F1 {f(m.get('macro_f1'))}  "
@@ -342,56 +289,43 @@ class EvalReport:
                 lines.append(f"decision (positive = {', '.join(d['positive'])}) at {d['threshold']:.4g}: precision "
                              f"{f(d['precision'])}, recall {f(d['recall'])}  (FP {d['fp']}, FN {d['fn']} of {self.n})")
         shown, label = ("recall", "recall ") if self.task == "detection" else ("accuracy", "")
-        for key, table in self.slices.items():
-            parts = [f"{row['value']} {label}{f(row.get(shown), True)} (n={row['n']})" for row in table]
-            lines.append(f"slice {key}: " + " · ".join(parts))
-        if self.notes:
-            lines.append(f"notes: {self.notes}")
-        return "\n".join(lines)
+        lines += [f"slice {key}: " + " · ".join(f"{row['value']} {label}{f(row.get(shown), True)} (n={row['n']})"
+                                                 for row in table) for key, table in self.slices.items()]
+        return "\n".join(lines + ([f"notes: {self.notes}"] if self.notes else []))
 
     def to_markdown(self) -> str:
         """A short Markdown summary: headline metrics, decision, per-class and per-slice tables."""
+        f = lambda x: "n/a" if x is None else (f"{x:.4f}" if isinstance(x, float) else str(x))  # noqa: E731
 
-        def f(x) -> str:
-            return "n/a" if x is None else (f"{x:.4f}" if isinstance(x, float) else str(x))
+        def table(title, header, rows) -> list[str]:
+            return ["", *([title, ""] if title else []), "| " + " | ".join(header) + " |", "|---" * len(header) + "|",
+                    *("| " + " | ".join(f(v) for v in row) + " |" for row in rows)]
 
-        out = [f"# Evaluation: {self.dataset_id}", "",
-               f"- task: {self.task}", f"- model: `{self.model_id}`", f"- created: {self.created}",
-               f"- images: {self.n}"]
-        if self.notes:
-            out.append(f"- notes: {self.notes}")
-        out += ["", "| metric | value |", "|---|---|"] + [f"| {k} | {f(v)} |" for k, v in self.metrics.items()]
-        d = self.decision
-        if d and self.task != "classification":
-            out += ["", f"## Decision: threshold {d['threshold']:.4g}", "", "| " + " | ".join(
-                k for k in ("precision", "recall", "f1", "tp", "fp", "fn")) + " |", "|---" * 6 + "|",
-                "| " + " | ".join(f(d[k]) for k in ("precision", "recall", "f1", "tp", "fp", "fn")) + " |"]
-            d = None
-        if self.per_class and self.task != "classification":
-            cols = list(next(iter(self.per_class.values())))
-            out += ["", "## Per class", "", "| class | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-            out += ["| " + " | ".join([c] + [f(r[k]) for k in cols]) + " |" for c, r in self.per_class.items()]
-        if d:
-            out += ["", f"## Decision: positive = {', '.join(d['positive'])}, threshold {d['threshold']:.4g}", "",
-                    "| precision | recall | F1 | TP | FP | FN | TN |", "|---|---|---|---|---|---|---|",
-                    f"| {f(d['precision'])} | {f(d['recall'])} | {f(d['f1'])} | {d['tp']} | {d['fp']} | "
-                    f"{d['fn']} | {d['tn']} |"]
-        if self.per_class and self.task == "classification":
-            out += ["", "## Per class", "", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-            out += [f"| {c} | {f(r['precision'])} | {f(r['recall'])} | {f(r['f1'])} | {r['support']} |"
-                    for c, r in self.per_class.items()]
-        for key, table in self.slices.items():
-            cols = [c for c in table[0] if c != "value"] if table else []
-            out += ["", f"## Slice: {key}", "", "| value | " + " | ".join(cols) + " |",
-                    "|---" * (len(cols) + 1) + "|"]
-            out += ["| " + " | ".join([str(row["value"])] + [f(row.get(c)) for c in cols]) + " |" for row in table]
+        out = [f"# Evaluation: {self.dataset_id}", "", f"- task: {self.task}", f"- model: `{self.model_id}`",
+               f"- created: {self.created}", f"- images: {self.n}"] + ([f"- notes: {self.notes}"] if self.notes else [])
+        out += table(None, ["metric", "value"], self.metrics.items())
+        d, pc = self.decision, self.per_class
+        if d and self.task == "classification":
+            out += table(f"## Decision: positive = {', '.join(d['positive'])}, threshold {d['threshold']:.4g}",
+                         ["precision", "recall", "F1", "TP", "FP", "FN", "TN"],
+                         [[d[k] for k in ("precision", "recall", "f1", "tp", "fp", "fn", "tn")]])
+        elif d:
+            keys = ("precision", "recall", "f1", "tp", "fp", "fn")
+            out += table(f"## Decision: threshold {d['threshold']:.4g}", keys, [[d[k] for k in keys]])
+        if pc and self.task == "classification":
+            out += table("## Per class", ["class", "precision", "recall", "F1", "support"],
+                         [[c, r["precision"], r["recall"], r["f1"], r["support"]] for c, r in pc.items()])
+        elif pc:
+            cols = list(next(iter(pc.values())))
+            out += table("## Per class", ["class", *cols], [[c, *(r[k] for k in cols)] for c, r in pc.items()])
+        for key, rows in self.slices.items():
+            cols = [c for c in rows[0] if c != "value"] if rows else []
+            out += table(f"## Slice: {key}", ["value", *cols],
+                         [[str(r["value"]), *(r.get(c) for c in cols)] for r in rows])
         return "\n".join(out) + "\n"
 
     def __str__(self) -> str:
         return self.summary()
-
-
-# ------------------------------------------------------------------------------- classification
 
 
 def _class_indices(y_true, class_names: list[str], n: int) -> np.ndarray:
@@ -413,10 +347,8 @@ def _classification_rows(y: np.ndarray, p: np.ndarray, binary: tuple[np.ndarray,
 
     row: dict[str, Any] = {
         "n": int(len(y)),
-        # sklearn, not coursekit.metrics.accuracy: a slice may hold only class 0 (torchmetrics needs >= 2 classes)
-        "accuracy": float(accuracy_score(y, p)),
-        # macro over the classes that occur in this slice (true or predicted), sklearn's default
-        "macro_f1": float(f1_score(y, p, average="macro", zero_division=0)),
+        "accuracy": float(accuracy_score(y, p)),  # sklearn: a slice may hold one class (torchmetrics needs 2)
+        "macro_f1": float(f1_score(y, p, average="macro", zero_division=0)),  # over the classes in this slice
     }
     if binary is not None:
         point = operating_point(binary[0], binary[1], threshold)
@@ -455,46 +387,28 @@ def _identify(model_id, dataset_id, model_info: dict | None) -> tuple[str, dict 
     return model_id, model_info
 
 
-def evaluate_classifications(
-    preds: Classifications,
-    y_true,
-    *,
-    model_id,
-    dataset_id: str,
-    slices: Mapping[str, Sequence] | None = None,
-    positive: str | Sequence[str] | None = None,
-    threshold: float | Any = None,
-    n_bins: int = 15,
-    model_info: Mapping[str, Any] | None = None,
-    notes: str = "",
-) -> EvalReport:
-    """Evaluate class predictions (``y_true``: indices or class names) overall, per class, calibration (ECE over
-    ``n_bins``), the decision (``positive`` classes' summed probability at ``threshold``, default 0.5, or a
-    ``ThresholdChoice``) and per slice ({key: one value per image}); ``model_id``: :func:`lock_model`'s
-    fingerprint, or the model itself (then fingerprinted, its :func:`model_card` stored)."""
+def evaluate_classifications(preds: Classifications, y_true, *, model_id, dataset_id: str,
+                             slices: Mapping[str, Sequence] | None = None, positive: str | Sequence[str] | None = None,
+                             threshold: float | Any = None, n_bins: int = 15,
+                             model_info: Mapping[str, Any] | None = None, notes: str = "") -> EvalReport:
+    """Evaluate class predictions (``y_true``: indices or names) overall, per class, calibration (ECE), the decision
+    (``positive`` classes' summed probability at ``threshold``, default 0.5, or a ``ThresholdChoice``) and per slice;
+    ``model_id``: :func:`lock_model`'s fingerprint, or the model itself (then locked, its :func:`model_card` kept)."""
     from .metrics import classification_report, confusion_matrix
 
     if not isinstance(preds, Classifications):
-        raise TypeError(
-            f"preds must be a Classifications, got {type(preds).__name__}; "
-            "wrap logits with Classifications.from_logits(logits, class_names)"
-        )
+        raise TypeError(f"preds must be a Classifications, got {type(preds).__name__}; "
+                        "wrap logits with Classifications.from_logits(logits, class_names)")
     model_id, model_info = _identify(model_id, dataset_id, model_info)
-    names = list(preds.class_names)
-    n = len(preds)
+    names, n, p = list(preds.class_names), len(preds), preds.labels
     y = _class_indices(y_true, names, n)
-    p = preds.labels
 
     report = classification_report(y, p, names)  # validates y against the classes
     y = np.asarray(y, dtype=np.int64)
     macro = report["macro avg"]
-    metrics: dict[str, Any] = {
-        "accuracy": report["accuracy"],
-        "macro_precision": macro["precision"],
-        "macro_recall": macro["recall"],
-        "macro_f1": macro["f1-score"],
-        "weighted_f1": report["weighted avg"]["f1-score"],
-    }
+    metrics: dict[str, Any] = {"accuracy": report["accuracy"], "macro_precision": macro["precision"],
+                               "macro_recall": macro["recall"], "macro_f1": macro["f1-score"],
+                               "weighted_f1": report["weighted avg"]["f1-score"]}
     per_class = {c: {"precision": report[c]["precision"], "recall": report[c]["recall"],
                      "f1": report[c]["f1-score"], "support": int(report[c]["support"])} for c in names}
     cm = confusion_matrix(y, p, num_classes=len(names))
@@ -502,28 +416,20 @@ def evaluate_classifications(
     metrics["ece"] = ece
     calibration = {"ece": ece, "n_bins": n_bins, "norm": "l1", "bins": calibration_bins(preds, y, n_bins).to_dict()}
 
-    decision = None
-    binary = None
-    goal = None
+    decision = binary = goal = None
     if threshold is not None and not isinstance(threshold, (int, float)):
         goal = getattr(threshold, "goal", None)
         threshold = getattr(threshold, "threshold", threshold)
-    if positive is None:
-        if threshold is not None:
-            raise ValueError(
-                "threshold is for the binary decision: also say which classes are positive (positive=[...])"
-            )
-    else:
+    if positive is None and threshold is not None:
+        raise ValueError("threshold is for the binary decision: also say which classes are positive (positive=[...])")
+    if positive is not None:
         threshold = DEFAULT_THRESHOLD if threshold is None else float(threshold)
         pos = [positive] if isinstance(positive, str) else list(positive)
         binary = binary_scores(preds, pos, y)
         point = operating_point(*binary, threshold)
-        both = 0 < binary[0].sum() < n
-        ap = None
-        if both:
-            from sklearn.metrics import average_precision_score
+        from sklearn.metrics import average_precision_score
 
-            ap = float(average_precision_score(*binary))
+        ap = float(average_precision_score(*binary)) if 0 < binary[0].sum() < n else None
         decision = {"positive": pos, **point.to_dict(), "average_precision": ap, "threshold_goal": goal}
         metrics.update(decision_precision=point.precision, decision_recall=point.recall,
                        decision_f1=point.f1, decision_ap=ap)
@@ -531,19 +437,13 @@ def evaluate_classifications(
     slice_tables: dict[str, list[dict]] = {}
     for key, values in (slices or {}).items():
         text = _slice_text(key, values, n)
-        table = []
-        for value in sorted(set(text.tolist())):
-            m = text == value
-            sub = None if binary is None else (binary[0][m], binary[1][m])
-            table.append({"value": value, **_classification_rows(y[m], p[m], sub, threshold)})
-        slice_tables[key] = table
+        slice_tables[key] = [{"value": value, **_classification_rows(
+            y[m], p[m], None if binary is None else (binary[0][m], binary[1][m]), threshold)}
+            for value in sorted(set(text.tolist())) for m in [text == value]]
 
     return _report("classification", model_id, dataset_id, names, n, metrics,
                    {"per_class": per_class, "confusion_matrix": cm, "calibration": calibration, "decision": decision},
                    slice_tables, model_info, notes)
-
-
-# ------------------------------------------------------------------------------------------- detection
 
 
 def _detection_slice_row(preds, targets, threshold: float, iou: float) -> dict[str, Any]:
@@ -556,23 +456,13 @@ def _detection_slice_row(preds, targets, threshold: float, iou: float) -> dict[s
             "precision": point.precision, "recall": point.recall}
 
 
-def evaluate_detections(
-    preds,
-    targets,
-    *,
-    model_id,
-    dataset_id: str,
-    threshold: float | Any,
-    iou: float = 0.5,
-    slices: Mapping[str, Sequence] | None = None,
-    object_slices: Mapping[str, Sequence] | None = None,
-    model_info: Mapping[str, Any] | None = None,
-    notes: str = "",
-) -> EvalReport:
-    """Evaluate a detector's boxes (one scored ``Detections`` per image, predicted at a low confidence so mAP sees
-    the whole curve): COCO mAP, the decision at the deployed ``threshold`` (or a ``DetectionThreshold``) with a
-    box finding an object at IoU >= ``iou``, the error table, per image slice, and recall per ``object_slices``
-    ({key: per image, one value per object}).
+def evaluate_detections(preds, targets, *, model_id, dataset_id: str, threshold: float | Any, iou: float = 0.5,
+                        slices: Mapping[str, Sequence] | None = None,
+                        object_slices: Mapping[str, Sequence] | None = None,
+                        model_info: Mapping[str, Any] | None = None, notes: str = "") -> EvalReport:
+    """Evaluate a detector's boxes (one ``Detections`` per image, at a low confidence): COCO mAP, the decision at
+    ``threshold`` (or a ``DetectionThreshold``) at IoU ``iou``, the error table, per image slice, and recall per
+    ``object_slices`` ({key: per image, one value per object}).
 
     >>> from coursekit.types import Detections
     >>> truth = [Detections(xyxy=[[0, 0, 10, 10]], class_id=[0], class_names=["part"])] * 2
@@ -599,8 +489,7 @@ def evaluate_detections(
         raise ValueError(f"threshold={threshold!r}: expected a confidence in [0, 1], e.g. 0.25")
 
     coco = mean_average_precision(preds, targets)  # also checks the pairs (same length, same classes)
-    names = list(targets[0].class_names) if targets else []
-    n = len(preds)
+    names, n = (list(targets[0].class_names) if targets else []), len(preds)
     is_tp, scores, n_targets = detection_pr_points(preds, targets, iou=iou)
     point = detection_recall_precision(is_tp, scores, n_targets, threshold)
     metrics = {k: coco[k] for k in ("map", "map_50", "map_75", "mar_100")}
@@ -615,9 +504,9 @@ def evaluate_detections(
                            "n_boxes_kept": int(c_point.tp + c_point.fp), "precision": c_point.precision,
                            "recall": c_point.recall}
     errors_table = detection_errors(preds, targets, threshold, iou)
-    kinds = ["background", "localization", "wrong_class", "duplicate", "missed: below threshold",
-             "missed: wrong class", "missed: not found"]
-    errors = {k: int((errors_table["error"] == k).sum()) for k in kinds}
+    errors = {k: int((errors_table["error"] == k).sum()) for k in (
+        "background", "localization", "wrong_class", "duplicate", "missed: below threshold", "missed: wrong class",
+        "missed: not found")}
     decision = {**point.to_dict(), "iou": float(iou), "threshold_goal": goal, "n_objects": int(n_targets)}
 
     slice_tables: dict[str, list[dict]] = {}
@@ -651,9 +540,6 @@ def evaluate_detections(
                    {"per_class": per_class, "decision": decision, "errors": errors}, slice_tables, model_info, notes)
 
 
-# ------------------------------------------------------------------------------------------- plots
-
-
 def plot_slices(report: EvalReport, key: str, metric: str = "accuracy", ax=None, title: str | None = None) -> Figure:
     """Bars of ``metric`` per value of slice ``key``, each labelled with its image count; the overall
     value as a dashed line. The slices with few images are the ones to distrust.
@@ -667,13 +553,9 @@ def plot_slices(report: EvalReport, key: str, metric: str = "accuracy", ax=None,
     frame = report.to_frame(key)
     if metric not in frame.columns:
         raise KeyError(f"slice {key!r} has no metric {metric!r}; it has {[c for c in frame.columns if c != 'n']}")
-    values = frame[metric].astype(float).to_numpy()
-    labels = [str(v) for v in frame.index]
-    if ax is None:
-        fig = Figure(figsize=(max(4.0, 0.7 * len(labels) + 2), 3.4), layout="constrained")
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
+    values, labels = frame[metric].astype(float).to_numpy(), [str(v) for v in frame.index]
+    fig = Figure(figsize=(max(4.0, 0.7 * len(labels) + 2), 3.4), layout="constrained") if ax is None else ax.figure
+    ax = fig.add_subplot() if ax is None else ax
     x = np.arange(len(labels))
     bars = ax.bar(x, np.nan_to_num(values, nan=0.0), color="tab:blue")
     ax.bar_label(bars, labels=[("n/a" if np.isnan(v) else f"{v:.0%}") + f"\nn={n}"
@@ -684,7 +566,5 @@ def plot_slices(report: EvalReport, key: str, metric: str = "accuracy", ax=None,
         ax.legend(loc="lower right", fontsize=8)
     tilt = len(labels) > 6
     ax.set_xticks(x, labels, rotation=45 if tilt else 0, ha="right" if tilt else "center")
-    ax.set_ylim(0, 1.2)
-    ax.set_ylabel(metric)
-    ax.set_title(title if title is not None else f"{metric} by {key}")
+    ax.set(ylim=(0, 1.2), ylabel=metric, title=title if title is not None else f"{metric} by {key}")
     return fig
