@@ -369,13 +369,13 @@ def check_quantize(fn: Callable) -> bool:
     import onnx
     import onnxruntime as ort
 
-    from .deploy.quantize import _as_reader_class, tensorrt_qdq_problems
+    from .deploy.quantize import ort_calibration_reader, tensorrt_qdq_problems
 
     name = "my_quantize"
     with tempfile.TemporaryDirectory() as tmp:
         net, fp32 = _reference_onnx(Path(tmp))
         out = Path(tmp) / "tiny_int8.onnx"
-        reader = _as_reader_class()(_inputs(64, seed=4), input_name="images", batch_size=16)
+        reader = ort_calibration_reader()(_inputs(64, seed=4), input_name="images", batch_size=16)
         case = "the small conv net, 64 calibration images"
         with warnings_off():
             got = call(fn, (fp32, out, reader), name=name, case=case, first=True, hint=_QUANT_HINT)

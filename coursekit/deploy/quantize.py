@@ -79,7 +79,8 @@ class CalibrationReader:
         return len(self.data)
 
 
-def _as_reader_class():
+def ort_calibration_reader():
+    """:class:`CalibrationReader` as an onnxruntime ``CalibrationDataReader`` subclass (onnxruntime loads on call)."""
     from onnxruntime.quantization import CalibrationDataReader
 
     class _Reader(CalibrationReader, CalibrationDataReader):
@@ -100,7 +101,7 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cal
                "entropy": CalibrationMethod.Entropy}
     if method not in methods:
         raise ValueError(f"method must be one of {CALIBRATION_METHODS}; got {method!r}")
-    reader = _as_reader_class()(np.asarray(calibration), input_name=input_name, minimum=minimum)
+    reader = ort_calibration_reader()(np.asarray(calibration), input_name=input_name, minimum=minimum)
     fp32_path, out_path = Path(fp32_path), Path(out_path)
     if not fp32_path.is_file():
         raise FileNotFoundError(f"{fp32_path} does not exist: export the FP32 model first (export_onnx)")
