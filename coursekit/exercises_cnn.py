@@ -84,16 +84,14 @@ _ACC_HINT = "the predicted class is logits.argmax(dim=1); the accuracy is the me
 
 def _accuracy_cases():
     g, t = torch.Generator().manual_seed(0), torch.tensor
-    return [
-        ("a random batch of 64 images, 10 classes", torch.randn(64, 10, generator=g),
-         torch.randint(0, 10, (64,), generator=g)),
-        ("a batch of 5 images, 3 classes", torch.randn(5, 3, generator=g), torch.randint(0, 3, (5,), generator=g)),
-        ("a batch of 1 image, predicted right", t([[0.1, 2.0, -1.0]]), t([1])),
-        ("a batch of 1 image, predicted wrong", t([[0.1, 2.0, -1.0]]), t([2])),
-        ("ties: two classes share the top score (the first one is the prediction, as torch.argmax)",
-         t([[1.0, 1.0, 0.0], [0.0, 2.0, 2.0], [3.0, 0.0, 3.0], [0.0, 0.0, 1.0]]), t([1, 2, 0, 2])),
-        ("a batch of 32 all predicted right", torch.eye(8).repeat(4, 1) * 5, torch.arange(8).repeat(4)),
-    ]
+    return [("a random batch of 64 images, 10 classes", torch.randn(64, 10, generator=g),
+             torch.randint(0, 10, (64,), generator=g)),
+            ("a batch of 5 images, 3 classes", torch.randn(5, 3, generator=g), torch.randint(0, 3, (5,), generator=g)),
+            ("a batch of 1 image, predicted right", t([[0.1, 2.0, -1.0]]), t([1])),
+            ("a batch of 1 image, predicted wrong", t([[0.1, 2.0, -1.0]]), t([2])),
+            ("ties: two classes share the top score (the first one is the prediction, as torch.argmax)",
+             t([[1.0, 1.0, 0.0], [0.0, 2.0, 2.0], [3.0, 0.0, 3.0], [0.0, 0.0, 1.0]]), t([1, 2, 0, 2])),
+            ("a batch of 32 all predicted right", torch.eye(8).repeat(4, 1) * 5, torch.arange(8).repeat(4)),]
 
 
 def _accuracy_mistake(got: float, expected: float, logits, targets) -> str:

@@ -561,12 +561,10 @@ def _km_cases():
     big = rng.uniform(120, 300, (20, 2))
     mixed = np.concatenate([small, tall, big])
     parts = np.concatenate([rng.normal(40, 6, (40, 2)), rng.normal(80, 10, (40, 2)), rng.normal([30, 90], 5, (30, 2))])
-    return [
-        ("4 boxes in two obvious groups, k=2", np.array([[10., 10], [12, 12], [50, 100], [54, 96]]), 2, 0),
-        ("100 boxes from 6 to 300 px (small, tall, big), k=5", mixed, 5, 0),
-        ("the same 100 boxes, k=9, seed 3", mixed, 9, 3),
-        ("110 part-sized boxes in three groups, k=3", np.abs(parts) + 2, 3, 1),
-    ]
+    return [("4 boxes in two obvious groups, k=2", np.array([[10., 10], [12, 12], [50, 100], [54, 96]]), 2, 0),
+            ("100 boxes from 6 to 300 px (small, tall, big), k=5", mixed, 5, 0),
+            ("the same 100 boxes, k=9, seed 3", mixed, 9, 3),
+            ("110 part-sized boxes in three groups, k=3", np.abs(parts) + 2, 3, 1)]
 
 
 def _km_variant(wh, k, seed, *, euclid=False, median=False):

@@ -116,10 +116,8 @@ _THR_CASES = [  # (what, y_true, scores, min_precision)
      [.97, .93, .9, .88, .85, .8, .75, .6, .5, .45, .3, .2], 0.95),
 ]
 
-_THR_HINT = (
-    "try every distinct score t as the threshold (flag score >= t); keep those whose precision reaches "
-    "min_precision, and among them return the one with the highest recall (the highest t on a tie)."
-)
+_THR_HINT = ("try every distinct score t as the threshold (flag score >= t); keep those whose precision reaches "
+             "min_precision, and among them return the one with the highest recall (the highest t on a tie).")
 
 
 def _threshold_mistake(got: float, expected: float, y: list, s: list, p: float) -> str:
@@ -178,10 +176,8 @@ def check_threshold_for_precision(fn: Callable) -> bool:
                    "included).")
 
 
-_LSF_HINT = (
-    "draw a horizontal line at the from-scratch accuracy at the largest k; read the k where the "
-    "pre-trained curve meets it; the factor is the largest k divided by that k (the x axis is logarithmic)."
-)
+_LSF_HINT = ("draw a horizontal line at the from-scratch accuracy at the largest k; read the k where the "
+             "pre-trained curve meets it; the factor is the largest k divided by that k (the x axis is logarithmic).")
 
 
 def check_label_saving_factor(answer, ks, pretrained_acc, scratch_acc, rel_tol: float = 0.35) -> bool:
@@ -232,10 +228,8 @@ def check_label_saving_factor(answer, ks, pretrained_acc, scratch_acc, rel_tol: 
     raise wrong(name, case, f"{expected}, within ±{rel_tol:.0%}   ({why})", f"{got:g}", hint)
 
 
-_SPEC_HINT = (
-    "add each off-diagonal cell to its mirror (A=x/B=y and A=y/B=x are the same confusion), sort the pairs "
-    "by count, and keep the top ones until they cover 75% of all disagreements."
-)
+_SPEC_HINT = ("add each off-diagonal cell to its mirror (A=x/B=y and A=y/B=x are the same confusion), sort the pairs "
+              "by count, and keep the top ones until they cover 75% of all disagreements.")
 
 
 def _confusions(table) -> tuple[list[str], dict, list[tuple[tuple[str, str], int]]]:

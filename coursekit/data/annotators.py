@@ -21,19 +21,15 @@ __all__ = ["SPEC_VERSIONS", "ANNOTATION_SPECS", "load_annotations", "annotations
 
 SPEC_VERSIONS: tuple[str, ...] = ("v1", "v2")
 ANNOTATION_SPECS: dict[str, str] = {
-    "v1": (
-        "Label each part ok, scratch, crack or missing_hole. A scratch is a line on the surface; a crack "
-        "is a break in the part; missing_hole means a hole is missing. Label ok if the part looks fine."
-    ),
-    "v2": (
-        f"Label the most visible defect. ok: no visible defect; oil stains, fingerprints and marks you "
-        f"cannot see at 100% zoom (severity < {SEVERITY_THRESHOLD}) are ok. scratch: thin line(s), smooth "
-        "and gently curved, across the surface, bright or dark, clean ends; faint ones count: zoom in and "
-        "tilt the screen. crack: dark, jagged line that starts at an edge or a hole's rim, often branched; "
-        "dark + jagged + from an edge is a crack even if short or faint. missing_hole: a hole the part's "
-        "pattern calls for is absent: filled, or a dark blind pit with no background showing through "
-        "(compare with the other holes; a washer or gear without a bore counts)."
-    ),
+    "v1": ("Label each part ok, scratch, crack or missing_hole. A scratch is a line on the surface; a crack "
+           "is a break in the part; missing_hole means a hole is missing. Label ok if the part looks fine."),
+    "v2": (f"Label the most visible defect. ok: no visible defect; oil stains, fingerprints and marks you "
+           f"cannot see at 100% zoom (severity < {SEVERITY_THRESHOLD}) are ok. scratch: thin line(s), smooth "
+           "and gently curved, across the surface, bright or dark, clean ends; faint ones count: zoom in and "
+           "tilt the screen. crack: dark, jagged line that starts at an edge or a hole's rim, often branched; "
+           "dark + jagged + from an edge is a crack even if short or faint. missing_hole: a hole the part's "
+           "pattern calls for is absent: filled, or a dark blind pit with no background showing through "
+           "(compare with the other holes; a washer or gear without a bore counts)."),
 }
 _COLUMNS = ("file", "annotator_a", "annotator_b", "spec_version")
 

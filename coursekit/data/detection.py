@@ -24,13 +24,11 @@ from .yolo import xyxy_to_yolo, yolo_to_xyxy
 from .inspection import (SPLIT_DOMAIN, SPLIT_OFFSET, INSPECTION_DOMAINS, INSPECTION_PARTS, INSPECTION_SPLITS,
                          DatasetIntegrityError, check_split, open_split, read_rgb, split_filter, verify_manifest)
 
-__all__ = [
-    "object_values",
-    "DETECTION_CLASSES", "DETECTION_SPLITS", "DETECTION_DOMAINS", "DEFAULT_COUNTS", "DEFAULT_SIZE",
-    "GENERATOR_VERSION", "MIN_VISIBLE", "MIN_IN_FRAME", "MIN_BOX_SIDE", "DatasetIntegrityError",
-    "label_decision", "render_detection_scene", "verify_detection_dataset",
-    "detection_root", "load_detection_split", "generator_for",
-]
+__all__ = ["object_values",
+           "DETECTION_CLASSES", "DETECTION_SPLITS", "DETECTION_DOMAINS", "DEFAULT_COUNTS", "DEFAULT_SIZE",
+           "GENERATOR_VERSION", "MIN_VISIBLE", "MIN_IN_FRAME", "MIN_BOX_SIDE", "DatasetIntegrityError",
+           "label_decision", "render_detection_scene", "verify_detection_dataset",
+           "detection_root", "load_detection_split", "generator_for"]
 
 DETECTION_CLASSES: tuple[str, ...] = INSPECTION_PARTS
 """The six part types of Module 2, in class-id order: washer, flange, plate, bracket, hinge, gear."""
@@ -53,12 +51,10 @@ OBJECT_SIZE = (0.16, 0.32)
 
 #: The two cameras, derived from the inspection domains (same lighting and backgrounds as Module 2),
 #: with more clutter, some of it lying over a part's rim (``occlusion_prob``): partial occlusions.
-DETECTION_DOMAINS = {
-    "source": INSPECTION_DOMAINS["source"].replace(
-        name="detection-source", clutter=(1, 4), occlusion_prob=0.3, object_scale=(0.9, 1.1)),
-    "shifted": INSPECTION_DOMAINS["shifted"].replace(
-        name="detection-shifted", clutter=(2, 5), occlusion_prob=0.4, object_scale=(0.85, 1.1)),
-}
+DETECTION_DOMAINS = {"source": INSPECTION_DOMAINS["source"].replace(
+                         name="detection-source", clutter=(1, 4), occlusion_prob=0.3, object_scale=(0.9, 1.1)),
+                     "shifted": INSPECTION_DOMAINS["shifted"].replace(
+                         name="detection-shifted", clutter=(2, 5), occlusion_prob=0.4, object_scale=(0.85, 1.1)),}
 
 
 def check_int(name: str, v, lo: int = 0) -> int:
@@ -143,14 +139,12 @@ def _render(index: int, split: str, seed: int, size: int) -> tuple[Scene, list[d
         inside, full_px = _footprint(gen, scene, k)
         visible_px, in_frame_px = int(obj.mask.sum()), int(inside.sum())
         box = tuple(int(v) for v in obj.box_xyxy)
-        parts.append({
-            "object": k, "class_id": int(obj.class_id), "class": obj.part, "box_xyxy": box,
-            "yolo": tuple(xyxy_to_yolo([box], gen.w, gen.h)[0].tolist()), "area_px": visible_px,
-            "occlusion": round(1.0 - visible_px / max(in_frame_px, 1), 4),
-            "in_frame": round(in_frame_px / max(full_px, 1), 4),
-            "angle_deg": round(float(obj.angle_deg), 2), "material": obj.material,
-            "drop": label_decision(box, visible_px, in_frame_px, full_px),
-        })
+        parts.append({"object": k, "class_id": int(obj.class_id), "class": obj.part, "box_xyxy": box,
+                      "yolo": tuple(xyxy_to_yolo([box], gen.w, gen.h)[0].tolist()), "area_px": visible_px,
+                      "occlusion": round(1.0 - visible_px / max(in_frame_px, 1), 4),
+                      "in_frame": round(in_frame_px / max(full_px, 1), 4),
+                      "angle_deg": round(float(obj.angle_deg), 2), "material": obj.material,
+                      "drop": label_decision(box, visible_px, in_frame_px, full_px)})
     return scene, parts
 
 

@@ -25,12 +25,10 @@ from ..files import sha256_file
 from ..scenes.generator import Scene, SceneGenerator
 from .arrays import ArrayDataset
 
-__all__ = [
-    "INSPECTION_CLASSES", "INSPECTION_PARTS", "INSPECTION_SPLITS", "INSPECTION_DOMAINS", "SEVERITY_THRESHOLD",
-    "DEFAULT_COUNTS", "DEFAULT_SIZE", "GENERATOR_VERSION", "SamplePlan", "DatasetIntegrityError",
-    "plan_sample", "render_inspection_scene", "render_inspection_sample",
-    "verify_inspection_dataset", "verify_manifest", "load_inspection", "inspection_root", "lighting_label",
-]
+__all__ = ["INSPECTION_CLASSES", "INSPECTION_PARTS", "INSPECTION_SPLITS", "INSPECTION_DOMAINS", "SEVERITY_THRESHOLD",
+           "DEFAULT_COUNTS", "DEFAULT_SIZE", "GENERATOR_VERSION", "SamplePlan", "DatasetIntegrityError",
+           "plan_sample", "render_inspection_scene", "render_inspection_sample",
+           "verify_inspection_dataset", "verify_manifest", "load_inspection", "inspection_root", "lighting_label"]
 
 INSPECTION_CLASSES: tuple[str, ...] = ("ok", "scratch", "crack", "missing_hole")
 INSPECTION_PARTS: tuple[str, ...] = ("washer", "flange", "plate", "bracket", "hinge", "gear")
@@ -183,13 +181,10 @@ def render_inspection_scene(index: int, split: str = "train", seed: int = 0, siz
         raise RuntimeError(f"could not draw {defects} on sample {index} of {split!r} (seed {seed})")
     obj = scene.objects[0]
     c = scene.conditions
-    meta = {
-        "split": split, "index": index, "class": plan.label, "part": plan.part,
-        "defect": plan.defect or "none", "severity": plan.severity, "stain": plan.stain,
-        "material": obj.material, "lighting": lighting_label(c["exposure"]), "exposure": round(c["exposure"], 3),
-        "background": c["background"], "blur_sigma": round(c["blur_sigma"], 3), "domain": plan.domain,
-        "seed": seed,
-    }
+    meta = {"split": split, "index": index, "class": plan.label, "part": plan.part,
+            "defect": plan.defect or "none", "severity": plan.severity, "stain": plan.stain,
+            "material": obj.material, "lighting": lighting_label(c["exposure"]), "exposure": round(c["exposure"], 3),
+            "background": c["background"], "blur_sigma": round(c["blur_sigma"], 3), "domain": plan.domain, "seed": seed}
     return scene, meta
 
 

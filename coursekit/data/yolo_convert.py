@@ -54,12 +54,10 @@ class ConversionResult:
 _COCO_KEYS = ("images", "annotations", "categories")
 
 #: coco_to_yolo's reasons to skip an annotation (the keys of ``ConversionResult.skipped``), and what they mean.
-_SKIP_REASONS = {
-    "crowd_region": "crowd region(s) (iscrowd=1) — YOLO has no 'ignore' regions",
-    "not_a_number": "box(es) with a bbox value that is not a finite number",
-    "bad_size": "box(es) with zero or negative width or height",
-    "out_of_range": "box(es) entirely outside the image",
-}
+_SKIP_REASONS = {"crowd_region": "crowd region(s) (iscrowd=1) — YOLO has no 'ignore' regions",
+                 "not_a_number": "box(es) with a bbox value that is not a finite number",
+                 "bad_size": "box(es) with zero or negative width or height",
+                 "out_of_range": "box(es) entirely outside the image"}
 #: label-line errors that yolo_to_coco skips (with a warning) instead of refusing the split
 _DEGENERATE_LINE_KINDS = ("bad_size", "not_a_number")
 _WARN_SHOWN = 10  # a skip warning names at most this many annotations (result.problems has every one)

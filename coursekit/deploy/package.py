@@ -199,14 +199,12 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
             engine_entry = {**facts, "file": ENGINE_FILE, "onnx": MODEL_FILE, "precision": precision,
                             "source": {"engine": engine_path.name, "onnx": model_path.name}}
             trt_section.update({k: facts.get(k) for k in ("tensorrt", "compute_capability", "l4t", "gpu")})
-        manifest = {
-            "format": "coursekit-edge-package/1", "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "model": {"file": MODEL_FILE, "precision": precision, "source": model_path.name,
-                      "external_data": MODEL_FILE + ".data" if data.is_file() else None},
-            "files": files, "versions": _versions(), "metrics": metrics or {}, "benchmark": benchmark or {},
-            "accuracy_gate": gate.as_dict(), "selftest_tolerance": tolerances, "tensorrt": trt_section,
-            "engine": engine_entry,
-        }
+        manifest = {"format": "coursekit-edge-package/1", "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "model": {"file": MODEL_FILE, "precision": precision, "source": model_path.name,
+                              "external_data": MODEL_FILE + ".data" if data.is_file() else None},
+                    "files": files, "versions": _versions(), "metrics": metrics or {}, "benchmark": benchmark or {},
+                    "accuracy_gate": gate.as_dict(), "selftest_tolerance": tolerances, "tensorrt": trt_section,
+                    "engine": engine_entry,}
         atomic_write_text(pkg / "manifest.json", json.dumps(manifest, indent=2, default=str))
         replace_dir(pkg, out_dir, overwrite=overwrite)
     return out_dir

@@ -23,15 +23,13 @@ from .transfer import (STRATEGIES, TRANSFER_SETTINGS, TransferClassifier, count_
                        label_saving_factor, labels_to_reach, load_weights, param_groups, resnet18_backbone,
                        subset_per_class, transfer_setting)
 
-__all__ = [
-    "register_model", "create_model", "list_models", "count_parameters", "Loaded",
-    "ConvBN", "Residual", "ResNet9", "resnet9", "resnet9_recipe", "resnet9_setting", "RESNET9_SETTINGS",
-    "piecewise_linear", "SimpleCNN", "simple_cnn",
-    "resnet18_backbone", "load_weights", "TransferClassifier", "count_trainable", "param_groups", "STRATEGIES",
-    "subset_per_class", "TRANSFER_SETTINGS", "transfer_setting", "fit_transfer", "labels_to_reach",
-    "label_saving_factor",
-    "Backbone", "STANDIN_PARTS", "IMAGENET_MEAN", "IMAGENET_STD", "pretrained_backbone", "standin_backbone",
-    "imagenet_backbone", "resnet9_backbone",
-    "YOLO_ASSETS", "UltralyticsSetup", "offline_ultralytics", "ultralytics_config_dir", "yolo_model",
-    "YOLO_SETTINGS", "yolo_setting", "train_yolo", "yolo_amp", "yolo_data_yaml", "predict_detections",
-]
+__all__ = ["register_model", "create_model", "list_models", "count_parameters", "Loaded",
+           "ConvBN", "Residual", "ResNet9", "resnet9", "resnet9_recipe", "resnet9_setting", "RESNET9_SETTINGS",
+           "piecewise_linear", "SimpleCNN", "simple_cnn",
+           "resnet18_backbone", "load_weights", "TransferClassifier", "count_trainable", "param_groups", "STRATEGIES",
+           "subset_per_class", "TRANSFER_SETTINGS", "transfer_setting", "fit_transfer", "labels_to_reach",
+           "label_saving_factor",
+           "Backbone", "STANDIN_PARTS", "IMAGENET_MEAN", "IMAGENET_STD", "pretrained_backbone", "standin_backbone",
+           "imagenet_backbone", "resnet9_backbone",
+           "YOLO_ASSETS", "UltralyticsSetup", "offline_ultralytics", "ultralytics_config_dir", "yolo_model",
+           "YOLO_SETTINGS", "yolo_setting", "train_yolo", "yolo_amp", "yolo_data_yaml", "predict_detections"]

@@ -68,13 +68,11 @@ def real_clip_model(settings=None, name: str = "ViT-B-32", progress: bool = True
         spec.arch, pretrained=str(path), device=device, weights_only=True, require_pretrained=True)
     model.eval()
     tokenizer = open_clip.get_tokenizer(spec.arch)
-    info = {
-        "name": f"{spec.arch} {spec.pretrained_tag}", "arch": spec.arch, "pretrained_tag": spec.pretrained_tag,
-        "weights": str(path), "asset": asset.name, "url": asset.url, "licence": asset.licence,
-        "embed_dim": int(model.text_projection.shape[1]), "image_size": _image_size(model),
-        "context_length": int(model.context_length), "parameters": count_parameters(model, trainable_only=False),
-        "imagenet_zero_shot": spec.imagenet_zero_shot, "note": spec.note,
-    }
+    info = {"name": f"{spec.arch} {spec.pretrained_tag}", "arch": spec.arch, "pretrained_tag": spec.pretrained_tag,
+            "weights": str(path), "asset": asset.name, "url": asset.url, "licence": asset.licence,
+            "embed_dim": int(model.text_projection.shape[1]), "image_size": _image_size(model),
+            "context_length": int(model.context_length), "parameters": count_parameters(model, trainable_only=False),
+            "imagenet_zero_shot": spec.imagenet_zero_shot, "note": spec.note}
     return Loaded(model, False, info["name"], weights=str(path), info=info, preprocess=preprocess, tokenizer=tokenizer)
 
 
@@ -100,8 +98,6 @@ def _image_size(model: nn.Module) -> int:
     size = getattr(model.visual, "image_size", 224)
     return int(size[0] if isinstance(size, (tuple, list)) else size)
 
-
-# --- the zero-shot API (real and stand-in alike) ---------------------------------------------------------------
 
 SINGLE_TEMPLATE: tuple[str, ...] = ("a photo of a {}.",)
 """One prompt per class, the CLIP paper's baseline."""
@@ -204,8 +200,6 @@ def zero_shot(model: nn.Module, preprocess: Callable, tokenizer: Callable, image
     return Classifications.from_logits(logits, labels)
 
 
-# --- the stand-in's vocabulary: the words of its training captions (tools/build_clip_standin.py writes them) --
-
 MATERIAL_WORDS = {"steel": "steel", "aluminium": "aluminium", "brass": "brass", "copper": "copper",
                    "black_oxide": "black oxide", "yellow_zinc": "yellow zinc", "cast_iron": "cast iron",
                    "rubber": "black rubber"}
@@ -259,8 +253,6 @@ def _standin_tokenizer_class():
 
     return StandinTokenizer
 
-
-# --- the stand-in: model, weights file (trained by tools/build_clip_standin.py) --------------------------------
 
 class CourseResNetTower(nn.Module):
     """The stand-in's image tower (``vision_cfg["tower"] == "resnet9"``): the course's ResNet-9 trunk, then
@@ -327,15 +319,13 @@ def standin_clip_model(root: str | os.PathLike | None = None, device: str = "cpu
     rows = packed["token_embedding.rows"].tolist()
     tokenizer = _standin_tokenizer_class()(rows, int(config["text_cfg"]["context_length"]))
     n_params = count_parameters(model, trainable_only=False)
-    info = {
-        "name": "coursekit tiny CLIP (stand-in)", "arch": manifest["arch"], "weights": str(path),
-        "licence": manifest["licence"], "embed_dim": int(config["embed_dim"]), "image_size": size,
-        "context_length": int(config["text_cfg"]["context_length"]),
-        "parameters": n_params - model.token_embedding.weight.numel() + packed["token_embedding.values"].numel(),
-        "parameters_in_memory": n_params, "vocabulary": len(packed["token_embedding.rows"]),
-        "recipe": manifest["recipe"], "image_tower_init": manifest.get("image_tower_init"),
-        "heldout_pairs": manifest["recipe"]["heldout"], "results": manifest.get("results", {}),
-        "words": standin_words(), "caption_templates": list(ENSEMBLE_TEMPLATES),
-        "training_images": manifest.get("data", {}).get("train_images"),
-    }
+    info = {"name": "coursekit tiny CLIP (stand-in)", "arch": manifest["arch"], "weights": str(path),
+            "licence": manifest["licence"], "embed_dim": int(config["embed_dim"]), "image_size": size,
+            "context_length": int(config["text_cfg"]["context_length"]),
+            "parameters": n_params - model.token_embedding.weight.numel() + packed["token_embedding.values"].numel(),
+            "parameters_in_memory": n_params, "vocabulary": len(packed["token_embedding.rows"]),
+            "recipe": manifest["recipe"], "image_tower_init": manifest.get("image_tower_init"),
+            "heldout_pairs": manifest["recipe"]["heldout"], "results": manifest.get("results", {}),
+            "words": standin_words(), "caption_templates": list(ENSEMBLE_TEMPLATES),
+            "training_images": manifest.get("data", {}).get("train_images")}
     return Loaded(model, True, info["name"], weights=str(path), info=info, preprocess=preprocess, tokenizer=tokenizer)

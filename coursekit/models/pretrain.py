@@ -71,8 +71,6 @@ class Backbone(Loaded):
         return np.stack([cv2.resize(im, (self.input_size, self.input_size), interpolation=interp) for im in images])
 
 
-# --- architectures ----------------------------------------------------------------------------------------
-
 def resnet9_backbone(width: int = 16, weights: str | os.PathLike | None = None) -> nn.Module:
     """The course's ResNet-9 without its classifier: images -> ``8 * width`` features (global max pool, x 0.125)."""
     net = ResNet9(num_classes=1, width=width)

@@ -104,8 +104,6 @@ def _banner(kind: str) -> dict:
                 real_result="SAM segments objects of any kind zero-shot; see 'What the real run shows' below")
 
 
-# --- the tiny SAM ---------------------------------------------------------------------------------------------
-
 @dataclass(frozen=True)
 class TinySamArch:
     """The stand-in's architecture: segment-anything's classes at a small width and input size."""
@@ -165,8 +163,6 @@ def standin_sam(root=None, device: str = "cpu") -> Loaded:
         "kind": "standin", "img_size": sam.image_encoder.img_size, "params": count_parameters(sam, trainable_only=False),
         "manifest": manifest})
 
-
-# --- helpers the notebook uses (stand-in and real alike) ------------------------------------------------------------
 
 def _bool_masks(a, name: str) -> np.ndarray:
     a = np.asarray(a)

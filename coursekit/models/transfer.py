@@ -118,8 +118,6 @@ def param_groups(model: TransferClassifier, lr: float, backbone_lr_factor: float
     return groups
 
 
-# --- one training run of the labels curve ------------------------------------------------------------------
-
 def subset_per_class(labels, k: int, seed: int = 0, num_classes: int | None = None):
     """Indices of ``k`` examples of each class, drawn at random (seeded); a larger ``k`` with the same seed draws
     a superset, so the subsets of a labels curve are nested.

@@ -138,8 +138,6 @@ def offline_ultralytics(settings: Settings | None = None) -> UltralyticsSetup:
     return _SETUP
 
 
-# --- the model ------------------------------------------------------------------------------------------------
-
 def yolo_weights(settings: Settings | None = None, name: str = "yolo11n", progress: bool = True) -> tuple[str, bool]:
     """What to hand ``ultralytics.YOLO(...)``, offline-safe: ``(weights, is_standin)``: the cached COCO ``.pt``,
     or offline ``"<name>.yaml"`` (the stand-in: the same architecture with random weights), announced.
@@ -171,8 +169,6 @@ def yolo_model(settings: Settings | None = None, name: str = "yolo11n", progress
     return Loaded(model, is_standin, f"{name} from {name}.yaml, random weights" if is_standin
                   else f"{name}, COCO pre-trained", weights=weights)
 
-
-# --- training -------------------------------------------------------------------------------------------------
 
 #: Module 3's settings per run profile: ``full`` fine-tunes at the images' own 320 px, ``smoke`` (CI) trains fewer
 #: epochs at half the size; ``recall_goal``: the share of parts the detector is calibrated to find;
@@ -269,8 +265,6 @@ def yolo_data_yaml(root: str | os.PathLike | None = None, test_split: str = "tes
                                                                                        allow_unicode=True))
     return dest
 
-
-# --- prediction -----------------------------------------------------------------------------------------------
 
 def _sources(images) -> list:
     """Paths stay paths; RGB uint8 arrays (the course's convention) become the BGR arrays ultralytics expects."""

@@ -12,9 +12,7 @@ from .generator import DefectHook, Scene, SceneGenerator, SceneObject, make_obje
 from .parts import DISTRACTORS, PARTS, Material, PartSpec, Prim, build_part, sample_material
 from .render import Light, PartCanvas
 
-__all__ = [
-    "PARTS", "DISTRACTORS", "DOMAINS", "BACKGROUNDS", "Domain", "get_domain", "Scene", "SceneObject",
-    "SceneGenerator", "DefectHook", "PartCanvas", "PartSpec", "Prim", "Material", "Light",
-    "build_part", "sample_material", "render_background", "make_object_dataset",
-    "DEFECT_KINDS", "Defect", "defect_hook", "draw_defect",
-]
+__all__ = ["PARTS", "DISTRACTORS", "DOMAINS", "BACKGROUNDS", "Domain", "get_domain", "Scene", "SceneObject",
+           "SceneGenerator", "DefectHook", "PartCanvas", "PartSpec", "Prim", "Material", "Light",
+           "build_part", "sample_material", "render_background", "make_object_dataset",
+           "DEFECT_KINDS", "Defect", "defect_hook", "draw_defect"]
