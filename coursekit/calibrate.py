@@ -427,7 +427,8 @@ class CalibrationBins:
 
 
 def calibration_bins(probs, y_true, n_bins: int = 15) -> CalibrationBins:
-    """The data of a reliability diagram, binned like torchmetrics' calibration error.
+    """The data of a reliability diagram, binned like torchmetrics' calibration error (sklearn's
+    ``calibration_curve`` gives the same bins, but no counts, and puts a value on an edge in the lower bin).
 
     >>> b = calibration_bins([[0.9, 0.1], [0.8, 0.2]], [0, 1], n_bins=5)
     >>> b.count, b.accuracy[4]

@@ -251,3 +251,19 @@ def test_one_threshold_choice_for_classification_and_detection():
         one = choose_threshold(is_tp, scores, n_positive=n, default=0.25, **goal)
         assert (det.threshold, det.tp, det.fp, det.fn, det.tn) == (one.threshold, one.tp, one.fp, one.fn, 0)
         assert det.recall == pytest.approx(one.tp / n) and det.at_default == one.at_default
+
+
+def test_calibration_bins_agree_with_sklearns_calibration_curve():
+    """Away from the bin edges (where sklearn puts a tie in the lower bin, torchmetrics in the upper), the
+    non-empty bins' accuracy and confidence are sklearn.calibration.calibration_curve's."""
+    from sklearn.calibration import calibration_curve
+
+    rng = np.random.default_rng(3)
+    conf = rng.uniform(0.05, 0.95, 400)
+    conf = conf[np.abs(conf * 10 - np.round(conf * 10)) > 1e-6]  # no value on an edge
+    correct = (rng.uniform(size=len(conf)) < conf ** 2).astype(int)
+    bins = calibration_bins(conf, correct, n_bins=10)
+    acc, mean_conf = calibration_curve(correct, conf, n_bins=10, strategy="uniform")
+    filled = [i for i, c in enumerate(bins.count) if c]
+    assert np.allclose([bins.accuracy[i] for i in filled], acc)
+    assert np.allclose([bins.confidence[i] for i in filled], mean_conf)
