@@ -25,7 +25,7 @@ from .exercise_base import (ExerciseError, NotAttempted, as_array, blank, call, 
                             first_match, torch_sandbox, wrong)
 
 __all__ = ["check_zero_shot", "check_mask_iou", "check_prompt_ensemble", "check_prompt_gain", "bootstrap_gain",
-           "check_sam_refinement", "refinement_cases", "ExerciseError"]
+           "check_sam_refinement", "check_box_refinement", "refinement_cases", "ExerciseError"]
 
 
 def _unit(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -430,3 +430,92 @@ def check_sam_refinement(fn: Callable) -> bool:
     return correct(f"your refinement matches segment-anything's reference calls pixel for pixel on "
                    f"{len(cases)} parts (the stand-in SAM; IoU with the part after refining: "
                    f"{', '.join(f'{v:.2f}' for v in ious)}).")
+
+
+_BOX_HINT = ("masks, _, logits = predictor.predict(box=box, multimask_output=False); then predictor.predict(box=box, "
+             "point_coords=np.array([negative_xy]), point_labels=np.array([0]), mask_input=logits, "
+             "multimask_output=False) and return masks[0].")
+
+
+def _box_variant(binary=False, negative_label=0, use_mask=True, keep_box=True, xywh=False) -> Callable:
+    def refine(predictor, box, negative_xy):
+        b = np.asarray(box, float)
+        b = np.r_[b[:2], b[2:] - b[:2]] if xywh else b
+        _, _, logits = predictor.predict(box=b, multimask_output=False)
+        prev = (logits > 0).astype(np.float32) if binary else logits
+        masks, _, _ = predictor.predict(box=b if keep_box else None, point_coords=np.array([negative_xy], float),
+                                        point_labels=np.array([negative_label]), multimask_output=False,
+                                        **({"mask_input": prev} if use_mask else {}))
+        return masks[0]
+    return refine
+
+
+_BOX_VARIANTS = [
+    (dict(binary=True), "mask_input takes the box call's low-resolution *logits* (its third output), not a 0/1 mask."),
+    (dict(negative_label=1), "a negative click has label 0: with label 1 SAM adds the region you meant to remove."),
+    (dict(use_mask=False), "pass the box call's logits back: mask_input=logits (already (1, 256, 256) with one output)."),
+    (dict(keep_box=False), "keep the box in the second call: box=box together with the negative click."),
+    (dict(xywh=True), "SAM's box is (x0, y0, x1, y1) in pixels, not (x, y, width, height)."),
+]
+
+
+@functools.lru_cache(maxsize=1)
+def _box_cases(n: int = 3, scenes: int = 8) -> tuple[dict, ...]:
+    from .data.detection import render_detection_scene
+    from .models.sam import interior_point, mask_iou
+
+    predictor, out, reference = _standin_predictor(), [], _box_variant()
+    with torch_sandbox(), torch.inference_mode():
+        for i in range(scenes):
+            scene, labels = render_detection_scene(i, "test", seed=0)
+            predictor.set_image(scene.image)
+            for lab in labels:
+                gt, box = scene.objects[lab["object"]].mask, np.asarray(lab["box_xyxy"], float)
+                first = predictor.predict(box=box, multimask_output=False)[0][0]
+                if (first & ~gt).sum() < 20:
+                    continue
+                neg = interior_point(first & ~gt)
+                ref = reference(predictor, box, neg)
+                if mask_iou(ref, gt) > mask_iou(first, gt) and all(
+                        (_box_variant(**kw)(predictor, box, neg) != ref).any() for kw, _ in _BOX_VARIANTS):
+                    out.append({"image": scene.image, "truth": gt, "box": box, "negative": neg, "reference": ref,
+                                "what": f"test scene {i}, the {lab['class']}: box {box.round(1).tolist()}, "
+                                        f"negative click {neg}"})
+                if len(out) == n:
+                    return tuple(out)
+    return tuple(out)
+
+
+@exercise("box_refinement", _BOX_HINT)
+def check_box_refinement(fn: Callable) -> bool:
+    """Check ``fn(predictor, box_xyxy, negative_xy) -> bool (H, W) mask`` (the image set): SAM from the box, then
+    the box again with a negative click (label 0) and the box call's logits as ``mask_input``; pixel for pixel
+    against the reference calls on the stand-in SAM.
+
+    >>> check_box_refinement(lambda predictor, box, negative_xy: None)  # doctest: +ELLIPSIS
+    … box_refinement: not attempted yet — hint: masks, _, logits = predictor.predict(box=box...
+    False
+    """
+    from .models.sam import mask_iou
+
+    name, predictor, cases = "box_refinement", _standin_predictor(), _box_cases()
+    if not cases:
+        raise RuntimeError("no test-scene part shows every box-refinement mistake on this stand-in SAM")
+    for i, c in enumerate(cases):
+        with torch_sandbox(), torch.inference_mode():
+            predictor.set_image(c["image"])
+            out = call(fn, (predictor, c["box"].copy(), c["negative"]), name=name, case=c["what"], first=i == 0,
+                       hint=_BOX_HINT, error_hint=_sam_crash_hint)
+            variants = [(_box_variant(**kw)(predictor, c["box"], c["negative"]), h) for kw, h in _BOX_VARIANTS]
+        got, ref = np.asarray(out), c["reference"]
+        got = got[0] if got.ndim == 3 and got.shape[0] == 1 else got
+        if got.shape != ref.shape:
+            raise wrong(name, c["what"], f"one bool mask of shape {ref.shape}", f"shape {got.shape}",
+                        "with multimask_output=False SAM returns one mask: return masks[0].")
+        got = got.astype(bool) if got.dtype == bool else got > 0
+        if (got != ref).any():
+            raise wrong(name, c["what"], f"the reference refinement (IoU with the part {mask_iou(ref, c['truth']):.3f})",
+                        f"a mask with IoU {mask_iou(got, ref):.3f} against it",
+                        first_match(got, variants, _BOX_HINT, same=lambda a, b: (a == b).all()))
+    return correct(f"your box + negative click matches segment-anything's reference calls pixel for pixel on "
+                   f"{len(cases)} parts (the stand-in SAM).")

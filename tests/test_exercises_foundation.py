@@ -160,3 +160,41 @@ def test_sam_refinement_blank_is_not_attempted(capsys):
         ...  # your code here
     assert X.check_sam_refinement(refine_with_negative_click) is False
     assert "not attempted" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------- box + negative click (stand-in SAM)
+
+
+def _box_refine(predictor, box, negative_xy):
+    masks, _, logits = predictor.predict(box=box, multimask_output=False)
+    masks, _, _ = predictor.predict(box=box, point_coords=np.array([negative_xy]), point_labels=np.array([0]),
+                                    mask_input=logits, multimask_output=False)
+    return masks[0]
+
+
+def test_box_refinement_accepts_the_reference_calls_on_real_improvements(capsys):
+    from coursekit.models.sam import mask_iou
+
+    assert X.check_box_refinement(_box_refine)
+    assert "pixel for pixel" in capsys.readouterr().out
+    cases = X._box_cases()
+    assert len(cases) == 3
+    for c in cases:
+        assert not c["truth"][c["negative"][1], c["negative"][0]]      # the negative click is off the part
+        assert mask_iou(c["reference"], c["truth"]) > 0
+
+
+@pytest.mark.parametrize("kw, phrase", [(kw, hint[:40]) for kw, hint in X._BOX_VARIANTS],
+                         ids=[",".join(kw) for kw, _ in X._BOX_VARIANTS])
+def test_box_refinement_names_the_mistake(kw, phrase):
+    with pytest.raises(ExerciseError, match="box_refinement") as err:
+        X.check_box_refinement(X._box_variant(**kw))
+    assert phrase in str(err.value)
+
+
+def test_box_refinement_blank_is_not_attempted(capsys):
+    def box_with_negative_click(predictor, box, negative_xy):
+        ...  # your code here
+
+    assert X.check_box_refinement(box_with_negative_click) is False
+    assert "not attempted" in capsys.readouterr().out
