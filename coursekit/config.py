@@ -1,6 +1,8 @@
 """Run settings: the profile, the device, the seed and the cache folder, read once."""
 from __future__ import annotations
 
+import copy
+
 import os
 import random
 from dataclasses import dataclass, field
@@ -188,4 +190,4 @@ def module_setting(table: dict[str, dict], S: Settings | None = None) -> dict:
     name = "smoke" if S.smoke else "full"
     if name not in table:
         name = "full / CPU" if S.device == "cpu" else "full / GPU"
-    return {"name": name, **table[name]}
+    return {"name": name, **copy.deepcopy(table[name])}  # a copy: editing M<n> leaves the table as it is

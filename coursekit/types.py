@@ -145,6 +145,10 @@ def _rle_decode(rle: Mapping, height: int, width: int, where: str) -> np.ndarray
     if size != [height, width]:
         raise ValueError(f"{where}: its mask is {size[0]}x{size[1]} but the image is {height}x{width}")
     counts = rle["counts"]
+    if not isinstance(counts, (str, bytes)):
+        raise ValueError(f"{where}: 'counts' must be a compressed RLE string, as Detections.to_dict writes it (got "
+                         f"{type(counts).__name__}: polygons or an uncompressed RLE; convert them with "
+                         "pycocotools.mask.frPyObjects first)")
     rle = {"size": size, "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
     with warnings.catch_warnings():  # pycocotools' own NumPy 2 deprecation notice, nothing to act on here
         warnings.filterwarnings("ignore", message=".*__array__ implementation doesn't accept a copy keyword",

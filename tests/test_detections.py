@@ -484,3 +484,10 @@ def test_threshold_choice_on_detection_scores():
     assert n_dent == 0
     with pytest.raises(ValueError, match="smaller than the 3 true positives"):
         detection_recall_precision(is_tp, scores, 2, 0.5)
+
+
+def test_a_mask_in_another_coco_form_is_refused_with_the_fix():
+    from coursekit.types import _rle_decode
+
+    with pytest.raises(ValueError, match=r"mask 0: 'counts' must be a compressed RLE.*frPyObjects"):
+        _rle_decode({"size": [2, 2], "counts": [0, 4]}, 2, 2, "mask 0")

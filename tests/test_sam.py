@@ -248,6 +248,8 @@ def test_grabcut_box_refuses_bad_input(scene):
         grabcut_box(image, (1, 2, 3))
     with pytest.raises(ValueError, match="finite"):
         grabcut_box(image, (1, 2, np.nan, 40))
+    with pytest.raises(ValueError, match="4 numbers"):
+        grabcut_box(image, np.array(list("abcd")))
     with pytest.raises(TypeError, match="uint8"):
         grabcut_box(image.astype(np.float32) / 255, (10, 10, 60, 60))
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):

@@ -59,3 +59,12 @@ def test_seed_everything_is_repeatable():
 def test_settings_is_frozen():
     with pytest.raises(FrozenInstanceError):
         Settings().profile = "smoke"  # type: ignore[misc]
+
+
+def test_module_setting_hands_out_a_copy():
+    from coursekit.config import module_setting
+
+    table = {"smoke": {"lr": {"head": 1e-3}}, "full": {"lr": {"head": 1e-2}}}
+    row = module_setting(table, Settings(profile="smoke"))
+    row["lr"]["head"] = 5.0
+    assert table["smoke"]["lr"]["head"] == 1e-3 and row["name"] == "smoke"

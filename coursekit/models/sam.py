@@ -193,7 +193,10 @@ def mask_iou(a, b) -> float | np.ndarray:
 
 def _box(box_xyxy) -> np.ndarray:
     """A box as float ``(x0, y0, x1, y1)`` pixels (x1/y1 exclusive), refused with a clear error if it is none."""
-    box = np.asarray(box_xyxy, dtype=np.float64)
+    try:
+        box = np.asarray(box_xyxy, dtype=np.float64)
+    except (TypeError, ValueError):
+        box = np.full(1, np.nan)
     if box.shape != (4,) or not np.isfinite(box).all():
         raise ValueError(f"box must be 4 numbers (x0, y0, x1, y1) in pixels, all 4 finite; got {box_xyxy!r}")
     if box[2] <= box[0] or box[3] <= box[1]:
