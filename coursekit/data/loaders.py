@@ -44,7 +44,6 @@ class Augment:
             raise ValueError(f"pad_mode must be 'reflect', 'replicate' or 'constant'; got {self.pad_mode!r}")
 
 
-
 def batch_flip(x: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
     """Mirror left-right the images of ``x`` (N, C, H, W) where the bool mask ``flip`` (N,) is True."""
     return torch.where(flip[:, None, None, None], x.flip(3), x)
@@ -75,7 +74,6 @@ def batch_cutout(x: torch.Tensor, size: int, y0: torch.Tensor, x0: torch.Tensor)
     in_cols = (cols >= x0[:, None]) & (cols < x0[:, None] + size)  # (N, W)
     square = in_rows[:, :, None] & in_cols[:, None, :]  # (N, H, W)
     return x.masked_fill(square[:, None], 0)
-
 
 
 def _as_nchw_float(images) -> torch.Tensor:
@@ -115,7 +113,6 @@ def channel_stats(images, chunk: int = 4096) -> tuple[tuple[float, ...], tuple[f
     mean = total / count
     std = (total_sq / count - mean**2).clamp(min=0).sqrt()
     return tuple(mean.tolist()), tuple(std.tolist())
-
 
 
 class TensorLoader:
@@ -184,13 +181,8 @@ class TensorLoader:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     @property
-    def num_samples(self) -> int:
-        """Number of images in the dataset."""
-        return len(self.labels)
-
-    @property
     def shard_samples(self) -> int:
-        """Number of images this process sees per epoch: ``num_samples // world_size``."""
+        """Number of images this process sees per epoch: ``len(labels) // world_size``."""
         return len(self.labels) // self.world_size
 
     def set_epoch(self, epoch: int) -> None:
@@ -216,7 +208,7 @@ class TensorLoader:
     def epoch_plan(self, epoch: int) -> dict[str, torch.Tensor]:
         """One epoch's image order and, per position, flip / crop offset / cutout corner (drawn on the CPU,
         reproducible); with ``world_size > 1`` this process's interleaved shard of it."""
-        n, (h, w) = self.num_samples, self.images.shape[2:]
+        n, (h, w) = len(self.labels), self.images.shape[2:]
         g = self._generator(epoch)
         plan = {"order": torch.randperm(n, generator=g) if self.shuffle else torch.arange(n)}
         a = self.augment
