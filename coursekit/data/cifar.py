@@ -7,9 +7,11 @@
 """
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 
-from ..assets import extract_tar, fetch
+from ..assets import ASSETS, extract_tar, fetch
 from ..config import Settings, settings as read_settings
 from ..standins import real_or_standin
 from .arrays import ArrayDataset
@@ -74,7 +76,7 @@ def cifar10_root(archive: Path, S: Settings | None = None) -> Path:
     from ..config import course_path, is_writable, writable_home
 
     S = S or read_settings()
-    marker, sha = "cifar-10-batches-py/batches.meta", _registered_sha256()
+    marker, sha = "cifar-10-batches-py/batches.meta", ASSETS["cifar10"].sha256
     dest = course_path("datasets", "cifar10", home=S.home, marker=marker)
     record = dest / ".extracted-from"
     stale = not (record.is_file() and record.read_text().strip() == sha)
@@ -90,12 +92,6 @@ class CorruptCIFAR10(RuntimeError):
     """A file of the extracted CIFAR-10 archive cannot be read as CIFAR-10."""
 
 
-def _registered_sha256() -> str:
-    from ..assets import ASSETS
-
-    return ASSETS["cifar10"].sha256
-
-
 def _corrupt(path, why: str) -> CorruptCIFAR10:
     """The error for a damaged extracted file; the extraction (derived from the verified archive) is removed."""
     import shutil
@@ -109,34 +105,25 @@ def _corrupt(path, why: str) -> CorruptCIFAR10:
         "checks its sha256).")
 
 
-class _CifarUnpickler:
+class _CifarUnpickler(pickle.Unpickler):
     """CIFAR-10's batches are Python pickles; a pickle can run code, so only what the real files hold is
     allowed (NumPy's array reconstruction), whatever the archive's checksum says."""
 
     ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
                ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")}  # bytes in protocol-2 pickles
 
-    @classmethod
-    def load(cls, f):
-        import pickle
-
-        class Restricted(pickle.Unpickler):
-            def find_class(self, module, name):
-                if (module, name) not in cls.ALLOWED:
-                    raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-                return super().find_class(module, name)
-
-        return Restricted(f, encoding="latin1").load()
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        return super().find_class(module, name)
 
 
 def _read_pickle(path) -> dict:
-    import pickle
-
     if not path.is_file():
         raise _corrupt(path, "the file is missing")
     try:
         with open(path, "rb") as f:
-            d = _CifarUnpickler.load(f)
+            d = _CifarUnpickler(f, encoding="latin1").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError) as err:
         raise _corrupt(path, f"{type(err).__name__}: {err}") from None
     if not isinstance(d, dict):
