@@ -82,18 +82,15 @@ def yolo_line(cls: int, box: Sequence[float]) -> str:
     return f"{int(cls)} " + " ".join(f"{float(v):.{DECIMALS}f}" for v in box)
 
 
-def _exif_swaps(im: Image.Image) -> bool:
-    try:
-        return im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
-    except Exception:  # noqa: BLE001 - a broken EXIF block: the stored orientation is used
-        return False
-
-
 def header_size(path: Path) -> tuple[int, int]:
     """(width, height) as shown (EXIF orientation applied), from the header only."""
     with Image.open(path) as im:
         w, h = im.size
-        return (h, w) if _exif_swaps(im) else (w, h)
+        try:
+            swaps = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # orientations that turn the image by 90 degrees
+        except Exception:  # noqa: BLE001 - a broken EXIF block: the stored orientation is used
+            swaps = False
+    return (h, w) if swaps else (w, h)
 
 
 def _open_full(path: Path) -> tuple[int, int]:
@@ -598,10 +595,9 @@ def check_dataset(root_or_data_yaml, splits, decode: bool, progress: bool) -> tu
     cfg, problems = load_config(root_or_data_yaml, wanted)
     if splits is None:
         chosen = list(cfg.sources)
+    elif not wanted:
+        raise ValueError("splits=[] names no split; pass None to check every split in data.yaml")
     else:
-        if not wanted:
-            raise ValueError("splits=[] names no split; pass None to check every split in data.yaml")
-        have = [k for k in cfg.sources]
         for s in wanted:
             if cfg.yaml_path is None or s in cfg.sources:
                 continue
@@ -609,7 +605,7 @@ def check_dataset(root_or_data_yaml, splits, decode: bool, progress: bool) -> tu
                 problems.append(Problem("bad_yaml", "error", cfg.yaml_path,
                                         f"{cfg.yaml_path.name}: splits asks for {s!r} but data.yaml has "
                                         f"{'no' if s not in cfg.raw else 'an empty'} {s!r} key (its splits: "
-                                        f"{', '.join(have) or 'none'}) — add {s}: images/{s}", None, s))
+                                        f"{', '.join(cfg.sources) or 'none'}) — add {s}: images/{s}", None, s))
         chosen = [s for s in wanted if s in cfg.sources]
     counts, class_counts, records = {}, {}, []
     for split in chosen:
