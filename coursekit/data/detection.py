@@ -22,7 +22,7 @@ from ..scenes.parts import build_part
 from ..scenes.render import paste, rasterize
 from .yolo import xyxy_to_yolo, yolo_to_xyxy
 from .inspection import (SPLIT_DOMAIN, SPLIT_OFFSET, INSPECTION_DOMAINS, INSPECTION_PARTS, INSPECTION_SPLITS,
-                         DatasetIntegrityError, check_split, open_split, read_rgb, split_filter, verify_manifest)
+                         DatasetIntegrityError, check_index_seed, check_split, open_split, read_rgb, split_filter, verify_manifest)
 
 __all__ = ["object_values",
            "DETECTION_CLASSES", "DETECTION_SPLITS", "DETECTION_DOMAINS", "DEFAULT_COUNTS", "DEFAULT_SIZE",
@@ -54,7 +54,7 @@ OBJECT_SIZE = (0.16, 0.32)
 DETECTION_DOMAINS = {"source": INSPECTION_DOMAINS["source"].replace(
                          name="detection-source", clutter=(1, 4), occlusion_prob=0.3, object_scale=(0.9, 1.1)),
                      "shifted": INSPECTION_DOMAINS["shifted"].replace(
-                         name="detection-shifted", clutter=(2, 5), occlusion_prob=0.4, object_scale=(0.85, 1.1)),}
+                         name="detection-shifted", clutter=(2, 5), occlusion_prob=0.4, object_scale=(0.85, 1.1))}
 
 
 def check_int(name: str, v, lo: int = 0) -> int:
@@ -128,10 +128,7 @@ def _footprint(gen: SceneGenerator, scene: Scene, k: int) -> tuple[np.ndarray, i
 
 def _render(index: int, split: str, seed: int, size: int) -> tuple[Scene, list[dict]]:
     """The scene and one record per annotated part, with ``drop`` = the reason it is not labelled, or None."""
-    index = check_int("index", index)
-    seed = check_int("seed", seed)
-    if index >= 1_000_000:
-        raise ValueError(f"index must be < 1000000; got {index}")
+    index, seed = check_index_seed(index, seed)
     gen = generator_for(split, seed, check_size(size))
     scene = gen.render(SPLIT_OFFSET[split] + index)
     parts = []
