@@ -13,8 +13,6 @@ from .validate import Problem
 #: The splits ``data.yaml`` may name besides ``train``/``val``/``test``: any key starting ``test_`` or ``val_``.
 STANDARD_SPLITS = ("train", "val", "test")
 
-# ---- data.yaml
-
 
 @dataclass
 class Config:
