@@ -134,7 +134,7 @@ def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.Pa
     coco, src_name = _load_json(coco_json)
     images_dir, out_dir = Path(images_dir), Path(out_dir)
     errors: list[Problem] = []
-    notes: list[Problem] = []
+    notes: list[Problem] = []  # the warnings and info that come back in ConversionResult.problems
     skipped: list[tuple[str, object, str, str]] = []  # (reason, annotation id, file_name, what is wrong)
     json_path = None if isinstance(coco_json, (Mapping, list)) else Path(coco_json)
 
@@ -276,16 +276,14 @@ def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.Pa
     if skipped:
         _skip_warning(src_name, skipped)
     for lf, (iid, fname) in label_files.items():
-        path = imgs[iid][0]
-        W, H = imgs[iid][2]
+        path, _fname, (W, H) = imgs[iid]
         dst = out_images / fname
         if dst.resolve() != path.resolve():
             atomic_copy(path, dst)
             written.append(dst)
         boxes = rows.get(iid, [])
         if boxes:
-            arr = np.asarray([b[1:] for b in boxes], np.float64)
-            yolo = xyxy_to_yolo(arr, W, H)
+            yolo = xyxy_to_yolo([b[1:] for b in boxes], W, H)
             text = "".join(yolo_line(b[0], y) + "\n" for b, y in zip(boxes, yolo))
         else:
             text = ""
@@ -295,10 +293,8 @@ def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.Pa
         written.append(lf)
         n_boxes += len(boxes)
 
-    config = dict(existing)
-    config[split] = f"images/{split}"
-    config["names"] = dict(enumerate(names))
-    config["coco_category_ids"] = dict(enumerate(order))
+    config = {**existing, split: f"images/{split}", "names": dict(enumerate(names)),
+              "coco_category_ids": dict(enumerate(order))}
     if "val" not in config:
         notes.append(Problem("bad_yaml", "info", data_yaml, f"{data_yaml.name} has no 'val' split yet — convert "
                                                                  "the validation json with split='val'"))
@@ -378,8 +374,7 @@ def box_stats(root_or_yaml: str | os.PathLike, split: str | Sequence[str] | None
     if not report.splits:
         raise ValidationError(f"no split to read in {report.root}:\n"
                               + "\n".join(f"  - {p.message}" for p in report.errors), report.errors, report)
-    rows = []
-    lost = 0
+    rows, lost = [], 0
     for rec in records:
         if rec.labels is None:
             continue
