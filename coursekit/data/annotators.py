@@ -95,8 +95,6 @@ def disagreement_table(df, a: str = "annotator_a", b: str = "annotator_b"):
     """``pandas.crosstab`` of annotator ``a`` (rows) against ``b`` (columns), every class in order."""
     import pandas as pd
 
-    classes = list(INSPECTION_CLASSES)
-    extra = sorted(set(df[a]).union(df[b]) - set(classes))
-    order = classes + extra
+    order = list(INSPECTION_CLASSES) + sorted(set(df[a]).union(df[b]) - set(INSPECTION_CLASSES))
     return pd.crosstab(pd.Categorical(df[a], categories=order), pd.Categorical(df[b], categories=order),
                        rownames=[a], colnames=[b], dropna=False)

@@ -22,13 +22,13 @@ from ..scenes.parts import build_part
 from ..scenes.render import paste, rasterize
 from .yolo import xyxy_to_yolo, yolo_to_xyxy
 from .inspection import (SPLIT_DOMAIN, SPLIT_OFFSET, INSPECTION_DOMAINS, INSPECTION_PARTS, INSPECTION_SPLITS,
-                         DatasetIntegrityError, check_index_seed, check_split, open_split, read_rgb, split_filter, verify_manifest)
+                         DatasetIntegrityError, check_index_seed, check_split, open_split, read_rgb, split_filter,
+                         verify_manifest)
 
-__all__ = ["object_values",
-           "DETECTION_CLASSES", "DETECTION_SPLITS", "DETECTION_DOMAINS", "DEFAULT_COUNTS", "DEFAULT_SIZE",
-           "GENERATOR_VERSION", "MIN_VISIBLE", "MIN_IN_FRAME", "MIN_BOX_SIDE", "DatasetIntegrityError",
-           "label_decision", "render_detection_scene", "verify_detection_dataset",
-           "detection_root", "load_detection_split", "generator_for"]
+__all__ = ["object_values", "DETECTION_CLASSES", "DETECTION_SPLITS", "DETECTION_DOMAINS", "DEFAULT_COUNTS",
+           "DEFAULT_SIZE", "GENERATOR_VERSION", "MIN_VISIBLE", "MIN_IN_FRAME", "MIN_BOX_SIDE", "DatasetIntegrityError",
+           "label_decision", "render_detection_scene", "verify_detection_dataset", "detection_root",
+           "load_detection_split", "generator_for"]
 
 DETECTION_CLASSES: tuple[str, ...] = INSPECTION_PARTS
 """The six part types of Module 2, in class-id order: washer, flange, plate, bracket, hinge, gear."""

@@ -85,9 +85,7 @@ def _is_split_name(name: str) -> bool:
 
 
 def _split_order(names: Iterable[str]) -> list[str]:
-    def key(n):
-        return (STANDARD_SPLITS.index(n), n) if n in STANDARD_SPLITS else (3, n)
-    return sorted(names, key=key)
+    return sorted(names, key=lambda n: (STANDARD_SPLITS.index(n), n) if n in STANDARD_SPLITS else (3, n))
 
 
 def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
@@ -155,7 +153,7 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
     def scan_class(split: str, cls: str, folder: Path, class_dirs, candidates) -> None:
         class_dirs[split][cls] = folder
         found: list[Path] = []
-        stray: list[Path] = []
+        stray: list[Path] = []  # files that are not images: reported, not loaded
         for e in visible(entries(folder), split, f"{_rel(folder, root)}/"):
             path = Path(e.path)
             if e.is_dir():
@@ -227,8 +225,7 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
                 f"{root.name}/: the folders {names} hold sub-folders, not images — if they are splits, rename "
                 f"them to train/val/test (or test_<name>), or pass splits=[...] with their names", None, None))
     else:
-        found_splits = []
-        loose = []
+        found_splits, loose = [], []
         for e in visible(top, None, "the dataset folder"):
             path = Path(e.path)
             if not e.is_dir():
