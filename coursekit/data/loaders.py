@@ -200,16 +200,12 @@ class TensorLoader:
                 f"shuffle={self.shuffle}, augment={self.augment}, device='{self.device}'"
                 + (f", rank={self.rank}, world_size={self.world_size})" if self.world_size > 1 else ")"))
 
-    def _generator(self, epoch: int) -> torch.Generator:
-        """A CPU random generator seeded from (seed, epoch); same numbers on every machine and device."""
-        state = np.random.SeedSequence([self.seed, epoch]).generate_state(1, np.uint64)[0]
-        return torch.Generator().manual_seed(int(state))
-
     def epoch_plan(self, epoch: int) -> dict[str, torch.Tensor]:
         """One epoch's image order and, per position, flip / crop offset / cutout corner (drawn on the CPU,
         reproducible); with ``world_size > 1`` this process's interleaved shard of it."""
         n, (h, w) = len(self.labels), self.images.shape[2:]
-        g = self._generator(epoch)
+        state = np.random.SeedSequence([self.seed, epoch]).generate_state(1, np.uint64)[0]
+        g = torch.Generator().manual_seed(int(state))  # on the CPU: the same numbers on every machine and device
         plan = {"order": torch.randperm(n, generator=g) if self.shuffle else torch.arange(n)}
         a = self.augment
         if a is not None:

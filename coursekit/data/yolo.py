@@ -189,15 +189,6 @@ def write_yolo_dataset(out_dir: str | os.PathLike, splits: Mapping[str, tuple], 
     return root / "data.yaml"
 
 
-def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box in ``a`` with every box in ``b`` (both cx, cy, w, h), by ``torchvision.ops.box_iou``."""
-    import torch
-    from torchvision.ops import box_convert, box_iou
-
-    a, b = (box_convert(torch.from_numpy(np.ascontiguousarray(x)), "cxcywh", "xyxy") for x in (a, b))
-    return box_iou(a, b).numpy()
-
-
 def _parse_class(text: str, names: Sequence[str] | None, add) -> int | None:
     """The class id of one line, or None after reporting why not."""
     n = len(names) if names is not None else None
@@ -351,13 +342,17 @@ def read_yolo_labels(path: str | os.PathLike, names: Sequence[str] | int | None 
 def _duplicates(path: Path, rel: str, classes: np.ndarray, boxes: np.ndarray, lines: np.ndarray,
                 split: str | None) -> list[Problem]:
     """A warning for each box that repeats an earlier box of the same class (identical or IoU > 0.95)."""
+    import torch
+    from torchvision.ops import box_iou
+
     out = []
     for c in np.unique(classes):
         idx = np.flatnonzero(classes == c)
         if len(idx) < 2:
             continue
         b = boxes[idx]
-        iou = _iou_matrix(b, b)
+        xyxy = torch.from_numpy(yolo_to_xyxy(b, 1, 1))  # IoU does not depend on the image size
+        iou = box_iou(xyxy, xyxy).numpy()
         same = (b[:, None, :] == b[None, :, :]).all(-1)
         dup = np.triu((iou > DUPLICATE_IOU) | same, k=1)  # dup[i, j]: j (later) repeats i
         for j in range(len(idx)):
