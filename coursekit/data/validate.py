@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
@@ -14,7 +15,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
-from unittest import mock
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -109,8 +109,11 @@ class Problem:
 
 @dataclass
 class Report:
-    """What a validator found: every :class:`Problem` (errors first), counts per split, ``summary()``; ``source``
-    is ``"image folder"`` or ``"YOLO dataset"``, ``classes`` (alias ``names``) index = label."""
+    """What a validator found: every :class:`Problem` (errors first), counts per split, and ``summary()``.
+
+    ``source`` is ``"image folder"`` or ``"YOLO dataset"``; ``classes`` (alias ``names``) index = label;
+    ``n_files``/``not_loaded`` (image folders) account for every file under ``root``.
+    """
 
     root: Path
     splits: list[str]
@@ -135,9 +138,17 @@ class Report:
         """True when there is no error (warnings and info are allowed)."""
         return not self.errors
 
-    errors = property(lambda self: [p for p in self.problems if p.severity == "error"])
-    warnings = property(lambda self: [p for p in self.problems if p.severity == "warning"])
-    infos = property(lambda self: [p for p in self.problems if p.severity == "info"])
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def infos(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "info"]
 
     def by_kind(self, kind: str) -> list[Problem]:
         """The problems of one kind, e.g. ``report.by_kind("unreadable")``."""
@@ -241,6 +252,21 @@ def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS)
 
 
+# ----------------------------------------------------------------------------------------------------
+# decoding
+
+
+@contextlib.contextmanager
+def _strict_truncation():
+    """Make PIL raise on truncated files even if someone set ``ImageFile.LOAD_TRUNCATED_IMAGES``."""
+    old = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = old
+
+
 def to_rgb(im: Image.Image) -> Image.Image:
     """8-bit RGB: 16/32-bit grey scaled to 0..255, float clipped, alpha dropped (as torchvision does)."""
     mode = im.mode
@@ -258,8 +284,7 @@ def to_rgb(im: Image.Image) -> Image.Image:
 
 def decode(data: bytes) -> tuple[Image.Image, str]:
     """(RGB image with EXIF orientation applied, original mode) after ``verify`` and a full decode, or raise."""
-    # PIL must raise on a truncated file even if someone set ImageFile.LOAD_TRUNCATED_IMAGES
-    with mock.patch.object(ImageFile, "LOAD_TRUNCATED_IMAGES", False):
+    with _strict_truncation():
         with Image.open(io.BytesIO(data)) as im:
             im.verify()
         im = Image.open(io.BytesIO(data))
