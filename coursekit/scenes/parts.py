@@ -48,12 +48,8 @@ class PartSpec:
 
     def radius(self) -> float:
         """Largest distance of any drawn point from the origin."""
-        out = 0.0
-        for p in self.prims:
-            if p.is_hole:
-                continue
-            out = max(out, float(np.hypot(p.pts[:, 0], p.pts[:, 1]).max()) + p.r)
-        return out
+        return max((float(np.hypot(p.pts[:, 0], p.pts[:, 1]).max()) + p.r for p in self.prims if not p.is_hole),
+                   default=0.0)
 
     def holes(self) -> list[Prim]:
         """The hole primitives (for a defect hook that fills a hole in)."""
@@ -72,7 +68,6 @@ class PartSpec:
             p.pts = p.pts * k
             p.r *= k
         return self
-
 
 
 def _circle(cx: float, cy: float, r: float, level: float) -> Prim:
@@ -112,7 +107,6 @@ def _capsule(x0, y0, x1, y1, r, n: int = 10) -> np.ndarray:
     s0 = a + math.pi / 2 + np.linspace(0, math.pi, n)
     return np.concatenate([np.stack([x1 + r * np.cos(s1), y1 + r * np.sin(s1)], 1),
                            np.stack([x0 + r * np.cos(s0), y0 + r * np.sin(s0)], 1)])
-
 
 
 def _washer(rng) -> PartSpec:
@@ -279,7 +273,6 @@ def _knob(rng) -> PartSpec:
     return PartSpec("knob", prims, bevel=0.14, thickness=0.2, finish=None)
 
 
-
 def _pebble(rng) -> PartSpec:
     k = int(rng.integers(7, 11))
     a = np.sort(rng.uniform(0, 2 * math.pi, k))
@@ -328,7 +321,6 @@ def build_part(name: str, rng: np.random.Generator) -> PartSpec:
         raise ValueError(f"unknown part {name!r}; valid parts: {', '.join(PARTS)}; "
                          f"distractors: {', '.join(DISTRACTORS)}") from None
     return builder(rng)
-
 
 
 @dataclass(frozen=True)
