@@ -67,9 +67,7 @@ class Scene:
     @property
     def masks(self) -> np.ndarray:
         """bool (N, H, W) visible masks."""
-        if not self.objects:
-            return np.zeros((0,) + self.image.shape[:2], bool)
-        return np.stack([o.mask for o in self.objects])
+        return np.stack([o.mask for o in self.objects]) if self.objects else np.zeros((0, *self.image.shape[:2]), bool)
 
 
 @dataclass
@@ -161,8 +159,7 @@ class SceneGenerator:
         n = int(rng.integers(self.objects_per_scene[0], self.objects_per_scene[1] + 1))
         for i in range(n):
             name = self.parts[int(rng.integers(len(self.parts)))]
-            if i == 0 and part is not None:
-                name = part
+            name = part if i == 0 and part is not None else name
             diameter = rng.uniform(*self.object_size) * rng.uniform(*d.object_scale) * side
             angle = float(rng.uniform(*d.rotation_deg))
             if self.centred:
@@ -259,9 +256,7 @@ class SceneGenerator:
             self._draw(img, p, index, light, shadow_strength, annotate=False)
         defects: list[list[str]] = []
         materials: list[str] = []
-        for i, p in enumerate(objects):
-            if not draw_objects:
-                continue
+        for i, p in enumerate(objects if draw_objects else []):
             alpha, x0, y0, dfx, mat = self._draw(img, p, index, light, shadow_strength, annotate=True)
             layers.append((alpha, x0, y0, i))
             defects.append(dfx)
