@@ -69,9 +69,7 @@ def sam_model(settings=None, kind: str = "vit_b", progress: bool = True) -> Load
     if kind != "standin" and kind not in SAM_KINDS:
         raise ValueError(f"unknown SAM kind {kind!r}; valid: {', '.join(SAM_KINDS)}, standin")
 
-    def standin():
-        return standin_sam(device=S.device)
-
+    standin = partial(standin_sam, device=S.device)
     if kind == "standin":
         loaded, banner = standin(), _banner("vit_b")
         announce_standin(why="kind='standin' was asked for", replaces=banner["replaces"],
