@@ -193,11 +193,8 @@ def fill_hole(canvas: PartCanvas, rng: np.random.Generator, severity: float) -> 
     """Leave one of the part's holes undrilled (holes overlapping it, e.g. a keyway, go with it)."""
     spec = canvas.spec
     holes = [i for i, p in enumerate(spec.prims) if p.is_hole]
-    if not holes:
-        return False
     regions = _hole_regions(canvas)
-    sizes = np.array([r.sum() for r in regions], np.float64)
-    candidates = [k for k in range(len(holes)) if sizes[k] >= 4]
+    candidates = [k for k, r in enumerate(regions) if r.sum() >= 4]
     if not candidates:
         return False
     k = int(candidates[int(rng.integers(len(candidates)))])
