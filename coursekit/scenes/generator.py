@@ -90,6 +90,12 @@ def _check_size(size) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
+def _check_int(name: str, value, low: int = 0) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{name} must be {'a non-negative int' if low == 0 else f'an int >= {low}'}; got {value!r}")
+    return int(value)
+
+
 def _check_range(name: str, value, lo_min: float, integer: bool = False) -> tuple:
     pair = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
     if len(pair) != 2 or not all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in pair):
@@ -116,9 +122,7 @@ class SceneGenerator:
                  supersample: int = 2, defect_hook: DefectHook | None = None):
         self.h, self.w = _check_size(size)
         self.domain = get_domain(domain)
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int; got {seed!r}")
-        self.seed = int(seed)
+        self.seed = _check_int("seed", seed)
         if isinstance(parts, str):
             parts = (parts,)
         self.parts = tuple(parts)
@@ -219,9 +223,7 @@ class SceneGenerator:
 
     def render(self, index: int, part: str | int | None = None, draw_objects: bool = True) -> Scene:
         """Render scene ``index``."""
-        if not isinstance(index, (int, np.integer)) or isinstance(index, bool) or index < 0:
-            raise ValueError(f"index must be a non-negative int; got {index!r}")
-        index = int(index)
+        index = _check_int("index", index)
         if part is not None:
             if isinstance(part, (int, np.integer)) and not isinstance(part, bool):
                 if not 0 <= part < len(self.parts):
@@ -315,19 +317,16 @@ def make_object_dataset(n: int, size: int | tuple[int, int] = 32, seed: int = 0,
     >>> x.shape, y.dtype, sorted(np.bincount(y).tolist()) == [2] * 10, names[0]
     ((20, 32, 32, 3), dtype('int64'), True, 'washer')
     """
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be an int >= 1; got {n!r}")
-    if not isinstance(offset, (int, np.integer)) or offset < 0:
-        raise ValueError(f"offset must be a non-negative int; got {offset!r}")
+    n, offset = _check_int("n", n, 1), _check_int("offset", offset)
     gen = SceneGenerator(size, domain=domain, seed=seed, parts=parts, objects_per_scene=(1, 1), centred=True)
     k = len(gen.parts)
     labels = np.repeat(np.arange(k, dtype=np.int64), n // k)
     labels = np.concatenate([labels, np.arange(n % k, dtype=np.int64)])
-    labels = np.random.default_rng([gen.seed, gen.domain.code, int(offset), 99]).permutation(labels)
+    labels = np.random.default_rng([gen.seed, gen.domain.code, offset, 99]).permutation(labels)
     from tqdm.auto import tqdm
 
     images = np.empty((n, gen.h, gen.w, 3), np.uint8)
     for i in tqdm(range(n), desc=f"rendering {n} {gen.domain.name} images", unit="img", leave=False,
                   disable=not (progress and n >= 500)):
-        images[i] = gen.render(int(offset) + i, part=int(labels[i])).image
+        images[i] = gen.render(offset + i, part=int(labels[i])).image
     return images, labels, list(gen.parts)
