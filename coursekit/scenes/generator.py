@@ -239,7 +239,6 @@ class SceneGenerator:
         shadow_strength = float(rng.uniform(*d.shadow_strength))
         gradient, vignette = float(rng.uniform(*d.gradient_strength)), float(rng.uniform(*d.vignette_strength))
         kelvin = float(rng.uniform(*d.color_temperature_k))
-        gains = kelvin_gains(kelvin)
         blur = float(rng.uniform(*d.blur_sigma))
         noise_std, shot = float(rng.uniform(*d.noise_std)), float(rng.uniform(*d.shot_noise))
         quality = int(rng.uniform(*d.jpeg_quality)) if d.jpeg_quality else None
@@ -249,8 +248,7 @@ class SceneGenerator:
 
         hr, wr = self.h * ss, self.w * ss
         img = render_background(bg_name, hr, wr, rng, tint=tint, brightness=brightness)
-        lz = float(light.direction[2])
-        exposure = light.ambient + light.fill * 0.6 + 0.8 * light.intensity * lz
+        exposure = light.ambient + light.fill * 0.6 + 0.8 * light.intensity * float(light.direction[2])
         img *= exposure  # the table is lit like a flat part
 
         layers = []  # (alpha, x0, y0, annotated index or -1) in drawing order
@@ -271,7 +269,7 @@ class SceneGenerator:
             img = cv2.resize(img, (self.w, self.h), interpolation=cv2.INTER_AREA)
         if blur >= 0.15:
             img = cv2.GaussianBlur(img, (0, 0), blur)
-        img *= illumination(self.h, self.w, light.azimuth_deg, gradient, vignette)[..., None] * gains
+        img *= illumination(self.h, self.w, light.azimuth_deg, gradient, vignette)[..., None] * kelvin_gains(kelvin)
         img = sensor_noise(img, rng, noise_std, shot)
         image = (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
         if quality is not None:
