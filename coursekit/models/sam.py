@@ -24,7 +24,6 @@ __all__ = ["SAM_KINDS", "STANDIN_NAME", "TinySamArch", "sam_model", "load_sam_ch
            "mask_iou", "box_mask", "interior_point", "random_point", "predict_box", "predict_points",
            "time_predictor", "grabcut_box", "amg_thresholds", "STANDIN_AMG_THRESHOLDS", "sync"]
 
-# --- the real checkpoints ---------------------------------------------------------------------------------------
 
 SAM_KINDS: dict[str, str] = {"vit_b": "sam-vit-b", "vit_l": "sam-vit-l", "vit_h": "sam-vit-h"}
 """segment-anything's model type (``sam_model_registry`` key) -> asset name in :data:`coursekit.assets.ASSETS`."""
