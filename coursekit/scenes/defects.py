@@ -85,14 +85,13 @@ def draw_scratch(canvas: PartCanvas, rng: np.random.Generator, severity: float) 
     length = rad * rng.uniform(0.7, 1.3) * (0.7 + 0.5 * severity)
     width = max(1, int(round(rad * (0.022 + 0.016 * severity))))  # about 1 output pixel at 2x supersampling
     lines = np.zeros(shape, np.float32)
+    d = np.array([math.cos(heading), math.sin(heading)])
+    normal = np.array([-d[1], d[0]])
+    t = np.linspace(0, 1, 40)[:, None]
     for k in range(n):
-        off = np.array([-math.sin(heading), math.cos(heading)]) * (k * rng.uniform(0.05, 0.12) * rad)
-        d = np.array([math.cos(heading), math.sin(heading)])
-        p0 = start + off - d * length * rng.uniform(0.35, 0.65)
+        p0 = start + normal * (k * rng.uniform(0.05, 0.12) * rad) - d * length * rng.uniform(0.35, 0.65)
         p2 = p0 + d * length * rng.uniform(0.8, 1.0)
-        bend = rng.uniform(-0.15, 0.15) * length  # a slight curvature: quadratic Bezier
-        p1 = (p0 + p2) / 2 + np.array([-d[1], d[0]]) * bend
-        t = np.linspace(0, 1, 40)[:, None]
+        p1 = (p0 + p2) / 2 + normal * (rng.uniform(-0.15, 0.15) * length)  # a slight bend: quadratic Bezier
         pts = (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t * t * p2
         lines = np.maximum(lines, _stroke(shape, pts, width) * rng.uniform(0.75, 1.0))
     lines *= _material(canvas, erode=1)
