@@ -1,10 +1,5 @@
-"""The course's networks: architectures built by name, and loaders of trained weights.
-
-:func:`create_model` builds an architecture by name (timm-style), with random weights. Every loader of trained
-weights returns a :class:`Loaded` (``model``, ``is_standin``, ``name``, ``weights``, ``info``, and CLIP's
-``preprocess`` / ``tokenizer``; a :class:`Backbone` adds ``mean``, ``std``, ``input_size``, ``prepare()``,
-``create()``). :func:`yolo_weights` returns the file notebook 03 hands to ultralytics' ``YOLO(...)`` itself.
-Each module's sizes per run profile: ``<module>_setting(S)`` (:func:`coursekit.config.module_setting`).
+"""The course's networks: :func:`create_model` builds one by name (random weights); every loader of trained weights
+returns a :class:`Loaded` (:func:`yolo_weights`: the file notebook 03 hands to ultralytics' ``YOLO``).
 
 >>> from coursekit.models import create_model, list_models
 >>> [name for name in list_models() if name in ("resnet9", "simple_cnn")]

@@ -31,7 +31,6 @@ __all__ = ["CLIP_MODELS", "ClipSpec", "STANDIN_NAME", "SINGLE_TEMPLATE", "ENSEMB
 
 STANDIN_NAME = "clip_standin"
 
-# --- the real weights ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class ClipSpec:

@@ -48,8 +48,6 @@ def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-
-
 def shipped_standin(name: str, root: str | os.PathLike | None, rebuild: str) -> tuple[dict, Path]:
     """A shipped stand-in's ``(manifest, weights)`` from ``datasets/<name>`` (or ``root``), sha256 checked;
     ``rebuild``: the command that rebuilds it, quoted in the errors."""

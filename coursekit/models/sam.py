@@ -24,7 +24,6 @@ __all__ = ["SAM_KINDS", "STANDIN_NAME", "TinySamArch", "sam_model", "load_sam_ch
            "mask_iou", "box_mask", "interior_point", "random_point", "predict_box", "predict_points",
            "time_predictor", "grabcut_box", "amg_thresholds", "STANDIN_AMG_THRESHOLDS", "sync"]
 
-# --- the real checkpoints ---------------------------------------------------------------------------------------
 
 SAM_KINDS: dict[str, str] = {"vit_b": "sam-vit-b", "vit_l": "sam-vit-l", "vit_h": "sam-vit-h"}
 """segment-anything's model type (``sam_model_registry`` key) -> asset name in :data:`coursekit.assets.ASSETS`."""
@@ -69,9 +68,7 @@ def sam_model(settings=None, kind: str = "vit_b", progress: bool = True) -> Load
     if kind != "standin" and kind not in SAM_KINDS:
         raise ValueError(f"unknown SAM kind {kind!r}; valid: {', '.join(SAM_KINDS)}, standin")
 
-    def standin():
-        return standin_sam(device=S.device)
-
+    standin = partial(standin_sam, device=S.device)
     if kind == "standin":
         loaded, banner = standin(), _banner("vit_b")
         announce_standin(why="kind='standin' was asked for", replaces=banner["replaces"],

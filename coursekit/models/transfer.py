@@ -57,10 +57,9 @@ def load_weights(module: nn.Module, path: str | Path, strict: bool = True,
     except RuntimeError as err:  # shapes differ
         raise ValueError(f"{path} does not fit {type(module).__name__}: {err}") from None
     if strict and (missing or unexpected):
-        raise ValueError(
-            f"{path} does not fit {type(module).__name__}: missing keys {missing[:5]}{'...' if len(missing) > 5 else ''},"
-            f" unexpected keys {unexpected[:5]}{'...' if len(unexpected) > 5 else ''}. "
-            "Was it saved from another architecture?")
+        few = [f"{keys[:5]}{'...' if len(keys) > 5 else ''}" for keys in (missing, unexpected)]
+        raise ValueError(f"{path} does not fit {type(module).__name__}: missing keys {few[0]}, unexpected keys "
+                         f"{few[1]}. Was it saved from another architecture?")
     return module
 
 
@@ -70,10 +69,8 @@ def resnet18_backbone(weights: str | Path | None = None) -> nn.Module:
 
     net = torchvision.models.resnet18(weights=None)
     net.fc = nn.Identity()  # the ImageNet classifier is not used: its weights are skipped when loading
-    if weights == "imagenet":
-        load_weights(net, fetch("resnet18-imagenet"), ignore=("fc.",))
-    elif weights is not None:
-        load_weights(net, weights, ignore=("fc.",))
+    if weights is not None:
+        load_weights(net, fetch("resnet18-imagenet") if weights == "imagenet" else weights, ignore=("fc.",))
     net.num_features = 512
     return net
 

@@ -66,9 +66,8 @@ def _procedural(name: str) -> np.ndarray:
             x0, y0 = rng.uniform(0, n, 2)
             a = rng.uniform(-0.3, 0.3)
             ln = rng.uniform(20, 160)
-            p1 = (int(x0), int(y0))
             p2 = (int(x0 + ln * math.cos(a)), int(y0 + ln * math.sin(a)))
-            cv2.line(tex, p1, p2, float(rng.choice([-2.5, 2.5])), 1, cv2.LINE_AA)
+            cv2.line(tex, (int(x0), int(y0)), p2, float(rng.choice([-2.5, 2.5])), 1, cv2.LINE_AA)
     elif name == "wood":  # planks: grain lines warped by smooth noise
         y = np.arange(n, dtype=np.float32)[:, None] + 18.0 * _noise(rng, n, 4)
         grain = np.sin(y * (2 * math.pi / 23.0)) + 0.5 * np.sin(y * (2 * math.pi / 7.0))
@@ -99,10 +98,8 @@ def _load_skimage(func: str) -> np.ndarray | None:
 @functools.lru_cache(maxsize=None)
 def texture(name: str) -> tuple[np.ndarray, ...]:
     """The texture pyramid of ``name`` (level 0 = 512 x 512, each next level half size), cached."""
-    spec = BACKGROUNDS[name]
-    img = None
-    if spec.source.startswith("skimage:"):
-        img = _load_skimage(spec.source.split(":", 1)[1])
+    source = BACKGROUNDS[name].source
+    img = _load_skimage(source.split(":", 1)[1]) if source.startswith("skimage:") else None
     if img is None:
         img = _procedural(name)
     if img.ndim == 2:

@@ -15,14 +15,12 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-from .render import PartCanvas, draw_prim, rasterize
+from .render import _ONE, _SHIFT, PartCanvas, draw_prim, rasterize
 
 __all__ = ["DEFECT_KINDS", "Defect", "DEFECT_RENDERERS", "draw_defect", "defect_hook", "draw_scratch",
            "draw_crack", "fill_hole", "draw_stain"]
 
 DEFECT_KINDS: tuple[str, ...] = ("scratch", "crack", "missing_hole", "stain")
-_SHIFT = 3  # sub-pixel bits for OpenCV's anti-aliased strokes
-_ONE = float(1 << _SHIFT)
 
 
 @dataclass(frozen=True)
@@ -65,8 +63,8 @@ def _random_material_point(canvas: PartCanvas, rng: np.random.Generator, erode: 
     ys, xs = np.nonzero(_material(canvas, erode) > 0.5)
     if len(xs) == 0:
         ys, xs = np.nonzero(canvas.mask)
-        if len(xs) == 0:
-            return None
+    if len(xs) == 0:
+        return None
     i = int(rng.integers(len(xs)))
     return np.array([xs[i], ys[i]], np.float64) + rng.uniform(0, 1, 2)
 
@@ -87,18 +85,15 @@ def draw_scratch(canvas: PartCanvas, rng: np.random.Generator, severity: float) 
     length = rad * rng.uniform(0.7, 1.3) * (0.7 + 0.5 * severity)
     width = max(1, int(round(rad * (0.022 + 0.016 * severity))))  # about 1 output pixel at 2x supersampling
     lines = np.zeros(shape, np.float32)
+    d = np.array([math.cos(heading), math.sin(heading)])
+    normal = np.array([-d[1], d[0]])
+    t = np.linspace(0, 1, 40)[:, None]
     for k in range(n):
-        off = np.array([-math.sin(heading), math.cos(heading)]) * (k * rng.uniform(0.05, 0.12) * rad)
-        d = np.array([math.cos(heading), math.sin(heading)])
-        p0 = start + off - d * length * rng.uniform(0.35, 0.65)
+        p0 = start + normal * (k * rng.uniform(0.05, 0.12) * rad) - d * length * rng.uniform(0.35, 0.65)
         p2 = p0 + d * length * rng.uniform(0.8, 1.0)
-        bend = rng.uniform(-0.15, 0.15) * length  # a slight curvature: quadratic Bezier
-        p1 = (p0 + p2) / 2 + np.array([-d[1], d[0]]) * bend
-        t = np.linspace(0, 1, 40)[:, None]
+        p1 = (p0 + p2) / 2 + normal * (rng.uniform(-0.15, 0.15) * length)  # a slight bend: quadratic Bezier
         pts = (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t * t * p2
-        # a scratch fades in and out along its length
-        stroke = _stroke(shape, pts, width)
-        lines = np.maximum(lines, stroke * rng.uniform(0.75, 1.0))
+        lines = np.maximum(lines, _stroke(shape, pts, width) * rng.uniform(0.75, 1.0))
     lines *= _material(canvas, erode=1)
     if not lines.any():
         return False
@@ -197,11 +192,8 @@ def fill_hole(canvas: PartCanvas, rng: np.random.Generator, severity: float) -> 
     """Leave one of the part's holes undrilled (holes overlapping it, e.g. a keyway, go with it)."""
     spec = canvas.spec
     holes = [i for i, p in enumerate(spec.prims) if p.is_hole]
-    if not holes:
-        return False
     regions = _hole_regions(canvas)
-    sizes = np.array([r.sum() for r in regions], np.float64)
-    candidates = [k for k in range(len(holes)) if sizes[k] >= 4]
+    candidates = [k for k, r in enumerate(regions) if r.sum() >= 4]
     if not candidates:
         return False
     k = int(candidates[int(rng.integers(len(candidates)))])
@@ -210,9 +202,7 @@ def fill_hole(canvas: PartCanvas, rng: np.random.Generator, severity: float) -> 
         if j != k and (regions[j] & regions[k]).any():
             group.add(j)
     drop = {holes[j] for j in group}
-    region = np.zeros_like(regions[k])
-    for j in group:
-        region |= regions[j]
+    region = np.logical_or.reduce([regions[j] for j in group])
     filled = rasterize(replace(spec, prims=[p for i, p in enumerate(spec.prims) if i not in drop]),
                        canvas.mask.shape[0], canvas.center, canvas.radius, canvas.angle_deg)
     grow = cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)

@@ -67,9 +67,7 @@ class Scene:
     @property
     def masks(self) -> np.ndarray:
         """bool (N, H, W) visible masks."""
-        if not self.objects:
-            return np.zeros((0,) + self.image.shape[:2], bool)
-        return np.stack([o.mask for o in self.objects])
+        return np.stack([o.mask for o in self.objects]) if self.objects else np.zeros((0, *self.image.shape[:2]), bool)
 
 
 @dataclass
@@ -90,6 +88,12 @@ def _check_size(size) -> tuple[int, int]:
     if min(pair) < _MIN_SIZE:
         raise ValueError(f"size must be >= {_MIN_SIZE} pixels on each side; got {size!r}")
     return int(pair[0]), int(pair[1])
+
+
+def _check_int(name: str, value, low: int = 0) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{name} must be {'a non-negative int' if low == 0 else f'an int >= {low}'}; got {value!r}")
+    return int(value)
 
 
 def _check_range(name: str, value, lo_min: float, integer: bool = False) -> tuple:
@@ -118,9 +122,7 @@ class SceneGenerator:
                  supersample: int = 2, defect_hook: DefectHook | None = None):
         self.h, self.w = _check_size(size)
         self.domain = get_domain(domain)
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int; got {seed!r}")
-        self.seed = int(seed)
+        self.seed = _check_int("seed", seed)
         if isinstance(parts, str):
             parts = (parts,)
         self.parts = tuple(parts)
@@ -161,8 +163,7 @@ class SceneGenerator:
         n = int(rng.integers(self.objects_per_scene[0], self.objects_per_scene[1] + 1))
         for i in range(n):
             name = self.parts[int(rng.integers(len(self.parts)))]
-            if i == 0 and part is not None:
-                name = part
+            name = part if i == 0 and part is not None else name
             diameter = rng.uniform(*self.object_size) * rng.uniform(*d.object_scale) * side
             angle = float(rng.uniform(*d.rotation_deg))
             if self.centred:
@@ -222,9 +223,7 @@ class SceneGenerator:
 
     def render(self, index: int, part: str | int | None = None, draw_objects: bool = True) -> Scene:
         """Render scene ``index``."""
-        if not isinstance(index, (int, np.integer)) or isinstance(index, bool) or index < 0:
-            raise ValueError(f"index must be a non-negative int; got {index!r}")
-        index = int(index)
+        index = _check_int("index", index)
         if part is not None:
             if isinstance(part, (int, np.integer)) and not isinstance(part, bool):
                 if not 0 <= part < len(self.parts):
@@ -240,7 +239,6 @@ class SceneGenerator:
         shadow_strength = float(rng.uniform(*d.shadow_strength))
         gradient, vignette = float(rng.uniform(*d.gradient_strength)), float(rng.uniform(*d.vignette_strength))
         kelvin = float(rng.uniform(*d.color_temperature_k))
-        gains = kelvin_gains(kelvin)
         blur = float(rng.uniform(*d.blur_sigma))
         noise_std, shot = float(rng.uniform(*d.noise_std)), float(rng.uniform(*d.shot_noise))
         quality = int(rng.uniform(*d.jpeg_quality)) if d.jpeg_quality else None
@@ -250,8 +248,7 @@ class SceneGenerator:
 
         hr, wr = self.h * ss, self.w * ss
         img = render_background(bg_name, hr, wr, rng, tint=tint, brightness=brightness)
-        lz = float(light.direction[2])
-        exposure = light.ambient + light.fill * 0.6 + 0.8 * light.intensity * lz
+        exposure = light.ambient + light.fill * 0.6 + 0.8 * light.intensity * float(light.direction[2])
         img *= exposure  # the table is lit like a flat part
 
         layers = []  # (alpha, x0, y0, annotated index or -1) in drawing order
@@ -259,9 +256,7 @@ class SceneGenerator:
             self._draw(img, p, index, light, shadow_strength, annotate=False)
         defects: list[list[str]] = []
         materials: list[str] = []
-        for i, p in enumerate(objects):
-            if not draw_objects:
-                continue
+        for i, p in enumerate(objects if draw_objects else []):
             alpha, x0, y0, dfx, mat = self._draw(img, p, index, light, shadow_strength, annotate=True)
             layers.append((alpha, x0, y0, i))
             defects.append(dfx)
@@ -274,7 +269,7 @@ class SceneGenerator:
             img = cv2.resize(img, (self.w, self.h), interpolation=cv2.INTER_AREA)
         if blur >= 0.15:
             img = cv2.GaussianBlur(img, (0, 0), blur)
-        img *= illumination(self.h, self.w, light.azimuth_deg, gradient, vignette)[..., None] * gains
+        img *= illumination(self.h, self.w, light.azimuth_deg, gradient, vignette)[..., None] * kelvin_gains(kelvin)
         img = sensor_noise(img, rng, noise_std, shot)
         image = (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
         if quality is not None:
@@ -320,19 +315,16 @@ def make_object_dataset(n: int, size: int | tuple[int, int] = 32, seed: int = 0,
     >>> x.shape, y.dtype, sorted(np.bincount(y).tolist()) == [2] * 10, names[0]
     ((20, 32, 32, 3), dtype('int64'), True, 'washer')
     """
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be an int >= 1; got {n!r}")
-    if not isinstance(offset, (int, np.integer)) or offset < 0:
-        raise ValueError(f"offset must be a non-negative int; got {offset!r}")
+    n, offset = _check_int("n", n, 1), _check_int("offset", offset)
     gen = SceneGenerator(size, domain=domain, seed=seed, parts=parts, objects_per_scene=(1, 1), centred=True)
     k = len(gen.parts)
     labels = np.repeat(np.arange(k, dtype=np.int64), n // k)
     labels = np.concatenate([labels, np.arange(n % k, dtype=np.int64)])
-    labels = np.random.default_rng([gen.seed, gen.domain.code, int(offset), 99]).permutation(labels)
+    labels = np.random.default_rng([gen.seed, gen.domain.code, offset, 99]).permutation(labels)
     from tqdm.auto import tqdm
 
     images = np.empty((n, gen.h, gen.w, 3), np.uint8)
     for i in tqdm(range(n), desc=f"rendering {n} {gen.domain.name} images", unit="img", leave=False,
                   disable=not (progress and n >= 500)):
-        images[i] = gen.render(int(offset) + i, part=int(labels[i])).image
+        images[i] = gen.render(offset + i, part=int(labels[i])).image
     return images, labels, list(gen.parts)

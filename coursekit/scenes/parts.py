@@ -48,12 +48,8 @@ class PartSpec:
 
     def radius(self) -> float:
         """Largest distance of any drawn point from the origin."""
-        out = 0.0
-        for p in self.prims:
-            if p.is_hole:
-                continue
-            out = max(out, float(np.hypot(p.pts[:, 0], p.pts[:, 1]).max()) + p.r)
-        return out
+        return max((float(np.hypot(p.pts[:, 0], p.pts[:, 1]).max()) + p.r for p in self.prims if not p.is_hole),
+                   default=0.0)
 
     def holes(self) -> list[Prim]:
         """The hole primitives (for a defect hook that fills a hole in)."""
@@ -74,7 +70,6 @@ class PartSpec:
         return self
 
 
-
 def _circle(cx: float, cy: float, r: float, level: float) -> Prim:
     return Prim("circle", np.array([[cx, cy]], np.float32), level, r)
 
@@ -83,14 +78,12 @@ def _poly(pts, level: float) -> Prim:
     return Prim("poly", np.asarray(pts, np.float32), level)
 
 
+def _polar(r, a) -> np.ndarray:
+    return np.stack([r * np.cos(a), r * np.sin(a)], 1)
+
+
 def _ngon(n: int, r: float, phase: float = 0.0) -> np.ndarray:
-    a = phase + np.arange(n) * 2 * math.pi / n
-    return np.stack([r * np.cos(a), r * np.sin(a)], 1)
-
-
-def _arc(r: float, a0: float, a1: float, n: int = 24) -> np.ndarray:
-    a = np.linspace(a0, a1, n)
-    return np.stack([r * np.cos(a), r * np.sin(a)], 1)
+    return _polar(r, phase + np.arange(n) * 2 * math.pi / n)
 
 
 def _rect(x0, y0, x1, y1) -> np.ndarray:
@@ -112,7 +105,6 @@ def _capsule(x0, y0, x1, y1, r, n: int = 10) -> np.ndarray:
     s0 = a + math.pi / 2 + np.linspace(0, math.pi, n)
     return np.concatenate([np.stack([x1 + r * np.cos(s1), y1 + r * np.sin(s1)], 1),
                            np.stack([x0 + r * np.cos(s0), y0 + r * np.sin(s0)], 1)])
-
 
 
 def _washer(rng) -> PartSpec:
@@ -206,7 +198,7 @@ def _circlip(rng) -> PartSpec:
     inner = rng.uniform(0.7, 0.78)
     gap = math.radians(rng.uniform(16, 26))
     prims = [_circle(0, 0, 1.0, 0.2), _circle(0, 0, inner, HOLE)]
-    wedge = np.concatenate([[[0.0, 0.0]], _arc(1.3, -math.pi / 2 - gap, -math.pi / 2 + gap, 6)])
+    wedge = np.concatenate([[[0.0, 0.0]], _polar(1.3, np.linspace(-math.pi / 2 - gap, -math.pi / 2 + gap, 6))])
     prims.append(_poly(wedge, HOLE))
     lug_r = rng.uniform(0.15, 0.19)
     for s in (-1, 1):
@@ -279,13 +271,11 @@ def _knob(rng) -> PartSpec:
     return PartSpec("knob", prims, bevel=0.14, thickness=0.2, finish=None)
 
 
-
 def _pebble(rng) -> PartSpec:
     k = int(rng.integers(7, 11))
     a = np.sort(rng.uniform(0, 2 * math.pi, k))
     r = rng.uniform(0.6, 1.0, k)
-    return PartSpec("pebble", [_poly(np.stack([r * np.cos(a), r * np.sin(a)], 1), 0.3)],
-                    bevel=0.5, thickness=0.4, finish="cast")
+    return PartSpec("pebble", [_poly(_polar(r, a), 0.3)], bevel=0.5, thickness=0.4, finish="cast")
 
 
 def _pin(rng) -> PartSpec:
@@ -322,13 +312,10 @@ _BUILDERS: dict[str, Callable[[np.random.Generator], PartSpec]] = {
 
 def build_part(name: str, rng: np.random.Generator) -> PartSpec:
     """A random instance of part (or distractor) ``name``, inside the unit circle."""
-    try:
-        builder = _BUILDERS[name]
-    except KeyError:
+    if name not in _BUILDERS:
         raise ValueError(f"unknown part {name!r}; valid parts: {', '.join(PARTS)}; "
-                         f"distractors: {', '.join(DISTRACTORS)}") from None
-    return builder(rng)
-
+                         f"distractors: {', '.join(DISTRACTORS)}")
+    return _BUILDERS[name](rng)
 
 
 @dataclass(frozen=True)

@@ -93,9 +93,8 @@ def rasterize(spec: PartSpec, size: int, center, radius: float, angle_deg: float
         pts = p.pts @ m[:, :2].T + m[:, 2]
         draw_prim(mask, p, pts, radius, 0 if p.is_hole else 255, f" in part {spec.name!r}")
         draw_prim(level, p, pts, radius, 0.0 if p.is_hole else float(p.level))
-    gain = np.ones((size, size), np.float32)
-    return PartCanvas(spec, mask, level, gain, (float(center[0]), float(center[1])), float(radius),
-                      float(angle_deg), m)
+    return PartCanvas(spec, mask, level, np.ones((size, size), np.float32), (float(center[0]), float(center[1])),
+                      float(radius), float(angle_deg), m)
 
 
 def _surface(finish: str, size: int, canvas: PartCanvas, rng: np.random.Generator) -> np.ndarray:
@@ -245,7 +244,5 @@ def sensor_noise(img: np.ndarray, rng: np.random.Generator, std: float, shot: fl
 
 def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     """Round-trip an RGB uint8 image through JPEG at ``quality`` (in memory)."""
-    ok, buf = cv2.imencode(".jpg", img[..., ::-1], [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)])
-    if not ok:  # pragma: no cover - OpenCV always encodes uint8 RGB
-        return img
+    _, buf = cv2.imencode(".jpg", img[..., ::-1], [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)])
     return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
