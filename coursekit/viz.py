@@ -452,15 +452,13 @@ def show_detection_errors(images, errors, n: int = 12, pad: int = 16, ncols: int
     return fig
 
 
-def _n_parameters(module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 def reveal_shapes(predicted, model, x=None,
                   stages=("prep", "layer1", "layer2", "layer3", "pool", "flatten", "fc")) -> dict[str, tuple]:
     """Print your predicted shapes (a list, one per stage) beside the real ones for ``x`` (default zeros (2, 3, 32,
     32)) and each stage's parameters, with a hint for each wrong one; returns ``{stage: shape}`` (raises nothing)."""
     import torch
+
+    from .models import count_parameters
 
     x, actual = torch.zeros(2, 3, 32, 32) if x is None else x, {}
     first = tuple(x.shape)
@@ -474,10 +472,10 @@ def reveal_shapes(predicted, model, x=None,
     hints = []
     for s, guess in zip(stages, guesses):
         mark = "" if guess is None else ("✓ " if guess == actual[s] else "✗ ") + str(guess)
-        print(f"{s:<10} {mark:<20} {str(actual[s]):<18} {_n_parameters(getattr(model, s)):>10,} parameters")
+        print(f"{s:<10} {mark:<20} {str(actual[s]):<18} {count_parameters(getattr(model, s), False):>10,} parameters")
         if guess is not None and guess != actual[s]:
             hints.append(f"\n  {s}: {_prediction_hint(guess, actual[s], s)}")
-    print(f"total {_n_parameters(model):,} parameters")
+    print(f"total {count_parameters(model, False):,} parameters")
     right = sum(g == actual[s] for s, g in zip(stages, guesses) if g is not None)
     if all(g is None for g in guesses):
         print("… not attempted yet: write your predictions in the list first, then run this cell again")
