@@ -289,12 +289,6 @@ def plot_anchors(wh, anchors_list: Mapping[str, np.ndarray], imgsz: int = 320, t
     return fig
 
 
-def _letterbox(h: int, w: int, imgsz: tuple[int, int]) -> tuple[float, float, float]:
-    """Scale and padding (x, y) of ultralytics' letterbox: the image fitted into imgsz, centred."""
-    r = min(imgsz[0] / h, imgsz[1] / w)
-    return r, (imgsz[1] - w * r) / 2, (imgsz[0] - h * r) / 2
-
-
 def plot_assignment(image, boxes_xyxy, imgsz=None, strides: Sequence[int] = _STRIDES,
                     min_side: float | None = None):
     """An image with its boxes and, inside each, the candidate anchor points, coloured by stride.
@@ -312,7 +306,8 @@ def plot_assignment(image, boxes_xyxy, imgsz=None, strides: Sequence[int] = _STR
     h, w = img.shape[:2]
     size = _imgsz(imgsz if imgsz is not None else max(h, w))
     boxes = as_xyxy(boxes_xyxy, "boxes_xyxy", strict=True)
-    r, px, py = _letterbox(h, w, size)
+    r = min(size[0] / h, size[1] / w)  # ultralytics' letterbox: the image fitted into imgsz, centred
+    px, py = (size[1] - w * r) / 2, (size[0] - h * r) / 2
     cand = assignment_candidates(boxes * r + np.array([px, py, px, py]), size, strides, min_side=min_side)
 
     fig = Figure(figsize=(6.5, 6.5 * size[0] / size[1] + 0.4), layout="constrained")

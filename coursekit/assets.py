@@ -139,10 +139,8 @@ def sha256_of(path: Path) -> str:
 def is_cached(name: str | Asset, home: Path | None = None, verify: bool = False) -> bool:
     """True if the asset's file is in the cache with the right size (``verify=True``: and its sha256
     matches). Cheap by default; :func:`fetch` is what guarantees a verified file."""
-    asset, path = _get(name), asset_path(name, home)
-    if not path.is_file() or path.stat().st_size != asset.size:
-        return False
-    return _verified(asset, path) if verify else True
+    asset = _get(name)
+    return cache_state(asset, home) == "cached" and (not verify or _verified(asset, asset_path(asset, home)))
 
 
 def cache_state(name: str | Asset, home: Path | None = None) -> str:

@@ -485,7 +485,6 @@ def reliability_diagram(probs, y_true=None, n_bins: int = 15, ax=None, title: st
     if ax_n is not None:
         ax_n.bar(left, counts, width, align="edge", color="gray", edgecolor="white")
         ax_n.set(ylabel="images", xlabel="confidence")
-
     else:
         ax.set_xlabel("confidence")
     return fig

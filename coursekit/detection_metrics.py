@@ -158,13 +158,8 @@ def coco_ap(preds, targets, iou_threshold: float = 0.5) -> float:
     images, anns, results = [], [], []
     for i, (p, t) in enumerate(zip(preds, targets)):
         images.append({"id": i, "width": 100, "height": 100})
-        for b, c in zip(np.asarray(t.xyxy, float), np.asarray(t.class_id)):
-            w, h = b[2] - b[0], b[3] - b[1]
-            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": int(c) + 1, "iscrowd": 0,
-                         "bbox": [float(b[0]), float(b[1]), float(w), float(h)], "area": float(w * h)})
-        for b, c, s in zip(np.asarray(p.xyxy, float), np.asarray(p.class_id), np.asarray(p.confidence, float)):
-            results.append({"image_id": i, "category_id": int(c) + 1, "score": float(s),
-                            "bbox": [float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])]})
+        anns += [{**a, "id": len(anns) + k + 1} for k, a in enumerate(t.to_coco(i))]  # category ids 1..K
+        results += p.to_coco(i)
     present = sorted({a["category_id"] for a in anns})
     if not present:
         return math.nan

@@ -63,15 +63,12 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 def _fsync_dir(folder: Path) -> None:
     """Flush the folder entry so the rename itself survives a power cut (POSIX only; best effort)."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         fd = os.open(folder, os.O_RDONLY)
-    except (OSError, AttributeError):
-        return
-    try:
-        with contextlib.suppress(OSError):
+        try:
             os.fsync(fd)
-    finally:
-        os.close(fd)
+        finally:
+            os.close(fd)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -94,9 +94,8 @@ def linear_probe_curve(train_features, train_labels, test_features, test_labels,
     for k in ks:
         for seed in seeds:
             idx = subset_per_class(ytr, int(k), seed=int(seed), num_classes=n_classes)
-            probe = LogisticRegression(C=C, max_iter=max_iter)
-            probe.fit(Xtr[idx], ytr[idx])
-            rows.append({"k": int(k), "seed": int(seed), "accuracy": float((probe.predict(Xte) == yte).mean())})
+            probe = LogisticRegression(C=C, max_iter=max_iter).fit(Xtr[idx], ytr[idx])
+            rows.append({"k": int(k), "seed": int(seed), "accuracy": float(probe.score(Xte, yte))})
     return pd.DataFrame(rows)
 
 

@@ -24,16 +24,14 @@ __all__ = ["RIGHT_COLOR", "WRONG_COLOR", "show_images", "show_class_grid", "plot
 
 def _show_figures_in_notebooks() -> None:
     """In Jupyter, display a returned Figure as a PNG even before pyplot has been used."""
-    try:
+    from . import _in_a_notebook
+
+    if _in_a_notebook():
         from IPython import get_ipython
         from IPython.core.pylabtools import print_figure
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is None or not hasattr(shell, "display_formatter"):
-        return
-    png = shell.display_formatter.formatters["image/png"]
-    png.for_type(Figure, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
+
+        png = get_ipython().display_formatter.formatters["image/png"]
+        png.for_type(Figure, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
 
 
 _show_figures_in_notebooks()
@@ -454,15 +452,13 @@ def show_detection_errors(images, errors, n: int = 12, pad: int = 16, ncols: int
     return fig
 
 
-def _n_parameters(module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 def reveal_shapes(predicted, model, x=None,
                   stages=("prep", "layer1", "layer2", "layer3", "pool", "flatten", "fc")) -> dict[str, tuple]:
     """Print your predicted shapes (a list, one per stage) beside the real ones for ``x`` (default zeros (2, 3, 32,
     32)) and each stage's parameters, with a hint for each wrong one; returns ``{stage: shape}`` (raises nothing)."""
     import torch
+
+    from .models import count_parameters
 
     x, actual = torch.zeros(2, 3, 32, 32) if x is None else x, {}
     first = tuple(x.shape)
@@ -476,10 +472,10 @@ def reveal_shapes(predicted, model, x=None,
     hints = []
     for s, guess in zip(stages, guesses):
         mark = "" if guess is None else ("✓ " if guess == actual[s] else "✗ ") + str(guess)
-        print(f"{s:<10} {mark:<20} {str(actual[s]):<18} {_n_parameters(getattr(model, s)):>10,} parameters")
+        print(f"{s:<10} {mark:<20} {str(actual[s]):<18} {count_parameters(getattr(model, s), False):>10,} parameters")
         if guess is not None and guess != actual[s]:
             hints.append(f"\n  {s}: {_prediction_hint(guess, actual[s], s)}")
-    print(f"total {_n_parameters(model):,} parameters")
+    print(f"total {count_parameters(model, False):,} parameters")
     right = sum(g == actual[s] for s, g in zip(stages, guesses) if g is not None)
     if all(g is None for g in guesses):
         print("… not attempted yet: write your predictions in the list first, then run this cell again")
