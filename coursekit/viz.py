@@ -24,14 +24,16 @@ __all__ = ["RIGHT_COLOR", "WRONG_COLOR", "show_images", "show_class_grid", "plot
 
 def _show_figures_in_notebooks() -> None:
     """In Jupyter, display a returned Figure as a PNG even before pyplot has been used."""
-    from . import _in_a_notebook
-
-    if _in_a_notebook():
+    try:
         from IPython import get_ipython
         from IPython.core.pylabtools import print_figure
-
-        png = get_ipython().display_formatter.formatters["image/png"]
-        png.for_type(Figure, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return
+    png = shell.display_formatter.formatters["image/png"]
+    png.for_type(Figure, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
 
 
 _show_figures_in_notebooks()
