@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -180,9 +180,6 @@ class TrtexecSummary:
     gpu_compute: dict
     tensorrt: str | None
     precision_flags: tuple[str, ...] = field(default_factory=tuple)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 _STAT = re.compile(r"(min|max|mean|median|percentile\((\d+(?:\.\d+)?)%\))\s*=\s*([\d.eE+-]+)\s*ms")
