@@ -185,8 +185,6 @@ def onnx_runner(path: str | os.PathLike, providers: Sequence[str] | None = None,
     name = sess.get_inputs()[0].name
 
     class _OrtRunner:
-        session = sess
-
         def __call__(self, x):
             return sess.run(None, {name: np.ascontiguousarray(x, np.float32)})
 
