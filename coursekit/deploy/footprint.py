@@ -80,32 +80,28 @@ def _child(backend: str, model_path: str, shape: str, threads: int, calls: int) 
     x = np.random.default_rng(0).normal(size=[int(d) for d in shape.split(",")]).astype(np.float32)
     if backend == "onnxruntime":
         import onnxruntime as ort
-
-        import_s = time.perf_counter() - t0
-        rss_import = peak_rss_mb()
-        t1 = time.perf_counter()
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        sess = ort.InferenceSession(model_path, opts, providers=["CPUExecutionProvider"])
-        name = sess.get_inputs()[0].name
-        load_s = time.perf_counter() - t1
-
-        def run():
-            sess.run(None, {name: x})
     else:
         import torch
 
         torch.set_num_threads(threads)
-        import_s = time.perf_counter() - t0
-        rss_import = peak_rss_mb()
-        t1 = time.perf_counter()
+    import_s, rss_import = time.perf_counter() - t0, peak_rss_mb()
+    t1 = time.perf_counter()
+    if backend == "onnxruntime":
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        sess = ort.InferenceSession(model_path, opts, providers=["CPUExecutionProvider"])
+        name = sess.get_inputs()[0].name
+
+        def run():
+            sess.run(None, {name: x})
+    else:
         model = _load_module(model_path)
-        load_s = time.perf_counter() - t1
         xt = torch.from_numpy(x)
 
         def run():
             with torch.inference_mode():
                 model(xt)
+    load_s = time.perf_counter() - t1
     times = []
     for _ in range(max(1, calls)):
         t = time.perf_counter()
