@@ -118,8 +118,15 @@ class ReferenceClassifier(ClassicalPipeline):
         probs = np.full((1, k), 1.0 / k)
         return probs, self._give_up(Classifications(probs, self.class_names), stages, "why", why)[1]
 
-    def _class_probs(self, scores: list[list[float]]) -> tuple[np.ndarray, np.ndarray]:
-        """Per-class reference scores -> (class scores (C,), probabilities (1, C))."""
+    def _score_references(self, score) -> tuple[np.ndarray, np.ndarray, tuple]:
+        """``score(ref) -> (value, detail)`` on every reference -> class scores (mean of the ``top_k`` best per class,
+        (C,)), softmax probabilities (1, C) at ``temperature``, and the best ``(value, ref, detail)``."""
+        scores, best = [[] for _ in self.class_names], (-np.inf, None, None)
+        for ref in self._refs:
+            value, detail = score(ref)
+            scores[ref[0]].append(value)
+            if value > best[0]:
+                best = (value, ref, detail)
         s = np.array([np.mean(sorted(v, reverse=True)[: self.top_k]) if v else 0.0 for v in scores])
         z = (s - s.max()) / self.temperature
-        return s, (np.exp(z) / np.exp(z).sum())[None]
+        return s, (np.exp(z) / np.exp(z).sum())[None], best

@@ -37,7 +37,7 @@ def check_frame(frame, expected_size: tuple[int, int] | None = None, what: str =
                          "Fix: check the capture (cv2.VideoCapture.read() returns ok=False) before calling the pipeline")
     if frame.dtype != np.uint8:
         if frame.dtype.kind == "f":
-            hi = float(np.nanmax(frame)) if frame.size else 0.0
+            hi = float(np.nanmax(frame))
             fix = ("(frame * 255).round().astype(np.uint8)" if hi <= 1.0 else
                    "np.clip(frame, 0, 255).astype(np.uint8)")
             raise FrameError(f"{what} has dtype {frame.dtype} (max {hi:.3g}); the pipelines expect uint8 levels "

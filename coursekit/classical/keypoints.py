@@ -77,7 +77,6 @@ class KeypointClassifier(ReferenceClassifier):
 
     def _predict_one(self, frame, explain):
         self._require_fitted()
-        k = len(self.class_names)
         stages = self._stages(frame, explain)
         kps, desc, gray = self._features(frame)
         if explain:
@@ -85,17 +84,10 @@ class KeypointClassifier(ReferenceClassifier):
                        f"{len(kps)} {self.detector.upper()} keypoints")
         if is_blank(frame) or desc is None or len(kps) < 3:
             return self._uniform(stages, "no keypoints (blank frame?): uniform probabilities, no decision")
-        scores = [[] for _ in range(k)]
-        best = (0, None, None)
-        for ref in self._refs:
-            n, detail = self._inliers(kps, desc, ref)
-            scores[ref[0]].append(n)
-            if n > best[0]:
-                best = (n, ref, detail)
-        s, probs = self._class_probs(scores)
+        s, probs, best = self._score_references(lambda ref: self._inliers(kps, desc, ref))
         if explain:
             stages.values.update(class_scores=dict(zip(self.class_names, s.round(2).tolist())), best_inliers=best[0])
-            if best[1] is not None:
+            if best[0] > 0:
                 good, inl = best[2]
                 pts = np.float32([kps[m.queryIdx].pt for m in good])
                 vis = cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)

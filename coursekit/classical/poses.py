@@ -66,8 +66,7 @@ class Poses:
         return cls(angle, center_xy, period_deg=period_deg)
 
 
-def evaluate_poses(preds: Poses, true_angle_deg, true_center_xy, *, tolerance_deg: float = 3.0,
-                   tolerance_px: float | None = None) -> dict:
+def evaluate_poses(preds: Poses, true_angle_deg, true_center_xy, *, tolerance_deg: float = 3.0) -> dict:
     """Score poses: angle error (degrees, on the parts' symmetry circle), centre error (pixels), found rate."""
     if not isinstance(preds, Poses):
         raise TypeError(f"preds must be Poses; got {type(preds).__name__}")
@@ -75,14 +74,10 @@ def evaluate_poses(preds: Poses, true_angle_deg, true_center_xy, *, tolerance_de
     tc = np.asarray(true_center_xy, np.float64).reshape(-1, 2)
     if len(ta) != len(preds) or len(tc) != len(preds):
         raise ValueError(f"{len(preds)} poses but {len(ta)} true angles and {len(tc)} true centres")
-    f = preds.found
-    ang = np.full(len(preds), np.inf)
-    ang[f] = angle_error(preds.angle_deg[f], ta[f], preds.period_deg)
-    px = np.full(len(preds), np.inf)
-    px[f] = np.hypot(*(preds.center_xy[f] - tc[f]).T)
+    f = preds.found  # a part not found counts as an infinite error
+    ang = np.where(f, angle_error(preds.angle_deg, ta, preds.period_deg), np.inf)
+    px = np.where(f, np.hypot(*(preds.center_xy - tc).T), np.inf)
     ok = ang <= tolerance_deg
-    if tolerance_px is not None:
-        ok &= px <= tolerance_px
     nan = float("nan")
     return {"n": int(len(preds)), "found": float(f.mean()) if len(f) else 0.0,
             "within_tol": float(ok.mean()) if len(ok) else 0.0,

@@ -66,10 +66,8 @@ def nuisance_domain(strength: float, kind: str = "all", start: Domain = FIXTURE,
             changes[f] = float(a + t * (b - a))
         elif f == "clutter":
             changes[f] = tuple(int(round(x + t * (y - x))) for x, y in zip(a, b))
-        elif f == "jpeg_quality":
-            a = a or (100.0, 100.0)
-            b = b or (100.0, 100.0)
-            changes[f] = None if t == 0 else _mix(a, b, t)
+        elif f == "jpeg_quality":  # None: no JPEG, i.e. quality 100
+            changes[f] = None if t == 0 else _mix(a or (100.0, 100.0), b or (100.0, 100.0), t)
         else:
             changes[f] = _mix(a, b, t)
     return start.replace(name=f"{start.name}->{end.name}:{kind}@{t:.3f}", **changes)
@@ -138,7 +136,7 @@ def render_parts(n: int, parts: str | Sequence[str] = "plate", *, size: int = 12
     from tqdm.auto import tqdm
 
     gen = SceneGenerator(size, domain=domain, seed=seed, parts=parts, centred=True, object_size=object_size)
-    out = {k: [] for k in ("images", "labels", "angle", "center", "masks", "holes", "materials")}
+    images, labels, objs = [], [], []
     j = offset
     for i in tqdm(range(n), desc=f"rendering {n} {gen.domain.name} images", unit="img", leave=False,
                   disable=not (progress and n >= 200)):
@@ -152,15 +150,10 @@ def render_parts(n: int, parts: str | Sequence[str] = "plate", *, size: int = 12
             obj = scene.objects[0] if scene.objects else None
             if obj is not None and (materials is None or obj.material in materials):
                 break
-        out["images"].append(scene.image)
-        out["labels"].append(label)
-        out["angle"].append(obj.angle_deg)
-        out["center"].append(obj.center_xy)
-        out["masks"].append(obj.mask)
-        out["materials"].append(obj.material)
-        boxes = holes_of_mask(obj.mask)
-        out["holes"].append(Detections(xyxy=boxes, class_id=np.zeros(len(boxes), np.int64), class_names=["hole"],
-                                       image_size=obj.mask.shape))
-    return PartScenes(np.stack(out["images"]), np.asarray(out["labels"], np.int64), list(parts),
-                      np.asarray(out["angle"], np.float64), np.asarray(out["center"], np.float64),
-                      np.stack(out["masks"]), out["holes"], out["materials"], gen.domain.name)
+        images.append(scene.image); labels.append(label); objs.append(obj)
+    holes = [Detections(xyxy=b, class_id=np.zeros(len(b), np.int64), class_names=["hole"], image_size=o.mask.shape)
+             for o in objs for b in [holes_of_mask(o.mask)]]
+    return PartScenes(np.stack(images), np.asarray(labels, np.int64), list(parts),
+                      np.asarray([o.angle_deg for o in objs], np.float64),
+                      np.asarray([o.center_xy for o in objs], np.float64), np.stack([o.mask for o in objs]), holes,
+                      [o.material for o in objs], gen.domain.name)

@@ -87,26 +87,21 @@ class TemplateClassifier(ReferenceClassifier):
 
     def _predict_one(self, frame, explain):
         self._require_fitted()
-        k = len(self.class_names)
         stages = self._stages(frame, explain)
         t, seg = self._template(frame)
         if explain and seg is not None:
             stages.add("mask", seg.mask, f"Otsu t={seg.threshold:.0f}")
         if t is None:
             return self._uniform(stages, "blank frame or no part segmented: uniform probabilities, no decision")
-        flips = [t, t[::-1], t[:, ::-1], t[::-1, ::-1]]
-        scores = [[] for _ in range(k)]
-        best = (-2.0, None)
-        for y, ref in self._refs:
-            r = max(float(cv2.matchTemplate(np.ascontiguousarray(f), ref, cv2.TM_CCOEFF_NORMED)[0, 0]) for f in flips)
-            scores[y].append(r)
-            if r > best[0]:
-                best = (r, (y, ref))
-        s, probs = self._class_probs(scores)
+        flips = [np.ascontiguousarray(f) for f in (t, t[::-1], t[:, ::-1], t[::-1, ::-1])]
+
+        def correlation(ref):  # the best over the four flips that the principal axis leaves open
+            return max(float(cv2.matchTemplate(f, ref[1], cv2.TM_CCOEFF_NORMED)[0, 0]) for f in flips), None
+
+        s, probs, (r, (y, ref), _) = self._score_references(correlation)
         if explain:
             stages.add("template", (t * 255).astype(np.uint8), "turned to its principal axis")
-            stages.add("best reference", (best[1][1] * 255).astype(np.uint8),
-                       f"'{self.class_names[best[1][0]]}', r={best[0]:.2f}")
+            stages.add("best reference", (ref * 255).astype(np.uint8), f"'{self.class_names[y]}', r={r:.2f}")
             stages.values.update(class_scores=dict(zip(self.class_names, s.round(3).tolist())))
             stages.result = Classifications(probs, self.class_names)
         return probs, stages

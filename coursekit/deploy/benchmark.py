@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
+
+from .footprint import peak_rss_mb  # one implementation (footprint's child process runs it standalone)
 
 __all__ = ["LatencyStats", "BenchmarkResult", "latency_stats", "benchmark", "benchmark_table", "torch_runner",
            "onnx_runner", "cpu_info", "peak_rss_mb"]
@@ -81,17 +82,6 @@ class BenchmarkResult:
         d["latency"] = {str(k): asdict(v) for k, v in self.latency.items()}
         d.pop("raw_ms")
         return d
-
-
-def peak_rss_mb() -> float | None:
-    """The process's peak resident memory so far in MiB (never goes down: it includes all the process did before);
-    ``None`` on Windows."""
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - Windows
-        return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
 def benchmark(run: Callable[[Any], Any], make_input: Callable[[int], np.ndarray] | np.ndarray, *, name: str,
@@ -195,8 +185,6 @@ def onnx_runner(path: str | os.PathLike, providers: Sequence[str] | None = None,
     name = sess.get_inputs()[0].name
 
     class _OrtRunner:
-        session = sess
-
         def __call__(self, x):
             return sess.run(None, {name: np.ascontiguousarray(x, np.float32)})
 

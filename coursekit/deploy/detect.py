@@ -34,8 +34,6 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = 0.7) -> np.ndarray:
     while order.size:
         i = order[0]
         keep.append(int(i))
-        if order.size == 1:
-            break
         rest = order[1:]
         order = rest[_iou_one(boxes[i], boxes[rest]) <= iou]
     return np.asarray(keep, dtype=np.int64)

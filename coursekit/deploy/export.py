@@ -88,7 +88,7 @@ def export_onnx(model, example, path: str | os.PathLike, *, opset: int = DEFAULT
         got = onnx_opset(proto)
         assert got == opset, (f"{path.name}: the {exporter} exporter wrote opset {got}, not the {opset} asked for; "
                               f"pass opset={got} if that is acceptable for your runtime, or use exporter='torchscript'")
-        had_external = any(p.suffix == ".data" or p.name.endswith(".onnx.data") for p in tmp.iterdir() if p != raw)
+        had_external = any(p.suffix == ".data" for p in tmp.iterdir() if p != raw)  # the exporter wrote <name>.data
         external = had_external if external_data is None else external_data
         final = tmp / "final"
         final.mkdir()

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-__all__ = ["measure_footprint", "BACKENDS"]
+__all__ = ["measure_footprint", "peak_rss_mb", "BACKENDS"]
 
 BACKENDS = ("onnxruntime", "torch")
 _RUN = "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
@@ -32,16 +32,19 @@ def measure_footprint(backend: str, model_path: str | os.PathLike, input_shape: 
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory in MiB: Linux's ``VmHWM`` (``ru_maxrss`` would include the parent
-    kernel's, as it survives fork + exec), elsewhere ``ru_maxrss``."""
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory so far in MiB: Linux's ``VmHWM`` (``ru_maxrss`` would include the
+    parent's, as it survives fork + exec), elsewhere ``ru_maxrss``; ``None`` on Windows."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 2**10          # kB
     except OSError:
         pass
-    import resource
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
@@ -77,32 +80,28 @@ def _child(backend: str, model_path: str, shape: str, threads: int, calls: int) 
     x = np.random.default_rng(0).normal(size=[int(d) for d in shape.split(",")]).astype(np.float32)
     if backend == "onnxruntime":
         import onnxruntime as ort
-
-        import_s = time.perf_counter() - t0
-        rss_import = _peak_rss_mb()
-        t1 = time.perf_counter()
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        sess = ort.InferenceSession(model_path, opts, providers=["CPUExecutionProvider"])
-        name = sess.get_inputs()[0].name
-        load_s = time.perf_counter() - t1
-
-        def run():
-            sess.run(None, {name: x})
     else:
         import torch
 
         torch.set_num_threads(threads)
-        import_s = time.perf_counter() - t0
-        rss_import = _peak_rss_mb()
-        t1 = time.perf_counter()
+    import_s, rss_import = time.perf_counter() - t0, peak_rss_mb()
+    t1 = time.perf_counter()
+    if backend == "onnxruntime":
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        sess = ort.InferenceSession(model_path, opts, providers=["CPUExecutionProvider"])
+        name = sess.get_inputs()[0].name
+
+        def run():
+            sess.run(None, {name: x})
+    else:
         model = _load_module(model_path)
-        load_s = time.perf_counter() - t1
         xt = torch.from_numpy(x)
 
         def run():
             with torch.inference_mode():
                 model(xt)
+    load_s = time.perf_counter() - t1
     times = []
     for _ in range(max(1, calls)):
         t = time.perf_counter()
@@ -111,7 +110,7 @@ def _child(backend: str, model_path: str, shape: str, threads: int, calls: int) 
     return {"backend": backend, "model": Path(model_path).name, "import_s": import_s,
             "rss_after_import_mb": rss_import, "load_s": load_s, "first_call_ms": times[0],
             "median_call_ms": float(np.median(times[1:] or times)), "calls": len(times),
-            "peak_rss_mb": _peak_rss_mb(), "torch_imported": "torch" in sys.modules,
+            "peak_rss_mb": peak_rss_mb(), "torch_imported": "torch" in sys.modules,
             "file_mb": Path(model_path).stat().st_size / 2**20}
 
 

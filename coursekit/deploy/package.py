@@ -114,9 +114,7 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
                   golden_probabilities: np.ndarray, metrics: dict | None = None, benchmark: list | dict | None = None,
                   precision: str = "int8", engine_path: str | os.PathLike | None = None, engine: dict | None = None,
                   max_batch: int | None = None, opt_batch: int = 1, trt_version: str | None = None,
-                  tolerance: float = DEFAULT_TOLERANCES["onnxruntime"],
-                  trt_tolerance: float = DEFAULT_TOLERANCES["tensorrt"], overwrite: bool = False,
-                  docker_image: str = DEFAULT_L4T_IMAGE) -> Path:
+                  overwrite: bool = False) -> Path:
     """Write the package folder ``out_dir``; :class:`GateFailed` (nothing written) when ``gate.passed`` is False."""
     from .tensorrt import PRECISIONS, tensorrt_available, trtexec_command
 
@@ -132,9 +130,6 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
     if len(probs) != len(golden_images) or probs.shape[1] != len(labels):
         raise ValueError(f"golden_probabilities {probs.shape} must be (len(golden_images)={len(golden_images)}, "
                          f"len(labels)={len(labels)})")
-    tolerances = {"onnxruntime": float(tolerance), "tensorrt": float(trt_tolerance)}
-    if not all(t > 0 for t in tolerances.values()):
-        raise ValueError(f"selftest tolerances must be > 0; got {tolerances}")
     preprocess.apply(golden_images[:1])  # fails early when the golden images do not fit the spec
     facts = None
     if engine_path is not None:
@@ -173,9 +168,9 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
         np.save(pkg / "golden_inputs.npy", golden_images, allow_pickle=False)
         (pkg / "golden_outputs.json").write_text(json.dumps({
             "class_index": probs.argmax(1).tolist(), "probabilities": probs.round(6).tolist(),
-            "reference_backend": "onnxruntime", "tolerance": tolerances}), encoding="utf-8")
+            "reference_backend": "onnxruntime", "tolerance": DEFAULT_TOLERANCES}), encoding="utf-8")
         shutil.copyfile(Path(__file__).with_name("run_template.py"), pkg / "run.py")
-        (pkg / "Dockerfile").write_text(jetson_dockerfile(docker_image), encoding="utf-8")
+        (pkg / "Dockerfile").write_text(jetson_dockerfile(), encoding="utf-8")
         (pkg / "README.txt").write_text(
             "Run: python run.py images.npy   (uint8 (N, H, W, 3) RGB, see preprocessing.json)\n"
             "Check: python run.py --selftest (golden predictions) -- every file is checked against manifest.json.\n"
@@ -203,8 +198,8 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
                     "model": {"file": MODEL_FILE, "precision": precision, "source": model_path.name,
                               "external_data": MODEL_FILE + ".data" if data.is_file() else None},
                     "files": files, "versions": _versions(), "metrics": metrics or {}, "benchmark": benchmark or {},
-                    "accuracy_gate": gate.as_dict(), "selftest_tolerance": tolerances, "tensorrt": trt_section,
-                    "engine": engine_entry,}
+                    "accuracy_gate": gate.as_dict(), "selftest_tolerance": DEFAULT_TOLERANCES, "tensorrt": trt_section,
+                    "engine": engine_entry}
         atomic_write_text(pkg / "manifest.json", json.dumps(manifest, indent=2, default=str))
         replace_dir(pkg, out_dir, overwrite=overwrite)
     return out_dir

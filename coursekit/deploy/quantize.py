@@ -110,7 +110,6 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cal
         # biases stay float: onnxruntime would otherwise store them as int32 behind a DequantizeLinear, which
         # TensorRT's Q/DQ (INT8/FP8/INT4 only) does not take; TensorRT fuses the float bias into the INT8 conv
         extra.update(ActivationSymmetric=True, WeightSymmetric=True, QuantizeBias=False)
-    activation_type = QuantType.QInt8 if for_tensorrt else QuantType.QUInt8
     if method == "percentile":
         extra["CalibPercentile"] = percentile
     with temporary_dir_beside(out_path) as tmp:
@@ -136,7 +135,8 @@ def quantize_int8(fp32_path: str | os.PathLike, out_path: str | os.PathLike, cal
                 raise ValueError(f"no node of {fp32_path.name} starts with {exclude_prefixes}: check the node names "
                                  "(e.g. with netron or onnx.load(...).graph.node)")
         quantize_static(str(prepped), str(tmp / out_path.name), reader, quant_format=QuantFormat.QDQ,
-                        per_channel=per_channel, nodes_to_exclude=exclude, activation_type=activation_type, weight_type=QuantType.QInt8,
+                        per_channel=per_channel, nodes_to_exclude=exclude, weight_type=QuantType.QInt8,
+                        activation_type=QuantType.QInt8 if for_tensorrt else QuantType.QUInt8,
                         calibrate_method=methods[method], extra_options=extra)
         os.replace(tmp / out_path.name, out_path)
     return out_path
@@ -150,20 +150,15 @@ def qdq_zero_points(model_or_path) -> list[tuple[str, str, np.ndarray]]:
 
     model = model_or_path if isinstance(model_or_path, onnx.ModelProto) else onnx.load(str(model_or_path))
     inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    for n in model.graph.node:
-        if n.op_type == "Constant":
-            for a in n.attribute:
-                if a.name == "value":
-                    inits[n.output[0]] = numpy_helper.to_array(a.t)
+    inits.update({n.output[0]: numpy_helper.to_array(a.t) for n in model.graph.node if n.op_type == "Constant"
+                  for a in n.attribute if a.name == "value"})
     out = []
     for n in model.graph.node:
         if n.op_type not in ("QuantizeLinear", "DequantizeLinear"):
             continue
         if len(n.input) < 3 or not n.input[2]:
             out.append((n.name, "uint8 (implied)", np.zeros(1, np.uint8)))
-            continue
-        zp = inits.get(n.input[2])
-        if zp is None:
+        elif (zp := inits.get(n.input[2])) is None:
             out.append((n.name, "unknown (computed at run time)", np.array([])))
         else:
             out.append((n.name, zp.dtype.name, zp))
@@ -189,14 +184,13 @@ def tensorrt_qdq_problems(model_or_path) -> list[str]:
     return problems
 
 
-def convert_fp16(fp32_path: str | os.PathLike, out_path: str | os.PathLike, keep_io_types: bool = True) -> Path:
-    """Convert an FP32 ONNX file to FP16 weights and compute (float32 inputs/outputs by default); atomic."""
+def convert_fp16(fp32_path: str | os.PathLike, out_path: str | os.PathLike) -> Path:
+    """Convert an FP32 ONNX file to FP16 weights and compute (inputs and outputs stay float32); atomic."""
     import onnx
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     out_path = Path(out_path)
-    model = onnx.load(str(fp32_path))
-    half = convert_float_to_float16(model, keep_io_types=keep_io_types)
+    half = convert_float_to_float16(onnx.load(str(fp32_path)), keep_io_types=True)
     _toposort(half.graph)  # the converter appends its input casts at the end; onnx.checker wants graph order
     with temporary_dir_beside(out_path) as tmp:
         onnx.save_model(half, str(tmp / out_path.name))
@@ -254,8 +248,7 @@ def accuracy_gate(reference: float, candidate: float, *, min_ratio: float = 0.99
     if reference <= 0:
         raise ValueError(f"reference {metric} must be > 0 to take a ratio; got {reference}")
     ratio = candidate / reference
-    passed = ratio >= min_ratio
-    if passed:
+    if passed := ratio >= min_ratio:
         msg = (f"PASSED: candidate {metric} {candidate:.4f} is {ratio:.2%} of the reference {reference:.4f} "
                f"(gate >= {min_ratio:.2%}, margin {100 * (ratio - min_ratio):.2f} points of ratio).")
     else:

@@ -11,10 +11,6 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 
-class TamperedPackage(SystemExit):
-    pass
-
-
 def sha256(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -28,11 +24,11 @@ def load_manifest():
     for name, info in manifest["files"].items():
         path = HERE / name
         if not path.is_file():
-            raise TamperedPackage(f"REFUSED: {name} is listed in manifest.json but missing from {HERE}")
+            raise SystemExit(f"REFUSED: {name} is listed in manifest.json but missing from {HERE}")
         got = sha256(path)
         if got != info["sha256"]:
-            raise TamperedPackage(f"REFUSED: {name} does not match manifest.json (sha256 {got[:16]}..., expected "
-                                  f"{info['sha256'][:16]}...): the file was modified or corrupted. Re-copy the package.")
+            raise SystemExit(f"REFUSED: {name} does not match manifest.json (sha256 {got[:16]}..., expected "
+                             f"{info['sha256'][:16]}...): the file was modified or corrupted. Re-copy the package.")
     return manifest
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -44,7 +44,7 @@ def _major(version: str | None) -> int:
 
 def trtexec_command(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, *, precision: str, input_name: str,
                     shape: Sequence[int], max_batch: int = 1, opt_batch: int = 1, workspace_mib: int = 1024,
-                    trt_version: str | None = None, timing_cache: str | None = None) -> list[str]:
+                    trt_version: str | None = None) -> list[str]:
     """The ``trtexec`` command (an argument list, no shell) that builds the same engine as :func:`build_engine`."""
     _check_precision(precision)
     if not 1 <= opt_batch <= max_batch:
@@ -57,8 +57,6 @@ def trtexec_command(onnx_path: str | os.PathLike, engine_path: str | os.PathLike
         cmd.append("--fp16")
     elif precision == "int8":
         cmd += ["--stronglyTyped"] if _major(trt_version) >= 10 else ["--int8", "--fp16"]
-    if timing_cache:
-        cmd.append(f"--timingCacheFile={timing_cache}")
     return cmd
 
 
@@ -72,23 +70,20 @@ def jetson_release(path: str = "/etc/nv_tegra_release") -> str | None:
     return f"R{m.group(1)}.{m.group(2)}" if m else None
 
 
-def engine_manifest(trt_version: str | None = None, compute_capability: str | None = None,
-                    l4t: str | None = None, gpu: str | None = None) -> dict:
-    """What an engine is bound to: TensorRT version, compute capability (``"8.7"``), GPU name, Jetson L4T release;
-    fields not given are read from this machine."""
-    if compute_capability is None or gpu is None:
-        try:
-            import torch
+def engine_manifest(trt_version: str | None = None) -> dict:
+    """What an engine is bound to, read from this machine: TensorRT version (unless given), compute capability
+    (``"8.7"``), GPU name, Jetson L4T release."""
+    compute_capability = gpu = None
+    try:
+        import torch
 
-            if torch.cuda.is_available():
-                major, minor = torch.cuda.get_device_capability()
-                compute_capability = compute_capability or f"{major}.{minor}"
-                gpu = gpu or torch.cuda.get_device_name()
-        except Exception:
-            pass
+        if torch.cuda.is_available():
+            compute_capability = "{}.{}".format(*torch.cuda.get_device_capability())
+            gpu = torch.cuda.get_device_name()
+    except Exception:
+        pass
     return {"tensorrt": trt_version if trt_version is not None else tensorrt_available(),
-            "compute_capability": compute_capability, "gpu": gpu,
-            "l4t": l4t if l4t is not None else jetson_release()}
+            "compute_capability": compute_capability, "gpu": gpu, "l4t": jetson_release()}
 
 
 class EngineMismatch(RuntimeError):
@@ -132,11 +127,8 @@ def build_engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, *
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     v10 = _major(trt.__version__) >= 10
-    flags = 0
-    if not v10:
-        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)  # implicit in TensorRT 10
-    if precision == "int8" and v10:
-        flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    flag = trt.NetworkDefinitionCreationFlag  # explicit batch is implicit in TensorRT 10
+    flags = (1 << int(flag.STRONGLY_TYPED) if precision == "int8" else 0) if v10 else 1 << int(flag.EXPLICIT_BATCH)
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
@@ -146,8 +138,8 @@ def build_engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, *
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_mib) << 20)
     if precision == "fp16" or (precision == "int8" and not v10):
         config.set_flag(trt.BuilderFlag.FP16)
-    if precision == "int8" and not v10:
-        config.set_flag(trt.BuilderFlag.INT8)
+        if precision == "int8":
+            config.set_flag(trt.BuilderFlag.INT8)
     profile = builder.create_optimization_profile()
     dims = tuple(int(d) for d in shape)
     profile.set_shape(input_name, (1, *dims), (opt_batch, *dims), (max_batch, *dims))
@@ -188,9 +180,6 @@ class TrtexecSummary:
     gpu_compute: dict
     tensorrt: str | None
     precision_flags: tuple[str, ...] = field(default_factory=tuple)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 _STAT = re.compile(r"(min|max|mean|median|percentile\((\d+(?:\.\d+)?)%\))\s*=\s*([\d.eE+-]+)\s*ms")
@@ -267,13 +256,9 @@ def parse_tegrastats(line: str) -> TegraSample:
     """
     ram = re.search(r"RAM (\d+)/(\d+)MB", line)
     cpu = re.search(r"CPU \[([^\]]*)\]", line)
-    loads, mhz = [], []
-    if cpu:
-        for core in cpu.group(1).split(","):
-            core = core.strip()
-            m = re.match(r"(\d+)%(?:@(\d+))?", core)
-            loads.append(int(m.group(1)) if m else None)
-            mhz.append(int(m.group(2)) if m and m.group(2) else None)
+    cores = [re.match(r"(\d+)%(?:@(\d+))?", c.strip()) for c in cpu.group(1).split(",")] if cpu else []
+    loads = [int(m.group(1)) if m else None for m in cores]
+    mhz = [int(m.group(2)) if m and m.group(2) else None for m in cores]
     gr3d = re.search(r"GR3D_FREQ (\d+)%", line)
     temps = {m.group(1).lower(): float(m.group(2)) for m in re.finditer(r"\b([A-Za-z][\w]*)@(-?[\d.]+)C\b", line)}
     power = {m.group(1): (int(m.group(2)), int(m.group(3)))
