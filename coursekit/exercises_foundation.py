@@ -389,6 +389,27 @@ def _sam_crash_hint(e: Exception) -> str | None:
     return None
 
 
+def _check_refined_mask(name: str, c: dict, out, variants, hint: str) -> np.ndarray:
+    """The learner's refined mask against ``c["reference"]`` pixel for pixel; a mismatch raises with the variant
+    (mistake) it equals, else ``hint``. Returns the reference."""
+    from .models.sam import mask_iou
+
+    if isinstance(out, tuple):
+        raise ExerciseError(f"{name}: for {c['what']} you returned a tuple of {len(out)}; return the one "
+                            f"refined mask (masks[0] of the second call), a bool (H, W) array")
+    got, ref = np.asarray(out), c["reference"]
+    got = got[0] if got.ndim == 3 and got.shape[0] == 1 else got
+    if got.shape != ref.shape:
+        raise wrong(name, c["what"], f"one bool mask of shape {ref.shape}", f"shape {got.shape}",
+                    "the refining call's multimask_output=False gives one mask: return masks[0].")
+    got = got.astype(bool) if got.dtype == bool else got > 0
+    if (got != ref).any():
+        raise wrong(name, c["what"], f"the reference refinement (IoU with the part {mask_iou(ref, c['truth']):.3f})",
+                    f"a mask {mask_iou(got, ref):.3f} IoU from it (IoU with the part {mask_iou(got, c['truth']):.3f})",
+                    first_match(got, variants, hint, same=lambda a, b: (a == b).all()))
+    return ref
+
+
 @exercise("sam_refinement", _SAM_HINT)
 def check_sam_refinement(fn: Callable) -> bool:
     """Check ``fn(predictor, positive_xy, negative_xy) -> bool (H, W) mask`` (the image set): one click asking for 3
@@ -408,24 +429,7 @@ def check_sam_refinement(fn: Callable) -> bool:
             out = call(fn, (predictor, c["positive"], c["negative"]), name=name, case=c["what"],
                        first=i == 0, hint=_SAM_HINT, error_hint=_sam_crash_hint)
             variants = [(_refine_variant(**kw)(predictor, c["positive"], c["negative"]), h) for kw, h in _SAM_VARIANTS]
-        if isinstance(out, tuple):
-            raise ExerciseError(f"{name}: for {c['what']} you returned a tuple of {len(out)}; return the one "
-                                f"refined mask (masks[0] of the second call), a bool (H, W) array")
-        got = np.asarray(out)
-        if got.ndim == 3 and got.shape[0] == 1:
-            got = got[0]
-        ref = c["reference"]
-        if got.shape != ref.shape:
-            raise wrong(name, c["what"], f"one bool mask of shape {ref.shape}", f"shape {got.shape}",
-                        "the refining call's multimask_output=False gives one mask: return masks[0].")
-        got = got.astype(bool) if got.dtype == bool else got > 0
-        if (got != ref).any():
-            hint = first_match(got, variants, _SAM_HINT, same=lambda a, b: (a == b).all())
-            raise wrong(name, c["what"],
-                        f"the reference refinement (IoU with the part {mask_iou(ref, c['truth']):.3f})",
-                        f"a mask {mask_iou(got, ref):.3f} IoU from it "
-                        f"(IoU with the part {mask_iou(got, c['truth']):.3f})",
-                        hint)
+        ref = _check_refined_mask(name, c, out, variants, _SAM_HINT)
         ious.append(mask_iou(ref, c["truth"]))
     return correct(f"your refinement matches segment-anything's reference calls pixel for pixel on "
                    f"{len(cases)} parts (the stand-in SAM; IoU with the part after refining: "
@@ -496,8 +500,6 @@ def check_box_refinement(fn: Callable) -> bool:
     … box_refinement: not attempted yet — hint: masks, _, logits = predictor.predict(box=box...
     False
     """
-    from .models.sam import mask_iou
-
     name, predictor, cases = "box_refinement", _standin_predictor(), _box_cases()
     if not cases:
         raise RuntimeError("no test-scene part shows every box-refinement mistake on this stand-in SAM")
@@ -507,15 +509,6 @@ def check_box_refinement(fn: Callable) -> bool:
             out = call(fn, (predictor, c["box"].copy(), c["negative"]), name=name, case=c["what"], first=i == 0,
                        hint=_BOX_HINT, error_hint=_sam_crash_hint)
             variants = [(_box_variant(**kw)(predictor, c["box"], c["negative"]), h) for kw, h in _BOX_VARIANTS]
-        got, ref = np.asarray(out), c["reference"]
-        got = got[0] if got.ndim == 3 and got.shape[0] == 1 else got
-        if got.shape != ref.shape:
-            raise wrong(name, c["what"], f"one bool mask of shape {ref.shape}", f"shape {got.shape}",
-                        "with multimask_output=False SAM returns one mask: return masks[0].")
-        got = got.astype(bool) if got.dtype == bool else got > 0
-        if (got != ref).any():
-            raise wrong(name, c["what"], f"the reference refinement (IoU with the part {mask_iou(ref, c['truth']):.3f})",
-                        f"a mask with IoU {mask_iou(got, ref):.3f} against it",
-                        first_match(got, variants, _BOX_HINT, same=lambda a, b: (a == b).all()))
+        _check_refined_mask(name, c, out, variants, _BOX_HINT)
     return correct(f"your box + negative click matches segment-anything's reference calls pixel for pixel on "
                    f"{len(cases)} parts (the stand-in SAM).")

@@ -135,11 +135,17 @@ def test_sam_refinement_cases_are_real_improvements():
         assert c["reference"].shape == c["truth"].shape and mask_iou(c["reference"], c["truth"]) > 0
 
 
-@pytest.mark.parametrize("kw, phrase", [(kw, hint[:40]) for kw, hint in X._SAM_VARIANTS],
-                         ids=[",".join(kw) for kw, _ in X._SAM_VARIANTS])
-def test_sam_refinement_names_the_mistake(kw, phrase):
-    with pytest.raises(ExerciseError, match="sam_refinement") as err:
-        X.check_sam_refinement(X._refine_variant(**kw))
+_REFINEMENTS = {"sam_refinement": (X.check_sam_refinement, X._refine_variant, X._SAM_VARIANTS),
+                "box_refinement": (X.check_box_refinement, X._box_variant, X._BOX_VARIANTS)}
+
+
+@pytest.mark.parametrize("name, kw, phrase", [(name, kw, hint[:40]) for name, (_, _, variants) in _REFINEMENTS.items()
+                                              for kw, hint in variants],
+                         ids=[f"{name}-{','.join(kw)}" for name, (_, _, v) in _REFINEMENTS.items() for kw, _ in v])
+def test_sam_refinements_name_the_mistake(name, kw, phrase):
+    check, variant, _ = _REFINEMENTS[name]
+    with pytest.raises(ExerciseError, match=name) as err:
+        check(variant(**kw))
     assert phrase in str(err.value)
 
 
@@ -182,14 +188,6 @@ def test_box_refinement_accepts_the_reference_calls_on_real_improvements(capsys)
     for c in cases:
         assert not c["truth"][c["negative"][1], c["negative"][0]]      # the negative click is off the part
         assert mask_iou(c["reference"], c["truth"]) > 0
-
-
-@pytest.mark.parametrize("kw, phrase", [(kw, hint[:40]) for kw, hint in X._BOX_VARIANTS],
-                         ids=[",".join(kw) for kw, _ in X._BOX_VARIANTS])
-def test_box_refinement_names_the_mistake(kw, phrase):
-    with pytest.raises(ExerciseError, match="box_refinement") as err:
-        X.check_box_refinement(X._box_variant(**kw))
-    assert phrase in str(err.value)
 
 
 def test_box_refinement_blank_is_not_attempted(capsys):
