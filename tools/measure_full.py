@@ -5,7 +5,8 @@ rendered into the budgets and the notebooks' closing cells by tools/render_measu
     python tools/measure_full.py 03_train_yolo_detector [06_when_classical_wins ...] [--profile full]
 
 Each notebook runs top to bottom in a fresh kernel (nbclient), in ``notebooks/``, offline
-(``COURSEKIT_OFFLINE=1``: the course's stand-ins, announced by the notebooks themselves) unless ``--online``.
+(``COURSEKIT_OFFLINE=1 COURSEKIT_STANDINS=1``: the course's stand-ins at full size, announced by the
+notebooks themselves) unless ``--online``.
 Nothing of the executed notebook is saved; the file records the total and the slowest cells, the load average
 before and after (above the number of cores, other jobs shared the machine and the times are upper bounds),
 what the closing cells printed, and, where :data:`SUMMARIES` names them, the notebook's key numbers read from
@@ -68,7 +69,7 @@ def run(name: str, profile: str, online: bool, timeout: int) -> dict:
     n_code = sum(c.cell_type == "code" for c in nb.cells)
     if name in SUMMARIES:
         nb.cells.append(nbformat.v4.new_code_cell(f"import json as _j; print({MARK!r} + _j.dumps({SUMMARIES[name]}))"))
-    env = {"COURSEKIT_PROFILE": profile, "MPLBACKEND": "Agg", **({} if online else {"COURSEKIT_OFFLINE": "1"})}
+    env = {"COURSEKIT_PROFILE": profile, "MPLBACKEND": "Agg", **({} if online else {"COURSEKIT_OFFLINE": "1", "COURSEKIT_STANDINS": "1"})}
     os.environ.update(env)
     commit = _commit()  # before the run: what ran, even if the tree changes meanwhile
     load_before = round(os.getloadavg()[0], 2)
