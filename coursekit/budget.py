@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["budget_note", "measured_dir"]
+__all__ = ["budget_note", "measured_dir", "cost"]
 
 
 def measured_dir() -> Path | None:
@@ -44,8 +44,20 @@ def budget_note(notebook: str, settings) -> str:
     if not rows:
         return f"{where}: the course has no budget for this notebook's {settings.profile} profile on this hardware"
     r = rows[0]
-    cost = (f"measured {r['measured_seconds'] / 60:.1f} min ({r['source']})" if r.get("measured_seconds") is not None
-            else f"{r['estimate']} (estimate: {r['rests_on']})")
     advice = "" if gpu else ("\n  a GPU runtime is much faster; COURSEKIT_PROFILE=smoke runs the same code on tiny data "
                              "in minutes")
-    return f"{where}: the {settings.profile} profile here ({r['runs']}): {cost}{advice}"
+    return f"{where}: the {settings.profile} profile here ({r['runs']}): {cost(r)}{advice}"
+
+
+def cost(row: dict) -> str:
+    """A budgets.json row's cost: measured (``"measured"`` names the run's file in notebooks/measured, written by
+    tools/measure_full.py) or an estimate with what it rests on."""
+    if row.get("measured"):
+        run = _load(row["measured"])
+        if not run.get("wall_seconds"):
+            return f"{row.get('estimate', 'not measured')} (the measured run {row['measured']} is not in this checkout)"
+        load = run.get("load_average_1min", [None, None])[-1]
+        return (f"{run['wall_seconds'] / 60:.0f} min, measured ({row['measured']}: the whole notebook on "
+                f"{run['machine']}, {run['date']}, commit {run['commit']}"
+                + (f", load average {load:.1f} after" if load is not None else "") + ")")
+    return f"{row['estimate']} (estimate: {row['rests_on']})"

@@ -23,7 +23,7 @@ def test_every_budget_row_is_measured_or_an_estimate_with_its_basis():
     for nb, entries in rows.items():
         assert {(r["profile"], r["hardware"]) for r in entries} >= {("full", "gpu"), ("full", "cpu")}, nb
         for r in entries:
-            measured = r.get("measured_seconds") is not None and r.get("source")
+            measured = r.get("measured") and json.loads((MEASURED / r["measured"]).read_text())["wall_seconds"] > 0
             estimate = r.get("estimate") and r.get("rests_on")
             assert measured or estimate, f"{nb}: {r} is neither measured (with its source) nor an estimate with its basis"
 
@@ -75,3 +75,17 @@ def test_times_measured_beside_other_tests_say_so(monkeypatch, tmp_path):
         (tmp_path / "budgets.json").write_text((MEASURED / "budgets.json").read_text())
         monkeypatch.setattr(B, "measured_dir", lambda: tmp_path)
         assert said in budget_note("01_cnn_from_scratch", Settings(profile="smoke", device="cpu"))
+
+
+def test_a_measured_row_reads_its_run_and_says_when_the_run_is_missing(monkeypatch, tmp_path):
+    import coursekit.budget as B
+
+    run = {"wall_seconds": 2520.0, "machine": "x86_64, 2 CPU cores, no GPU", "date": "2026-12-04", "commit": "abc1234",
+           "load_average_1min": [0.1, 2.3]}
+    (tmp_path / "full_cpu_nb.json").write_text(json.dumps(run))
+    monkeypatch.setattr(B, "measured_dir", lambda: tmp_path)
+    text = B.cost({"measured": "full_cpu_nb.json", "estimate": "about an hour"})
+    assert text.startswith("42 min, measured (full_cpu_nb.json") and "commit abc1234" in text and "2.3 after" in text
+    missing = B.cost({"measured": "full_cpu_other.json", "estimate": "about an hour"})
+    assert missing.startswith("about an hour") and "not in this checkout" in missing
+    assert B.cost({"estimate": "a few minutes", "rests_on": "a guess"}) == "a few minutes (estimate: a guess)"

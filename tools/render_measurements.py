@@ -4,7 +4,8 @@
     python tools/render_measurements.py --check  # exit 1 if one is out of date (tests/test_packaging.py)
 
 A block sits between ``<!-- measured:NAME -->`` and ``<!-- /measured:NAME -->``; NAME picks the renderer:
-``real-path-cpu`` (README) or ``budget-<notebook>`` (each notebook's time budget, in its first markdown cell).
+``real-path-cpu`` (README), ``budget-<notebook>`` (each notebook's time budget, in its first markdown cell) or
+``full-cpu-03`` (notebook 03's closing text: its committed full-profile run, tools/measure_full.py).
 """
 from __future__ import annotations
 
@@ -53,8 +54,9 @@ def _shared(smoke: dict) -> str:
 
 
 def _cost(r: dict) -> str:
-    return (f"{r['measured_seconds'] / 60:.1f} min (measured: {r['source']})" if r.get("measured_seconds") is not None
-            else f"{r['estimate']} (estimate: {r['rests_on']})")
+    from coursekit.budget import cost  # one wording for the tables and the settings printout
+
+    return cost(r)
 
 
 def budgets() -> str:
@@ -77,8 +79,37 @@ def budgets() -> str:
     return "\n".join(lines) + total
 
 
+def full_detector_run(hardware: str = "cpu") -> str:
+    """Notebook 03's closing text: the course's own full-profile run (tools/measure_full.py), if committed."""
+    path = MEASURED / f"full_{hardware}_03_train_yolo_detector.json"
+    if not path.is_file():
+        return ("No full-profile run of this notebook is committed yet (`python tools/measure_full.py "
+                "03_train_yolo_detector` makes one), so no number is quoted here.")
+    run = json.loads(path.read_text())
+    r = run["summary"]
+    who = (f"the **stand-in**, `{r['weights']}`: YOLO11n trained from random weights, offline" if r["is_standin"]
+           else f"`{r['weights']}`")
+    rows = ["| split | mAP@0.5 | mAP@0.5:0.95 | precision | recall | (at conf >= "
+            f"{r['threshold']:.3f}) |", "|---|---|---|---|---|---|"]
+    for split, m in (("test", r["test"]), ("test_shifted", r["shifted"])):
+        rows.append(f"| `{split}` | {m['map_50']:.3f} | {m['map']:.3f} | {m['precision']:.3f} | {m['recall']:.3f} | |")
+    missed = ", ".join(f"{k} {v:.0f}" for k, v in r["missed_parts_per_100_images"].items())
+    compare = "; ".join(f"{k} {v[-1]:.3f}" for k, v in r["compare_val_map50"].items())
+    goal = ("met on validation" if r["goal_achieved"] else "out of reach: the threshold is the closest one")
+    return (f"The course's own full-profile run of this notebook ({run['date']}, commit {run['commit']}, "
+            f"{run['machine']}, {run['wall_seconds'] / 60:.0f} min in all, training {r['train_minutes']:.0f} min; "
+            f"`{path.relative_to(ROOT)}`, made by `tools/measure_full.py`) ran {who}, {r['epochs']} epochs at "
+            f"{r['imgsz']} px. " + ("Its numbers show what this notebook's method reaches on this dataset without "
+                                    "pre-training; they are not what YOLO11n fine-tuned from COCO reaches.\n\n"
+                                    if r["is_standin"] else "\n\n")
+            + "\n".join(rows)
+            + f"\n\nRecall goal {r['goal']:.2f}: {goal}. Parts missed per 100 test images: {missed}. Pre-trained "
+              f"against from scratch ({r['compare_epochs']} epochs each), validation mAP@0.5 after the last epoch: "
+              f"{compare}.")
+
+
 MEASURED = ROOT / "notebooks" / "measured"
-RENDERERS = {"real-path-cpu": real_path_cpu, "budgets": budgets}
+RENDERERS = {"real-path-cpu": real_path_cpu, "budgets": budgets, "full-cpu-03": full_detector_run}
 
 
 def renderer(name: str):
