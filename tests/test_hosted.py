@@ -25,7 +25,7 @@ def test_every_notebook_has_the_same_hosted_cell_first():
     assert len(set(sources.values())) == 1, "the hosted cells differ between notebooks"
 
 
-def _run(monkeypatch, tmp_path, env: dict, gpu: str | None, modules=()):
+def _run(monkeypatch, tmp_path, env: dict, gpu: str | None, modules=(), source: str | None = None):
     calls = []
 
     def fake_run(args, **kwargs):
@@ -47,7 +47,7 @@ def _run(monkeypatch, tmp_path, env: dict, gpu: str | None, modules=()):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr(subprocess, "run", fake_run)
     monkeypatch.chdir(tmp_path)
-    exec(compile(_hosted_cell(NOTEBOOKS[0]), "hosted-cell", "exec"), {"__name__": "__main__"})
+    exec(compile(source or _hosted_cell(NOTEBOOKS[0]), "hosted-cell", "exec"), {"__name__": "__main__"})
     return calls
 
 
@@ -78,3 +78,34 @@ def test_a_runtime_without_a_gpu_is_told_so_and_a_rerun_installs_nothing(monkeyp
 def test_without_the_course_url_it_stops_with_what_to_set(monkeypatch, tmp_path):
     with pytest.raises(SystemExit, match="COURSEKIT_REPO"):
         _run(monkeypatch, tmp_path, {"COLAB_RELEASE_TAG": "x"}, gpu=None)
+
+
+def test_a_published_course_renders_its_badges_and_clones_itself_by_default(monkeypatch, tmp_path):
+    from tools import render_measurements as R
+
+    monkeypatch.setattr(R, "repository", lambda: "https://github.com/owner/course")
+    for nb in NOTEBOOKS:
+        old, new = R.render_notebook(nb)
+        cells = json.loads(new)["cells"]
+        colab = f"https://colab.research.google.com/github/owner/course/blob/main/notebooks/{nb.name}"
+        assert f"[![Open In Colab]({R.BADGE})]({colab})" in "".join(cells[0]["source"]), nb.name
+        hosted = next("".join(c["source"]) for c in cells if "hosted-setup" in c["metadata"].get("tags", []))
+        assert 'os.environ.get("COURSEKIT_REPO", "https://github.com/owner/course.git")' in hosted
+    assert R.render((ROOT / "README.md").read_text()).count(R.BADGE) == len(NOTEBOOKS)
+    calls = _run(monkeypatch, tmp_path, {"COLAB_RELEASE_TAG": "x"}, gpu=None, source=hosted)
+    assert calls[0][:4] == ["git", "clone", "--depth", "1"] and calls[0][4] == "https://github.com/owner/course.git"
+
+
+def test_the_repository_must_be_a_github_address_and_unpublished_means_no_badge(monkeypatch, tmp_path):
+    from tools import render_measurements as R
+
+    monkeypatch.setattr(R, "ROOT", tmp_path)
+    for url, ok in (("", True), ("https://github.com/owner/course.git", True), ("https://gitlab.com/o/c", False)):
+        (tmp_path / "pyproject.toml").write_text(f'[tool.coursekit]\nrepository = "{url}"\n')
+        if ok:
+            assert R.repository() == url.removesuffix(".git")
+        else:
+            with pytest.raises(SystemExit, match="GitHub address"):
+                R.repository()
+    (tmp_path / "pyproject.toml").write_text('[tool.coursekit]\nrepository = ""\n')
+    assert R.colab_badge("01_cnn_from_scratch") == "" and "no public repository" in R.colab_badges()

@@ -4,7 +4,8 @@
     python tools/render_measurements.py --check  # exit 1 if one is out of date (tests/test_packaging.py)
 
 A block sits between ``<!-- measured:NAME -->`` and ``<!-- /measured:NAME -->``; NAME picks the renderer:
-``real-path-cpu`` (README), ``budget-<notebook>`` (each notebook's time budget, in its first markdown cell) or
+``real-path-cpu`` (README), ``colab-badges`` / ``colab-badge-<notebook>`` (from pyproject.toml's
+``[tool.coursekit] repository``), ``budget-<notebook>`` (each notebook's time budget, in its first markdown cell) or
 ``full-cpu-03`` (notebook 03's closing text: its committed full-profile run, tools/measure_full.py).
 """
 from __future__ import annotations
@@ -108,13 +109,52 @@ def full_detector_run(hardware: str = "cpu") -> str:
               f"{compare}.")
 
 
+def repository() -> str:
+    """pyproject.toml's ``[tool.coursekit] repository``: the course's public git URL, or "" while unpublished."""
+    import tomllib
+
+    url = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["coursekit"]["repository"].strip()
+    if url and not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url.removesuffix(".git")):
+        raise SystemExit(f"pyproject.toml [tool.coursekit] repository = {url!r}: give the repository's GitHub address, "
+                         "https://github.com/<owner>/<name> (Colab opens notebooks from GitHub)")
+    return url.removesuffix(".git")
+
+
+def colab_url(notebook: str, url: str) -> str:
+    return f"https://colab.research.google.com/github/{url.removeprefix('https://github.com/')}/blob/main/notebooks/{notebook}.ipynb"
+
+
+BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+
+
+def colab_badge(notebook: str) -> str:
+    """A notebook's "Open in Colab" badge, or nothing while the course names no public repository."""
+    url = repository()
+    return f"[![Open In Colab]({BADGE})]({colab_url(notebook, url)})" if url else ""
+
+
+def colab_badges() -> str:
+    """README: one badge per notebook, or what to set while the course names no public repository."""
+    url = repository()
+    if not url:
+        return ("This copy of the course names no public repository yet, so there are no \"Open in Colab\" badges: "
+                "set `[tool.coursekit] repository` in `pyproject.toml` to its GitHub address and run "
+                "`python tools/render_measurements.py`, which writes them here, at the top of each notebook and into "
+                "the hosted cell's clone URL. Until then set `os.environ[\"COURSEKIT_REPO\"]` to the course's git "
+                "URL in a cell above the first one.")
+    return "\n".join(f"- `{p.stem}` [![Open In Colab]({BADGE})]({colab_url(p.stem, url)})"
+                     for p in sorted((ROOT / "notebooks").glob("0*.ipynb")))
+
+
 MEASURED = ROOT / "notebooks" / "measured"
-RENDERERS = {"real-path-cpu": real_path_cpu, "budgets": budgets, "full-cpu-03": full_detector_run}
+RENDERERS = {"real-path-cpu": real_path_cpu, "budgets": budgets, "full-cpu-03": full_detector_run,
+             "colab-badges": colab_badges}
 
 
 def renderer(name: str):
-    if name.startswith("budget-"):
-        return lambda: budget(name[len("budget-"):])
+    for prefix, fn in (("budget-", budget), ("colab-badge-", colab_badge)):
+        if name.startswith(prefix):
+            return lambda: fn(name[len(prefix):])
     return RENDERERS[name]
 
 
@@ -126,6 +166,15 @@ def render(text: str) -> str:
     return re.sub(r"<!-- measured:([\w-]+) -->.*?<!-- /measured:\1 -->", block, text, flags=re.S)
 
 
+HOSTED_REPO = re.compile(r'os\.environ\.get\("COURSEKIT_REPO", "[^"]*"\)')
+
+
+def render_hosted_cell(source: str) -> str:
+    """The hosted cell clones ``COURSEKIT_REPO`` or, by default, the course's public repository."""
+    url = repository()
+    return HOSTED_REPO.sub(f'os.environ.get("COURSEKIT_REPO", "{url + ".git" if url else ""}")', source)
+
+
 def render_notebook(path: Path) -> tuple[str, str]:
     """(old text, new text) of a notebook whose markdown cells hold measured blocks."""
     old = path.read_text(encoding="utf-8")
@@ -133,8 +182,11 @@ def render_notebook(path: Path) -> tuple[str, str]:
         return old, old
     nb = json.loads(old)
     for cell in nb["cells"]:
-        if cell["cell_type"] == "markdown" and "<!-- measured:" in "".join(cell["source"]):
-            cell["source"] = render("".join(cell["source"])).splitlines(True)
+        text = "".join(cell["source"])
+        if cell["cell_type"] == "markdown" and "<!-- measured:" in text:
+            cell["source"] = render(text).splitlines(True)
+        elif "hosted-setup" in cell["metadata"].get("tags", []):
+            cell["source"] = render_hosted_cell(text).splitlines(True)
     return old, json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 
