@@ -28,7 +28,7 @@ FOUNDATION_SETTINGS: dict[str, dict] = {
                   pipeline_images=6, per_class=None, timing_repeats=3),
 }
 #: Smoke checks the code in minutes: with real weights cached and no GPU it uses fewer images (SAM ViT-B's
-#: encoder takes about 20 s per 1024 px image on 2 CPU cores, issue 18; the stand-in SAM milliseconds).
+#: encoder takes seconds per 1024 px image on a CPU, measured in notebooks/measured/sam_vit_b_encoder_cpu.json).
 SMOKE_WITH_REAL_ON_CPU = {"clip": dict(per_class=30, ks=(1, 5, 25)),
                           "sam": dict(sam_images=2, amg_points=4, pipeline_images=2, timing_repeats=1)}
 

@@ -78,3 +78,14 @@ def test_committed_full_runs_name_their_commit_and_machine():
         run = json.loads(path.read_text())
         assert run["wall_seconds"] > 0 and run["commit"] and run["machine"] and run["date"], path.name
         assert path.name == f"full_{'gpu' if 'GPU' in run['machine'] and 'no GPU' not in run['machine'] else 'cpu'}_{run['notebook']}.json"
+
+
+def test_sam_encoder_timing_is_rendered_from_its_file(monkeypatch, tmp_path):
+    monkeypatch.setattr(render_measurements, "MEASURED", tmp_path)
+    assert "No timing" in render_measurements.sam_encoder()
+    run = {"params": 93_735_472, "image_encoder_params": 89_670_912, "encoder_seconds_median": 17.04,
+           "machine": "x86_64, 2 CPU cores, no GPU", "torch_threads": 2, "date": "2026-12-04",
+           "load_average_1min": [0.5, 1.9]}
+    (tmp_path / "sam_vit_b_encoder_cpu.json").write_text(json.dumps(run))
+    text = render_measurements.sam_encoder()
+    assert "93.7M parameters" in text and "89.7M" in text and "17.0 s on x86_64, 2 CPU cores" in text

@@ -6,7 +6,8 @@
 A block sits between ``<!-- measured:NAME -->`` and ``<!-- /measured:NAME -->``; NAME picks the renderer:
 ``real-path-cpu`` (README), ``colab-badges`` / ``colab-badge-<notebook>`` (from pyproject.toml's
 ``[tool.coursekit] repository``), ``budget-<notebook>`` (each notebook's time budget, in its first markdown cell) or
-``full-cpu-03`` (notebook 03's closing text: its committed full-profile run, tools/measure_full.py).
+``full-cpu-03`` (notebook 03's closing text: its committed full-profile run, tools/measure_full.py) or
+``sam-encoder`` (notebook 04: SAM ViT-B's encoder time, notebooks/measured/sam_encoder.py).
 """
 from __future__ import annotations
 
@@ -146,8 +147,21 @@ def colab_badges() -> str:
                      for p in sorted((ROOT / "notebooks").glob("0*.ipynb")))
 
 
+def sam_encoder() -> str:
+    """Notebook 04: SAM ViT-B's size and its image encoder's time per image (notebooks/measured/sam_encoder.py)."""
+    runs = [json.loads(p.read_text()) for p in sorted(MEASURED.glob("sam_vit_b_encoder_*.json"))]
+    if not runs:
+        return "(No timing of SAM's image encoder is committed yet: `python notebooks/measured/sam_encoder.py`.)"
+    r = runs[0]
+    times = "; ".join(f"{x['encoder_seconds_median']:.1f} s on {x['machine']} ({x['torch_threads']} threads, "
+                      f"{x['date']}, load average {x['load_average_1min'][-1]:.1f} after)" for x in runs)
+    return (f"Measured (`notebooks/measured/sam_encoder.py`): SAM ViT-B has {r['params'] / 1e6:.1f}M parameters, "
+            f"{r['image_encoder_params'] / 1e6:.1f}M of them in the image encoder, which took {times} per 1024 px "
+            "image (the median of the timed passes). The prompt encoder and the mask decoder are the rest.")
+
+
 MEASURED = ROOT / "notebooks" / "measured"
-RENDERERS = {"real-path-cpu": real_path_cpu, "budgets": budgets, "full-cpu-03": full_detector_run,
+RENDERERS = {"sam-encoder": sam_encoder, "real-path-cpu": real_path_cpu, "budgets": budgets, "full-cpu-03": full_detector_run,
              "colab-badges": colab_badges}
 
 
