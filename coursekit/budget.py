@@ -18,8 +18,8 @@ def measured_dir() -> Path | None:
     return here if here.is_dir() else None
 
 
-def _load(name: str) -> dict:
-    folder = measured_dir()
+def _load(name: str, folder: Path | None = None) -> dict:
+    folder = folder or measured_dir()
     try:
         return json.loads((folder / name).read_text(encoding="utf-8")) if folder else {}
     except (OSError, ValueError):
@@ -49,15 +49,17 @@ def budget_note(notebook: str, settings) -> str:
     return f"{where}: the {settings.profile} profile here ({r['runs']}): {cost(r)}{advice}"
 
 
-def cost(row: dict) -> str:
-    """A budgets.json row's cost: measured (``"measured"`` names the run's file in notebooks/measured, written by
-    tools/measure_full.py) or an estimate with what it rests on."""
+def cost(row: dict, folder: Path | None = None) -> str:
+    """A budgets.json row's cost: measured (``"measured"`` names the run's file in ``folder``, by default this
+    checkout's notebooks/measured, written by tools/measure_full.py) or an estimate with what it rests on."""
     if row.get("measured"):
-        run = _load(row["measured"])
+        run = _load(row["measured"], folder)
         if not run.get("wall_seconds"):
             return f"{row.get('estimate', 'not measured')} (the measured run {row['measured']} is not in this checkout)"
         load = run.get("load_average_1min", [None, None])[-1]
         return (f"{run['wall_seconds'] / 60:.0f} min, measured ({row['measured']}: the whole notebook on "
                 f"{run['machine']}, {run['date']}, commit {run['commit']}"
-                + (f", load average {load:.1f} after" if load is not None else "") + ")")
+                + (f", load average {load:.1f} after" if load is not None else "")
+                + (", offline with the course's stand-ins: the same networks and schedule" if "offline" in run.get("what", "")
+                   else "") + ")")
     return f"{row['estimate']} (estimate: {row['rests_on']})"

@@ -86,6 +86,10 @@ def test_a_measured_row_reads_its_run_and_says_when_the_run_is_missing(monkeypat
     monkeypatch.setattr(B, "measured_dir", lambda: tmp_path)
     text = B.cost({"measured": "full_cpu_nb.json", "estimate": "about an hour"})
     assert text.startswith("42 min, measured (full_cpu_nb.json") and "commit abc1234" in text and "2.3 after" in text
+    assert "stand-ins" not in text
+    (tmp_path / "full_cpu_nb.json").write_text(json.dumps({**run, "what": "notebook nb, profile full, offline: ..."}))
+    assert "offline with the course's stand-ins" in B.cost({"measured": "full_cpu_nb.json"})
+    assert B.cost({"measured": "full_cpu_nb.json"}, folder=tmp_path / "elsewhere").endswith("not in this checkout)")
     missing = B.cost({"measured": "full_cpu_other.json", "estimate": "about an hour"})
     assert missing.startswith("about an hour") and "not in this checkout" in missing
     assert B.cost({"estimate": "a few minutes", "rests_on": "a guess"}) == "a few minutes (estimate: a guess)"

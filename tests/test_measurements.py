@@ -21,7 +21,7 @@ RUN = {"date": "2026-12-04", "commit": "abc1234", "machine": "x86_64, 2 CPU core
                    "test": {"map": 0.4321, "map_50": 0.7654, "precision": 0.5, "recall": 0.9012},
                    "shifted": {"map": 0.1234, "map_50": 0.2351, "precision": 0.1, "recall": 0.3456},
                    "threshold": 0.0421, "goal": 0.95, "goal_achieved": False,
-                   "missed_parts_per_100_images": {"chosen on val": 12.3, "ultralytics default": 45.6},
+                   "missed_parts_per_100_images": {"chosen on val": 12.3, "ultralytics default": 45.6, "'obvious' 0.5": 78.9},
                    "compare_epochs": 15, "compare_fraction": 1.0,
                    "compare_val_map50": {"pre-trained (stand-in)": [0.5, 0.7001], "from scratch": [0.0, 0.3002]}}}
 
@@ -29,12 +29,19 @@ RUN = {"date": "2026-12-04", "commit": "abc1234", "machine": "x86_64, 2 CPU core
 def test_the_detector_run_is_rendered_from_its_file_and_says_it_is_the_stand_in(monkeypatch, tmp_path):
     monkeypatch.setattr(render_measurements, "MEASURED", tmp_path)
     monkeypatch.setattr(render_measurements, "ROOT", tmp_path.parent)
-    assert "No full-profile run" in render_measurements.full_detector_run()
+    assert "none is committed yet" in render_measurements.full_detector_run()
     (tmp_path / "full_cpu_03_train_yolo_detector.json").write_text(json.dumps(RUN))
     text = render_measurements.full_detector_run()
-    for number in ("0.765", "0.432", "0.901", "0.235", "0.042", "0.700", "0.300", "12", "46", "50 min", "32 min"):
+    for number in ("| `test` | 0.765 | 0.432 | 0.500 | 0.901 |", "| `test_shifted` | 0.235 | 0.123 |", "conf >= 0.042",
+                   "pre-trained (stand-in): 0.700", "from scratch: 0.300", "chosen on val: 12;", "ultralytics default: 46",
+                   "'obvious' 0.5: 79", "50 min in all", "training 32 min", "load average 2.1"):
         assert number in text, number
     assert "**stand-in**" in text and "not what YOLO11n fine-tuned from COCO reaches" in text
+    assert "not what COCO pre-training gives" in text  # the offline 'pre-trained' side is the run's own checkpoint
+    assert all(line.startswith("  ") for line in text.splitlines()[1:] if line), "the table stays inside the bullet"
+    nan = {**RUN, "summary": {**RUN["summary"], "shifted": {"map": 0.1, "map_50": 0.2, "precision": float("nan")}}}
+    (tmp_path / "full_cpu_03_train_yolo_detector.json").write_text(json.dumps(nan))
+    assert "| `test_shifted` | 0.200 | 0.100 | — | — |" in render_measurements.full_detector_run()
     real = {**RUN, "summary": {**RUN["summary"], "is_standin": False, "weights": "yolo11n.pt",
                                "compare_val_map50": {"pre-trained": [0.8], "from scratch": [0.3]}}}
     (tmp_path / "full_cpu_03_train_yolo_detector.json").write_text(json.dumps(real))
@@ -42,14 +49,23 @@ def test_the_detector_run_is_rendered_from_its_file_and_says_it_is_the_stand_in(
 
 
 def _assigned(code: str) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(code)):
+    """Names a notebook defines at its top level (not inside functions, classes or comprehensions)."""
+    names: set[str] = set()
+
+    def visit(node):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
-        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names.add(node.name)
         elif isinstance(node, ast.alias):
             names.add((node.asname or node.name).split(".")[0])
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+            return
+        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            return
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(code))
     return names
 
 
@@ -77,7 +93,8 @@ def test_committed_full_runs_name_their_commit_and_machine():
     for path in sorted((ROOT / "notebooks" / "measured").glob("full_*_0*.json")):
         run = json.loads(path.read_text())
         assert run["wall_seconds"] > 0 and run["commit"] and run["machine"] and run["date"], path.name
-        assert path.name == f"full_{'gpu' if 'GPU' in run['machine'] and 'no GPU' not in run['machine'] else 'cpu'}_{run['notebook']}.json"
+        hardware = run.get("hardware") or ("cpu" if "no GPU" in run["machine"] else "gpu")
+        assert path.name == f"full_{hardware}_{run['notebook']}.json", path.name
 
 
 def test_sam_encoder_timing_is_rendered_from_its_file(monkeypatch, tmp_path):
@@ -88,4 +105,7 @@ def test_sam_encoder_timing_is_rendered_from_its_file(monkeypatch, tmp_path):
            "load_average_1min": [0.5, 1.9]}
     (tmp_path / "sam_vit_b_encoder_cpu.json").write_text(json.dumps(run))
     text = render_measurements.sam_encoder()
-    assert "93.7M parameters" in text and "89.7M" in text and "17.0 s on x86_64, 2 CPU cores" in text
+    assert "93.7M parameters" in text and "89.7M" in text and "17.0 s on x86_64, 2 CPU cores, no GPU (2 threads" in text
+    (tmp_path / "sam_vit_b_encoder_gpu.json").write_text(json.dumps({**run, "encoder_seconds_median": 0.034,
+                                                                     "machine": "NVIDIA H200"}))
+    assert "34 ms on NVIDIA H200 (2026-12-04" in render_measurements.sam_encoder()

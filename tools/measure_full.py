@@ -85,7 +85,7 @@ def run(name: str, profile: str, online: bool, timeout: int) -> dict:
         summary = json.loads(text[text.index(MARK) + len(MARK):].splitlines()[0])
     return {"what": f"notebook {name}, profile {profile}, run whole by tools/measure_full.py "
                     f"({'online' if online else 'offline: the course stand-ins'})",
-            "notebook": name, "profile": profile, "date": date.today().isoformat(),
+            "notebook": name, "profile": profile, "hardware": "gpu" if _has_gpu() else "cpu", "date": date.today().isoformat(),
             "commit": commit,
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU" if not _has_gpu() else _gpu_name(),
             "load_average_1min": [load_before, round(os.getloadavg()[0], 2)],

@@ -18,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+sys.path.insert(0, str(ROOT))  # this checkout's coursekit, even where another one is installed
 
 
 def real_path_cpu() -> str:
@@ -58,7 +59,7 @@ def _shared(smoke: dict) -> str:
 def _cost(r: dict) -> str:
     from coursekit.budget import cost  # one wording for the tables and the settings printout
 
-    return cost(r)
+    return cost(r, MEASURED)
 
 
 def budgets() -> str:
@@ -81,33 +82,45 @@ def budgets() -> str:
     return "\n".join(lines) + total
 
 
+def _metric(m: dict, key: str) -> str:
+    v = m.get(key)
+    return "—" if v is None or v != v else f"{v:.3f}"  # v != v: NaN (e.g. precision with no box kept)
+
+
 def full_detector_run(hardware: str = "cpu") -> str:
-    """Notebook 03's closing text: the course's own full-profile run (tools/measure_full.py), if committed."""
+    """Notebook 03's closing bullet: the course's own full-profile run (tools/measure_full.py), if committed."""
     path = MEASURED / f"full_{hardware}_03_train_yolo_detector.json"
     if not path.is_file():
-        return ("No full-profile run of this notebook is committed yet (`python tools/measure_full.py "
+        return ("- **The course's own full-profile run:** none is committed yet (`python tools/measure_full.py "
                 "03_train_yolo_detector` makes one), so no number is quoted here.")
     run = json.loads(path.read_text())
     r = run["summary"]
     who = (f"the **stand-in**, `{r['weights']}`: YOLO11n trained from random weights, offline" if r["is_standin"]
            else f"`{r['weights']}`")
-    rows = ["| split | mAP@0.5 | mAP@0.5:0.95 | precision | recall | (at conf >= "
-            f"{r['threshold']:.3f}) |", "|---|---|---|---|---|---|"]
+    rows = ["| split | mAP@0.5 | mAP@0.5:0.95 | precision | recall |", "|---|---|---|---|---|"]
     for split, m in (("test", r["test"]), ("test_shifted", r["shifted"])):
-        rows.append(f"| `{split}` | {m['map_50']:.3f} | {m['map']:.3f} | {m['precision']:.3f} | {m['recall']:.3f} | |")
-    missed = ", ".join(f"{k} {v:.0f}" for k, v in r["missed_parts_per_100_images"].items())
-    compare = "; ".join(f"{k} {v[-1]:.3f}" for k, v in r["compare_val_map50"].items())
-    goal = ("met on validation" if r["goal_achieved"] else "out of reach: the threshold is the closest one")
-    return (f"The course's own full-profile run of this notebook ({run['date']}, commit {run['commit']}, "
-            f"{run['machine']}, {run['wall_seconds'] / 60:.0f} min in all, training {r['train_minutes']:.0f} min; "
-            f"`{path.relative_to(ROOT)}`, made by `tools/measure_full.py`) ran {who}, {r['epochs']} epochs at "
-            f"{r['imgsz']} px. " + ("Its numbers show what this notebook's method reaches on this dataset without "
-                                    "pre-training; they are not what YOLO11n fine-tuned from COCO reaches.\n\n"
-                                    if r["is_standin"] else "\n\n")
-            + "\n".join(rows)
-            + f"\n\nRecall goal {r['goal']:.2f}: {goal}. Parts missed per 100 test images: {missed}. Pre-trained "
-              f"against from scratch ({r['compare_epochs']} epochs each), validation mAP@0.5 after the last epoch: "
-              f"{compare}.")
+        rows.append(f"| `{split}` | " + " | ".join(_metric(m, k) for k in ("map_50", "map", "precision", "recall")) + " |")
+    missed = "; ".join(f"{k}: {v:.0f}" for k, v in r["missed_parts_per_100_images"].items())
+    compare = "; ".join(f"{k}: {v[-1]:.3f}" for k, v in r["compare_val_map50"].items())
+    goal = ("met on validation" if r["goal_achieved"] else
+            "out of reach on validation; the threshold is the one closest to it")
+    load = run.get("load_average_1min", [None, None])[-1]
+    text = (f"- **The course's own full-profile run** ({run['date']}, commit {run['commit']}, {run['machine']}, "
+            f"{run['wall_seconds'] / 60:.0f} min in all, training {r['train_minutes']:.0f} min"
+            + (f", load average {load:.1f} at the end" if load is not None else "")
+            + f"; `{path.relative_to(ROOT)}`, made by `tools/measure_full.py`, rendered here from that file) ran {who}, "
+              f"{r['epochs']} epochs at {r['imgsz']} px."
+            + (" Its numbers show what this notebook's method reaches on this dataset without pre-training; they "
+               "are not what YOLO11n fine-tuned from COCO reaches." if r["is_standin"] else "")
+            + " Precision and recall at the threshold chosen on validation, conf >= "
+              f"{r['threshold']:.3f}:\n\n" + "\n".join(rows)
+            + f"\n\nRecall goal {r['goal']:.2f}: {goal}. Parts missed per 100 test images: {missed}. "
+              f"Section 4's comparison ({r['compare_epochs']} epochs each on {r['compare_fraction']:.0%} of the "
+              f"training images), validation mAP@0.5 after the last epoch: {compare}"
+            + (". Offline, the \"pre-trained\" side is this run's own checkpoint trained further, so that gap is what "
+               "a start that has already seen these parts gives, not what COCO pre-training gives." if r["is_standin"]
+               else "."))
+    return "\n".join(("  " + line if line and i else line) for i, line in enumerate(text.split("\n")))
 
 
 def repository() -> str:
@@ -153,8 +166,13 @@ def sam_encoder() -> str:
     if not runs:
         return "(No timing of SAM's image encoder is committed yet: `python notebooks/measured/sam_encoder.py`.)"
     r = runs[0]
-    times = "; ".join(f"{x['encoder_seconds_median']:.1f} s on {x['machine']} ({x['torch_threads']} threads, "
-                      f"{x['date']}, load average {x['load_average_1min'][-1]:.1f} after)" for x in runs)
+    def took(x: dict) -> str:
+        t = x["encoder_seconds_median"]
+        cpu = "no GPU" in x["machine"]
+        return (f"{t:.1f} s" if t >= 1 else f"{t * 1000:.0f} ms") + f" on {x['machine']} (" + (
+            f"{x['torch_threads']} threads, " if cpu else "") + f"{x['date']}, load average {x['load_average_1min'][-1]:.1f} after)"
+
+    times = "; ".join(took(x) for x in runs)
     return (f"Measured (`notebooks/measured/sam_encoder.py`): SAM ViT-B has {r['params'] / 1e6:.1f}M parameters, "
             f"{r['image_encoder_params'] / 1e6:.1f}M of them in the image encoder, which took {times} per 1024 px "
             "image (the median of the timed passes). The prompt encoder and the mask decoder are the rest.")
@@ -192,7 +210,7 @@ def render_hosted_cell(source: str) -> str:
 def render_notebook(path: Path) -> tuple[str, str]:
     """(old text, new text) of a notebook whose markdown cells hold measured blocks."""
     old = path.read_text(encoding="utf-8")
-    if "<!-- measured:" not in old:
+    if "<!-- measured:" not in old and "hosted-setup" not in old:
         return old, old
     nb = json.loads(old)
     for cell in nb["cells"]:
