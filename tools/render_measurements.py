@@ -175,7 +175,8 @@ def sam_encoder() -> str:
     times = "; ".join(took(x) for x in runs)
     return (f"Measured (`notebooks/measured/sam_encoder.py`): SAM ViT-B has {r['params'] / 1e6:.1f}M parameters, "
             f"{r['image_encoder_params'] / 1e6:.1f}M of them in the image encoder, which took {times} per 1024 px "
-            "image (the median of the timed passes). The prompt encoder and the mask decoder are the rest.")
+            "image (the median of the timed passes; a load average above the number of cores means other jobs shared "
+            "the machine, so the time is an upper bound). The prompt encoder and the mask decoder are the rest.")
 
 
 MEASURED = ROOT / "notebooks" / "measured"
