@@ -66,9 +66,9 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_1min_after": round(os.getloadavg()[0], 2), "tests": n,
             "notebooks": {k: round(v, 1) for k, v in per.items()}, "other_tests_seconds": round(rest, 1),
             "make_test_wall_seconds": args.wall, "shared": args.shared or None}
-    tmp = OUT.with_name(OUT.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    tmp.replace(OUT)
+    from coursekit.files import atomic_write_text
+
+    atomic_write_text(OUT, json.dumps(data, indent=1) + "\n")
     print(json.dumps(data, indent=1))
     return 0
 

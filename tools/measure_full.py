@@ -24,6 +24,8 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
+from coursekit.files import atomic_write_text
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 MEASURED = NOTEBOOKS / "measured"
@@ -72,6 +74,7 @@ def run(name: str, profile: str, online: bool, timeout: int) -> dict:
     env = {"COURSEKIT_PROFILE": profile, "MPLBACKEND": "Agg", **({} if online else {"COURSEKIT_OFFLINE": "1", "COURSEKIT_STANDINS": "1"})}
     os.environ.update(env)
     commit = _commit()  # before the run: what ran, even if the tree changes meanwhile
+    hardware, machine = _hardware()
     load_before = round(os.getloadavg()[0], 2)
     t0 = time.time()
     NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
@@ -85,9 +88,8 @@ def run(name: str, profile: str, online: bool, timeout: int) -> dict:
         summary = json.loads(text[text.index(MARK) + len(MARK):].splitlines()[0])
     return {"what": f"notebook {name}, profile {profile}, run whole by tools/measure_full.py "
                     f"({'online' if online else 'offline: the course stand-ins'})",
-            "notebook": name, "profile": profile, "hardware": "gpu" if _has_gpu() else "cpu", "date": date.today().isoformat(),
-            "commit": commit,
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU" if not _has_gpu() else _gpu_name(),
+            "notebook": name, "profile": profile, "hardware": hardware, "date": date.today().isoformat(),
+            "commit": commit, "machine": machine,
             "load_average_1min": [load_before, round(os.getloadavg()[0], 2)],
             "wall_seconds": round(wall, 1), "cells_seconds": round(sum(t for _, t in times if t is not None), 1),
             "slowest_cells": [{"code_cell": i, "seconds": round(t, 1)} for i, t in slowest],
@@ -103,18 +105,13 @@ def _commit() -> str | None:
     return (head + ("+uncommitted" if dirty else "")) or None
 
 
-def _has_gpu() -> bool:
+def _hardware() -> tuple[str, str]:
+    """("gpu" or "cpu", the machine in words)."""
     import torch
-    return torch.cuda.is_available()
 
-
-def _gpu_name() -> str:
-    import torch
-    return f"{torch.cuda.get_device_name(0)}, {os.cpu_count()} CPU cores"
-
-
-def out_path(name: str, profile: str, hardware: str) -> Path:
-    return MEASURED / f"{profile}_{hardware}_{name}.json"
+    if torch.cuda.is_available():
+        return "gpu", f"{torch.cuda.get_device_name(0)}, {os.cpu_count()} CPU cores"
+    return "cpu", f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,10 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     for name in args.notebooks:
         data = run(name.removesuffix(".ipynb"), args.profile, args.online, args.timeout)
-        out = out_path(data["notebook"], args.profile, "gpu" if _has_gpu() else "cpu")
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
-        tmp.replace(out)
+        out = MEASURED / f"{args.profile}_{data['hardware']}_{data['notebook']}.json"
+        atomic_write_text(out, json.dumps(data, indent=1, ensure_ascii=False) + "\n")
         print(f"{out.relative_to(ROOT)}: {data['wall_seconds'] / 60:.1f} min")
     return 0
 

@@ -223,12 +223,6 @@ def render_notebook(path: Path) -> tuple[str, str]:
     return old, json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 if __name__ == "__main__":
     targets = [(README, README.read_text(), render(README.read_text()))]
     for nb in sorted((ROOT / "notebooks").glob("0*.ipynb")):
@@ -236,6 +230,8 @@ if __name__ == "__main__":
     stale = [p.name for p, old, new in targets if new != old]
     if "--check" in sys.argv:
         sys.exit(0 if not stale else f"out of date: {', '.join(stale)}: run python tools/render_measurements.py")
+    from coursekit.files import atomic_write_text
+
     for p, old, new in targets:
         if new != old:
-            _write(p, new)
+            atomic_write_text(p, new)

@@ -27,6 +27,8 @@ def main() -> None:
     import torch
     from segment_anything import sam_model_registry
 
+    from coursekit.files import atomic_write_text
+
     gpu = torch.cuda.is_available()
     device = "cuda" if gpu else "cpu"
     sam = sam_model_registry["vit_b"]().eval().to(device)
@@ -52,9 +54,7 @@ def main() -> None:
             "image_encoder_params": sum(p.numel() for p in sam.image_encoder.parameters()),
             "encoder_seconds": [round(t, 3) for t in times], "encoder_seconds_median": round(statistics.median(times), 3)}
     out = HERE / f"sam_vit_b_encoder_{'gpu' if gpu else 'cpu'}.json"
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    tmp.replace(out)
+    atomic_write_text(out, json.dumps(data, indent=1) + "\n")
     print(json.dumps(data, indent=1))
 
 
