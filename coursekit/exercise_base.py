@@ -151,9 +151,9 @@ def close(a, b, tol: float = 1e-6, rtol: float = 0.0) -> bool:
 
 
 def diagnose(seen: list[tuple[tuple, Any]], variants: Sequence[tuple[Callable, Any]], failing: tuple,
-             failing_got: Any, tol: float = 1e-6) -> str | None:
-    """The hint of the wrong variant that explains every answer seen (within ``tol``), else of the one that
-    explains the failing answer, else None. ``variants``: (value_fn(*args), hint or hint_fn(*failing))."""
+             failing_got: Any, same: Callable[[Any, Any], bool] = close) -> str | None:
+    """The hint of the wrong variant that explains every answer seen, else of the one that explains the failing
+    answer, else None. ``variants``: (value_fn(*args), hint or hint_fn(*failing))."""
     def value(fn, args):
         try:
             return fn(*args)
@@ -163,16 +163,16 @@ def diagnose(seen: list[tuple[tuple, Any]], variants: Sequence[tuple[Callable, A
     named = lambda hint: hint(*failing) if callable(hint) else hint  # noqa: E731
 
     for fn, hint in variants:
-        if all(close(value(fn, args), got, tol) for args, got in seen):
+        if all(same(value(fn, args), got) for args, got in seen):
             return named(hint)
-    return next((named(hint) for fn, hint in variants if close(value(fn, failing), failing_got, tol)), None)
+    return next((named(hint) for fn, hint in variants if same(value(fn, failing), failing_got)), None)
 
 
 def explain(fn: Callable, cases: Sequence[tuple[str, tuple]], i: int, got: Any, variants, convert: Callable = float,
-            tol: float = 1e-6) -> str | None:
+            same: Callable[[Any, Any], bool] = close) -> str | None:
     """:func:`diagnose` over the learner's answers on every ``(case, args)`` (``got`` for case ``i``)."""
     rest = [copy.deepcopy(args) for k, (_, args) in enumerate(cases) if k != i]
-    return diagnose(others(fn, rest, convert) + [(cases[i][1], got)], variants, cases[i][1], got, tol)
+    return diagnose(others(fn, rest, convert) + [(cases[i][1], got)], variants, cases[i][1], got, same)
 
 
 def first_match(got: Any, variants, fallback: Any = None, *, args: tuple | None = None,
@@ -183,13 +183,24 @@ def first_match(got: Any, variants, fallback: Any = None, *, args: tuple | None 
 
 
 def check_cases(fn: Callable, cases: Sequence[tuple[str, tuple]], *, name: str, hint: str, reference: Callable,
-                convert: Callable = number, same: Callable = close, mistake: Callable | None = None,
-                show: Callable = str, source: str = "", error_hint: Callable | None = None) -> int:
+                convert: Callable = number, same: Callable = close, variants: Sequence = (), across: bool = False,
+                mistake: Callable | None = None, shape_hint: str | None = None, show: Callable = str,
+                source: str = "", error_hint: Callable | None = None) -> int:
     """Compare ``convert(fn(*copy of args), name, case)`` with ``reference(*args)`` on each ``(case, args)``; a wrong
-    answer raises :func:`wrong` with ``mistake(i, got, expected)`` or ``hint``. Returns the number of cases."""
+    answer raises :func:`wrong` with the first hint found: of the ``variants`` ((value_fn(*args), hint), which
+    explain it on this case or, ``across``, on all of them: :func:`explain`), ``mistake(i, got, expected)``, ``hint``.
+    ``shape_hint``: shapes are compared first. Returns the number of cases."""
+    import numpy as np
+
     for i, (case, args) in enumerate(cases):
         out = call(fn, copy.deepcopy(args), name=name, case=case, first=i == 0, hint=hint, error_hint=error_hint)
         got, expected = convert(out, name, case), reference(*args)
-        if not same(got, expected):
-            raise wrong(name, case, show(expected) + source, show(got), (mistake and mistake(i, got, expected)) or hint)
+        shaped = shape_hint is not None and np.shape(got) != np.shape(expected)
+        if shaped or not same(got, expected):
+            found = (explain(fn, cases, i, got, variants, lambda v: convert(v, name, case), same) if across
+                     else first_match(got, variants, args=args, same=same))
+            if shaped:
+                raise wrong(name, case, f"shape {np.shape(expected)}", f"shape {np.shape(got)}", found or shape_hint)
+            raise wrong(name, case, f"{show(expected)}{source}", show(got),
+                        found or (mistake and mistake(i, got, expected)) or hint)
     return len(cases)

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .exercise_base import (ExerciseError, as_array, call, check_cases, correct, exercise, explain, first_match, number,
+from .exercise_base import (ExerciseError, as_array, call, check_cases, correct, exercise, first_match, number,
                             wrong)
 from .viz import reveal_shapes  # notebook 01 calls it from here
 
@@ -54,28 +54,17 @@ _CONV_VARIANTS = [  # (the wrong formula, its hint)
 
 @exercise("conv_output_size", _CONV_HINT)
 def check_conv_output_size(fn: Callable[..., int]) -> bool:
-    """Check ``fn(size, kernel, stride, padding, dilation) -> int`` (called positionally), the output size of a
-    conv, against a real ``nn.Conv2d`` on 21 cases: plain, padded, strided (2 and 3) and dilated.
-
-    >>> def conv_output_size(size, kernel, stride=1, padding=0, dilation=1):
-    ...     ...  # your code here
-    >>> check_conv_output_size(conv_output_size)  # doctest: +ELLIPSIS
-    … conv_output_size: not attempted yet — hint: a kernel of size k fits in a row of n pixels at ...
-    False
-    """
+    """Check ``fn(size, kernel, stride, padding, dilation) -> int`` (positional) against a real ``nn.Conv2d``."""
     def reference(size, kernel, stride, padding, dilation):
         conv = nn.Conv2d(1, 1, kernel, stride=stride, padding=padding, dilation=dilation, bias=False)
         with torch.no_grad():
             return int(conv(torch.zeros(1, 1, size, size)).shape[-1])
 
-    def mistake(i, got, expected):
-        if got != int(got):
-            return "your result is not a whole number: use floor division `//` (a window that does not fit is dropped)."
-        return explain(fn, _CONV_CASES, i, got, _CONV_VARIANTS) or ("the window (dilation·(kernel−1)+1 wide) must fit "
-                                                                     "in size + 2·padding: count the stride-steps.")
-
-    n = check_cases(fn, _CONV_CASES, name="conv_output_size", hint=_CONV_HINT, reference=reference, mistake=mistake,
-                    same=lambda a, b: a == b, source="   (what nn.Conv2d gives)")
+    n = check_cases(fn, _CONV_CASES, name="conv_output_size", hint=_CONV_HINT, reference=reference,
+                    variants=_CONV_VARIANTS, across=True, same=lambda a, b: a == b, source="   (what nn.Conv2d gives)",
+                    mistake=lambda i, got, _: "your result is not a whole number: use floor division `//` (a window "
+                    "that does not fit is dropped)." if got != int(got) else "the window (dilation·(kernel−1)+1 wide) "
+                    "must fit in size + 2·padding: count the stride-steps.")
     return correct(f"conv_output_size matches nn.Conv2d on all {n} cases (padding, stride, dilation).")
 
 

@@ -20,8 +20,8 @@ import torchvision
 from torchvision.ops import box_iou
 
 from .detection_metrics import coco_ap
-from .exercise_base import (ExerciseError, as_array, call, check_cases, close, correct, exercise, explain,
-                            not_attempted, number, others, wrong)
+from .exercise_base import (ExerciseError, as_array, call, check_cases, close, correct, exercise, not_attempted,
+                            number, others, wrong)
 
 __all__ = ["check_iou", "check_yolo_to_xyxy", "check_nms", "check_average_precision", "check_kmeans_anchors",
            "check_pr_reading", "coco_ap", "ExerciseError"]
@@ -86,18 +86,9 @@ def _iou_reference(a, b) -> float:
 @exercise("iou", _IOU_HINT)
 def check_iou(fn: Callable) -> bool:
     """Check ``fn(box_a, box_b) -> float``, the IoU of two boxes ``[x1, y1, x2, y2]`` (lists or tuples, continuous
-    pixel coordinates), against ``torchvision.ops.box_iou`` on 9 cases (containment, disjoint and touching boxes).
-
-    >>> def iou(box_a, box_b):
-    ...     ...  # your code here
-    >>> check_iou(iou)  # doctest: +ELLIPSIS
-    … iou: not attempted yet — hint: the overlap is a box too: ...
-    False
-    """
+    pixel coordinates), against ``torchvision.ops.box_iou``."""
     def mistake(i, got, expected):
         values = [got] + [v for _, v in others(fn, [copy.deepcopy(args) for _, args in _IOU_CASES])]
-        if hint := explain(fn, _IOU_CASES, i, got, _IOU_VARIANTS):
-            return hint
         if max(values) > 1 + 1e-6:
             return (f"your function gave {max(values):.4g} on one of the cases, but an IoU is at most 1 (the "
                     "overlap is never larger than the union). " + _IOU_HINT)
@@ -105,8 +96,9 @@ def check_iou(fn: Callable) -> bool:
             return (f"your function gave {min(values):.4g} on one of the cases, but an IoU is never negative "
                     "(clamp the overlap's width and height at 0). " + _IOU_HINT)
 
-    n = check_cases(fn, _IOU_CASES, name="iou", hint=_IOU_HINT, reference=_iou_reference, mistake=mistake,
-                    show=lambda v: f"{v:.6g}", source="   (torchvision.ops.box_iou)", error_hint=_iou_error_hint)
+    n = check_cases(fn, _IOU_CASES, name="iou", hint=_IOU_HINT, reference=_iou_reference, variants=_IOU_VARIANTS,
+                    across=True, mistake=mistake, show=lambda v: f"{v:.6g}", source="   (torchvision.ops.box_iou)",
+                    error_hint=_iou_error_hint)
     return correct(f"iou matches torchvision.ops.box_iou on all {n} cases (containment, disjoint and touching boxes "
                    "included).")
 
@@ -166,16 +158,10 @@ def _show(values) -> str:
 @exercise("yolo_to_xyxy", _YOLO_HINT)
 def check_yolo_to_xyxy(fn: Callable) -> bool:
     """Check ``fn(cx, cy, w, h, img_w, img_h) -> (x1, y1, x2, y2)``: a YOLO box (fractions of the image) to pixel
-    corners, against ``coursekit.data.yolo.yolo_to_xyxy`` on 5 boxes of non-square images, within 0.001 pixel.
-
-    >>> check_yolo_to_xyxy(lambda cx, cy, w, h, img_w, img_h: None)  # doctest: +ELLIPSIS
-    … yolo_to_xyxy: not attempted yet — hint: cx, cy is the box's centre and w, h its size, ...
-    False
-    """
+    corners, against ``coursekit.data.yolo.yolo_to_xyxy``, within 0.001 pixel."""
     n = check_cases(fn, _YOLO_CASES, name="yolo_to_xyxy", hint=_YOLO_HINT, reference=_yolo_reference, convert=_four,
                     same=lambda a, b: close(a, b, tol=1e-3), show=_show, source="   (coursekit.data.yolo.yolo_to_xyxy)",
-                    mistake=lambda i, got, _: explain(fn, _YOLO_CASES, i, got, _YOLO_VARIANTS, tol=1e-3,
-                                                      convert=lambda v: _four(v, "yolo_to_xyxy", "")))
+                    variants=_YOLO_VARIANTS, across=True)
     return correct(f"yolo_to_xyxy matches coursekit.data.yolo.yolo_to_xyxy on all {n} boxes (non-square images, "
                    "boxes on the border).")
 
@@ -537,13 +523,9 @@ def check_average_precision(fn: Callable) -> bool:
     :class:`~coursekit.types.Detections`, one per image) against pycocotools, on 9 cases (ties, duplicates, ...)."""
     cases = [(f"{what} (iou_threshold={thr})", (preds, targets, thr)) for what, preds, targets, thr in _ap_cases()]
     variants = [(lambda p, t, thr, kw=kw: _ap_variant(p, t, thr, **kw), h) for kw, h in _AP_VARIANTS]
-
-    def mistake(i, got, want):
-        return explain(fn, cases, i, got, variants) or (
-            "AP is a fraction between 0 and 1. " + _AP_HINT if not 0 <= got <= 1 else _AP_HINT)
-
-    n = check_cases(fn, cases, name="average_precision", hint=_AP_HINT, reference=coco_ap, mistake=mistake,
-                    show=lambda v: f"{v:.6f}", source=" (pycocotools)")
+    n = check_cases(fn, cases, name="average_precision", hint=_AP_HINT, reference=coco_ap, variants=variants,
+                    across=True, show=lambda v: f"{v:.6f}", source=" (pycocotools)",
+                    mistake=lambda i, got, _: None if 0 <= got <= 1 else "AP is a fraction between 0 and 1. " + _AP_HINT)
     return correct(f"your AP matches pycocotools' COCOeval on {n} cases (ties, an image without "
                    "ground truth, a class absent from it, duplicates, IoU at the threshold).")
 

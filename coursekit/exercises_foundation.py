@@ -12,6 +12,7 @@ False
 """
 from __future__ import annotations
 
+import copy
 import functools
 import math
 from typing import Any, Callable
@@ -37,8 +38,8 @@ def _softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
     return e / e.sum(axis=axis, keepdims=True)
 
 
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and bool(np.allclose(a, b, atol=1e-6))
+def _rounded(a: np.ndarray) -> list:
+    return np.round(a, 4).tolist()
 
 
 _ZS_HINT = (
@@ -85,28 +86,13 @@ _ZS_VARIANTS = [
 @exercise("zero_shot", _ZS_HINT)
 def check_zero_shot(fn: Callable) -> bool:
     """Check ``fn(image_features (N, D), text_features (C, D), logit_scale) -> (N, C) probabilities``, CLIP's
-    zero-shot classification of not-normalised embeddings, against PyTorch (``F.normalize``, ``softmax``), 3 cases.
-
-    >>> def zero_shot_probs(image_features, text_features, logit_scale):
-    ...     ...  # your code here
-    >>> check_zero_shot(zero_shot_probs)  # doctest: +ELLIPSIS
-    … zero_shot: not attempted yet — hint: normalise each image and each text embedding ...
-    False
-    """
-    name = "zero_shot"
-    for i, (what, img, txt, scale) in enumerate(_zero_shot_cases()):  # the shape first, then the values
-        out = call(fn, (img.copy(), txt.copy(), scale), name=name, case=what, first=i == 0, hint=_ZS_HINT)
-        got = as_array(out, name, what, f"an array of probabilities of shape {(len(img), len(txt))}")
-        expected = _zero_shot_reference(img, txt, scale)
-        if got.shape != expected.shape:
-            raise wrong(name, what, f"an array of shape {expected.shape} (images x classes)",
-                        f"shape {got.shape}", "one row per image, one column per class: image @ text.T")
-        if not np.allclose(got, expected, atol=1e-5):
-            hint = first_match(got, _ZS_VARIANTS, _ZS_HINT, args=(img, txt, scale),
-                               same=lambda a, b: np.allclose(a, b, atol=1e-5))
-            raise wrong(name, what, np.round(expected, 4).tolist(), np.round(got, 4).tolist(), hint)
+    zero-shot classification of not-normalised embeddings, against PyTorch (``F.normalize``, ``softmax``)."""
+    cases = [(what, (img, txt, scale)) for what, img, txt, scale in _zero_shot_cases()]
+    n = check_cases(fn, cases, name="zero_shot", hint=_ZS_HINT, reference=_zero_shot_reference, convert=as_array,
+                    same=lambda a, b: close(a, b, 1e-5, 1e-5), variants=_ZS_VARIANTS, show=_rounded,
+                    shape_hint="one row per image, one column per class: image @ text.T")
     return correct("zero-shot probabilities match PyTorch (normalise, cosine similarity x logit_scale, "
-                   "softmax over the classes) on all 3 cases.")
+                   f"softmax over the classes) on all {n} cases.")
 
 
 _MASK_HINT = ("IoU of two masks = the number of pixels in both (a & b) divided by the number of pixels in "
@@ -153,11 +139,9 @@ def check_mask_iou(fn: Callable) -> bool:
         (lambda a, b: ratio(2 * (a & b).sum(), a.sum() + b.sum()),
          "that is the Dice coefficient (2|a∩b| / (|a| + |b|)), not IoU: divide the intersection by the union."),
     ]
-    cases = [(what, (a, b)) for what, a, b in _mask_cases()]
-    same = lambda x, y: close(x, y, 1e-9)  # noqa: E731
-    n = check_cases(fn, cases, name="mask_iou", hint=_MASK_HINT, same=same, show=lambda v: f"{v:.6g}",
+    n = check_cases(fn, [(what, (a, b)) for what, a, b in _mask_cases()], name="mask_iou", hint=_MASK_HINT,
+                    same=lambda x, y: close(x, y, 1e-9), show=lambda v: f"{v:.6g}", variants=variants,
                     reference=lambda a, b: float(jaccard_score(b.ravel(), a.ravel(), zero_division=0.0)),
-                    mistake=lambda i, got, _: first_match(got, variants, None, args=cases[i][1], same=same),
                     source="   (sklearn.metrics.jaccard_score)")
     return correct(f"mask_iou matches scikit-learn's jaccard_score on all {n} cases (an empty mask included).")
 
@@ -205,26 +189,14 @@ _ENS_VARIANTS = [
 
 @exercise("prompt_ensemble", _ENS_HINT)
 def check_prompt_ensemble(fn: Callable) -> bool:
-    """Check ``fn(text_features (C, T, D), raw) -> (C, D)``: each class's T prompt embeddings normalised, averaged
-    and normalised again (what ``coursekit.models.clip.zero_shot_classifier`` computes), against ``F.normalize``.
-
-    >>> check_prompt_ensemble(lambda t: None)  # doctest: +ELLIPSIS
-    … prompt_ensemble: not attempted yet — hint: ...
-    False
-    """
-    name = "prompt_ensemble"
-    for i, (what, feats) in enumerate(_ensemble_cases()):
-        got = as_array(call(fn, (feats.copy(),), name=name, case=what, first=i == 0, hint=_ENS_HINT), name, what)
-        expected = _ensemble_reference(feats)
-        hint = first_match(got, _ENS_VARIANTS, args=(feats,), same=_same)
-        if got.shape != expected.shape:
-            raise wrong(name, what, f"an array of shape {expected.shape} (classes x embedding)",
-                        f"shape {got.shape}",
-                        hint or "one row per class: average over the templates (axis 1) of the (C, T, D) input.")
-        if not _same(got, expected):
-            raise wrong(name, what, np.round(expected, 4).tolist(), np.round(got, 4).tolist(), hint or _ENS_HINT)
+    """Check ``fn(text_features (C, T, D)) -> (C, D)``: each class's T prompt embeddings normalised, averaged and
+    normalised again (what ``coursekit.models.clip.zero_shot_classifier`` computes), against ``F.normalize``."""
+    n = check_cases(fn, [(what, (feats,)) for what, feats in _ensemble_cases()], name="prompt_ensemble",
+                    hint=_ENS_HINT, reference=_ensemble_reference, convert=as_array, variants=_ENS_VARIANTS,
+                    same=lambda a, b: close(a, b, 1e-6, 1e-5), show=_rounded,
+                    shape_hint="one row per class: average over the templates (axis 1) of the (C, T, D) input.")
     return correct("prompt ensemble matches PyTorch (normalise each prompt, average over the templates, "
-                   "normalise again) on all 3 cases.")
+                   f"normalise again) on all {n} cases.")
 
 
 _GAIN_HINT = ("write a few templates with a '{}' where the class name goes, e.g. 'a close-up photo of a {}.': "
@@ -299,6 +271,9 @@ _SAM_HINT = ("masks, scores, logits = predictor.predict(point_coords=np.array([p
              "np.array([1]), multimask_output=True); best = scores.argmax(); then predictor.predict(point_coords="
              "np.array([positive_xy, negative_xy]), point_labels=np.array([1, 0]), mask_input=logits[best][None], "
              "multimask_output=False) and return its one mask, masks[0].")
+_BOX_HINT = ("masks, _, logits = predictor.predict(box=box, multimask_output=False); then predictor.predict(box=box, "
+             "point_coords=np.array([negative_xy]), point_labels=np.array([0]), mask_input=logits, "
+             "multimask_output=False) and return masks[0].")
 
 
 def _refine_variant(binary=False, negative_label=0, pick="best", first_multimask=True, use_mask=True,
@@ -306,10 +281,8 @@ def _refine_variant(binary=False, negative_label=0, pick="best", first_multimask
     def refine(predictor, positive_xy, negative_xy):
         masks, scores, logits = predictor.predict(point_coords=np.array([positive_xy], float),
                                                   point_labels=np.array([1]), multimask_output=first_multimask)
-        best = int(np.argmax(scores)) if pick == "best" else 0
-        prev = logits[best][None]
-        if binary:
-            prev = (prev > 0).astype(np.float32)
+        prev = logits[int(np.argmax(scores)) if pick == "best" else 0][None]
+        prev = (prev > 0).astype(np.float32) if binary else prev
         pts = [positive_xy, negative_xy] if keep_positive else [negative_xy]
         labels = [1, negative_label] if keep_positive else [negative_label]
         masks, scores, _ = predictor.predict(point_coords=np.array(pts, float), point_labels=np.array(labels),
@@ -317,128 +290,6 @@ def _refine_variant(binary=False, negative_label=0, pick="best", first_multimask
                                              **({"mask_input": prev} if use_mask else {}))
         return masks[int(np.argmax(scores))]
     return refine
-
-
-_reference_refine = _refine_variant()
-
-_SAM_VARIANTS = [
-    (dict(binary=True), "mask_input takes the previous call's low-resolution *logits* (logits[best][None]), "
-                        "not a 0/1 mask."),
-    (dict(negative_label=1), "a negative click has label 0: with label 1 SAM adds the region you meant to remove."),
-    (dict(pick="first"), "feed back the logits of the best-scored mask, logits[np.argmax(scores)], not logits[0]."),
-    (dict(first_multimask=False), "one click is ambiguous: ask the first call for 3 masks (multimask_output=True)."),
-    (dict(use_mask=False), "pass the previous mask back: mask_input=logits[best][None]."),
-    (dict(second_multimask=True), "the refining call takes multimask_output=False: two clicks and a mask are not "
-                                  "ambiguous."),
-    (dict(keep_positive=False), "keep the first click in the second call: point_coords [positive, negative], "
-                                "point_labels [1, 0]."),
-]
-
-
-@functools.lru_cache(maxsize=1)
-def _standin_predictor():
-    from segment_anything import SamPredictor
-
-    from .models.sam import standin_sam
-
-    return SamPredictor(standin_sam().model.to("cpu").eval())
-
-
-def refinement_cases(n: int = 3, scenes: int = 6) -> list[dict]:
-    """The test-scene parts where refining matters and every :data:`_SAM_VARIANTS` mistake shows (cached): ``image``,
-    ``truth``, ``positive``/``negative`` clicks, the reference refinement's mask."""
-    return [dict(c) for c in _cases(n, scenes)]
-
-
-@functools.lru_cache(maxsize=2)
-def _cases(n: int, scenes: int) -> tuple[dict, ...]:
-    from .data.detection import render_detection_scene
-    from .models.sam import interior_point, mask_iou
-
-    predictor, out = _standin_predictor(), []
-    with torch_sandbox(), torch.inference_mode():
-        for i in range(scenes):
-            scene, labels = render_detection_scene(i, "test", seed=0)
-            predictor.set_image(scene.image)
-            for lab in labels:
-                gt = scene.objects[lab["object"]].mask
-                pos = interior_point(gt)
-                masks, scores, _ = predictor.predict(point_coords=np.array([pos], float), point_labels=np.array([1]),
-                                                     multimask_output=True)
-                first = masks[int(np.argmax(scores))]
-                if (first & ~gt).sum() < 20:
-                    continue
-                neg = interior_point(first & ~gt)
-                ref = _reference_refine(predictor, pos, neg)
-                if mask_iou(ref, gt) > mask_iou(first, gt) + 0.02 and all(
-                        (_refine_variant(**kw)(predictor, pos, neg) != ref).any() for kw, _ in _SAM_VARIANTS):
-                    out.append({"image": scene.image, "truth": gt, "positive": pos, "negative": neg, "reference": ref,
-                                "what": f"test scene {i}, the {lab['class']}: click {pos}, negative click {neg}"})
-                if len(out) == n:
-                    return tuple(out)
-    return tuple(out)
-
-
-def _sam_crash_hint(e: Exception) -> str | None:
-    text = str(e)
-    if "mask_input" in text or "size of tensor" in text or "shape" in text and "256" in text:
-        return ("mask_input must be the low-resolution logits of one mask, logits[best][None] (the third output of "
-                "predictor.predict; shape (1, 256, 256) for the real SAM), not the full-size bool mask.")
-    if "point_labels" in text or "point_coords" in text:
-        return "point_coords is an (N, 2) array of (x, y) pixels and point_labels an (N,) array of 1s and 0s."
-    return None
-
-
-def _check_refined_mask(name: str, c: dict, out, variants, hint: str) -> np.ndarray:
-    """The learner's refined mask against ``c["reference"]`` pixel for pixel; a mismatch raises with the variant
-    (mistake) it equals, else ``hint``. Returns the reference."""
-    from .models.sam import mask_iou
-
-    if isinstance(out, tuple):
-        raise ExerciseError(f"{name}: for {c['what']} you returned a tuple of {len(out)}; return the one "
-                            f"refined mask (masks[0] of the second call), a bool (H, W) array")
-    got, ref = np.asarray(out), c["reference"]
-    got = got[0] if got.ndim == 3 and got.shape[0] == 1 else got
-    if got.shape != ref.shape:
-        raise wrong(name, c["what"], f"one bool mask of shape {ref.shape}", f"shape {got.shape}",
-                    "the refining call's multimask_output=False gives one mask: return masks[0].")
-    got = got.astype(bool) if got.dtype == bool else got > 0
-    if (got != ref).any():
-        raise wrong(name, c["what"], f"the reference refinement (IoU with the part {mask_iou(ref, c['truth']):.3f})",
-                    f"a mask {mask_iou(got, ref):.3f} IoU from it (IoU with the part {mask_iou(got, c['truth']):.3f})",
-                    first_match(got, variants, hint, same=lambda a, b: (a == b).all()))
-    return ref
-
-
-@exercise("sam_refinement", _SAM_HINT)
-def check_sam_refinement(fn: Callable) -> bool:
-    """Check ``fn(predictor, positive_xy, negative_xy) -> bool (H, W) mask`` (the image set): one click asking for 3
-    masks, then both clicks (labels 1, 0) with the best one's low-resolution logits as ``mask_input``, one output;
-    pixel for pixel against the reference calls on the stand-in SAM, 3 parts of its test scenes.
-
-    >>> check_sam_refinement(lambda predictor, positive_xy, negative_xy: None)  # doctest: +ELLIPSIS
-    … sam_refinement: not attempted yet — hint: masks, scores, logits = predictor.predict(...
-    False
-    """
-    from .models.sam import mask_iou
-
-    name, predictor, cases, ious = "sam_refinement", _standin_predictor(), _cases(3, 6), []
-    for i, c in enumerate(cases):
-        with torch_sandbox(), torch.inference_mode():
-            predictor.set_image(c["image"])
-            out = call(fn, (predictor, c["positive"], c["negative"]), name=name, case=c["what"],
-                       first=i == 0, hint=_SAM_HINT, error_hint=_sam_crash_hint)
-            variants = [(_refine_variant(**kw)(predictor, c["positive"], c["negative"]), h) for kw, h in _SAM_VARIANTS]
-        ref = _check_refined_mask(name, c, out, variants, _SAM_HINT)
-        ious.append(mask_iou(ref, c["truth"]))
-    return correct(f"your refinement matches segment-anything's reference calls pixel for pixel on "
-                   f"{len(cases)} parts (the stand-in SAM; IoU with the part after refining: "
-                   f"{', '.join(f'{v:.2f}' for v in ious)}).")
-
-
-_BOX_HINT = ("masks, _, logits = predictor.predict(box=box, multimask_output=False); then predictor.predict(box=box, "
-             "point_coords=np.array([negative_xy]), point_labels=np.array([0]), mask_input=logits, "
-             "multimask_output=False) and return masks[0].")
 
 
 def _box_variant(binary=False, negative_label=0, use_mask=True, keep_box=True, xywh=False) -> Callable:
@@ -454,6 +305,18 @@ def _box_variant(binary=False, negative_label=0, use_mask=True, keep_box=True, x
     return refine
 
 
+_SAM_VARIANTS = [
+    (dict(binary=True), "mask_input takes the previous call's low-resolution *logits* (logits[best][None]), "
+                        "not a 0/1 mask."),
+    (dict(negative_label=1), "a negative click has label 0: with label 1 SAM adds the region you meant to remove."),
+    (dict(pick="first"), "feed back the logits of the best-scored mask, logits[np.argmax(scores)], not logits[0]."),
+    (dict(first_multimask=False), "one click is ambiguous: ask the first call for 3 masks (multimask_output=True)."),
+    (dict(use_mask=False), "pass the previous mask back: mask_input=logits[best][None]."),
+    (dict(second_multimask=True), "the refining call takes multimask_output=False: two clicks and a mask are not "
+                                  "ambiguous."),
+    (dict(keep_positive=False), "keep the first click in the second call: point_coords [positive, negative], "
+                                "point_labels [1, 0]."),
+]
 _BOX_VARIANTS = [
     (dict(binary=True), "mask_input takes the box call's low-resolution *logits* (its third output), not a 0/1 mask."),
     (dict(negative_label=1), "a negative click has label 0: with label 1 SAM adds the region you meant to remove."),
@@ -461,54 +324,123 @@ _BOX_VARIANTS = [
     (dict(keep_box=False), "keep the box in the second call: box=box together with the negative click."),
     (dict(xywh=True), "SAM's box is (x0, y0, x1, y1) in pixels, not (x, y, width, height)."),
 ]
+#: kind -> (check name, hint, variant factory, its mistakes, the prompt's key, IoU gain a case must show)
+_KINDS = {"positive": ("sam_refinement", _SAM_HINT, _refine_variant, _SAM_VARIANTS, 0.02),
+          "box": ("box_refinement", _BOX_HINT, _box_variant, _BOX_VARIANTS, 0.0)}
 
 
 @functools.lru_cache(maxsize=1)
-def _box_cases(n: int = 3, scenes: int = 8) -> tuple[dict, ...]:
+def _standin_predictor():
+    from segment_anything import SamPredictor
+
+    from .models.sam import standin_sam
+
+    return SamPredictor(standin_sam().model.to("cpu").eval())
+
+
+def refinement_cases(n: int = 3, scenes: int = 6) -> list[dict]:
+    """The test-scene parts where refining a click matters and every :data:`_SAM_VARIANTS` mistake shows (cached):
+    ``image``, ``truth``, ``positive``/``negative`` clicks, the reference refinement's mask."""
+    return [dict(c) for c in _cases("positive", n, scenes)]
+
+
+def _box_cases() -> tuple[dict, ...]:
+    return _cases("box", 3, 8)
+
+
+@functools.lru_cache(maxsize=3)
+def _cases(kind: str, n: int, scenes: int) -> tuple[dict, ...]:
+    """Up to ``n`` parts of the first test scenes where the refinement of ``kind`` (a click or the box) gains IoU and
+    every mistake of that kind gives another mask."""
     from .data.detection import render_detection_scene
     from .models.sam import interior_point, mask_iou
 
-    predictor, out, reference = _standin_predictor(), [], _box_variant()
+    _, _, variant, variants, gain = _KINDS[kind]
+    predictor, out = _standin_predictor(), []
     with torch_sandbox(), torch.inference_mode():
         for i in range(scenes):
             scene, labels = render_detection_scene(i, "test", seed=0)
             predictor.set_image(scene.image)
             for lab in labels:
-                gt, box = scene.objects[lab["object"]].mask, np.asarray(lab["box_xyxy"], float)
-                first = predictor.predict(box=box, multimask_output=False)[0][0]
+                gt = scene.objects[lab["object"]].mask
+                if kind == "box":
+                    prompt = np.asarray(lab["box_xyxy"], float)
+                    first = predictor.predict(box=prompt, multimask_output=False)[0][0]
+                else:
+                    prompt = interior_point(gt)
+                    masks, scores, _ = predictor.predict(point_coords=np.array([prompt], float),
+                                                         point_labels=np.array([1]), multimask_output=True)
+                    first = masks[int(np.argmax(scores))]
                 if (first & ~gt).sum() < 20:
                     continue
                 neg = interior_point(first & ~gt)
-                ref = reference(predictor, box, neg)
-                if mask_iou(ref, gt) > mask_iou(first, gt) and all(
-                        (_box_variant(**kw)(predictor, box, neg) != ref).any() for kw, _ in _BOX_VARIANTS):
-                    out.append({"image": scene.image, "truth": gt, "box": box, "negative": neg, "reference": ref,
-                                "what": f"test scene {i}, the {lab['class']}: box {box.round(1).tolist()}, "
-                                        f"negative click {neg}"})
+                ref = variant()(predictor, prompt, neg)
+                if mask_iou(ref, gt) > mask_iou(first, gt) + gain and all(
+                        (variant(**kw)(predictor, prompt, neg) != ref).any() for kw, _ in variants):
+                    where = f"box {prompt.round(1).tolist()}" if kind == "box" else f"click {prompt}"
+                    out.append({"image": scene.image, "truth": gt, kind: prompt, "negative": neg, "reference": ref,
+                                "what": f"test scene {i}, the {lab['class']}: {where}, negative click {neg}"})
                 if len(out) == n:
                     return tuple(out)
     return tuple(out)
 
 
-@exercise("box_refinement", _BOX_HINT)
-def check_box_refinement(fn: Callable) -> bool:
-    """Check ``fn(predictor, box_xyxy, negative_xy) -> bool (H, W) mask`` (the image set): SAM from the box, then
-    the box again with a negative click (label 0) and the box call's logits as ``mask_input``; pixel for pixel
-    against the reference calls on the stand-in SAM.
+def _sam_crash_hint(e: Exception) -> str | None:
+    text = str(e)
+    if "mask_input" in text or "size of tensor" in text or "shape" in text and "256" in text:
+        return ("mask_input must be the low-resolution logits of one mask, logits[best][None] (the third output of "
+                "predictor.predict; shape (1, 256, 256) for the real SAM), not the full-size bool mask.")
+    if "point_labels" in text or "point_coords" in text:
+        return "point_coords is an (N, 2) array of (x, y) pixels and point_labels an (N,) array of 1s and 0s."
+    return None
 
-    >>> check_box_refinement(lambda predictor, box, negative_xy: None)  # doctest: +ELLIPSIS
-    … box_refinement: not attempted yet — hint: masks, _, logits = predictor.predict(box=box...
-    False
-    """
-    name, predictor, cases = "box_refinement", _standin_predictor(), _box_cases()
+
+def _check_refinement(fn: Callable, kind: str) -> list[float]:
+    """``fn(predictor, prompt, negative_xy)``'s mask against the reference refinement pixel for pixel on every
+    case of ``kind``; a mismatch names the mistake whose mask it equals. Returns the reference's IoU per case."""
+    from .models.sam import mask_iou
+
+    name, hint, variant, variants, _ = _KINDS[kind]
+    predictor, cases, ious = _standin_predictor(), _cases(kind, 3, 8 if kind == "box" else 6), []
     if not cases:
-        raise RuntimeError("no test-scene part shows every box-refinement mistake on this stand-in SAM")
+        raise RuntimeError(f"no test-scene part shows every {name} mistake on this stand-in SAM")
     for i, c in enumerate(cases):
         with torch_sandbox(), torch.inference_mode():
             predictor.set_image(c["image"])
-            out = call(fn, (predictor, c["box"].copy(), c["negative"]), name=name, case=c["what"], first=i == 0,
-                       hint=_BOX_HINT, error_hint=_sam_crash_hint)
-            variants = [(_box_variant(**kw)(predictor, c["box"], c["negative"]), h) for kw, h in _BOX_VARIANTS]
-        _check_refined_mask(name, c, out, variants, _BOX_HINT)
+            out = call(fn, (predictor, copy.copy(c[kind]), c["negative"]), name=name, case=c["what"], first=i == 0,
+                       hint=hint, error_hint=_sam_crash_hint)
+            wrongs = [(variant(**kw)(predictor, c[kind], c["negative"]), h) for kw, h in variants]
+        if isinstance(out, tuple):
+            raise ExerciseError(f"{name}: for {c['what']} you returned a tuple of {len(out)}; return the one "
+                                f"refined mask (masks[0] of the second call), a bool (H, W) array")
+        got, ref = np.asarray(out), c["reference"]
+        got = got[0] if got.ndim == 3 and got.shape[0] == 1 else got
+        if got.shape != ref.shape:
+            raise wrong(name, c["what"], f"one bool mask of shape {ref.shape}", f"shape {got.shape}",
+                        "the refining call's multimask_output=False gives one mask: return masks[0].")
+        got = got.astype(bool) if got.dtype == bool else got > 0
+        if (got != ref).any():
+            raise wrong(name, c["what"], f"the reference refinement (IoU with the part {mask_iou(ref, c['truth']):.3f})",
+                        f"a mask {mask_iou(got, ref):.3f} IoU from it (IoU with the part "
+                        f"{mask_iou(got, c['truth']):.3f})", first_match(got, wrongs, hint, same=np.array_equal))
+        ious.append(mask_iou(ref, c["truth"]))
+    return ious
+
+
+@exercise("sam_refinement", _SAM_HINT)
+def check_sam_refinement(fn: Callable) -> bool:
+    """Check ``fn(predictor, positive_xy, negative_xy) -> bool (H, W) mask`` (the image set): one click asking for 3
+    masks, then both clicks (labels 1, 0) with the best one's low-resolution logits as ``mask_input``, one output;
+    pixel for pixel against the reference calls on the stand-in SAM."""
+    ious = _check_refinement(fn, "positive")
+    return correct(f"your refinement matches segment-anything's reference calls pixel for pixel on {len(ious)} parts "
+                   f"(the stand-in SAM; IoU with the part after refining: {', '.join(f'{v:.2f}' for v in ious)}).")
+
+
+@exercise("box_refinement", _BOX_HINT)
+def check_box_refinement(fn: Callable) -> bool:
+    """Check ``fn(predictor, box_xyxy, negative_xy) -> bool (H, W) mask`` (the image set): SAM from the box, then
+    the box again with a negative click (label 0) and the box call's logits as ``mask_input``."""
+    ious = _check_refinement(fn, "box")
     return correct(f"your box + negative click matches segment-anything's reference calls pixel for pixel on "
-                   f"{len(cases)} parts (the stand-in SAM).")
+                   f"{len(ious)} parts (the stand-in SAM).")
