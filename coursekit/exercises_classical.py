@@ -39,8 +39,7 @@ def _otsu_cases():
 
 @exercise("otsu_threshold", _OTSU_HINT)
 def check_otsu_threshold(fn: Callable) -> bool:
-    """Check ``fn(gray uint8 array) -> threshold``: Otsu's threshold, compared with ``cv2.threshold(...,
-    THRESH_OTSU)`` on three histograms (within 1 grey level: ties between equal variances may differ)."""
+    """Check ``fn(gray uint8) -> threshold`` against OpenCV's Otsu, within 1 grey level (ties may differ)."""
     name = "otsu_threshold"
     for i, (what, values) in enumerate(_otsu_cases()):
         gray = values.round().astype(np.uint8).reshape(40, -1)
@@ -60,8 +59,7 @@ _MOM_HINT = ("with the central moments mu20, mu02, mu11 (cv2.moments), the princ
 
 @exercise("moments_angle", _MOM_HINT)
 def check_moments_angle(fn: Callable) -> bool:
-    """Check ``fn(mask) -> angle in degrees`` (counter-clockwise in the image, modulo 180) on rotated bars
-    drawn with OpenCV; within 1.5 degrees."""
+    """Check ``fn(mask) -> degrees`` (counter-clockwise, mod 180) on rotated bars, within 1.5 degrees."""
     name = "moments_angle"
     for i, angle in enumerate((0.0, 30.0, 75.0, 120.0, 160.0)):
         mask = np.zeros((101, 101), np.uint8)
@@ -124,8 +122,7 @@ def _pose_mistake(frames, truth, got, centres) -> str:
 
 @exercise("my_pose", _POSE_HINT)
 def check_pose(fn: Callable) -> bool:
-    """Check ``fn(frame) -> (angle_deg, (cx, cy))`` against the answer key of :func:`pose_cases`: the angle
-    within 3 degrees (modulo 180) and the centre within 3 pixels on all but one of 8 fixture frames."""
+    """Check ``fn(frame) -> (angle_deg, (cx, cy))`` on :func:`pose_cases`: within 3° and 3 px on 7 of 8."""
     name, key, got, centres = "my_pose", pose_cases(), [], []
     for i, frame in enumerate(key.images):
         out = call(fn, (frame.copy(),), name=name, case=f"frame {i}", first=i == 0, hint=_POSE_HINT)
@@ -190,8 +187,7 @@ def _tm_scores(query, refs, method):
 
 @exercise("template_scores", _TM_HINT)
 def check_template_scores(fn: Callable) -> bool:
-    """Check ``fn(query (32, 32) float32, references (R, 32, 32) float32) -> (R,) scores`` against
-    ``cv2.matchTemplate(..., TM_CCOEFF_NORMED)``; names the other matching modes and an index returned."""
+    """Check ``fn(query, references) -> (R,) scores`` against ``cv2.matchTemplate(TM_CCOEFF_NORMED)``."""
     name = "template_scores"
     for i, (what, query, refs) in enumerate(_tm_cases()):
         expected = _tm_scores(query, refs, cv2.TM_CCOEFF_NORMED)
@@ -222,8 +218,7 @@ def _hole_cases(n: int = 12, seed: int = 21):
 
 @exercise("count_holes", _HOLE_HINT)
 def check_count_holes(fn: Callable) -> bool:
-    """Check ``fn(mask uint8 0/255, the part = 255) -> number of through-holes`` on 12 answer-key masks (plates,
-    flanges; enclosed background regions of at least 3 pixels): all but one must be exact."""
+    """Check ``fn(mask uint8, part = 255) -> through-holes`` on 12 answer-key masks: 11 must be exact."""
     name, cases = "count_holes", _hole_cases()
     got = np.array([int(number(call(fn, (mask.copy(),), name=name, case=f"mask {i}", first=i == 0, hint=_HOLE_HINT),
                                name, f"mask {i}")) for i, (mask, _) in enumerate(cases)])
@@ -262,8 +257,7 @@ def _tune_cases():
 
 @exercise("tune_param2", _TUNE_HINT)
 def check_tune_param2(fn: Callable) -> bool:
-    """Check ``fn(count_fn, frames, true_counts, candidates) -> the best candidate`` (most exact counts, the first on
-    a tie) on a fixed table of counts; names argmin, mean-error tuning, an index or a score returned."""
+    """Check ``fn(count_fn, frames, true_counts, candidates)``: the candidate with most exact counts."""
     name = "tune_param2"
     for i, (what, frames, true, table, cands, expected) in enumerate(_tune_cases()):
         counter = lambda f, p, table=table: table[p][f]  # noqa: E731

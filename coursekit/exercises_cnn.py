@@ -86,21 +86,18 @@ def _accuracy_cases():
 def _accuracy_mistake(got: float, expected: float, logits, targets) -> str:
     n = len(targets)
     any_top = (logits == logits.max(dim=1, keepdim=True).values).gather(1, targets[:, None]).float().mean().item()
-    if abs(got - 100 * expected) < 1e-3 and expected > 0:
-        return "return a fraction between 0 and 1, not a percentage."
-    if abs(got - expected * n) < 1e-3 and n > 1:
-        return f"you returned the number of correct predictions; divide by the batch size ({n})."
-    if abs(got - (1 - expected)) < 1e-6:
-        return "that is the error rate: count the predictions that *match* the targets."
-    if abs(got - any_top) < 1e-6:
-        return "with a tie, the prediction is the first of the tied classes (what logits.argmax(dim=1) returns)."
-    return _ACC_HINT
+    return first_match(got, [
+        (100 * expected if expected > 0 else None, "return a fraction between 0 and 1, not a percentage."),
+        (expected * n if n > 1 else None, f"you returned the number of correct predictions; divide by the batch size "
+                                          f"({n})."),
+        (1 - expected, "that is the error rate: count the predictions that *match* the targets."),
+        (any_top, "with a tie, the prediction is the first of the tied classes (what logits.argmax(dim=1) returns).")],
+        _ACC_HINT, same=lambda a, b: b is not None and math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-6))
 
 
 @exercise("accuracy", _ACC_HINT)
 def check_accuracy(fn: Callable) -> bool:
-    """Check ``fn(logits (N, C), targets (N,)) -> float``, top-1 accuracy in [0, 1] (a one-element tensor will
-    do), against torchmetrics' ``multiclass_accuracy`` on random batches, a batch of 1, and ties."""
+    """Check ``fn(logits (N, C), targets (N,)) -> float`` in [0, 1] against torchmetrics."""
     from torchmetrics.functional.classification import multiclass_accuracy
 
     cases = [(f"{what} (logits shape {tuple(logits.shape)})", (logits, targets)) for what, logits, targets in
@@ -158,8 +155,7 @@ def _bn_error_hint(e: Exception) -> str | None:
 
 @exercise("batchnorm", _BN_HINT)
 def check_batchnorm(fn: Callable) -> bool:
-    """Check ``fn(x (N, C, H, W), gamma (C,), beta (C,), eps=1e-5)``, BatchNorm2d in training mode, against
-    ``F.batch_norm(..., training=True)`` (the first case uses ``eps``'s default, the others pass ``eps=``)."""
+    """Check ``fn(x, gamma, beta, eps=1e-5)`` (BatchNorm2d, training) against ``F.batch_norm``."""
     name, cases = "batchnorm", _bn_cases()
     preview = lambda t: (f"tensor of shape {tuple(t.shape)}, "  # noqa: E731
                          f"y[0, 0, 0, :4] = {[round(v, 4) for v in t[0, 0, 0, :4].tolist()]}")
@@ -204,25 +200,25 @@ def _explain(m) -> str:  # a line of the breakdown: the formula with this layer'
 def _param_mistake(answer: int, expected: int, leaves) -> str:
     lines = [_explain(m) for m in leaves
              if any(True for _ in m.parameters(recurse=False)) or isinstance(m, nn.modules.conv._ConvNd)]
-    specific = None
-    for m in leaves:
+    mistakes = []  # (the count a mistake gives, its hint); a later layer's mistake is named first
+    for m in reversed(leaves):
         if isinstance(m, nn.modules.conv._ConvNd):
-            if m.bias is None and answer == expected + m.out_channels:
-                specific = f"this conv has bias=False, so it has no bias to count ({m.out_channels} too many)."
-            elif m.bias is not None and answer == expected - m.out_channels:
-                specific = f"you forgot the conv's bias: one per output channel ({m.out_channels})."
-            elif answer == expected - m.weight.numel() + m.out_channels * m.kernel_size[0] * m.kernel_size[1]:
-                specific = "each output channel has one filter per *input* channel: multiply by in_channels too."
+            c = m.out_channels
+            mistakes += [(expected + c if m.bias is None else expected - c,
+                          f"this conv has bias=False, so it has no bias to count ({c} too many)." if m.bias is None
+                          else f"you forgot the conv's bias: one per output channel ({c})."),
+                         (expected - m.weight.numel() + c * m.kernel_size[0] * m.kernel_size[1],
+                          "each output channel has one filter per *input* channel: multiply by in_channels too.")]
         if isinstance(m, nn.modules.batchnorm._NormBase) and m.affine:
-            c = m.num_features
-            if answer in (expected + 2 * c, expected + 2 * c + 1):
-                specific = ("running_mean and running_var are buffers (statistics), not learnable parameters: "
-                            "don't count them.")
-            elif answer == expected - 2 * c:
-                specific = f"you forgot the BatchNorm: it learns a gamma and a beta per channel (2 × {c})."
-            elif answer == expected - c:
-                specific = f"BatchNorm has two learnable vectors per channel, gamma and beta (2 × {c}, not {c})."
-    return f"{specific or _PARAM_HINT}\n  breakdown:\n    " + "\n    ".join(lines)
+            c, buffers = m.num_features, ("running_mean and running_var are buffers (statistics), not learnable "
+                                          "parameters: don't count them.")
+            mistakes += [(expected + 2 * c, buffers), (expected + 2 * c + 1, buffers),
+                         (expected - 2 * c, f"you forgot the BatchNorm: it learns a gamma and a beta per channel "
+                                            f"(2 × {c})."),
+                         (expected - c, f"BatchNorm has two learnable vectors per channel, gamma and beta (2 × {c}, "
+                                        f"not {c}).")]
+    specific = next((h for v, h in mistakes if answer == v), _PARAM_HINT)
+    return f"{specific}\n  breakdown:\n    " + "\n    ".join(lines)
 
 
 def _short(m) -> str:
@@ -348,8 +344,7 @@ def _check_block(m, ref, x, name, case, shape_hint, n_convs_hint, variants, fall
 
 @exercise("conv_bn", _CONV_BN_HINT, torch_seed=0)
 def check_conv_bn(fn: Callable) -> bool:
-    """Check ``fn(c_in, c_out) -> nn.Module``: 3x3 conv (padding 1, no bias) -> BatchNorm2d -> ReLU, against
-    :class:`coursekit.models.resnet9.ConvBN` (output shape, parameter count, output with the same weights)."""
+    """Check ``fn(c_in, c_out) -> nn.Module`` (3x3 conv, BatchNorm, ReLU) against coursekit's ConvBN."""
     from .models.resnet9 import ConvBN
 
     for i, (c_in, c_out) in enumerate([(3, 16), (16, 32)]):
@@ -372,8 +367,7 @@ def _residual_variants(ref, x):
 
 @exercise("Residual", _RES_HINT, torch_seed=0)
 def check_residual(cls: Callable) -> bool:
-    """Check ``cls(channels)``, a module computing ``x + body(x)`` with ``body`` = two conv_bn, against
-    :class:`coursekit.models.resnet9.Residual` (shape, parameter count, output with the same weights)."""
+    """Check ``cls(channels)``, ``x + body(x)`` with two conv_bn, against coursekit's Residual."""
     from .models.resnet9 import Residual
 
     case = "Residual(8) on a batch of shape (4, 8, 8, 8)"
@@ -421,8 +415,7 @@ def _stage_variants(ref_stage: nn.Module, x: torch.Tensor) -> list[tuple[torch.T
 
 @exercise("MyResNet9", _NET_HINT, torch_seed=0)
 def check_resnet9(cls: Callable) -> bool:
-    """Check ``cls(num_classes=10, width=64)`` against coursekit's ResNet9: each stage's shape and output (same
-    weights), the parameter count, the arguments used, and six seeded SGD steps on one batch lower the loss."""
+    """Check ``cls(num_classes=10, width=64)`` against coursekit's ResNet9, stage by stage; it must train."""
     from .models.resnet9 import ResNet9
 
     name, case = "MyResNet9", "MyResNet9(num_classes=10, width=16) on a batch of shape (2, 3, 32, 32)"
@@ -514,8 +507,7 @@ def _trains(cls: Callable, name: str) -> None:  # six SGD steps on one seeded ba
 
 @exercise("evaluate", _EVAL_HINT, torch_seed=0)
 def check_evaluate(fn: Callable, model: nn.Module | None = None, loader=None) -> bool:
-    """Check ``fn(model, loader) -> float`` against :func:`coursekit.train.evaluate` (own case, then ``model`` and
-    ``loader``), naming a forgotten ``model.eval()`` or ``torch.no_grad()`` even if the number is ok."""
+    """Check ``fn(model, loader) -> float`` against ``ck.evaluate`` (own case, then ``model``, ``loader``)."""
     net = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
                         nn.Flatten(), nn.Linear(6, 3))
     x, y = torch.randn(40, 3, 8, 8) * 2 + 1, torch.arange(40) % 3
@@ -592,8 +584,7 @@ def _shift_mistake(flipped: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor) ->
 
 @exercise("augment", _AUG_HINT, torch_seed=0)
 def check_augment(fn: Callable) -> bool:
-    """Check ``fn(images, generator) -> images``: per image a reflect-pad 4, a random 32x32 crop and a random horizontal
-    flip, varied and drawn from ``generator`` (checked on 64 noise images: each pixel tells where it came from)."""
+    """Check ``fn(images, generator)``: reflect-pad 4, random 32x32 crop, random flip, from ``generator``."""
     from .data.loaders import batch_crop, batch_flip
 
     name, case = "augment", "a batch of 64 noise images (64, 3, 32, 32), torch.Generator().manual_seed(1)"

@@ -65,8 +65,7 @@ def _p99_cases() -> list[tuple[str, np.ndarray]]:
 
 @exercise("p99", _P99_HINT)
 def check_p99(fn: Callable) -> bool:
-    """Check ``fn(times_ms) -> float``: the 99th percentile latency of raw timings (unsorted). Accepted: NumPy's
-    default (linear interpolation) or the nearest-rank definition."""
+    """Check ``fn(times_ms) -> float``, the p99: NumPy's linear or the nearest-rank definition."""
     name = "p99"
     for i, (what, t) in enumerate(_p99_cases()):
         got = number(call(fn, (t.copy(),), name=name, case=what, first=i == 0, hint=_P99_HINT), name, what)
@@ -150,8 +149,7 @@ _EXPORT_HINT = ("torch.onnx.export(model.eval(), (example,), str(path), dynamo=F
 
 @exercise("my_export", _EXPORT_HINT)
 def check_export(fn: Callable) -> bool:
-    """Check ``fn(model, example, path) -> path``: one ONNX file from the TorchScript exporter, opset 17, input
-    ``images``, output ``logits``, a dynamic batch axis, the model's outputs (onnxruntime, batch 5)."""
+    """Check ``fn(model, example, path) -> path``: one ONNX file, opset 17, named, dynamic batch."""
     import onnx
     import onnxruntime as ort
 
@@ -205,8 +203,7 @@ _RUN_HINT = ("sess = onnxruntime.InferenceSession(str(path), opts, providers=['C
 
 @exercise("my_ort_run", _RUN_HINT)
 def check_ort_run(fn: Callable) -> bool:
-    """Check ``fn(path, x, threads=1) -> np.ndarray``: the first output of an ONNX model run by onnxruntime on
-    the CPU, for models whose input is named ``images`` and one named ``pixels``, at batch 1 and 4."""
+    """Check ``fn(path, x, threads=1) -> np.ndarray``, onnxruntime's first output, any input name."""
     name = "my_ort_run"
     with tempfile.TemporaryDirectory() as tmp:
         for i, (input_name, n) in enumerate((("images", 1), ("images", 4), ("pixels", 4))):
@@ -256,8 +253,7 @@ def _parity_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
 
 @exercise("my_parity", _PARITY_HINT)
 def check_parity(fn: Callable) -> bool:
-    """Check ``fn(reference, candidate) -> (max_abs_diff, top1_agreement)`` on (N, classes) logits: the largest
-    absolute difference, and the fraction (0..1) of rows whose arg-max class agrees."""
+    """Check ``fn(reference, candidate) -> (max_abs_diff, top1_agreement)`` on (N, classes) logits."""
     name = "my_parity"
     for i, (case, ref, cand) in enumerate(_parity_cases()):
         got = call(fn, (ref.copy(), cand.copy()), name=name, case=case, first=i == 0, hint=_PARITY_HINT)
@@ -287,8 +283,7 @@ _READER_HINT = ("keep data, input_name and batch_size, and a position self.i = 0
 
 @exercise("MyCalibrationReader", _READER_HINT)
 def check_calibration_reader(cls) -> bool:
-    """Check ``cls(data, input_name, batch_size=16)``, a ``CalibrationDataReader``: ``get_next()`` hands every image
-    once, in order, as ``{input_name: float32 batch}`` (the last may be shorter), then None; ``rewind()`` restarts."""
+    """Check ``cls(data, input_name, batch_size=16)``, a ``CalibrationDataReader``."""
     from onnxruntime.quantization import CalibrationDataReader
 
     name = "MyCalibrationReader"
@@ -364,8 +359,7 @@ def _qdq_weight_scale_sizes(model) -> list[int]:
 
 @exercise("my_quantize", _QUANT_HINT)
 def check_quantize(fn: Callable) -> bool:
-    """Check ``fn(fp32_path, out_path, reader) -> out_path``: ``quantize_static`` writing a QDQ model TensorRT can
-    build (symmetric signed INT8, zero points 0, float biases, per-channel weights), its outputs close to FP32's."""
+    """Check ``fn(fp32_path, out_path, reader) -> out_path``: a QDQ INT8 model TensorRT can build."""
     import onnx
     import onnxruntime as ort
 
@@ -451,8 +445,7 @@ class _FakeClock:  # moves only while the runner runs: call k takes a known time
 
 @exercise("my_time_calls", _TIME_HINT)
 def check_timing_loop(fn: Callable) -> bool:
-    """Check ``fn(run, x, warmup=10, iters=200) -> ms``: ``warmup`` untimed calls, then each of ``iters`` timed on
-    its own with ``time.perf_counter`` (replaced by a fake clock: slow first calls, a few spikes)."""
+    """Check ``fn(run, x, warmup=10, iters=200) -> ms`` per call, on a fake ``time.perf_counter``."""
     name = "my_time_calls"
     for i, (warmup, iters) in enumerate(((5, 200), (0, 10), (3, 250))):
         clock = _FakeClock(slow_first=warmup if warmup else 0)

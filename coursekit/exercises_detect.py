@@ -85,8 +85,7 @@ def _iou_reference(a, b) -> float:
 
 @exercise("iou", _IOU_HINT)
 def check_iou(fn: Callable) -> bool:
-    """Check ``fn(box_a, box_b) -> float``, the IoU of two boxes ``[x1, y1, x2, y2]`` (lists or tuples, continuous
-    pixel coordinates), against ``torchvision.ops.box_iou``."""
+    """Check ``fn(box_a, box_b) -> float`` (x1, y1, x2, y2 boxes) against ``torchvision.ops.box_iou``."""
     def mistake(i, got, expected):
         values = [got] + [v for _, v in others(fn, [copy.deepcopy(args) for _, args in _IOU_CASES])]
         if max(values) > 1 + 1e-6:
@@ -157,8 +156,7 @@ def _show(values) -> str:
 
 @exercise("yolo_to_xyxy", _YOLO_HINT)
 def check_yolo_to_xyxy(fn: Callable) -> bool:
-    """Check ``fn(cx, cy, w, h, img_w, img_h) -> (x1, y1, x2, y2)``: a YOLO box (fractions of the image) to pixel
-    corners, against ``coursekit.data.yolo.yolo_to_xyxy``, within 0.001 pixel."""
+    """Check ``fn(cx, cy, w, h, img_w, img_h) -> (x1, y1, x2, y2)`` pixels, within 0.001."""
     n = check_cases(fn, _YOLO_CASES, name="yolo_to_xyxy", hint=_YOLO_HINT, reference=_yolo_reference, convert=_four,
                     same=lambda a, b: close(a, b, tol=1e-3), show=_show, source="   (coursekit.data.yolo.yolo_to_xyxy)",
                     variants=_YOLO_VARIANTS, across=True)
@@ -171,8 +169,7 @@ _PR_HINT = ("keep the points of the curve whose precision is at least min_precis
 
 
 def _pr_points(precision, recall, thresholds):
-    """(precision, recall, thresholds) per threshold, thresholds ascending; scikit-learn's last point
-    (precision 1, recall 0, no threshold) dropped."""
+    """(precision, recall, thresholds), thresholds ascending, scikit-learn's last point dropped."""
     p, r, t = (np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
                for x in (precision, recall, thresholds))
     if bad := next(((what, a.shape) for a, what in ((p, "precision"), (r, "recall"), (t, "thresholds")) if a.ndim != 1),
@@ -196,8 +193,7 @@ def _pr_points(precision, recall, thresholds):
 
 
 def _best_point(p, r, t, min_precision: float, on: str = "precision") -> int | None:
-    """Index of the point with the highest recall among those with precision >= min_precision (the
-    highest threshold on a tie); ``on="recall"``: the axes swapped (the mistake)."""
+    """The highest-recall point with precision >= min_precision (``on="recall"``: axes swapped)."""
     target, maximise = (p, r) if on == "precision" else (r, p)
     ok = np.nan_to_num(target, nan=-1.0) >= min_precision - 1e-12
     if not ok.any():
@@ -207,8 +203,8 @@ def _best_point(p, r, t, min_precision: float, on: str = "precision") -> int | N
 
 
 def check_pr_reading(answer, precision, recall, thresholds, min_precision: float, tolerance: float = 0.02) -> bool:
-    """Check a threshold read off a PR curve (sklearn's or ``coursekit.calibrate.pr_curve``'s arrays): the highest
-    recall with precision >= ``min_precision`` (``None`` if none), within ``tolerance`` of both (0: exact only).
+    """Check a threshold read off a PR curve: the highest recall with precision >= ``min_precision`` (``None``
+    if none), or a point within ``tolerance`` of both (0: exact only).
 
     >>> precision = [0.6, 0.75, 0.8, 1.0, 1.0, 1.0]   # scikit-learn's layout: the last point has no threshold
     >>> recall = [1.0, 1.0, 0.67, 0.67, 0.33, 0.0]
@@ -360,8 +356,7 @@ def _as_indices(out, name: str, case: str):
 
 @exercise("nms", _NMS_HINT)
 def check_nms(fn: Callable) -> bool:
-    """Check ``fn(boxes, scores, iou_threshold, classes=None)`` -> kept indices against torchvision's ``nms``
-    (``batched_nms`` when ``classes`` is given): sorting, ``>`` (not ``>=``), per class, no chain suppression."""
+    """Check ``fn(boxes, scores, iou_threshold, classes=None)`` -> kept indices against torchvision."""
     cases = [(f"{what} (iou_threshold={thr})", (boxes, scores, thr) + (() if classes is None else (classes,)))
              for what, boxes, scores, thr, classes in _nms_cases()]
 
@@ -519,13 +514,12 @@ _AP_VARIANTS = [
 
 @exercise("average_precision", _AP_HINT)
 def check_average_precision(fn: Callable) -> bool:
-    """Check ``fn(preds, targets, iou_threshold=0.5) -> mAP`` at one IoU threshold (lists of
-    :class:`~coursekit.types.Detections`, one per image) against pycocotools, on 9 cases (ties, duplicates, ...)."""
+    """Check ``fn(preds, targets, iou_threshold=0.5) -> mAP`` against pycocotools."""
     cases = [(f"{what} (iou_threshold={thr})", (preds, targets, thr)) for what, preds, targets, thr in _ap_cases()]
     variants = [(lambda p, t, thr, kw=kw: _ap_variant(p, t, thr, **kw), h) for kw, h in _AP_VARIANTS]
     n = check_cases(fn, cases, name="average_precision", hint=_AP_HINT, reference=coco_ap, variants=variants,
-                    across=True, show=lambda v: f"{v:.6f}", source=" (pycocotools)",
-                    mistake=lambda i, got, _: None if 0 <= got <= 1 else "AP is a fraction between 0 and 1. " + _AP_HINT)
+                    across=True, show=lambda v: f"{v:.6f}", source=" (pycocotools)", mistake=lambda i, got, _:
+                    None if 0 <= got <= 1 else f"AP is a fraction between 0 and 1. {_AP_HINT}")
     return correct(f"your AP matches pycocotools' COCOeval on {n} cases (ties, an image without "
                    "ground truth, a class absent from it, duplicates, IoU at the threshold).")
 
@@ -577,8 +571,7 @@ def _as_anchors(out, k, name, case):
 
 @exercise("kmeans_anchors", _KM_HINT)
 def check_kmeans_anchors(fn: Callable) -> bool:
-    """Check ``fn(wh, k, seed)`` -> (k, 2) anchors against :func:`coursekit.anchors.kmeans_iou_anchors`
-    (the recipe in its docstring): 1 - IoU distance, seeded start, mean update, sorted by area."""
+    """Check ``fn(wh, k, seed)`` -> (k, 2) anchors against :func:`coursekit.anchors.kmeans_iou_anchors`."""
     from .anchors import kmeans_iou_anchors
 
     name, cases = "kmeans_anchors", _km_cases()

@@ -85,8 +85,7 @@ _ZS_VARIANTS = [
 
 @exercise("zero_shot", _ZS_HINT)
 def check_zero_shot(fn: Callable) -> bool:
-    """Check ``fn(image_features (N, D), text_features (C, D), logit_scale) -> (N, C) probabilities``, CLIP's
-    zero-shot classification of not-normalised embeddings, against PyTorch (``F.normalize``, ``softmax``)."""
+    """Check ``fn(image_features, text_features, logit_scale) -> (N, C)`` CLIP zero-shot probabilities."""
     cases = [(what, (img, txt, scale)) for what, img, txt, scale in _zero_shot_cases()]
     n = check_cases(fn, cases, name="zero_shot", hint=_ZS_HINT, reference=_zero_shot_reference, convert=as_array,
                     same=lambda a, b: close(a, b, 1e-5, 1e-5), variants=_ZS_VARIANTS, show=_rounded,
@@ -117,15 +116,7 @@ def _mask_cases():
 
 @exercise("mask_iou", _MASK_HINT)
 def check_mask_iou(fn: Callable) -> bool:
-    """Check ``fn(mask_a, mask_b) -> float``, the IoU of two bool (H, W) masks (0 when both are empty), against
-    scikit-learn's ``jaccard_score`` on 6 cases.
-
-    >>> def mask_iou(mask_a, mask_b):
-    ...     ...  # your code here
-    >>> check_mask_iou(mask_iou)  # doctest: +ELLIPSIS
-    … mask_iou: not attempted yet — hint: IoU of two masks = ...
-    False
-    """
+    """Check ``fn(mask_a, mask_b) -> float``, bool masks' IoU (0 when both empty), against ``jaccard_score``."""
     from sklearn.metrics import jaccard_score
 
     ratio = lambda num, den: num / den if den else 0.0  # noqa: E731
@@ -189,8 +180,7 @@ _ENS_VARIANTS = [
 
 @exercise("prompt_ensemble", _ENS_HINT)
 def check_prompt_ensemble(fn: Callable) -> bool:
-    """Check ``fn(text_features (C, T, D)) -> (C, D)``: each class's T prompt embeddings normalised, averaged and
-    normalised again (what ``coursekit.models.clip.zero_shot_classifier`` computes), against ``F.normalize``."""
+    """Check ``fn(text_features (C, T, D)) -> (C, D)``: normalise, average templates, normalise."""
     n = check_cases(fn, [(what, (feats,)) for what, feats in _ensemble_cases()], name="prompt_ensemble",
                     hint=_ENS_HINT, reference=_ensemble_reference, convert=as_array, variants=_ENS_VARIANTS,
                     same=lambda a, b: close(a, b, 1e-6, 1e-5), show=_rounded,
@@ -219,9 +209,8 @@ def _check_templates(templates, name: str, hint: str) -> None:
 
 def bootstrap_gain(mine, baseline, n_resamples: int = 2000, confidence: float = 0.95,
                    seed: int = 0) -> tuple[float, float, float]:
-    """``(gain, low, high)``: the accuracy gain of ``mine`` over ``baseline`` (two per-image bool arrays of one
-    validation set: was each image classified right?) and its paired percentile bootstrap interval
-    (``scipy.stats.bootstrap(..., paired=True)``, the images resampled with ``seed``).
+    """``(gain, low, high)``: the accuracy gain of ``mine`` over ``baseline`` (per-image bools) and its paired
+    percentile bootstrap interval (``scipy.stats.bootstrap``, seeded).
 
     >>> bootstrap_gain([True, True, False], [True, True, False])
     (0.0, 0.0, 0.0)
@@ -243,13 +232,7 @@ def bootstrap_gain(mine, baseline, n_resamples: int = 2000, confidence: float = 
 @exercise("prompt_gain", _GAIN_HINT)
 def check_prompt_gain(templates, correct: Callable[[list[str]], Any], baseline_correct, n_resamples: int = 2000,
                       confidence: float = 0.95) -> bool:
-    """Check prompt ``templates`` (one ``{}`` each): the paired bootstrap interval (:func:`bootstrap_gain`) of their
-    accuracy gain on validation, ``correct(templates)`` against ``baseline_correct`` (per-image bools), lies above 0.
-
-    >>> check_prompt_gain(None, correct=lambda t: [True], baseline_correct=[False])  # doctest: +ELLIPSIS
-    … prompt_gain: not attempted yet — hint: write a few templates ...
-    False
-    """
+    """Check ``templates``: the bootstrap interval of their validation gain over ``baseline_correct`` is above 0."""
     name = "prompt_gain"
     _check_templates(templates, name, _GAIN_HINT)
     base = np.asarray(baseline_correct, bool)
@@ -320,7 +303,8 @@ _SAM_VARIANTS = [
 _BOX_VARIANTS = [
     (dict(binary=True), "mask_input takes the box call's low-resolution *logits* (its third output), not a 0/1 mask."),
     (dict(negative_label=1), "a negative click has label 0: with label 1 SAM adds the region you meant to remove."),
-    (dict(use_mask=False), "pass the box call's logits back: mask_input=logits (already (1, 256, 256) with one output)."),
+    (dict(use_mask=False), "pass the box call's logits back: mask_input=logits (already (1, 256, 256) with one "
+                           "output)."),
     (dict(keep_box=False), "keep the box in the second call: box=box together with the negative click."),
     (dict(xywh=True), "SAM's box is (x0, y0, x1, y1) in pixels, not (x, y, width, height)."),
 ]
@@ -339,8 +323,7 @@ def _standin_predictor():
 
 
 def refinement_cases(n: int = 3, scenes: int = 6) -> list[dict]:
-    """The test-scene parts where refining a click matters and every :data:`_SAM_VARIANTS` mistake shows (cached):
-    ``image``, ``truth``, ``positive``/``negative`` clicks, the reference refinement's mask."""
+    """The parts (cached dicts) where refining a click matters and every click mistake shows."""
     return [dict(c) for c in _cases("positive", n, scenes)]
 
 
@@ -350,8 +333,7 @@ def _box_cases() -> tuple[dict, ...]:
 
 @functools.lru_cache(maxsize=3)
 def _cases(kind: str, n: int, scenes: int) -> tuple[dict, ...]:
-    """Up to ``n`` parts of the first test scenes where the refinement of ``kind`` (a click or the box) gains IoU and
-    every mistake of that kind gives another mask."""
+    """Up to ``n`` test-scene parts where refining ``kind`` gains IoU and every mistake shows."""
     from .data.detection import render_detection_scene
     from .models.sam import interior_point, mask_iou
 
@@ -396,8 +378,7 @@ def _sam_crash_hint(e: Exception) -> str | None:
 
 
 def _check_refinement(fn: Callable, kind: str) -> list[float]:
-    """``fn(predictor, prompt, negative_xy)``'s mask against the reference refinement pixel for pixel on every
-    case of ``kind``; a mismatch names the mistake whose mask it equals. Returns the reference's IoU per case."""
+    """``fn``'s mask against the reference refinement, pixel for pixel; returns the IoUs."""
     from .models.sam import mask_iou
 
     name, hint, variant, variants, _ = _KINDS[kind]
@@ -420,18 +401,17 @@ def _check_refinement(fn: Callable, kind: str) -> list[float]:
                         "the refining call's multimask_output=False gives one mask: return masks[0].")
         got = got.astype(bool) if got.dtype == bool else got > 0
         if (got != ref).any():
-            raise wrong(name, c["what"], f"the reference refinement (IoU with the part {mask_iou(ref, c['truth']):.3f})",
-                        f"a mask {mask_iou(got, ref):.3f} IoU from it (IoU with the part "
-                        f"{mask_iou(got, c['truth']):.3f})", first_match(got, wrongs, hint, same=np.array_equal))
+            iou_ref, iou_got = mask_iou(ref, c["truth"]), mask_iou(got, c["truth"])
+            raise wrong(name, c["what"], f"the reference refinement (IoU with the part {iou_ref:.3f})",
+                        f"a mask {mask_iou(got, ref):.3f} IoU from it (IoU with the part {iou_got:.3f})",
+                        first_match(got, wrongs, hint, same=np.array_equal))
         ious.append(mask_iou(ref, c["truth"]))
     return ious
 
 
 @exercise("sam_refinement", _SAM_HINT)
 def check_sam_refinement(fn: Callable) -> bool:
-    """Check ``fn(predictor, positive_xy, negative_xy) -> bool (H, W) mask`` (the image set): one click asking for 3
-    masks, then both clicks (labels 1, 0) with the best one's low-resolution logits as ``mask_input``, one output;
-    pixel for pixel against the reference calls on the stand-in SAM."""
+    """Check ``fn(predictor, positive_xy, negative_xy) -> mask``: 3 masks, then refine with both clicks."""
     ious = _check_refinement(fn, "positive")
     return correct(f"your refinement matches segment-anything's reference calls pixel for pixel on {len(ious)} parts "
                    f"(the stand-in SAM; IoU with the part after refining: {', '.join(f'{v:.2f}' for v in ious)}).")
@@ -439,8 +419,7 @@ def check_sam_refinement(fn: Callable) -> bool:
 
 @exercise("box_refinement", _BOX_HINT)
 def check_box_refinement(fn: Callable) -> bool:
-    """Check ``fn(predictor, box_xyxy, negative_xy) -> bool (H, W) mask`` (the image set): SAM from the box, then
-    the box again with a negative click (label 0) and the box call's logits as ``mask_input``."""
+    """Check ``fn(predictor, box_xyxy, negative_xy) -> mask``: the box, then the box and a negative click."""
     ious = _check_refinement(fn, "box")
     return correct(f"your box + negative click matches segment-anything's reference calls pixel for pixel on "
                    f"{len(ious)} parts (the stand-in SAM).")

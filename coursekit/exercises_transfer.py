@@ -79,15 +79,7 @@ def _kappa_error_hint(e: Exception) -> str | None:
 
 @exercise("cohen_kappa", _KAPPA_HINT)
 def check_cohen_kappa(fn: Callable) -> bool:
-    """Check ``fn(a, b) -> float``, Cohen's kappa of two raters' labels (equal-length lists of str), against
-    scikit-learn's ``cohen_kappa_score`` on 7 cases (not: one single label for every item, where kappa is 0/0).
-
-    >>> def cohen_kappa(a, b):
-    ...     ...  # your code here
-    >>> check_cohen_kappa(cohen_kappa)  # doctest: +ELLIPSIS
-    … cohen_kappa: not attempted yet — hint: kappa = (p_o − p_e) / (1 − p_e): ...
-    False
-    """
+    """Check ``fn(a, b) -> float``, Cohen's kappa of two raters' labels, against ``cohen_kappa_score``."""
     from sklearn.metrics import cohen_kappa_score
 
     name = "cohen_kappa"
@@ -155,14 +147,8 @@ def _threshold_mistake(got: float, expected: float, y: list, s: list, p: float) 
 
 @exercise("threshold_for_precision", _THR_HINT)
 def check_threshold_for_precision(fn: Callable) -> bool:
-    """Check ``fn(y_true, scores, min_precision) -> float`` (numpy arrays): among the distinct scores ``t`` (flag
-    ``score >= t``) with precision >= ``min_precision``, the one of highest recall (highest ``t`` on a tie),
-    against ``coursekit.calibrate.choose_threshold`` on 6 cases.
-
-    >>> check_threshold_for_precision(lambda y_true, scores, min_precision: None)  # doctest: +ELLIPSIS
-    … threshold_for_precision: not attempted yet — hint: try every distinct score t as the threshold ...
-    False
-    """
+    """Check ``fn(y_true, scores, min_precision) -> float``: the highest-recall score threshold reaching the
+    precision (highest on a tie), against ``coursekit.calibrate.choose_threshold``."""
     from .calibrate import choose_threshold
 
     cases = [(f"{what}: y_true={y}, scores={s}, min_precision={p}", (np.array(y), np.array(s), p))
@@ -181,9 +167,8 @@ _LSF_HINT = ("draw a horizontal line at the from-scratch accuracy at the largest
 
 
 def check_label_saving_factor(answer, ks, pretrained_acc, scratch_acc, rel_tol: float = 0.35) -> bool:
-    """Check a label-saving factor read off the label-efficiency plot, within ``rel_tol``, against
-    ``coursekit.models.transfer.label_saving_factor`` (``at_least``: any answer >= factor·(1 − rel_tol); no factor:
-    answer ``None`` or 0).
+    """Check a label-saving factor read off the plot, within ``rel_tol`` of ``label_saving_factor``'s (none:
+    ``None`` or 0).
 
     >>> check_label_saving_factor(9, [5, 50, 500], [0.8, 0.9, 0.95], [0.3, 0.6, 0.9])  # doctest: +ELLIPSIS
     ✓ correct: label-saving factor 9 (reference 10 = 500 / 50: pre-trained needs 50 labels per class ...).
@@ -233,8 +218,7 @@ _SPEC_HINT = ("add each off-diagonal cell to its mirror (A=x/B=y and A=y/B=x are
 
 
 def _confusions(table) -> tuple[list[str], dict, list[tuple[tuple[str, str], int]]]:
-    """The classes, the cells {(a's label, b's label): count} and the unordered class pairs with their
-    disagreement counts (both cells added), most frequent first."""
+    """The classes, the cells {(a, b): count} and the class pairs' disagreements, most first."""
     rows, cols = [str(c) for c in table.index], [str(c) for c in table.columns]
     classes = list(dict.fromkeys(rows + cols))
     cell = {(r, c): int(v) for r, line in zip(rows, table.to_numpy()) for c, v in zip(cols, line)}
@@ -255,9 +239,8 @@ def _spec_pairs(answer, name: str) -> set[frozenset]:
 
 
 def check_spec_fix(answer, table) -> bool:
-    """Check a set of class pairs a spec rewrite must address, read off an annotator disagreement ``table`` (A's
-    labels in rows, B's in columns): the most frequent confusions that first cover 75% of the disagreements (any
-    of the pairs tied at the cut), at most one pair more; an empty set counts as not attempted.
+    """Check the class pairs a spec rewrite must address: the top confusions of ``table`` (A's labels in rows)
+    covering 75% of the disagreements (any tied at the cut), at most one pair more.
 
     >>> import pandas as pd
     >>> t = pd.DataFrame([[40, 9, 1], [3, 30, 2], [0, 1, 20]], index=["ok", "scratch", "crack"],
@@ -345,8 +328,7 @@ def _snapshot(net: nn.Module, buffers_only: bool = False) -> dict[str, torch.Ten
 
 @exercise("new_head", _HEAD_HINT, torch_seed=0)
 def check_new_head(fn) -> bool:
-    """``fn(net, num_classes)`` returns torchvision's ResNet-18 with a new ``num_classes``-way ``fc``, and every
-    other weight as it was (the pre-trained features are what you are paying for)."""
+    """Check ``fn(net, num_classes)``: a new ``fc`` on ResNet-18, every other weight as it was."""
     for k in (4, 7):
         net = _resnet18()
         before, case = _snapshot(net), f"new_head(resnet18, {k})"
@@ -380,8 +362,7 @@ def check_new_head(fn) -> bool:
 
 @exercise("Frozen", _FROZEN_HINT, torch_seed=0)
 def check_frozen(cls) -> bool:
-    """``cls(net)`` wraps a ResNet-18 with a new head so that one training step (``.train()``, SGD with momentum and
-    weight decay) changes the head and nothing else: no backbone weight, no BatchNorm running statistic."""
+    """Check ``cls(net)``: one training step changes the head only (no weight, no BatchNorm statistic)."""
     net = _resnet18(num_classes=4)
     case = "Frozen(resnet18 with a 4-way head), .train(), one SGD step"
     model = call(cls, (net,), name="Frozen", case=case, first=True, hint=_FROZEN_HINT)
@@ -426,8 +407,7 @@ def check_frozen(cls) -> bool:
 
 @exercise("my_param_groups", _GROUPS_HINT, torch_seed=0)
 def check_param_groups(fn) -> bool:
-    """``fn(net, lr, backbone_factor)`` returns the optimizer's two parameter groups for fine-tuning: the head at
-    ``lr``, every other parameter at ``lr * backbone_factor``, each parameter in exactly one group."""
+    """Check ``fn(net, lr, backbone_factor)``: the head at lr, the rest at lr * backbone_factor."""
     for lr, factor in ((0.05, 0.1), (0.2, 0.01)):
         net = _resnet18(num_classes=4)
         case = f"my_param_groups(resnet18, lr={lr}, backbone_factor={factor})"
