@@ -15,7 +15,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .exercise_base import ExerciseError, call, correct, exercise, first_match, number, wrong
+from .exercise_base import ExerciseError, call, check_cases, correct, exercise, first_match, number, wrong
 
 __all__ = ["check_otsu_threshold", "check_moments_angle", "check_pose", "check_template_scores",
            "check_count_holes", "check_tune_param2", "pose_cases", "ExerciseError"]
@@ -40,15 +40,11 @@ def _otsu_cases():
 @exercise("otsu_threshold", _OTSU_HINT)
 def check_otsu_threshold(fn: Callable) -> bool:
     """Check ``fn(gray uint8) -> threshold`` against OpenCV's Otsu, within 1 grey level (ties may differ)."""
-    name = "otsu_threshold"
-    for i, (what, values) in enumerate(_otsu_cases()):
-        gray = values.round().astype(np.uint8).reshape(40, -1)
-        expected, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        got = number(call(fn, (gray.copy(),), name=name, case=what, first=i == 0, hint=_OTSU_HINT), name, what)
-        if abs(got - expected) > 1:
-            raise wrong(name, what, f"{expected:.0f}   (cv2.threshold with THRESH_OTSU)", f"{got:.4g}",
-                        ("that is the mean grey level, not Otsu's threshold. " if abs(got - gray.mean()) < 1 else "")
-                        + _OTSU_HINT)
+    cases = [(what, (values.round().astype(np.uint8).reshape(40, -1),)) for what, values in _otsu_cases()]
+    check_cases(fn, cases, name="otsu_threshold", hint=_OTSU_HINT, same=lambda a, b: abs(a - b) <= 1,
+                reference=lambda gray: cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[0],
+                show=lambda v: f"{v:.4g}", source="   (cv2.threshold with THRESH_OTSU)",
+                variants=[(lambda gray: gray.mean(), "that is the mean grey level, not Otsu's threshold. " + _OTSU_HINT)])
     return correct("your threshold matches OpenCV's Otsu on all three histograms")
 
 
@@ -57,22 +53,23 @@ _MOM_HINT = ("with the central moments mu20, mu02, mu11 (cv2.moments), the princ
              "and return it modulo 180.")
 
 
+def _bar(angle: float) -> np.ndarray:  # a 70 x 16 bar at ``angle`` degrees counter-clockwise
+    mask = np.zeros((101, 101), np.uint8)
+    box = cv2.boxPoints(((50, 50), (70, 16), -angle))  # OpenCV: negative = counter-clockwise on screen
+    return cv2.fillPoly(mask, [np.round(box).astype(np.int32)], 1)
+
+
 @exercise("moments_angle", _MOM_HINT)
 def check_moments_angle(fn: Callable) -> bool:
     """Check ``fn(mask) -> degrees`` (counter-clockwise, mod 180) on rotated bars, within 1.5 degrees."""
-    name = "moments_angle"
-    for i, angle in enumerate((0.0, 30.0, 75.0, 120.0, 160.0)):
-        mask = np.zeros((101, 101), np.uint8)
-        box = cv2.boxPoints(((50, 50), (70, 16), -angle))  # OpenCV: negative = counter-clockwise on screen
-        cv2.fillPoly(mask, [np.round(box).astype(np.int32)], 1)
-        case = f"a 70 x 16 bar at {angle:g} degrees counter-clockwise"
-        got = number(call(fn, (mask.copy(),), name=name, case=case, first=i == 0, hint=_MOM_HINT), name, case)
-        if _angle_err(got, angle) > 1.5:
-            mirrored, swapped = _angle_err(-got, angle) <= 1.5, _angle_err(got - 90, angle) <= 1.5
-            hint = ("you measured clockwise: image y points down, so negate the angle. " if mirrored else
-                    "you are 90 degrees off: mu20 - mu02 (x spread minus y spread), not the other way. "
-                    if swapped else "") + _MOM_HINT
-            raise wrong(name, case, f"{angle:g} (mod 180)", f"{got:.4g}", hint)
+    cases = [(f"a 70 x 16 bar at {a:g} degrees counter-clockwise", (_bar(a), a)) for a in (0, 30, 75, 120, 160)]
+    near = lambda got, angle: _angle_err(got, angle) <= 1.5  # noqa: E731
+    check_cases(lambda mask, angle: fn(mask), cases, name="moments_angle", hint=_MOM_HINT, same=near,
+                reference=lambda mask, angle: angle, show=lambda v: f"{v:.4g}", source=" (mod 180)",
+                variants=[(lambda mask, angle: -angle, "you measured clockwise: image y points down, so negate the "
+                           "angle. " + _MOM_HINT),
+                          (lambda mask, angle: angle + 90, "you are 90 degrees off: mu20 - mu02 (x spread minus y "
+                           "spread), not the other way. " + _MOM_HINT)])
     return correct("your angle matches every bar within 1.5 degrees")
 
 

@@ -561,39 +561,30 @@ def _km_variant(wh, k, seed, *, euclid=False, median=False):
     return centres[np.argsort(centres.prod(1), kind="stable")]
 
 
-def _as_anchors(out, k, name, case):
-    a = as_array(out, name, case, "a (k, 2) array")
-    if a.shape != (k, 2):
-        raise ExerciseError(f"{name}: for {case} you returned shape {a.shape}; expected ({k}, 2): one (w, h) per "
-                            "anchor")
-    return a
-
-
 @exercise("kmeans_anchors", _KM_HINT)
 def check_kmeans_anchors(fn: Callable) -> bool:
     """Check ``fn(wh, k, seed)`` -> (k, 2) anchors against :func:`coursekit.anchors.kmeans_iou_anchors`."""
     from .anchors import kmeans_iou_anchors
 
-    name, cases = "kmeans_anchors", _km_cases()
-    for n, (what, wh, k, seed) in enumerate(cases):
-        out = call(fn, (wh.copy(), k, seed), name=name, case=what, first=n == 0, hint=_KM_HINT)
-        got = _as_anchors(out, k, name, what)
-        want = kmeans_iou_anchors(wh, n=k, seed=seed)
-        if np.allclose(got, want, rtol=1e-6, atol=1e-6):
-            continue
-        hint = _KM_HINT
-        again = _as_anchors(fn(wh.copy(), k, seed), k, name, what)
-        if not np.allclose(again, got, rtol=1e-9, atol=1e-9):
-            hint = ("two calls with the same seed gave different anchors: draw the starting centres from "
+    cases = [(what, (wh, k, seed)) for what, wh, k, seed in _km_cases()]
+    same = lambda a, b: close(a, b, 1e-6, 1e-6)  # noqa: E731
+
+    def mistake(i, got, want):
+        wh, k, seed = cases[i][1]
+        if not close(as_array(fn(wh.copy(), k, seed), "", ""), got, 1e-9, 1e-9):
+            return ("two calls with the same seed gave different anchors: draw the starting centres from "
                     "np.random.default_rng(seed), not from an unseeded generator.")
-        elif np.allclose(got[np.argsort(got.prod(1), kind="stable")], want, rtol=1e-6, atol=1e-6):
-            hint = "the right anchors, in the wrong order: sort them by area (w * h), smallest first."
-        elif np.allclose(got, _km_variant(wh, k, seed, euclid=True), rtol=1e-6, atol=1e-6):
-            hint = ("that is k-means with the Euclidean distance on (w, h): big boxes then dominate. Use "
-                    "1 - IoU: join the centre of *highest* IoU (intersection min(w) * min(h) over the union).")
-        elif np.allclose(got, _km_variant(wh, k, seed, median=True), rtol=1e-6, atol=1e-6):
-            hint = "the centres are the *mean* (w, h) of their boxes in this recipe, not the median."
-        elif np.allclose(np.sort(got.ravel()), np.sort(want.ravel()), rtol=1e-6, atol=1e-6):
-            hint = "your anchors hold the right numbers in the wrong places: return one (w, h) row per anchor."
-        raise wrong(name, what, np.round(want, 3).tolist(), np.round(got, 3).tolist(), hint)
-    return correct(f"your k-means gives coursekit.anchors.kmeans_iou_anchors' anchors on {len(cases)} cases.")
+        if same(got[np.argsort(got.prod(1), kind="stable")], want):
+            return "the right anchors, in the wrong order: sort them by area (w * h), smallest first."
+        if same(np.sort(got.ravel()), np.sort(want.ravel())):
+            return "your anchors hold the right numbers in the wrong places: return one (w, h) row per anchor."
+
+    n = check_cases(fn, cases, name="kmeans_anchors", hint=_KM_HINT, convert=as_array, same=same, mistake=mistake,
+                    reference=lambda wh, k, seed: kmeans_iou_anchors(wh, n=k, seed=seed),
+                    shape_hint="one (w, h) row per anchor: shape (k, 2).", show=lambda v: np.round(v, 3).tolist(),
+                    variants=[(functools.partial(_km_variant, euclid=True), "that is k-means with the Euclidean "
+                               "distance on (w, h): big boxes then dominate. Use 1 - IoU: join the centre of *highest* "
+                               "IoU (intersection min(w) * min(h) over the union)."),
+                              (functools.partial(_km_variant, median=True), "the centres are the *mean* (w, h) of "
+                               "their boxes in this recipe, not the median.")])
+    return correct(f"your k-means gives coursekit.anchors.kmeans_iou_anchors' anchors on {n} cases.")
