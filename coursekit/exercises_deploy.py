@@ -54,30 +54,27 @@ _P99_HINT = ("sort the timings; the 99th percentile is the value 99% of the way 
              "the other.")
 
 
-def _p99_cases() -> list[tuple[str, np.ndarray]]:
+def _p99_cases() -> list[tuple[str, tuple[np.ndarray]]]:
     rng = np.random.default_rng(5)
-    return [("1..100 ms", np.arange(1, 101, dtype=float)),
+    return [("1..100 ms", (np.arange(1, 101, dtype=float),)),
             ("200 timings around 8 ms with 3 slow outliers",
-             np.concatenate([rng.normal(8, 0.3, 197), [25.0, 31.0, 40.0]])[rng.permutation(200)]),
-            ("1000 log-normal timings", rng.lognormal(1.0, 0.4, 1000)),
-            ("37 timings", rng.uniform(3, 6, 37))]
+             (np.concatenate([rng.normal(8, 0.3, 197), [25.0, 31.0, 40.0]])[rng.permutation(200)],)),
+            ("1000 log-normal timings", (rng.lognormal(1.0, 0.4, 1000),)),
+            ("37 timings", (rng.uniform(3, 6, 37),))]
 
 
 @exercise("p99", _P99_HINT)
 def check_p99(fn: Callable) -> bool:
     """Check ``fn(times_ms) -> float``, the p99: NumPy's linear or the nearest-rank definition."""
-    name = "p99"
-    for i, (what, t) in enumerate(_p99_cases()):
-        got = number(call(fn, (t.copy(),), name=name, case=what, first=i == 0, hint=_P99_HINT), name, what)
-        linear = float(np.percentile(t, 99))
-        rank = float(np.sort(t)[math.ceil(0.99 * len(t)) - 1])
-        if not (math.isclose(got, linear, rel_tol=1e-6) or math.isclose(got, rank, rel_tol=1e-6)):
-            unsorted = float(t[math.ceil(0.99 * len(t)) - 1])
-            hint = first_match(got, [(float(np.mean(t)), "that is the mean; the tail is what breaks a frame budget."),
-                                     (unsorted, "sort the timings first: they come in the order they were measured.")],
-                               _P99_HINT, same=lambda a, b: math.isclose(a, b, rel_tol=1e-6))
-            raise wrong(name, what, f"{linear:.4f} (linear) or {rank:.4f} (nearest rank)", f"{got:.4f}", hint)
-    return correct(f"{name}: the tail latency, from raw timings, on all {len(_p99_cases())} cases.")
+    rank = lambda t: float(t[math.ceil(0.99 * len(t)) - 1])  # noqa: E731
+    n = check_cases(fn, _p99_cases(), name="p99", hint=_P99_HINT,
+                    reference=lambda t: (float(np.percentile(t, 99)), rank(np.sort(t))),
+                    same=lambda a, b: any(math.isclose(a, v, rel_tol=1e-6) for v in np.atleast_1d(b)),
+                    show=lambda v: f"{v[0]:.4f} (linear) or {v[1]:.4f} (nearest rank)" if isinstance(v, tuple)
+                    else f"{v:.4f}",
+                    variants=[(lambda t: float(np.mean(t)), "that is the mean; the tail is what breaks a frame budget."),
+                              (rank, "sort the timings first: they come in the order they were measured.")])
+    return correct(f"p99: the tail latency, from raw timings, on all {n} cases.")
 
 
 _FPS_HINT = ("a camera at `fps` frames per second leaves 1000 / fps ms per frame; a frame is late when "
