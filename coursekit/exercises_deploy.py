@@ -150,12 +150,10 @@ def check_export(fn: Callable) -> bool:
     import onnx
     import onnxruntime as ort
 
-    name = "my_export"
+    name, case = "my_export", "a small conv net (conv, BatchNorm, ReLU, linear), example of shape (1, 3, 16, 16)"
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "tiny.onnx"
-        net = _tiny_net()
-        case = "a small conv net (conv, BatchNorm, ReLU, linear), example of shape (1, 3, 16, 16)"
-        got = call(fn, (net, torch.from_numpy(_inputs(1)), path), name=name, case=case, first=True,
+        got = call(fn, (_tiny_net(), torch.from_numpy(_inputs(1)), path), name=name, case=case, first=True,
                    hint=_EXPORT_HINT)
         _written(got, path, name, case, _EXPORT_HINT)
         extra = [p.name for p in Path(tmp).iterdir() if p != path]
