@@ -44,7 +44,7 @@ def check_otsu_threshold(fn: Callable) -> bool:
     check_cases(fn, cases, name="otsu_threshold", hint=_OTSU_HINT, same=lambda a, b: abs(a - b) <= 1,
                 reference=lambda gray: cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[0],
                 show=lambda v: f"{v:.4g}", source="   (cv2.threshold with THRESH_OTSU)",
-                variants=[(lambda gray: gray.mean(), "that is the mean grey level, not Otsu's threshold. " + _OTSU_HINT)])
+                variants=[(np.mean, "that is the mean grey level, not Otsu's threshold. " + _OTSU_HINT)])
     return correct("your threshold matches OpenCV's Otsu on all three histograms")
 
 

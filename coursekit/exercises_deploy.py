@@ -72,7 +72,7 @@ def check_p99(fn: Callable) -> bool:
                     same=lambda a, b: any(math.isclose(a, v, rel_tol=1e-6) for v in np.atleast_1d(b)),
                     show=lambda v: f"{v[0]:.4f} (linear) or {v[1]:.4f} (nearest rank)" if isinstance(v, tuple)
                     else f"{v:.4f}",
-                    variants=[(lambda t: float(np.mean(t)), "that is the mean; the tail is what breaks a frame budget."),
+                    variants=[(np.mean, "that is the mean; the tail is what breaks a frame budget."),
                               (rank, "sort the timings first: they come in the order they were measured.")])
     return correct(f"p99: the tail latency, from raw timings, on all {n} cases.")
 
