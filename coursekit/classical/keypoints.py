@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..types import Classifications
 from .base import ReferenceClassifier
 from .frames import is_blank, to_gray
 
@@ -75,17 +74,16 @@ class KeypointClassifier(ReferenceClassifier):
                                    for y, p, dsc in self._refs)
         return d
 
-    def _predict_one(self, frame, explain):
+    def _predict_one(self, frame, stages):
         self._require_fitted()
-        stages = self._stages(frame, explain)
         kps, desc, gray = self._features(frame)
-        if explain:
+        if stages is not None:
             stages.add("keypoints", cv2.drawKeypoints(cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB), kps, None, (255, 0, 0)),
                        f"{len(kps)} {self.detector.upper()} keypoints")
         if is_blank(frame) or desc is None or len(kps) < 3:
-            return self._uniform(stages, "no keypoints (blank frame?): uniform probabilities, no decision")
-        s, probs, best = self._score_references(lambda ref: self._inliers(kps, desc, ref))
-        if explain:
+            return self._give_up(frame, stages, "no keypoints (blank frame?): uniform probabilities, no decision")
+        s, pred, best = self._score_references(lambda ref: self._inliers(kps, desc, ref))
+        if stages is not None:
             stages.values.update(class_scores=dict(zip(self.class_names, s.round(2).tolist())), best_inliers=best[0])
             if best[0] > 0:
                 good, inl = best[2]
@@ -95,5 +93,4 @@ class KeypointClassifier(ReferenceClassifier):
                     cv2.circle(vis, (int(x), int(y)), 3, (0, 200, 0) if ok else (255, 0, 0), 1)
                 stages.add("RANSAC inliers", vis,
                            f"{best[0]} inliers vs a '{self.class_names[best[1][0]]}' reference (green)")
-            stages.result = Classifications(probs, self.class_names)
-        return probs, stages
+        return pred, stages
