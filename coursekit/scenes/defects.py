@@ -17,7 +17,7 @@ import numpy as np
 
 from .render import _ONE, _SHIFT, PartCanvas, draw_prim, rasterize
 
-__all__ = ["DEFECT_KINDS", "Defect", "DEFECT_RENDERERS", "draw_defect", "defect_hook", "draw_scratch",
+__all__ = ["DEFECT_KINDS", "Defect", "DEFECT_RENDERERS", "defect_hook", "draw_scratch",
            "draw_crack", "fill_hole", "draw_stain"]
 
 DEFECT_KINDS: tuple[str, ...] = ("scratch", "crack", "missing_hole", "stain")
@@ -231,14 +231,10 @@ def draw_stain(canvas: PartCanvas, rng: np.random.Generator, severity: float) ->
     return True
 
 
+#: kind -> ``draw(canvas, rng, severity)``, in place; ``False`` if the part cannot have it (no holes, no room)
 DEFECT_RENDERERS: dict[str, Callable[[PartCanvas, np.random.Generator, float], bool]] = {
     "scratch": draw_scratch, "crack": draw_crack, "missing_hole": fill_hole, "stain": draw_stain,
 }
-
-
-def draw_defect(canvas: PartCanvas, defect: Defect, rng: np.random.Generator) -> bool:
-    """Draw one defect on ``canvas`` in place; ``False`` if the part cannot have it (no holes, no room)."""
-    return DEFECT_RENDERERS[defect.kind](canvas, rng, float(defect.severity))
 
 
 def defect_hook(defects: Sequence[Defect],
@@ -248,6 +244,6 @@ def defect_hook(defects: Sequence[Defect],
 
     def hook(canvas: PartCanvas, rng: np.random.Generator) -> list[str]:
         own = np.random.default_rng(seed)
-        return [d.kind for d in order if draw_defect(canvas, d, own)]
+        return [d.kind for d in order if DEFECT_RENDERERS[d.kind](canvas, own, float(d.severity))]
 
     return hook

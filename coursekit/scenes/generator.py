@@ -122,7 +122,7 @@ class SceneGenerator:
     def __init__(self, size: int | tuple[int, int] = 32, domain: str | Domain = "source", seed: int = 0,
                  parts: Sequence[str] = PARTS, objects_per_scene: int | tuple[int, int] = (1, 1),
                  centred: bool | None = None, object_size: tuple[float, float] | None = None,
-                 supersample: int = 2, defect_hook: DefectHook | None = None):
+                 defect_hook: DefectHook | None = None):
         self.h, self.w = _check_size(size)
         self.domain = get_domain(domain)
         self.seed = _check_int("seed", seed)
@@ -142,9 +142,7 @@ class SceneGenerator:
             raise ValueError(f"centred=True draws one part per scene; got objects_per_scene={objects_per_scene}")
         default_size = (0.62, 0.9) if self.centred else (0.15, 0.32)
         self.object_size = _check_range("object_size", default_size if object_size is None else object_size, 0.01)
-        if not isinstance(supersample, (int, np.integer)) or not 1 <= supersample <= 4:
-            raise ValueError(f"supersample must be an int in 1..4; got {supersample!r}")
-        self.ss = int(supersample)
+        self.ss = 2  # drawn at twice the size, then area-averaged down: anti-aliased edges
         self.defect_hook = defect_hook
 
     def __repr__(self) -> str:
@@ -251,8 +249,7 @@ class SceneGenerator:
         order = [p for p in clutter if not p.over] + (objects if draw_objects else []) + [p for p in clutter if p.over]
         layers = [(p, *self._draw(img, p, index, light, c["shadow_strength"])) for p in order]
 
-        if ss > 1:
-            img = cv2.resize(img, (self.w, self.h), interpolation=cv2.INTER_AREA)
+        img = cv2.resize(img, (self.w, self.h), interpolation=cv2.INTER_AREA)
         if c["blur_sigma"] >= 0.15:
             img = cv2.GaussianBlur(img, (0, 0), c["blur_sigma"])
         lit = illumination(self.h, self.w, light.azimuth_deg, c["gradient_strength"], c["vignette_strength"])
@@ -270,8 +267,7 @@ class SceneGenerator:
             paste(full, alpha, x0, y0, mode="set")
             for _, alpha2, x2, y2, _, _ in layers[li + 1:]:
                 paste(full, alpha2, x2, y2, mode="darken")
-            if ss > 1:
-                full = cv2.resize(full, (self.w, self.h), interpolation=cv2.INTER_AREA)
+            full = cv2.resize(full, (self.w, self.h), interpolation=cv2.INTER_AREA)
             mask = full > 0.5
             if not mask.any():  # fully hidden or outside the frame: not annotated
                 continue

@@ -198,12 +198,10 @@ def paste(dst: np.ndarray, src: np.ndarray, x0: int, y0: int, alpha: np.ndarray 
         d += (s - d) * a
     elif mode == "darken":
         d *= (1.0 - s)[..., None] if d.ndim == 3 else (1.0 - s)
-    elif mode == "max":
-        np.maximum(d, s, out=d)
     elif mode == "set":
         d[...] = s
     else:
-        raise ValueError(f"paste mode {mode!r}: use over, darken, max or set")
+        raise ValueError(f"paste mode {mode!r}: use over, darken or set")
 
 
 def illumination(h: int, w: int, azimuth_deg: float, gradient: float, vignette: float) -> np.ndarray:
