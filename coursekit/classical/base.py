@@ -84,13 +84,19 @@ class ClassicalPipeline:
 
 @dataclass
 class ReferenceClassifier(ClassicalPipeline):
-    """What the reference-image classifiers (templates, keypoints) share: checked ``fit`` inputs, a reference per
-    class."""
+    """What the reference-image classifiers (templates, keypoints) share: ``fit`` stores ``(label, *reference)``
+    per labelled frame (``_reference(frame)``, ``None`` when unusable), at least one per class."""
 
     class_names: list = field(default_factory=list, kw_only=True)
     _refs: list = field(default_factory=list, repr=False, kw_only=True)
+    #: the error when some class has no usable reference (its names follow)
+    UNUSABLE: ClassVar[str] = "no usable reference for class(es)"
 
-    def _fit_inputs(self, frames, labels, class_names) -> tuple[list, np.ndarray]:
+    def _reference(self, frame: np.ndarray) -> tuple | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def fit(self, frames, labels, class_names):
+        """Store the references of the labelled frames (the whole "training"); returns ``self``."""
         frames = check_frames(frames, self.expected_size)
         labels = np.asarray(labels, np.int64)
         if len(labels) != len(frames):
@@ -98,12 +104,18 @@ class ReferenceClassifier(ClassicalPipeline):
         self.class_names = list(class_names)
         if len(labels) and (labels.min() < 0 or labels.max() >= len(self.class_names)):
             raise ValueError(f"labels must be 0..{len(self.class_names) - 1}")
-        return frames, labels
-
-    def _check_coverage(self, problem: str) -> None:
+        self._refs = [(int(y), *ref) for f, y in zip(frames, labels) for ref in [self._reference(f)] if ref is not None]
         missing = sorted(set(range(len(self.class_names))) - {r[0] for r in self._refs})
         if missing:
-            raise ValueError(f"{problem} {[self.class_names[i] for i in missing]}")
+            raise ValueError(f"{self.UNUSABLE} {[self.class_names[i] for i in missing]}")
+        return self
+
+    def state_dict(self) -> dict[str, Any]:
+        """The parameters and the stored references (labels, then their arrays): what decides the output."""
+        d = super().state_dict()
+        d["references"] = b"".join(np.int64(y).tobytes() + b"".join(np.asarray(a).tobytes() for a in arrays)
+                                   for y, *arrays in self._refs)
+        return d
 
     def _require_fitted(self) -> None:
         if not self._refs:

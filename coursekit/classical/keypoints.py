@@ -35,6 +35,7 @@ class KeypointClassifier(ReferenceClassifier):
     temperature: float = 2.0
     upscale: float = 2.0
     CHOICES = {"detector": ("sift", "orb")}
+    UNUSABLE = "no usable reference (no keypoints) for class(es)"
 
     def _features(self, frame):
         gray = to_gray(frame)
@@ -44,16 +45,10 @@ class KeypointClassifier(ReferenceClassifier):
         kps, desc = det.detectAndCompute(gray, None)
         return kps, desc, gray
 
-    def fit(self, frames, labels, class_names) -> "KeypointClassifier":
-        """Store the keypoints of the labelled references (the whole "training")."""
-        frames, labels = self._fit_inputs(frames, labels, class_names)
-        self._refs = []
-        for f, y in zip(frames, labels):
-            kps, desc, _ = self._features(f)
-            if desc is not None and len(kps) >= 3:
-                self._refs.append((int(y), np.float32([k.pt for k in kps]), desc))
-        self._check_coverage("no usable reference (no keypoints) for class(es)")
-        return self
+    def _reference(self, frame):
+        """The frame's keypoint positions and descriptors."""
+        kps, desc, _ = self._features(frame)
+        return (np.float32([k.pt for k in kps]), desc) if desc is not None and len(kps) >= 3 else None
 
     def _inliers(self, kps, desc, ref):
         _, pts_r, desc_r = ref
@@ -66,13 +61,6 @@ class KeypointClassifier(ReferenceClassifier):
         dst = pts_r[[m.trainIdx for m in good]]
         _, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=self.ransac_px)
         return (0, None) if inl is None else (int(inl.sum()), (good, inl.ravel().astype(bool)))
-
-    def state_dict(self) -> dict:
-        """The parameters and the stored references (labels, keypoints, descriptors): what decides the output."""
-        d = super().state_dict()
-        d["references"] = b"".join(np.int64(y).tobytes() + p.tobytes() + np.asarray(dsc).tobytes()
-                                   for y, p, dsc in self._refs)
-        return d
 
     def _predict_one(self, frame, stages):
         self._require_fitted()

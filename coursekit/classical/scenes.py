@@ -116,7 +116,7 @@ def _material_of(gen: SceneGenerator, index: int, part: str) -> str | None:
     rendered scene's anyway)."""
     from ..scenes import build_part, sample_material
 
-    rng = np.random.default_rng([gen.seed, gen.domain.code, index, 1, 0])
+    rng = gen._rng(index, 1, 0)  # the first part's stream (SceneGenerator._draw)
     build_part(part, rng)
     return sample_material(rng).name
 

@@ -61,6 +61,7 @@ class TemplateClassifier(ReferenceClassifier):
     temperature: float = 0.05
     blur: int = 3
     close: int = 3
+    UNUSABLE = "no part segmented in any reference of class(es)"
 
     def _template(self, frame):
         if is_blank(frame):
@@ -71,18 +72,9 @@ class TemplateClassifier(ReferenceClassifier):
             return None, seg
         return silhouette_template(seg.mask, contour, self.size), seg
 
-    def fit(self, frames, labels, class_names) -> "TemplateClassifier":
-        """Store the references' templates (the whole "training")."""
-        frames, labels = self._fit_inputs(frames, labels, class_names)
-        self._refs = [(int(y), t) for f, y in zip(frames, labels) for t in [self._template(f)[0]] if t is not None]
-        self._check_coverage("no part segmented in any reference of class(es)")
-        return self
-
-    def state_dict(self) -> dict:
-        """The parameters and the stored references (labels and templates): what decides the output."""
-        d = super().state_dict()
-        d["references"] = b"".join(np.int64(y).tobytes() + t.tobytes() for y, t in self._refs)
-        return d
+    def _reference(self, frame):
+        t = self._template(frame)[0]
+        return None if t is None else (t,)
 
     def _predict_one(self, frame, stages):
         self._require_fitted()
