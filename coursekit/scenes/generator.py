@@ -149,11 +149,6 @@ class SceneGenerator:
         return (f"SceneGenerator(size=({self.h}, {self.w}), domain={self.domain.name!r}, seed={self.seed}, "
                 f"parts={len(self.parts)}, objects_per_scene={self.objects_per_scene}, centred={self.centred})")
 
-    @property
-    def size(self) -> tuple[int, int]:
-        """(h, w) of the output images."""
-        return self.h, self.w
-
     def _rng(self, index: int, *stream: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, self.domain.code, index, *stream])
 
