@@ -28,6 +28,8 @@ class ClassicalPipeline:
     expected_size: tuple[int, int] | None = field(default=None, kw_only=True)
     #: field name -> its allowed values, checked when the pipeline is made
     CHOICES: ClassVar[dict[str, tuple]] = {}
+    #: the ``Stages.values`` key that says why a frame gave no answer
+    WHY: ClassVar[str] = "why"
 
     def __post_init__(self):
         for name, allowed in self.CHOICES.items():
@@ -48,20 +50,17 @@ class ClassicalPipeline:
         """No learnt parameters (what ``model_card`` counts): an empty iterator."""
         return iter(())
 
-    @staticmethod
-    def _stages(frame: np.ndarray, explain: bool) -> Stages | None:
-        """A new :class:`Stages` holding the frame when explaining, else ``None``."""
-        return Stages().add("frame", frame) if explain else None
-
-    @staticmethod
-    def _give_up(result, stages: Stages | None, key: str, why: str):
-        """``(result, stages)`` for a frame the pipeline cannot read, the reason noted as ``stages.values[key]``."""
+    def _give_up(self, frame: np.ndarray, stages: Stages | None, why: str):
+        """``(no answer, stages)`` for a frame the pipeline cannot read, the reason noted as ``stages.values[WHY]``."""
         if stages is not None:
-            stages.values[key] = why
-            stages.result = result
-        return result, stages
+            stages.values[self.WHY] = why
+        return self._no_answer(frame), stages
 
-    def _predict_one(self, frame: np.ndarray, explain: bool):  # pragma: no cover - abstract
+    def _no_answer(self, frame: np.ndarray):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _predict_one(self, frame: np.ndarray, stages: Stages | None):  # pragma: no cover - abstract
+        """``(this frame's prediction, stages)``; ``stages`` (when explaining) gets every intermediate image."""
         raise NotImplementedError
 
     def _collate(self, items: list):  # pragma: no cover - abstract
@@ -70,7 +69,7 @@ class ClassicalPipeline:
     def predict(self, frames):
         """Run on a batch (an (N, H, W, 3) uint8 array or a list of frames); one prediction object back."""
         checked = check_frames(frames, self.expected_size)
-        return self._collate([self._predict_one(f, False)[0] for f in checked])
+        return self._collate([self._predict_one(f, None)[0] for f in checked])
 
     def __call__(self, frames):
         return self.predict(frames)
@@ -78,19 +77,26 @@ class ClassicalPipeline:
     def explain(self, frame) -> Stages:
         """Every intermediate image for one frame, and the prediction (``Stages.result``)."""
         frame = check_frame(frame, self.expected_size)
-        _, stages = self._predict_one(frame, True)
+        result, stages = self._predict_one(frame, Stages().add("frame", frame))
+        stages.result = result
         return stages
 
 
 @dataclass
 class ReferenceClassifier(ClassicalPipeline):
-    """What the reference-image classifiers (templates, keypoints) share: checked ``fit`` inputs, a reference per
-    class."""
+    """What the reference-image classifiers (templates, keypoints) share: ``fit`` stores ``(label, *reference)``
+    per labelled frame (``_reference(frame)``, ``None`` when unusable), at least one per class."""
 
     class_names: list = field(default_factory=list, kw_only=True)
     _refs: list = field(default_factory=list, repr=False, kw_only=True)
+    #: the error when some class has no usable reference (its names follow)
+    UNUSABLE: ClassVar[str] = "no usable reference for class(es)"
 
-    def _fit_inputs(self, frames, labels, class_names) -> tuple[list, np.ndarray]:
+    def _reference(self, frame: np.ndarray) -> tuple | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def fit(self, frames, labels, class_names):
+        """Store the references of the labelled frames (the whole "training"); returns ``self``."""
         frames = check_frames(frames, self.expected_size)
         labels = np.asarray(labels, np.int64)
         if len(labels) != len(frames):
@@ -98,29 +104,34 @@ class ReferenceClassifier(ClassicalPipeline):
         self.class_names = list(class_names)
         if len(labels) and (labels.min() < 0 or labels.max() >= len(self.class_names)):
             raise ValueError(f"labels must be 0..{len(self.class_names) - 1}")
-        return frames, labels
-
-    def _check_coverage(self, problem: str) -> None:
+        self._refs = [(int(y), *ref) for f, y in zip(frames, labels) for ref in [self._reference(f)] if ref is not None]
         missing = sorted(set(range(len(self.class_names))) - {r[0] for r in self._refs})
         if missing:
-            raise ValueError(f"{problem} {[self.class_names[i] for i in missing]}")
+            raise ValueError(f"{self.UNUSABLE} {[self.class_names[i] for i in missing]}")
+        return self
+
+    def state_dict(self) -> dict[str, Any]:
+        """The parameters and the stored references (labels, then their arrays): what decides the output."""
+        d = super().state_dict()
+        d["references"] = b"".join(np.int64(y).tobytes() + b"".join(np.asarray(a).tobytes() for a in arrays)
+                                   for y, *arrays in self._refs)
+        return d
 
     def _require_fitted(self) -> None:
         if not self._refs:
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(frames, labels, class_names) first")
 
     def _collate(self, items):
-        return Classifications(np.concatenate(items) if items else np.zeros((0, len(self.class_names))),
-                               self.class_names)
+        return Classifications(np.concatenate([c.probs for c in items]) if items
+                               else np.zeros((0, len(self.class_names))), self.class_names)
 
-    def _uniform(self, stages: Stages | None, why: str):
-        k = len(self.class_names)
-        probs = np.full((1, k), 1.0 / k)
-        return probs, self._give_up(Classifications(probs, self.class_names), stages, "why", why)[1]
+    def _no_answer(self, frame):
+        """Uniform probabilities: no decision."""
+        return Classifications(np.full((1, len(self.class_names)), 1.0 / len(self.class_names)), self.class_names)
 
     def _score_references(self, score) -> tuple[np.ndarray, np.ndarray, tuple]:
         """``score(ref) -> (value, detail)`` on every reference -> class scores (mean of the ``top_k`` best per class,
-        (C,)), softmax probabilities (1, C) at ``temperature``, and the best ``(value, ref, detail)``."""
+        (C,)), their softmax at ``temperature`` as :class:`Classifications`, and the best ``(value, ref, detail)``."""
         scores, best = [[] for _ in self.class_names], (-np.inf, None, None)
         for ref in self._refs:
             value, detail = score(ref)
@@ -129,4 +140,4 @@ class ReferenceClassifier(ClassicalPipeline):
                 best = (value, ref, detail)
         s = np.array([np.mean(sorted(v, reverse=True)[: self.top_k]) if v else 0.0 for v in scores])
         z = (s - s.max()) / self.temperature
-        return s, (np.exp(z) / np.exp(z).sum())[None], best
+        return s, Classifications((np.exp(z) / np.exp(z).sum())[None], self.class_names), best

@@ -51,27 +51,26 @@ class PoseEstimator(ClassicalPipeline):
     close: int = 5
     min_area_frac: float = 0.02
     CHOICES = {"method": METHODS}
+    WHY = "why_not_found"
 
     def _collate(self, items):
         return Poses.concat(items) if items else Poses(np.zeros(0), np.zeros((0, 2)), period_deg=self.period_deg)
 
-    def _none(self, stages, why):
-        return self._give_up(Poses([np.nan], [[np.nan, np.nan]], [False], self.period_deg, [0.0]), stages,
-                             "why_not_found", why)
+    def _no_answer(self, frame):
+        return Poses([np.nan], [[np.nan, np.nan]], [False], self.period_deg, [0.0])
 
-    def _predict_one(self, frame, explain):
-        stages = self._stages(frame, explain)
+    def _predict_one(self, frame, stages):
         if is_blank(frame):
-            return self._none(stages, "blank frame (one grey level): nothing to measure")
+            return self._give_up(frame, stages, "blank frame (one grey level): nothing to measure")
         seg = segment_part(frame, blur=self.blur, close=self.close)
         contour = largest_contour(seg.mask)
-        if explain:
+        if stages is not None:
             stages.add("difference", seg.difference, f"from board {tuple(round(v) for v in seg.board_rgb)}")
             stages.add("mask", seg.mask, f"Otsu t={seg.threshold:.0f}")
             stages.add("edges", cv2.Canny(seg.mask, 50, 150), "Canny on the mask")
         area = 0.0 if contour is None else cv2.contourArea(contour)
         if area < self.min_area_frac * frame.shape[0] * frame.shape[1]:
-            return self._none(stages, f"largest silhouette {area:.0f} px < min_area_frac")
+            return self._give_up(frame, stages, f"largest silhouette {area:.0f} px < min_area_frac")
         (cx, cy), (w, h), _ = rect = cv2.minAreaRect(contour)
         if self.method == "min_area_rect":
             pts = cv2.boxPoints(rect)
@@ -86,7 +85,7 @@ class PoseEstimator(ClassicalPipeline):
             center = (m["m10"] / m["m00"] + 0.5, m["m01"] / m["m00"] + 0.5)
         score = float(np.clip(area / max(w * h, 1e-6), 0, 1))  # how rectangular the silhouette is
         pose = Poses([angle], [center], [True], self.period_deg, [score])
-        if explain:
+        if stages is not None:
             cont = cv2.cvtColor(to_gray(frame), cv2.COLOR_GRAY2RGB)
             cv2.drawContours(cont, [contour], -1, (255, 0, 0), 1)
             fit = frame.copy()
@@ -100,5 +99,4 @@ class PoseEstimator(ClassicalPipeline):
             stages.add("fit", fit, f"{self.method}: {float(pose.angle_deg[0]):.1f} deg")
             stages.values.update(threshold=seg.threshold, area=area, angle_deg=float(pose.angle_deg[0]),
                                  center_xy=center, rectangularity=score)
-            stages.result = pose
         return pose, stages

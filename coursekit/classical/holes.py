@@ -42,25 +42,25 @@ class HoleCounter(ClassicalPipeline):
     close: int = 1
     min_part_frac: float = 0.02
     CHOICES = {"method": ("blobs", "hough")}
+    WHY = "why_none"
 
     def _collate(self, items):
         return items
 
-    def _empty(self, frame, stages, why):
-        return self._give_up(Detections.empty(HOLE_CLASSES, image_size=frame.shape[:2]), stages, "why_none", why)
+    def _no_answer(self, frame):
+        return Detections.empty(HOLE_CLASSES, image_size=frame.shape[:2])
 
-    def _predict_one(self, frame, explain):
-        stages = self._stages(frame, explain)
+    def _predict_one(self, frame, stages):
         if is_blank(frame):
-            return self._empty(frame, stages, "blank frame (one grey level)")
+            return self._give_up(frame, stages, "blank frame (one grey level)")
         seg = segment_part(frame, blur=self.blur, close=self.close)
         contour = largest_contour(seg.mask)
-        if explain:
+        if stages is not None:
             stages.add("mask", seg.mask, f"Otsu t={seg.threshold:.0f}")
         if contour is None or cv2.contourArea(contour) < self.min_part_frac * frame.shape[0] * frame.shape[1]:
-            return self._empty(frame, stages, "no part segmented")
+            return self._give_up(frame, stages, "no part segmented")
         holes = hole_map(seg.mask, contour)
-        if explain:
+        if stages is not None:
             stages.add("hole map", holes, "inside outline, not part")
         if self.method == "blobs":
             boxes, conf = self._blobs(holes)
@@ -69,13 +69,12 @@ class HoleCounter(ClassicalPipeline):
         det = Detections(xyxy=np.asarray(boxes, np.float32).reshape(-1, 4), class_id=np.zeros(len(boxes), np.int64),
                          class_names=HOLE_CLASSES, confidence=np.asarray(conf, np.float32),
                          image_size=frame.shape[:2])
-        if explain:
+        if stages is not None:
             out = frame.copy()
             for x1, y1, x2, y2 in det.xyxy:
                 cv2.rectangle(out, (int(x1), int(y1)), (int(np.ceil(x2)) - 1, int(np.ceil(y2)) - 1), (255, 0, 0), 1)
             stages.add("holes found", out, f"{len(det)} holes ({self.method})")
             stages.values.update(count=len(det), threshold=seg.threshold)
-            stages.result = det
         return det, stages
 
     def _blobs(self, holes):

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..types import Classifications
 from .base import ReferenceClassifier
 from .frames import is_blank, to_gray
 
@@ -36,6 +35,7 @@ class KeypointClassifier(ReferenceClassifier):
     temperature: float = 2.0
     upscale: float = 2.0
     CHOICES = {"detector": ("sift", "orb")}
+    UNUSABLE = "no usable reference (no keypoints) for class(es)"
 
     def _features(self, frame):
         gray = to_gray(frame)
@@ -45,16 +45,10 @@ class KeypointClassifier(ReferenceClassifier):
         kps, desc = det.detectAndCompute(gray, None)
         return kps, desc, gray
 
-    def fit(self, frames, labels, class_names) -> "KeypointClassifier":
-        """Store the keypoints of the labelled references (the whole "training")."""
-        frames, labels = self._fit_inputs(frames, labels, class_names)
-        self._refs = []
-        for f, y in zip(frames, labels):
-            kps, desc, _ = self._features(f)
-            if desc is not None and len(kps) >= 3:
-                self._refs.append((int(y), np.float32([k.pt for k in kps]), desc))
-        self._check_coverage("no usable reference (no keypoints) for class(es)")
-        return self
+    def _reference(self, frame):
+        """The frame's keypoint positions and descriptors."""
+        kps, desc, _ = self._features(frame)
+        return (np.float32([k.pt for k in kps]), desc) if desc is not None and len(kps) >= 3 else None
 
     def _inliers(self, kps, desc, ref):
         _, pts_r, desc_r = ref
@@ -68,24 +62,16 @@ class KeypointClassifier(ReferenceClassifier):
         _, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=self.ransac_px)
         return (0, None) if inl is None else (int(inl.sum()), (good, inl.ravel().astype(bool)))
 
-    def state_dict(self) -> dict:
-        """The parameters and the stored references (labels, keypoints, descriptors): what decides the output."""
-        d = super().state_dict()
-        d["references"] = b"".join(np.int64(y).tobytes() + p.tobytes() + np.asarray(dsc).tobytes()
-                                   for y, p, dsc in self._refs)
-        return d
-
-    def _predict_one(self, frame, explain):
+    def _predict_one(self, frame, stages):
         self._require_fitted()
-        stages = self._stages(frame, explain)
         kps, desc, gray = self._features(frame)
-        if explain:
+        if stages is not None:
             stages.add("keypoints", cv2.drawKeypoints(cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB), kps, None, (255, 0, 0)),
                        f"{len(kps)} {self.detector.upper()} keypoints")
         if is_blank(frame) or desc is None or len(kps) < 3:
-            return self._uniform(stages, "no keypoints (blank frame?): uniform probabilities, no decision")
-        s, probs, best = self._score_references(lambda ref: self._inliers(kps, desc, ref))
-        if explain:
+            return self._give_up(frame, stages, "no keypoints (blank frame?): uniform probabilities, no decision")
+        s, pred, best = self._score_references(lambda ref: self._inliers(kps, desc, ref))
+        if stages is not None:
             stages.values.update(class_scores=dict(zip(self.class_names, s.round(2).tolist())), best_inliers=best[0])
             if best[0] > 0:
                 good, inl = best[2]
@@ -95,5 +81,4 @@ class KeypointClassifier(ReferenceClassifier):
                     cv2.circle(vis, (int(x), int(y)), 3, (0, 200, 0) if ok else (255, 0, 0), 1)
                 stages.add("RANSAC inliers", vis,
                            f"{best[0]} inliers vs a '{self.class_names[best[1][0]]}' reference (green)")
-            stages.result = Classifications(probs, self.class_names)
-        return probs, stages
+        return pred, stages

@@ -110,20 +110,13 @@ class PartScenes:
         """int (N,) visible holes per image."""
         return np.array([len(h) for h in self.holes], np.int64)
 
-    def subset(self, index) -> "PartScenes":
-        """The images at ``index`` (indices or a boolean mask)."""
-        idx = np.arange(len(self))[index]
-        return PartScenes(self.images[idx], self.labels[idx], self.class_names, self.angle_deg[idx],
-                          self.center_xy[idx], self.masks[idx], [self.holes[i] for i in idx],
-                          [self.materials[i] for i in idx], self.domain)
-
 
 def _material_of(gen: SceneGenerator, index: int, part: str) -> str | None:
     """The material scene ``index`` will give its part, without rendering it (a guess: ``render_parts`` checks the
     rendered scene's anyway)."""
     from ..scenes import build_part, sample_material
 
-    rng = np.random.default_rng([gen.seed, gen.domain.code, index, 1, 0])
+    rng = gen._rng(index, 1, 0)  # the first part's stream (SceneGenerator._draw)
     build_part(part, rng)
     return sample_material(rng).name
 

@@ -18,12 +18,11 @@ __all__ = ["Segmentation", "segment_part", "largest_contour", "filled_contour"]
 
 @dataclass
 class Segmentation:
-    """What :func:`segment_part` made: the difference image, Otsu's threshold, raw and cleaned uint8 0/255 masks,
-    the board colour it assumed."""
+    """What :func:`segment_part` made: the difference image, Otsu's threshold, the cleaned uint8 0/255 mask, the
+    board colour it assumed."""
 
     difference: np.ndarray
     threshold: float
-    raw_mask: np.ndarray
     mask: np.ndarray
     board_rgb: tuple
 
@@ -37,12 +36,11 @@ def segment_part(frame: np.ndarray, blur: int = 5, border: int = 4, close: int =
     board = np.median(edge, axis=0)
     diff = np.linalg.norm(smooth.astype(np.float32) - board.astype(np.float32), axis=2)
     diff = np.clip(diff * (255.0 / max(float(diff.max()), 1.0)), 0, 255).astype(np.uint8)
-    t, raw = cv2.threshold(diff, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    mask = raw
+    t, mask = cv2.threshold(diff, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     if close > 1:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (close, close))
-        mask = cv2.morphologyEx(cv2.morphologyEx(raw, cv2.MORPH_OPEN, kernel), cv2.MORPH_CLOSE, kernel)
-    return Segmentation(diff, float(t), raw, mask, tuple(float(v) for v in board))
+        mask = cv2.morphologyEx(cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel), cv2.MORPH_CLOSE, kernel)
+    return Segmentation(diff, float(t), mask, tuple(float(v) for v in board))
 
 
 def largest_contour(mask: np.ndarray):

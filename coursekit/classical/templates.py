@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..types import Classifications
 from .base import ReferenceClassifier
 from .frames import is_blank
 from .geometry import moments_angle
@@ -62,6 +61,7 @@ class TemplateClassifier(ReferenceClassifier):
     temperature: float = 0.05
     blur: int = 3
     close: int = 3
+    UNUSABLE = "no part segmented in any reference of class(es)"
 
     def _template(self, frame):
         if is_blank(frame):
@@ -72,36 +72,25 @@ class TemplateClassifier(ReferenceClassifier):
             return None, seg
         return silhouette_template(seg.mask, contour, self.size), seg
 
-    def fit(self, frames, labels, class_names) -> "TemplateClassifier":
-        """Store the references' templates (the whole "training")."""
-        frames, labels = self._fit_inputs(frames, labels, class_names)
-        self._refs = [(int(y), t) for f, y in zip(frames, labels) for t in [self._template(f)[0]] if t is not None]
-        self._check_coverage("no part segmented in any reference of class(es)")
-        return self
+    def _reference(self, frame):
+        t = self._template(frame)[0]
+        return None if t is None else (t,)
 
-    def state_dict(self) -> dict:
-        """The parameters and the stored references (labels and templates): what decides the output."""
-        d = super().state_dict()
-        d["references"] = b"".join(np.int64(y).tobytes() + t.tobytes() for y, t in self._refs)
-        return d
-
-    def _predict_one(self, frame, explain):
+    def _predict_one(self, frame, stages):
         self._require_fitted()
-        stages = self._stages(frame, explain)
         t, seg = self._template(frame)
-        if explain and seg is not None:
+        if stages is not None and seg is not None:
             stages.add("mask", seg.mask, f"Otsu t={seg.threshold:.0f}")
         if t is None:
-            return self._uniform(stages, "blank frame or no part segmented: uniform probabilities, no decision")
+            return self._give_up(frame, stages, "blank frame or no part segmented: uniform probabilities, no decision")
         flips = [np.ascontiguousarray(f) for f in (t, t[::-1], t[:, ::-1], t[::-1, ::-1])]
 
         def correlation(ref):  # the best over the four flips that the principal axis leaves open
             return max(float(cv2.matchTemplate(f, ref[1], cv2.TM_CCOEFF_NORMED)[0, 0]) for f in flips), None
 
-        s, probs, (r, (y, ref), _) = self._score_references(correlation)
-        if explain:
+        s, pred, (r, (y, ref), _) = self._score_references(correlation)
+        if stages is not None:
             stages.add("template", (t * 255).astype(np.uint8), "turned to its principal axis")
             stages.add("best reference", (ref * 255).astype(np.uint8), f"'{self.class_names[y]}', r={r:.2f}")
             stages.values.update(class_scores=dict(zip(self.class_names, s.round(3).tolist())))
-            stages.result = Classifications(probs, self.class_names)
-        return probs, stages
+        return pred, stages

@@ -161,12 +161,15 @@ def standin_sam(root=None, device: str = "cpu") -> Loaded:
         "manifest": manifest})
 
 
-def _bool_masks(a, name: str) -> np.ndarray:
+def _bool_masks(a, name: str, one: str = "") -> np.ndarray:
+    """``a`` as a bool mask array; ``one``: the function that needs a single non-empty (H, W) mask."""
     a = np.asarray(a)
     if a.dtype != bool:
         raise TypeError(f"{name} must be a bool mask array; got dtype {a.dtype} (threshold it first, e.g. m > 0)")
     if a.ndim < 2:
         raise ValueError(f"{name} must be (H, W) or (..., H, W); got shape {a.shape}")
+    if one and (a.ndim != 2 or not a.any()):
+        raise ValueError(f"{one} needs a non-empty (H, W) mask")
     return a
 
 
@@ -280,9 +283,7 @@ def interior_point(mask) -> tuple[int, int]:
     """The pixel ``(x, y)`` of a bool mask farthest from its border: a deterministic "click on the object"."""
     import cv2
 
-    m = _bool_masks(mask, "mask")
-    if m.ndim != 2 or not m.any():
-        raise ValueError("interior_point needs a non-empty (H, W) mask")
+    m = _bool_masks(mask, "mask", one="interior_point")
     d = cv2.distanceTransform(np.pad(m, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
     r, c = np.unravel_index(int(np.argmax(d)), d.shape)
     return int(c), int(r)
@@ -296,10 +297,7 @@ def random_point(mask, rng) -> tuple[int, int]:
     >>> x, y = random_point(m, np.random.default_rng(0)); bool(m[y, x])
     True
     """
-    m = _bool_masks(mask, "mask")
-    if m.ndim != 2 or not m.any():
-        raise ValueError("random_point needs a non-empty (H, W) mask")
-    rows, cols = np.nonzero(m)
+    rows, cols = np.nonzero(_bool_masks(mask, "mask", one="random_point"))
     k = int(rng.integers(len(rows)))
     return int(cols[k]), int(rows[k])
 

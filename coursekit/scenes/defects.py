@@ -17,7 +17,7 @@ import numpy as np
 
 from .render import _ONE, _SHIFT, PartCanvas, draw_prim, rasterize
 
-__all__ = ["DEFECT_KINDS", "Defect", "DEFECT_RENDERERS", "draw_defect", "defect_hook", "draw_scratch",
+__all__ = ["DEFECT_KINDS", "Defect", "DEFECT_RENDERERS", "defect_hook", "draw_scratch",
            "draw_crack", "fill_hole", "draw_stain"]
 
 DEFECT_KINDS: tuple[str, ...] = ("scratch", "crack", "missing_hole", "stain")
@@ -37,10 +37,14 @@ class Defect:
             raise ValueError(f"defect severity must be in [0, 1]; got {self.severity!r}")
 
 
-def _ensure_shade_gain(canvas: PartCanvas) -> np.ndarray:
-    if canvas.shade_gain is None:
-        canvas.shade_gain = np.ones_like(canvas.level)
-    return canvas.shade_gain
+def _mark(canvas: PartCanvas, x: np.ndarray, albedo: float, shade: float, depth: float) -> None:
+    """Darken the surface by ``x`` (0..1 per pixel): the albedo by ``albedo``, the shading by ``shade``, and sink
+    it by ``depth`` levels."""
+    if albedo:
+        canvas.albedo_gain *= 1.0 - x * albedo
+    canvas.shade_gain *= 1.0 - x * shade
+    if depth:
+        canvas.level -= x * depth
 
 
 def _stroke(shape: tuple[int, int], pts: np.ndarray, thickness: int) -> np.ndarray:
@@ -98,13 +102,9 @@ def draw_scratch(canvas: PartCanvas, rng: np.random.Generator, severity: float) 
     if not lines.any():
         return False
     amp = 0.85 * max(severity - 0.1, 0.0) / 0.9
-    if bright:
+    if bright:  # burnished: brighter albedo, brighter shading
         canvas.albedo_gain += lines * (1.6 * amp)
-        _ensure_shade_gain(canvas)[...] *= 1.0 + lines * (0.5 * amp)
-    else:
-        canvas.albedo_gain *= 1.0 - lines * min(0.9, amp)
-        _ensure_shade_gain(canvas)[...] *= 1.0 - lines * (0.5 * amp)
-    canvas.level -= lines * (0.012 * amp)
+    _mark(canvas, lines, 0.0 if bright else min(0.9, amp), -0.5 * amp if bright else 0.5 * amp, 0.012 * amp)
     return True
 
 
@@ -169,40 +169,26 @@ def draw_crack(canvas: PartCanvas, rng: np.random.Generator, severity: float) ->
             crack = np.maximum(crack, _stroke(shape, branch, max(1, w_main - 1)) * 0.9)
     crack *= _material(canvas)
     dark = 0.9 * min(max(severity - 0.08, 0.0) / 0.6, 1.0) ** 0.9  # a hairline at 0.2, black from 0.7
-    canvas.albedo_gain *= 1.0 - crack * dark
-    _ensure_shade_gain(canvas)[...] *= 1.0 - crack * (0.85 * dark)
-    canvas.level -= crack * (0.05 * dark)
+    _mark(canvas, crack, dark, 0.85 * dark, 0.05 * dark)
     return True
-
-
-def _hole_regions(canvas: PartCanvas) -> list[np.ndarray]:
-    """One bool patch per hole primitive: the pixels it cuts out."""
-    out = []
-    size = canvas.mask.shape[0]
-    for p in canvas.spec.prims:
-        if not p.is_hole:
-            continue
-        r = np.zeros((size, size), np.uint8)
-        draw_prim(r, p, canvas.to_pixels(p.pts), canvas.radius, 1)
-        out.append(r.astype(bool))
-    return out
 
 
 def fill_hole(canvas: PartCanvas, rng: np.random.Generator, severity: float) -> bool:
     """Leave one of the part's holes undrilled (holes overlapping it, e.g. a keyway, go with it)."""
     spec = canvas.spec
-    holes = [i for i, p in enumerate(spec.prims) if p.is_hole]
-    regions = _hole_regions(canvas)
-    candidates = [k for k, r in enumerate(regions) if r.sum() >= 4]
+    holes = []  # (primitive index, bool patch of the pixels it cuts out)
+    for i, p in enumerate(spec.prims):
+        if p.is_hole:
+            r = np.zeros(canvas.mask.shape, np.uint8)
+            draw_prim(r, p, canvas.to_pixels(p.pts), canvas.radius, 1)
+            holes.append((i, r.astype(bool)))
+    candidates = [r for _, r in holes if r.sum() >= 4]
     if not candidates:
         return False
-    k = int(candidates[int(rng.integers(len(candidates)))])
-    group = {k}
-    for j in range(len(holes)):  # holes that overlap the chosen one (a bore and its keyway) go together
-        if j != k and (regions[j] & regions[k]).any():
-            group.add(j)
-    drop = {holes[j] for j in group}
-    region = np.logical_or.reduce([regions[j] for j in group])
+    chosen = candidates[int(rng.integers(len(candidates)))]
+    group = [(i, r) for i, r in holes if (r & chosen).any()]
+    drop = {i for i, _ in group}
+    region = np.logical_or.reduce([r for _, r in group])
     filled = rasterize(replace(spec, prims=[p for i, p in enumerate(spec.prims) if i not in drop]),
                        canvas.mask.shape[0], canvas.center, canvas.radius, canvas.angle_deg)
     grow = cv2.dilate(region.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
@@ -210,7 +196,7 @@ def fill_hole(canvas: PartCanvas, rng: np.random.Generator, severity: float) -> 
     canvas.level[grow] = filled.level[grow]
     canvas.spec = filled.spec
     # the mark left where the hole should be
-    ys, xs = np.nonzero(regions[k])
+    ys, xs = np.nonzero(chosen)
     c = (float(xs.mean()) + 0.5, float(ys.mean()) + 0.5)
     r_px = math.sqrt(len(xs) / math.pi)
     yy, xx = np.ogrid[:region.shape[0], :region.shape[1]]
@@ -223,8 +209,7 @@ def fill_hole(canvas: PartCanvas, rng: np.random.Generator, severity: float) -> 
         depth = 0.9 - 0.9 * (severity - 0.2) / 0.4  # 0.9 (hole-like) at 0.2 .. 0 at 0.6
         depth = float(np.clip(depth, 0.1, 0.9))
     spot *= region
-    _ensure_shade_gain(canvas)[...] *= 1.0 - spot * depth
-    canvas.level -= spot * (0.04 * depth)
+    _mark(canvas, spot, 0.0, depth, 0.04 * depth)
     return True
 
 
@@ -242,19 +227,14 @@ def draw_stain(canvas: PartCanvas, rng: np.random.Generator, severity: float) ->
         cv2.ellipse(blob, (int(q[0]), int(q[1])), axes, float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
     blob = cv2.GaussianBlur(blob, (0, 0), max(0.06 * rad, 1.0))
     blob = np.clip(blob, 0, 1) * _material(canvas)
-    canvas.albedo_gain *= 1.0 - blob * (0.15 + 0.35 * severity)
-    _ensure_shade_gain(canvas)[...] *= 1.0 - blob * (0.1 + 0.2 * severity)
+    _mark(canvas, blob, 0.15 + 0.35 * severity, 0.1 + 0.2 * severity, 0.0)
     return True
 
 
+#: kind -> ``draw(canvas, rng, severity)``, in place; ``False`` if the part cannot have it (no holes, no room)
 DEFECT_RENDERERS: dict[str, Callable[[PartCanvas, np.random.Generator, float], bool]] = {
     "scratch": draw_scratch, "crack": draw_crack, "missing_hole": fill_hole, "stain": draw_stain,
 }
-
-
-def draw_defect(canvas: PartCanvas, defect: Defect, rng: np.random.Generator) -> bool:
-    """Draw one defect on ``canvas`` in place; ``False`` if the part cannot have it (no holes, no room)."""
-    return DEFECT_RENDERERS[defect.kind](canvas, rng, float(defect.severity))
 
 
 def defect_hook(defects: Sequence[Defect],
@@ -264,6 +244,6 @@ def defect_hook(defects: Sequence[Defect],
 
     def hook(canvas: PartCanvas, rng: np.random.Generator) -> list[str]:
         own = np.random.default_rng(seed)
-        return [d.kind for d in order if draw_defect(canvas, d, own)]
+        return [d.kind for d in order if DEFECT_RENDERERS[d.kind](canvas, own, float(d.severity))]
 
     return hook

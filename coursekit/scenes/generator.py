@@ -31,6 +31,9 @@ DefectHook = Callable[[PartCanvas, np.random.Generator], "list[str] | None"]
 """``hook(canvas, rng) -> defect names``: edits a part's maps in place before it is shaded (Module 2)."""
 
 _MIN_SIZE = 16
+#: the domain ranges every scene draws first, in this order (then JPEG quality, background, its tint and brightness)
+_SAMPLED = ("light_azimuth_deg", "light_elevation_deg", "light_intensity", "ambient", "shadow_strength",
+            "gradient_strength", "vignette_strength", "color_temperature_k", "blur_sigma", "noise_std", "shot_noise")
 
 
 @dataclass
@@ -76,7 +79,7 @@ class _Placement:
     center: tuple[float, float]  # output pixels
     diameter: float  # output pixels
     angle: float
-    stream: tuple[int, ...]
+    stream: tuple[int, ...]  # (1, i): the i-th part, annotated; (2, j): the j-th distractor
     over: bool = False  # distractors: drawn over the parts
 
 
@@ -119,7 +122,7 @@ class SceneGenerator:
     def __init__(self, size: int | tuple[int, int] = 32, domain: str | Domain = "source", seed: int = 0,
                  parts: Sequence[str] = PARTS, objects_per_scene: int | tuple[int, int] = (1, 1),
                  centred: bool | None = None, object_size: tuple[float, float] | None = None,
-                 supersample: int = 2, defect_hook: DefectHook | None = None):
+                 defect_hook: DefectHook | None = None):
         self.h, self.w = _check_size(size)
         self.domain = get_domain(domain)
         self.seed = _check_int("seed", seed)
@@ -139,24 +142,17 @@ class SceneGenerator:
             raise ValueError(f"centred=True draws one part per scene; got objects_per_scene={objects_per_scene}")
         default_size = (0.62, 0.9) if self.centred else (0.15, 0.32)
         self.object_size = _check_range("object_size", default_size if object_size is None else object_size, 0.01)
-        if not isinstance(supersample, (int, np.integer)) or not 1 <= supersample <= 4:
-            raise ValueError(f"supersample must be an int in 1..4; got {supersample!r}")
-        self.ss = int(supersample)
+        self.ss = 2  # drawn at twice the size, then area-averaged down: anti-aliased edges
         self.defect_hook = defect_hook
 
     def __repr__(self) -> str:
         return (f"SceneGenerator(size=({self.h}, {self.w}), domain={self.domain.name!r}, seed={self.seed}, "
                 f"parts={len(self.parts)}, objects_per_scene={self.objects_per_scene}, centred={self.centred})")
 
-    @property
-    def size(self) -> tuple[int, int]:
-        """(h, w) of the output images."""
-        return self.h, self.w
-
     def _rng(self, index: int, *stream: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, self.domain.code, index, *stream])
 
-    def _layout(self, rng: np.random.Generator, index: int, part) -> tuple[list[_Placement], list[_Placement]]:
+    def _layout(self, rng: np.random.Generator, part) -> tuple[list[_Placement], list[_Placement]]:
         d, h, w = self.domain, self.h, self.w
         side = min(h, w)
         objects: list[_Placement] = []
@@ -194,7 +190,7 @@ class SceneGenerator:
             clutter.append(_Placement(name, c, diameter, float(rng.uniform(0, 360)), (2, j), over))
         return objects, clutter
 
-    def _draw(self, img, p: _Placement, index: int, light: Light, shadow_strength: float, annotate: bool):
+    def _draw(self, img, p: _Placement, index: int, light: Light, shadow_strength: float):
         rng = self._rng(index, *p.stream)
         spec = build_part(p.name, rng)
         material = sample_material(rng)
@@ -209,7 +205,7 @@ class SceneGenerator:
         canvas = rasterize(spec, size, (cx - x0, cy - y0), radius, p.angle)
         canvas.material = material
         defects: list[str] = []
-        if annotate and self.defect_hook is not None:
+        if p.stream[0] == 1 and self.defect_hook is not None:
             defects = list(self.defect_hook(canvas, rng) or [])
         rgb, alpha = shade(canvas, material, light, rng)
         shadow, pad = soft_shadow(alpha, 0.06 * radius + 0.2 * reach + 0.5)
@@ -233,77 +229,51 @@ class SceneGenerator:
                 raise ValueError(f"unknown part {part!r}; this generator draws {', '.join(self.parts)}")
         d, ss = self.domain, self.ss
         rng = self._rng(index, 0)
-        light = Light(azimuth_deg=float(rng.uniform(*d.light_azimuth_deg)),
-                      elevation_deg=float(rng.uniform(*d.light_elevation_deg)),
-                      intensity=float(rng.uniform(*d.light_intensity)), ambient=float(rng.uniform(*d.ambient)))
-        shadow_strength = float(rng.uniform(*d.shadow_strength))
-        gradient, vignette = float(rng.uniform(*d.gradient_strength)), float(rng.uniform(*d.vignette_strength))
-        kelvin = float(rng.uniform(*d.color_temperature_k))
-        blur = float(rng.uniform(*d.blur_sigma))
-        noise_std, shot = float(rng.uniform(*d.noise_std)), float(rng.uniform(*d.shot_noise))
-        quality = int(rng.uniform(*d.jpeg_quality)) if d.jpeg_quality else None
-        bg_name = d.backgrounds[int(rng.integers(len(d.backgrounds)))]
-        tint, brightness = float(rng.uniform(*d.background_tint)), float(rng.uniform(*d.background_brightness))
-        objects, clutter = self._layout(rng, index, part)
+        c = {f: float(rng.uniform(*getattr(d, f))) for f in _SAMPLED}  # the scene's conditions, in drawing order
+        c["jpeg_quality"] = int(rng.uniform(*d.jpeg_quality)) if d.jpeg_quality else None
+        c["background"] = d.backgrounds[int(rng.integers(len(d.backgrounds)))]
+        c.update({f: float(rng.uniform(*getattr(d, f))) for f in ("background_tint", "background_brightness")})
+        light = Light(c["light_azimuth_deg"], c["light_elevation_deg"], c["light_intensity"], c["ambient"])
+        objects, clutter = self._layout(rng, part)
 
         hr, wr = self.h * ss, self.w * ss
-        img = render_background(bg_name, hr, wr, rng, tint=tint, brightness=brightness)
-        exposure = light.ambient + light.fill * 0.6 + 0.8 * light.intensity * float(light.direction[2])
-        img *= exposure  # the table is lit like a flat part
+        img = render_background(c["background"], hr, wr, rng, tint=c["background_tint"],
+                                brightness=c["background_brightness"])
+        c["exposure"] = light.ambient + light.fill * 0.6 + 0.8 * light.intensity * float(light.direction[2])
+        img *= c["exposure"]  # the table is lit like a flat part
+        order = [p for p in clutter if not p.over] + (objects if draw_objects else []) + [p for p in clutter if p.over]
+        layers = [(p, *self._draw(img, p, index, light, c["shadow_strength"])) for p in order]
 
-        layers = []  # (alpha, x0, y0, annotated index or -1) in drawing order
-        for p in [c for c in clutter if not c.over]:
-            self._draw(img, p, index, light, shadow_strength, annotate=False)
-        defects: list[list[str]] = []
-        materials: list[str] = []
-        for i, p in enumerate(objects if draw_objects else []):
-            alpha, x0, y0, dfx, mat = self._draw(img, p, index, light, shadow_strength, annotate=True)
-            layers.append((alpha, x0, y0, i))
-            defects.append(dfx)
-            materials.append(mat)
-        for p in [c for c in clutter if c.over]:
-            alpha, x0, y0, _, _ = self._draw(img, p, index, light, shadow_strength, annotate=False)
-            layers.append((alpha, x0, y0, -1))
-
-        if ss > 1:
-            img = cv2.resize(img, (self.w, self.h), interpolation=cv2.INTER_AREA)
-        if blur >= 0.15:
-            img = cv2.GaussianBlur(img, (0, 0), blur)
-        img *= illumination(self.h, self.w, light.azimuth_deg, gradient, vignette)[..., None] * kelvin_gains(kelvin)
-        img = sensor_noise(img, rng, noise_std, shot)
+        img = cv2.resize(img, (self.w, self.h), interpolation=cv2.INTER_AREA)
+        if c["blur_sigma"] >= 0.15:
+            img = cv2.GaussianBlur(img, (0, 0), c["blur_sigma"])
+        lit = illumination(self.h, self.w, light.azimuth_deg, c["gradient_strength"], c["vignette_strength"])
+        img *= lit[..., None] * kelvin_gains(c["color_temperature_k"])
+        img = sensor_noise(img, rng, c["noise_std"], c["shot_noise"])
         image = (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-        if quality is not None:
-            image = jpeg(image, quality)
+        if c["jpeg_quality"] is not None:
+            image = jpeg(image, c["jpeg_quality"])
 
         annotated = []
-        for li, (alpha, x0, y0, i) in enumerate(layers):
-            if i < 0:
+        for li, (p, alpha, x0, y0, defects, material) in enumerate(layers):
+            if p.stream[0] != 1:  # distractors are not annotated
                 continue
             full = np.zeros((hr, wr), np.float32)
             paste(full, alpha, x0, y0, mode="set")
-            for alpha2, x2, y2, _ in layers[li + 1:]:
+            for _, alpha2, x2, y2, _, _ in layers[li + 1:]:
                 paste(full, alpha2, x2, y2, mode="darken")
-            if ss > 1:
-                full = cv2.resize(full, (self.w, self.h), interpolation=cv2.INTER_AREA)
+            full = cv2.resize(full, (self.w, self.h), interpolation=cv2.INTER_AREA)
             mask = full > 0.5
             if not mask.any():  # fully hidden or outside the frame: not annotated
                 continue
             ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-            p = objects[i]
             annotated.append(SceneObject(
                 part=p.name, class_id=self.parts.index(p.name),
                 box_xyxy=np.array([xs[0], ys[0], xs[-1] + 1, ys[-1] + 1], np.float32), mask=mask,
                 angle_deg=p.angle, center_xy=(float(p.center[0]), float(p.center[1])),
-                scale=float(p.diameter / min(self.h, self.w)), defects=defects[i], material=materials[i]))
-        conditions = dict(light_intensity=light.intensity, light_azimuth_deg=light.azimuth_deg,
-                          light_elevation_deg=light.elevation_deg, ambient=light.ambient, exposure=exposure,
-                          color_temperature_k=float(kelvin), background=bg_name, background_tint=tint,
-                          background_brightness=brightness, shadow_strength=shadow_strength,
-                          gradient_strength=gradient, vignette_strength=vignette, blur_sigma=blur,
-                          noise_std=noise_std, shot_noise=shot, jpeg_quality=quality,
-                          clutter=len(clutter))
+                scale=float(p.diameter / min(self.h, self.w)), defects=defects, material=material))
         return Scene(image=image, objects=annotated, domain=d.name, index=index, seed=self.seed,
-                     conditions=conditions)
+                     conditions={**c, "clutter": len(clutter)})
 
 
 def make_object_dataset(n: int, size: int | tuple[int, int] = 32, seed: int = 0, domain: str | Domain = "source",

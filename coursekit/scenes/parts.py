@@ -91,32 +91,31 @@ def _rect(x0, y0, x1, y1) -> np.ndarray:
 
 
 def _rounded_rect(x0, y0, x1, y1, rad, n: int = 6) -> np.ndarray:
-    pts = []
-    for cx, cy, a0 in ((x1 - rad, y0 + rad, -math.pi / 2), (x1 - rad, y1 - rad, 0.0),
-                       (x0 + rad, y1 - rad, math.pi / 2), (x0 + rad, y0 + rad, math.pi)):
-        a = a0 + np.linspace(0, math.pi / 2, n)
-        pts.append(np.stack([cx + rad * np.cos(a), cy + rad * np.sin(a)], 1))
-    return np.concatenate(pts)
+    corners = ((x1 - rad, y0 + rad, -math.pi / 2), (x1 - rad, y1 - rad, 0.0),
+               (x0 + rad, y1 - rad, math.pi / 2), (x0 + rad, y0 + rad, math.pi))
+    return np.concatenate([(cx, cy) + _polar(rad, a0 + np.linspace(0, math.pi / 2, n)) for cx, cy, a0 in corners])
 
 
 def _capsule(x0, y0, x1, y1, r, n: int = 10) -> np.ndarray:
     a = math.atan2(y1 - y0, x1 - x0)
-    s1 = a - math.pi / 2 + np.linspace(0, math.pi, n)
-    s0 = a + math.pi / 2 + np.linspace(0, math.pi, n)
-    return np.concatenate([np.stack([x1 + r * np.cos(s1), y1 + r * np.sin(s1)], 1),
-                           np.stack([x0 + r * np.cos(s0), y0 + r * np.sin(s0)], 1)])
+    return np.concatenate([(x1, y1) + _polar(r, a - math.pi / 2 + np.linspace(0, math.pi, n)),
+                           (x0, y0) + _polar(r, a + math.pi / 2 + np.linspace(0, math.pi, n))])
+
+
+def _bore(cx, cy, r: float, rim: float, level: float) -> list[Prim]:
+    """A hole of radius ``r`` with a raised or sunk rim ``rim`` wider (a countersink, a chamfer)."""
+    return [_circle(cx, cy, r + rim, level), _circle(cx, cy, r, HOLE)]
 
 
 def _washer(rng) -> PartSpec:
     inner = rng.uniform(0.38, 0.58)
-    prims = [_circle(0, 0, 1.0, 0.2), _circle(0, 0, inner + 0.05, 0.17), _circle(0, 0, inner, HOLE)]
+    prims = [_circle(0, 0, 1.0, 0.2), *_bore(0, 0, inner, 0.05, 0.17)]
     return PartSpec("washer", prims, bevel=rng.uniform(0.06, 0.1), thickness=0.1, finish="turned")
 
 
 def _hex_nut(rng) -> PartSpec:
     bore = rng.uniform(0.42, 0.52)
-    prims = [_poly(_ngon(6, 1.0), 0.35), _circle(0, 0, rng.uniform(0.9, 0.95), 0.48),
-             _circle(0, 0, bore + 0.08, 0.38), _circle(0, 0, bore, HOLE)]
+    prims = [_poly(_ngon(6, 1.0), 0.35), _circle(0, 0, rng.uniform(0.9, 0.95), 0.48), *_bore(0, 0, bore, 0.08, 0.38)]
     return PartSpec("hex_nut", prims, bevel=0.05, thickness=0.12, finish="turned")
 
 
@@ -135,12 +134,10 @@ def _gear(rng) -> PartSpec:
         prims.append(_circle(0, 0, root - 0.12, 0.2))
         k = int(rng.integers(4, 7))
         ring = (root - 0.12 + 0.34) / 2
-        for c in _ngon(k, ring, rng.uniform(0, 1)):
-            prims.append(_circle(c[0], c[1], rng.uniform(0.1, 0.14), HOLE))
-    prims.append(_circle(0, 0, 0.34, 0.42))  # hub
+        prims += [_circle(x, y, rng.uniform(0.1, 0.14), HOLE) for x, y in _ngon(k, ring, rng.uniform(0, 1))]
     bore = rng.uniform(0.14, 0.2)
-    prims.append(_circle(0, 0, bore, HOLE))
-    prims.append(_poly(_rect(-0.05, -bore - 0.07, 0.05, 0), HOLE))  # keyway
+    prims += [_circle(0, 0, 0.34, 0.42), _circle(0, 0, bore, HOLE),  # hub and bore
+              _poly(_rect(-0.05, -bore - 0.07, 0.05, 0), HOLE)]  # keyway
     return PartSpec("gear", prims, bevel=0.05, thickness=0.1, finish="turned")
 
 
@@ -170,9 +167,7 @@ def _flange(rng) -> PartSpec:
     k = int(rng.choice([4, 6, 8]))
     ring = (1.0 + hub + 0.06) / 2
     hr = rng.uniform(0.07, 0.1)
-    for c in _ngon(k, ring, rng.uniform(0, 1)):
-        prims.append(_circle(c[0], c[1], hr, HOLE))
-    prims.append(_circle(0, 0, bore, HOLE))
+    prims += [_circle(x, y, hr, HOLE) for x, y in _ngon(k, ring, rng.uniform(0, 1))] + [_circle(0, 0, bore, HOLE)]
     return PartSpec("flange", prims, bevel=0.05, thickness=0.1, finish="turned")
 
 
@@ -184,8 +179,7 @@ def _plate(rng) -> PartSpec:
     hr = rng.uniform(0.06, 0.09)
     for sx in (-1, 1):
         for sy in (-1, 1):
-            prims.append(_circle(sx * (1 - inset), sy * (h - inset), hr + 0.04, 0.1))  # countersink
-            prims.append(_circle(sx * (1 - inset), sy * (h - inset), hr, HOLE))
+            prims += _bore(sx * (1 - inset), sy * (h - inset), hr, 0.04, 0.1)  # countersunk
     u = rng.random()
     if u < 0.35:
         prims.append(_poly(_rounded_rect(-0.35, -h * 0.35, 0.35, h * 0.35, 0.06), HOLE))
@@ -204,8 +198,7 @@ def _circlip(rng) -> PartSpec:
     for s in (-1, 1):
         a = -math.pi / 2 + s * (gap + 0.28)
         cx, cy = 0.8 * math.cos(a), 0.8 * math.sin(a)
-        prims.append(_circle(cx, cy, lug_r, 0.2))
-        prims.append(_circle(cx, cy, lug_r * 0.45, HOLE))
+        prims += [_circle(cx, cy, lug_r, 0.2), _circle(cx, cy, lug_r * 0.45, HOLE)]
     return PartSpec("circlip", prims, bevel=0.05, thickness=0.08, finish="brushed")
 
 
@@ -223,18 +216,16 @@ def _bolt(rng) -> PartSpec:
     xe = xs + 0.05 + length
     pitch = rng.uniform(0.075, 0.1)
     top = [(xs + 0.05, -sw), (xt, -sw)]
-    x = xt
+    crests, x = [], xt
     while x + pitch < xe - 0.05:
         top += [(x + pitch / 2, -sw - 0.04), (x + pitch, -sw)]
+        crests.append(x)
         x += pitch
     top += [(xe - 0.04, -sw), (xe, -sw * 0.6), (xe, sw * 0.6), (xe - 0.04, sw)]
     bottom = [(px, -py) for px, py in top[:-4][::-1]]
     prims.append(_poly(top + bottom, 0.3))  # shank outline with thread teeth
-    x = xt
-    while x + pitch < xe - 0.05:  # thread crests as raised slanted ridges
-        prims.append(Prim("line", np.array([[x + pitch * 0.3, -sw], [x + pitch * 0.7, sw]], np.float32),
-                          0.36, pitch * 0.18))
-        x += pitch
+    prims += [Prim("line", np.array([[x + pitch * 0.3, -sw], [x + pitch * 0.7, sw]], np.float32), 0.36, pitch * 0.18)
+              for x in crests]  # thread crests as raised slanted ridges
     return PartSpec("bolt", prims, bevel=0.16, thickness=0.22, finish="turned")._normalise()
 
 
@@ -251,9 +242,7 @@ def _hinge(rng) -> PartSpec:
     hr = rng.uniform(0.07, 0.09)
     for sx in (-1, 1):
         for y in np.linspace(-h * 0.6, h * 0.6, n):
-            cx = sx * (kw + (1 - kw) * 0.55)
-            prims.append(_circle(cx, y, hr + 0.05, 0.08))
-            prims.append(_circle(cx, y, hr, HOLE))
+            prims += _bore(sx * (kw + (1 - kw) * 0.55), y, hr, 0.05, 0.08)
     return PartSpec("hinge", prims, bevel=0.04, thickness=0.06, finish="brushed")._normalise()
 
 
@@ -262,10 +251,8 @@ def _knob(rng) -> PartSpec:
     lobe_r = rng.uniform(0.26, 0.34)
     core = rng.uniform(0.58, 0.66)
     prims = [_circle(0, 0, core, 0.35)]
-    for c in _ngon(n, 1.0 - lobe_r, 0.0):
-        prims.append(_circle(c[0], c[1], lobe_r, 0.35))
-    prims.append(_circle(0, 0, rng.uniform(0.38, 0.46), 0.55))
-    prims.append(_circle(0, 0, rng.uniform(0.12, 0.17), 0.48))
+    prims += [_circle(x, y, lobe_r, 0.35) for x, y in _ngon(n, 1.0 - lobe_r, 0.0)]
+    prims += [_circle(0, 0, rng.uniform(0.38, 0.46), 0.55), _circle(0, 0, rng.uniform(0.12, 0.17), 0.48)]
     if rng.random() < 0.5:
         prims.append(_circle(0, 0, 0.07, HOLE))
     return PartSpec("knob", prims, bevel=0.14, thickness=0.2, finish=None)
@@ -303,11 +290,8 @@ def _swarf(rng) -> PartSpec:
                     bevel=0.05, thickness=0.05, finish="brushed")
 
 
-_BUILDERS: dict[str, Callable[[np.random.Generator], PartSpec]] = {
-    "washer": _washer, "hex_nut": _hex_nut, "gear": _gear, "bracket": _bracket, "flange": _flange,
-    "plate": _plate, "circlip": _circlip, "bolt": _bolt, "hinge": _hinge, "knob": _knob,
-    "pebble": _pebble, "pin": _pin, "chip": _chip, "ball": _ball, "swarf": _swarf,
-}
+_BUILDERS: dict[str, Callable[[np.random.Generator], PartSpec]] = {n: globals()[f"_{n}"]
+                                                                    for n in PARTS + DISTRACTORS}
 
 
 def build_part(name: str, rng: np.random.Generator) -> PartSpec:

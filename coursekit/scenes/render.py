@@ -54,7 +54,7 @@ class PartCanvas:
     radius: float
     angle_deg: float
     to_patch: np.ndarray
-    shade_gain: np.ndarray | None = None
+    shade_gain: np.ndarray
     material: Material | None = None
 
     def to_pixels(self, pts) -> np.ndarray:
@@ -94,7 +94,7 @@ def rasterize(spec: PartSpec, size: int, center, radius: float, angle_deg: float
         draw_prim(mask, p, pts, radius, 0 if p.is_hole else 255, f" in part {spec.name!r}")
         draw_prim(level, p, pts, radius, 0.0 if p.is_hole else float(p.level))
     return PartCanvas(spec, mask, level, np.ones((size, size), np.float32), (float(center[0]), float(center[1])),
-                      float(radius), float(angle_deg), m)
+                      float(radius), float(angle_deg), m, np.ones((size, size), np.float32))
 
 
 def _surface(finish: str, size: int, canvas: PartCanvas, rng: np.random.Generator) -> np.ndarray:
@@ -161,8 +161,7 @@ def shade(canvas: PartCanvas, material: Material, light: Light, rng: np.random.G
         rgb += spec_term[..., None] * (0.3 + 0.7 * albedo)
     else:
         rgb += spec_term[..., None]
-    if canvas.shade_gain is not None:
-        rgb *= canvas.shade_gain[..., None]
+    rgb *= canvas.shade_gain[..., None]
     return rgb.astype(np.float32, copy=False), alpha
 
 
@@ -199,12 +198,10 @@ def paste(dst: np.ndarray, src: np.ndarray, x0: int, y0: int, alpha: np.ndarray 
         d += (s - d) * a
     elif mode == "darken":
         d *= (1.0 - s)[..., None] if d.ndim == 3 else (1.0 - s)
-    elif mode == "max":
-        np.maximum(d, s, out=d)
     elif mode == "set":
         d[...] = s
     else:
-        raise ValueError(f"paste mode {mode!r}: use over, darken, max or set")
+        raise ValueError(f"paste mode {mode!r}: use over, darken or set")
 
 
 def illumination(h: int, w: int, azimuth_deg: float, gradient: float, vignette: float) -> np.ndarray:
