@@ -89,7 +89,7 @@ class PRCurve:
 
 
 def pr_curve(y_true_binary, scores, n_positive: int | None = None) -> PRCurve:
-    """The precision-recall curve and average precision (scikit-learn) of 0/1 labels and scores;
+    """The precision-recall curve and average precision of 0/1 labels and scores, laid out as scikit-learn's;
     ``n_positive``: a detector's (``y_true_binary`` = is_tp per box, ``n_positive`` objects, some never boxed).
 
     >>> c = pr_curve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
@@ -98,19 +98,16 @@ def pr_curve(y_true_binary, scores, n_positive: int | None = None) -> PRCurve:
     >>> round(c.average_precision, 3)
     0.833
     """
-    from sklearn.metrics import average_precision_score, precision_recall_curve
-    if n_positive is not None:
-        n = int(n_positive)
-        t, tp, fp = _curve_counts(np.asarray(y_true_binary), _detector_scores(scores))
-        recall = np.r_[(tp / n if n else np.full(len(t), np.nan))[::-1], 0.0]   # sklearn's layout: ascending
-        precision = np.r_[(tp / np.maximum(tp + fp, 1))[::-1], 1.0]
-        ap = float(np.sum((recall[:-1] - recall[1:]) * precision[:-1])) if n else math.nan
-        return PRCurve(precision, recall, t[::-1].copy(), ap, n, int(fp[-1]) if len(fp) else 0)
-    y, s = _binary_inputs(y_true_binary, scores)
-    precision, recall, thresholds = precision_recall_curve(y, s, drop_intermediate=False)
-    n_pos = int(y.sum())
-    return PRCurve(*(np.asarray(a, dtype=np.float64) for a in (precision, recall, thresholds)),
-                   float(average_precision_score(y, s)), n_pos, len(y) - n_pos)
+    if n_positive is None:
+        y, s = _binary_inputs(y_true_binary, scores)
+        n = int(y.sum())
+    else:
+        y, s, n = np.asarray(y_true_binary), _detector_scores(scores), int(n_positive)
+    t, tp, fp = _curve_counts(y, s)
+    recall = np.r_[(tp / n if n else np.full(len(t), np.nan))[::-1], 0.0]  # ascending thresholds
+    precision = np.r_[(tp / np.maximum(tp + fp, 1))[::-1], 1.0]
+    ap = float(np.sum((recall[:-1] - recall[1:]) * precision[:-1])) if n else math.nan
+    return PRCurve(precision, recall, t[::-1].copy(), ap, n, int(fp[-1]) if len(fp) else 0)
 
 
 @dataclass
@@ -311,17 +308,23 @@ def binary_scores(preds: Classifications, positive: str | Sequence[str] | None =
     scores = preds.probs[:, idx].astype(np.float64).sum(axis=1)
     if y_true is None:
         return scores
+    y = class_indices(y_true, names, len(scores))
+    if y.size and (y.min() < 0 or y.max() >= len(names)):
+        raise ValueError(f"y_true contains {y[(y < 0) | (y >= len(names))][0]}, outside 0..{len(names) - 1}")
+    return np.isin(y, idx).astype(np.int64), scores
+
+
+def class_indices(y_true, names: list[str], n: int) -> np.ndarray:
+    """``y_true`` (class indices or class names, one per image) as a 1-D array, names turned into indices."""
     y = as_numpy(y_true)
-    if y.ndim != 1 or len(y) != len(scores):
-        raise ValueError(f"y_true must be one label per image ({len(scores)}); got shape {y.shape}")
+    if y.ndim != 1 or len(y) != n:
+        raise ValueError(f"y_true must be one label per image ({n}); got shape {y.shape}")
     if y.dtype.kind in "US" or y.dtype == object:
         bad = [v for v in y if v not in names]
         if bad:
             raise ValueError(f"y_true contains {bad[0]!r}, not a class name; the classes are {names}")
         y = np.array([names.index(v) for v in y], dtype=np.int64)
-    elif y.size and (y.min() < 0 or y.max() >= len(names)):
-        raise ValueError(f"y_true contains {y[(y < 0) | (y >= len(names))][0]}, outside 0..{len(names) - 1}")
-    return np.isin(y, idx).astype(np.int64), scores
+    return y
 
 
 def plot_pr_curve(curve: PRCurve, choice: ThresholdChoice | None = None, ax=None, title: str | None = None, *,
