@@ -20,7 +20,6 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .types import Classifications, as_numpy
-from .viz import axes
 
 __all__ = ["DEFAULT_THRESHOLD", "PRCurve", "OperatingPoint", "ThresholdChoice", "CalibrationBins", "pr_curve",
            "operating_point", "choose_threshold", "binary_scores", "plot_pr_curve", "expected_calibration_error",
@@ -338,7 +337,8 @@ def plot_pr_curve(curve: PRCurve, choice: ThresholdChoice | None = None, ax=None
     >>> fig.axes[0].get_xlabel()
     'recall'
     """
-    fig, ax = axes(figsize, ax)
+    fig = Figure(figsize=figsize, layout="constrained") if ax is None else ax.figure
+    ax = ax if ax is not None else fig.add_subplot()
     ax.plot(curve.recall, curve.precision, drawstyle="steps-post", color="tab:blue",
             label=label or f"PR curve (AP {curve.average_precision:.3f})")
     points = []   # (precision, recall, marker, label)

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from .calibrate import (DEFAULT_THRESHOLD, binary_scores, calibration_bins, class_indices, expected_calibration_error,
                         operating_point)
 from .files import atomic_write_text
 from .types import Classifications
-from .viz import axes, percent_bars
 
 __all__ = ["SCHEMA_VERSION", "TASK_DETAILS", "EvalReport", "ReportError", "lock_model", "model_card",
            "evaluate_classifications", "evaluate_detections", "plot_slices"]
@@ -515,7 +515,7 @@ def evaluate_detections(preds, targets, *, model_id, dataset_id: str, threshold:
                    {"per_class": per_class, "decision": decision, "errors": errors}, slice_tables, model_info, notes)
 
 
-def plot_slices(report: EvalReport, key: str, metric: str = "accuracy", ax=None, title: str | None = None):
+def plot_slices(report: EvalReport, key: str, metric: str = "accuracy", ax=None, title: str | None = None) -> Figure:
     """Bars of ``metric`` per value of slice ``key``, each labelled with its image count; the overall
     value as a dashed line. The slices with few images are the ones to distrust.
 
@@ -529,7 +529,17 @@ def plot_slices(report: EvalReport, key: str, metric: str = "accuracy", ax=None,
     if metric not in frame.columns:
         raise KeyError(f"slice {key!r} has no metric {metric!r}; it has {[c for c in frame.columns if c != 'n']}")
     values, labels = frame[metric].astype(float).to_numpy(), [str(v) for v in frame.index]
-    fig, ax = axes((max(4.0, 0.7 * len(labels) + 2), 3.4), ax)
-    percent_bars(ax, values, labels, report.metrics.get(metric), "overall", notes=[f"\nn={n}" for n in frame["n"]])
+    fig = Figure(figsize=(max(4.0, 0.7 * len(labels) + 2), 3.4), layout="constrained") if ax is None else ax.figure
+    ax = fig.add_subplot() if ax is None else ax
+    x = np.arange(len(labels))
+    bars = ax.bar(x, np.nan_to_num(values, nan=0.0), color="tab:blue")
+    ax.bar_label(bars, labels=[("n/a" if np.isnan(v) else f"{v:.0%}") + f"\nn={n}"
+                               for v, n in zip(values, frame["n"])], fontsize=7, padding=2)
+    overall = report.metrics.get(metric)
+    if overall is not None:
+        ax.axhline(overall, color="k", linestyle="--", linewidth=1, label=f"overall {overall:.0%}")
+        ax.legend(loc="lower right", fontsize=8)
+    tilt = len(labels) > 6
+    ax.set_xticks(x, labels, rotation=45 if tilt else 0, ha="right" if tilt else "center")
     ax.set(ylim=(0, 1.2), ylabel=metric, title=title if title is not None else f"{metric} by {key}")
     return fig

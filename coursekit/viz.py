@@ -123,35 +123,6 @@ def _grid(n: int, ncols: int, tile_w: float, tile_h: float, title: str | None):
     return fig, lambda k: fig.add_subplot(nrows, ncols, k + 1)
 
 
-def axes(figsize, ax=None):
-    """``(figure, axes)``: a new constrained-layout Figure of ``figsize`` with one axes, or ``ax`` and its figure."""
-    fig = Figure(figsize=figsize, layout="constrained") if ax is None else ax.figure
-    return fig, fig.add_subplot() if ax is None else ax
-
-
-def percent_bars(ax, values, names: Sequence[str], ref: float | None, ref_label: str, notes=None,
-                 horizontal: bool = False) -> None:
-    """Bars of fractions labelled in percent ("n/a" for nan, then ``notes``), ``ref`` as a dashed line; over 6
-    vertical bars, their names tilt."""
-    pos, values = np.arange(len(names)), np.asarray(values, dtype=np.float64)
-    bars = (ax.barh if horizontal else ax.bar)(pos, np.nan_to_num(values, nan=0.0), color="tab:blue")
-    ax.bar_label(bars, labels=[("n/a" if np.isnan(v) else f"{v:.0%}") + note
-                               for v, note in zip(values, notes or [""] * len(values))], fontsize=7, padding=2)
-    if ref is not None:
-        (ax.axvline if horizontal else ax.axhline)(ref, color="k", linestyle="--", linewidth=1,
-                                                   label=f"{ref_label} {ref:.0%}")
-        ax.legend(loc="lower right", fontsize=8)
-    if horizontal:
-        ax.set_yticks(pos, list(names))
-    else:
-        _xticks(ax, names)
-
-
-def _xticks(ax, names: Sequence[str]) -> None:
-    tilt = len(names) > 6
-    ax.set_xticks(np.arange(len(names)), list(names), rotation=45 if tilt else 0, ha="right" if tilt else "center")
-
-
 def show_images(images, titles: Sequence[str] | None = None, ncols: int = 8, size: float = 1.5,
                 title: str | None = None, mean: Sequence[float] | float | None = None,
                 std: Sequence[float] | float | None = None) -> Figure:
@@ -245,13 +216,15 @@ def plot_class_balance(labels, class_names: Sequence[str], title: str | None = "
     num_classes = len(class_names)
     counts = {name: np.bincount(_class_labels(split, num_classes, f" in split {name!r}" if name is not None else ""),
                                 minlength=num_classes) for name, split in splits.items()}
-    fig, ax = axes((max(5.0, 0.6 * num_classes * max(1, len(splits)) ** 0.5 + 2), 3.5))
+    fig = Figure(figsize=(max(5.0, 0.6 * num_classes * max(1, len(splits)) ** 0.5 + 2), 3.5), layout="constrained")
+    ax = fig.add_subplot()
     x = np.arange(num_classes)
     width = 0.8 / len(counts)
     for j, (name, c) in enumerate(counts.items()):
         bars = ax.bar(x + (j - (len(counts) - 1) / 2) * width, c, width, label=name)
         ax.bar_label(bars, fontsize=7)
-    _xticks(ax, class_names)
+    tilt = num_classes > 6
+    ax.set_xticks(x, list(class_names), rotation=45 if tilt else 0, ha="right" if tilt else "center")
     ax.set(ylabel="images", title=title or "")
     ax.margins(y=0.18)
     if len(counts) > 1 or None not in counts:
@@ -274,9 +247,16 @@ def plot_per_class_accuracy(acc: Mapping[str, float], title: str | None = "accur
         items.sort(key=lambda kv: (np.nan_to_num(kv[1], nan=-1.0)))
     names = [str(k) for k, _ in items]
     values = np.array([float(v) for _, v in items], dtype=np.float64)
-    fig, ax = axes((5.5, 0.3 * len(names) + 1.2))
-    percent_bars(ax, values, names, float(np.nanmean(values)) if np.any(~np.isnan(values)) else None, "mean",
-                 horizontal=True)
+    fig = Figure(figsize=(5.5, 0.3 * len(names) + 1.2), layout="constrained")
+    ax = fig.add_subplot()
+    y = np.arange(len(names))
+    bars = ax.barh(y, np.nan_to_num(values, nan=0.0), color="tab:blue")
+    ax.bar_label(bars, labels=["n/a" if np.isnan(v) else f"{v:.0%}" for v in values], fontsize=7, padding=2)
+    if np.any(~np.isnan(values)):
+        mean = float(np.nanmean(values))
+        ax.axvline(mean, color="k", linestyle="--", linewidth=1, label=f"mean {mean:.0%}")
+        ax.legend(loc="lower right", fontsize=8)
+    ax.set_yticks(y, names)
     ax.invert_yaxis()
     ax.set(xlim=(0, max(1.0, np.nanmax(values, initial=0.0)) * 1.12), xlabel="accuracy", title=title or "")
     return fig
@@ -358,7 +338,8 @@ def plot_confusion(cm, class_names: Sequence[str], normalize: bool = True, title
         totals = m.sum(axis=1, keepdims=True)
         m = np.divide(m, totals, out=np.zeros_like(m), where=totals > 0)
     side = max(4.0, 0.45 * c + 2.5)
-    fig, ax = axes((side + 1.0, side))
+    fig = Figure(figsize=(side + 1.0, side), layout="constrained")
+    ax = fig.add_subplot()
     im = ax.imshow(m, cmap=cmap, vmin=0, vmax=1 if normalize else None, interpolation="nearest")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     ticks = np.arange(c)
