@@ -258,8 +258,7 @@ def plot_anchors(wh, anchors_list: Mapping[str, np.ndarray], imgsz: int = 320, t
     2
     """
     from matplotlib.figure import Figure
-    from matplotlib.patches import Rectangle
-    from .viz import class_color  # (viz also shows returned Figures in notebooks)
+    from .viz import _draw_box, class_color  # (viz also shows returned Figures in notebooks)
     wh = _wh(wh)
     if not isinstance(anchors_list, Mapping) or not anchors_list:
         raise ValueError("anchors_list must be a dict name -> (K, 2) anchors, e.g. {'k-means': kmeans_anchors(wh)}")
@@ -275,7 +274,7 @@ def plot_anchors(wh, anchors_list: Mapping[str, np.ndarray], imgsz: int = 320, t
         ax_wh.scatter(k[:, 0], k[:, 1], s=70, marker=m, facecolor="none", edgecolor=c, linewidth=2,
                       label=f"{name}: {len(k)} anchors, bpr {fit.bpr:.3f}")
         for aw, ah in k:
-            ax_box.add_patch(Rectangle((size / 2 - aw / 2, size / 2 - ah / 2), aw, ah, fill=False, edgecolor=c, lw=1.5))
+            _draw_box(ax_box, (size / 2 - aw / 2, size / 2 - ah / 2, size / 2 + aw / 2, size / 2 + ah / 2), c, lw=1.5)
         ax_box.plot([], [], color=c, label=name)
     top = max(float(wh.max()), *(float(k.max()) for k in sets.values())) * 1.05
     ax_wh.set(xlim=(0, top), ylim=(0, top), aspect="equal", xlabel="width (px)", ylabel="height (px)",
@@ -284,7 +283,7 @@ def plot_anchors(wh, anchors_list: Mapping[str, np.ndarray], imgsz: int = 320, t
     half = max(size, top) / 2
     ax_box.set(xlim=(size / 2 - half, size / 2 + half), ylim=(size / 2 + half, size / 2 - half), aspect="equal",
                title=f"anchors in a {size}x{size} input")
-    ax_box.add_patch(Rectangle((0, 0), size, size, fill=False, edgecolor="black", lw=1, ls="--"))
+    _draw_box(ax_box, (0, 0, size, size), "black", dashed=True, lw=1)
     ax_box.legend(fontsize="small", loc="upper left")
     return fig
 
@@ -298,8 +297,7 @@ def plot_assignment(image, boxes_xyxy, imgsz=None, strides: Sequence[int] = _STR
     'imgsz 160, 1 box: candidate points at stride 8: 12, 16: 2, 32: 1'
     """
     from matplotlib.figure import Figure
-    from matplotlib.patches import Rectangle
-    from .viz import class_color, imshow, to_display
+    from .viz import _draw_box, class_color, imshow, to_display
     if np.ndim(image) not in (2, 3):
         raise ValueError(f"image must be one H x W (x C) or C x H x W image; got shape {np.shape(image)}")
     img = to_display(image)
@@ -319,9 +317,9 @@ def plot_assignment(image, boxes_xyxy, imgsz=None, strides: Sequence[int] = _STR
     used = cand.mask.any(axis=0)
     ax.scatter(*cand.points[~used].T, s=3, color="white", alpha=0.35, linewidths=0)
     for b, reg in zip(cand.boxes, cand.regions):
-        ax.add_patch(Rectangle(b[:2], *(b[2:] - b[:2]), fill=False, edgecolor="yellow", lw=1.5))
+        _draw_box(ax, b, "yellow", lw=1.5)
         if not np.allclose(reg, b):
-            ax.add_patch(Rectangle(reg[:2], *(reg[2:] - reg[:2]), fill=False, edgecolor="yellow", lw=1, ls="--"))
+            _draw_box(ax, reg, "yellow", dashed=True, lw=1)
     for j, s in enumerate(cand.strides):
         sel = used & (cand.point_strides == s)
         ax.scatter(*cand.points[sel].T, s=8 + 2 * s, color=colors[s], edgecolor="black", linewidths=0.5,

@@ -131,14 +131,6 @@ class OperatingPoint:
         return asdict(self)
 
 
-def _point(threshold: float, tp: int, fp: int, fn: int, tn: int, f1_if_no_positive: float = math.nan):
-    tp, fp, fn, tn = int(tp), int(fp), int(fn), int(tn)
-    precision = tp / (tp + fp) if tp + fp else math.nan
-    recall = tp / (tp + fn) if tp + fn else math.nan
-    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fn else f1_if_no_positive
-    return OperatingPoint(float(threshold), precision, recall, f1, tp, fp, fn, tn)
-
-
 def _detector_scores(scores) -> np.ndarray:
     """Box confidences as :class:`~coursekit.types.Detections` stores them (float32), held in float64: a threshold
     typed as 0.9 keeps a box whose confidence is 0.9, as :meth:`Detections.filter` does."""
@@ -147,7 +139,7 @@ def _detector_scores(scores) -> np.ndarray:
 
 def operating_point(y_true_binary, scores, threshold: float = DEFAULT_THRESHOLD,
                     n_positive: int | None = None) -> OperatingPoint:
-    """Counts (scikit-learn's confusion matrix) and precision / recall / F1 at ``threshold``.
+    """Counts and precision / recall / F1 when flagging ``score >= threshold``.
 
     >>> p = operating_point([1, 0, 1, 0], [0.9, 0.6, 0.4, 0.2])
     >>> p.tp, p.fp, p.fn, p.tn, p.precision, p.recall
@@ -156,23 +148,24 @@ def operating_point(y_true_binary, scores, threshold: float = DEFAULT_THRESHOLD,
     >>> p.tp, p.fp, p.fn, p.tn, round(p.recall, 3)
     (1, 1, 2, 0, 0.333)
     """
-    if n_positive is not None:
-        flags, s = np.asarray(y_true_binary), _detector_scores(scores)
-        if flags.ndim != 1 or s.shape != flags.shape:
-            raise ValueError(f"is_tp and scores must be 1-D and the same length; got {flags.shape} and {s.shape}")
-        flags = flags.astype(bool)
-        if n_positive < int(flags.sum()):
-            raise ValueError(f"n_positive={n_positive} is smaller than the {int(flags.sum())} true positives: "
+    if n_positive is None:
+        y, s = _binary_inputs(y_true_binary, scores, need_both=False)
+        y, kept, n_pos = y.astype(bool), s >= threshold, int(y.sum())
+    else:
+        y, s = np.asarray(y_true_binary), _detector_scores(scores)
+        if y.ndim != 1 or s.shape != y.shape:
+            raise ValueError(f"is_tp and scores must be 1-D and the same length; got {y.shape} and {s.shape}")
+        y, kept, n_pos = y.astype(bool), s >= float(np.float32(threshold)), int(n_positive)
+        if n_pos < int(y.sum()):
+            raise ValueError(f"n_positive={n_positive} is smaller than the {int(y.sum())} true positives: "
                              "pass the number of ground-truth objects")
-        kept = s >= float(np.float32(threshold))
-        tp = int((flags & kept).sum())
-        fp = int(kept.sum()) - tp
-        # no object: F1 is 0 with false boxes (nan without), where a classifier's is undefined either way
-        return _point(threshold, tp, fp, int(n_positive) - tp, 0, 0.0 if fp else math.nan)
-    from sklearn.metrics import confusion_matrix
-    y, s = _binary_inputs(y_true_binary, scores, need_both=False)
-    tn, fp, fn, tp = confusion_matrix(y, (s >= threshold).astype(np.int64), labels=[0, 1]).ravel()
-    return _point(threshold, tp, fp, fn, tn)
+    tp = int((y & kept).sum())
+    fp = int(kept.sum()) - tp
+    tn = int((~y & ~kept).sum()) if n_positive is None else 0  # a detector's true negatives are not countable
+    # no positive: F1 is undefined for a classifier; a detector's is 0 with false boxes (nan without)
+    f1 = 2 * tp / (tp + fp + n_pos) if n_pos else 0.0 if n_positive is not None and fp else math.nan
+    return OperatingPoint(float(threshold), tp / (tp + fp) if tp + fp else math.nan, tp / n_pos if n_pos else math.nan,
+                          f1, tp, fp, n_pos - tp, tn)
 
 
 @dataclass

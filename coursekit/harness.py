@@ -50,10 +50,6 @@ class ReportError(ValueError):
     """A saved report cannot be read: not JSON, an unknown schema version, or a missing field."""
 
 
-def _unwrap(model):
-    return getattr(model, "_orig_mod", model)  # torch.compile keeps the original module here
-
-
 def lock_model(model) -> str:
     """A sha256 fingerprint (64 hex digits) of the model's weights (its ``state_dict``, or a state dict): every
     entry's name, dtype, shape and bytes, buffers included; the same on any device and after a save/load.
@@ -65,6 +61,8 @@ def lock_model(model) -> str:
     (True, 64)
     """
     import torch
+
+    from .train import _unwrap
 
     state = _unwrap(model).state_dict() if hasattr(model, "state_dict") else model
     if not isinstance(state, Mapping):
@@ -90,6 +88,7 @@ def model_card(model) -> dict:
     ('torch.nn.modules.linear.Linear', 22)
     """
     from .models import count_parameters
+    from .train import _unwrap
 
     inner = _unwrap(model)
     dtypes = sorted({str(p.dtype) for p in inner.parameters()})

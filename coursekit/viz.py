@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from .metrics import _check_range
 from .types import Classifications, as_numpy
 
 __all__ = ["RIGHT_COLOR", "WRONG_COLOR", "show_images", "show_class_grid", "plot_class_balance", "plot_history",
@@ -104,15 +105,6 @@ def _blank(ax) -> None:
         spine.set_visible(False)
 
 
-def _class_labels(labels, num_classes: int, where: str = "") -> np.ndarray:
-    """Labels as int64 (N,), every one a class index 0..num_classes-1."""
-    arr = as_numpy(labels).astype(np.int64).reshape(-1)
-    bad = arr[(arr < 0) | (arr >= num_classes)]
-    if bad.size:
-        raise ValueError(f"labels{where} contain {int(bad[0])}, outside the valid range 0..{num_classes - 1}")
-    return arr
-
-
 def _grid(n: int, ncols: int, tile_w: float, tile_h: float, title: str | None):
     """A Figure for ``n`` tiles in rows of ``ncols`` (and its title), and ``tile(k)``: the axes of tile k."""
     ncols = max(1, min(ncols, n))
@@ -160,10 +152,10 @@ def show_class_grid(images, labels, class_names: Sequence[str], per_class: int =
     >>> len(fig.axes), fig.axes[3].get_ylabel()
     (6, 'b')
     """
-    items, labels, num_classes = _image_list(images), as_numpy(labels).reshape(-1), len(class_names)
+    items, labels, num_classes = _image_list(images), as_numpy(labels).astype(np.int64).reshape(-1), len(class_names)
     if len(items) != len(labels):
         raise ValueError(f"{len(items)} images but {len(labels)} labels")
-    labels = _class_labels(labels, num_classes)
+    _check_range(labels, "labels", num_classes)
     fig = Figure(figsize=(per_class * size + 1.2, num_classes * size + (0.3 if title else 0)), layout="constrained")
     for row, name in enumerate(class_names):
         idx = np.flatnonzero(labels == row)[:per_class]
@@ -214,8 +206,11 @@ def plot_class_balance(labels, class_names: Sequence[str], title: str | None = "
     """
     splits = dict(labels) if isinstance(labels, Mapping) else {None: labels}
     num_classes = len(class_names)
-    counts = {name: np.bincount(_class_labels(split, num_classes, f" in split {name!r}" if name is not None else ""),
-                                minlength=num_classes) for name, split in splits.items()}
+    counts = {}
+    for name, split in splits.items():
+        split = as_numpy(split).astype(np.int64).reshape(-1)
+        _check_range(split, "labels" + (f" in split {name!r}" if name is not None else ""), num_classes)
+        counts[name] = np.bincount(split, minlength=num_classes)
     fig = Figure(figsize=(max(5.0, 0.6 * num_classes * max(1, len(splits)) ** 0.5 + 2), 3.5), layout="constrained")
     ax = fig.add_subplot()
     x = np.arange(num_classes)
