@@ -314,8 +314,7 @@ def plot_history(history, title: str | None = None) -> Figure:
     return fig
 
 
-def plot_confusion(cm, class_names: Sequence[str], normalize: bool = True, title: str | None = None,
-                   annotate: bool | None = None, cmap: str = "Blues") -> Figure:
+def plot_confusion(cm, class_names: Sequence[str], normalize: bool = True, title: str | None = None) -> Figure:
     """The confusion matrix as an annotated heatmap: rows = true class, columns = predicted class.
 
     >>> fig = plot_confusion([[5, 1], [2, 8]], ["cat", "dog"])
@@ -335,13 +334,13 @@ def plot_confusion(cm, class_names: Sequence[str], normalize: bool = True, title
     side = max(4.0, 0.45 * c + 2.5)
     fig = Figure(figsize=(side + 1.0, side), layout="constrained")
     ax = fig.add_subplot()
-    im = ax.imshow(m, cmap=cmap, vmin=0, vmax=1 if normalize else None, interpolation="nearest")
+    im = ax.imshow(m, cmap="Blues", vmin=0, vmax=1 if normalize else None, interpolation="nearest")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     ticks = np.arange(c)
     ax.set_xticks(ticks, list(class_names), rotation=45, ha="right")
     ax.set_yticks(ticks, list(class_names))
     ax.set(xlabel="predicted", ylabel="true")
-    if annotate or (annotate is None and c <= 20):
+    if c <= 20:
         threshold = (1.0 if normalize else max(float(m.max()), 1.0)) / 2  # the colour scale's middle
         fmt = "{:.2f}" if normalize or not counts else "{:.0f}"
         for r in range(c):
