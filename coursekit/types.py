@@ -393,9 +393,8 @@ class Detections:
             raise ValueError("this result holds oriented boxes (an OBB model); Detections holds axis-aligned boxes")
         boxes = getattr(result, "boxes", None)
         if boxes is None:
-            if getattr(result, "probs", None) is not None:
-                raise ValueError("this ultralytics result is a classification (.probs): use Classifications")
-            raise ValueError("this ultralytics result has no boxes")
+            raise ValueError("this ultralytics result is a classification (.probs): use Classifications"
+                             if getattr(result, "probs", None) is not None else "this ultralytics result has no boxes")
         xyxy = as_numpy(boxes.xyxy).reshape(-1, 4)
         masks = _ultralytics_masks(result.masks, image_size) if getattr(result, "masks", None) is not None else None
         return cls(xyxy=xyxy, class_id=as_numpy(boxes.cls).reshape(-1), class_names=class_names,
@@ -504,20 +503,14 @@ class Detections:
 
 
 def _ultralytics_masks(masks, image_size: tuple[int, int]) -> np.ndarray:
-    """ultralytics ``Masks`` -> bool (N, H, W) at the original image size."""
-    data = getattr(masks, "data", masks)
-    if hasattr(data, "detach"):
-        import torch
-        data = data.detach().cpu().float()
-        if data.ndim != 3:
-            raise ValueError(f"result.masks.data must be (N, H, W); got shape {tuple(data.shape)}")
-        if tuple(data.shape[1:]) != tuple(image_size):
-            if len(data) == 0:
-                return np.zeros((0, *image_size), dtype=bool)
-            from ultralytics.utils.ops import scale_masks
-            data = scale_masks(data[None], image_size)[0]
-        return (data > 0.5).numpy() if isinstance(data, torch.Tensor) else np.asarray(data) > 0.5
-    arr = np.asarray(data, dtype=np.float32)
-    if arr.ndim != 3 or tuple(arr.shape[1:]) != tuple(image_size):
-        raise ValueError(f"result.masks.data is {arr.shape}; expected (N, {image_size[0]}, {image_size[1]})")
-    return arr > 0.5
+    """ultralytics ``Masks`` (or their ``data``, (N, h, w)) -> bool (N, H, W) at the original image size."""
+    import torch
+    data = torch.as_tensor(getattr(masks, "data", masks)).detach().cpu().float()
+    if data.ndim != 3:
+        raise ValueError(f"result.masks.data must be (N, H, W); got shape {tuple(data.shape)}")
+    if len(data) == 0:
+        return np.zeros((0, *image_size), dtype=bool)
+    if tuple(data.shape[1:]) != tuple(image_size):  # a segmentation model's masks are at its (letterboxed) input size
+        from ultralytics.utils.ops import scale_masks
+        data = scale_masks(data[None], image_size)[0]
+    return (data > 0.5).numpy()
