@@ -187,11 +187,6 @@ def amp_dtype(amp: str | bool, device: torch.device) -> torch.dtype | None:
     raise ValueError(f"amp must be 'auto', 'bf16', 'fp16', 'off', True or False; got {amp!r}")
 
 
-def _resolve_device(device: str | torch.device | None) -> torch.device:
-    """``device``, else ``$COURSEKIT_DEVICE``, else cuda > mps > cpu."""
-    return torch.device(device if device is not None else pick_device(os.environ.get("COURSEKIT_DEVICE") or None))
-
-
 def fit(model: nn.Module, train_loader: Iterable, *, epochs: int, optimizer: torch.optim.Optimizer,
         scheduler: Any = None, label_smoothing: float = 0.0, val_loader: Iterable | None = None,
         device: str | torch.device | None = None, amp: str | bool = "auto", checkpoint: str | os.PathLike | None = None,
@@ -199,7 +194,8 @@ def fit(model: nn.Module, train_loader: Iterable, *, epochs: int, optimizer: tor
     """Train ``model`` for ``epochs`` epochs and return the :class:`History`."""
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1; got {epochs}")
-    device = _resolve_device(device)
+    # ``device``, else $COURSEKIT_DEVICE, else cuda > mps > cpu
+    device = torch.device(device if device is not None else pick_device(os.environ.get("COURSEKIT_DEVICE") or None))
     model.to(device)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     autocast_dtype = amp_dtype(amp, device)

@@ -44,15 +44,6 @@ WRONG_COLOR = "tab:red"
 MAX_IMAGES = 256  # a grid bigger than this is almost always a forgotten slice, and takes ages to draw
 
 
-def _is_chw(shape: tuple[int, ...]) -> bool:
-    """Whether a 3-D image shape is C×H×W (else H×W×C)."""
-    first, last = shape[0] in (1, 3, 4), shape[-1] in (1, 3, 4)
-    if not (first or last):
-        raise ValueError(f"cannot tell the channel axis of an image of shape {shape}: expected C×H×W or H×W×C, "
-                         "C in 1, 3, 4")
-    return first and not last
-
-
 def _image_list(images) -> list[np.ndarray]:
     """One 2-D (H, W) or 3-D (C, H, W)/(H, W, C) array per image."""
     if hasattr(images, "detach") or isinstance(images, np.ndarray):
@@ -68,7 +59,11 @@ def to_display(img: np.ndarray, mean=None, std=None) -> np.ndarray:
     """An H×W or H×W×C array imshow can show: uint8, or float in [0, 1]."""
     img = as_numpy(img)
     if img.ndim == 3:
-        if _is_chw(img.shape):
+        first, last = img.shape[0] in (1, 3, 4), img.shape[-1] in (1, 3, 4)
+        if not (first or last):
+            raise ValueError(f"cannot tell the channel axis of an image of shape {img.shape}: expected C×H×W or "
+                             "H×W×C, C in 1, 3, 4")
+        if first and not last:  # C×H×W
             img = np.transpose(img, (1, 2, 0))
         if img.shape[-1] == 1:
             img = img[..., 0]
