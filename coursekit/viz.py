@@ -100,11 +100,12 @@ def _blank(ax) -> None:
         spine.set_visible(False)
 
 
-def _grid(n: int, ncols: int, tile_w: float, tile_h: float, title: str | None):
-    """A Figure for ``n`` tiles in rows of ``ncols`` (and its title), and ``tile(k)``: the axes of tile k."""
+def _grid(n: int, ncols: int, tile_w: float, tile_h: float, title: str | None, label_w: float = 0.0):
+    """A Figure for ``n`` tiles in rows of ``ncols`` (and its title, and ``label_w`` inches for row labels), and
+    ``tile(k)``: the axes of tile k."""
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    fig = Figure(figsize=(ncols * tile_w, nrows * tile_h + (0.3 if title else 0)), layout="constrained")
+    fig = Figure(figsize=(ncols * tile_w + label_w, nrows * tile_h + (0.3 if title else 0)), layout="constrained")
     if title:
         fig.suptitle(title)
     return fig, lambda k: fig.add_subplot(nrows, ncols, k + 1)
@@ -151,11 +152,11 @@ def show_class_grid(images, labels, class_names: Sequence[str], per_class: int =
     if len(items) != len(labels):
         raise ValueError(f"{len(items)} images but {len(labels)} labels")
     _check_range(labels, "labels", num_classes)
-    fig = Figure(figsize=(per_class * size + 1.2, num_classes * size + (0.3 if title else 0)), layout="constrained")
+    fig, tile = _grid(num_classes * per_class, per_class, size, size, title, label_w=1.2)
     for row, name in enumerate(class_names):
         idx = np.flatnonzero(labels == row)[:per_class]
         for col in range(per_class):
-            ax = fig.add_subplot(num_classes, per_class, row * per_class + col + 1)
+            ax = tile(row * per_class + col)
             _blank(ax)
             if col < len(idx):
                 imshow(ax, to_display(items[idx[col]], mean, std))
@@ -163,8 +164,6 @@ def show_class_grid(images, labels, class_names: Sequence[str], per_class: int =
                 ax.set_axis_off()
             if col == 0:
                 ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
-    if title:
-        fig.suptitle(title)
     return fig
 
 
