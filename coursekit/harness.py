@@ -30,7 +30,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .calibrate import (DEFAULT_THRESHOLD, binary_scores, calibration_bins, class_indices, expected_calibration_error,
-                        operating_point)
+                        operating_point, pr_curve)
 from .files import atomic_write_text
 from .types import Classifications
 
@@ -413,10 +413,8 @@ def evaluate_classifications(preds: Classifications, y_true, *, model_id, datase
     metrics["ece"] = ece
     calibration = {"ece": ece, "n_bins": n_bins, "norm": "l1", "bins": calibration_bins(preds, y, n_bins).to_dict()}
 
-    decision = binary = goal = None
-    if threshold is not None and not isinstance(threshold, (int, float)):
-        goal = getattr(threshold, "goal", None)
-        threshold = getattr(threshold, "threshold", threshold)
+    decision = binary = None
+    goal, threshold = getattr(threshold, "goal", None), getattr(threshold, "threshold", threshold)
     if positive is None and threshold is not None:
         raise ValueError("threshold is for the binary decision: also say which classes are positive (positive=[...])")
     if positive is not None:
@@ -424,9 +422,7 @@ def evaluate_classifications(preds: Classifications, y_true, *, model_id, datase
         pos = [positive] if isinstance(positive, str) else list(positive)
         binary = binary_scores(preds, pos, y)
         point = operating_point(*binary, threshold)
-        from sklearn.metrics import average_precision_score
-
-        ap = float(average_precision_score(*binary)) if 0 < binary[0].sum() < n else None
+        ap = pr_curve(*binary).average_precision if 0 < binary[0].sum() < n else None
         decision = {"positive": pos, **point.to_dict(), "average_precision": ap, "threshold_goal": goal}
         metrics.update(decision_precision=point.precision, decision_recall=point.recall,
                        decision_f1=point.f1, decision_ap=ap)

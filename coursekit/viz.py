@@ -181,8 +181,7 @@ def show_predictions(images, y_true, preds: Classifications, indices=None, class
     indices = np.arange(len(preds)) if indices is None else as_numpy(indices).astype(np.int64).reshape(-1)
     if len(indices) == 0:
         raise ValueError("no indices to show (no mistakes to look at? then celebrate)")
-    arr = as_numpy(images) if hasattr(images, "detach") or isinstance(images, np.ndarray) else None
-    picked = [arr[i] for i in indices] if arr is not None else [images[int(i)] for i in indices]
+    picked = [images[int(i)] for i in indices]  # an array's, a tensor's or a dataset's
     labels, conf = preds.labels, preds.confidence
     titles = [f"{names[y_true[i]]} → {names[labels[i]]} ({conf[i]:.0%})" for i in indices]
     fig = show_images(picked, titles=titles, ncols=ncols, size=size, title=title, mean=mean, std=std)
