@@ -190,7 +190,8 @@ def amp_dtype(amp: str | bool, device: torch.device) -> torch.dtype | None:
 def fit(model: nn.Module, train_loader: Iterable, *, epochs: int, optimizer: torch.optim.Optimizer,
         scheduler: Any = None, label_smoothing: float = 0.0, val_loader: Iterable | None = None,
         device: str | torch.device | None = None, amp: str | bool = "auto", checkpoint: str | os.PathLike | None = None,
-        resume: bool = False, progress: bool = True, on_epoch_end: Callable[[History], bool | None] | None = None) -> History:
+        resume: bool = False, progress: bool = True,
+        on_epoch_end: Callable[[History], bool | None] | None = None) -> History:
     """Train ``model`` for ``epochs`` epochs and return the :class:`History`."""
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1; got {epochs}")
