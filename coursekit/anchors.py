@@ -114,7 +114,7 @@ def anchor_fit(wh, anchors, thr: float = ANCHOR_T) -> AnchorFit:
                      mean_best=float(best.mean()), best_anchor=x.argmax(axis=1), best_ratio=best)
 
 
-def kmeans_anchors(wh, n: int = 9, *, seed: int = 0, iters: int = 30) -> np.ndarray:
+def kmeans_anchors(wh, n: int = 9, *, seed: int = 0) -> np.ndarray:
     """``n`` anchors (n, 2) for a dataset's box sizes, sorted by area: k-means, as YOLOv5's AutoAnchor.
 
     >>> wh = np.array([[10, 10], [12, 12], [50, 100], [54, 96]])
@@ -131,16 +131,14 @@ def kmeans_anchors(wh, n: int = 9, *, seed: int = 0, iters: int = 30) -> np.ndar
     if distinct < n:
         raise ValueError(f"the boxes have only {distinct} different sizes, fewer than the {n} anchors asked for; "
                          f"use n <= {distinct}")
-    if iters < 1:
-        raise ValueError(f"iters must be >= 1; got iters={iters}")
     from sklearn.cluster import KMeans
     sigma = wh.std(axis=0)
     sigma[sigma == 0] = 1.0  # every box equally wide (or high): nothing to whiten
-    k = KMeans(n_clusters=n, n_init=iters, random_state=seed).fit(wh / sigma).cluster_centers_ * sigma
+    k = KMeans(n_clusters=n, n_init=30, random_state=seed).fit(wh / sigma).cluster_centers_ * sigma
     return k[np.argsort(k.prod(axis=1), kind="stable")]
 
 
-def kmeans_iou_anchors(wh, n: int = 9, *, seed: int = 0, iters: int = 100) -> np.ndarray:
+def kmeans_iou_anchors(wh, n: int = 9, *, seed: int = 0) -> np.ndarray:
     """``n`` anchors (n, 2) by k-means with the distance ``1 - IoU`` of (w, h) pairs, sorted by area: YOLOv2's recipe.
 
     >>> wh = np.array([[10, 10], [12, 12], [50, 100], [54, 96]])
@@ -152,7 +150,7 @@ def kmeans_iou_anchors(wh, n: int = 9, *, seed: int = 0, iters: int = 100) -> np
         raise ValueError(f"n must be a whole number from 1 to the number of boxes ({len(wh)}); got {n!r}")
     rng = np.random.default_rng(seed)
     centres = wh[rng.choice(len(wh), n, replace=False)]
-    for _ in range(int(iters)):
+    for _ in range(100):
         inter = np.minimum(wh[:, None, 0], centres[None, :, 0]) * np.minimum(wh[:, None, 1], centres[None, :, 1])
         iou = inter / (wh.prod(axis=1)[:, None] + centres.prod(axis=1)[None, :] - inter)
         assign = iou.argmax(axis=1)
@@ -223,7 +221,7 @@ class AssignmentCandidates:
         return pd.DataFrame({"width": width, "height": height, **per_stride, "total": self.total})
 
 
-def assignment_candidates(boxes_xyxy, imgsz, strides: Sequence[int] = _STRIDES, eps: float = 1e-9,
+def assignment_candidates(boxes_xyxy, imgsz, strides: Sequence[int] = _STRIDES,
                           min_side: float | None = None) -> AssignmentCandidates:
     """For each ground-truth box, the anchor points strictly inside it: the points that may learn it.
 
@@ -243,7 +241,7 @@ def assignment_candidates(boxes_xyxy, imgsz, strides: Sequence[int] = _STRIDES, 
     size = np.maximum(boxes[:, 2:] - boxes[:, :2], float(min_side))
     regions = np.concatenate([centre - size / 2, centre + size / 2], axis=1)
     lt, rb = regions[:, None, :2], regions[:, None, 2:]  # (N, 1, 2)
-    mask = ((points[None] - lt) > eps).all(axis=2) & ((rb - points[None]) > eps).all(axis=2)  # (N, M)
+    mask = ((points[None] - lt) > 1e-9).all(axis=2) & ((rb - points[None]) > 1e-9).all(axis=2)  # (N, M), as ultralytics
     counts = np.stack([mask[:, point_strides == s].sum(axis=1) for s in strides], axis=1)
     return AssignmentCandidates(boxes=boxes, regions=regions, points=points, point_strides=point_strides,
                                 strides=strides, imgsz=_imgsz(imgsz), min_side=float(min_side), mask=mask,
@@ -258,8 +256,7 @@ def plot_anchors(wh, anchors_list: Mapping[str, np.ndarray], imgsz: int = 320, t
     2
     """
     from matplotlib.figure import Figure
-    from matplotlib.patches import Rectangle
-    from .viz import class_color  # (viz also shows returned Figures in notebooks)
+    from .viz import _draw_box, class_color  # (viz also shows returned Figures in notebooks)
     wh = _wh(wh)
     if not isinstance(anchors_list, Mapping) or not anchors_list:
         raise ValueError("anchors_list must be a dict name -> (K, 2) anchors, e.g. {'k-means': kmeans_anchors(wh)}")
@@ -275,7 +272,7 @@ def plot_anchors(wh, anchors_list: Mapping[str, np.ndarray], imgsz: int = 320, t
         ax_wh.scatter(k[:, 0], k[:, 1], s=70, marker=m, facecolor="none", edgecolor=c, linewidth=2,
                       label=f"{name}: {len(k)} anchors, bpr {fit.bpr:.3f}")
         for aw, ah in k:
-            ax_box.add_patch(Rectangle((size / 2 - aw / 2, size / 2 - ah / 2), aw, ah, fill=False, edgecolor=c, lw=1.5))
+            _draw_box(ax_box, (size / 2 - aw / 2, size / 2 - ah / 2, size / 2 + aw / 2, size / 2 + ah / 2), c, lw=1.5)
         ax_box.plot([], [], color=c, label=name)
     top = max(float(wh.max()), *(float(k.max()) for k in sets.values())) * 1.05
     ax_wh.set(xlim=(0, top), ylim=(0, top), aspect="equal", xlabel="width (px)", ylabel="height (px)",
@@ -284,7 +281,7 @@ def plot_anchors(wh, anchors_list: Mapping[str, np.ndarray], imgsz: int = 320, t
     half = max(size, top) / 2
     ax_box.set(xlim=(size / 2 - half, size / 2 + half), ylim=(size / 2 + half, size / 2 - half), aspect="equal",
                title=f"anchors in a {size}x{size} input")
-    ax_box.add_patch(Rectangle((0, 0), size, size, fill=False, edgecolor="black", lw=1, ls="--"))
+    _draw_box(ax_box, (0, 0, size, size), "black", dashed=True, lw=1)
     ax_box.legend(fontsize="small", loc="upper left")
     return fig
 
@@ -298,8 +295,7 @@ def plot_assignment(image, boxes_xyxy, imgsz=None, strides: Sequence[int] = _STR
     'imgsz 160, 1 box: candidate points at stride 8: 12, 16: 2, 32: 1'
     """
     from matplotlib.figure import Figure
-    from matplotlib.patches import Rectangle
-    from .viz import class_color, imshow, to_display
+    from .viz import _draw_box, class_color, imshow, to_display
     if np.ndim(image) not in (2, 3):
         raise ValueError(f"image must be one H x W (x C) or C x H x W image; got shape {np.shape(image)}")
     img = to_display(image)
@@ -319,9 +315,9 @@ def plot_assignment(image, boxes_xyxy, imgsz=None, strides: Sequence[int] = _STR
     used = cand.mask.any(axis=0)
     ax.scatter(*cand.points[~used].T, s=3, color="white", alpha=0.35, linewidths=0)
     for b, reg in zip(cand.boxes, cand.regions):
-        ax.add_patch(Rectangle(b[:2], *(b[2:] - b[:2]), fill=False, edgecolor="yellow", lw=1.5))
+        _draw_box(ax, b, "yellow", lw=1.5)
         if not np.allclose(reg, b):
-            ax.add_patch(Rectangle(reg[:2], *(reg[2:] - reg[:2]), fill=False, edgecolor="yellow", lw=1, ls="--"))
+            _draw_box(ax, reg, "yellow", dashed=True, lw=1)
     for j, s in enumerate(cand.strides):
         sel = used & (cand.point_strides == s)
         ax.scatter(*cand.points[sel].T, s=8 + 2 * s, color=colors[s], edgecolor="black", linewidths=0.5,

@@ -89,7 +89,7 @@ class PRCurve:
 
 
 def pr_curve(y_true_binary, scores, n_positive: int | None = None) -> PRCurve:
-    """The precision-recall curve and average precision (scikit-learn) of 0/1 labels and scores;
+    """The precision-recall curve and average precision of 0/1 labels and scores, laid out as scikit-learn's;
     ``n_positive``: a detector's (``y_true_binary`` = is_tp per box, ``n_positive`` objects, some never boxed).
 
     >>> c = pr_curve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
@@ -98,19 +98,16 @@ def pr_curve(y_true_binary, scores, n_positive: int | None = None) -> PRCurve:
     >>> round(c.average_precision, 3)
     0.833
     """
-    from sklearn.metrics import average_precision_score, precision_recall_curve
-    if n_positive is not None:
-        n = int(n_positive)
-        t, tp, fp = _curve_counts(np.asarray(y_true_binary), _detector_scores(scores))
-        recall = np.r_[(tp / n if n else np.full(len(t), np.nan))[::-1], 0.0]   # sklearn's layout: ascending
-        precision = np.r_[(tp / np.maximum(tp + fp, 1))[::-1], 1.0]
-        ap = float(np.sum((recall[:-1] - recall[1:]) * precision[:-1])) if n else math.nan
-        return PRCurve(precision, recall, t[::-1].copy(), ap, n, int(fp[-1]) if len(fp) else 0)
-    y, s = _binary_inputs(y_true_binary, scores)
-    precision, recall, thresholds = precision_recall_curve(y, s, drop_intermediate=False)
-    n_pos = int(y.sum())
-    return PRCurve(*(np.asarray(a, dtype=np.float64) for a in (precision, recall, thresholds)),
-                   float(average_precision_score(y, s)), n_pos, len(y) - n_pos)
+    if n_positive is None:
+        y, s = _binary_inputs(y_true_binary, scores)
+        n = int(y.sum())
+    else:
+        y, s, n = np.asarray(y_true_binary), _detector_scores(scores), int(n_positive)
+    t, tp, fp = _curve_counts(y, s)
+    recall = np.r_[(tp / n if n else np.full(len(t), np.nan))[::-1], 0.0]  # ascending thresholds
+    precision = np.r_[(tp / np.maximum(tp + fp, 1))[::-1], 1.0]
+    ap = float(np.sum((recall[:-1] - recall[1:]) * precision[:-1])) if n else math.nan
+    return PRCurve(precision, recall, t[::-1].copy(), ap, n, int(fp[-1]) if len(fp) else 0)
 
 
 @dataclass
@@ -134,14 +131,6 @@ class OperatingPoint:
         return asdict(self)
 
 
-def _point(threshold: float, tp: int, fp: int, fn: int, tn: int, f1_if_no_positive: float = math.nan):
-    tp, fp, fn, tn = int(tp), int(fp), int(fn), int(tn)
-    precision = tp / (tp + fp) if tp + fp else math.nan
-    recall = tp / (tp + fn) if tp + fn else math.nan
-    f1 = 2 * tp / (2 * tp + fp + fn) if tp + fn else f1_if_no_positive
-    return OperatingPoint(float(threshold), precision, recall, f1, tp, fp, fn, tn)
-
-
 def _detector_scores(scores) -> np.ndarray:
     """Box confidences as :class:`~coursekit.types.Detections` stores them (float32), held in float64: a threshold
     typed as 0.9 keeps a box whose confidence is 0.9, as :meth:`Detections.filter` does."""
@@ -150,7 +139,7 @@ def _detector_scores(scores) -> np.ndarray:
 
 def operating_point(y_true_binary, scores, threshold: float = DEFAULT_THRESHOLD,
                     n_positive: int | None = None) -> OperatingPoint:
-    """Counts (scikit-learn's confusion matrix) and precision / recall / F1 at ``threshold``.
+    """Counts and precision / recall / F1 when flagging ``score >= threshold``.
 
     >>> p = operating_point([1, 0, 1, 0], [0.9, 0.6, 0.4, 0.2])
     >>> p.tp, p.fp, p.fn, p.tn, p.precision, p.recall
@@ -159,23 +148,24 @@ def operating_point(y_true_binary, scores, threshold: float = DEFAULT_THRESHOLD,
     >>> p.tp, p.fp, p.fn, p.tn, round(p.recall, 3)
     (1, 1, 2, 0, 0.333)
     """
-    if n_positive is not None:
-        flags, s = np.asarray(y_true_binary), _detector_scores(scores)
-        if flags.ndim != 1 or s.shape != flags.shape:
-            raise ValueError(f"is_tp and scores must be 1-D and the same length; got {flags.shape} and {s.shape}")
-        flags = flags.astype(bool)
-        if n_positive < int(flags.sum()):
-            raise ValueError(f"n_positive={n_positive} is smaller than the {int(flags.sum())} true positives: "
+    if n_positive is None:
+        y, s = _binary_inputs(y_true_binary, scores, need_both=False)
+        y, kept, n_pos = y.astype(bool), s >= threshold, int(y.sum())
+    else:
+        y, s = np.asarray(y_true_binary), _detector_scores(scores)
+        if y.ndim != 1 or s.shape != y.shape:
+            raise ValueError(f"is_tp and scores must be 1-D and the same length; got {y.shape} and {s.shape}")
+        y, kept, n_pos = y.astype(bool), s >= float(np.float32(threshold)), int(n_positive)
+        if n_pos < int(y.sum()):
+            raise ValueError(f"n_positive={n_positive} is smaller than the {int(y.sum())} true positives: "
                              "pass the number of ground-truth objects")
-        kept = s >= float(np.float32(threshold))
-        tp = int((flags & kept).sum())
-        fp = int(kept.sum()) - tp
-        # no object: F1 is 0 with false boxes (nan without), where a classifier's is undefined either way
-        return _point(threshold, tp, fp, int(n_positive) - tp, 0, 0.0 if fp else math.nan)
-    from sklearn.metrics import confusion_matrix
-    y, s = _binary_inputs(y_true_binary, scores, need_both=False)
-    tn, fp, fn, tp = confusion_matrix(y, (s >= threshold).astype(np.int64), labels=[0, 1]).ravel()
-    return _point(threshold, tp, fp, fn, tn)
+    tp = int((y & kept).sum())
+    fp = int(kept.sum()) - tp
+    tn = int((~y & ~kept).sum()) if n_positive is None else 0  # a detector's true negatives are not countable
+    # no positive: F1 is undefined for a classifier; a detector's is 0 with false boxes (nan without)
+    f1 = 2 * tp / (tp + fp + n_pos) if n_pos else 0.0 if n_positive is not None and fp else math.nan
+    return OperatingPoint(float(threshold), tp / (tp + fp) if tp + fp else math.nan, tp / n_pos if n_pos else math.nan,
+                          f1, tp, fp, n_pos - tp, tn)
 
 
 @dataclass
@@ -311,17 +301,23 @@ def binary_scores(preds: Classifications, positive: str | Sequence[str] | None =
     scores = preds.probs[:, idx].astype(np.float64).sum(axis=1)
     if y_true is None:
         return scores
+    y = class_indices(y_true, names, len(scores))
+    if y.size and (y.min() < 0 or y.max() >= len(names)):
+        raise ValueError(f"y_true contains {y[(y < 0) | (y >= len(names))][0]}, outside 0..{len(names) - 1}")
+    return np.isin(y, idx).astype(np.int64), scores
+
+
+def class_indices(y_true, names: list[str], n: int) -> np.ndarray:
+    """``y_true`` (class indices or class names, one per image) as a 1-D array, names turned into indices."""
     y = as_numpy(y_true)
-    if y.ndim != 1 or len(y) != len(scores):
-        raise ValueError(f"y_true must be one label per image ({len(scores)}); got shape {y.shape}")
+    if y.ndim != 1 or len(y) != n:
+        raise ValueError(f"y_true must be one label per image ({n}); got shape {y.shape}")
     if y.dtype.kind in "US" or y.dtype == object:
         bad = [v for v in y if v not in names]
         if bad:
             raise ValueError(f"y_true contains {bad[0]!r}, not a class name; the classes are {names}")
         y = np.array([names.index(v) for v in y], dtype=np.int64)
-    elif y.size and (y.min() < 0 or y.max() >= len(names)):
-        raise ValueError(f"y_true contains {y[(y < 0) | (y >= len(names))][0]}, outside 0..{len(names) - 1}")
-    return np.isin(y, idx).astype(np.int64), scores
+    return y
 
 
 def plot_pr_curve(curve: PRCurve, choice: ThresholdChoice | None = None, ax=None, title: str | None = None, *,
@@ -389,21 +385,6 @@ def _probs_and_targets(probs, y_true):
     return p, y
 
 
-def expected_calibration_error(probs, y_true, n_bins: int = 15, norm: Literal["l1", "l2", "max"] = "l1") -> float:
-    """Expected calibration error (torchmetrics): how far confidence is from accuracy, bin-weighted.
-
-    >>> round(expected_calibration_error([[0.9, 0.1], [0.8, 0.2]], [0, 1]), 3)
-    0.45
-    """
-    import torch
-    from torchmetrics.functional.classification import binary_calibration_error, multiclass_calibration_error
-    p, y = _probs_and_targets(probs, y_true)
-    p_t, y_t = torch.from_numpy(p).float(), torch.from_numpy(y)
-    if p.ndim == 1:
-        return float(binary_calibration_error(p_t, y_t, n_bins=n_bins, norm=norm))
-    return float(multiclass_calibration_error(p_t, y_t, num_classes=p.shape[1], n_bins=n_bins, norm=norm))
-
-
 @dataclass
 class CalibrationBins:
     """Equal-width confidence bins: per bin the image count, mean confidence and accuracy."""
@@ -448,6 +429,16 @@ def calibration_bins(probs, y_true, n_bins: int = 15) -> CalibrationBins:
     return CalibrationBins([float(e) for e in edges], [int(c) for c in count], means(conf), means(correct))
 
 
+def expected_calibration_error(probs, y_true, n_bins: int = 15) -> float:
+    """Expected calibration error: how far confidence is from accuracy, bin-weighted (:func:`calibration_bins`'
+    L1 gap, as torchmetrics' ``calibration_error``).
+
+    >>> round(expected_calibration_error([[0.9, 0.1], [0.8, 0.2]], [0, 1]), 3)
+    0.45
+    """
+    return calibration_bins(probs, y_true, n_bins).ece
+
+
 def reliability_diagram(probs, y_true=None, n_bins: int = 15, ax=None, title: str | None = None) -> Figure:
     """Accuracy per confidence bin against the diagonal (perfect calibration), with the ECE.
 
@@ -455,15 +446,11 @@ def reliability_diagram(probs, y_true=None, n_bins: int = 15, ax=None, title: st
     >>> len(fig.axes), fig.axes[0].get_ylabel()
     (2, 'accuracy')
     """
-    if isinstance(probs, CalibrationBins):
-        if y_true is not None:
-            raise ValueError("pass either CalibrationBins, or probs with y_true")
-        bins, ece = probs, probs.ece
-    else:
-        if y_true is None:
-            raise ValueError("y_true is needed to draw a reliability diagram from probabilities")
-        bins = calibration_bins(probs, y_true, n_bins)
-        ece = expected_calibration_error(probs, y_true, n_bins=len(bins.count))
+    if isinstance(probs, CalibrationBins) and y_true is not None:
+        raise ValueError("pass either CalibrationBins, or probs with y_true")
+    if not isinstance(probs, CalibrationBins) and y_true is None:
+        raise ValueError("y_true is needed to draw a reliability diagram from probabilities")
+    bins = probs if isinstance(probs, CalibrationBins) else calibration_bins(probs, y_true, n_bins)
     edges = np.asarray(bins.edges)
     left, width = edges[:-1], np.diff(edges)
     acc, conf = (np.array([np.nan if v is None else v for v in vs]) for vs in (bins.accuracy, bins.confidence))
@@ -481,7 +468,7 @@ def reliability_diagram(probs, y_true=None, n_bins: int = 15, ax=None, title: st
     ax.plot([0, 1], [0, 1], color="k", linestyle="--", linewidth=1, label="perfect calibration")
     ax.set(xlim=(0, 1), ylim=(0, 1), ylabel="accuracy")
     ax.legend(loc="upper left", fontsize=8)
-    ax.set_title(title if title is not None else f"reliability (ECE {ece:.3f})")
+    ax.set_title(title if title is not None else f"reliability (ECE {bins.ece:.3f})")
     if ax_n is not None:
         ax_n.bar(left, counts, width, align="edge", color="gray", edgecolor="white")
         ax_n.set(ylabel="images", xlabel="confidence")

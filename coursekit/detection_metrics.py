@@ -86,26 +86,20 @@ _COCO_MAX_DETS = [1, 10, 100]
 _OVERALL = ("map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_100")  # one number each
 
 
-def _coco_eval(preds_tm, targets_tm, iou_thresholds, backend) -> dict:
+def _coco_eval(preds_tm, targets_tm, iou_thresholds) -> dict:
     import torch
     from torchmetrics.detection import MeanAveragePrecision
-    try:
-        metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox",
-                                      iou_thresholds=list(iou_thresholds or _COCO_IOU_THRESHOLDS),
-                                      rec_thresholds=list(_COCO_REC_THRESHOLDS),
-                                      max_detection_thresholds=list(_COCO_MAX_DETS),
-                                      class_metrics=True, backend=backend)
-    except ModuleNotFoundError as e:  # torchmetrics needs the COCO evaluation library
-        raise ModuleNotFoundError(f"mean_average_precision needs {backend}: pip install {backend.replace('_', '-')} "
-                                  f"({e})") from e
+    metric = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", iou_thresholds=list(iou_thresholds),
+                                  rec_thresholds=list(_COCO_REC_THRESHOLDS),
+                                  max_detection_thresholds=list(_COCO_MAX_DETS), class_metrics=True,
+                                  backend="pycocotools")
     metric.warn_on_many_detections = False  # > 100 boxes per image; COCO keeps 100 per image *and class*
     metric.update(preds_tm, targets_tm)
     out = metric.compute()
     return {k: v.reshape(-1) if isinstance(v, torch.Tensor) else v for k, v in out.items()}
 
 
-def mean_average_precision(preds: Sequence[Detections], targets: Sequence[Detections], *,
-                           backend: Literal["pycocotools", "faster_coco_eval"] = "pycocotools") -> dict:
+def mean_average_precision(preds: Sequence[Detections], targets: Sequence[Detections]) -> dict:
     """COCO box mAP and recall (torchmetrics ``MeanAveragePrecision``, pycocotools), overall and per class.
 
     >>> from coursekit.types import Detections
@@ -135,9 +129,9 @@ def mean_average_precision(preds: Sequence[Detections], targets: Sequence[Detect
     targets_tm = [{"boxes": torch.from_numpy(t.xyxy.astype(np.float64)), "labels": torch.from_numpy(t.class_id)}
                   for t in targets]
 
-    coco = _coco_eval(preds_tm, targets_tm, None, backend)  # IoU 0.50:0.05:0.95
+    coco = _coco_eval(preds_tm, targets_tm, _COCO_IOU_THRESHOLDS)  # IoU 0.50:0.05:0.95
     result.update({key: _undefined_to_none(coco[key][0]) for key in _OVERALL})
-    at_50 = _coco_eval(preds_tm, targets_tm, [0.5], backend)
+    at_50 = _coco_eval(preds_tm, targets_tm, [0.5])
     for source, keys in ((coco, (("map_per_class", "map"), ("mar_100_per_class", "mar_100"))),
                          (at_50, (("map_per_class", "map_50"),))):
         classes = source["classes"].tolist()

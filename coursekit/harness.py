@@ -29,8 +29,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from .calibrate import (DEFAULT_THRESHOLD, binary_scores, calibration_bins, expected_calibration_error,
-                        operating_point)
+from .calibrate import (DEFAULT_THRESHOLD, binary_scores, calibration_bins, class_indices, expected_calibration_error,
+                        operating_point, pr_curve)
 from .files import atomic_write_text
 from .types import Classifications
 
@@ -50,10 +50,6 @@ class ReportError(ValueError):
     """A saved report cannot be read: not JSON, an unknown schema version, or a missing field."""
 
 
-def _unwrap(model):
-    return getattr(model, "_orig_mod", model)  # torch.compile keeps the original module here
-
-
 def lock_model(model) -> str:
     """A sha256 fingerprint (64 hex digits) of the model's weights (its ``state_dict``, or a state dict): every
     entry's name, dtype, shape and bytes, buffers included; the same on any device and after a save/load.
@@ -65,6 +61,8 @@ def lock_model(model) -> str:
     (True, 64)
     """
     import torch
+
+    from .train import _unwrap
 
     state = _unwrap(model).state_dict() if hasattr(model, "state_dict") else model
     if not isinstance(state, Mapping):
@@ -90,6 +88,7 @@ def model_card(model) -> dict:
     ('torch.nn.modules.linear.Linear', 22)
     """
     from .models import count_parameters
+    from .train import _unwrap
 
     inner = _unwrap(model)
     dtypes = sorted({str(p.dtype) for p in inner.parameters()})
@@ -328,18 +327,6 @@ class EvalReport:
         return self.summary()
 
 
-def _class_indices(y_true, class_names: list[str], n: int) -> np.ndarray:
-    y = y_true.detach().cpu().numpy() if hasattr(y_true, "detach") else np.asarray(y_true)
-    if y.ndim != 1 or len(y) != n:
-        raise ValueError(f"y_true must be one label per prediction ({n}); got shape {y.shape}")
-    if y.dtype.kind in "US" or y.dtype == object:
-        bad = [v for v in y if v not in class_names]
-        if bad:
-            raise ValueError(f"y_true contains {bad[0]!r}, not a class name; the classes are {class_names}")
-        return np.array([class_names.index(v) for v in y], dtype=np.int64)
-    return y  # checked (range, whole numbers) by coursekit.metrics
-
-
 def _classification_rows(y: np.ndarray, p: np.ndarray, binary: tuple[np.ndarray, np.ndarray] | None,
                          threshold: float) -> dict[str, Any]:
     """n, accuracy, macro-F1 (and the decision's precision / recall) of one slice."""
@@ -356,14 +343,24 @@ def _classification_rows(y: np.ndarray, p: np.ndarray, binary: tuple[np.ndarray,
     return row
 
 
-def _slice_text(key, values, n: int, kind: str = "slice") -> np.ndarray:
-    """A slice's values (one per image) as text, checked."""
-    if not isinstance(key, str):
-        raise TypeError(f"{kind} keys must be strings (e.g. 'lighting'), got {key!r}")
-    values = values.tolist() if hasattr(values, "tolist") else list(values)
-    if len(values) != n:
-        raise ValueError(f"{kind} {key!r} has {len(values)} values but there are {n} images: one value per image")
-    return np.array([str(v) for v in values])
+def _slices(slices, n: int, kind: str = "slice") -> dict[str, list]:
+    """Each slice's values, one per image (an object slice: one list per image), checked."""
+    out = {}
+    for key, values in (slices or {}).items():
+        if not isinstance(key, str):
+            raise TypeError(f"{kind} keys must be strings (e.g. 'lighting'), got {key!r}")
+        out[key] = values.tolist() if hasattr(values, "tolist") else list(values)
+        if len(out[key]) != n:
+            each = "value" if kind == "slice" else "list of values (one per object)"
+            raise ValueError(f"{kind} {key!r} has {len(out[key])} {'values' if kind == 'slice' else 'entries'} but "
+                             f"there are {n} images: one {each} per image")
+    return out
+
+
+def _groups(values) -> list[tuple[str, np.ndarray]]:
+    """(value as text, the mask of its items), for each distinct value in sorted order."""
+    text = np.array([str(v) for v in values])
+    return [(value, text == value) for value in sorted(set(text.tolist()))]
 
 
 def _report(task: str, model_id: str, dataset_id: str, names: list[str], n: int, metrics: dict, details: dict,
@@ -401,7 +398,7 @@ def evaluate_classifications(preds: Classifications, y_true, *, model_id, datase
                         "wrap logits with Classifications.from_logits(logits, class_names)")
     model_id, model_info = _identify(model_id, dataset_id, model_info)
     names, n, p = list(preds.class_names), len(preds), preds.labels
-    y = _class_indices(y_true, names, n)
+    y = class_indices(y_true, names, n)  # range checked by classification_report
 
     report = classification_report(y, p, names)  # validates y against the classes
     y = np.asarray(y, dtype=np.int64)
@@ -416,10 +413,8 @@ def evaluate_classifications(preds: Classifications, y_true, *, model_id, datase
     metrics["ece"] = ece
     calibration = {"ece": ece, "n_bins": n_bins, "norm": "l1", "bins": calibration_bins(preds, y, n_bins).to_dict()}
 
-    decision = binary = goal = None
-    if threshold is not None and not isinstance(threshold, (int, float)):
-        goal = getattr(threshold, "goal", None)
-        threshold = getattr(threshold, "threshold", threshold)
+    decision = binary = None
+    goal, threshold = getattr(threshold, "goal", None), getattr(threshold, "threshold", threshold)
     if positive is None and threshold is not None:
         raise ValueError("threshold is for the binary decision: also say which classes are positive (positive=[...])")
     if positive is not None:
@@ -427,33 +422,24 @@ def evaluate_classifications(preds: Classifications, y_true, *, model_id, datase
         pos = [positive] if isinstance(positive, str) else list(positive)
         binary = binary_scores(preds, pos, y)
         point = operating_point(*binary, threshold)
-        from sklearn.metrics import average_precision_score
-
-        ap = float(average_precision_score(*binary)) if 0 < binary[0].sum() < n else None
+        ap = pr_curve(*binary).average_precision if 0 < binary[0].sum() < n else None
         decision = {"positive": pos, **point.to_dict(), "average_precision": ap, "threshold_goal": goal}
         metrics.update(decision_precision=point.precision, decision_recall=point.recall,
                        decision_f1=point.f1, decision_ap=ap)
 
-    slice_tables: dict[str, list[dict]] = {}
-    for key, values in (slices or {}).items():
-        text = _slice_text(key, values, n)
-        slice_tables[key] = [{"value": value, **_classification_rows(
-            y[m], p[m], None if binary is None else (binary[0][m], binary[1][m]), threshold)}
-            for value in sorted(set(text.tolist())) for m in [text == value]]
+    slice_tables = {key: [{"value": value, **_classification_rows(
+        y[m], p[m], None if binary is None else (binary[0][m], binary[1][m]), threshold)}
+        for value, m in _groups(values)] for key, values in _slices(slices, n).items()}
 
     return _report("classification", model_id, dataset_id, names, n, metrics,
                    {"per_class": per_class, "confusion_matrix": cm, "calibration": calibration, "decision": decision},
                    slice_tables, model_info, notes)
 
 
-def _detection_slice_row(preds, targets, threshold: float, iou: float) -> dict[str, Any]:
-    """n images, objects, mAP@0.5 and the decision's precision / recall over a subset of images."""
-    from .detection_metrics import detection_pr_points, detection_recall_precision, mean_average_precision
-
-    is_tp, scores, n_t = detection_pr_points(preds, targets, iou=iou)
-    point = detection_recall_precision(is_tp, scores, n_t, threshold)
-    return {"n": len(preds), "n_objects": int(n_t), "map_50": mean_average_precision(preds, targets)["map_50"],
-            "precision": point.precision, "recall": point.recall}
+def _decision(preds, targets, threshold: float, iou: float, classes=None):
+    """The operating point at ``threshold`` over these images (and ``classes``)."""
+    from .detection_metrics import detection_pr_points, detection_recall_precision
+    return detection_recall_precision(*detection_pr_points(preds, targets, iou=iou, classes=classes), threshold)
 
 
 def evaluate_detections(preds, targets, *, model_id, dataset_id: str, threshold: float | Any, iou: float = 0.5,
@@ -473,68 +459,52 @@ def evaluate_detections(preds, targets, *, model_id, dataset_id: str, threshold:
     >>> r.metrics["recall"], r.details["errors"]["missed: not found"], r.to_frame("light")["recall"].tolist()
     (0.5, 1, [1.0, 0.0])
     """
-    from .detection_metrics import (detection_errors, detection_pr_points, detection_recall_precision,
-                                    match_detections, mean_average_precision)
-    from .types import Detections
+    from .detection_metrics import detection_errors, match_detections, mean_average_precision
 
     preds, targets = list(preds), list(targets)
-    for what, items in (("preds", preds), ("targets", targets)):
-        bad = [i for i, d in enumerate(items) if not isinstance(d, Detections)]
-        if bad:
-            raise TypeError(f"{what}[{bad[0]}] is a {type(items[bad[0]]).__name__}: pass one Detections per image")
     model_id, model_info = _identify(model_id, dataset_id, model_info)
     goal = getattr(threshold, "goal", None)
     threshold = float(getattr(threshold, "threshold", threshold))
     if not 0 <= threshold <= 1:
         raise ValueError(f"threshold={threshold!r}: expected a confidence in [0, 1], e.g. 0.25")
 
-    coco = mean_average_precision(preds, targets)  # also checks the pairs (same length, same classes)
-    names, n = (list(targets[0].class_names) if targets else []), len(preds)
-    is_tp, scores, n_targets = detection_pr_points(preds, targets, iou=iou)
-    point = detection_recall_precision(is_tp, scores, n_targets, threshold)
+    coco = mean_average_precision(preds, targets)  # also checks the pairs (Detections, same length and classes)
+    names, n = list(targets[0].class_names), len(preds)
+    point = _decision(preds, targets, threshold, iou)
     metrics = {k: coco[k] for k in ("map", "map_50", "map_75", "mar_100")}
     metrics.update(precision=point.precision, recall=point.recall, f1=point.f1)
 
     per_class = {}
     for c, name in enumerate(names):
-        c_tp, c_scores, c_n = detection_pr_points(preds, targets, iou=iou, classes=[c])
-        c_point = detection_recall_precision(c_tp, c_scores, c_n, threshold)
-        row = coco["per_class"][name]
+        c_point, row = _decision(preds, targets, threshold, iou, classes=[c]), coco["per_class"][name]
         per_class[name] = {"map": row["map"], "map_50": row["map_50"], "n_objects": row["n_targets"],
-                           "n_boxes_kept": int(c_point.tp + c_point.fp), "precision": c_point.precision,
+                           "n_boxes_kept": c_point.tp + c_point.fp, "precision": c_point.precision,
                            "recall": c_point.recall}
     errors_table = detection_errors(preds, targets, threshold, iou)
     errors = {k: int((errors_table["error"] == k).sum()) for k in (
         "background", "localization", "wrong_class", "duplicate", "missed: below threshold", "missed: wrong class",
         "missed: not found")}
-    decision = {**point.to_dict(), "iou": float(iou), "threshold_goal": goal, "n_objects": int(n_targets)}
+    decision = {**point.to_dict(), "iou": float(iou), "threshold_goal": goal, "n_objects": point.tp + point.fn}
 
-    slice_tables: dict[str, list[dict]] = {}
-    for key, values in (slices or {}).items():
-        text = _slice_text(key, values, n)
-        slice_tables[key] = [
-            {"value": value, **_detection_slice_row([preds[i] for i in np.flatnonzero(text == value)],
-                                                    [targets[i] for i in np.flatnonzero(text == value)],
-                                                    threshold, iou)}
-            for value in sorted(set(text.tolist()))]
+    slice_tables = {}
+    for key, values in _slices(slices, n).items():
+        rows = []
+        for value, m in _groups(values):
+            sub = [p for p, k in zip(preds, m) if k], [t for t, k in zip(targets, m) if k]
+            s_point = _decision(*sub, threshold, iou)
+            rows.append({"value": value, "n": int(m.sum()), "n_objects": s_point.tp + s_point.fn,
+                         "map_50": mean_average_precision(*sub)["map_50"], "precision": s_point.precision,
+                         "recall": s_point.recall})
+        slice_tables[key] = rows
     if object_slices:
-        found = [match_detections(p.filter(min_confidence=threshold), t, iou).target_matched
-                 for p, t in zip(preds, targets)]
-        for key, per_image in object_slices.items():
-            if not isinstance(key, str):
-                raise TypeError(f"object slice keys must be strings (e.g. 'occlusion'), got {key!r}")
-            per_image = list(per_image)
-            if len(per_image) != n:
-                raise ValueError(f"object slice {key!r} has {len(per_image)} entries but there are {n} images: "
-                                 "one list of values (one per object) per image")
+        hit = np.concatenate([match_detections(p.filter(min_confidence=threshold), t, iou).target_matched
+                              for p, t in zip(preds, targets)])
+        for key, per_image in _slices(object_slices, n, "object slice").items():
             for i, (vals, t) in enumerate(zip(per_image, targets)):
                 if len(vals) != len(t):
                     raise ValueError(f"object slice {key!r}, image {i}: {len(vals)} values for {len(t)} objects")
-            text = np.array([str(v) for vals in per_image for v in vals])
-            hit = np.concatenate(found) if found else np.zeros(0, bool)
-            slice_tables[key] = [{"value": value, "n": int((text == value).sum()),
-                                  "recall": float(hit[text == value].mean())}
-                                 for value in sorted(set(text.tolist()))]
+            slice_tables[key] = [{"value": value, "n": int(m.sum()), "recall": float(hit[m].mean())}
+                                 for value, m in _groups([v for vals in per_image for v in vals])]
 
     return _report("detection", model_id, dataset_id, names, n, metrics,
                    {"per_class": per_class, "decision": decision, "errors": errors}, slice_tables, model_info, notes)

@@ -63,10 +63,7 @@ def _check_range(labels: np.ndarray, name: str, num_classes: int) -> None:
 
 def _prepare(y_true, y_pred, num_classes: int | None = None, class_names: Sequence[str] | None = None):
     """Validated (y_true, y_pred, num_classes)."""
-    if num_classes is None:
-        num_classes = _num_classes_of(y_pred, class_names)
-    elif class_names is not None and len(class_names) != num_classes:
-        raise ValueError(f"num_classes={num_classes} but {len(class_names)} class_names were given")
+    num_classes = _num_classes_of(y_pred, class_names) if num_classes is None else num_classes
     if isinstance(y_pred, Classifications) and class_names is not None and len(class_names) != len(y_pred.class_names):
         raise ValueError(f"{len(class_names)} class_names were given but the predictions have "
                          f"{len(y_pred.class_names)} classes")
@@ -144,11 +141,9 @@ def classification_report(y_true, y_pred, class_names: Sequence[str], output: Li
     if output == "dict":
         return report
     import pandas as pd
-    rows = {k: v for k, v in report.items() if isinstance(v, dict)}
-    frame = pd.DataFrame.from_dict(rows, orient="index")[["precision", "recall", "f1-score", "support"]]
-    acc = pd.DataFrame({"precision": [np.nan], "recall": [np.nan], "f1-score": [report["accuracy"]],
-                        "support": [len(t)]}, index=["accuracy"])
-    frame = pd.concat([frame.loc[list(class_names)], acc, frame.loc[["macro avg", "weighted avg"]]])
+    # sklearn's order: the classes, accuracy, macro avg, weighted avg; accuracy as a row of its own
+    accuracy = {"precision": np.nan, "recall": np.nan, "f1-score": report["accuracy"], "support": len(t)}
+    frame = pd.DataFrame.from_dict({**report, "accuracy": accuracy}, orient="index")
     frame["support"] = frame["support"].astype(int)
     return frame
 

@@ -187,22 +187,18 @@ def amp_dtype(amp: str | bool, device: torch.device) -> torch.dtype | None:
     raise ValueError(f"amp must be 'auto', 'bf16', 'fp16', 'off', True or False; got {amp!r}")
 
 
-def _resolve_device(device: str | torch.device | None) -> torch.device:
-    """``device``, else ``$COURSEKIT_DEVICE``, else cuda > mps > cpu."""
-    return torch.device(device if device is not None else pick_device(os.environ.get("COURSEKIT_DEVICE") or None))
-
-
 def fit(model: nn.Module, train_loader: Iterable, *, epochs: int, optimizer: torch.optim.Optimizer,
-        scheduler: Any = None, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-        label_smoothing: float = 0.0, val_loader: Iterable | None = None, device: str | torch.device | None = None,
-        amp: str | bool = "auto", checkpoint: str | os.PathLike | None = None, resume: bool = False,
-        progress: bool = True, on_epoch_end: Callable[[History], bool | None] | None = None) -> History:
+        scheduler: Any = None, label_smoothing: float = 0.0, val_loader: Iterable | None = None,
+        device: str | torch.device | None = None, amp: str | bool = "auto", checkpoint: str | os.PathLike | None = None,
+        resume: bool = False, progress: bool = True,
+        on_epoch_end: Callable[[History], bool | None] | None = None) -> History:
     """Train ``model`` for ``epochs`` epochs and return the :class:`History`."""
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1; got {epochs}")
-    device = _resolve_device(device)
+    # ``device``, else $COURSEKIT_DEVICE, else cuda > mps > cpu
+    device = torch.device(device if device is not None else pick_device(os.environ.get("COURSEKIT_DEVICE") or None))
     model.to(device)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing) if loss_fn is None else loss_fn
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     autocast_dtype = amp_dtype(amp, device)
     # float16 has a small range: scale the loss up so small gradients do not underflow to 0
     scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
@@ -340,10 +336,10 @@ def predict(model: nn.Module, data, device: str | torch.device | None = None, tt
     return torch.cat(outputs)
 
 
-def evaluate(model: nn.Module, loader: Iterable, device: str | torch.device | None = None, tta_flip: bool = False,
-             loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> dict:
-    """Mean loss and accuracy of ``model`` on a loader of ``(images, labels)`` batches."""
-    loss_fn = loss_fn or nn.CrossEntropyLoss()
+def evaluate(model: nn.Module, loader: Iterable, device: str | torch.device | None = None,
+             tta_flip: bool = False) -> dict:
+    """Mean cross-entropy loss and accuracy of ``model`` on a loader of ``(images, labels)`` batches."""
+    loss_fn = nn.CrossEntropyLoss()
     loss_sum = correct = 0.0
     seen = 0
     with _inference(model, device) as device:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -283,21 +283,15 @@ class Detections:
     def __getitem__(self, index) -> "Detections":
         """Boxes by an int, a slice, a boolean mask (one entry per box) or an index array: always a Detections."""
         n = len(self)
-        if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
-            if not -n <= index < n:
-                raise IndexError(f"box index {index} is out of range for {n} boxes")
-            index = [int(index)]
-        elif not isinstance(index, slice):
-            index = as_numpy(index)
-            if index.dtype == bool:
-                if index.shape != (n,):
-                    raise IndexError(f"a boolean mask must have one entry per box ({n}); got shape {index.shape}")
-            elif index.size == 0:
-                index = index.astype(np.int64).reshape(0)
-            elif index.dtype.kind not in "iu" or index.ndim != 1:
+        if not isinstance(index, slice):
+            index = as_numpy(index).reshape(-1) if np.ndim(index) == 0 else as_numpy(index)
+            index = index.astype(np.int64) if index.size == 0 else index
+            if index.dtype == bool and index.shape != (n,):
+                raise IndexError(f"a boolean mask must have one entry per box ({n}); got shape {index.shape}")
+            if index.dtype != bool and (index.dtype.kind not in "iu" or index.ndim != 1):
                 raise IndexError(f"index boxes with an int, a slice, a boolean mask or a 1-D array of ints; "
                                  f"got {index.dtype} of shape {index.shape}")
-            elif index.size and not ((-n <= index) & (index < n)).all():
+            if index.dtype != bool and not ((-n <= index) & (index < n)).all():
                 bad = int(index[(index < -n) | (index >= n)][0])
                 raise IndexError(f"box index {bad} is out of range for {n} boxes")
         return Detections(xyxy=self.xyxy[index], class_id=self.class_id[index], class_names=self.class_names,
@@ -368,11 +362,10 @@ class Detections:
         """The inverse of :meth:`to_dict`."""
         if not isinstance(data, Mapping):
             raise TypeError(f"expected a dict from Detections.to_dict(), got {type(data).__name__}")
-        known = {"xyxy", "class_id", "class_names", "confidence", "masks", "image_size"}
         missing = sorted({"xyxy", "class_id", "class_names"} - set(data))
         if missing:
             raise ValueError(f"not a Detections dict: missing {missing}")
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
             raise ValueError(f"not a Detections dict: unknown key(s) {unknown}")
         masks = data.get("masks")
@@ -380,12 +373,8 @@ class Detections:
             if data.get("image_size") is None:
                 raise ValueError("a Detections dict with masks needs its image_size")
             h, w = _image_size(data["image_size"])
-            masks = np.stack([_rle_decode(m, h, w, f"mask {i}") for i, m in enumerate(masks)]) \
-                if len(masks) else np.zeros((0, h, w), dtype=bool)
-        return cls(xyxy=np.asarray(data["xyxy"], dtype=np.float32).reshape(-1, 4),
-                   class_id=np.asarray(data["class_id"], dtype=np.int64).reshape(-1), class_names=data["class_names"],
-                   confidence=None if data.get("confidence") is None else np.asarray(data["confidence"], np.float32),
-                   masks=masks, image_size=data.get("image_size"))
+            masks = np.array([_rle_decode(m, h, w, f"mask {i}") for i, m in enumerate(masks)], bool).reshape(-1, h, w)
+        return cls(**{**data, "masks": masks})
 
     @classmethod
     def from_ultralytics(cls, result) -> "Detections":
@@ -404,9 +393,8 @@ class Detections:
             raise ValueError("this result holds oriented boxes (an OBB model); Detections holds axis-aligned boxes")
         boxes = getattr(result, "boxes", None)
         if boxes is None:
-            if getattr(result, "probs", None) is not None:
-                raise ValueError("this ultralytics result is a classification (.probs): use Classifications")
-            raise ValueError("this ultralytics result has no boxes")
+            raise ValueError("this ultralytics result is a classification (.probs): use Classifications"
+                             if getattr(result, "probs", None) is not None else "this ultralytics result has no boxes")
         xyxy = as_numpy(boxes.xyxy).reshape(-1, 4)
         masks = _ultralytics_masks(result.masks, image_size) if getattr(result, "masks", None) is not None else None
         return cls(xyxy=xyxy, class_id=as_numpy(boxes.cls).reshape(-1), class_names=class_names,
@@ -417,7 +405,7 @@ class Detections:
         """From a YOLO label file (a path) or its text: one ``class cx cy w h [confidence]`` line per box."""
         text, where = _read_labels(source)
         h, w = _image_size(image_size)
-        rows, lines, ncols = [], [], None
+        rows = []
         for lineno, line in enumerate(text.splitlines(), 1):
             parts = line.split()
             if not parts:
@@ -427,28 +415,25 @@ class Detections:
                         else "")
                 raise ValueError(f"{where}line {lineno} has {len(parts)} values, expected 5 "
                                  f"('class cx cy w h') or 6 (with a confidence){hint}: {line.strip()!r}")
-            if ncols is not None and len(parts) != ncols:
+            if rows and len(parts) != len(rows[0]):
                 raise ValueError(f"{where}line {lineno} has {len(parts)} values but the lines before it have "
-                                 f"{ncols}: either every line has a confidence or none does")
-            ncols = len(parts)
+                                 f"{len(rows[0])}: either every line has a confidence or none does")
             try:
-                rows.append([float(v) for v in parts])
+                row = [float(v) for v in parts]
             except ValueError:
                 raise ValueError(f"{where}line {lineno} is not numbers: {line.strip()!r}") from None
-            lines.append(lineno)
-        arr = np.asarray(rows, dtype=np.float64).reshape(-1, ncols or 5)
-        for row, lineno in zip(arr, lines):
-            c = row[0]
-            if c != int(c) or not 0 <= c < len(class_names):
+            if row[0] != int(row[0]) or not 0 <= row[0] < len(class_names):
                 raise ValueError(f"{where}line {lineno}: class {row[0]:g} is not a class index "
                                  f"0..{len(class_names) - 1}")
-            if not ((row[1:5] >= -1e-6) & (row[1:5] <= 1 + 1e-6)).all():
-                raise ValueError(f"{where}line {lineno}: cx cy w h = {row[1:5].tolist()} are not all in 0..1; "
+            if not all(-1e-6 <= v <= 1 + 1e-6 for v in row[1:5]):
+                raise ValueError(f"{where}line {lineno}: cx cy w h = {row[1:5]} are not all in 0..1; "
                                  "YOLO labels are fractions of the image width and height, not pixels")
-        cx, cy, bw, bh = arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4]
+            rows.append(row)
+        arr = np.asarray(rows, dtype=np.float64).reshape(-1, len(rows[0]) if rows else 5)
+        cx, cy, bw, bh = arr[:, 1:5].T
         xyxy = np.stack([(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h], axis=1)
         return cls(xyxy=xyxy, class_id=arr[:, 0], class_names=class_names,
-                   confidence=arr[:, 5] if ncols == 6 else None, image_size=(h, w))
+                   confidence=arr[:, 5] if arr.shape[1] == 6 else None, image_size=(h, w))
 
     @classmethod
     def from_coco(cls, annotations, image_id, categories: Sequence[Mapping] | None = None,
@@ -495,18 +480,13 @@ class Detections:
         return cls(xyxy=np.asarray(xyxy, dtype=np.float64).reshape(-1, 4), class_id=np.asarray(class_id, np.int64),
                    class_names=names, confidence=scores, image_size=image_size)
 
-    def _category_ids(self, category_ids) -> list:
-        if category_ids is None:
-            return list(range(1, len(self.class_names) + 1))
-        category_ids = list(category_ids)
-        if len(category_ids) != len(self.class_names):
-            raise ValueError(f"category_ids has {len(category_ids)} ids but there are {len(self.class_names)} classes")
-        return [c.item() if isinstance(c, np.generic) else c for c in category_ids]
-
     def to_coco(self, image_id, category_ids: Sequence[int] | None = None) -> list[dict]:
         """COCO annotation dicts, one per box: ``image_id``, ``category_id``, ``bbox`` [x, y, w, h] in pixels, ``area``,
         ``iscrowd`` 0, plus ``score`` (predictions: COCO's results format) and ``segmentation`` (masks, as RLE)."""
-        ids = self._category_ids(category_ids)
+        ids = range(1, len(self.class_names) + 1) if category_ids is None else category_ids
+        ids = [c.item() if isinstance(c, np.generic) else c for c in ids]
+        if len(ids) != len(self.class_names):
+            raise ValueError(f"category_ids has {len(ids)} ids but there are {len(self.class_names)} classes")
         rles = _rle_encode(self.masks) if self.masks is not None else None
         out = []
         for k in range(len(self)):
@@ -523,20 +503,14 @@ class Detections:
 
 
 def _ultralytics_masks(masks, image_size: tuple[int, int]) -> np.ndarray:
-    """ultralytics ``Masks`` -> bool (N, H, W) at the original image size."""
-    data = getattr(masks, "data", masks)
-    if hasattr(data, "detach"):
-        import torch
-        data = data.detach().cpu().float()
-        if data.ndim != 3:
-            raise ValueError(f"result.masks.data must be (N, H, W); got shape {tuple(data.shape)}")
-        if tuple(data.shape[1:]) != tuple(image_size):
-            if len(data) == 0:
-                return np.zeros((0, *image_size), dtype=bool)
-            from ultralytics.utils.ops import scale_masks
-            data = scale_masks(data[None], image_size)[0]
-        return (data > 0.5).numpy() if isinstance(data, torch.Tensor) else np.asarray(data) > 0.5
-    arr = np.asarray(data, dtype=np.float32)
-    if arr.ndim != 3 or tuple(arr.shape[1:]) != tuple(image_size):
-        raise ValueError(f"result.masks.data is {arr.shape}; expected (N, {image_size[0]}, {image_size[1]})")
-    return arr > 0.5
+    """ultralytics ``Masks`` (or their ``data``, (N, h, w)) -> bool (N, H, W) at the original image size."""
+    import torch
+    data = torch.as_tensor(getattr(masks, "data", masks)).detach().cpu().float()
+    if data.ndim != 3:
+        raise ValueError(f"result.masks.data must be (N, H, W); got shape {tuple(data.shape)}")
+    if len(data) == 0:
+        return np.zeros((0, *image_size), dtype=bool)
+    if tuple(data.shape[1:]) != tuple(image_size):  # a segmentation model's masks are at its (letterboxed) input size
+        from ultralytics.utils.ops import scale_masks
+        data = scale_masks(data[None], image_size)[0]
+    return (data > 0.5).numpy()

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from .metrics import _check_range
 from .types import Classifications, as_numpy
 
 __all__ = ["RIGHT_COLOR", "WRONG_COLOR", "show_images", "show_class_grid", "plot_class_balance", "plot_history",
@@ -43,15 +44,6 @@ WRONG_COLOR = "tab:red"
 MAX_IMAGES = 256  # a grid bigger than this is almost always a forgotten slice, and takes ages to draw
 
 
-def _is_chw(shape: tuple[int, ...]) -> bool:
-    """Whether a 3-D image shape is C×H×W (else H×W×C)."""
-    first, last = shape[0] in (1, 3, 4), shape[-1] in (1, 3, 4)
-    if not (first or last):
-        raise ValueError(f"cannot tell the channel axis of an image of shape {shape}: expected C×H×W or H×W×C, "
-                         "C in 1, 3, 4")
-    return first and not last
-
-
 def _image_list(images) -> list[np.ndarray]:
     """One 2-D (H, W) or 3-D (C, H, W)/(H, W, C) array per image."""
     if hasattr(images, "detach") or isinstance(images, np.ndarray):
@@ -67,7 +59,11 @@ def to_display(img: np.ndarray, mean=None, std=None) -> np.ndarray:
     """An H×W or H×W×C array imshow can show: uint8, or float in [0, 1]."""
     img = as_numpy(img)
     if img.ndim == 3:
-        if _is_chw(img.shape):
+        first, last = img.shape[0] in (1, 3, 4), img.shape[-1] in (1, 3, 4)
+        if not (first or last):
+            raise ValueError(f"cannot tell the channel axis of an image of shape {img.shape}: expected C×H×W or "
+                             "H×W×C, C in 1, 3, 4")
+        if first and not last:  # C×H×W
             img = np.transpose(img, (1, 2, 0))
         if img.shape[-1] == 1:
             img = img[..., 0]
@@ -104,20 +100,12 @@ def _blank(ax) -> None:
         spine.set_visible(False)
 
 
-def _class_labels(labels, num_classes: int, where: str = "") -> np.ndarray:
-    """Labels as int64 (N,), every one a class index 0..num_classes-1."""
-    arr = as_numpy(labels).astype(np.int64).reshape(-1)
-    bad = arr[(arr < 0) | (arr >= num_classes)]
-    if bad.size:
-        raise ValueError(f"labels{where} contain {int(bad[0])}, outside the valid range 0..{num_classes - 1}")
-    return arr
-
-
-def _grid(n: int, ncols: int, tile_w: float, tile_h: float, title: str | None):
-    """A Figure for ``n`` tiles in rows of ``ncols`` (and its title), and ``tile(k)``: the axes of tile k."""
+def _grid(n: int, ncols: int, tile_w: float, tile_h: float, title: str | None, label_w: float = 0.0):
+    """A Figure for ``n`` tiles in rows of ``ncols`` (and its title, and ``label_w`` inches for row labels), and
+    ``tile(k)``: the axes of tile k."""
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    fig = Figure(figsize=(ncols * tile_w, nrows * tile_h + (0.3 if title else 0)), layout="constrained")
+    fig = Figure(figsize=(ncols * tile_w + label_w, nrows * tile_h + (0.3 if title else 0)), layout="constrained")
     if title:
         fig.suptitle(title)
     return fig, lambda k: fig.add_subplot(nrows, ncols, k + 1)
@@ -160,15 +148,15 @@ def show_class_grid(images, labels, class_names: Sequence[str], per_class: int =
     >>> len(fig.axes), fig.axes[3].get_ylabel()
     (6, 'b')
     """
-    items, labels, num_classes = _image_list(images), as_numpy(labels).reshape(-1), len(class_names)
+    items, labels, num_classes = _image_list(images), as_numpy(labels).astype(np.int64).reshape(-1), len(class_names)
     if len(items) != len(labels):
         raise ValueError(f"{len(items)} images but {len(labels)} labels")
-    labels = _class_labels(labels, num_classes)
-    fig = Figure(figsize=(per_class * size + 1.2, num_classes * size + (0.3 if title else 0)), layout="constrained")
+    _check_range(labels, "labels", num_classes)
+    fig, tile = _grid(num_classes * per_class, per_class, size, size, title, label_w=1.2)
     for row, name in enumerate(class_names):
         idx = np.flatnonzero(labels == row)[:per_class]
         for col in range(per_class):
-            ax = fig.add_subplot(num_classes, per_class, row * per_class + col + 1)
+            ax = tile(row * per_class + col)
             _blank(ax)
             if col < len(idx):
                 imshow(ax, to_display(items[idx[col]], mean, std))
@@ -176,8 +164,6 @@ def show_class_grid(images, labels, class_names: Sequence[str], per_class: int =
                 ax.set_axis_off()
             if col == 0:
                 ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
-    if title:
-        fig.suptitle(title)
     return fig
 
 
@@ -195,8 +181,7 @@ def show_predictions(images, y_true, preds: Classifications, indices=None, class
     indices = np.arange(len(preds)) if indices is None else as_numpy(indices).astype(np.int64).reshape(-1)
     if len(indices) == 0:
         raise ValueError("no indices to show (no mistakes to look at? then celebrate)")
-    arr = as_numpy(images) if hasattr(images, "detach") or isinstance(images, np.ndarray) else None
-    picked = [arr[i] for i in indices] if arr is not None else [images[int(i)] for i in indices]
+    picked = [images[int(i)] for i in indices]  # an array's, a tensor's or a dataset's
     labels, conf = preds.labels, preds.confidence
     titles = [f"{names[y_true[i]]} → {names[labels[i]]} ({conf[i]:.0%})" for i in indices]
     fig = show_images(picked, titles=titles, ncols=ncols, size=size, title=title, mean=mean, std=std)
@@ -214,8 +199,11 @@ def plot_class_balance(labels, class_names: Sequence[str], title: str | None = "
     """
     splits = dict(labels) if isinstance(labels, Mapping) else {None: labels}
     num_classes = len(class_names)
-    counts = {name: np.bincount(_class_labels(split, num_classes, f" in split {name!r}" if name is not None else ""),
-                                minlength=num_classes) for name, split in splits.items()}
+    counts = {}
+    for name, split in splits.items():
+        split = as_numpy(split).astype(np.int64).reshape(-1)
+        _check_range(split, "labels" + (f" in split {name!r}" if name is not None else ""), num_classes)
+        counts[name] = np.bincount(split, minlength=num_classes)
     fig = Figure(figsize=(max(5.0, 0.6 * num_classes * max(1, len(splits)) ** 0.5 + 2), 3.5), layout="constrained")
     ax = fig.add_subplot()
     x = np.arange(num_classes)
@@ -319,8 +307,7 @@ def plot_history(history, title: str | None = None) -> Figure:
     return fig
 
 
-def plot_confusion(cm, class_names: Sequence[str], normalize: bool = True, title: str | None = None,
-                   annotate: bool | None = None, cmap: str = "Blues") -> Figure:
+def plot_confusion(cm, class_names: Sequence[str], normalize: bool = True, title: str | None = None) -> Figure:
     """The confusion matrix as an annotated heatmap: rows = true class, columns = predicted class.
 
     >>> fig = plot_confusion([[5, 1], [2, 8]], ["cat", "dog"])
@@ -340,13 +327,13 @@ def plot_confusion(cm, class_names: Sequence[str], normalize: bool = True, title
     side = max(4.0, 0.45 * c + 2.5)
     fig = Figure(figsize=(side + 1.0, side), layout="constrained")
     ax = fig.add_subplot()
-    im = ax.imshow(m, cmap=cmap, vmin=0, vmax=1 if normalize else None, interpolation="nearest")
+    im = ax.imshow(m, cmap="Blues", vmin=0, vmax=1 if normalize else None, interpolation="nearest")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     ticks = np.arange(c)
     ax.set_xticks(ticks, list(class_names), rotation=45, ha="right")
     ax.set_yticks(ticks, list(class_names))
     ax.set(xlabel="predicted", ylabel="true")
-    if annotate or (annotate is None and c <= 20):
+    if c <= 20:
         threshold = (1.0 if normalize else max(float(m.max()), 1.0)) / 2  # the colour scale's middle
         fmt = "{:.2f}" if normalize or not counts else "{:.0f}"
         for r in range(c):
