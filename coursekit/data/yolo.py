@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+import yaml
 from PIL import Image
 
 from .validate import (IMAGE_EXTENSIONS, SEVERITIES, Problem, Report, check_image,
                        is_image_name, is_junk as _is_junk, rel as _rel, table)
-from .yolo_yaml import Config, load_config, yaml_module
+from .yolo_yaml import Config, load_config
 
 __all__ = ["YoloLabels", "read_yolo_labels", "validate_yolo_dataset", "xyxy_to_yolo", "yolo_to_xyxy",
            "write_yolo_dataset"]
@@ -184,40 +185,34 @@ def write_yolo_dataset(out_dir: str | os.PathLike, splits: Mapping[str, tuple], 
                     "".join(yolo_line(c, b) + "\n" for c, b in zip(ids, boxes)), encoding="utf-8")
         config = {"path": str(root.resolve()), **{split: f"images/{split}" for split in splits},
                   "names": dict(enumerate(names))}
-        (tmp / "data.yaml").write_text(yaml_module().safe_dump(config, sort_keys=False, allow_unicode=True),
-                                       encoding="utf-8")
+        (tmp / "data.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), "utf-8")
     return root / "data.yaml"
 
 
 def _parse_class(text: str, names: Sequence[str] | None, add) -> int | None:
     """The class id of one line, or None after reporting why not."""
-    n = len(names) if names is not None else None
-    fix_range = (" — fix the id, or add the class to names in data.yaml" if names is not None else "")
+    valid = _valid_ids(names) if names is not None else "ids start at 0"
+    try:
+        value = float(text)
+    except ValueError:
+        hint = ""
+        if names is not None:
+            hint = (f" — write its id instead: {text!r} is {list(names).index(text)}" if text in names else
+                    f" — write the class id; {valid}")
+        add("bad_class", "error", f"class {text!r} is not a number{hint}")
+        return None
+    if not math.isfinite(value) or value != int(value):
+        add("bad_class", "error", f"class id {text!r} is not a whole number — write an integer; {valid}")
+        return None
     try:
         cid = int(text)
     except ValueError:
-        try:
-            value = float(text)
-        except ValueError:
-            hint = ""
-            if names is not None and text in names:
-                hint = f" — write its id instead: {text!r} is {list(names).index(text)}"
-            elif names is not None:
-                hint = f" — write the class id; {_valid_ids(names)}"
-            add("bad_class", "error", f"class {text!r} is not a number{hint}")
-            return None
-        if not math.isfinite(value) or value != int(value):
-            add("bad_class", "error", f"class id {text!r} is not a whole number — write an integer; "
-                                      f"{_valid_ids(names) if names is not None else 'ids start at 0'}")
-            return None
         cid = int(value)
         add("bad_class", "warning", f"class id written as {text!r}: ultralytics reads it as {cid} but other tools "
                                     f"(and int()) fail — write {cid}")
-    if cid < 0 or (n is not None and cid >= n):
-        if n is None:
-            add("bad_class", "error", f"class id {cid} is negative — ids start at 0")
-        else:
-            add("bad_class", "error", f"class id {cid} is out of range: {_valid_ids(names)}{fix_range}")
+    if cid < 0 or (names is not None and cid >= len(names)):
+        add("bad_class", "error", f"class id {cid} is negative — ids start at 0" if names is None else
+            f"class id {cid} is out of range: {valid} — fix the id, or add the class to names in data.yaml")
         return None
     return cid
 

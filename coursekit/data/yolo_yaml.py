@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import yaml
+
 from .validate import Problem
 
 #: The splits ``data.yaml`` may name besides ``train``/``val``/``test``: any key starting ``test_`` or ``val_``.
@@ -21,14 +23,6 @@ class Config:
     names: list[str]
     sources: dict[str, list[Path]]          # split -> image folders or list files (resolved)
     raw: dict
-
-
-def yaml_module():
-    try:
-        import yaml
-    except ImportError as err:  # pragma: no cover - ultralytics depends on PyYAML
-        raise ImportError("reading data.yaml needs PyYAML: pip install pyyaml") from err
-    return yaml
 
 
 def _find_yaml(p: Path) -> tuple[Path | None, str]:
@@ -103,7 +97,6 @@ def load_config(root_or_data_yaml: str | os.PathLike, wanted: Sequence[str] = ()
                  ) -> tuple[Config, list[Problem]]:
     """Read data.yaml: the root, names and each split's image sources (the standard split keys and those
     ``wanted``), and the problems found."""
-    yaml = yaml_module()
     p = Path(root_or_data_yaml).expanduser()
     problems: list[Problem] = []
     yaml_path, why = _find_yaml(p)
@@ -112,24 +105,22 @@ def load_config(root_or_data_yaml: str | os.PathLike, wanted: Sequence[str] = ()
         return Config(None, p if p.is_dir() else p.parent, [], {}, {}), problems
     yaml_path = yaml_path.resolve()
     ydir = yaml_path.parent
+    why, line, raw = "", None, {}
     try:
         raw = yaml.safe_load(yaml_path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError) as err:
-        problems.append(Problem("bad_yaml", "error", yaml_path, f"{yaml_path.name}: cannot be read ({err})"))
-        return Config(yaml_path, ydir, [], {}, {}), problems
+        why = f"{yaml_path.name}: cannot be read ({err})"
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        problems.append(Problem("bad_yaml", "error", yaml_path,
-                                f"{yaml_path.name}{f':{line}' if line else ''}: not valid YAML "
-                                f"({getattr(err, 'problem', None) or err}) — check the indentation and colons",
-                                line))
+        why = (f"{yaml_path.name}{f':{line}' if line else ''}: not valid YAML "
+               f"({getattr(err, 'problem', None) or err}) — check the indentation and colons")
+    if not why and not isinstance(raw, dict):
+        why = (f"{yaml_path.name}: expected keys (train, val, names), got {type(raw).__name__} — see the "
+               "ultralytics dataset format")
+    if why:
+        problems.append(Problem("bad_yaml", "error", yaml_path, why, line))
         return Config(yaml_path, ydir, [], {}, {}), problems
-    if not isinstance(raw, dict):
-        problems.append(Problem("bad_yaml", "error", yaml_path,
-                                f"{yaml_path.name}: expected keys (train, val, names), got "
-                                f"{type(raw).__name__} — see the ultralytics dataset format"))
-        return Config(yaml_path, ydir, [], {}, raw if isinstance(raw, dict) else {}), problems
 
     names = _names_from(raw, yaml_path, problems)
 
