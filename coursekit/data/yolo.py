@@ -434,6 +434,10 @@ def check_split(cfg: Config, split: str, decode: bool, progress: bool
 
     root, names = cfg.root, cfg.names
     problems: list[Problem] = []
+
+    def add(kind: str, severity: str, paths, message: str, line: int | None = None) -> None:
+        problems.append(Problem(kind, severity, paths, message, line, split))
+
     images: list[Path] = []
     label_dirs: dict[Path, tuple[Path, bool]] = {}     # label folder -> (image folder, recursive)
     for src in cfg.sources.get(split, []):
@@ -441,11 +445,10 @@ def check_split(cfg: Config, split: str, decode: bool, progress: bool
             images += _scan_folder(src, root, split, problems, "image")
             lp = _label_path(src / "_")
             if lp is None:
-                problems.append(Problem(
-                    "bad_layout", "error", src,
+                add("bad_layout", "error", src,
                     f"{_rel(src, root)}/: no folder named 'images' in this path, so YOLO cannot find the labels (it "
                     "replaces /images/ by /labels/ in each image path) — move the images to images/"
-                    f"{split}/ and the labels to labels/{split}/", None, split))
+                    f"{split}/ and the labels to labels/{split}/")
             else:
                 label_dirs[lp.parent] = (src, True)
         elif src.suffix.lower() == ".txt":
@@ -457,38 +460,32 @@ def check_split(cfg: Config, split: str, decode: bool, progress: bool
                 if lp is not None:
                     label_dirs.setdefault(lp.parent, (img.parent, False))
         else:
-            problems.append(Problem("bad_yaml", "error", src,
-                                    f"{split}: {_rel(src, root)} is neither a folder nor a .txt list of images "
-                                    "— point it at the folder of the images", None, split))
+            add("bad_yaml", "error", src, f"{split}: {_rel(src, root)} is neither a folder nor a .txt list of images "
+                                          "— point it at the folder of the images")
     counts = {"images": len(images), "unreadable": 0, "labelled": 0, "background": 0, "missing_label": 0, "boxes": 0}
     if not images and cfg.sources.get(split):
-        problems.append(Problem("empty_split", "error" if split == "train" else "warning",
-                                cfg.sources[split][0],
-                                f"{split}: no images in {', '.join(_rel(s, root) for s in cfg.sources[split])} "
-                                f"— add images (and labels)", None, split))
+        add("empty_split", "error" if split == "train" else "warning", cfg.sources[split][0],
+            f"{split}: no images in {', '.join(_rel(s, root) for s in cfg.sources[split])} — add images (and labels)")
     for ld, (imgdir, _rec) in label_dirs.items():
         if not ld.is_dir() and images:
-            problems.append(Problem("missing_folder", "error", ld,
-                                    f"{_rel(ld, root)}/: the labels folder of {_rel(imgdir, root)}/ does not "
-                                    f"exist, so every {split} image counts as background — put the .txt "
-                                    "labels there (same names as the images)", None, split))
+            add("missing_folder", "error", ld,
+                f"{_rel(ld, root)}/: the labels folder of {_rel(imgdir, root)}/ does not exist, so every {split} "
+                "image counts as background — put the .txt labels there (same names as the images)")
 
     by_label: dict[Path, list[Path]] = defaultdict(list)
     for img in images:
         lp = _label_path(img)
         if lp is None:
             if not any(p.kind == "bad_layout" for p in problems):
-                problems.append(Problem(
-                    "bad_layout", "error", img, f"{_rel(img, root)}: no folder named 'images' in its path, so YOLO "
-                    "cannot find its label — keep images under images/<split>/", None, split))
+                add("bad_layout", "error", img, f"{_rel(img, root)}: no folder named 'images' in its path, so YOLO "
+                                                "cannot find its label — keep images under images/<split>/")
             continue
         by_label[lp].append(img)
     for lp, imgs in by_label.items():
         if len(imgs) > 1:
-            problems.append(Problem(
-                "name_clash", "error", tuple(imgs),
+            add("name_clash", "error", tuple(imgs),
                 f"{', '.join(_rel(i, root) for i in imgs)}: the same name with different extensions share one label "
-                f"file {_rel(lp, root)} — rename one (and give it its own label file)", None, split))
+                f"file {_rel(lp, root)} — rename one (and give it its own label file)")
 
     records: list[_Record] = []
     class_counts = np.zeros(len(names), np.int64)
@@ -501,8 +498,8 @@ def check_split(cfg: Config, split: str, decode: bool, progress: bool
             counts["unreadable"] += 1
             why = str(err) if isinstance(err, ValueError) and str(err) else \
                 f"cannot be decoded ({type(err).__name__}: {err}) — re-export it or delete it"
-            problems.append(Problem("unreadable_image", "error", img, f"{rel}: {why}; YOLO skips it and its labels "
-                                    "(delete its label file with it)", None, split))
+            add("unreadable_image", "error", img, f"{rel}: {why}; YOLO skips it and its labels (delete its label "
+                                                  "file with it)")
         lp = _label_path(img)
         labels = None
         if lp is not None and lp.is_file():
@@ -511,57 +508,44 @@ def check_split(cfg: Config, split: str, decode: bool, progress: bool
             counts["labelled"] += 1
             if labels.n_lines == 0:
                 counts["background"] += 1
-                problems.append(Problem("empty_label", "info", lp,
-                                        f"{_rel(lp, root)}: empty label file: a background image (no objects), "
-                                        f"which is fine — {rel} teaches the model what is not an object",
-                                        None, split))
+                add("empty_label", "info", lp, f"{_rel(lp, root)}: empty label file: a background image (no "
+                                               f"objects), which is fine — {rel} teaches the model what is not an "
+                                               "object")
             if size is not None and len(labels):
                 w_px, h_px = labels.boxes[:, 2] * size[0], labels.boxes[:, 3] * size[1]
                 for k in np.flatnonzero((w_px < 2) | (h_px < 2)):
                     line = int(labels.lines[k])
-                    problems.append(Problem(
-                        "tiny_box", "warning", lp,
+                    add("tiny_box", "warning", lp,
                         f"{_rel(lp, root)}:{line}: the box is {w_px[k]:.1f} x {h_px[k]:.1f} px (w x h) in the "
-                        f"{size[0]}x{size[1]} image — a click instead of a drag? redraw or delete it", line, split))
+                        f"{size[0]}x{size[1]} image — a click instead of a drag? redraw or delete it", line)
             if size is not None:
                 counts["boxes"] += len(labels)
                 np.add.at(class_counts, labels.classes[labels.classes < len(names)], 1)
         elif lp is not None:
             counts["missing_label"] += 1
             counts["background"] += 1
-            problems.append(Problem("missing_label", "warning", img,
-                                    f"{rel}: no label file ({_rel(lp, root)}) — YOLO treats the image as "
-                                    "background (no objects); if it shows objects, label them; if it is "
-                                    "really empty, create an empty .txt to say so", None, split))
+            add("missing_label", "warning", img,
+                f"{rel}: no label file ({_rel(lp, root)}) — YOLO treats the image as background (no objects); if "
+                "it shows objects, label them; if it is really empty, create an empty .txt to say so")
         records.append(_Record(split, img, lp, size, labels))
 
-    # label files without an image
+    # label files without an image (a list file's folder: every image in it has its label)
     for ld, (imgdir, recursive) in label_dirs.items():
         if not ld.is_dir():
             continue
-        have = {_label_path(p) for p in (_images_in(imgdir, recursive))}
+        have = {_label_path(p) for p in (images if recursive else imgdir.iterdir()) if is_image_name(p.name)}
         files = _scan_folder(ld, root, split, problems, "label") if recursive else \
             sorted(p for p in ld.iterdir() if p.is_file() and p.suffix.lower() == ".txt")
         for lf in files:
-            if lf in have:
-                continue
-            if lf.name == "classes.txt":
+            if lf.name == "classes.txt" and lf not in have:
                 problems.append(_classes_txt(lf, names, root, split))
-                continue
-            problems.append(Problem("orphan_label", "error", lf,
-                                    f"{_rel(lf, root)}: label file without an image (no "
-                                    f"{_rel(imgdir, root)}/{_rel(lf.with_suffix(''), ld)}.jpg/.png/...) — its "
-                                    "boxes are never used: add the image, fix the name, or delete the file",
-                                    None, split))
+            elif lf not in have:
+                add("orphan_label", "error", lf,
+                    f"{_rel(lf, root)}: label file without an image (no {_rel(imgdir, root)}/"
+                    f"{_rel(lf.with_suffix(''), ld)}.jpg/.png/...) — its boxes are never used: add the image, fix "
+                    "the name, or delete the file")
     cc = {n: int(class_counts[i]) for i, n in enumerate(names)}
     return records, problems, {**counts, "_classes": cc}
-
-
-def _images_in(folder: Path, recursive: bool) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    it = folder.rglob("*") if recursive else folder.iterdir()
-    return [p for p in it if p.is_file() and is_image_name(p.name)]
 
 
 def _classes_txt(path: Path, names: list[str], root: Path, split: str) -> Problem:
