@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -30,6 +30,8 @@ def Problem(kind, severity, paths, message, split=None, class_name=None) -> _Pro
 
 STANDARD_SPLITS = ("train", "val", "test")  # split folders detected when splits=None; test_<x> is one too
 FLAT_SPLIT = "all"  # the split name of the flat layout root/<class>/<image>
+_SPLIT_ALIASES = {**{s: s for s in STANDARD_SPLITS}, "validation": "val", "valid": "val", "training": "train",
+                  "testing": "test"}  # a misnamed split folder -> the name to give it
 _NOT_LOADED_KINDS = ("unreadable", "not_an_image", "empty_file", "wrong_layout")  # their files are not loaded
 #: Image formats people have that PIL cannot read here: a hint for each.
 _UNSUPPORTED_IMAGE_HINTS = {
@@ -84,10 +86,6 @@ def _is_split_name(name: str) -> bool:
     return name in STANDARD_SPLITS or name.startswith("test_")
 
 
-def _split_order(names: Iterable[str]) -> list[str]:
-    return sorted(names, key=lambda n: (STANDARD_SPLITS.index(n), n) if n in STANDARD_SPLITS else (3, n))
-
-
 def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
     """Sort every file under ``root`` into image candidates (by layout and extension) and layout problems."""
     root = Path(root).expanduser()
@@ -107,7 +105,7 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
     def walk_error(err: OSError) -> None:
         problems.append(Problem("unreadable", "error", Path(err.filename or root),
                                 f"{_rel(Path(err.filename or root), root)}: folder cannot be listed ({err.strerror}) "
-                                "— fix its permissions", None, None))
+                                "— fix its permissions"))
 
     def entries(folder: Path) -> list[os.DirEntry]:
         try:
@@ -220,7 +218,7 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
             problems.append(Problem(
                 "wrong_layout", "error", root,
                 f"{root.name}/: the folders {names} hold sub-folders, not images — if they are splits, rename "
-                f"them to train/val/test (or test_<name>), or pass splits=[...] with their names", None, None))
+                f"them to train/val/test (or test_<name>), or pass splits=[...] with their names"))
     else:
         found_splits, loose = [], []
         for e in visible(top, None, "the dataset folder"):
@@ -233,23 +231,19 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
             else:
                 inside = _files_under(path, walk_error)
                 if explicit:
-                    junk_msg = f"{e.name}/ is not one of splits={splits}, so it was not checked or loaded"
                     all_files.extend(inside)
-                    problems.append(Problem("wrong_layout", "info", tuple(inside) or (path,),
-                                            f"{junk_msg} ({len(inside)} files)", None, None))
+                    problems.append(Problem("wrong_layout", "info", tuple(inside) or (path,), f"{e.name}/ is not "
+                                            f"one of splits={splits}, so it was not checked or loaded ({len(inside)} files)"))
                     continue
-                like = get_close_matches(e.name.lower(), [*STANDARD_SPLITS, "validation", "valid", "training",
-                                                          "testing"], n=1, cutoff=0.6)
-                alias = {"validation": "val", "valid": "val", "training": "train", "testing": "test"}
-                guess = alias.get(like[0], like[0]) if like else None
-                fix = (f"rename {e.name}/ to {guess}/" if guess else
+                like = get_close_matches(e.name.lower(), _SPLIT_ALIASES, n=1, cutoff=0.6)
+                fix = (f"rename {e.name}/ to {_SPLIT_ALIASES[like[0]]}/" if like else
                        f"rename {e.name}/ to train, val, test or test_<name>, or move it out")
                 fix += " (or pass splits=[...] naming your split folders)"
                 if inside:
                     misplaced(inside, f"in {e.name}/, which is not a split folder", fix, None)
                 else:
                     problems.append(Problem("wrong_layout", "warning", path,
-                                            f"{e.name}/: empty folder that is not a split — delete it", None, None))
+                                            f"{e.name}/: empty folder that is not a split — delete it"))
         meta = [p for p in loose if p.suffix.lower() in _META_SUFFIXES and not _is_image_name(p.name)]
         note("info", meta, "dataset documentation/metadata, not loaded", None)  # README, labels.csv, ...
         loose = [p for p in loose if p not in meta]
@@ -263,16 +257,14 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
                                             "or leave it out of splits", s, None))
             found_splits = [s for s in splits if s in found_splits]
         else:
-            found_splits = _split_order(found_splits)
+            found_splits.sort(key=lambda n: (STANDARD_SPLITS.index(n), n) if n in STANDARD_SPLITS else (3, n))
             if "train" not in found_splits:
                 problems.append(Problem("wrong_layout", "info", root / "train",
                                         f"no train/ folder in {root.name}/ (found {', '.join(found_splits)}): fine "
-                                        "for evaluation only; to train, add train/<class>/<image>", None, None))
+                                        "for evaluation only; to train, add train/<class>/<image>"))
 
-    for s in found_splits:
-        class_dirs.setdefault(s, {})
-        candidates.setdefault(s, {})
-    return _Scan(root, layout, found_splits, dict(class_dirs), dict(candidates), problems, all_files)
+    return _Scan(root, layout, found_splits, {s: class_dirs[s] for s in found_splits},
+                 {s: candidates[s] for s in found_splits}, problems, all_files)
 
 
 _MODE_NOTES = {"L": "grayscale; copied into 3 channels", "1": "1-bit black and white; converted to RGB",
@@ -401,7 +393,6 @@ def validate_image_folder(root: str | os.PathLike, splits: Sequence[str] | None 
     failures: dict[tuple[str, str], list[tuple[Path, str, str]]] = defaultdict(list)  # -> (path, kind, text)
     good: list[tuple[str, str, Path, str | None, str | None, tuple[int, int]]] = []
     phashes: list[np.ndarray] = []  # perceptual_hash of good[i], when near-duplicates are checked
-    modes: list[tuple[str, str, Path, str]] = []
     for split, cls, path in tqdm(jobs, desc=f"checking {root.name}", unit="img", disable=not progress):
         rel = _rel(path, root)
         try:
@@ -421,8 +412,8 @@ def validate_image_folder(root: str | os.PathLike, splits: Sequence[str] | None 
         if near:
             phashes.append(perceptual_hash(rgb))
         counts[split][cls] += 1
-        if mode != "RGB":
-            modes.append((split, cls, path, mode))
+        if mode != "RGB":  # (info: sorted after the errors and warnings found below)
+            problems.append(Problem("odd_mode", "info", path, f"{rel}: {_mode_note(mode)}", split, cls))
 
     # decode failures, each with how much of its class it affects
     for (split, cls), fails in failures.items():
@@ -500,9 +491,7 @@ def validate_image_folder(root: str | os.PathLike, splits: Sequence[str] | None 
     if near and len(scan.splits) > 1 and good:
         problems.extend(_near_duplicates(good, np.stack(phashes), scan.splits, int(near_duplicate_distance), root))
 
-    # odd colour modes and size outliers (info)
-    for split, cls, path, mode in modes:
-        problems.append(Problem("odd_mode", "info", path, f"{_rel(path, root)}: {_mode_note(mode)}", split, cls))
+    # size outliers (info)
     if len(good) >= 3:
         short_med = statistics.median(min(r[5]) for r in good)
         long_med = statistics.median(max(r[5]) for r in good)
