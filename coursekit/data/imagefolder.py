@@ -232,8 +232,9 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
                 inside = _files_under(path, walk_error)
                 if explicit:
                     all_files.extend(inside)
-                    problems.append(Problem("wrong_layout", "info", tuple(inside) or (path,), f"{e.name}/ is not "
-                                            f"one of splits={splits}, so it was not checked or loaded ({len(inside)} files)"))
+                    problems.append(Problem("wrong_layout", "info", tuple(inside) or (path,),
+                                            f"{e.name}/ is not one of splits={splits}, so it was not checked or "
+                                            f"loaded ({len(inside)} files)"))
                     continue
                 like = get_close_matches(e.name.lower(), _SPLIT_ALIASES, n=1, cutoff=0.6)
                 fix = (f"rename {e.name}/ to {_SPLIT_ALIASES[like[0]]}/" if like else
