@@ -233,20 +233,17 @@ def read_yolo_labels(path: str | os.PathLike, names: Sequence[str] | int | None 
     if isinstance(names, (int, np.integer)) and not isinstance(names, bool):
         names = [str(i) for i in range(int(names))]
     names = list(names) if names is not None else None
-    base = Path(root) if root is not None else None
-    rel = _rel(path, base)
+    rel = _rel(path, root)
     problems: list[Problem] = []
     empty = YoloLabels(path, np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0, np.int64), problems, 0)
-
     try:
         data = path.read_bytes()
+        text = data.decode("utf-8-sig")
     except OSError as err:
         problems.append(Problem("unreadable_label", "error", path,
                                 f"{rel}: cannot be read ({err.strerror or err}) — check the file and its "
                                 "permissions", None, split))
         return empty
-    try:
-        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data[:err.start].count(b"\n") + 1
         problems.append(Problem("unreadable_label", "error", path,

@@ -268,9 +268,8 @@ def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.Pa
                               + "\n".join(f"  - {p.message}" for p in errors), errors)
 
     written, n_boxes = [], 0
-    path_of = {fname: path for path, fname, _size in imgs.values()}
     for reason, aid, fname, detail in skipped:
-        notes.append(Problem(reason, "warning", path_of[fname],
+        notes.append(Problem(reason, "warning", images_dir / fname,
                              f"{src_name}: annotation {aid} ({fname}): {detail} — skipped", None, split))
     if skipped:
         _skip_warning(src_name, skipped)
