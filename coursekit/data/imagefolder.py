@@ -6,6 +6,7 @@ test, ``test_<x>``) or flat ``root/<class>/<image>``.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import statistics
 from collections import defaultdict
@@ -342,14 +343,11 @@ def _near_duplicates(good: list[tuple], hashes: np.ndarray, splits: Sequence[str
     split_of = np.array([splits.index(rec[0]) for rec in good])
     members = [np.flatnonzero(split_of == k) for k in range(len(splits))]
     found = []
-    for ka in range(len(splits)):
-        for kb in range(ka + 1, len(splits)):
-            ia, ib = members[ka], members[kb]
-            rows, cols, dists = _close_pairs(hashes[ia], hashes[ib], max_distance)
-            for r, c, d in zip(rows.tolist(), cols.tolist(), dists.tolist()):
-                a, b = good[ia[r]], good[ib[c]]
-                if a[3] == b[3] or a[4] == b[4]:
-                    continue
+    for ia, ib in itertools.combinations(members, 2):
+        rows, cols, dists = _close_pairs(hashes[ia], hashes[ib], max_distance)
+        for r, c, d in zip(rows.tolist(), cols.tolist(), dists.tolist()):
+            a, b = good[ia[r]], good[ib[c]]
+            if a[3] != b[3] and a[4] != b[4]:  # (identical bytes or pixels are reported as duplicates)
                 found.append((d, _rel(a[2], root), _rel(b[2], root), a, b))
     problems = []
     for d, rel_a, rel_b, a, b in sorted(found, key=lambda f: f[:3]):
