@@ -426,7 +426,8 @@ def _scan_folder(folder: Path, root: Path, split: str, problems: list[Problem], 
 
 
 def check_split(cfg: Config, split: str, decode: bool, progress: bool
-                 ) -> tuple[list[_Record], list[Problem], dict[str, int]]:
+                 ) -> tuple[list[_Record], list[Problem], dict[str, int], dict[str, int]]:
+    """One split's records, problems, counts and boxes per class name."""
     from tqdm.auto import tqdm
 
     root, names = cfg.root, cfg.names
@@ -541,8 +542,7 @@ def check_split(cfg: Config, split: str, decode: bool, progress: bool
                     f"{_rel(lf, root)}: label file without an image (no {_rel(imgdir, root)}/"
                     f"{_rel(lf.with_suffix(''), ld)}.jpg/.png/...) — its boxes are never used: add the image, fix "
                     "the name, or delete the file")
-    cc = {n: int(class_counts[i]) for i, n in enumerate(names)}
-    return records, problems, {**counts, "_classes": cc}
+    return records, problems, counts, {n: int(class_counts[i]) for i, n in enumerate(names)}
 
 
 def _classes_txt(path: Path, names: list[str], root: Path, split: str) -> Problem:
@@ -580,9 +580,7 @@ def check_dataset(root_or_data_yaml, splits, decode: bool, progress: bool) -> tu
         chosen = [s for s in wanted if s in cfg.sources]
     counts, class_counts, records = {}, {}, []
     for split in chosen:
-        recs, probs, c = check_split(cfg, split, decode, progress)
-        class_counts[split] = c.pop("_classes")
-        counts[split] = c
+        recs, probs, counts[split], class_counts[split] = check_split(cfg, split, decode, progress)
         problems += probs
         records += recs
     problems.sort(key=lambda p: SEVERITIES.index(p.severity))
