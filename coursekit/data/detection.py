@@ -22,8 +22,8 @@ from ..scenes.parts import build_part
 from ..scenes.render import paste, rasterize
 from .yolo import xyxy_to_yolo, yolo_to_xyxy
 from .inspection import (SPLIT_DOMAIN, SPLIT_OFFSET, INSPECTION_DOMAINS, INSPECTION_PARTS, INSPECTION_SPLITS,
-                         DatasetIntegrityError, check_index_seed, check_split, open_split, read_rgb, split_filter,
-                         verify_manifest)
+                         DatasetIntegrityError, check_index_seed, check_int, check_split, open_split, read_rgb,
+                         split_filter, verify_manifest)
 
 __all__ = ["object_values", "DETECTION_CLASSES", "DETECTION_SPLITS", "DETECTION_DOMAINS", "DEFAULT_COUNTS",
            "DEFAULT_SIZE", "GENERATOR_VERSION", "MIN_VISIBLE", "MIN_IN_FRAME", "MIN_BOX_SIDE", "DatasetIntegrityError",
@@ -55,12 +55,6 @@ DETECTION_DOMAINS = {"source": INSPECTION_DOMAINS["source"].replace(
                          name="detection-source", clutter=(1, 4), occlusion_prob=0.3, object_scale=(0.9, 1.1)),
                      "shifted": INSPECTION_DOMAINS["shifted"].replace(
                          name="detection-shifted", clutter=(2, 5), occlusion_prob=0.4, object_scale=(0.85, 1.1))}
-
-
-def check_int(name: str, v, lo: int = 0) -> int:
-    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo:
-        raise ValueError(f"{name} must be an int >= {lo}; got {v!r}")
-    return int(v)
 
 
 def check_size(size) -> int:

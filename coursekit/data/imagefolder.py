@@ -6,13 +6,14 @@ test, ``test_<x>``) or flat ``root/<class>/<image>``.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -30,6 +31,8 @@ def Problem(kind, severity, paths, message, split=None, class_name=None) -> _Pro
 
 STANDARD_SPLITS = ("train", "val", "test")  # split folders detected when splits=None; test_<x> is one too
 FLAT_SPLIT = "all"  # the split name of the flat layout root/<class>/<image>
+_SPLIT_ALIASES = {**{s: s for s in STANDARD_SPLITS}, "validation": "val", "valid": "val", "training": "train",
+                  "testing": "test"}  # a misnamed split folder -> the name to give it
 _NOT_LOADED_KINDS = ("unreadable", "not_an_image", "empty_file", "wrong_layout")  # their files are not loaded
 #: Image formats people have that PIL cannot read here: a hint for each.
 _UNSUPPORTED_IMAGE_HINTS = {
@@ -84,10 +87,6 @@ def _is_split_name(name: str) -> bool:
     return name in STANDARD_SPLITS or name.startswith("test_")
 
 
-def _split_order(names: Iterable[str]) -> list[str]:
-    return sorted(names, key=lambda n: (STANDARD_SPLITS.index(n), n) if n in STANDARD_SPLITS else (3, n))
-
-
 def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
     """Sort every file under ``root`` into image candidates (by layout and extension) and layout problems."""
     root = Path(root).expanduser()
@@ -101,11 +100,13 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
     root = root.resolve()
     problems: list[Problem] = []
     all_files: list[Path] = []
+    class_dirs: dict[str, dict[str, Path]] = defaultdict(dict)
+    candidates: dict[str, dict[str, list[Path]]] = defaultdict(dict)
 
     def walk_error(err: OSError) -> None:
         problems.append(Problem("unreadable", "error", Path(err.filename or root),
                                 f"{_rel(Path(err.filename or root), root)}: folder cannot be listed ({err.strerror}) "
-                                "— fix its permissions", None, None))
+                                "— fix its permissions"))
 
     def entries(folder: Path) -> list[os.DirEntry]:
         try:
@@ -115,28 +116,25 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
             walk_error(err)
             return []
 
-    def junk(paths: list[Path], where: str, split: str | None) -> None:
+    def note(severity: str, paths: list[Path], text: str, split: str | None, cls: str | None = None) -> None:
+        """One wrong_layout problem naming ``paths``, which are accounted for as not loaded."""
         if paths:
             all_files.extend(paths)
-            problems.append(Problem(
-                "wrong_layout", "info", tuple(paths),
-                f"{_names(paths, root)}: system/hidden file(s) in {where}, not loaded (harmless; delete them "
-                "to silence this)", split, None))
+            problems.append(Problem("wrong_layout", severity, tuple(paths), f"{_names(paths, root)}: {text}",
+                                    split, cls))
+
+    def junk(paths: list[Path], where: str, split: str | None) -> None:
+        note("info", paths, f"system/hidden file(s) in {where}, not loaded (harmless; delete them to silence this)",
+             split)
 
     def misplaced(paths: list[Path], where: str, fix: str, split: str | None, cls: str | None = None) -> None:
         """Files that are in the wrong place: images are errors (they would be lost), others warnings."""
         images = [p for p in paths if _is_image_name(p.name)]
         others = [p for p in paths if not _is_image_name(p.name)]
-        all_files.extend(paths)
-        if images:
-            problems.append(Problem("wrong_layout", "error", tuple(images),
-                                    f"{_names(images, root)}: {len(images)} image(s) {where} — {fix}", split, cls))
-        if others:
-            problems.append(Problem(
-                "wrong_layout", "warning", tuple(others),
-                f"{_names(others, root)}: {len(others)} non-image file(s) {where}, not loaded (only "
-                f"{'/'.join(e[1:] for e in IMAGE_EXTENSIONS)} are images) — move them out of the dataset folder",
-                split, cls))
+        note("error", images, f"{len(images)} image(s) {where} — {fix}", split, cls)
+        note("warning", others, f"{len(others)} non-image file(s) {where}, not loaded (only "
+             f"{'/'.join(e[1:] for e in IMAGE_EXTENSIONS)} are images) — move them out of the dataset folder",
+             split, cls)
 
     def visible(listed: list[os.DirEntry], split: str | None, where: str):
         """The entries that are not system clutter; the clutter is reported (info) once they are consumed."""
@@ -150,7 +148,7 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
                 junk_files.append(Path(e.path))
         junk(junk_files, where, split)
 
-    def scan_class(split: str, cls: str, folder: Path, class_dirs, candidates) -> None:
+    def scan_class(split: str, cls: str, folder: Path) -> None:
         class_dirs[split][cls] = folder
         found: list[Path] = []
         stray: list[Path] = []  # files that are not images: reported, not loaded
@@ -178,11 +176,11 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
         all_files.extend(found)
         candidates[split][cls] = found
 
-    def scan_split(split: str, folder: Path, class_dirs, candidates) -> None:
+    def scan_split(split: str, folder: Path) -> None:
         loose: list[Path] = []
         for e in visible(entries(folder), split, f"{_rel(folder, root)}/"):
             if e.is_dir():
-                scan_class(split, e.name, Path(e.path), class_dirs, candidates)
+                scan_class(split, e.name, Path(e.path))
             else:
                 loose.append(Path(e.path))
         where = f"directly in {_rel(folder, root)}/, not in a class folder" if folder != root else \
@@ -211,10 +209,8 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
     else:
         layout = "splits" if any(_is_split_name(e.name.lower()) for e in top_dirs) else "flat"
 
-    class_dirs: dict[str, dict[str, Path]] = defaultdict(dict)
-    candidates: dict[str, dict[str, list[Path]]] = defaultdict(dict)
     if layout == "flat":
-        scan_split(FLAT_SPLIT, root, class_dirs, candidates)
+        scan_split(FLAT_SPLIT, root)
         found_splits = [FLAT_SPLIT]
         # a flat folder whose "classes" hold no images but sub-folders: unrecognised split names
         deep = [p for p in problems if p.kind == "wrong_layout" and "nested too deep" in p.message]
@@ -223,7 +219,7 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
             problems.append(Problem(
                 "wrong_layout", "error", root,
                 f"{root.name}/: the folders {names} hold sub-folders, not images — if they are splits, rename "
-                f"them to train/val/test (or test_<name>), or pass splits=[...] with their names", None, None))
+                f"them to train/val/test (or test_<name>), or pass splits=[...] with their names"))
     else:
         found_splits, loose = [], []
         for e in visible(top, None, "the dataset folder"):
@@ -232,32 +228,26 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
                 loose.append(path)
             elif (e.name in splits) if explicit else _is_split_name(e.name):
                 found_splits.append(e.name)
-                scan_split(e.name, path, class_dirs, candidates)
+                scan_split(e.name, path)
             else:
                 inside = _files_under(path, walk_error)
                 if explicit:
-                    junk_msg = f"{e.name}/ is not one of splits={splits}, so it was not checked or loaded"
                     all_files.extend(inside)
                     problems.append(Problem("wrong_layout", "info", tuple(inside) or (path,),
-                                            f"{junk_msg} ({len(inside)} files)", None, None))
+                                            f"{e.name}/ is not one of splits={splits}, so it was not checked or "
+                                            f"loaded ({len(inside)} files)"))
                     continue
-                like = get_close_matches(e.name.lower(), [*STANDARD_SPLITS, "validation", "valid", "training",
-                                                          "testing"], n=1, cutoff=0.6)
-                alias = {"validation": "val", "valid": "val", "training": "train", "testing": "test"}
-                guess = alias.get(like[0], like[0]) if like else None
-                fix = (f"rename {e.name}/ to {guess}/" if guess else
+                like = get_close_matches(e.name.lower(), _SPLIT_ALIASES, n=1, cutoff=0.6)
+                fix = (f"rename {e.name}/ to {_SPLIT_ALIASES[like[0]]}/" if like else
                        f"rename {e.name}/ to train, val, test or test_<name>, or move it out")
                 fix += " (or pass splits=[...] naming your split folders)"
                 if inside:
                     misplaced(inside, f"in {e.name}/, which is not a split folder", fix, None)
                 else:
                     problems.append(Problem("wrong_layout", "warning", path,
-                                            f"{e.name}/: empty folder that is not a split — delete it", None, None))
+                                            f"{e.name}/: empty folder that is not a split — delete it"))
         meta = [p for p in loose if p.suffix.lower() in _META_SUFFIXES and not _is_image_name(p.name)]
-        if meta:  # README, labels.csv, manifest.json ... belong next to the splits
-            all_files.extend(meta)
-            problems.append(Problem("wrong_layout", "info", tuple(meta),
-                                    f"{_names(meta, root)}: dataset documentation/metadata, not loaded", None, None))
+        note("info", meta, "dataset documentation/metadata, not loaded", None)  # README, labels.csv, ...
         loose = [p for p in loose if p not in meta]
         misplaced(loose, "directly in the dataset folder, not in <split>/<class>/",
                   "move each into train/<class>/ (or val/, test/)", None)
@@ -269,16 +259,14 @@ def _scan(root: Path, splits: Sequence[str] | None) -> _Scan:
                                             "or leave it out of splits", s, None))
             found_splits = [s for s in splits if s in found_splits]
         else:
-            found_splits = _split_order(found_splits)
+            found_splits.sort(key=lambda n: (STANDARD_SPLITS.index(n), n) if n in STANDARD_SPLITS else (3, n))
             if "train" not in found_splits:
                 problems.append(Problem("wrong_layout", "info", root / "train",
                                         f"no train/ folder in {root.name}/ (found {', '.join(found_splits)}): fine "
-                                        "for evaluation only; to train, add train/<class>/<image>", None, None))
+                                        "for evaluation only; to train, add train/<class>/<image>"))
 
-    for s in found_splits:
-        class_dirs.setdefault(s, {})
-        candidates.setdefault(s, {})
-    return _Scan(root, layout, found_splits, dict(class_dirs), dict(candidates), problems, all_files)
+    return _Scan(root, layout, found_splits, {s: class_dirs[s] for s in found_splits},
+                 {s: candidates[s] for s in found_splits}, problems, all_files)
 
 
 _MODE_NOTES = {"L": "grayscale; copied into 3 channels", "1": "1-bit black and white; converted to RGB",
@@ -320,43 +308,33 @@ def perceptual_hash(image: Image.Image) -> np.ndarray:
     return np.packbits(bits).view(np.uint64)
 
 
-_POPCOUNT8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
-
-
-def _popcount(x: np.ndarray) -> np.ndarray:
-    """Set bits of each uint64 (``np.bitwise_count`` on NumPy 2, a byte table on NumPy 1)."""
-    if hasattr(np, "bitwise_count"):
-        return np.bitwise_count(x)
-    return _POPCOUNT8[x.view(np.uint8)].reshape(*x.shape, 8).sum(-1, dtype=np.uint8)
-
-
 def hash_distance(a: np.ndarray, b: np.ndarray) -> int:
     """How many bits two :func:`perceptual_hash` values differ in (0 .. :data:`PERCEPTUAL_HASH_BITS`).
 
     >>> hash_distance(np.zeros(8, np.uint64), np.full(8, 255, np.uint64))
     64
     """
-    return int(_popcount(np.bitwise_xor(np.asarray(a, np.uint64), np.asarray(b, np.uint64))).sum())
+    return int(np.unpackbits(np.bitwise_xor(np.asarray(a, np.uint64), np.asarray(b, np.uint64)).view(np.uint8)).sum())
 
 
 def _close_pairs(a: np.ndarray, b: np.ndarray, max_distance: int,
                  block: int = 1 << 20) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every (i, j, distance) with ``hash_distance(a[i], b[j]) <= max_distance``, vectorised in blocks."""
-    rows_out, cols_out, dist_out = [], [], []
-    if len(a) and len(b):
-        step = max(1, block // len(b))
-        for start in range(0, len(a), step):
-            chunk = a[start:start + step]
-            dist = np.zeros((len(chunk), len(b)), dtype=np.uint16)
-            for w in range(a.shape[1]):
-                dist += _popcount(chunk[:, w, None] ^ b[None, :, w])
-            r, c = np.nonzero(dist <= max_distance)
-            rows_out.append(r + start)
-            cols_out.append(c)
-            dist_out.append(dist[r, c])
-    if not rows_out:
-        return np.zeros(0, np.intp), np.zeros(0, np.intp), np.zeros(0, np.uint16)
-    return np.concatenate(rows_out), np.concatenate(cols_out), np.concatenate(dist_out)
+    """Every (i, j, distance) with ``hash_distance(a[i], b[j]) <= max_distance``: Hamming distances of the bit
+    vectors as ``|x| + |y| - 2 x.y`` (one matrix product per block of rows)."""
+    def bits(h: np.ndarray) -> np.ndarray:
+        return np.unpackbits(np.ascontiguousarray(h).view(np.uint8), axis=1).astype(np.float32)
+
+    bb = bits(b)
+    rows, cols, dists = [np.zeros(0, np.intp)], [np.zeros(0, np.intp)], [np.zeros(0, np.uint16)]
+    step = max(1, block // max(len(b), 1))
+    for start in range(0, len(a) if len(b) else 0, step):
+        ba = bits(a[start:start + step])
+        dist = ba.sum(1)[:, None] + bb.sum(1)[None, :] - 2 * ba @ bb.T
+        r, c = np.nonzero(dist <= max_distance)
+        rows.append(r + start)
+        cols.append(c)
+        dists.append(dist[r, c].astype(np.uint16))
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(dists)
 
 
 def _near_duplicates(good: list[tuple], hashes: np.ndarray, splits: Sequence[str], max_distance: int,
@@ -365,14 +343,11 @@ def _near_duplicates(good: list[tuple], hashes: np.ndarray, splits: Sequence[str
     split_of = np.array([splits.index(rec[0]) for rec in good])
     members = [np.flatnonzero(split_of == k) for k in range(len(splits))]
     found = []
-    for ka in range(len(splits)):
-        for kb in range(ka + 1, len(splits)):
-            ia, ib = members[ka], members[kb]
-            rows, cols, dists = _close_pairs(hashes[ia], hashes[ib], max_distance)
-            for r, c, d in zip(rows.tolist(), cols.tolist(), dists.tolist()):
-                a, b = good[ia[r]], good[ib[c]]
-                if a[3] == b[3] or a[4] == b[4]:
-                    continue
+    for ia, ib in itertools.combinations(members, 2):
+        rows, cols, dists = _close_pairs(hashes[ia], hashes[ib], max_distance)
+        for r, c, d in zip(rows.tolist(), cols.tolist(), dists.tolist()):
+            a, b = good[ia[r]], good[ib[c]]
+            if a[3] != b[3] and a[4] != b[4]:  # (identical bytes or pixels are reported as duplicates)
                 found.append((d, _rel(a[2], root), _rel(b[2], root), a, b))
     problems = []
     for d, rel_a, rel_b, a, b in sorted(found, key=lambda f: f[:3]):
@@ -417,7 +392,6 @@ def validate_image_folder(root: str | os.PathLike, splits: Sequence[str] | None 
     failures: dict[tuple[str, str], list[tuple[Path, str, str]]] = defaultdict(list)  # -> (path, kind, text)
     good: list[tuple[str, str, Path, str | None, str | None, tuple[int, int]]] = []
     phashes: list[np.ndarray] = []  # perceptual_hash of good[i], when near-duplicates are checked
-    modes: list[tuple[str, str, Path, str]] = []
     for split, cls, path in tqdm(jobs, desc=f"checking {root.name}", unit="img", disable=not progress):
         rel = _rel(path, root)
         try:
@@ -437,8 +411,8 @@ def validate_image_folder(root: str | os.PathLike, splits: Sequence[str] | None 
         if near:
             phashes.append(perceptual_hash(rgb))
         counts[split][cls] += 1
-        if mode != "RGB":
-            modes.append((split, cls, path, mode))
+        if mode != "RGB":  # (info: sorted after the errors and warnings found below)
+            problems.append(Problem("odd_mode", "info", path, f"{rel}: {_mode_note(mode)}", split, cls))
 
     # decode failures, each with how much of its class it affects
     for (split, cls), fails in failures.items():
@@ -471,63 +445,52 @@ def validate_image_folder(root: str | os.PathLike, splits: Sequence[str] | None 
             for split in scan.splits:
                 if cls in scan.class_dirs[split] or not scan.class_dirs[split]:
                     continue  # (a split with no class folder at all is already an error)
-                missing = root / split / cls
-                if split == "train":
-                    problems.append(Problem(
-                        "class_missing_in_split", "error", missing,
-                        f"train/{cls}/ is missing: class {cls!r} is in {', '.join(have)} but not in train, so a model "
-                        f"can never learn it — add train/{cls}/ with images, or remove {cls!r} from "
-                        f"{', '.join(have)}", split, cls))
-                else:
-                    problems.append(Problem(
-                        "class_missing_in_split", "warning", missing,
-                        f"{split}/{cls}/ is missing: class {cls!r} is in {', '.join(have)} but not in {split}, so "
-                        f"{split} cannot measure it — add {split}/{cls}/ with images (labels stay the same: classes "
-                        f"are shared by all splits)", split, cls))
+                train = split == "train"
+                why = "a model can never learn it" if train else f"{split} cannot measure it"
+                fix = (f"add train/{cls}/ with images, or remove {cls!r} from {', '.join(have)}" if train else
+                       f"add {split}/{cls}/ with images (labels stay the same: classes are shared by all splits)")
+                problems.append(Problem(
+                    "class_missing_in_split", "error" if train else "warning", root / split / cls,
+                    f"{split}/{cls}/ is missing: class {cls!r} is in {', '.join(have)} but not in {split}, so {why} "
+                    f"— {fix}", split, cls))
 
     # duplicates: identical bytes first, then identical decoded pixels in different files
     if check_duplicates:
-        seen_pairs: set[frozenset] = set()
+        seen: set[frozenset] = set()
         for which, index in (("identical bytes", 3), ("identical pixels, different files", 4)):
             groups: dict[str, list] = defaultdict(list)
             for rec in good:
                 groups[rec[index]].append(rec)
             for recs in groups.values():
-                if len(recs) < 2:
-                    continue
-                key = frozenset(r[2] for r in recs)
-                if key in seen_pairs:
-                    continue
-                seen_pairs.add(key)
                 paths = tuple(r[2] for r in recs)
+                if len(recs) < 2 or frozenset(paths) in seen:
+                    continue
+                seen.add(frozenset(paths))
                 names = _names(paths, root)
-                rec_splits = sorted({r[0] for r in recs}, key=scan.splits.index)
-                rec_classes = sorted({r[1] for r in recs})
-                if len(rec_splits) > 1:
+                in_splits = sorted({r[0] for r in recs}, key=scan.splits.index)
+                in_classes = sorted({r[1] for r in recs})
+                if len(in_splits) > 1:
                     problems.append(Problem(
                         "duplicate_across_splits", "error", paths,
-                        f"{names}: the same image ({which}) in {' and '.join(rec_splits)} — an image the model "
-                        f"trained on inflates the {rec_splits[-1]} score; keep it in one split only and delete the "
-                        "other copies", None, rec_classes[0] if len(rec_classes) == 1 else None))
-                elif len(rec_classes) > 1:
+                        f"{names}: the same image ({which}) in {' and '.join(in_splits)} — an image the model "
+                        f"trained on inflates the {in_splits[-1]} score; keep it in one split only and delete the "
+                        "other copies", None, in_classes[0] if len(in_classes) == 1 else None))
+                elif len(in_classes) > 1:
                     problems.append(Problem(
                         "duplicate_within_split", "error", paths,
-                        f"{names}: the same image ({which}) labelled as {' and '.join(map(repr, rec_classes))} in "
-                        f"{rec_splits[0]} — decide which class it is and delete the other copies", rec_splits[0],
-                        None))
+                        f"{names}: the same image ({which}) labelled as {' and '.join(map(repr, in_classes))} in "
+                        f"{in_splits[0]} — decide which class it is and delete the other copies", in_splits[0]))
                 else:
                     problems.append(Problem(
                         "duplicate_within_split", "warning", paths,
-                        f"{names}: the same image ({which}) {len(paths)} times in class {rec_classes[0]!r} — "
-                        "it counts extra in training; delete the copies", rec_splits[0], rec_classes[0]))
+                        f"{names}: the same image ({which}) {len(paths)} times in class {in_classes[0]!r} — "
+                        "it counts extra in training; delete the copies", in_splits[0], in_classes[0]))
 
     # near-duplicates across splits: perceptual hashes close, but not the same bytes or pixels
     if near and len(scan.splits) > 1 and good:
         problems.extend(_near_duplicates(good, np.stack(phashes), scan.splits, int(near_duplicate_distance), root))
 
-    # odd colour modes and size outliers (info)
-    for split, cls, path, mode in modes:
-        problems.append(Problem("odd_mode", "info", path, f"{_rel(path, root)}: {_mode_note(mode)}", split, cls))
+    # size outliers (info)
     if len(good) >= 3:
         short_med = statistics.median(min(r[5]) for r in good)
         long_med = statistics.median(max(r[5]) for r in good)

@@ -95,13 +95,16 @@ def check_split(split: str) -> str:
     return split
 
 
+def check_int(name: str, v, lo: int = 0, hi: int | None = None) -> int:
+    """``v`` as an int in ``lo..hi - 1`` (no upper bound if ``hi`` is None), else a ValueError."""
+    if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < lo or (hi is not None and v >= hi):
+        raise ValueError(f"{name} must be an int " + (f">= {lo}" if hi is None else f"in {lo}..{hi - 1}")
+                         + f"; got {v!r}")
+    return int(v)
+
+
 def check_index_seed(index, seed) -> tuple[int, int]:
-    for name, v in (("index", index), ("seed", seed)):
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 0:
-            raise ValueError(f"{name} must be a non-negative int; got {v!r}")
-    if index >= 1_000_000:
-        raise ValueError(f"index must be < 1000000; got {index}")
-    return int(index), int(seed)
+    return check_int("index", index, 0, 1_000_000), check_int("seed", seed)
 
 
 def _check_parts(parts) -> tuple[str, ...]:

@@ -7,7 +7,6 @@
 """
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import warnings
@@ -202,9 +201,8 @@ class Report:
 
     def to_dict(self) -> dict:
         """A JSON-serialisable dict (paths relative to ``root``)."""
-        problems = [{**{k: v for k, v in r.items() if k not in ("class", "path", "n_paths")},
-                     "class_name": r["class"], "paths": [rel(q, self.root) for q in p.paths]}
-                    for r, p in zip(self._rows(), self.problems)]
+        problems = [{"severity": p.severity, "kind": p.kind, "split": p.split, "line": p.line, "message": p.message,
+                     "class_name": p.class_name, "paths": [rel(q, self.root) for q in p.paths]} for p in self.problems]
         return {"root": str(self.root), "source": self.source, "layout": self.layout, "ok": self.ok,
                 "splits": list(self.splits), "classes": list(self.classes),
                 "counts": {s: dict(c) for s, c in self.counts.items()}, "n_files": self.n_files, "problems": problems}
@@ -235,12 +233,10 @@ def rel(path: Path | None, root: Path | None) -> str:
     """``path`` relative to ``root`` (posix), else as given."""
     if path is None:
         return ""
-    if root is not None:
-        try:
-            return Path(path).relative_to(root).as_posix()
-        except ValueError:
-            pass
-    return str(path)
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except (TypeError, ValueError):
+        return str(path)
 
 
 def is_junk(name: str) -> bool:
@@ -254,17 +250,6 @@ def is_image_name(name: str) -> bool:
 
 # ----------------------------------------------------------------------------------------------------
 # decoding
-
-
-@contextlib.contextmanager
-def _strict_truncation():
-    """Make PIL raise on truncated files even if someone set ``ImageFile.LOAD_TRUNCATED_IMAGES``."""
-    old = ImageFile.LOAD_TRUNCATED_IMAGES
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        yield
-    finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = old
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
@@ -284,12 +269,16 @@ def to_rgb(im: Image.Image) -> Image.Image:
 
 def decode(data: bytes) -> tuple[Image.Image, str]:
     """(RGB image with EXIF orientation applied, original mode) after ``verify`` and a full decode, or raise."""
-    with _strict_truncation():
+    old = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False  # raise on truncated files even if someone allowed them
+    try:
         with Image.open(io.BytesIO(data)) as im:
             im.verify()
         im = Image.open(io.BytesIO(data))
         mode = im.mode
         im.load()
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = old
     try:
         im = ImageOps.exif_transpose(im)
     except Exception:  # noqa: BLE001 - a broken EXIF block: the pixels are fine, keep the stored orientation

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+import yaml
 from PIL import Image
 
 from .validate import (IMAGE_EXTENSIONS, SEVERITIES, Problem, Report, check_image,
                        is_image_name, is_junk as _is_junk, rel as _rel, table)
-from .yolo_yaml import Config, load_config, yaml_module
+from .yolo_yaml import Config, load_config
 
 __all__ = ["YoloLabels", "read_yolo_labels", "validate_yolo_dataset", "xyxy_to_yolo", "yolo_to_xyxy",
            "write_yolo_dataset"]
@@ -184,40 +185,34 @@ def write_yolo_dataset(out_dir: str | os.PathLike, splits: Mapping[str, tuple], 
                     "".join(yolo_line(c, b) + "\n" for c, b in zip(ids, boxes)), encoding="utf-8")
         config = {"path": str(root.resolve()), **{split: f"images/{split}" for split in splits},
                   "names": dict(enumerate(names))}
-        (tmp / "data.yaml").write_text(yaml_module().safe_dump(config, sort_keys=False, allow_unicode=True),
-                                       encoding="utf-8")
+        (tmp / "data.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), "utf-8")
     return root / "data.yaml"
 
 
 def _parse_class(text: str, names: Sequence[str] | None, add) -> int | None:
     """The class id of one line, or None after reporting why not."""
-    n = len(names) if names is not None else None
-    fix_range = (" — fix the id, or add the class to names in data.yaml" if names is not None else "")
+    valid = _valid_ids(names) if names is not None else "ids start at 0"
+    try:
+        value = float(text)
+    except ValueError:
+        hint = ""
+        if names is not None:
+            hint = (f" — write its id instead: {text!r} is {list(names).index(text)}" if text in names else
+                    f" — write the class id; {valid}")
+        add("bad_class", "error", f"class {text!r} is not a number{hint}")
+        return None
+    if not math.isfinite(value) or value != int(value):
+        add("bad_class", "error", f"class id {text!r} is not a whole number — write an integer; {valid}")
+        return None
     try:
         cid = int(text)
     except ValueError:
-        try:
-            value = float(text)
-        except ValueError:
-            hint = ""
-            if names is not None and text in names:
-                hint = f" — write its id instead: {text!r} is {list(names).index(text)}"
-            elif names is not None:
-                hint = f" — write the class id; {_valid_ids(names)}"
-            add("bad_class", "error", f"class {text!r} is not a number{hint}")
-            return None
-        if not math.isfinite(value) or value != int(value):
-            add("bad_class", "error", f"class id {text!r} is not a whole number — write an integer; "
-                                      f"{_valid_ids(names) if names is not None else 'ids start at 0'}")
-            return None
         cid = int(value)
         add("bad_class", "warning", f"class id written as {text!r}: ultralytics reads it as {cid} but other tools "
                                     f"(and int()) fail — write {cid}")
-    if cid < 0 or (n is not None and cid >= n):
-        if n is None:
-            add("bad_class", "error", f"class id {cid} is negative — ids start at 0")
-        else:
-            add("bad_class", "error", f"class id {cid} is out of range: {_valid_ids(names)}{fix_range}")
+    if cid < 0 or (names is not None and cid >= len(names)):
+        add("bad_class", "error", f"class id {cid} is negative — ids start at 0" if names is None else
+            f"class id {cid} is out of range: {valid} — fix the id, or add the class to names in data.yaml")
         return None
     return cid
 
@@ -238,20 +233,17 @@ def read_yolo_labels(path: str | os.PathLike, names: Sequence[str] | int | None 
     if isinstance(names, (int, np.integer)) and not isinstance(names, bool):
         names = [str(i) for i in range(int(names))]
     names = list(names) if names is not None else None
-    base = Path(root) if root is not None else None
-    rel = _rel(path, base)
+    rel = _rel(path, root)
     problems: list[Problem] = []
     empty = YoloLabels(path, np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0, np.int64), problems, 0)
-
     try:
         data = path.read_bytes()
+        text = data.decode("utf-8-sig")
     except OSError as err:
         problems.append(Problem("unreadable_label", "error", path,
                                 f"{rel}: cannot be read ({err.strerror or err}) — check the file and its "
                                 "permissions", None, split))
         return empty
-    try:
-        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data[:err.start].count(b"\n") + 1
         problems.append(Problem("unreadable_label", "error", path,
@@ -434,11 +426,16 @@ def _scan_folder(folder: Path, root: Path, split: str, problems: list[Problem], 
 
 
 def check_split(cfg: Config, split: str, decode: bool, progress: bool
-                 ) -> tuple[list[_Record], list[Problem], dict[str, int]]:
+                 ) -> tuple[list[_Record], list[Problem], dict[str, int], dict[str, int]]:
+    """One split's records, problems, counts and boxes per class name."""
     from tqdm.auto import tqdm
 
     root, names = cfg.root, cfg.names
     problems: list[Problem] = []
+
+    def add(kind: str, severity: str, paths, message: str, line: int | None = None) -> None:
+        problems.append(Problem(kind, severity, paths, message, line, split))
+
     images: list[Path] = []
     label_dirs: dict[Path, tuple[Path, bool]] = {}     # label folder -> (image folder, recursive)
     for src in cfg.sources.get(split, []):
@@ -446,11 +443,10 @@ def check_split(cfg: Config, split: str, decode: bool, progress: bool
             images += _scan_folder(src, root, split, problems, "image")
             lp = _label_path(src / "_")
             if lp is None:
-                problems.append(Problem(
-                    "bad_layout", "error", src,
+                add("bad_layout", "error", src,
                     f"{_rel(src, root)}/: no folder named 'images' in this path, so YOLO cannot find the labels (it "
                     "replaces /images/ by /labels/ in each image path) — move the images to images/"
-                    f"{split}/ and the labels to labels/{split}/", None, split))
+                    f"{split}/ and the labels to labels/{split}/")
             else:
                 label_dirs[lp.parent] = (src, True)
         elif src.suffix.lower() == ".txt":
@@ -462,38 +458,32 @@ def check_split(cfg: Config, split: str, decode: bool, progress: bool
                 if lp is not None:
                     label_dirs.setdefault(lp.parent, (img.parent, False))
         else:
-            problems.append(Problem("bad_yaml", "error", src,
-                                    f"{split}: {_rel(src, root)} is neither a folder nor a .txt list of images "
-                                    "— point it at the folder of the images", None, split))
+            add("bad_yaml", "error", src, f"{split}: {_rel(src, root)} is neither a folder nor a .txt list of images "
+                                          "— point it at the folder of the images")
     counts = {"images": len(images), "unreadable": 0, "labelled": 0, "background": 0, "missing_label": 0, "boxes": 0}
     if not images and cfg.sources.get(split):
-        problems.append(Problem("empty_split", "error" if split == "train" else "warning",
-                                cfg.sources[split][0],
-                                f"{split}: no images in {', '.join(_rel(s, root) for s in cfg.sources[split])} "
-                                f"— add images (and labels)", None, split))
+        add("empty_split", "error" if split == "train" else "warning", cfg.sources[split][0],
+            f"{split}: no images in {', '.join(_rel(s, root) for s in cfg.sources[split])} — add images (and labels)")
     for ld, (imgdir, _rec) in label_dirs.items():
         if not ld.is_dir() and images:
-            problems.append(Problem("missing_folder", "error", ld,
-                                    f"{_rel(ld, root)}/: the labels folder of {_rel(imgdir, root)}/ does not "
-                                    f"exist, so every {split} image counts as background — put the .txt "
-                                    "labels there (same names as the images)", None, split))
+            add("missing_folder", "error", ld,
+                f"{_rel(ld, root)}/: the labels folder of {_rel(imgdir, root)}/ does not exist, so every {split} "
+                "image counts as background — put the .txt labels there (same names as the images)")
 
     by_label: dict[Path, list[Path]] = defaultdict(list)
     for img in images:
         lp = _label_path(img)
         if lp is None:
             if not any(p.kind == "bad_layout" for p in problems):
-                problems.append(Problem(
-                    "bad_layout", "error", img, f"{_rel(img, root)}: no folder named 'images' in its path, so YOLO "
-                    "cannot find its label — keep images under images/<split>/", None, split))
+                add("bad_layout", "error", img, f"{_rel(img, root)}: no folder named 'images' in its path, so YOLO "
+                                                "cannot find its label — keep images under images/<split>/")
             continue
         by_label[lp].append(img)
     for lp, imgs in by_label.items():
         if len(imgs) > 1:
-            problems.append(Problem(
-                "name_clash", "error", tuple(imgs),
+            add("name_clash", "error", tuple(imgs),
                 f"{', '.join(_rel(i, root) for i in imgs)}: the same name with different extensions share one label "
-                f"file {_rel(lp, root)} — rename one (and give it its own label file)", None, split))
+                f"file {_rel(lp, root)} — rename one (and give it its own label file)")
 
     records: list[_Record] = []
     class_counts = np.zeros(len(names), np.int64)
@@ -506,8 +496,8 @@ def check_split(cfg: Config, split: str, decode: bool, progress: bool
             counts["unreadable"] += 1
             why = str(err) if isinstance(err, ValueError) and str(err) else \
                 f"cannot be decoded ({type(err).__name__}: {err}) — re-export it or delete it"
-            problems.append(Problem("unreadable_image", "error", img, f"{rel}: {why}; YOLO skips it and its labels "
-                                    "(delete its label file with it)", None, split))
+            add("unreadable_image", "error", img, f"{rel}: {why}; YOLO skips it and its labels (delete its label "
+                                                  "file with it)")
         lp = _label_path(img)
         labels = None
         if lp is not None and lp.is_file():
@@ -516,57 +506,43 @@ def check_split(cfg: Config, split: str, decode: bool, progress: bool
             counts["labelled"] += 1
             if labels.n_lines == 0:
                 counts["background"] += 1
-                problems.append(Problem("empty_label", "info", lp,
-                                        f"{_rel(lp, root)}: empty label file: a background image (no objects), "
-                                        f"which is fine — {rel} teaches the model what is not an object",
-                                        None, split))
+                add("empty_label", "info", lp, f"{_rel(lp, root)}: empty label file: a background image (no "
+                                               f"objects), which is fine — {rel} teaches the model what is not an "
+                                               "object")
             if size is not None and len(labels):
                 w_px, h_px = labels.boxes[:, 2] * size[0], labels.boxes[:, 3] * size[1]
                 for k in np.flatnonzero((w_px < 2) | (h_px < 2)):
                     line = int(labels.lines[k])
-                    problems.append(Problem(
-                        "tiny_box", "warning", lp,
+                    add("tiny_box", "warning", lp,
                         f"{_rel(lp, root)}:{line}: the box is {w_px[k]:.1f} x {h_px[k]:.1f} px (w x h) in the "
-                        f"{size[0]}x{size[1]} image — a click instead of a drag? redraw or delete it", line, split))
+                        f"{size[0]}x{size[1]} image — a click instead of a drag? redraw or delete it", line)
             if size is not None:
                 counts["boxes"] += len(labels)
                 np.add.at(class_counts, labels.classes[labels.classes < len(names)], 1)
         elif lp is not None:
             counts["missing_label"] += 1
             counts["background"] += 1
-            problems.append(Problem("missing_label", "warning", img,
-                                    f"{rel}: no label file ({_rel(lp, root)}) — YOLO treats the image as "
-                                    "background (no objects); if it shows objects, label them; if it is "
-                                    "really empty, create an empty .txt to say so", None, split))
+            add("missing_label", "warning", img,
+                f"{rel}: no label file ({_rel(lp, root)}) — YOLO treats the image as background (no objects); if "
+                "it shows objects, label them; if it is really empty, create an empty .txt to say so")
         records.append(_Record(split, img, lp, size, labels))
 
-    # label files without an image
+    # label files without an image (a list file's folder: every image in it has its label)
     for ld, (imgdir, recursive) in label_dirs.items():
         if not ld.is_dir():
             continue
-        have = {_label_path(p) for p in (_images_in(imgdir, recursive))}
+        have = {_label_path(p) for p in (images if recursive else imgdir.iterdir()) if is_image_name(p.name)}
         files = _scan_folder(ld, root, split, problems, "label") if recursive else \
             sorted(p for p in ld.iterdir() if p.is_file() and p.suffix.lower() == ".txt")
         for lf in files:
-            if lf in have:
-                continue
-            if lf.name == "classes.txt":
+            if lf.name == "classes.txt" and lf not in have:
                 problems.append(_classes_txt(lf, names, root, split))
-                continue
-            problems.append(Problem("orphan_label", "error", lf,
-                                    f"{_rel(lf, root)}: label file without an image (no "
-                                    f"{_rel(imgdir, root)}/{_rel(lf.with_suffix(''), ld)}.jpg/.png/...) — its "
-                                    "boxes are never used: add the image, fix the name, or delete the file",
-                                    None, split))
-    cc = {n: int(class_counts[i]) for i, n in enumerate(names)}
-    return records, problems, {**counts, "_classes": cc}
-
-
-def _images_in(folder: Path, recursive: bool) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    it = folder.rglob("*") if recursive else folder.iterdir()
-    return [p for p in it if p.is_file() and is_image_name(p.name)]
+            elif lf not in have:
+                add("orphan_label", "error", lf,
+                    f"{_rel(lf, root)}: label file without an image (no {_rel(imgdir, root)}/"
+                    f"{_rel(lf.with_suffix(''), ld)}.jpg/.png/...) — its boxes are never used: add the image, fix "
+                    "the name, or delete the file")
+    return records, problems, counts, {n: int(class_counts[i]) for i, n in enumerate(names)}
 
 
 def _classes_txt(path: Path, names: list[str], root: Path, split: str) -> Problem:
@@ -604,9 +580,7 @@ def check_dataset(root_or_data_yaml, splits, decode: bool, progress: bool) -> tu
         chosen = [s for s in wanted if s in cfg.sources]
     counts, class_counts, records = {}, {}, []
     for split in chosen:
-        recs, probs, c = check_split(cfg, split, decode, progress)
-        class_counts[split] = c.pop("_classes")
-        counts[split] = c
+        recs, probs, counts[split], class_counts[split] = check_split(cfg, split, decode, progress)
         problems += probs
         records += recs
     problems.sort(key=lambda p: SEVERITIES.index(p.severity))

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+import yaml
 
 from ..files import atomic_copy, atomic_write_text
 from .validate import MAX_SHOWN, Problem, ValidationError, rel as _rel
 from .yolo import check_dataset, header_size, xyxy_to_yolo, yolo_line, yolo_to_xyxy
-from .yolo_yaml import yaml_module
 
 __all__ = ["ConversionResult", "coco_to_yolo", "yolo_to_coco", "box_stats", "plot_box_stats"]
 
@@ -130,7 +130,6 @@ def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.Pa
     >>> result.category_ids                                                                           # doctest: +SKIP
     {0: 1, 1: 3, 2: 7}
     """
-    yaml = yaml_module()
     coco, src_name = _load_json(coco_json)
     images_dir, out_dir = Path(images_dir), Path(out_dir)
     errors: list[Problem] = []
@@ -269,9 +268,8 @@ def coco_to_yolo(coco_json: str | os.PathLike | Mapping, images_dir: str | os.Pa
                               + "\n".join(f"  - {p.message}" for p in errors), errors)
 
     written, n_boxes = [], 0
-    path_of = {fname: path for path, fname, _size in imgs.values()}
     for reason, aid, fname, detail in skipped:
-        notes.append(Problem(reason, "warning", path_of[fname],
+        notes.append(Problem(reason, "warning", images_dir / fname,
                              f"{src_name}: annotation {aid} ({fname}): {detail} — skipped", None, split))
     if skipped:
         _skip_warning(src_name, skipped)
@@ -314,12 +312,12 @@ def yolo_to_coco(root_or_yaml: str | os.PathLike, split: str = "val",
     """
     report, records, cfg = check_dataset(root_or_yaml, [split], decode=True, progress=progress)
     errors = [p for p in report.errors if p.split in (split, None)]
-    degenerate = {id(p) for p in errors if p.kind in _DEGENERATE_LINE_KINDS and p.line is not None}
-    bad_lines = {(p.path, p.line) for p in errors if id(p) not in degenerate and p.line is not None}
+    degenerate = [p.kind in _DEGENERATE_LINE_KINDS and p.line is not None for p in errors]
+    bad_lines = {(p.path, p.line) for p, d in zip(errors, degenerate) if not d}
     # a degenerate box is skipped when nothing else is wrong on its line
-    skipped = [p for p in errors if id(p) in degenerate and (p.path, p.line) not in bad_lines]
-    skipped_ids = {id(p) for p in skipped}
-    errors = [p for p in errors if id(p) not in skipped_ids]
+    keep = [not d or (p.path, p.line) in bad_lines for p, d in zip(errors, degenerate)]
+    skipped = [p for p, k in zip(errors, keep) if not k]
+    errors = [p for p, k in zip(errors, keep) if k]
     if errors:
         shown = "\n".join(f"  - {p.message}" for p in errors[:MAX_SHOWN])
         raise ValidationError(f"{len(errors)} error(s) in split {split!r} of {report.root}; fix them first "

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import yaml
+
 from .validate import Problem
 
 #: The splits ``data.yaml`` may name besides ``train``/``val``/``test``: any key starting ``test_`` or ``val_``.
@@ -21,14 +23,6 @@ class Config:
     names: list[str]
     sources: dict[str, list[Path]]          # split -> image folders or list files (resolved)
     raw: dict
-
-
-def yaml_module():
-    try:
-        import yaml
-    except ImportError as err:  # pragma: no cover - ultralytics depends on PyYAML
-        raise ImportError("reading data.yaml needs PyYAML: pip install pyyaml") from err
-    return yaml
 
 
 def _find_yaml(p: Path) -> tuple[Path | None, str]:
@@ -49,14 +43,11 @@ def _find_yaml(p: Path) -> tuple[Path | None, str]:
     return None, f"{p}: no such file or folder — pass the dataset folder or its data.yaml"
 
 
-def _names_from(raw: dict, yaml_path: Path, problems: list[Problem]) -> list[str]:
-    def err(msg: str, severity: str = "error") -> None:
-        problems.append(Problem("bad_yaml", severity, yaml_path, f"{yaml_path.name}: {msg}"))
-
+def _names_from(raw: dict, err) -> list[str]:
+    """The class names in id order; ``err(message, severity="error")`` reports what is wrong with them."""
     names = raw.get("names")
     nc = raw.get("nc")
     out: list[str] = []
-    n_before = len(problems)
     if names is None:
         err("no 'names' key — add the class names in class-id order, e.g. names: [washer, gear] "
             "or names: {0: washer, 1: gear}")
@@ -70,19 +61,16 @@ def _names_from(raw: dict, yaml_path: Path, problems: list[Problem]) -> list[str
                 "names: {0: washer, 1: gear}")
             keys = {}
         if keys:
-            expected = list(range(len(keys)))
-            if sorted(keys) != expected:
+            out = [keys.get(i, f"class_{i}") for i in range(max(keys) + 1)]
+            if sorted(keys) != list(range(len(keys))):
                 missing = sorted(set(range(max(keys) + 1)) - set(keys))
                 err(f"names ids must be 0..{len(keys) - 1} with none missing; got {sorted(keys)}"
                     + (f" (missing {missing})" if missing else "") + " — renumber the classes (and their labels)")
-                out = [keys.get(i, f"class_{i}") for i in range(max(keys) + 1)] if max(keys) >= 0 else []
-            else:
-                out = [keys[i] for i in expected]
     elif isinstance(names, (list, tuple)):
         out = [str(n) for n in names]
     else:
         err(f"names must be a list or an {{id: name}} dict; got {type(names).__name__} {names!r}")
-    if names is not None and not out and len(problems) == n_before:
+    if isinstance(names, (Mapping, list, tuple)) and not names:
         err("names is empty — list the class names")
     if nc is not None and out and nc != len(out):
         err(f"nc is {nc} but names has {len(out)} classes — fix nc (or delete it: names is enough)")
@@ -93,17 +81,10 @@ def _names_from(raw: dict, yaml_path: Path, problems: list[Problem]) -> list[str
     return out
 
 
-def _split_keys(raw: dict) -> list[str]:
-    keys = [k for k in STANDARD_SPLITS if k in raw]
-    keys += sorted(k for k in raw if isinstance(k, str) and k.startswith(("test_", "val_")))
-    return keys
-
-
 def load_config(root_or_data_yaml: str | os.PathLike, wanted: Sequence[str] = ()
                  ) -> tuple[Config, list[Problem]]:
     """Read data.yaml: the root, names and each split's image sources (the standard split keys and those
     ``wanted``), and the problems found."""
-    yaml = yaml_module()
     p = Path(root_or_data_yaml).expanduser()
     problems: list[Problem] = []
     yaml_path, why = _find_yaml(p)
@@ -112,26 +93,27 @@ def load_config(root_or_data_yaml: str | os.PathLike, wanted: Sequence[str] = ()
         return Config(None, p if p.is_dir() else p.parent, [], {}, {}), problems
     yaml_path = yaml_path.resolve()
     ydir = yaml_path.parent
+    why, line, raw = "", None, {}
     try:
         raw = yaml.safe_load(yaml_path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError) as err:
-        problems.append(Problem("bad_yaml", "error", yaml_path, f"{yaml_path.name}: cannot be read ({err})"))
-        return Config(yaml_path, ydir, [], {}, {}), problems
+        why = f"{yaml_path.name}: cannot be read ({err})"
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        problems.append(Problem("bad_yaml", "error", yaml_path,
-                                f"{yaml_path.name}{f':{line}' if line else ''}: not valid YAML "
-                                f"({getattr(err, 'problem', None) or err}) — check the indentation and colons",
-                                line))
+        why = (f"{yaml_path.name}{f':{line}' if line else ''}: not valid YAML "
+               f"({getattr(err, 'problem', None) or err}) — check the indentation and colons")
+    if not why and not isinstance(raw, dict):
+        why = (f"{yaml_path.name}: expected keys (train, val, names), got {type(raw).__name__} — see the "
+               "ultralytics dataset format")
+    if why:
+        problems.append(Problem("bad_yaml", "error", yaml_path, why, line))
         return Config(yaml_path, ydir, [], {}, {}), problems
-    if not isinstance(raw, dict):
-        problems.append(Problem("bad_yaml", "error", yaml_path,
-                                f"{yaml_path.name}: expected keys (train, val, names), got "
-                                f"{type(raw).__name__} — see the ultralytics dataset format"))
-        return Config(yaml_path, ydir, [], {}, raw if isinstance(raw, dict) else {}), problems
 
-    names = _names_from(raw, yaml_path, problems)
+    def err(msg: str, severity: str = "error", split: str | None = None) -> None:
+        problems.append(Problem("bad_yaml", severity, yaml_path, f"{yaml_path.name}: {msg}", None, split))
+
+    names = _names_from(raw, err)
 
     # the root: ultralytics reads a relative `path` from the current folder; a missing `path` means ydir
     root = ydir
@@ -142,22 +124,15 @@ def load_config(root_or_data_yaml: str | os.PathLike, wanted: Sequence[str] = ()
             root = gp
         else:
             from_cwd, from_yaml = (Path.cwd() / gp).resolve(), (ydir / gp).resolve()
-            train = raw.get("train")
-            probe = train if isinstance(train, str) else ""
-
-            def has(r: Path) -> bool:
-                return r.is_dir() and (r / probe).exists()
-
-            if from_cwd == from_yaml or has(from_cwd):
+            probe = raw["train"] if isinstance(raw.get("train"), str) else ""
+            if from_cwd == from_yaml or (from_cwd.is_dir() and (from_cwd / probe).exists()):
                 root = from_cwd
             else:
                 root = from_yaml
-                problems.append(Problem(
-                    "bad_yaml", "warning", yaml_path,
-                    f"{yaml_path.name}: path: {given} is relative; ultralytics reads it from the current folder "
+                err(f"path: {given} is relative; ultralytics reads it from the current folder "
                     f"({from_cwd}, {'no dataset there' if from_cwd.exists() else 'does not exist'}), this check "
                     f"used {from_yaml} (next to data.yaml) — delete the 'path' line (then the folder of "
-                    "data.yaml is the root) or make it absolute"))
+                    "data.yaml is the root) or make it absolute", "warning")
         if not root.is_dir():
             problems.append(Problem("missing_folder", "error", root,
                                     f"{yaml_path.name}: path: {given} -> {root} does not exist — fix 'path' "
@@ -166,11 +141,10 @@ def load_config(root_or_data_yaml: str | os.PathLike, wanted: Sequence[str] = ()
     sources: dict[str, list[Path]] = {}
     for key in ("train", "val"):
         if raw.get(key) in (None, "", []):
-            problems.append(Problem(
-                "bad_yaml", "error", yaml_path,
-                f"{yaml_path.name}: {'no' if key not in raw else 'empty'} {key!r} key — add {key}: images/{key} "
-                f"(the folder of the {key} images, relative to the root {root})", None, key))
-    keys = _split_keys(raw)
+            err(f"{'no' if key not in raw else 'empty'} {key!r} key — add {key}: images/{key} (the folder of the "
+                f"{key} images, relative to the root {root})", split=key)
+    keys = [k for k in STANDARD_SPLITS if k in raw]
+    keys += sorted(k for k in raw if isinstance(k, str) and k.startswith(("test_", "val_")))
     keys += [k for k in wanted if k in raw and k not in keys and k not in ("path", "names", "nc")]
     for key in keys:
         value = raw[key]
@@ -180,8 +154,7 @@ def load_config(root_or_data_yaml: str | os.PathLike, wanted: Sequence[str] = ()
         paths = []
         for entry in entries:
             if not isinstance(entry, (str, os.PathLike)):
-                problems.append(Problem("bad_yaml", "error", yaml_path,
-                                        f"{yaml_path.name}: {key}: {entry!r} is not a folder path", None, key))
+                err(f"{key}: {entry!r} is not a folder path", split=key)
                 continue
             ep = Path(entry).expanduser()
             full = ep if ep.is_absolute() else root / ep
@@ -200,11 +173,9 @@ def load_config(root_or_data_yaml: str | os.PathLike, wanted: Sequence[str] = ()
             resolved[q.resolve()].append(key)
     for q, keys in resolved.items():
         if len(keys) > 1:
-            problems.append(Problem(
-                "bad_yaml", "warning", yaml_path,
-                f"{yaml_path.name}: {' and '.join(keys)} use the same images ({q}) — "
+            err(f"{' and '.join(keys)} use the same images ({q}) — "
                 + ("a model evaluated on its own training images looks better than it is; " if "train" in keys else
-                   "the two splits are one measurement, not two; ") + "give each split its own folder"))
+                   "the two splits are one measurement, not two; ") + "give each split its own folder", "warning")
     return Config(yaml_path, root, names, sources, raw), problems
 
 
