@@ -19,6 +19,7 @@ import numpy as np
 
 from ..files import atomic_write_text, replace_dir, sha256_file, temporary_dir_beside
 from .quantize import GateFailed, GateResult
+from . import run_template
 
 __all__ = ["PreprocessSpec", "write_package", "verify_package", "PackageError", "jetson_dockerfile",
            "DEFAULT_L4T_IMAGE", "DEFAULT_TOLERANCES"]
@@ -45,13 +46,7 @@ class PreprocessSpec:
     scale: str = "1/255"
 
     def apply(self, images: np.ndarray) -> np.ndarray:
-        images = np.asarray(images)
-        h, w = self.input_size
-        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (h, w, 3):
-            raise ValueError(f"images must be uint8 (N, {h}, {w}, 3) RGB; got {images.dtype} {images.shape}")
-        x = images.astype(np.float32) / 255.0
-        x = (x - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
-        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+        return run_template.preprocess(images, self.as_dict())  # what the package's run.py does
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -157,32 +152,28 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
     with temporary_dir_beside(out_dir) as tmp:
         pkg = tmp / out_dir.name
         pkg.mkdir()
-        shutil.copyfile(model_path, pkg / MODEL_FILE)
         data = model_path.with_name(model_path.name + ".data")
-        if data.is_file():
-            shutil.copyfile(data, pkg / (MODEL_FILE + ".data"))
-        if engine_path is not None:
-            shutil.copyfile(engine_path, pkg / ENGINE_FILE)
-        (pkg / "labels.json").write_text(json.dumps(list(labels)), encoding="utf-8")
-        (pkg / "preprocessing.json").write_text(json.dumps(preprocess.as_dict(), indent=2), encoding="utf-8")
+        for src, name in ((model_path, MODEL_FILE), (data, MODEL_FILE + ".data"), (engine_path, ENGINE_FILE),
+                          (Path(run_template.__file__), "run.py")):
+            if src is not None and src.is_file():
+                shutil.copyfile(src, pkg / name)
+        readme = ("Run: python run.py images.npy   (uint8 (N, H, W, 3) RGB, see preprocessing.json)\n"
+                  "Check: python run.py --selftest (golden predictions) -- every file is checked against manifest.json.\n"
+                  + (f"TensorRT: {ENGINE_FILE} is included, built for the device in manifest.json -> engine; run.py "
+                     "uses it there and refuses it elsewhere (then it runs model.onnx with onnxruntime).\n"
+                     if engine_path is not None else "")
+                  + "TensorRT on another device: in this folder run manifest.json -> tensorrt.trtexec (it reads "
+                    f"{MODEL_FILE}, writes {ENGINE_FILE}),\nthen rewrite the package with coursekit's "
+                    f"write_package(..., engine_path='{ENGINE_FILE}') (or add the engine's sha256 to manifest.json's\n"
+                    "'files' and its TensorRT version, compute capability and L4T release to 'engine'); run.py then "
+                    "uses it.\n")
+        golden = {"class_index": probs.argmax(1).tolist(), "probabilities": probs.round(6).tolist(),
+                  "reference_backend": "onnxruntime", "tolerance": DEFAULT_TOLERANCES}
+        for name, text in (("labels.json", json.dumps(list(labels))), ("golden_outputs.json", json.dumps(golden)),
+                           ("preprocessing.json", json.dumps(preprocess.as_dict(), indent=2)),
+                           ("Dockerfile", jetson_dockerfile()), ("README.txt", readme)):
+            (pkg / name).write_text(text, encoding="utf-8")
         np.save(pkg / "golden_inputs.npy", golden_images, allow_pickle=False)
-        (pkg / "golden_outputs.json").write_text(json.dumps({
-            "class_index": probs.argmax(1).tolist(), "probabilities": probs.round(6).tolist(),
-            "reference_backend": "onnxruntime", "tolerance": DEFAULT_TOLERANCES}), encoding="utf-8")
-        shutil.copyfile(Path(__file__).with_name("run_template.py"), pkg / "run.py")
-        (pkg / "Dockerfile").write_text(jetson_dockerfile(), encoding="utf-8")
-        (pkg / "README.txt").write_text(
-            "Run: python run.py images.npy   (uint8 (N, H, W, 3) RGB, see preprocessing.json)\n"
-            "Check: python run.py --selftest (golden predictions) -- every file is checked against manifest.json.\n"
-            + (f"TensorRT: {ENGINE_FILE} is included, built for the device in manifest.json -> engine; run.py uses "
-               "it there and refuses it elsewhere (then it runs model.onnx with onnxruntime).\n"
-               if engine_path is not None else "")
-            + "TensorRT on another device: in this folder run manifest.json -> tensorrt.trtexec (it reads "
-              f"{MODEL_FILE}, writes {ENGINE_FILE}),\nthen rewrite the package with coursekit's "
-              f"write_package(..., engine_path='{ENGINE_FILE}') (or add the engine's sha256 to manifest.json's\n"
-              "'files' and its TensorRT version, compute capability and L4T release to 'engine'); run.py then "
-              "uses it.\n",
-            encoding="utf-8")
         files = {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
                  for p in sorted(pkg.iterdir()) if p.is_file()}
         engine_entry, trt_section = None, {"trtexec": trtexec, "precision": precision, "onnx": MODEL_FILE,
