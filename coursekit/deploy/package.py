@@ -108,8 +108,7 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
                   preprocess: PreprocessSpec, gate: GateResult, golden_images: np.ndarray,
                   golden_probabilities: np.ndarray, metrics: dict | None = None, benchmark: list | dict | None = None,
                   precision: str = "int8", engine_path: str | os.PathLike | None = None, engine: dict | None = None,
-                  max_batch: int | None = None, opt_batch: int = 1, trt_version: str | None = None,
-                  overwrite: bool = False) -> Path:
+                  max_batch: int | None = None, trt_version: str | None = None, overwrite: bool = False) -> Path:
     """Write the package folder ``out_dir``; :class:`GateFailed` (nothing written) when ``gate.passed`` is False."""
     from .tensorrt import PRECISIONS, tensorrt_available, trtexec_command
 
@@ -126,7 +125,7 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
         raise ValueError(f"golden_probabilities {probs.shape} must be (len(golden_images)={len(golden_images)}, "
                          f"len(labels)={len(labels)})")
     preprocess.apply(golden_images[:1])  # fails early when the golden images do not fit the spec
-    facts = None
+    facts = {}
     if engine_path is not None:
         engine_path = Path(engine_path)
         if not engine_path.is_file():
@@ -141,13 +140,10 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
                              "the shipped model")
     elif engine is not None:
         raise ValueError("engine= describes an engine file: pass engine_path= too (or neither)")
-    if max_batch is None:
-        max_batch = int(((facts or {}).get("input") or {}).get("max_batch") or 32)
-    trt_for_flags = (facts or {}).get("tensorrt") or trt_version or tensorrt_available()
-    h, w = preprocess.input_size
+    max_batch = max_batch or int((facts.get("input") or {}).get("max_batch") or 32)
     trtexec = trtexec_command(MODEL_FILE, ENGINE_FILE, precision=precision, input_name=preprocess.input_name,
-                              shape=(3, h, w), max_batch=max_batch, opt_batch=min(opt_batch, max_batch),
-                              trt_version=trt_for_flags)
+                              shape=(3, *preprocess.input_size), max_batch=max_batch,
+                              trt_version=facts.get("tensorrt") or trt_version or tensorrt_available())
     out_dir = Path(out_dir)
     with temporary_dir_beside(out_dir) as tmp:
         pkg = tmp / out_dir.name
@@ -181,7 +177,7 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
         if precision == "int8":
             trt_section["note"] = ("INT8 from the QDQ model: TensorRT >= 10 builds it with --stronglyTyped, "
                                    "TensorRT 8.x (JetPack 5) with --int8 --fp16 instead")
-        if facts is not None:
+        if facts:
             engine_entry = {**facts, "file": ENGINE_FILE, "onnx": MODEL_FILE, "precision": precision,
                             "source": {"engine": engine_path.name, "onnx": model_path.name}}
             trt_section.update({k: facts.get(k) for k in ("tensorrt", "compute_capability", "l4t", "gpu")})
