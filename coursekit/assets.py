@@ -182,15 +182,16 @@ def _verified(asset: Asset, path: Path) -> bool:
     return True
 
 
-def _offline_message(asset: Asset, reason: str, present: bool = False) -> str:
+def _unavailable(asset: Asset, reason: str, present: bool = False) -> AssetUnavailable:
+    """The error for an asset that is not cached (``present``: not as registered) and could not be downloaded."""
     where = "is in the cache but not as registered" if present else "is not in the cache"
-    return (f"Asset {asset.name!r} ({asset.description or asset.filename}) {where} and could not be "
-            f"downloaded: {reason}.\n"
-            f"  URL:   {asset.url}\n"
-            f"  cache: {asset_path(asset)}\n"
-            f"Fix: on a machine with internet run `coursekit fetch {asset.name}` (or `coursekit fetch --all` to "
-            f"pre-cache the whole course), then copy the cache folder here or point COURSEKIT_HOME at it. "
-            f"You can also download the URL by hand and place the file at the cache path above.")
+    return AssetUnavailable(
+        f"Asset {asset.name!r} ({asset.description or asset.filename}) {where} and could not be downloaded: {reason}.\n"
+        f"  URL:   {asset.url}\n"
+        f"  cache: {asset_path(asset)}\n"
+        f"Fix: on a machine with internet run `coursekit fetch {asset.name}` (or `coursekit fetch --all` to "
+        "pre-cache the whole course), then copy the cache folder here or point COURSEKIT_HOME at it. "
+        "You can also download the URL by hand and place the file at the cache path above.", reason)
 
 
 def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, offline: bool | None = None,
@@ -214,14 +215,13 @@ def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, of
     offline = env_flag("COURSEKIT_OFFLINE") if offline is None else offline
     if state != "not cached":  # a file is there, of the wrong size: say so, not "not cached"
         if offline:
-            reason = f"the cached file {dest} has the {state}"
-            raise AssetUnavailable(_offline_message(asset, reason, present=True), reason)
+            raise _unavailable(asset, f"the cached file {dest} has the {state}", present=True)
         if is_writable(dest.parent):
             dest.unlink()  # not the registered file: download the registered one in its place
         else:  # a shared, read-only cache's wrong copy: download the registered one into the learner's folder
             dest = _own(asset.name, asset.filename)
     if offline:
-        raise AssetUnavailable(_offline_message(asset, "COURSEKIT_OFFLINE is set"), "COURSEKIT_OFFLINE is set")
+        raise _unavailable(asset, "COURSEKIT_OFFLINE is set")
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -229,13 +229,11 @@ def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, of
         _download(asset, part, progress=progress, timeout=timeout)
     except (urllib.error.URLError, OSError, TimeoutError) as err:
         # Keep the .part file: the next call resumes from where this one stopped.
-        reason = f"{type(err).__name__}: {getattr(err, 'reason', err)}"
-        raise AssetUnavailable(_offline_message(asset, reason), reason) from err
+        raise _unavailable(asset, f"{type(err).__name__}: {getattr(err, 'reason', err)}") from err
 
     have = part.stat().st_size
     if have < asset.size:  # the connection ended early: keep what we have, the next call resumes
-        reason = f"the download stopped at {have:,} of {asset.size:,} bytes; run it again to resume"
-        raise AssetUnavailable(_offline_message(asset, reason), reason)
+        raise _unavailable(asset, f"the download stopped at {have:,} of {asset.size:,} bytes; run it again to resume")
     got = sha256_of(part)
     if got != asset.sha256:
         part.unlink(missing_ok=True)

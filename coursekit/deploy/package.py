@@ -153,8 +153,8 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
                           (Path(run_template.__file__), "run.py")):
             if src is not None and src.is_file():
                 shutil.copyfile(src, pkg / name)
-        readme = ("Run: python run.py images.npy   (uint8 (N, H, W, 3) RGB, see preprocessing.json)\n"
-                  "Check: python run.py --selftest (golden predictions) -- every file is checked against manifest.json.\n"
+        readme = ("Run: python run.py images.npy   (uint8 (N, H, W, 3) RGB, see preprocessing.json)\nCheck: "
+                  "python run.py --selftest (golden predictions) -- every file is checked against manifest.json.\n"
                   + (f"TensorRT: {ENGINE_FILE} is included, built for the device in manifest.json -> engine; run.py "
                      "uses it there and refuses it elsewhere (then it runs model.onnx with onnxruntime).\n"
                      if engine_path is not None else "")
