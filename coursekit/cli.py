@@ -54,9 +54,8 @@ def doctor_report() -> list[tuple[str, str]]:
                     "torch's CUDA build, or the GPU older than it supports (see README, Hardware notes)")
         else:
             cuda = "no"
-        mps = hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
         rows += [("torch", f"{torch.__version__} (CUDA build: {torch.version.cuda or 'none'})"), ("CUDA", cuda),
-                 ("Apple MPS", "yes" if mps else "no")]
+                 ("Apple MPS", "yes" if torch.backends.mps.is_available() else "no")]
     except Exception as err:  # noqa: BLE001
         rows.append(("torch", f"not importable ({err})"))
     rows += [("torchvision", _version("torchvision")), ("torchvision.ops.nms", _nms_works()),
