@@ -193,16 +193,9 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
 
 
 def verify_package(folder: str | os.PathLike) -> dict:
-    """Check every file of a package against its manifest; return it, or raise :class:`PackageError` naming the file."""
-    folder = Path(folder)
-    mf = folder / "manifest.json"
+    """Check every file of a package against its manifest, as its run.py does; return the manifest, or raise
+    :class:`PackageError` naming the file."""
+    mf = Path(folder) / "manifest.json"
     if not mf.is_file():
         raise PackageError(f"{mf} is missing: not a coursekit package (write it with write_package)")
-    manifest = json.loads(mf.read_text(encoding="utf-8"))
-    for name, info in manifest["files"].items():
-        p = folder / name
-        if not p.is_file():
-            raise PackageError(f"{p} is listed in the manifest but missing")
-        if sha256_file(p) != info["sha256"]:
-            raise PackageError(f"{p} does not match its sha256 in {mf}: modified or corrupted; re-copy the package")
-    return manifest
+    return run_template.load_manifest(folder, error=PackageError)

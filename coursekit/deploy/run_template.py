@@ -17,16 +17,17 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 
-def load_manifest():
-    manifest = json.loads((HERE / "manifest.json").read_text(encoding="utf-8"))
+def load_manifest(folder=HERE, error=SystemExit):
+    """The package's manifest.json, once every file it lists is there with its sha256; else ``error``."""
+    manifest = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
     for name, info in manifest["files"].items():
-        path = HERE / name
+        path = Path(folder) / name
         if not path.is_file():
-            raise SystemExit(f"REFUSED: {name} is listed in manifest.json but missing from {HERE}")
+            raise error(f"REFUSED: {name} is listed in manifest.json but missing from {folder}")
         got = hashlib.sha256(path.read_bytes()).hexdigest()
         if got != info["sha256"]:
-            raise SystemExit(f"REFUSED: {name} does not match manifest.json (sha256 {got[:16]}..., expected "
-                             f"{info['sha256'][:16]}...): the file was modified or corrupted. Re-copy the package.")
+            raise error(f"REFUSED: {name} does not match manifest.json (sha256 {got[:16]}..., expected "
+                        f"{info['sha256'][:16]}...): the file was modified or corrupted. Re-copy the package.")
     return manifest
 
 
