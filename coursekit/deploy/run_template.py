@@ -146,10 +146,9 @@ class TensorRTBackend:
         out = np.empty(tuple(self.context.get_tensor_shape(self.output_name)), self.output_dtype)
         ptrs = []
         try:
-            d_in = cuda_check(cudart, f"cudaMalloc({x.nbytes} bytes)", cudart.cudaMalloc(x.nbytes))
-            ptrs.append(d_in)
-            d_out = cuda_check(cudart, f"cudaMalloc({out.nbytes} bytes)", cudart.cudaMalloc(out.nbytes))
-            ptrs.append(d_out)
+            for a in (x, out):  # ptrs holds what was allocated, freed below even when a later step fails
+                ptrs.append(cuda_check(cudart, f"cudaMalloc({a.nbytes} bytes)", cudart.cudaMalloc(a.nbytes)))
+            d_in, d_out = ptrs
             cuda_check(cudart, "cudaMemcpyAsync (host to device)", cudart.cudaMemcpyAsync(
                 d_in, x.ctypes.data, x.nbytes, cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, self.stream))
             self.context.set_tensor_address(self.input_name, d_in)
