@@ -22,7 +22,6 @@ __all__ = ["Asset", "ASSETS", "AssetError", "AssetUnavailable", "ChecksumMismatc
 
 CHUNK = 1 << 20
 
-
 class AssetError(RuntimeError):
     """Base class of the asset errors."""
 
@@ -117,23 +116,16 @@ def _get(name: str | Asset) -> Asset:
         raise KeyError(f"unknown asset {name!r}; registered assets: {', '.join(sorted(ASSETS))}") from None
 
 
-def assets_dir(home: Path | None = None) -> Path:
-    """Where downloaded assets live: ``<cache>/assets``."""
-    return Path(home or cache_dir()) / "assets"
-
-
 def asset_path(name: str | Asset, home: Path | None = None) -> Path:
     """The cache path of an asset (whether or not it is there yet): ``<cache>/assets/<name>/<file>`` when the
     file is there or the cache is writable; with a shared, read-only cache that lacks it, the same path under
     the learner's own folder (:func:`coursekit.config.writable_home`), where :func:`fetch` downloads it."""
     asset = _get(name)
-    shared = assets_dir(home) / asset.name / asset.filename
-    return shared if shared.is_file() else assets_dir(writable_home(home)) / asset.name / asset.filename
+    shared = Path(home or cache_dir()) / "assets" / asset.name / asset.filename
+    return shared if shared.is_file() else Path(writable_home(home)) / "assets" / asset.name / asset.filename
 
 
-def sha256_of(path: Path) -> str:
-    """The sha256 of a file (:func:`coursekit.files.sha256_file`, read in 1 MiB chunks)."""
-    return sha256_file(path, CHUNK)
+sha256_of = sha256_file  # the sha256 of a file, read in 1 MiB chunks (the name tests and tools use)
 
 
 def is_cached(name: str | Asset, home: Path | None = None, verify: bool = False) -> bool:
@@ -144,8 +136,8 @@ def is_cached(name: str | Asset, home: Path | None = None, verify: bool = False)
 
 
 def cache_state(name: str | Asset, home: Path | None = None) -> str:
-    """``"cached"`` (right size; :func:`fetch` checks the sha256), ``"not cached"``, or ``"wrong size: found N
-    bytes, expected M (another version of the file, or an incomplete copy)"``."""
+    """``"cached"`` (right size; :func:`fetch` checks the sha256), ``"not cached"``, or ``"wrong size / wrong
+    version: found N bytes, expected M (...)"``."""
     asset, path = _get(name), asset_path(name, home)
     if not path.is_file():
         return "not cached"
@@ -159,15 +151,8 @@ def cache_state(name: str | Asset, home: Path | None = None) -> str:
 def forget(name: str | Asset, home: Path | None = None) -> None:
     """Remove an asset's cached file, its checked stamp and any partial download (``coursekit fetch --force``)."""
     path = asset_path(name, home)
-    for p in (path, _stamp(path), path.with_name(path.name + ".part")):
+    for p in (path, *_stamps(path), path.with_name(path.name + ".part")):
         p.unlink(missing_ok=True)
-
-
-def _stamp(path: Path) -> Path:
-    """The checked stamp beside the file, or, for a file in a read-only (shared) cache, in the learner's own
-    folder: checking a shared file never writes to the shared cache."""
-    beside = path.with_name(path.name + ".verified")
-    return beside if beside.is_file() or is_writable(path.parent) else _own(path.parent.name, beside.name)
 
 
 def _own(asset_name: str, filename: str) -> Path:
@@ -175,41 +160,46 @@ def _own(asset_name: str, filename: str) -> Path:
     return work_dir() / "assets" / asset_name / filename
 
 
+def _stamps(path: Path) -> tuple[Path, Path]:
+    """The checked stamp beside the file, and the learner's own one (for a file in a read-only, shared cache:
+    checking a shared file never writes to the shared cache)."""
+    name = path.name + ".verified"
+    return path.with_name(name), _own(path.parent.name, name)
+
+
 def _verified(asset: Asset, path: Path) -> bool:
     """Check ``path`` against the sha256 once; a stamp file (hash, size, mtime) spares re-hashing it."""
     st = path.stat()
     expected = f"{asset.sha256} {st.st_size} {st.st_mtime_ns}"
-    stamp = _stamp(path)
-    if stamp.is_file() and stamp.read_text().strip() == expected:
+    beside, own = _stamps(path)
+    if any(s.is_file() and s.read_text().strip() == expected for s in (beside, own)):
         return True
     if sha256_of(path) != asset.sha256:
         return False
-    if not is_writable(stamp.parent):  # a shared cache's stale stamp: keep this user's own
-        stamp = _own(path.parent.name, stamp.name)
-        if stamp.is_file() and stamp.read_text().strip() == expected:
-            return True
+    stamp = beside if is_writable(path.parent) else own
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(expected + "\n")
     return True
 
 
-def _offline_message(asset: Asset, reason: str, present: bool = False) -> str:
+def _unavailable(asset: Asset, reason: str, present: bool = False) -> AssetUnavailable:
+    """The error for an asset that is not cached (``present``: not as registered) and could not be downloaded."""
     where = "is in the cache but not as registered" if present else "is not in the cache"
-    return (f"Asset {asset.name!r} ({asset.description or asset.filename}) {where} and could not be "
-            f"downloaded: {reason}.\n"
-            f"  URL:   {asset.url}\n"
-            f"  cache: {asset_path(asset)}\n"
-            f"Fix: on a machine with internet run `coursekit fetch {asset.name}` (or `coursekit fetch --all` to "
-            f"pre-cache the whole course), then copy the cache folder here or point COURSEKIT_HOME at it. "
-            f"You can also download the URL by hand and place the file at the cache path above.")
+    return AssetUnavailable(
+        f"Asset {asset.name!r} ({asset.description or asset.filename}) {where} and could not be downloaded: {reason}.\n"
+        f"  URL:   {asset.url}\n"
+        f"  cache: {asset_path(asset)}\n"
+        f"Fix: on a machine with internet run `coursekit fetch {asset.name}` (or `coursekit fetch --all` to "
+        "pre-cache the whole course), then copy the cache folder here or point COURSEKIT_HOME at it. "
+        "You can also download the URL by hand and place the file at the cache path above.", reason)
 
 
 def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, offline: bool | None = None,
           timeout: float = 30.0) -> Path:
     """Return the local path of a verified asset, downloading it first if needed."""
     asset = _get(name)
-    dest = asset_path(asset, home)
-    if is_cached(asset, home):
+    dest, state = asset_path(asset, home), cache_state(asset, home)
+    if state == "cached":
         # Also covers a file copied in by hand (classroom USB stick): checked once, then stamped.
         if _verified(asset, dest):
             return dest
@@ -223,17 +213,15 @@ def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, of
                                f"{asset.sha256}; it was deleted. Copy it again from a trusted source or run "
                                f"`coursekit fetch {asset.name}`.")
     offline = env_flag("COURSEKIT_OFFLINE") if offline is None else offline
-    state = cache_state(asset, home)
     if state != "not cached":  # a file is there, of the wrong size: say so, not "not cached"
         if offline:
-            reason = f"the cached file {dest} has the {state}"
-            raise AssetUnavailable(_offline_message(asset, reason, present=True), reason)
+            raise _unavailable(asset, f"the cached file {dest} has the {state}", present=True)
         if is_writable(dest.parent):
             dest.unlink()  # not the registered file: download the registered one in its place
         else:  # a shared, read-only cache's wrong copy: download the registered one into the learner's folder
             dest = _own(asset.name, asset.filename)
     if offline:
-        raise AssetUnavailable(_offline_message(asset, "COURSEKIT_OFFLINE is set"), "COURSEKIT_OFFLINE is set")
+        raise _unavailable(asset, "COURSEKIT_OFFLINE is set")
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -241,13 +229,11 @@ def fetch(name: str | Asset, home: Path | None = None, progress: bool = True, of
         _download(asset, part, progress=progress, timeout=timeout)
     except (urllib.error.URLError, OSError, TimeoutError) as err:
         # Keep the .part file: the next call resumes from where this one stopped.
-        reason = f"{type(err).__name__}: {getattr(err, 'reason', err)}"
-        raise AssetUnavailable(_offline_message(asset, reason), reason) from err
+        raise _unavailable(asset, f"{type(err).__name__}: {getattr(err, 'reason', err)}") from err
 
     have = part.stat().st_size
     if have < asset.size:  # the connection ended early: keep what we have, the next call resumes
-        reason = f"the download stopped at {have:,} of {asset.size:,} bytes; run it again to resume"
-        raise AssetUnavailable(_offline_message(asset, reason), reason)
+        raise _unavailable(asset, f"the download stopped at {have:,} of {asset.size:,} bytes; run it again to resume")
     got = sha256_of(part)
     if got != asset.sha256:
         part.unlink(missing_ok=True)

@@ -29,17 +29,6 @@ def _version(module: str) -> str:
     return str(getattr(mod, "__version__", "installed"))
 
 
-def _jetson_release() -> str | None:
-    """The L4T release on an NVIDIA Jetson, or None elsewhere."""
-    tegra = Path("/etc/nv_tegra_release")
-    if tegra.exists():
-        return tegra.read_text(errors="replace").splitlines()[0].strip()
-    model = Path("/proc/device-tree/model")
-    if model.exists() and "jetson" in model.read_text(errors="replace").lower():
-        return model.read_text(errors="replace").strip("\x00 \n")
-    return None
-
-
 def _nms_works() -> str:
     try:
         import torch
@@ -52,6 +41,8 @@ def _nms_works() -> str:
 
 def doctor_report() -> list[tuple[str, str]]:
     """The rows ``coursekit doctor`` prints, as (label, value) pairs."""
+    from .deploy.run_template import jetson_release  # NumPy only, like the package's run.py
+
     rows: list[tuple[str, str]] = [("python", f"{platform.python_version()} ({sys.executable})"),
                                    ("platform", f"{platform.system()} {platform.machine()}")]
     try:
@@ -63,13 +54,12 @@ def doctor_report() -> list[tuple[str, str]]:
                     "torch's CUDA build, or the GPU older than it supports (see README, Hardware notes)")
         else:
             cuda = "no"
-        mps = hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
         rows += [("torch", f"{torch.__version__} (CUDA build: {torch.version.cuda or 'none'})"), ("CUDA", cuda),
-                 ("Apple MPS", "yes" if mps else "no")]
+                 ("Apple MPS", "yes" if torch.backends.mps.is_available() else "no")]
     except Exception as err:  # noqa: BLE001
         rows.append(("torch", f"not importable ({err})"))
     rows += [("torchvision", _version("torchvision")), ("torchvision.ops.nms", _nms_works()),
-             ("Jetson", _jetson_release() or "no"), ("TensorRT", _version("tensorrt"))]
+             ("Jetson", jetson_release() or "no"), ("TensorRT", _version("tensorrt"))]
     try:
         import onnxruntime
         rows.append(("onnxruntime", f"{onnxruntime.__version__} providers={onnxruntime.get_available_providers()}"))

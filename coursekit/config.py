@@ -87,22 +87,19 @@ def pick_device(preferred: str | None = None) -> str:
     """
     import torch
 
+    mps = torch.backends.mps.is_available()
     if preferred:
         dev = preferred.strip().lower()
         if dev.startswith("cuda") and not torch.cuda.is_available():
             raise RuntimeError(f"COURSEKIT_DEVICE={preferred!r} but torch sees no CUDA GPU (torch {torch.__version__}, "
                                f"built for CUDA {torch.version.cuda}). Unset COURSEKIT_DEVICE to pick automatically, "
                                "or install a CUDA build of torch.")
-        if dev == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        if dev == "mps" and not mps:
             raise RuntimeError("COURSEKIT_DEVICE='mps' but this torch has no Apple MPS backend; unset it.")
         if dev not in ("cpu", "mps") and not dev.startswith("cuda"):
             raise ValueError(f"COURSEKIT_DEVICE={preferred!r}: expected cpu, cuda, cuda:N or mps")
         return dev
-    if torch.cuda.is_available():
-        return "cuda"
-    if hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
+    return "cuda" if torch.cuda.is_available() else "mps" if mps else "cpu"
 
 
 def seed_everything(seed: int = 0, deterministic: bool = False) -> None:

@@ -89,11 +89,9 @@ def temporary_dir_beside(path: str | os.PathLike) -> Iterator[Path]:
     """A temporary folder next to ``path`` (same file system, so renames out of it are atomic); removed on exit."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)).resolve()
-    try:
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent,
+                                     ignore_cleanup_errors=True) as tmp:
+        yield Path(tmp).resolve()
 
 
 def replace_dir(src: Path, dest: Path, overwrite: bool = False) -> Path:

@@ -66,7 +66,6 @@ class BenchmarkResult:
     peak_rss_mb: float | None
     peak_gpu_mb: float | None
     raw_ms: dict[int, list[float]] = field(repr=False, default_factory=dict)
-    notes: str = ""
 
     def row(self) -> dict:
         """One table row (batch 1 latency percentiles, throughput, size, memory)."""
@@ -87,8 +86,8 @@ class BenchmarkResult:
 def benchmark(run: Callable[[Any], Any], make_input: Callable[[int], np.ndarray] | np.ndarray, *, name: str,
               backend: str, precision: str, timed: str = "model only", batches: Iterable[int] = (1, 32),
               warmup: int = 5, iters: int = 50, device: str = "cpu", size_paths: Sequence[str | os.PathLike] = (),
-              clock: Callable[[], float] = time.perf_counter, measure_memory: bool = True, progress: bool = False,
-              notes: str = "") -> BenchmarkResult:
+              clock: Callable[[], float] = time.perf_counter, measure_memory: bool = True,
+              progress: bool = False) -> BenchmarkResult:
     """Time ``run`` at each batch size."""
     if timed not in ("model only", "end to end"):
         raise ValueError(f"timed must be 'model only' or 'end to end'; got {timed!r}")
@@ -130,7 +129,7 @@ def benchmark(run: Callable[[Any], Any], make_input: Callable[[int], np.ndarray]
     size = sum(Path(p).stat().st_size for p in size_paths) / 2**20 if size_paths else None
     return BenchmarkResult(name=name, backend=backend, precision=precision, device=str(device), timed=timed,
                            latency=latency, throughput=bt / (latency[bt].mean / 1000.0), size_mb=size,
-                           peak_rss_mb=peak_rss, peak_gpu_mb=peak_gpu, raw_ms=raw, notes=notes)
+                           peak_rss_mb=peak_rss, peak_gpu_mb=peak_gpu, raw_ms=raw)
 
 
 def benchmark_table(results: Sequence[BenchmarkResult], metrics: dict[str, dict] | None = None):
@@ -173,15 +172,14 @@ def torch_runner(model, device: str = "cpu", half: bool = False, compile: bool =
     return _TorchRunner()
 
 
-def onnx_runner(path: str | os.PathLike, providers: Sequence[str] | None = None, threads: int | None = None):
-    """A runner for an ONNX file through onnxruntime (CPU unless ``providers`` says otherwise; ``threads``:
-    ``intra_op_num_threads``)."""
+def onnx_runner(path: str | os.PathLike, threads: int | None = None):
+    """A runner for an ONNX file through onnxruntime on the CPU (``threads``: ``intra_op_num_threads``)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = int(threads)
-    sess = ort.InferenceSession(str(path), opts, providers=list(providers or ["CPUExecutionProvider"]))
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
 
     class _OrtRunner:

@@ -48,9 +48,7 @@ def decode_yolo(raw: np.ndarray, conf: float = 0.25, iou: float = 0.7, max_det: 
     out = []
     for pred in raw:
         pred = pred.T                                   # (A, 4 + C)
-        cls_scores = pred[:, 4:]
-        cls = cls_scores.argmax(1)
-        score = cls_scores[np.arange(len(cls)), cls]
+        cls, score = pred[:, 4:].argmax(1), pred[:, 4:].max(1)
         m = score >= conf
         xywh, score, cls = pred[m, :4], score[m], cls[m]
         boxes = np.concatenate([xywh[:, :2] - xywh[:, 2:] / 2, xywh[:, :2] + xywh[:, 2:] / 2], 1)

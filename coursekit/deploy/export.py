@@ -19,8 +19,7 @@ import numpy as np
 
 from ..files import temporary_dir_beside
 
-__all__ = ["ExportResult", "ParityReport", "export_onnx", "onnx_opset", "parity", "cosine_similarity",
-           "DEFAULT_OPSET"]
+__all__ = ["ExportResult", "ParityReport", "export_onnx", "onnx_opset", "parity", "DEFAULT_OPSET"]
 
 DEFAULT_OPSET = 17  # onnxruntime >= 1.13, TensorRT 8.5+ (JetPack 5.1) and 10.x (JetPack 6)
 
@@ -112,17 +111,6 @@ def export_onnx(model, example, path: str | os.PathLike, *, opset: int = DEFAULT
                         size_bytes=size)
 
 
-def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Cosine similarity of two arrays, flattened (1.0: same direction).
-
-    >>> round(cosine_similarity(np.array([1.0, 0.0]), np.array([2.0, 0.0])), 6)
-    1.0
-    """
-    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
-    den = np.linalg.norm(a) * np.linalg.norm(b)
-    return float(a @ b / den) if den > 0 else float(np.array_equal(a, b))
-
-
 @dataclass(frozen=True)
 class ParityReport:
     """PyTorch against another backend on the same inputs, per batch size."""
@@ -152,7 +140,8 @@ def parity(reference: np.ndarray, candidate: np.ndarray, *, classifier: bool = T
         raise ValueError(f"outputs differ in shape: reference {ref.shape}, candidate {cand.shape}")
     diff = np.abs(ref - cand)
     top1 = float(np.mean(ref.argmax(-1) == cand.argmax(-1))) if classifier else None
-    cos = cosine_similarity(ref, cand)
+    den = np.linalg.norm(ref) * np.linalg.norm(cand)  # cosine of the flattened outputs (1.0: same direction)
+    cos = float(ref.ravel() @ cand.ravel() / den) if den > 0 else float(np.array_equal(ref, cand))
     ok = bool(diff.max() <= atol and cos >= min_cosine and (top1 is None or top1 >= min_top1))
     return ParityReport(batch=int(ref.shape[0]), max_abs_err=float(diff.max()), mean_abs_err=float(diff.mean()),
                         cosine=cos, top1_agreement=top1, ok=ok,

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..files import atomic_write_text, replace_dir, sha256_file, temporary_dir_beside
 from .quantize import GateFailed, GateResult
+from . import run_template
 
 __all__ = ["PreprocessSpec", "write_package", "verify_package", "PackageError", "jetson_dockerfile",
            "DEFAULT_L4T_IMAGE", "DEFAULT_TOLERANCES"]
@@ -45,13 +46,7 @@ class PreprocessSpec:
     scale: str = "1/255"
 
     def apply(self, images: np.ndarray) -> np.ndarray:
-        images = np.asarray(images)
-        h, w = self.input_size
-        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (h, w, 3):
-            raise ValueError(f"images must be uint8 (N, {h}, {w}, 3) RGB; got {images.dtype} {images.shape}")
-        x = images.astype(np.float32) / 255.0
-        x = (x - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
-        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+        return run_template.preprocess(images, self.as_dict())  # what the package's run.py does
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -113,8 +108,7 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
                   preprocess: PreprocessSpec, gate: GateResult, golden_images: np.ndarray,
                   golden_probabilities: np.ndarray, metrics: dict | None = None, benchmark: list | dict | None = None,
                   precision: str = "int8", engine_path: str | os.PathLike | None = None, engine: dict | None = None,
-                  max_batch: int | None = None, opt_batch: int = 1, trt_version: str | None = None,
-                  overwrite: bool = False) -> Path:
+                  max_batch: int | None = None, trt_version: str | None = None, overwrite: bool = False) -> Path:
     """Write the package folder ``out_dir``; :class:`GateFailed` (nothing written) when ``gate.passed`` is False."""
     from .tensorrt import PRECISIONS, tensorrt_available, trtexec_command
 
@@ -131,7 +125,7 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
         raise ValueError(f"golden_probabilities {probs.shape} must be (len(golden_images)={len(golden_images)}, "
                          f"len(labels)={len(labels)})")
     preprocess.apply(golden_images[:1])  # fails early when the golden images do not fit the spec
-    facts = None
+    facts = {}
     if engine_path is not None:
         engine_path = Path(engine_path)
         if not engine_path.is_file():
@@ -146,43 +140,36 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
                              "the shipped model")
     elif engine is not None:
         raise ValueError("engine= describes an engine file: pass engine_path= too (or neither)")
-    if max_batch is None:
-        max_batch = int(((facts or {}).get("input") or {}).get("max_batch") or 32)
-    trt_for_flags = (facts or {}).get("tensorrt") or trt_version or tensorrt_available()
-    h, w = preprocess.input_size
+    max_batch = max_batch or int((facts.get("input") or {}).get("max_batch") or 32)
     trtexec = trtexec_command(MODEL_FILE, ENGINE_FILE, precision=precision, input_name=preprocess.input_name,
-                              shape=(3, h, w), max_batch=max_batch, opt_batch=min(opt_batch, max_batch),
-                              trt_version=trt_for_flags)
+                              shape=(3, *preprocess.input_size), max_batch=max_batch,
+                              trt_version=facts.get("tensorrt") or trt_version or tensorrt_available())
     out_dir = Path(out_dir)
     with temporary_dir_beside(out_dir) as tmp:
         pkg = tmp / out_dir.name
         pkg.mkdir()
-        shutil.copyfile(model_path, pkg / MODEL_FILE)
         data = model_path.with_name(model_path.name + ".data")
-        if data.is_file():
-            shutil.copyfile(data, pkg / (MODEL_FILE + ".data"))
-        if engine_path is not None:
-            shutil.copyfile(engine_path, pkg / ENGINE_FILE)
-        (pkg / "labels.json").write_text(json.dumps(list(labels)), encoding="utf-8")
-        (pkg / "preprocessing.json").write_text(json.dumps(preprocess.as_dict(), indent=2), encoding="utf-8")
+        for src, name in ((model_path, MODEL_FILE), (data, MODEL_FILE + ".data"), (engine_path, ENGINE_FILE),
+                          (Path(run_template.__file__), "run.py")):
+            if src is not None and src.is_file():
+                shutil.copyfile(src, pkg / name)
+        readme = ("Run: python run.py images.npy   (uint8 (N, H, W, 3) RGB, see preprocessing.json)\nCheck: "
+                  "python run.py --selftest (golden predictions) -- every file is checked against manifest.json.\n"
+                  + (f"TensorRT: {ENGINE_FILE} is included, built for the device in manifest.json -> engine; run.py "
+                     "uses it there and refuses it elsewhere (then it runs model.onnx with onnxruntime).\n"
+                     if engine_path is not None else "")
+                  + "TensorRT on another device: in this folder run manifest.json -> tensorrt.trtexec (it reads "
+                    f"{MODEL_FILE}, writes {ENGINE_FILE}),\nthen rewrite the package with coursekit's "
+                    f"write_package(..., engine_path='{ENGINE_FILE}') (or add the engine's sha256 to manifest.json's\n"
+                    "'files' and its TensorRT version, compute capability and L4T release to 'engine'); run.py then "
+                    "uses it.\n")
+        golden = {"class_index": probs.argmax(1).tolist(), "probabilities": probs.round(6).tolist(),
+                  "reference_backend": "onnxruntime", "tolerance": DEFAULT_TOLERANCES}
+        for name, text in (("labels.json", json.dumps(list(labels))), ("golden_outputs.json", json.dumps(golden)),
+                           ("preprocessing.json", json.dumps(preprocess.as_dict(), indent=2)),
+                           ("Dockerfile", jetson_dockerfile()), ("README.txt", readme)):
+            (pkg / name).write_text(text, encoding="utf-8")
         np.save(pkg / "golden_inputs.npy", golden_images, allow_pickle=False)
-        (pkg / "golden_outputs.json").write_text(json.dumps({
-            "class_index": probs.argmax(1).tolist(), "probabilities": probs.round(6).tolist(),
-            "reference_backend": "onnxruntime", "tolerance": DEFAULT_TOLERANCES}), encoding="utf-8")
-        shutil.copyfile(Path(__file__).with_name("run_template.py"), pkg / "run.py")
-        (pkg / "Dockerfile").write_text(jetson_dockerfile(), encoding="utf-8")
-        (pkg / "README.txt").write_text(
-            "Run: python run.py images.npy   (uint8 (N, H, W, 3) RGB, see preprocessing.json)\n"
-            "Check: python run.py --selftest (golden predictions) -- every file is checked against manifest.json.\n"
-            + (f"TensorRT: {ENGINE_FILE} is included, built for the device in manifest.json -> engine; run.py uses "
-               "it there and refuses it elsewhere (then it runs model.onnx with onnxruntime).\n"
-               if engine_path is not None else "")
-            + "TensorRT on another device: in this folder run manifest.json -> tensorrt.trtexec (it reads "
-              f"{MODEL_FILE}, writes {ENGINE_FILE}),\nthen rewrite the package with coursekit's "
-              f"write_package(..., engine_path='{ENGINE_FILE}') (or add the engine's sha256 to manifest.json's\n"
-              "'files' and its TensorRT version, compute capability and L4T release to 'engine'); run.py then "
-              "uses it.\n",
-            encoding="utf-8")
         files = {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
                  for p in sorted(pkg.iterdir()) if p.is_file()}
         engine_entry, trt_section = None, {"trtexec": trtexec, "precision": precision, "onnx": MODEL_FILE,
@@ -190,7 +177,7 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
         if precision == "int8":
             trt_section["note"] = ("INT8 from the QDQ model: TensorRT >= 10 builds it with --stronglyTyped, "
                                    "TensorRT 8.x (JetPack 5) with --int8 --fp16 instead")
-        if facts is not None:
+        if facts:
             engine_entry = {**facts, "file": ENGINE_FILE, "onnx": MODEL_FILE, "precision": precision,
                             "source": {"engine": engine_path.name, "onnx": model_path.name}}
             trt_section.update({k: facts.get(k) for k in ("tensorrt", "compute_capability", "l4t", "gpu")})
@@ -206,16 +193,9 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
 
 
 def verify_package(folder: str | os.PathLike) -> dict:
-    """Check every file of a package against its manifest; return it, or raise :class:`PackageError` naming the file."""
-    folder = Path(folder)
-    mf = folder / "manifest.json"
+    """Check every file of a package against its manifest, as its run.py does; return the manifest, or raise
+    :class:`PackageError` naming the file."""
+    mf = Path(folder) / "manifest.json"
     if not mf.is_file():
         raise PackageError(f"{mf} is missing: not a coursekit package (write it with write_package)")
-    manifest = json.loads(mf.read_text(encoding="utf-8"))
-    for name, info in manifest["files"].items():
-        p = folder / name
-        if not p.is_file():
-            raise PackageError(f"{p} is listed in the manifest but missing")
-        if sha256_file(p) != info["sha256"]:
-            raise PackageError(f"{p} does not match its sha256 in {mf}: modified or corrupted; re-copy the package")
-    return manifest
+    return run_template.load_manifest(folder, error=PackageError)

@@ -188,32 +188,16 @@ def convert_fp16(fp32_path: str | os.PathLike, out_path: str | os.PathLike) -> P
     """Convert an FP32 ONNX file to FP16 weights and compute (inputs and outputs stay float32); atomic."""
     import onnx
     from onnxruntime.transformers.float16 import convert_float_to_float16
+    from onnxruntime.transformers.onnx_model import OnnxModel
 
     out_path = Path(out_path)
     half = convert_float_to_float16(onnx.load(str(fp32_path)), keep_io_types=True)
-    _toposort(half.graph)  # the converter appends its input casts at the end; onnx.checker wants graph order
+    OnnxModel.graph_topological_sort(half.graph)  # the converter appends its input casts at the end
     with temporary_dir_beside(out_path) as tmp:
         onnx.save_model(half, str(tmp / out_path.name))
         onnx.checker.check_model(str(tmp / out_path.name))
         os.replace(tmp / out_path.name, out_path)
     return out_path
-
-
-def _toposort(graph) -> None:
-    """Reorder ``graph.node`` so every node comes after the nodes producing its inputs (Kahn's algorithm)."""
-    known = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
-    nodes, ordered = list(graph.node), []
-    while nodes:
-        ready = [n for n in nodes if all(i in known for i in n.input)]
-        if not ready:
-            raise ValueError("the FP16 graph has a cycle or an input no node produces: "
-                             + ", ".join(sorted({i for n in nodes for i in n.input if i not in known}))[:200])
-        for n in ready:
-            known.update(n.output)
-        ordered += ready
-        nodes = [n for n in nodes if not any(n is r for r in ready)]
-    del graph.node[:]
-    graph.node.extend(ordered)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,14 @@
 #!/usr/bin/env python3
-"""Run the packaged image classifier. Needs only NumPy and onnxruntime (TensorRT when present)."""
+"""Run the packaged image classifier. Needs only NumPy and onnxruntime (TensorRT when present).
+
+write_package copies this file into the package as run.py; coursekit imports its preprocessing, L4T and engine
+checks from here too, so the package and the course apply the same ones.
+"""
 import argparse
 import hashlib
 import json
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -11,38 +17,59 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def load_manifest():
-    manifest = json.loads((HERE / "manifest.json").read_text(encoding="utf-8"))
+def load_manifest(folder=HERE, error=SystemExit):
+    """The package's manifest.json, once every file it lists is there with its sha256; else ``error``."""
+    manifest = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
     for name, info in manifest["files"].items():
-        path = HERE / name
+        path = Path(folder) / name
         if not path.is_file():
-            raise SystemExit(f"REFUSED: {name} is listed in manifest.json but missing from {HERE}")
-        got = sha256(path)
+            raise error(f"REFUSED: {name} is listed in manifest.json but missing from {folder}")
+        got = hashlib.sha256(path.read_bytes()).hexdigest()
         if got != info["sha256"]:
-            raise SystemExit(f"REFUSED: {name} does not match manifest.json (sha256 {got[:16]}..., expected "
-                             f"{info['sha256'][:16]}...): the file was modified or corrupted. Re-copy the package.")
+            raise error(f"REFUSED: {name} does not match manifest.json (sha256 {got[:16]}..., expected "
+                        f"{info['sha256'][:16]}...): the file was modified or corrupted. Re-copy the package.")
     return manifest
 
 
 def preprocess(images, spec):
+    """uint8 RGB (N, H, W, 3) (or one image) -> float32 (N, 3, H, W): / 255, - mean, / std, as ``spec`` says."""
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[None]
     h, w = spec["input_size"]
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (h, w, 3):
-        raise SystemExit(f"images must be uint8 RGB of shape (N, {h}, {w}, 3); got {images.dtype} {images.shape}. "
+        raise ValueError(f"images must be uint8 RGB of shape (N, {h}, {w}, 3); got {images.dtype} {images.shape}. "
                          "Resize them first (preprocessing.json says how the model was fed).")
     x = images.astype(np.float32) / 255.0
     x = (x - np.asarray(spec["mean"], np.float32)) / np.asarray(spec["std"], np.float32)
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+def jetson_release(path="/etc/nv_tegra_release"):
+    """The L4T release on a Jetson (``"R36.3.0"``), read from /etc/nv_tegra_release; ``None`` elsewhere."""
+    try:
+        first = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    m = re.search(r"R(\d+)\s*\(release\),\s*REVISION:\s*([\d.]+)", first)
+    return f"R{m.group(1)}.{m.group(2)}" if m else None
+
+
+ENGINE_FIELDS = {"tensorrt": "TensorRT version", "compute_capability": "GPU compute capability",
+                 "l4t": "Jetson L4T release"}
+
+
+def engine_problems(built, here):
+    """One line per field of :data:`ENGINE_FIELDS` where the engine's manifest ``built`` differs from ``here``
+    (TensorRT compared to major.minor.patch); ``[]``: the engine fits."""
+    problems = []
+    for key, what in ENGINE_FIELDS.items():
+        a, b = built.get(key), here.get(key)
+        if key == "tensorrt" and a and b:
+            a, b = str(a).split(".")[:3], str(b).split(".")[:3]
+        if a != b:
+            problems.append(f"{what}: engine built with {built.get(key)!r}, this machine has {here.get(key)!r}")
+    return problems
 
 
 class OnnxRuntimeBackend:
@@ -92,10 +119,7 @@ class TensorRTBackend:
 
         engine_info = manifest["engine"]
         here = {"tensorrt": trt.__version__, "l4t": jetson_release(), "compute_capability": compute_capability(cudart)}
-        bad = [f"{k}: engine {engine_info.get(k)!r}, here {here[k]!r}" for k in here
-               if str(engine_info.get(k)) != str(here[k]) and not (k == "tensorrt" and
-                   str(engine_info.get(k)).split(".")[:3] == str(here[k]).split(".")[:3])]
-        if bad:
+        if bad := engine_problems(engine_info, here):
             raise RuntimeError("engine built elsewhere (" + "; ".join(bad) + "): rebuild it on this device with "
                                + " ".join(manifest["tensorrt"]["trtexec"]))
         self.trt, self.cudart = trt, cudart
@@ -122,10 +146,9 @@ class TensorRTBackend:
         out = np.empty(tuple(self.context.get_tensor_shape(self.output_name)), self.output_dtype)
         ptrs = []
         try:
-            d_in = cuda_check(cudart, f"cudaMalloc({x.nbytes} bytes)", cudart.cudaMalloc(x.nbytes))
-            ptrs.append(d_in)
-            d_out = cuda_check(cudart, f"cudaMalloc({out.nbytes} bytes)", cudart.cudaMalloc(out.nbytes))
-            ptrs.append(d_out)
+            for a in (x, out):  # ptrs holds what was allocated, freed below even when a later step fails
+                ptrs.append(cuda_check(cudart, f"cudaMalloc({a.nbytes} bytes)", cudart.cudaMalloc(a.nbytes)))
+            d_in, d_out = ptrs
             cuda_check(cudart, "cudaMemcpyAsync (host to device)", cudart.cudaMemcpyAsync(
                 d_in, x.ctypes.data, x.nbytes, cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, self.stream))
             self.context.set_tensor_address(self.input_name, d_in)
@@ -140,16 +163,6 @@ class TensorRTBackend:
         for result in freed:
             cuda_check(cudart, "cudaFree", result)
         return out.astype(np.float32)
-
-
-def jetson_release():
-    try:
-        first = Path("/etc/nv_tegra_release").read_text().splitlines()[0]
-        major = first.split()[1].lstrip("R")
-        rev = first.split("REVISION:")[1].split(",")[0].strip()
-        return f"R{major}.{rev}"
-    except Exception:
-        return None
 
 
 def compute_capability(cudart):
@@ -209,20 +222,16 @@ def check_golden(result, golden):
 
 def write_atomic(path, text):
     """Write ``text`` to ``path`` through a temporary file renamed into place (standalone: no coursekit.files)."""
-    import os
-    import tempfile
-
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

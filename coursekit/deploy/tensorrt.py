@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from .run_template import engine_problems, jetson_release  # the package's run.py applies the same checks
+
 __all__ = ["tensorrt_available", "trtexec_command", "build_engine", "engine_record", "engine_manifest",
            "check_engine_compatible", "EngineMismatch", "parse_trtexec_log", "TrtexecSummary", "parse_tegrastats", "TegraSample",
            "jetson_release", "PRECISIONS"]
@@ -60,16 +62,6 @@ def trtexec_command(onnx_path: str | os.PathLike, engine_path: str | os.PathLike
     return cmd
 
 
-def jetson_release(path: str = "/etc/nv_tegra_release") -> str | None:
-    """The L4T release on a Jetson (``"R36.3.0"``), read from /etc/nv_tegra_release; ``None`` elsewhere."""
-    try:
-        first = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()[0]
-    except (OSError, IndexError):
-        return None
-    m = re.search(r"R(\d+)\s*\(release\),\s*REVISION:\s*([\d.]+)", first)
-    return f"R{m.group(1)}.{m.group(2)}" if m else None
-
-
 def engine_manifest(trt_version: str | None = None) -> dict:
     """What an engine is bound to, read from this machine: TensorRT version (unless given), compute capability
     (``"8.7"``), GPU name, Jetson L4T release."""
@@ -91,21 +83,13 @@ class EngineMismatch(RuntimeError):
 
 
 def check_engine_compatible(built: dict, here: dict | None = None) -> None:
-    """Raise :class:`EngineMismatch`, naming each field and the fix, unless the engine's manifest ``built`` has this
-    machine's (``here``) TensorRT major.minor.patch, compute capability and L4T release.
+    """Raise :class:`EngineMismatch`, naming each field and the fix, unless the engine's manifest ``built`` fits this
+    machine (``here``): TensorRT major.minor.patch, compute capability and L4T release.
 
     >>> check_engine_compatible({"tensorrt": "10.3.0", "compute_capability": "8.7", "l4t": "R36.3.0"},
     ...                         {"tensorrt": "10.3.0", "compute_capability": "8.7", "l4t": "R36.3.0"})
     """
-    here = here if here is not None else engine_manifest()
-    problems = []
-    for key, what in (("tensorrt", "TensorRT version"), ("compute_capability", "GPU compute capability"),
-                      ("l4t", "Jetson L4T release")):
-        a, b = built.get(key), here.get(key)
-        if key == "tensorrt" and a and b:
-            a, b = ".".join(str(a).split(".")[:3]), ".".join(str(b).split(".")[:3])
-        if a != b:
-            problems.append(f"{what}: engine built with {built.get(key)!r}, this machine has {here.get(key)!r}")
+    problems = engine_problems(built, here if here is not None else engine_manifest())
     if problems:
         raise EngineMismatch("refusing to load a TensorRT engine built elsewhere (engines are not portable across "
                              "TensorRT versions, GPUs or JetPack releases):\n  - " + "\n  - ".join(problems)
@@ -186,11 +170,7 @@ _STAT = re.compile(r"(min|max|mean|median|percentile\((\d+(?:\.\d+)?)%\))\s*=\s*
 
 
 def _stats(text: str) -> dict:
-    out = {}
-    for m in _STAT.finditer(text):
-        key = f"p{m.group(2).rstrip('0').rstrip('.') if '.' in m.group(2) else m.group(2)}" if m.group(2) else m.group(1)
-        out[key] = float(m.group(3))
-    return out
+    return {f"p{float(m.group(2)):g}" if m.group(2) else m.group(1): float(m.group(3)) for m in _STAT.finditer(text)}
 
 
 def parse_trtexec_log(text: str) -> TrtexecSummary:
