@@ -431,7 +431,8 @@ def calibration_bins(probs, y_true, n_bins: int = 15) -> CalibrationBins:
 
 def expected_calibration_error(probs, y_true, n_bins: int = 15) -> float:
     """Expected calibration error: how far confidence is from accuracy, bin-weighted (:func:`calibration_bins`'
-    L1 gap, as torchmetrics' ``calibration_error``).
+    L1 gap, torchmetrics' ``calibration_error`` in float64: a score exactly on a bin edge, e.g. 0.2 of 15 bins,
+    can land one bin lower in torchmetrics' float32, so the two may differ on such scores).
 
     >>> round(expected_calibration_error([[0.9, 0.1], [0.8, 0.2]], [0, 1]), 3)
     0.45

@@ -417,7 +417,6 @@ def plot_detection_pr(curve, choice: DetectionThreshold | None = None, marks: Se
     >>> plot_detection_pr(detection_pr_curve([pred], [truth])).axes[0].get_xlabel()
     'recall (objects found / all objects)'
     """
-    from .calibrate import plot_pr_curve
     return plot_pr_curve(curve, choice, ax, title, marks=marks, label=f"all boxes, pooled ({curve.n_positive} objects)",
                          xlabel="recall (objects found / all objects)", ylabel="precision (kept boxes that are right)",
                          figsize=(5.0, 4.0))

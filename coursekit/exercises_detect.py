@@ -20,7 +20,7 @@ import torchvision
 from torchvision.ops import box_iou
 
 from .detection_metrics import coco_ap
-from .exercise_base import (ExerciseError, as_array, call, check_cases, close, correct, exercise, not_attempted,
+from .exercise_base import (ExerciseError, as_array, check_cases, close, correct, exercise, not_attempted,
                             number, others, wrong)
 
 __all__ = ["check_iou", "check_yolo_to_xyxy", "check_nms", "check_average_precision", "check_kmeans_anchors",

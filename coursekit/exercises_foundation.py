@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import math
 from typing import Any, Callable
 
 import numpy as np

@@ -235,3 +235,16 @@ def test_selftest_tolerance_is_read_per_backend(package, monkeypatch, capsys):
     res = {"backend": "tensorrt", "class_index": golden["class_index"], "probabilities": golden["probabilities"]}
     assert run.check_golden(res, golden)["selftest"] == "passed"
     assert run.check_golden(res, wrong)["selftest"] == "FAILED"             # top-1 must match on every backend
+
+
+def test_engine_fields_compare_as_text_and_a_bad_input_is_refused_without_a_traceback(tmp_path):
+    from coursekit.deploy import run_template as R
+
+    # a hand-edited manifest.json may hold 8.7 where this machine reports "8.7": the same release
+    assert R.engine_problems({"compute_capability": 8.7, "tensorrt": "10.3.0.26"},
+                             {"compute_capability": "8.7", "tensorrt": "10.3.0"}) == []
+    assert R.engine_problems({"compute_capability": 8.7}, {"compute_capability": "7.2"}) != []
+    with pytest.raises(ValueError, match="Resize them first"):
+        R.preprocess(np.zeros((2, 10, 10, 3), np.float32), {"input_size": [96, 96], "mean": [0] * 3, "std": [1] * 3})
+    R.write_atomic(tmp_path / "out.json", "{}")
+    assert (tmp_path / "out.json").read_text() == "{}" and list(tmp_path.iterdir()) == [tmp_path / "out.json"]

@@ -313,8 +313,10 @@ def hash_distance(a: np.ndarray, b: np.ndarray) -> int:
 
     >>> hash_distance(np.zeros(8, np.uint64), np.full(8, 255, np.uint64))
     64
+    >>> hash_distance(5, 6)
+    2
     """
-    return int(np.unpackbits(np.bitwise_xor(np.asarray(a, np.uint64), np.asarray(b, np.uint64)).view(np.uint8)).sum())
+    return int(np.unpackbits(np.atleast_1d(np.bitwise_xor(np.asarray(a, np.uint64), np.asarray(b, np.uint64))).view(np.uint8)).sum())
 
 
 def _close_pairs(a: np.ndarray, b: np.ndarray, max_distance: int,

@@ -140,7 +140,8 @@ def write_package(out_dir: str | os.PathLike, model_path: str | os.PathLike, *, 
                              "the shipped model")
     elif engine is not None:
         raise ValueError("engine= describes an engine file: pass engine_path= too (or neither)")
-    max_batch = max_batch or int((facts.get("input") or {}).get("max_batch") or 32)
+    if max_batch is None:  # 0 is refused by trtexec_command, not replaced
+        max_batch = int((facts.get("input") or {}).get("max_batch") or 32)
     trtexec = trtexec_command(MODEL_FILE, ENGINE_FILE, precision=precision, input_name=preprocess.input_name,
                               shape=(3, *preprocess.input_size), max_batch=max_batch,
                               trt_version=facts.get("tensorrt") or trt_version or tensorrt_available())

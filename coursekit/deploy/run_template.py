@@ -10,6 +10,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,11 @@ def load_manifest(folder=HERE, error=SystemExit):
         path = Path(folder) / name
         if not path.is_file():
             raise error(f"REFUSED: {name} is listed in manifest.json but missing from {folder}")
-        got = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):  # 1 MiB at a time: engines can be large on a Jetson
+                digest.update(block)
+        got = digest.hexdigest()
         if got != info["sha256"]:
             raise error(f"REFUSED: {name} does not match manifest.json (sha256 {got[:16]}..., expected "
                         f"{info['sha256'][:16]}...): the file was modified or corrupted. Re-copy the package.")
@@ -65,8 +70,8 @@ def engine_problems(built, here):
     problems = []
     for key, what in ENGINE_FIELDS.items():
         a, b = built.get(key), here.get(key)
-        if key == "tensorrt" and a and b:
-            a, b = str(a).split(".")[:3], str(b).split(".")[:3]
+        if a is not None and b is not None:  # a hand-edited manifest may hold 8.7 where this machine reports "8.7"
+            a, b = (str(a).split(".")[:3], str(b).split(".")[:3]) if key == "tensorrt" else (str(a), str(b))
         if a != b:
             problems.append(f"{what}: engine built with {built.get(key)!r}, this machine has {here.get(key)!r}")
     return problems
@@ -223,15 +228,16 @@ def check_golden(result, golden):
 def write_atomic(path, text):
     """Write ``text`` to ``path`` through a temporary file renamed into place (standalone: no coursekit.files)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        Path(tmp).unlink(missing_ok=True)
         raise
 
 
@@ -251,7 +257,10 @@ def main(argv=None):
         return 0 if report["selftest"] == "passed" else 1
     if not args.images:
         ap.error("give an images .npy file, or --selftest")
-    result = predict(np.load(args.images, allow_pickle=False), manifest, args.backend)
+    try:
+        result = predict(np.load(args.images, allow_pickle=False), manifest, args.backend)
+    except ValueError as err:  # a badly shaped input: refuse it with the reason, not a traceback
+        raise SystemExit(f"REFUSED: {err}") from None
     text = json.dumps(result)
     if args.out:
         write_atomic(args.out, text)
