@@ -29,6 +29,15 @@ def _version(module: str) -> str:
     return str(getattr(mod, "__version__", "installed"))
 
 
+def _jetson_model() -> str | None:
+    """A Jetson's board name from the device tree (containers often lack /etc/nv_tegra_release), else None."""
+    try:
+        model = Path("/proc/device-tree/model").read_text(errors="replace").strip("\x00 \n")
+    except OSError:
+        return None
+    return model if "jetson" in model.lower() else None
+
+
 def _nms_works() -> str:
     try:
         import torch
@@ -59,7 +68,7 @@ def doctor_report() -> list[tuple[str, str]]:
     except Exception as err:  # noqa: BLE001
         rows.append(("torch", f"not importable ({err})"))
     rows += [("torchvision", _version("torchvision")), ("torchvision.ops.nms", _nms_works()),
-             ("Jetson", jetson_release() or "no"), ("TensorRT", _version("tensorrt"))]
+             ("Jetson", jetson_release() or _jetson_model() or "no"), ("TensorRT", _version("tensorrt"))]
     try:
         import onnxruntime
         rows.append(("onnxruntime", f"{onnxruntime.__version__} providers={onnxruntime.get_available_providers()}"))

@@ -290,8 +290,11 @@ def _swarf(rng) -> PartSpec:
                     bevel=0.05, thickness=0.05, finish="brushed")
 
 
-_BUILDERS: dict[str, Callable[[np.random.Generator], PartSpec]] = {n: globals()[f"_{n}"]
-                                                                    for n in PARTS + DISTRACTORS}
+_BUILDERS: dict[str, Callable[[np.random.Generator], PartSpec]] = {
+    "washer": _washer, "hex_nut": _hex_nut, "gear": _gear, "bracket": _bracket, "flange": _flange, "plate": _plate,
+    "circlip": _circlip, "bolt": _bolt, "hinge": _hinge, "knob": _knob,
+    "pebble": _pebble, "pin": _pin, "chip": _chip, "ball": _ball, "swarf": _swarf}
+assert set(_BUILDERS) == set(PARTS + DISTRACTORS), "every part and distractor needs a builder"
 
 
 def build_part(name: str, rng: np.random.Generator) -> PartSpec:
